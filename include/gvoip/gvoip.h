@@ -1,0 +1,185 @@
+/* libgvoip: voice chat for games. Opus over ENet, sealed end to end between
+ * each player and the server, with a jitter buffer per remote player.
+ *
+ * The library starts no threads and keeps no global state. A program
+ * creates a gv_server (a lobby) and/or a gv_client (a player), calls their
+ * _service() functions regularly from one thread, pushes microphone samples
+ * and pulls what to play. Every handle is used from one thread at a time;
+ * audio device callbacks should exchange samples with that thread through a
+ * gv_ring (gvoip/ring.h), never call these functions directly. */
+#ifndef GVOIP_H
+#define GVOIP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gvoip/error.h"
+#include "gvoip/platform.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define GV_DEFAULT_PORT 7000
+#define GV_DEFAULT_MAX_PLAYERS 32
+#define GV_SAMPLE_RATE 48000 /* the rate voice travels at */
+#define GV_NAME_BYTES 33     /* 32 bytes of UTF-8 and a NUL */
+#define GV_FINGERPRINT_BYTES 52
+
+/* Initialises libsodium; call once per process before anything else.
+ * Returns 0 or GV_EKEY. Thread-safe (idempotent). */
+GV_API int gv_init(void);
+
+/* ---- Events ---------------------------------------------------------- */
+
+typedef enum gv_event_type {
+    GV_EVENT_NONE = 0,
+    GV_EVENT_LISTENING,           /* server: port */
+    GV_EVENT_CONNECTED,           /* client: own id and final name */
+    GV_EVENT_PLAYER_CONNECTED,    /* id, name */
+    GV_EVENT_PLAYER_DISCONNECTED, /* id, name; reason when the server removed them */
+    GV_EVENT_SERVER_DISCONNECTED, /* client: the server went away or removed us (reason) */
+    GV_EVENT_CONNECTION_FAILED,   /* client: error and reason */
+    GV_EVENT_SERVER_KEY,          /* client: fingerprint, trusted (0 pinned/known, 1 first use) */
+} gv_event_type;
+
+typedef struct gv_event {
+    gv_event_type type;
+    uint16_t id;
+    uint16_t port;
+    int error;   /* a GV_E* code for failures */
+    int refused; /* the server's refuse code, 0 if none */
+    int first_use;
+    char name[GV_NAME_BYTES];
+    char reason[768];
+    char fingerprint[GV_FINGERPRINT_BYTES];
+    char known_fingerprint[GV_FINGERPRINT_BYTES]; /* on a key mismatch */
+} gv_event;
+
+/* ---- Server (a lobby; also the "host" half of a listen server) -------- */
+
+typedef struct gv_server gv_server;
+
+typedef struct gv_server_config {
+    const char *bind_address; /* NULL: all interfaces */
+    uint16_t port;            /* 0 picks a free port (see gv_server_port) */
+    int max_players;          /* 1..GV_MAX_PLAYERS(256); default 32 */
+    const char *key_file;     /* NULL: the per-user default path */
+    const uint8_t *password;  /* NULL or empty: no password */
+    size_t password_len;      /* at most 128 bytes */
+    int local_host;           /* 1: reserve id 1 for a gv_client created with host_token */
+    gv_clock clock;
+    gv_random random;
+    int protocol_version;     /* tests only: 0 means the real one */
+} gv_server_config;
+
+GV_API void gv_server_config_default(gv_server_config *cfg);
+
+/* Creates a lobby listening on UDP. Loads or creates the server key;
+ * on a key problem returns GV_EKEY with the reason in why (may be NULL).
+ * The caller owns *out. */
+GV_API int gv_server_create(const gv_server_config *cfg, gv_server **out, char *why, size_t why_len);
+
+/* Tells every player the server is going away, then frees. NULL is a no-op. */
+GV_API void gv_server_destroy(gv_server *s);
+
+/* The UDP port actually bound. */
+GV_API int gv_server_port(const gv_server *s);
+
+/* "SHA256:..." of the server's public key, into out (GV_FINGERPRINT_BYTES). */
+GV_API void gv_server_fingerprint(const gv_server *s, char *out);
+
+/* The token a local gv_client passes to become player 1 (GV_HOST_TOKEN 32 bytes). */
+GV_API const uint8_t *gv_server_host_token(const gv_server *s);
+
+/* Services the network for up to timeout_ms (0: do not wait) and returns 1
+ * with *ev filled when an event is ready, 0 when there is none, or a
+ * negative code. Not thread-safe: one thread per server. */
+GV_API int gv_server_service(gv_server *s, gv_event *ev, uint32_t timeout_ms);
+
+typedef struct gv_server_stats {
+    uint64_t relayed_packets;
+    uint64_t datagrams_in, datagrams_out, bytes_in, bytes_out;
+    uint64_t malformed, auth_failed, replayed, over_budget, handshakes, refused;
+    uint64_t max_datagram_bytes;
+    int players;
+} gv_server_stats;
+
+GV_API void gv_server_get_stats(const gv_server *s, gv_server_stats *out);
+
+/* ---- Client (a player) ----------------------------------------------- */
+
+typedef struct gv_client gv_client;
+
+typedef enum gv_codec_kind { GV_CODEC_OPUS = 0, GV_CODEC_RAW = 1 } gv_codec_kind;
+
+typedef struct gv_client_config {
+    const char *server_host;       /* name or address */
+    uint16_t server_port;          /* default 7000 */
+    const char *name;              /* 1..32 bytes UTF-8; the server may add a suffix */
+    const uint8_t *password;
+    size_t password_len;
+    const char *known_servers_file; /* NULL: per-user default; "" disables trust on first use */
+    const char *server_key;         /* "SHA256:...": pin; refuse any other key */
+    const uint8_t *host_token;      /* from gv_server_host_token, for the host's own player */
+    uint32_t connect_timeout_ms;    /* default 5000 */
+    gv_codec_kind codec;
+    int bitrate;                    /* bit/s, clamped to 6000..128000; default 24000 */
+    int frame_ms;                   /* 10, 20, 40 or 60; default 20 */
+    int fec;                        /* default 1 */
+    int echo_test;                  /* 1: hear yourself through the server */
+    gv_clock clock;
+    gv_random random;
+    int protocol_version;           /* tests only */
+} gv_client_config;
+
+GV_API void gv_client_config_default(gv_client_config *cfg);
+
+/* Starts connecting; progress arrives as events from gv_client_service.
+ * The caller owns *out. Config strings are copied. */
+GV_API int gv_client_create(const gv_client_config *cfg, gv_client **out);
+
+/* Leaves cleanly (the server is told) and frees. NULL is a no-op. */
+GV_API void gv_client_destroy(gv_client *c);
+
+/* Services the network for up to timeout_ms; 1 with *ev filled, 0 none, or
+ * a negative code. Not thread-safe: one thread per client. */
+GV_API int gv_client_service(gv_client *c, gv_event *ev, uint32_t timeout_ms);
+
+/* Own id once connected, else 0. */
+GV_API int gv_client_id(const gv_client *c);
+
+/* Pushes microphone samples (interleaved float, -1..1) at any rate from
+ * 8000 to 192000 Hz and 1 or 2 channels; they are resampled, encoded and
+ * sent as whole frames. The rate and channels may not change between calls
+ * without gv_client_set_capture_format. Returns frames consumed. */
+GV_API int gv_client_push_capture(gv_client *c, const float *samples, size_t frames, int rate, int channels);
+
+/* Pulls `frames` frames of the mix of all remote players at `rate` with
+ * `channels` (1 or 2), paced by the caller's playback clock. Always fills
+ * the whole buffer (silence where nothing plays). Returns frames. */
+GV_API int gv_client_pull_mix(gv_client *c, float *out, size_t frames, int rate, int channels);
+
+typedef struct gv_peer_stats {
+    uint16_t id;
+    char name[GV_NAME_BYTES];
+    uint64_t voice_packets, lost, late, duplicates, fec_recovered, concealed_frames;
+    double jitter_ms, playout_delay_ms;
+} gv_peer_stats;
+
+typedef struct gv_client_stats {
+    uint64_t voice_packets, voice_payload_bytes, datagrams, wire_bytes, max_datagram_bytes;
+    uint64_t malformed, auth_failed, replayed;
+    double seconds; /* since the client was created */
+    int peer_count;
+} gv_client_stats;
+
+GV_API void gv_client_get_stats(const gv_client *c, gv_client_stats *out);
+
+/* Fills up to max entries, one per remote player; returns the count. */
+GV_API int gv_client_get_peer_stats(const gv_client *c, gv_peer_stats *out, int max);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

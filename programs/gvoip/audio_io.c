@@ -1,0 +1,673 @@
+#include "audio_io.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <SDL.h>
+#include <sndfile.h>
+
+#include "gvoip/error.h"
+#include "gvoip/ring.h"
+
+#define DEVICE_RATE 48000
+#define DEVICE_BUFFER_FRAMES 480 /* 10 ms at 48 kHz */
+#define MIN_RATE 8000            /* what the library resamples from */
+#define MAX_RATE 192000
+#define PLAYBACK_LEVEL_MS 40     /* device ring level: rides out a late main loop */
+#define PACED_LEAD_MS 10         /* a virtual device with one 10 ms buffer */
+#define BACKLOG_MS 250           /* capture kept for a late reader; ring sizing */
+/* A paced caller later than this has stalled: the virtual device is taken
+ * to have played silence meanwhile. Anything less is a coarse main loop
+ * and is forgiven. */
+#define PACED_SLACK_MS 100
+#define SCRATCH_FRAMES 1024
+
+enum capture_kind { CAPTURE_NONE, CAPTURE_DEVICE, CAPTURE_FILE };
+
+/* Frames counted against CLOCK_MONOTONIC from the first use. */
+typedef struct pace {
+    int started;
+    struct timespec t0;
+    uint64_t frames;
+} pace;
+
+struct audio_io {
+    int sdl_up;
+
+    enum capture_kind capture;
+    int cap_rate, cap_channels;
+    SDL_AudioDeviceID cap_dev;
+    int cap_running;
+    gv_ring *cap_ring;
+    SNDFILE *in_sf;
+    int in_file_channels;
+    int in_eof;
+    float *in_scratch; /* SCRATCH_FRAMES * in_file_channels */
+    pace in_pace;
+    int64_t in_start_unix_ms;
+
+    int play_rate, play_channels;
+    SDL_AudioDeviceID play_dev;
+    int play_running;
+    gv_ring *play_ring;
+    size_t play_level_frames;
+    pace out_pace;
+    SNDFILE *rec_sf;
+    int rec_failed;
+    int64_t rec_start_unix_ms;
+    size_t rec_padded_frames; /* device underrun frames already recorded */
+
+    /* Written by the SDL callbacks, read by anyone. */
+    atomic_size_t underruns;
+    atomic_size_t underrun_frames;
+    atomic_size_t overruns;
+};
+
+/* Enough zeros to record silence in a few writes without a buffer. */
+static const float zeros[SCRATCH_FRAMES * 2];
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+static void say(char *why, size_t why_len, const char *fmt, ...)
+{
+    if (!why || why_len == 0)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(why, why_len, fmt, ap);
+    va_end(ap);
+}
+
+static int64_t realtime_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void pace_start(pace *p)
+{
+    clock_gettime(CLOCK_MONOTONIC, &p->t0);
+    p->started = 1;
+    p->frames = 0;
+}
+
+/* Frames a clock at rate has produced since p->t0. Seconds and nanoseconds
+ * are scaled separately so the product cannot overflow in any run length. */
+static uint64_t pace_due(const pace *p, int rate)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    int64_t sec = (int64_t)now.tv_sec - (int64_t)p->t0.tv_sec;
+    int64_t nsec = (int64_t)now.tv_nsec - (int64_t)p->t0.tv_nsec;
+    if (nsec < 0) {
+        sec -= 1;
+        nsec += 1000000000;
+    }
+    if (sec < 0)
+        return 0;
+    return (uint64_t)sec * (uint64_t)rate + (uint64_t)nsec * (uint64_t)rate / 1000000000u;
+}
+
+static size_t ms_frames(int rate, int ms)
+{
+    return (size_t)rate * (size_t)ms / 1000;
+}
+
+/* ---- SDL callbacks: no allocation, locks, logging or I/O. ---------------- */
+
+static void capture_callback(void *userdata, Uint8 *stream, int len)
+{
+    audio_io *io = userdata;
+    size_t ch = (size_t)io->cap_channels;
+    size_t n = (size_t)len / sizeof(float);
+    size_t room = gv_ring_writable(io->cap_ring);
+    /* Whole frames only, so the reader never sees half a frame. */
+    room -= room % ch;
+    if (n > room) {
+        n = room;
+        atomic_fetch_add_explicit(&io->overruns, 1, memory_order_relaxed);
+    }
+    gv_ring_write(io->cap_ring, (const float *)(const void *)stream, n);
+}
+
+static void playback_callback(void *userdata, Uint8 *stream, int len)
+{
+    audio_io *io = userdata;
+    float *out = (float *)(void *)stream;
+    size_t want = (size_t)len / sizeof(float);
+    size_t got = gv_ring_read(io->play_ring, out, want);
+    if (got < want) {
+        memset(out + got, 0, (want - got) * sizeof(float));
+        atomic_fetch_add_explicit(&io->underruns, 1, memory_order_relaxed);
+        atomic_fetch_add_explicit(&io->underrun_frames, (want - got) / (size_t)io->play_channels,
+                                  memory_order_relaxed);
+    }
+}
+
+/* ---- Opening ------------------------------------------------------------- */
+
+static int sdl_start(char *why, size_t why_len)
+{
+    /* The program handles SIGINT and SIGTERM itself. */
+    SDL_SetHint(SDL_HINT_NO_SIGNAL_HANDLERS, "1");
+    SDL_SetHint(SDL_HINT_AUDIO_DEVICE_APP_NAME, "gvoip");
+    SDL_SetHint(SDL_HINT_AUDIO_DEVICE_STREAM_NAME, "voice chat");
+    if (SDL_Init(SDL_INIT_AUDIO) != 0) {
+        say(why, why_len,
+            "no audio system available (SDL: %s); without a sound card use --input-file or "
+            "--no-capture, and --record or --no-playback",
+            SDL_GetError());
+        return GV_EIO;
+    }
+    return GV_OK;
+}
+
+/* Opens a device paused, preferring its own rate and channel count (no
+ * conversion in SDL) but falling back to letting SDL convert when the
+ * device's own format is one the library does not take (surround,
+ * exotic rates). */
+static int open_device(audio_io *io, int capture, const char *name, SDL_AudioSpec *got,
+                       SDL_AudioDeviceID *dev, char *why, size_t why_len)
+{
+    const char *kind = capture ? "capture" : "playback";
+    if (name) {
+        int count = SDL_GetNumAudioDevices(capture);
+        int found = count < 0; /* the driver cannot list: let it try the name */
+        for (int i = 0; i < count && !found; i++) {
+            const char *n = SDL_GetAudioDeviceName(i, capture);
+            found = n && strcmp(n, name) == 0;
+        }
+        if (!found) {
+            say(why, why_len, "no %s device named \"%s\" (`gvoip devices` lists them)", kind, name);
+            return GV_ENOTFOUND;
+        }
+    }
+
+    SDL_AudioSpec want;
+    memset(&want, 0, sizeof(want));
+    want.freq = DEVICE_RATE;
+    want.format = AUDIO_F32SYS;
+    want.channels = capture ? 1 : 2;
+    want.samples = DEVICE_BUFFER_FRAMES;
+    want.callback = capture ? capture_callback : playback_callback;
+    want.userdata = io;
+
+    static const int allowed[] = {
+        SDL_AUDIO_ALLOW_FREQUENCY_CHANGE | SDL_AUDIO_ALLOW_CHANNELS_CHANGE,
+        SDL_AUDIO_ALLOW_FREQUENCY_CHANGE,
+        0,
+    };
+    const size_t tries = sizeof(allowed) / sizeof(allowed[0]);
+    for (size_t i = 0; i < tries; i++) {
+        SDL_AudioDeviceID id = SDL_OpenAudioDevice(name, capture, &want, got, allowed[i]);
+        if (id == 0 && name) {
+            say(why, why_len, "cannot open the %s device \"%s\": %s", kind, name, SDL_GetError());
+            return GV_EIO;
+        }
+        if (id == 0) {
+            say(why, why_len, "cannot open the default %s device: %s; without a sound card use %s",
+                kind, SDL_GetError(),
+                capture ? "--input-file or --no-capture"
+                        : "--record with --no-playback, or --no-playback");
+            return GV_EIO;
+        }
+        int usable = got->freq >= MIN_RATE && got->freq <= MAX_RATE && got->channels >= 1 &&
+                     got->channels <= 2;
+        /* With nothing allowed to change SDL converts to exactly `want`. */
+        if (usable || i + 1 == tries) {
+            *dev = id;
+            return GV_OK;
+        }
+        SDL_CloseAudioDevice(id);
+    }
+    return GV_EIO;
+}
+
+static int open_capture_device(audio_io *io, const char *name, char *why, size_t why_len)
+{
+    SDL_AudioSpec got;
+    int err = open_device(io, 1, name, &got, &io->cap_dev, why, why_len);
+    if (err)
+        return err;
+    io->capture = CAPTURE_DEVICE;
+    io->cap_rate = got.freq;
+    io->cap_channels = got.channels;
+    /* Created while the device is paused: the callback cannot run yet, and
+     * unpausing (which takes SDL's device lock) publishes the ring to it. */
+    size_t cap = (ms_frames(got.freq, BACKLOG_MS) + got.samples) * got.channels;
+    if (gv_ring_create(cap, &io->cap_ring) != GV_OK) {
+        say(why, why_len, "out of memory");
+        return GV_ENOMEM;
+    }
+    return GV_OK;
+}
+
+static int open_playback_device(audio_io *io, const char *name, char *why, size_t why_len)
+{
+    SDL_AudioSpec got;
+    int err = open_device(io, 0, name, &got, &io->play_dev, why, why_len);
+    if (err)
+        return err;
+    io->play_rate = got.freq;
+    io->play_channels = got.channels;
+    /* Two device buffers at least, or the callback would drain the ring
+     * below one buffer's worth between two main-loop passes. */
+    io->play_level_frames = ms_frames(got.freq, PLAYBACK_LEVEL_MS);
+    if (io->play_level_frames < 2 * (size_t)got.samples)
+        io->play_level_frames = 2 * (size_t)got.samples;
+    size_t frames = ms_frames(got.freq, BACKLOG_MS);
+    if (frames < 4 * io->play_level_frames)
+        frames = 4 * io->play_level_frames;
+    if (gv_ring_create(frames * got.channels, &io->play_ring) != GV_OK) {
+        say(why, why_len, "out of memory");
+        return GV_ENOMEM;
+    }
+    return GV_OK;
+}
+
+static int open_input_file(audio_io *io, const char *path, char *why, size_t why_len)
+{
+    SF_INFO info;
+    memset(&info, 0, sizeof(info));
+    io->in_sf = sf_open(path, SFM_READ, &info);
+    if (!io->in_sf) {
+        say(why, why_len, "cannot read the input file %s: %s", path, sf_strerror(NULL));
+        return GV_EIO;
+    }
+    if (info.samplerate < MIN_RATE || info.samplerate > MAX_RATE || info.channels < 1) {
+        say(why, why_len, "the input file %s has %d Hz and %d channel(s); %d..%d Hz are supported",
+            path, info.samplerate, info.channels, MIN_RATE, MAX_RATE);
+        return GV_EIO;
+    }
+    io->capture = CAPTURE_FILE;
+    io->cap_rate = info.samplerate;
+    io->in_file_channels = info.channels;
+    io->cap_channels = info.channels <= 2 ? info.channels : 1;
+    io->in_scratch = malloc(sizeof(float) * SCRATCH_FRAMES * (size_t)info.channels);
+    if (!io->in_scratch) {
+        say(why, why_len, "out of memory");
+        return GV_ENOMEM;
+    }
+    return GV_OK;
+}
+
+static int open_record_file(audio_io *io, const char *path, char *why, size_t why_len)
+{
+    SF_INFO info;
+    memset(&info, 0, sizeof(info));
+    info.samplerate = io->play_rate;
+    info.channels = io->play_channels;
+    info.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
+    io->rec_sf = sf_open(path, SFM_WRITE, &info);
+    if (!io->rec_sf) {
+        say(why, why_len, "cannot write the recording %s: %s", path, sf_strerror(NULL));
+        return GV_EIO;
+    }
+    /* Saturate rather than wrap a sample beyond full scale. */
+    sf_command(io->rec_sf, SFC_SET_CLIPPING, NULL, SF_TRUE);
+    /* Keep the header's sizes current, so a run that is killed still
+     * leaves a playable WAV. */
+    sf_command(io->rec_sf, SFC_SET_UPDATE_HEADER_AUTO, NULL, SF_TRUE);
+    return GV_OK;
+}
+
+int audio_io_open(const audio_io_config *cfg, audio_io **out, char *why, size_t why_len)
+{
+    say(why, why_len, "%s", "");
+    if (!out) {
+        say(why, why_len, "no place for the handle");
+        return GV_EINVAL;
+    }
+    *out = NULL;
+    if (!cfg) {
+        say(why, why_len, "no audio configuration");
+        return GV_EINVAL;
+    }
+
+    int err = GV_ENOMEM;
+    audio_io *io = calloc(1, sizeof(*io));
+    if (!io) {
+        say(why, why_len, "out of memory");
+        goto out;
+    }
+    io->capture = CAPTURE_NONE;
+    io->in_start_unix_ms = -1;
+    io->rec_start_unix_ms = -1;
+    io->play_rate = DEVICE_RATE;
+    io->play_channels = 2;
+    atomic_init(&io->underruns, 0);
+    atomic_init(&io->underrun_frames, 0);
+    atomic_init(&io->overruns, 0);
+
+    int want_cap_dev = !cfg->no_capture && !cfg->input_file;
+    if (!cfg->no_capture && cfg->input_file) {
+        err = open_input_file(io, cfg->input_file, why, why_len);
+        if (err)
+            goto out;
+    }
+    if (want_cap_dev || !cfg->no_playback) {
+        err = sdl_start(why, why_len);
+        if (err)
+            goto out;
+        io->sdl_up = 1;
+    }
+    if (want_cap_dev) {
+        err = open_capture_device(io, cfg->input_device, why, why_len);
+        if (err)
+            goto out;
+    }
+    if (!cfg->no_playback) {
+        err = open_playback_device(io, cfg->output_device, why, why_len);
+        if (err)
+            goto out;
+    }
+    if (cfg->record_file) {
+        err = open_record_file(io, cfg->record_file, why, why_len);
+        if (err)
+            goto out;
+    }
+    err = GV_OK;
+out:
+    if (err) {
+        audio_io_close(io);
+        return err;
+    }
+    *out = io;
+    return GV_OK;
+}
+
+void audio_io_close(audio_io *io)
+{
+    if (!io)
+        return;
+    /* Closing waits for a running callback to return, so the rings are
+     * free to go after this. */
+    if (io->cap_dev)
+        SDL_CloseAudioDevice(io->cap_dev);
+    if (io->play_dev)
+        SDL_CloseAudioDevice(io->play_dev);
+    if (io->sdl_up)
+        SDL_Quit();
+    gv_ring_destroy(io->cap_ring);
+    gv_ring_destroy(io->play_ring);
+    if (io->in_sf)
+        sf_close(io->in_sf);
+    if (io->rec_sf)
+        sf_close(io->rec_sf);
+    free(io->in_scratch);
+    free(io);
+}
+
+int audio_io_capture_format(const audio_io *io, int *rate, int *channels)
+{
+    if (!io || !rate || !channels)
+        return GV_EINVAL;
+    if (io->capture == CAPTURE_NONE)
+        return GV_ENOTFOUND;
+    *rate = io->cap_rate;
+    *channels = io->cap_channels;
+    return GV_OK;
+}
+
+int audio_io_playback_format(const audio_io *io, int *rate, int *channels)
+{
+    if (!io || !rate || !channels)
+        return GV_EINVAL;
+    *rate = io->play_rate;
+    *channels = io->play_channels;
+    return GV_OK;
+}
+
+/* ---- Capture ------------------------------------------------------------- */
+
+/* Reads n frames at the capture format, mixing down files of more than two
+ * channels. Returns frames read; fewer at the end of the file. */
+static size_t file_read(audio_io *io, float *buf, size_t n)
+{
+    if (io->in_file_channels == io->cap_channels) {
+        sf_count_t got = sf_readf_float(io->in_sf, buf, (sf_count_t)n);
+        return got > 0 ? (size_t)got : 0;
+    }
+    size_t done = 0;
+    const size_t fch = (size_t)io->in_file_channels;
+    while (done < n) {
+        size_t want = n - done < SCRATCH_FRAMES ? n - done : SCRATCH_FRAMES;
+        sf_count_t got = sf_readf_float(io->in_sf, io->in_scratch, (sf_count_t)want);
+        if (got <= 0)
+            break;
+        for (size_t f = 0; f < (size_t)got; f++) {
+            float sum = 0.0f;
+            for (size_t c = 0; c < fch; c++)
+                sum += io->in_scratch[f * fch + c];
+            buf[done + f] = sum / (float)fch;
+        }
+        done += (size_t)got;
+        if ((size_t)got < want)
+            break;
+    }
+    return done;
+}
+
+static void file_skip(audio_io *io, uint64_t frames)
+{
+    while (frames > 0 && !io->in_eof) {
+        size_t n = frames < SCRATCH_FRAMES ? (size_t)frames : SCRATCH_FRAMES;
+        sf_count_t got = sf_readf_float(io->in_sf, io->in_scratch, (sf_count_t)n);
+        if (got < (sf_count_t)n)
+            io->in_eof = 1;
+        frames -= n;
+    }
+}
+
+static size_t read_file_capture(audio_io *io, float *buf, size_t max_frames)
+{
+    if (!io->in_pace.started) {
+        pace_start(&io->in_pace);
+        io->in_start_unix_ms = realtime_ms();
+        return 0;
+    }
+    uint64_t clock = pace_due(&io->in_pace, io->cap_rate);
+    uint64_t due = clock > io->in_pace.frames ? clock - io->in_pace.frames : 0;
+    /* Like a device ring that overflows; dropping the oldest keeps frame k
+     * of the file due at start + k / rate, which is what latency is
+     * measured against. */
+    uint64_t backlog = ms_frames(io->cap_rate, BACKLOG_MS);
+    if (due > backlog) {
+        file_skip(io, due - backlog);
+        io->in_pace.frames += due - backlog;
+        due = backlog;
+        atomic_fetch_add_explicit(&io->overruns, 1, memory_order_relaxed);
+    }
+    size_t n = due < max_frames ? (size_t)due : max_frames;
+    size_t got = io->in_eof ? 0 : file_read(io, buf, n);
+    if (got < n) {
+        io->in_eof = 1;
+        memset(buf + got * (size_t)io->cap_channels, 0,
+               (n - got) * (size_t)io->cap_channels * sizeof(float));
+    }
+    io->in_pace.frames += n;
+    return n;
+}
+
+size_t audio_io_read_capture(audio_io *io, float *buf, size_t max_frames)
+{
+    if (!io || !buf || max_frames == 0)
+        return 0;
+    switch (io->capture) {
+    case CAPTURE_FILE:
+        return read_file_capture(io, buf, max_frames);
+    case CAPTURE_DEVICE:
+        if (!io->cap_running) {
+            /* Started on demand so that what was said while the program
+             * was still connecting is not delivered late. */
+            SDL_PauseAudioDevice(io->cap_dev, 0);
+            io->cap_running = 1;
+        }
+        return gv_ring_read(io->cap_ring, buf, max_frames * (size_t)io->cap_channels) /
+               (size_t)io->cap_channels;
+    case CAPTURE_NONE:
+        break;
+    }
+    return 0;
+}
+
+/* ---- Playback ------------------------------------------------------------ */
+
+size_t audio_io_playback_wanted(const audio_io *io)
+{
+    if (!io)
+        return 0;
+    const size_t ch = (size_t)io->play_channels;
+    if (io->play_dev) {
+        size_t level = gv_ring_readable(io->play_ring) / ch;
+        if (level >= io->play_level_frames)
+            return 0;
+        size_t want = io->play_level_frames - level;
+        size_t room = gv_ring_writable(io->play_ring) / ch;
+        return want < room ? want : room;
+    }
+    const uint64_t lead = ms_frames(io->play_rate, PACED_LEAD_MS);
+    if (!io->out_pace.started)
+        return (size_t)lead;
+    uint64_t played = pace_due(&io->out_pace, io->play_rate);
+    uint64_t written = io->out_pace.frames;
+    if (played > written + ms_frames(io->play_rate, PACED_SLACK_MS))
+        return (size_t)lead; /* the next write restarts from now */
+    return played + lead > written ? (size_t)(played + lead - written) : 0;
+}
+
+static void record(audio_io *io, const float *buf, size_t frames)
+{
+    if (!io->rec_sf || io->rec_failed || frames == 0)
+        return;
+    if (sf_writef_float(io->rec_sf, buf, (sf_count_t)frames) != (sf_count_t)frames)
+        io->rec_failed = 1;
+}
+
+static void record_silence(audio_io *io, uint64_t frames)
+{
+    if (!io->rec_sf)
+        return;
+    const size_t chunk = sizeof(zeros) / sizeof(zeros[0]) / (size_t)io->play_channels;
+    while (frames > 0) {
+        size_t n = frames < chunk ? (size_t)frames : chunk;
+        record(io, zeros, n);
+        frames -= n;
+    }
+}
+
+void audio_io_write_playback(audio_io *io, const float *buf, size_t frames)
+{
+    if (!io || !buf || frames == 0)
+        return;
+    const size_t ch = (size_t)io->play_channels;
+
+    if (io->play_dev) {
+        /* Silence the device played since the last write came before
+         * these frames: record it first so the WAV keeps real time. */
+        size_t starved = atomic_load_explicit(&io->underrun_frames, memory_order_relaxed);
+        record_silence(io, starved - io->rec_padded_frames);
+        io->rec_padded_frames = starved;
+
+        size_t room = gv_ring_writable(io->play_ring) / ch;
+        size_t n = frames < room ? frames : room;
+        gv_ring_write(io->play_ring, buf, n * ch);
+        record(io, buf, n);
+        if (!io->play_running && n > 0) {
+            /* Started on the first samples, so the device does not count
+             * underruns while the program is still connecting. */
+            if (io->rec_sf)
+                io->rec_start_unix_ms = realtime_ms();
+            SDL_PauseAudioDevice(io->play_dev, 0);
+            io->play_running = 1;
+        }
+        return;
+    }
+
+    if (!io->out_pace.started) {
+        pace_start(&io->out_pace);
+        if (io->rec_sf)
+            io->rec_start_unix_ms = realtime_ms();
+    } else {
+        uint64_t played = pace_due(&io->out_pace, io->play_rate);
+        uint64_t written = io->out_pace.frames;
+        if (played > written + ms_frames(io->play_rate, PACED_SLACK_MS)) {
+            record_silence(io, played - written);
+            io->out_pace.frames = played;
+            atomic_fetch_add_explicit(&io->underruns, 1, memory_order_relaxed);
+            atomic_fetch_add_explicit(&io->underrun_frames, (size_t)(played - written),
+                                      memory_order_relaxed);
+        }
+    }
+    record(io, buf, frames);
+    io->out_pace.frames += frames;
+}
+
+int64_t audio_io_input_start_unix_ms(const audio_io *io)
+{
+    return io ? io->in_start_unix_ms : -1;
+}
+
+int64_t audio_io_record_start_unix_ms(const audio_io *io)
+{
+    return io ? io->rec_start_unix_ms : -1;
+}
+
+int audio_io_record_error(const audio_io *io)
+{
+    return io && io->rec_failed ? GV_EIO : GV_OK;
+}
+
+size_t audio_io_underruns(const audio_io *io)
+{
+    return io ? atomic_load_explicit(&io->underruns, memory_order_relaxed) : 0;
+}
+
+size_t audio_io_overruns(const audio_io *io)
+{
+    return io ? atomic_load_explicit(&io->overruns, memory_order_relaxed) : 0;
+}
+
+/* ---- Listing ------------------------------------------------------------- */
+
+static int list_kind(FILE *out, int capture)
+{
+    int count = SDL_GetNumAudioDevices(capture);
+    fprintf(out, "%s devices (%s NAME):\n", capture ? "capture" : "playback",
+            capture ? "--input-device" : "--output-device");
+    if (count < 0) {
+        fprintf(out, "  (this audio driver cannot list them; the default device may still work)\n");
+        return 1;
+    }
+    if (count == 0)
+        fprintf(out, "  (none)\n");
+    for (int i = 0; i < count; i++) {
+        const char *name = SDL_GetAudioDeviceName(i, capture);
+        fprintf(out, "  %s\n", name ? name : "(unnamed)");
+    }
+    return count;
+}
+
+int audio_io_list_devices(FILE *out)
+{
+    if (!out)
+        return GV_EINVAL;
+    char why[256];
+    if (sdl_start(why, sizeof(why)) != GV_OK) {
+        fprintf(out, "%s\n", why);
+        return GV_ENOTFOUND;
+    }
+    fprintf(out, "audio driver: %s\n", SDL_GetCurrentAudioDriver());
+    int found = list_kind(out, 1);
+    found += list_kind(out, 0);
+    if (found == 0)
+        fprintf(out, "no audio devices found (no sound card?); --input-file and --record work "
+                     "without one\n");
+    SDL_Quit();
+    return found > 0 ? GV_OK : GV_ENOTFOUND;
+}

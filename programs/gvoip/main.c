@@ -1,0 +1,306 @@
+/* gvoip: run a dedicated lobby server, host a lobby as player 1, or join
+ * one, talking through real audio devices or files. */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sodium.h>
+
+#include "audio_io.h"
+#include "gvoip/gvoip.h"
+#include "options.h"
+#include "output.h"
+#include "stats.h"
+
+#define TICK_MS 2
+#define MAX_IO_FRAMES 8192
+
+static volatile sig_atomic_t quit_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    quit_requested = 1;
+}
+
+/* SIGINT and SIGTERM end the main loop, which then leaves cleanly: peers
+ * are told, stats written, the recording finalised. SDL's own handlers are
+ * disabled (audio_io sets the hint) so that this holds with and without
+ * audio devices. */
+static void install_signals(void)
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    signal(SIGPIPE, SIG_IGN);
+}
+
+static uint64_t monotonic_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void sleep_ms(unsigned ms)
+{
+    struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)ms * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* The password comes from a file or the environment, never argv, which
+ * every local user can read. */
+static int load_password(const gvoip_options *opt, char *buf, size_t cap, size_t *len)
+{
+    *len = 0;
+    if (opt->password_file) {
+        FILE *f = fopen(opt->password_file, "r");
+        if (!f) {
+            fprintf(stderr, "gvoip: cannot read password file %s: %s\n", opt->password_file, strerror(errno));
+            return -1;
+        }
+        size_t n = fread(buf, 1, cap, f);
+        int more = fgetc(f) != EOF;
+        fclose(f);
+        while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+            n--;
+        if (more || n > 128) {
+            fprintf(stderr, "gvoip: the password in %s is longer than 128 bytes\n", opt->password_file);
+            return -1;
+        }
+        *len = n;
+        return 0;
+    }
+    const char *env = getenv("GVOIP_PASSWORD");
+    if (env) {
+        size_t n = strlen(env);
+        if (n > 128 || n > cap) {
+            fprintf(stderr, "gvoip: GVOIP_PASSWORD is longer than 128 bytes\n");
+            return -1;
+        }
+        memcpy(buf, env, n);
+        *len = n;
+    }
+    return 0;
+}
+
+static int create_server(const gvoip_options *opt, const char *password, size_t password_len, int local_host,
+                         gv_server **out)
+{
+    gv_server_config cfg;
+    char why[512];
+    gv_server_config_default(&cfg);
+    cfg.port = opt->port;
+    cfg.max_players = opt->max_players;
+    cfg.key_file = opt->key_file;
+    cfg.password = (const uint8_t *)password;
+    cfg.password_len = password_len;
+    cfg.local_host = local_host;
+    cfg.protocol_version = opt->protocol_version;
+    int rc = gv_server_create(&cfg, out, why, sizeof why);
+    if (rc < 0) {
+        output_error(opt->json, "cannot start the server: %s", why[0] ? why : gv_strerror(rc));
+        return rc == GV_EKEY ? EXIT_USAGE : EXIT_RUNTIME;
+    }
+    return EXIT_OK;
+}
+
+static int run_server(const gvoip_options *opt, const char *password, size_t password_len)
+{
+    gv_server *server = NULL;
+    int code = create_server(opt, password, password_len, 0, &server);
+    if (code != EXIT_OK)
+        return code;
+    uint64_t end = opt->duration > 0 ? monotonic_ms() + (uint64_t)(opt->duration * 1000) : 0;
+    while (!quit_requested && (!end || monotonic_ms() < end)) {
+        gv_event ev;
+        int rc = gv_server_service(server, &ev, 10);
+        if (rc < 0) {
+            output_error(opt->json, "network error: %s", gv_strerror(rc));
+            code = EXIT_RUNTIME;
+            break;
+        }
+        if (rc > 0)
+            output_event(&ev, opt->json);
+    }
+    if (opt->stats_file)
+        stats_write_server(opt->stats_file, server);
+    gv_server_destroy(server);
+    return code;
+}
+
+typedef struct player {
+    const gvoip_options *opt;
+    gv_server *server; /* host mode only */
+    gv_client *client;
+    audio_io *io;
+    int capture_rate, capture_channels;
+    int playback_rate, playback_channels;
+    float buf[MAX_IO_FRAMES * 2];
+} player;
+
+/* Moves audio between the devices (or files) and the library. */
+static int pump_audio(player *p)
+{
+    if (!p->io)
+        return 0;
+    int rc;
+    size_t n;
+    if (p->capture_rate) {
+        while ((n = audio_io_read_capture(p->io, p->buf, MAX_IO_FRAMES)) > 0)
+            if ((rc = gv_client_push_capture(p->client, p->buf, n, p->capture_rate, p->capture_channels)) < 0)
+                return rc;
+    }
+    if (p->playback_rate) {
+        while ((n = audio_io_playback_wanted(p->io)) > 0) {
+            if (n > MAX_IO_FRAMES)
+                n = MAX_IO_FRAMES;
+            if ((rc = gv_client_pull_mix(p->client, p->buf, n, p->playback_rate, p->playback_channels)) < 0)
+                return rc;
+            audio_io_write_playback(p->io, p->buf, n);
+        }
+    }
+    return 0;
+}
+
+static int open_audio(player *p)
+{
+    const gvoip_options *opt = p->opt;
+    audio_io_config cfg = {
+        .input_device = opt->input_device,
+        .output_device = opt->output_device,
+        .input_file = opt->input_file,
+        .record_file = opt->record_file,
+        .no_capture = opt->no_capture,
+        .no_playback = opt->no_playback,
+    };
+    char why[512] = "";
+    int rc = audio_io_open(&cfg, &p->io, why, sizeof why);
+    if (rc < 0) {
+        output_error(opt->json, "audio: %s", why[0] ? why : gv_strerror(rc));
+        return EXIT_RUNTIME;
+    }
+    if (audio_io_capture_format(p->io, &p->capture_rate, &p->capture_channels) < 0)
+        p->capture_rate = 0;
+    if (audio_io_playback_format(p->io, &p->playback_rate, &p->playback_channels) < 0)
+        p->playback_rate = 0;
+    return EXIT_OK;
+}
+
+static int run_player(const gvoip_options *opt, const char *password, size_t password_len)
+{
+    player *p = calloc(1, sizeof *p);
+    if (!p)
+        return EXIT_RUNTIME;
+    p->opt = opt;
+    int code = EXIT_OK;
+    char fingerprint[GV_FINGERPRINT_BYTES];
+    gv_client_config cfg;
+    gv_client_config_default(&cfg);
+    cfg.name = opt->name;
+    cfg.protocol_version = opt->protocol_version;
+    cfg.codec = strcmp(opt->codec, "raw") == 0 ? GV_CODEC_RAW : GV_CODEC_OPUS;
+    cfg.bitrate = opt->bitrate;
+    cfg.frame_ms = opt->frame_ms;
+    cfg.fec = opt->fec;
+    cfg.echo_test = opt->echo_test;
+    if (opt->mode == MODE_HOST) {
+        code = create_server(opt, password, password_len, 1, &p->server);
+        if (code != EXIT_OK)
+            goto out;
+        gv_server_fingerprint(p->server, fingerprint);
+        cfg.server_host = "127.0.0.1";
+        cfg.server_port = (uint16_t)gv_server_port(p->server);
+        cfg.host_token = gv_server_host_token(p->server);
+        cfg.server_key = fingerprint; /* our own server: pinned, nothing to trust on first use */
+        cfg.known_servers_file = "";
+    } else {
+        cfg.server_host = opt->address;
+        cfg.server_port = opt->port;
+        cfg.password = (const uint8_t *)password;
+        cfg.password_len = password_len;
+        cfg.server_key = opt->server_key;
+        cfg.known_servers_file = opt->known_servers;
+    }
+    code = open_audio(p);
+    if (code != EXIT_OK)
+        goto out;
+    int rc = gv_client_create(&cfg, &p->client);
+    if (rc < 0) {
+        output_error(opt->json, "cannot join: %s", gv_strerror(rc));
+        code = rc == GV_ENOTFOUND ? EXIT_JOIN : EXIT_RUNTIME;
+        goto out;
+    }
+    uint64_t end = opt->duration > 0 ? monotonic_ms() + (uint64_t)(opt->duration * 1000) : 0;
+    while (!quit_requested && (!end || monotonic_ms() < end) && code == EXIT_OK) {
+        gv_event ev;
+        if (p->server) {
+            while ((rc = gv_server_service(p->server, &ev, 0)) > 0)
+                if (ev.type == GV_EVENT_LISTENING)
+                    output_event(&ev, opt->json);
+            if (rc < 0) {
+                output_error(opt->json, "network error: %s", gv_strerror(rc));
+                code = EXIT_RUNTIME;
+            }
+        }
+        while ((rc = gv_client_service(p->client, &ev, 0)) > 0) {
+            output_event(&ev, opt->json);
+            if (ev.type == GV_EVENT_CONNECTION_FAILED)
+                code = EXIT_JOIN;
+            else if (ev.type == GV_EVENT_SERVER_DISCONNECTED)
+                code = EXIT_LOST;
+        }
+        if (rc < 0 && code == EXIT_OK) {
+            output_error(opt->json, "network error: %s", gv_strerror(rc));
+            code = EXIT_RUNTIME;
+        }
+        if (code == EXIT_OK && (rc = pump_audio(p)) < 0) {
+            output_error(opt->json, "audio: %s", gv_strerror(rc));
+            code = EXIT_RUNTIME;
+        }
+        sleep_ms(TICK_MS);
+    }
+out:
+    if (opt->stats_file && p->client)
+        stats_write_client(opt->stats_file, opt, p->client, p->io, p->server);
+    gv_client_destroy(p->client);
+    gv_server_destroy(p->server);
+    audio_io_close(p->io);
+    free(p);
+    return code;
+}
+
+int main(int argc, char **argv)
+{
+    gvoip_options opt;
+    int code = gvoip_parse_options(argc, argv, &opt);
+    if (code < 0)
+        return EXIT_OK;
+    if (code != 0)
+        return code;
+    if (opt.mode == MODE_DEVICES)
+        return audio_io_list_devices(stdout) < 0 ? EXIT_RUNTIME : EXIT_OK;
+    if (gv_init() != 0) {
+        fprintf(stderr, "gvoip: cannot initialise libsodium or ENet\n");
+        return EXIT_RUNTIME;
+    }
+    install_signals();
+    char password[130];
+    size_t password_len = 0;
+    if (load_password(&opt, password, sizeof password, &password_len) != 0)
+        return EXIT_USAGE;
+    if (opt.mode == MODE_SERVER)
+        code = run_server(&opt, password, password_len);
+    else
+        code = run_player(&opt, password, password_len);
+    sodium_memzero(password, sizeof password);
+    return code;
+}

@@ -1,0 +1,219 @@
+#include "options.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char usage[] =
+    "usage: gvoip server [--port N] [--max-players N] [options]\n"
+    "       gvoip host [--port N] [--max-players N] [--name NAME] [options]\n"
+    "       gvoip join ADDRESS[:PORT] [--name NAME] [options]\n"
+    "       gvoip devices\n"
+    "\n"
+    "lobby:\n"
+    "  --port N             UDP port (default 7000; 0 picks a free one and reports it)\n"
+    "  --max-players N      players the lobby holds, 1..256 (default 32)\n"
+    "  --name NAME          your name, 1..32 bytes of UTF-8 (default: player)\n"
+    "  --json               every event as one JSON line on stdout\n"
+    "  --duration SECONDS   leave cleanly after that long\n"
+    "security:\n"
+    "  --key FILE           server key file (default ~/.config/gvoip/server.key)\n"
+    "  --password-file FILE lobby password (or the GVOIP_PASSWORD environment variable)\n"
+    "  --server-key FP      join only a server whose key has this fingerprint (SHA256:...)\n"
+    "  --known-servers FILE trust-on-first-use file (default ~/.config/gvoip/known_servers)\n"
+    "voice:\n"
+    "  --codec opus|raw     raw is the original example's uncompressed frames (benchmarks only)\n"
+    "  --bitrate BPS        Opus bit rate, 6000..128000 (default 24000)\n"
+    "  --frame-ms N         10, 20, 40 or 60 (default 20)\n"
+    "  --no-fec             disable Opus in-band forward error correction\n"
+    "  --echo-test          hear yourself through the server (microphone check)\n"
+    "  --input-device NAME  capture device (default: the system default)\n"
+    "  --output-device NAME playback device (default: the system default)\n"
+    "  --input-file FILE    use an audio file as the microphone, paced in real time\n"
+    "  --record FILE        write what you hear (the mix) to a WAV file\n"
+    "  --no-capture         listen only\n"
+    "  --no-playback        do not open a playback device\n"
+    "  --stats FILE         write statistics as JSON at exit\n"
+    "  -h, --help           this text\n";
+
+void gvoip_print_usage(FILE *out)
+{
+    fputs(usage, out);
+}
+
+static int bad(const char *what, const char *value)
+{
+    fprintf(stderr, "gvoip: %s: '%s'\n", what, value ? value : "");
+    fprintf(stderr, "Run 'gvoip --help' for the options.\n");
+    return EXIT_USAGE;
+}
+
+static int parse_long(const char *s, long min, long max, long *out)
+{
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < min || v > max)
+        return -1;
+    *out = v;
+    return 0;
+}
+
+/* ADDRESS, ADDRESS:PORT, or [IPv6]:PORT. The returned host is a
+ * pointer into a static-lifetime copy owned by argv. */
+static int parse_address(char *arg, gvoip_options *opt)
+{
+    char *colon = strrchr(arg, ':');
+    if (colon && strchr(arg, ':') == colon) {
+        long port;
+        if (parse_long(colon + 1, 1, 65535, &port) != 0)
+            return -1;
+        *colon = '\0';
+        opt->port = (uint16_t)port;
+    }
+    if (!*arg)
+        return -1;
+    opt->address = arg;
+    return 0;
+}
+
+int gvoip_parse_options(int argc, char **argv, gvoip_options *opt)
+{
+    memset(opt, 0, sizeof *opt);
+    opt->port = 7000;
+    opt->max_players = 32;
+    opt->name = "player";
+    opt->codec = "opus";
+    opt->bitrate = 24000;
+    opt->frame_ms = 20;
+    opt->fec = 1;
+    if (argc < 2)
+        return bad("missing command", "");
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
+        gvoip_print_usage(stdout);
+        return -1;
+    }
+    if (!strcmp(cmd, "server"))
+        opt->mode = MODE_SERVER;
+    else if (!strcmp(cmd, "host"))
+        opt->mode = MODE_HOST;
+    else if (!strcmp(cmd, "join"))
+        opt->mode = MODE_JOIN;
+    else if (!strcmp(cmd, "devices"))
+        opt->mode = MODE_DEVICES;
+    else
+        return bad("unknown command", cmd);
+
+    int i = 2;
+    if (opt->mode == MODE_JOIN) {
+        if (argc < 3 || argv[2][0] == '-')
+            return bad("join needs an address", "");
+        if (parse_address(argv[2], opt) != 0)
+            return bad("bad address", argv[2]);
+        i = 3;
+    }
+    for (; i < argc; i++) {
+        const char *a = argv[i];
+        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
+        long n;
+#define NEEDS_VALUE()                                                                                                  \
+    do {                                                                                                               \
+        if (!v)                                                                                                        \
+            return bad("option needs a value", a);                                                                     \
+        i++;                                                                                                           \
+    } while (0)
+        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+            gvoip_print_usage(stdout);
+            return -1;
+        } else if (!strcmp(a, "--json")) {
+            opt->json = 1;
+        } else if (!strcmp(a, "--port")) {
+            NEEDS_VALUE();
+            if (parse_long(v, 0, 65535, &n) != 0)
+                return bad("--port takes 0..65535", v);
+            opt->port = (uint16_t)n;
+        } else if (!strcmp(a, "--max-players")) {
+            NEEDS_VALUE();
+            if (parse_long(v, 1, 256, &n) != 0)
+                return bad("--max-players takes 1..256", v);
+            opt->max_players = (int)n;
+        } else if (!strcmp(a, "--name")) {
+            NEEDS_VALUE();
+            opt->name = v;
+        } else if (!strcmp(a, "--duration")) {
+            NEEDS_VALUE();
+            char *end;
+            opt->duration = strtod(v, &end);
+            if (end == v || *end || opt->duration <= 0 || opt->duration > 1e7)
+                return bad("--duration takes a positive number of seconds", v);
+        } else if (!strcmp(a, "--key")) {
+            NEEDS_VALUE();
+            opt->key_file = v;
+        } else if (!strcmp(a, "--password-file")) {
+            NEEDS_VALUE();
+            opt->password_file = v;
+        } else if (!strcmp(a, "--password")) {
+            return bad("passwords are never taken on the command line (every local user can read it); "
+                       "use --password-file FILE or GVOIP_PASSWORD", a);
+        } else if (!strcmp(a, "--server-key")) {
+            NEEDS_VALUE();
+            if (strncmp(v, "SHA256:", 7) != 0 || strlen(v) != 50)
+                return bad("--server-key takes a fingerprint like SHA256:<43 base64 characters>", v);
+            opt->server_key = v;
+        } else if (!strcmp(a, "--known-servers")) {
+            NEEDS_VALUE();
+            opt->known_servers = v;
+        } else if (!strcmp(a, "--protocol-version")) {
+            NEEDS_VALUE();
+            if (parse_long(v, 1, 255, &n) != 0)
+                return bad("--protocol-version takes 1..255", v);
+            opt->protocol_version = (int)n;
+        } else if (!strcmp(a, "--codec")) {
+            NEEDS_VALUE();
+            if (strcmp(v, "opus") && strcmp(v, "raw"))
+                return bad("--codec takes opus or raw", v);
+            opt->codec = v;
+        } else if (!strcmp(a, "--bitrate")) {
+            NEEDS_VALUE();
+            if (parse_long(v, 6000, 128000, &n) != 0)
+                return bad("--bitrate takes 6000..128000", v);
+            opt->bitrate = (int)n;
+        } else if (!strcmp(a, "--frame-ms")) {
+            NEEDS_VALUE();
+            if (parse_long(v, 10, 60, &n) != 0 || (n != 10 && n != 20 && n != 40 && n != 60))
+                return bad("--frame-ms takes 10, 20, 40 or 60", v);
+            opt->frame_ms = (int)n;
+        } else if (!strcmp(a, "--no-fec")) {
+            opt->fec = 0;
+        } else if (!strcmp(a, "--echo-test")) {
+            opt->echo_test = 1;
+        } else if (!strcmp(a, "--input-device")) {
+            NEEDS_VALUE();
+            opt->input_device = v;
+        } else if (!strcmp(a, "--output-device")) {
+            NEEDS_VALUE();
+            opt->output_device = v;
+        } else if (!strcmp(a, "--input-file")) {
+            NEEDS_VALUE();
+            opt->input_file = v;
+        } else if (!strcmp(a, "--record")) {
+            NEEDS_VALUE();
+            opt->record_file = v;
+        } else if (!strcmp(a, "--stats")) {
+            NEEDS_VALUE();
+            opt->stats_file = v;
+        } else if (!strcmp(a, "--no-capture")) {
+            opt->no_capture = 1;
+        } else if (!strcmp(a, "--no-playback")) {
+            opt->no_playback = 1;
+        } else {
+            return bad("unknown option", a);
+        }
+#undef NEEDS_VALUE
+    }
+    if (opt->mode == MODE_SERVER && (opt->input_file || opt->record_file || opt->echo_test))
+        return bad("a dedicated server has no audio", "server");
+    return 0;
+}

@@ -1,0 +1,53 @@
+/* The command line of the gvoip program. */
+#ifndef GVOIP_OPTIONS_H
+#define GVOIP_OPTIONS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+enum gvoip_mode { MODE_NONE, MODE_SERVER, MODE_HOST, MODE_JOIN, MODE_DEVICES };
+
+enum gvoip_exit {
+    EXIT_OK = 0,
+    EXIT_RUNTIME = 1,
+    EXIT_USAGE = 2,
+    EXIT_JOIN = 3, /* refused, failed, timed out, server key not trusted */
+    EXIT_LOST = 4, /* lost the connection to the server */
+};
+
+typedef struct gvoip_options {
+    enum gvoip_mode mode;
+    const char *address; /* join: host part */
+    uint16_t port;
+    int max_players;
+    const char *name;
+    int json;
+    double duration; /* seconds; 0 = until interrupted */
+    const char *key_file;
+    const char *password_file;
+    const char *server_key;
+    const char *known_servers;
+    int protocol_version; /* hidden, tests only */
+    /* voice */
+    const char *codec;
+    int bitrate;
+    int frame_ms;
+    int fec;
+    int echo_test;
+    const char *input_device;
+    const char *output_device;
+    const char *input_file;
+    const char *record_file;
+    const char *stats_file;
+    int no_capture;
+    int no_playback;
+} gvoip_options;
+
+/* Parses argv; on a usage error prints why to stderr and returns
+ * EXIT_USAGE; returns -1 after printing help (exit 0). */
+int gvoip_parse_options(int argc, char **argv, gvoip_options *opt);
+
+void gvoip_print_usage(FILE *out);
+
+#endif

@@ -1,0 +1,126 @@
+#include "output.h"
+
+#include <stdarg.h>
+#include <string.h>
+
+void output_json_string(FILE *out, const char *s)
+{
+    fputc('"', out);
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            fprintf(out, "\\%c", *p);
+        else if (*p < 0x20)
+            fprintf(out, "\\u%04x", *p);
+        else
+            fputc(*p, out);
+    }
+    fputc('"', out);
+}
+
+static void json_event(const gv_event *ev)
+{
+    FILE *o = stdout;
+    switch (ev->type) {
+    case GV_EVENT_LISTENING:
+        fprintf(o, "{\"event\":\"listening\",\"port\":%u,\"fingerprint\":", (unsigned)ev->port);
+        output_json_string(o, ev->fingerprint);
+        fprintf(o, ",\"key_created\":%s}\n", ev->first_use ? "true" : "false");
+        break;
+    case GV_EVENT_CONNECTED:
+    case GV_EVENT_PLAYER_CONNECTED:
+        fprintf(o, "{\"event\":\"%s\",\"id\":%u,\"name\":",
+                ev->type == GV_EVENT_CONNECTED ? "connected" : "player_connected", (unsigned)ev->id);
+        output_json_string(o, ev->name);
+        fputs("}\n", o);
+        break;
+    case GV_EVENT_PLAYER_DISCONNECTED:
+        fprintf(o, "{\"event\":\"player_disconnected\",\"id\":%u,\"name\":", (unsigned)ev->id);
+        output_json_string(o, ev->name);
+        if (ev->reason[0]) {
+            fputs(",\"reason\":", o);
+            output_json_string(o, ev->reason);
+        }
+        fputs("}\n", o);
+        break;
+    case GV_EVENT_SERVER_DISCONNECTED:
+        fputs("{\"event\":\"server_disconnected\",\"reason\":", o);
+        output_json_string(o, ev->reason);
+        fputs("}\n", o);
+        break;
+    case GV_EVENT_CONNECTION_FAILED:
+        fputs("{\"event\":\"connection_failed\",\"reason\":", o);
+        output_json_string(o, ev->reason);
+        if (ev->known_fingerprint[0]) {
+            fputs(",\"server_key\":", o);
+            output_json_string(o, ev->fingerprint);
+            fputs(",\"expected_key\":", o);
+            output_json_string(o, ev->known_fingerprint);
+        }
+        fputs("}\n", o);
+        break;
+    case GV_EVENT_SERVER_KEY:
+        fputs("{\"event\":\"server_key\",\"fingerprint\":", o);
+        output_json_string(o, ev->fingerprint);
+        fprintf(o, ",\"first_use\":%s}\n", ev->first_use ? "true" : "false");
+        break;
+    case GV_EVENT_NONE:
+        break;
+    }
+}
+
+static void human_event(const gv_event *ev)
+{
+    FILE *o = stdout;
+    switch (ev->type) {
+    case GV_EVENT_LISTENING:
+        fprintf(o, "listening on UDP port %u\nserver key %s%s\n", (unsigned)ev->port, ev->fingerprint,
+                ev->first_use ? " (new key created)" : "");
+        break;
+    case GV_EVENT_CONNECTED:
+        fprintf(o, "joined as %s (id %u)\n", ev->name, (unsigned)ev->id);
+        break;
+    case GV_EVENT_PLAYER_CONNECTED:
+        fprintf(o, "%s (id %u) is here\n", ev->name, (unsigned)ev->id);
+        break;
+    case GV_EVENT_PLAYER_DISCONNECTED:
+        fprintf(o, "%s (id %u) left%s%s\n", ev->name, (unsigned)ev->id, ev->reason[0] ? ": " : "", ev->reason);
+        break;
+    case GV_EVENT_SERVER_DISCONNECTED:
+        fprintf(o, "disconnected from the server: %s\n", ev->reason);
+        break;
+    case GV_EVENT_CONNECTION_FAILED:
+        fprintf(o, "could not join: %s\n", ev->reason);
+        break;
+    case GV_EVENT_SERVER_KEY:
+        if (ev->first_use)
+            fprintf(o, "first connection to this server; its key %s is now remembered\n", ev->fingerprint);
+        break;
+    case GV_EVENT_NONE:
+        break;
+    }
+}
+
+void output_event(const gv_event *ev, int json)
+{
+    if (json)
+        json_event(ev);
+    else
+        human_event(ev);
+    fflush(stdout);
+}
+
+void output_error(int json, const char *fmt, ...)
+{
+    char text[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(text, sizeof text, fmt, ap);
+    va_end(ap);
+    if (json) {
+        fputs("{\"event\":\"error\",\"reason\":", stdout);
+        output_json_string(stdout, text);
+        fputs("}\n", stdout);
+        fflush(stdout);
+    }
+    fprintf(stderr, "gvoip: %s\n", text);
+}

@@ -1,0 +1,101 @@
+#include "stats.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "output.h"
+
+static void server_fields(FILE *f, const gv_server *s)
+{
+    gv_server_stats st;
+    gv_server_get_stats(s, &st);
+    fprintf(f,
+            "\"relayed_packets\":%llu,\"datagrams_in\":%llu,\"datagrams_out\":%llu,\"bytes_in\":%llu,"
+            "\"bytes_out\":%llu,\"malformed\":%llu,\"auth_failed\":%llu,\"replayed\":%llu,\"over_budget\":%llu,"
+            "\"handshakes\":%llu,\"refused\":%llu,\"players\":%d",
+            (unsigned long long)st.relayed_packets, (unsigned long long)st.datagrams_in,
+            (unsigned long long)st.datagrams_out, (unsigned long long)st.bytes_in, (unsigned long long)st.bytes_out,
+            (unsigned long long)st.malformed, (unsigned long long)st.auth_failed, (unsigned long long)st.replayed,
+            (unsigned long long)st.over_budget, (unsigned long long)st.handshakes, (unsigned long long)st.refused,
+            st.players);
+}
+
+static int finish(FILE *f, const char *path)
+{
+    if (fclose(f) != 0) {
+        fprintf(stderr, "gvoip: cannot write %s\n", path);
+        return -1;
+    }
+    return 0;
+}
+
+int stats_write_server(const char *path, const gv_server *server)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "gvoip: cannot write %s\n", path);
+        return -1;
+    }
+    fputc('{', f);
+    server_fields(f, server);
+    fputs("}\n", f);
+    return finish(f, path);
+}
+
+static void print_unix_ms(FILE *f, long long ms)
+{
+    if (ms < 0)
+        fputs("null", f);
+    else
+        fprintf(f, "%lld", ms);
+}
+
+int stats_write_client(const char *path, const gvoip_options *opt, const gv_client *client, const audio_io *io,
+                       const gv_server *server)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        fprintf(stderr, "gvoip: cannot write %s\n", path);
+        return -1;
+    }
+    gv_client_stats st;
+    gv_client_get_stats(client, &st);
+    gv_peer_stats *peers = calloc(GV_DEFAULT_MAX_PLAYERS * 8, sizeof *peers);
+    int n = peers ? gv_client_get_peer_stats(client, peers, GV_DEFAULT_MAX_PLAYERS * 8) : 0;
+    fprintf(f, "{\"id\":%d,\"name\":", gv_client_id(client));
+    output_json_string(f, opt->name);
+    fputs(",\"codec\":", f);
+    output_json_string(f, opt->codec);
+    fprintf(f, ",\"bitrate\":%d,\"frame_ms\":%d,\"input_start_unix_ms\":", opt->bitrate, opt->frame_ms);
+    print_unix_ms(f, io ? (long long)audio_io_input_start_unix_ms(io) : -1);
+    fputs(",\"record_start_unix_ms\":", f);
+    print_unix_ms(f, io ? (long long)audio_io_record_start_unix_ms(io) : -1);
+    fprintf(f,
+            ",\"sent\":{\"voice_packets\":%llu,\"voice_payload_bytes\":%llu,\"datagrams\":%llu,"
+            "\"wire_bytes\":%llu,\"max_datagram_bytes\":%llu,\"seconds\":%.3f}",
+            (unsigned long long)st.voice_packets, (unsigned long long)st.voice_payload_bytes,
+            (unsigned long long)st.datagrams, (unsigned long long)st.wire_bytes,
+            (unsigned long long)st.max_datagram_bytes, st.seconds);
+    fprintf(f, ",\"malformed\":%llu,\"auth_failed\":%llu,\"replayed\":%llu,\"peers\":[",
+            (unsigned long long)st.malformed, (unsigned long long)st.auth_failed, (unsigned long long)st.replayed);
+    for (int i = 0; i < n; i++) {
+        const gv_peer_stats *p = &peers[i];
+        fprintf(f, "%s{\"id\":%u,\"name\":", i ? "," : "", (unsigned)p->id);
+        output_json_string(f, p->name);
+        fprintf(f,
+                ",\"voice_packets\":%llu,\"lost\":%llu,\"late\":%llu,\"duplicates\":%llu,\"fec_recovered\":%llu,"
+                "\"concealed_frames\":%llu,\"jitter_ms\":%.2f,\"playout_delay_ms\":%.2f}",
+                (unsigned long long)p->voice_packets, (unsigned long long)p->lost, (unsigned long long)p->late,
+                (unsigned long long)p->duplicates, (unsigned long long)p->fec_recovered,
+                (unsigned long long)p->concealed_frames, p->jitter_ms, p->playout_delay_ms);
+    }
+    fputc(']', f);
+    if (server) {
+        fputs(",\"server\":{", f);
+        server_fields(f, server);
+        fputc('}', f);
+    }
+    fputs("}\n", f);
+    free(peers);
+    return finish(f, path);
+}

@@ -1,0 +1,15 @@
+/* The --stats FILE JSON object, written at exit. */
+#ifndef GVOIP_STATS_H
+#define GVOIP_STATS_H
+
+#include "audio_io.h"
+#include "gvoip/gvoip.h"
+#include "options.h"
+
+int stats_write_server(const char *path, const gv_server *server);
+
+/* server is the host's own lobby, or NULL. */
+int stats_write_client(const char *path, const gvoip_options *opt, const gv_client *client, const audio_io *io,
+                       const gv_server *server);
+
+#endif

@@ -1,0 +1,149 @@
+/* The public player handle: the session link plus the voice path (capture
+ * pipeline out, per-player streams and the mixer in). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/gv_voice.h"
+#include "gvoip/gvoip.h"
+#include "session/gv_link.h"
+#include "session/gv_sys.h"
+
+struct gv_client {
+    gv_link *link;
+    gv_voice *voice;
+    gv_clock clock;
+    uint64_t created_us;
+};
+
+void gv_client_config_default(gv_client_config *cfg)
+{
+    if (!cfg)
+        return;
+    memset(cfg, 0, sizeof *cfg);
+    cfg->server_host = "127.0.0.1";
+    cfg->server_port = GV_DEFAULT_PORT;
+    cfg->name = "player";
+    cfg->connect_timeout_ms = 5000;
+    cfg->codec = GV_CODEC_OPUS;
+    cfg->bitrate = 24000;
+    cfg->frame_ms = 20;
+    cfg->fec = 1;
+    cfg->clock = gv_sys_clock();
+    cfg->random = gv_sys_random();
+}
+
+static void on_voice(void *ctx, const gv_msg *relay)
+{
+    gv_client *c = ctx;
+    gv_voice_receive(c->voice, relay);
+}
+
+static void on_loss(void *ctx, uint16_t reporter, uint16_t permille)
+{
+    gv_client *c = ctx;
+    gv_voice_loss_report(c->voice, reporter, permille);
+}
+
+static void on_left(void *ctx, uint16_t id)
+{
+    gv_client *c = ctx;
+    gv_voice_remove_peer(c->voice, id);
+}
+
+int gv_client_create(const gv_client_config *cfg, gv_client **out)
+{
+    int rc = GV_EINVAL;
+    gv_client *c = NULL;
+    if (!cfg || !out)
+        goto out;
+    *out = NULL;
+    rc = GV_ENOMEM;
+    c = calloc(1, sizeof *c);
+    if (!c)
+        goto out;
+    c->clock = cfg->clock;
+    if (c->clock.now_us)
+        c->created_us = c->clock.now_us(c->clock.ctx);
+    rc = gv_voice_create(cfg, &c->voice);
+    if (rc < 0)
+        goto out;
+    gv_link_callbacks cb = {.voice = on_voice, .loss = on_loss, .left = on_left, .ctx = c};
+    rc = gv_link_create(cfg, &cb, &c->link);
+    if (rc < 0)
+        goto out;
+    *out = c;
+    c = NULL;
+    rc = 0;
+out:
+    gv_client_destroy(c);
+    return rc;
+}
+
+void gv_client_destroy(gv_client *c)
+{
+    if (!c)
+        return;
+    gv_link_destroy(c->link);
+    gv_voice_destroy(c->voice);
+    free(c);
+}
+
+int gv_client_service(gv_client *c, gv_event *ev, uint32_t timeout_ms)
+{
+    if (!c || !ev)
+        return GV_EINVAL;
+    int rc = gv_link_service(c->link, ev, timeout_ms);
+    if (rc >= 0)
+        gv_voice_tick(c->voice, c->link);
+    return rc;
+}
+
+int gv_client_id(const gv_client *c)
+{
+    return c ? gv_link_id(c->link) : 0;
+}
+
+int gv_client_push_capture(gv_client *c, const float *samples, size_t frames, int rate, int channels)
+{
+    if (!c)
+        return GV_EINVAL;
+    return gv_voice_push_capture(c->voice, c->link, samples, frames, rate, channels);
+}
+
+int gv_client_pull_mix(gv_client *c, float *out, size_t frames, int rate, int channels)
+{
+    if (!c)
+        return GV_EINVAL;
+    return gv_voice_pull_mix(c->voice, out, frames, rate, channels);
+}
+
+void gv_client_get_stats(const gv_client *c, gv_client_stats *out)
+{
+    if (!c || !out)
+        return;
+    memset(out, 0, sizeof *out);
+    const gv_transport_stats *t = gv_link_transport_stats(c->link);
+    gv_link_counters k;
+    gv_link_get_counters(c->link, &k);
+    out->datagrams = t->datagrams_out;
+    out->wire_bytes = t->bytes_out;
+    out->max_datagram_bytes = t->max_datagram_out;
+    out->malformed = k.malformed;
+    out->auth_failed = k.auth_failed;
+    out->replayed = k.replayed;
+    out->seconds = (double)(c->clock.now_us(c->clock.ctx) - c->created_us) / 1e6;
+    gv_voice_get_stats(c->voice, out);
+}
+
+int gv_client_get_peer_stats(const gv_client *c, gv_peer_stats *out, int max)
+{
+    if (!c || (!out && max > 0) || max < 0)
+        return GV_EINVAL;
+    int n = gv_voice_get_peer_stats(c->voice, out, max);
+    for (int i = 0; i < n; i++) {
+        const char *name = gv_link_player_name(c->link, out[i].id);
+        if (name)
+            memcpy(out[i].name, name, strlen(name) + 1);
+    }
+    return n;
+}

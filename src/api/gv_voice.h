@@ -1,0 +1,33 @@
+/* The client's voice path, between the public calls and the session link:
+ * capture (resample, frame, encode, send) and playout (one stream per
+ * remote player: jitter buffer, decode/FEC/concealment, gain; then the
+ * mixer, the limiter and the resampler to the device's format). */
+#ifndef GV_VOICE_H
+#define GV_VOICE_H
+
+#include "gvoip/gvoip.h"
+#include "packet/gv_msg.h"
+#include "session/gv_link.h"
+
+typedef struct gv_voice gv_voice;
+
+/* Validates the voice fields of cfg (codec, bitrate, frame size). */
+int gv_voice_create(const gv_client_config *cfg, gv_voice **out);
+void gv_voice_destroy(gv_voice *v);
+
+/* A relayed voice message from the link. */
+void gv_voice_receive(gv_voice *v, const gv_msg *relay);
+void gv_voice_loss_report(gv_voice *v, uint16_t reporter, uint16_t loss_permille);
+void gv_voice_remove_peer(gv_voice *v, uint16_t id);
+
+/* Periodic work: loss reports to the speakers, encoder adaptation. */
+void gv_voice_tick(gv_voice *v, gv_link *link);
+
+int gv_voice_push_capture(gv_voice *v, gv_link *link, const float *samples, size_t frames, int rate, int channels);
+int gv_voice_pull_mix(gv_voice *v, float *out, size_t frames, int rate, int channels);
+
+/* Adds the voice counters to *out. */
+void gv_voice_get_stats(const gv_voice *v, gv_client_stats *out);
+int gv_voice_get_peer_stats(const gv_voice *v, gv_peer_stats *out, int max);
+
+#endif

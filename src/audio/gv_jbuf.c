@@ -1,0 +1,730 @@
+#include "audio/gv_jbuf.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "gvoip/error.h"
+
+/* Sequence numbers and timestamps are unwrapped into int64 counters that
+ * start far from zero, so that a reordered packet from before the first one
+ * never goes negative and slot indices stay simple. */
+#define EXT_SEQ_BASE ((int64_t)1 << 32)
+#define EXT_TS_BASE ((int64_t)1 << 40)
+
+#define WIN_MAX 512     /* delay samples kept at most */
+#define WIN_KEEP 16     /* kept across silences whatever their age */
+#define WIN_TRUST 8     /* below this the initial delay is a floor */
+#define SEQ_FAR 1000    /* further than this from the newest: not this stream */
+#define RESYNC_MIN_US 2000000 /* arrival delay this far off: not this stream */
+#define STRAY_RESYNC 8  /* this many foreign packets in a row: follow them */
+#define SILENCE_CHUNK 240 /* 5 ms: a waiting talk spurt starts at most this late */
+#define PAUSE_CHUNK 240
+#define PERSIST_US 2000000 /* excess must last this long before a frame is dropped */
+#define DROP_HYST_US 2000
+#define LOSS_EWMA_N 64.0
+#define LATE_MEMORY_FRAMES 4 /* a late packet this recent makes an underrun wait */
+
+enum { ST_IDLE, ST_WAIT, ST_PLAY };
+enum { SLOT_EMPTY, SLOT_STORED, SLOT_PLAYED };
+
+typedef struct slot {
+    int64_t seq;
+    int64_t ts;
+    uint64_t arrival_us;
+    int samples;
+    int marker;
+    int state;
+    size_t len;
+    uint8_t payload[GV_JBUF_MAX_PAYLOAD];
+} slot;
+
+typedef struct win_entry {
+    uint64_t at_us;
+    int64_t d_us;
+} win_entry;
+
+typedef struct targets {
+    int64_t anchor; /* playout offset (now - sender time) to start a spurt at */
+    int64_t low;    /* below this a frame is inserted */
+} targets;
+
+struct gv_jbuf {
+    gv_jbuf_config cfg;
+    slot *slots;
+    int cap;
+
+    /* Relative delays d = arrival - sender time, in arrival order (fifo) and
+     * sorted, over the recent window. */
+    win_entry *fifo;
+    int64_t *sorted;
+    int win_head, win_n;
+    int64_t last_d;
+    int have_last_d;
+    double jitter_us;
+    double loss_ewma;
+    int64_t tgt_us;
+    int64_t init_tgt_us;
+
+    int state;
+    int started; /* something of this stream was played: seqs below next_seq are final */
+    int64_t hi_seq, hi_ts;
+    int64_t next_seq; /* lowest sequence number not yet played or given up */
+    int64_t exp_ts;   /* where next_seq is expected to start */
+    int64_t play_ts;  /* sender time of the next sample handed out */
+    int last_fs;
+    int stray;
+
+    /* An underrun episode: the next packet is missing and nothing later is
+     * here. Its LOST frames are pending until we learn whether they covered
+     * a loss or the end of a talk spurt. */
+    int ep_active;
+    int ep_samples;
+    uint64_t pend;
+    uint64_t last_late_us;
+    int have_late;
+    uint64_t excess_since_us;
+    int have_excess;
+
+    int64_t buffered;
+    int held;
+    double playout_delay_us;
+    int have_playout;
+    gv_jbuf_stats st;
+};
+
+static int64_t ts_to_us(int64_t ts)
+{
+    return ts * 125 / 6;
+}
+
+static int64_t frame_us(int samples)
+{
+    return (int64_t)samples * 125 / 6;
+}
+
+static int valid_samples(int samples)
+{
+    return samples >= 120 && samples <= 5760 && samples % 120 == 0;
+}
+
+void gv_jbuf_config_default(gv_jbuf_config *cfg)
+{
+    if (!cfg)
+        return;
+    cfg->min_delay_ms = 0;
+    cfg->max_delay_ms = 300;
+    cfg->initial_delay_ms = 40;
+    cfg->capacity_packets = 64;
+    cfg->window_ms = 5000;
+    cfg->quantile_permille = 990;
+    cfg->margin_ms = 2;
+    cfg->fec_wait_loss_permille = 10;
+    cfg->conceal_max_ms = 40;
+}
+
+static int config_ok(const gv_jbuf_config *c)
+{
+    return c->min_delay_ms >= 0 && c->max_delay_ms >= 60 && c->max_delay_ms <= 10000 &&
+           c->min_delay_ms <= c->max_delay_ms && c->initial_delay_ms >= c->min_delay_ms &&
+           c->initial_delay_ms <= c->max_delay_ms && c->capacity_packets >= 8 &&
+           c->capacity_packets <= 4096 && c->window_ms >= 100 && c->window_ms <= 600000 &&
+           c->quantile_permille >= 500 && c->quantile_permille <= 1000 && c->margin_ms >= 0 &&
+           c->margin_ms <= 1000 && c->fec_wait_loss_permille >= 0 &&
+           c->fec_wait_loss_permille <= 1000 && c->conceal_max_ms >= 0 &&
+           c->conceal_max_ms <= 1000;
+}
+
+int gv_jbuf_create(const gv_jbuf_config *cfg, gv_jbuf **out)
+{
+    gv_jbuf_config c;
+    gv_jbuf *jb = NULL;
+    int rc = GV_ENOMEM;
+
+    if (!out)
+        return GV_EINVAL;
+    *out = NULL;
+    if (cfg)
+        c = *cfg;
+    else
+        gv_jbuf_config_default(&c);
+    if (!config_ok(&c))
+        return GV_EINVAL;
+
+    jb = calloc(1, sizeof *jb);
+    if (!jb)
+        goto out;
+    jb->cfg = c;
+    jb->cap = c.capacity_packets;
+    jb->slots = calloc((size_t)jb->cap, sizeof *jb->slots);
+    jb->fifo = calloc(WIN_MAX, sizeof *jb->fifo);
+    jb->sorted = calloc(WIN_MAX, sizeof *jb->sorted);
+    if (!jb->slots || !jb->fifo || !jb->sorted)
+        goto out;
+    jb->state = ST_IDLE;
+    jb->init_tgt_us = (int64_t)c.initial_delay_ms * 1000;
+    jb->tgt_us = jb->init_tgt_us;
+    jb->last_fs = 960;
+    *out = jb;
+    jb = NULL;
+    rc = 0;
+out:
+    gv_jbuf_destroy(jb);
+    return rc;
+}
+
+void gv_jbuf_destroy(gv_jbuf *jb)
+{
+    if (!jb)
+        return;
+    free(jb->slots);
+    free(jb->fifo);
+    free(jb->sorted);
+    free(jb);
+}
+
+static slot *slot_of(gv_jbuf *jb, int64_t seq)
+{
+    return &jb->slots[(uint64_t)seq % (uint64_t)jb->cap];
+}
+
+static slot *stored(gv_jbuf *jb, int64_t seq)
+{
+    slot *s = slot_of(jb, seq);
+    return s->state == SLOT_STORED && s->seq == seq ? s : NULL;
+}
+
+/* ---- delay estimator ---- */
+
+static int sorted_find(const gv_jbuf *jb, int64_t d)
+{
+    int lo = 0, hi = jb->win_n;
+    while (lo < hi) {
+        int mid = lo + (hi - lo) / 2;
+        if (jb->sorted[mid] < d)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+static void win_pop(gv_jbuf *jb)
+{
+    int64_t d = jb->fifo[jb->win_head].d_us;
+    int i = sorted_find(jb, d);
+    memmove(&jb->sorted[i], &jb->sorted[i + 1], (size_t)(jb->win_n - i - 1) * sizeof *jb->sorted);
+    jb->win_head = (jb->win_head + 1) % WIN_MAX;
+    jb->win_n--;
+}
+
+static void win_push(gv_jbuf *jb, int64_t d, uint64_t now)
+{
+    uint64_t horizon = (uint64_t)jb->cfg.window_ms * 1000;
+    int i;
+
+    while (jb->win_n == WIN_MAX ||
+           (jb->win_n > WIN_KEEP && now > horizon && jb->fifo[jb->win_head].at_us < now - horizon))
+        win_pop(jb);
+    jb->fifo[(jb->win_head + jb->win_n) % WIN_MAX] = (win_entry){now, d};
+    i = sorted_find(jb, d);
+    memmove(&jb->sorted[i + 1], &jb->sorted[i], (size_t)(jb->win_n - i) * sizeof *jb->sorted);
+    jb->sorted[i] = d;
+    jb->win_n++;
+
+    if (jb->have_last_d) {
+        int64_t D = d - jb->last_d;
+        jb->jitter_us += ((double)(D < 0 ? -D : D) - jb->jitter_us) / 16.0;
+    }
+    jb->last_d = d;
+    jb->have_last_d = 1;
+}
+
+static int64_t clamp64(int64_t v, int64_t lo, int64_t hi)
+{
+    return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* The playout offsets wanted now for frames of fs samples. */
+static targets compute_targets(gv_jbuf *jb, int fs)
+{
+    targets t = {0, 0};
+    int64_t base, jit, tgt, low, lo_cap, hi_cap, extra = 0;
+    int idx;
+
+    if (jb->win_n == 0)
+        return t;
+    idx = (int)(((int64_t)jb->win_n * jb->cfg.quantile_permille + 999) / 1000) - 1;
+    idx = idx < 0 ? 0 : idx >= jb->win_n ? jb->win_n - 1 : idx;
+    base = jb->sorted[0];
+    jit = jb->sorted[idx] - base;
+    if (jb->cfg.fec_wait_loss_permille > 0 &&
+        jb->loss_ewma * 1000.0 >= (double)jb->cfg.fec_wait_loss_permille)
+        extra = frame_us(fs);
+    tgt = jit + (int64_t)jb->cfg.margin_ms * 1000 + extra;
+    if (jb->win_n < WIN_TRUST && tgt < jb->init_tgt_us)
+        tgt = jb->init_tgt_us;
+    low = jit + extra;
+    lo_cap = (int64_t)jb->cfg.min_delay_ms * 1000;
+    hi_cap = (int64_t)jb->cfg.max_delay_ms * 1000 - frame_us(fs);
+    if (hi_cap < lo_cap)
+        hi_cap = lo_cap;
+    tgt = clamp64(tgt, lo_cap, hi_cap);
+    low = clamp64(low, lo_cap, tgt);
+    jb->tgt_us = tgt;
+    t.anchor = base + tgt;
+    t.low = base + low;
+    return t;
+}
+
+/* ---- bookkeeping ---- */
+
+static void note_played(gv_jbuf *jb)
+{
+    jb->loss_ewma -= jb->loss_ewma / LOSS_EWMA_N;
+}
+
+/* The pending LOST frames covered a real gap in the audio. */
+static void pend_concealed(gv_jbuf *jb)
+{
+    jb->st.concealed_frames += jb->pend;
+    jb->pend = 0;
+}
+
+/* The pending LOST frames ran past the end of a talk spurt. */
+static void pend_tail(gv_jbuf *jb)
+{
+    jb->st.tail_frames += jb->pend;
+    jb->pend = 0;
+}
+
+static void give_up_seq(gv_jbuf *jb)
+{
+    jb->st.lost++;
+    jb->loss_ewma += (1.0 - jb->loss_ewma) / LOSS_EWMA_N;
+    pend_concealed(jb);
+    jb->next_seq++;
+    jb->started = 1;
+}
+
+static void unhold(gv_jbuf *jb, slot *s)
+{
+    s->state = SLOT_PLAYED;
+    jb->buffered -= s->samples;
+    jb->held--;
+}
+
+/* Moves the oldest sequence number out of the way: a held packet is
+ * dropped, a missing one given up. Returns 1 when a packet was dropped. */
+static int drop_first(gv_jbuf *jb)
+{
+    slot *s = stored(jb, jb->next_seq);
+
+    if (!s) {
+        give_up_seq(jb);
+        return 0;
+    }
+    unhold(jb, s);
+    jb->st.dropped_for_cap++;
+    jb->next_seq++;
+    jb->started = 1;
+    jb->exp_ts = s->ts + s->samples;
+    if (jb->play_ts < jb->exp_ts)
+        jb->play_ts = jb->exp_ts;
+    return 1;
+}
+
+static void start_stream(gv_jbuf *jb, uint16_t seq, uint32_t ts)
+{
+    int i;
+
+    pend_tail(jb);
+    for (i = 0; i < jb->cap; i++)
+        jb->slots[i].state = SLOT_EMPTY;
+    jb->buffered = 0;
+    jb->held = 0;
+    jb->win_head = 0;
+    jb->win_n = 0;
+    jb->have_last_d = 0;
+    if (jb->state != ST_IDLE) {
+        /* The network is the same after a sender restart: start from what
+         * it needed rather than from the configured guess. */
+        jb->init_tgt_us = jb->tgt_us;
+        jb->st.resyncs++;
+    }
+    jb->state = ST_WAIT;
+    jb->started = 0;
+    jb->hi_seq = EXT_SEQ_BASE + seq;
+    jb->hi_ts = EXT_TS_BASE + ts;
+    jb->next_seq = jb->hi_seq;
+    jb->exp_ts = jb->play_ts = jb->hi_ts;
+    jb->stray = 0;
+    jb->ep_active = 0;
+    jb->have_excess = 0;
+    jb->have_late = 0;
+}
+
+static void note_late(gv_jbuf *jb, uint64_t now)
+{
+    jb->st.late++;
+    jb->last_late_us = now;
+    jb->have_late = 1;
+}
+
+int gv_jbuf_put(gv_jbuf *jb, uint16_t seq, uint32_t ts, int samples, int marker,
+                const uint8_t *payload, size_t len, uint64_t now_us)
+{
+    int64_t eseq, ets, d;
+    slot *s;
+
+    if (!jb || (!payload && len > 0) || !valid_samples(samples))
+        return GV_EINVAL;
+    if (len > GV_JBUF_MAX_PAYLOAD)
+        return GV_ETOOBIG;
+
+    if (jb->state == ST_IDLE) {
+        start_stream(jb, seq, ts);
+    } else {
+        int far;
+        eseq = jb->hi_seq + (int16_t)(uint16_t)(seq - (uint16_t)jb->hi_seq);
+        ets = jb->hi_ts + (int32_t)(uint32_t)(ts - (uint32_t)jb->hi_ts);
+        d = (int64_t)now_us - ts_to_us(ets);
+        far = eseq > jb->hi_seq + SEQ_FAR || eseq < jb->hi_seq - SEQ_FAR;
+        if (!far && jb->win_n > 0) {
+            int64_t lim = (int64_t)jb->cfg.max_delay_ms * 2000;
+            int64_t off = d - jb->sorted[0];
+            if (lim < RESYNC_MIN_US)
+                lim = RESYNC_MIN_US;
+            far = off > lim || off < -lim;
+        }
+        if (far) {
+            if (!marker && ++jb->stray < STRAY_RESYNC) {
+                note_late(jb, now_us);
+                return GV_EREPLAY;
+            }
+            start_stream(jb, seq, ts);
+        }
+    }
+    jb->stray = 0;
+    eseq = jb->hi_seq + (int16_t)(uint16_t)(seq - (uint16_t)jb->hi_seq);
+    ets = jb->hi_ts + (int32_t)(uint32_t)(ts - (uint32_t)jb->hi_ts);
+    d = (int64_t)now_us - ts_to_us(ets);
+
+    s = slot_of(jb, eseq);
+    if (s->state != SLOT_EMPTY && s->seq == eseq) {
+        jb->st.duplicates++;
+        return GV_EREPLAY;
+    }
+    if (eseq < jb->next_seq) {
+        /* Before anything was played a reordered earlier packet simply
+         * becomes the first one. */
+        if (jb->started || jb->hi_seq - eseq >= jb->cap) {
+            jb->st.received++;
+            win_push(jb, d, now_us);
+            note_late(jb, now_us);
+            return GV_EREPLAY;
+        }
+        jb->next_seq = eseq;
+    } else if (jb->state == ST_PLAY && ets + samples <= jb->play_ts) {
+        jb->st.received++;
+        win_push(jb, d, now_us);
+        note_late(jb, now_us);
+        return GV_EREPLAY;
+    }
+    while (eseq >= jb->next_seq + jb->cap)
+        drop_first(jb);
+
+    s = slot_of(jb, eseq);
+    s->seq = eseq;
+    s->ts = ets;
+    s->arrival_us = now_us;
+    s->samples = samples;
+    s->marker = marker != 0;
+    s->state = SLOT_STORED;
+    s->len = len;
+    if (len > 0)
+        memcpy(s->payload, payload, len);
+    jb->buffered += samples;
+    jb->held++;
+    jb->st.received++;
+    if (eseq > jb->hi_seq) {
+        jb->hi_seq = eseq;
+        jb->hi_ts = ets;
+    }
+    win_push(jb, d, now_us);
+    while (jb->held > 1 && jb->buffered > (int64_t)jb->cfg.max_delay_ms * (GV_JBUF_RATE / 1000))
+        while (!drop_first(jb))
+            ;
+    return 0;
+}
+
+/* ---- playout ---- */
+
+enum { STEP_DONE, STEP_AGAIN };
+
+static int emit(gv_jbuf_frame *out, gv_jbuf_kind kind, const slot *s, int samples)
+{
+    out->kind = kind;
+    out->payload = s ? s->payload : NULL;
+    out->len = s ? s->len : 0;
+    out->samples = samples;
+    return STEP_DONE;
+}
+
+static slot *first_stored_from(gv_jbuf *jb, int64_t seq)
+{
+    int64_t end = jb->hi_seq;
+    if (end > seq + jb->cap)
+        end = seq + jb->cap;
+    for (; seq <= end; seq++) {
+        slot *s = stored(jb, seq);
+        if (s)
+            return s;
+    }
+    return NULL;
+}
+
+static int silence_until(gv_jbuf_frame *out, int64_t wait_us)
+{
+    int64_t n = (wait_us + 999) / 1000 * (GV_JBUF_RATE / 1000);
+    if (n > SILENCE_CHUNK)
+        n = SILENCE_CHUNK;
+    if (n < GV_JBUF_RATE / 1000)
+        n = GV_JBUF_RATE / 1000;
+    return emit(out, GV_JBUF_SILENCE, NULL, (int)n);
+}
+
+/* Waiting for a talk spurt (or the stream after an outage) to start. */
+static int step_wait(gv_jbuf *jb, uint64_t now, gv_jbuf_frame *out)
+{
+    slot *p = first_stored_from(jb, jb->next_seq);
+    targets t;
+    int64_t start_ts, missing;
+    int fec_before;
+
+    if (!p)
+        return emit(out, GV_JBUF_SILENCE, NULL, SILENCE_CHUNK);
+    t = compute_targets(jb, p->samples);
+
+    /* After an outage the backlog that is already overdue is skipped, so
+     * the delay does not grow by the length of the outage. A spurt start
+     * is never skipped. */
+    if (jb->started && !p->marker) {
+        for (;;) {
+            slot *q = stored(jb, p->seq + 1);
+            if (!q || q->marker || q->ts != p->ts + p->samples ||
+                ts_to_us(q->ts) + t.anchor > (int64_t)now)
+                break;
+            while (jb->next_seq < p->seq)
+                give_up_seq(jb);
+            unhold(jb, p);
+            jb->st.late++;
+            give_up_seq(jb);
+            p = q;
+        }
+    }
+    missing = p->seq - jb->next_seq;
+    fec_before = missing >= 1 && !p->marker;
+    start_ts = fec_before ? p->ts - p->samples : p->ts;
+    if ((int64_t)now + 500 < ts_to_us(start_ts) + t.anchor)
+        return silence_until(out, ts_to_us(start_ts) + t.anchor - (int64_t)now);
+
+    while (jb->next_seq < p->seq - (fec_before ? 1 : 0))
+        give_up_seq(jb);
+    if (jb->pend) {
+        if (fec_before || (jb->started && !p->marker && p->ts <= jb->exp_ts))
+            pend_concealed(jb);
+        else
+            pend_tail(jb);
+    }
+    jb->exp_ts = jb->play_ts = start_ts;
+    jb->state = ST_PLAY;
+    jb->started = 1;
+    jb->ep_active = 0;
+    jb->have_excess = 0;
+    return STEP_AGAIN;
+}
+
+static int play_packet(gv_jbuf *jb, slot *s, uint64_t now, gv_jbuf_frame *out)
+{
+    targets t = compute_targets(jb, s->samples);
+    int64_t off = (int64_t)now - ts_to_us(jb->play_ts);
+
+    if (jb->ep_active) {
+        pend_concealed(jb);
+        jb->ep_active = 0;
+    }
+    if (off < t.low) {
+        jb->st.inserted_for_drift++;
+        jb->st.concealed_frames++;
+        jb->have_excess = 0;
+        return emit(out, GV_JBUF_LOST, NULL, s->samples);
+    }
+    if (off > t.anchor + frame_us(s->samples) + DROP_HYST_US) {
+        slot *n = stored(jb, s->seq + 1);
+        if (!jb->have_excess) {
+            jb->have_excess = 1;
+            jb->excess_since_us = now;
+        } else if (now - jb->excess_since_us >= PERSIST_US && n && n->ts == s->ts + s->samples) {
+            unhold(jb, s);
+            jb->st.dropped_for_drift++;
+            jb->next_seq++;
+            jb->exp_ts = jb->play_ts = s->ts + s->samples;
+            jb->excess_since_us = now;
+            return STEP_AGAIN;
+        }
+    } else {
+        jb->have_excess = 0;
+    }
+
+    unhold(jb, s);
+    note_played(jb);
+    jb->next_seq++;
+    jb->exp_ts = jb->play_ts = s->ts + s->samples;
+    jb->last_fs = s->samples;
+    {
+        double delay = (double)(now - s->arrival_us);
+        if (!jb->have_playout) {
+            jb->playout_delay_us = delay;
+            jb->have_playout = 1;
+        } else {
+            jb->playout_delay_us += (delay - jb->playout_delay_us) / 16.0;
+        }
+    }
+    return emit(out, GV_JBUF_PACKET, s, s->samples);
+}
+
+/* next_seq is missing but a later packet q is here. */
+static int play_gap(gv_jbuf *jb, slot *q, gv_jbuf_frame *out)
+{
+    int64_t n = q->seq - jb->next_seq;
+    int64_t gap = q->ts - jb->exp_ts;
+    int64_t per, samples;
+    int fs = jb->last_fs > q->samples ? jb->last_fs : q->samples;
+
+    if (gap <= 0) {
+        while (jb->next_seq < q->seq)
+            give_up_seq(jb);
+        return STEP_AGAIN;
+    }
+    if (q->marker || gap > n * fs) {
+        /* The speaker fell silent somewhere in the gap: start q as a new
+         * talk spurt. */
+        jb->state = ST_WAIT;
+        return STEP_AGAIN;
+    }
+    per = gap / n / 120 * 120;
+    if (per < 120)
+        per = 120;
+    if (jb->play_ts >= jb->exp_ts + per && n > 1) {
+        /* Already concealed while nothing was here. */
+        give_up_seq(jb);
+        jb->exp_ts += per;
+        return STEP_AGAIN;
+    }
+    if (n == 1) {
+        if (jb->play_ts >= q->ts) {
+            give_up_seq(jb);
+            return STEP_AGAIN;
+        }
+        samples = q->ts - jb->play_ts;
+        give_up_seq(jb);
+        jb->st.fec_recovered++;
+        jb->exp_ts = jb->play_ts = q->ts;
+        jb->ep_active = 0;
+        return emit(out, GV_JBUF_FEC, q, (int)samples);
+    }
+    samples = jb->exp_ts + per - jb->play_ts;
+    give_up_seq(jb);
+    jb->st.concealed_frames++;
+    jb->exp_ts += per;
+    jb->play_ts = jb->exp_ts;
+    jb->ep_active = 0;
+    return emit(out, GV_JBUF_LOST, NULL, (int)samples);
+}
+
+/* Nothing to play: the packet is late or lost, or the speaker fell silent. */
+static int play_underrun(gv_jbuf *jb, uint64_t now, gv_jbuf_frame *out)
+{
+    int pause, chunk;
+
+    if (!jb->ep_active) {
+        jb->ep_active = 1;
+        jb->ep_samples = 0;
+    }
+    if (jb->ep_samples >= jb->cfg.conceal_max_ms * (GV_JBUF_RATE / 1000)) {
+        jb->state = ST_WAIT;
+        jb->ep_active = 0;
+        return STEP_AGAIN;
+    }
+    /* Right after a late arrival the missing packet is most likely late
+     * too: wait for it (the delay grows by what it takes) rather than
+     * conceal it and lose it when it comes. */
+    pause = jb->have_late &&
+            now - jb->last_late_us < (uint64_t)(LATE_MEMORY_FRAMES * frame_us(jb->last_fs));
+    chunk = pause && jb->last_fs > PAUSE_CHUNK ? PAUSE_CHUNK : jb->last_fs;
+    jb->ep_samples += chunk;
+    jb->pend++;
+    if (!pause)
+        jb->play_ts += chunk;
+    return emit(out, GV_JBUF_LOST, NULL, chunk);
+}
+
+static int step_play(gv_jbuf *jb, uint64_t now, gv_jbuf_frame *out)
+{
+    slot *s = stored(jb, jb->next_seq);
+    slot *q;
+
+    if (s) {
+        if (s->ts + s->samples <= jb->play_ts) {
+            unhold(jb, s);
+            jb->st.late++;
+            give_up_seq(jb);
+            return STEP_AGAIN;
+        }
+        if (s->ts > jb->play_ts) {
+            jb->state = ST_WAIT;
+            return STEP_AGAIN;
+        }
+        return play_packet(jb, s, now, out);
+    }
+    q = first_stored_from(jb, jb->next_seq + 1);
+    if (q)
+        return play_gap(jb, q, out);
+    return play_underrun(jb, now, out);
+}
+
+int gv_jbuf_get(gv_jbuf *jb, uint64_t now_us, gv_jbuf_frame *out)
+{
+    int guard;
+
+    if (!jb || !out)
+        return GV_EINVAL;
+    for (guard = 0; guard < 4 * jb->cap + 16; guard++) {
+        int r;
+        if (jb->state == ST_IDLE)
+            r = emit(out, GV_JBUF_SILENCE, NULL, SILENCE_CHUNK);
+        else if (jb->state == ST_WAIT)
+            r = step_wait(jb, now_us, out);
+        else
+            r = step_play(jb, now_us, out);
+        if (r == STEP_DONE)
+            return 0;
+    }
+    /* Unreachable with consistent state; never hand back garbage. */
+    emit(out, GV_JBUF_SILENCE, NULL, SILENCE_CHUNK);
+    return 0;
+}
+
+void gv_jbuf_get_stats(const gv_jbuf *jb, gv_jbuf_stats *out)
+{
+    if (!out)
+        return;
+    memset(out, 0, sizeof *out);
+    if (!jb)
+        return;
+    *out = jb->st;
+    out->jitter_ms = jb->jitter_us / 1000.0;
+    out->target_delay_ms = (double)jb->tgt_us / 1000.0;
+    out->playout_delay_ms = jb->playout_delay_us / 1000.0;
+    out->buffered_ms = (double)jb->buffered / (GV_JBUF_RATE / 1000);
+}

@@ -1,0 +1,99 @@
+/* Per-remote-player jitter buffer for opaque Opus payloads.
+ *
+ * Pure logic: no I/O, no clock reads. Time is passed in as now_us
+ * (microseconds, monotonic, the receiver's clock). Sender timestamps are in
+ * 48 kHz samples. The buffer reorders, drops duplicates, picks in-band FEC
+ * or concealment for missing packets, and schedules playout against a
+ * target delay estimated from the recent arrival delays (a high quantile of
+ * "arrival time minus sender time"). Talk-spurt starts are re-anchored on
+ * the current target, so the delay falls during the speaker's silences; it
+ * rises at once when packets turn up late. Within a long talk spurt it
+ * drops or inserts one frame when the delay stays off target, which keeps
+ * sender/receiver clock drift from growing or starving the buffer. */
+#ifndef GV_JBUF_H
+#define GV_JBUF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define GV_JBUF_MAX_PAYLOAD 1275 /* the largest Opus packet */
+#define GV_JBUF_RATE 48000       /* timestamps and frame sizes are in these units */
+
+typedef struct gv_jbuf gv_jbuf;
+
+typedef struct gv_jbuf_config {
+    int min_delay_ms;      /* floor of the target delay; default 0 (the estimate decides) */
+    int max_delay_ms;      /* hard cap on buffered audio and on the target; default 300 */
+    int initial_delay_ms;  /* target until a few packets have been seen; default 40 */
+    int capacity_packets;  /* packet slots; default 64 */
+    int window_ms;         /* how far back the delay estimate looks; default 5000 */
+    int quantile_permille; /* share of recent packets the target covers; default 990 */
+    int margin_ms;         /* added above that quantile at talk-spurt starts; default 2 */
+    int fec_wait_loss_permille; /* from this recent loss rate on, wait one frame more
+                                 * so the next packet (with FEC) is there; 0 = never;
+                                 * default 10 */
+    int conceal_max_ms;    /* longest concealment when the buffer runs dry before the
+                            * speaker is taken to be silent; default 40 */
+} gv_jbuf_config;
+
+typedef enum {
+    GV_JBUF_SILENCE, /* play out->samples of silence */
+    GV_JBUF_PACKET,  /* decode payload */
+    GV_JBUF_FEC,     /* payload is the next packet: decode its in-band FEC */
+    GV_JBUF_LOST,    /* conceal out->samples (decoder PLC) */
+} gv_jbuf_kind;
+
+typedef struct gv_jbuf_frame {
+    gv_jbuf_kind kind;
+    const uint8_t *payload; /* PACKET and FEC only; valid until the next put/get/destroy */
+    size_t len;
+    int samples; /* always > 0, a multiple of 48 (1 ms); PACKET/FEC/LOST: a multiple of 120 */
+} gv_jbuf_frame;
+
+typedef struct gv_jbuf_stats {
+    uint64_t received;         /* distinct packets that arrived (late ones included) */
+    uint64_t lost;             /* packets not there when their turn came (late ones included) */
+    uint64_t late;             /* packets that arrived after their playout time */
+    uint64_t duplicates;       /* copies of packets already held or played */
+    uint64_t fec_recovered;    /* FEC frames returned */
+    uint64_t concealed_frames; /* LOST frames returned, except talk-spurt tails */
+    double jitter_ms;          /* RFC 3550 interarrival jitter */
+    double target_delay_ms;    /* current target above the fastest recent packet */
+    double playout_delay_ms;   /* arrival to playout of played packets, smoothed */
+    uint64_t dropped_for_drift;  /* frames skipped to bring the delay back down */
+    uint64_t inserted_for_drift; /* concealed frames inserted to raise the delay */
+    uint64_t dropped_for_cap;    /* packets dropped to respect max_delay_ms / capacity */
+    uint64_t tail_frames;        /* LOST frames that turned out to follow the end of a
+                                  * talk spurt (the buffer cannot know in advance) */
+    uint64_t resyncs;            /* sender restarts followed */
+    double buffered_ms;          /* audio held right now */
+} gv_jbuf_stats;
+
+/* Fills *cfg with the defaults. Thread-safe. */
+void gv_jbuf_config_default(gv_jbuf_config *cfg);
+
+/* Creates a jitter buffer (cfg NULL = defaults; the config is copied).
+ * The caller owns *out and frees it with gv_jbuf_destroy. Thread-safe. */
+int gv_jbuf_create(const gv_jbuf_config *cfg, gv_jbuf **out);
+
+/* Frees jb and every payload it holds; NULL is a no-op. Not thread-safe
+ * against other calls on the same jb. */
+void gv_jbuf_destroy(gv_jbuf *jb);
+
+/* Stores one packet (payload copied). Returns 0 when stored, GV_EREPLAY for a
+ * duplicate or a packet whose playout time has passed (counted), GV_EINVAL /
+ * GV_ETOOBIG for bad arguments. samples: 120..5760, a multiple of 120.
+ * One thread at a time per jb (callers serialise put/get). */
+int gv_jbuf_put(gv_jbuf *jb, uint16_t seq, uint32_t ts, int samples, int marker,
+                const uint8_t *payload, size_t len, uint64_t now_us);
+
+/* Returns the next piece of audio to play at now_us and advances playout by
+ * out->samples. Payload pointers refer to memory owned by jb. Returns 0 or
+ * GV_EINVAL. One thread at a time per jb. */
+int gv_jbuf_get(gv_jbuf *jb, uint64_t now_us, gv_jbuf_frame *out);
+
+/* Copies the counters and current estimates into *out. Not thread-safe
+ * against put/get on the same jb. */
+void gv_jbuf_get_stats(const gv_jbuf *jb, gv_jbuf_stats *out);
+
+#endif

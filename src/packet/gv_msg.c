@@ -1,0 +1,219 @@
+#include "packet/gv_msg.h"
+
+#include <string.h>
+
+#include "gvoip/error.h"
+
+/* Names the server assigned must be valid; a HELLO's requested name is
+ * checked by the server instead, so that it can say what is wrong. */
+static void read_name_unchecked(gv_reader *r, gv_msg_name *name)
+{
+    name->len = gv_read_u8(r);
+    name->bytes = (const char *)gv_read_bytes(r, name->len);
+}
+
+static void read_name(gv_reader *r, gv_msg_name *name)
+{
+    read_name_unchecked(r, name);
+    if (!r->err && gv_name_check(name->bytes, name->len, NULL) != 0)
+        r->err = GV_EMALFORMED;
+}
+
+static void write_name(gv_writer *w, const char *bytes, size_t len)
+{
+    if (len > UINT8_MAX) {
+        w->err = GV_EINVAL;
+        return;
+    }
+    gv_write_u8(w, (uint8_t)len);
+    gv_write_bytes(w, bytes, len);
+}
+
+static void read_voice(gv_reader *r, gv_msg *m)
+{
+    m->u.voice.seq = gv_read_u16(r);
+    m->u.voice.ts = gv_read_u32(r);
+    m->u.voice.flags = gv_read_u8(r);
+    size_t left = gv_reader_remaining(r);
+    size_t max = (m->u.voice.flags & GV_VOICE_RAW) ? GV_MTU : GV_VOICE_PAYLOAD_MAX;
+    if (left == 0 || left > max) {
+        r->err = GV_EMALFORMED;
+        return;
+    }
+    m->u.voice.len = (uint16_t)left;
+    m->u.voice.payload = gv_read_bytes(r, left);
+}
+
+int gv_msg_next_player(gv_reader *list, uint16_t *id, char name[GV_NAME_MAX + 1])
+{
+    gv_msg_name n;
+    *id = gv_read_u16(list);
+    read_name(list, &n);
+    if (list->err)
+        return GV_EMALFORMED;
+    memcpy(name, n.bytes, n.len);
+    name[n.len] = '\0';
+    return 0;
+}
+
+int gv_msg_decode(const uint8_t *data, size_t len, gv_msg *out)
+{
+    if (!data || !out)
+        return GV_EINVAL;
+    memset(out, 0, sizeof *out);
+    gv_reader r;
+    gv_reader_init(&r, data, len);
+    out->type = gv_read_u8(&r);
+    switch (out->type) {
+    case GV_MSG_HELLO:
+        read_name_unchecked(&r, &out->u.hello.name);
+        out->u.hello.password_len = gv_read_u8(&r);
+        if (out->u.hello.password_len > GV_PASSWORD_MAX)
+            r.err = GV_EMALFORMED;
+        out->u.hello.password = gv_read_bytes(&r, out->u.hello.password_len);
+        out->u.hello.token_len = gv_read_u8(&r);
+        if (out->u.hello.token_len != 0 && out->u.hello.token_len != GV_HOST_TOKEN_LEN)
+            r.err = GV_EMALFORMED;
+        out->u.hello.token = gv_read_bytes(&r, out->u.hello.token_len);
+        break;
+    case GV_MSG_WELCOME: {
+        out->u.welcome.id = gv_read_u16(&r);
+        read_name(&r, &out->u.welcome.name);
+        out->u.welcome.count = gv_read_u16(&r);
+        if (out->u.welcome.count > GV_MAX_PLAYERS)
+            r.err = GV_EMALFORMED;
+        out->u.welcome.players = r.err ? NULL : r.data + r.pos;
+        size_t start = r.pos;
+        for (uint16_t i = 0; i < out->u.welcome.count && !r.err; i++) {
+            gv_msg_name n;
+            (void)gv_read_u16(&r);
+            read_name(&r, &n);
+        }
+        out->u.welcome.players_len = r.err ? 0 : r.pos - start;
+        break;
+    }
+    case GV_MSG_PLAYER_JOINED:
+        out->u.player.id = gv_read_u16(&r);
+        read_name(&r, &out->u.player.name);
+        break;
+    case GV_MSG_PLAYER_LEFT:
+        out->u.player.id = gv_read_u16(&r);
+        break;
+    case GV_MSG_REFUSE:
+        out->u.refuse.code = gv_read_u8(&r);
+        out->u.refuse.len = gv_read_u8(&r);
+        if (out->u.refuse.len > GV_REASON_MAX)
+            r.err = GV_EMALFORMED;
+        out->u.refuse.text = (const char *)gv_read_bytes(&r, out->u.refuse.len);
+        break;
+    case GV_MSG_LOSS_REPORT:
+        out->u.loss.id = gv_read_u16(&r);
+        out->u.loss.loss_permille = gv_read_u16(&r);
+        if (out->u.loss.loss_permille > 1000)
+            r.err = GV_EMALFORMED;
+        break;
+    case GV_MSG_VOICE_RELAY:
+        out->u.voice.sender = gv_read_u16(&r);
+        read_voice(&r, out);
+        break;
+    case GV_MSG_VOICE:
+        read_voice(&r, out);
+        break;
+    default:
+        return r.err ? GV_EMALFORMED : GV_EUNKNOWN;
+    }
+    if (!r.err && gv_reader_remaining(&r) != 0)
+        r.err = GV_EMALFORMED;
+    return r.err ? GV_EMALFORMED : 0;
+}
+
+int gv_msg_encode(const gv_msg *m, uint8_t *out, size_t cap)
+{
+    if (!m || !out)
+        return GV_EINVAL;
+    gv_writer w;
+    gv_writer_init(&w, out, cap);
+    gv_write_u8(&w, m->type);
+    switch (m->type) {
+    case GV_MSG_HELLO:
+        write_name(&w, m->u.hello.name.bytes, m->u.hello.name.len);
+        if (m->u.hello.password_len > GV_PASSWORD_MAX ||
+            (m->u.hello.token_len != 0 && m->u.hello.token_len != GV_HOST_TOKEN_LEN))
+            return GV_EINVAL;
+        gv_write_u8(&w, m->u.hello.password_len);
+        gv_write_bytes(&w, m->u.hello.password, m->u.hello.password_len);
+        gv_write_u8(&w, m->u.hello.token_len);
+        gv_write_bytes(&w, m->u.hello.token, m->u.hello.token_len);
+        break;
+    case GV_MSG_PLAYER_JOINED:
+        gv_write_u16(&w, m->u.player.id);
+        write_name(&w, m->u.player.name.bytes, m->u.player.name.len);
+        break;
+    case GV_MSG_PLAYER_LEFT:
+        gv_write_u16(&w, m->u.player.id);
+        break;
+    case GV_MSG_REFUSE:
+        if (m->u.refuse.len > GV_REASON_MAX)
+            return GV_EINVAL;
+        gv_write_u8(&w, m->u.refuse.code);
+        gv_write_u8(&w, m->u.refuse.len);
+        gv_write_bytes(&w, m->u.refuse.text, m->u.refuse.len);
+        break;
+    case GV_MSG_LOSS_REPORT:
+        if (m->u.loss.loss_permille > 1000)
+            return GV_EINVAL;
+        gv_write_u16(&w, m->u.loss.id);
+        gv_write_u16(&w, m->u.loss.loss_permille);
+        break;
+    case GV_MSG_VOICE_RELAY:
+    case GV_MSG_VOICE: {
+        size_t max = (m->u.voice.flags & GV_VOICE_RAW) ? GV_MTU : GV_VOICE_PAYLOAD_MAX;
+        if (m->u.voice.len == 0 || m->u.voice.len > max || !m->u.voice.payload)
+            return GV_EINVAL;
+        if (m->type == GV_MSG_VOICE_RELAY)
+            gv_write_u16(&w, m->u.voice.sender);
+        gv_write_u16(&w, m->u.voice.seq);
+        gv_write_u32(&w, m->u.voice.ts);
+        gv_write_u8(&w, m->u.voice.flags);
+        gv_write_bytes(&w, m->u.voice.payload, m->u.voice.len);
+        break;
+    }
+    default:
+        return GV_EINVAL;
+    }
+    return w.err ? w.err : (int)w.pos;
+}
+
+int gv_msg_encode_welcome(uint16_t id, const char *name, uint16_t count, const uint16_t *ids,
+                          const char *const *names, uint8_t *out, size_t cap)
+{
+    if (!name || !out || count > GV_MAX_PLAYERS || (count && (!ids || !names)))
+        return GV_EINVAL;
+    gv_writer w;
+    gv_writer_init(&w, out, cap);
+    gv_write_u8(&w, GV_MSG_WELCOME);
+    gv_write_u16(&w, id);
+    write_name(&w, name, strlen(name));
+    gv_write_u16(&w, count);
+    for (uint16_t i = 0; i < count; i++) {
+        gv_write_u16(&w, ids[i]);
+        write_name(&w, names[i], strlen(names[i]));
+    }
+    return w.err ? w.err : (int)w.pos;
+}
+
+const char *gv_refuse_text(int code)
+{
+    switch (code) {
+    case GV_REFUSE_VERSION: return "protocol version mismatch";
+    case GV_REFUSE_FULL: return "lobby is full";
+    case GV_REFUSE_NAME: return "name not acceptable";
+    case GV_REFUSE_PASSWORD: return "wrong password";
+    case GV_REFUSE_RATE_LIMIT: return "too many attempts, try again later";
+    case GV_REFUSE_FLOODING: return "flooding";
+    case GV_REFUSE_PROTOCOL: return "protocol error";
+    case GV_REFUSE_SHUTDOWN: return "server shutting down";
+    case GV_REFUSE_TIMEOUT: return "handshake timed out";
+    }
+    return "refused";
+}

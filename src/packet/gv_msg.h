@@ -1,0 +1,138 @@
+/* The lobby and voice messages that travel inside sealed ENet packets, and
+ * the two handshake messages that travel before the seal exists. Byte-level
+ * layout: docs/protocol.md. Pure: no I/O, no allocation. */
+#ifndef GV_MSG_H
+#define GV_MSG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "packet/gv_buf.h"
+#include "packet/gv_name.h"
+
+#define GV_PROTOCOL_VERSION 2
+#define GV_MTU 1392               /* largest UDP payload gvoip ever sends */
+#define GV_MAX_PLAYERS 256
+#define GV_PASSWORD_MAX 128
+#define GV_HOST_TOKEN_LEN 32
+#define GV_REASON_MAX 200
+#define GV_VOICE_PAYLOAD_MAX 1275 /* largest Opus packet */
+
+enum gv_channel {
+    GV_CH_CONTROL = 0, /* reliable, ordered */
+    GV_CH_VOICE = 1,   /* unreliable, unsequenced: the jitter buffer orders */
+    GV_CH_COUNT = 2,
+};
+
+/* The two handshake messages travel before any key exists, each as one
+ * reliable packet on the control channel: a type byte and a Noise message.
+ * The client pads its message so that the reply is never the larger. */
+enum gv_handshake_type {
+    GV_HANDSHAKE_INIT = 0x01,
+    GV_HANDSHAKE_RESP = 0x02,
+};
+#define GV_HANDSHAKE_PAD 96
+
+enum gv_msg_type {
+    GV_MSG_HELLO = 0x20,
+    GV_MSG_WELCOME = 0x21,
+    GV_MSG_PLAYER_JOINED = 0x22,
+    GV_MSG_PLAYER_LEFT = 0x23,
+    GV_MSG_REFUSE = 0x24,
+    GV_MSG_LOSS_REPORT = 0x25,
+    GV_MSG_VOICE = 0x30,
+    GV_MSG_VOICE_RELAY = 0x31,
+};
+
+/* Why a server refuses or removes a player; also the ENet disconnect data,
+ * so the code arrives even when the REFUSE message does not. */
+enum gv_refuse_code {
+    GV_REFUSE_NONE = 0,
+    GV_REFUSE_VERSION = 1,
+    GV_REFUSE_FULL = 2,
+    GV_REFUSE_NAME = 3,
+    GV_REFUSE_PASSWORD = 4,
+    GV_REFUSE_RATE_LIMIT = 5,
+    GV_REFUSE_FLOODING = 6,
+    GV_REFUSE_PROTOCOL = 7,
+    GV_REFUSE_SHUTDOWN = 8,
+    GV_REFUSE_TIMEOUT = 9,
+};
+
+enum gv_voice_flags {
+    GV_VOICE_MARKER = 0x01, /* first packet of a talk spurt */
+    GV_VOICE_ECHO = 0x02,   /* microphone check: the server sends it back */
+    GV_VOICE_RAW = 0x10,    /* payload is raw float32 stereo (baseline only) */
+};
+
+typedef struct gv_msg_name {
+    uint8_t len;
+    const char *bytes; /* not NUL-terminated; points into the message */
+} gv_msg_name;
+
+typedef struct gv_msg {
+    uint8_t type;
+    union {
+        struct {
+            gv_msg_name name;
+            uint8_t password_len;
+            const uint8_t *password;
+            uint8_t token_len; /* 0 or GV_HOST_TOKEN_LEN */
+            const uint8_t *token;
+        } hello;
+        struct {
+            uint16_t id;
+            gv_msg_name name;
+            uint16_t count;
+            const uint8_t *players; /* count entries, validated; read with gv_msg_next_player */
+            size_t players_len;
+        } welcome;
+        struct {
+            uint16_t id;
+            gv_msg_name name;
+        } player;
+        struct {
+            uint8_t code;
+            uint8_t len;
+            const char *text;
+        } refuse;
+        struct {
+            uint16_t id;         /* the speaker (client to server) or the reporter (server to speaker) */
+            uint16_t loss_permille;
+        } loss;
+        struct {
+            uint16_t sender; /* only in VOICE_RELAY: stamped by the server */
+            uint16_t seq;
+            uint32_t ts;
+            uint8_t flags;
+            uint16_t len;
+            const uint8_t *payload;
+        } voice;
+    } u;
+} gv_msg;
+
+/* Parses one message; pointers in *out point into data, which must outlive
+ * it. Returns 0, GV_EMALFORMED (truncated, trailing bytes, bad field) or
+ * GV_EUNKNOWN. Pure; thread-safe. */
+int gv_msg_decode(const uint8_t *data, size_t len, gv_msg *out);
+
+/* Serialises *m into out; returns the length or GV_ETOOBIG/GV_EINVAL.
+ * WELCOME's player list is written by gv_msg_encode_welcome instead. */
+int gv_msg_encode(const gv_msg *m, uint8_t *out, size_t cap);
+
+/* WELCOME with the current player list, given as parallel arrays. */
+int gv_msg_encode_welcome(uint16_t id, const char *name, uint16_t count, const uint16_t *ids,
+                          const char *const *names, uint8_t *out, size_t cap);
+
+/* Reads the next entry of a WELCOME player list (already validated by
+ * gv_msg_decode); returns 0 or GV_EMALFORMED at the end. */
+int gv_msg_next_player(gv_reader *list, uint16_t *id, char name[GV_NAME_MAX + 1]);
+
+/* Size of the voice header in front of the codec payload. */
+#define GV_VOICE_HEADER 8
+#define GV_VOICE_RELAY_HEADER 10
+
+/* A static name for a refuse code ("lobby is full"); never NULL. */
+const char *gv_refuse_text(int code);
+
+#endif

@@ -1,0 +1,492 @@
+#include "session/gv_link.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "session/gv_events.h"
+#include "session/gv_keyfile.h"
+#include "session/gv_known.h"
+#include "session/gv_noise.h"
+#include "session/gv_seal.h"
+
+enum link_state { LINK_CONNECTING, LINK_HANDSHAKE, LINK_HELLO, LINK_JOINED, LINK_DONE };
+
+typedef struct roster_entry {
+    uint16_t id;
+    char name[GV_NAME_MAX + 1];
+} roster_entry;
+
+struct gv_link {
+    gv_transport transport;
+    ENetPeer *peer;
+    enum link_state state;
+    gv_link_callbacks cb;
+    gv_clock clock;
+    gv_random random;
+    int protocol_version;
+    uint64_t deadline_us;
+    char *server_host;
+    uint16_t server_port;
+    char name[UINT8_MAX + 1];
+    uint8_t password[GV_PASSWORD_MAX];
+    size_t password_len;
+    char *known_file; /* NULL: trust on first use disabled */
+    char pinned[GV_FINGERPRINT_BYTES];
+    uint8_t host_token[GV_HOST_TOKEN_LEN];
+    int has_token;
+    gv_noise *noise;
+    gv_seal *seal;
+    uint16_t id;
+    roster_entry roster[GV_MAX_PLAYERS];
+    int roster_count;
+    int refused; /* the refuse code the server gave, if any */
+    char refuse_text[GV_REASON_MAX + 1];
+    gv_event_queue events;
+    gv_link_counters counters;
+    uint8_t scratch[2][GV_MTU * 16];
+};
+
+static uint64_t now_us(const gv_link *l)
+{
+    return l->clock.now_us(l->clock.ctx);
+}
+
+static void fail(gv_link *l, int error, const char *fmt, const char *detail)
+{
+    gv_event *ev = gv_events_push(&l->events, GV_EVENT_CONNECTION_FAILED);
+    ev->error = error;
+    ev->refused = l->refused;
+    snprintf(ev->reason, sizeof ev->reason, fmt, detail ? detail : "");
+    l->state = LINK_DONE;
+    if (l->peer)
+        enet_peer_disconnect(l->peer, 0);
+}
+
+static int send_sealed(gv_link *l, uint8_t channel, const uint8_t *plain, size_t len)
+{
+    uint8_t *sealed = l->scratch[1];
+    int n = gv_seal_encrypt(l->seal, channel, NULL, 0, plain, len, sealed, sizeof l->scratch[1]);
+    if (n < 0)
+        return n;
+    return gv_transport_send(&l->transport, l->peer, channel, sealed, (size_t)n);
+}
+
+static void roster_add(gv_link *l, uint16_t id, const char *name)
+{
+    if (l->roster_count == GV_MAX_PLAYERS)
+        return;
+    roster_entry *e = &l->roster[l->roster_count++];
+    e->id = id;
+    snprintf(e->name, sizeof e->name, "%s", name);
+    gv_event *ev = gv_events_push(&l->events, GV_EVENT_PLAYER_CONNECTED);
+    ev->id = id;
+    snprintf(ev->name, sizeof ev->name, "%s", name);
+}
+
+static void roster_remove(gv_link *l, uint16_t id)
+{
+    for (int i = 0; i < l->roster_count; i++) {
+        if (l->roster[i].id != id)
+            continue;
+        gv_event *ev = gv_events_push(&l->events, GV_EVENT_PLAYER_DISCONNECTED);
+        ev->id = id;
+        snprintf(ev->name, sizeof ev->name, "%s", l->roster[i].name);
+        l->roster[i] = l->roster[--l->roster_count];
+        if (l->cb.left)
+            l->cb.left(l->cb.ctx, id);
+        return;
+    }
+}
+
+const char *gv_link_player_name(const gv_link *l, uint16_t id)
+{
+    for (int i = 0; l && i < l->roster_count; i++)
+        if (l->roster[i].id == id)
+            return l->roster[i].name;
+    return NULL;
+}
+
+static void send_hello(gv_link *l)
+{
+    gv_msg m = {.type = GV_MSG_HELLO};
+    m.u.hello.name.bytes = l->name;
+    m.u.hello.name.len = (uint8_t)strlen(l->name);
+    m.u.hello.password = l->password;
+    m.u.hello.password_len = (uint8_t)l->password_len;
+    m.u.hello.token = l->host_token;
+    m.u.hello.token_len = l->has_token ? GV_HOST_TOKEN_LEN : 0;
+    uint8_t buf[512];
+    int n = gv_msg_encode(&m, buf, sizeof buf);
+    if (n < 0 || send_sealed(l, GV_CH_CONTROL, buf, (size_t)n) < 0)
+        fail(l, GV_ENET, "could not send the greeting%s", NULL);
+    sodium_memzero(buf, sizeof buf);
+}
+
+/* Checks the server's static key against the pin or the known-servers
+ * file; 0 when the key may be trusted. */
+static int check_server_key(gv_link *l, const uint8_t pk[32])
+{
+    char fp[GV_FINGERPRINT_BYTES], stored[GV_FINGERPRINT_BYTES] = "";
+    char hostport[300];
+    gv_keyfile_fingerprint(pk, fp);
+    snprintf(hostport, sizeof hostport, "%s:%u", l->server_host, (unsigned)l->server_port);
+    if (l->pinned[0]) {
+        if (gv_keyfile_fingerprint_equal(fp, l->pinned))
+            goto trusted;
+        gv_event *ev = gv_events_push(&l->events, GV_EVENT_CONNECTION_FAILED);
+        ev->error = GV_EKEY;
+        snprintf(ev->fingerprint, sizeof ev->fingerprint, "%s", fp);
+        snprintf(ev->known_fingerprint, sizeof ev->known_fingerprint, "%s", l->pinned);
+        snprintf(ev->reason, sizeof ev->reason,
+                 "server key does not match the pinned key: server has %s, --server-key is %s", fp, l->pinned);
+        return GV_EKEY;
+    }
+    if (!l->known_file)
+        goto trusted;
+    int rc = gv_known_check(l->known_file, hostport, fp, stored, sizeof stored);
+    if (rc == 0)
+        goto trusted;
+    if (rc == 1) {
+        gv_known_add(l->known_file, hostport, fp);
+        gv_event *ev = gv_events_push(&l->events, GV_EVENT_SERVER_KEY);
+        ev->first_use = 1;
+        snprintf(ev->fingerprint, sizeof ev->fingerprint, "%s", fp);
+        return 0;
+    }
+    gv_event *ev = gv_events_push(&l->events, GV_EVENT_CONNECTION_FAILED);
+    ev->error = GV_EKEY;
+    snprintf(ev->fingerprint, sizeof ev->fingerprint, "%s", fp);
+    snprintf(ev->known_fingerprint, sizeof ev->known_fingerprint, "%s", stored);
+    snprintf(ev->reason, sizeof ev->reason,
+             "SERVER KEY CHANGED for %s: known %s, now %s. If the server's key was replaced on purpose, "
+             "remove its line from %s (or pin it with --server-key); otherwise someone may be impersonating it",
+             hostport, stored, fp, l->known_file);
+    return GV_EKEY;
+trusted:
+    ev = gv_events_push(&l->events, GV_EVENT_SERVER_KEY);
+    snprintf(ev->fingerprint, sizeof ev->fingerprint, "%s", fp);
+    return 0;
+}
+
+static void on_handshake_reply(gv_link *l, const uint8_t *data, size_t len)
+{
+    uint8_t payload[64], pk[32];
+    gv_seal_keys keys;
+    if (len < 1 || data[0] != GV_HANDSHAKE_RESP ||
+        gv_noise_read_message(l->noise, data + 1, len - 1, payload, sizeof payload) < 0 ||
+        gv_noise_remote_static(l->noise, pk) != 0) {
+        l->counters.auth_failed++;
+        fail(l, GV_EAUTH, "the server's handshake did not verify%s", NULL);
+        return;
+    }
+    if (check_server_key(l, pk) != 0) {
+        l->state = LINK_DONE;
+        enet_peer_disconnect(l->peer, 0);
+        return;
+    }
+    if (gv_noise_split(l->noise, &keys) != 0 || gv_seal_create(&keys, &l->seal) != 0) {
+        sodium_memzero(&keys, sizeof keys);
+        fail(l, GV_ENOMEM, "could not set up the session keys%s", NULL);
+        return;
+    }
+    sodium_memzero(&keys, sizeof keys);
+    gv_noise_destroy(l->noise);
+    l->noise = NULL;
+    l->state = LINK_HELLO;
+    send_hello(l);
+}
+
+static void on_control(gv_link *l, const gv_msg *m)
+{
+    switch (m->type) {
+    case GV_MSG_WELCOME: {
+        if (l->state != LINK_HELLO)
+            break;
+        l->id = m->u.welcome.id;
+        memcpy(l->name, m->u.welcome.name.bytes, m->u.welcome.name.len);
+        l->name[m->u.welcome.name.len] = '\0';
+        l->state = LINK_JOINED;
+        gv_event *ev = gv_events_push(&l->events, GV_EVENT_CONNECTED);
+        ev->id = l->id;
+        memcpy(ev->name, l->name, m->u.welcome.name.len + 1u);
+        gv_reader r;
+        gv_reader_init(&r, m->u.welcome.players, m->u.welcome.players_len);
+        uint16_t id;
+        char name[GV_NAME_MAX + 1];
+        for (uint16_t i = 0; i < m->u.welcome.count && gv_msg_next_player(&r, &id, name) == 0; i++)
+            roster_add(l, id, name);
+        break;
+    }
+    case GV_MSG_PLAYER_JOINED: {
+        char name[GV_NAME_MAX + 1];
+        memcpy(name, m->u.player.name.bytes, m->u.player.name.len);
+        name[m->u.player.name.len] = '\0';
+        if (l->state == LINK_JOINED && m->u.player.id != l->id)
+            roster_add(l, m->u.player.id, name);
+        break;
+    }
+    case GV_MSG_PLAYER_LEFT:
+        roster_remove(l, m->u.player.id);
+        break;
+    case GV_MSG_REFUSE:
+        l->refused = m->u.refuse.code;
+        memcpy(l->refuse_text, m->u.refuse.text, m->u.refuse.len);
+        l->refuse_text[m->u.refuse.len] = '\0';
+        break;
+    case GV_MSG_LOSS_REPORT:
+        if (l->cb.loss)
+            l->cb.loss(l->cb.ctx, m->u.loss.id, m->u.loss.loss_permille);
+        break;
+    default:
+        l->counters.malformed++;
+    }
+}
+
+static void on_receive(gv_link *l, uint8_t channel, const uint8_t *data, size_t len)
+{
+    if (l->state == LINK_HANDSHAKE) {
+        if (channel == GV_CH_CONTROL)
+            on_handshake_reply(l, data, len);
+        return;
+    }
+    if (l->state != LINK_HELLO && l->state != LINK_JOINED)
+        return;
+    uint8_t *plain = l->scratch[0];
+    int n = gv_seal_decrypt(l->seal, channel, NULL, 0, data, len, plain, sizeof l->scratch[0]);
+    if (n == GV_EREPLAY) {
+        l->counters.replayed++;
+        return;
+    }
+    if (n < 0) {
+        l->counters.auth_failed++;
+        return;
+    }
+    gv_msg m;
+    if (gv_msg_decode(plain, (size_t)n, &m) != 0) {
+        l->counters.malformed++;
+        return;
+    }
+    if (channel == GV_CH_VOICE && m.type == GV_MSG_VOICE_RELAY) {
+        if (l->state == LINK_JOINED && l->cb.voice)
+            l->cb.voice(l->cb.ctx, &m);
+    } else if (channel == GV_CH_CONTROL) {
+        on_control(l, &m);
+    } else {
+        l->counters.malformed++;
+    }
+}
+
+static void on_connect(gv_link *l)
+{
+    uint8_t pro[6] = {'g', 'v', 'o', 'i', 'p', (uint8_t)l->protocol_version};
+    uint8_t msg[1 + 32 + GV_HANDSHAKE_PAD];
+    uint8_t pad[GV_HANDSHAKE_PAD] = {0};
+    enet_peer_timeout(l->peer, 32, 2000, 6000);
+    msg[0] = GV_HANDSHAKE_INIT;
+    int n = -1;
+    if (gv_noise_initiator_create(pro, sizeof pro, &l->random, &l->noise) == 0)
+        n = gv_noise_write_message(l->noise, pad, sizeof pad, msg + 1, sizeof msg - 1);
+    if (n < 0 || gv_transport_send(&l->transport, l->peer, GV_CH_CONTROL, msg, (size_t)n + 1) != 0) {
+        fail(l, GV_ENOMEM, "could not start the handshake%s", NULL);
+        return;
+    }
+    l->state = LINK_HANDSHAKE;
+}
+
+static void on_disconnect(gv_link *l, uint32_t data)
+{
+    enum link_state was = l->state;
+    l->state = LINK_DONE;
+    l->peer = NULL;
+    int code = l->refused ? l->refused : (int)(data & 0xff);
+    if (was == LINK_JOINED) {
+        gv_event *ev = gv_events_push(&l->events, GV_EVENT_SERVER_DISCONNECTED);
+        ev->refused = code;
+        snprintf(ev->reason, sizeof ev->reason, "%s",
+                 l->refuse_text[0] ? l->refuse_text : code ? gv_refuse_text(code) : "connection lost");
+        return;
+    }
+    if (was == LINK_DONE)
+        return;
+    l->refused = code;
+    if (code == GV_REFUSE_VERSION) {
+        char text[128];
+        snprintf(text, sizeof text, "server speaks protocol version %u, this client speaks %d",
+                 (unsigned)(data >> 8 & 0xff), l->protocol_version);
+        fail(l, GV_EVERSION, "%s", text);
+    } else if (code) {
+        fail(l, code == GV_REFUSE_FULL ? GV_EFULL : code == GV_REFUSE_NAME ? GV_ENAME : GV_EDENIED, "%s",
+             l->refuse_text[0] ? l->refuse_text : gv_refuse_text(code));
+    } else {
+        fail(l, GV_ETIMEOUT, "no answer from the server%s", NULL);
+    }
+}
+
+int gv_link_service(gv_link *l, gv_event *ev, uint32_t timeout_ms)
+{
+    if (!l || !ev)
+        return GV_EINVAL;
+    if (gv_events_pop(&l->events, ev))
+        return 1;
+    if (!l->transport.host)
+        return 0;
+    ENetEvent e;
+    int rc = gv_transport_service(&l->transport, &e, timeout_ms);
+    for (int budget = 256; rc > 0 && budget > 0; budget--) {
+        switch (e.type) {
+        case ENET_EVENT_TYPE_CONNECT:
+            on_connect(l);
+            break;
+        case ENET_EVENT_TYPE_DISCONNECT:
+            on_disconnect(l, e.data);
+            break;
+        case ENET_EVENT_TYPE_RECEIVE:
+            if (e.packet->dataLength > 0)
+                on_receive(l, e.channelID, e.packet->data, e.packet->dataLength);
+            enet_packet_destroy(e.packet);
+            break;
+        default:
+            break;
+        }
+        rc = l->transport.host ? gv_transport_service(&l->transport, &e, 0) : 0;
+    }
+    if (rc < 0)
+        return rc;
+    if (l->state < LINK_JOINED && now_us(l) > l->deadline_us)
+        fail(l, GV_ETIMEOUT, "timed out joining %s", l->server_host);
+    gv_transport_flush(&l->transport);
+    return gv_events_pop(&l->events, ev);
+}
+
+int gv_link_create(const gv_client_config *cfg, const gv_link_callbacks *cb, gv_link **out)
+{
+    int rc = GV_EINVAL;
+    gv_link *l = NULL;
+    if (!cfg || !out || !cfg->server_host || !cfg->name || !cfg->clock.now_us || !cfg->random.fill ||
+        cfg->password_len > GV_PASSWORD_MAX || (cfg->password_len && !cfg->password) ||
+        cfg->protocol_version < 0 || cfg->protocol_version > 255)
+        goto out;
+    /* The server judges names (and says why it refuses one); only what
+     * cannot be encoded is refused here. */
+    if (strlen(cfg->name) > UINT8_MAX) {
+        rc = GV_ENAME;
+        goto out;
+    }
+    if (cfg->server_key && !gv_keyfile_fingerprint_valid(cfg->server_key))
+        goto out;
+    *out = NULL;
+    rc = GV_ENOMEM;
+    l = calloc(1, sizeof *l);
+    if (!l)
+        goto out;
+    if (cb)
+        l->cb = *cb;
+    l->clock = cfg->clock;
+    l->random = cfg->random;
+    l->protocol_version = cfg->protocol_version ? cfg->protocol_version : GV_PROTOCOL_VERSION;
+    l->server_port = cfg->server_port;
+    l->server_host = strdup(cfg->server_host);
+    if (!l->server_host)
+        goto out;
+    snprintf(l->name, sizeof l->name, "%s", cfg->name);
+    if (cfg->password_len)
+        memcpy(l->password, cfg->password, cfg->password_len);
+    l->password_len = cfg->password_len;
+    if (cfg->server_key)
+        snprintf(l->pinned, sizeof l->pinned, "%s", cfg->server_key);
+    if (cfg->host_token) {
+        memcpy(l->host_token, cfg->host_token, GV_HOST_TOKEN_LEN);
+        l->has_token = 1;
+    }
+    if (!cfg->known_servers_file) {
+        char path[4096];
+        if (gv_known_default_path(path, sizeof path) == 0 && !(l->known_file = strdup(path)))
+            goto out;
+    } else if (cfg->known_servers_file[0] && !(l->known_file = strdup(cfg->known_servers_file))) {
+        goto out;
+    }
+    l->deadline_us = now_us(l) + (uint64_t)(cfg->connect_timeout_ms ? cfg->connect_timeout_ms : 5000) * 1000u;
+    rc = gv_transport_connect(&l->transport, l->server_host, l->server_port, (uint32_t)l->protocol_version,
+                              &l->peer);
+    if (rc < 0)
+        goto out;
+    *out = l;
+    l = NULL;
+    rc = 0;
+out:
+    gv_link_destroy(l);
+    return rc;
+}
+
+void gv_link_destroy(gv_link *l)
+{
+    if (!l)
+        return;
+    if (l->peer && l->transport.host) {
+        enet_peer_disconnect(l->peer, 0);
+        ENetEvent e;
+        for (int i = 0; i < 20 && gv_transport_service(&l->transport, &e, 10) >= 0; i++) {
+            if (e.type == ENET_EVENT_TYPE_DISCONNECT)
+                break;
+            if (e.type == ENET_EVENT_TYPE_RECEIVE)
+                enet_packet_destroy(e.packet);
+        }
+    }
+    gv_transport_close(&l->transport);
+    gv_noise_destroy(l->noise);
+    gv_seal_destroy(l->seal);
+    free(l->server_host);
+    free(l->known_file);
+    sodium_memzero(l, sizeof *l);
+    free(l);
+}
+
+int gv_link_id(const gv_link *l)
+{
+    return l && l->state == LINK_JOINED ? l->id : 0;
+}
+
+int gv_link_send_voice(gv_link *l, const gv_msg *voice)
+{
+    if (!l || !voice || voice->type != GV_MSG_VOICE)
+        return GV_EINVAL;
+    if (l->state != LINK_JOINED)
+        return GV_ESTATE;
+    uint8_t *buf = l->scratch[0];
+    int n = gv_msg_encode(voice, buf, GV_MTU);
+    if (n < 0)
+        return n;
+    if ((size_t)n + GV_SEAL_OVERHEAD > GV_TRANSPORT_MAX_UNRELIABLE)
+        return GV_ETOOBIG;
+    int rc = send_sealed(l, GV_CH_VOICE, buf, (size_t)n);
+    if (rc == 0)
+        gv_transport_flush(&l->transport);
+    return rc;
+}
+
+int gv_link_send_loss(gv_link *l, uint16_t speaker, uint16_t loss_permille)
+{
+    if (!l || loss_permille > 1000)
+        return GV_EINVAL;
+    if (l->state != LINK_JOINED)
+        return GV_ESTATE;
+    gv_msg m = {.type = GV_MSG_LOSS_REPORT};
+    m.u.loss.id = speaker;
+    m.u.loss.loss_permille = loss_permille;
+    uint8_t buf[16];
+    int n = gv_msg_encode(&m, buf, sizeof buf);
+    return n < 0 ? n : send_sealed(l, GV_CH_CONTROL, buf, (size_t)n);
+}
+
+const gv_transport_stats *gv_link_transport_stats(const gv_link *l)
+{
+    return &l->transport.stats;
+}
+
+void gv_link_get_counters(const gv_link *l, gv_link_counters *out)
+{
+    *out = l->counters;
+}

@@ -1,0 +1,55 @@
+/* A player's connection to a lobby server: ENet connect, the Noise
+ * handshake with the server-key check, HELLO, the lobby roster, and sealed
+ * voice in both directions. No audio: voice arrives through a callback. */
+#ifndef GV_LINK_H
+#define GV_LINK_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gvoip/gvoip.h"
+#include "packet/gv_msg.h"
+#include "session/gv_transport.h"
+
+typedef struct gv_link gv_link;
+
+typedef struct gv_link_callbacks {
+    /* A relayed voice message (type GV_MSG_VOICE_RELAY), valid during the call. */
+    void (*voice)(void *ctx, const gv_msg *relay);
+    /* A receiver's loss report about our voice. */
+    void (*loss)(void *ctx, uint16_t reporter, uint16_t loss_permille);
+    /* A player left: drop their stream. */
+    void (*left)(void *ctx, uint16_t id);
+    void *ctx;
+} gv_link_callbacks;
+
+/* Starts connecting with the client fields of cfg; strings are copied.
+ * Progress arrives as events from gv_link_service. */
+int gv_link_create(const gv_client_config *cfg, const gv_link_callbacks *cb, gv_link **out);
+
+/* Leaves cleanly (tells the server, waits briefly) and frees. NULL: no-op. */
+void gv_link_destroy(gv_link *l);
+
+int gv_link_service(gv_link *l, gv_event *ev, uint32_t timeout_ms);
+
+/* Own id once welcomed, else 0. */
+int gv_link_id(const gv_link *l);
+
+/* Seals and sends a VOICE message (type GV_MSG_VOICE); GV_ESTATE before
+ * the welcome, GV_ETOOBIG if it would not fit one datagram. */
+int gv_link_send_voice(gv_link *l, const gv_msg *voice);
+
+int gv_link_send_loss(gv_link *l, uint16_t speaker, uint16_t loss_permille);
+
+/* Name of a player in the roster, or NULL. */
+const char *gv_link_player_name(const gv_link *l, uint16_t id);
+
+const gv_transport_stats *gv_link_transport_stats(const gv_link *l);
+
+typedef struct gv_link_counters {
+    uint64_t malformed, auth_failed, replayed;
+} gv_link_counters;
+
+void gv_link_get_counters(const gv_link *l, gv_link_counters *out);
+
+#endif

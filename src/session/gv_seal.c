@@ -1,0 +1,211 @@
+#include "session/gv_seal.h"
+
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "gvoip/error.h"
+
+#define COUNTER_LEN 8
+#define WINDOW_WORDS (GV_SEAL_WINDOW / 64)
+
+/* Receive side of one channel. top is one past the newest accepted counter
+ * (0: nothing accepted yet); bit c % GV_SEAL_WINDOW of seen stands for
+ * counter c while c lies in [top - GV_SEAL_WINDOW, top). */
+typedef struct window {
+    uint64_t top;
+    uint64_t seen[WINDOW_WORDS];
+} window;
+
+struct gv_seal {
+    uint8_t send_key[32];
+    uint8_t recv_key[32];
+    uint64_t send_next[GV_SEAL_CHANNELS];
+    window recv[GV_SEAL_CHANNELS];
+};
+
+static void put_le64(uint8_t *p, uint64_t v)
+{
+    for (int i = 0; i < 8; i++)
+        p[i] = (uint8_t)(v >> (8 * i));
+}
+
+static uint64_t get_le64(const uint8_t *p)
+{
+    uint64_t v = 0;
+    for (int i = 7; i >= 0; i--)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+/* Noise's ChaChaPoly nonce is 32 zero bits then the 64-bit LE counter; the
+ * channel id takes the zero bits so that the channels never share a nonce. */
+static void make_nonce(uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES], uint8_t channel,
+                       uint64_t counter)
+{
+    nonce[0] = channel;
+    nonce[1] = nonce[2] = nonce[3] = 0;
+    put_le64(nonce + 4, counter);
+}
+
+/* libsodium takes one associated-data buffer: channel byte, then the
+ * caller's bytes. */
+static size_t make_aad(uint8_t *buf, uint8_t channel, const uint8_t *aad, size_t aad_len)
+{
+    buf[0] = channel;
+    if (aad_len > 0)
+        memcpy(buf + 1, aad, aad_len);
+    return aad_len + 1;
+}
+
+static int overlaps(const void *a, size_t alen, const void *b, size_t blen)
+{
+    uintptr_t pa = (uintptr_t)a, pb = (uintptr_t)b;
+    if (alen == 0 || blen == 0)
+        return 0;
+    return pa < pb + blen && pb < pa + alen;
+}
+
+static int bit_get(const window *w, uint64_t c)
+{
+    uint64_t i = c % GV_SEAL_WINDOW;
+    return (int)((w->seen[i / 64] >> (i % 64)) & 1u);
+}
+
+static void bit_set(window *w, uint64_t c, int on)
+{
+    uint64_t i = c % GV_SEAL_WINDOW;
+    uint64_t mask = (uint64_t)1 << (i % 64);
+    if (on)
+        w->seen[i / 64] |= mask;
+    else
+        w->seen[i / 64] &= ~mask;
+}
+
+/* UINT64_MAX is never sent (encrypt stops before it), and accepting it would
+ * wrap top to 0 and reopen the whole window. */
+static int window_check(const window *w, uint64_t c)
+{
+    if (c == UINT64_MAX)
+        return GV_EREPLAY;
+    if (c >= w->top)
+        return GV_OK;
+    if (w->top - c > GV_SEAL_WINDOW)
+        return GV_EREPLAY;
+    return bit_get(w, c) ? GV_EREPLAY : GV_OK;
+}
+
+static void window_accept(window *w, uint64_t c)
+{
+    if (c >= w->top) {
+        if (c - w->top >= GV_SEAL_WINDOW) {
+            memset(w->seen, 0, sizeof w->seen);
+        } else {
+            /* The slots of the skipped counters still hold bits of counters
+             * that have just fallen out of the window. */
+            for (uint64_t k = w->top; k < c; k++)
+                bit_set(w, k, 0);
+        }
+        w->top = c + 1;
+    }
+    bit_set(w, c, 1);
+}
+
+int gv_seal_create(const gv_seal_keys *keys, gv_seal **out)
+{
+    if (out == NULL)
+        return GV_EINVAL;
+    *out = NULL;
+    if (keys == NULL)
+        return GV_EINVAL;
+    gv_seal *s = calloc(1, sizeof *s);
+    if (s == NULL)
+        return GV_ENOMEM;
+    memcpy(s->send_key, keys->send, sizeof s->send_key);
+    memcpy(s->recv_key, keys->recv, sizeof s->recv_key);
+    *out = s;
+    return GV_OK;
+}
+
+void gv_seal_destroy(gv_seal *seal)
+{
+    if (seal == NULL)
+        return;
+    sodium_memzero(seal, sizeof *seal);
+    free(seal);
+}
+
+int gv_seal_encrypt(gv_seal *seal, uint8_t channel, const uint8_t *aad, size_t aad_len,
+                    const uint8_t *plain, size_t len, uint8_t *out, size_t cap)
+{
+    if (seal == NULL || out == NULL || channel >= GV_SEAL_CHANNELS)
+        return GV_EINVAL;
+    if ((aad == NULL && aad_len > 0) || aad_len > GV_SEAL_MAX_AAD)
+        return GV_EINVAL;
+    if (plain == NULL && len > 0)
+        return GV_EINVAL;
+    if (len > (size_t)INT_MAX - GV_SEAL_OVERHEAD)
+        return GV_ETOOBIG;
+    if (cap < len + GV_SEAL_OVERHEAD)
+        return GV_ETOOBIG;
+    if (overlaps(plain, len, out, len + GV_SEAL_OVERHEAD))
+        return GV_EINVAL;
+
+    uint64_t counter = seal->send_next[channel];
+    if (counter == UINT64_MAX)
+        return GV_ESTATE;
+
+    uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
+    uint8_t ad[1 + GV_SEAL_MAX_AAD];
+    size_t ad_len = make_aad(ad, channel, aad, aad_len);
+    make_nonce(nonce, channel, counter);
+    put_le64(out, counter);
+    unsigned long long clen = 0;
+    crypto_aead_chacha20poly1305_ietf_encrypt(out + COUNTER_LEN, &clen, plain, len, ad, ad_len, NULL,
+                                              nonce, seal->send_key);
+    seal->send_next[channel] = counter + 1;
+    return (int)(len + GV_SEAL_OVERHEAD);
+}
+
+int gv_seal_decrypt(gv_seal *seal, uint8_t channel, const uint8_t *aad, size_t aad_len,
+                    const uint8_t *in, size_t len, uint8_t *out, size_t cap)
+{
+    if (seal == NULL || (in == NULL && len > 0))
+        return GV_EINVAL;
+    if ((aad == NULL && aad_len > 0) || aad_len > GV_SEAL_MAX_AAD)
+        return GV_EINVAL;
+    if (channel >= GV_SEAL_CHANNELS || len < GV_SEAL_OVERHEAD)
+        return GV_EMALFORMED;
+    if (len > (size_t)INT_MAX)
+        return GV_EMALFORMED;
+    size_t plain_len = len - GV_SEAL_OVERHEAD;
+    if (out == NULL && plain_len > 0)
+        return GV_EINVAL;
+    if (cap < plain_len)
+        return GV_ETOOBIG;
+    if (overlaps(in, len, out, plain_len))
+        return GV_EINVAL;
+
+    window *w = &seal->recv[channel];
+    uint64_t counter = get_le64(in);
+    int rc = window_check(w, counter);
+    if (rc != GV_OK)
+        return rc;
+
+    uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
+    uint8_t ad[1 + GV_SEAL_MAX_AAD];
+    size_t ad_len = make_aad(ad, channel, aad, aad_len);
+    make_nonce(nonce, channel, counter);
+    unsigned long long mlen = 0;
+    if (crypto_aead_chacha20poly1305_ietf_decrypt(out, &mlen, NULL, in + COUNTER_LEN,
+                                                  len - COUNTER_LEN, ad, ad_len, nonce,
+                                                  seal->recv_key) != 0) {
+        if (plain_len > 0)
+            sodium_memzero(out, plain_len);
+        return GV_EAUTH;
+    }
+    window_accept(w, counter);
+    return (int)plain_len;
+}

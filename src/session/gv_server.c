@@ -1,0 +1,642 @@
+/* The lobby server: handshakes, admission, the player table and the voice
+ * relay. Implements the gv_server half of the public API (gvoip/gvoip.h);
+ * it has no audio of its own. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sodium.h>
+
+#include "gvoip/gvoip.h"
+#include "packet/gv_msg.h"
+#include "session/gv_events.h"
+#include "session/gv_keyfile.h"
+#include "session/gv_noise.h"
+#include "session/gv_seal.h"
+#include "session/gv_sys.h"
+#include "session/gv_transport.h"
+
+#define HANDSHAKE_TIMEOUT_US 5000000u
+#define HALF_OPEN_PER_ADDRESS 4
+#define HALF_OPEN_TOTAL 64
+#define BUDGET_WINDOW_US 1000000u
+#define BUDGET_STRIKES 3 /* windows over budget in a row before removal */
+#define CONTROL_PER_SECOND 20
+#define BYTES_PER_SECOND (40 * 1024)
+#define PASSWORD_BURST 5
+#define PASSWORD_REFILL_US 2000000u
+#define PASSWORD_TABLE 64
+
+enum slot_state { SLOT_HANDSHAKE, SLOT_HELLO, SLOT_PLAYER, SLOT_CLOSING };
+
+typedef struct slot {
+    ENetPeer *peer;
+    enum slot_state state;
+    gv_noise *noise;
+    gv_seal *seal;
+    uint64_t deadline_us;
+    uint16_t id;
+    char name[GV_NAME_MAX + 1];
+    int voice_budget; /* packets per window, from the player's frame size */
+    uint64_t window_start_us;
+    int voice_count, control_count;
+    size_t byte_count;
+    int over_budget, strikes;
+} slot;
+
+typedef struct password_bucket {
+    enet_uint32 host;
+    uint64_t last_us;
+    double tokens;
+} password_bucket;
+
+struct gv_server {
+    gv_transport transport;
+    gv_clock clock;
+    gv_random random;
+    int max_players;
+    int local_host;
+    int protocol_version;
+    uint8_t sk[32], pk[32];
+    int has_password;
+    uint8_t password_hash[crypto_generichash_BYTES];
+    uint8_t host_token[GV_HOST_TOKEN_LEN];
+    uint16_t next_id;
+    slot **players; /* joined players, in join order */
+    int player_count;
+    password_bucket buckets[PASSWORD_TABLE];
+    gv_event_queue events;
+    gv_server_stats stats;
+    uint8_t scratch[2][GV_MTU + 64 * 1024];
+};
+
+void gv_server_config_default(gv_server_config *cfg)
+{
+    if (!cfg)
+        return;
+    memset(cfg, 0, sizeof *cfg);
+    cfg->port = GV_DEFAULT_PORT;
+    cfg->max_players = GV_DEFAULT_MAX_PLAYERS;
+    cfg->clock = gv_sys_clock();
+    cfg->random = gv_sys_random();
+}
+
+static uint64_t now_us(const gv_server *s)
+{
+    return s->clock.now_us(s->clock.ctx);
+}
+
+static void prologue(int version, uint8_t out[6])
+{
+    memcpy(out, "gvoip", 5);
+    out[5] = (uint8_t)version;
+}
+
+/* Seals and sends one message to one peer. */
+static int send_sealed(gv_server *s, slot *sl, uint8_t channel, const uint8_t *plain, size_t len)
+{
+    uint8_t *sealed = s->scratch[1];
+    int n = gv_seal_encrypt(sl->seal, channel, NULL, 0, plain, len, sealed, sizeof s->scratch[1]);
+    if (n < 0)
+        return n;
+    return gv_transport_send(&s->transport, sl->peer, channel, sealed, (size_t)n);
+}
+
+static int send_msg(gv_server *s, slot *sl, const gv_msg *m)
+{
+    uint8_t buf[512];
+    int n = gv_msg_encode(m, buf, sizeof buf);
+    return n < 0 ? n : send_sealed(s, sl, GV_CH_CONTROL, buf, (size_t)n);
+}
+
+static void refuse(gv_server *s, slot *sl, int code, const char *text)
+{
+    if (sl->seal) {
+        gv_msg m = {.type = GV_MSG_REFUSE};
+        m.u.refuse.code = (uint8_t)code;
+        m.u.refuse.len = (uint8_t)strnlen(text, GV_REASON_MAX);
+        m.u.refuse.text = text;
+        send_msg(s, sl, &m);
+    }
+    s->stats.refused++;
+    sl->state = SLOT_CLOSING;
+    enet_peer_disconnect_later(sl->peer, (enet_uint32)code);
+}
+
+static slot *find_player(gv_server *s, uint16_t id)
+{
+    for (int i = 0; i < s->player_count; i++)
+        if (s->players[i]->id == id)
+            return s->players[i];
+    return NULL;
+}
+
+static int name_taken(gv_server *s, const char *name)
+{
+    for (int i = 0; i < s->player_count; i++)
+        if (strcmp(s->players[i]->name, name) == 0)
+            return 1;
+    return 0;
+}
+
+static uint16_t allocate_id(gv_server *s)
+{
+    for (;;) {
+        uint16_t id = s->next_id++;
+        if (s->next_id == 0)
+            s->next_id = 2;
+        if (id >= 2 && !find_player(s, id))
+            return id;
+    }
+}
+
+static int half_open(const gv_server *s, const ENetAddress *addr)
+{
+    int count = 0;
+    for (size_t i = 0; i < s->transport.host->peerCount; i++) {
+        const ENetPeer *p = &s->transport.host->peers[i];
+        if (p->state == ENET_PEER_STATE_DISCONNECTED || p->state == ENET_PEER_STATE_ZOMBIE)
+            continue;
+        const slot *sl = p->data;
+        if (sl && sl->state == SLOT_PLAYER)
+            continue;
+        if (!addr || p->address.host == addr->host)
+            count++;
+    }
+    return count;
+}
+
+static int admit(void *ctx, const ENetAddress *addr, uint32_t connect_data)
+{
+    (void)connect_data;
+    gv_server *s = ctx;
+    return half_open(s, addr) < HALF_OPEN_PER_ADDRESS && half_open(s, NULL) < HALF_OPEN_TOTAL;
+}
+
+/* A token bucket per source address, so guessing a password is slow. */
+static password_bucket *bucket_for(gv_server *s, enet_uint32 host)
+{
+    password_bucket *oldest = &s->buckets[0];
+    for (int i = 0; i < PASSWORD_TABLE; i++) {
+        if (s->buckets[i].host == host && s->buckets[i].last_us)
+            return &s->buckets[i];
+        if (s->buckets[i].last_us < oldest->last_us)
+            oldest = &s->buckets[i];
+    }
+    oldest->host = host;
+    oldest->last_us = now_us(s);
+    oldest->tokens = PASSWORD_BURST;
+    return oldest;
+}
+
+static int password_attempt_allowed(gv_server *s, enet_uint32 host)
+{
+    password_bucket *b = bucket_for(s, host);
+    uint64_t now = now_us(s);
+    b->tokens += (double)(now - b->last_us) / PASSWORD_REFILL_US;
+    if (b->tokens > PASSWORD_BURST)
+        b->tokens = PASSWORD_BURST;
+    b->last_us = now;
+    return b->tokens >= 1.0;
+}
+
+static void password_failed(gv_server *s, enet_uint32 host)
+{
+    bucket_for(s, host)->tokens -= 1.0;
+}
+
+static void broadcast(gv_server *s, const gv_msg *m, const slot *except)
+{
+    for (int i = 0; i < s->player_count; i++)
+        if (s->players[i] != except)
+            send_msg(s, s->players[i], m);
+}
+
+static void admit_player(gv_server *s, slot *sl, const gv_msg *hello)
+{
+    const char *why = NULL;
+    char base[GV_NAME_MAX + 1];
+    int is_host = hello->u.hello.token_len == GV_HOST_TOKEN_LEN && s->local_host &&
+                  sodium_memcmp(hello->u.hello.token, s->host_token, GV_HOST_TOKEN_LEN) == 0 &&
+                  !find_player(s, 1);
+
+    if (s->has_password && !is_host) {
+        if (!password_attempt_allowed(s, sl->peer->address.host)) {
+            refuse(s, sl, GV_REFUSE_RATE_LIMIT, "too many wrong passwords from this address; wait and try again");
+            return;
+        }
+        uint8_t hash[crypto_generichash_BYTES];
+        crypto_generichash(hash, sizeof hash, hello->u.hello.password, hello->u.hello.password_len, NULL, 0);
+        if (sodium_memcmp(hash, s->password_hash, sizeof hash) != 0) {
+            password_failed(s, sl->peer->address.host);
+            refuse(s, sl, GV_REFUSE_PASSWORD, "wrong password");
+            return;
+        }
+    }
+    if (gv_name_check(hello->u.hello.name.bytes, hello->u.hello.name.len, &why) != 0) {
+        char text[GV_REASON_MAX];
+        snprintf(text, sizeof text, "bad name: %s", why);
+        refuse(s, sl, GV_REFUSE_NAME, text);
+        return;
+    }
+    if (s->player_count >= s->max_players) {
+        char text[GV_REASON_MAX];
+        snprintf(text, sizeof text, "lobby is full (%d of %d players)", s->player_count, s->max_players);
+        refuse(s, sl, GV_REFUSE_FULL, text);
+        return;
+    }
+    memcpy(base, hello->u.hello.name.bytes, hello->u.hello.name.len);
+    base[hello->u.hello.name.len] = '\0';
+    gv_name_with_suffix(base, 1, sl->name);
+    for (unsigned n = 2; name_taken(s, sl->name); n++)
+        gv_name_with_suffix(base, n, sl->name);
+
+    sl->id = is_host ? 1 : allocate_id(s);
+    sl->state = SLOT_PLAYER;
+    sl->window_start_us = now_us(s);
+    sl->voice_budget = 130; /* 10 ms frames need 100 a second */
+
+    uint16_t ids[GV_MAX_PLAYERS];
+    const char *names[GV_MAX_PLAYERS];
+    for (int i = 0; i < s->player_count; i++) {
+        ids[i] = s->players[i]->id;
+        names[i] = s->players[i]->name;
+    }
+    uint8_t *buf = s->scratch[0];
+    int n = gv_msg_encode_welcome(sl->id, sl->name, (uint16_t)s->player_count, ids, names, buf, GV_MTU * 16);
+    if (n > 0)
+        send_sealed(s, sl, GV_CH_CONTROL, buf, (size_t)n);
+
+    gv_msg joined = {.type = GV_MSG_PLAYER_JOINED};
+    joined.u.player.id = sl->id;
+    joined.u.player.name.bytes = sl->name;
+    joined.u.player.name.len = (uint8_t)strlen(sl->name);
+    broadcast(s, &joined, NULL);
+    s->players[s->player_count++] = sl;
+    s->stats.players = s->player_count;
+
+    gv_event *ev = gv_events_push(&s->events, GV_EVENT_PLAYER_CONNECTED);
+    ev->id = sl->id;
+    snprintf(ev->name, sizeof ev->name, "%s", sl->name);
+}
+
+static void drop_player(gv_server *s, slot *sl, int code)
+{
+    int i = 0;
+    while (i < s->player_count && s->players[i] != sl)
+        i++;
+    if (i == s->player_count)
+        return;
+    memmove(&s->players[i], &s->players[i + 1], (size_t)(s->player_count - i - 1) * sizeof s->players[0]);
+    s->player_count--;
+    s->stats.players = s->player_count;
+    gv_msg left = {.type = GV_MSG_PLAYER_LEFT};
+    left.u.player.id = sl->id;
+    broadcast(s, &left, sl);
+    gv_event *ev = gv_events_push(&s->events, GV_EVENT_PLAYER_DISCONNECTED);
+    ev->id = sl->id;
+    ev->refused = code;
+    snprintf(ev->name, sizeof ev->name, "%s", sl->name);
+    if (code)
+        snprintf(ev->reason, sizeof ev->reason, "%s", gv_refuse_text(code));
+}
+
+static void free_slot(slot *sl)
+{
+    if (!sl)
+        return;
+    gv_noise_destroy(sl->noise);
+    gv_seal_destroy(sl->seal);
+    free(sl);
+}
+
+/* Counts a message against the player's budget; 0 if it may pass. */
+static int charge(gv_server *s, slot *sl, int voice, size_t bytes)
+{
+    uint64_t now = now_us(s);
+    if (now - sl->window_start_us >= BUDGET_WINDOW_US) {
+        sl->strikes = sl->over_budget ? sl->strikes + 1 : 0;
+        sl->over_budget = 0;
+        sl->voice_count = sl->control_count = 0;
+        sl->byte_count = 0;
+        sl->window_start_us = now;
+    }
+    if (voice)
+        sl->voice_count++;
+    else
+        sl->control_count++;
+    sl->byte_count += bytes;
+    if (sl->voice_count > sl->voice_budget || sl->control_count > CONTROL_PER_SECOND ||
+        sl->byte_count > BYTES_PER_SECOND) {
+        sl->over_budget = 1;
+        s->stats.over_budget++;
+        if (sl->strikes >= BUDGET_STRIKES - 1) {
+            drop_player(s, sl, GV_REFUSE_FLOODING);
+            refuse(s, sl, GV_REFUSE_FLOODING, "flooding");
+        }
+        return -1;
+    }
+    return 0;
+}
+
+static void relay_voice(gv_server *s, slot *from, const gv_msg *m)
+{
+    gv_msg out = *m;
+    out.type = GV_MSG_VOICE_RELAY;
+    out.u.voice.sender = from->id;
+    out.u.voice.flags &= (uint8_t)~GV_VOICE_ECHO;
+    uint8_t *buf = s->scratch[0];
+    int n = gv_msg_encode(&out, buf, GV_MTU);
+    if (n < 0) {
+        s->stats.malformed++;
+        return;
+    }
+    int echo = (m->u.voice.flags & GV_VOICE_ECHO) != 0;
+    for (int i = 0; i < s->player_count; i++) {
+        slot *to = s->players[i];
+        if (to == from && !echo)
+            continue;
+        if (send_sealed(s, to, GV_CH_VOICE, buf, (size_t)n) == 0)
+            s->stats.relayed_packets++;
+    }
+}
+
+static void handle_sealed(gv_server *s, slot *sl, uint8_t channel, const uint8_t *data, size_t len)
+{
+    uint8_t *plain = s->scratch[0];
+    int n = gv_seal_decrypt(sl->seal, channel, NULL, 0, data, len, plain, sizeof s->scratch[0]);
+    if (n == GV_EREPLAY) {
+        s->stats.replayed++;
+        return;
+    }
+    if (n < 0) {
+        s->stats.auth_failed++;
+        return;
+    }
+    gv_msg m;
+    if (gv_msg_decode(plain, (size_t)n, &m) != 0) {
+        s->stats.malformed++;
+        return;
+    }
+    if (sl->state == SLOT_HELLO) {
+        if (m.type != GV_MSG_HELLO || channel != GV_CH_CONTROL) {
+            s->stats.malformed++;
+            return;
+        }
+        admit_player(s, sl, &m);
+        return;
+    }
+    if (sl->state != SLOT_PLAYER)
+        return;
+    if (charge(s, sl, channel == GV_CH_VOICE, len) != 0)
+        return;
+    if (channel == GV_CH_VOICE && m.type == GV_MSG_VOICE) {
+        relay_voice(s, sl, &m);
+    } else if (channel == GV_CH_CONTROL && m.type == GV_MSG_LOSS_REPORT) {
+        slot *speaker = find_player(s, m.u.loss.id);
+        if (speaker && speaker != sl) {
+            m.u.loss.id = sl->id;
+            send_msg(s, speaker, &m);
+        }
+    } else {
+        s->stats.malformed++;
+    }
+}
+
+static void handle_handshake(gv_server *s, slot *sl, const uint8_t *data, size_t len)
+{
+    uint8_t payload[GV_HANDSHAKE_PAD];
+    uint8_t reply[1 + GV_NOISE_MSG2_LEN];
+    gv_seal_keys keys;
+    if (len < 1 || data[0] != GV_HANDSHAKE_INIT ||
+        gv_noise_read_message(sl->noise, data + 1, len - 1, payload, sizeof payload) < 0) {
+        s->stats.auth_failed++;
+        refuse(s, sl, GV_REFUSE_PROTOCOL, "handshake failed");
+        return;
+    }
+    reply[0] = GV_HANDSHAKE_RESP;
+    int n = gv_noise_write_message(sl->noise, NULL, 0, reply + 1, sizeof reply - 1);
+    if (n < 0 || gv_noise_split(sl->noise, &keys) != 0 || gv_seal_create(&keys, &sl->seal) != 0) {
+        sodium_memzero(&keys, sizeof keys);
+        refuse(s, sl, GV_REFUSE_PROTOCOL, "handshake failed");
+        return;
+    }
+    sodium_memzero(&keys, sizeof keys);
+    gv_noise_destroy(sl->noise);
+    sl->noise = NULL;
+    sl->state = SLOT_HELLO;
+    s->stats.handshakes++;
+    gv_transport_send(&s->transport, sl->peer, GV_CH_CONTROL, reply, (size_t)n + 1);
+}
+
+static void on_connect(gv_server *s, ENetPeer *peer, uint32_t data)
+{
+    uint8_t pro[6];
+    enet_peer_timeout(peer, 32, 2000, 6000);
+    if ((data & 0xff) != (uint32_t)s->protocol_version) {
+        /* Tell the client which version we speak; it prints both. */
+        s->stats.refused++;
+        enet_peer_disconnect_later(peer, GV_REFUSE_VERSION | (uint32_t)s->protocol_version << 8);
+        return;
+    }
+    slot *sl = calloc(1, sizeof *sl);
+    prologue(s->protocol_version, pro);
+    if (!sl || gv_noise_responder_create(pro, sizeof pro, s->sk, s->pk, &s->random, &sl->noise) != 0) {
+        free(sl);
+        enet_peer_reset(peer);
+        return;
+    }
+    sl->peer = peer;
+    sl->state = SLOT_HANDSHAKE;
+    sl->deadline_us = now_us(s) + HANDSHAKE_TIMEOUT_US;
+    peer->data = sl;
+}
+
+static void on_disconnect(gv_server *s, ENetPeer *peer)
+{
+    slot *sl = peer->data;
+    if (!sl)
+        return;
+    if (sl->state == SLOT_PLAYER)
+        drop_player(s, sl, 0);
+    peer->data = NULL;
+    free_slot(sl);
+}
+
+static void on_receive(gv_server *s, ENetPeer *peer, uint8_t channel, const uint8_t *data, size_t len)
+{
+    slot *sl = peer->data;
+    if (!sl || sl->state == SLOT_CLOSING)
+        return;
+    if (sl->state == SLOT_HANDSHAKE) {
+        if (channel == GV_CH_CONTROL)
+            handle_handshake(s, sl, data, len);
+        else
+            s->stats.malformed++;
+        return;
+    }
+    handle_sealed(s, sl, channel, data, len);
+}
+
+static void expire_handshakes(gv_server *s)
+{
+    uint64_t now = now_us(s);
+    for (size_t i = 0; i < s->transport.host->peerCount; i++) {
+        slot *sl = s->transport.host->peers[i].data;
+        if (sl && (sl->state == SLOT_HANDSHAKE || sl->state == SLOT_HELLO) && now > sl->deadline_us)
+            refuse(s, sl, GV_REFUSE_TIMEOUT, "handshake timed out");
+    }
+}
+
+int gv_server_create(const gv_server_config *cfg, gv_server **out, char *why, size_t why_len)
+{
+    int rc = GV_EINVAL;
+    gv_server *s = NULL;
+    char path[4096];
+    if (why && why_len)
+        why[0] = '\0';
+    if (!cfg || !out || cfg->max_players < 1 || cfg->max_players > GV_MAX_PLAYERS ||
+        cfg->password_len > GV_PASSWORD_MAX || (cfg->password_len && !cfg->password) || !cfg->clock.now_us ||
+        !cfg->random.fill || cfg->protocol_version < 0 || cfg->protocol_version > 255)
+        goto out;
+    *out = NULL;
+    rc = GV_ENOMEM;
+    s = calloc(1, sizeof *s);
+    if (!s)
+        goto out;
+    s->players = calloc(GV_MAX_PLAYERS, sizeof *s->players);
+    if (!s->players)
+        goto out;
+    s->clock = cfg->clock;
+    s->random = cfg->random;
+    s->max_players = cfg->max_players;
+    s->local_host = cfg->local_host;
+    s->protocol_version = cfg->protocol_version ? cfg->protocol_version : GV_PROTOCOL_VERSION;
+    s->next_id = 2;
+    if (cfg->password_len) {
+        s->has_password = 1;
+        crypto_generichash(s->password_hash, sizeof s->password_hash, cfg->password, cfg->password_len, NULL, 0);
+    }
+    randombytes_buf(s->host_token, sizeof s->host_token);
+
+    if (cfg->key_file) {
+        snprintf(path, sizeof path, "%s", cfg->key_file);
+    } else if ((rc = gv_keyfile_default_path(path, sizeof path)) < 0) {
+        if (why)
+            snprintf(why, why_len, "no place for the server key: set HOME or use --key FILE");
+        goto out;
+    }
+    int created = 0;
+    rc = gv_keyfile_load_or_create(path, NULL, s->sk, s->pk, &created, why, why_len);
+    if (rc < 0)
+        goto out;
+
+    size_t peers = (size_t)s->max_players + HALF_OPEN_TOTAL + 8;
+    rc = gv_transport_listen(&s->transport, cfg->bind_address, cfg->port, peers);
+    if (rc < 0) {
+        if (why)
+            snprintf(why, why_len, "cannot listen on UDP port %u", (unsigned)cfg->port);
+        goto out;
+    }
+    s->transport.admit = admit;
+    s->transport.admit_ctx = s;
+
+    gv_event *ev = gv_events_push(&s->events, GV_EVENT_LISTENING);
+    ev->port = gv_transport_port(&s->transport);
+    gv_keyfile_fingerprint(s->pk, ev->fingerprint);
+    ev->first_use = created;
+    *out = s;
+    s = NULL;
+    rc = 0;
+out:
+    gv_server_destroy(s);
+    return rc;
+}
+
+void gv_server_destroy(gv_server *s)
+{
+    if (!s)
+        return;
+    if (s->transport.host) {
+        ENetHost *host = s->transport.host;
+        for (size_t i = 0; i < host->peerCount; i++)
+            if (host->peers[i].state == ENET_PEER_STATE_CONNECTED)
+                enet_peer_disconnect(&host->peers[i], GV_REFUSE_SHUTDOWN);
+        /* Give the disconnects a moment to leave, so clients hear of it at
+         * once instead of timing out. */
+        ENetEvent ev;
+        for (int i = 0; i < 10 && gv_transport_service(&s->transport, &ev, 20) >= 0;)
+            if (ev.type == ENET_EVENT_TYPE_NONE)
+                i++;
+        for (size_t i = 0; i < host->peerCount; i++) {
+            free_slot(host->peers[i].data);
+            host->peers[i].data = NULL;
+        }
+        gv_transport_close(&s->transport);
+    }
+    sodium_memzero(s->sk, sizeof s->sk);
+    free(s->players);
+    free(s);
+}
+
+int gv_server_port(const gv_server *s)
+{
+    return s ? gv_transport_port(&s->transport) : GV_EINVAL;
+}
+
+void gv_server_fingerprint(const gv_server *s, char *out)
+{
+    if (s && out)
+        gv_keyfile_fingerprint(s->pk, out);
+}
+
+const uint8_t *gv_server_host_token(const gv_server *s)
+{
+    return s ? s->host_token : NULL;
+}
+
+void gv_server_get_stats(const gv_server *s, gv_server_stats *out)
+{
+    if (!s || !out)
+        return;
+    *out = s->stats;
+    out->datagrams_in = s->transport.stats.datagrams_in;
+    out->datagrams_out = s->transport.stats.datagrams_out;
+    out->bytes_in = s->transport.stats.bytes_in;
+    out->bytes_out = s->transport.stats.bytes_out;
+    out->max_datagram_bytes = s->transport.stats.max_datagram_out;
+}
+
+int gv_server_service(gv_server *s, gv_event *ev, uint32_t timeout_ms)
+{
+    if (!s || !ev)
+        return GV_EINVAL;
+    if (gv_events_pop(&s->events, ev))
+        return 1;
+    ENetEvent e;
+    int rc = gv_transport_service(&s->transport, &e, timeout_ms);
+    /* Drain what already arrived, so one call relays a whole burst. */
+    for (int budget = 256; rc > 0 && budget > 0; budget--) {
+        switch (e.type) {
+        case ENET_EVENT_TYPE_CONNECT:
+            on_connect(s, e.peer, e.data);
+            break;
+        case ENET_EVENT_TYPE_DISCONNECT:
+            on_disconnect(s, e.peer);
+            break;
+        case ENET_EVENT_TYPE_RECEIVE:
+            if (e.packet->dataLength > 0)
+                on_receive(s, e.peer, e.channelID, e.packet->data, e.packet->dataLength);
+            enet_packet_destroy(e.packet);
+            break;
+        default:
+            break;
+        }
+        rc = gv_transport_service(&s->transport, &e, 0);
+    }
+    if (rc < 0)
+        return rc;
+    expire_handshakes(s);
+    gv_transport_flush(&s->transport);
+    return gv_events_pop(&s->events, ev);
+}

@@ -1,0 +1,57 @@
+/* The ENet host every gvoip endpoint sits on: created with gvoip's MTU and
+ * ENet's CRC32 checksum, its traffic counted exactly, and raw datagrams
+ * screened before ENet keeps any state for them. */
+#ifndef GV_TRANSPORT_H
+#define GV_TRANSPORT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <enet/enet.h>
+
+typedef struct gv_transport_stats {
+    uint64_t datagrams_in, bytes_in, max_datagram_in;
+    uint64_t datagrams_out, bytes_out, max_datagram_out;
+    uint64_t screened; /* datagrams dropped before ENet saw them */
+    uint64_t connects_refused;
+} gv_transport_stats;
+
+/* Decides, before ENet allocates a peer, whether a connection attempt from
+ * addr may proceed; returns 1 to let it through. */
+typedef int (*gv_transport_admit_fn)(void *ctx, const ENetAddress *addr, uint32_t connect_data);
+
+typedef struct gv_transport {
+    ENetHost *host;
+    gv_transport_stats stats;
+    gv_transport_admit_fn admit;
+    void *admit_ctx;
+} gv_transport;
+
+/* Binds a listening host (bind_address NULL: any) with room for `peers`
+ * peers. port 0 picks a free port: read it with gv_transport_port. The
+ * transport struct is the caller's and must not move while in use. */
+int gv_transport_listen(gv_transport *t, const char *bind_address, uint16_t port, size_t peers);
+
+/* A host with one outgoing peer slot, connected to host:port; connect_data
+ * travels in ENet's CONNECT command (gvoip puts its protocol version there). */
+int gv_transport_connect(gv_transport *t, const char *host, uint16_t port, uint32_t connect_data, ENetPeer **peer);
+
+void gv_transport_close(gv_transport *t);
+
+uint16_t gv_transport_port(const gv_transport *t);
+
+/* Queues one packet; voice goes unsequenced and unreliable, control
+ * reliable. Refuses unreliable packets that would not fit one datagram. */
+int gv_transport_send(gv_transport *t, ENetPeer *peer, uint8_t channel, const uint8_t *data, size_t len);
+
+/* Sends what is queued now and accounts the datagrams that left. */
+void gv_transport_flush(gv_transport *t);
+
+/* enet_host_service with the accounting around it. */
+int gv_transport_service(gv_transport *t, ENetEvent *ev, uint32_t timeout_ms);
+
+/* The largest application payload that still fits one datagram on the
+ * voice channel: MTU minus ENet's headers. */
+#define GV_TRANSPORT_MAX_UNRELIABLE (GV_MTU - 4 - 4 - 2 - 8)
+
+#endif

@@ -1,0 +1,77 @@
+# Shared helpers for the integration tests: start real gvoip processes on
+# loopback, wait for their JSON events, and clean up whatever happens.
+set -euo pipefail
+
+GVOIP=${GVOIP_BIN:?GVOIP_BIN must point at the gvoip program}
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/gvoip-test.XXXXXX")
+export GVOIP_HOME="$TMP/home"
+unset GVOIP_PASSWORD
+PIDS=()
+
+cleanup() {
+  local rc=$?
+  for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  if [ $rc -ne 0 ]; then
+    for f in "$TMP"/*.out "$TMP"/*.err; do
+      [ -s "$f" ] && { echo "--- $f"; tail -n 40 "$f"; }
+    done
+  fi
+  rm -rf "$TMP"
+  exit $rc
+}
+trap cleanup EXIT
+
+fail() {
+  echo "FAIL: $*" >&2
+  exit 1
+}
+
+# start NAME ARGS...: runs gvoip in the background, stdout to $TMP/NAME.out.
+start() {
+  local name=$1
+  shift
+  "$GVOIP" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+  local pid=$!
+  PIDS+=("$pid")
+  eval "PID_$name=$pid"
+}
+
+pid_of() { eval "echo \$PID_$1"; }
+
+# wait_for NAME REGEX [SECONDS]: until NAME's stdout has a matching line.
+wait_for() {
+  local name=$1 pattern=$2 limit=${3:-10}
+  local deadline=$((SECONDS + limit))
+  while [ $SECONDS -lt $deadline ]; do
+    grep -Eq -- "$pattern" "$TMP/$name.out" 2>/dev/null && return 0
+    sleep 0.05
+  done
+  fail "$name did not print /$pattern/ within ${limit}s"
+}
+
+# expect_exit NAME CODE [SECONDS]: waits for NAME to exit with CODE.
+expect_exit() {
+  local name=$1 want=$2 limit=${3:-10}
+  local pid
+  pid=$(pid_of "$name")
+  local deadline=$((SECONDS + limit))
+  while kill -0 "$pid" 2>/dev/null; do
+    [ $SECONDS -lt $deadline ] || fail "$name still running after ${limit}s"
+    sleep 0.05
+  done
+  local got=0
+  wait "$pid" || got=$?
+  [ "$got" -eq "$want" ] || fail "$name exited with $got, expected $want"
+}
+
+# port_of NAME: the port from NAME's listening event.
+port_of() {
+  wait_for "$1" '"event":"listening"'
+  sed -n 's/.*"event":"listening","port":\([0-9]*\).*/\1/p' "$TMP/$1.out" | head -n 1
+}
+
+count() { grep -Ec -- "$2" "$TMP/$1.out" || true; }
+
+# A lobby-only player: no audio devices needed.
+NOAUDIO=(--no-capture --no-playback --json)
