@@ -68,6 +68,7 @@ typedef struct gv_server_config {
     const uint8_t *password;  /* NULL or empty: no password */
     size_t password_len;      /* at most 128 bytes */
     int local_host;           /* 1: reserve id 1 for a gv_client created with host_token */
+    int allow_raw;            /* benchmarks only: relay the uncompressed baseline codec */
     gv_clock clock;
     gv_random random;
     int protocol_version;     /* tests only: 0 means the real one */

@@ -104,6 +104,7 @@ static int create_server(const gvoip_options *opt, const char *password, size_t 
     cfg.password = (const uint8_t *)password;
     cfg.password_len = password_len;
     cfg.local_host = local_host;
+    cfg.allow_raw = opt->allow_raw;
     cfg.protocol_version = opt->protocol_version;
     int rc = gv_server_create(&cfg, out, why, sizeof why);
     if (rc < 0) {

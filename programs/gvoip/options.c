@@ -24,6 +24,7 @@ static const char usage[] =
     "  --known-servers FILE trust-on-first-use file (default ~/.config/gvoip/known_servers)\n"
     "voice:\n"
     "  --codec opus|raw     raw is the original example's uncompressed frames (benchmarks only)\n"
+    "  --allow-raw          server, host: relay --codec raw players (benchmarks only)\n"
     "  --bitrate BPS        Opus bit rate, 6000..128000 (default 24000)\n"
     "  --frame-ms N         10, 20, 40 or 60 (default 20)\n"
     "  --no-fec             disable Opus in-band forward error correction\n"
@@ -170,6 +171,8 @@ int gvoip_parse_options(int argc, char **argv, gvoip_options *opt)
             if (parse_long(v, 1, 255, &n) != 0)
                 return bad("--protocol-version takes 1..255", v);
             opt->protocol_version = (int)n;
+        } else if (!strcmp(a, "--allow-raw")) {
+            opt->allow_raw = 1;
         } else if (!strcmp(a, "--codec")) {
             NEEDS_VALUE();
             if (strcmp(v, "opus") && strcmp(v, "raw"))

@@ -29,6 +29,7 @@ typedef struct gvoip_options {
     const char *server_key;
     const char *known_servers;
     int protocol_version; /* hidden, tests only */
+    int allow_raw;        /* benchmarks only */
     /* voice */
     const char *codec;
     int bitrate;

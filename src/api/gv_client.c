@@ -1,5 +1,6 @@
 /* The public player handle: the session link plus the voice path (capture
  * pipeline out, per-player streams and the mixer in). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -8,9 +9,16 @@
 #include "session/gv_link.h"
 #include "session/gv_sys.h"
 
+/* Players who left keep their statistics: a stats file written at exit
+ * still tells how their voice fared. Oldest forgotten first. */
+#define DEPARTED_MAX GV_MAX_PLAYERS
+
 struct gv_client {
     gv_link *link;
     gv_voice *voice;
+    gv_peer_stats departed[DEPARTED_MAX];
+    int departed_count;
+    unsigned departed_next;
     gv_clock clock;
     uint64_t created_us;
 };
@@ -35,7 +43,7 @@ void gv_client_config_default(gv_client_config *cfg)
 static void on_voice(void *ctx, const gv_msg *relay)
 {
     gv_client *c = ctx;
-    gv_voice_receive(c->voice, relay);
+    gv_voice_receive(c->voice, relay, (uint16_t)gv_link_id(c->link));
 }
 
 static void on_loss(void *ctx, uint16_t reporter, uint16_t permille)
@@ -47,6 +55,14 @@ static void on_loss(void *ctx, uint16_t reporter, uint16_t permille)
 static void on_left(void *ctx, uint16_t id)
 {
     gv_client *c = ctx;
+    gv_peer_stats *st = &c->departed[c->departed_next];
+    if (gv_voice_peer_stats(c->voice, id, st) == 0) {
+        const char *name = gv_link_player_name(c->link, id);
+        snprintf(st->name, sizeof st->name, "%s", name ? name : "");
+        c->departed_next = (c->departed_next + 1) % DEPARTED_MAX;
+        if (c->departed_count < DEPARTED_MAX)
+            c->departed_count++;
+    }
     gv_voice_remove_peer(c->voice, id);
 }
 
@@ -145,5 +161,7 @@ int gv_client_get_peer_stats(const gv_client *c, gv_peer_stats *out, int max)
         if (name)
             memcpy(out[i].name, name, strlen(name) + 1);
     }
+    for (int i = 0; i < c->departed_count && n < max; i++)
+        out[n++] = c->departed[(c->departed_next + DEPARTED_MAX - 1 - (unsigned)i) % DEPARTED_MAX];
     return n;
 }

@@ -18,6 +18,7 @@
 
 typedef struct peer {
     uint16_t id;
+    int raw;
     gv_jbuf *jbuf;
     gv_decoder *decoder;
     float fifo[PEER_FIFO]; /* decoded 48 kHz mono, waiting for the mixer */
@@ -33,12 +34,14 @@ typedef struct peer {
 struct gv_voice {
     gv_clock clock;
     int echo_test;
+    int raw; /* the original example's uncompressed frames, for benchmarks */
     gv_encoder *encoder;
     int frame_samples;
     /* capture */
     gv_resampler *capture_rs;
     int capture_rate, capture_channels;
     float capture_buf[MAX_FRAME];
+    uint8_t raw_payload[GV_RAW_PAYLOAD];
     size_t capture_len;
     float capture_tmp[MAX_FRAME * 4];
     uint16_t seq;
@@ -66,7 +69,7 @@ int gv_voice_create(const gv_client_config *cfg, gv_voice **out)
 {
     int rc = GV_EINVAL;
     gv_voice *v = NULL;
-    if (!cfg || !out || cfg->codec != GV_CODEC_OPUS)
+    if (!cfg || !out || (cfg->codec != GV_CODEC_OPUS && cfg->codec != GV_CODEC_RAW))
         goto out;
     if (cfg->frame_ms != 10 && cfg->frame_ms != 20 && cfg->frame_ms != 40 && cfg->frame_ms != 60)
         goto out;
@@ -77,6 +80,7 @@ int gv_voice_create(const gv_client_config *cfg, gv_voice **out)
         goto out;
     v->clock = cfg->clock;
     v->echo_test = cfg->echo_test;
+    v->raw = cfg->codec == GV_CODEC_RAW;
     gv_encoder_config ec;
     gv_encoder_config_default(&ec);
     ec.bitrate = cfg->bitrate;
@@ -85,7 +89,7 @@ int gv_voice_create(const gv_client_config *cfg, gv_voice **out)
     rc = gv_encoder_create(&ec, &v->encoder);
     if (rc < 0)
         goto out;
-    v->frame_samples = gv_encoder_frame_samples(v->encoder);
+    v->frame_samples = v->raw ? GV_RAW_FRAMES : gv_encoder_frame_samples(v->encoder);
     gv_limiter_init(&v->limiter, GV_SAMPLE_RATE);
     *out = v;
     v = NULL;
@@ -152,17 +156,44 @@ void gv_voice_remove_peer(gv_voice *v, uint16_t id)
     }
 }
 
-void gv_voice_receive(gv_voice *v, const gv_msg *relay)
+/* The baseline has no jitter buffer, exactly like the original example:
+ * frames go straight to the player's stream, or are lost when it is full. */
+static void receive_raw(peer *p, const gv_msg *relay)
 {
-    if (relay->u.voice.flags & GV_VOICE_RAW)
+    p->raw = 1;
+    const uint8_t *b = relay->u.voice.payload;
+    size_t frames = relay->u.voice.len / 8;
+    if (p->fifo_len + frames > PEER_FIFO)
         return;
-    int samples = gv_codec_packet_samples(relay->u.voice.payload, relay->u.voice.len);
-    if (samples <= 0 || samples > MAX_FRAME)
+    for (size_t i = 0; i < frames; i++) {
+        float ch[2];
+        for (int c = 0; c < 2; c++) {
+            const uint8_t *s = b + (i * 2 + (size_t)c) * 4;
+            uint32_t bits = (uint32_t)s[0] | (uint32_t)s[1] << 8 | (uint32_t)s[2] << 16 | (uint32_t)s[3] << 24;
+            memcpy(&ch[c], &bits, sizeof bits);
+        }
+        float mono = (ch[0] + ch[1]) * 0.5f;
+        p->fifo[p->fifo_len++] = mono == mono ? mono : 0.0f;
+    }
+}
+
+void gv_voice_receive(gv_voice *v, const gv_msg *relay, uint16_t own_id)
+{
+    /* Your own voice only comes back in an explicit echo test. */
+    if (relay->u.voice.sender == own_id && !v->echo_test)
+        return;
+    int raw = (relay->u.voice.flags & GV_VOICE_RAW) != 0;
+    int samples = raw ? 0 : gv_codec_packet_samples(relay->u.voice.payload, relay->u.voice.len);
+    if (!raw && (samples <= 0 || samples > MAX_FRAME))
         return;
     peer *p = find_peer(v, relay->u.voice.sender);
     if (!p && !(p = add_peer(v, relay->u.voice.sender)))
         return;
     p->packets++;
+    if (raw) {
+        receive_raw(p, relay);
+        return;
+    }
     /* Loss for the speaker's encoder: sequence numbers expected so far. */
     if (!p->have_seq || (relay->u.voice.flags & GV_VOICE_MARKER)) {
         p->have_seq = 1;
@@ -222,16 +253,31 @@ void gv_voice_tick(gv_voice *v, gv_link *link)
     }
 }
 
+/* As the original example sent it: stereo float32 frames, little-endian. */
+static int raw_frame(gv_voice *v)
+{
+    for (int i = 0; i < GV_RAW_FRAMES; i++) {
+        uint32_t bits;
+        memcpy(&bits, &v->capture_buf[i], sizeof bits);
+        for (int ch = 0; ch < 2; ch++)
+            for (int b = 0; b < 4; b++)
+                v->raw_payload[(i * 2 + ch) * 4 + b] = (uint8_t)(bits >> (8 * b));
+    }
+    return GV_RAW_PAYLOAD;
+}
+
 static int send_frame(gv_voice *v, gv_link *link)
 {
-    uint8_t packet[GV_VOICE_PAYLOAD_MAX];
-    int n = gv_encoder_encode(v->encoder, v->capture_buf, packet, sizeof packet);
+    uint8_t opus[GV_VOICE_PAYLOAD_MAX];
+    const uint8_t *packet = v->raw ? v->raw_payload : opus;
+    int n = v->raw ? raw_frame(v) : gv_encoder_encode(v->encoder, v->capture_buf, opus, sizeof opus);
     if (n < 0)
         return n;
     gv_msg m = {.type = GV_MSG_VOICE};
     m.u.voice.seq = v->seq++;
     m.u.voice.ts = v->ts;
-    m.u.voice.flags = (uint8_t)((v->spurt_started ? 0 : GV_VOICE_MARKER) | (v->echo_test ? GV_VOICE_ECHO : 0));
+    m.u.voice.flags = (uint8_t)((v->spurt_started ? 0 : GV_VOICE_MARKER) | (v->echo_test ? GV_VOICE_ECHO : 0) |
+                                (v->raw ? GV_VOICE_RAW : 0));
     m.u.voice.len = (uint16_t)n;
     m.u.voice.payload = packet;
     v->ts += (uint32_t)v->frame_samples;
@@ -314,7 +360,8 @@ static void mix_block(gv_voice *v)
     memset(v->mix, 0, sizeof v->mix);
     for (int i = 0; i < v->peer_count; i++) {
         peer *p = v->peers[i];
-        fill_peer(p, MIX_BLOCK, now);
+        if (!p->raw)
+            fill_peer(p, MIX_BLOCK, now);
         size_t n = p->fifo_len < MIX_BLOCK ? p->fifo_len : MIX_BLOCK;
         gv_mix_add_ramp(v->mix, p->fifo, n, p->last_gain, p->gain);
         p->last_gain = p->gain;
@@ -373,22 +420,37 @@ void gv_voice_get_stats(const gv_voice *v, gv_client_stats *out)
     out->peer_count = v->peer_count;
 }
 
+static void peer_stats(const peer *p, gv_peer_stats *out)
+{
+    gv_jbuf_stats st;
+    gv_jbuf_get_stats(p->jbuf, &st);
+    memset(out, 0, sizeof *out);
+    out->id = p->id;
+    out->voice_packets = p->packets;
+    out->lost = st.lost;
+    out->late = st.late;
+    out->duplicates = st.duplicates;
+    out->fec_recovered = st.fec_recovered;
+    out->concealed_frames = st.concealed_frames;
+    out->jitter_ms = st.jitter_ms;
+    out->playout_delay_ms = st.playout_delay_ms;
+}
+
+int gv_voice_peer_stats(const gv_voice *v, uint16_t id, gv_peer_stats *out)
+{
+    for (int i = 0; i < v->peer_count; i++) {
+        if (v->peers[i]->id == id) {
+            peer_stats(v->peers[i], out);
+            return 0;
+        }
+    }
+    return GV_ENOTFOUND;
+}
+
 int gv_voice_get_peer_stats(const gv_voice *v, gv_peer_stats *out, int max)
 {
     int n = 0;
-    for (int i = 0; i < v->peer_count && n < max; i++, n++) {
-        gv_jbuf_stats st;
-        gv_jbuf_get_stats(v->peers[i]->jbuf, &st);
-        memset(&out[n], 0, sizeof out[n]);
-        out[n].id = v->peers[i]->id;
-        out[n].voice_packets = v->peers[i]->packets;
-        out[n].lost = st.lost;
-        out[n].late = st.late;
-        out[n].duplicates = st.duplicates;
-        out[n].fec_recovered = st.fec_recovered;
-        out[n].concealed_frames = st.concealed_frames;
-        out[n].jitter_ms = st.jitter_ms;
-        out[n].playout_delay_ms = st.playout_delay_ms;
-    }
+    for (; n < v->peer_count && n < max; n++)
+        peer_stats(v->peers[n], &out[n]);
     return n;
 }

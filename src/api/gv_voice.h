@@ -16,7 +16,7 @@ int gv_voice_create(const gv_client_config *cfg, gv_voice **out);
 void gv_voice_destroy(gv_voice *v);
 
 /* A relayed voice message from the link. */
-void gv_voice_receive(gv_voice *v, const gv_msg *relay);
+void gv_voice_receive(gv_voice *v, const gv_msg *relay, uint16_t own_id);
 void gv_voice_loss_report(gv_voice *v, uint16_t reporter, uint16_t loss_permille);
 void gv_voice_remove_peer(gv_voice *v, uint16_t id);
 
@@ -29,5 +29,8 @@ int gv_voice_pull_mix(gv_voice *v, float *out, size_t frames, int rate, int chan
 /* Adds the voice counters to *out. */
 void gv_voice_get_stats(const gv_voice *v, gv_client_stats *out);
 int gv_voice_get_peer_stats(const gv_voice *v, gv_peer_stats *out, int max);
+
+/* One player's statistics; GV_ENOTFOUND if they never spoke. */
+int gv_voice_peer_stats(const gv_voice *v, uint16_t id, gv_peer_stats *out);
 
 #endif

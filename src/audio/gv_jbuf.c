@@ -14,6 +14,7 @@
 #define WIN_MAX 512     /* delay samples kept at most */
 #define WIN_KEEP 16     /* kept across silences whatever their age */
 #define WIN_TRUST 8     /* below this the initial delay is a floor */
+#define OUTLIERS 2      /* largest delays the quantile may ignore */
 #define SEQ_FAR 1000    /* further than this from the newest: not this stream */
 #define RESYNC_MIN_US 2000000 /* arrival delay this far off: not this stream */
 #define STRAY_RESYNC 8  /* this many foreign packets in a row: follow them */
@@ -21,7 +22,7 @@
 #define PAUSE_CHUNK 240
 #define PERSIST_US 2000000 /* excess must last this long before a frame is dropped */
 #define DROP_HYST_US 2000
-#define LOSS_EWMA_N 64.0
+#define LOSS_EWMA_N 256.0 /* packets: recent loss is judged over about 5 s */
 #define LATE_MEMORY_FRAMES 4 /* a late packet this recent makes an underrun wait */
 
 enum { ST_IDLE, ST_WAIT, ST_PLAY };
@@ -62,6 +63,7 @@ struct gv_jbuf {
     int have_last_d;
     double jitter_us;
     double loss_ewma;
+    int fec_wait; /* loss is high enough to wait for the packet carrying FEC */
     int64_t tgt_us;
     int64_t init_tgt_us;
 
@@ -253,12 +255,24 @@ static targets compute_targets(gv_jbuf *jb, int fs)
 
     if (jb->win_n == 0)
         return t;
+    /* The top OUTLIERS samples never set the target on their own: one
+     * packet stuck for 200 ms must not add 200 ms to everything after it. */
     idx = (int)(((int64_t)jb->win_n * jb->cfg.quantile_permille + 999) / 1000) - 1;
-    idx = idx < 0 ? 0 : idx >= jb->win_n ? jb->win_n - 1 : idx;
+    if (idx > jb->win_n - 1 - OUTLIERS)
+        idx = jb->win_n - 1 - OUTLIERS;
+    if (idx < 0)
+        idx = 0;
     base = jb->sorted[0];
     jit = jb->sorted[idx] - base;
-    if (jb->cfg.fec_wait_loss_permille > 0 &&
-        jb->loss_ewma * 1000.0 >= (double)jb->cfg.fec_wait_loss_permille)
+    /* Hysteresis, so a loss rate near the threshold does not toggle the
+     * extra frame at every talk spurt. */
+    if (jb->cfg.fec_wait_loss_permille == 0)
+        jb->fec_wait = 0;
+    else if (jb->loss_ewma * 1000.0 >= (double)jb->cfg.fec_wait_loss_permille)
+        jb->fec_wait = 1;
+    else if (jb->loss_ewma * 2000.0 < (double)jb->cfg.fec_wait_loss_permille)
+        jb->fec_wait = 0;
+    if (jb->fec_wait)
         extra = frame_us(fs);
     tgt = jit + (int64_t)jb->cfg.margin_ms * 1000 + extra;
     if (jb->win_n < WIN_TRUST && tgt < jb->init_tgt_us)

@@ -35,7 +35,7 @@ static void read_voice(gv_reader *r, gv_msg *m)
     m->u.voice.ts = gv_read_u32(r);
     m->u.voice.flags = gv_read_u8(r);
     size_t left = gv_reader_remaining(r);
-    size_t max = (m->u.voice.flags & GV_VOICE_RAW) ? GV_MTU : GV_VOICE_PAYLOAD_MAX;
+    size_t max = (m->u.voice.flags & GV_VOICE_RAW) ? GV_RAW_PAYLOAD : GV_VOICE_PAYLOAD_MAX;
     if (left == 0 || left > max) {
         r->err = GV_EMALFORMED;
         return;
@@ -167,7 +167,7 @@ int gv_msg_encode(const gv_msg *m, uint8_t *out, size_t cap)
         break;
     case GV_MSG_VOICE_RELAY:
     case GV_MSG_VOICE: {
-        size_t max = (m->u.voice.flags & GV_VOICE_RAW) ? GV_MTU : GV_VOICE_PAYLOAD_MAX;
+        size_t max = (m->u.voice.flags & GV_VOICE_RAW) ? GV_RAW_PAYLOAD : GV_VOICE_PAYLOAD_MAX;
         if (m->u.voice.len == 0 || m->u.voice.len > max || !m->u.voice.payload)
             return GV_EINVAL;
         if (m->type == GV_MSG_VOICE_RELAY)

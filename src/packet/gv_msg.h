@@ -17,6 +17,10 @@
 #define GV_HOST_TOKEN_LEN 32
 #define GV_REASON_MAX 200
 #define GV_VOICE_PAYLOAD_MAX 1275 /* largest Opus packet */
+/* The original example's message: 1024 stereo float32 frames. Only the
+ * --codec raw baseline sends it, fragmented by ENet. */
+#define GV_RAW_FRAMES 1024
+#define GV_RAW_PAYLOAD (GV_RAW_FRAMES * 2 * 4)
 
 enum gv_channel {
     GV_CH_CONTROL = 0, /* reliable, ordered */

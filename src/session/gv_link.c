@@ -65,13 +65,13 @@ static void fail(gv_link *l, int error, const char *fmt, const char *detail)
         enet_peer_disconnect(l->peer, 0);
 }
 
-static int send_sealed(gv_link *l, uint8_t channel, const uint8_t *plain, size_t len)
+static int send_sealed(gv_link *l, uint8_t channel, const uint8_t *plain, size_t len, int fragment)
 {
     uint8_t *sealed = l->scratch[1];
     int n = gv_seal_encrypt(l->seal, channel, NULL, 0, plain, len, sealed, sizeof l->scratch[1]);
     if (n < 0)
         return n;
-    return gv_transport_send(&l->transport, l->peer, channel, sealed, (size_t)n);
+    return gv_transport_send(&l->transport, l->peer, channel, sealed, (size_t)n, fragment);
 }
 
 static void roster_add(gv_link *l, uint16_t id, const char *name)
@@ -94,9 +94,9 @@ static void roster_remove(gv_link *l, uint16_t id)
         gv_event *ev = gv_events_push(&l->events, GV_EVENT_PLAYER_DISCONNECTED);
         ev->id = id;
         snprintf(ev->name, sizeof ev->name, "%s", l->roster[i].name);
-        l->roster[i] = l->roster[--l->roster_count];
         if (l->cb.left)
-            l->cb.left(l->cb.ctx, id);
+            l->cb.left(l->cb.ctx, id); /* while the name is still known */
+        l->roster[i] = l->roster[--l->roster_count];
         return;
     }
 }
@@ -120,7 +120,7 @@ static void send_hello(gv_link *l)
     m.u.hello.token_len = l->has_token ? GV_HOST_TOKEN_LEN : 0;
     uint8_t buf[512];
     int n = gv_msg_encode(&m, buf, sizeof buf);
-    if (n < 0 || send_sealed(l, GV_CH_CONTROL, buf, (size_t)n) < 0)
+    if (n < 0 || send_sealed(l, GV_CH_CONTROL, buf, (size_t)n, 0) < 0)
         fail(l, GV_ENET, "could not send the greeting%s", NULL);
     sodium_memzero(buf, sizeof buf);
 }
@@ -289,7 +289,7 @@ static void on_connect(gv_link *l)
     int n = -1;
     if (gv_noise_initiator_create(pro, sizeof pro, &l->random, &l->noise) == 0)
         n = gv_noise_write_message(l->noise, pad, sizeof pad, msg + 1, sizeof msg - 1);
-    if (n < 0 || gv_transport_send(&l->transport, l->peer, GV_CH_CONTROL, msg, (size_t)n + 1) != 0) {
+    if (n < 0 || gv_transport_send(&l->transport, l->peer, GV_CH_CONTROL, msg, (size_t)n + 1, 0) != 0) {
         fail(l, GV_ENOMEM, "could not start the handshake%s", NULL);
         return;
     }
@@ -456,12 +456,13 @@ int gv_link_send_voice(gv_link *l, const gv_msg *voice)
     if (l->state != LINK_JOINED)
         return GV_ESTATE;
     uint8_t *buf = l->scratch[0];
-    int n = gv_msg_encode(voice, buf, GV_MTU);
+    int raw = (voice->u.voice.flags & GV_VOICE_RAW) != 0;
+    int n = gv_msg_encode(voice, buf, sizeof l->scratch[0]);
     if (n < 0)
         return n;
-    if ((size_t)n + GV_SEAL_OVERHEAD > GV_TRANSPORT_MAX_UNRELIABLE)
+    if (!raw && (size_t)n + GV_SEAL_OVERHEAD > GV_TRANSPORT_MAX_UNRELIABLE)
         return GV_ETOOBIG;
-    int rc = send_sealed(l, GV_CH_VOICE, buf, (size_t)n);
+    int rc = send_sealed(l, GV_CH_VOICE, buf, (size_t)n, raw);
     if (rc == 0)
         gv_transport_flush(&l->transport);
     return rc;
@@ -478,7 +479,7 @@ int gv_link_send_loss(gv_link *l, uint16_t speaker, uint16_t loss_permille)
     m.u.loss.loss_permille = loss_permille;
     uint8_t buf[16];
     int n = gv_msg_encode(&m, buf, sizeof buf);
-    return n < 0 ? n : send_sealed(l, GV_CH_CONTROL, buf, (size_t)n);
+    return n < 0 ? n : send_sealed(l, GV_CH_CONTROL, buf, (size_t)n, 0);
 }
 
 const gv_transport_stats *gv_link_transport_stats(const gv_link *l)

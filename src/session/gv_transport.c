@@ -54,6 +54,10 @@ static int intercept(ENetHost *host, ENetEvent *event)
     return 1;
 }
 
+/* The smallest datagram ENet can send here: peer id (2), checksum (4) and
+ * one command header (4). */
+#define MIN_DATAGRAM 10
+
 static void account_sent(gv_transport *t)
 {
     ENetHost *h = t->host;
@@ -61,10 +65,14 @@ static void account_sent(gv_transport *t)
         return;
     t->stats.datagrams_out += h->totalSentPackets;
     t->stats.bytes_out += h->totalSentData;
-    /* Exact when one datagram left since the last call (a client flushes
-     * after each voice packet); otherwise the mean bounds it from below and
-     * ENet's MTU bounds it from above. */
-    uint64_t size = h->totalSentData / h->totalSentPackets;
+    /* ENet reports only totals. With one datagram since the last call (a
+     * client flushes after each voice packet) the size is exact; with more,
+     * each of the others had at least a minimal datagram's bytes, which
+     * bounds the largest from above: never under-reported. */
+    uint64_t others = (uint64_t)(h->totalSentPackets - 1) * MIN_DATAGRAM;
+    uint64_t size = h->totalSentData > others ? h->totalSentData - others : 0;
+    if (size > h->mtu)
+        size = h->mtu;
     if (size > t->stats.max_datagram_out)
         t->stats.max_datagram_out = size;
     h->totalSentPackets = 0;
@@ -137,14 +145,19 @@ uint16_t gv_transport_port(const gv_transport *t)
     return addr.port;
 }
 
-int gv_transport_send(gv_transport *t, ENetPeer *peer, uint8_t channel, const uint8_t *data, size_t len)
+int gv_transport_send(gv_transport *t, ENetPeer *peer, uint8_t channel, const uint8_t *data, size_t len,
+                      int fragment)
 {
     if (!t || !peer || !data || len == 0 || channel >= GV_CH_COUNT)
         return GV_EINVAL;
     int reliable = channel == GV_CH_CONTROL;
-    if (!reliable && len > GV_TRANSPORT_MAX_UNRELIABLE)
-        return GV_ETOOBIG;
-    ENetPacket *p = enet_packet_create(data, len, reliable ? ENET_PACKET_FLAG_RELIABLE : ENET_PACKET_FLAG_UNSEQUENCED);
+    enet_uint32 flags = reliable ? ENET_PACKET_FLAG_RELIABLE : ENET_PACKET_FLAG_UNSEQUENCED;
+    if (!reliable && len > GV_TRANSPORT_MAX_UNRELIABLE) {
+        if (!fragment)
+            return GV_ETOOBIG;
+        flags = ENET_PACKET_FLAG_UNRELIABLE_FRAGMENT;
+    }
+    ENetPacket *p = enet_packet_create(data, len, flags);
     if (!p)
         return GV_ENOMEM;
     if (enet_peer_send(peer, channel, p) != 0) {

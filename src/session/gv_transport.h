@@ -41,8 +41,10 @@ void gv_transport_close(gv_transport *t);
 uint16_t gv_transport_port(const gv_transport *t);
 
 /* Queues one packet; voice goes unsequenced and unreliable, control
- * reliable. Refuses unreliable packets that would not fit one datagram. */
-int gv_transport_send(gv_transport *t, ENetPeer *peer, uint8_t channel, const uint8_t *data, size_t len);
+ * reliable. An unreliable packet that would not fit one datagram is refused
+ * unless `fragment` (the raw baseline only), which lets ENet split it. */
+int gv_transport_send(gv_transport *t, ENetPeer *peer, uint8_t channel, const uint8_t *data, size_t len,
+                      int fragment);
 
 /* Sends what is queued now and accounts the datagrams that left. */
 void gv_transport_flush(gv_transport *t);

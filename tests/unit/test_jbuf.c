@@ -1,0 +1,629 @@
+/* Jitter buffer: table-driven scenarios played through a simulated sender,
+ * network and receiver with an injected clock. The receiver asks for audio
+ * each time it has consumed the previous frame, at its own (nominal) clock;
+ * the sender's clock may drift. GV_TEST_SEED overrides the seed. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audio/gv_jbuf.h"
+#include "gvoip/error.h"
+
+/* ---- deterministic randomness ---- */
+
+static uint64_t g_seed = 0x6a62756655aa1234ull;
+static void *g_pkts; /* the current scenario's packets, freed even when a check fails */
+
+typedef struct rng {
+    uint64_t s;
+} rng;
+
+static uint64_t rng_next(rng *r)
+{
+    uint64_t z = (r->s += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+static int64_t rng_below(rng *r, int64_t n)
+{
+    return n <= 0 ? 0 : (int64_t)(rng_next(r) % (uint64_t)n);
+}
+
+/* ---- scenario description ---- */
+
+#define LIST_END (-1)
+#define MAX_LIST 12
+
+struct result;
+
+typedef struct scen {
+    const char *name;
+    int dur_ms;
+    int frame_ms;
+    int drift_ppm; /* sender clock runs fast by this much */
+    int delay_us;  /* one-way network delay ... */
+    int jitter_us; /* ... plus uniform [0, jitter_us) */
+    const int *spurts; /* pairs of sender-time ms [start, end), LIST_END ended; NULL: all */
+    int drops[MAX_LIST]; /* packet indices (in send order), 0 ended */
+    int dups[MAX_LIST];
+    int late_idx, late_extra_ms;
+    int reorder_every, reorder_us; /* every n-th packet held back */
+    int step_at_ms, step_us, calm_at_ms;
+    int restart_at_ms, restart_seq_delta; /* 0: random seq and ts */
+    int flood_at_ms, flood_frames;
+    uint16_t seq0;
+    uint32_t ts0;
+    int min_delay_ms;
+    int warm_ms;
+    /* expectations, X(n); 0: not checked */
+    int exp_lost, exp_late, exp_dups, exp_fec, exp_concealed;
+    int max_tail; /* LOST frames allowed at talk-spurt ends */
+    void (*check)(const struct scen *, const struct result *);
+} scen;
+
+typedef struct pkt {
+    uint16_t seq;
+    uint32_t ts;
+    int samples;
+    int marker;
+    int64_t send_us;
+    int64_t arrive_us; /* first copy; -1 dropped */
+    int64_t played_us; /* -1 never */
+    int new_stream;    /* sent after the restart */
+} pkt;
+
+typedef struct arrival {
+    int64_t at_us;
+    uint32_t idx;
+    uint32_t order;
+} arrival;
+
+#define PROBES 4
+
+typedef struct result {
+    gv_jbuf_stats st;
+    pkt *p;
+    size_t n;
+    uint64_t kinds[4];
+    int order_ok, fec_ok, cap_ok;
+    double max_over_target_ms; /* buffered minus target, after warm-up */
+    double max_buffered_ms;
+    uint64_t max_lost_per_min; /* LOST frames in any minute after warm-up */
+    double target_at[PROBES];
+    int64_t probe_ms[PROBES];
+} result;
+
+static int in_list(const int *l, int v)
+{
+    int i;
+    for (i = 0; i < MAX_LIST && l[i] != 0; i++)
+        if (l[i] == v)
+            return 1;
+    return 0;
+}
+
+static int talking(const scen *sc, int64_t t_ms)
+{
+    int i;
+    if (!sc->spurts)
+        return 1;
+    for (i = 0; sc->spurts[i] != LIST_END; i += 2)
+        if (t_ms >= sc->spurts[i] && t_ms < sc->spurts[i + 1])
+            return 1;
+    return 0;
+}
+
+static int cmp_arrival(const void *a, const void *b)
+{
+    const arrival *x = a, *y = b;
+    if (x->at_us != y->at_us)
+        return x->at_us < y->at_us ? -1 : 1;
+    return x->order < y->order ? -1 : x->order > y->order;
+}
+
+/* Sender and network: every packet with its send and arrival times. */
+static arrival *build(const scen *sc, rng *r, result *res, size_t *n_arr)
+{
+    int fs;
+    size_t nmax = (size_t)sc->dur_ms / (size_t)sc->frame_ms + 1;
+    arrival *arr = calloc(nmax * 2 + 1, sizeof *arr);
+    int64_t t, frames = (int64_t)sc->dur_ms / sc->frame_ms;
+    uint16_t seq = sc->seq0;
+    uint32_t ts_base = sc->ts0;
+    int64_t ts_origin = 0;
+    int was_talking = 0, restarted = 0;
+    size_t na = 0;
+
+    free(g_pkts);
+    g_pkts = res->p = calloc(nmax, sizeof *res->p);
+    fs = sc->frame_ms * 48;
+    assert_non_null(arr);
+    assert_non_null(res->p);
+    res->n = 0;
+    for (t = 0; t < frames; t++) {
+        int64_t t_ms = t * sc->frame_ms;
+        int64_t send_ms, delay;
+        size_t i;
+        pkt *p;
+
+        if (!talking(sc, t_ms)) {
+            was_talking = 0;
+            continue;
+        }
+        if (sc->restart_at_ms && !restarted && t_ms >= sc->restart_at_ms) {
+            restarted = 1;
+            was_talking = 0;
+            if (sc->restart_seq_delta) {
+                seq = (uint16_t)(seq + sc->restart_seq_delta);
+            } else {
+                seq = (uint16_t)rng_next(r);
+            }
+            ts_base = (uint32_t)rng_next(r);
+            ts_origin = t_ms * 48;
+        }
+        i = res->n++;
+        p = &res->p[i];
+        p->seq = seq++;
+        p->ts = ts_base + (uint32_t)(t_ms * 48 - ts_origin);
+        p->samples = fs;
+        p->marker = !was_talking;
+        p->new_stream = restarted;
+        p->played_us = -1;
+        was_talking = 1;
+        send_ms = t_ms + sc->frame_ms;
+        if (sc->flood_frames && t_ms >= sc->flood_at_ms &&
+            t_ms < sc->flood_at_ms + (int64_t)sc->flood_frames * sc->frame_ms)
+            send_ms = sc->flood_at_ms;
+        /* The sender's clock is fast by drift_ppm: its millisecond is
+         * shorter in real time. */
+        p->send_us = send_ms * 1000 * 1000000 / (1000000 + sc->drift_ppm);
+        delay = sc->delay_us + rng_below(r, sc->jitter_us);
+        if (sc->step_us && send_ms >= sc->step_at_ms && (!sc->calm_at_ms || send_ms < sc->calm_at_ms))
+            delay += sc->step_us;
+        if (sc->late_idx && (int)i == sc->late_idx)
+            delay += (int64_t)sc->late_extra_ms * 1000;
+        if (sc->reorder_every && i % (size_t)sc->reorder_every == (size_t)sc->reorder_every - 1)
+            delay += sc->reorder_us;
+        if (in_list(sc->drops, (int)i)) {
+            p->arrive_us = -1;
+            continue;
+        }
+        p->arrive_us = p->send_us + delay;
+        arr[na++] = (arrival){p->arrive_us, (uint32_t)i, (uint32_t)na};
+        if (in_list(sc->dups, (int)i))
+            arr[na++] = (arrival){p->arrive_us + 3000, (uint32_t)i, (uint32_t)na};
+    }
+    qsort(arr, na, sizeof *arr, cmp_arrival);
+    *n_arr = na;
+    return arr;
+}
+
+static void run(const scen *sc, result *res)
+{
+    rng r = {g_seed ^ (uint64_t)sc->dur_ms * 0x100000001b3ull};
+    gv_jbuf_config cfg;
+    gv_jbuf *jb = NULL;
+    size_t na, ai = 0;
+    arrival *arr;
+    int64_t rx_samples = 0, end_us = ((int64_t)sc->dur_ms + 1000) * 1000;
+    int64_t last_idx = -1, pending_fec = -1, minute_start = 0;
+    uint64_t lost_this_min = 0;
+    int probe = 0;
+
+    memset(res, 0, sizeof *res);
+    if (sc->step_us) {
+        res->probe_ms[0] = sc->step_at_ms - 100;
+        res->probe_ms[1] = sc->step_at_ms + 1000;
+        res->probe_ms[2] = sc->dur_ms - 100;
+    }
+    res->order_ok = res->fec_ok = res->cap_ok = 1;
+    res->max_over_target_ms = -1e9;
+    arr = build(sc, &r, res, &na);
+    gv_jbuf_config_default(&cfg);
+    if (sc->min_delay_ms) {
+        cfg.min_delay_ms = sc->min_delay_ms;
+        if (cfg.initial_delay_ms < cfg.min_delay_ms)
+            cfg.initial_delay_ms = cfg.min_delay_ms;
+    }
+    assert_int_equal(gv_jbuf_create(&cfg, &jb), 0);
+
+    for (;;) {
+        int64_t now = rx_samples * 125 / 6;
+        gv_jbuf_frame f;
+        gv_jbuf_stats st;
+
+        if (now > end_us)
+            break;
+        while (ai < na && arr[ai].at_us <= now) {
+            const pkt *p = &res->p[arr[ai].idx];
+            uint8_t payload[8];
+            int rc;
+            memcpy(payload, &arr[ai].idx, 4);
+            memset(payload + 4, 0xa5, 4);
+            rc = gv_jbuf_put(jb, p->seq, p->ts, p->samples, p->marker, payload, sizeof payload,
+                             (uint64_t)arr[ai].at_us);
+            if (rc != 0 && rc != GV_EREPLAY)
+                res->fec_ok = 0;
+            gv_jbuf_get_stats(jb, &st);
+            if (st.buffered_ms > cfg.max_delay_ms)
+                res->cap_ok = 0;
+            ai++;
+        }
+        assert_int_equal(gv_jbuf_get(jb, (uint64_t)now, &f), 0);
+        assert_true(f.samples > 0);
+        res->kinds[f.kind]++;
+        if (f.kind == GV_JBUF_PACKET || f.kind == GV_JBUF_FEC) {
+            uint32_t idx;
+            assert_int_equal(f.len, 8);
+            memcpy(&idx, f.payload, 4);
+            if (f.kind == GV_JBUF_PACKET) {
+                if ((int64_t)idx <= last_idx)
+                    res->order_ok = 0;
+                if (pending_fec >= 0 && pending_fec != (int64_t)idx)
+                    res->fec_ok = 0;
+                pending_fec = -1;
+                last_idx = idx;
+                res->p[idx].played_us = now;
+            } else {
+                if ((int64_t)idx <= last_idx)
+                    res->fec_ok = 0;
+                pending_fec = idx;
+            }
+        }
+        gv_jbuf_get_stats(jb, &st);
+        if (st.buffered_ms > res->max_buffered_ms)
+            res->max_buffered_ms = st.buffered_ms;
+        if (st.buffered_ms > cfg.max_delay_ms)
+            res->cap_ok = 0;
+        if (now >= (int64_t)sc->warm_ms * 1000) {
+            if (st.buffered_ms - st.target_delay_ms > res->max_over_target_ms)
+                res->max_over_target_ms = st.buffered_ms - st.target_delay_ms;
+            if (f.kind == GV_JBUF_LOST)
+                lost_this_min++;
+            if (now - minute_start >= 60000000) {
+                if (lost_this_min > res->max_lost_per_min)
+                    res->max_lost_per_min = lost_this_min;
+                lost_this_min = 0;
+                minute_start = now;
+            }
+        } else {
+            minute_start = now;
+        }
+        while (probe < PROBES && res->probe_ms[probe] && now >= res->probe_ms[probe] * 1000)
+            res->target_at[probe++] = st.target_delay_ms;
+        rx_samples += f.samples;
+    }
+    if (lost_this_min > res->max_lost_per_min)
+        res->max_lost_per_min = lost_this_min;
+    gv_jbuf_get_stats(jb, &res->st);
+    gv_jbuf_destroy(jb);
+    free(arr);
+}
+
+/* Every failed expectation names the scenario and the seed. */
+#define EXPECT(sc, cond)                                                                   \
+    do {                                                                                   \
+        if (!(cond)) {                                                                     \
+            print_error("scenario '%s' (GV_TEST_SEED=%llu): %s\n", (sc)->name,            \
+                        (unsigned long long)g_seed, #cond);                                \
+            fail();                                                                        \
+        }                                                                                  \
+    } while (0)
+
+static void print_result(const scen *sc, const result *r)
+{
+    const gv_jbuf_stats *s = &r->st;
+    print_message("  %-22s recv %llu lost %llu late %llu dup %llu fec %llu conc %llu tail %llu "
+                  "drop %llu ins %llu cap %llu rs %llu | tgt %.1f jit %.1f pd %.1f maxbuf %.1f "
+                  "over %.1f lost/min %llu\n",
+                  sc->name, (unsigned long long)s->received, (unsigned long long)s->lost,
+                  (unsigned long long)s->late, (unsigned long long)s->duplicates,
+                  (unsigned long long)s->fec_recovered, (unsigned long long)s->concealed_frames,
+                  (unsigned long long)s->tail_frames, (unsigned long long)s->dropped_for_drift,
+                  (unsigned long long)s->inserted_for_drift, (unsigned long long)s->dropped_for_cap,
+                  (unsigned long long)s->resyncs, s->target_delay_ms, s->jitter_ms,
+                  s->playout_delay_ms, r->max_buffered_ms, r->max_over_target_ms,
+                  (unsigned long long)r->max_lost_per_min);
+}
+
+/* ---- per-scenario checks beyond the counters ---- */
+
+/* Everything that arrived was played, but for frames dropped on purpose
+ * (the first talk spurt starts at the initial delay, which is then trimmed)
+ * and the last few still in the buffer at the end. */
+static void check_all_played(const scen *sc, const result *r)
+{
+    size_t i;
+    uint64_t unplayed = 0;
+    for (i = 0; i + 3 < r->n; i++)
+        if (r->p[i].arrive_us >= 0 && r->p[i].played_us < 0)
+            unplayed++;
+    EXPECT(sc, unplayed == r->st.dropped_for_drift + r->st.dropped_for_cap);
+    EXPECT(sc, r->st.dropped_for_drift <= 1 && r->st.inserted_for_drift == 0);
+}
+
+static void check_silence(const scen *sc, const result *r)
+{
+    size_t i;
+    check_all_played(sc, r);
+    /* The second spurt starts within the target (plus one silence step)
+     * of its first packet's arrival. */
+    for (i = 1; i < r->n; i++) {
+        if (r->p[i].marker) {
+            int64_t wait = r->p[i].played_us - r->p[i].arrive_us;
+            EXPECT(sc, wait >= 0 && wait <= 15000);
+        }
+    }
+    EXPECT(sc, r->kinds[GV_JBUF_SILENCE] * 240 >= 48 * 1900);
+}
+
+static void check_restart(const scen *sc, const result *r)
+{
+    size_t i, first = 0;
+    for (i = 0; i < r->n; i++)
+        if (r->p[i].new_stream && r->p[i].arrive_us >= 0) {
+            first = i;
+            break;
+        }
+    EXPECT(sc, first > 0);
+    EXPECT(sc, r->st.resyncs == 1);
+    /* Playing again within 200 ms of the first new packet's arrival, and
+     * nothing after it stalls. */
+    for (i = first; i < r->n; i++) {
+        if (r->p[i].played_us >= 0) {
+            EXPECT(sc, r->p[i].played_us - r->p[first].arrive_us <= 200000);
+            break;
+        }
+    }
+    EXPECT(sc, i < r->n);
+    for (i = i + 1; i + 3 < r->n; i++)
+        EXPECT(sc, r->p[i].played_us >= 0);
+}
+
+static void check_fec_wait(const scen *sc, const result *r)
+{
+    /* The first losses are concealed; once loss is recent the buffer
+     * waits one frame more and the later ones come back through FEC. */
+    EXPECT(sc, r->st.lost == 8);
+    EXPECT(sc, r->st.fec_recovered >= 4);
+    EXPECT(sc, r->st.fec_recovered + r->st.concealed_frames - r->st.inserted_for_drift == 8);
+    EXPECT(sc, r->st.inserted_for_drift >= 1);
+}
+
+static void check_step(const scen *sc, const result *r)
+{
+    /* probe 0: before the step; 1: one second after it; 2: the end,
+     * after a calm period with silences. */
+    EXPECT(sc, r->target_at[0] < 10.0);
+    EXPECT(sc, r->target_at[1] >= 38.0);
+    EXPECT(sc, r->target_at[2] < 10.0);
+    EXPECT(sc, r->st.lost <= 4);
+    EXPECT(sc, r->st.playout_delay_ms < 15.0);
+}
+
+static void check_drift(const scen *sc, const result *r)
+{
+    /* One frame of 20 ms every 20 s for 0.1% over an hour: about 180. */
+    uint64_t adj = sc->drift_ppm > 0 ? r->st.dropped_for_drift : r->st.inserted_for_drift;
+    uint64_t other = sc->drift_ppm > 0 ? r->st.inserted_for_drift : r->st.dropped_for_drift;
+    EXPECT(sc, adj >= 150 && adj <= 220);
+    EXPECT(sc, other <= 10);
+    EXPECT(sc, r->max_over_target_ms < 2.0 * sc->frame_ms);
+    EXPECT(sc, r->max_lost_per_min <= 5);
+    EXPECT(sc, r->st.lost == 0);
+    EXPECT(sc, r->st.playout_delay_ms < 50.0);
+}
+
+static void check_cap(const scen *sc, const result *r)
+{
+    size_t i;
+    EXPECT(sc, r->cap_ok);
+    EXPECT(sc, r->st.dropped_for_cap > 0);
+    EXPECT(sc, r->max_buffered_ms <= 300.0);
+    /* Playout goes on after the flood. */
+    for (i = r->n - 60; i + 3 < r->n; i++)
+        EXPECT(sc, r->p[i].played_us >= 0);
+}
+
+/* ---- the table ---- */
+
+/* Zero means "default" in every field below: 20 ms frames, 20 ms network
+ * delay plus up to 2 ms of jitter, warm-up 3 s, default configuration.
+ * Expectations are written X(n) and checked only when present. */
+#define X(n) ((n) + 1)
+
+static const int silence_spurts[] = {0, 3000, 5000, 8000, LIST_END};
+static const int restart_spurts[] = {0, 3000, 3300, 6000, LIST_END};
+static const int step_spurts[] = {0, 12000, 12600, 14000, 14600, 16000, 16600, 18000,
+                                  18600, 20000, 20600, 22000, 22600, 24000, 24600, 26000,
+                                  26600, 28000, LIST_END};
+
+static const scen scenarios[] = {
+    {.name = "in order", .dur_ms = 10000, .exp_lost = X(0), .exp_late = X(0), .exp_dups = X(0),
+     .exp_fec = X(0), .exp_concealed = X(0), .check = check_all_played},
+    {.name = "wraparound", .dur_ms = 4000, .seq0 = 65500, .ts0 = 0xfffe0000u,
+     .exp_lost = X(0), .exp_late = X(0), .exp_concealed = X(0), .check = check_all_played},
+    {.name = "reordered", .dur_ms = 10000, .reorder_every = 50, .reorder_us = 15000,
+     .exp_lost = X(0), .exp_late = X(0), .exp_concealed = X(0), .check = check_all_played},
+    {.name = "duplicated", .dur_ms = 5000, .dups = {10, 20, 30, 40, 100, 150},
+     .exp_lost = X(0), .exp_late = X(0), .exp_dups = X(6), .exp_concealed = X(0),
+     .check = check_all_played},
+    {.name = "late", .dur_ms = 3000, .min_delay_ms = 30, .late_idx = 50, .late_extra_ms = 200,
+     .drops = {51}, .exp_lost = X(2), .exp_late = X(1), .exp_fec = X(1), .exp_concealed = X(1)},
+    {.name = "single loss (FEC)", .dur_ms = 3000, .min_delay_ms = 30, .drops = {50},
+     .exp_lost = X(1), .exp_late = X(0), .exp_fec = X(1), .exp_concealed = X(0)},
+    {.name = "burst of 3", .dur_ms = 3000, .min_delay_ms = 30, .drops = {50, 51, 52},
+     .exp_lost = X(3), .exp_late = X(0), .exp_fec = X(1), .exp_concealed = X(2)},
+    {.name = "fec wait adapts", .dur_ms = 20000,
+     .drops = {300, 330, 360, 390, 420, 450, 480, 510}, .check = check_fec_wait},
+    {.name = "silence gap 2 s", .dur_ms = 8000, .spurts = silence_spurts, .exp_lost = X(0),
+     .exp_late = X(0), .exp_concealed = X(0), .max_tail = 2, .check = check_silence},
+    {.name = "sender restart", .dur_ms = 6000, .restart_at_ms = 3300, .spurts = restart_spurts,
+     .max_tail = 2, .check = check_restart},
+    {.name = "restart, seq near", .dur_ms = 6000, .restart_at_ms = 3000,
+     .restart_seq_delta = 5, .max_tail = 2, .check = check_restart},
+    {.name = "restart, marker lost", .dur_ms = 6000, .restart_at_ms = 3300,
+     .spurts = restart_spurts, .drops = {150}, .max_tail = 2, .check = check_restart},
+    {.name = "jitter step", .dur_ms = 28000, .spurts = step_spurts, .step_at_ms = 5000,
+     .step_us = 40000, .calm_at_ms = 10000, .max_tail = 16, .check = check_step},
+    {.name = "hard cap", .dur_ms = 8000, .flood_at_ms = 3000, .flood_frames = 100,
+     .check = check_cap},
+    {.name = "drift +0.1% 1 h", .dur_ms = 3600000, .drift_ppm = 1000, .jitter_us = 4000,
+     .warm_ms = 30000, .check = check_drift},
+    {.name = "drift -0.1% 1 h", .dur_ms = 3600000, .drift_ppm = -1000, .jitter_us = 4000,
+     .warm_ms = 30000, .check = check_drift},
+};
+
+static void test_scenarios(void **state)
+{
+    size_t i;
+    (void)state;
+    for (i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++) {
+        scen s = scenarios[i];
+        const scen *sc = &s;
+        result r;
+        uint64_t lost_frames;
+
+        s.frame_ms = s.frame_ms ? s.frame_ms : 20;
+        s.delay_us = s.delay_us ? s.delay_us : 20000;
+        s.jitter_us = s.jitter_us ? s.jitter_us : 2000;
+        s.warm_ms = s.warm_ms ? s.warm_ms : 3000;
+
+        run(sc, &r);
+        print_result(sc, &r);
+        EXPECT(sc, r.order_ok);
+        EXPECT(sc, r.fec_ok);
+        EXPECT(sc, r.cap_ok);
+        if (sc->exp_lost)
+            EXPECT(sc, r.st.lost == (uint64_t)sc->exp_lost - 1);
+        if (sc->exp_late)
+            EXPECT(sc, r.st.late == (uint64_t)sc->exp_late - 1);
+        if (sc->exp_dups)
+            EXPECT(sc, r.st.duplicates == (uint64_t)sc->exp_dups - 1);
+        if (sc->exp_fec)
+            EXPECT(sc, r.st.fec_recovered == (uint64_t)sc->exp_fec - 1);
+        if (sc->exp_concealed)
+            EXPECT(sc, r.st.concealed_frames == (uint64_t)sc->exp_concealed - 1);
+        /* Every LOST frame is accounted for: concealment or a spurt tail. */
+        lost_frames = r.kinds[GV_JBUF_LOST];
+        EXPECT(sc, lost_frames <= r.st.concealed_frames + r.st.tail_frames + 8);
+        EXPECT(sc, r.st.tail_frames <= (uint64_t)sc->max_tail + 2);
+        EXPECT(sc, r.kinds[GV_JBUF_FEC] == r.st.fec_recovered);
+        if (sc->check)
+            sc->check(sc, &r);
+    }
+}
+
+/* ---- direct unit tests ---- */
+
+static void test_invalid_args(void **state)
+{
+    gv_jbuf_config cfg;
+    gv_jbuf *jb = NULL;
+    gv_jbuf_frame f;
+    gv_jbuf_stats st;
+    uint8_t big[GV_JBUF_MAX_PAYLOAD + 1] = {0};
+    (void)state;
+
+    gv_jbuf_config_default(NULL);
+    gv_jbuf_destroy(NULL);
+    gv_jbuf_get_stats(NULL, &st);
+    assert_int_equal(st.received, 0);
+    gv_jbuf_get_stats(NULL, NULL);
+    assert_int_equal(gv_jbuf_create(NULL, NULL), GV_EINVAL);
+
+    gv_jbuf_config_default(&cfg);
+    cfg.max_delay_ms = 10;
+    assert_int_equal(gv_jbuf_create(&cfg, &jb), GV_EINVAL);
+    assert_null(jb);
+    gv_jbuf_config_default(&cfg);
+    cfg.min_delay_ms = 400;
+    assert_int_equal(gv_jbuf_create(&cfg, &jb), GV_EINVAL);
+    gv_jbuf_config_default(&cfg);
+    cfg.capacity_packets = 2;
+    assert_int_equal(gv_jbuf_create(&cfg, &jb), GV_EINVAL);
+    gv_jbuf_config_default(&cfg);
+    cfg.quantile_permille = 1001;
+    assert_int_equal(gv_jbuf_create(&cfg, &jb), GV_EINVAL);
+    gv_jbuf_config_default(&cfg);
+    cfg.initial_delay_ms = -1;
+    assert_int_equal(gv_jbuf_create(&cfg, &jb), GV_EINVAL);
+
+    assert_int_equal(gv_jbuf_create(NULL, &jb), 0);
+    assert_non_null(jb);
+    assert_int_equal(gv_jbuf_put(NULL, 1, 0, 960, 1, big, 10, 0), GV_EINVAL);
+    assert_int_equal(gv_jbuf_put(jb, 1, 0, 0, 1, big, 10, 0), GV_EINVAL);
+    assert_int_equal(gv_jbuf_put(jb, 1, 0, 100, 1, big, 10, 0), GV_EINVAL);
+    assert_int_equal(gv_jbuf_put(jb, 1, 0, 5880, 1, big, 10, 0), GV_EINVAL);
+    assert_int_equal(gv_jbuf_put(jb, 1, 0, 960, 1, NULL, 10, 0), GV_EINVAL);
+    assert_int_equal(gv_jbuf_put(jb, 1, 0, 960, 1, big, sizeof big, 0), GV_ETOOBIG);
+    assert_int_equal(gv_jbuf_get(NULL, 0, &f), GV_EINVAL);
+    assert_int_equal(gv_jbuf_get(jb, 0, NULL), GV_EINVAL);
+    gv_jbuf_get_stats(jb, &st);
+    assert_int_equal(st.received, 0);
+
+    /* Nothing yet: silence in short steps. */
+    assert_int_equal(gv_jbuf_get(jb, 0, &f), 0);
+    assert_int_equal(f.kind, GV_JBUF_SILENCE);
+    assert_true(f.samples > 0 && f.samples <= 480);
+    /* An empty payload is allowed (the caller decides what it means). */
+    assert_int_equal(gv_jbuf_put(jb, 1, 0, 960, 1, NULL, 0, 1000), 0);
+    assert_int_equal(gv_jbuf_put(jb, 1, 0, 960, 1, NULL, 0, 1000), GV_EREPLAY);
+    gv_jbuf_get_stats(jb, &st);
+    assert_int_equal(st.received, 1);
+    assert_int_equal(st.duplicates, 1);
+    gv_jbuf_destroy(jb);
+}
+
+/* The first packet waits for the initial delay, then plays; payloads are
+ * copied. */
+static void test_first_packet_timing(void **state)
+{
+    gv_jbuf *jb = NULL;
+    gv_jbuf_frame f;
+    uint8_t pl[3] = {1, 2, 3};
+    uint64_t now = 1000000;
+    (void)state;
+
+    assert_int_equal(gv_jbuf_create(NULL, &jb), 0);
+    assert_int_equal(gv_jbuf_put(jb, 7, 4800, 960, 1, pl, 3, now), 0);
+    pl[0] = 9;
+    for (;;) {
+        assert_int_equal(gv_jbuf_get(jb, now, &f), 0);
+        if (f.kind != GV_JBUF_SILENCE)
+            break;
+        now += (uint64_t)f.samples * 125 / 6;
+        assert_true(now < 1100000);
+    }
+    assert_int_equal(f.kind, GV_JBUF_PACKET);
+    assert_int_equal(f.len, 3);
+    assert_int_equal(f.payload[0], 1);
+    assert_int_equal(f.samples, 960);
+    /* 40 ms initial delay, met to the millisecond. */
+    assert_true(now >= 1040000 && now <= 1041000);
+    gv_jbuf_destroy(jb);
+}
+
+int main(void)
+{
+    const char *env = getenv("GV_TEST_SEED");
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_invalid_args),
+        cmocka_unit_test(test_first_packet_timing),
+        cmocka_unit_test(test_scenarios),
+    };
+    int rc;
+    if (env)
+        g_seed = strtoull(env, NULL, 0);
+    rc = cmocka_run_group_tests(tests, NULL, NULL);
+    free(g_pkts);
+    return rc;
+}
