@@ -17,12 +17,32 @@
 #include "session/gv_transport.h"
 
 #define HANDSHAKE_TIMEOUT_US 5000000u
+#define INIT_TIMEOUT_US 2000000u /* a client sends HANDSHAKE_INIT at once on connecting */
+#define EXPIRY_INTERVAL_US 100000u
+/* Admission. Half-open: an ENet peer that is not (yet) a player. Past
+ * COOKIE_THRESHOLD of them a CONNECT must carry a cookie proving its source
+ * address receives; past HALF_OPEN_TOTAL a verified CONNECT replaces the
+ * oldest half-open connection that has waited at least EVICT_AGE_US. */
 #define HALF_OPEN_PER_ADDRESS 4
 #define HALF_OPEN_TOTAL 64
+#define COOKIE_THRESHOLD 16
+#define EVICT_AGE_US 500000u
+#define COOKIE_ROTATE_US 30000000u
+#define ATTEMPT_BURST 32 /* CONNECTs per source address: burst, then ATTEMPT_RATE a second */
+#define ATTEMPT_RATE 20
+#define ATTEMPT_TABLE 4096
+/* Per-player budgets, per one-second window. Voice is budgeted in audio
+ * time taken from each packet's Opus TOC: 1.25 times real time plus a
+ * burst allowance, so 20 ms frames get 67 packets a second and 10 ms
+ * frames 135; no frame counts as shorter than MIN_FRAME_US. */
 #define BUDGET_WINDOW_US 1000000u
 #define BUDGET_STRIKES 3 /* windows over budget in a row before removal */
-#define CONTROL_PER_SECOND 20
+#define VOICE_BUDGET_US (BUDGET_WINDOW_US * 5 / 4 + 100000u)
+#define MIN_FRAME_US 10000u
+#define MAX_PACKET_US 120000u
+#define CONTROL_PER_SECOND 20 /* plus one loss report per other player */
 #define BYTES_PER_SECOND (40 * 1024)
+#define MALFORMED_LIMIT 16 /* authenticated nonsense a player may send before removal */
 #define PASSWORD_BURST 5
 #define PASSWORD_REFILL_US 2000000u
 #define PASSWORD_TABLE 64
@@ -37,11 +57,12 @@ typedef struct slot {
     uint64_t deadline_us;
     uint16_t id;
     char name[GV_NAME_MAX + 1];
-    int voice_budget; /* packets per window, from the player's frame size */
     uint64_t window_start_us;
-    int voice_count, control_count;
+    uint64_t voice_us; /* audio time of the voice in this window */
+    int control_count;
     size_t byte_count;
     int over_budget, strikes;
+    int malformed;
 } slot;
 
 typedef struct password_bucket {
@@ -49,6 +70,8 @@ typedef struct password_bucket {
     uint64_t last_us;
     double tokens;
 } password_bucket;
+
+typedef password_bucket attempt_bucket;
 
 struct gv_server {
     gv_transport transport;
@@ -66,6 +89,10 @@ struct gv_server {
     slot **players; /* joined players, in join order */
     int player_count;
     password_bucket buckets[PASSWORD_TABLE];
+    attempt_bucket attempts[ATTEMPT_TABLE];
+    uint8_t attempt_key[crypto_shorthash_KEYBYTES];
+    uint8_t cookie_key[2][32]; /* current, previous */
+    uint64_t cookie_rotated_us, last_expiry_us;
     gv_event_queue events;
     gv_server_stats stats;
     uint8_t scratch[2][GV_MTU + 64 * 1024];
@@ -151,9 +178,10 @@ static uint16_t allocate_id(gv_server *s)
     }
 }
 
-static int half_open(const gv_server *s, const ENetAddress *addr)
+/* Counts half-open peers (not players) from addr and in total. */
+static void half_open(const gv_server *s, const ENetAddress *addr, int *mine, int *total)
 {
-    int count = 0;
+    *mine = *total = 0;
     for (size_t i = 0; i < s->transport.host->peerCount; i++) {
         const ENetPeer *p = &s->transport.host->peers[i];
         if (p->state == ENET_PEER_STATE_DISCONNECTED || p->state == ENET_PEER_STATE_ZOMBIE)
@@ -161,17 +189,116 @@ static int half_open(const gv_server *s, const ENetAddress *addr)
         const slot *sl = p->data;
         if (sl && sl->state == SLOT_PLAYER)
             continue;
-        if (!addr || p->address.host == addr->host)
-            count++;
+        ++*total;
+        if (p->address.host == addr->host)
+            ++*mine;
     }
-    return count;
 }
 
-static int admit(void *ctx, const ENetAddress *addr, uint32_t connect_data)
+/* Refills a token bucket; 1 if a token was there and is now spent. */
+static int take_token(attempt_bucket *b, uint64_t now, double burst, double per_second)
 {
-    (void)connect_data;
+    b->tokens += (double)(now - b->last_us) * per_second / 1e6;
+    if (b->tokens > burst)
+        b->tokens = burst;
+    b->last_us = now;
+    if (b->tokens < 1.0)
+        return 0;
+    b->tokens -= 1.0;
+    return 1;
+}
+
+/* Connection attempts per source address. The table is indexed by a keyed
+ * hash, so an attacker cannot aim addresses at a victim's entry; a
+ * collision hands the entry to the newcomer with a full bucket. */
+static int attempt_allowed(gv_server *s, enet_uint32 host, uint64_t now)
+{
+    uint8_t h[crypto_shorthash_BYTES];
+    crypto_shorthash(h, (const uint8_t *)&host, sizeof host, s->attempt_key);
+    attempt_bucket *b = &s->attempts[(h[0] | h[1] << 8) % ATTEMPT_TABLE];
+    if (b->host != host || !b->last_us) {
+        b->host = host;
+        b->last_us = now;
+        b->tokens = ATTEMPT_BURST;
+    }
+    return take_token(b, now, ATTEMPT_BURST, ATTEMPT_RATE);
+}
+
+/* The 24-bit cookie for a source address and port under one key: a
+ * truncated keyed BLAKE2b. The key rotates every COOKIE_ROTATE_US; the
+ * previous one stays valid, so a cookie lives 30 to 60 seconds. */
+static uint32_t cookie_for(const uint8_t key[32], const ENetAddress *addr)
+{
+    uint8_t in[6], mac[crypto_generichash_BYTES_MIN];
+    memcpy(in, &addr->host, 4); /* network order, as on the wire */
+    in[4] = (uint8_t)(addr->port >> 8);
+    in[5] = (uint8_t)addr->port;
+    crypto_generichash(mac, sizeof mac, in, sizeof in, key, 32);
+    return (uint32_t)mac[0] << 16 | (uint32_t)mac[1] << 8 | mac[2];
+}
+
+static int cookie_valid(gv_server *s, const ENetAddress *addr, uint32_t connect_data, uint64_t now)
+{
+    if (now - s->cookie_rotated_us >= COOKIE_ROTATE_US) {
+        memcpy(s->cookie_key[1], s->cookie_key[0], 32);
+        randombytes_buf(s->cookie_key[0], 32);
+        s->cookie_rotated_us = now;
+    }
+    uint32_t cookie = connect_data >> 8;
+    uint32_t diff0 = cookie ^ cookie_for(s->cookie_key[0], addr);
+    uint32_t diff1 = cookie ^ cookie_for(s->cookie_key[1], addr);
+    return cookie != 0 && (diff0 == 0 || diff1 == 0);
+}
+
+static void free_slot(slot *sl);
+
+/* Makes room for a verified newcomer by dropping the half-open connection
+ * that has waited longest, if it has waited EVICT_AGE_US: a real client
+ * gets through its handshake in a few round trips. ENet is between
+ * datagrams when this runs, so the peer can be reset at once. */
+static int evict_oldest(gv_server *s, uint64_t now)
+{
+    ENetPeer *victim = NULL;
+    uint64_t oldest = UINT64_MAX;
+    for (size_t i = 0; i < s->transport.host->peerCount; i++) {
+        ENetPeer *p = &s->transport.host->peers[i];
+        const slot *sl = p->data;
+        if (!sl || (sl->state != SLOT_HANDSHAKE && sl->state != SLOT_HELLO))
+            continue;
+        uint64_t started = sl->deadline_us - HANDSHAKE_TIMEOUT_US;
+        if (started < oldest && now - started >= EVICT_AGE_US) {
+            oldest = started;
+            victim = p;
+        }
+    }
+    if (!victim)
+        return 0;
+    slot *sl = victim->data;
+    victim->data = NULL;
+    enet_peer_reset(victim);
+    free_slot(sl);
+    s->stats.refused++;
+    return 1;
+}
+
+/* Screens every ENet CONNECT before ENet keeps any state for it. */
+static int admit(void *ctx, const ENetAddress *addr, uint32_t connect_data, uint32_t *cookie)
+{
     gv_server *s = ctx;
-    return half_open(s, addr) < HALF_OPEN_PER_ADDRESS && half_open(s, NULL) < HALF_OPEN_TOTAL;
+    uint64_t now = now_us(s);
+    int mine, total;
+    if (!attempt_allowed(s, addr->host, now))
+        return GV_ADMIT_DROP;
+    half_open(s, addr, &mine, &total);
+    if (mine >= HALF_OPEN_PER_ADDRESS)
+        return GV_ADMIT_DROP;
+    if (total >= COOKIE_THRESHOLD && !cookie_valid(s, addr, connect_data, now)) {
+        *cookie = cookie_for(s->cookie_key[0], addr);
+        return GV_ADMIT_COOKIE;
+    }
+    if (total >= HALF_OPEN_TOTAL && !evict_oldest(s, now))
+        return GV_ADMIT_DROP;
+    return GV_ADMIT_PASS;
 }
 
 /* A token bucket per source address, so guessing a password is slow. */
@@ -230,7 +357,9 @@ static void admit_player(gv_server *s, slot *sl, const gv_msg *hello)
         crypto_generichash(hash, sizeof hash, hello->u.hello.password, hello->u.hello.password_len, NULL, 0);
         if (sodium_memcmp(hash, s->password_hash, sizeof hash) != 0) {
             password_failed(s, sl->peer->address.host);
-            refuse(s, sl, GV_REFUSE_PASSWORD, "wrong password");
+            refuse(s, sl, GV_REFUSE_PASSWORD,
+                   hello->u.hello.password_len ? "wrong password"
+                                               : "this lobby needs a password (--password-file FILE or GVOIP_PASSWORD)");
             return;
         }
     }
@@ -255,7 +384,6 @@ static void admit_player(gv_server *s, slot *sl, const gv_msg *hello)
     sl->id = is_host ? 1 : allocate_id(s);
     sl->state = SLOT_PLAYER;
     sl->window_start_us = now_us(s);
-    sl->voice_budget = 130; /* 10 ms frames need 100 a second */
 
     uint16_t ids[GV_MAX_PLAYERS];
     const char *names[GV_MAX_PLAYERS];
@@ -311,23 +439,45 @@ static void free_slot(slot *sl)
     free(sl);
 }
 
+/* Audio time of one voice message, from the Opus TOC byte (RFC 6716,
+ * section 3.1) or the raw baseline's fixed frame count. Shorter than
+ * MIN_FRAME_US counts as MIN_FRAME_US (gvoip never sends 2.5 or 5 ms
+ * frames), which caps the packet rate whatever the TOC claims. */
+static uint64_t voice_duration_us(const gv_msg *m)
+{
+    static const uint32_t silk[4] = {10000, 20000, 40000, 60000};
+    static const uint32_t celt[4] = {2500, 5000, 10000, 20000};
+    if (m->u.voice.flags & GV_VOICE_RAW)
+        return (uint64_t)GV_RAW_FRAMES * 1000000u / GV_SAMPLE_RATE;
+    uint8_t toc = m->u.voice.payload[0];
+    unsigned config = toc >> 3;
+    uint64_t frame = config < 12 ? silk[config & 3] : config < 16 ? (config & 1 ? 20000 : 10000) : celt[config & 3];
+    unsigned frames = (toc & 3) == 0 ? 1 : (toc & 3) < 3 ? 2 : m->u.voice.len > 1 ? m->u.voice.payload[1] & 0x3f : 0;
+    uint64_t d = frame * frames;
+    return d < MIN_FRAME_US ? MIN_FRAME_US : d > MAX_PACKET_US ? MAX_PACKET_US : d;
+}
+
 /* Counts a message against the player's budget; 0 if it may pass. */
-static int charge(gv_server *s, slot *sl, int voice, size_t bytes)
+static int charge(gv_server *s, slot *sl, uint8_t channel, const gv_msg *m, size_t bytes)
 {
     uint64_t now = now_us(s);
     if (now - sl->window_start_us >= BUDGET_WINDOW_US) {
-        sl->strikes = sl->over_budget ? sl->strikes + 1 : 0;
+        /* Strikes count windows over budget in a row; a quiet window
+         * between two bad ones clears them. */
+        int adjacent = now - sl->window_start_us < 2 * BUDGET_WINDOW_US;
+        sl->strikes = sl->over_budget && adjacent ? sl->strikes + 1 : 0;
         sl->over_budget = 0;
-        sl->voice_count = sl->control_count = 0;
+        sl->voice_us = 0;
+        sl->control_count = 0;
         sl->byte_count = 0;
         sl->window_start_us = now;
     }
-    if (voice)
-        sl->voice_count++;
+    if (channel == GV_CH_VOICE && m->type == GV_MSG_VOICE)
+        sl->voice_us += voice_duration_us(m);
     else
         sl->control_count++;
     sl->byte_count += bytes;
-    if (sl->voice_count > sl->voice_budget || sl->control_count > CONTROL_PER_SECOND ||
+    if (sl->voice_us > VOICE_BUDGET_US || sl->control_count > CONTROL_PER_SECOND + s->player_count ||
         sl->byte_count > BYTES_PER_SECOND) {
         sl->over_budget = 1;
         s->stats.over_budget++;
@@ -338,6 +488,17 @@ static int charge(gv_server *s, slot *sl, int voice, size_t bytes)
         return -1;
     }
     return 0;
+}
+
+/* An authenticated message that makes no sense from this player: counted;
+ * a player who keeps sending them is broken or hostile and is removed. */
+static void malformed(gv_server *s, slot *sl)
+{
+    s->stats.malformed++;
+    if (sl->state != SLOT_PLAYER || ++sl->malformed < MALFORMED_LIMIT)
+        return;
+    drop_player(s, sl, GV_REFUSE_PROTOCOL);
+    refuse(s, sl, GV_REFUSE_PROTOCOL, "too many malformed messages");
 }
 
 static void relay_voice(gv_server *s, slot *from, const gv_msg *m)
@@ -377,7 +538,7 @@ static void handle_sealed(gv_server *s, slot *sl, uint8_t channel, const uint8_t
     }
     gv_msg m;
     if (gv_msg_decode(plain, (size_t)n, &m) != 0) {
-        s->stats.malformed++;
+        malformed(s, sl);
         return;
     }
     if (sl->state == SLOT_HELLO) {
@@ -397,7 +558,7 @@ static void handle_sealed(gv_server *s, slot *sl, uint8_t channel, const uint8_t
     }
     /* The raw baseline is ten times over any sane byte budget by design;
      * a server lets it through only when told to (benchmarks). */
-    if (charge(s, sl, channel == GV_CH_VOICE, raw ? 0 : len) != 0)
+    if (charge(s, sl, channel, &m, raw ? 0 : len) != 0)
         return;
     if (channel == GV_CH_VOICE && m.type == GV_MSG_VOICE) {
         relay_voice(s, sl, &m);
@@ -408,7 +569,7 @@ static void handle_sealed(gv_server *s, slot *sl, uint8_t channel, const uint8_t
             send_msg(s, speaker, &m);
         }
     } else {
-        s->stats.malformed++;
+        malformed(s, sl);
     }
 }
 
@@ -487,13 +648,29 @@ static void on_receive(gv_server *s, ENetPeer *peer, uint8_t channel, const uint
     handle_sealed(s, sl, channel, data, len);
 }
 
+/* A peer that never sent HANDSHAKE_INIT has no seal to hear a reason
+ * with: it is dropped at once (one unreliable DISCONNECT), freeing its slot
+ * for real players. One that finished the handshake but sent no HELLO is
+ * told why. */
 static void expire_handshakes(gv_server *s)
 {
     uint64_t now = now_us(s);
+    if (now - s->last_expiry_us < EXPIRY_INTERVAL_US)
+        return;
+    s->last_expiry_us = now;
     for (size_t i = 0; i < s->transport.host->peerCount; i++) {
-        slot *sl = s->transport.host->peers[i].data;
-        if (sl && (sl->state == SLOT_HANDSHAKE || sl->state == SLOT_HELLO) && now > sl->deadline_us)
+        ENetPeer *peer = &s->transport.host->peers[i];
+        slot *sl = peer->data;
+        if (!sl)
+            continue;
+        if (sl->state == SLOT_HANDSHAKE && now > sl->deadline_us - HANDSHAKE_TIMEOUT_US + INIT_TIMEOUT_US) {
+            peer->data = NULL;
+            enet_peer_disconnect_now(peer, GV_REFUSE_TIMEOUT);
+            free_slot(sl);
+            s->stats.refused++;
+        } else if (sl->state == SLOT_HELLO && now > sl->deadline_us) {
             refuse(s, sl, GV_REFUSE_TIMEOUT, "handshake timed out");
+        }
     }
 }
 
@@ -528,6 +705,9 @@ int gv_server_create(const gv_server_config *cfg, gv_server **out, char *why, si
         crypto_generichash(s->password_hash, sizeof s->password_hash, cfg->password, cfg->password_len, NULL, 0);
     }
     randombytes_buf(s->host_token, sizeof s->host_token);
+    randombytes_buf(s->attempt_key, sizeof s->attempt_key);
+    randombytes_buf(s->cookie_key, sizeof s->cookie_key);
+    s->cookie_rotated_us = now_us(s);
 
     if (cfg->key_file) {
         snprintf(path, sizeof path, "%s", cfg->key_file);

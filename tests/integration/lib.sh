@@ -40,14 +40,17 @@ start() {
 pid_of() { eval "echo \$PID_$1"; }
 
 # wait_for NAME REGEX [SECONDS]: until NAME's stdout has a matching line.
-wait_for() {
-  local name=$1 pattern=$2 limit=${3:-10}
+# wait_for_text does the same for a fixed string (fingerprints hold + and /).
+wait_for() { wait_match -E "$@"; }
+wait_for_text() { wait_match -F "$@"; }
+wait_match() {
+  local how=$1 name=$2 pattern=$3 limit=${4:-10}
   local deadline=$((SECONDS + limit))
   while [ $SECONDS -lt $deadline ]; do
-    grep -Eq -- "$pattern" "$TMP/$name.out" 2>/dev/null && return 0
+    grep -q "$how" -- "$pattern" "$TMP/$name.out" 2>/dev/null && return 0
     sleep 0.05
   done
-  fail "$name did not print /$pattern/ within ${limit}s"
+  fail "$name did not print '$pattern' within ${limit}s"
 }
 
 # expect_exit NAME CODE [SECONDS]: waits for NAME to exit with CODE.
