@@ -1,0 +1,117 @@
+#include "align.h"
+
+#include <stdlib.h>
+
+#include "fft.h"
+#include "gvoip/error.h"
+
+#define GV_ALIGN_MAX_POINTS ((size_t)1 << 25)
+
+static size_t next_pow2(size_t n)
+{
+    size_t p = 2;
+    while (p < n)
+        p <<= 1;
+    return p;
+}
+
+/* Turns Z = FFT(ref + i deg) into the cross-spectrum DEG * conj(REF), in
+ * place. Both signals are real, so one complex transform carries both:
+ * REF[k] = (Z[k] + conj Z[n-k]) / 2 and DEG[k] = (Z[k] - conj Z[n-k]) / 2i.
+ * The product is Hermitian (the correlation is real), so bin n-k is the
+ * conjugate of bin k. */
+static void cross_spectrum(double *re, double *im, size_t n)
+{
+    for (size_t k = 0; k <= n / 2; k++) {
+        size_t m = (n - k) % n;
+        double rr = 0.5 * (re[k] + re[m]);
+        double ri = 0.5 * (im[k] - im[m]);
+        double dr = 0.5 * (im[k] + im[m]);
+        double di = -0.5 * (re[k] - re[m]);
+        double pr = dr * rr + di * ri;
+        double pi = di * rr - dr * ri;
+        re[k] = pr;
+        im[k] = pi;
+        re[m] = pr;
+        im[m] = -pi;
+    }
+}
+
+int gv_align_delay(const float *ref, size_t ref_n, const float *deg, size_t deg_n,
+                   size_t max_lag, double *delay)
+{
+    gv_fft *fft = NULL;
+    double *re = NULL;
+    double *im = NULL;
+    size_t n, longest, best = 0;
+    double best_v = 0.0, ref_e = 0.0, deg_e = 0.0;
+    int rc;
+
+    if (delay)
+        *delay = 0.0;
+    if (!ref || !deg || !delay || ref_n == 0 || deg_n == 0)
+        return GV_EINVAL;
+    longest = ref_n > deg_n ? ref_n : deg_n;
+    if (longest > GV_ALIGN_MAX_POINTS || max_lag > GV_ALIGN_MAX_POINTS - longest)
+        return GV_EINVAL;
+
+    /* The circular correlation equals the linear one for every lag within
+     * +-max_lag once n covers the longer signal plus max_lag; a full
+     * ref_n + deg_n transform would only add lags nobody reads. */
+    n = next_pow2(longest + max_lag + 1);
+    rc = gv_fft_create(n, &fft);
+    if (rc < 0)
+        goto out;
+    re = calloc(n, sizeof(double));
+    im = calloc(n, sizeof(double));
+    if (!re || !im) {
+        rc = GV_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < ref_n; i++) {
+        re[i] = ref[i];
+        ref_e += re[i] * re[i];
+    }
+    for (size_t i = 0; i < deg_n; i++) {
+        im[i] = deg[i];
+        deg_e += im[i] * im[i];
+    }
+    /* A silent signal correlates with nothing; the transform's rounding
+     * noise would otherwise produce an arbitrary peak. */
+    if (ref_e == 0.0 || deg_e == 0.0) {
+        rc = GV_OK;
+        goto out;
+    }
+    gv_fft_forward(fft, re, im);
+    cross_spectrum(re, im, n);
+    gv_fft_inverse(fft, re, im);
+
+    /* re[d] holds lag d, re[n - d] lag -d. */
+    for (size_t i = 0; i < n; i++) {
+        size_t lag = i <= n / 2 ? i : n - i;
+        if (lag > max_lag)
+            continue;
+        if (re[i] > best_v) {
+            best_v = re[i];
+            best = i;
+        }
+    }
+    if (best_v > 0.0) {
+        double l = re[(best + n - 1) % n];
+        double c = re[best];
+        double r = re[(best + 1) % n];
+        double den = l - 2.0 * c + r;
+        double frac = den < 0.0 ? 0.5 * (l - r) / den : 0.0;
+        if (frac > 0.5)
+            frac = 0.5;
+        else if (frac < -0.5)
+            frac = -0.5;
+        *delay = (best <= n / 2 ? (double)best : -(double)(n - best)) + frac;
+    }
+    rc = GV_OK;
+out:
+    gv_fft_destroy(fft);
+    free(re);
+    free(im);
+    return rc;
+}

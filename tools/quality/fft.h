@@ -1,0 +1,30 @@
+/* Radix-2 complex FFT for the quality tools. A plan holds the twiddle
+ * factors of one size; it is read-only after creation, so any number of
+ * threads may transform with the same plan at once. */
+#ifndef GV_QUALITY_FFT_H
+#define GV_QUALITY_FFT_H
+
+#include <stddef.h>
+
+typedef struct gv_fft gv_fft;
+
+/* Creates a plan for n points, n a power of two from 2 to 2^26. *out is
+ * owned by the caller (gv_fft_destroy). Returns 0, GV_EINVAL or GV_ENOMEM.
+ * Thread-safe. */
+int gv_fft_create(size_t n, gv_fft **out);
+
+/* Frees the plan; NULL is a no-op. Not concurrent with transforms on it. */
+void gv_fft_destroy(gv_fft *fft);
+
+/* The plan's size, or 0 for NULL. Thread-safe. */
+size_t gv_fft_size(const gv_fft *fft);
+
+/* In-place forward transform X[k] = sum x[t] e^(-2 pi i k t / n) of the n
+ * values re[] + i im[] (borrowed). Returns 0 or GV_EINVAL. Thread-safe. */
+int gv_fft_forward(const gv_fft *fft, double *re, double *im);
+
+/* In-place inverse transform, scaled by 1/n so that it undoes
+ * gv_fft_forward. Returns 0 or GV_EINVAL. Thread-safe. */
+int gv_fft_inverse(const gv_fft *fft, double *re, double *im);
+
+#endif

@@ -1,0 +1,176 @@
+/* gvoip-quality: scores a degraded recording against its reference with
+ * STOI after aligning the two by cross-correlation. */
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "align.h"
+#include "gvoip/error.h"
+#include "stoi.h"
+#include "wav.h"
+
+#define EXIT_USAGE 2
+#define DEFAULT_MAX_DELAY_MS 2000
+#define MAX_MAX_DELAY_MS 10000
+/* Only the first minute is correlated: enough to lock onto speech, and it
+ * bounds the transform at 2^20 points however long the files are. */
+#define ALIGN_WINDOW_SAMPLES ((size_t)60 * GV_STOI_RATE)
+
+typedef struct options {
+    const char *ref;
+    const char *deg;
+    int json;
+    long max_delay_ms;
+} options;
+
+static void usage(FILE *to)
+{
+    fprintf(to,
+            "usage: gvoip-quality REF.wav DEGRADED.wav [--json] [--max-delay-ms MS]\n"
+            "  Aligns DEGRADED to REF (delays up to +-MS, default %d, either sign),\n"
+            "  trims both to their overlap and prints\n"
+            "    delay_ms=D stoi=S estoi=E\n"
+            "  where D > 0 means DEGRADED lags REF, S is STOI (Taal et al. 2011) and E\n"
+            "  its extended form ESTOI (Jensen and Taal 2016), both about 0..1.\n"
+            "  Exit status: 0 scored, 1 a file could not be read or scored, 2 usage.\n",
+            DEFAULT_MAX_DELAY_MS);
+}
+
+/* Returns 0, or -1 after printing what is wrong. */
+static int parse(int argc, char **argv, options *o)
+{
+    int positional = 0;
+
+    *o = (options){.max_delay_ms = DEFAULT_MAX_DELAY_MS};
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (strcmp(a, "--json") == 0) {
+            o->json = 1;
+        } else if (strcmp(a, "--max-delay-ms") == 0) {
+            char *end;
+            if (i + 1 >= argc) {
+                fprintf(stderr, "gvoip-quality: --max-delay-ms needs a value\n");
+                return -1;
+            }
+            errno = 0;
+            o->max_delay_ms = strtol(argv[++i], &end, 10);
+            if (errno || *end || end == argv[i] || o->max_delay_ms < 0 ||
+                o->max_delay_ms > MAX_MAX_DELAY_MS) {
+                fprintf(stderr, "gvoip-quality: --max-delay-ms must be 0..%d\n",
+                        MAX_MAX_DELAY_MS);
+                return -1;
+            }
+        } else if (a[0] == '-' && a[1] != '\0') {
+            fprintf(stderr, "gvoip-quality: unknown option %s\n", a);
+            return -1;
+        } else if (positional == 0) {
+            o->ref = a;
+            positional++;
+        } else if (positional == 1) {
+            o->deg = a;
+            positional++;
+        } else {
+            fprintf(stderr, "gvoip-quality: unexpected argument %s\n", a);
+            return -1;
+        }
+    }
+    if (positional != 2) {
+        fprintf(stderr, "gvoip-quality: need REF and DEGRADED files\n");
+        return -1;
+    }
+    return 0;
+}
+
+static int load(const char *path, float **x, size_t *n, int *rate)
+{
+    int rc = gv_wav_read(path, GV_STOI_RATE, x, n, rate);
+
+    if (rc == GV_EIO && access(path, R_OK) != 0)
+        fprintf(stderr, "gvoip-quality: cannot read %s: %s\n", path, strerror(errno));
+    else if (rc == GV_EIO)
+        fprintf(stderr,
+                "gvoip-quality: cannot read %s: not a sound file libsndfile can read, "
+                "or empty, or its rate is outside %d..%d Hz\n",
+                path, GV_WAV_MIN_RATE, GV_WAV_MAX_RATE);
+    else if (rc < 0)
+        fprintf(stderr, "gvoip-quality: cannot read %s: %s\n", path, gv_strerror(rc));
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    options o;
+    float *ref = NULL, *deg = NULL;
+    size_t ref_n = 0, deg_n = 0, n;
+    int ref_rate = 0, deg_rate = 0;
+    double delay = 0.0, delay_ms;
+    long shift;
+    const float *r, *d;
+    gv_stoi_result res;
+    int rc, status = 1;
+
+    for (int i = 1; i < argc; i++) {
+        if (strcmp(argv[i], "--help") == 0 || strcmp(argv[i], "-h") == 0) {
+            usage(stdout);
+            return 0;
+        }
+    }
+    if (parse(argc, argv, &o) < 0) {
+        usage(stderr);
+        return EXIT_USAGE;
+    }
+    if (load(o.ref, &ref, &ref_n, &ref_rate) < 0 || load(o.deg, &deg, &deg_n, &deg_rate) < 0)
+        goto out;
+
+    rc = gv_align_delay(ref, ref_n < ALIGN_WINDOW_SAMPLES ? ref_n : ALIGN_WINDOW_SAMPLES, deg,
+                        deg_n < ALIGN_WINDOW_SAMPLES ? deg_n : ALIGN_WINDOW_SAMPLES,
+                        (size_t)(o.max_delay_ms * GV_STOI_RATE / 1000), &delay);
+    if (rc < 0) {
+        fprintf(stderr, "gvoip-quality: alignment failed: %s\n", gv_strerror(rc));
+        goto out;
+    }
+    shift = lround(delay);
+    r = ref;
+    d = deg;
+    /* A delay as long as a file leaves no overlap: n becomes 0 and the
+     * score call reports too little speech. */
+    if (shift > 0) {
+        size_t cut = (size_t)shift < deg_n ? (size_t)shift : deg_n;
+        d += cut;
+        deg_n -= cut;
+    } else if (shift < 0) {
+        size_t cut = (size_t)-shift < ref_n ? (size_t)-shift : ref_n;
+        r += cut;
+        ref_n -= cut;
+    }
+    n = ref_n < deg_n ? ref_n : deg_n;
+    rc = gv_stoi_compute(r, d, n, &res);
+    if (rc == GV_EINVAL) {
+        fprintf(stderr,
+                "gvoip-quality: too little speech to score: STOI needs about 0.4 s of "
+                "overlap within 40 dB of the loudest part of %s\n",
+                o.ref);
+        goto out;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "gvoip-quality: scoring failed: %s\n", gv_strerror(rc));
+        goto out;
+    }
+    /* Rounded as printed, so that a hair below zero does not show as -0.00. */
+    delay_ms = round(delay * 100000.0 / GV_STOI_RATE) / 100.0 + 0.0;
+    if (o.json)
+        printf("{\"delay_ms\":%.2f,\"stoi\":%.4f,\"estoi\":%.4f,\"seconds\":%.2f,"
+               "\"speech_frames\":%zu,\"ref_rate\":%d,\"degraded_rate\":%d}\n",
+               delay_ms, res.stoi, res.estoi, (double)n / GV_STOI_RATE,
+               res.frames, ref_rate, deg_rate);
+    else
+        printf("delay_ms=%.2f stoi=%.4f estoi=%.4f\n", delay_ms, res.stoi, res.estoi);
+    status = 0;
+out:
+    free(ref);
+    free(deg);
+    return status;
+}
