@@ -38,7 +38,7 @@ test-asan:
 
 fuzz:
 	cmake -S . -B $(FUZZ_BUILD) -DCMAKE_C_COMPILER=clang -DCMAKE_BUILD_TYPE=Debug -DGVOIP_FUZZ=ON $(CMAKE_FLAGS)
-	cmake --build $(FUZZ_BUILD) -j $(JOBS)
+	cmake --build $(FUZZ_BUILD) -j $(JOBS) --target fuzz_all
 	./scripts/fuzz.sh $(FUZZ_BUILD) $${GVOIP_FUZZ_SECONDS:-20}
 
 bench: build

@@ -23,7 +23,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 abort();
         return 0;
     }
-    uint8_t out[GV_MTU * 2];
+    uint8_t out[GV_VOICE_RELAY_HEADER + GV_RAW_PAYLOAD];
     int n = gv_msg_encode(&m, out, sizeof out);
     if (n < 0 || (size_t)n != size || memcmp(out, data, size) != 0)
         abort();

@@ -1,5 +1,6 @@
 #include "audio/gv_jbuf.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -14,16 +15,22 @@
 #define WIN_MAX 512     /* delay samples kept at most */
 #define WIN_KEEP 16     /* kept across silences whatever their age */
 #define WIN_TRUST 8     /* below this the initial delay is a floor */
-#define OUTLIERS 2      /* largest delays the quantile may ignore */
+#define OUTLIERS 2      /* largest delays clipped in the tail fit */
+#define EARLY_PERSIST_US 1000000 /* far-too-early arrivals this long: a new path */
 #define SEQ_FAR 1000    /* further than this from the newest: not this stream */
 #define RESYNC_MIN_US 2000000 /* arrival delay this far off: not this stream */
 #define STRAY_RESYNC 8  /* this many foreign packets in a row: follow them */
 #define SILENCE_CHUNK 240 /* 5 ms: a waiting talk spurt starts at most this late */
-#define PAUSE_CHUNK 240
+#define PAUSE_CHUNK 240  /* 2.5 ms steps would do for Opus; 5 ms halves the calls */
+#define INSERT_MIN 480   /* 10 ms: smallest insertion to raise the delay */
 #define PERSIST_US 2000000 /* excess must last this long before a frame is dropped */
-#define DROP_HYST_US 2000
+#define DROP_HYST_US 2000  /* and exceed a frame by this much */
 #define LOSS_EWMA_N 256.0 /* packets: recent loss is judged over about 5 s */
 #define LATE_MEMORY_FRAMES 4 /* a late packet this recent makes an underrun wait */
+#define BLOCK_US 2000000 /* clock drift is measured on the minimum delay per block */
+#define BLOCKS 16
+#define DRIFT_MAX 0.005  /* beyond 0.5% it is no clock drift */
+#define DRIFT_GUARD_S 2.0 /* seconds of drift kept as margin */
 
 enum { ST_IDLE, ST_WAIT, ST_PLAY };
 enum { SLOT_EMPTY, SLOT_STORED, SLOT_PLAYED };
@@ -54,18 +61,28 @@ struct gv_jbuf {
     slot *slots;
     int cap;
 
-    /* Relative delays d = arrival - sender time, in arrival order (fifo) and
-     * sorted, over the recent window. */
+    /* Relative delays d = arrival time - sender time of the packet's last
+     * sample, in arrival order (fifo) and sorted, over the recent window. */
     win_entry *fifo;
     int64_t *sorted;
     int win_head, win_n;
     int64_t last_d;
     int have_last_d;
+    uint64_t early_since_us;
+    int have_early;
     double jitter_us;
-    double loss_ewma;
+    /* Minimum delay per block of BLOCK_US, for the drift between the
+     * sender's and our clock (delay change per unit of time). */
+    uint64_t blk_start_us, blk_last_us;
+    int64_t blk_min;
+    int blk_active;
+    double blk_t[BLOCKS], blk_d[BLOCKS];
+    int blk_head, blk_n;
+    double drift;
+    double loss_ewma; /* loss bursts per packet, recent */
+    int64_t last_lost_seq;
     int fec_wait; /* loss is high enough to wait for the packet carrying FEC */
     int64_t tgt_us;
-    int64_t init_tgt_us;
 
     int state;
     int started; /* something of this stream was played: seqs below next_seq are final */
@@ -118,8 +135,8 @@ void gv_jbuf_config_default(gv_jbuf_config *cfg)
     cfg->initial_delay_ms = 40;
     cfg->capacity_packets = 64;
     cfg->window_ms = 5000;
-    cfg->quantile_permille = 990;
-    cfg->margin_ms = 2;
+    cfg->quantile_permille = 993;
+    cfg->margin_ms = 0;
     cfg->fec_wait_loss_permille = 10;
     cfg->conceal_max_ms = 40;
 }
@@ -163,8 +180,7 @@ int gv_jbuf_create(const gv_jbuf_config *cfg, gv_jbuf **out)
     if (!jb->slots || !jb->fifo || !jb->sorted)
         goto out;
     jb->state = ST_IDLE;
-    jb->init_tgt_us = (int64_t)c.initial_delay_ms * 1000;
-    jb->tgt_us = jb->init_tgt_us;
+    jb->tgt_us = (int64_t)c.initial_delay_ms * 1000;
     jb->last_fs = 960;
     *out = jb;
     jb = NULL;
@@ -219,10 +235,73 @@ static void win_pop(gv_jbuf *jb)
     jb->win_n--;
 }
 
+/* Least-squares slope of the per-block minimum delays: jitter only adds
+ * to a delay, so the minima follow the clocks' drift and little else. */
+static void track_drift(gv_jbuf *jb, int64_t d, uint64_t now)
+{
+    double mt = 0, md = 0, num = 0, den = 0;
+    int i;
+
+    if (jb->blk_active && now - jb->blk_start_us < BLOCK_US) {
+        if (d < jb->blk_min)
+            jb->blk_min = d;
+        jb->blk_last_us = now;
+        return;
+    }
+    if (jb->blk_active) {
+        i = (jb->blk_head + jb->blk_n) % BLOCKS;
+        if (jb->blk_n == BLOCKS)
+            jb->blk_head = (jb->blk_head + 1) % BLOCKS;
+        else
+            jb->blk_n++;
+        jb->blk_t[i] = ((double)jb->blk_start_us + (double)jb->blk_last_us) / 2e6;
+        jb->blk_d[i] = (double)jb->blk_min / 1e6;
+    }
+    jb->blk_active = 1;
+    jb->blk_start_us = jb->blk_last_us = now;
+    jb->blk_min = d;
+    if (jb->blk_n < 4)
+        return;
+    for (i = 0; i < jb->blk_n; i++) {
+        mt += jb->blk_t[i];
+        md += jb->blk_d[i];
+    }
+    mt /= jb->blk_n;
+    md /= jb->blk_n;
+    for (i = 0; i < jb->blk_n; i++) {
+        num += (jb->blk_t[i] - mt) * (jb->blk_d[i] - md);
+        den += (jb->blk_t[i] - mt) * (jb->blk_t[i] - mt);
+    }
+    jb->drift = den > 0 ? num / den : 0;
+    if (jb->drift > DRIFT_MAX || jb->drift < -DRIFT_MAX)
+        jb->drift = jb->drift > 0 ? DRIFT_MAX : -DRIFT_MAX;
+}
+
 static void win_push(gv_jbuf *jb, int64_t d, uint64_t now)
 {
     uint64_t horizon = (uint64_t)jb->cfg.window_ms * 1000;
     int i;
+
+    /* A packet that arrives earlier than the typical one by more than the
+     * cap was sent ahead of time (a burst, a flood): it cannot be played
+     * on time without exceeding the cap anyway, so it must not drag the
+     * delay floor down. Only when such arrivals go on for a while has the
+     * path really changed. */
+    if (jb->win_n > 0 &&
+        d < jb->sorted[jb->win_n / 2] - (int64_t)jb->cfg.max_delay_ms * 1000) {
+        if (!jb->have_early) {
+            jb->have_early = 1;
+            jb->early_since_us = now;
+        }
+        if (now - jb->early_since_us < EARLY_PERSIST_US)
+            return;
+        jb->win_n = 0;
+        jb->win_head = 0;
+        jb->blk_active = 0;
+        jb->blk_n = 0;
+        jb->drift = 0;
+    }
+    jb->have_early = 0;
 
     while (jb->win_n == WIN_MAX ||
            (jb->win_n > WIN_KEEP && now > horizon && jb->fifo[jb->win_head].at_us < now - horizon))
@@ -233,6 +312,7 @@ static void win_push(gv_jbuf *jb, int64_t d, uint64_t now)
     jb->sorted[i] = d;
     jb->win_n++;
 
+    track_drift(jb, d, now);
     if (jb->have_last_d) {
         int64_t D = d - jb->last_d;
         jb->jitter_us += ((double)(D < 0 ? -D : D) - jb->jitter_us) / 16.0;
@@ -246,24 +326,59 @@ static int64_t clamp64(int64_t v, int64_t lo, int64_t hi)
     return v < lo ? lo : v > hi ? hi : v;
 }
 
-/* The playout offsets wanted now for frames of fs samples. */
+/* The delay that only (1000 - quantile_permille) per mille of recent
+ * packets exceed. That far out a plain order statistic of a few hundred
+ * samples is too noisy, so the tail above the 90th percentile is fitted
+ * with an exponential (through its mean excess) and extrapolated. For the
+ * mean the largest samples are clipped to the (OUTLIERS+1)-th largest, so
+ * one stuck packet barely moves it; and the result never exceeds the
+ * largest delay seen, since bounded jitter has no tail to extrapolate. */
+static int64_t tail_quantile(const gv_jbuf *jb)
+{
+    int n = jb->win_n, k = (n + 9) / 10, i, ci;
+    double p = 1.0 - jb->cfg.quantile_permille / 1000.0, pt, excess = 0;
+    int64_t thr, clip, q;
+
+    if (k < 3)
+        k = 3;
+    if (k > n)
+        k = n;
+    pt = (double)k / n;
+    if (p >= pt) {
+        i = (int)(((int64_t)n * jb->cfg.quantile_permille + 999) / 1000) - 1;
+        return jb->sorted[i < 0 ? 0 : i];
+    }
+    if (p <= 0)
+        return jb->sorted[n - 1];
+    thr = jb->sorted[n - k];
+    ci = n - 1 - OUTLIERS < n - k ? n - k : n - 1 - OUTLIERS;
+    clip = jb->sorted[ci];
+    for (i = n - k; i < n; i++)
+        excess += (double)((jb->sorted[i] < clip ? jb->sorted[i] : clip) - thr);
+    q = thr + (int64_t)(excess / k * log(pt / p));
+    return q < jb->sorted[n - 1] ? q : jb->sorted[n - 1];
+}
+
+/* The playout offsets wanted now for a packet of fs samples. A playout
+ * offset is "receiver time minus sender time of the packet's first
+ * sample"; the window holds delays measured from the packet's last sample
+ * (a packet cannot leave before it is complete), so that a change of frame
+ * size does not look like a change of network delay. */
 static targets compute_targets(gv_jbuf *jb, int fs)
 {
     targets t = {0, 0};
-    int64_t base, jit, tgt, low, lo_cap, hi_cap, extra = 0;
-    int idx;
+    int64_t base, med, q, want, lo, hi, margin, extra = 0, dur = frame_us(fs);
 
     if (jb->win_n == 0)
         return t;
-    /* The top OUTLIERS samples never set the target on their own: one
-     * packet stuck for 200 ms must not add 200 ms to everything after it. */
-    idx = (int)(((int64_t)jb->win_n * jb->cfg.quantile_permille + 999) / 1000) - 1;
-    if (idx > jb->win_n - 1 - OUTLIERS)
-        idx = jb->win_n - 1 - OUTLIERS;
-    if (idx < 0)
-        idx = 0;
-    base = jb->sorted[0];
-    jit = jb->sorted[idx] - base;
+    base = jb->sorted[0] + dur;
+    med = jb->sorted[jb->win_n / 2] + dur;
+    q = tail_quantile(jb) + dur;
+    /* A drifting clock moves the delays while the window still remembers
+     * where they were: keep a couple of seconds' worth of drift in hand. */
+    margin = (int64_t)jb->cfg.margin_ms * 1000 +
+             (int64_t)(fabs(jb->drift) * DRIFT_GUARD_S * 1e6);
+
     /* Hysteresis, so a loss rate near the threshold does not toggle the
      * extra frame at every talk spurt. */
     if (jb->cfg.fec_wait_loss_permille == 0)
@@ -273,20 +388,23 @@ static targets compute_targets(gv_jbuf *jb, int fs)
     else if (jb->loss_ewma * 2000.0 < (double)jb->cfg.fec_wait_loss_permille)
         jb->fec_wait = 0;
     if (jb->fec_wait)
-        extra = frame_us(fs);
-    tgt = jit + (int64_t)jb->cfg.margin_ms * 1000 + extra;
-    if (jb->win_n < WIN_TRUST && tgt < jb->init_tgt_us)
-        tgt = jb->init_tgt_us;
-    low = jit + extra;
-    lo_cap = (int64_t)jb->cfg.min_delay_ms * 1000;
-    hi_cap = (int64_t)jb->cfg.max_delay_ms * 1000 - frame_us(fs);
-    if (hi_cap < lo_cap)
-        hi_cap = lo_cap;
-    tgt = clamp64(tgt, lo_cap, hi_cap);
-    low = clamp64(low, lo_cap, tgt);
-    jb->tgt_us = tgt;
-    t.anchor = base + tgt;
-    t.low = base + low;
+        extra = dur;
+
+    want = q + margin + extra;
+    if (jb->win_n < WIN_TRUST && want < base + (int64_t)jb->cfg.initial_delay_ms * 1000)
+        want = base + (int64_t)jb->cfg.initial_delay_ms * 1000;
+    /* The cap is measured from the median rather than from the fastest
+     * packet, so that a few packets sent ahead of time cannot pull the
+     * playout point below where the bulk of the packets arrive. */
+    lo = base + (int64_t)jb->cfg.min_delay_ms * 1000;
+    hi = med + (int64_t)jb->cfg.max_delay_ms * 1000 - dur;
+    if (hi < lo)
+        hi = lo;
+    t.anchor = clamp64(want, lo, hi);
+    /* Inserting once half the margin is eaten keeps a slow drift from
+     * making packets late before the insertion comes. */
+    t.low = clamp64(q + extra + margin / 2, lo, t.anchor);
+    jb->tgt_us = t.anchor - base;
     return t;
 }
 
@@ -314,7 +432,12 @@ static void pend_tail(gv_jbuf *jb)
 static void give_up_seq(gv_jbuf *jb)
 {
     jb->st.lost++;
-    jb->loss_ewma += (1.0 - jb->loss_ewma) / LOSS_EWMA_N;
+    /* In-band FEC rebuilds one frame per burst (the last), so the rate
+     * that matters for waiting on it is that of bursts, not of packets:
+     * an outage of a second must not look like 50 recoverable losses. */
+    if (jb->next_seq != jb->last_lost_seq + 1)
+        jb->loss_ewma += (1.0 - jb->loss_ewma) / LOSS_EWMA_N;
+    jb->last_lost_seq = jb->next_seq;
     pend_concealed(jb);
     jb->next_seq++;
     jb->started = 1;
@@ -325,6 +448,17 @@ static void unhold(gv_jbuf *jb, slot *s)
     s->state = SLOT_PLAYED;
     jb->buffered -= s->samples;
     jb->held--;
+}
+
+/* The held packet at next_seq is past its time: late, not a network loss. */
+static void give_up_late(gv_jbuf *jb, slot *s)
+{
+    unhold(jb, s);
+    jb->st.late++;
+    jb->st.lost++;
+    pend_concealed(jb);
+    jb->next_seq++;
+    jb->started = 1;
 }
 
 /* Moves the oldest sequence number out of the way: a held packet is
@@ -342,8 +476,6 @@ static int drop_first(gv_jbuf *jb)
     jb->next_seq++;
     jb->started = 1;
     jb->exp_ts = s->ts + s->samples;
-    if (jb->play_ts < jb->exp_ts)
-        jb->play_ts = jb->exp_ts;
     return 1;
 }
 
@@ -359,12 +491,12 @@ static void start_stream(gv_jbuf *jb, uint16_t seq, uint32_t ts)
     jb->win_head = 0;
     jb->win_n = 0;
     jb->have_last_d = 0;
-    if (jb->state != ST_IDLE) {
-        /* The network is the same after a sender restart: start from what
-         * it needed rather than from the configured guess. */
-        jb->init_tgt_us = jb->tgt_us;
+    jb->have_early = 0;
+    jb->blk_active = 0;
+    jb->blk_n = 0;
+    jb->drift = 0;
+    if (jb->state != ST_IDLE)
         jb->st.resyncs++;
-    }
     jb->state = ST_WAIT;
     jb->started = 0;
     jb->hi_seq = EXT_SEQ_BASE + seq;
@@ -377,11 +509,20 @@ static void start_stream(gv_jbuf *jb, uint16_t seq, uint32_t ts)
     jb->have_late = 0;
 }
 
-static void note_late(gv_jbuf *jb, uint64_t now)
+/* A packet turned up after its turn. Its sequence number was (or will
+ * be) given up and counted in the loss rate; take it back out, since
+ * waiting for FEC helps against loss, while lateness is what the delay
+ * quantile is for. */
+static void note_late(gv_jbuf *jb, int64_t d, uint64_t now)
 {
+    jb->st.received++;
     jb->st.late++;
     jb->last_late_us = now;
     jb->have_late = 1;
+    jb->loss_ewma -= 1.0 / LOSS_EWMA_N;
+    if (jb->loss_ewma < 0)
+        jb->loss_ewma = 0;
+    win_push(jb, d, now);
 }
 
 int gv_jbuf_put(gv_jbuf *jb, uint16_t seq, uint32_t ts, int samples, int marker,
@@ -401,27 +542,25 @@ int gv_jbuf_put(gv_jbuf *jb, uint16_t seq, uint32_t ts, int samples, int marker,
         int far;
         eseq = jb->hi_seq + (int16_t)(uint16_t)(seq - (uint16_t)jb->hi_seq);
         ets = jb->hi_ts + (int32_t)(uint32_t)(ts - (uint32_t)jb->hi_ts);
-        d = (int64_t)now_us - ts_to_us(ets);
+        d = (int64_t)now_us - ts_to_us(ets + samples);
         far = eseq > jb->hi_seq + SEQ_FAR || eseq < jb->hi_seq - SEQ_FAR;
         if (!far && jb->win_n > 0) {
             int64_t lim = (int64_t)jb->cfg.max_delay_ms * 2000;
-            int64_t off = d - jb->sorted[0];
+            int64_t off = d - jb->sorted[jb->win_n / 2];
             if (lim < RESYNC_MIN_US)
                 lim = RESYNC_MIN_US;
             far = off > lim || off < -lim;
         }
         if (far) {
-            if (!marker && ++jb->stray < STRAY_RESYNC) {
-                note_late(jb, now_us);
+            if (!marker && ++jb->stray < STRAY_RESYNC)
                 return GV_EREPLAY;
-            }
             start_stream(jb, seq, ts);
         }
     }
     jb->stray = 0;
     eseq = jb->hi_seq + (int16_t)(uint16_t)(seq - (uint16_t)jb->hi_seq);
     ets = jb->hi_ts + (int32_t)(uint32_t)(ts - (uint32_t)jb->hi_ts);
-    d = (int64_t)now_us - ts_to_us(ets);
+    d = (int64_t)now_us - ts_to_us(ets + samples);
 
     s = slot_of(jb, eseq);
     if (s->state != SLOT_EMPTY && s->seq == eseq) {
@@ -432,16 +571,12 @@ int gv_jbuf_put(gv_jbuf *jb, uint16_t seq, uint32_t ts, int samples, int marker,
         /* Before anything was played a reordered earlier packet simply
          * becomes the first one. */
         if (jb->started || jb->hi_seq - eseq >= jb->cap) {
-            jb->st.received++;
-            win_push(jb, d, now_us);
-            note_late(jb, now_us);
+            note_late(jb, d, now_us);
             return GV_EREPLAY;
         }
         jb->next_seq = eseq;
     } else if (jb->state == ST_PLAY && ets + samples <= jb->play_ts) {
-        jb->st.received++;
-        win_push(jb, d, now_us);
-        note_late(jb, now_us);
+        note_late(jb, d, now_us);
         return GV_EREPLAY;
     }
     while (eseq >= jb->next_seq + jb->cap)
@@ -530,16 +665,18 @@ static int step_wait(gv_jbuf *jb, uint64_t now, gv_jbuf_frame *out)
                 break;
             while (jb->next_seq < p->seq)
                 give_up_seq(jb);
-            unhold(jb, p);
-            jb->st.late++;
-            give_up_seq(jb);
+            give_up_late(jb, p);
             p = q;
         }
     }
+    /* The frame before p can come back from p's FEC, unless p starts a
+     * talk spurt, that stretch was concealed already, or its time is past
+     * (playing it would only push everything after it later). */
     missing = p->seq - jb->next_seq;
-    fec_before = missing >= 1 && !p->marker;
+    fec_before = missing >= 1 && !p->marker && !(jb->started && jb->play_ts >= p->ts) &&
+                 ts_to_us(p->ts - p->samples) + t.anchor + frame_us(SILENCE_CHUNK) >= (int64_t)now;
     start_ts = fec_before ? p->ts - p->samples : p->ts;
-    if ((int64_t)now + 500 < ts_to_us(start_ts) + t.anchor)
+    if ((int64_t)now < ts_to_us(start_ts) + t.anchor)
         return silence_until(out, ts_to_us(start_ts) + t.anchor - (int64_t)now);
 
     while (jb->next_seq < p->seq - (fec_before ? 1 : 0))
@@ -561,24 +698,36 @@ static int step_wait(gv_jbuf *jb, uint64_t now, gv_jbuf_frame *out)
 static int play_packet(gv_jbuf *jb, slot *s, uint64_t now, gv_jbuf_frame *out)
 {
     targets t = compute_targets(jb, s->samples);
-    int64_t off = (int64_t)now - ts_to_us(jb->play_ts);
+    /* s starts where the timeline is, or a little before it when its
+     * beginning was concealed already while it was late. */
+    int64_t off = (int64_t)now - ts_to_us(s->ts);
 
     if (jb->ep_active) {
         pend_concealed(jb);
         jb->ep_active = 0;
     }
     if (off < t.low) {
+        /* Insert what is missing up to the target, in 2.5 ms steps (what
+         * Opus concealment accepts), but at least 10 ms so that a slow
+         * drift costs a few insertions a minute rather than dozens. */
+        int64_t n = ((t.anchor - off) * 6 / 125 + 119) / 120 * 120;
+        int min = s->samples < INSERT_MIN ? s->samples : INSERT_MIN;
+        n = n < min ? min : n > s->samples ? s->samples : n;
         jb->st.inserted_for_drift++;
         jb->st.concealed_frames++;
         jb->have_excess = 0;
-        return emit(out, GV_JBUF_LOST, NULL, s->samples);
+        return emit(out, GV_JBUF_LOST, NULL, (int)n);
     }
-    if (off > t.anchor + frame_us(s->samples) + DROP_HYST_US) {
-        slot *n = stored(jb, s->seq + 1);
+    if (off >= t.anchor + frame_us(s->samples) + DROP_HYST_US) {
+        /* More than a frame too much for a while (a clock drift, or a
+         * jitter spike that is over) in a talk spurt too long to wait for
+         * its end: skip one frame, if the next one is here to follow it. */
+        slot *next = stored(jb, s->seq + 1);
         if (!jb->have_excess) {
             jb->have_excess = 1;
             jb->excess_since_us = now;
-        } else if (now - jb->excess_since_us >= PERSIST_US && n && n->ts == s->ts + s->samples) {
+        } else if (now - jb->excess_since_us >= PERSIST_US && next &&
+                   next->ts == s->ts + s->samples) {
             unhold(jb, s);
             jb->st.dropped_for_drift++;
             jb->next_seq++;
@@ -605,6 +754,13 @@ static int play_packet(gv_jbuf *jb, slot *s, uint64_t now, gv_jbuf_frame *out)
         }
     }
     return emit(out, GV_JBUF_PACKET, s, s->samples);
+}
+
+/* A length of concealed or recovered audio as Opus accepts it. */
+static int audio_samples(int64_t n)
+{
+    n = (n + 119) / 120 * 120;
+    return n < 120 ? 120 : n > 5760 ? 5760 : (int)n;
 }
 
 /* next_seq is missing but a later packet q is here. */
@@ -645,7 +801,7 @@ static int play_gap(gv_jbuf *jb, slot *q, gv_jbuf_frame *out)
         jb->st.fec_recovered++;
         jb->exp_ts = jb->play_ts = q->ts;
         jb->ep_active = 0;
-        return emit(out, GV_JBUF_FEC, q, (int)samples);
+        return emit(out, GV_JBUF_FEC, q, audio_samples(samples));
     }
     samples = jb->exp_ts + per - jb->play_ts;
     give_up_seq(jb);
@@ -653,7 +809,7 @@ static int play_gap(gv_jbuf *jb, slot *q, gv_jbuf_frame *out)
     jb->exp_ts += per;
     jb->play_ts = jb->exp_ts;
     jb->ep_active = 0;
-    return emit(out, GV_JBUF_LOST, NULL, (int)samples);
+    return emit(out, GV_JBUF_LOST, NULL, audio_samples(samples));
 }
 
 /* Nothing to play: the packet is late or lost, or the speaker fell silent. */
@@ -690,9 +846,7 @@ static int step_play(gv_jbuf *jb, uint64_t now, gv_jbuf_frame *out)
 
     if (s) {
         if (s->ts + s->samples <= jb->play_ts) {
-            unhold(jb, s);
-            jb->st.late++;
-            give_up_seq(jb);
+            give_up_late(jb, s);
             return STEP_AGAIN;
         }
         if (s->ts > jb->play_ts) {

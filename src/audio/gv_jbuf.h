@@ -1,15 +1,20 @@
 /* Per-remote-player jitter buffer for opaque Opus payloads.
  *
  * Pure logic: no I/O, no clock reads. Time is passed in as now_us
- * (microseconds, monotonic, the receiver's clock). Sender timestamps are in
- * 48 kHz samples. The buffer reorders, drops duplicates, picks in-band FEC
- * or concealment for missing packets, and schedules playout against a
- * target delay estimated from the recent arrival delays (a high quantile of
- * "arrival time minus sender time"). Talk-spurt starts are re-anchored on
- * the current target, so the delay falls during the speaker's silences; it
- * rises at once when packets turn up late. Within a long talk spurt it
- * drops or inserts one frame when the delay stays off target, which keeps
- * sender/receiver clock drift from growing or starving the buffer. */
+ * (microseconds, monotonic, the receiver's clock); sender timestamps and
+ * frame sizes are in 48 kHz samples. The buffer reorders, drops duplicates,
+ * chooses in-band FEC or concealment for missing packets, and schedules
+ * playout against a target delay: a high quantile of the recent arrival
+ * delays (exponential fit of their tail), measured against the sender's
+ * timestamps.
+ *
+ * Each talk spurt starts exactly at the current target, so the delay falls
+ * while the speaker is silent. It rises at once when packets turn up late
+ * (concealed frames are inserted, or an underrun right after a late packet
+ * waits for it). Within a long talk spurt a frame is dropped when the delay
+ * has stayed more than a frame above target for two seconds, which also
+ * absorbs a fast sender clock; a slow one is met by insertions. When loss
+ * is frequent it waits one frame more so the packet carrying FEC is there. */
 #ifndef GV_JBUF_H
 #define GV_JBUF_H
 
@@ -27,12 +32,12 @@ typedef struct gv_jbuf_config {
     int initial_delay_ms;  /* target until a few packets have been seen; default 40 */
     int capacity_packets;  /* packet slots; default 64 */
     int window_ms;         /* how far back the delay estimate looks; default 5000 */
-    int quantile_permille; /* share of recent packets the target covers; default 990 */
-    int margin_ms;         /* added above that quantile at talk-spurt starts; default 2 */
+    int quantile_permille; /* share of recent packets the target covers; default 993 */
+    int margin_ms;         /* added above that quantile; default 0 */
     int fec_wait_loss_permille; /* from this recent loss rate on, wait one frame more
                                  * so the next packet (with FEC) is there; 0 = never;
                                  * default 10 */
-    int conceal_max_ms;    /* longest concealment when the buffer runs dry before the
+    int conceal_max_ms;    /* longest concealment when the buffer runs dry, before the
                             * speaker is taken to be silent; default 40 */
 } gv_jbuf_config;
 
@@ -80,10 +85,12 @@ int gv_jbuf_create(const gv_jbuf_config *cfg, gv_jbuf **out);
  * against other calls on the same jb. */
 void gv_jbuf_destroy(gv_jbuf *jb);
 
-/* Stores one packet (payload copied). Returns 0 when stored, GV_EREPLAY for a
- * duplicate or a packet whose playout time has passed (counted), GV_EINVAL /
- * GV_ETOOBIG for bad arguments. samples: 120..5760, a multiple of 120.
- * One thread at a time per jb (callers serialise put/get). */
+/* Stores one packet (payload copied). Returns 0 when stored; GV_EREPLAY for
+ * a duplicate or a packet whose playout time has passed (both counted) and
+ * for one that does not fit the stream (a sender restart without a marker
+ * is followed after a few such packets); GV_EINVAL / GV_ETOOBIG for bad
+ * arguments. samples: 120..5760, a multiple of 120. One thread at a time
+ * per jb (callers serialise put/get). */
 int gv_jbuf_put(gv_jbuf *jb, uint16_t seq, uint32_t ts, int samples, int marker,
                 const uint8_t *payload, size_t len, uint64_t now_us);
 

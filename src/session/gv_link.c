@@ -46,7 +46,11 @@ struct gv_link {
     char refuse_text[GV_REASON_MAX + 1];
     gv_event_queue events;
     gv_link_counters counters;
-    uint8_t scratch[2][GV_MTU * 16];
+    /* One buffer per stage (opened input, encoded output, sealed output):
+     * no stage ever writes over what another is still reading. */
+    uint8_t plain[GV_MTU * 16];
+    uint8_t encoded[GV_MTU * 16];
+    uint8_t sealed[GV_MTU * 16];
 };
 
 static uint64_t now_us(const gv_link *l)
@@ -67,11 +71,10 @@ static void fail(gv_link *l, int error, const char *fmt, const char *detail)
 
 static int send_sealed(gv_link *l, uint8_t channel, const uint8_t *plain, size_t len, int fragment)
 {
-    uint8_t *sealed = l->scratch[1];
-    int n = gv_seal_encrypt(l->seal, channel, NULL, 0, plain, len, sealed, sizeof l->scratch[1]);
+    int n = gv_seal_encrypt(l->seal, channel, NULL, 0, plain, len, l->sealed, sizeof l->sealed);
     if (n < 0)
         return n;
-    return gv_transport_send(&l->transport, l->peer, channel, sealed, (size_t)n, fragment);
+    return gv_transport_send(&l->transport, l->peer, channel, l->sealed, (size_t)n, fragment);
 }
 
 static void roster_add(gv_link *l, uint16_t id, const char *name)
@@ -254,8 +257,8 @@ static void on_receive(gv_link *l, uint8_t channel, const uint8_t *data, size_t 
     }
     if (l->state != LINK_HELLO && l->state != LINK_JOINED)
         return;
-    uint8_t *plain = l->scratch[0];
-    int n = gv_seal_decrypt(l->seal, channel, NULL, 0, data, len, plain, sizeof l->scratch[0]);
+    uint8_t *plain = l->plain;
+    int n = gv_seal_decrypt(l->seal, channel, NULL, 0, data, len, plain, sizeof l->plain);
     if (n == GV_EREPLAY) {
         l->counters.replayed++;
         return;
@@ -455,9 +458,9 @@ int gv_link_send_voice(gv_link *l, const gv_msg *voice)
         return GV_EINVAL;
     if (l->state != LINK_JOINED)
         return GV_ESTATE;
-    uint8_t *buf = l->scratch[0];
+    uint8_t *buf = l->encoded;
     int raw = (voice->u.voice.flags & GV_VOICE_RAW) != 0;
-    int n = gv_msg_encode(voice, buf, sizeof l->scratch[0]);
+    int n = gv_msg_encode(voice, buf, sizeof l->encoded);
     if (n < 0)
         return n;
     if (!raw && (size_t)n + GV_SEAL_OVERHEAD > GV_TRANSPORT_MAX_UNRELIABLE)

@@ -95,7 +95,11 @@ struct gv_server {
     uint64_t cookie_rotated_us, last_expiry_us;
     gv_event_queue events;
     gv_server_stats stats;
-    uint8_t scratch[2][GV_MTU + 64 * 1024];
+    /* One buffer per stage, so that a message being relayed is never
+     * encoded over the plaintext it comes from. */
+    uint8_t plain[GV_MTU + 64 * 1024];  /* opened input */
+    uint8_t encoded[GV_MTU + 64 * 1024]; /* a message to send */
+    uint8_t sealed[GV_MTU + 64 * 1024];  /* that message sealed */
 };
 
 void gv_server_config_default(gv_server_config *cfg)
@@ -123,8 +127,8 @@ static void prologue(int version, uint8_t out[6])
 /* Seals and sends one message to one peer. */
 static int send_sealed(gv_server *s, slot *sl, uint8_t channel, const uint8_t *plain, size_t len, int fragment)
 {
-    uint8_t *sealed = s->scratch[1];
-    int n = gv_seal_encrypt(sl->seal, channel, NULL, 0, plain, len, sealed, sizeof s->scratch[1]);
+    uint8_t *sealed = s->sealed;
+    int n = gv_seal_encrypt(sl->seal, channel, NULL, 0, plain, len, sealed, sizeof s->sealed);
     if (n < 0)
         return n;
     return gv_transport_send(&s->transport, sl->peer, channel, sealed, (size_t)n, fragment);
@@ -234,7 +238,8 @@ static uint32_t cookie_for(const uint8_t key[32], const ENetAddress *addr)
     in[4] = (uint8_t)(addr->port >> 8);
     in[5] = (uint8_t)addr->port;
     crypto_generichash(mac, sizeof mac, in, sizeof in, key, 32);
-    return (uint32_t)mac[0] << 16 | (uint32_t)mac[1] << 8 | mac[2];
+    uint32_t cookie = (uint32_t)mac[0] << 16 | (uint32_t)mac[1] << 8 | mac[2];
+    return cookie ? cookie : 1; /* 0 means "no cookie" in a CONNECT */
 }
 
 static int cookie_valid(gv_server *s, const ENetAddress *addr, uint32_t connect_data, uint64_t now)
@@ -245,9 +250,7 @@ static int cookie_valid(gv_server *s, const ENetAddress *addr, uint32_t connect_
         s->cookie_rotated_us = now;
     }
     uint32_t cookie = connect_data >> 8;
-    uint32_t diff0 = cookie ^ cookie_for(s->cookie_key[0], addr);
-    uint32_t diff1 = cookie ^ cookie_for(s->cookie_key[1], addr);
-    return cookie != 0 && (diff0 == 0 || diff1 == 0);
+    return cookie == cookie_for(s->cookie_key[0], addr) || cookie == cookie_for(s->cookie_key[1], addr);
 }
 
 static void free_slot(slot *sl);
@@ -391,8 +394,8 @@ static void admit_player(gv_server *s, slot *sl, const gv_msg *hello)
         ids[i] = s->players[i]->id;
         names[i] = s->players[i]->name;
     }
-    uint8_t *buf = s->scratch[0];
-    int n = gv_msg_encode_welcome(sl->id, sl->name, (uint16_t)s->player_count, ids, names, buf, GV_MTU * 16);
+    uint8_t *buf = s->encoded;
+    int n = gv_msg_encode_welcome(sl->id, sl->name, (uint16_t)s->player_count, ids, names, buf, sizeof s->encoded);
     if (n > 0)
         send_sealed(s, sl, GV_CH_CONTROL, buf, (size_t)n, 0);
 
@@ -507,9 +510,9 @@ static void relay_voice(gv_server *s, slot *from, const gv_msg *m)
     out.type = GV_MSG_VOICE_RELAY;
     out.u.voice.sender = from->id;
     out.u.voice.flags &= (uint8_t)~GV_VOICE_ECHO;
-    uint8_t *buf = s->scratch[0];
+    uint8_t *buf = s->encoded;
     int raw = (m->u.voice.flags & GV_VOICE_RAW) != 0;
-    int n = gv_msg_encode(&out, buf, sizeof s->scratch[0]);
+    int n = gv_msg_encode(&out, buf, sizeof s->encoded);
     if (n < 0) {
         s->stats.malformed++;
         return;
@@ -526,8 +529,8 @@ static void relay_voice(gv_server *s, slot *from, const gv_msg *m)
 
 static void handle_sealed(gv_server *s, slot *sl, uint8_t channel, const uint8_t *data, size_t len)
 {
-    uint8_t *plain = s->scratch[0];
-    int n = gv_seal_decrypt(sl->seal, channel, NULL, 0, data, len, plain, sizeof s->scratch[0]);
+    uint8_t *plain = s->plain;
+    int n = gv_seal_decrypt(sl->seal, channel, NULL, 0, data, len, plain, sizeof s->plain);
     if (n == GV_EREPLAY) {
         s->stats.replayed++;
         return;

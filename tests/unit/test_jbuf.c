@@ -18,7 +18,10 @@
 /* ---- deterministic randomness ---- */
 
 static uint64_t g_seed = 0x6a62756655aa1234ull;
-static void *g_pkts; /* the current scenario's packets, freed even when a check fails */
+/* The current scenario's state, freed by the next run or at exit, so that
+ * a failed check (which jumps out) leaks nothing. */
+static void *g_pkts, *g_arr;
+static gv_jbuf *g_jb;
 
 typedef struct rng {
     uint64_t s;
@@ -59,6 +62,9 @@ typedef struct scen {
     int step_at_ms, step_us, calm_at_ms;
     int restart_at_ms, restart_seq_delta; /* 0: random seq and ts */
     int flood_at_ms, flood_frames;
+    int drop_from, drop_to;    /* a network outage: packets [from, to) lost */
+    int frame2_at_ms, frame2_ms; /* the sender changes its frame size */
+    int swap_idx;              /* this packet arrives just after the next one */
     uint16_t seq0;
     uint32_t ts0;
     int min_delay_ms;
@@ -93,9 +99,10 @@ typedef struct result {
     pkt *p;
     size_t n;
     uint64_t kinds[4];
-    int order_ok, fec_ok, cap_ok;
+    int order_ok, fec_ok, cap_ok, put_ok;
     double max_over_target_ms; /* buffered minus target, after warm-up */
     double max_buffered_ms;
+    double lost_ms; /* LOST audio handed out */
     uint64_t max_lost_per_min; /* LOST frames in any minute after warm-up */
     double target_at[PROBES];
     int64_t probe_ms[PROBES];
@@ -133,9 +140,10 @@ static int cmp_arrival(const void *a, const void *b)
 static arrival *build(const scen *sc, rng *r, result *res, size_t *n_arr)
 {
     int fs;
-    size_t nmax = (size_t)sc->dur_ms / (size_t)sc->frame_ms + 1;
-    arrival *arr = calloc(nmax * 2 + 1, sizeof *arr);
-    int64_t t, frames = (int64_t)sc->dur_ms / sc->frame_ms;
+    int min_ms = sc->frame2_ms && sc->frame2_ms < sc->frame_ms ? sc->frame2_ms : sc->frame_ms;
+    size_t nmax = (size_t)sc->dur_ms / (size_t)min_ms + 1;
+    arrival *arr;
+    int64_t t;
     uint16_t seq = sc->seq0;
     uint32_t ts_base = sc->ts0;
     int64_t ts_origin = 0;
@@ -143,16 +151,20 @@ static arrival *build(const scen *sc, rng *r, result *res, size_t *n_arr)
     size_t na = 0;
 
     free(g_pkts);
+    free(g_arr);
     g_pkts = res->p = calloc(nmax, sizeof *res->p);
+    g_arr = arr = calloc(nmax * 2 + 1, sizeof *arr);
     fs = sc->frame_ms * 48;
     assert_non_null(arr);
     assert_non_null(res->p);
     res->n = 0;
-    for (t = 0; t < frames; t++) {
-        int64_t t_ms = t * sc->frame_ms;
+    for (t = 0; t < (int64_t)sc->dur_ms; t += fs / 48) {
+        int64_t t_ms = t;
         int64_t send_ms, delay;
         size_t i;
         pkt *p;
+
+        fs = (sc->frame2_ms && t_ms >= sc->frame2_at_ms ? sc->frame2_ms : sc->frame_ms) * 48;
 
         if (!talking(sc, t_ms)) {
             was_talking = 0;
@@ -178,7 +190,7 @@ static arrival *build(const scen *sc, rng *r, result *res, size_t *n_arr)
         p->new_stream = restarted;
         p->played_us = -1;
         was_talking = 1;
-        send_ms = t_ms + sc->frame_ms;
+        send_ms = t_ms + fs / 48;
         if (sc->flood_frames && t_ms >= sc->flood_at_ms &&
             t_ms < sc->flood_at_ms + (int64_t)sc->flood_frames * sc->frame_ms)
             send_ms = sc->flood_at_ms;
@@ -192,14 +204,19 @@ static arrival *build(const scen *sc, rng *r, result *res, size_t *n_arr)
             delay += (int64_t)sc->late_extra_ms * 1000;
         if (sc->reorder_every && i % (size_t)sc->reorder_every == (size_t)sc->reorder_every - 1)
             delay += sc->reorder_us;
-        if (in_list(sc->drops, (int)i)) {
+        if ((int)i == sc->swap_idx && sc->swap_idx)
+            delay += (int64_t)fs / 48 * 1000 + 1000;
+        if (in_list(sc->drops, (int)i) || ((int)i >= sc->drop_from && (int)i < sc->drop_to)) {
             p->arrive_us = -1;
             continue;
         }
         p->arrive_us = p->send_us + delay;
-        arr[na++] = (arrival){p->arrive_us, (uint32_t)i, (uint32_t)na};
-        if (in_list(sc->dups, (int)i))
-            arr[na++] = (arrival){p->arrive_us + 3000, (uint32_t)i, (uint32_t)na};
+        arr[na] = (arrival){p->arrive_us, (uint32_t)i, (uint32_t)na};
+        na++;
+        if (in_list(sc->dups, (int)i)) {
+            arr[na] = (arrival){p->arrive_us + 3000, (uint32_t)i, (uint32_t)na};
+            na++;
+        }
     }
     qsort(arr, na, sizeof *arr, cmp_arrival);
     *n_arr = na;
@@ -215,7 +232,7 @@ static void run(const scen *sc, result *res)
     arrival *arr;
     int64_t rx_samples = 0, end_us = ((int64_t)sc->dur_ms + 1000) * 1000;
     int64_t last_idx = -1, pending_fec = -1, minute_start = 0;
-    uint64_t lost_this_min = 0;
+    uint64_t lost_this_min = 0, cap_at_fec = 0;
     int probe = 0;
 
     memset(res, 0, sizeof *res);
@@ -224,7 +241,7 @@ static void run(const scen *sc, result *res)
         res->probe_ms[1] = sc->step_at_ms + 1000;
         res->probe_ms[2] = sc->dur_ms - 100;
     }
-    res->order_ok = res->fec_ok = res->cap_ok = 1;
+    res->order_ok = res->fec_ok = res->cap_ok = res->put_ok = 1;
     res->max_over_target_ms = -1e9;
     arr = build(sc, &r, res, &na);
     gv_jbuf_config_default(&cfg);
@@ -233,7 +250,10 @@ static void run(const scen *sc, result *res)
         if (cfg.initial_delay_ms < cfg.min_delay_ms)
             cfg.initial_delay_ms = cfg.min_delay_ms;
     }
+    gv_jbuf_destroy(g_jb);
+    g_jb = NULL;
     assert_int_equal(gv_jbuf_create(&cfg, &jb), 0);
+    g_jb = jb;
 
     for (;;) {
         int64_t now = rx_samples * 125 / 6;
@@ -251,7 +271,7 @@ static void run(const scen *sc, result *res)
             rc = gv_jbuf_put(jb, p->seq, p->ts, p->samples, p->marker, payload, sizeof payload,
                              (uint64_t)arr[ai].at_us);
             if (rc != 0 && rc != GV_EREPLAY)
-                res->fec_ok = 0;
+                res->put_ok = 0;
             gv_jbuf_get_stats(jb, &st);
             if (st.buffered_ms > cfg.max_delay_ms)
                 res->cap_ok = 0;
@@ -260,6 +280,8 @@ static void run(const scen *sc, result *res)
         assert_int_equal(gv_jbuf_get(jb, (uint64_t)now, &f), 0);
         assert_true(f.samples > 0);
         res->kinds[f.kind]++;
+        if (f.kind == GV_JBUF_LOST)
+            res->lost_ms += f.samples / 48.0;
         if (f.kind == GV_JBUF_PACKET || f.kind == GV_JBUF_FEC) {
             uint32_t idx;
             assert_int_equal(f.len, 8);
@@ -267,7 +289,10 @@ static void run(const scen *sc, result *res)
             if (f.kind == GV_JBUF_PACKET) {
                 if ((int64_t)idx <= last_idx)
                     res->order_ok = 0;
-                if (pending_fec >= 0 && pending_fec != (int64_t)idx)
+                /* An FEC frame comes from the next packet, which plays
+                 * next unless the cap pushed it out in between. */
+                gv_jbuf_get_stats(jb, &st);
+                if (pending_fec >= 0 && pending_fec != (int64_t)idx && st.dropped_for_cap == cap_at_fec)
                     res->fec_ok = 0;
                 pending_fec = -1;
                 last_idx = idx;
@@ -276,6 +301,8 @@ static void run(const scen *sc, result *res)
                 if ((int64_t)idx <= last_idx)
                     res->fec_ok = 0;
                 pending_fec = idx;
+                gv_jbuf_get_stats(jb, &st);
+                cap_at_fec = st.dropped_for_cap;
             }
         }
         gv_jbuf_get_stats(jb, &st);
@@ -304,8 +331,6 @@ static void run(const scen *sc, result *res)
     if (lost_this_min > res->max_lost_per_min)
         res->max_lost_per_min = lost_this_min;
     gv_jbuf_get_stats(jb, &res->st);
-    gv_jbuf_destroy(jb);
-    free(arr);
 }
 
 /* Every failed expectation names the scenario and the seed. */
@@ -384,15 +409,46 @@ static void check_restart(const scen *sc, const result *r)
         }
     }
     EXPECT(sc, i < r->n);
-    for (i = i + 1; i + 3 < r->n; i++)
-        EXPECT(sc, r->p[i].played_us >= 0);
+    {
+        /* The new stream starts at the initial delay again, so one frame
+         * may be trimmed from its first talk spurt; nothing else is lost. */
+        uint64_t unplayed = 0;
+        for (i = i + 1; i + 3 < r->n; i++)
+            unplayed += r->p[i].played_us < 0;
+        EXPECT(sc, unplayed <= r->st.dropped_for_drift && r->st.dropped_for_drift <= 2);
+    }
+}
+
+/* The first 40 ms packet is complete 20 ms later than a 20 ms one would
+ * be: about 20 ms of concealment bridges that (one frame, plus at most a
+ * short insertion), then everything plays and the target is unchanged. */
+static void check_frame_change(const scen *sc, const result *r)
+{
+    size_t i;
+    for (i = 0; i + 3 < r->n; i++)
+        EXPECT(sc, r->p[i].played_us >= 0 || r->st.dropped_for_drift == 1);
+    EXPECT(sc, r->st.concealed_frames <= 2);
+    EXPECT(sc, r->lost_ms <= 40.0 + 2 * 40.0); /* plus the tail at the very end */
+    EXPECT(sc, r->st.target_delay_ms < 10.0);
+}
+
+static void check_outage(const scen *sc, const result *r)
+{
+    /* Playing again right after the outage: the first packet after it is
+     * played within 30 ms of arriving, without building up delay. */
+    const pkt *p = &r->p[sc->drop_to];
+    EXPECT(sc, p->played_us >= 0 && p->played_us - p->arrive_us <= 30000);
+    EXPECT(sc, r->st.playout_delay_ms < 10.0);
+    EXPECT(sc, r->st.concealed_frames <= 2);
 }
 
 static void check_fec_wait(const scen *sc, const result *r)
 {
-    /* The first losses are concealed; once loss is recent the buffer
-     * waits one frame more and the later ones come back through FEC. */
+    /* The second talk spurt starts with no frame to spare, so the first
+     * losses are concealed; once loss is recent the buffer inserts a frame
+     * to wait for, and the later losses come back through FEC. */
     EXPECT(sc, r->st.lost == 8);
+    EXPECT(sc, r->p[275].played_us < 0 && r->p[276].played_us >= 0);
     EXPECT(sc, r->st.fec_recovered >= 4);
     EXPECT(sc, r->st.fec_recovered + r->st.concealed_frames - r->st.inserted_for_drift == 8);
     EXPECT(sc, r->st.inserted_for_drift >= 1);
@@ -411,14 +467,17 @@ static void check_step(const scen *sc, const result *r)
 
 static void check_drift(const scen *sc, const result *r)
 {
-    /* One frame of 20 ms every 20 s for 0.1% over an hour: about 180. */
-    uint64_t adj = sc->drift_ppm > 0 ? r->st.dropped_for_drift : r->st.inserted_for_drift;
+    /* 0.1% of an hour is 3.6 s of audio to skip or to fill in. */
+    double adj_ms = sc->drift_ppm > 0 ? (double)r->st.dropped_for_drift * sc->frame_ms
+                                      : r->lost_ms;
     uint64_t other = sc->drift_ppm > 0 ? r->st.inserted_for_drift : r->st.dropped_for_drift;
-    EXPECT(sc, adj >= 150 && adj <= 220);
-    EXPECT(sc, other <= 10);
+    EXPECT(sc, adj_ms >= 3300 && adj_ms <= 4000);
+    EXPECT(sc, other <= 2);
     EXPECT(sc, r->max_over_target_ms < 2.0 * sc->frame_ms);
-    EXPECT(sc, r->max_lost_per_min <= 5);
-    EXPECT(sc, r->st.lost == 0);
+    /* A handful of concealed frames a minute (10 ms insertions). */
+    EXPECT(sc, r->max_lost_per_min <= 8);
+    EXPECT(sc, r->st.concealed_frames <= 6 * (uint64_t)(sc->dur_ms / 60000));
+    EXPECT(sc, r->st.lost <= 3);
     EXPECT(sc, r->st.playout_delay_ms < 50.0);
 }
 
@@ -446,6 +505,9 @@ static const int step_spurts[] = {0, 12000, 12600, 14000, 14600, 16000, 16600, 1
                                   18600, 20000, 20600, 22000, 22600, 24000, 24600, 26000,
                                   26600, 28000, LIST_END};
 
+static const int swap_spurts[] = {0, 2000, 3000, 5000, LIST_END};
+static const int fec_spurts[] = {0, 3000, 3500, 20000, LIST_END};
+
 static const scen scenarios[] = {
     {.name = "in order", .dur_ms = 10000, .exp_lost = X(0), .exp_late = X(0), .exp_dups = X(0),
      .exp_fec = X(0), .exp_concealed = X(0), .check = check_all_played},
@@ -462,8 +524,18 @@ static const scen scenarios[] = {
      .exp_lost = X(1), .exp_late = X(0), .exp_fec = X(1), .exp_concealed = X(0)},
     {.name = "burst of 3", .dur_ms = 3000, .min_delay_ms = 30, .drops = {50, 51, 52},
      .exp_lost = X(3), .exp_late = X(0), .exp_fec = X(1), .exp_concealed = X(2)},
-    {.name = "fec wait adapts", .dur_ms = 20000,
-     .drops = {300, 330, 360, 390, 420, 450, 480, 510}, .check = check_fec_wait},
+    {.name = "60 ms frames", .frame_ms = 60, .dur_ms = 6000, .exp_lost = X(0), .exp_late = X(0),
+     .exp_concealed = X(0), .check = check_all_played},
+    {.name = "frame size change", .dur_ms = 6000, .frame2_at_ms = 3000, .frame2_ms = 40,
+     .exp_lost = X(0), .exp_late = X(0), .check = check_frame_change},
+    {.name = "spurt start reordered", .dur_ms = 5000, .spurts = swap_spurts, .swap_idx = 100,
+     .min_delay_ms = 30,
+     .exp_lost = X(0), .exp_late = X(0), .exp_concealed = X(0), .max_tail = 2,
+     .check = check_all_played},
+    {.name = "outage 1.5 s", .dur_ms = 6000, .drop_from = 100, .drop_to = 175, .exp_lost = X(75),
+     .exp_late = X(0), .max_tail = 2, .check = check_outage},
+    {.name = "fec wait adapts", .dur_ms = 20000, .spurts = fec_spurts,
+     .drops = {275, 305, 335, 365, 395, 425, 455, 485}, .max_tail = 2, .check = check_fec_wait},
     {.name = "silence gap 2 s", .dur_ms = 8000, .spurts = silence_spurts, .exp_lost = X(0),
      .exp_late = X(0), .exp_concealed = X(0), .max_tail = 2, .check = check_silence},
     {.name = "sender restart", .dur_ms = 6000, .restart_at_ms = 3300, .spurts = restart_spurts,
@@ -474,8 +546,8 @@ static const scen scenarios[] = {
      .spurts = restart_spurts, .drops = {150}, .max_tail = 2, .check = check_restart},
     {.name = "jitter step", .dur_ms = 28000, .spurts = step_spurts, .step_at_ms = 5000,
      .step_us = 40000, .calm_at_ms = 10000, .max_tail = 16, .check = check_step},
-    {.name = "hard cap", .dur_ms = 8000, .flood_at_ms = 3000, .flood_frames = 100,
-     .check = check_cap},
+    {.name = "hard cap", .dur_ms = 8000, .flood_at_ms = 3000, .flood_frames = 60,
+     .max_tail = 4, .check = check_cap},
     {.name = "drift +0.1% 1 h", .dur_ms = 3600000, .drift_ppm = 1000, .jitter_us = 4000,
      .warm_ms = 30000, .check = check_drift},
     {.name = "drift -0.1% 1 h", .dur_ms = 3600000, .drift_ppm = -1000, .jitter_us = 4000,
@@ -500,6 +572,7 @@ static void test_scenarios(void **state)
         run(sc, &r);
         print_result(sc, &r);
         EXPECT(sc, r.order_ok);
+        EXPECT(sc, r.put_ok);
         EXPECT(sc, r.fec_ok);
         EXPECT(sc, r.cap_ok);
         if (sc->exp_lost)
@@ -612,12 +685,87 @@ static void test_first_packet_timing(void **state)
     gv_jbuf_destroy(jb);
 }
 
+/* Garbage in (random sequence numbers, timestamps, sizes, markers and
+ * arrival times, mixed with a plausible stream): never a crash, a stall or
+ * a broken invariant. */
+static void test_random_input(void **state)
+{
+    rng r = {g_seed};
+    gv_jbuf *jb = NULL;
+    uint8_t pl[GV_JBUF_MAX_PAYLOAD];
+    uint64_t now = 0;
+    uint16_t seq = 100;
+    uint32_t ts = 5000;
+    int i;
+    (void)state;
+
+    memset(pl, 0x5a, sizeof pl);
+    assert_int_equal(gv_jbuf_create(NULL, &jb), 0);
+    for (i = 0; i < 200000; i++) {
+        uint64_t k = rng_next(&r) % 16;
+        gv_jbuf_frame f;
+        gv_jbuf_stats st;
+        if (k < 6) {
+            int samples = 120 * (int)(1 + rng_below(&r, 48));
+            int rc;
+            if (k == 0) {
+                seq = (uint16_t)rng_next(&r);
+                ts = (uint32_t)rng_next(&r);
+            } else if (k == 1) {
+                seq = (uint16_t)(seq + rng_below(&r, 200) - 100);
+                ts += (uint32_t)rng_below(&r, 100000);
+            }
+            rc = gv_jbuf_put(jb, seq++, ts, samples, (int)rng_below(&r, 4) == 0, pl,
+                             (size_t)rng_below(&r, GV_JBUF_MAX_PAYLOAD + 1), now);
+            ts += (uint32_t)samples;
+            assert_true(rc == 0 || rc == GV_EREPLAY);
+        } else {
+            assert_int_equal(gv_jbuf_get(jb, now, &f), 0);
+            assert_true(f.samples > 0 && f.samples <= 5760);
+            assert_true((f.kind == GV_JBUF_PACKET || f.kind == GV_JBUF_FEC) == (f.payload != NULL));
+            now += (uint64_t)f.samples * 125 / 6;
+        }
+        if (rng_below(&r, 100) == 0)
+            now += (uint64_t)rng_below(&r, 3000000);
+        gv_jbuf_get_stats(jb, &st);
+        assert_true(st.buffered_ms <= 300.0);
+    }
+    /* Whatever that left behind, a clean stream plays again at once. */
+    {
+        int played = 0;
+        uint64_t t0 = now + 5000000, next = t0;
+        seq = (uint16_t)rng_next(&r);
+        ts = (uint32_t)rng_next(&r);
+        for (i = 0; i < 100; i++) {
+            uint64_t arrive = t0 + (uint64_t)(i + 1) * 20000 + 20000;
+            gv_jbuf_frame f;
+            while (next < arrive) {
+                assert_int_equal(gv_jbuf_get(jb, next, &f), 0);
+                played += f.kind == GV_JBUF_PACKET;
+                next += (uint64_t)f.samples * 125 / 6;
+            }
+            gv_jbuf_put(jb, (uint16_t)(seq + i), ts + (uint32_t)i * 960, 960, i == 0, pl, 10, arrive);
+        }
+        while (next < t0 + 3000000) {
+            gv_jbuf_frame f;
+            assert_int_equal(gv_jbuf_get(jb, next, &f), 0);
+            played += f.kind == GV_JBUF_PACKET;
+            next += (uint64_t)f.samples * 125 / 6;
+        }
+        if (played < 99)
+            print_error("GV_TEST_SEED=%llu: %d of 100 played\n", (unsigned long long)g_seed, played);
+        assert_true(played >= 99);
+    }
+    gv_jbuf_destroy(jb);
+}
+
 int main(void)
 {
     const char *env = getenv("GV_TEST_SEED");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_invalid_args),
         cmocka_unit_test(test_first_packet_timing),
+        cmocka_unit_test(test_random_input),
         cmocka_unit_test(test_scenarios),
     };
     int rc;
@@ -625,5 +773,7 @@ int main(void)
         g_seed = strtoull(env, NULL, 0);
     rc = cmocka_run_group_tests(tests, NULL, NULL);
     free(g_pkts);
+    free(g_arr);
+    gv_jbuf_destroy(g_jb);
     return rc;
 }
