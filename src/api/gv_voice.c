@@ -9,12 +9,13 @@
 #include "audio/gv_resample.h"
 
 #define MAX_FRAME 2880         /* 60 ms at 48 kHz */
-#define MIX_BLOCK 480          /* the mixer works in 10 ms blocks */
+#define MIX_BLOCK 120 /* the mixer works in 2.5 ms blocks: what it mixes ahead is latency */
 #define PEER_FIFO (MAX_FRAME * 2)
 #define OUT_FIFO 8192          /* device-rate frames * channels, > one mixed block at 192 kHz stereo */
 #define REPORT_INTERVAL_US 1000000u
 #define LOSS_MEMORY_US 5000000u /* how long a receiver's report keeps the encoder cautious */
 #define MAX_PEERS GV_MAX_PLAYERS
+#define INITIAL_DELAY_MS 10
 
 typedef struct peer {
     uint16_t id;
@@ -135,6 +136,9 @@ static peer *add_peer(gv_voice *v, uint16_t id)
     peer *p = calloc(1, sizeof *p);
     gv_jbuf_config jc;
     gv_jbuf_config_default(&jc);
+    /* A talk spurt keeps the delay it started with (it only shrinks by whole
+     * frames), so start low and let the first late packets raise it. */
+    jc.initial_delay_ms = INITIAL_DELAY_MS;
     if (!p || gv_jbuf_create(&jc, &p->jbuf) != 0 || gv_decoder_create(&p->decoder) != 0) {
         peer_free(p);
         return NULL;
