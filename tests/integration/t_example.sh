@@ -1,0 +1,24 @@
+# The embedding example works against a real server: it hears a player and
+# the player hears its beeps.
+source "$(dirname "$0")/lib.sh"
+bot="$GVOIP_BUILD_DIR/voice_bot"
+
+espeak-ng -w "$TMP/carol.wav" "This is Carol, talking to the voice bot for a few seconds. Hello bot, hello."
+start server server --port 0 --json
+port=$(port_of server)
+"$bot" 127.0.0.1 "$port" 6 >"$TMP/bot.out" 2>"$TMP/bot.err" &
+PIDS+=($!)
+bot_pid=$!
+wait_for bot "joined as voice_bot"
+start carol join "127.0.0.1:$port" --name carol --json --input-file "$TMP/carol.wav" --no-playback \
+  --record "$TMP/carol.hears.wav" --duration 5
+expect_exit carol 0 15
+wait $bot_pid || fail "voice_bot failed"
+grep -q "carol is here" "$TMP/bot.out" || fail "the bot did not see carol"
+loudest=$(sed -n 's/heard level \([-0-9.]*\) dBFS/\1/p' "$TMP/bot.out" | sort -g | tail -n 1)
+echo "loudest second the bot heard: $loudest dBFS"
+awk -v l="$loudest" 'BEGIN { exit !(l > -40) }' || fail "the bot heard nothing"
+rms=$(sox "$TMP/carol.hears.wav" -n stat 2>&1 | sed -n 's/RMS *amplitude: *//p')
+echo "carol's recording RMS: $rms"
+awk -v r="$rms" 'BEGIN { exit !(r > 0.01) }' || fail "carol did not hear the bot's beeps"
+echo "PASS"
