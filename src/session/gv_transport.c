@@ -16,8 +16,52 @@ static gv_transport *transport_of(ENetHost *host)
     return (gv_transport *)host->compressor.context;
 }
 
+static const uint8_t cookie_magic[4] = {'G', 'V', 'C', 'K'};
+#define COOKIE_FORMAT 1
+
+/* Listener: answers a CONNECT with a cookie datagram instead of a peer.
+ * 12 bytes against the CONNECT's 56: an address that cannot receive gets
+ * nothing larger than what was sent in its name. */
+static void send_cookie(gv_transport *t, ENetHost *host, const ENetProtocolConnect *cmd, uint32_t cookie)
+{
+    uint8_t out[GV_COOKIE_DATAGRAM];
+    memcpy(out, cookie_magic, sizeof cookie_magic);
+    out[4] = COOKIE_FORMAT;
+    out[5] = (uint8_t)(cookie >> 16);
+    out[6] = (uint8_t)(cookie >> 8);
+    out[7] = (uint8_t)cookie;
+    memcpy(out + 8, &cmd->connectID, 4);
+    ENetBuffer buf = {.data = out, .dataLength = sizeof out};
+    if (enet_socket_send(host->socket, &host->receivedAddress, &buf, 1) != (int)sizeof out)
+        return;
+    t->stats.cookies_sent++;
+    t->stats.datagrams_out++;
+    t->stats.bytes_out += sizeof out;
+}
+
+/* Connector: a cookie datagram from the server being connected to that
+ * echoes our CONNECT's connectID makes us connect again at once, with the
+ * cookie. ENet is between datagrams here and holds no peer pointer, so the
+ * peer may be reset and reused. */
+static void take_cookie(gv_transport *t, ENetHost *host, const uint8_t *d, size_t len)
+{
+    ENetPeer *peer = &host->peers[0];
+    if (t->remote.port == 0 || host->peerCount != 1 || len != GV_COOKIE_DATAGRAM ||
+        memcmp(d, cookie_magic, sizeof cookie_magic) != 0 || d[4] != COOKIE_FORMAT ||
+        peer->state != ENET_PEER_STATE_CONNECTING || host->receivedAddress.host != t->remote.host ||
+        host->receivedAddress.port != t->remote.port || memcmp(d + 8, &peer->connectID, 4) != 0 ||
+        t->cookie_retries >= GV_COOKIE_RETRIES)
+        return;
+    uint32_t cookie = (uint32_t)d[5] << 16 | (uint32_t)d[6] << 8 | d[7];
+    t->cookie_retries++;
+    t->stats.cookies_received++;
+    enet_peer_reset(peer);
+    enet_host_connect(host, &t->remote, GV_CH_COUNT, (t->connect_data & 0xff) | cookie << 8);
+}
+
 /* Reads the first command of a raw ENet datagram; CONNECT is the one that
- * makes ENet allocate a peer, so it is the one screened. */
+ * makes ENet allocate a peer, so it is the one screened (ENet accepts a
+ * CONNECT only as the first command of a datagram). */
 static int intercept(ENetHost *host, ENetEvent *event)
 {
     (void)event;
@@ -37,6 +81,7 @@ static int intercept(ENetHost *host, ENetEvent *event)
     if (host->checksum)
         header += 4;
     if (peer_id & ENET_PROTOCOL_HEADER_FLAG_COMPRESSED) {
+        take_cookie(t, host, d, len);
         t->stats.screened++;
         return 1;
     }
@@ -45,13 +90,35 @@ static int intercept(ENetHost *host, ENetEvent *event)
     const ENetProtocolConnect *cmd = (const ENetProtocolConnect *)(d + header);
     if ((cmd->header.command & ENET_PROTOCOL_COMMAND_MASK) != ENET_PROTOCOL_COMMAND_CONNECT || !t->admit)
         return 0;
-    uint32_t data;
+    uint32_t data, cookie = 0;
     memcpy(&data, &cmd->data, sizeof data);
-    if (t->admit(t->admit_ctx, &host->receivedAddress, ENET_NET_TO_HOST_32(data)))
+    int verdict = t->admit(t->admit_ctx, &host->receivedAddress, ENET_NET_TO_HOST_32(data), &cookie);
+    if (verdict == GV_ADMIT_PASS) {
+        t->admitted = 1;
         return 0;
-    t->stats.connects_refused++;
+    }
+    if (verdict == GV_ADMIT_COOKIE)
+        send_cookie(t, host, cmd, cookie);
+    else
+        t->stats.connects_refused++;
     t->stats.screened++;
     return 1;
+}
+
+/* A peer ENet allocates for a CONNECT sends VERIFY_CONNECT and, by default,
+ * repeats it for up to 30 seconds: several times the bytes of one spoofed
+ * CONNECT. With a timeout limit of one attempt ENet drops the peer at the
+ * first retransmission instead (about 500 ms, ENet's initial round trip);
+ * a real client's own CONNECT retransmission then starts afresh. The
+ * server restores normal timeouts on the CONNECT event. */
+static void limit_verify(gv_transport *t)
+{
+    t->admitted = 0;
+    for (size_t i = 0; i < t->host->peerCount; i++) {
+        ENetPeer *p = &t->host->peers[i];
+        if (p->state == ENET_PEER_STATE_ACKNOWLEDGING_CONNECT && p->timeoutLimit != 1)
+            enet_peer_timeout(p, 1, 1, 1);
+    }
 }
 
 /* The smallest datagram ENet can send here: peer id (2), checksum (4) and
@@ -95,6 +162,8 @@ int gv_transport_listen(gv_transport *t, const char *bind_address, uint16_t port
     if (!t || peers == 0 || peers > ENET_PROTOCOL_MAXIMUM_PEER_ID)
         return GV_EINVAL;
     memset(&t->stats, 0, sizeof t->stats);
+    t->admitted = 0;
+    t->remote.port = 0; /* a listener never takes a cookie */
     ENetAddress addr = {.host = ENET_HOST_ANY, .port = port};
     if (bind_address && *bind_address && enet_address_set_host(&addr, bind_address) != 0)
         return GV_ENET;
@@ -117,6 +186,9 @@ int gv_transport_connect(gv_transport *t, const char *host, uint16_t port, uint3
     if (!t->host)
         return GV_ENET;
     setup(t);
+    t->remote = addr;
+    t->connect_data = connect_data;
+    t->cookie_retries = 0;
     *peer = enet_host_connect(t->host, &addr, GV_CH_COUNT, connect_data);
     if (!*peer) {
         enet_host_destroy(t->host);
@@ -173,9 +245,26 @@ void gv_transport_flush(gv_transport *t)
     account_sent(t);
 }
 
+/* ENet throttles unreliable packets: when a peer's round trip varies it
+ * silently drops a share of them at the sender, and a busy relay's round
+ * trips always vary. Voice has its own answer to congestion (receivers
+ * report loss, senders adapt Opus), so the throttle is pinned open on both
+ * ends of every connection. */
+static void unthrottle(ENetPeer *peer)
+{
+    peer->packetThrottle = ENET_PEER_PACKET_THROTTLE_SCALE;
+    peer->packetThrottleLimit = ENET_PEER_PACKET_THROTTLE_SCALE;
+    peer->packetThrottleAcceleration = ENET_PEER_PACKET_THROTTLE_SCALE;
+    peer->packetThrottleDeceleration = 0;
+}
+
 int gv_transport_service(gv_transport *t, ENetEvent *ev, uint32_t timeout_ms)
 {
     int rc = enet_host_service(t->host, ev, timeout_ms);
+    if (rc > 0 && ev->type == ENET_EVENT_TYPE_CONNECT)
+        unthrottle(ev->peer);
+    if (t->admitted)
+        limit_verify(t);
     account_sent(t);
     return rc < 0 ? GV_ENET : rc;
 }

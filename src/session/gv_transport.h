@@ -14,17 +14,39 @@ typedef struct gv_transport_stats {
     uint64_t datagrams_out, bytes_out, max_datagram_out;
     uint64_t screened; /* datagrams dropped before ENet saw them */
     uint64_t connects_refused;
+    uint64_t cookies_sent;     /* listener: cookie datagrams answered instead of a peer */
+    uint64_t cookies_received; /* connector: cookie datagrams that made it retry */
 } gv_transport_stats;
 
+/* What an admission callback decides about one ENet CONNECT. */
+enum gv_admit_verdict {
+    GV_ADMIT_DROP = 0,   /* drop silently; ENet never sees it */
+    GV_ADMIT_PASS = 1,   /* let ENet allocate a peer */
+    GV_ADMIT_COOKIE = 2, /* answer with a cookie datagram carrying *cookie; keep no state */
+};
+
 /* Decides, before ENet allocates a peer, whether a connection attempt from
- * addr may proceed; returns 1 to let it through. */
-typedef int (*gv_transport_admit_fn)(void *ctx, const ENetAddress *addr, uint32_t connect_data);
+ * addr may proceed. connect_data is the CONNECT's data word (bits 0-7 the
+ * protocol version, bits 8-31 a cookie or 0). Returns a gv_admit_verdict;
+ * for GV_ADMIT_COOKIE it stores the 24-bit cookie in *cookie. */
+typedef int (*gv_transport_admit_fn)(void *ctx, const ENetAddress *addr, uint32_t connect_data, uint32_t *cookie);
+
+/* The cookie datagram (docs/protocol.md): "GVCK", version, 24-bit cookie,
+ * the 4 connectID bytes of the CONNECT it answers. Its first byte carries
+ * ENet's compressed flag, which gvoip never sets, so no ENet datagram of a
+ * gvoip peer can be mistaken for it. */
+#define GV_COOKIE_DATAGRAM 12
+#define GV_COOKIE_RETRIES 3 /* cookie answers a connector follows per connect */
 
 typedef struct gv_transport {
     ENetHost *host;
     gv_transport_stats stats;
     gv_transport_admit_fn admit;
     void *admit_ctx;
+    int admitted; /* listener: a CONNECT went through since the last service */
+    ENetAddress remote; /* connector: where to retry with a cookie */
+    uint32_t connect_data;
+    int cookie_retries;
 } gv_transport;
 
 /* Binds a listening host (bind_address NULL: any) with room for `peers`
@@ -33,7 +55,9 @@ typedef struct gv_transport {
 int gv_transport_listen(gv_transport *t, const char *bind_address, uint16_t port, size_t peers);
 
 /* A host with one outgoing peer slot, connected to host:port; connect_data
- * travels in ENet's CONNECT command (gvoip puts its protocol version there). */
+ * travels in ENet's CONNECT command (gvoip puts its protocol version there).
+ * When the server answers with a cookie datagram the transport reconnects
+ * at once with the cookie in bits 8-31; *peer stays the same pointer. */
 int gv_transport_connect(gv_transport *t, const char *host, uint16_t port, uint32_t connect_data, ENetPeer **peer);
 
 void gv_transport_close(gv_transport *t);
@@ -49,7 +73,10 @@ int gv_transport_send(gv_transport *t, ENetPeer *peer, uint8_t channel, const ui
 /* Sends what is queued now and accounts the datagrams that left. */
 void gv_transport_flush(gv_transport *t);
 
-/* enet_host_service with the accounting around it. */
+/* enet_host_service with the accounting around it. A listener also makes
+ * sure a peer ENet just allocated for a CONNECT answers it with one
+ * VERIFY_CONNECT only, so a spoofed CONNECT is never answered with more
+ * bytes than it carried. */
 int gv_transport_service(gv_transport *t, ENetEvent *ev, uint32_t timeout_ms);
 
 /* The largest application payload that still fits one datagram on the
