@@ -41,6 +41,7 @@ typedef enum gv_event_type {
     GV_EVENT_SERVER_DISCONNECTED, /* client: the server went away or removed us (reason) */
     GV_EVENT_CONNECTION_FAILED,   /* client: error and reason */
     GV_EVENT_SERVER_KEY,          /* client: fingerprint, trusted (0 pinned/known, 1 first use) */
+    GV_EVENT_SPEAKING,            /* client: id started (on 1) or stopped (on 0) talking; own id too */
 } gv_event_type;
 
 typedef struct gv_event {
@@ -50,11 +51,62 @@ typedef struct gv_event {
     int error;   /* a GV_E* code for failures */
     int refused; /* the server's refuse code, 0 if none */
     int first_use;
+    int on; /* GV_EVENT_SPEAKING */
     char name[GV_NAME_BYTES];
     char reason[768];
     char fingerprint[GV_FINGERPRINT_BYTES];
     char known_fingerprint[GV_FINGERPRINT_BYTES]; /* on a key mismatch */
 } gv_event;
+
+/* ---- Positional voice ------------------------------------------------ */
+
+/* The lobby's positional mode. The server chooses it; every client gets it
+ * right after joining, so nobody hears farther than the game allows. */
+typedef enum gv_spatial_mode_kind {
+    GV_SPATIAL_MODE_OFF = 0, /* everyone at full volume, centred */
+    GV_SPATIAL_MODE_2D = 1,  /* as Godot's AudioStreamPlayer2D */
+    GV_SPATIAL_MODE_3D = 2,  /* as Godot's AudioStreamPlayer3D */
+} gv_spatial_mode_kind;
+
+/* Godot's AttenuationModel values (3D). */
+typedef enum gv_attenuation_model {
+    GV_ATTENUATION_INVERSE = 0,
+    GV_ATTENUATION_INVERSE_SQUARE = 1,
+    GV_ATTENUATION_LOGARITHMIC = 2,
+    GV_ATTENUATION_DISABLED = 3,
+} gv_attenuation_model;
+
+typedef struct gv_spatial_config {
+    int mode;               /* gv_spatial_mode_kind */
+    int model;              /* 3D: gv_attenuation_model; default inverse */
+    float unit_size;        /* 3D: distance of 0 dB; default 10 */
+    float max_distance;     /* not heard (and not sent) beyond; 3D: 0 = unlimited (default); 2D: > 0, default 2000 */
+    float volume_db;        /* added to the attenuation; default 0 */
+    float max_db;           /* 3D: ceiling; default 3 */
+    float attenuation;      /* 2D: exponent of (1 - d / max_distance); default 1 */
+    float panning_strength; /* 0..3; default 1 */
+    int godot_pan;          /* 2D: Godot's linear pan instead of equal-power (default 0) */
+} gv_spatial_config;
+
+/* Fills *cfg with Godot's defaults for mode (GV_SPATIAL_MODE_*). NULL does
+ * nothing. Thread-safe. */
+GV_API void gv_spatial_config_default(gv_spatial_config *cfg, int mode);
+
+/* A player's position and facing. 2D: x, y on a y-down canvas (a player
+ * facing (0,-1) looks up the screen, +x on its right); z is ignored.
+ * 3D: +y up, facing (0,0,-1) is Godot's forward. The facing need not be
+ * unit length; zero means the default facing. */
+typedef struct gv_player_pose {
+    float x, y, z;
+    float fx, fy, fz;
+} gv_player_pose;
+
+/* How the client decides when to send microphone audio. */
+typedef enum gv_transmit_mode {
+    GV_TX_CONTINUOUS = 0,     /* every frame (the library's default) */
+    GV_TX_VOICE_ACTIVITY = 1, /* only while a voice is detected; nothing is sent in silence */
+    GV_TX_PUSH_TO_TALK = 2,   /* only while gv_client_set_ptt(c, 1) */
+} gv_transmit_mode;
 
 /* ---- Server (a lobby; also the "host" half of a listen server) -------- */
 
@@ -69,6 +121,7 @@ typedef struct gv_server_config {
     size_t password_len;      /* at most 128 bytes */
     int local_host;           /* 1: reserve id 1 for a gv_client created with host_token */
     int allow_raw;            /* benchmarks only: relay the uncompressed baseline codec */
+    gv_spatial_config spatial; /* default: off; checked by gv_server_create (GV_EINVAL) */
     gv_clock clock;
     gv_random random;
     int protocol_version;     /* tests only: 0 means the real one */
@@ -103,6 +156,8 @@ typedef struct gv_server_stats {
     uint64_t datagrams_in, datagrams_out, bytes_in, bytes_out;
     uint64_t malformed, auth_failed, replayed, over_budget, handshakes, refused;
     uint64_t max_datagram_bytes;
+    uint64_t culled_packets;   /* voice not sent to a listener out of earshot */
+    uint64_t positions_relayed;
     int players;
 } gv_server_stats;
 
@@ -129,6 +184,8 @@ typedef struct gv_client_config {
     int frame_ms;                   /* 10, 20, 40 or 60; default 20 */
     int fec;                        /* default 1 */
     int echo_test;                  /* 1: hear yourself through the server */
+    int transmit_mode;              /* gv_transmit_mode; default GV_TX_CONTINUOUS */
+    int itd;                        /* 1: add a small interaural delay to positional voice */
     gv_clock clock;
     gv_random random;
     int protocol_version;           /* tests only */
@@ -157,9 +214,61 @@ GV_API int gv_client_id(const gv_client *c);
 GV_API int gv_client_push_capture(gv_client *c, const float *samples, size_t frames, int rate, int channels);
 
 /* Pulls `frames` frames of the mix of all remote players at `rate` with
- * `channels` (1 or 2), paced by the caller's playback clock. Always fills
- * the whole buffer (silence where nothing plays). Returns frames. */
+ * `channels` (1 or 2), paced by the caller's playback clock. The mix is
+ * stereo, each player placed by the lobby's positional mode relative to
+ * your pose; channels = 1 gets it downmixed. Always fills the whole buffer
+ * (silence where nothing plays). Returns frames. Use either this or
+ * gv_client_pull_player, not both: each consumes the players' streams. */
 GV_API int gv_client_pull_mix(gv_client *c, float *out, size_t frames, int rate, int channels);
+
+/* For engines that spatialize themselves: pulls `frames` mono frames at
+ * `rate` of one player's voice alone, un-spatialized (only the local
+ * volume applies), paced by the caller. Always fills the buffer. Returns
+ * frames, or GV_ENOTFOUND when id is not in the lobby. An alternative to
+ * gv_client_pull_mix, not a complement. Same thread as the other calls. */
+GV_API int gv_client_pull_player(gv_client *c, uint16_t id, float *out, size_t frames, int rate);
+
+/* The latest pose player id published, into *out; 0, or GV_ENOTFOUND when
+ * none arrived yet. Same thread as the other calls. */
+GV_API int gv_client_player_pose(const gv_client *c, uint16_t id, gv_player_pose *out);
+
+/* Sets your own position and facing (copied): the listener of the mix,
+ * and what the other players hear you from. The library sends it about
+ * 20 times a second while it changes and once a second while it does not.
+ * GV_EINVAL for a NULL or non-finite pose or a coordinate beyond 1e7. */
+GV_API int gv_client_set_pose(gv_client *c, const gv_player_pose *pose);
+
+/* The lobby's positional settings as the server sent them (mode off
+ * before they arrive). 0 or GV_EINVAL. */
+GV_API int gv_client_get_spatial(const gv_client *c, gv_spatial_config *out);
+
+/* Self mute: while on, no voice packet is sent. */
+GV_API int gv_client_set_muted(gv_client *c, int on);
+
+/* Deafen: while on, nothing is played (remote voice is not decoded) and
+ * you are muted too; turning it off restores the mute you had set. */
+GV_API int gv_client_set_deafened(gv_client *c, int on);
+
+/* A gv_transmit_mode; GV_EINVAL for others. Resets the voice detector. */
+GV_API int gv_client_set_transmit_mode(gv_client *c, int mode);
+
+/* Push-to-talk key state (1 down, 0 up); used in GV_TX_PUSH_TO_TALK. */
+GV_API int gv_client_set_ptt(gv_client *c, int down);
+
+/* Local per-player volume (linear gain 0..4, default 1) and mute. A
+ * muted player's voice is dropped before the jitter buffer (never
+ * decoded); the speaking indicator still works. GV_ENOTFOUND when id is
+ * not in the lobby. Kept until the player leaves. */
+GV_API int gv_client_set_player_volume(gv_client *c, uint16_t id, float gain);
+GV_API int gv_client_set_player_muted(gv_client *c, uint16_t id, int on);
+
+/* Level of the latest captured frame in dBFS (mean square; -120 for
+ * silence or before any capture), for an input meter. */
+GV_API float gv_client_input_level_db(const gv_client *c);
+
+/* 1 while your own voice is being sent (mode, voice activity, PTT and mute
+ * taken together), else 0. */
+GV_API int gv_client_transmitting(const gv_client *c);
 
 typedef struct gv_peer_stats {
     uint16_t id;
@@ -173,6 +282,7 @@ typedef struct gv_client_stats {
     uint64_t malformed, auth_failed, replayed;
     double seconds; /* since the client was created */
     int peer_count;
+    int expected_loss_pct; /* the Opus expected-loss setting the receivers' loss reports chose */
 } gv_client_stats;
 
 GV_API void gv_client_get_stats(const gv_client *c, gv_client_stats *out);

@@ -2,6 +2,7 @@
  * one, talking through real audio devices or files. */
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -16,6 +17,7 @@
 #include "options.h"
 #include "output.h"
 #include "stats.h"
+#include "tui.h"
 
 #define TICK_MS 2
 #define MAX_IO_FRAMES 8192
@@ -106,6 +108,17 @@ static int create_server(const gvoip_options *opt, const char *password, size_t 
     cfg.local_host = local_host;
     cfg.allow_raw = opt->allow_raw;
     cfg.protocol_version = opt->protocol_version;
+    gv_spatial_config_default(&cfg.spatial, opt->spatial_mode);
+    if (opt->atten_model >= 0)
+        cfg.spatial.model = opt->atten_model;
+    if (opt->max_distance >= 0.0f)
+        cfg.spatial.max_distance = opt->max_distance;
+    if (opt->unit_size >= 0.0f)
+        cfg.spatial.unit_size = opt->unit_size;
+    if (opt->attenuation >= 0.0f)
+        cfg.spatial.attenuation = opt->attenuation;
+    if (opt->panning_strength >= 0.0f)
+        cfg.spatial.panning_strength = opt->panning_strength;
     int rc = gv_server_create(&cfg, out, why, sizeof why);
     if (rc < 0) {
         output_error(opt->json, "cannot start the server: %s", why[0] ? why : gv_strerror(rc));
@@ -143,6 +156,9 @@ typedef struct player {
     gv_server *server; /* host mode only */
     gv_client *client;
     audio_io *io;
+    tui *screen; /* NULL: line output */
+    gv_player_pose pose;
+    int pose_mode; /* the lobby mode the pose's facing was computed for; -1 none yet */
     int capture_rate, capture_channels;
     int playback_rate, playback_channels;
     float buf[MAX_IO_FRAMES * 2];
@@ -196,13 +212,74 @@ static int open_audio(player *p)
     return EXIT_OK;
 }
 
+/* --facing in degrees turns clockwise from north: up the 2D map (0,-1),
+ * or Godot's forward -Z in 3D. */
+static void facing_for_mode(const gvoip_options *opt, int mode, gv_player_pose *pose)
+{
+    if (opt->facing_kind == 2) {
+        pose->fx = opt->facing[0];
+        pose->fy = opt->facing[1];
+        pose->fz = opt->facing[2];
+    } else if (opt->facing_kind == 1) {
+        double a = opt->facing_deg * 3.14159265358979323846 / 180.0;
+        pose->fx = (float)sin(a);
+        pose->fy = mode == GV_SPATIAL_MODE_3D ? 0.0f : (float)-cos(a);
+        pose->fz = mode == GV_SPATIAL_MODE_3D ? (float)-cos(a) : 0.0f;
+    }
+}
+
+/* Publishes the pose once there is one to publish: given on the command
+ * line, or the lobby turned out to be positional (then the origin). The
+ * facing is recomputed when the lobby's mode becomes known. */
+static void keep_pose(player *p)
+{
+    gv_spatial_config sp;
+    gv_client_get_spatial(p->client, &sp);
+    if (sp.mode == p->pose_mode)
+        return;
+    if (sp.mode == GV_SPATIAL_MODE_OFF && !p->opt->has_position && !p->opt->facing_kind)
+        return;
+    p->pose_mode = sp.mode;
+    if (p->screen)
+        tui_pose(p->screen, &p->pose);
+    facing_for_mode(p->opt, sp.mode, &p->pose);
+    gv_client_set_pose(p->client, &p->pose);
+    if (p->screen)
+        tui_set_pose(p->screen, &p->pose);
+}
+
+static void move_now(player *p)
+{
+    if (p->screen)
+        tui_pose(p->screen, &p->pose);
+    p->pose.x = p->opt->move_to[0];
+    p->pose.y = p->opt->move_to[1];
+    p->pose.z = p->opt->move_to[2];
+    gv_client_set_pose(p->client, &p->pose);
+    if (p->screen)
+        tui_set_pose(p->screen, &p->pose);
+}
+
+static void show_event(player *p, const gv_event *ev)
+{
+    if (p->screen)
+        tui_event(p->screen, ev);
+    else
+        output_event(ev, p->opt->json);
+}
+
 static int run_player(const gvoip_options *opt, const char *password, size_t password_len)
 {
     player *p = calloc(1, sizeof *p);
     if (!p)
         return EXIT_RUNTIME;
     p->opt = opt;
+    p->pose_mode = -1;
+    p->pose.x = opt->position[0];
+    p->pose.y = opt->position[1];
+    p->pose.z = opt->position[2];
     int code = EXIT_OK;
+    gv_event failure = {.type = GV_EVENT_NONE};
     char fingerprint[GV_FINGERPRINT_BYTES];
     gv_client_config cfg;
     gv_client_config_default(&cfg);
@@ -213,6 +290,8 @@ static int run_player(const gvoip_options *opt, const char *password, size_t pas
     cfg.frame_ms = opt->frame_ms;
     cfg.fec = opt->fec;
     cfg.echo_test = opt->echo_test;
+    cfg.transmit_mode = opt->transmit_mode;
+    cfg.itd = opt->itd;
     if (opt->mode == MODE_HOST) {
         code = create_server(opt, password, password_len, 1, &p->server);
         if (code != EXIT_OK)
@@ -240,25 +319,54 @@ static int run_player(const gvoip_options *opt, const char *password, size_t pas
         code = rc == GV_ENOTFOUND ? EXIT_JOIN : EXIT_RUNTIME;
         goto out;
     }
-    uint64_t end = opt->duration > 0 ? monotonic_ms() + (uint64_t)(opt->duration * 1000) : 0;
+    if (opt->mute)
+        gv_client_set_muted(p->client, 1);
+    if (!opt->json && !opt->no_tui && isatty(STDOUT_FILENO) && isatty(STDIN_FILENO) &&
+        tui_open(&p->pose, opt->mute, opt->transmit_mode, &p->screen) != 0)
+        p->screen = NULL;
+    uint64_t start = monotonic_ms();
+    uint64_t end = opt->duration > 0 ? start + (uint64_t)(opt->duration * 1000) : 0;
+    uint64_t move_at = opt->has_move ? start + (uint64_t)(opt->move_after * 1000) : 0;
+    uint64_t encoder_at = start + 1000; /* --json: the loss-adaptive encoder, polled once a second */
+    int encoder_loss = 0;
     while (!quit_requested && (!end || monotonic_ms() < end) && code == EXIT_OK) {
         gv_event ev;
         if (p->server) {
             while ((rc = gv_server_service(p->server, &ev, 0)) > 0)
                 if (ev.type == GV_EVENT_LISTENING)
-                    output_event(&ev, opt->json);
+                    show_event(p, &ev);
             if (rc < 0) {
                 output_error(opt->json, "network error: %s", gv_strerror(rc));
                 code = EXIT_RUNTIME;
             }
         }
         while ((rc = gv_client_service(p->client, &ev, 0)) > 0) {
-            output_event(&ev, opt->json);
+            show_event(p, &ev);
             if (ev.type == GV_EVENT_CONNECTION_FAILED)
                 code = EXIT_JOIN;
             else if (ev.type == GV_EVENT_SERVER_DISCONNECTED)
                 code = EXIT_LOST;
+            if (code != EXIT_OK && failure.type == GV_EVENT_NONE)
+                failure = ev;
         }
+        keep_pose(p);
+        if (move_at && monotonic_ms() >= move_at) {
+            move_at = 0;
+            move_now(p);
+        }
+        if (opt->json && monotonic_ms() >= encoder_at) {
+            gv_client_stats cs;
+            gv_client_get_stats(p->client, &cs);
+            encoder_at += 1000;
+            if (cs.expected_loss_pct != encoder_loss) {
+                encoder_loss = cs.expected_loss_pct;
+                printf("{\"event\":\"encoder\",\"expected_loss_pct\":%d,\"t_ms\":%llu}\n", encoder_loss,
+                       (unsigned long long)(monotonic_ms() - start));
+                fflush(stdout);
+            }
+        }
+        if (p->screen && tui_update(p->screen, p->client))
+            break;
         if (rc < 0 && code == EXIT_OK) {
             output_error(opt->json, "network error: %s", gv_strerror(rc));
             code = EXIT_RUNTIME;
@@ -270,6 +378,11 @@ static int run_player(const gvoip_options *opt, const char *password, size_t pas
         sleep_ms(TICK_MS);
     }
 out:
+    if (p->screen) {
+        tui_close(p->screen);
+        if (failure.type != GV_EVENT_NONE)
+            output_event(&failure, 0);
+    }
     if (opt->stats_file && p->client)
         stats_write_client(opt->stats_file, opt, p->client, p->io, p->server);
     gv_client_destroy(p->client);

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,6 +37,20 @@ static const char usage[] =
     "  --no-capture         listen only\n"
     "  --no-playback        do not open a playback device\n"
     "  --stats FILE         write statistics as JSON at exit\n"
+    "controls:\n"
+    "  --transmit voice|continuous|ptt  when to send your voice (default voice: voice activity)\n"
+    "  --mute               start muted\n"
+    "  --no-tui             line output even in a terminal (--json implies it)\n"
+    "positional voice (server, host: the lobby's settings; host, join: where you are):\n"
+    "  --spatial off|2d|3d  positional mode of the lobby (default off)\n"
+    "  --max-distance D     not heard (and not sent) beyond D (2D default 2000; 3D default 0 = unlimited)\n"
+    "  --attenuation-model inverse|inverse-square|logarithmic|disabled   3D distance model (default inverse)\n"
+    "  --unit-size U        3D: distance of full volume (default 10)\n"
+    "  --attenuation EXP    2D: exponent of the fall-off curve (default 1)\n"
+    "  --panning-strength S 0..3 (default 1)\n"
+    "  --position X,Y[,Z]   your position (default 0,0,0)\n"
+    "  --facing DEG|X,Y,Z   your facing: degrees clockwise from north (up the map; 3D: from -Z), or a vector\n"
+    "  --itd                add a small interaural delay (headphones)\n"
     "  -h, --help           this text\n";
 
 void gvoip_print_usage(FILE *out)
@@ -48,6 +63,34 @@ static int bad(const char *what, const char *value)
     fprintf(stderr, "gvoip: %s: '%s'\n", what, value ? value : "");
     fprintf(stderr, "Run 'gvoip --help' for the options.\n");
     return EXIT_USAGE;
+}
+
+static int parse_float(const char *s, float min, float max, float *out)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !isfinite(v) || v < min || v > max)
+        return -1;
+    *out = (float)v;
+    return 0;
+}
+
+/* "X,Y" or "X,Y,Z" (z 0 when missing), each finite and within 1e7. */
+static int parse_vector(const char *s, int allow_two, float out[3])
+{
+    char buf[128];
+    if (strlen(s) >= sizeof buf)
+        return -1;
+    snprintf(buf, sizeof buf, "%s", s);
+    int n = 0;
+    out[2] = 0.0f;
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (n == 3 || parse_float(tok, -1e7f, 1e7f, &out[n]) != 0)
+            return -1;
+        n++;
+    }
+    return n == 3 || (allow_two && n == 2) ? 0 : -1;
 }
 
 static int parse_long(const char *s, long min, long max, long *out)
@@ -89,6 +132,10 @@ int gvoip_parse_options(int argc, char **argv, gvoip_options *opt)
     opt->bitrate = 24000;
     opt->frame_ms = 20;
     opt->fec = 1;
+    opt->spatial_mode = 0;
+    opt->atten_model = -1;
+    opt->max_distance = opt->unit_size = opt->attenuation = opt->panning_strength = -1.0f;
+    opt->transmit_mode = 1; /* GV_TX_VOICE_ACTIVITY: nothing is sent in silence */
     if (argc < 2)
         return bad("missing command", "");
     const char *cmd = argv[1];
@@ -211,6 +258,83 @@ int gvoip_parse_options(int argc, char **argv, gvoip_options *opt)
             opt->no_capture = 1;
         } else if (!strcmp(a, "--no-playback")) {
             opt->no_playback = 1;
+        } else if (!strcmp(a, "--transmit")) {
+            NEEDS_VALUE();
+            if (!strcmp(v, "continuous"))
+                opt->transmit_mode = 0;
+            else if (!strcmp(v, "voice"))
+                opt->transmit_mode = 1;
+            else if (!strcmp(v, "ptt"))
+                opt->transmit_mode = 2;
+            else
+                return bad("--transmit takes voice, continuous or ptt", v);
+        } else if (!strcmp(a, "--mute")) {
+            opt->mute = 1;
+        } else if (!strcmp(a, "--no-tui")) {
+            opt->no_tui = 1;
+        } else if (!strcmp(a, "--itd")) {
+            opt->itd = 1;
+        } else if (!strcmp(a, "--spatial")) {
+            NEEDS_VALUE();
+            if (!strcmp(v, "off"))
+                opt->spatial_mode = 0;
+            else if (!strcmp(v, "2d"))
+                opt->spatial_mode = 1;
+            else if (!strcmp(v, "3d"))
+                opt->spatial_mode = 2;
+            else
+                return bad("--spatial takes off, 2d or 3d", v);
+        } else if (!strcmp(a, "--max-distance")) {
+            NEEDS_VALUE();
+            if (parse_float(v, 0.0f, 1e7f, &opt->max_distance) != 0)
+                return bad("--max-distance takes a distance 0..1e7", v);
+        } else if (!strcmp(a, "--attenuation-model")) {
+            NEEDS_VALUE();
+            static const char *const models[] = {"inverse", "inverse-square", "logarithmic", "disabled"};
+            opt->atten_model = -1;
+            for (int m = 0; m < 4; m++)
+                if (!strcmp(v, models[m]))
+                    opt->atten_model = m;
+            if (opt->atten_model < 0)
+                return bad("--attenuation-model takes inverse, inverse-square, logarithmic or disabled", v);
+        } else if (!strcmp(a, "--unit-size")) {
+            NEEDS_VALUE();
+            if (parse_float(v, 1e-3f, 1e7f, &opt->unit_size) != 0)
+                return bad("--unit-size takes a positive distance", v);
+        } else if (!strcmp(a, "--attenuation")) {
+            NEEDS_VALUE();
+            if (parse_float(v, 0.0f, 100.0f, &opt->attenuation) != 0)
+                return bad("--attenuation takes an exponent 0..100", v);
+        } else if (!strcmp(a, "--panning-strength")) {
+            NEEDS_VALUE();
+            if (parse_float(v, 0.0f, 3.0f, &opt->panning_strength) != 0)
+                return bad("--panning-strength takes 0..3", v);
+        } else if (!strcmp(a, "--position")) {
+            NEEDS_VALUE();
+            if (parse_vector(v, 1, opt->position) != 0)
+                return bad("--position takes X,Y or X,Y,Z", v);
+            opt->has_position = 1;
+        } else if (!strcmp(a, "--facing")) {
+            NEEDS_VALUE();
+            if (strchr(v, ',')) {
+                if (parse_vector(v, 1, opt->facing) != 0)
+                    return bad("--facing takes degrees or X,Y[,Z]", v);
+                opt->facing_kind = 2;
+            } else {
+                if (parse_float(v, -1e6f, 1e6f, &opt->facing_deg) != 0)
+                    return bad("--facing takes degrees or X,Y[,Z]", v);
+                opt->facing_kind = 1;
+            }
+        } else if (!strcmp(a, "--move-after")) {
+            /* Tests only: --move-after SECONDS X,Y[,Z] */
+            if (i + 2 >= argc)
+                return bad("--move-after takes SECONDS X,Y[,Z]", a);
+            char *end;
+            opt->move_after = strtod(argv[i + 1], &end);
+            if (end == argv[i + 1] || *end || !(opt->move_after >= 0) || parse_vector(argv[i + 2], 1, opt->move_to) != 0)
+                return bad("--move-after takes SECONDS X,Y[,Z]", argv[i + 1]);
+            opt->has_move = 1;
+            i += 2;
         } else {
             return bad("unknown option", a);
         }
@@ -218,5 +342,12 @@ int gvoip_parse_options(int argc, char **argv, gvoip_options *opt)
     }
     if (opt->mode == MODE_SERVER && (opt->input_file || opt->record_file || opt->echo_test))
         return bad("a dedicated server has no audio", "server");
+    if (opt->mode == MODE_JOIN && (opt->spatial_mode || opt->atten_model >= 0 || opt->max_distance >= 0 ||
+                                   opt->unit_size >= 0 || opt->attenuation >= 0 || opt->panning_strength >= 0))
+        return bad("the positional settings are the lobby's: give them to gvoip server or host", "join");
+    if (opt->mode == MODE_SERVER && (opt->has_position || opt->facing_kind || opt->has_move))
+        return bad("a dedicated server has no position", "server");
+    if (opt->spatial_mode == 1 && opt->max_distance == 0.0f)
+        return bad("--spatial 2d needs a --max-distance above 0", "0");
     return 0;
 }

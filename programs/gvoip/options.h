@@ -43,6 +43,27 @@ typedef struct gvoip_options {
     const char *stats_file;
     int no_capture;
     int no_playback;
+    /* positional voice: the lobby's settings (server, host) */
+    int spatial_mode;      /* gv_spatial_mode_kind */
+    int atten_model;       /* -1: the mode's default */
+    float max_distance;    /* < 0: the mode's default */
+    float unit_size;       /* < 0: default */
+    float attenuation;     /* < 0: default */
+    float panning_strength; /* < 0: default */
+    /* positional voice: this player (host, join) */
+    int has_position;
+    float position[3];
+    int facing_kind; /* 0 none, 1 degrees, 2 vector */
+    float facing_deg;
+    float facing[3];
+    int itd;
+    int has_move; /* hidden, tests only: --move-after SECONDS X,Y[,Z] */
+    double move_after;
+    float move_to[3];
+    /* controls */
+    int transmit_mode; /* gv_transmit_mode; default voice activity */
+    int mute;
+    int no_tui;
 } gvoip_options;
 
 /* Parses argv; on a usage error prints why to stderr and returns

@@ -63,6 +63,12 @@ static void json_event(const gv_event *ev)
         output_json_string(o, ev->fingerprint);
         fprintf(o, ",\"first_use\":%s}\n", ev->first_use ? "true" : "false");
         break;
+    case GV_EVENT_SPEAKING:
+        fprintf(o, "{\"event\":\"speaking\",\"id\":%u,\"on\":%s,\"name\":", (unsigned)ev->id,
+                ev->on ? "true" : "false");
+        output_json_string(o, ev->name);
+        fputs("}\n", o);
+        break;
     case GV_EVENT_NONE:
         break;
     }
@@ -94,6 +100,12 @@ static void human_event(const gv_event *ev)
     case GV_EVENT_SERVER_KEY:
         if (ev->first_use)
             fprintf(o, "first connection to this server; its key %s is now remembered\n", ev->fingerprint);
+        break;
+    case GV_EVENT_SPEAKING:
+        if (ev->name[0])
+            fprintf(o, "%s (id %u) %s\n", ev->name, (unsigned)ev->id, ev->on ? "is speaking" : "stopped speaking");
+        else
+            fprintf(o, "you %s\n", ev->on ? "are speaking" : "stopped speaking");
         break;
     case GV_EVENT_NONE:
         break;

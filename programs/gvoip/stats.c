@@ -12,12 +12,12 @@ static void server_fields(FILE *f, const gv_server *s)
     fprintf(f,
             "\"relayed_packets\":%llu,\"datagrams_in\":%llu,\"datagrams_out\":%llu,\"bytes_in\":%llu,"
             "\"bytes_out\":%llu,\"malformed\":%llu,\"auth_failed\":%llu,\"replayed\":%llu,\"over_budget\":%llu,"
-            "\"handshakes\":%llu,\"refused\":%llu,\"players\":%d",
+            "\"handshakes\":%llu,\"refused\":%llu,\"culled_packets\":%llu,\"positions_relayed\":%llu,\"players\":%d",
             (unsigned long long)st.relayed_packets, (unsigned long long)st.datagrams_in,
             (unsigned long long)st.datagrams_out, (unsigned long long)st.bytes_in, (unsigned long long)st.bytes_out,
             (unsigned long long)st.malformed, (unsigned long long)st.auth_failed, (unsigned long long)st.replayed,
             (unsigned long long)st.over_budget, (unsigned long long)st.handshakes, (unsigned long long)st.refused,
-            st.players);
+            (unsigned long long)st.culled_packets, (unsigned long long)st.positions_relayed, st.players);
 }
 
 static int finish(FILE *f, const char *path)
@@ -72,10 +72,10 @@ int stats_write_client(const char *path, const gvoip_options *opt, const gv_clie
     print_unix_ms(f, io ? (long long)audio_io_record_start_unix_ms(io) : -1);
     fprintf(f,
             ",\"sent\":{\"voice_packets\":%llu,\"voice_payload_bytes\":%llu,\"datagrams\":%llu,"
-            "\"wire_bytes\":%llu,\"max_datagram_bytes\":%llu,\"seconds\":%.3f}",
+            "\"wire_bytes\":%llu,\"max_datagram_bytes\":%llu,\"seconds\":%.3f,\"expected_loss_pct\":%d}",
             (unsigned long long)st.voice_packets, (unsigned long long)st.voice_payload_bytes,
             (unsigned long long)st.datagrams, (unsigned long long)st.wire_bytes,
-            (unsigned long long)st.max_datagram_bytes, st.seconds);
+            (unsigned long long)st.max_datagram_bytes, st.seconds, st.expected_loss_pct);
     fprintf(f, ",\"malformed\":%llu,\"auth_failed\":%llu,\"replayed\":%llu,\"peers\":[",
             (unsigned long long)st.malformed, (unsigned long long)st.auth_failed, (unsigned long long)st.replayed);
     for (int i = 0; i < n; i++) {

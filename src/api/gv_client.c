@@ -52,6 +52,18 @@ static void on_loss(void *ctx, uint16_t reporter, uint16_t permille)
     gv_voice_loss_report(c->voice, reporter, permille);
 }
 
+static int on_spatial(void *ctx, const gv_msg *config)
+{
+    gv_client *c = ctx;
+    return gv_voice_spatial_config(c->voice, config);
+}
+
+static void on_position(void *ctx, const gv_msg *relay)
+{
+    gv_client *c = ctx;
+    gv_voice_position(c->voice, relay, (uint16_t)gv_link_id(c->link));
+}
+
 static void on_left(void *ctx, uint16_t id)
 {
     gv_client *c = ctx;
@@ -83,7 +95,8 @@ int gv_client_create(const gv_client_config *cfg, gv_client **out)
     rc = gv_voice_create(cfg, &c->voice);
     if (rc < 0)
         goto out;
-    gv_link_callbacks cb = {.voice = on_voice, .loss = on_loss, .left = on_left, .ctx = c};
+    gv_link_callbacks cb = {
+        .voice = on_voice, .loss = on_loss, .left = on_left, .spatial = on_spatial, .position = on_position, .ctx = c};
     rc = gv_link_create(cfg, &cb, &c->link);
     if (rc < 0)
         goto out;
@@ -111,6 +124,11 @@ int gv_client_service(gv_client *c, gv_event *ev, uint32_t timeout_ms)
     int rc = gv_link_service(c->link, ev, timeout_ms);
     if (rc >= 0)
         gv_voice_tick(c->voice, c->link);
+    if (rc == 0 && (rc = gv_voice_pop_event(c->voice, ev)) == 1) {
+        const char *name = gv_link_player_name(c->link, ev->id);
+        if (name)
+            snprintf(ev->name, sizeof ev->name, "%s", name);
+    }
     return rc;
 }
 
@@ -164,4 +182,89 @@ int gv_client_get_peer_stats(const gv_client *c, gv_peer_stats *out, int max)
     for (int i = 0; i < c->departed_count && n < max; i++)
         out[n++] = c->departed[(c->departed_next + DEPARTED_MAX - 1 - (unsigned)i) % DEPARTED_MAX];
     return n;
+}
+
+/* Players known to the lobby (or ourselves): the controls refuse others,
+ * so that a typo does not create a stream for nobody. */
+static int in_lobby(const gv_client *c, uint16_t id)
+{
+    return gv_link_player_name(c->link, id) != NULL;
+}
+
+int gv_client_pull_player(gv_client *c, uint16_t id, float *out, size_t frames, int rate)
+{
+    if (!c || (!out && frames))
+        return GV_EINVAL;
+    if (!in_lobby(c, id))
+        return GV_ENOTFOUND;
+    return gv_voice_pull_player(c->voice, id, out, frames, rate);
+}
+
+int gv_client_player_pose(const gv_client *c, uint16_t id, gv_player_pose *out)
+{
+    if (!c || !out)
+        return GV_EINVAL;
+    return gv_voice_player_pose(c->voice, id, out);
+}
+
+int gv_client_set_pose(gv_client *c, const gv_player_pose *pose)
+{
+    return c ? gv_voice_set_pose(c->voice, pose) : GV_EINVAL;
+}
+
+int gv_client_get_spatial(const gv_client *c, gv_spatial_config *out)
+{
+    if (!c || !out)
+        return GV_EINVAL;
+    gv_voice_get_spatial(c->voice, out);
+    return 0;
+}
+
+int gv_client_set_muted(gv_client *c, int on)
+{
+    return c ? gv_voice_set_muted(c->voice, on != 0) : GV_EINVAL;
+}
+
+int gv_client_set_deafened(gv_client *c, int on)
+{
+    return c ? gv_voice_set_deafened(c->voice, on != 0) : GV_EINVAL;
+}
+
+int gv_client_set_transmit_mode(gv_client *c, int mode)
+{
+    return c ? gv_voice_set_transmit_mode(c->voice, mode) : GV_EINVAL;
+}
+
+int gv_client_set_ptt(gv_client *c, int down)
+{
+    return c ? gv_voice_set_ptt(c->voice, down != 0) : GV_EINVAL;
+}
+
+int gv_client_set_player_volume(gv_client *c, uint16_t id, float gain)
+{
+    if (!c)
+        return GV_EINVAL;
+    if (!in_lobby(c, id))
+        return GV_ENOTFOUND;
+    return gv_voice_set_player(c->voice, id, &gain, NULL);
+}
+
+int gv_client_set_player_muted(gv_client *c, uint16_t id, int on)
+{
+    if (!c)
+        return GV_EINVAL;
+    if (!in_lobby(c, id))
+        return GV_ENOTFOUND;
+    on = on != 0;
+    return gv_voice_set_player(c->voice, id, NULL, &on);
+}
+
+float gv_client_input_level_db(const gv_client *c)
+{
+    return c ? gv_voice_input_level_db(c->voice) : -120.0f;
+}
+
+int gv_client_transmitting(const gv_client *c)
+{
+    return c ? gv_voice_transmitting(c->voice) : 0;
 }

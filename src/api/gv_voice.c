@@ -1,5 +1,6 @@
 #include "api/gv_voice.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -7,6 +8,9 @@
 #include "audio/gv_jbuf.h"
 #include "audio/gv_mixer.h"
 #include "audio/gv_resample.h"
+#include "audio/gv_spatial.h"
+#include "audio/gv_vad.h"
+#include "session/gv_events.h"
 
 #define MAX_FRAME 2880         /* 60 ms at 48 kHz */
 #define MIX_BLOCK 120 /* the mixer works in 2.5 ms blocks: what it mixes ahead is latency */
@@ -16,6 +20,12 @@
 #define LOSS_MEMORY_US 5000000u /* how long a receiver's report keeps the encoder cautious */
 #define MAX_PEERS GV_MAX_PLAYERS
 #define INITIAL_DELAY_MS 10
+#define PREROLL_MS 20
+#define SPEAKING_OFF_US 300000u /* a remote player stops "speaking" after this long without packets */
+#define POSE_MOVING_US 50000u   /* own pose: 20 a second while it changes */
+#define POSE_STILL_US 1000000u  /* and once a second while it does not */
+#define PULL_OUT (MIX_BLOCK * 4 + 64) /* one mixed block resampled to 192 kHz, with slack */
+#define VOLUME_MAX 4.0f
 
 typedef struct peer {
     uint16_t id;
@@ -24,7 +34,18 @@ typedef struct peer {
     gv_decoder *decoder;
     float fifo[PEER_FIFO]; /* decoded 48 kHz mono, waiting for the mixer */
     size_t fifo_len;
-    float gain, last_gain; /* the ramp goes from last_gain to gain over a block */
+    float volume, last_volume; /* local setting; per-player pulls ramp from last_volume */
+    int muted;                 /* locally: packets are dropped before the jitter buffer */
+    int speaking;
+    uint64_t last_packet_us;
+    int has_pose;
+    uint16_t pose_seq;
+    gv_pose pose;
+    gv_spatial_voice render; /* the mixer's click-free gains and delays */
+    gv_resampler *pull_rs;   /* gv_client_pull_player only */
+    int pull_rate;
+    float pull_out[PULL_OUT];
+    size_t pull_len;
     uint64_t packets;
     uint16_t last_seq;
     int have_seq;
@@ -48,13 +69,26 @@ struct gv_voice {
     uint16_t seq;
     uint32_t ts;
     int spurt_started;
+    gv_vad *vad;
+    int tx_mode, ptt, muted, deafened;
+    int transmitting;
+    float input_level_db;
+    /* own pose */
+    gv_spatial_params spatial; /* the lobby's, from SPATIAL_CONFIG */
+    int itd;
+    int has_pose, pose_dirty;
+    gv_pose pose;
+    uint16_t pose_seq;
+    uint64_t pose_sent_us;
+    gv_event_queue events;
     /* playout */
     peer *peers[MAX_PEERS];
     int peer_count;
     gv_resampler *playback_rs;
     int playback_rate, playback_channels;
     gv_limiter limiter;
-    float mix[MIX_BLOCK];
+    float mix[MIX_BLOCK * 2]; /* interleaved stereo */
+    float mono[MIX_BLOCK];
     float out_fifo[OUT_FIFO];
     size_t out_len;
     /* sender adaptation */
@@ -74,6 +108,9 @@ int gv_voice_create(const gv_client_config *cfg, gv_voice **out)
         goto out;
     if (cfg->frame_ms != 10 && cfg->frame_ms != 20 && cfg->frame_ms != 40 && cfg->frame_ms != 60)
         goto out;
+    if (cfg->transmit_mode < GV_TX_CONTINUOUS || cfg->transmit_mode > GV_TX_PUSH_TO_TALK ||
+        (cfg->itd != 0 && cfg->itd != 1))
+        goto out;
     *out = NULL;
     rc = GV_ENOMEM;
     v = calloc(1, sizeof *v);
@@ -91,7 +128,22 @@ int gv_voice_create(const gv_client_config *cfg, gv_voice **out)
     if (rc < 0)
         goto out;
     v->frame_samples = v->raw ? GV_RAW_FRAMES : gv_encoder_frame_samples(v->encoder);
-    gv_limiter_init(&v->limiter, GV_SAMPLE_RATE);
+    gv_vad_config vc;
+    gv_vad_config_default(&vc, v->frame_samples);
+    /* Every pre-roll frame delays its whole talk spurt by a frame at the
+     * listener (it is sent late by design). One frame covers the detector's
+     * reaction time; its -55 dBFS gate triggers on the first soft sound. */
+    vc.preroll_ms = PREROLL_MS;
+    rc = gv_vad_create(&vc, &v->vad);
+    if (rc < 0)
+        goto out;
+    v->tx_mode = cfg->transmit_mode;
+    v->itd = cfg->itd;
+    v->input_level_db = -120.0f;
+    gv_spatial_params_default(&v->spatial, GV_SPATIAL_OFF);
+    /* The limiter runs over interleaved stereo: twice the samples per
+     * second keeps its release at 50 ms. */
+    gv_limiter_init(&v->limiter, GV_SAMPLE_RATE * 2);
     *out = v;
     v = NULL;
     rc = 0;
@@ -106,6 +158,7 @@ static void peer_free(peer *p)
         return;
     gv_jbuf_destroy(p->jbuf);
     gv_decoder_destroy(p->decoder);
+    gv_resampler_destroy(p->pull_rs);
     free(p);
 }
 
@@ -116,6 +169,7 @@ void gv_voice_destroy(gv_voice *v)
     for (int i = 0; i < v->peer_count; i++)
         peer_free(v->peers[i]);
     gv_encoder_destroy(v->encoder);
+    gv_vad_destroy(v->vad);
     gv_resampler_destroy(v->capture_rs);
     gv_resampler_destroy(v->playback_rs);
     free(v);
@@ -144,7 +198,8 @@ static peer *add_peer(gv_voice *v, uint16_t id)
         return NULL;
     }
     p->id = id;
-    p->gain = p->last_gain = 1.0f;
+    p->volume = p->last_volume = 1.0f;
+    gv_spatial_voice_init(&p->render);
     v->peers[v->peer_count++] = p;
     return p;
 }
@@ -194,8 +249,16 @@ void gv_voice_receive(gv_voice *v, const gv_msg *relay, uint16_t own_id)
     if (!p && !(p = add_peer(v, relay->u.voice.sender)))
         return;
     p->packets++;
+    p->last_packet_us = v->clock.now_us(v->clock.ctx);
+    if (!p->speaking) {
+        p->speaking = 1;
+        gv_event *ev = gv_events_push(&v->events, GV_EVENT_SPEAKING);
+        ev->id = p->id;
+        ev->on = 1;
+    }
     if (raw) {
-        receive_raw(p, relay);
+        if (!p->muted && !v->deafened)
+            receive_raw(p, relay);
         return;
     }
     /* Loss for the speaker's encoder: sequence numbers expected so far. */
@@ -210,8 +273,12 @@ void gv_voice_receive(gv_voice *v, const gv_msg *relay, uint16_t own_id)
     if ((int16_t)(relay->u.voice.seq - p->last_seq) > 0 || p->packets == 1 ||
         (relay->u.voice.flags & GV_VOICE_MARKER))
         p->last_seq = relay->u.voice.seq;
+    if (p->muted || v->deafened)
+        return;
     gv_jbuf_put(p->jbuf, relay->u.voice.seq, relay->u.voice.ts, samples,
-                (relay->u.voice.flags & GV_VOICE_MARKER) != 0, relay->u.voice.payload, relay->u.voice.len,
+                ((relay->u.voice.flags & GV_VOICE_MARKER) ? GV_JBUF_MARKER : 0) |
+                    ((relay->u.voice.flags & GV_VOICE_PREROLL) ? GV_JBUF_PREROLL : 0),
+                relay->u.voice.payload, relay->u.voice.len,
                 v->clock.now_us(v->clock.ctx));
 }
 
@@ -225,16 +292,48 @@ void gv_voice_loss_report(gv_voice *v, uint16_t reporter, uint16_t loss_permille
     }
 }
 
+/* Remote players stop "speaking" once their packets stop. */
+static void expire_speaking(gv_voice *v, uint64_t now)
+{
+    for (int i = 0; i < v->peer_count; i++) {
+        peer *p = v->peers[i];
+        if (p->speaking && now - p->last_packet_us > SPEAKING_OFF_US) {
+            p->speaking = 0;
+            gv_event *ev = gv_events_push(&v->events, GV_EVENT_SPEAKING);
+            ev->id = p->id;
+        }
+    }
+}
+
+static void send_pose(gv_voice *v, gv_link *link, uint64_t now)
+{
+    if (!v->has_pose || now - v->pose_sent_us < (v->pose_dirty ? POSE_MOVING_US : POSE_STILL_US))
+        return;
+    gv_msg m = {.type = GV_MSG_POSITION};
+    m.u.position.seq = v->pose_seq;
+    m.u.position.pos[0] = v->pose.position.x;
+    m.u.position.pos[1] = v->pose.position.y;
+    m.u.position.pos[2] = v->pose.position.z;
+    m.u.position.facing[0] = v->pose.facing.x;
+    m.u.position.facing[1] = v->pose.facing.y;
+    m.u.position.facing[2] = v->pose.facing.z;
+    if (gv_link_send_position(link, &m) != 0)
+        return;
+    v->pose_seq++;
+    v->pose_sent_us = now;
+    v->pose_dirty = 0;
+}
+
 void gv_voice_tick(gv_voice *v, gv_link *link)
 {
     uint64_t now = v->clock.now_us(v->clock.ctx);
+    expire_speaking(v, now);
+    send_pose(v, link, now);
     if (now < v->next_report_us)
         return;
     v->next_report_us = now + REPORT_INTERVAL_US;
     for (int i = 0; i < v->peer_count; i++) {
         peer *p = v->peers[i];
-        gv_jbuf_stats st;
-        gv_jbuf_get_stats(p->jbuf, &st);
         uint64_t expected = p->expected - p->expected_at_report;
         uint64_t received = p->packets - p->lost_at_report; /* packets counted at the last report */
         if (expected == 0)
@@ -258,11 +357,11 @@ void gv_voice_tick(gv_voice *v, gv_link *link)
 }
 
 /* As the original example sent it: stereo float32 frames, little-endian. */
-static int raw_frame(gv_voice *v)
+static int raw_frame(gv_voice *v, const float *frame)
 {
     for (int i = 0; i < GV_RAW_FRAMES; i++) {
         uint32_t bits;
-        memcpy(&bits, &v->capture_buf[i], sizeof bits);
+        memcpy(&bits, &frame[i], sizeof bits);
         for (int ch = 0; ch < 2; ch++)
             for (int b = 0; b < 4; b++)
                 v->raw_payload[(i * 2 + ch) * 4 + b] = (uint8_t)(bits >> (8 * b));
@@ -270,21 +369,20 @@ static int raw_frame(gv_voice *v)
     return GV_RAW_PAYLOAD;
 }
 
-static int send_frame(gv_voice *v, gv_link *link)
+static int send_frame(gv_voice *v, gv_link *link, const float *frame, uint32_t ts, int preroll)
 {
     uint8_t opus[GV_VOICE_PAYLOAD_MAX];
     const uint8_t *packet = v->raw ? v->raw_payload : opus;
-    int n = v->raw ? raw_frame(v) : gv_encoder_encode(v->encoder, v->capture_buf, opus, sizeof opus);
+    int n = v->raw ? raw_frame(v, frame) : gv_encoder_encode(v->encoder, frame, opus, sizeof opus);
     if (n < 0)
         return n;
     gv_msg m = {.type = GV_MSG_VOICE};
     m.u.voice.seq = v->seq++;
-    m.u.voice.ts = v->ts;
+    m.u.voice.ts = ts;
     m.u.voice.flags = (uint8_t)((v->spurt_started ? 0 : GV_VOICE_MARKER) | (v->echo_test ? GV_VOICE_ECHO : 0) |
-                                (v->raw ? GV_VOICE_RAW : 0));
+                                (v->raw ? GV_VOICE_RAW : 0) | (preroll ? GV_VOICE_PREROLL : 0));
     m.u.voice.len = (uint16_t)n;
     m.u.voice.payload = packet;
-    v->ts += (uint32_t)v->frame_samples;
     int rc = gv_link_send_voice(link, &m);
     if (rc == 0) {
         v->spurt_started = 1;
@@ -292,6 +390,40 @@ static int send_frame(gv_voice *v, gv_link *link)
         v->voice_payload_bytes += (uint64_t)n;
     }
     return rc == GV_ESTATE ? 0 : rc;
+}
+
+/* One whole frame in capture_buf: the detector always sees it (the level
+ * meter and the noise floor keep running); what is sent depends on the
+ * mode. A voice-activity onset sends the pre-roll frames first, each with
+ * its own earlier timestamp; the timestamp advances over everything not
+ * sent, which the receivers play as silence. */
+static int capture_frame(gv_voice *v, gv_link *link)
+{
+    const float *send[GV_VAD_MAX_SEND];
+    int count = 0, rc = 0;
+    float level = -120.0f;
+    gv_vad_process(v->vad, v->capture_buf, send, &count, &level);
+    v->input_level_db = level;
+    if (v->muted || v->deafened)
+        count = 0;
+    else if (v->tx_mode == GV_TX_CONTINUOUS || (v->tx_mode == GV_TX_PUSH_TO_TALK && v->ptt))
+        send[0] = v->capture_buf, count = 1;
+    else if (v->tx_mode == GV_TX_PUSH_TO_TALK)
+        count = 0;
+    if (count == 0)
+        v->spurt_started = 0;
+    for (int i = 0; i < count && rc >= 0; i++)
+        rc = send_frame(v, link, send[i], v->ts - (uint32_t)((count - 1 - i) * v->frame_samples), i < count - 1);
+    v->ts += (uint32_t)v->frame_samples;
+    int on = count > 0;
+    uint16_t own = (uint16_t)gv_link_id(link);
+    if (on != v->transmitting && own) {
+        v->transmitting = on;
+        gv_event *ev = gv_events_push(&v->events, GV_EVENT_SPEAKING);
+        ev->id = own;
+        ev->on = on;
+    }
+    return rc;
 }
 
 int gv_voice_push_capture(gv_voice *v, gv_link *link, const float *samples, size_t frames, int rate, int channels)
@@ -318,7 +450,7 @@ int gv_voice_push_capture(gv_voice *v, gv_link *link, const float *samples, size
         v->capture_len += (size_t)got;
         done += consumed;
         if (v->capture_len == (size_t)v->frame_samples) {
-            int rc = send_frame(v, link);
+            int rc = capture_frame(v, link);
             v->capture_len = 0;
             if (rc < 0)
                 return rc;
@@ -358,21 +490,71 @@ static void fill_peer(peer *p, size_t need, uint64_t now)
     }
 }
 
+/* The gains the listener (own pose) hears p with. A player whose pose, or
+ * a listener whose own pose, is not known yet is heard as without
+ * positional audio: centred at the local volume. */
+static void peer_gains(const gv_voice *v, const peer *p, float *l, float *r, int *itd_l, int *itd_r)
+{
+    float g = p->muted ? 0.0f : p->volume;
+    *itd_l = *itd_r = 0;
+    if (v->spatial.mode == GV_SPATIAL_OFF || !p->has_pose || !v->has_pose) {
+        *l = *r = g;
+        return;
+    }
+    gv_spatial_gains(&v->spatial, &v->pose, &p->pose.position, l, r, NULL);
+    *l *= g;
+    *r *= g;
+    gv_spatial_itd(&v->spatial, &v->pose, &p->pose.position, GV_SAMPLE_RATE, itd_l, itd_r);
+}
+
+/* Takes the next MIX_BLOCK samples of p's stream into block (zero-padded
+ * where the stream has nothing). */
+static void take_block(peer *p, float *block, uint64_t now)
+{
+    if (!p->raw)
+        fill_peer(p, MIX_BLOCK, now);
+    size_t n = p->fifo_len < MIX_BLOCK ? p->fifo_len : MIX_BLOCK;
+    memcpy(block, p->fifo, n * sizeof *block);
+    memset(block + n, 0, (MIX_BLOCK - n) * sizeof *block);
+    memmove(p->fifo, p->fifo + n, (p->fifo_len - n) * sizeof *p->fifo);
+    p->fifo_len -= n;
+}
+
 static void mix_block(gv_voice *v)
 {
     uint64_t now = v->clock.now_us(v->clock.ctx);
+    float block[MIX_BLOCK];
     memset(v->mix, 0, sizeof v->mix);
     for (int i = 0; i < v->peer_count; i++) {
         peer *p = v->peers[i];
-        if (!p->raw)
-            fill_peer(p, MIX_BLOCK, now);
-        size_t n = p->fifo_len < MIX_BLOCK ? p->fifo_len : MIX_BLOCK;
-        gv_mix_add_ramp(v->mix, p->fifo, n, p->last_gain, p->gain);
-        p->last_gain = p->gain;
-        memmove(p->fifo, p->fifo + n, (p->fifo_len - n) * sizeof *p->fifo);
-        p->fifo_len -= n;
+        take_block(p, block, now);
+        if (v->deafened)
+            continue;
+        /* Every block is rendered, silent ones too: the renderer's delay
+         * line then holds silence, not the end of the last talk spurt. */
+        float l, r;
+        int itd_l, itd_r;
+        peer_gains(v, p, &l, &r, &itd_l, &itd_r);
+        gv_spatial_voice_render(&p->render, block, MIX_BLOCK, l, r, itd_l, itd_r, v->mix);
     }
-    gv_limiter_process(&v->limiter, v->mix, MIX_BLOCK);
+    gv_limiter_process(&v->limiter, v->mix, MIX_BLOCK * 2);
+}
+
+/* Resamples one 48 kHz block (mono or interleaved stereo) into fifo. */
+static int resample_block(gv_resampler *rs, const float *in, size_t ch, float *fifo, size_t cap_frames, size_t *len)
+{
+    size_t consumed = 0, offset = 0;
+    while (offset < MIX_BLOCK) {
+        int got = gv_resampler_process(rs, in + offset * ch, MIX_BLOCK - offset, fifo + *len * ch, cap_frames - *len,
+                                       &consumed);
+        if (got < 0)
+            return got;
+        *len += (size_t)got;
+        offset += consumed;
+        if (consumed == 0 && got == 0)
+            break;
+    }
+    return 0;
 }
 
 int gv_voice_pull_mix(gv_voice *v, float *out, size_t frames, int rate, int channels)
@@ -382,7 +564,7 @@ int gv_voice_pull_mix(gv_voice *v, float *out, size_t frames, int rate, int chan
     if (!v->playback_rs || rate != v->playback_rate || channels != v->playback_channels) {
         gv_resampler_destroy(v->playback_rs);
         v->playback_rs = NULL;
-        int rc = gv_resampler_create(GV_SAMPLE_RATE, 1, rate, channels, -1, &v->playback_rs);
+        int rc = gv_resampler_create(GV_SAMPLE_RATE, channels, rate, channels, -1, &v->playback_rs);
         if (rc < 0)
             return rc;
         v->playback_rate = rate;
@@ -394,17 +576,15 @@ int gv_voice_pull_mix(gv_voice *v, float *out, size_t frames, int rate, int chan
     while (done < frames) {
         if (v->out_len == 0) {
             mix_block(v);
-            size_t consumed = 0, offset = 0;
-            while (offset < MIX_BLOCK) {
-                int got = gv_resampler_process(v->playback_rs, v->mix + offset, MIX_BLOCK - offset,
-                                               v->out_fifo + v->out_len * ch, OUT_FIFO / ch - v->out_len, &consumed);
-                if (got < 0)
-                    return got;
-                v->out_len += (size_t)got;
-                offset += consumed;
-                if (consumed == 0 && got == 0)
-                    break;
+            const float *in = v->mix;
+            if (ch == 1) {
+                for (size_t i = 0; i < MIX_BLOCK; i++)
+                    v->mono[i] = 0.5f * (v->mix[2 * i] + v->mix[2 * i + 1]);
+                in = v->mono;
             }
+            int rc = resample_block(v->playback_rs, in, ch, v->out_fifo, OUT_FIFO / ch, &v->out_len);
+            if (rc < 0)
+                return rc;
             if (v->out_len == 0)
                 continue;
         }
@@ -417,11 +597,198 @@ int gv_voice_pull_mix(gv_voice *v, float *out, size_t frames, int rate, int chan
     return (int)done;
 }
 
+int gv_voice_pull_player(gv_voice *v, uint16_t id, float *out, size_t frames, int rate)
+{
+    if (!v || (!out && frames) || rate < 8000 || rate > 192000)
+        return GV_EINVAL;
+    peer *p = find_peer(v, id);
+    if (!p && !(p = add_peer(v, id)))
+        return GV_ENOMEM;
+    if (!p->pull_rs || rate != p->pull_rate) {
+        gv_resampler_destroy(p->pull_rs);
+        p->pull_rs = NULL;
+        int rc = gv_resampler_create(GV_SAMPLE_RATE, 1, rate, 1, -1, &p->pull_rs);
+        if (rc < 0)
+            return rc;
+        p->pull_rate = rate;
+        p->pull_len = 0;
+    }
+    uint64_t now = v->clock.now_us(v->clock.ctx);
+    float block[MIX_BLOCK], gained[MIX_BLOCK];
+    size_t done = 0;
+    while (done < frames) {
+        if (p->pull_len == 0) {
+            take_block(p, block, now);
+            float g = p->muted || v->deafened ? 0.0f : p->volume;
+            memset(gained, 0, sizeof gained);
+            gv_mix_add_ramp(gained, block, MIX_BLOCK, p->last_volume, g);
+            p->last_volume = g;
+            int rc = resample_block(p->pull_rs, gained, 1, p->pull_out, PULL_OUT, &p->pull_len);
+            if (rc < 0)
+                return rc;
+            if (p->pull_len == 0)
+                continue;
+        }
+        size_t n = frames - done < p->pull_len ? frames - done : p->pull_len;
+        memcpy(out + done, p->pull_out, n * sizeof *out);
+        memmove(p->pull_out, p->pull_out + n, (p->pull_len - n) * sizeof *out);
+        p->pull_len -= n;
+        done += n;
+    }
+    return (int)done;
+}
+
+static int pose_ok(const gv_player_pose *pose)
+{
+    const float f[6] = {pose->x, pose->y, pose->z, pose->fx, pose->fy, pose->fz};
+    for (int i = 0; i < 6; i++)
+        if (!isfinite(f[i]) || fabsf(f[i]) > GV_POSITION_MAX)
+            return 0;
+    return 1;
+}
+
+int gv_voice_set_pose(gv_voice *v, const gv_player_pose *pose)
+{
+    if (!v || !pose || !pose_ok(pose))
+        return GV_EINVAL;
+    gv_pose next = {{pose->x, pose->y, pose->z}, {pose->fx, pose->fy, pose->fz}};
+    if (!v->has_pose || memcmp(&next, &v->pose, sizeof next) != 0)
+        v->pose_dirty = 1;
+    v->pose = next;
+    v->has_pose = 1;
+    return 0;
+}
+
+void gv_voice_position(gv_voice *v, const gv_msg *relay, uint16_t own_id)
+{
+    if (relay->u.position.sender == own_id)
+        return;
+    peer *p = find_peer(v, relay->u.position.sender);
+    if (!p && !(p = add_peer(v, relay->u.position.sender)))
+        return;
+    /* Unsequenced: an older position that arrives late is ignored. */
+    if (p->has_pose && (int16_t)(relay->u.position.seq - p->pose_seq) <= 0)
+        return;
+    p->has_pose = 1;
+    p->pose_seq = relay->u.position.seq;
+    p->pose.position = (gv_vec3){relay->u.position.pos[0], relay->u.position.pos[1], relay->u.position.pos[2]};
+    p->pose.facing = (gv_vec3){relay->u.position.facing[0], relay->u.position.facing[1], relay->u.position.facing[2]};
+}
+
+int gv_voice_player_pose(const gv_voice *v, uint16_t id, gv_player_pose *out)
+{
+    const peer *p = find_peer((gv_voice *)v, id);
+    if (!p || !p->has_pose)
+        return GV_ENOTFOUND;
+    *out = (gv_player_pose){p->pose.position.x, p->pose.position.y, p->pose.position.z,
+                            p->pose.facing.x,   p->pose.facing.y,   p->pose.facing.z};
+    return 0;
+}
+
+int gv_voice_spatial_config(gv_voice *v, const gv_msg *m)
+{
+    gv_spatial_params sp;
+    gv_spatial_params_default(&sp, m->u.spatial.mode);
+    sp.mode = m->u.spatial.mode;
+    sp.model = m->u.spatial.model;
+    sp.unit_size = m->u.spatial.unit_size;
+    sp.max_distance = m->u.spatial.max_distance;
+    sp.volume_db = m->u.spatial.volume_db;
+    sp.max_db = m->u.spatial.max_db;
+    sp.attenuation = m->u.spatial.attenuation;
+    sp.panning_strength = m->u.spatial.panning_strength;
+    sp.pan_width = m->u.spatial.pan_width;
+    sp.godot_pan = (m->u.spatial.flags & GV_SPATIAL_FLAG_GODOT_PAN) != 0;
+    sp.itd = v->itd;
+    if (gv_spatial_params_check(&sp) != 0)
+        return GV_EINVAL;
+    v->spatial = sp;
+    return 0;
+}
+
+void gv_voice_get_spatial(const gv_voice *v, gv_spatial_config *out)
+{
+    const gv_spatial_params *sp = &v->spatial;
+    *out = (gv_spatial_config){.mode = sp->mode,
+                               .model = sp->model,
+                               .unit_size = sp->unit_size,
+                               .max_distance = sp->max_distance,
+                               .volume_db = sp->volume_db,
+                               .max_db = sp->max_db,
+                               .attenuation = sp->attenuation,
+                               .panning_strength = sp->panning_strength,
+                               .godot_pan = sp->godot_pan};
+}
+
+int gv_voice_set_muted(gv_voice *v, int on)
+{
+    if (on != 0 && on != 1)
+        return GV_EINVAL;
+    v->muted = on;
+    return 0;
+}
+
+int gv_voice_set_deafened(gv_voice *v, int on)
+{
+    if (on != 0 && on != 1)
+        return GV_EINVAL;
+    v->deafened = on;
+    return 0;
+}
+
+int gv_voice_set_transmit_mode(gv_voice *v, int mode)
+{
+    if (mode < GV_TX_CONTINUOUS || mode > GV_TX_PUSH_TO_TALK)
+        return GV_EINVAL;
+    if (mode != v->tx_mode)
+        gv_vad_reset(v->vad);
+    v->tx_mode = mode;
+    return 0;
+}
+
+int gv_voice_set_ptt(gv_voice *v, int down)
+{
+    if (down != 0 && down != 1)
+        return GV_EINVAL;
+    v->ptt = down;
+    return 0;
+}
+
+int gv_voice_set_player(gv_voice *v, uint16_t id, const float *volume, const int *muted)
+{
+    if ((volume && !(*volume >= 0.0f && *volume <= VOLUME_MAX)) || (muted && *muted != 0 && *muted != 1))
+        return GV_EINVAL;
+    peer *p = find_peer(v, id);
+    if (!p && !(p = add_peer(v, id)))
+        return GV_ENOMEM;
+    if (volume)
+        p->volume = *volume;
+    if (muted)
+        p->muted = *muted;
+    return 0;
+}
+
+float gv_voice_input_level_db(const gv_voice *v)
+{
+    return v->input_level_db;
+}
+
+int gv_voice_transmitting(const gv_voice *v)
+{
+    return v->transmitting;
+}
+
+int gv_voice_pop_event(gv_voice *v, gv_event *ev)
+{
+    return gv_events_pop(&v->events, ev);
+}
+
 void gv_voice_get_stats(const gv_voice *v, gv_client_stats *out)
 {
     out->voice_packets = v->voice_packets;
     out->voice_payload_bytes = v->voice_payload_bytes;
     out->peer_count = v->peer_count;
+    out->expected_loss_pct = v->expected_loss_pct;
 }
 
 static void peer_stats(const peer *p, gv_peer_stats *out)

@@ -26,6 +26,30 @@ void gv_voice_tick(gv_voice *v, gv_link *link);
 int gv_voice_push_capture(gv_voice *v, gv_link *link, const float *samples, size_t frames, int rate, int channels);
 int gv_voice_pull_mix(gv_voice *v, float *out, size_t frames, int rate, int channels);
 
+/* Per-player stream for engines that spatialize themselves (mono). */
+int gv_voice_pull_player(gv_voice *v, uint16_t id, float *out, size_t frames, int rate);
+
+/* Own pose (validated), relayed poses of others, and the lobby's settings
+ * from SPATIAL_CONFIG (GV_EINVAL when gv_spatial_params_check refuses them). */
+int gv_voice_set_pose(gv_voice *v, const gv_player_pose *pose);
+void gv_voice_position(gv_voice *v, const gv_msg *relay, uint16_t own_id);
+int gv_voice_player_pose(const gv_voice *v, uint16_t id, gv_player_pose *out);
+int gv_voice_spatial_config(gv_voice *v, const gv_msg *config);
+void gv_voice_get_spatial(const gv_voice *v, gv_spatial_config *out);
+
+/* Controls; each returns 0 or GV_EINVAL (GV_ENOMEM for a new player entry).
+ * gv_voice_set_player changes whichever of volume and muted is not NULL. */
+int gv_voice_set_muted(gv_voice *v, int on);
+int gv_voice_set_deafened(gv_voice *v, int on);
+int gv_voice_set_transmit_mode(gv_voice *v, int mode);
+int gv_voice_set_ptt(gv_voice *v, int down);
+int gv_voice_set_player(gv_voice *v, uint16_t id, const float *volume, const int *muted);
+float gv_voice_input_level_db(const gv_voice *v);
+int gv_voice_transmitting(const gv_voice *v);
+
+/* Speaking events, after the link's; 1 with *ev filled, else 0. */
+int gv_voice_pop_event(gv_voice *v, gv_event *ev);
+
 /* Adds the voice counters to *out. */
 void gv_voice_get_stats(const gv_voice *v, gv_client_stats *out);
 int gv_voice_get_peer_stats(const gv_voice *v, gv_peer_stats *out, int max);

@@ -134,7 +134,7 @@ void gv_jbuf_config_default(gv_jbuf_config *cfg)
     cfg->max_delay_ms = 300;
     cfg->initial_delay_ms = 40;
     cfg->capacity_packets = 64;
-    cfg->window_ms = 5000;
+    cfg->window_ms = 10000;
     cfg->quantile_permille = 993;
     cfg->margin_ms = 0;
     cfg->fec_wait_loss_permille = 10;
@@ -525,11 +525,12 @@ static void note_late(gv_jbuf *jb, int64_t d, uint64_t now)
     win_push(jb, d, now);
 }
 
-int gv_jbuf_put(gv_jbuf *jb, uint16_t seq, uint32_t ts, int samples, int marker,
+int gv_jbuf_put(gv_jbuf *jb, uint16_t seq, uint32_t ts, int samples, int flags,
                 const uint8_t *payload, size_t len, uint64_t now_us)
 {
     int64_t eseq, ets, d;
     slot *s;
+    int marker = (flags & GV_JBUF_MARKER) != 0;
 
     if (!jb || (!payload && len > 0) || !valid_samples(samples))
         return GV_EINVAL;
@@ -599,7 +600,8 @@ int gv_jbuf_put(gv_jbuf *jb, uint16_t seq, uint32_t ts, int samples, int marker,
         jb->hi_seq = eseq;
         jb->hi_ts = ets;
     }
-    win_push(jb, d, now_us);
+    if (!(flags & GV_JBUF_PREROLL))
+        win_push(jb, d, now_us);
     while (jb->held > 1 && jb->buffered > (int64_t)jb->cfg.max_delay_ms * (GV_JBUF_RATE / 1000))
         while (!drop_first(jb))
             ;

@@ -31,7 +31,7 @@ typedef struct gv_jbuf_config {
     int max_delay_ms;      /* hard cap on buffered audio and on the target; default 300 */
     int initial_delay_ms;  /* target until a few packets have been seen; default 40 */
     int capacity_packets;  /* packet slots; default 64 */
-    int window_ms;         /* how far back the delay estimate looks; default 5000 */
+    int window_ms;         /* how far back the delay estimate looks; default 10000 */
     int quantile_permille; /* share of recent packets the target covers; default 993 */
     int margin_ms;         /* added above that quantile; default 0 */
     int fec_wait_loss_permille; /* from this recent loss rate on, wait one frame more
@@ -89,10 +89,18 @@ void gv_jbuf_destroy(gv_jbuf *jb);
  * a duplicate or a packet whose playout time has passed (both counted) and
  * for one that does not fit the stream (a sender restart without a marker
  * is followed after a few such packets); GV_EINVAL / GV_ETOOBIG for bad
- * arguments. samples: 120..5760, a multiple of 120. One thread at a time
- * per jb (callers serialise put/get). */
-int gv_jbuf_put(gv_jbuf *jb, uint16_t seq, uint32_t ts, int samples, int marker,
+ * arguments. samples: 120..5760, a multiple of 120. flags: GV_JBUF_MARKER
+ * on the first packet of a talk spurt; GV_JBUF_PREROLL on audio captured
+ * before the sender's voice detector fired, which arrives late by design
+ * and so must not raise the delay estimate. One thread at a time per jb
+ * (callers serialise put/get). */
+int gv_jbuf_put(gv_jbuf *jb, uint16_t seq, uint32_t ts, int samples, int flags,
                 const uint8_t *payload, size_t len, uint64_t now_us);
+
+enum gv_jbuf_put_flags {
+    GV_JBUF_MARKER = 0x01,
+    GV_JBUF_PREROLL = 0x02,
+};
 
 /* Returns the next piece of audio to play at now_us and advances playout by
  * out->samples. Payload pointers refer to memory owned by jb. Returns 0 or

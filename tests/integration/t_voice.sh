@@ -3,6 +3,7 @@
 # Each recording holds each other speaker's speech (found by alignment
 # against what they said, with a plausible mouth-to-ear delay) and none of
 # its own; no datagram in either direction exceeds 1392 bytes.
+# ctest: run serial
 source "$(dirname "$0")/lib.sh"
 quality="$GVOIP_BUILD_DIR/tools/quality/gvoip-quality"
 netem="$GVOIP_BUILD_DIR/tools/netem/gvoip-netem"

@@ -49,6 +49,28 @@ static const decode_case decode_cases[] = {
     CASE("voice with no payload", GV_EMALFORMED, 0x30, 0x00, 0x01, 0x00, 0x00, 0x03, 0xc0, 0x01),
     CASE("voice header cut short", GV_EMALFORMED, 0x30, 0x00, 0x01, 0x00),
     CASE("voice relay", 0, 0x31, 0x00, 0x07, 0x00, 0x01, 0x00, 0x00, 0x03, 0xc0, 0x00, 0xf8),
+    CASE("position", 0, 0x32, 0x00, 0x07, 0xc1, 0x20, 0, 0, 0, 0, 0, 0, 0x40, 0x20, 0, 0, 0, 0, 0, 0, 0xbf, 0x80, 0, 0,
+         0, 0, 0, 0),
+    CASE("position with trailing byte", GV_EMALFORMED, 0x32, 0x00, 0x07, 0xc1, 0x20, 0, 0, 0, 0, 0, 0, 0x40, 0x20, 0,
+         0, 0, 0, 0, 0, 0xbf, 0x80, 0, 0, 0, 0, 0, 0, 0),
+    CASE("position with a NaN", GV_EMALFORMED, 0x32, 0x00, 0x07, 0x7f, 0xc0, 0, 0, 0, 0, 0, 0, 0x40, 0x20, 0, 0, 0, 0,
+         0, 0, 0xbf, 0x80, 0, 0, 0, 0, 0, 0),
+    CASE("position with an infinite facing", GV_EMALFORMED, 0x32, 0x00, 0x07, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+         0, 0, 0, 0x7f, 0x80, 0, 0, 0, 0, 0, 0),
+    CASE("position beyond 1e7", GV_EMALFORMED, 0x32, 0x00, 0x07, 0x4c, 0xbe, 0xbc, 0x20, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+         0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+    CASE("position relay", 0, 0x33, 0x00, 0x05, 0x00, 0x07, 0xc1, 0x20, 0, 0, 0, 0, 0, 0, 0x40, 0x20, 0, 0, 0, 0, 0,
+         0, 0xbf, 0x80, 0, 0, 0, 0, 0, 0),
+    CASE("spatial config 2d", 0, 0x26, 0x01, 0x00, 0x00, 0x41, 0x20, 0, 0, 0x42, 0x48, 0, 0, 0, 0, 0, 0, 0x40, 0x40,
+         0, 0, 0x3f, 0x80, 0, 0, 0x3f, 0x80, 0, 0, 0, 0, 0, 0),
+    CASE("spatial config, unknown mode", GV_EMALFORMED, 0x26, 0x03, 0x00, 0x00, 0x41, 0x20, 0, 0, 0x42, 0x48, 0, 0,
+         0, 0, 0, 0, 0x40, 0x40, 0, 0, 0x3f, 0x80, 0, 0, 0x3f, 0x80, 0, 0, 0, 0, 0, 0),
+    CASE("spatial config, unknown model", GV_EMALFORMED, 0x26, 0x02, 0x04, 0x00, 0x41, 0x20, 0, 0, 0x42, 0x48, 0, 0,
+         0, 0, 0, 0, 0x40, 0x40, 0, 0, 0x3f, 0x80, 0, 0, 0x3f, 0x80, 0, 0, 0, 0, 0, 0),
+    CASE("spatial config, unknown flag", GV_EMALFORMED, 0x26, 0x01, 0x00, 0x02, 0x41, 0x20, 0, 0, 0x42, 0x48, 0, 0,
+         0, 0, 0, 0, 0x40, 0x40, 0, 0, 0x3f, 0x80, 0, 0, 0x3f, 0x80, 0, 0, 0, 0, 0, 0),
+    CASE("spatial config, infinite max distance", GV_EMALFORMED, 0x26, 0x01, 0x00, 0x00, 0x41, 0x20, 0, 0, 0x7f,
+         0x80, 0, 0, 0, 0, 0, 0, 0x40, 0x40, 0, 0, 0x3f, 0x80, 0, 0, 0x3f, 0x80, 0, 0, 0, 0, 0, 0),
     CASE("unknown type", GV_EUNKNOWN, 0x7f, 1, 2, 3),
     CASE("handshake type is not a sealed message", GV_EUNKNOWN, 0x01),
     CASE("empty", GV_EMALFORMED, 0x00),
@@ -171,6 +193,52 @@ static void test_control_roundtrip(void **state)
     }
 }
 
+static void test_position_roundtrip(void **state)
+{
+    (void)state;
+    uint8_t buf[64];
+    gv_msg m = {.type = GV_MSG_POSITION_RELAY};
+    m.u.position.sender = 513;
+    m.u.position.seq = 65535;
+    const float pos[3] = {-10.0f, 0.0f, 2.5f}, facing[3] = {0.0f, -1.0f, 1e-30f};
+    memcpy(m.u.position.pos, pos, sizeof pos);
+    memcpy(m.u.position.facing, facing, sizeof facing);
+    int n = gv_msg_encode(&m, buf, sizeof buf);
+    assert_int_equal(n, GV_POSITION_RELAY_LEN);
+    gv_msg d;
+    assert_int_equal(gv_msg_decode(buf, (size_t)n, &d), 0);
+    assert_int_equal(d.u.position.sender, 513);
+    assert_int_equal(d.u.position.seq, 65535);
+    assert_memory_equal(d.u.position.pos, pos, sizeof pos);
+    assert_memory_equal(d.u.position.facing, facing, sizeof facing);
+    /* The documented example bytes. */
+    m.type = GV_MSG_POSITION;
+    m.u.position.seq = 7;
+    m.u.position.facing[2] = 0.0f;
+    static const uint8_t doc[] = {0x32, 0x00, 0x07, 0xc1, 0x20, 0, 0, 0, 0, 0, 0, 0x40, 0x20, 0, 0,
+                                  0,    0,    0,    0,    0xbf, 0x80, 0, 0, 0, 0, 0, 0};
+    assert_int_equal(gv_msg_encode(&m, buf, sizeof buf), GV_POSITION_LEN);
+    assert_memory_equal(buf, doc, sizeof doc);
+    m.u.position.pos[1] = 2e7f;
+    assert_int_equal(gv_msg_encode(&m, buf, sizeof buf), GV_EINVAL);
+
+    gv_msg sp = {.type = GV_MSG_SPATIAL_CONFIG};
+    sp.u.spatial.mode = 1;
+    sp.u.spatial.unit_size = 10.0f;
+    sp.u.spatial.max_distance = 50.0f;
+    sp.u.spatial.max_db = 3.0f;
+    sp.u.spatial.attenuation = 1.0f;
+    sp.u.spatial.panning_strength = 1.0f;
+    static const uint8_t sdoc[] = {0x26, 0x01, 0x00, 0x00, 0x41, 0x20, 0, 0, 0x42, 0x48, 0, 0, 0, 0, 0, 0,
+                                   0x40, 0x40, 0,    0,    0x3f, 0x80, 0, 0, 0x3f, 0x80, 0, 0, 0, 0, 0, 0};
+    assert_int_equal(gv_msg_encode(&sp, buf, sizeof buf), GV_SPATIAL_CONFIG_LEN);
+    assert_memory_equal(buf, sdoc, sizeof sdoc);
+    assert_int_equal(gv_msg_decode(buf, GV_SPATIAL_CONFIG_LEN, &d), 0);
+    assert_true(d.u.spatial.max_distance == 50.0f && d.u.spatial.unit_size == 10.0f);
+    sp.u.spatial.flags = 0x80;
+    assert_int_equal(gv_msg_encode(&sp, buf, sizeof buf), GV_EINVAL);
+}
+
 typedef struct name_case {
     const char *name;
     int ok;
@@ -231,6 +299,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decode_table),   cmocka_unit_test(test_voice_roundtrip),
         cmocka_unit_test(test_welcome_roundtrip), cmocka_unit_test(test_control_roundtrip),
+        cmocka_unit_test(test_position_roundtrip),
         cmocka_unit_test(test_names),          cmocka_unit_test(test_name_suffix),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

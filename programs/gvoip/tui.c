@@ -1,0 +1,379 @@
+#include "tui.h"
+
+#include <curses.h>
+#include <locale.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define MAX_ROWS 64       /* players listed */
+#define LOG_LINES 4
+#define REDRAW_MS 50
+#define MAP_LEFT 58       /* the map sits right of the player list */
+#define KEY_TAB '\t'
+
+typedef struct row {
+    uint16_t id;
+    char name[GV_NAME_BYTES];
+    int speaking;
+    int muted;
+    float volume;
+} row;
+
+struct tui {
+    gv_player_pose pose;
+    int muted, deafened, ptt, transmit_mode;
+    int self_speaking;
+    uint16_t own_id;
+    char own_name[GV_NAME_BYTES];
+    row rows[MAX_ROWS];
+    int row_count;
+    int selected;
+    char log[LOG_LINES][128];
+    int log_count;
+    uint64_t last_draw_ms;
+    int dirty;
+};
+
+static uint64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+int tui_open(const gv_player_pose *pose, int muted, int transmit_mode, tui **out)
+{
+    tui *t = calloc(1, sizeof *t);
+    if (!t)
+        return -1;
+    setlocale(LC_ALL, "");
+    if (!initscr()) {
+        free(t);
+        return -1;
+    }
+    cbreak();
+    noecho();
+    nodelay(stdscr, TRUE); /* the audio must keep flowing: never wait for a key */
+    keypad(stdscr, TRUE);
+    curs_set(0);
+    t->pose = *pose;
+    t->muted = muted;
+    t->transmit_mode = transmit_mode;
+    t->dirty = 1;
+    *out = t;
+    return 0;
+}
+
+void tui_close(tui *t)
+{
+    if (!t)
+        return;
+    endwin();
+    free(t);
+}
+
+void tui_note(tui *t, const char *text)
+{
+    if (t->log_count == LOG_LINES) {
+        memmove(t->log[0], t->log[1], sizeof t->log[0] * (LOG_LINES - 1));
+        t->log_count--;
+    }
+    size_t n = strnlen(text, sizeof t->log[0] - 1);
+    memcpy(t->log[t->log_count], text, n);
+    t->log[t->log_count++][n] = '\0';
+    t->dirty = 1;
+}
+
+static row *find_row(tui *t, uint16_t id)
+{
+    for (int i = 0; i < t->row_count; i++)
+        if (t->rows[i].id == id)
+            return &t->rows[i];
+    return NULL;
+}
+
+void tui_event(tui *t, const gv_event *ev)
+{
+    char line[1024];
+    row *r;
+    t->dirty = 1;
+    switch (ev->type) {
+    case GV_EVENT_CONNECTED:
+        t->own_id = ev->id;
+        snprintf(t->own_name, sizeof t->own_name, "%s", ev->name);
+        snprintf(line, sizeof line, "joined as %s (id %u)", ev->name, (unsigned)ev->id);
+        tui_note(t, line);
+        break;
+    case GV_EVENT_PLAYER_CONNECTED:
+        if (!find_row(t, ev->id) && t->row_count < MAX_ROWS) {
+            r = &t->rows[t->row_count++];
+            memset(r, 0, sizeof *r);
+            r->id = ev->id;
+            r->volume = 1.0f;
+            snprintf(r->name, sizeof r->name, "%s", ev->name);
+        }
+        snprintf(line, sizeof line, "%s joined", ev->name);
+        tui_note(t, line);
+        break;
+    case GV_EVENT_PLAYER_DISCONNECTED:
+        if ((r = find_row(t, ev->id)) != NULL) {
+            *r = t->rows[--t->row_count];
+            if (t->selected >= t->row_count)
+                t->selected = t->row_count ? t->row_count - 1 : 0;
+        }
+        snprintf(line, sizeof line, "%s left%s%s", ev->name, ev->reason[0] ? ": " : "", ev->reason);
+        tui_note(t, line);
+        break;
+    case GV_EVENT_SPEAKING:
+        if (ev->id == t->own_id)
+            t->self_speaking = ev->on;
+        else if ((r = find_row(t, ev->id)) != NULL)
+            r->speaking = ev->on;
+        break;
+    case GV_EVENT_SERVER_DISCONNECTED:
+        snprintf(line, sizeof line, "disconnected: %s", ev->reason);
+        tui_note(t, line);
+        break;
+    case GV_EVENT_CONNECTION_FAILED:
+        snprintf(line, sizeof line, "could not join: %s", ev->reason);
+        tui_note(t, line);
+        break;
+    case GV_EVENT_LISTENING:
+        snprintf(line, sizeof line, "listening on UDP port %u", (unsigned)ev->port);
+        tui_note(t, line);
+        break;
+    default:
+        break;
+    }
+}
+
+void tui_pose(const tui *t, gv_player_pose *out)
+{
+    *out = t->pose;
+}
+
+void tui_set_pose(tui *t, const gv_player_pose *pose)
+{
+    t->pose = *pose;
+    t->dirty = 1;
+}
+
+/* One arrow key's step: a twentieth of the audible range, so a few
+ * presses take you out of earshot. */
+static float step_size(const gv_spatial_config *sp)
+{
+    float d = sp->max_distance > 0.0f ? sp->max_distance : sp->unit_size * 10.0f;
+    float step = d / 20.0f;
+    return step >= 0.1f ? step : 0.1f;
+}
+
+static void walk(tui *t, gv_client *c, const gv_spatial_config *sp, float right, float forward)
+{
+    if (sp->mode == GV_SPATIAL_MODE_OFF)
+        return;
+    float step = step_size(sp);
+    t->pose.x += right * step;
+    /* Up the screen is -y on the 2D canvas and -z (forward) in 3D. */
+    if (sp->mode == GV_SPATIAL_MODE_2D)
+        t->pose.y -= forward * step;
+    else
+        t->pose.z -= forward * step;
+    if (c)
+        gv_client_set_pose(c, &t->pose);
+    t->dirty = 1;
+}
+
+static void apply_key(tui *t, gv_client *c, int key, const gv_spatial_config *sp, int *quit)
+{
+    row *sel = t->row_count ? &t->rows[t->selected] : NULL;
+    switch (key) {
+    case 'q':
+    case 'Q':
+        *quit = 1;
+        break;
+    case 'm':
+        t->muted = !t->muted;
+        if (c)
+            gv_client_set_muted(c, t->muted);
+        break;
+    case 'd':
+        t->deafened = !t->deafened;
+        if (c)
+            gv_client_set_deafened(c, t->deafened);
+        break;
+    case ' ':
+        /* Terminals send no key-up: space latches push-to-talk on and off. */
+        if (t->transmit_mode != GV_TX_PUSH_TO_TALK) {
+            t->transmit_mode = GV_TX_PUSH_TO_TALK;
+            t->ptt = 0;
+            if (c)
+                gv_client_set_transmit_mode(c, t->transmit_mode);
+        }
+        t->ptt = !t->ptt;
+        if (c)
+            gv_client_set_ptt(c, t->ptt);
+        break;
+    case 't':
+        t->transmit_mode = (t->transmit_mode + 1) % 3;
+        t->ptt = 0;
+        if (c) {
+            gv_client_set_transmit_mode(c, t->transmit_mode);
+            gv_client_set_ptt(c, 0);
+        }
+        break;
+    case KEY_TAB:
+        if (t->row_count)
+            t->selected = (t->selected + 1) % t->row_count;
+        break;
+    case '+':
+    case '=':
+    case '-':
+        if (sel) {
+            float v = sel->volume + (key == '-' ? -0.1f : 0.1f);
+            sel->volume = v < 0.0f ? 0.0f : v > 4.0f ? 4.0f : roundf(v * 10.0f) / 10.0f;
+            if (c)
+                gv_client_set_player_volume(c, sel->id, sel->volume);
+        }
+        break;
+    case 'x':
+        if (sel) {
+            sel->muted = !sel->muted;
+            if (c)
+                gv_client_set_player_muted(c, sel->id, sel->muted);
+        }
+        break;
+    case KEY_UP:
+        walk(t, c, sp, 0.0f, 1.0f);
+        break;
+    case KEY_DOWN:
+        walk(t, c, sp, 0.0f, -1.0f);
+        break;
+    case KEY_LEFT:
+        walk(t, c, sp, -1.0f, 0.0f);
+        break;
+    case KEY_RIGHT:
+        walk(t, c, sp, 1.0f, 0.0f);
+        break;
+    default:
+        if (key >= '1' && key <= '9' && key - '1' < t->row_count)
+            t->selected = key - '1';
+        break;
+    }
+    t->dirty = 1;
+}
+
+static const char *mode_name(int mode)
+{
+    return mode == GV_TX_CONTINUOUS ? "continuous" : mode == GV_TX_VOICE_ACTIVITY ? "voice activity" : "push-to-talk";
+}
+
+static void draw_meter(int y, float level_db)
+{
+    const int width = 30;
+    float frac = (level_db + 60.0f) / 60.0f;
+    int n = frac <= 0.0f ? 0 : frac >= 1.0f ? width : (int)(frac * (float)width);
+    mvprintw(y, 0, "input  [");
+    for (int i = 0; i < width; i++)
+        addch(i < n ? '#' : ' ');
+    printw("] %5.1f dBFS", level_db < -99.0f ? -99.0 : (double)level_db);
+}
+
+/* Others around you, scaled so that the audible range fills the box. */
+static void draw_map(tui *t, gv_client *c, const gv_spatial_config *sp, int top, int left, int h, int w)
+{
+    if (h < 5 || w < 12)
+        return;
+    float range = sp->max_distance > 0.0f ? sp->max_distance : sp->unit_size * 10.0f;
+    mvaddch(top, left, '+');
+    for (int x = 1; x < w - 1; x++)
+        addch('-');
+    addch('+');
+    for (int y = 1; y < h - 1; y++) {
+        mvaddch(top + y, left, '|');
+        mvaddch(top + y, left + w - 1, '|');
+    }
+    mvaddch(top + h - 1, left, '+');
+    for (int x = 1; x < w - 1; x++)
+        addch('-');
+    addch('+');
+    int cx = left + w / 2, cy = top + h / 2;
+    /* A character cell is about twice as tall as wide. */
+    float sx = (float)(w / 2 - 1) / range, sy = (float)(h / 2 - 1) / range;
+    for (int i = 0; i < t->row_count; i++) {
+        gv_player_pose p;
+        if (!c || gv_client_player_pose(c, t->rows[i].id, &p) != 0)
+            continue;
+        float dx = p.x - t->pose.x;
+        float dy = sp->mode == GV_SPATIAL_MODE_2D ? p.y - t->pose.y : p.z - t->pose.z;
+        int x = cx + (int)lroundf(dx * sx), y = cy + (int)lroundf(dy * sy);
+        int out = x <= left || x >= left + w - 1 || y <= top || y >= top + h - 1;
+        if (out) {
+            x = x <= left ? left + 1 : x >= left + w - 1 ? left + w - 2 : x;
+            y = y <= top ? top + 1 : y >= top + h - 1 ? top + h - 2 : y;
+        }
+        char mark = i < 9 ? (char)('1' + i) : '*';
+        mvaddch(y, x, (chtype)(unsigned char)mark | (t->rows[i].speaking ? A_BOLD | A_REVERSE : 0) |
+                          (out ? A_DIM : 0));
+    }
+    mvaddch(cy, cx, '@' | A_BOLD);
+}
+
+static void draw(tui *t, gv_client *c, const gv_spatial_config *sp)
+{
+    erase();
+    int rows = LINES, cols = COLS;
+    mvprintw(0, 0, "gvoip  %s%s(id %u)", t->own_name, t->own_name[0] ? " " : "", (unsigned)t->own_id);
+    mvprintw(1, 0, "you: %s%s%s  transmit: %s%s", t->self_speaking ? "SPEAKING " : "", t->muted ? "MUTED " : "",
+             t->deafened ? "DEAFENED " : "", mode_name(t->transmit_mode),
+             t->transmit_mode == GV_TX_PUSH_TO_TALK ? (t->ptt ? " [TALKING]" : " [off]") : "");
+    draw_meter(2, c ? gv_client_input_level_db(c) : -120.0f);
+    if (sp->mode != GV_SPATIAL_MODE_OFF)
+        mvprintw(3, 0, "position %.1f, %.1f, %.1f  (%s, max distance %.0f)", (double)t->pose.x, (double)t->pose.y,
+                 (double)t->pose.z, sp->mode == GV_SPATIAL_MODE_2D ? "2D" : "3D", (double)sp->max_distance);
+    mvprintw(5, 0, "players (%d):", t->row_count);
+    int y = 6;
+    for (int i = 0; i < t->row_count && y < rows - LOG_LINES - 3; i++, y++) {
+        const row *r = &t->rows[i];
+        gv_player_pose p;
+        mvprintw(y, 0, "%c %d %-16.16s %-8s vol %3.0f%%%s", i == t->selected ? '>' : ' ', i + 1, r->name,
+                 r->speaking ? "speaking" : "", (double)(r->volume * 100.0f), r->muted ? " MUTED" : "");
+        if (sp->mode != GV_SPATIAL_MODE_OFF && c && gv_client_player_pose(c, r->id, &p) == 0) {
+            float dx = p.x - t->pose.x, dy = p.y - t->pose.y;
+            float dz = sp->mode == GV_SPATIAL_MODE_3D ? p.z - t->pose.z : 0.0f;
+            printw("  at %.0f", sqrt((double)(dx * dx + dy * dy + dz * dz)));
+        }
+    }
+    if (sp->mode != GV_SPATIAL_MODE_OFF && cols > MAP_LEFT + 12) {
+        int h = rows - LOG_LINES - 9;
+        draw_map(t, c, sp, 5, MAP_LEFT, h > 21 ? 21 : h, cols - MAP_LEFT > 41 ? 41 : cols - MAP_LEFT);
+    }
+    int k = rows - LOG_LINES - 3;
+    mvprintw(k, 0, "keys: m mute  d deafen  space push-to-talk on/off  t transmit mode  q quit");
+    mvprintw(k + 1, 0, "      Tab/1-9 select player  +/- volume  x mute player%s",
+             sp->mode != GV_SPATIAL_MODE_OFF ? "  arrows move" : "");
+    for (int i = 0; i < t->log_count; i++)
+        mvprintw(k + 2 + i, 0, "%s", t->log[i]);
+    refresh();
+}
+
+int tui_update(tui *t, gv_client *c)
+{
+    gv_spatial_config sp;
+    int quit = 0, key;
+    if (!c || gv_client_get_spatial(c, &sp) != 0)
+        gv_spatial_config_default(&sp, GV_SPATIAL_MODE_OFF);
+    while ((key = getch()) != ERR)
+        apply_key(t, c, key, &sp, &quit);
+    uint64_t now = now_ms();
+    /* The level meter and the speaking marks change all the time: redraw
+     * at a steady rate, sooner after a key. */
+    if (t->dirty || now - t->last_draw_ms >= REDRAW_MS) {
+        draw(t, c, &sp);
+        t->last_draw_ms = now;
+        t->dirty = 0;
+    }
+    return quit;
+}

@@ -1,0 +1,66 @@
+# Positional voice end to end (2D, as Godot's AudioStreamPlayer2D): a
+# listener at the origin facing north hears speaker A on its left at
+# distance 50 and speaker B on its right at distance 20. Each speaker runs
+# in its own lobby (the same speech, one listener each) so that each
+# recording holds one speaker alone; the recordings' left/right level
+# ratios and their level difference must follow the model within 1 dB.
+# ctest: run serial
+source "$(dirname "$0")/lib.sh"
+
+# 1 s of silence first: the speaker's position reaches everyone before its
+# voice does. Quiet enough that the gains never reach the limiter.
+espeak-ng -w "$TMP/raw.wav" "Where are you? I am over here, by the old stone bridge."
+sox -n -r 22050 -c 1 "$TMP/lead.wav" trim 0 1.0
+sox "$TMP/lead.wav" "$TMP/raw.wav" "$TMP/speech.wav" vol 0.3
+
+# max distance 100, exponent 1, panning strength 1, equal-power pan:
+#   gain = 1 - d/100; pan = x_right/d; theta = (pan+1)*pi/4
+#   L = gain*sqrt2*cos(theta), R = gain*sqrt2*sin(theta)
+spatial=(--spatial 2d --max-distance 100 --attenuation 1 --panning-strength 1)
+run_lobby() { # NAME X,Y
+  local name=$1 pos=$2
+  start "srv_$name" server --port 0 --json "${spatial[@]}"
+  local port
+  port=$(port_of "srv_$name")
+  start "lis_$name" join "127.0.0.1:$port" --name listener --position 0,0 --facing 0 --no-capture --no-playback \
+    --record "$TMP/$name.hears.wav" --json --duration 7
+  wait_for "lis_$name" '"event":"connected"'
+  start "spk_$name" join "127.0.0.1:$port" --name "$name" --position "$pos" --input-file "$TMP/speech.wav" \
+    --no-playback --json --duration 6
+}
+run_lobby a -30,-40
+run_lobby b 16,-12
+for n in a b; do
+  expect_exit "spk_$n" 0 20
+  expect_exit "lis_$n" 0 20
+  kill -TERM "$(pid_of "srv_$n")"
+  expect_exit "srv_$n" 0
+done
+
+rms() { sox "$1" -n remix "$2" stat 2>&1 | awk '/^RMS +amplitude/ { print $3 }'; }
+len() { sox "$1" -n stat 2>&1 | awk '/^Length/ { print $3 }'; }
+expect() { # X Y -> L R (gains)
+  awk -v x="$1" -v y="$2" 'BEGIN { d = sqrt(x*x + y*y); g = 1 - d/100; p = x/d; t = (p+1)*atan2(1,1);
+    printf "%.6f %.6f\n", g*sqrt(2)*cos(t), g*sqrt(2)*sin(t) }'
+}
+within() { awk -v a="$1" -v b="$2" -v tol="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= tol) }'; }
+
+declare -A energy want_energy
+for spec in "a -30 -40" "b 16 -12"; do
+  read -r n x y <<<"$spec"
+  read -r gl gr < <(expect "$x" "$y")
+  l=$(rms "$TMP/$n.hears.wav" 1)
+  r=$(rms "$TMP/$n.hears.wav" 2)
+  awk -v l="$l" 'BEGIN { exit !(l > 0.001) }' || fail "$n: the listener heard nothing (left rms $l)"
+  got=$(awk -v l="$l" -v r="$r" 'BEGIN { printf "%.2f", 20*log(l/r)/log(10) }')
+  want=$(awk -v l="$gl" -v r="$gr" 'BEGIN { printf "%.2f", 20*log(l/r)/log(10) }')
+  echo "speaker $n at ($x,$y): left/right $got dB, model $want dB"
+  within "$got" "$want" 1.0 || fail "speaker $n: left/right ratio $got dB, model says $want dB"
+  energy[$n]=$(awk -v l="$l" -v r="$r" -v s="$(len "$TMP/$n.hears.wav")" 'BEGIN { print (l*l + r*r) * s }')
+  want_energy[$n]=$(awk -v l="$gl" -v r="$gr" 'BEGIN { print l*l + r*r }')
+done
+got=$(awk -v a="${energy[a]}" -v b="${energy[b]}" 'BEGIN { printf "%.2f", 10*log(a/b)/log(10) }')
+want=$(awk -v a="${want_energy[a]}" -v b="${want_energy[b]}" 'BEGIN { printf "%.2f", 10*log(a/b)/log(10) }')
+echo "speaker a against speaker b: $got dB, model $want dB"
+within "$got" "$want" 1.0 || fail "distance attenuation: a is $got dB against b, model says $want dB"
+echo "PASS"

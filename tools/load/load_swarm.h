@@ -1,0 +1,79 @@
+/* The simulated players: gv_link handles driven from one thread, the first
+ * K of them talking in spurts, an optional flooder, and what every player
+ * receives from every speaker.
+ *
+ * The fake Opus packet: byte 0 a real TOC byte for the frame size (so the
+ * server's budget reads the right duration), bytes 1-8 the send time
+ * (CLOCK_MONOTONIC microseconds, little-endian; sender and receivers share
+ * the machine), byte 9 what kind of traffic it is, then filler.
+ * Not thread-safe: one thread drives the swarm. */
+#ifndef LOAD_SWARM_H
+#define LOAD_SWARM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "load_hist.h"
+#include "load_opts.h"
+
+enum load_kind { LOAD_KIND_VOICE = 0, LOAD_KIND_FLOOD = 1, LOAD_KIND_IMPOSTOR = 2 };
+
+#define LOAD_PAYLOAD_MIN 10
+
+/* The server's voice budget (gv_server.c: 1.25 times real time plus
+ * 100 ms a second), in packets a second for a frame size. */
+#define LOAD_VOICE_BUDGET_PPS(frame_ms) (1350.0 / (frame_ms))
+
+/* CLOCK_MONOTONIC in microseconds. */
+uint64_t load_now_us(void);
+
+/* Writes a fake Opus packet of len >= LOAD_PAYLOAD_MIN bytes. */
+void load_swarm_fill_payload(uint8_t *p, size_t len, int frame_ms, uint64_t stamp_us, int kind);
+
+typedef struct load_swarm load_swarm;
+
+typedef struct load_swarm_report {
+    int players, joined, speakers, removed; /* removed: normal players the server dropped */
+    double join_s;                          /* from the first connect to the last welcome */
+    uint64_t sent, expected, received, lost_seq;
+    double loss_pct, worst_loss_pct; /* worst_loss_pct: the worst single receiver */
+    double p50_ms, p95_ms, p99_ms, max_ms;
+    uint64_t flood_sent, flood_received, impostor_received;
+    int flooder_joined, flooder_removed;
+    double flooder_removed_after_s;
+    char flooder_reason[768]; /* as gv_event.reason */
+    const uint64_t *rate; /* voice packets received in each second of the run */
+    int rate_seconds;
+} load_swarm_report;
+
+/* Allocates the players (and the flooder when o->flood_factor > 0); no
+ * network yet. The caller owns *out; o must outlive it. */
+int load_swarm_create(const load_opts *o, load_swarm **out);
+
+/* Leaves the lobby with every player and frees. NULL: no-op. */
+void load_swarm_destroy(load_swarm *sw);
+
+/* Starts connections (at most a few pending at once: the server limits
+ * half-open connections per address) and retries failed ones. Returns 1
+ * once everyone joined, 0 while joining, a negative code on giving up. */
+int load_swarm_join(load_swarm *sw, uint64_t now_us);
+
+/* Starts the traffic clock. */
+void load_swarm_start(load_swarm *sw, uint64_t now_us);
+
+/* Sends what is due (voice, flood, loss reports), and services every link
+ * every few milliseconds; stop_sending ends the traffic. Returns when the
+ * next send is due. */
+uint64_t load_swarm_tick(load_swarm *sw, uint64_t now_us, int stop_sending);
+
+/* Waits for datagrams until until_us and services the players that have
+ * some. */
+void load_swarm_wait(load_swarm *sw, uint64_t until_us);
+
+/* A joined player's id (for the impersonator's victim), or 0. */
+uint16_t load_swarm_player_id(const load_swarm *sw, int index);
+
+/* Valid until the swarm is destroyed. */
+void load_swarm_get_report(load_swarm *sw, load_swarm_report *out);
+
+#endif
