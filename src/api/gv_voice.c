@@ -17,7 +17,13 @@
 #define PEER_FIFO (MAX_FRAME * 2)
 #define OUT_FIFO 8192          /* device-rate frames * channels, > one mixed block at 192 kHz stereo */
 #define REPORT_INTERVAL_US 1000000u
-#define LOSS_MEMORY_US 5000000u /* how long a receiver's report keeps the encoder cautious */
+/* The encoder's expected loss follows the mean over the last few seconds
+ * of the worst loss any listener reported in each second. The worst alone
+ * swings with one-second noise; above 15% Opus spends more of a 24 kbit/s
+ * budget on FEC than it wins back (measured with gvoip-degrade, see
+ * BENCHMARKS.md). */
+#define LOSS_HISTORY 4
+#define EXPECTED_LOSS_MAX_PCT 15
 #define MAX_PEERS GV_MAX_PLAYERS
 #define INITIAL_DELAY_MS 10
 #define PREROLL_MS 20
@@ -49,7 +55,7 @@ typedef struct peer {
     uint64_t packets;
     uint16_t last_seq;
     int have_seq;
-    uint64_t expected_at_report, lost_at_report;
+    uint64_t expected_at_report, packets_at_report;
     uint64_t expected;
 } peer;
 
@@ -92,8 +98,9 @@ struct gv_voice {
     float out_fifo[OUT_FIFO];
     size_t out_len;
     /* sender adaptation */
-    uint16_t reported_loss; /* permille, the worst recent report */
-    uint64_t reported_at_us;
+    uint16_t worst_this_second; /* permille, the worst report since the last tick */
+    uint16_t loss_history[LOSS_HISTORY];
+    unsigned loss_history_next;
     int expected_loss_pct;
     uint64_t next_report_us;
     /* stats */
@@ -285,11 +292,8 @@ void gv_voice_receive(gv_voice *v, const gv_msg *relay, uint16_t own_id)
 void gv_voice_loss_report(gv_voice *v, uint16_t reporter, uint16_t loss_permille)
 {
     (void)reporter;
-    uint64_t now = v->clock.now_us(v->clock.ctx);
-    if (loss_permille >= v->reported_loss || now - v->reported_at_us > LOSS_MEMORY_US) {
-        v->reported_loss = loss_permille;
-        v->reported_at_us = now;
-    }
+    if (loss_permille > v->worst_this_second)
+        v->worst_this_second = loss_permille;
 }
 
 /* Remote players stop "speaking" once their packets stop. */
@@ -335,21 +339,23 @@ void gv_voice_tick(gv_voice *v, gv_link *link)
     for (int i = 0; i < v->peer_count; i++) {
         peer *p = v->peers[i];
         uint64_t expected = p->expected - p->expected_at_report;
-        uint64_t received = p->packets - p->lost_at_report; /* packets counted at the last report */
+        uint64_t received = p->packets - p->packets_at_report; /* packets counted at the last report */
         if (expected == 0)
             continue;
         uint64_t lost = expected > received ? expected - received : 0;
         gv_link_send_loss(link, p->id, (uint16_t)(lost * 1000 / expected));
         p->expected_at_report = p->expected;
-        p->lost_at_report = p->packets;
+        p->packets_at_report = p->packets;
     }
-    /* Follow what the receivers lose, with headroom; decay once they stop
-     * reporting loss. */
-    if (now - v->reported_at_us > LOSS_MEMORY_US)
-        v->reported_loss = 0;
-    int pct = v->reported_loss ? (v->reported_loss + 9) / 10 + 2 : 0;
-    if (pct > 30)
-        pct = 30;
+    v->loss_history[v->loss_history_next] = v->worst_this_second;
+    v->loss_history_next = (v->loss_history_next + 1) % LOSS_HISTORY;
+    v->worst_this_second = 0;
+    unsigned sum = 0;
+    for (int i = 0; i < LOSS_HISTORY; i++)
+        sum += v->loss_history[i];
+    int pct = (int)((sum + LOSS_HISTORY * 10 - 1) / (LOSS_HISTORY * 10));
+    if (pct > EXPECTED_LOSS_MAX_PCT)
+        pct = EXPECTED_LOSS_MAX_PCT;
     if (pct != v->expected_loss_pct) {
         v->expected_loss_pct = pct;
         gv_encoder_set_expected_loss(v->encoder, pct);
