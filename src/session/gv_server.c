@@ -748,6 +748,7 @@ static void handle_handshake(gv_server *s, slot *sl, const uint8_t *data, size_t
 static void on_connect(gv_server *s, ENetPeer *peer, uint32_t data)
 {
     uint8_t pro[6];
+    gv_transport_clamp_mtu(peer);
     enet_peer_timeout(peer, 32, 2000, 6000);
     if ((data & 0xff) != (uint32_t)s->protocol_version) {
         /* Tell the client which version we speak; it prints both. */

@@ -150,7 +150,11 @@ static void account_sent(gv_transport *t)
 
 static void setup(gv_transport *t)
 {
-    t->host->mtu = GV_MTU;
+    /* enet_host_create has already reset every peer with its default MTU,
+     * and enet_host_connect does not reset again: set both. */
+    t->host->mtu = GV_ENET_MTU;
+    for (size_t i = 0; i < t->host->peerCount; i++)
+        t->host->peers[i].mtu = GV_ENET_MTU;
     t->host->checksum = enet_crc32;
     t->host->compressor.context = t;
     t->host->intercept = intercept;
@@ -237,6 +241,12 @@ int gv_transport_send(gv_transport *t, ENetPeer *peer, uint8_t channel, const ui
         return GV_ENET;
     }
     return 0;
+}
+
+void gv_transport_clamp_mtu(ENetPeer *peer)
+{
+    if (peer->mtu > GV_ENET_MTU)
+        peer->mtu = GV_ENET_MTU;
 }
 
 void gv_transport_flush(gv_transport *t)

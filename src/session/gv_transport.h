@@ -73,14 +73,24 @@ int gv_transport_send(gv_transport *t, ENetPeer *peer, uint8_t channel, const ui
 /* Sends what is queued now and accounts the datagrams that left. */
 void gv_transport_flush(gv_transport *t);
 
+/* A connecting peer's MTU is what it asked for; never send it datagrams
+ * larger than gvoip's. Call on ENet's CONNECT event. */
+void gv_transport_clamp_mtu(ENetPeer *peer);
+
 /* enet_host_service with the accounting around it. A listener also makes
  * sure a peer ENet just allocated for a CONNECT answers it with one
  * VERIFY_CONNECT only, so a spoofed CONNECT is never answered with more
  * bytes than it carried. */
 int gv_transport_service(gv_transport *t, ENetEvent *ev, uint32_t timeout_ms);
 
-/* The largest application payload that still fits one datagram on the
- * voice channel: MTU minus ENet's headers. */
-#define GV_TRANSPORT_MAX_UNRELIABLE (GV_MTU - 4 - 4 - 2 - 8)
+/* ENet fills a datagram with commands up to its `mtu`, counting a 4-byte
+ * header but not the 4-byte checksum it then appends, so a full datagram
+ * can reach mtu + 4. ENet is told 8 bytes less than gvoip's limit. */
+#define GV_ENET_MTU (GV_MTU - 8)
+
+/* The largest packet ENet sends whole on the voice channel: above it ENet
+ * would fragment (its mtu minus its 4-byte header and the 24-byte fragment
+ * command it sizes fragments with). */
+#define GV_TRANSPORT_MAX_UNRELIABLE (GV_ENET_MTU - 4 - 24)
 
 #endif
