@@ -138,8 +138,8 @@ static void account_sent(gv_transport *t)
      * bounds the largest from above: never under-reported. */
     uint64_t others = (uint64_t)(h->totalSentPackets - 1) * MIN_DATAGRAM;
     uint64_t size = h->totalSentData > others ? h->totalSentData - others : 0;
-    if (size > h->mtu)
-        size = h->mtu;
+    if (size > h->mtu + 4) /* ENet's largest: its mtu plus the checksum */
+        size = h->mtu + 4;
     if (size > t->stats.max_datagram_out)
         t->stats.max_datagram_out = size;
     h->totalSentPackets = 0;
