@@ -8,7 +8,7 @@ PREFIX ?= /usr/local
 CMAKE_FLAGS ?=
 JOBS ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build run test test-normal test-asan fuzz bench install clean
+.PHONY: all deps build run test test-normal test-asan fuzz bench bench-quick install clean
 
 all: build
 
@@ -24,7 +24,10 @@ build: deps $(BUILD)/CMakeCache.txt
 run: build
 	./scripts/demo.sh $(BUILD)/gvoip
 
-test: deps test-normal test-asan fuzz
+# Everything CI checks: the suite normally and under ASan+UBSan, a short
+# fuzzing run of every parser, and a CI-sized pass of the benchmarks (it
+# only checks that they run; its figures are not kept).
+test: deps test-normal test-asan fuzz bench-quick
 
 test-normal: $(BUILD)/CMakeCache.txt
 	cmake --build $(BUILD) -j $(JOBS)
@@ -43,6 +46,9 @@ fuzz:
 
 bench: build
 	./bench/run.sh $(BUILD)
+
+bench-quick: $(BUILD)/CMakeCache.txt
+	./bench/run.sh $(BUILD) --quick > $(BUILD)/bench-quick.md
 
 # gvoip.pc records the prefix, so the build is configured with it first.
 install: deps

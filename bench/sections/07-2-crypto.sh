@@ -1,0 +1,127 @@
+#!/usr/bin/env bash
+# Issue 7: handshake cost per join and seal + open cost per packet
+# (tools/bench/gvoip-bench-crypto), and the bytes encryption adds to each
+# datagram, measured on a relay capture.
+set -euo pipefail
+. "$BENCH_SRC/bench/lib.sh"
+cd "$BENCH_WORK"
+
+bsecs=2 lsecs=3
+[ "$BENCH_QUICK" = 1 ] && bsecs=0.1 lsecs=1
+"$BENCH_BUILD/tools/bench/gvoip-bench-crypto" --seconds "$bsecs" >sealed.json
+"$BENCH_PLAIN_BUILD/tools/bench/gvoip-bench-crypto" --seconds "$bsecs" >plain.json
+
+# capture BUILD_DIR PAYLOAD NAME: one speaker and one listener of gvoip-load
+# through gvoip-netem --capture; prints the most common size of a
+# client-to-server datagram and of a server-to-client one.
+capture() {
+  local bin=$1 pl=$2 d="$BENCH_WORK/$3" port np srv nm
+  mkdir -p "$d"
+  bg "$d/srv.out" "$d/srv.err" "$bin/gvoip" server --port 0 --json --stats "$d/srv.json"
+  srv=$BG_PID
+  port=$(wait_port "$d/srv.out")
+  bg "$d/netem.out" "$d/netem.err" "$NETEM" --listen 0 --to "127.0.0.1:$port" --capture "$d/cap.bin"
+  nm=$BG_PID
+  np=$(wait_port "$d/netem.out")
+  "$bin/tools/load/gvoip-load" --server "127.0.0.1:$np" --players 2 --speakers 1 --duration "$lsecs" \
+    --continuous --no-loss-reports --payload-bytes "$pl" >"$d/load.json" 2>"$d/load.err"
+  kill -TERM "$nm" "$srv"
+  wait "$nm" "$srv"
+  # Records: direction byte 'u' (117) or 'd' (100), 16-bit big-endian
+  # length, payload. One line per record: direction, length, payload bytes.
+  od -An -v -tu1 "$d/cap.bin" | tr -s ' ' '\n' | awk 'NF { b[n++] = $1 }
+    END { i = 0
+      while (i + 3 <= n) { len = b[i + 1] * 256 + b[i + 2]; line = b[i] " " len
+        for (j = 0; j < len; j++) line = line " " b[i + 3 + j]
+        print line; i += 3 + len } }' >"$d/records.txt"
+}
+
+# mode DIR NAME: the most common datagram size in direction DIR (117 up, 100 down).
+mode() { awk -v d="$1" '$1 == d { c[$2]++ } END { for (k in c) if (c[k] > best) { best = c[k]; m = k } print m }' "$BENCH_WORK/$2/records.txt"; }
+# enet_len DIR NAME: ENet's own data-length field of the first datagram of the
+# most common size that holds one SEND_UNSEQUENCED command (9) and no sent
+# time (the peer id's top bit): after the peer id (2), the CRC32 (4), the
+# command header (4) and the unsequenced group (2). Also prints the size of
+# those headers with the length field.
+enet_len() {
+  local m
+  m=$(mode "$1" "$2")
+  awk -v d="$1" -v m="$m" '$1 == d && $2 == m && $3 < 128 && $9 % 16 == 9 { h = 2 + 4; o = 2 + h + 6 + 1
+    print $(o) * 256 + $(o + 1), h + 8; exit }' "$BENCH_WORK/$2/records.txt"
+}
+# plain_check NAME: in the no-AEAD build, the byte after the 8-byte counter
+# is the VOICE type 0x30 (48) and the last 16 bytes are the zero tag.
+plain_check() {
+  local m
+  m=$(mode 117 "$1")
+  awk -v m="$m" '$1 == 117 && $2 == m && $3 < 128 && $9 % 16 == 9 { h = 2 + 4 + 8; z = 0
+    for (j = $2 - 16; j < $2; j++) if ($(3 + j) == 0) z++
+    print $(3 + h + 8), z; exit }' "$BENCH_WORK/$1/records.txt"
+}
+
+capture "$BENCH_BUILD" 60 sealed-60
+capture "$BENCH_BUILD" 200 sealed-200
+capture "$BENCH_PLAIN_BUILD" 60 plain-60
+s60u=$(mode 117 sealed-60) s60d=$(mode 100 sealed-60)
+s200u=$(mode 117 sealed-200) s200d=$(mode 100 sealed-200)
+p60u=$(mode 117 plain-60) p60d=$(mode 100 plain-60)
+read -r len_u hdr_u < <(enet_len 117 sealed-60)
+read -r len_d _ < <(enet_len 100 sealed-60)
+read -r ptype pzeros < <(plain_check plain-60)
+
+
+hs() { jnum "$1" "$2"; }
+seal() { grep -o "\"seal_$2\":{[^}]*}" "$1" | grep -o "\"$3\":[0-9.]*" | cut -d: -f2; }
+{
+  echo "## Issue 7: handshake cost per join, seal and open per packet"
+  echo
+  echo "\`tools/bench/gvoip-bench-crypto --seconds $bsecs\` (C, links \`gvoip_static\`, calls \`src/session/gv_noise.h\`"
+  echo "and \`gv_seal.h\` directly; CPU time of its thread from \`CLOCK_THREAD_CPUTIME_ID\`). A join is one full"
+  echo "Noise_NX_25519_ChaChaPoly_SHA256 handshake: the client creates its state and writes message 1, the"
+  echo "server reads it and writes message 2 and splits, the client reads message 2, takes the server's"
+  echo "static key and splits (both sides' keys are checked to pair up). Seal + open is one"
+  echo "\`gv_seal_encrypt\` and one \`gv_seal_decrypt\` on the voice channel, timed over batches of 256."
+  echo
+  echo "| | sealed build | no-AEAD build |"
+  echo "|---|---:|---:|"
+  echo "| handshakes per second (both sides on one core) | $(hs sealed.json handshakes_per_s) | $(hs plain.json handshakes_per_s) |"
+  echo "| us per handshake, both sides | $(hs sealed.json handshake_us) | $(hs plain.json handshake_us) |"
+  echo "| us per handshake, server side (read 1, write 2, split) | $(hs sealed.json handshake_server_us) | $(hs plain.json handshake_server_us) |"
+  echo "| us per handshake, client side | $(hs sealed.json handshake_client_us) | $(hs plain.json handshake_client_us) |"
+  for n in 60 1275; do
+    echo "| ${n}-byte message: seal / open us | $(seal sealed.json $n seal_us) / $(seal sealed.json $n open_us) | $(seal plain.json $n seal_us) / $(seal plain.json $n open_us) |"
+    echo "| ${n}-byte message: seal + open us | **$(seal sealed.json $n seal_open_us)** | $(seal plain.json $n seal_open_us) |"
+  done
+  echo
+  echo "The handshake is not touched by the no-AEAD switch (it has its own ChaChaPoly inside Noise): the"
+  echo "column shows the run-to-run spread. 60 bytes is a 24 kbit/s, 20 ms Opus packet; 1275 the largest."
+  echo "A relayed packet costs the server one open and, per recipient, one seal."
+  echo
+  echo "## Issue 7: bytes encryption adds per packet"
+  echo
+  echo "\`gvoip-load --players 2 --speakers 1 --continuous --no-loss-reports --payload-bytes N\` through"
+  echo "\`gvoip-netem --capture FILE\` (every datagram as forwarded); the most common datagram size in each"
+  echo "direction is the voice datagram:"
+  echo
+  echo "| build, Opus payload | client to server (VOICE) | server to client (VOICE_RELAY) |"
+  echo "|---|---:|---:|"
+  echo "| sealed, 60 bytes | $s60u | $s60d |"
+  echo "| sealed, 200 bytes | $s200u | $s200d |"
+  echo "| no AEAD, 60 bytes | $p60u | $p60d |"
+  echo
+  ov_u=$((len_u - 60 - 8))
+  ov_d=$((len_d - 60 - 10))
+  echo "In the 60-byte rows ENet's own header fields say the voice datagram is ${hdr_u} bytes of ENet"
+  echo "headers (peer id 2, CRC32 4, command header 4, unsequenced group 2, data length 2; no sent time,"
+  echo "which ENet adds only to datagrams carrying reliable commands) and a packet of ${len_u} bytes up"
+  echo "(${len_d} down). The plaintext inside is the gvoip message:"
+  echo "VOICE, 8 bytes of header and the 60-byte payload (VOICE_RELAY: 10 bytes, with the sender id;"
+  echo "\`docs/protocol.md\`). Encryption therefore adds **${ov_u} bytes** up and **${ov_d} bytes** down per"
+  echo "packet: the 8-byte counter and the 16-byte tag (\`GV_SEAL_OVERHEAD\` = $(hs sealed.json overhead_bytes))."
+  echo "Checks: 140 more payload bytes make the datagram $((s200u - s60u)) bytes larger; in the no-AEAD"
+  echo "build's capture the byte after the counter is the VOICE type ($(printf '0x%02x' "$ptype")) and ${pzeros} of"
+  echo "the last 16 bytes are zero (its blank tag), and its datagrams have the same sizes, so the CPU"
+  echo "comparison above compares identical traffic. At 50 packets a second the seal costs"
+  echo "24 x 8 x 50 = 9.6 kbit/s per speaker on the wire."
+  echo
+} >>"$BENCH_OUT"
