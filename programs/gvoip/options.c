@@ -38,7 +38,7 @@ static const char usage[] =
     "  --no-playback        do not open a playback device\n"
     "  --stats FILE         write statistics as JSON at exit\n"
     "controls:\n"
-    "  --transmit voice|continuous|ptt  when to send your voice (default voice: voice activity)\n"
+    "  --transmit continuous|voice|ptt  when to send your voice (default continuous; voice: only while you speak)\n"
     "  --mute               start muted\n"
     "  --no-tui             line output even in a terminal (--json implies it)\n"
     "positional voice (server, host: the lobby's settings; host, join: where you are):\n"
@@ -135,7 +135,9 @@ int gvoip_parse_options(int argc, char **argv, gvoip_options *opt)
     opt->spatial_mode = 0;
     opt->atten_model = -1;
     opt->max_distance = opt->unit_size = opt->attenuation = opt->panning_strength = -1.0f;
-    opt->transmit_mode = 1; /* GV_TX_VOICE_ACTIVITY: nothing is sent in silence */
+    /* GV_TX_CONTINUOUS: voice activation's pre-roll costs every talk spurt
+     * a frame of latency (BENCHMARKS.md), so it is a choice, not the default. */
+    opt->transmit_mode = 0;
     if (argc < 2)
         return bad("missing command", "");
     const char *cmd = argv[1];

@@ -61,7 +61,7 @@ typedef struct gvoip_options {
     double move_after;
     float move_to[3];
     /* controls */
-    int transmit_mode; /* gv_transmit_mode; default voice activity */
+    int transmit_mode; /* gv_transmit_mode; default continuous */
     int mute;
     int no_tui;
 } gvoip_options;

@@ -1,4 +1,4 @@
-# Voice activation (the default, --transmit voice) on generated speech with
+# Voice activation (--transmit voice) on generated speech with
 # 1.5 s pauses: the pauses are not sent (far fewer packets than the
 # continuous 50 a second), the listener still understands the speech, and
 # the first 100 ms of every talk spurt arrive (onsets not clipped).
@@ -34,7 +34,7 @@ port=$(port_of server)
 start listener join "127.0.0.1:$port" --name listener --no-capture --no-playback --record "$TMP/heard.wav" --stats "$TMP/listener.json" \
   --json --duration 10
 wait_for listener '"event":"connected"'
-start speaker join "127.0.0.1:$port" --name speaker --input-file "$TMP/ref.wav" --no-playback --json \
+start speaker join "127.0.0.1:$port" --name speaker --input-file "$TMP/ref.wav" --no-playback --json --transmit voice \
   --stats "$TMP/speaker.json" --duration 8.5
 expect_exit speaker 0 20
 expect_exit listener 0 20
