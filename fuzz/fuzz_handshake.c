@@ -16,20 +16,12 @@
 #include "packet/gv_msg.h"
 #include "session/gv_noise.h"
 #include "session/gv_seal.h"
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz_common.h"
 
 #define RESPONDER_CAP GV_HANDSHAKE_PAD
 #define INITIATOR_CAP 64
 #define MSG1_LEN (GV_NOISE_MSG1_MIN + GV_HANDSHAKE_PAD)
 #define MAX_TAMPERS 64
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            abort();                                                                               \
-    } while (0)
 
 /* splitmix64: the same bytes every time it is restarted from a seed. */
 typedef struct det_rng {

@@ -21,15 +21,7 @@
 #include <enet/enet.h>
 
 #include "session/gv_transport.h"
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            abort();                                                                               \
-    } while (0)
+#include "fuzz_common.h"
 
 /* ENet 1.3 protocol: big-endian peer id word with two flag bits, optional
  * sent time, optional checksum, then the first command, whose low four

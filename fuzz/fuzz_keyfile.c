@@ -17,15 +17,7 @@
 
 #include "gvoip/error.h"
 #include "session/gv_keyfile.h"
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            abort();                                                                               \
-    } while (0)
+#include "fuzz_common.h"
 
 static const char header[] = "gvoip-server-key 1\n";
 #define HEADER_LEN (sizeof header - 1)

@@ -16,15 +16,7 @@
 #include "gvoip/error.h"
 #include "session/gv_keyfile.h"
 #include "session/gv_known.h"
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            abort();                                                                               \
-    } while (0)
+#include "fuzz_common.h"
 
 #define FP_LEN (GV_KEYFILE_FINGERPRINT_LEN - 1)
 

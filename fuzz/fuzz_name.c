@@ -9,8 +9,7 @@
 
 #include "gvoip/error.h"
 #include "packet/gv_name.h"
-
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+#include "fuzz_common.h"
 
 /* Length of the well-formed sequence at s (Unicode 15, table 3-7), or 0;
  * written from the byte ranges rather than by decoding, so that it does not

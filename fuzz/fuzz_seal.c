@@ -16,15 +16,7 @@
 
 #include "gvoip/error.h"
 #include "session/gv_seal.h"
-
-int LLVMFuzzerInitialize(int *argc, char ***argv);
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-#define CHECK(cond)                                                                                \
-    do {                                                                                           \
-        if (!(cond))                                                                               \
-            abort();                                                                               \
-    } while (0)
+#include "fuzz_common.h"
 
 #define COUNTER_LEN 8
 #define OP_LEN 6

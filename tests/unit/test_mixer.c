@@ -10,6 +10,8 @@
 
 #include <cmocka.h>
 
+#include "test_rng.h"
+
 #include "audio/gv_mixer.h"
 #include "gvoip/error.h"
 
@@ -17,21 +19,6 @@
 #define PI 3.14159265358979323846
 #define SEED 0x6d697865u
 
-static uint32_t rng_state = SEED;
-
-static uint32_t xorshift32(void)
-{
-    uint32_t x = rng_state;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    return rng_state = x;
-}
-
-static float uniform(void)
-{
-    return (float)(xorshift32() >> 8) / 16777216.0f;
-}
 
 static void test_ramp_steps(void **state)
 {
@@ -133,7 +120,7 @@ static void test_eight_sines_stay_in_range(void **state)
     assert_non_null(src);
     assert_non_null(pcm);
     for (int p = 0; p < 8; p++) {
-        double hz = 100.0 + 900.0 * uniform(), phase = 2.0 * PI * uniform();
+        double hz = 100.0 + 900.0 * (float)test_rng_uniform(), phase = 2.0 * PI * (float)test_rng_uniform();
         for (size_t i = 0; i < N; i++)
             src[i] = (float)sin(2.0 * PI * hz * (double)i / RATE + phase);
         gv_mix_add_ramp(mix, src, N, 1.0f, 1.0f);
@@ -176,7 +163,7 @@ static void test_quiet_is_bit_exact(void **state)
     for (size_t i = 0; i < N; i++) {
         /* Up to -1.5 dBFS: loud speech, still under the -1 dBFS knee. */
         float v = 0.84f * (float)sin(2.0 * PI * 220.0 * (double)i / RATE);
-        orig[i] = buf[i] = v * (0.5f + 0.5f * uniform());
+        orig[i] = buf[i] = v * (0.5f + 0.5f * (float)test_rng_uniform());
     }
     gv_limiter lim;
     assert_int_equal(gv_limiter_init(&lim, RATE), GV_OK);
@@ -270,6 +257,7 @@ static void test_to_s16(void **state)
 
 int main(void)
 {
+    test_rng_seed(SEED);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ramp_steps),
         cmocka_unit_test(test_player_start_stop),

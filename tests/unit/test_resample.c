@@ -9,22 +9,14 @@
 
 #include <cmocka.h>
 
+#include "test_rng.h"
+
 #include "audio/gv_resample.h"
 #include "gvoip/error.h"
 
 #define PI 3.14159265358979323846
 #define SEED 0x5eed1234u
 
-static uint32_t rng_state = SEED;
-
-static uint32_t xorshift32(void)
-{
-    uint32_t x = rng_state;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    return rng_state = x;
-}
 
 /* Interleaved tone; channel c has amplitude amp[c]. */
 static float *make_tone(int rate, int ch, double hz, const double *amp, size_t frames)
@@ -47,7 +39,7 @@ static float *run_stream(gv_resampler *r, const float *in, int in_ch, size_t in_
     size_t done = 0, made = 0;
     assert_non_null(out);
     while (done < in_frames) {
-        size_t piece = 1 + xorshift32() % 3000;
+        size_t piece = 1 + test_rng_next() % 3000;
         if (piece > in_frames - done)
             piece = in_frames - done;
         size_t room = gv_resampler_max_out_frames(r, piece);
@@ -160,7 +152,7 @@ static void test_passthrough_exact(void **state)
     float in[2 * 256], out[2 * 256];
     size_t used;
     for (size_t i = 0; i < 2 * 256; i++)
-        in[i] = (float)((int)(xorshift32() % 2001) - 1000) / 1000.0f;
+        in[i] = (float)((int)(test_rng_next() % 2001) - 1000) / 1000.0f;
 
     gv_resampler *r = NULL;
     assert_int_equal(gv_resampler_create(48000, 1, 48000, 1, 5, &r), GV_OK);
@@ -219,7 +211,7 @@ static void test_chunking_invariant(void **state)
 
         size_t done = 0, nb = 0;
         while (done < frames) {
-            size_t piece = 1 + xorshift32() % 500, room = 1 + xorshift32() % 300;
+            size_t piece = 1 + test_rng_next() % 500, room = 1 + test_rng_next() % 300;
             if (piece > frames - done)
                 piece = frames - done;
             if (room > cap - nb)
@@ -292,6 +284,7 @@ static void test_invalid_args(void **state)
 
 int main(void)
 {
+    test_rng_seed(SEED);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_rates_table),
         cmocka_unit_test(test_passthrough_exact),

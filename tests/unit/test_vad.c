@@ -9,6 +9,8 @@
 
 #include <cmocka.h>
 
+#include "test_rng.h"
+
 #include "audio/gv_vad.h"
 #include "gvoip/error.h"
 
@@ -18,26 +20,11 @@
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 #define MS(x) ((size_t)(x) * (RATE / 1000))
 
-static uint32_t rng_state = SEED;
-
-static uint32_t xorshift32(void)
-{
-    uint32_t x = rng_state;
-    x ^= x << 13;
-    x ^= x >> 17;
-    x ^= x << 5;
-    return rng_state = x;
-}
-
-static double uniform(void)
-{
-    return (double)(xorshift32() >> 8) / 16777216.0;
-}
 
 /* Roughly Gaussian with unit variance (sum of four uniforms). */
 static double gauss(void)
 {
-    return (uniform() + uniform() + uniform() + uniform() - 2.0) * sqrt(3.0);
+    return (test_rng_uniform() + test_rng_uniform() + test_rng_uniform() + test_rng_uniform() - 2.0) * sqrt(3.0);
 }
 
 static double db_to_amp(double db)
@@ -49,7 +36,7 @@ static double db_to_amp(double db)
  * few seconds, plus a faint 50 Hz hum. */
 static void add_noise_w(float *buf, size_t n, double level_db, double wander_db)
 {
-    double rms = db_to_amp(level_db), ph = uniform() * 2 * PI;
+    double rms = db_to_amp(level_db), ph = test_rng_uniform() * 2 * PI;
     for (size_t i = 0; i < n; i++) {
         double wander = db_to_amp(wander_db * sin(2 * PI * 0.3 * (double)i / RATE + ph));
         buf[i] += (float)(rms * (0.95 * wander * gauss() + 0.3 * sin(2 * PI * 50.0 * i / RATE)));
@@ -68,9 +55,9 @@ static void add_noise(float *buf, size_t n, double level_db)
 static void add_speech(float *buf, size_t start, size_t len, size_t leadin, double leadin_db,
                        double peak)
 {
-    double f0 = 100.0 + 80.0 * uniform(), phase = 0.0, amp = db_to_amp(leadin_db) * sqrt(3.0);
+    double f0 = 100.0 + 80.0 * test_rng_uniform(), phase = 0.0, amp = db_to_amp(leadin_db) * sqrt(3.0);
     for (size_t i = 0; i < leadin && i < len; i++)
-        buf[start + i] += (float)(amp * (2.0 * uniform() - 1.0));
+        buf[start + i] += (float)(amp * (2.0 * test_rng_uniform() - 1.0));
     for (size_t i = leadin; i < len; i++) {
         double t = (double)(i - leadin) / RATE, left = (double)(len - i) / RATE;
         double env = 0.4 + 0.6 * fabs(sin(PI * 4.0 * t + 0.4));
@@ -320,7 +307,7 @@ static void test_onset_preroll(void **state)
              * the burst's first frame cannot trigger by itself. */
             size_t lo = (size_t)fs > MS(40) ? (size_t)fs - MS(40) : 0;
             size_t base = MS(2000) / (size_t)fs * (size_t)fs;
-            size_t n = MS(3500), start = base + lo + (size_t)(uniform() * (double)((size_t)fs - lo));
+            size_t n = MS(3500), start = base + lo + (size_t)(test_rng_uniform() * (double)((size_t)fs - lo));
             size_t len = MS(800);
             float *sig = calloc(n, sizeof(float));
             assert_non_null(sig);
@@ -427,7 +414,7 @@ static void test_hysteresis(void **state)
                 for (int i = 0; i < fs; i++)
                     frame[i] = 0.0f;
                 add_noise_w(frame, (size_t)fs, -60.0, 0.0);
-                double above = phases[p].kind == 1 ? c.off_db + 1.5 + (c.on_db - c.off_db - 3.0) * uniform()
+                double above = phases[p].kind == 1 ? c.off_db + 1.5 + (c.on_db - c.off_db - 3.0) * test_rng_uniform()
                                                    : c.on_db + 15.0;
                 if (phases[p].kind != 0) {
                     /* A 1 kHz tone: whole periods per frame, so the frame's
@@ -666,6 +653,7 @@ static void test_clicks_settle(void **state)
 
 int main(void)
 {
+    test_rng_seed(SEED);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_config),
         cmocka_unit_test(test_level),
