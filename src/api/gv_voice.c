@@ -9,6 +9,7 @@
 #include "audio/gv_mixer.h"
 #include "audio/gv_resample.h"
 #include "audio/gv_spatial.h"
+#include "audio/gv_splice.h"
 #include "audio/gv_vad.h"
 #include "session/gv_events.h"
 
@@ -25,7 +26,6 @@
 #define LOSS_HISTORY 4
 #define EXPECTED_LOSS_MAX_PCT 15
 #define MAX_PEERS GV_MAX_PLAYERS
-#define INITIAL_DELAY_MS 10
 #define PREROLL_MS 20
 #define SPEAKING_OFF_US 300000u /* a remote player stops "speaking" after this long without packets */
 #define POSE_MOVING_US 50000u   /* own pose: 20 a second while it changes */
@@ -195,12 +195,7 @@ static peer *add_peer(gv_voice *v, uint16_t id)
     if (v->peer_count == MAX_PEERS)
         return NULL;
     peer *p = calloc(1, sizeof *p);
-    gv_jbuf_config jc;
-    gv_jbuf_config_default(&jc);
-    /* A talk spurt keeps the delay it started with (it only shrinks by whole
-     * frames), so start low and let the first late packets raise it. */
-    jc.initial_delay_ms = INITIAL_DELAY_MS;
-    if (!p || gv_jbuf_create(&jc, &p->jbuf) != 0 || gv_decoder_create(&p->decoder) != 0) {
+    if (!p || gv_jbuf_create(NULL, &p->jbuf) != 0 || gv_decoder_create(&p->decoder) != 0) {
         peer_free(p);
         return NULL;
     }
@@ -492,7 +487,7 @@ static void fill_peer(peer *p, size_t need, uint64_t now)
         }
         if (got != f.samples)
             memset(dst, 0, (size_t)f.samples * sizeof *dst);
-        p->fifo_len += (size_t)f.samples;
+        p->fifo_len += (size_t)gv_splice_shorten(dst, f.samples, f.skip);
     }
 }
 

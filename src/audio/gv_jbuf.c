@@ -23,8 +23,11 @@
 #define SILENCE_CHUNK 240 /* 5 ms: a waiting talk spurt starts at most this late */
 #define PAUSE_CHUNK 240  /* 2.5 ms steps would do for Opus; 5 ms halves the calls */
 #define INSERT_MIN 480   /* 10 ms: smallest insertion to raise the delay */
-#define PERSIST_US 2000000 /* excess must last this long before a frame is dropped */
-#define DROP_HYST_US 2000  /* and exceed a frame by this much */
+#define PERSIST_US 2000000 /* excess must last this long before the delay is cut */
+#define EXCESS_MIN_US 1000 /* smaller excesses are left alone */
+#define SLOW_SENDER 0.0002 /* delays growing this fast: the sender's clock is slow */
+#define HEADROOM_US 500 /* left above target when a frame is shortened */
+#define DRAIN_MIN_US 100000 /* at most ten frames a second are dropped */
 #define LOSS_EWMA_N 256.0 /* packets: recent loss is judged over about 5 s */
 #define LATE_MEMORY_FRAMES 4 /* a late packet this recent makes an underrun wait */
 #define BLOCK_US 2000000 /* clock drift is measured on the minimum delay per block */
@@ -65,6 +68,7 @@ struct gv_jbuf {
      * sample, in arrival order (fifo) and sorted, over the recent window. */
     win_entry *fifo;
     int64_t *sorted;
+    uint64_t *sorted_at; /* arrival time of each sorted delay, for its weight */
     int win_head, win_n;
     int64_t last_d;
     int have_last_d;
@@ -132,9 +136,10 @@ void gv_jbuf_config_default(gv_jbuf_config *cfg)
         return;
     cfg->min_delay_ms = 0;
     cfg->max_delay_ms = 300;
-    cfg->initial_delay_ms = 40;
+    cfg->initial_delay_ms = 10;
     cfg->capacity_packets = 64;
     cfg->window_ms = 10000;
+    cfg->half_life_ms = 3000;
     cfg->quantile_permille = 993;
     cfg->margin_ms = 0;
     cfg->fec_wait_loss_permille = 10;
@@ -146,7 +151,8 @@ static int config_ok(const gv_jbuf_config *c)
     return c->min_delay_ms >= 0 && c->max_delay_ms >= 60 && c->max_delay_ms <= 10000 &&
            c->min_delay_ms <= c->max_delay_ms && c->initial_delay_ms >= c->min_delay_ms &&
            c->initial_delay_ms <= c->max_delay_ms && c->capacity_packets >= 8 &&
-           c->capacity_packets <= 4096 && c->window_ms >= 100 && c->window_ms <= 600000 &&
+           c->capacity_packets <= 4096 && c->window_ms >= 100 && c->window_ms <= 600000 && c->half_life_ms >= 0 &&
+           c->half_life_ms <= 600000 &&
            c->quantile_permille >= 500 && c->quantile_permille <= 1000 && c->margin_ms >= 0 &&
            c->margin_ms <= 1000 && c->fec_wait_loss_permille >= 0 &&
            c->fec_wait_loss_permille <= 1000 && c->conceal_max_ms >= 0 &&
@@ -177,7 +183,8 @@ int gv_jbuf_create(const gv_jbuf_config *cfg, gv_jbuf **out)
     jb->slots = calloc((size_t)jb->cap, sizeof *jb->slots);
     jb->fifo = calloc(WIN_MAX, sizeof *jb->fifo);
     jb->sorted = calloc(WIN_MAX, sizeof *jb->sorted);
-    if (!jb->slots || !jb->fifo || !jb->sorted)
+    jb->sorted_at = calloc(WIN_MAX, sizeof *jb->sorted_at);
+    if (!jb->slots || !jb->fifo || !jb->sorted || !jb->sorted_at)
         goto out;
     jb->state = ST_IDLE;
     jb->tgt_us = (int64_t)c.initial_delay_ms * 1000;
@@ -197,6 +204,7 @@ void gv_jbuf_destroy(gv_jbuf *jb)
     free(jb->slots);
     free(jb->fifo);
     free(jb->sorted);
+    free(jb->sorted_at);
     free(jb);
 }
 
@@ -228,9 +236,15 @@ static int sorted_find(const gv_jbuf *jb, int64_t d)
 
 static void win_pop(gv_jbuf *jb)
 {
-    int64_t d = jb->fifo[jb->win_head].d_us;
-    int i = sorted_find(jb, d);
-    memmove(&jb->sorted[i], &jb->sorted[i + 1], (size_t)(jb->win_n - i - 1) * sizeof *jb->sorted);
+    win_entry e = jb->fifo[jb->win_head];
+    int i = sorted_find(jb, e.d_us);
+    size_t n;
+
+    while (i < jb->win_n - 1 && jb->sorted_at[i] != e.at_us && jb->sorted[i + 1] == e.d_us)
+        i++;
+    n = (size_t)(jb->win_n - i - 1);
+    memmove(&jb->sorted[i], &jb->sorted[i + 1], n * sizeof *jb->sorted);
+    memmove(&jb->sorted_at[i], &jb->sorted_at[i + 1], n * sizeof *jb->sorted_at);
     jb->win_head = (jb->win_head + 1) % WIN_MAX;
     jb->win_n--;
 }
@@ -309,7 +323,9 @@ static void win_push(gv_jbuf *jb, int64_t d, uint64_t now)
     jb->fifo[(jb->win_head + jb->win_n) % WIN_MAX] = (win_entry){now, d};
     i = sorted_find(jb, d);
     memmove(&jb->sorted[i + 1], &jb->sorted[i], (size_t)(jb->win_n - i) * sizeof *jb->sorted);
+    memmove(&jb->sorted_at[i + 1], &jb->sorted_at[i], (size_t)(jb->win_n - i) * sizeof *jb->sorted_at);
     jb->sorted[i] = d;
+    jb->sorted_at[i] = now;
     jb->win_n++;
 
     track_drift(jb, d, now);
@@ -326,36 +342,72 @@ static int64_t clamp64(int64_t v, int64_t lo, int64_t hi)
     return v < lo ? lo : v > hi ? hi : v;
 }
 
-/* The delay that only (1000 - quantile_permille) per mille of recent
- * packets exceed. That far out a plain order statistic of a few hundred
- * samples is too noisy, so the tail above the 90th percentile is fitted
- * with an exponential (through its mean excess) and extrapolated. For the
- * mean the largest samples are clipped to the (OUTLIERS+1)-th largest, so
- * one stuck packet barely moves it; and the result never exceeds the
- * largest delay seen, since bounded jitter has no tail to extrapolate. */
-static int64_t tail_quantile(const gv_jbuf *jb)
+/* The largest delay with at least `weight` of the total weight at or
+ * above it. */
+static int64_t weighted_top(const gv_jbuf *jb, const double *w, double weight)
 {
-    int n = jb->win_n, k = (n + 9) / 10, i, ci;
-    double p = 1.0 - jb->cfg.quantile_permille / 1000.0, pt, excess = 0;
-    int64_t thr, clip, q;
+    double acc = 0;
+    int i;
 
-    if (k < 3)
-        k = 3;
-    if (k > n)
-        k = n;
-    pt = (double)k / n;
-    if (p >= pt) {
-        i = (int)(((int64_t)n * jb->cfg.quantile_permille + 999) / 1000) - 1;
-        return jb->sorted[i < 0 ? 0 : i];
+    for (i = jb->win_n - 1; i > 0; i--) {
+        acc += w[i];
+        if (acc >= weight)
+            break;
+    }
+    return jb->sorted[i];
+}
+
+/* The delay that only (1000 - quantile_permille) per mille of recent
+ * packets exceed. Each delay counts with a weight that halves every
+ * half_life_ms of age, so a past jitter spike stops holding the delay up
+ * soon after it ends while a steady path keeps a few hundred samples of
+ * memory. That far out a plain order statistic of so few samples is too
+ * noisy, so the tail above the (weighted) 90th percentile is fitted with
+ * an exponential (through its mean excess) and extrapolated. For the mean
+ * the largest samples are clipped to the (OUTLIERS+1)-th largest, so one
+ * stuck packet barely moves it; and the result never exceeds the largest
+ * delay seen, since bounded jitter has no tail to extrapolate. */
+static int64_t tail_quantile(const gv_jbuf *jb, uint64_t now)
+{
+    static double w[WIN_MAX];
+    int n = jb->win_n, i, k, ci;
+    double p = 1.0 - jb->cfg.quantile_permille / 1000.0, total = 0, tail = 0, excess = 0;
+    double hl = (double)jb->cfg.half_life_ms * 1000.0;
+    int64_t thr, clip, q, emp;
+
+    for (i = 0; i < n; i++) {
+        double age = now > jb->sorted_at[i] ? (double)(now - jb->sorted_at[i]) : 0.0;
+        w[i] = hl > 0 ? exp2(-age / hl) : 1.0;
+        total += w[i];
     }
     if (p <= 0)
         return jb->sorted[n - 1];
-    thr = jb->sorted[n - k];
-    ci = n - 1 - OUTLIERS < n - k ? n - k : n - 1 - OUTLIERS;
+    /* Walk down from the largest delay until a tenth of the weight (and
+     * at least three samples) is behind. */
+    for (k = n - 1; k >= 0; k--) {
+        tail += w[k];
+        if (n - k >= 3 && tail >= 0.1 * total)
+            break;
+    }
+    if (k < 0)
+        k = 0;
+    if (p >= tail / total)
+        return weighted_top(jb, w, p * total);
+    thr = jb->sorted[k];
+    ci = n - 1 - OUTLIERS < k ? k : n - 1 - OUTLIERS;
     clip = jb->sorted[ci];
-    for (i = n - k; i < n; i++)
-        excess += (double)((jb->sorted[i] < clip ? jb->sorted[i] : clip) - thr);
-    q = thr + (int64_t)(excess / k * log(pt / p));
+    for (i = k; i < n; i++)
+        excess += w[i] * (double)((jb->sorted[i] < clip ? jb->sorted[i] : clip) - thr);
+    q = thr + (int64_t)(excess / tail * log(tail / total / p));
+    /* A tail that is not exponential (a few packets in fifty reordered by
+     * a fixed amount) is underestimated by the fit; the plain statistic at
+     * twice the share still sees it, and is below the fit otherwise. One
+     * stuck packet is kept out of it. */
+    emp = weighted_top(jb, w, 2 * p * total);
+    if (n >= 2 && emp > jb->sorted[n - 2])
+        emp = jb->sorted[n - 2];
+    if (q < emp)
+        q = emp;
     return q < jb->sorted[n - 1] ? q : jb->sorted[n - 1];
 }
 
@@ -364,7 +416,7 @@ static int64_t tail_quantile(const gv_jbuf *jb)
  * sample"; the window holds delays measured from the packet's last sample
  * (a packet cannot leave before it is complete), so that a change of frame
  * size does not look like a change of network delay. */
-static targets compute_targets(gv_jbuf *jb, int fs)
+static targets compute_targets(gv_jbuf *jb, int fs, uint64_t now)
 {
     targets t = {0, 0};
     int64_t base, med, q, want, lo, hi, margin, extra = 0, dur = frame_us(fs);
@@ -373,7 +425,7 @@ static targets compute_targets(gv_jbuf *jb, int fs)
         return t;
     base = jb->sorted[0] + dur;
     med = jb->sorted[jb->win_n / 2] + dur;
-    q = tail_quantile(jb) + dur;
+    q = tail_quantile(jb, now) + dur;
     /* A drifting clock moves the delays while the window still remembers
      * where they were: keep a couple of seconds' worth of drift in hand. */
     margin = (int64_t)jb->cfg.margin_ms * 1000 +
@@ -618,6 +670,7 @@ static int emit(gv_jbuf_frame *out, gv_jbuf_kind kind, const slot *s, int sample
     out->payload = s ? s->payload : NULL;
     out->len = s ? s->len : 0;
     out->samples = samples;
+    out->skip = 0;
     return STEP_DONE;
 }
 
@@ -654,7 +707,7 @@ static int step_wait(gv_jbuf *jb, uint64_t now, gv_jbuf_frame *out)
 
     if (!p)
         return emit(out, GV_JBUF_SILENCE, NULL, SILENCE_CHUNK);
-    t = compute_targets(jb, p->samples);
+    t = compute_targets(jb, p->samples, now);
 
     /* After an outage the backlog that is already overdue is skipped, so
      * the delay does not grow by the length of the outage. A spurt start
@@ -697,12 +750,25 @@ static int step_wait(gv_jbuf *jb, uint64_t now, gv_jbuf_frame *out)
     return STEP_AGAIN;
 }
 
+/* How long an excess must last before a frame is dropped. A drift of a
+ * frame is worth waiting out (a new talk spurt may fix it for free); the
+ * backlog left by a jitter spike, many frames deep, is drained at once,
+ * a frame per PERSIST_US / (excess in frames). */
+static uint64_t persist_us(int64_t excess_us, int samples)
+{
+    int64_t fus = frame_us(samples);
+    int64_t wait = excess_us > fus ? PERSIST_US * fus / excess_us : PERSIST_US;
+    return (uint64_t)(wait < DRAIN_MIN_US ? DRAIN_MIN_US : wait);
+}
+
 static int play_packet(gv_jbuf *jb, slot *s, uint64_t now, gv_jbuf_frame *out)
 {
-    targets t = compute_targets(jb, s->samples);
+    targets t = compute_targets(jb, s->samples, now);
     /* s starts where the timeline is, or a little before it when its
      * beginning was concealed already while it was late. */
     int64_t off = (int64_t)now - ts_to_us(s->ts);
+    int64_t excess = off - t.anchor;
+    int skip = 0;
 
     if (jb->ep_active) {
         pend_concealed(jb);
@@ -720,22 +786,33 @@ static int play_packet(gv_jbuf *jb, slot *s, uint64_t now, gv_jbuf_frame *out)
         jb->have_excess = 0;
         return emit(out, GV_JBUF_LOST, NULL, (int)n);
     }
-    if (off >= t.anchor + frame_us(s->samples) + DROP_HYST_US) {
-        /* More than a frame too much for a while (a clock drift, or a
-         * jitter spike that is over) in a talk spurt too long to wait for
-         * its end: skip one frame, if the next one is here to follow it. */
+    if (excess >= EXCESS_MIN_US) {
+        /* Playing too late for a while (a clock drift, a jitter spike that
+         * is over) in a talk spurt too long to wait for its end: play this
+         * frame shortened by what is too much, up to half of it; skip it
+         * whole only when two frames or more are too much (and the next
+         * is here to follow), since a packet never played is lost audio. */
         slot *next = stored(jb, s->seq + 1);
         if (!jb->have_excess) {
             jb->have_excess = 1;
             jb->excess_since_us = now;
-        } else if (now - jb->excess_since_us >= PERSIST_US && next &&
-                   next->ts == s->ts + s->samples) {
-            unhold(jb, s);
-            jb->st.dropped_for_drift++;
-            jb->next_seq++;
-            jb->exp_ts = jb->play_ts = s->ts + s->samples;
+        } else if (now - jb->excess_since_us >= persist_us(excess, s->samples)) {
             jb->excess_since_us = now;
-            return STEP_AGAIN;
+            if (excess >= 2 * frame_us(s->samples) && next && next->ts == s->ts + s->samples) {
+                unhold(jb, s);
+                jb->st.dropped_for_drift++;
+                jb->next_seq++;
+                jb->exp_ts = jb->play_ts = s->ts + s->samples;
+                return STEP_AGAIN;
+            }
+            /* A sender clock running slow eats the excess by itself (and
+             * cutting it would only bring the next insertion sooner). */
+            if (jb->drift < SLOW_SENDER)
+                skip = (int)((excess - HEADROOM_US) * 6 / 125 / 24 * 24);
+            if (skip > s->samples / 2)
+                skip = s->samples / 2 / 24 * 24;
+            if (skip > 0)
+                jb->st.shortened_frames++;
         }
     } else {
         jb->have_excess = 0;
@@ -755,7 +832,9 @@ static int play_packet(gv_jbuf *jb, slot *s, uint64_t now, gv_jbuf_frame *out)
             jb->playout_delay_us += (delay - jb->playout_delay_us) / 16.0;
         }
     }
-    return emit(out, GV_JBUF_PACKET, s, s->samples);
+    emit(out, GV_JBUF_PACKET, s, s->samples);
+    out->skip = skip;
+    return STEP_DONE;
 }
 
 /* A length of concealed or recovered audio as Opus accepts it. */

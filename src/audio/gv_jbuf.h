@@ -11,9 +11,10 @@
  * Each talk spurt starts exactly at the current target, so the delay falls
  * while the speaker is silent. It rises at once when packets turn up late
  * (concealed frames are inserted, or an underrun right after a late packet
- * waits for it). Within a long talk spurt a frame is dropped when the delay
- * has stayed more than a frame above target for two seconds, which also
- * absorbs a fast sender clock; a slow one is met by insertions. When loss
+ * waits for it). Within a long talk spurt, once the delay has stayed 1 ms
+ * or more above target for two seconds (less the more it is), a frame is
+ * played shortened, or dropped when two frames or more are too much; this
+ * also absorbs a fast sender clock, and a slow one is met by insertions. When loss
  * is frequent it waits one frame more so the packet carrying FEC is there. */
 #ifndef GV_JBUF_H
 #define GV_JBUF_H
@@ -29,9 +30,12 @@ typedef struct gv_jbuf gv_jbuf;
 typedef struct gv_jbuf_config {
     int min_delay_ms;      /* floor of the target delay; default 0 (the estimate decides) */
     int max_delay_ms;      /* hard cap on buffered audio and on the target; default 300 */
-    int initial_delay_ms;  /* target until a few packets have been seen; default 40 */
+    int initial_delay_ms;  /* target until a few packets have been seen; default 10
+                            * (low: the first late packets raise it at once) */
     int capacity_packets;  /* packet slots; default 64 */
     int window_ms;         /* how far back the delay estimate looks; default 10000 */
+    int half_life_ms;      /* age at which a delay counts half in the estimate;
+                            * 0 = all of the window counts alike; default 3000 */
     int quantile_permille; /* share of recent packets the target covers; default 993 */
     int margin_ms;         /* added above that quantile; default 0 */
     int fec_wait_loss_permille; /* from this recent loss rate on, wait one frame more
@@ -53,6 +57,9 @@ typedef struct gv_jbuf_frame {
     const uint8_t *payload; /* PACKET and FEC only; valid until the next put/get/destroy */
     size_t len;
     int samples; /* always > 0, a multiple of 48 (1 ms); PACKET/FEC/LOST: a multiple of 120 */
+    int skip;    /* PACKET only: decode all samples, then play samples - skip of them
+                  * (a multiple of 24, at most half), leaving about skip out
+                  * where the cut is least audible; 0 otherwise */
 } gv_jbuf_frame;
 
 typedef struct gv_jbuf_stats {
@@ -66,6 +73,7 @@ typedef struct gv_jbuf_stats {
     double target_delay_ms;    /* current target above the fastest recent packet */
     double playout_delay_ms;   /* arrival to playout of played packets, smoothed */
     uint64_t dropped_for_drift;  /* frames skipped to bring the delay back down */
+    uint64_t shortened_frames;   /* frames played shortened (skip) for the same reason */
     uint64_t inserted_for_drift; /* concealed frames inserted to raise the delay */
     uint64_t dropped_for_cap;    /* packets dropped to respect max_delay_ms / capacity */
     uint64_t tail_frames;        /* LOST frames that turned out to follow the end of a

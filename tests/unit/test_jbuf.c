@@ -103,6 +103,7 @@ typedef struct result {
     double max_over_target_ms; /* buffered minus target, after warm-up */
     double max_buffered_ms;
     double lost_ms; /* LOST audio handed out */
+    double skipped_ms; /* left out of shortened frames */
     uint64_t max_lost_per_min; /* LOST frames in any minute after warm-up */
     double target_at[PROBES];
     int64_t probe_ms[PROBES];
@@ -326,7 +327,8 @@ static void run(const scen *sc, result *res)
         }
         while (probe < PROBES && res->probe_ms[probe] && now >= res->probe_ms[probe] * 1000)
             res->target_at[probe++] = st.target_delay_ms;
-        rx_samples += f.samples;
+        res->skipped_ms += f.skip / 48.0;
+        rx_samples += f.samples - f.skip;
     }
     if (lost_this_min > res->max_lost_per_min)
         res->max_lost_per_min = lost_this_min;
@@ -373,6 +375,28 @@ static void check_all_played(const scen *sc, const result *r)
             unplayed++;
     EXPECT(sc, unplayed == r->st.dropped_for_drift + r->st.dropped_for_cap);
     EXPECT(sc, r->st.dropped_for_drift <= 1 && r->st.inserted_for_drift == 0);
+}
+
+/* Every 50th packet held back 15 ms is 2% of the packets, more than the
+ * 0.7% the target leaves late, so most of them are played in order; only
+ * held-back packets may be late: the first ones (the initial delay is low
+ * and one stuck packet is ignored) and about a third of the rest, those
+ * beyond the 99.3% quantile. */
+static void check_reordered(const scen *sc, const result *r)
+{
+    size_t i;
+    uint64_t unplayed = 0;
+    int others_ok = 1;
+    for (i = 0; i + 3 < r->n; i++) {
+        if (r->p[i].arrive_us >= 0 && r->p[i].played_us < 0) {
+            unplayed++;
+            if ((i + 1) % (size_t)sc->reorder_every != 0)
+                others_ok = 0;
+        }
+    }
+    EXPECT(sc, others_ok);
+    EXPECT(sc, unplayed == r->st.late && unplayed <= 5);
+    EXPECT(sc, r->st.dropped_for_drift == 0 && r->st.inserted_for_drift <= 1);
 }
 
 static void check_silence(const scen *sc, const result *r)
@@ -465,18 +489,32 @@ static void check_step(const scen *sc, const result *r)
     EXPECT(sc, r->st.playout_delay_ms < 15.0);
 }
 
+/* The same step in one long talk spurt: no silence to reset the delay at,
+ * so it comes down by dropping a frame while two are too much, then by
+ * playing frames shortened, to within a couple of milliseconds. */
+static void check_step_continuous(const scen *sc, const result *r)
+{
+    EXPECT(sc, r->target_at[1] >= 38.0);
+    EXPECT(sc, r->target_at[2] < 10.0);
+    EXPECT(sc, r->st.shortened_frames >= 1);
+    EXPECT(sc, r->st.dropped_for_drift <= 2);
+    EXPECT(sc, r->st.lost <= 4);
+    EXPECT(sc, r->st.playout_delay_ms < r->target_at[2] + 2.0);
+}
+
 static void check_drift(const scen *sc, const result *r)
 {
     /* 0.1% of an hour is 3.6 s of audio to skip or to fill in. */
-    double adj_ms = sc->drift_ppm > 0 ? (double)r->st.dropped_for_drift * sc->frame_ms
-                                      : r->lost_ms;
+    double adj_ms = sc->drift_ppm > 0
+                        ? (double)r->st.dropped_for_drift * sc->frame_ms + r->skipped_ms
+                        : r->lost_ms;
     uint64_t other = sc->drift_ppm > 0 ? r->st.inserted_for_drift : r->st.dropped_for_drift;
     EXPECT(sc, adj_ms >= 3300 && adj_ms <= 4000);
     EXPECT(sc, other <= 2);
     EXPECT(sc, r->max_over_target_ms < 2.0 * sc->frame_ms);
     /* A handful of concealed frames a minute (10 ms insertions). */
     EXPECT(sc, r->max_lost_per_min <= 8);
-    EXPECT(sc, r->st.concealed_frames <= 6 * (uint64_t)(sc->dur_ms / 60000));
+    EXPECT(sc, r->st.concealed_frames <= 13 * (uint64_t)(sc->dur_ms / 60000) / 2);
     EXPECT(sc, r->st.lost <= 3);
     EXPECT(sc, r->st.playout_delay_ms < 50.0);
 }
@@ -514,7 +552,7 @@ static const scen scenarios[] = {
     {.name = "wraparound", .dur_ms = 4000, .seq0 = 65500, .ts0 = 0xfffe0000u,
      .exp_lost = X(0), .exp_late = X(0), .exp_concealed = X(0), .check = check_all_played},
     {.name = "reordered", .dur_ms = 10000, .reorder_every = 50, .reorder_us = 15000,
-     .exp_lost = X(0), .exp_late = X(0), .exp_concealed = X(0), .check = check_all_played},
+     .check = check_reordered},
     {.name = "duplicated", .dur_ms = 5000, .dups = {10, 20, 30, 40, 100, 150},
      .exp_lost = X(0), .exp_late = X(0), .exp_dups = X(6), .exp_concealed = X(0),
      .check = check_all_played},
@@ -546,6 +584,8 @@ static const scen scenarios[] = {
      .spurts = restart_spurts, .drops = {150}, .max_tail = 2, .check = check_restart},
     {.name = "jitter step", .dur_ms = 28000, .spurts = step_spurts, .step_at_ms = 5000,
      .step_us = 40000, .calm_at_ms = 10000, .max_tail = 16, .check = check_step},
+    {.name = "jitter step, no pause", .dur_ms = 35000, .step_at_ms = 5000, .step_us = 40000,
+     .calm_at_ms = 10000, .check = check_step_continuous},
     {.name = "hard cap", .dur_ms = 8000, .flood_at_ms = 3000, .flood_frames = 60,
      .max_tail = 4, .check = check_cap},
     {.name = "drift +0.1% 1 h", .dur_ms = 3600000, .drift_ppm = 1000, .jitter_us = 4000,
@@ -620,7 +660,7 @@ static double spurts_with_preroll(int preroll, int flag_them)
             while (now + 5000 <= arrives) {
                 gv_jbuf_frame fr;
                 assert_true(gv_jbuf_get(jb, now, &fr) >= 0);
-                now += (uint64_t)fr.samples * 1000000u / 48000u;
+                now += (uint64_t)(fr.samples - fr.skip) * 1000000u / 48000u;
             }
             assert_int_equal(gv_jbuf_put(jb, seq++, ts, 960, flags, payload, sizeof payload, arrives), 0);
         }
@@ -719,15 +759,15 @@ static void test_first_packet_timing(void **state)
         assert_int_equal(gv_jbuf_get(jb, now, &f), 0);
         if (f.kind != GV_JBUF_SILENCE)
             break;
-        now += (uint64_t)f.samples * 125 / 6;
+        now += (uint64_t)(f.samples - f.skip) * 125 / 6;
         assert_true(now < 1100000);
     }
     assert_int_equal(f.kind, GV_JBUF_PACKET);
     assert_int_equal(f.len, 3);
     assert_int_equal(f.payload[0], 1);
     assert_int_equal(f.samples, 960);
-    /* 40 ms initial delay, met to the millisecond. */
-    assert_true(now >= 1040000 && now <= 1041000);
+    /* 10 ms initial delay, met to the millisecond. */
+    assert_true(now >= 1010000 && now <= 1011000);
     gv_jbuf_destroy(jb);
 }
 
@@ -769,7 +809,7 @@ static void test_random_input(void **state)
             assert_int_equal(gv_jbuf_get(jb, now, &f), 0);
             assert_true(f.samples > 0 && f.samples <= 5760);
             assert_true((f.kind == GV_JBUF_PACKET || f.kind == GV_JBUF_FEC) == (f.payload != NULL));
-            now += (uint64_t)f.samples * 125 / 6;
+            now += (uint64_t)(f.samples - f.skip) * 125 / 6;
         }
         if (rng_below(&r, 100) == 0)
             now += (uint64_t)rng_below(&r, 3000000);

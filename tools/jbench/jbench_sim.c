@@ -77,7 +77,7 @@ int jbench_run_gv(const jbench_trace *t, const gv_jbuf_config *cfg, jbench_resul
             goto out;
         if (f.kind == GV_JBUF_PACKET && f.len == 4)
             note_play(t, index_of(f.payload), now, &sum, &played, play_us);
-        now += (int64_t)f.samples * 125 / 6;
+        now += (int64_t)(f.samples - f.skip) * 125 / 6;
     }
     finish(t, sum, played, out);
     rc = 0;

@@ -37,7 +37,7 @@ static int stationary(const jbench_scenario *s)
 static void usage(void)
 {
     fputs("usage: gvoip-jbench [--seconds S] [--seed N] [--only SUBSTRING] [--spurts-only|--continuous-only]\n"
-          "                    [--window-ms N] [--quantile-permille N] [--margin-ms N]\n"
+          "                    [--window-ms N] [--half-life-ms N] [--max-delay-ms N] [--quantile-permille N] [--margin-ms N]\n"
           "                    [--fec-wait-permille N] [--conceal-max-ms N]\n"
           "                    [--dat FILE] [--series FILE (with --only: playout delay over time)]\n",
           stderr);
@@ -124,6 +124,10 @@ int main(int argc, char **argv)
             series_path = v;
         else if (!strcmp(a, "--window-ms"))
             bad = int_arg(v, &cfg.window_ms);
+        else if (!strcmp(a, "--max-delay-ms"))
+            bad = int_arg(v, &cfg.max_delay_ms);
+        else if (!strcmp(a, "--half-life-ms"))
+            bad = int_arg(v, &cfg.half_life_ms);
         else if (!strcmp(a, "--quantile-permille"))
             bad = int_arg(v, &cfg.quantile_permille);
         else if (!strcmp(a, "--margin-ms"))
