@@ -92,7 +92,7 @@ run() {
   in_ms=$(num "$d/speaker.json" input_start_unix_ms)
   rec_ms=$(num "$d/listener.json" record_start_unix_ms)
   guess=$(awk -v a="$in_ms" -v b="$rec_ms" 'BEGIN { x = a - b; if (x < 0) x = -x; printf "%d", x + 1500 }')
-  q=$("$quality" "$ref" "$d/heard.wav" --max-delay-ms "$guess")
+  q=$("$quality" "$ref" "$d/heard.wav" --max-delay-ms "$guess" --piecewise 1000)
   local delay stoi estoi
   delay=$(sed -n 's/.*delay_ms=\([-0-9.]*\).*/\1/p' <<<"$q")
   stoi=$(sed -n 's/.*stoi=\([0-9.]*\) .*/\1/p' <<<"$q")
@@ -180,11 +180,16 @@ gnuplot "$tmp/plot.gp"
   echo "End to end on loopback: \`gvoip server\`, \`gvoip-netem --seed S\` with the loss on the"
   echo "speaker -> server direction only, a speaker (\`gvoip join --input-file\`, ${ref_s%.*} s of espeak-ng"
   echo "speech, default 24 kbit/s, 20 ms frames; \`--no-fec\` for the FEC-off columns), and a listener"
-  echo "recording what it hears (\`--record\`). STOI from \`gvoip-quality REF heard.wav\` (mean and"
-  echo "min..max over the seeds), mouth-to-ear latency = the listener's record start + the delay"
-  echo "the alignment found - the speaker's input start (wall clock, both on this machine)."
+  echo "recording what it hears (\`--record\`). STOI from \`gvoip-quality REF heard.wav --piecewise 1000\`"
+  echo "(mean and min..max over the seeds): each 1 s piece is aligned on its own, since the jitter"
+  echo "buffer's insertions and cuts move the delay during a run and one whole-file alignment would"
+  echo "score those moves, not the audio (the delay is in the latency column). Mouth-to-ear latency ="
+  echo "the listener's record start + the delay the alignment found - the speaker's input start"
+  echo "(wall clock, both on this machine)."
   echo "\"lost\", \"FEC\" and \"late\" are the listener's jitter-buffer counts for the speaker (mean"
-  echo "per run): \"lost\" includes the packets FEC rebuilt. Bursty: Gilbert loss at that stationary"
+  echo "per run): \"lost\" includes the packets FEC rebuilt; with FEC off \"FEC rebuilt\" counts the frames"
+  echo "the jitter buffer asked to rebuild from the next packet, which then holds no FEC data, so"
+  echo "the decoder conceals them. Bursty: Gilbert loss at that stationary"
   echo "rate with mean burst length 3 packets. The sender adapts Opus' expected loss to the"
   echo "receivers' loss reports in both columns."
   echo

@@ -1,5 +1,6 @@
 #include "align.h"
 
+#include <math.h>
 #include <stdlib.h>
 
 #include "fft.h"
@@ -114,4 +115,61 @@ out:
     free(re);
     free(im);
     return rc;
+}
+
+static double energy(const float *x, size_t n)
+{
+    double e = 0.0;
+    for (size_t i = 0; i < n; i++)
+        e += (double)x[i] * x[i];
+    return e;
+}
+
+int gv_align_piecewise(const float *ref, size_t n, const float *deg, size_t deg_n, size_t piece,
+                       size_t search, float *out, long *min_shift, long *max_shift)
+{
+    double loudest = 0.0;
+    long shift = 0, lo = 0, hi = 0;
+
+    if (!ref || !deg || !out || n == 0 || piece == 0 || search > GV_ALIGN_MAX_POINTS / 4 ||
+        piece > GV_ALIGN_MAX_POINTS / 4)
+        return GV_EINVAL;
+    for (size_t p = 0; p < n; p += piece) {
+        size_t len = n - p < piece ? n - p : piece;
+        double e = energy(ref + p, len);
+        if (e > loudest)
+            loudest = e;
+    }
+    for (size_t p = 0; p < n; p += piece) {
+        size_t len = n - p < piece ? n - p : piece;
+        /* 40 dB below the loudest piece there is nothing to lock onto. */
+        if (energy(ref + p, len) > loudest * 1e-4) {
+            size_t from = p > search ? p - search : 0;
+            size_t to = p + len + search < deg_n ? p + len + search : deg_n;
+            double d = 0.0;
+            if (to > from) {
+                int rc = gv_align_delay(ref + p, len, deg + from, to - from, to - from, &d);
+                if (rc < 0)
+                    return rc;
+                long found = lround(d) + (long)from - (long)p;
+                /* A peak outside the window is another word that looks
+                 * alike, not this piece. */
+                if (found >= -(long)search && found <= (long)search)
+                    shift = found;
+            }
+        }
+        if (p == 0 || shift < lo)
+            lo = shift;
+        if (p == 0 || shift > hi)
+            hi = shift;
+        for (size_t i = 0; i < len; i++) {
+            long j = (long)(p + i) + shift;
+            out[p + i] = j >= 0 && (size_t)j < deg_n ? deg[j] : 0.0f;
+        }
+    }
+    if (min_shift)
+        *min_shift = lo;
+    if (max_shift)
+        *max_shift = hi;
+    return 0;
 }

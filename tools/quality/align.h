@@ -14,4 +14,15 @@
 int gv_align_delay(const float *ref, size_t ref_n, const float *deg, size_t deg_n,
                    size_t max_lag, double *delay);
 
+/* Follows a delay that changes during the recording (a jitter buffer that
+ * inserts or shortens audio): ref is cut into pieces of `piece` samples,
+ * each found in deg within +-search samples of where it sits (deg already
+ * aligned as a whole), and out[0..n) receives deg's matching samples piece
+ * by piece (zeros where deg has none). Pieces of near silence keep the
+ * previous piece's shift. *min_shift / *max_shift (may be NULL) receive the
+ * range of shifts used. ref and out hold n samples, deg deg_n; all
+ * borrowed; piece >= 1. Returns 0, GV_EINVAL or GV_ENOMEM. Thread-safe. */
+int gv_align_piecewise(const float *ref, size_t n, const float *deg, size_t deg_n, size_t piece,
+                       size_t search, float *out, long *min_shift, long *max_shift);
+
 #endif

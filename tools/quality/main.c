@@ -15,6 +15,7 @@
 #define EXIT_USAGE 2
 #define DEFAULT_MAX_DELAY_MS 2000
 #define MAX_MAX_DELAY_MS 10000
+#define PIECE_SEARCH_MS 100 /* how far a piece may sit from the whole file's delay */
 /* Only the first minute is correlated: enough to lock onto speech, and it
  * bounds the transform at 2^20 points however long the files are. */
 #define ALIGN_WINDOW_SAMPLES ((size_t)60 * GV_STOI_RATE)
@@ -24,19 +25,23 @@ typedef struct options {
     const char *deg;
     int json;
     long max_delay_ms;
+    long piece_ms; /* 0: one alignment for the whole file */
 } options;
 
 static void usage(FILE *to)
 {
     fprintf(to,
-            "usage: gvoip-quality REF.wav DEGRADED.wav [--json] [--max-delay-ms MS]\n"
+            "usage: gvoip-quality REF.wav DEGRADED.wav [--json] [--max-delay-ms MS] [--piecewise MS]\n"
             "  Aligns DEGRADED to REF (delays up to +-MS, default %d, either sign),\n"
             "  trims both to their overlap and prints\n"
             "    delay_ms=D stoi=S estoi=E\n"
             "  where D > 0 means DEGRADED lags REF, S is STOI (Taal et al. 2011) and E\n"
             "  its extended form ESTOI (Jensen and Taal 2016), both about 0..1.\n"
+            "  --piecewise MS: after that, aligns each MS-long piece of REF on its own\n"
+            "  (within +-%d ms), for recordings whose delay changes as they go (a jitter\n"
+            "  buffer's insertions and cuts), and adds piece_shift_ms=MIN..MAX.\n"
             "  Exit status: 0 scored, 1 a file could not be read or scored, 2 usage.\n",
-            DEFAULT_MAX_DELAY_MS);
+            DEFAULT_MAX_DELAY_MS, PIECE_SEARCH_MS);
 }
 
 /* Returns 0, or -1 after printing what is wrong. */
@@ -61,6 +66,18 @@ static int parse(int argc, char **argv, options *o)
                 o->max_delay_ms > MAX_MAX_DELAY_MS) {
                 fprintf(stderr, "gvoip-quality: --max-delay-ms must be 0..%d\n",
                         MAX_MAX_DELAY_MS);
+                return -1;
+            }
+        } else if (strcmp(a, "--piecewise") == 0) {
+            char *end;
+            if (i + 1 >= argc) {
+                fprintf(stderr, "gvoip-quality: --piecewise needs a value\n");
+                return -1;
+            }
+            errno = 0;
+            o->piece_ms = strtol(argv[++i], &end, 10);
+            if (errno || *end || end == argv[i] || o->piece_ms < 100 || o->piece_ms > 60000) {
+                fprintf(stderr, "gvoip-quality: --piecewise must be 100..60000 (ms)\n");
                 return -1;
             }
         } else if (a[0] == '-' && a[1] != '\0') {
@@ -109,6 +126,8 @@ int main(int argc, char **argv)
     double delay = 0.0, delay_ms;
     long shift;
     const float *r, *d;
+    float *pieced = NULL;
+    long lo = 0, hi = 0;
     gv_stoi_result res;
     int rc, status = 1;
 
@@ -147,6 +166,20 @@ int main(int argc, char **argv)
         ref_n -= cut;
     }
     n = ref_n < deg_n ? ref_n : deg_n;
+    if (o.piece_ms > 0 && n > 0) {
+        pieced = malloc(n * sizeof *pieced);
+        if (!pieced) {
+            fprintf(stderr, "gvoip-quality: out of memory\n");
+            goto out;
+        }
+        rc = gv_align_piecewise(r, n, d, deg_n, (size_t)(o.piece_ms * GV_STOI_RATE / 1000),
+                                (size_t)PIECE_SEARCH_MS * GV_STOI_RATE / 1000, pieced, &lo, &hi);
+        if (rc < 0) {
+            fprintf(stderr, "gvoip-quality: piecewise alignment failed: %s\n", gv_strerror(rc));
+            goto out;
+        }
+        d = pieced;
+    }
     rc = gv_stoi_compute(r, d, n, &res);
     if (rc == GV_EINVAL) {
         fprintf(stderr,
@@ -161,16 +194,26 @@ int main(int argc, char **argv)
     }
     /* Rounded as printed, so that a hair below zero does not show as -0.00. */
     delay_ms = round(delay * 100000.0 / GV_STOI_RATE) / 100.0 + 0.0;
-    if (o.json)
+    if (o.json) {
         printf("{\"delay_ms\":%.2f,\"stoi\":%.4f,\"estoi\":%.4f,\"seconds\":%.2f,"
-               "\"speech_frames\":%zu,\"ref_rate\":%d,\"degraded_rate\":%d}\n",
+               "\"speech_frames\":%zu,\"ref_rate\":%d,\"degraded_rate\":%d",
                delay_ms, res.stoi, res.estoi, (double)n / GV_STOI_RATE,
                res.frames, ref_rate, deg_rate);
-    else
-        printf("delay_ms=%.2f stoi=%.4f estoi=%.4f\n", delay_ms, res.stoi, res.estoi);
+        if (pieced)
+            printf(",\"piece_shift_min_ms\":%.1f,\"piece_shift_max_ms\":%.1f",
+                   lo * 1000.0 / GV_STOI_RATE, hi * 1000.0 / GV_STOI_RATE);
+        printf("}\n");
+    } else {
+        printf("delay_ms=%.2f stoi=%.4f estoi=%.4f", delay_ms, res.stoi, res.estoi);
+        if (pieced)
+            printf(" piece_shift_ms=%.1f..%.1f", lo * 1000.0 / GV_STOI_RATE,
+                   hi * 1000.0 / GV_STOI_RATE);
+        printf("\n");
+    }
     status = 0;
 out:
     free(ref);
     free(deg);
+    free(pieced);
     return status;
 }

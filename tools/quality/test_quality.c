@@ -181,6 +181,40 @@ static void test_align_finds_shifts(void **state)
     free(ref);
 }
 
+/* A recording whose delay steps by +30 ms after 3 s and by -20 ms after
+ * 6 s (a jitter buffer inserting, then shortening, audio): one global
+ * alignment scores it poorly, the piecewise one finds each piece's shift
+ * and scores it as the clean copy it is. */
+static void test_align_piecewise_follows_steps(void **state)
+{
+    const size_t n = 9 * GV_STOI_RATE;
+    const long step1 = 300, step2 = -200; /* samples at 10 kHz */
+    float *ref = make_speech(n);
+    float *deg = alloc_floats(n + 1000);
+    float *out = alloc_floats(n);
+    gv_stoi_result whole, pieces;
+    long lo = 0, hi = 0;
+    (void)state;
+
+    for (size_t t = 0; t < n + 1000; t++) {
+        long shift = t < 3 * GV_STOI_RATE ? 0 : t < 6 * GV_STOI_RATE + 300 ? step1 : step1 + step2;
+        long src = (long)t - shift;
+        deg[t] = src >= 0 && src < (long)n ? ref[src] : 0.0f;
+    }
+    assert_int_equal(gv_stoi_compute(ref, deg, n, &whole), GV_OK);
+    assert_int_equal(gv_align_piecewise(ref, n, deg, n + 1000, GV_STOI_RATE / 2, 1000, out, &lo, &hi),
+                     GV_OK);
+    assert_int_equal(gv_stoi_compute(ref, out, n, &pieces), GV_OK);
+    if (lo != 0 || hi != step1 || pieces.stoi < 0.97 || pieces.stoi < whole.stoi + 0.1)
+        fail_msg("seed 0x%x: shifts %ld..%ld, STOI whole %.3f pieces %.3f", SEED, lo, hi, whole.stoi,
+                 pieces.stoi);
+    assert_int_equal(gv_align_piecewise(NULL, n, deg, n, 10, 10, out, NULL, NULL), GV_EINVAL);
+    assert_int_equal(gv_align_piecewise(ref, n, deg, n, 0, 10, out, NULL, NULL), GV_EINVAL);
+    free(ref);
+    free(deg);
+    free(out);
+}
+
 /* A half-sample shift (by linear interpolation) is found between the two
  * neighbouring lags, not snapped to either. */
 static void test_align_refines_between_samples(void **state)
@@ -399,6 +433,7 @@ int main(void)
         cmocka_unit_test(test_fft_rejects_bad_sizes),
         cmocka_unit_test(test_align_finds_shifts),
         cmocka_unit_test(test_align_refines_between_samples),
+        cmocka_unit_test(test_align_piecewise_follows_steps),
         cmocka_unit_test(test_align_edges),
         cmocka_unit_test(test_stoi_identical_and_gain),
         cmocka_unit_test(test_stoi_ranks_noise),
