@@ -50,7 +50,7 @@ segments() {
     sox "$d/lis.wav" "$d/win$k.wav" trim "$off" 1.6
     if res=$("$QUALITY" "$d/ref$k.wav" "$d/win$k.wav" --max-delay-ms 500 2>/dev/null); then
       delay=$(echo "$res" | sed -n 's/.*delay_ms=\([-0-9.]*\).*/\1/p')
-      stoi=$(echo "$res" | sed -n 's/.*stoi=\([0-9.]*\).*/\1/p')
+      stoi=$(echo "$res" | sed -n 's/.* stoi=\([0-9.]*\).*/\1/p')
       printf '%s\t%s\t%s\t%s\n' "$1" "$k" "$(calc "$delay - 100" %.2f)" "$stoi" >>"$BENCH_WORK/segments.tsv"
     else
       printf '%s\t%s\tskipped\n' "$1" "$k" >>"$BENCH_WORK/skipped.tsv"

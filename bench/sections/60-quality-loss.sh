@@ -95,7 +95,7 @@ run() {
   q=$("$quality" "$ref" "$d/heard.wav" --max-delay-ms "$guess" --piecewise 1000)
   local delay stoi estoi
   delay=$(sed -n 's/.*delay_ms=\([-0-9.]*\).*/\1/p' <<<"$q")
-  stoi=$(sed -n 's/.*stoi=\([0-9.]*\) .*/\1/p' <<<"$q")
+  stoi=$(sed -n 's/.* stoi=\([0-9.]*\).*/\1/p' <<<"$q")
   estoi=$(sed -n 's/.*estoi=\([0-9.]*\).*/\1/p' <<<"$q")
   # The listener's only peer is the speaker.
   local peer; peer=$(grep -o '"peers":\[{.*' "$d/listener.json")
