@@ -28,6 +28,10 @@
 #define SLOW_SENDER 0.0002 /* delays growing this fast: the sender's clock is slow */
 #define HEADROOM_US 500 /* left above target when a frame is shortened */
 #define DRAIN_MIN_US 100000 /* at most ten frames a second are dropped */
+#define CALM_WINDOW_US 1000000 /* a spike is over when this long has been calm */
+#define CALM_MIN_PACKETS 20
+#define CALM_MIN_HEIGHT_US 20000 /* lower estimates are left alone: nothing to win */
+#define CALM_SPEEDUP 6.0 /* the estimate's half-life is this much shorter then */
 #define LOSS_EWMA_N 256.0 /* packets: recent loss is judged over about 5 s */
 #define LATE_MEMORY_FRAMES 4 /* a late packet this recent makes an underrun wait */
 #define BLOCK_US 2000000 /* clock drift is measured on the minimum delay per block */
@@ -69,6 +73,7 @@ struct gv_jbuf {
     win_entry *fifo;
     int64_t *sorted;
     uint64_t *sorted_at; /* arrival time of each sorted delay, for its weight */
+    double *weights;     /* scratch for the estimate, one per sorted delay */
     int win_head, win_n;
     int64_t last_d;
     int have_last_d;
@@ -184,7 +189,8 @@ int gv_jbuf_create(const gv_jbuf_config *cfg, gv_jbuf **out)
     jb->fifo = calloc(WIN_MAX, sizeof *jb->fifo);
     jb->sorted = calloc(WIN_MAX, sizeof *jb->sorted);
     jb->sorted_at = calloc(WIN_MAX, sizeof *jb->sorted_at);
-    if (!jb->slots || !jb->fifo || !jb->sorted || !jb->sorted_at)
+    jb->weights = calloc(WIN_MAX, sizeof *jb->weights);
+    if (!jb->slots || !jb->fifo || !jb->sorted || !jb->sorted_at || !jb->weights)
         goto out;
     jb->state = ST_IDLE;
     jb->tgt_us = (int64_t)c.initial_delay_ms * 1000;
@@ -205,6 +211,7 @@ void gv_jbuf_destroy(gv_jbuf *jb)
     free(jb->fifo);
     free(jb->sorted);
     free(jb->sorted_at);
+    free(jb->weights);
     free(jb);
 }
 
@@ -367,12 +374,11 @@ static int64_t weighted_top(const gv_jbuf *jb, const double *w, double weight)
  * the largest samples are clipped to the (OUTLIERS+1)-th largest, so one
  * stuck packet barely moves it; and the result never exceeds the largest
  * delay seen, since bounded jitter has no tail to extrapolate. */
-static int64_t tail_quantile(const gv_jbuf *jb, uint64_t now)
+static int64_t tail_quantile(gv_jbuf *jb, uint64_t now, double hl)
 {
-    static double w[WIN_MAX];
+    double *w = jb->weights;
     int n = jb->win_n, i, k, ci;
     double p = 1.0 - jb->cfg.quantile_permille / 1000.0, total = 0, tail = 0, excess = 0;
-    double hl = (double)jb->cfg.half_life_ms * 1000.0;
     int64_t thr, clip, q, emp;
 
     for (i = 0; i < n; i++) {
@@ -411,6 +417,29 @@ static int64_t tail_quantile(const gv_jbuf *jb, uint64_t now)
     return q < jb->sorted[n - 1] ? q : jb->sorted[n - 1];
 }
 
+/* True when the last second's delays all stay far below the estimate q
+ * (less than a third of its height above the fastest packet, and q at
+ * least 20 ms above it, so small jitter never toggles it): what holds q
+ * up is an episode that is over, a jitter spike or a handover, not the
+ * path as it is now. Only the estimate's memory is shortened then; if the
+ * spike comes back, its first packets raise the target at once anyway. */
+static int calm_since_spike(const gv_jbuf *jb, uint64_t now, int64_t q)
+{
+    int64_t floor = jb->sorted[0], top = floor;
+    int i, count = 0;
+
+    for (i = jb->win_n - 1; i >= 0; i--) {
+        const win_entry *e = &jb->fifo[(jb->win_head + i) % WIN_MAX];
+        if (e->at_us + CALM_WINDOW_US < now)
+            break;
+        if (e->d_us > top)
+            top = e->d_us;
+        count++;
+    }
+    return count >= CALM_MIN_PACKETS && q - floor >= CALM_MIN_HEIGHT_US &&
+           (top - floor) * 3 < q - floor;
+}
+
 /* The playout offsets wanted now for a packet of fs samples. A playout
  * offset is "receiver time minus sender time of the packet's first
  * sample"; the window holds delays measured from the packet's last sample
@@ -420,12 +449,17 @@ static targets compute_targets(gv_jbuf *jb, int fs, uint64_t now)
 {
     targets t = {0, 0};
     int64_t base, med, q, want, lo, hi, margin, extra = 0, dur = frame_us(fs);
+    double hl;
 
     if (jb->win_n == 0)
         return t;
     base = jb->sorted[0] + dur;
     med = jb->sorted[jb->win_n / 2] + dur;
-    q = tail_quantile(jb, now) + dur;
+    hl = (double)jb->cfg.half_life_ms * 1000.0;
+    q = tail_quantile(jb, now, hl);
+    if (hl > 0 && calm_since_spike(jb, now, q))
+        q = tail_quantile(jb, now, hl / CALM_SPEEDUP);
+    q += dur;
     /* A drifting clock moves the delays while the window still remembers
      * where they were: keep a couple of seconds' worth of drift in hand. */
     margin = (int64_t)jb->cfg.margin_ms * 1000 +
