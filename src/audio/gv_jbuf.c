@@ -26,6 +26,8 @@
 #define PERSIST_US 2000000 /* excess must last this long before the delay is cut */
 #define EXCESS_MIN_US 1000 /* smaller excesses are left alone */
 #define SLOW_SENDER 0.0002 /* delays growing this fast: the sender's clock is slow */
+#define VERY_SLOW_SENDER 0.002 /* far beyond real clocks: a device driver's timer */
+#define STEADY_R2 0.9 /* share of the minima's variance a steady drift explains */
 #define HEADROOM_US 500 /* left above target when a frame is shortened */
 #define DRAIN_MIN_US 100000 /* at most ten frames a second are dropped */
 #define CALM_WINDOW_US 1000000 /* a spike is over when this long has been calm */
@@ -33,7 +35,7 @@
 #define CALM_MIN_HEIGHT_US 20000 /* lower estimates are left alone: nothing to win */
 #define CALM_SPEEDUP 6.0 /* the estimate's half-life is this much shorter then */
 #define LOSS_EWMA_N 256.0 /* packets: recent loss is judged over about 5 s */
-#define LATE_MEMORY_FRAMES 4 /* a late packet this recent makes an underrun wait */
+#define LATE_MEMORY_US 1000000 /* a late packet this recent makes an underrun wait */
 #define BLOCK_US 2000000 /* clock drift is measured on the minimum delay per block */
 #define BLOCKS 16
 #define DRIFT_MAX 0.005  /* beyond 0.5% it is no clock drift */
@@ -88,6 +90,7 @@ struct gv_jbuf {
     double blk_t[BLOCKS], blk_d[BLOCKS];
     int blk_head, blk_n;
     double drift;
+    int drift_steady; /* the minima lie on a line: a clock, not a path change */
     double loss_ewma; /* loss bursts per packet, recent */
     int64_t last_lost_seq;
     int fec_wait; /* loss is high enough to wait for the packet carrying FEC */
@@ -294,6 +297,17 @@ static void track_drift(gv_jbuf *jb, int64_t d, uint64_t now)
         den += (jb->blk_t[i] - mt) * (jb->blk_t[i] - mt);
     }
     jb->drift = den > 0 ? num / den : 0;
+    /* How straight the minima lie: a clock drifts steadily, a path that
+     * changed (a handover) steps once and fits a line badly. */
+    {
+        double ss = 0, res = 0;
+        for (i = 0; i < jb->blk_n; i++) {
+            double e = jb->blk_d[i] - md - jb->drift * (jb->blk_t[i] - mt);
+            ss += (jb->blk_d[i] - md) * (jb->blk_d[i] - md);
+            res += e * e;
+        }
+        jb->drift_steady = ss > 0 && res < (1.0 - STEADY_R2) * ss;
+    }
     if (jb->drift > DRIFT_MAX || jb->drift < -DRIFT_MAX)
         jb->drift = jb->drift > 0 ? DRIFT_MAX : -DRIFT_MAX;
 }
@@ -321,6 +335,7 @@ static void win_push(gv_jbuf *jb, int64_t d, uint64_t now)
         jb->blk_active = 0;
         jb->blk_n = 0;
         jb->drift = 0;
+        jb->drift_steady = 0;
     }
     jb->have_early = 0;
 
@@ -581,6 +596,7 @@ static void start_stream(gv_jbuf *jb, uint16_t seq, uint32_t ts)
     jb->blk_active = 0;
     jb->blk_n = 0;
     jb->drift = 0;
+    jb->drift_steady = 0;
     if (jb->state != ST_IDLE)
         jb->st.resyncs++;
     jb->state = ST_WAIT;
@@ -942,10 +958,11 @@ static int play_underrun(gv_jbuf *jb, uint64_t now, gv_jbuf_frame *out)
         return STEP_AGAIN;
     }
     /* Right after a late arrival the missing packet is most likely late
-     * too: wait for it (the delay grows by what it takes) rather than
-     * conceal it and lose it when it comes. */
-    pause = jb->have_late &&
-            now - jb->last_late_us < (uint64_t)(LATE_MEMORY_FRAMES * frame_us(jb->last_fs));
+     * too, and so is it when the sender's clock runs slow (each packet a
+     * little later than the one before): wait for it (the delay grows by
+     * what it takes) rather than conceal it and lose it when it comes. */
+    pause = (jb->have_late && now - jb->last_late_us < LATE_MEMORY_US) ||
+            (jb->drift >= VERY_SLOW_SENDER && jb->drift_steady);
     chunk = pause && jb->last_fs > PAUSE_CHUNK ? PAUSE_CHUNK : jb->last_fs;
     jb->ep_samples += chunk;
     jb->pend++;
