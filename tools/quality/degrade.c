@@ -24,6 +24,7 @@ typedef struct options {
     double loss_pct;
     double burst;
     int fec;
+    int redundancy; /* each packet also carries the previous one */
     int expected_loss; /* -1: follow --loss when FEC is on */
     uint64_t seed;
     int delay_ms;
@@ -43,7 +44,7 @@ static void usage(FILE *to)
     fprintf(to,
             "usage: gvoip-degrade IN.wav OUT.wav [--bitrate BPS] [--loss PCT] [--burst N]\n"
             "                     [--fec|--no-fec] [--expected-loss PCT] [--seed N]\n"
-            "                     [--delay-ms D] [--rate HZ] [--no-codec]\n"
+            "                     [--delay-ms D] [--rate HZ] [--no-codec] [--redundancy]\n"
             "  Encodes IN in 20 ms Opus frames with gvoip's codec wrapper (default\n"
             "  24000 bit/s), drops PCT%% of the packets (seeded; --burst N makes losses\n"
             "  come in bursts of N packets on average, Gilbert model), decodes with\n"
@@ -51,6 +52,9 @@ static void usage(FILE *to)
             "  also makes the encoder plan for PCT%% loss, or --expected-loss), prepends\n"
             "  D ms of silence and writes 16-bit WAV at HZ (default: IN's rate).\n"
             "  --no-codec skips Opus and loss: only resampling and delay.\n"
+            "  --redundancy: each packet also carries a copy of the previous one (with a\n"
+            "  1-byte length), which rebuilds it exactly when it was lost (RFC 2198\n"
+            "  style); the bit rate counts both.\n"
             "  Prints frames=F lost=L recovered=R kbps=K (not with --no-codec).\n");
 }
 
@@ -134,6 +138,8 @@ static int parse(int argc, char **argv, options *o)
             o->fec = 1;
         } else if (strcmp(a, "--no-fec") == 0) {
             o->fec = 0;
+        } else if (strcmp(a, "--redundancy") == 0) {
+            o->redundancy = 1;
         } else if (strcmp(a, "--no-codec") == 0) {
             o->no_codec = 1;
         } else if (strcmp(a, "--bitrate") == 0) {
@@ -179,16 +185,22 @@ static int parse(int argc, char **argv, options *o)
     return 0;
 }
 
-/* Decodes one frame slot: the packet if it arrived, else the next packet's
- * FEC when allowed and available, else concealment. */
+/* Decodes one frame slot: the packet if it arrived, else its copy in the
+ * next packet (--redundancy) or the next packet's FEC when allowed and
+ * available, else concealment. */
 static int decode_slot(gv_decoder *dec, const uint8_t *pkt, size_t len, int lost,
-                       const uint8_t *next, size_t next_len, int next_lost, int fec, float *pcm,
-                       stats *st)
+                       const uint8_t *next, size_t next_len, int next_lost, const options *o,
+                       float *pcm, stats *st)
 {
     if (!lost)
         return gv_decoder_decode(dec, pkt, len, pcm, FRAME_SAMPLES);
     st->lost++;
-    if (fec && next && !next_lost) {
+    if (o->redundancy && next && !next_lost) {
+        /* The next packet's copy is this very packet. */
+        st->recovered++;
+        return gv_decoder_decode(dec, pkt, len, pcm, FRAME_SAMPLES);
+    }
+    if (o->fec && next && !next_lost) {
         st->recovered++;
         return gv_decoder_decode_fec(dec, next, next_len, pcm, FRAME_SAMPLES);
     }
@@ -246,12 +258,14 @@ static int codec_pass(const options *o, const float *x, size_t n, float **y, siz
             }
             lost[cur] = loss_next(&loss);
             st->bytes += (size_t)len[cur];
+            if (o->redundancy && f > 0)
+                st->bytes += 1 + (size_t)len[prev];
         }
         if (f > 0) {
             int has_next = f < frames;
             rc = decode_slot(dec, pkt[prev], (size_t)len[prev], lost[prev],
                              has_next ? pkt[cur] : NULL, has_next ? (size_t)len[cur] : 0,
-                             lost[cur], o->fec, out + (f - 1) * FRAME_SAMPLES, st);
+                             lost[cur], o, out + (f - 1) * FRAME_SAMPLES, st);
             if (rc < 0)
                 goto out;
         }
