@@ -183,6 +183,8 @@ typedef struct gv_client_config {
     int bitrate;                    /* bit/s, clamped to 6000..128000; default 24000 */
     int frame_ms;                   /* 10, 20, 40 or 60; default 20 */
     int fec;                        /* default 1 */
+    int redundancy;                 /* 1: under heavy reported loss, send each packet again in
+                                     * the next at half the bit rate (see README); default 1 */
     int echo_test;                  /* 1: hear yourself through the server */
     int transmit_mode;              /* gv_transmit_mode; default GV_TX_CONTINUOUS */
     int itd;                        /* 1: add a small interaural delay to positional voice */
@@ -274,6 +276,7 @@ typedef struct gv_peer_stats {
     uint16_t id;
     char name[GV_NAME_BYTES];
     uint64_t voice_packets, lost, late, duplicates, fec_recovered, concealed_frames;
+    uint64_t redundant_recovered; /* lost packets played from the copy in the next one */
     double jitter_ms, playout_delay_ms;
 } gv_peer_stats;
 
@@ -283,6 +286,9 @@ typedef struct gv_client_stats {
     double seconds; /* since the client was created */
     int peer_count;
     int expected_loss_pct; /* the Opus expected-loss setting the receivers' loss reports chose */
+    int redundancy;        /* 1 while each packet carries the previous one */
+    int bitrate;           /* the Opus bit rate in use (halved while redundancy is on) */
+    uint64_t redundant_packets; /* packets sent with a copy of the previous one */
 } gv_client_stats;
 
 GV_API void gv_client_get_stats(const gv_client *c, gv_client_stats *out);

@@ -289,6 +289,7 @@ static int run_player(const gvoip_options *opt, const char *password, size_t pas
     cfg.bitrate = opt->bitrate;
     cfg.frame_ms = opt->frame_ms;
     cfg.fec = opt->fec;
+    cfg.redundancy = opt->redundancy;
     cfg.echo_test = opt->echo_test;
     cfg.transmit_mode = opt->transmit_mode;
     cfg.itd = opt->itd;
@@ -328,7 +329,7 @@ static int run_player(const gvoip_options *opt, const char *password, size_t pas
     uint64_t end = opt->duration > 0 ? start + (uint64_t)(opt->duration * 1000) : 0;
     uint64_t move_at = opt->has_move ? start + (uint64_t)(opt->move_after * 1000) : 0;
     uint64_t encoder_at = start + 1000; /* --json: the loss-adaptive encoder, polled once a second */
-    int encoder_loss = 0;
+    int encoder_loss = 0, encoder_redundancy = 0;
     while (!quit_requested && (!end || monotonic_ms() < end) && code == EXIT_OK) {
         gv_event ev;
         if (p->server) {
@@ -358,9 +359,12 @@ static int run_player(const gvoip_options *opt, const char *password, size_t pas
             gv_client_stats cs;
             gv_client_get_stats(p->client, &cs);
             encoder_at += 1000;
-            if (cs.expected_loss_pct != encoder_loss) {
+            if (cs.expected_loss_pct != encoder_loss || cs.redundancy != encoder_redundancy) {
                 encoder_loss = cs.expected_loss_pct;
-                printf("{\"event\":\"encoder\",\"expected_loss_pct\":%d,\"t_ms\":%llu}\n", encoder_loss,
+                encoder_redundancy = cs.redundancy;
+                printf("{\"event\":\"encoder\",\"expected_loss_pct\":%d,\"redundancy\":%s,\"bitrate\":%d,"
+                       "\"t_ms\":%llu}\n",
+                       encoder_loss, encoder_redundancy ? "true" : "false", cs.bitrate,
                        (unsigned long long)(monotonic_ms() - start));
                 fflush(stdout);
             }

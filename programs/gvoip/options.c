@@ -29,6 +29,7 @@ static const char usage[] =
     "  --bitrate BPS        Opus bit rate, 6000..128000 (default 24000)\n"
     "  --frame-ms N         10, 20, 40 or 60 (default 20)\n"
     "  --no-fec             disable Opus in-band forward error correction\n"
+    "  --no-redundancy      never repeat packets, however much loss is reported\n"
     "  --echo-test          hear yourself through the server (microphone check)\n"
     "  --input-device NAME  capture device (default: the system default)\n"
     "  --output-device NAME playback device (default: the system default)\n"
@@ -132,6 +133,7 @@ int gvoip_parse_options(int argc, char **argv, gvoip_options *opt)
     opt->bitrate = 24000;
     opt->frame_ms = 20;
     opt->fec = 1;
+    opt->redundancy = 1;
     opt->spatial_mode = 0;
     opt->atten_model = -1;
     opt->max_distance = opt->unit_size = opt->attenuation = opt->panning_strength = -1.0f;
@@ -239,6 +241,8 @@ int gvoip_parse_options(int argc, char **argv, gvoip_options *opt)
             opt->frame_ms = (int)n;
         } else if (!strcmp(a, "--no-fec")) {
             opt->fec = 0;
+        } else if (!strcmp(a, "--no-redundancy")) {
+            opt->redundancy = 0;
         } else if (!strcmp(a, "--echo-test")) {
             opt->echo_test = 1;
         } else if (!strcmp(a, "--input-device")) {

@@ -35,6 +35,7 @@ typedef struct gvoip_options {
     int bitrate;
     int frame_ms;
     int fec;
+    int redundancy;
     int echo_test;
     const char *input_device;
     const char *output_device;

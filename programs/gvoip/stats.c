@@ -72,10 +72,12 @@ int stats_write_client(const char *path, const gvoip_options *opt, const gv_clie
     print_unix_ms(f, io ? (long long)audio_io_record_start_unix_ms(io) : -1);
     fprintf(f,
             ",\"sent\":{\"voice_packets\":%llu,\"voice_payload_bytes\":%llu,\"datagrams\":%llu,"
-            "\"wire_bytes\":%llu,\"max_datagram_bytes\":%llu,\"seconds\":%.3f,\"expected_loss_pct\":%d}",
+            "\"wire_bytes\":%llu,\"max_datagram_bytes\":%llu,\"seconds\":%.3f,\"expected_loss_pct\":%d,"
+            "\"redundancy\":%s,\"bitrate\":%d,\"redundant_packets\":%llu}",
             (unsigned long long)st.voice_packets, (unsigned long long)st.voice_payload_bytes,
             (unsigned long long)st.datagrams, (unsigned long long)st.wire_bytes,
-            (unsigned long long)st.max_datagram_bytes, st.seconds, st.expected_loss_pct);
+            (unsigned long long)st.max_datagram_bytes, st.seconds, st.expected_loss_pct,
+            st.redundancy ? "true" : "false", st.bitrate, (unsigned long long)st.redundant_packets);
     fprintf(f, ",\"malformed\":%llu,\"auth_failed\":%llu,\"replayed\":%llu,\"peers\":[",
             (unsigned long long)st.malformed, (unsigned long long)st.auth_failed, (unsigned long long)st.replayed);
     for (int i = 0; i < n; i++) {
@@ -84,10 +86,11 @@ int stats_write_client(const char *path, const gvoip_options *opt, const gv_clie
         output_json_string(f, p->name);
         fprintf(f,
                 ",\"voice_packets\":%llu,\"lost\":%llu,\"late\":%llu,\"duplicates\":%llu,\"fec_recovered\":%llu,"
-                "\"concealed_frames\":%llu,\"jitter_ms\":%.2f,\"playout_delay_ms\":%.2f}",
+                "\"redundant_recovered\":%llu,\"concealed_frames\":%llu,\"jitter_ms\":%.2f,\"playout_delay_ms\":%.2f}",
                 (unsigned long long)p->voice_packets, (unsigned long long)p->lost, (unsigned long long)p->late,
                 (unsigned long long)p->duplicates, (unsigned long long)p->fec_recovered,
-                (unsigned long long)p->concealed_frames, p->jitter_ms, p->playout_delay_ms);
+                (unsigned long long)p->redundant_recovered, (unsigned long long)p->concealed_frames, p->jitter_ms,
+                p->playout_delay_ms);
     }
     fputc(']', f);
     if (server) {

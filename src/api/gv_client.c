@@ -36,6 +36,7 @@ void gv_client_config_default(gv_client_config *cfg)
     cfg->bitrate = 24000;
     cfg->frame_ms = 20;
     cfg->fec = 1;
+    cfg->redundancy = 1;
     cfg->clock = gv_sys_clock();
     cfg->random = gv_sys_random();
 }

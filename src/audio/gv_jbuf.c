@@ -633,12 +633,15 @@ int gv_jbuf_put(gv_jbuf *jb, uint16_t seq, uint32_t ts, int samples, int flags,
     int64_t eseq, ets, d;
     slot *s;
     int marker = (flags & GV_JBUF_MARKER) != 0;
+    int redundant = (flags & GV_JBUF_REDUNDANT) != 0;
 
     if (!jb || (!payload && len > 0) || !valid_samples(samples))
         return GV_EINVAL;
     if (len > GV_JBUF_MAX_PAYLOAD)
         return GV_ETOOBIG;
 
+    if (redundant && jb->state == ST_IDLE)
+        return GV_EREPLAY; /* the packet carrying it follows at once */
     if (jb->state == ST_IDLE) {
         start_stream(jb, seq, ts);
     } else {
@@ -655,7 +658,7 @@ int gv_jbuf_put(gv_jbuf *jb, uint16_t seq, uint32_t ts, int samples, int flags,
             far = off > lim || off < -lim;
         }
         if (far) {
-            if (!marker && ++jb->stray < STRAY_RESYNC)
+            if (redundant || (!marker && ++jb->stray < STRAY_RESYNC))
                 return GV_EREPLAY;
             start_stream(jb, seq, ts);
         }
@@ -667,9 +670,14 @@ int gv_jbuf_put(gv_jbuf *jb, uint16_t seq, uint32_t ts, int samples, int flags,
 
     s = slot_of(jb, eseq);
     if (s->state != SLOT_EMPTY && s->seq == eseq) {
-        jb->st.duplicates++;
+        if (!redundant)
+            jb->st.duplicates++;
         return GV_EREPLAY;
     }
+    /* A copy whose turn is over (or that would be the stream's first
+     * packet) brings nothing: the loss was counted when its turn came. */
+    if (redundant && (eseq < jb->next_seq || (jb->state == ST_PLAY && ets + samples <= jb->play_ts)))
+        return GV_EREPLAY;
     if (eseq < jb->next_seq) {
         /* Before anything was played a reordered earlier packet simply
          * becomes the first one. */
@@ -702,7 +710,10 @@ int gv_jbuf_put(gv_jbuf *jb, uint16_t seq, uint32_t ts, int samples, int flags,
         jb->hi_seq = eseq;
         jb->hi_ts = ets;
     }
-    if (!(flags & GV_JBUF_PREROLL))
+    /* A pre-roll packet is late by design, and a copy one frame late. */
+    if (redundant)
+        jb->st.redundant_used++;
+    else if (!(flags & GV_JBUF_PREROLL))
         win_push(jb, d, now_us);
     while (jb->held > 1 && jb->buffered > (int64_t)jb->cfg.max_delay_ms * (GV_JBUF_RATE / 1000))
         while (!drop_first(jb))

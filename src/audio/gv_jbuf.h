@@ -79,6 +79,7 @@ typedef struct gv_jbuf_stats {
     uint64_t tail_frames;        /* LOST frames that turned out to follow the end of a
                                   * talk spurt (the buffer cannot know in advance) */
     uint64_t resyncs;            /* sender restarts followed */
+    uint64_t redundant_used;     /* packets that only their redundant copy brought */
     double buffered_ms;          /* audio held right now */
 } gv_jbuf_stats;
 
@@ -100,14 +101,18 @@ void gv_jbuf_destroy(gv_jbuf *jb);
  * arguments. samples: 120..5760, a multiple of 120. flags: GV_JBUF_MARKER
  * on the first packet of a talk spurt; GV_JBUF_PREROLL on audio captured
  * before the sender's voice detector fired, which arrives late by design
- * and so must not raise the delay estimate. One thread at a time per jb
- * (callers serialise put/get). */
+ * and so must not raise the delay estimate; GV_JBUF_REDUNDANT on a copy of
+ * an earlier packet carried by a later one: it fills the gap if the packet
+ * itself went missing and its turn has not passed, and is otherwise dropped
+ * without being counted as a duplicate or late. One thread at a time per
+ * jb (callers serialise put/get). */
 int gv_jbuf_put(gv_jbuf *jb, uint16_t seq, uint32_t ts, int samples, int flags,
                 const uint8_t *payload, size_t len, uint64_t now_us);
 
 enum gv_jbuf_put_flags {
     GV_JBUF_MARKER = 0x01,
     GV_JBUF_PREROLL = 0x02,
+    GV_JBUF_REDUNDANT = 0x04,
 };
 
 /* Returns the next piece of audio to play at now_us and advances playout by

@@ -43,6 +43,44 @@ static void read_voice(gv_reader *r, gv_msg *m)
     }
     m->u.voice.len = (uint16_t)left;
     m->u.voice.payload = gv_read_bytes(r, left);
+    size_t primary, copy_len;
+    const uint8_t *copy;
+    if (m->u.voice.payload &&
+        gv_voice_split(m->u.voice.payload, left, m->u.voice.flags, &primary, &copy, &copy_len) < 0)
+        r->err = GV_EMALFORMED;
+}
+
+int gv_voice_split(const uint8_t *payload, size_t len, uint8_t flags, size_t *primary_len,
+                   const uint8_t **copy, size_t *copy_len)
+{
+    if (!payload || len == 0 || !primary_len || !copy || !copy_len)
+        return GV_EMALFORMED;
+    *primary_len = len;
+    *copy = NULL;
+    *copy_len = 0;
+    if (!(flags & GV_VOICE_REDUNDANT))
+        return 0;
+    size_t n = payload[len - 1];
+    if ((flags & GV_VOICE_RAW) || n == 0 || len < n + 2)
+        return GV_EMALFORMED;
+    *primary_len = len - 1 - n;
+    *copy = payload + *primary_len;
+    *copy_len = n;
+    return 0;
+}
+
+int gv_voice_join(uint8_t *out, size_t cap, const uint8_t *packet, size_t len, const uint8_t *copy,
+                  size_t copy_len)
+{
+    if (!out || !packet || !copy || len == 0 || copy_len == 0 || copy_len > GV_VOICE_REDUNDANT_MAX)
+        return GV_EINVAL;
+    size_t total = len + copy_len + 1;
+    if (total > cap || total > GV_VOICE_PAYLOAD_MAX)
+        return GV_ETOOBIG;
+    memcpy(out, packet, len);
+    memcpy(out + len, copy, copy_len);
+    out[len + copy_len] = (uint8_t)copy_len;
+    return (int)total;
 }
 
 /* IEEE-754 binary32, big-endian like every other field. */
@@ -245,7 +283,11 @@ int gv_msg_encode(const gv_msg *m, uint8_t *out, size_t cap)
     case GV_MSG_VOICE_RELAY:
     case GV_MSG_VOICE: {
         size_t max = (m->u.voice.flags & GV_VOICE_RAW) ? GV_RAW_PAYLOAD : GV_VOICE_PAYLOAD_MAX;
-        if (m->u.voice.len == 0 || m->u.voice.len > max || !m->u.voice.payload)
+        size_t primary, copy_len;
+        const uint8_t *copy;
+        if (m->u.voice.len == 0 || m->u.voice.len > max || !m->u.voice.payload ||
+            gv_voice_split(m->u.voice.payload, m->u.voice.len, m->u.voice.flags, &primary, &copy,
+                           &copy_len) < 0)
             return GV_EINVAL;
         if (m->type == GV_MSG_VOICE_RELAY)
             gv_write_u16(&w, m->u.voice.sender);

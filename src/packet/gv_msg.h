@@ -70,6 +70,7 @@ enum gv_voice_flags {
     GV_VOICE_MARKER = 0x01, /* first packet of a talk spurt */
     GV_VOICE_ECHO = 0x02,   /* microphone check: the server sends it back */
     GV_VOICE_PREROLL = 0x04, /* captured before voice activity was detected: sent late by design */
+    GV_VOICE_REDUNDANT = 0x08, /* payload also carries the previous packet (gv_voice_split) */
     GV_VOICE_RAW = 0x10,    /* payload is raw float32 stereo (baseline only) */
 };
 
@@ -160,6 +161,26 @@ int gv_msg_encode_welcome(uint16_t id, const char *name, uint16_t count, const u
 /* Reads the next entry of a WELCOME player list (already validated by
  * gv_msg_decode); returns 0 or GV_EMALFORMED at the end. */
 int gv_msg_next_player(gv_reader *list, uint16_t *id, char name[GV_NAME_MAX + 1]);
+
+/* A payload with GV_VOICE_REDUNDANT is this packet, then a copy of the
+ * previous one (sequence number - 1, the frame just before), then the
+ * copy's length in one byte: the codec's TOC stays the first byte, so a
+ * relay reads the duration of the packet itself. */
+#define GV_VOICE_REDUNDANT_MAX 255 /* longest copy */
+
+/* Where the packet and the copy lie in a voice payload: *primary_len
+ * bytes at payload, and *copy / *copy_len (NULL / 0 without the flag).
+ * Returns 0 or GV_EMALFORMED (the lengths do not add up, or the flag is
+ * set on raw audio). Pure; thread-safe. */
+int gv_voice_split(const uint8_t *payload, size_t len, uint8_t flags, size_t *primary_len,
+                   const uint8_t **copy, size_t *copy_len);
+
+/* Writes packet || copy || copy_len into out (cap bytes); returns the
+ * length, GV_ETOOBIG when it would exceed cap or GV_VOICE_PAYLOAD_MAX, or
+ * GV_EINVAL (empty packet or copy, or a copy over GV_VOICE_REDUNDANT_MAX).
+ * Buffers are borrowed and must not overlap out. Pure; thread-safe. */
+int gv_voice_join(uint8_t *out, size_t cap, const uint8_t *packet, size_t len, const uint8_t *copy,
+                  size_t copy_len);
 
 /* Size of the voice header in front of the codec payload. */
 #define GV_VOICE_HEADER 8

@@ -39,6 +39,18 @@ start() {
 
 pid_of() { eval "echo \$PID_$1"; }
 
+# start_netem NAME ARGS...: like start, for the impairment relay.
+NETEM=${GVOIP_BUILD_DIR:?GVOIP_BUILD_DIR must point at the build}/tools/netem/gvoip-netem
+start_netem() {
+  local name=$1
+  shift
+  [ -x "$NETEM" ] || fail "no gvoip-netem at $NETEM"
+  "$NETEM" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+  local pid=$!
+  PIDS+=("$pid")
+  eval "PID_$name=$pid"
+}
+
 # wait_for NAME REGEX [SECONDS]: until NAME's stdout has a matching line.
 # wait_for_text does the same for a fixed string (fingerprints hold + and /).
 wait_for() { wait_match -E "$@"; }

@@ -4,19 +4,6 @@
 # every datagram that crossed it.
 source "$(dirname "$0")/lib.sh"
 
-NETEM=${GVOIP_BUILD_DIR:?GVOIP_BUILD_DIR must point at the build}/tools/netem/gvoip-netem
-[ -x "$NETEM" ] || fail "no gvoip-netem at $NETEM"
-
-# start_netem NAME ARGS...: like start, for the relay.
-start_netem() {
-  local name=$1
-  shift
-  "$NETEM" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
-  local pid=$!
-  PIDS+=("$pid")
-  eval "PID_$name=$pid"
-}
-
 # stat_of NAME up|down KEY: a counter from NAME's final stats line.
 stat_of() {
   local line part

@@ -4,7 +4,6 @@
 # bytes follow a known pattern (byte i = i * 131 + c). Neither the name, the
 # password, nor any run of that pattern may appear in the recording.
 source "$(dirname "$0")/lib.sh"
-netem="$GVOIP_BUILD_DIR/tools/netem/gvoip-netem"
 load="$GVOIP_BUILD_DIR/tools/load/gvoip-load"
 
 # find_pattern FILE: counts 12-byte runs whose successive bytes differ by 131.
@@ -20,11 +19,9 @@ awk 'BEGIN { for (i = 0; i < 64; i++) printf "%c", (i * 131 + 7) % 256 }' LC_ALL
 printf 'hunter2-very-secret\n' >"$TMP/pw"
 start server server --port 0 --json --password-file "$TMP/pw"
 port=$(port_of server)
-"$netem" --listen 0 --to "127.0.0.1:$port" --capture "$TMP/wire.cap" >"$TMP/relay.out" 2>"$TMP/relay.err" &
-PIDS+=($!)
-relay_pid=$!
-wait_for relay '"event":"listening"'
-rport=$(sed -n 's/.*"event":"listening","port":\([0-9]*\).*/\1/p' "$TMP/relay.out" | head -n 1)
+start_netem relay --listen 0 --to "127.0.0.1:$port" --capture "$TMP/wire.cap"
+relay_pid=$(pid_of relay)
+rport=$(port_of relay)
 
 espeak-ng -w "$TMP/talk.wav" "My name is Zebulon Quixote and this is a private conversation."
 start zeb join "127.0.0.1:$rport" --name ZebulonQuixote --password-file "$TMP/pw" --json \

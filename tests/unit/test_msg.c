@@ -48,6 +48,14 @@ static const decode_case decode_cases[] = {
     CASE("voice", 0, 0x30, 0x00, 0x01, 0x00, 0x00, 0x03, 0xc0, 0x01, 0xf8, 0xff, 0xfe),
     CASE("voice with no payload", GV_EMALFORMED, 0x30, 0x00, 0x01, 0x00, 0x00, 0x03, 0xc0, 0x01),
     CASE("voice header cut short", GV_EMALFORMED, 0x30, 0x00, 0x01, 0x00),
+    CASE("voice with a redundant copy", 0, 0x30, 0x00, 0x02, 0x00, 0x00, 0x07, 0x80, 0x08, 0xf8, 0xff, 0xf8, 0xfe, 0x02),
+    CASE("redundant copy longer than the payload", GV_EMALFORMED, 0x30, 0x00, 0x02, 0x00, 0x00, 0x03, 0xc0, 0x08,
+         0xf8, 0xff, 0x03),
+    CASE("redundant copy leaving no packet", GV_EMALFORMED, 0x30, 0x00, 0x02, 0x00, 0x00, 0x03, 0xc0, 0x08, 0xf8,
+         0xfe, 0x02),
+    CASE("redundant copy of no bytes", GV_EMALFORMED, 0x30, 0x00, 0x02, 0x00, 0x00, 0x03, 0xc0, 0x08, 0xf8, 0x00),
+    CASE("redundant raw audio", GV_EMALFORMED, 0x30, 0x00, 0x02, 0x00, 0x00, 0x03, 0xc0, 0x18, 0xf8, 0xff, 0xf8,
+         0xfe, 0x02),
     CASE("voice relay", 0, 0x31, 0x00, 0x07, 0x00, 0x01, 0x00, 0x00, 0x03, 0xc0, 0x00, 0xf8),
     CASE("position", 0, 0x32, 0x00, 0x07, 0xc1, 0x20, 0, 0, 0, 0, 0, 0, 0x40, 0x20, 0, 0, 0, 0, 0, 0, 0xbf, 0x80, 0, 0,
          0, 0, 0, 0),
@@ -135,6 +143,70 @@ static void test_voice_roundtrip(void **state)
     memset(buf, 0, sizeof buf);
     buf[0] = GV_MSG_VOICE;
     assert_int_equal(gv_msg_decode(buf, GV_VOICE_HEADER + GV_VOICE_PAYLOAD_MAX + 1, &big), GV_EMALFORMED);
+}
+
+/* Packet || copy || copy length, through the encoder and parser and back
+ * apart, at the limits of both lengths. */
+static void test_voice_redundancy(void **state)
+{
+    (void)state;
+    static const struct {
+        size_t len, copy_len;
+        int want;
+    } cases[] = {
+        {1, 1, 3},
+        {60, 58, 119},
+        {1019, GV_VOICE_REDUNDANT_MAX, GV_VOICE_PAYLOAD_MAX},
+        {1020, GV_VOICE_REDUNDANT_MAX, GV_ETOOBIG},
+        {10, GV_VOICE_REDUNDANT_MAX + 1, GV_EINVAL},
+        {0, 10, GV_EINVAL},
+        {10, 0, GV_EINVAL},
+    };
+    uint8_t packet[GV_VOICE_PAYLOAD_MAX], copy[GV_VOICE_REDUNDANT_MAX + 1], joined[GV_VOICE_PAYLOAD_MAX + 8];
+    uint8_t wire[GV_MTU + 64];
+    for (size_t i = 0; i < sizeof packet; i++)
+        packet[i] = (uint8_t)(i * 7 + 1);
+    for (size_t i = 0; i < sizeof copy; i++)
+        copy[i] = (uint8_t)(i * 13 + 5);
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        int n = gv_voice_join(joined, sizeof joined, packet, cases[c].len, copy, cases[c].copy_len);
+        if (n != cases[c].want)
+            fail_msg("case %zu: join gave %d, want %d", c, n, cases[c].want);
+        if (n < 0)
+            continue;
+        gv_msg m = {.type = GV_MSG_VOICE};
+        m.u.voice.seq = 9;
+        m.u.voice.flags = GV_VOICE_REDUNDANT;
+        m.u.voice.len = (uint16_t)n;
+        m.u.voice.payload = joined;
+        int w = gv_msg_encode(&m, wire, sizeof wire);
+        assert_int_equal(w, GV_VOICE_HEADER + n);
+        gv_msg d;
+        assert_int_equal(gv_msg_decode(wire, (size_t)w, &d), 0);
+        size_t primary = 0, got_copy_len = 0;
+        const uint8_t *got_copy = NULL;
+        assert_int_equal(gv_voice_split(d.u.voice.payload, d.u.voice.len, d.u.voice.flags, &primary, &got_copy,
+                                        &got_copy_len),
+                         0);
+        assert_int_equal(primary, cases[c].len);
+        assert_int_equal(got_copy_len, cases[c].copy_len);
+        assert_memory_equal(d.u.voice.payload, packet, primary);
+        assert_memory_equal(got_copy, copy, got_copy_len);
+    }
+    /* Without the flag the whole payload is the packet. */
+    size_t primary = 0, copy_len = 1;
+    const uint8_t *cp = packet;
+    assert_int_equal(gv_voice_split(packet, 40, 0, &primary, &cp, &copy_len), 0);
+    assert_int_equal(primary, 40);
+    assert_null(cp);
+    assert_int_equal(copy_len, 0);
+    /* The encoder refuses a flagged payload whose lengths do not add up. */
+    gv_msg bad = {.type = GV_MSG_VOICE};
+    uint8_t odd[3] = {0xf8, 0xff, 0x05};
+    bad.u.voice.flags = GV_VOICE_REDUNDANT;
+    bad.u.voice.len = sizeof odd;
+    bad.u.voice.payload = odd;
+    assert_int_equal(gv_msg_encode(&bad, wire, sizeof wire), GV_EINVAL);
 }
 
 static void test_welcome_roundtrip(void **state)
@@ -298,6 +370,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decode_table),   cmocka_unit_test(test_voice_roundtrip),
+        cmocka_unit_test(test_voice_redundancy),
         cmocka_unit_test(test_welcome_roundtrip), cmocka_unit_test(test_control_roundtrip),
         cmocka_unit_test(test_position_roundtrip),
         cmocka_unit_test(test_names),          cmocka_unit_test(test_name_suffix),
