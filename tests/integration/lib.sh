@@ -88,5 +88,11 @@ port_of() {
 
 count() { grep -Ec -- "$2" "$TMP/$1.out" || true; }
 
+# rms FILE CHANNEL, len FILE: a recording's RMS level on one channel and its
+# length in seconds (sox); within A B TOL: |A - B| <= TOL.
+rms() { sox "$1" -n remix "$2" stat 2>&1 | awk '/^RMS +amplitude/ { print $3 }'; }
+len() { sox "$1" -n stat 2>&1 | awk '/^Length/ { print $3 }'; }
+within() { awk -v a="$1" -v b="$2" -v tol="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= tol) }'; }
+
 # A lobby-only player: no audio devices needed.
 NOAUDIO=(--no-capture --no-playback --json)

@@ -37,13 +37,10 @@ for n in a b; do
   expect_exit "srv_$n" 0
 done
 
-rms() { sox "$1" -n remix "$2" stat 2>&1 | awk '/^RMS +amplitude/ { print $3 }'; }
-len() { sox "$1" -n stat 2>&1 | awk '/^Length/ { print $3 }'; }
 expect() { # X Y -> L R (gains)
   awk -v x="$1" -v y="$2" 'BEGIN { d = sqrt(x*x + y*y); g = 1 - d/100; p = x/d; t = (p+1)*atan2(1,1);
     printf "%.6f %.6f\n", g*sqrt(2)*cos(t), g*sqrt(2)*sin(t) }'
 }
-within() { awk -v a="$1" -v b="$2" -v tol="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= tol) }'; }
 
 declare -A energy want_energy
 for spec in "a -30 -40" "b 16 -12"; do

@@ -1,0 +1,70 @@
+# Positional voice end to end in 3D (Godot's AudioStreamPlayer3D, inverse
+# distance model) with the interaural delay. The listener stands at the
+# origin facing -Z. Speaker A is 20 units away, 45 degrees to the left and
+# ahead; its listener renders with --itd, so A's voice must reach the right
+# ear later than the left by Woodworth's delay for a 45-degree source. Speaker
+# B is 40 units straight ahead; its listener renders without --itd: both
+# ears at once and equally loud. Each speaker has its own lobby, so each
+# recording holds one speaker alone. Levels must follow the model within
+# 1 dB, the delays within 0.1 ms.
+# ctest: run serial
+source "$(dirname "$0")/lib.sh"
+quality="$GVOIP_BUILD_DIR/tools/quality/gvoip-quality"
+
+espeak-ng -w "$TMP/raw.wav" "Where are you? I am over here, by the old stone bridge."
+sox -n -r 22050 -c 1 "$TMP/lead.wav" trim 0 1.0
+sox "$TMP/lead.wav" "$TMP/raw.wav" "$TMP/speech.wav" vol 0.3
+
+# inverse model: gain = (unit / d) * max(0, 1 - d / max), panning strength
+# 1, equal-power pan from the lateral offset.
+spatial=(--spatial 3d --attenuation-model inverse --unit-size 10 --max-distance 100 --panning-strength 1)
+run_lobby() { # NAME X,Y,Z LISTENER-OPTIONS...
+  local name=$1 pos=$2
+  shift 2
+  start "srv_$name" server --port 0 --json "${spatial[@]}"
+  local port
+  port=$(port_of "srv_$name")
+  start "lis_$name" join "127.0.0.1:$port" --name listener --position 0,0,0 --facing 0 --no-capture --no-playback \
+    --record "$TMP/$name.hears.wav" --json --duration 7 "$@"
+  wait_for "lis_$name" '"event":"connected"'
+  start "spk_$name" join "127.0.0.1:$port" --name "$name" --position "$pos" --input-file "$TMP/speech.wav" \
+    --no-playback --json --duration 6
+}
+run_lobby a -14.1421,0,-14.1421 --itd
+run_lobby b 0,0,-40
+for n in a b; do
+  expect_exit "spk_$n" 0 20
+  expect_exit "lis_$n" 0 20
+  kill -TERM "$(pid_of "srv_$n")"
+  expect_exit "srv_$n" 0
+done
+
+expect() { # X Z -> L R gains and the right ear's delay in ms (Woodworth, 0 without ITD)
+  awk -v x="$1" -v z="$2" -v itd="$3" 'BEGIN { d = sqrt(x*x + z*z); g = (10 / d) * (1 - d/100);
+    p = x/d; t = (p+1)*atan2(1,1); a = -atan2(x, -z); if (a < 0) a = -a;
+    w = itd ? int(0.0875 / 343 * (a + sin(a)) * 48000 + 0.5) / 48 : 0;
+    printf "%.6f %.6f %.4f\n", g*sqrt(2)*cos(t), g*sqrt(2)*sin(t), w }'
+}
+declare -A energy want_energy
+for spec in "a -14.1421 -14.1421 1" "b 0 -40 0"; do
+  read -r n x z itd <<<"$spec"
+  read -r gl gr wd < <(expect "$x" "$z" "$itd")
+  l=$(rms "$TMP/$n.hears.wav" 1)
+  r=$(rms "$TMP/$n.hears.wav" 2)
+  awk -v l="$l" 'BEGIN { exit !(l > 0.001) }' || fail "$n: the listener heard nothing (left rms $l)"
+  got=$(awk -v l="$l" -v r="$r" 'BEGIN { printf "%.2f", 20*log(l/r)/log(10) }')
+  want=$(awk -v l="$gl" -v r="$gr" 'BEGIN { printf "%.2f", 20*log(l/r)/log(10) }')
+  sox "$TMP/$n.hears.wav" "$TMP/$n.left.wav" remix 1
+  sox "$TMP/$n.hears.wav" "$TMP/$n.right.wav" remix 2
+  lag=$("$quality" "$TMP/$n.left.wav" "$TMP/$n.right.wav" --max-delay-ms 5 | sed -n 's/^delay_ms=\([-0-9.]*\) .*/\1/p')
+  echo "speaker $n at ($x,0,$z): left/right $got dB (model $want dB), right ear later by $lag ms (model $wd ms)"
+  within "$got" "$want" 1.0 || fail "speaker $n: left/right ratio $got dB, model says $want dB"
+  within "$lag" "$wd" 0.1 || fail "speaker $n: the right ear lags by $lag ms, model says $wd ms"
+  energy[$n]=$(awk -v l="$l" -v r="$r" -v s="$(len "$TMP/$n.hears.wav")" 'BEGIN { print (l*l + r*r) * s }')
+  want_energy[$n]=$(awk -v l="$gl" -v r="$gr" 'BEGIN { print l*l + r*r }')
+done
+got=$(awk -v a="${energy[a]}" -v b="${energy[b]}" 'BEGIN { printf "%.2f", 10*log(a/b)/log(10) }')
+want=$(awk -v a="${want_energy[a]}" -v b="${want_energy[b]}" 'BEGIN { printf "%.2f", 10*log(a/b)/log(10) }')
+echo "speaker a against speaker b: $got dB, model $want dB"
+within "$got" "$want" 1.0 || fail "3D distance attenuation: a is $got dB against b, model says $want dB"
+echo "PASS"
