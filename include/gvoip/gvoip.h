@@ -121,6 +121,12 @@ typedef struct gv_server_config {
     size_t password_len;      /* at most 128 bytes */
     int local_host;           /* 1: reserve id 1 for a gv_client created with host_token */
     int allow_raw;            /* benchmarks only: relay the uncompressed baseline codec */
+    /* A busy relay spends most of its time sending datagrams: from
+     * relay_hold_rate relayed packets a second on (default 40000), a voice
+     * packet waits up to relay_hold_us (0..20000, default 2000; 0 = never)
+     * for a second one, so each listener's datagram carries both. */
+    int relay_hold_us;
+    int relay_hold_rate;
     gv_spatial_config spatial; /* default: off; checked by gv_server_create (GV_EINVAL) */
     gv_clock clock;
     gv_random random;

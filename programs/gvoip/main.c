@@ -107,6 +107,10 @@ static int create_server(const gvoip_options *opt, const char *password, size_t 
     cfg.password_len = password_len;
     cfg.local_host = local_host;
     cfg.allow_raw = opt->allow_raw;
+    if (opt->relay_hold_us >= 0)
+        cfg.relay_hold_us = opt->relay_hold_us;
+    if (opt->relay_hold_rate >= 0)
+        cfg.relay_hold_rate = opt->relay_hold_rate;
     cfg.protocol_version = opt->protocol_version;
     gv_spatial_config_default(&cfg.spatial, opt->spatial_mode);
     if (opt->atten_model >= 0)

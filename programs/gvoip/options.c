@@ -26,6 +26,9 @@ static const char usage[] =
     "voice:\n"
     "  --codec opus|raw     raw is the original example's uncompressed frames (benchmarks only)\n"
     "  --allow-raw          server, host: relay --codec raw players (benchmarks only)\n"
+    "  --relay-hold-us US   server, host: when busy, hold a voice packet up to US for a second one\n"
+    "                       to share its datagrams (0..20000, default 2000; 0 never)\n"
+    "  --relay-hold-rate N  server, host: busy means N relayed packets a second (default 40000)\n"
     "  --bitrate BPS        Opus bit rate, 6000..128000 (default 24000)\n"
     "  --frame-ms N         10, 20, 40 or 60 (default 20)\n"
     "  --no-fec             disable Opus in-band forward error correction\n"
@@ -133,6 +136,8 @@ int gvoip_parse_options(int argc, char **argv, gvoip_options *opt)
     opt->bitrate = 24000;
     opt->frame_ms = 20;
     opt->fec = 1;
+    opt->relay_hold_us = -1;
+    opt->relay_hold_rate = -1;
     opt->redundancy = 1;
     opt->spatial_mode = 0;
     opt->atten_model = -1;
@@ -222,6 +227,16 @@ int gvoip_parse_options(int argc, char **argv, gvoip_options *opt)
             if (parse_long(v, 1, 255, &n) != 0)
                 return bad("--protocol-version takes 1..255", v);
             opt->protocol_version = (int)n;
+        } else if (!strcmp(a, "--relay-hold-us")) {
+            NEEDS_VALUE();
+            if (parse_long(v, 0, 20000, &n) != 0)
+                return bad("--relay-hold-us takes 0..20000", v);
+            opt->relay_hold_us = (int)n;
+        } else if (!strcmp(a, "--relay-hold-rate")) {
+            NEEDS_VALUE();
+            if (parse_long(v, 0, 100000000, &n) != 0)
+                return bad("--relay-hold-rate takes 0..100000000", v);
+            opt->relay_hold_rate = (int)n;
         } else if (!strcmp(a, "--allow-raw")) {
             opt->allow_raw = 1;
         } else if (!strcmp(a, "--codec")) {

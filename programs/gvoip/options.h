@@ -21,6 +21,7 @@ typedef struct gvoip_options {
     const char *address; /* join: host part */
     uint16_t port;
     int max_players;
+    int relay_hold_us, relay_hold_rate; /* -1: the library's default */
     const char *name;
     int json;
     double duration; /* seconds; 0 = until interrupted */

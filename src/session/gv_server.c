@@ -51,6 +51,21 @@
 /* Positions are relayed at most this often per sender (20 a second); a
  * newer one that arrives sooner waits and replaces any still waiting. */
 #define POSITION_RELAY_US 50000u
+/* Coalescing. A flush sends one datagram to every listener with something
+ * queued, and on a busy relay the kernel's work per datagram is most of the
+ * cost of a relayed packet. Once the server relays hold_rate packets a
+ * second (measured over RATE_PERIOD_US), a service call that receives one
+ * voice packet waits, up to hold_us and within its timeout, for
+ * COALESCE_BATCH of them, then seals and sends them together: a
+ * listener's datagram carries several, for half a millisecond more
+ * latency at the median (128 players, 16 talking). Below three quarters
+ * of hold_rate every packet is relayed as it arrives again. */
+#define COALESCE_BATCH 2
+#define HELD_MAX 16 /* voice held at most: a longer burst is relayed at once */
+#define DEFAULT_HOLD_US 2000
+#define MAX_HOLD_US 20000
+#define DEFAULT_HOLD_RATE 40000
+#define RATE_PERIOD_US 100000u
 
 enum slot_state { SLOT_HANDSHAKE, SLOT_HELLO, SLOT_PLAYER, SLOT_CLOSING };
 
@@ -107,6 +122,19 @@ struct gv_server {
     uint64_t cookie_rotated_us, last_expiry_us;
     gv_event_queue events;
     gv_server_stats stats;
+    int coalesce;
+    uint64_t hold_us, hold_rate;
+    uint64_t rate_start_us, rate_relayed;
+    /* Voice waiting to be relayed, oldest first. A sender in here is a
+     * player: the queue is emptied before any player leaves or joins. */
+    struct held_voice {
+        slot *from;
+        int echo;
+        size_t len;
+        uint8_t msg[GV_VOICE_RELAY_HEADER + GV_VOICE_PAYLOAD_MAX];
+    } held[HELD_MAX];
+    int held_count;
+    uint64_t held_since_us;
     /* One buffer per stage, so that a message being relayed is never
      * encoded over the plaintext it comes from. */
     uint8_t plain[GV_MTU + 64 * 1024];  /* opened input */
@@ -121,6 +149,8 @@ void gv_server_config_default(gv_server_config *cfg)
     memset(cfg, 0, sizeof *cfg);
     cfg->port = GV_DEFAULT_PORT;
     cfg->max_players = GV_DEFAULT_MAX_PLAYERS;
+    cfg->relay_hold_us = DEFAULT_HOLD_US;
+    cfg->relay_hold_rate = DEFAULT_HOLD_RATE;
     gv_spatial_config_default(&cfg->spatial, GV_SPATIAL_MODE_OFF);
     cfg->clock = gv_sys_clock();
     cfg->random = gv_sys_random();
@@ -302,6 +332,7 @@ static int cookie_valid(gv_server *s, const ENetAddress *addr, uint32_t connect_
 }
 
 static void free_slot(slot *sl);
+static void release_held(gv_server *s);
 
 /* Makes room for a verified newcomer by dropping the half-open connection
  * that has waited longest, if it has waited EVICT_AGE_US: a real client
@@ -497,6 +528,7 @@ static void admit_player(gv_server *s, slot *sl, const gv_msg *hello)
     joined.u.player.name.bytes = sl->name;
     joined.u.player.name.len = (uint8_t)strlen(sl->name);
     broadcast(s, &joined, NULL);
+    release_held(s); /* voice from before the newcomer joined is not for them */
     s->players[s->player_count++] = sl;
     s->stats.players = s->player_count;
     for (int i = 0; i < s->player_count - 1; i++)
@@ -510,6 +542,7 @@ static void admit_player(gv_server *s, slot *sl, const gv_msg *hello)
 
 static void drop_player(gv_server *s, slot *sl, int code)
 {
+    release_held(s); /* held voice may be sl's, and sl is about to go */
     int i = 0;
     while (i < s->player_count && s->players[i] != sl)
         i++;
@@ -603,20 +636,9 @@ static void malformed(gv_server *s, slot *sl)
     refuse(s, sl, GV_REFUSE_PROTOCOL, "too many malformed messages");
 }
 
-static void relay_voice(gv_server *s, slot *from, const gv_msg *m)
+/* Seals one voice relay for every listener and queues it in ENet. */
+static void relay_to_all(gv_server *s, slot *from, const uint8_t *msg, size_t len, int echo, int raw)
 {
-    gv_msg out = *m;
-    out.type = GV_MSG_VOICE_RELAY;
-    out.u.voice.sender = from->id;
-    out.u.voice.flags &= (uint8_t)~GV_VOICE_ECHO;
-    uint8_t *buf = s->encoded;
-    int raw = (m->u.voice.flags & GV_VOICE_RAW) != 0;
-    int n = gv_msg_encode(&out, buf, sizeof s->encoded);
-    if (n < 0) {
-        s->stats.malformed++;
-        return;
-    }
-    int echo = (m->u.voice.flags & GV_VOICE_ECHO) != 0;
     int cull = s->spatial.mode != GV_SPATIAL_OFF && from->has_pose;
     for (int i = 0; i < s->player_count; i++) {
         slot *to = s->players[i];
@@ -629,9 +651,46 @@ static void relay_voice(gv_server *s, slot *from, const gv_msg *m)
             s->stats.culled_packets++;
             continue;
         }
-        if (send_sealed(s, to, GV_CH_VOICE, buf, (size_t)n, raw) == 0)
+        if (send_sealed(s, to, GV_CH_VOICE, msg, len, raw) == 0)
             s->stats.relayed_packets++;
     }
+}
+
+static void release_held(gv_server *s)
+{
+    for (int i = 0; i < s->held_count; i++)
+        relay_to_all(s, s->held[i].from, s->held[i].msg, s->held[i].len, s->held[i].echo, 0);
+    s->held_count = 0;
+}
+
+static void relay_voice(gv_server *s, slot *from, const gv_msg *m)
+{
+    gv_msg out = *m;
+    out.type = GV_MSG_VOICE_RELAY;
+    out.u.voice.sender = from->id;
+    out.u.voice.flags &= (uint8_t)~GV_VOICE_ECHO;
+    int raw = (m->u.voice.flags & GV_VOICE_RAW) != 0;
+    int echo = (m->u.voice.flags & GV_VOICE_ECHO) != 0;
+    /* The raw baseline does not fit, and is for benchmarks of its own. */
+    int hold = s->coalesce && !raw;
+    struct held_voice *h = &s->held[s->held_count];
+    uint8_t *buf = hold ? h->msg : s->encoded;
+    int n = gv_msg_encode(&out, buf, hold ? sizeof h->msg : sizeof s->encoded);
+    if (n < 0) {
+        s->stats.malformed++;
+        return;
+    }
+    if (!hold) {
+        relay_to_all(s, from, buf, (size_t)n, echo, raw);
+        return;
+    }
+    h->from = from;
+    h->echo = echo;
+    h->len = (size_t)n;
+    if (s->held_count++ == 0)
+        s->held_since_us = now_us(s);
+    if (s->held_count == HELD_MAX)
+        release_held(s);
 }
 
 /* A player's new position (the voice channel is unsequenced: an older one
@@ -830,7 +889,8 @@ int gv_server_create(const gv_server_config *cfg, gv_server **out, char *why, si
         why[0] = '\0';
     if (!cfg || !out || cfg->max_players < 1 || cfg->max_players > GV_MAX_PLAYERS ||
         cfg->password_len > GV_PASSWORD_MAX || (cfg->password_len && !cfg->password) || !cfg->clock.now_us ||
-        !cfg->random.fill || cfg->protocol_version < 0 || cfg->protocol_version > 255)
+        !cfg->random.fill || cfg->protocol_version < 0 || cfg->protocol_version > 255 || cfg->relay_hold_us < 0 ||
+        cfg->relay_hold_us > MAX_HOLD_US || cfg->relay_hold_rate < 0)
         goto out;
     *out = NULL;
     rc = GV_ENOMEM;
@@ -845,6 +905,8 @@ int gv_server_create(const gv_server_config *cfg, gv_server **out, char *why, si
     s->max_players = cfg->max_players;
     s->local_host = cfg->local_host;
     s->allow_raw = cfg->allow_raw;
+    s->hold_us = (uint64_t)cfg->relay_hold_us;
+    s->hold_rate = (uint64_t)cfg->relay_hold_rate;
     if (spatial_from_config(&cfg->spatial, &s->spatial) != 0) {
         rc = GV_EINVAL;
         if (why)
@@ -952,15 +1014,23 @@ void gv_server_get_stats(const gv_server *s, gv_server_stats *out)
     out->max_datagram_bytes = s->transport.stats.max_datagram_out;
 }
 
-int gv_server_service(gv_server *s, gv_event *ev, uint32_t timeout_ms)
+static void update_rate(gv_server *s, uint64_t now)
 {
-    if (!s || !ev)
-        return GV_EINVAL;
-    if (gv_events_pop(&s->events, ev))
-        return 1;
+    uint64_t elapsed = now - s->rate_start_us;
+    if (elapsed < RATE_PERIOD_US)
+        return;
+    uint64_t per_second = (s->stats.relayed_packets - s->rate_relayed) * 1000000u / elapsed;
+    s->coalesce = s->hold_us > 0 && per_second >= (s->coalesce ? s->hold_rate * 3 / 4 : s->hold_rate);
+    s->rate_start_us = now;
+    s->rate_relayed = s->stats.relayed_packets;
+}
+
+/* Handles what ENet has received (waiting up to timeout_ms for the first
+ * of it): up to 256 events. */
+static int drain(gv_server *s, uint32_t timeout_ms)
+{
     ENetEvent e;
     int rc = gv_transport_service(&s->transport, &e, timeout_ms);
-    /* Drain what already arrived, so one call relays a whole burst. */
     for (int budget = 256; rc > 0 && budget > 0; budget--) {
         switch (e.type) {
         case ENET_EVENT_TYPE_CONNECT:
@@ -977,12 +1047,40 @@ int gv_server_service(gv_server *s, gv_event *ev, uint32_t timeout_ms)
         default:
             break;
         }
-        rc = gv_transport_service(&s->transport, &e, 0);
+        rc = gv_transport_pending(&s->transport, &e);
     }
+    return rc < 0 ? rc : 0;
+}
+
+int gv_server_service(gv_server *s, gv_event *ev, uint32_t timeout_ms)
+{
+    if (!s || !ev)
+        return GV_EINVAL;
+    if (gv_events_pop(&s->events, ev))
+        return 1;
+    uint64_t end = now_us(s) + (uint64_t)timeout_ms * 1000u;
+    int rc = drain(s, timeout_ms);
+    /* Held voice waits within this call only, for at most hold_us and
+     * never past the caller's timeout: a caller that polls with 0 is
+     * never made to wait, and nothing is held between two calls. The
+     * wait is finer than ENet's milliseconds. */
+    for (int waits = 0; rc == 0 && s->held_count > 0 && s->held_count < COALESCE_BATCH && waits < HELD_MAX;
+         waits++) {
+        uint64_t now = now_us(s), due = s->held_since_us + s->hold_us;
+        if (due > end)
+            due = end;
+        if (now >= due || !gv_transport_wait(&s->transport, due - now))
+            break;
+        rc = drain(s, 0);
+    }
+    /* Relayed after everything that arrived in this call: ENet puts all of
+     * a pass's commands to a peer into one datagram. */
+    release_held(s);
     if (rc < 0)
         return rc;
     expire_handshakes(s);
     flush_poses(s);
+    update_rate(s, now_us(s));
     gv_transport_flush(&s->transport);
     return gv_events_pop(&s->events, ev);
 }

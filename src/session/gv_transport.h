@@ -70,6 +70,10 @@ uint16_t gv_transport_port(const gv_transport *t);
 int gv_transport_send(gv_transport *t, ENetPeer *peer, uint8_t channel, const uint8_t *data, size_t len,
                       int fragment);
 
+/* ENet's checksum (the value enet_crc32 gives), faster: the hook every
+ * gvoip host uses. Thread-safe. */
+enet_uint32 gv_transport_crc32(const ENetBuffer *buffers, size_t count);
+
 /* Sends what is queued now and accounts the datagrams that left. */
 void gv_transport_flush(gv_transport *t);
 
@@ -82,6 +86,17 @@ void gv_transport_clamp_mtu(ENetPeer *peer);
  * VERIFY_CONNECT only, so a spoofed CONNECT is never answered with more
  * bytes than it carried. */
 int gv_transport_service(gv_transport *t, ENetEvent *ev, uint32_t timeout_ms);
+
+/* Waits up to us microseconds for a datagram, without servicing ENet:
+ * finer than ENet's millisecond timeouts. 1 when one has arrived, 0 on
+ * timeout, a signal or an error (the next service call reports those). */
+int gv_transport_wait(gv_transport *t, uint64_t us);
+
+/* The next event ENet has already received, without sending or receiving
+ * anything: a server that drains these before its one flush per pass puts
+ * all of a pass's commands to a peer in one datagram. Returns 1 with *ev
+ * filled, 0 when none is left, or a negative code. */
+int gv_transport_pending(gv_transport *t, ENetEvent *ev);
 
 /* ENet fills a datagram with commands up to its `mtu`, counting a 4-byte
  * header but not the 4-byte checksum it then appends, so a full datagram
