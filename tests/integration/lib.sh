@@ -94,5 +94,30 @@ rms() { sox "$1" -n remix "$2" stat 2>&1 | awk '/^RMS +amplitude/ { print $3 }';
 len() { sox "$1" -n stat 2>&1 | awk '/^Length/ { print $3 }'; }
 within() { awk -v a="$1" -v b="$2" -v tol="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= tol) }'; }
 
+# Positional voice: check_pan NAME GAIN_L GAIN_R compares the left/right
+# level ratio of $TMP/NAME.hears.wav with the model's gains (within 1 dB)
+# and keeps its energy; check_energies A B then compares A's level with
+# B's, heard against modelled (within 1 dB).
+declare -A heard_energy model_energy
+check_pan() {
+  local n=$1 gl=$2 gr=$3 l r got want
+  l=$(rms "$TMP/$n.hears.wav" 1)
+  r=$(rms "$TMP/$n.hears.wav" 2)
+  awk -v l="$l" 'BEGIN { exit !(l > 0.001) }' || fail "$n: the listener heard nothing (left rms $l)"
+  got=$(awk -v l="$l" -v r="$r" 'BEGIN { printf "%.2f", 20*log(l/r)/log(10) }')
+  want=$(awk -v l="$gl" -v r="$gr" 'BEGIN { printf "%.2f", 20*log(l/r)/log(10) }')
+  echo "speaker $n: left/right $got dB, model $want dB"
+  within "$got" "$want" 1.0 || fail "speaker $n: left/right ratio $got dB, model says $want dB"
+  heard_energy[$n]=$(awk -v l="$l" -v r="$r" -v s="$(len "$TMP/$n.hears.wav")" 'BEGIN { print (l*l + r*r) * s }')
+  model_energy[$n]=$(awk -v l="$gl" -v r="$gr" 'BEGIN { print l*l + r*r }')
+}
+check_energies() {
+  local got want
+  got=$(awk -v a="${heard_energy[$1]}" -v b="${heard_energy[$2]}" 'BEGIN { printf "%.2f", 10*log(a/b)/log(10) }')
+  want=$(awk -v a="${model_energy[$1]}" -v b="${model_energy[$2]}" 'BEGIN { printf "%.2f", 10*log(a/b)/log(10) }')
+  echo "speaker $1 against speaker $2: $got dB, model $want dB"
+  within "$got" "$want" 1.0 || fail "distance attenuation: $1 is $got dB against $2, model says $want dB"
+}
+
 # A lobby-only player: no audio devices needed.
 NOAUDIO=(--no-capture --no-playback --json)

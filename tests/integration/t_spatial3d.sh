@@ -45,26 +45,16 @@ expect() { # X Z -> L R gains and the right ear's delay in ms (Woodworth, 0 with
     w = itd ? int(0.0875 / 343 * (a + sin(a)) * 48000 + 0.5) / 48 : 0;
     printf "%.6f %.6f %.4f\n", g*sqrt(2)*cos(t), g*sqrt(2)*sin(t), w }'
 }
-declare -A energy want_energy
 for spec in "a -14.1421 -14.1421 1" "b 0 -40 0"; do
   read -r n x z itd <<<"$spec"
   read -r gl gr wd < <(expect "$x" "$z" "$itd")
-  l=$(rms "$TMP/$n.hears.wav" 1)
-  r=$(rms "$TMP/$n.hears.wav" 2)
-  awk -v l="$l" 'BEGIN { exit !(l > 0.001) }' || fail "$n: the listener heard nothing (left rms $l)"
-  got=$(awk -v l="$l" -v r="$r" 'BEGIN { printf "%.2f", 20*log(l/r)/log(10) }')
-  want=$(awk -v l="$gl" -v r="$gr" 'BEGIN { printf "%.2f", 20*log(l/r)/log(10) }')
+  echo "speaker $n at ($x,0,$z)"
+  check_pan "$n" "$gl" "$gr"
   sox "$TMP/$n.hears.wav" "$TMP/$n.left.wav" remix 1
   sox "$TMP/$n.hears.wav" "$TMP/$n.right.wav" remix 2
   lag=$("$quality" "$TMP/$n.left.wav" "$TMP/$n.right.wav" --max-delay-ms 5 | sed -n 's/^delay_ms=\([-0-9.]*\) .*/\1/p')
-  echo "speaker $n at ($x,0,$z): left/right $got dB (model $want dB), right ear later by $lag ms (model $wd ms)"
-  within "$got" "$want" 1.0 || fail "speaker $n: left/right ratio $got dB, model says $want dB"
+  echo "speaker $n: right ear later by $lag ms, model $wd ms"
   within "$lag" "$wd" 0.1 || fail "speaker $n: the right ear lags by $lag ms, model says $wd ms"
-  energy[$n]=$(awk -v l="$l" -v r="$r" -v s="$(len "$TMP/$n.hears.wav")" 'BEGIN { print (l*l + r*r) * s }')
-  want_energy[$n]=$(awk -v l="$gl" -v r="$gr" 'BEGIN { print l*l + r*r }')
 done
-got=$(awk -v a="${energy[a]}" -v b="${energy[b]}" 'BEGIN { printf "%.2f", 10*log(a/b)/log(10) }')
-want=$(awk -v a="${want_energy[a]}" -v b="${want_energy[b]}" 'BEGIN { printf "%.2f", 10*log(a/b)/log(10) }')
-echo "speaker a against speaker b: $got dB, model $want dB"
-within "$got" "$want" 1.0 || fail "3D distance attenuation: a is $got dB against b, model says $want dB"
+check_energies a b
 echo "PASS"
