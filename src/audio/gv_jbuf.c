@@ -389,15 +389,19 @@ static int64_t weighted_top(const gv_jbuf *jb, const double *w, double weight)
  * the largest samples are clipped to the (OUTLIERS+1)-th largest, so one
  * stuck packet barely moves it; and the result never exceeds the largest
  * delay seen, since bounded jitter has no tail to extrapolate. */
-static int64_t tail_quantile(gv_jbuf *jb, uint64_t now, double hl)
+static int64_t tail_quantile(gv_jbuf *jb, double hl)
 {
     double *w = jb->weights;
     int n = jb->win_n, i, k, ci;
     double p = 1.0 - jb->cfg.quantile_permille / 1000.0, total = 0, tail = 0, excess = 0;
     int64_t thr, clip, q, emp;
+    /* Ages count from the newest delay, not from now: a silence brings no
+     * news about the path, and the newest weight stays 1, so the total can
+     * never underflow to 0 however long the silence. */
+    uint64_t newest = jb->fifo[(jb->win_head + n - 1) % WIN_MAX].at_us;
 
     for (i = 0; i < n; i++) {
-        double age = now > jb->sorted_at[i] ? (double)(now - jb->sorted_at[i]) : 0.0;
+        double age = newest > jb->sorted_at[i] ? (double)(newest - jb->sorted_at[i]) : 0.0;
         w[i] = hl > 0 ? exp2(-age / hl) : 1.0;
         total += w[i];
     }
@@ -471,9 +475,9 @@ static targets compute_targets(gv_jbuf *jb, int fs, uint64_t now)
     base = jb->sorted[0] + dur;
     med = jb->sorted[jb->win_n / 2] + dur;
     hl = (double)jb->cfg.half_life_ms * 1000.0;
-    q = tail_quantile(jb, now, hl);
+    q = tail_quantile(jb, hl);
     if (hl > 0 && calm_since_spike(jb, now, q))
-        q = tail_quantile(jb, now, hl / CALM_SPEEDUP);
+        q = tail_quantile(jb, hl / CALM_SPEEDUP);
     q += dur;
     /* A drifting clock moves the delays while the window still remembers
      * where they were: keep a couple of seconds' worth of drift in hand. */

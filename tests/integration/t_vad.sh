@@ -57,12 +57,20 @@ echo "listener: stoi $stoi at delay $delay ms"
 awk -v x="$stoi" 'BEGIN { exit !(x >= 0.7) }' || fail "speech poorly received (stoi $stoi)"
 
 rms_at() { sox "$1" -n remix 1 trim "$2" 0.1 stat 2>&1 | awk '/^RMS +amplitude/ { print $3 }'; }
+# Each talk spurt is found on its own: the jitter buffer starts every spurt
+# at the delay it wants then, so the whole file's delay is only a guess for
+# where one begins. The first half second of speech is looked for within
+# 100 ms of that guess; a clipped onset still shows as a quiet first 100 ms.
 for o in "${onsets[@]}"; do
   ref=$(rms_at "$TMP/ref.wav" "$o")
-  at=$(awk -v o="$o" -v d="$delay" 'BEGIN { printf "%.4f", o + d / 1000 }')
+  guess=$(awk -v o="$o" -v d="$delay" 'BEGIN { printf "%.4f", o + d / 1000 - 0.1 }')
+  sox "$TMP/ref.wav" "$TMP/piece.wav" trim "$o" 0.5
+  sox "$TMP/heard.wav" "$TMP/window.wav" trim "$guess" 0.7
+  local_ms=$("$quality" "$TMP/piece.wav" "$TMP/window.wav" --max-delay-ms 200 | sed -n 's/^delay_ms=\([-0-9.]*\) .*/\1/p')
+  at=$(awk -v g="$guess" -v d="$local_ms" 'BEGIN { printf "%.4f", g + d / 1000 }')
   got=$(rms_at "$TMP/heard.wav" "$at")
   db=$(awk -v g="$got" -v r="$ref" 'BEGIN { printf "%.1f", (g > 0 ? 20*log(g/r)/log(10) : -99) }')
-  echo "onset at ${o}s: first 100 ms at $db dB of the reference"
+  echo "onset at ${o}s (heard at ${at}s): first 100 ms at $db dB of the reference"
   awk -v d="$db" 'BEGIN { exit !(d >= -4) }' || fail "the onset at ${o}s was clipped ($db dB)"
 done
 echo "PASS"

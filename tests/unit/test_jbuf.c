@@ -744,6 +744,59 @@ static void test_redundant_copies(void **state)
     gv_jbuf_destroy(jb);
 }
 
+/* Two hours of silence between two talk spurts (the delay history is kept
+ * across silences), the second opening with a pre-roll frame, which stays
+ * out of the estimate: that spurt still starts at a delay learnt from the
+ * first, not at one computed from weights that have all decayed to 0. */
+static void test_long_silence(void **state)
+{
+    gv_jbuf *jb = NULL;
+    gv_jbuf_frame f;
+    uint8_t pl[1] = {0};
+    const uint64_t gap = 7200ull * 1000000;
+    uint64_t now = 0, first_play = 0;
+    (void)state;
+
+    assert_int_equal(gv_jbuf_create(NULL, &jb), 0);
+    for (int spurt = 0; spurt < 2; spurt++) {
+        uint64_t t0 = spurt ? gap : 0;
+        uint32_t ts0 = spurt ? (uint32_t)(gap / 125 * 6) : 0;
+        for (int i = 0; i < 100; i++) {
+            uint64_t arrive = t0 + (uint64_t)i * 20000 + 20000 + (uint64_t)(i % 3) * 1000;
+            if (spurt == 1 && i == 0) {
+                uint64_t drained = now + 1000000; /* the first spurt plays out... */
+                while (now < drained) {
+                    assert_int_equal(gv_jbuf_get(jb, now, &f), 0);
+                    now += (uint64_t)(f.samples - f.skip) * 125 / 6;
+                }
+                now = arrive - 5000; /* ...then two hours of silence, not walked through */
+            }
+            while (now < arrive) {
+                assert_int_equal(gv_jbuf_get(jb, now, &f), 0);
+                if (spurt && f.kind == GV_JBUF_PACKET && !first_play)
+                    first_play = now;
+                now += (uint64_t)(f.samples - f.skip) * 125 / 6;
+            }
+            /* As voice activation sends it: the held-back pre-roll frame
+             * first (kept out of the delay estimate), then the marker. */
+            int flags = spurt == 0 ? (i == 0 ? GV_JBUF_MARKER : 0)
+                                   : (i == 0 ? GV_JBUF_PREROLL : i == 1 ? GV_JBUF_MARKER : 0);
+            gv_jbuf_put(jb, (uint16_t)(spurt * 100 + i), ts0 + (uint32_t)i * 960, 960, flags, pl, 1, arrive);
+        }
+    }
+    while (!first_play && now < gap + 4000000) {
+        assert_int_equal(gv_jbuf_get(jb, now, &f), 0);
+        if (f.kind == GV_JBUF_PACKET)
+            first_play = now;
+        now += (uint64_t)(f.samples - f.skip) * 125 / 6;
+    }
+    /* The second spurt's first packet arrived at gap + 20 ms. */
+    if (first_play < gap + 20000 || first_play > gap + 20000 + 30000)
+        fail_msg("second spurt first played %.1f ms after its first packet arrived",
+                 ((double)first_play - (double)(gap + 20000)) / 1000.0);
+    gv_jbuf_destroy(jb);
+}
+
 static void test_invalid_args(void **state)
 {
     gv_jbuf_config cfg;
@@ -911,6 +964,7 @@ int main(void)
     const char *env = getenv("GV_TEST_SEED");
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_redundant_copies),
+        cmocka_unit_test(test_long_silence),
         cmocka_unit_test(test_invalid_args),
         cmocka_unit_test(test_preroll_does_not_raise_delay),
         cmocka_unit_test(test_first_packet_timing),
