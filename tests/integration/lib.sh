@@ -94,6 +94,32 @@ rms() { sox "$1" -n remix "$2" stat 2>&1 | awk '/^RMS +amplitude/ { print $3 }';
 len() { sox "$1" -n stat 2>&1 | awk '/^Length/ { print $3 }'; }
 within() { awk -v a="$1" -v b="$2" -v tol="$3" 'BEGIN { d = a - b; if (d < 0) d = -d; exit !(d <= tol) }'; }
 
+# Positional voice, one lobby per speaker so each recording holds one voice:
+# spatial_lobby NAME X,Y[,Z] [LISTENER-OPTIONS...] starts a server with the
+# options in the array "spatial", a listener at the origin facing 0 that
+# records $TMP/NAME.hears.wav, and speaker NAME at X,Y[,Z] saying
+# $TMP/speech.wav; end_lobbies NAME... waits for them and stops the servers.
+spatial_lobby() {
+  local name=$1 pos=$2 port
+  shift 2
+  start "srv_$name" server --port 0 --json "${spatial[@]}"
+  port=$(port_of "srv_$name")
+  start "lis_$name" join "127.0.0.1:$port" --name listener --position 0,0,0 --facing 0 --no-capture --no-playback \
+    --record "$TMP/$name.hears.wav" --json --duration 7 "$@"
+  wait_for "lis_$name" '"event":"connected"'
+  start "spk_$name" join "127.0.0.1:$port" --name "$name" --position "$pos" --input-file "$TMP/speech.wav" \
+    --no-playback --json --duration 6
+}
+end_lobbies() {
+  local n
+  for n in "$@"; do
+    expect_exit "spk_$n" 0 20
+    expect_exit "lis_$n" 0 20
+    kill -TERM "$(pid_of "srv_$n")"
+    expect_exit "srv_$n" 0
+  done
+}
+
 # Positional voice: check_pan NAME GAIN_L GAIN_R compares the left/right
 # level ratio of $TMP/NAME.hears.wav with the model's gains (within 1 dB)
 # and keeps its energy; check_energies A B then compares A's level with

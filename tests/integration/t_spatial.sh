@@ -17,25 +17,9 @@ sox "$TMP/lead.wav" "$TMP/raw.wav" "$TMP/speech.wav" vol 0.3
 #   gain = 1 - d/100; pan = x_right/d; theta = (pan+1)*pi/4
 #   L = gain*sqrt2*cos(theta), R = gain*sqrt2*sin(theta)
 spatial=(--spatial 2d --max-distance 100 --attenuation 1 --panning-strength 1)
-run_lobby() { # NAME X,Y
-  local name=$1 pos=$2
-  start "srv_$name" server --port 0 --json "${spatial[@]}"
-  local port
-  port=$(port_of "srv_$name")
-  start "lis_$name" join "127.0.0.1:$port" --name listener --position 0,0 --facing 0 --no-capture --no-playback \
-    --record "$TMP/$name.hears.wav" --json --duration 7
-  wait_for "lis_$name" '"event":"connected"'
-  start "spk_$name" join "127.0.0.1:$port" --name "$name" --position "$pos" --input-file "$TMP/speech.wav" \
-    --no-playback --json --duration 6
-}
-run_lobby a -30,-40
-run_lobby b 16,-12
-for n in a b; do
-  expect_exit "spk_$n" 0 20
-  expect_exit "lis_$n" 0 20
-  kill -TERM "$(pid_of "srv_$n")"
-  expect_exit "srv_$n" 0
-done
+spatial_lobby a -30,-40
+spatial_lobby b 16,-12
+end_lobbies a b
 
 expect() { # X Y -> L R (gains)
   awk -v x="$1" -v y="$2" 'BEGIN { d = sqrt(x*x + y*y); g = 1 - d/100; p = x/d; t = (p+1)*atan2(1,1);

@@ -18,26 +18,9 @@ sox "$TMP/lead.wav" "$TMP/raw.wav" "$TMP/speech.wav" vol 0.3
 # inverse model: gain = (unit / d) * max(0, 1 - d / max), panning strength
 # 1, equal-power pan from the lateral offset.
 spatial=(--spatial 3d --attenuation-model inverse --unit-size 10 --max-distance 100 --panning-strength 1)
-run_lobby() { # NAME X,Y,Z LISTENER-OPTIONS...
-  local name=$1 pos=$2
-  shift 2
-  start "srv_$name" server --port 0 --json "${spatial[@]}"
-  local port
-  port=$(port_of "srv_$name")
-  start "lis_$name" join "127.0.0.1:$port" --name listener --position 0,0,0 --facing 0 --no-capture --no-playback \
-    --record "$TMP/$name.hears.wav" --json --duration 7 "$@"
-  wait_for "lis_$name" '"event":"connected"'
-  start "spk_$name" join "127.0.0.1:$port" --name "$name" --position "$pos" --input-file "$TMP/speech.wav" \
-    --no-playback --json --duration 6
-}
-run_lobby a -14.1421,0,-14.1421 --itd
-run_lobby b 0,0,-40
-for n in a b; do
-  expect_exit "spk_$n" 0 20
-  expect_exit "lis_$n" 0 20
-  kill -TERM "$(pid_of "srv_$n")"
-  expect_exit "srv_$n" 0
-done
+spatial_lobby a -14.1421,0,-14.1421 --itd
+spatial_lobby b 0,0,-40
+end_lobbies a b
 
 expect() { # X Z -> L R gains and the right ear's delay in ms (Woodworth, 0 without ITD)
   awk -v x="$1" -v z="$2" -v itd="$3" 'BEGIN { d = sqrt(x*x + z*z); g = (10 / d) * (1 - d/100);
