@@ -34,6 +34,7 @@
 #define CALM_MIN_PACKETS 20
 #define CALM_MIN_HEIGHT_US 20000 /* lower estimates are left alone: nothing to win */
 #define CALM_SPEEDUP 6.0 /* the estimate's half-life is this much shorter then */
+#define SHIFT_WINDOW_US 1000000 /* a path that got faster is judged on this long */
 #define LOSS_EWMA_N 256.0 /* packets: recent loss is judged over about 5 s */
 #define LATE_MEMORY_US 1000000 /* a late packet this recent makes an underrun wait */
 #define BLOCK_US 2000000 /* clock drift is measured on the minimum delay per block */
@@ -114,7 +115,12 @@ struct gv_jbuf {
     uint64_t last_late_us;
     int have_late;
     uint64_t excess_since_us;
+    uint64_t last_cut_us;
     int have_excess;
+    /* The path stepped down this recently: what is buffered above target
+     * is known to be too much, so it goes without waiting to persist. */
+    uint64_t shift_at_us;
+    int have_shift;
 
     int64_t buffered;
     int held;
@@ -259,6 +265,84 @@ static void win_pop(gv_jbuf *jb)
     jb->win_n--;
 }
 
+/* Adds a delay to the sorted arrays; the fifo is the caller's. */
+static void sorted_insert(gv_jbuf *jb, int64_t d, uint64_t at_us)
+{
+    int i = sorted_find(jb, d);
+
+    memmove(&jb->sorted[i + 1], &jb->sorted[i], (size_t)(jb->win_n - i) * sizeof *jb->sorted);
+    memmove(&jb->sorted_at[i + 1], &jb->sorted_at[i], (size_t)(jb->win_n - i) * sizeof *jb->sorted_at);
+    jb->sorted[i] = d;
+    jb->sorted_at[i] = at_us;
+    jb->win_n++;
+}
+
+/* The median of the window's delays that arrived at or after since_us
+ * (newer) or before it (!newer); count is how many of them there are. */
+static int64_t median_since(const gv_jbuf *jb, uint64_t since_us, int count, int newer)
+{
+    int i, seen = 0;
+
+    for (i = 0; i < jb->win_n; i++) {
+        if ((jb->sorted_at[i] >= since_us) == newer && 2 * ++seen >= count)
+            return jb->sorted[i];
+    }
+    return jb->sorted[jb->win_n - 1];
+}
+
+/* When at least two thirds of the last second's delays lie below the
+ * window's lower quartile, the path got faster (a handover back, a queue
+ * that drained). Stationary jitter almost never does that, whatever its
+ * distribution (half of fifty independent delays below a quartile is four
+ * standard deviations away already), so the test needs no scale. The
+ * older delays then describe the old path: they are moved down by the
+ * step (the difference of the medians before and after it), which keeps
+ * their word on the jitter while the base delay follows at once; a
+ * second of delays alone would make a noisy tail. The step starts with
+ * the newest run of delays that lies (nine in ten) below the quartile;
+ * packets in that run that were sent before its first packet faster than
+ * its median, and are slower than that median themselves, took the old
+ * path (they arrive after faster packets sent later) and move too.
+ * Returns whether the delays were moved. */
+static int follow_step_down(gv_jbuf *jb, uint64_t now)
+{
+    int64_t quartile = jb->sorted[jb->win_n / 4], median, step, first_fast_sent = 0;
+    int i, recent = 0, below = 0, cut = jb->win_n, n = jb->win_n;
+    uint64_t run_start;
+
+    for (i = n - 1; i >= 0; i--) {
+        const win_entry *e = &jb->fifo[(jb->win_head + i) % WIN_MAX];
+        if (e->at_us + SHIFT_WINDOW_US < now)
+            break;
+        recent++;
+        below += e->d_us < quartile;
+        if (10 * below >= 9 * recent)
+            cut = i;
+    }
+    if (recent < CALM_MIN_PACKETS || n < 2 * recent || 3 * below < 2 * recent)
+        return 0;
+    run_start = jb->fifo[(jb->win_head + cut) % WIN_MAX].at_us;
+    median = median_since(jb, run_start, n - cut, 1);
+    step = median_since(jb, run_start, cut, 0) - median;
+    if (step <= 0)
+        return 0;
+    for (i = cut; i < n; i++) {
+        const win_entry *e = &jb->fifo[(jb->win_head + i) % WIN_MAX];
+        if (e->d_us < median) {
+            first_fast_sent = (int64_t)e->at_us - e->d_us;
+            break;
+        }
+    }
+    jb->win_n = 0;
+    for (i = 0; i < n; i++) {
+        win_entry *e = &jb->fifo[(jb->win_head + i) % WIN_MAX];
+        if (i < cut || (e->d_us > median && (int64_t)e->at_us - e->d_us < first_fast_sent))
+            e->d_us -= step;
+        sorted_insert(jb, e->d_us, e->at_us);
+    }
+    return 1;
+}
+
 /* Least-squares slope of the per-block minimum delays: jitter only adds
  * to a delay, so the minima follow the clocks' drift and little else. */
 static void track_drift(gv_jbuf *jb, int64_t d, uint64_t now)
@@ -312,10 +396,17 @@ static void track_drift(gv_jbuf *jb, int64_t d, uint64_t now)
         jb->drift = jb->drift > 0 ? DRIFT_MAX : -DRIFT_MAX;
 }
 
+/* The sender's clock drift, when the minima say it is one: a path that
+ * stepped (a handover) also tilts the fitted line, but it is over once
+ * and needs neither a margin nor a stop to shortening. */
+static double clock_drift(const gv_jbuf *jb)
+{
+    return jb->drift_steady ? jb->drift : 0.0;
+}
+
 static void win_push(gv_jbuf *jb, int64_t d, uint64_t now)
 {
     uint64_t horizon = (uint64_t)jb->cfg.window_ms * 1000;
-    int i;
 
     /* A packet that arrives earlier than the typical one by more than the
      * cap was sent ahead of time (a burst, a flood): it cannot be played
@@ -343,12 +434,14 @@ static void win_push(gv_jbuf *jb, int64_t d, uint64_t now)
            (jb->win_n > WIN_KEEP && now > horizon && jb->fifo[jb->win_head].at_us < now - horizon))
         win_pop(jb);
     jb->fifo[(jb->win_head + jb->win_n) % WIN_MAX] = (win_entry){now, d};
-    i = sorted_find(jb, d);
-    memmove(&jb->sorted[i + 1], &jb->sorted[i], (size_t)(jb->win_n - i) * sizeof *jb->sorted);
-    memmove(&jb->sorted_at[i + 1], &jb->sorted_at[i], (size_t)(jb->win_n - i) * sizeof *jb->sorted_at);
-    jb->sorted[i] = d;
-    jb->sorted_at[i] = now;
-    jb->win_n++;
+    sorted_insert(jb, d, now);
+    /* A fast sender clock lowers the delays steadily, and the drift
+     * tracking owns that. */
+    if (fabs(clock_drift(jb)) < SLOW_SENDER && follow_step_down(jb, now)) {
+        jb->st.path_shifts++;
+        jb->shift_at_us = now;
+        jb->have_shift = 1;
+    }
 
     track_drift(jb, d, now);
     if (jb->have_last_d) {
@@ -482,7 +575,7 @@ static targets compute_targets(gv_jbuf *jb, int fs, uint64_t now)
     /* A drifting clock moves the delays while the window still remembers
      * where they were: keep a couple of seconds' worth of drift in hand. */
     margin = (int64_t)jb->cfg.margin_ms * 1000 +
-             (int64_t)(fabs(jb->drift) * DRIFT_GUARD_S * 1e6);
+             (int64_t)(fabs(clock_drift(jb)) * DRIFT_GUARD_S * 1e6);
 
     /* Hysteresis, so a loss rate near the threshold does not toggle the
      * extra frame at every talk spurt. */
@@ -858,11 +951,14 @@ static int play_packet(gv_jbuf *jb, slot *s, uint64_t now, gv_jbuf_frame *out)
          * whole only when two frames or more are too much (and the next
          * is here to follow), since a packet never played is lost audio. */
         slot *next = stored(jb, s->seq + 1);
+        uint64_t wait = persist_us(excess, s->samples);
+        int stepped_down = jb->have_shift && now - jb->shift_at_us < PERSIST_US;
         if (!jb->have_excess) {
             jb->have_excess = 1;
             jb->excess_since_us = now;
-        } else if (now - jb->excess_since_us >= persist_us(excess, s->samples)) {
-            jb->excess_since_us = now;
+        } else if (stepped_down ? now - jb->last_cut_us >= DRAIN_MIN_US
+                                : now - jb->excess_since_us >= wait && now - jb->last_cut_us >= wait) {
+            jb->last_cut_us = now;
             if (excess >= 2 * frame_us(s->samples) && next && next->ts == s->ts + s->samples) {
                 unhold(jb, s);
                 jb->st.dropped_for_drift++;
@@ -872,7 +968,7 @@ static int play_packet(gv_jbuf *jb, slot *s, uint64_t now, gv_jbuf_frame *out)
             }
             /* A sender clock running slow eats the excess by itself (and
              * cutting it would only bring the next insertion sooner). */
-            if (jb->drift < SLOW_SENDER)
+            if (clock_drift(jb) < SLOW_SENDER)
                 skip = (int)((excess - HEADROOM_US) * 6 / 125 / 24 * 24);
             if (skip > s->samples / 2)
                 skip = s->samples / 2 / 24 * 24;
@@ -977,7 +1073,7 @@ static int play_underrun(gv_jbuf *jb, uint64_t now, gv_jbuf_frame *out)
      * little later than the one before): wait for it (the delay grows by
      * what it takes) rather than conceal it and lose it when it comes. */
     pause = (jb->have_late && now - jb->last_late_us < LATE_MEMORY_US) ||
-            (jb->drift >= VERY_SLOW_SENDER && jb->drift_steady);
+            clock_drift(jb) >= VERY_SLOW_SENDER;
     chunk = pause && jb->last_fs > PAUSE_CHUNK ? PAUSE_CHUNK : jb->last_fs;
     jb->ep_samples += chunk;
     jb->pend++;

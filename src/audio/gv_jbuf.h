@@ -14,8 +14,11 @@
  * waits for it). Within a long talk spurt, once the delay has stayed 1 ms
  * or more above target for two seconds (less the more it is), a frame is
  * played shortened, or dropped when two frames or more are too much; this
- * also absorbs a fast sender clock, and a slow one is met by insertions. When loss
- * is frequent it waits one frame more so the packet carrying FEC is there. */
+ * also absorbs a fast sender clock, and a slow one is met by insertions.
+ * When the last second's delays sit below the window's lower quartile the
+ * path got faster (a handover back): the older delays are moved down by the
+ * step, and the excess goes within a second or two. When loss is frequent
+ * it waits one frame more so the packet carrying FEC is there. */
 #ifndef GV_JBUF_H
 #define GV_JBUF_H
 
@@ -79,6 +82,7 @@ typedef struct gv_jbuf_stats {
     uint64_t tail_frames;        /* LOST frames that turned out to follow the end of a
                                   * talk spurt (the buffer cannot know in advance) */
     uint64_t resyncs;            /* sender restarts followed */
+    uint64_t path_shifts;        /* times the path got faster and older delays were forgotten */
     uint64_t redundant_used;     /* packets that only their redundant copy brought */
     double buffered_ms;          /* audio held right now */
 } gv_jbuf_stats;

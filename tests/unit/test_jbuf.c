@@ -350,7 +350,7 @@ static void print_result(const scen *sc, const result *r)
     const gv_jbuf_stats *s = &r->st;
     print_message("  %-22s recv %llu lost %llu late %llu dup %llu fec %llu conc %llu tail %llu "
                   "drop %llu ins %llu cap %llu rs %llu | tgt %.1f jit %.1f pd %.1f maxbuf %.1f "
-                  "over %.1f lost/min %llu\n",
+                  "over %.1f lost/min %llu shifts %llu\n",
                   sc->name, (unsigned long long)s->received, (unsigned long long)s->lost,
                   (unsigned long long)s->late, (unsigned long long)s->duplicates,
                   (unsigned long long)s->fec_recovered, (unsigned long long)s->concealed_frames,
@@ -358,7 +358,7 @@ static void print_result(const scen *sc, const result *r)
                   (unsigned long long)s->inserted_for_drift, (unsigned long long)s->dropped_for_cap,
                   (unsigned long long)s->resyncs, s->target_delay_ms, s->jitter_ms,
                   s->playout_delay_ms, r->max_buffered_ms, r->max_over_target_ms,
-                  (unsigned long long)r->max_lost_per_min);
+                  (unsigned long long)r->max_lost_per_min, (unsigned long long)s->path_shifts);
 }
 
 /* ---- per-scenario checks beyond the counters ---- */
@@ -502,6 +502,20 @@ static void check_step_continuous(const scen *sc, const result *r)
     EXPECT(sc, r->st.playout_delay_ms < r->target_at[2] + 2.0);
 }
 
+/* The step back down under 20 ms of jitter, which hides the calm a spike
+ * leaves: the last second's delays, nearly all below the window's lower
+ * quartile, say the path got faster, so the older delays are forgotten and
+ * the delay comes down within about two seconds instead of the window's
+ * ten. Probe 2 is 2.5 s after the step down. */
+static void check_path_faster(const scen *sc, const result *r)
+{
+    EXPECT(sc, r->target_at[1] >= r->target_at[0] + 38.0);
+    EXPECT(sc, r->target_at[2] < r->target_at[0] + 5.0);
+    EXPECT(sc, r->st.path_shifts >= 1 && r->st.path_shifts <= 2);
+    EXPECT(sc, r->st.playout_delay_ms < r->target_at[2] + 5.0);
+    EXPECT(sc, r->st.lost <= 6);
+}
+
 /* A sender clock 2% slow (SDL's disk driver under load does that): 1.2 s
  * of audio to fill in over the minute, by waiting for each late packet
  * rather than losing it. Only the first few, before a late packet has
@@ -597,6 +611,8 @@ static const scen scenarios[] = {
      .step_us = 40000, .calm_at_ms = 10000, .max_tail = 16, .check = check_step},
     {.name = "jitter step, no pause", .dur_ms = 35000, .step_at_ms = 5000, .step_us = 40000,
      .calm_at_ms = 10000, .check = check_step_continuous},
+    {.name = "path faster again", .dur_ms = 17500, .step_at_ms = 5000, .step_us = 40000,
+     .calm_at_ms = 15000, .jitter_us = 20000, .check = check_path_faster},
     {.name = "hard cap", .dur_ms = 8000, .flood_at_ms = 3000, .flood_frames = 60,
      .max_tail = 4, .check = check_cap},
     {.name = "slow sender -2%", .dur_ms = 60000, .drift_ppm = -20000, .jitter_us = 2000,

@@ -53,7 +53,8 @@ static int int_arg(const char *s, int *out)
     return 0;
 }
 
-#define TUNE_LOWEST 900 /* per mille: quantiles tried when matching a late rate */
+#define TUNE_HIGHEST 999 /* per mille: quantiles tried when matching a late rate */
+#define TUNE_LOWEST 900
 
 static double pct(int late, int arrived)
 {
@@ -90,17 +91,19 @@ static void write_series(FILE *f, const jbench_trace *t, const int64_t *a, const
     }
 }
 
-/* The same buffer with a lower delay quantile (steps of 1% down to
- * TUNE_LOWEST): of those whose late count stays within max_late, the one
- * with the least delay. How much delay it saves when it may lose as much
- * as the other buffer does.
+/* The same buffer with another delay quantile (per mille steps from
+ * TUNE_HIGHEST down to 99%, then 1% steps down to TUNE_LOWEST): of those
+ * whose late count stays within max_late, the one with the least delay.
+ * How much delay it saves when it may lose as much as the other buffer
+ * does, or what it costs to lose no more than the other when its default
+ * loses more.
  * Returns 0 with *q and *out, or 1 when no quantile keeps within it. */
 static int tuned_to_late(const jbench_trace *t, const gv_jbuf_config *base, int max_late, int *q,
                          jbench_result *out)
 {
     int found = 1;
 
-    for (int p = base->quantile_permille; p >= TUNE_LOWEST; p = p % 10 ? p / 10 * 10 : p - 10) {
+    for (int p = TUNE_HIGHEST; p >= TUNE_LOWEST; p = p > 990 ? p - 1 : p - 10) {
         gv_jbuf_config c = *base;
         jbench_result r;
         c.quantile_permille = p;
@@ -231,7 +234,7 @@ int main(int argc, char **argv)
                 printf(" %.1f%% | %.1f | %.2f | %.3f |\n", tq / 10.0, tg.delay_ms, pct(tg.late, tg.arrived),
                        x.delay_ms > 0 ? tg.delay_ms / x.delay_ms : 0);
             else
-                printf(" none down to %.1f%% | | | |\n", TUNE_LOWEST / 10.0);
+                printf(" none in %.1f..%.1f%% | | | |\n", TUNE_LOWEST / 10.0, TUNE_HIGHEST / 10.0);
             if (dat)
                 fprintf(dat, "%d \"%s%s\" %.2f %.3f %.2f %.3f %.2f %.2f\n", s, sc.name, sc.spurts ? "" : " (cont.)",
                         g.delay_ms, pct(g.late, g.arrived), x.delay_ms, pct(x.late, x.arrived), hg, hx);
