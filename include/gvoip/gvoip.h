@@ -184,7 +184,8 @@ typedef struct gv_client_config {
     const char *known_servers_file; /* NULL: per-user default; "" disables trust on first use */
     const char *server_key;         /* "SHA256:...": pin; refuse any other key */
     const uint8_t *host_token;      /* from gv_server_host_token, for the host's own player */
-    uint32_t connect_timeout_ms;    /* default 5000 */
+    uint32_t connect_timeout_ms;    /* default 5000: to the server's handshake answer,
+                                     * then as long again for the rest of the join */
     gv_codec_kind codec;
     int bitrate;                    /* bit/s, clamped to 6000..128000; default 24000 */
     int frame_ms;                   /* 10, 20, 40 or 60; default 20 */
@@ -295,6 +296,8 @@ typedef struct gv_client_stats {
     int redundancy;        /* 1 while each packet carries the previous one */
     int bitrate;           /* the Opus bit rate in use (halved while redundancy is on) */
     uint64_t redundant_packets; /* packets sent with a copy of the previous one */
+    uint64_t join_retries;      /* connection attempts started again because the
+                                 * handshake got no answer (a lost acknowledgement) */
 } gv_client_stats;
 
 GV_API void gv_client_get_stats(const gv_client *c, gv_client_stats *out);

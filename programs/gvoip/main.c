@@ -385,6 +385,13 @@ static int run_player(const gvoip_options *opt, const char *password, size_t pas
         }
         sleep_ms(TICK_MS);
     }
+    if (code == EXIT_OK && !quit_requested && gv_client_id(p->client) == 0) {
+        /* --duration ran out first: a run that never joined did not succeed. */
+        failure = (gv_event){.type = GV_EVENT_CONNECTION_FAILED, .error = GV_ETIMEOUT};
+        snprintf(failure.reason, sizeof failure.reason, "--duration ended before the join completed");
+        show_event(p, &failure);
+        code = EXIT_JOIN;
+    }
 out:
     if (p->screen) {
         tui_close(p->screen);

@@ -14,6 +14,9 @@
 
 enum link_state { LINK_CONNECTING, LINK_HANDSHAKE, LINK_HELLO, LINK_JOINED, LINK_DONE };
 
+/* Twice the server's half-open lifetime and several round trips. */
+#define HANDSHAKE_RETRY_US 1200000u
+
 typedef struct roster_entry {
     uint16_t id;
     char name[GV_NAME_MAX + 1];
@@ -28,6 +31,8 @@ struct gv_link {
     gv_random random;
     int protocol_version;
     uint64_t deadline_us;
+    uint64_t timeout_us; /* each stage of the join: silence this long fails it */
+    uint64_t handshake_retry_us; /* LINK_HANDSHAKE: connect again if still there then */
     char *server_host;
     uint16_t server_port;
     char name[UINT8_MAX + 1];
@@ -199,6 +204,9 @@ static void on_handshake_reply(gv_link *l, const uint8_t *data, size_t len)
     gv_noise_destroy(l->noise);
     l->noise = NULL;
     l->state = LINK_HELLO;
+    /* The server answered: a slow, lossy path gets the whole timeout again
+     * for the rest of the join rather than failing a join in progress. */
+    l->deadline_us = now_us(l) + l->timeout_us;
     send_hello(l);
 }
 
@@ -304,6 +312,25 @@ static void on_connect(gv_link *l)
         return;
     }
     l->state = LINK_HANDSHAKE;
+    l->handshake_retry_us = now_us(l) + HANDSHAKE_RETRY_US;
+}
+
+/* The server keeps a half-open connection only until ENet's first
+ * retransmission of VERIFY_CONNECT (about 500 ms; gv_transport's answer
+ * to spoofed CONNECTs), so when our one acknowledgement of it is lost the
+ * server forgets us while ENet here believes it is connected, and our
+ * handshake goes nowhere. No answer to it by now: start again with a new
+ * CONNECT and a new handshake. The server holds no lobby state for us yet. */
+static void retry_handshake(gv_link *l)
+{
+    gv_noise_destroy(l->noise);
+    l->noise = NULL;
+    l->state = LINK_CONNECTING;
+    l->counters.join_retries++;
+    if (gv_transport_reconnect(&l->transport, &l->peer) < 0) {
+        l->peer = NULL;
+        fail(l, GV_ENET, "could not connect again%s", NULL);
+    }
 }
 
 static void on_disconnect(gv_link *l, uint32_t data)
@@ -367,6 +394,8 @@ int gv_link_service(gv_link *l, gv_event *ev, uint32_t timeout_ms)
         return rc;
     if (l->state < LINK_JOINED && now_us(l) > l->deadline_us)
         fail(l, GV_ETIMEOUT, "timed out joining %s", l->server_host);
+    else if (l->state == LINK_HANDSHAKE && now_us(l) > l->handshake_retry_us)
+        retry_handshake(l);
     gv_transport_flush(&l->transport);
     return gv_events_pop(&l->events, ev);
 }
@@ -418,7 +447,8 @@ int gv_link_create(const gv_client_config *cfg, const gv_link_callbacks *cb, gv_
     } else if (cfg->known_servers_file[0] && !(l->known_file = strdup(cfg->known_servers_file))) {
         goto out;
     }
-    l->deadline_us = now_us(l) + (uint64_t)(cfg->connect_timeout_ms ? cfg->connect_timeout_ms : 5000) * 1000u;
+    l->timeout_us = (uint64_t)(cfg->connect_timeout_ms ? cfg->connect_timeout_ms : 5000) * 1000u;
+    l->deadline_us = now_us(l) + l->timeout_us;
     rc = gv_transport_connect(&l->transport, l->server_host, l->server_port, (uint32_t)l->protocol_version,
                               &l->peer);
     if (rc < 0)

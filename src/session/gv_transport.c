@@ -250,6 +250,16 @@ int gv_transport_connect(gv_transport *t, const char *host, uint16_t port, uint3
     return 0;
 }
 
+int gv_transport_reconnect(gv_transport *t, ENetPeer **peer)
+{
+    if (!t || !t->host || !peer || !*peer || t->remote.port == 0)
+        return GV_EINVAL;
+    enet_peer_reset(*peer);
+    t->cookie_retries = 0;
+    *peer = enet_host_connect(t->host, &t->remote, GV_CH_COUNT, t->connect_data);
+    return *peer ? 0 : GV_ENET;
+}
+
 void gv_transport_close(gv_transport *t)
 {
     if (!t || !t->host)

@@ -60,6 +60,11 @@ int gv_transport_listen(gv_transport *t, const char *bind_address, uint16_t port
  * at once with the cookie in bits 8-31; *peer stays the same pointer. */
 int gv_transport_connect(gv_transport *t, const char *host, uint16_t port, uint32_t connect_data, ENetPeer **peer);
 
+/* Connector: drops the connection attempt of *peer and starts a new one
+ * to the same server with the same connect data (a fresh connectID, the
+ * cookie budget renewed); *peer stays the same pointer. */
+int gv_transport_reconnect(gv_transport *t, ENetPeer **peer);
+
 void gv_transport_close(gv_transport *t);
 
 uint16_t gv_transport_port(const gv_transport *t);
