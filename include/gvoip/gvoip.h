@@ -108,6 +108,13 @@ typedef enum gv_transmit_mode {
     GV_TX_PUSH_TO_TALK = 2,   /* only while gv_client_set_ptt(c, 1) */
 } gv_transmit_mode;
 
+/* Which AEAD seals a session after its handshake. */
+typedef enum gv_cipher_choice {
+    GV_CIPHER_AUTO = 0,              /* AES-256-GCM when both ends' CPUs have AES-NI, else
+                                      * ChaCha20-Poly1305 (the default) */
+    GV_CIPHER_CHACHA20POLY1305 = 1,  /* always ChaCha20-Poly1305 */
+} gv_cipher_choice;
+
 /* ---- Server (a lobby; also the "host" half of a listen server) -------- */
 
 typedef struct gv_server gv_server;
@@ -128,6 +135,7 @@ typedef struct gv_server_config {
     int relay_hold_us;
     int relay_hold_rate;
     gv_spatial_config spatial; /* default: off; checked by gv_server_create (GV_EINVAL) */
+    int cipher;               /* gv_cipher_choice; default GV_CIPHER_AUTO */
     gv_clock clock;
     gv_random random;
     int protocol_version;     /* tests only: 0 means the real one */
@@ -195,6 +203,7 @@ typedef struct gv_client_config {
     int echo_test;                  /* 1: hear yourself through the server */
     int transmit_mode;              /* gv_transmit_mode; default GV_TX_CONTINUOUS */
     int itd;                        /* 1: add a small interaural delay to positional voice */
+    int cipher;                     /* gv_cipher_choice; default GV_CIPHER_AUTO */
     gv_clock clock;
     gv_random random;
     int protocol_version;           /* tests only */
@@ -298,6 +307,7 @@ typedef struct gv_client_stats {
     uint64_t redundant_packets; /* packets sent with a copy of the previous one */
     uint64_t join_retries;      /* connection attempts started again because the
                                  * handshake got no answer (a lost acknowledgement) */
+    int cipher;                 /* the AEAD of this session: 0 ChaCha20-Poly1305, 1 AES-256-GCM */
 } gv_client_stats;
 
 GV_API void gv_client_get_stats(const gv_client *c, gv_client_stats *out);

@@ -107,6 +107,7 @@ static int create_server(const gvoip_options *opt, const char *password, size_t 
     cfg.password_len = password_len;
     cfg.local_host = local_host;
     cfg.allow_raw = opt->allow_raw;
+    cfg.cipher = opt->cipher;
     if (opt->relay_hold_us >= 0)
         cfg.relay_hold_us = opt->relay_hold_us;
     if (opt->relay_hold_rate >= 0)
@@ -297,6 +298,7 @@ static int run_player(const gvoip_options *opt, const char *password, size_t pas
     cfg.echo_test = opt->echo_test;
     cfg.transmit_mode = opt->transmit_mode;
     cfg.itd = opt->itd;
+    cfg.cipher = opt->cipher;
     if (opt->mode == MODE_HOST) {
         code = create_server(opt, password, password_len, 1, &p->server);
         if (code != EXIT_OK)

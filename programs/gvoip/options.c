@@ -23,6 +23,8 @@ static const char usage[] =
     "  --password-file FILE lobby password (or the GVOIP_PASSWORD environment variable)\n"
     "  --server-key FP      join only a server whose key has this fingerprint (SHA256:...)\n"
     "  --known-servers FILE trust-on-first-use file (default ~/.config/gvoip/known_servers)\n"
+    "  --cipher auto|chacha20-poly1305  what seals the session: auto takes AES-256-GCM when\n"
+    "                       both ends' CPUs have AES-NI, else ChaCha20-Poly1305 (default auto)\n"
     "voice:\n"
     "  --codec opus|raw     raw is the original example's uncompressed frames (benchmarks only)\n"
     "  --allow-raw          server, host: relay --codec raw players (benchmarks only)\n"
@@ -279,6 +281,14 @@ int gvoip_parse_options(int argc, char **argv, gvoip_options *opt)
             opt->no_capture = 1;
         } else if (!strcmp(a, "--no-playback")) {
             opt->no_playback = 1;
+        } else if (!strcmp(a, "--cipher")) {
+            NEEDS_VALUE();
+            if (!strcmp(v, "auto"))
+                opt->cipher = 0;
+            else if (!strcmp(v, "chacha20-poly1305"))
+                opt->cipher = 1;
+            else
+                return bad("--cipher takes auto or chacha20-poly1305", v);
         } else if (!strcmp(a, "--transmit")) {
             NEEDS_VALUE();
             if (!strcmp(v, "continuous"))

@@ -64,6 +64,7 @@ typedef struct gvoip_options {
     float move_to[3];
     /* controls */
     int transmit_mode; /* gv_transmit_mode; default continuous */
+    int cipher;        /* gv_cipher_choice; default auto */
     int mute;
     int no_tui;
 } gvoip_options;

@@ -78,9 +78,10 @@ int stats_write_client(const char *path, const gvoip_options *opt, const gv_clie
             (unsigned long long)st.datagrams, (unsigned long long)st.wire_bytes,
             (unsigned long long)st.max_datagram_bytes, st.seconds, st.expected_loss_pct,
             st.redundancy ? "true" : "false", st.bitrate, (unsigned long long)st.redundant_packets);
-    fprintf(f, ",\"malformed\":%llu,\"auth_failed\":%llu,\"replayed\":%llu,\"join_retries\":%llu,\"peers\":[",
+    fprintf(f, ",\"malformed\":%llu,\"auth_failed\":%llu,\"replayed\":%llu,\"join_retries\":%llu,\"cipher\":\"%s\","
+            "\"peers\":[",
             (unsigned long long)st.malformed, (unsigned long long)st.auth_failed, (unsigned long long)st.replayed,
-            (unsigned long long)st.join_retries);
+            (unsigned long long)st.join_retries, st.cipher == 1 ? "aes-256-gcm" : "chacha20-poly1305");
     for (int i = 0; i < n; i++) {
         const gv_peer_stats *p = &peers[i];
         fprintf(f, "%s{\"id\":%u,\"name\":", i ? "," : "", (unsigned)p->id);

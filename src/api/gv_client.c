@@ -167,6 +167,7 @@ void gv_client_get_stats(const gv_client *c, gv_client_stats *out)
     out->auth_failed = k.auth_failed;
     out->replayed = k.replayed;
     out->join_retries = k.join_retries;
+    out->cipher = gv_link_cipher(c->link);
     out->seconds = (double)(c->clock.now_us(c->clock.ctx) - c->created_us) / 1e6;
     gv_voice_get_stats(c->voice, out);
 }

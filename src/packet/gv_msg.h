@@ -36,6 +36,11 @@ enum gv_handshake_type {
     GV_HANDSHAKE_RESP = 0x02,
 };
 #define GV_HANDSHAKE_PAD 96
+/* HANDSHAKE_INIT's first payload byte: the ciphers the client can run
+ * beyond ChaCha20-Poly1305 (the rest is zero padding). HANDSHAKE_RESP's
+ * payload is the one byte the server chose (gv_seal_cipher); an empty one,
+ * from a server before this, means ChaCha20-Poly1305. */
+#define GV_CIPHER_OFFER_AES256GCM 0x01
 
 enum gv_msg_type {
     GV_MSG_HELLO = 0x20,

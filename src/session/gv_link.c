@@ -33,6 +33,8 @@ struct gv_link {
     uint64_t deadline_us;
     uint64_t timeout_us; /* each stage of the join: silence this long fails it */
     uint64_t handshake_retry_us; /* LINK_HANDSHAKE: connect again if still there then */
+    int offer_aes;               /* AES-256-GCM offered in the handshake */
+    int cipher;                  /* gv_seal_cipher the server chose */
     char *server_host;
     uint16_t server_port;
     char name[UINT8_MAX + 1];
@@ -183,11 +185,17 @@ static void on_handshake_reply(gv_link *l, const uint8_t *data, size_t len)
 {
     uint8_t payload[64], pk[32];
     gv_seal_keys keys;
+    int got;
     if (len < 1 || data[0] != GV_HANDSHAKE_RESP ||
-        gv_noise_read_message(l->noise, data + 1, len - 1, payload, sizeof payload) < 0 ||
+        (got = gv_noise_read_message(l->noise, data + 1, len - 1, payload, sizeof payload)) < 0 ||
         gv_noise_remote_static(l->noise, pk) != 0) {
         l->counters.auth_failed++;
         fail(l, GV_EAUTH, "the server's handshake did not verify%s", NULL);
+        return;
+    }
+    l->cipher = got == 0 ? GV_SEAL_CHACHA20POLY1305 : payload[0];
+    if (got > 1 || (l->cipher != GV_SEAL_CHACHA20POLY1305 && !(l->cipher == GV_SEAL_AES256GCM && l->offer_aes))) {
+        fail(l, GV_EAUTH, "the server chose a cipher this client did not offer%s", NULL);
         return;
     }
     if (check_server_key(l, pk) != 0) {
@@ -195,7 +203,12 @@ static void on_handshake_reply(gv_link *l, const uint8_t *data, size_t len)
         enet_peer_disconnect(l->peer, 0);
         return;
     }
-    if (gv_noise_split(l->noise, &keys) != 0 || gv_seal_create(&keys, &l->seal) != 0) {
+    int rc = gv_noise_split(l->noise, &keys);
+    if (rc == 0) {
+        keys.cipher = (gv_seal_cipher)l->cipher;
+        rc = gv_seal_create(&keys, &l->seal);
+    }
+    if (rc != 0) {
         sodium_memzero(&keys, sizeof keys);
         fail(l, GV_ENOMEM, "could not set up the session keys%s", NULL);
         return;
@@ -301,7 +314,7 @@ static void on_connect(gv_link *l)
 {
     uint8_t pro[6] = {'g', 'v', 'o', 'i', 'p', (uint8_t)l->protocol_version};
     uint8_t msg[1 + 32 + GV_HANDSHAKE_PAD];
-    uint8_t pad[GV_HANDSHAKE_PAD] = {0};
+    uint8_t pad[GV_HANDSHAKE_PAD] = {l->offer_aes ? GV_CIPHER_OFFER_AES256GCM : 0};
     enet_peer_timeout(l->peer, 32, 2000, 6000);
     msg[0] = GV_HANDSHAKE_INIT;
     int n = -1;
@@ -406,7 +419,8 @@ int gv_link_create(const gv_client_config *cfg, const gv_link_callbacks *cb, gv_
     gv_link *l = NULL;
     if (!cfg || !out || !cfg->server_host || !cfg->name || !cfg->clock.now_us || !cfg->random.fill ||
         cfg->password_len > GV_PASSWORD_MAX || (cfg->password_len && !cfg->password) ||
-        cfg->protocol_version < 0 || cfg->protocol_version > 255)
+        cfg->protocol_version < 0 || cfg->protocol_version > 255 ||
+        (cfg->cipher != GV_CIPHER_AUTO && cfg->cipher != GV_CIPHER_CHACHA20POLY1305))
         goto out;
     /* The server judges names (and says why it refuses one); only what
      * cannot be encoded is refused here. */
@@ -426,6 +440,7 @@ int gv_link_create(const gv_client_config *cfg, const gv_link_callbacks *cb, gv_
     l->clock = cfg->clock;
     l->random = cfg->random;
     l->protocol_version = cfg->protocol_version ? cfg->protocol_version : GV_PROTOCOL_VERSION;
+    l->offer_aes = cfg->cipher == GV_CIPHER_AUTO && gv_seal_aes256gcm_available();
     l->server_port = cfg->server_port;
     l->server_host = strdup(cfg->server_host);
     if (!l->server_host)
@@ -482,6 +497,11 @@ void gv_link_destroy(gv_link *l)
     free(l->known_file);
     sodium_memzero(l, sizeof *l);
     free(l);
+}
+
+int gv_link_cipher(const gv_link *l)
+{
+    return l ? l->cipher : 0;
 }
 
 int gv_link_id(const gv_link *l)

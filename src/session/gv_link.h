@@ -62,4 +62,7 @@ typedef struct gv_link_counters {
 
 void gv_link_get_counters(const gv_link *l, gv_link_counters *out);
 
+/* The gv_seal_cipher the handshake chose (0 before it finished). */
+int gv_link_cipher(const gv_link *l);
+
 #endif

@@ -427,6 +427,7 @@ int gv_noise_split(gv_noise *noise, gv_seal_keys *out)
     memcpy(out->send, noise->role == ROLE_INITIATOR ? k1 : k2, 32);
     memcpy(out->recv, noise->role == ROLE_INITIATOR ? k2 : k1, 32);
     memcpy(out->handshake_hash, noise->h, 32);
+    out->cipher = GV_SEAL_CHACHA20POLY1305;
     sodium_memzero(okm, sizeof okm);
     sodium_memzero(noise->ck, sizeof noise->ck);
     noise->step = STEP_SPLIT;

@@ -1,6 +1,7 @@
 #include "session/gv_seal.h"
 
 #include <limits.h>
+#include <stdalign.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -9,6 +10,10 @@
 #include "gvoip/error.h"
 
 #define COUNTER_LEN 8
+
+_Static_assert(crypto_aead_aes256gcm_NPUBBYTES == crypto_aead_chacha20poly1305_ietf_NPUBBYTES &&
+                   crypto_aead_aes256gcm_ABYTES == crypto_aead_chacha20poly1305_ietf_ABYTES,
+               "both AEADs share one nonce and tag layout");
 #define WINDOW_WORDS (GV_SEAL_WINDOW / 64)
 
 /* Receive side of one channel. top is one past the newest accepted counter
@@ -20,8 +25,12 @@ typedef struct window {
 } window;
 
 struct gv_seal {
+    gv_seal_cipher cipher;
     uint8_t send_key[32];
     uint8_t recv_key[32];
+    /* AES-256-GCM: the expanded keys, computed once (libsodium's "afternm"). */
+    crypto_aead_aes256gcm_state send_aes;
+    crypto_aead_aes256gcm_state recv_aes;
     uint64_t send_next[GV_SEAL_CHANNELS];
     window recv[GV_SEAL_CHANNELS];
 };
@@ -41,7 +50,8 @@ static uint64_t get_le64(const uint8_t *p)
 }
 
 /* Noise's ChaChaPoly nonce is 32 zero bits then the 64-bit LE counter; the
- * channel id takes the zero bits so that the channels never share a nonce. */
+ * channel id takes the zero bits so that the channels never share a nonce.
+ * AES-256-GCM takes the same 96 bits. */
 static void make_nonce(uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES], uint8_t channel,
                        uint64_t counter)
 {
@@ -113,18 +123,32 @@ static void window_accept(window *w, uint64_t c)
     bit_set(w, c, 1);
 }
 
+int gv_seal_aes256gcm_available(void)
+{
+    return crypto_aead_aes256gcm_is_available();
+}
+
 int gv_seal_create(const gv_seal_keys *keys, gv_seal **out)
 {
     if (out == NULL)
         return GV_EINVAL;
     *out = NULL;
-    if (keys == NULL)
+    if (keys == NULL || (keys->cipher != GV_SEAL_CHACHA20POLY1305 && keys->cipher != GV_SEAL_AES256GCM) ||
+        (keys->cipher == GV_SEAL_AES256GCM && !gv_seal_aes256gcm_available()))
         return GV_EINVAL;
-    gv_seal *s = calloc(1, sizeof *s);
+    /* The AES states must be 16-byte aligned. */
+    size_t size = (sizeof(gv_seal) + alignof(gv_seal) - 1) / alignof(gv_seal) * alignof(gv_seal);
+    gv_seal *s = aligned_alloc(alignof(gv_seal), size);
     if (s == NULL)
         return GV_ENOMEM;
+    memset(s, 0, sizeof *s);
+    s->cipher = keys->cipher;
     memcpy(s->send_key, keys->send, sizeof s->send_key);
     memcpy(s->recv_key, keys->recv, sizeof s->recv_key);
+    if (s->cipher == GV_SEAL_AES256GCM) {
+        crypto_aead_aes256gcm_beforenm(&s->send_aes, s->send_key);
+        crypto_aead_aes256gcm_beforenm(&s->recv_aes, s->recv_key);
+    }
     *out = s;
     return GV_OK;
 }
@@ -171,8 +195,12 @@ int gv_seal_encrypt(gv_seal *seal, uint8_t channel, const uint8_t *aad, size_t a
     memset(out + COUNTER_LEN + len, 0, GV_SEAL_OVERHEAD - COUNTER_LEN);
 #else
     unsigned long long clen = 0;
-    crypto_aead_chacha20poly1305_ietf_encrypt(out + COUNTER_LEN, &clen, plain, len, ad, ad_len, NULL,
-                                              nonce, seal->send_key);
+    if (seal->cipher == GV_SEAL_AES256GCM)
+        crypto_aead_aes256gcm_encrypt_afternm(out + COUNTER_LEN, &clen, plain, len, ad, ad_len, NULL, nonce,
+                                              &seal->send_aes);
+    else
+        crypto_aead_chacha20poly1305_ietf_encrypt(out + COUNTER_LEN, &clen, plain, len, ad, ad_len, NULL,
+                                                  nonce, seal->send_key);
 #endif
     seal->send_next[channel] = counter + 1;
     return (int)(len + GV_SEAL_OVERHEAD);
@@ -213,9 +241,13 @@ int gv_seal_decrypt(gv_seal *seal, uint8_t channel, const uint8_t *aad, size_t a
         memcpy(out, in + COUNTER_LEN, plain_len);
 #else
     unsigned long long mlen = 0;
-    if (crypto_aead_chacha20poly1305_ietf_decrypt(out, &mlen, NULL, in + COUNTER_LEN,
-                                                  len - COUNTER_LEN, ad, ad_len, nonce,
-                                                  seal->recv_key) != 0) {
+    int bad = seal->cipher == GV_SEAL_AES256GCM
+                  ? crypto_aead_aes256gcm_decrypt_afternm(out, &mlen, NULL, in + COUNTER_LEN, len - COUNTER_LEN,
+                                                          ad, ad_len, nonce, &seal->recv_aes)
+                  : crypto_aead_chacha20poly1305_ietf_decrypt(out, &mlen, NULL, in + COUNTER_LEN,
+                                                              len - COUNTER_LEN, ad, ad_len, nonce,
+                                                              seal->recv_key);
+    if (bad != 0) {
         if (plain_len > 0)
             sodium_memzero(out, plain_len);
         return GV_EAUTH;

@@ -1,6 +1,7 @@
 /* Transport sealing after the handshake: every ENet payload is an AEAD
- * message (ChaCha20-Poly1305 IETF, full 16-byte tag) with its own counter
- * per (direction, channel) and a sliding replay window per receive channel.
+ * message (ChaCha20-Poly1305 IETF, or AES-256-GCM where both ends have the
+ * instructions for it; full 16-byte tag) with its own counter per
+ * (direction, channel) and a sliding replay window per receive channel.
  * Wire format and nonce layout: docs/crypto-notes.md.
  * All gv_seal_* functions require sodium_init() to have succeeded. */
 #ifndef GV_SEAL_H
@@ -18,7 +19,19 @@
 /* Largest caller-supplied associated data (e.g. header bytes). */
 #define GV_SEAL_MAX_AAD 64
 
-/* The keys one side of a finished handshake uses (gv_noise_split fills it):
+/* The AEADs a session can use; the handshake picks one (docs/protocol.md). */
+typedef enum gv_seal_cipher {
+    GV_SEAL_CHACHA20POLY1305 = 0, /* everywhere */
+    GV_SEAL_AES256GCM = 1,        /* only where gv_seal_aes256gcm_available(); about three
+                                   * times faster for voice-sized messages */
+} gv_seal_cipher;
+
+/* Whether this CPU runs libsodium's AES-256-GCM (AES-NI and CLMUL).
+ * Thread-safe after sodium_init(). */
+int gv_seal_aes256gcm_available(void);
+
+/* The keys one side of a finished handshake uses (gv_noise_split fills it,
+ * with cipher ChaCha20-Poly1305; the caller sets what the handshake chose):
  * send for what this side seals, recv for what it opens, and the handshake
  * hash, identical on both sides, for channel binding. Wipe it with
  * sodium_memzero once it has been handed to gv_seal_create. */
@@ -26,12 +39,14 @@ typedef struct gv_seal_keys {
     uint8_t send[32];
     uint8_t recv[32];
     uint8_t handshake_hash[32];
+    gv_seal_cipher cipher;
 } gv_seal_keys;
 
 typedef struct gv_seal gv_seal;
 
 /* Creates a sealing state holding a copy of the keys; counters start at 0.
- * The caller owns *out and frees it with gv_seal_destroy. Thread-safe; each
+ * GV_EINVAL for an unknown cipher or AES-256-GCM on a CPU without it. The
+ * caller owns *out and frees it with gv_seal_destroy. Thread-safe; each
  * handle is then for one thread. */
 int gv_seal_create(const gv_seal_keys *keys, gv_seal **out);
 

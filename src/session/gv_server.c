@@ -124,6 +124,7 @@ struct gv_server {
     gv_server_stats stats;
     int coalesce;
     uint64_t hold_us, hold_rate;
+    int aes; /* AES-256-GCM may seal sessions whose client offers it */
     uint64_t rate_start_us, rate_relayed;
     /* Voice waiting to be relayed, oldest first. A sender in here is a
      * player: the queue is emptied before any player leaves or joins. */
@@ -781,17 +782,27 @@ static void handle_sealed(gv_server *s, slot *sl, uint8_t channel, const uint8_t
 static void handle_handshake(gv_server *s, slot *sl, const uint8_t *data, size_t len)
 {
     uint8_t payload[GV_HANDSHAKE_PAD];
-    uint8_t reply[1 + GV_NOISE_MSG2_LEN];
+    uint8_t reply[1 + GV_NOISE_MSG2_LEN + 1];
     gv_seal_keys keys;
+    int got;
     if (len < 1 || data[0] != GV_HANDSHAKE_INIT ||
-        gv_noise_read_message(sl->noise, data + 1, len - 1, payload, sizeof payload) < 0) {
+        (got = gv_noise_read_message(sl->noise, data + 1, len - 1, payload, sizeof payload)) < 0) {
         s->stats.auth_failed++;
         refuse(s, sl, GV_REFUSE_PROTOCOL, "handshake failed");
         return;
     }
+    /* The client's offer is the first payload byte (absent: ChaCha20-Poly1305
+     * only); the answer travels encrypted in message 2. */
+    uint8_t cipher = got >= 1 && (payload[0] & GV_CIPHER_OFFER_AES256GCM) && s->aes ? GV_SEAL_AES256GCM
+                                                                                    : GV_SEAL_CHACHA20POLY1305;
     reply[0] = GV_HANDSHAKE_RESP;
-    int n = gv_noise_write_message(sl->noise, NULL, 0, reply + 1, sizeof reply - 1);
-    if (n < 0 || gv_noise_split(sl->noise, &keys) != 0 || gv_seal_create(&keys, &sl->seal) != 0) {
+    int n = gv_noise_write_message(sl->noise, &cipher, 1, reply + 1, sizeof reply - 1);
+    int rc = n < 0 ? n : gv_noise_split(sl->noise, &keys);
+    if (rc == 0) {
+        keys.cipher = (gv_seal_cipher)cipher;
+        rc = gv_seal_create(&keys, &sl->seal);
+    }
+    if (rc != 0) {
         sodium_memzero(&keys, sizeof keys);
         refuse(s, sl, GV_REFUSE_PROTOCOL, "handshake failed");
         return;
@@ -890,7 +901,8 @@ int gv_server_create(const gv_server_config *cfg, gv_server **out, char *why, si
     if (!cfg || !out || cfg->max_players < 1 || cfg->max_players > GV_MAX_PLAYERS ||
         cfg->password_len > GV_PASSWORD_MAX || (cfg->password_len && !cfg->password) || !cfg->clock.now_us ||
         !cfg->random.fill || cfg->protocol_version < 0 || cfg->protocol_version > 255 || cfg->relay_hold_us < 0 ||
-        cfg->relay_hold_us > MAX_HOLD_US || cfg->relay_hold_rate < 0)
+        cfg->relay_hold_us > MAX_HOLD_US || cfg->relay_hold_rate < 0 ||
+        (cfg->cipher != GV_CIPHER_AUTO && cfg->cipher != GV_CIPHER_CHACHA20POLY1305))
         goto out;
     *out = NULL;
     rc = GV_ENOMEM;
@@ -907,6 +919,7 @@ int gv_server_create(const gv_server_config *cfg, gv_server **out, char *why, si
     s->allow_raw = cfg->allow_raw;
     s->hold_us = (uint64_t)cfg->relay_hold_us;
     s->hold_rate = (uint64_t)cfg->relay_hold_rate;
+    s->aes = cfg->cipher == GV_CIPHER_AUTO && gv_seal_aes256gcm_available();
     if (spatial_from_config(&cfg->spatial, &s->spatial) != 0) {
         rc = GV_EINVAL;
         if (why)

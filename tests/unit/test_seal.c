@@ -33,6 +33,9 @@ static uint64_t next_u64(uint64_t *st)
         }                                                                                          \
     } while (0)
 
+/* Every test but the cross-cipher one runs once per AEAD (main). */
+static gv_seal_cipher g_cipher = GV_SEAL_CHACHA20POLY1305;
+
 /* Two ends of one connection: a's send key is b's receive key. */
 typedef struct pair {
     gv_seal_keys ka, kb;
@@ -50,6 +53,7 @@ static void pair_open(pair *p)
     memcpy(p->kb.send, p->ka.recv, 32);
     memcpy(p->kb.recv, p->ka.send, 32);
     memcpy(p->kb.handshake_hash, p->ka.handshake_hash, 32);
+    p->ka.cipher = p->kb.cipher = g_cipher;
     assert_int_equal(gv_seal_create(&p->ka, &p->a), GV_OK);
     assert_int_equal(gv_seal_create(&p->kb, &p->b), GV_OK);
 }
@@ -157,10 +161,13 @@ static void test_wire_layout_and_nonce(void **state)
             memcpy(nonce + 4, le, 8);
             uint8_t ad = ch;
             unsigned long long mlen = 0;
-            assert_int_equal(crypto_aead_chacha20poly1305_ietf_decrypt(
-                                 out, &mlen, NULL, sealed + 8, (unsigned long long)n - 8, &ad, 1,
-                                 nonce, p.ka.send),
-                             0);
+            int rc = g_cipher == GV_SEAL_AES256GCM
+                         ? crypto_aead_aes256gcm_decrypt(out, &mlen, NULL, sealed + 8, (unsigned long long)n - 8,
+                                                         &ad, 1, nonce, p.ka.send)
+                         : crypto_aead_chacha20poly1305_ietf_decrypt(out, &mlen, NULL, sealed + 8,
+                                                                     (unsigned long long)n - 8, &ad, 1, nonce,
+                                                                     p.ka.send);
+            assert_int_equal(rc, 0);
             assert_int_equal(mlen, sizeof plain);
             assert_memory_equal(out, plain, sizeof plain);
         }
@@ -176,6 +183,9 @@ static void test_wire_layout_and_nonce(void **state)
 /* The vector of docs/crypto-notes.md: the send key is k1 of the handshake
  * vector in test_noise.c; the expected bytes were computed independently
  * (Python's cryptography package). */
+/* Sealed bytes computed independently (Python's cryptography package:
+ * ChaCha20Poly1305 and AESGCM with nonce = channel || 0 0 0 || LE64(counter),
+ * AAD = channel byte || caller's bytes). */
 static void test_vector(void **state)
 {
     (void)state;
@@ -183,13 +193,16 @@ static void test_vector(void **state)
     static const struct {
         const uint8_t *aad;
         size_t aad_len;
-        const char *hex;
+        const char *hex[2]; /* by gv_seal_cipher */
     } steps[] = {
-        {NULL, 0, "0000000000000000dbbf2f463e6289586561f62a7f5850ea72e8700c8651d56ac16109"},
+        {NULL, 0,
+         {"0000000000000000dbbf2f463e6289586561f62a7f5850ea72e8700c8651d56ac16109",
+          "00000000000000000e3a110c06a6c203a237b8bb9da6b1b74e33f610ef0df7e1960e12"}},
         {(const uint8_t *)"\x82\x01", 2,
-         "0100000000000000d8cbd3b745cc1e8b7dc605b4adfbed2c08200aeafc96384eabbb3d"},
+         {"0100000000000000d8cbd3b745cc1e8b7dc605b4adfbed2c08200aeafc96384eabbb3d",
+          "0100000000000000cd7b4fd81cd75809979b714ec2fc9ed9758ce1da5cf4af72806bb3"}},
     };
-    gv_seal_keys k = {0};
+    gv_seal_keys k = {.cipher = g_cipher};
     size_t got = 0;
     assert_int_equal(sodium_hex2bin(k.send, 32, k1_hex, 64, NULL, &got, NULL), 0);
     gv_seal *s = NULL;
@@ -201,9 +214,36 @@ static void test_vector(void **state)
                                 (const uint8_t *)"hello voice", 11, sealed, sizeof sealed);
         assert_int_equal(n, 11 + GV_SEAL_OVERHEAD);
         sodium_bin2hex(hex, sizeof hex, sealed, (size_t)n);
-        assert_string_equal(hex, steps[i].hex);
+        assert_string_equal(hex, steps[i].hex[g_cipher]);
     }
     gv_seal_destroy(s);
+}
+
+/* The same keys under the other AEAD open nothing, and an unknown cipher
+ * is refused. */
+static void test_ciphers_apart(void **state)
+{
+    (void)state;
+    gv_seal_keys k = {.cipher = GV_SEAL_CHACHA20POLY1305};
+    memset(k.send, 0x42, sizeof k.send);
+    memcpy(k.recv, k.send, sizeof k.recv);
+    gv_seal *chacha = NULL, *aes = NULL;
+    assert_int_equal(gv_seal_create(&k, &chacha), GV_OK);
+    k.cipher = GV_SEAL_AES256GCM;
+    assert_int_equal(gv_seal_create(&k, &aes), GV_OK);
+    uint8_t sealed[64], out[64];
+    int n = gv_seal_encrypt(chacha, 1, NULL, 0, (const uint8_t *)"hello", 5, sealed, sizeof sealed);
+    assert_int_equal(n, 5 + GV_SEAL_OVERHEAD);
+    assert_int_equal(gv_seal_decrypt(aes, 1, NULL, 0, sealed, (size_t)n, out, sizeof out), GV_EAUTH);
+    n = gv_seal_encrypt(aes, 1, NULL, 0, (const uint8_t *)"hello", 5, sealed, sizeof sealed);
+    assert_int_equal(gv_seal_decrypt(chacha, 1, NULL, 0, sealed, (size_t)n, out, sizeof out), GV_EAUTH);
+    assert_int_equal(gv_seal_decrypt(aes, 1, NULL, 0, sealed, (size_t)n, out, sizeof out), 5);
+    gv_seal_destroy(chacha);
+    gv_seal_destroy(aes);
+    gv_seal *bad = (gv_seal *)&k;
+    k.cipher = (gv_seal_cipher)7;
+    assert_int_equal(gv_seal_create(&k, &bad), GV_EINVAL);
+    assert_null(bad);
 }
 
 /* Every single-bit change (counter, ciphertext, tag, or the AAD) fails the
@@ -519,5 +559,17 @@ int main(void)
         cmocka_unit_test(test_keys_mirrored),
         cmocka_unit_test(test_malformed_and_args),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    const struct CMUnitTest both[] = {
+        cmocka_unit_test(test_ciphers_apart),
+    };
+    int failed = cmocka_run_group_tests_name("chacha20-poly1305", tests, NULL, NULL);
+    if (!gv_seal_aes256gcm_available()) {
+        /* A CPU without AES-NI: sessions there always use ChaCha20-Poly1305. */
+        print_message("AES-256-GCM is not available on this CPU: its group did not run\n");
+        return failed;
+    }
+    g_cipher = GV_SEAL_AES256GCM;
+    failed += cmocka_run_group_tests_name("aes-256-gcm", tests, NULL, NULL);
+    failed += cmocka_run_group_tests_name("both", both, NULL, NULL);
+    return failed;
 }
