@@ -77,7 +77,7 @@ mean() { awk -F'\t' -v c="$1" -v b="$2" -v p="$3" -v k="$4" '$1 == b && $2 == p 
   echo "## Issue 7: server CPU per forwarded voice packet, with and without the AEAD"
   echo
   echo "Two builds of the same sources in this run: *sealed*, the normal build (\`$(basename "$BENCH_BUILD")\`),"
-  echo "run twice: as it comes (\`--cipher auto\`: AES-256-GCM when both ends' CPUs have AES-NI, $([ "$aes" = 1 ] && echo "as this" || echo "which this lacks"))"
+  echo "run twice: as it comes (\`--cipher auto\`: AES-256-GCM when both ends' CPUs have AES-NI, $([ "$aes" = 1 ] && echo "which this machine has" || echo "which this machine lacks"))"
   echo "and with \`--cipher chacha20-poly1305\` on the server (what a CPU without AES-NI runs); and *no AEAD*, \`$(basename "$BENCH_PLAIN_BUILD")\`, configured with \`-DGVOIP_BENCH_NULL_AEAD=ON\` (a"
   echo "benchmark-only CMake option, off by default): \`gv_seal_encrypt\` copies the plaintext and"
   echo "writes a zero tag instead of calling the AEAD, \`gv_seal_decrypt\` copies it back"
