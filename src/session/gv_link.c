@@ -193,14 +193,14 @@ static void on_handshake_reply(gv_link *l, const uint8_t *data, size_t len)
         fail(l, GV_EAUTH, "the server's handshake did not verify%s", NULL);
         return;
     }
-    l->cipher = got == 0 ? GV_SEAL_CHACHA20POLY1305 : payload[0];
-    if (got > 1 || (l->cipher != GV_SEAL_CHACHA20POLY1305 && !(l->cipher == GV_SEAL_AES256GCM && l->offer_aes))) {
-        fail(l, GV_EAUTH, "the server chose a cipher this client did not offer%s", NULL);
-        return;
-    }
     if (check_server_key(l, pk) != 0) {
         l->state = LINK_DONE;
         enet_peer_disconnect(l->peer, 0);
+        return;
+    }
+    l->cipher = got == 0 ? GV_SEAL_CHACHA20POLY1305 : payload[0];
+    if (got > 1 || (l->cipher != GV_SEAL_CHACHA20POLY1305 && !(l->cipher == GV_SEAL_AES256GCM && l->offer_aes))) {
+        fail(l, GV_EAUTH, "the server chose a cipher this client did not offer%s", NULL);
         return;
     }
     int rc = gv_noise_split(l->noise, &keys);
