@@ -307,7 +307,8 @@ typedef struct gv_client_stats {
     uint64_t redundant_packets; /* packets sent with a copy of the previous one */
     uint64_t join_retries;      /* connection attempts started again because the
                                  * handshake got no answer (a lost acknowledgement) */
-    int cipher;                 /* the AEAD of this session: 0 ChaCha20-Poly1305, 1 AES-256-GCM */
+    const char *cipher;         /* the AEAD of this session, "chacha20-poly1305" or "aes-256-gcm"
+                                 * (a static string) */
 } gv_client_stats;
 
 GV_API void gv_client_get_stats(const gv_client *c, gv_client_stats *out);

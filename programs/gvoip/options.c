@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gvoip/gvoip.h"
+
 static const char usage[] =
     "usage: gvoip server [--port N] [--max-players N] [options]\n"
     "       gvoip host [--port N] [--max-players N] [--name NAME] [options]\n"
@@ -284,9 +286,9 @@ int gvoip_parse_options(int argc, char **argv, gvoip_options *opt)
         } else if (!strcmp(a, "--cipher")) {
             NEEDS_VALUE();
             if (!strcmp(v, "auto"))
-                opt->cipher = 0;
+                opt->cipher = GV_CIPHER_AUTO;
             else if (!strcmp(v, "chacha20-poly1305"))
-                opt->cipher = 1;
+                opt->cipher = GV_CIPHER_CHACHA20POLY1305;
             else
                 return bad("--cipher takes auto or chacha20-poly1305", v);
         } else if (!strcmp(a, "--transmit")) {

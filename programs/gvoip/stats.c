@@ -81,7 +81,7 @@ int stats_write_client(const char *path, const gvoip_options *opt, const gv_clie
     fprintf(f, ",\"malformed\":%llu,\"auth_failed\":%llu,\"replayed\":%llu,\"join_retries\":%llu,\"cipher\":\"%s\","
             "\"peers\":[",
             (unsigned long long)st.malformed, (unsigned long long)st.auth_failed, (unsigned long long)st.replayed,
-            (unsigned long long)st.join_retries, st.cipher == 1 ? "aes-256-gcm" : "chacha20-poly1305");
+            (unsigned long long)st.join_retries, st.cipher);
     for (int i = 0; i < n; i++) {
         const gv_peer_stats *p = &peers[i];
         fprintf(f, "%s{\"id\":%u,\"name\":", i ? "," : "", (unsigned)p->id);

@@ -7,6 +7,7 @@
 #include "api/gv_voice.h"
 #include "gvoip/gvoip.h"
 #include "session/gv_link.h"
+#include "session/gv_seal.h"
 #include "session/gv_sys.h"
 
 /* Players who left keep their statistics: a stats file written at exit
@@ -167,7 +168,7 @@ void gv_client_get_stats(const gv_client *c, gv_client_stats *out)
     out->auth_failed = k.auth_failed;
     out->replayed = k.replayed;
     out->join_retries = k.join_retries;
-    out->cipher = gv_link_cipher(c->link);
+    out->cipher = gv_link_cipher(c->link) == GV_SEAL_AES256GCM ? "aes-256-gcm" : "chacha20-poly1305";
     out->seconds = (double)(c->clock.now_us(c->clock.ctx) - c->created_us) / 1e6;
     gv_voice_get_stats(c->voice, out);
 }

@@ -10,11 +10,11 @@
 #include "gvoip/error.h"
 
 #define COUNTER_LEN 8
+#define WINDOW_WORDS (GV_SEAL_WINDOW / 64)
 
 _Static_assert(crypto_aead_aes256gcm_NPUBBYTES == crypto_aead_chacha20poly1305_ietf_NPUBBYTES &&
                    crypto_aead_aes256gcm_ABYTES == crypto_aead_chacha20poly1305_ietf_ABYTES,
                "both AEADs share one nonce and tag layout");
-#define WINDOW_WORDS (GV_SEAL_WINDOW / 64)
 
 /* Receive side of one channel. top is one past the newest accepted counter
  * (0: nothing accepted yet); bit c % GV_SEAL_WINDOW of seen stands for
