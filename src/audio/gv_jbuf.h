@@ -82,7 +82,7 @@ typedef struct gv_jbuf_stats {
     uint64_t tail_frames;        /* LOST frames that turned out to follow the end of a
                                   * talk spurt (the buffer cannot know in advance) */
     uint64_t resyncs;            /* sender restarts followed */
-    uint64_t path_shifts;        /* times the path got faster and older delays were forgotten */
+    uint64_t path_shifts;        /* times the path got faster and older delays moved down by the step */
     uint64_t redundant_used;     /* packets that only their redundant copy brought */
     double buffered_ms;          /* audio held right now */
 } gv_jbuf_stats;

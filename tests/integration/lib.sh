@@ -27,14 +27,22 @@ fail() {
   exit 1
 }
 
-# start NAME ARGS...: runs gvoip in the background, stdout to $TMP/NAME.out.
-start() {
+# spawn NAME PROGRAM ARGS...: runs PROGRAM in the background, stdout to
+# $TMP/NAME.out, stderr to $TMP/NAME.err; pid_of NAME gives its pid.
+spawn() {
   local name=$1
   shift
-  "$GVOIP" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+  "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
   local pid=$!
   PIDS+=("$pid")
   eval "PID_$name=$pid"
+}
+
+# start NAME ARGS...: gvoip in the background.
+start() {
+  local name=$1
+  shift
+  spawn "$name" "$GVOIP" "$@"
 }
 
 pid_of() { eval "echo \$PID_$1"; }
@@ -45,10 +53,7 @@ start_netem() {
   local name=$1
   shift
   [ -x "$NETEM" ] || fail "no gvoip-netem at $NETEM"
-  "$NETEM" "$@" >"$TMP/$name.out" 2>"$TMP/$name.err" &
-  local pid=$!
-  PIDS+=("$pid")
-  eval "PID_$name=$pid"
+  spawn "$name" "$NETEM" "$@"
 }
 
 # wait_for NAME REGEX [SECONDS]: until NAME's stdout has a matching line.

@@ -7,9 +7,8 @@ bot="$GVOIP_BUILD_DIR/voice_bot"
 espeak-ng -w "$TMP/carol.wav" "This is Carol, talking to the voice bot for a few seconds. Hello bot, hello."
 start server server --port 0 --json
 port=$(port_of server)
-"$bot" 127.0.0.1 "$port" 6 >"$TMP/bot.out" 2>"$TMP/bot.err" &
-PIDS+=($!)
-bot_pid=$!
+spawn bot "$bot" 127.0.0.1 "$port" 6
+bot_pid=$(pid_of bot)
 wait_for bot "joined as voice_bot"
 start carol join "127.0.0.1:$port" --name carol --json --input-file "$TMP/carol.wav" --no-playback \
   --record "$TMP/carol.hears.wav" --duration 5

@@ -20,10 +20,8 @@ ms() { echo $(($(date +%s%N) / 1000000)); }
 # 1. A storm of half-open connections while a real player joins.
 start server server --port 0 --json
 port=$(port_of server)
-"$LOAD" --server "127.0.0.1:$port" --players 0 --storm 1000 --storm-rate 1000 --duration 4 \
-  >"$TMP/storm.out" 2>"$TMP/storm.err" &
-storm_pid=$!
-PIDS+=("$storm_pid")
+spawn storm "$LOAD" --server "127.0.0.1:$port" --players 0 --storm 1000 --storm-rate 1000 --duration 4
+storm_pid=$(pid_of storm)
 sleep 1
 t0=$(ms)
 start real join "127.0.0.1:$port" --name real "${NOAUDIO[@]}" --known-servers "$TMP/known" --duration 1

@@ -6,7 +6,6 @@
 # ctest: run serial
 source "$(dirname "$0")/lib.sh"
 quality="$GVOIP_BUILD_DIR/tools/quality/gvoip-quality"
-netem="$GVOIP_BUILD_DIR/tools/netem/gvoip-netem"
 
 espeak-ng -w "$TMP/alice.wav" "Hello, this is Alice speaking. The quick brown fox jumps over the lazy dog."
 espeak-ng -v en+f3 -w "$TMP/bob.wav" "Bob here. Testing one, two, three. Can you hear me clearly, everybody?"
@@ -14,11 +13,9 @@ espeak-ng -v en+f3 -w "$TMP/bob.wav" "Bob here. Testing one, two, three. Can you
 start server server --port 0 --json --stats "$TMP/server.json"
 port=$(port_of server)
 # Everyone reaches the server through a relay that sees every datagram.
-"$netem" --listen 0 --to "127.0.0.1:$port" --stats "$TMP/relay.json" >"$TMP/relay.out" 2>"$TMP/relay.err" &
-PIDS+=($!)
-relay_pid=$!
-wait_for relay '"event":"listening"'
-rport=$(sed -n 's/.*"event":"listening","port":\([0-9]*\).*/\1/p' "$TMP/relay.out" | head -n 1)
+start_netem relay --listen 0 --to "127.0.0.1:$port" --stats "$TMP/relay.json"
+relay_pid=$(pid_of relay)
+rport=$(port_of relay)
 
 voice=(--json --no-playback --duration 8)
 start alice join "127.0.0.1:$rport" --name alice --input-file "$TMP/alice.wav" --record "$TMP/alice.hears.wav" \

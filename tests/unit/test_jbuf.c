@@ -504,9 +504,11 @@ static void check_step_continuous(const scen *sc, const result *r)
 
 /* The step back down under 20 ms of jitter, which hides the calm a spike
  * leaves: the last second's delays, nearly all below the window's lower
- * quartile, say the path got faster, so the older delays are forgotten and
- * the delay comes down within about two seconds instead of the window's
- * ten. Probe 2 is 2.5 s after the step down. */
+ * quartile, say the path got faster, so the older delays move down by the
+ * step and the excess drains at once: the delay comes down within about two
+ * seconds instead of the window's ten. The old buffer also took the step for
+ * a slow sender clock and would not shorten frames at all. Probe 2 is 2.5 s
+ * after the step down. */
 static void check_path_faster(const scen *sc, const result *r)
 {
     EXPECT(sc, r->target_at[1] >= r->target_at[0] + 38.0);
