@@ -3,10 +3,19 @@
  *
  * The library starts no threads and keeps no global state. A program
  * creates a gv_server (a lobby) and/or a gv_client (a player), calls their
- * _service() functions regularly from one thread, pushes microphone samples
- * and pulls what to play. Every handle is used from one thread at a time;
- * audio device callbacks should exchange samples with that thread through a
- * gv_ring (gvoip/ring.h), never call these functions directly. */
+ * _service() functions regularly from one thread (the control thread),
+ * pushes microphone samples and pulls what to play.
+ *
+ * Every handle is used from one thread at a time, with one exception made
+ * for the sound card: gv_client_pull_mix and gv_client_pull_player may be
+ * called from the audio device's callback (the render thread) while the
+ * control thread makes every other call. They are real-time safe: no
+ * allocation, lock, blocking call or I/O, once gv_client_prepare_playback
+ * has been told the format. The device's clock then decides when audio is
+ * decoded and mixed, and nothing but the device's own buffer sits between
+ * the jitter buffers and the speaker. Capture goes the other way: a
+ * capture callback hands samples to the control thread through a gv_ring
+ * (gvoip/ring.h) and wakes it; see examples/device_chat.c. */
 #ifndef GVOIP_H
 #define GVOIP_H
 
@@ -151,6 +160,12 @@ GV_API int gv_server_create(const gv_server_config *cfg, gv_server **out, char *
 /* Tells every player the server is going away, then frees. NULL is a no-op. */
 GV_API void gv_server_destroy(gv_server *s);
 
+/* The UDP socket's descriptor, for a program that waits on several things
+ * at once: when poll() finds it readable, call gv_server_service. The
+ * library owns it (never read from or close it). Returns the descriptor or
+ * GV_EINVAL. Same thread as gv_server_service. */
+GV_API int gv_server_fd(const gv_server *s);
+
 /* The UDP port actually bound. */
 GV_API int gv_server_port(const gv_server *s);
 
@@ -222,28 +237,52 @@ GV_API void gv_client_destroy(gv_client *c);
  * a negative code. Not thread-safe: one thread per client. */
 GV_API int gv_client_service(gv_client *c, gv_event *ev, uint32_t timeout_ms);
 
+/* The UDP socket's descriptor, as gv_server_fd: readable means call
+ * gv_client_service. A program waiting on it must still call
+ * gv_client_service at least every 20 ms while idle (timers: keep-alive,
+ * loss reports, the join's retries). Returns the descriptor, GV_ESTATE
+ * when the client has no socket (it gave up), or GV_EINVAL. Control
+ * thread. */
+GV_API int gv_client_fd(const gv_client *c);
+
 /* Own id once connected, else 0. */
 GV_API int gv_client_id(const gv_client *c);
 
 /* Pushes microphone samples (interleaved float, -1..1) at any rate from
  * 8000 to 192000 Hz and 1 or 2 channels; they are resampled, encoded and
- * sent as whole frames. The rate and channels may not change between calls
- * without gv_client_set_capture_format. Returns frames consumed. */
+ * sent as soon as a frame is whole. A change of rate or channels rebuilds
+ * the resampler (what it held is dropped). Returns frames consumed, or
+ * GV_EINVAL, GV_ENOMEM, GV_ECODEC, or a network error. Control thread. */
 GV_API int gv_client_push_capture(gv_client *c, const float *samples, size_t frames, int rate, int channels);
 
+/* Tells the client the format the render thread will pull at (rate
+ * 8000..192000, channels 1 or 2), so that pulls at that format never
+ * allocate. Call it before starting the playback device, and again if the
+ * device's format changes. Returns 0, GV_EINVAL, GV_ENOMEM, or GV_EFULL
+ * when the render thread has not taken earlier work yet (try again).
+ * Control thread. */
+GV_API int gv_client_prepare_playback(gv_client *c, int rate, int channels);
+
 /* Pulls `frames` frames of the mix of all remote players at `rate` with
- * `channels` (1 or 2), paced by the caller's playback clock. The mix is
- * stereo, each player placed by the lobby's positional mode relative to
- * your pose; channels = 1 gets it downmixed. Always fills the whole buffer
- * (silence where nothing plays). Returns frames. Use either this or
- * gv_client_pull_player, not both: each consumes the players' streams. */
+ * `channels` (1 or 2), paced by the caller's playback clock: call it from
+ * the playback device's callback, or from the control thread when there is
+ * no device (files). The mix is stereo, each player placed by the lobby's
+ * positional mode relative to your pose; channels = 1 gets it downmixed.
+ * Always fills the whole buffer (silence where nothing plays). Returns
+ * frames, or GV_EINVAL (NULL c, NULL out with frames, rate or channels out
+ * of range). Render thread (see the top of this file): real-time safe at
+ * the prepared format; at another format its first call allocates. Use
+ * either this or gv_client_pull_player, not both: each consumes the
+ * players' streams. */
 GV_API int gv_client_pull_mix(gv_client *c, float *out, size_t frames, int rate, int channels);
 
 /* For engines that spatialize themselves: pulls `frames` mono frames at
  * `rate` of one player's voice alone, un-spatialized (only the local
  * volume applies), paced by the caller. Always fills the buffer. Returns
- * frames, or GV_ENOTFOUND when id is not in the lobby. An alternative to
- * gv_client_pull_mix, not a complement. Same thread as the other calls. */
+ * frames, GV_ENOTFOUND (silence) when id is not in the lobby, or
+ * GV_EINVAL. An alternative to gv_client_pull_mix, not a complement.
+ * Render thread, like gv_client_pull_mix: real-time safe at the rate given
+ * to gv_client_prepare_playback. */
 GV_API int gv_client_pull_player(gv_client *c, uint16_t id, float *out, size_t frames, int rate);
 
 /* The latest pose player id published, into *out; 0, or GV_ENOTFOUND when
@@ -309,6 +348,8 @@ typedef struct gv_client_stats {
                                  * handshake got no answer (a lost acknowledgement) */
     const char *cipher;         /* the AEAD of this session, "chacha20-poly1305" or "aes-256-gcm"
                                  * (a static string) */
+    uint64_t playout_dropped;   /* voice packets dropped because the render thread was not
+                                 * pulling (no playback, or a stalled device) */
 } gv_client_stats;
 
 GV_API void gv_client_get_stats(const gv_client *c, gv_client_stats *out);

@@ -1,10 +1,13 @@
 #include "audio_io.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <SDL.h>
 #include <sndfile.h>
@@ -13,17 +16,17 @@
 #include "gvoip/ring.h"
 
 #define DEVICE_RATE 48000
-#define DEVICE_BUFFER_FRAMES 480 /* 10 ms at 48 kHz */
-#define MIN_RATE 8000            /* what the library resamples from */
+#define MIN_RATE 8000 /* what the library resamples from */
 #define MAX_RATE 192000
-#define PLAYBACK_LEVEL_MS 40     /* device ring level: rides out a late main loop */
-#define PACED_LEAD_MS 10         /* a virtual device with one 10 ms buffer */
-#define BACKLOG_MS 250           /* capture kept for a late reader; ring sizing */
+#define PACED_LEAD_MS 10 /* a virtual device with one 10 ms buffer */
+#define PACED_TICK_MS 2  /* how often a virtual device wants the main loop */
+#define BACKLOG_MS 250   /* capture kept for a late reader; ring sizing */
 /* A paced caller later than this has stalled: the virtual device is taken
  * to have played silence meanwhile. Anything less is a coarse main loop
  * and is forgiven. */
 #define PACED_SLACK_MS 100
 #define SCRATCH_FRAMES 1024
+#define RECORD_RING_MS 500 /* rendered audio waiting to be written to the recording */
 
 enum capture_kind { CAPTURE_NONE, CAPTURE_DEVICE, CAPTURE_FILE };
 
@@ -39,9 +42,11 @@ struct audio_io {
 
     enum capture_kind capture;
     int cap_rate, cap_channels;
+    double cap_buffer_ms;
     SDL_AudioDeviceID cap_dev;
     int cap_running;
     gv_ring *cap_ring;
+    int wake_fd;
     SNDFILE *in_sf;
     int in_file_channels;
     int in_eof;
@@ -50,20 +55,23 @@ struct audio_io {
     int64_t in_start_unix_ms;
 
     int play_rate, play_channels;
+    double play_buffer_ms;
     SDL_AudioDeviceID play_dev;
-    int play_running;
-    gv_ring *play_ring;
-    size_t play_level_frames;
+    audio_io_render_fn render;
+    void *render_ctx;
     pace out_pace;
+    float *out_buf; /* virtual device: rendered on the main thread */
+    size_t out_buf_frames;
     SNDFILE *rec_sf;
+    gv_ring *rec_ring; /* device: what the callback rendered, for the recording */
+    float *rec_buf;
     int rec_failed;
-    int64_t rec_start_unix_ms;
-    size_t rec_padded_frames; /* device underrun frames already recorded */
+    atomic_llong rec_start_unix_ms;
 
-    /* Written by the SDL callbacks, read by anyone. */
-    atomic_size_t underruns;
-    atomic_size_t underrun_frames;
-    atomic_size_t overruns;
+    /* Written by the device callbacks, read by anyone. */
+    atomic_ullong underruns;
+    atomic_ullong overruns;
+    atomic_ullong rec_dropped; /* rendered frames the recording ring had no room for */
 };
 
 /* Enough zeros to record silence in a few writes without a buffer. */
@@ -118,13 +126,12 @@ static size_t ms_frames(int rate, int ms)
     return (size_t)rate * (size_t)ms / 1000;
 }
 
-/* ---- SDL callbacks: no allocation, locks, logging or I/O. ---------------- */
+/* ---- Device callbacks: no allocation, locks, logging or I/O. ------------- */
 
-static void capture_callback(void *userdata, Uint8 *stream, int len)
+static void captured(audio_io *io, const float *in, size_t frames)
 {
-    audio_io *io = userdata;
     size_t ch = (size_t)io->cap_channels;
-    size_t n = (size_t)len / sizeof(float);
+    size_t n = frames * ch;
     size_t room = gv_ring_writable(io->cap_ring);
     /* Whole frames only, so the reader never sees half a frame. */
     room -= room % ch;
@@ -132,28 +139,44 @@ static void capture_callback(void *userdata, Uint8 *stream, int len)
         n = room;
         atomic_fetch_add_explicit(&io->overruns, 1, memory_order_relaxed);
     }
-    gv_ring_write(io->cap_ring, (const float *)(const void *)stream, n);
+    gv_ring_write(io->cap_ring, in, n);
+    /* A counter that cannot block (EFD_NONBLOCK): a full counter only
+     * means the main thread is already due to wake. */
+    uint64_t one = 1;
+    ssize_t w = write(io->wake_fd, &one, sizeof one);
+    (void)w;
 }
 
-static void playback_callback(void *userdata, Uint8 *stream, int len)
+static void rendered(audio_io *io, float *out, size_t frames)
+{
+    io->render(io->render_ctx, out, frames);
+    if (!io->rec_ring)
+        return;
+    long long expected = -1;
+    atomic_compare_exchange_strong(&io->rec_start_unix_ms, &expected, (long long)realtime_ms());
+    size_t n = frames * (size_t)io->play_channels;
+    size_t put = gv_ring_write(io->rec_ring, out, n);
+    if (put < n)
+        atomic_fetch_add_explicit(&io->rec_dropped, (n - put) / (size_t)io->play_channels, memory_order_relaxed);
+}
+
+static void sdl_capture_callback(void *userdata, Uint8 *stream, int len)
 {
     audio_io *io = userdata;
-    float *out = (float *)(void *)stream;
-    size_t want = (size_t)len / sizeof(float);
-    size_t got = gv_ring_read(io->play_ring, out, want);
-    if (got < want) {
-        memset(out + got, 0, (want - got) * sizeof(float));
-        atomic_fetch_add_explicit(&io->underruns, 1, memory_order_relaxed);
-        atomic_fetch_add_explicit(&io->underrun_frames, (want - got) / (size_t)io->play_channels,
-                                  memory_order_relaxed);
-    }
+    captured(io, (const float *)(const void *)stream, (size_t)len / sizeof(float) / (size_t)io->cap_channels);
+}
+
+static void sdl_playback_callback(void *userdata, Uint8 *stream, int len)
+{
+    audio_io *io = userdata;
+    rendered(io, (float *)(void *)stream, (size_t)len / sizeof(float) / (size_t)io->play_channels);
 }
 
 /* ---- Opening ------------------------------------------------------------- */
 
 static int sdl_start(char *why, size_t why_len)
 {
-    /* The program handles SIGINT and SIGTERM itself. */
+    /* The program handles SIGINT, SIGTERM and SIGHUP itself. */
     SDL_SetHint(SDL_HINT_NO_SIGNAL_HANDLERS, "1");
     SDL_SetHint(SDL_HINT_AUDIO_DEVICE_APP_NAME, "gvoip");
     SDL_SetHint(SDL_HINT_AUDIO_DEVICE_STREAM_NAME, "voice chat");
@@ -171,7 +194,7 @@ static int sdl_start(char *why, size_t why_len)
  * conversion in SDL) but falling back to letting SDL convert when the
  * device's own format is one the library does not take (surround,
  * exotic rates). */
-static int open_device(audio_io *io, int capture, const char *name, SDL_AudioSpec *got,
+static int open_device(audio_io *io, int capture, const char *name, int buffer_ms, SDL_AudioSpec *got,
                        SDL_AudioDeviceID *dev, char *why, size_t why_len)
 {
     const char *kind = capture ? "capture" : "playback";
@@ -193,8 +216,8 @@ static int open_device(audio_io *io, int capture, const char *name, SDL_AudioSpe
     want.freq = DEVICE_RATE;
     want.format = AUDIO_F32SYS;
     want.channels = capture ? 1 : 2;
-    want.samples = DEVICE_BUFFER_FRAMES;
-    want.callback = capture ? capture_callback : playback_callback;
+    want.samples = (Uint16)ms_frames(DEVICE_RATE, buffer_ms);
+    want.callback = capture ? sdl_capture_callback : sdl_playback_callback;
     want.userdata = io;
 
     static const int allowed[] = {
@@ -228,15 +251,16 @@ static int open_device(audio_io *io, int capture, const char *name, SDL_AudioSpe
     return GV_EIO;
 }
 
-static int open_capture_device(audio_io *io, const char *name, char *why, size_t why_len)
+static int open_capture_device(audio_io *io, const char *name, int buffer_ms, char *why, size_t why_len)
 {
     SDL_AudioSpec got;
-    int err = open_device(io, 1, name, &got, &io->cap_dev, why, why_len);
+    int err = open_device(io, 1, name, buffer_ms, &got, &io->cap_dev, why, why_len);
     if (err)
         return err;
     io->capture = CAPTURE_DEVICE;
     io->cap_rate = got.freq;
     io->cap_channels = got.channels;
+    io->cap_buffer_ms = 1000.0 * got.samples / got.freq;
     /* Created while the device is paused: the callback cannot run yet, and
      * unpausing (which takes SDL's device lock) publishes the ring to it. */
     size_t cap = (ms_frames(got.freq, BACKLOG_MS) + got.samples) * got.channels;
@@ -244,29 +268,23 @@ static int open_capture_device(audio_io *io, const char *name, char *why, size_t
         say(why, why_len, "out of memory");
         return GV_ENOMEM;
     }
+    io->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (io->wake_fd < 0) {
+        say(why, why_len, "cannot create the capture wake-up: %s", strerror(errno));
+        return GV_EIO;
+    }
     return GV_OK;
 }
 
-static int open_playback_device(audio_io *io, const char *name, char *why, size_t why_len)
+static int open_playback_device(audio_io *io, const char *name, int buffer_ms, char *why, size_t why_len)
 {
     SDL_AudioSpec got;
-    int err = open_device(io, 0, name, &got, &io->play_dev, why, why_len);
+    int err = open_device(io, 0, name, buffer_ms, &got, &io->play_dev, why, why_len);
     if (err)
         return err;
     io->play_rate = got.freq;
     io->play_channels = got.channels;
-    /* Two device buffers at least, or the callback would drain the ring
-     * below one buffer's worth between two main-loop passes. */
-    io->play_level_frames = ms_frames(got.freq, PLAYBACK_LEVEL_MS);
-    if (io->play_level_frames < 2 * (size_t)got.samples)
-        io->play_level_frames = 2 * (size_t)got.samples;
-    size_t frames = ms_frames(got.freq, BACKLOG_MS);
-    if (frames < 4 * io->play_level_frames)
-        frames = 4 * io->play_level_frames;
-    if (gv_ring_create(frames * got.channels, &io->play_ring) != GV_OK) {
-        say(why, why_len, "out of memory");
-        return GV_ENOMEM;
-    }
+    io->play_buffer_ms = 1000.0 * got.samples / got.freq;
     return GV_OK;
 }
 
@@ -313,6 +331,14 @@ static int open_record_file(audio_io *io, const char *path, char *why, size_t wh
     /* Keep the header's sizes current, so a run that is killed still
      * leaves a playable WAV. */
     sf_command(io->rec_sf, SFC_SET_UPDATE_HEADER_AUTO, NULL, SF_TRUE);
+    if (io->play_dev) {
+        size_t samples = ms_frames(io->play_rate, RECORD_RING_MS) * (size_t)io->play_channels;
+        io->rec_buf = malloc(SCRATCH_FRAMES * 2 * sizeof(float));
+        if (!io->rec_buf || gv_ring_create(samples, &io->rec_ring) != GV_OK) {
+            say(why, why_len, "out of memory");
+            return GV_ENOMEM;
+        }
+    }
     return GV_OK;
 }
 
@@ -324,8 +350,9 @@ int audio_io_open(const audio_io_config *cfg, audio_io **out, char *why, size_t 
         return GV_EINVAL;
     }
     *out = NULL;
-    if (!cfg) {
-        say(why, why_len, "no audio configuration");
+    if (!cfg || cfg->buffer_ms < AUDIO_BUFFER_MS_MIN || cfg->buffer_ms > AUDIO_BUFFER_MS_MAX) {
+        say(why, why_len, "no audio configuration, or a device buffer outside %d..%d ms", AUDIO_BUFFER_MS_MIN,
+            AUDIO_BUFFER_MS_MAX);
         return GV_EINVAL;
     }
 
@@ -336,13 +363,14 @@ int audio_io_open(const audio_io_config *cfg, audio_io **out, char *why, size_t 
         goto out;
     }
     io->capture = CAPTURE_NONE;
+    io->wake_fd = -1;
     io->in_start_unix_ms = -1;
-    io->rec_start_unix_ms = -1;
+    atomic_init(&io->rec_start_unix_ms, -1);
     io->play_rate = DEVICE_RATE;
     io->play_channels = 2;
     atomic_init(&io->underruns, 0);
-    atomic_init(&io->underrun_frames, 0);
     atomic_init(&io->overruns, 0);
+    atomic_init(&io->rec_dropped, 0);
 
     int want_cap_dev = !cfg->no_capture && !cfg->input_file;
     if (!cfg->no_capture && cfg->input_file) {
@@ -357,14 +385,22 @@ int audio_io_open(const audio_io_config *cfg, audio_io **out, char *why, size_t 
         io->sdl_up = 1;
     }
     if (want_cap_dev) {
-        err = open_capture_device(io, cfg->input_device, why, why_len);
+        err = open_capture_device(io, cfg->input_device, cfg->buffer_ms, why, why_len);
         if (err)
             goto out;
     }
     if (!cfg->no_playback) {
-        err = open_playback_device(io, cfg->output_device, why, why_len);
+        err = open_playback_device(io, cfg->output_device, cfg->buffer_ms, why, why_len);
         if (err)
             goto out;
+    } else {
+        io->out_buf_frames = ms_frames(io->play_rate, PACED_SLACK_MS + PACED_LEAD_MS);
+        io->out_buf = malloc(io->out_buf_frames * (size_t)io->play_channels * sizeof(float));
+        if (!io->out_buf) {
+            err = GV_ENOMEM;
+            say(why, why_len, "out of memory");
+            goto out;
+        }
     }
     if (cfg->record_file) {
         err = open_record_file(io, cfg->record_file, why, why_len);
@@ -381,6 +417,21 @@ out:
     return GV_OK;
 }
 
+int audio_io_start(audio_io *io, audio_io_render_fn render, void *ctx)
+{
+    if (!io || !render)
+        return GV_EINVAL;
+    io->render = render;
+    io->render_ctx = ctx;
+    /* Unpausing takes SDL's device lock, which publishes render to the
+     * callback's thread. */
+    if (io->play_dev)
+        SDL_PauseAudioDevice(io->play_dev, 0);
+    return GV_OK;
+}
+
+static void drain_recording(audio_io *io);
+
 void audio_io_close(audio_io *io)
 {
     if (!io)
@@ -393,13 +444,18 @@ void audio_io_close(audio_io *io)
         SDL_CloseAudioDevice(io->play_dev);
     if (io->sdl_up)
         SDL_Quit();
+    drain_recording(io);
     gv_ring_destroy(io->cap_ring);
-    gv_ring_destroy(io->play_ring);
+    gv_ring_destroy(io->rec_ring);
+    if (io->wake_fd >= 0)
+        close(io->wake_fd);
     if (io->in_sf)
         sf_close(io->in_sf);
     if (io->rec_sf)
         sf_close(io->rec_sf);
     free(io->in_scratch);
+    free(io->out_buf);
+    free(io->rec_buf);
     free(io);
 }
 
@@ -421,6 +477,18 @@ int audio_io_playback_format(const audio_io *io, int *rate, int *channels)
     *rate = io->play_rate;
     *channels = io->play_channels;
     return GV_OK;
+}
+
+int audio_io_wake_fd(const audio_io *io)
+{
+    return io ? io->wake_fd : -1;
+}
+
+int audio_io_pace_ms(const audio_io *io)
+{
+    if (!io)
+        return -1;
+    return io->capture == CAPTURE_FILE || !io->play_dev ? PACED_TICK_MS : -1;
 }
 
 /* ---- Capture ------------------------------------------------------------- */
@@ -501,7 +569,10 @@ size_t audio_io_read_capture(audio_io *io, float *buf, size_t max_frames)
     switch (io->capture) {
     case CAPTURE_FILE:
         return read_file_capture(io, buf, max_frames);
-    case CAPTURE_DEVICE:
+    case CAPTURE_DEVICE: {
+        uint64_t count;
+        ssize_t r = read(io->wake_fd, &count, sizeof count);
+        (void)r;
         if (!io->cap_running) {
             /* Started on demand so that what was said while the program
              * was still connecting is not delivered late. */
@@ -510,6 +581,7 @@ size_t audio_io_read_capture(audio_io *io, float *buf, size_t max_frames)
         }
         return gv_ring_read(io->cap_ring, buf, max_frames * (size_t)io->cap_channels) /
                (size_t)io->cap_channels;
+    }
     case CAPTURE_NONE:
         break;
     }
@@ -517,29 +589,6 @@ size_t audio_io_read_capture(audio_io *io, float *buf, size_t max_frames)
 }
 
 /* ---- Playback ------------------------------------------------------------ */
-
-size_t audio_io_playback_wanted(const audio_io *io)
-{
-    if (!io)
-        return 0;
-    const size_t ch = (size_t)io->play_channels;
-    if (io->play_dev) {
-        size_t level = gv_ring_readable(io->play_ring) / ch;
-        if (level >= io->play_level_frames)
-            return 0;
-        size_t want = io->play_level_frames - level;
-        size_t room = gv_ring_writable(io->play_ring) / ch;
-        return want < room ? want : room;
-    }
-    const uint64_t lead = ms_frames(io->play_rate, PACED_LEAD_MS);
-    if (!io->out_pace.started)
-        return (size_t)lead;
-    uint64_t played = pace_due(&io->out_pace, io->play_rate);
-    uint64_t written = io->out_pace.frames;
-    if (played > written + ms_frames(io->play_rate, PACED_SLACK_MS))
-        return (size_t)lead; /* the next write restarts from now */
-    return played + lead > written ? (size_t)(played + lead - written) : 0;
-}
 
 static void record(audio_io *io, const float *buf, size_t frames)
 {
@@ -561,51 +610,55 @@ static void record_silence(audio_io *io, uint64_t frames)
     }
 }
 
-void audio_io_write_playback(audio_io *io, const float *buf, size_t frames)
+static void drain_recording(audio_io *io)
 {
-    if (!io || !buf || frames == 0)
+    if (!io->rec_ring)
         return;
     const size_t ch = (size_t)io->play_channels;
+    size_t n;
+    while ((n = gv_ring_read(io->rec_ring, io->rec_buf, SCRATCH_FRAMES * ch)) > 0)
+        record(io, io->rec_buf, n / ch);
+}
 
-    if (io->play_dev) {
-        /* Silence the device played since the last write came before
-         * these frames: record it first so the WAV keeps real time. */
-        size_t starved = atomic_load_explicit(&io->underrun_frames, memory_order_relaxed);
-        record_silence(io, starved - io->rec_padded_frames);
-        io->rec_padded_frames = starved;
-
-        size_t room = gv_ring_writable(io->play_ring) / ch;
-        size_t n = frames < room ? frames : room;
-        gv_ring_write(io->play_ring, buf, n * ch);
-        record(io, buf, n);
-        if (!io->play_running && n > 0) {
-            /* Started on the first samples, so the device does not count
-             * underruns while the program is still connecting. */
-            if (io->rec_sf)
-                io->rec_start_unix_ms = realtime_ms();
-            SDL_PauseAudioDevice(io->play_dev, 0);
-            io->play_running = 1;
-        }
-        return;
-    }
-
+/* A virtual device 10 ms ahead of CLOCK_MONOTONIC, so the mixer runs as
+ * with a device. */
+static void pump_virtual(audio_io *io)
+{
+    const uint64_t lead = ms_frames(io->play_rate, PACED_LEAD_MS);
+    uint64_t want;
     if (!io->out_pace.started) {
         pace_start(&io->out_pace);
-        if (io->rec_sf)
-            io->rec_start_unix_ms = realtime_ms();
+        atomic_store(&io->rec_start_unix_ms, io->rec_sf ? (long long)realtime_ms() : -1);
+        want = lead;
     } else {
         uint64_t played = pace_due(&io->out_pace, io->play_rate);
         uint64_t written = io->out_pace.frames;
         if (played > written + ms_frames(io->play_rate, PACED_SLACK_MS)) {
+            /* A stall: the virtual device played silence meanwhile. */
             record_silence(io, played - written);
             io->out_pace.frames = played;
+            written = played;
             atomic_fetch_add_explicit(&io->underruns, 1, memory_order_relaxed);
-            atomic_fetch_add_explicit(&io->underrun_frames, (size_t)(played - written),
-                                      memory_order_relaxed);
         }
+        want = played + lead > written ? played + lead - written : 0;
     }
-    record(io, buf, frames);
-    io->out_pace.frames += frames;
+    while (want > 0) {
+        size_t n = want < io->out_buf_frames ? (size_t)want : io->out_buf_frames;
+        io->render(io->render_ctx, io->out_buf, n);
+        record(io, io->out_buf, n);
+        io->out_pace.frames += n;
+        want -= n;
+    }
+}
+
+void audio_io_pump_playback(audio_io *io)
+{
+    if (!io || !io->render)
+        return;
+    if (io->play_dev)
+        drain_recording(io);
+    else
+        pump_virtual(io);
 }
 
 int64_t audio_io_input_start_unix_ms(const audio_io *io)
@@ -615,22 +668,51 @@ int64_t audio_io_input_start_unix_ms(const audio_io *io)
 
 int64_t audio_io_record_start_unix_ms(const audio_io *io)
 {
-    return io ? io->rec_start_unix_ms : -1;
+    return io ? atomic_load(&((audio_io *)io)->rec_start_unix_ms) : -1;
 }
 
 int audio_io_record_error(const audio_io *io)
 {
-    return io && io->rec_failed ? GV_EIO : GV_OK;
+    if (!io)
+        return GV_OK;
+    return io->rec_failed || atomic_load(&((audio_io *)io)->rec_dropped) ? GV_EIO : GV_OK;
 }
 
-size_t audio_io_underruns(const audio_io *io)
+void audio_io_get_device_stats(const audio_io *io, int capture, audio_io_device_stats *out)
 {
-    return io ? atomic_load_explicit(&io->underruns, memory_order_relaxed) : 0;
+    if (!out)
+        return;
+    memset(out, 0, sizeof *out);
+    if (!io || (capture ? io->capture != CAPTURE_DEVICE : !io->play_dev))
+        return;
+    audio_io *w = (audio_io *)io;
+    out->open = 1;
+    out->backend = "sdl";
+    out->rate = capture ? io->cap_rate : io->play_rate;
+    out->channels = capture ? io->cap_channels : io->play_channels;
+    out->buffer_ms = capture ? io->cap_buffer_ms : io->play_buffer_ms;
+    /* SDL 2 does not say how long the sound server holds a stream. */
+    out->latency_ms = -1.0;
+    if (capture)
+        out->overruns = atomic_load_explicit(&w->overruns, memory_order_relaxed);
+    else
+        out->underruns = atomic_load_explicit(&w->underruns, memory_order_relaxed);
 }
 
-size_t audio_io_overruns(const audio_io *io)
+int audio_io_failed(audio_io *io, int *capture, char *why, size_t why_len)
 {
-    return io ? atomic_load_explicit(&io->overruns, memory_order_relaxed) : 0;
+    if (!io)
+        return 0;
+    /* SDL stops a device it lost (unplugged, sound server gone). */
+    int cap_lost = io->cap_running && SDL_GetAudioDeviceStatus(io->cap_dev) == SDL_AUDIO_STOPPED;
+    int play_lost = io->play_dev && io->render && SDL_GetAudioDeviceStatus(io->play_dev) == SDL_AUDIO_STOPPED;
+    if (!cap_lost && !play_lost)
+        return 0;
+    if (capture)
+        *capture = cap_lost;
+    say(why, why_len, "the %s device stopped (unplugged, or the sound server went away)",
+        cap_lost ? "capture" : "playback");
+    return 1;
 }
 
 /* ---- Listing ------------------------------------------------------------- */
@@ -648,13 +730,18 @@ static int list_kind(FILE *out, int capture)
         fprintf(out, "  (none)\n");
     for (int i = 0; i < count; i++) {
         const char *name = SDL_GetAudioDeviceName(i, capture);
-        fprintf(out, "  %s\n", name ? name : "(unnamed)");
+        SDL_AudioSpec spec;
+        if (SDL_GetAudioDeviceSpec(i, capture, &spec) == 0 && spec.freq > 0)
+            fprintf(out, "  %s (%d Hz, %d ch)\n", name ? name : "(unnamed)", spec.freq, spec.channels);
+        else
+            fprintf(out, "  %s\n", name ? name : "(unnamed)");
     }
     return count;
 }
 
-int audio_io_list_devices(FILE *out)
+int audio_io_list_devices(FILE *out, int backend)
 {
+    (void)backend;
     if (!out)
         return GV_EINVAL;
     char why[256];

@@ -1,13 +1,19 @@
-/* The program's audio devices and files: SDL2 devices, an input file used
- * as the microphone and a WAV recording of what this player hears. The
- * rest of the program only sees interleaved float frames at the formats
- * reported here and a real-time pace to pull and push them at.
+/* The program's audio devices and files: SDL2 (or PulseAudio) devices, an
+ * input file used as the microphone and a WAV recording of what this player
+ * hears.
+ *
+ * The playback device's clock drives the mix: its callback calls the
+ * render function given to audio_io_start (gv_client_pull_mix), so nothing
+ * but the device's own buffer sits between the jitter buffers and the
+ * speaker. Captured audio is handed to the main thread through a lock-free
+ * ring, and the callback wakes the main thread through an eventfd (a
+ * non-blocking write, the callback's one system call) so each frame is
+ * encoded as soon as it is whole. Without a device, a virtual device paced
+ * by CLOCK_MONOTONIC does the same on the main thread (files).
  *
  * All functions run on the program's main thread, except the counters,
- * which any thread may read. SDL starts its audio thread(s) behind this;
- * the callbacks only move samples through gv_rings. At most one audio_io
- * (or audio_io_list_devices call) per process at a time: closing quits
- * SDL. */
+ * which any thread may read. At most one audio_io (or device listing) per
+ * process at a time: closing quits SDL. */
 #ifndef GVOIP_AUDIO_IO_H
 #define GVOIP_AUDIO_IO_H
 
@@ -17,6 +23,11 @@
 
 typedef struct audio_io audio_io;
 
+enum audio_backend { AUDIO_BACKEND_SDL = 0, AUDIO_BACKEND_PULSE = 1 };
+
+#define AUDIO_BUFFER_MS_MIN 2
+#define AUDIO_BUFFER_MS_MAX 200
+
 typedef struct audio_io_config {
     const char *input_device;  /* NULL: the default capture device */
     const char *output_device; /* NULL: the default playback device */
@@ -24,18 +35,29 @@ typedef struct audio_io_config {
     const char *record_file;   /* WAV of the playback stream */
     int no_capture;            /* no device and no input file (wins over both) */
     int no_playback;           /* no device; playback is still paced (and recorded) */
+    int buffer_ms;             /* device buffer asked for, AUDIO_BUFFER_MS_MIN..MAX */
+    int backend;               /* enum audio_backend */
 } audio_io_config;
 
-/* Opens what cfg asks for (strings are borrowed only during the call).
- * Returns 0 with *out owned by the caller, or a negative GV_E* code with a
- * human reason in why (may be NULL): GV_ENOTFOUND for a device name SDL
- * does not list, GV_EIO for an audio system or device that fails or a file
- * that cannot be read or written, GV_EINVAL or GV_ENOMEM. Needs SDL audio
- * (and a sound card) only when a device is opened. Never waits for a
- * device. */
+/* Renders frames interleaved frames at the playback format into out. Runs
+ * in the playback device's callback: real-time rules apply. */
+typedef void (*audio_io_render_fn)(void *ctx, float *out, size_t frames);
+
+/* Opens what cfg asks for (strings are borrowed only during the call),
+ * devices stopped. Returns 0 with *out owned by the caller, or a negative
+ * GV_E* code with a human reason in why (may be NULL): GV_ENOTFOUND for a
+ * device name the audio system does not list, GV_EIO for an audio system or
+ * device that fails or a file that cannot be read or written, GV_EINVAL or
+ * GV_ENOMEM. Needs an audio system only when a device is opened. */
 int audio_io_open(const audio_io_config *cfg, audio_io **out, char *why, size_t why_len);
 
-/* Stops the devices, finalises the recording and frees. NULL is a no-op. */
+/* Starts the playback device, which from now on calls render(ctx, ...)
+ * from its callback. Capture starts on the first audio_io_read_capture.
+ * Returns 0 or GV_EINVAL. */
+int audio_io_start(audio_io *io, audio_io_render_fn render, void *ctx);
+
+/* Stops the devices (no callback runs after this returns), finalises the
+ * recording and frees. NULL is a no-op. */
 void audio_io_close(audio_io *io);
 
 /* The rate and channels (1 or 2) of capture, from the device or the input
@@ -43,9 +65,19 @@ void audio_io_close(audio_io *io);
  * GV_ENOTFOUND when there is no capture, GV_EINVAL for NULL arguments. */
 int audio_io_capture_format(const audio_io *io, int *rate, int *channels);
 
-/* The rate and channels (1 or 2) the caller must write playback at: the
- * device's, or 48000 Hz stereo without one. Returns 0 or GV_EINVAL. */
+/* The rate and channels (1 or 2) playback renders at: the device's, or
+ * 48000 Hz stereo without one. Returns 0 or GV_EINVAL. */
 int audio_io_playback_format(const audio_io *io, int *rate, int *channels);
+
+/* A descriptor that becomes readable when captured audio waits (poll it
+ * with the network's), or -1 when capture needs no waking (no device).
+ * audio_io_read_capture clears it. */
+int audio_io_wake_fd(const audio_io *io);
+
+/* How long the main loop may sleep, in ms, before a virtual device (input
+ * file, or playback without a device) needs it; -1 when nothing is paced
+ * by the main loop. */
+int audio_io_pace_ms(const audio_io *io);
 
 /* Moves up to max_frames interleaved frames captured since the last call
  * into buf (max_frames * channels floats, borrowed) and returns how many.
@@ -55,41 +87,45 @@ int audio_io_playback_format(const audio_io *io, int *rate, int *channels);
  * overrun). 0 for no capture or NULL arguments. */
 size_t audio_io_read_capture(audio_io *io, float *buf, size_t max_frames);
 
-/* Frames the playback side can take now. With a device: what brings its
- * buffer up to about 40 ms. Without: what keeps a virtual device 10 ms
- * ahead of CLOCK_MONOTONIC, so the caller's mixer runs as with a device. */
-size_t audio_io_playback_wanted(const audio_io *io);
-
-/* Plays frames interleaved frames from buf (borrowed) and appends what is
- * heard to the recording, underruns included as silence. Frames beyond
- * audio_io_playback_wanted() may be dropped with a device (not recorded
- * then). The first call starts playback. Never waits for the device. */
-void audio_io_write_playback(audio_io *io, const float *buf, size_t frames);
+/* The main thread's share of playback: without a device, renders what the
+ * virtual device is due (into the recording); with one, writes what the
+ * callback rendered to the recording. */
+void audio_io_pump_playback(audio_io *io);
 
 /* CLOCK_REALTIME milliseconds at which input-file frame 0 was due, -1
  * before the first read or with no input file. */
 int64_t audio_io_input_start_unix_ms(const audio_io *io);
 
-/* CLOCK_REALTIME milliseconds at which recorded frame 0 was played, -1
- * before the first write or with no recording. Recorded frame k played at
- * this time + k / rate (plus the device's own output latency, which SDL
- * does not report). */
+/* CLOCK_REALTIME milliseconds at which recorded frame 0 was rendered, -1
+ * before the first render or with no recording. Recorded frame k was
+ * rendered at this time + k / rate; a device plays it its latency later. */
 int64_t audio_io_record_start_unix_ms(const audio_io *io);
 
 /* GV_EIO once a write to the recording failed (it is then incomplete),
  * else 0. */
 int audio_io_record_error(const audio_io *io);
 
-/* Playback underruns (the device or the virtual clock found nothing to
- * play) and capture overruns (captured frames dropped because the caller
- * read too late). Any thread. */
-size_t audio_io_underruns(const audio_io *io);
-size_t audio_io_overruns(const audio_io *io);
+typedef struct audio_io_device_stats {
+    int open;            /* 0: no device in this direction (the rest is 0) */
+    const char *backend; /* "sdl" or "pulse" (static) */
+    int rate, channels;
+    double buffer_ms;    /* the device buffer the audio system granted */
+    double latency_ms;   /* the stream's latency as the sound server reports it; < 0 unknown */
+    uint64_t underruns;  /* playback found nothing to play (device or virtual clock) */
+    uint64_t overruns;   /* captured frames dropped (read too late), or a stream overflow */
+} audio_io_device_stats;
 
-/* `gvoip devices`: the SDL audio driver and the capture and playback
- * device names, one per line under a header per kind, or a clear message
- * when there are none. Returns 0, or GV_ENOTFOUND when no device at all
- * (or no audio system) was found, GV_EINVAL for NULL. */
-int audio_io_list_devices(FILE *out);
+/* Figures of the capture (capture = 1) or playback device. Any thread. */
+void audio_io_get_device_stats(const audio_io *io, int capture, audio_io_device_stats *out);
+
+/* Nonzero once a device failed while running (unplugged, sound server
+ * gone): *capture tells which, why the reason. */
+int audio_io_failed(audio_io *io, int *capture, char *why, size_t why_len);
+
+/* `gvoip devices`: the audio system and the capture and playback devices
+ * with their default rate, one per line under a header per kind, or a
+ * clear message when there are none. Returns 0, or GV_ENOTFOUND when no
+ * device at all (or no audio system) was found, GV_EINVAL for NULL. */
+int audio_io_list_devices(FILE *out, int backend);
 
 #endif

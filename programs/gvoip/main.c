@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +20,9 @@
 #include "stats.h"
 #include "tui.h"
 
-#define TICK_MS 2
+/* The longest the main loop sleeps with nothing to do: the client's timers
+ * (keep-alive, loss reports, the join's retries) need no finer grain. */
+#define IDLE_MS 20
 #define MAX_IO_FRAMES 8192
 
 static volatile sig_atomic_t quit_requested;
@@ -30,10 +33,10 @@ static void on_signal(int sig)
     quit_requested = 1;
 }
 
-/* SIGINT and SIGTERM end the main loop, which then leaves cleanly: peers
- * are told, stats written, the recording finalised. SDL's own handlers are
- * disabled (audio_io sets the hint) so that this holds with and without
- * audio devices. */
+/* SIGINT, SIGTERM and SIGHUP (the terminal closed) end the main loop,
+ * which then leaves cleanly: peers are told, stats written, the recording
+ * finalised. SDL's own handlers are disabled (audio_io sets the hint) so
+ * that this holds with and without audio devices. */
 static void install_signals(void)
 {
     struct sigaction sa;
@@ -42,6 +45,7 @@ static void install_signals(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
 }
 
@@ -50,12 +54,6 @@ static uint64_t monotonic_ms(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static void sleep_ms(unsigned ms)
-{
-    struct timespec ts = {.tv_sec = 0, .tv_nsec = (long)ms * 1000000L};
-    nanosleep(&ts, NULL);
 }
 
 /* The password comes from a file or the environment, never argv, which
@@ -169,11 +167,19 @@ typedef struct player {
     float buf[MAX_IO_FRAMES * 2];
 } player;
 
-/* Moves audio between the devices (or files) and the library. */
+/* The playback device's callback (or the virtual device's, on the main
+ * thread): the library mixes exactly what the device asks for. */
+static void render(void *ctx, float *out, size_t frames)
+{
+    player *p = ctx;
+    if (gv_client_pull_mix(p->client, out, frames, p->playback_rate, p->playback_channels) < 0)
+        memset(out, 0, frames * (size_t)p->playback_channels * sizeof *out);
+}
+
+/* Moves captured audio to the library, and the virtual device's playback
+ * (or the recording of the real one) along. */
 static int pump_audio(player *p)
 {
-    if (!p->io)
-        return 0;
     int rc;
     size_t n;
     if (p->capture_rate) {
@@ -181,16 +187,29 @@ static int pump_audio(player *p)
             if ((rc = gv_client_push_capture(p->client, p->buf, n, p->capture_rate, p->capture_channels)) < 0)
                 return rc;
     }
-    if (p->playback_rate) {
-        while ((n = audio_io_playback_wanted(p->io)) > 0) {
-            if (n > MAX_IO_FRAMES)
-                n = MAX_IO_FRAMES;
-            if ((rc = gv_client_pull_mix(p->client, p->buf, n, p->playback_rate, p->playback_channels)) < 0)
-                return rc;
-            audio_io_write_playback(p->io, p->buf, n);
-        }
-    }
+    audio_io_pump_playback(p->io);
     return 0;
+}
+
+/* Sleeps until the network, the capture device, a key or a timer needs
+ * the main loop: no fixed tick. */
+static void wait_for_work(player *p, int timeout_ms)
+{
+    struct pollfd fds[4];
+    nfds_t n = 0;
+    int fd;
+    if ((fd = gv_client_fd(p->client)) >= 0)
+        fds[n++] = (struct pollfd){.fd = fd, .events = POLLIN};
+    if (p->server && (fd = gv_server_fd(p->server)) >= 0)
+        fds[n++] = (struct pollfd){.fd = fd, .events = POLLIN};
+    if ((fd = audio_io_wake_fd(p->io)) >= 0)
+        fds[n++] = (struct pollfd){.fd = fd, .events = POLLIN};
+    if (p->screen)
+        fds[n++] = (struct pollfd){.fd = STDIN_FILENO, .events = POLLIN};
+    int pace = audio_io_pace_ms(p->io);
+    if (pace >= 0 && pace < timeout_ms)
+        timeout_ms = pace;
+    poll(fds, n, timeout_ms);
 }
 
 static int open_audio(player *p)
@@ -203,6 +222,8 @@ static int open_audio(player *p)
         .record_file = opt->record_file,
         .no_capture = opt->no_capture,
         .no_playback = opt->no_playback,
+        .buffer_ms = opt->audio_buffer_ms,
+        .backend = opt->audio_backend,
     };
     char why[512] = "";
     int rc = audio_io_open(&cfg, &p->io, why, sizeof why);
@@ -212,8 +233,7 @@ static int open_audio(player *p)
     }
     if (audio_io_capture_format(p->io, &p->capture_rate, &p->capture_channels) < 0)
         p->capture_rate = 0;
-    if (audio_io_playback_format(p->io, &p->playback_rate, &p->playback_channels) < 0)
-        p->playback_rate = 0;
+    audio_io_playback_format(p->io, &p->playback_rate, &p->playback_channels);
     return EXIT_OK;
 }
 
@@ -326,6 +346,16 @@ static int run_player(const gvoip_options *opt, const char *password, size_t pas
         code = rc == GV_ENOTFOUND ? EXIT_JOIN : EXIT_RUNTIME;
         goto out;
     }
+    /* The mix's converter is built here, so the device's callback never
+     * allocates; then the device's clock starts driving the mix. */
+    rc = gv_client_prepare_playback(p->client, p->playback_rate, p->playback_channels);
+    if (rc == 0)
+        rc = audio_io_start(p->io, render, p);
+    if (rc < 0) {
+        output_error(opt->json, "audio: %s", gv_strerror(rc));
+        code = EXIT_RUNTIME;
+        goto out;
+    }
     if (opt->mute)
         gv_client_set_muted(p->client, 1);
     if (!opt->json && !opt->no_tui && isatty(STDOUT_FILENO) && isatty(STDIN_FILENO) &&
@@ -385,7 +415,14 @@ static int run_player(const gvoip_options *opt, const char *password, size_t pas
             output_error(opt->json, "audio: %s", gv_strerror(rc));
             code = EXIT_RUNTIME;
         }
-        sleep_ms(TICK_MS);
+        char why[256];
+        int capture = 0;
+        if (code == EXIT_OK && audio_io_failed(p->io, &capture, why, sizeof why)) {
+            output_device_error(opt->json, capture ? "capture" : "playback", why);
+            code = EXIT_RUNTIME;
+        }
+        if (code == EXIT_OK && !quit_requested)
+            wait_for_work(p, IDLE_MS);
     }
     if (code == EXIT_OK && !quit_requested && gv_client_id(p->client) == 0) {
         /* --duration ran out first: a run that never joined did not succeed. */
@@ -393,6 +430,11 @@ static int run_player(const gvoip_options *opt, const char *password, size_t pas
         snprintf(failure.reason, sizeof failure.reason, "--duration ended before the join completed");
         show_event(p, &failure);
         code = EXIT_JOIN;
+    }
+    if (code == EXIT_OK && audio_io_record_error(p->io) < 0) {
+        output_error(opt->json, "the recording %s is incomplete (a write failed, or the program fell behind)",
+                     opt->record_file);
+        code = EXIT_RUNTIME;
     }
 out:
     if (p->screen) {
@@ -402,9 +444,10 @@ out:
     }
     if (opt->stats_file && p->client)
         stats_write_client(opt->stats_file, opt, p->client, p->io, p->server);
+    /* The device's callback calls into the client: stop it first. */
+    audio_io_close(p->io);
     gv_client_destroy(p->client);
     gv_server_destroy(p->server);
-    audio_io_close(p->io);
     free(p);
     return code;
 }
@@ -418,7 +461,7 @@ int main(int argc, char **argv)
     if (code != 0)
         return code;
     if (opt.mode == MODE_DEVICES)
-        return audio_io_list_devices(stdout) < 0 ? EXIT_RUNTIME : EXIT_OK;
+        return audio_io_list_devices(stdout, opt.audio_backend) < 0 ? EXIT_RUNTIME : EXIT_OK;
     if (gv_init() != 0) {
         fprintf(stderr, "gvoip: cannot initialise libsodium or ENet\n");
         return EXIT_RUNTIME;

@@ -12,7 +12,7 @@ static const char usage[] =
     "usage: gvoip server [--port N] [--max-players N] [options]\n"
     "       gvoip host [--port N] [--max-players N] [--name NAME] [options]\n"
     "       gvoip join ADDRESS[:PORT] [--name NAME] [options]\n"
-    "       gvoip devices\n"
+    "       gvoip devices [--audio-backend sdl|pulse]\n"
     "\n"
     "lobby:\n"
     "  --port N             UDP port (default 7000; 0 picks a free one and reports it)\n"
@@ -44,6 +44,11 @@ static const char usage[] =
     "  --record FILE        write what you hear (the mix) to a WAV file\n"
     "  --no-capture         listen only\n"
     "  --no-playback        do not open a playback device\n"
+    "  --audio-buffer-ms N  device buffer, 2..200 ms: more is safer on a slow machine, less is\n"
+    "                       less delay (default 10; the audio system may grant another size)\n"
+    "  --audio-backend sdl|pulse  sdl (the default, portable) or PulseAudio directly (reports\n"
+    "                       the streams' latency and underruns)\n"
+    "  --low-latency        10 ms Opus frames and 5 ms device buffers\n"
     "  --stats FILE         write statistics as JSON at exit\n"
     "controls:\n"
     "  --transmit continuous|voice|ptt  when to send your voice (default continuous; voice: only while you speak)\n"
@@ -138,7 +143,8 @@ int gvoip_parse_options(int argc, char **argv, gvoip_options *opt)
     opt->name = "player";
     opt->codec = "opus";
     opt->bitrate = 24000;
-    opt->frame_ms = 20;
+    opt->frame_ms = 0;
+    opt->audio_buffer_ms = 0;
     opt->fec = 1;
     opt->relay_hold_us = -1;
     opt->relay_hold_rate = -1;
@@ -283,6 +289,21 @@ int gvoip_parse_options(int argc, char **argv, gvoip_options *opt)
             opt->no_capture = 1;
         } else if (!strcmp(a, "--no-playback")) {
             opt->no_playback = 1;
+        } else if (!strcmp(a, "--audio-buffer-ms")) {
+            NEEDS_VALUE();
+            if (parse_long(v, 2, 200, &n) != 0)
+                return bad("--audio-buffer-ms takes 2..200", v);
+            opt->audio_buffer_ms = (int)n;
+        } else if (!strcmp(a, "--audio-backend")) {
+            NEEDS_VALUE();
+            if (!strcmp(v, "sdl"))
+                opt->audio_backend = 0;
+            else if (!strcmp(v, "pulse"))
+                opt->audio_backend = 1;
+            else
+                return bad("--audio-backend takes sdl or pulse", v);
+        } else if (!strcmp(a, "--low-latency")) {
+            opt->low_latency = 1;
         } else if (!strcmp(a, "--cipher")) {
             NEEDS_VALUE();
             if (!strcmp(v, "auto"))
@@ -382,5 +403,10 @@ int gvoip_parse_options(int argc, char **argv, gvoip_options *opt)
         return bad("a dedicated server has no position", "server");
     if (opt->spatial_mode == 1 && opt->max_distance == 0.0f)
         return bad("--spatial 2d needs a --max-distance above 0", "0");
+    /* --low-latency chooses what was not chosen explicitly. */
+    if (!opt->frame_ms)
+        opt->frame_ms = opt->low_latency ? 10 : 20;
+    if (!opt->audio_buffer_ms)
+        opt->audio_buffer_ms = opt->low_latency ? 5 : 10;
     return 0;
 }

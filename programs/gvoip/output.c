@@ -136,3 +136,16 @@ void output_error(int json, const char *fmt, ...)
     }
     fprintf(stderr, "gvoip: %s\n", text);
 }
+
+void output_device_error(int json, const char *device, const char *reason)
+{
+    if (json) {
+        fputs("{\"event\":\"device_error\",\"device\":", stdout);
+        output_json_string(stdout, device);
+        fputs(",\"reason\":", stdout);
+        output_json_string(stdout, reason);
+        fputs("}\n", stdout);
+        fflush(stdout);
+    }
+    fprintf(stderr, "gvoip: the %s device failed: %s\n", device, reason);
+}

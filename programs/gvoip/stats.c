@@ -42,6 +42,25 @@ int stats_write_server(const char *path, const gv_server *server)
     return finish(f, path);
 }
 
+static void device_fields(FILE *f, const char *name, const audio_io *io, int capture)
+{
+    audio_io_device_stats d;
+    audio_io_get_device_stats(io, capture, &d);
+    fprintf(f, "\"%s\":", name);
+    if (!d.open) {
+        fputs("null", f);
+        return;
+    }
+    fprintf(f, "{\"backend\":\"%s\",\"rate\":%d,\"channels\":%d,\"buffer_ms\":%.2f,\"latency_ms\":", d.backend,
+            d.rate, d.channels, d.buffer_ms);
+    if (d.latency_ms < 0)
+        fputs("null", f);
+    else
+        fprintf(f, "%.2f", d.latency_ms);
+    fprintf(f, ",\"underruns\":%llu,\"overruns\":%llu}", (unsigned long long)d.underruns,
+            (unsigned long long)d.overruns);
+}
+
 static void print_unix_ms(FILE *f, long long ms)
 {
     if (ms < 0)
@@ -79,9 +98,13 @@ int stats_write_client(const char *path, const gvoip_options *opt, const gv_clie
             (unsigned long long)st.max_datagram_bytes, st.seconds, st.expected_loss_pct,
             st.redundancy ? "true" : "false", st.bitrate, (unsigned long long)st.redundant_packets);
     fprintf(f, ",\"malformed\":%llu,\"auth_failed\":%llu,\"replayed\":%llu,\"join_retries\":%llu,\"cipher\":\"%s\","
-            "\"peers\":[",
+            "\"playout_dropped\":%llu,\"devices\":{",
             (unsigned long long)st.malformed, (unsigned long long)st.auth_failed, (unsigned long long)st.replayed,
-            (unsigned long long)st.join_retries, st.cipher);
+            (unsigned long long)st.join_retries, st.cipher, (unsigned long long)st.playout_dropped);
+    device_fields(f, "capture", io, 1);
+    fputc(',', f);
+    device_fields(f, "playback", io, 0);
+    fputs("},\"peers\":[", f);
     for (int i = 0; i < n; i++) {
         const gv_peer_stats *p = &peers[i];
         fprintf(f, "%s{\"id\":%u,\"name\":", i ? "," : "", (unsigned)p->id);

@@ -124,6 +124,8 @@ int gv_client_service(gv_client *c, gv_event *ev, uint32_t timeout_ms)
     if (!c || !ev)
         return GV_EINVAL;
     int rc = gv_link_service(c->link, ev, timeout_ms);
+    if (rc == 1 && ev->type == GV_EVENT_PLAYER_CONNECTED)
+        gv_voice_add_peer(c->voice, ev->id);
     if (rc >= 0)
         gv_voice_tick(c->voice, c->link);
     if (rc == 0 && (rc = gv_voice_pop_event(c->voice, ev)) == 1) {
@@ -132,6 +134,14 @@ int gv_client_service(gv_client *c, gv_event *ev, uint32_t timeout_ms)
             snprintf(ev->name, sizeof ev->name, "%s", name);
     }
     return rc;
+}
+
+int gv_client_fd(const gv_client *c)
+{
+    if (!c)
+        return GV_EINVAL;
+    int fd = gv_link_fd(c->link);
+    return fd >= 0 ? fd : GV_ESTATE;
 }
 
 int gv_client_id(const gv_client *c)
@@ -199,9 +209,12 @@ int gv_client_pull_player(gv_client *c, uint16_t id, float *out, size_t frames, 
 {
     if (!c || (!out && frames))
         return GV_EINVAL;
-    if (!in_lobby(c, id))
-        return GV_ENOTFOUND;
     return gv_voice_pull_player(c->voice, id, out, frames, rate);
+}
+
+int gv_client_prepare_playback(gv_client *c, int rate, int channels)
+{
+    return c ? gv_voice_prepare_playback(c->voice, rate, channels) : GV_EINVAL;
 }
 
 int gv_client_player_pose(const gv_client *c, uint16_t id, gv_player_pose *out)

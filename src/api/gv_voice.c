@@ -6,17 +6,13 @@
 
 #include "audio/gv_codec.h"
 #include "audio/gv_jbuf.h"
-#include "audio/gv_mixer.h"
+#include "audio/gv_playout.h"
 #include "audio/gv_resample.h"
 #include "audio/gv_spatial.h"
-#include "audio/gv_splice.h"
 #include "audio/gv_vad.h"
 #include "session/gv_events.h"
 
 #define MAX_FRAME 2880         /* 60 ms at 48 kHz */
-#define MIX_BLOCK 120 /* the mixer works in 2.5 ms blocks: what it mixes ahead is latency */
-#define PEER_FIFO (MAX_FRAME * 2)
-#define OUT_FIFO 8192          /* device-rate frames * channels, > one mixed block at 192 kHz stereo */
 #define REPORT_INTERVAL_US 1000000u
 /* The encoder's expected loss follows the mean over the last few seconds
  * of the worst loss any listener reported in each second. The worst alone
@@ -37,28 +33,23 @@
 #define SPEAKING_OFF_US 300000u /* a remote player stops "speaking" after this long without packets */
 #define POSE_MOVING_US 50000u   /* own pose: 20 a second while it changes */
 #define POSE_STILL_US 1000000u  /* and once a second while it does not */
-#define PULL_OUT (MIX_BLOCK * 4 + 64) /* one mixed block resampled to 192 kHz, with slack */
 #define VOLUME_MAX 4.0f
 
+/* What the control thread knows of a remote player. Their stream (jitter
+ * buffer, decoder, mixer state) lives in the playout, which the render
+ * thread owns; settings reach it as messages, posted again later when the
+ * playout's mailbox had no room. */
 typedef struct peer {
     uint16_t id;
-    int raw;
-    gv_jbuf *jbuf;
-    gv_decoder *decoder;
-    float fifo[PEER_FIFO]; /* decoded 48 kHz mono, waiting for the mixer */
-    size_t fifo_len;
-    float volume, last_volume; /* local setting; per-player pulls ramp from last_volume */
-    int muted;                 /* locally: packets are dropped before the jitter buffer */
+    int announced; /* the playout has a stream for this player */
+    int dirty;     /* volume, mute or pose changed since last posted */
+    float volume;
+    int muted; /* locally: packets are dropped before the jitter buffer */
     int speaking;
     uint64_t last_packet_us;
     int has_pose;
     uint16_t pose_seq;
     gv_pose pose;
-    gv_spatial_voice render; /* the mixer's click-free gains and delays */
-    gv_resampler *pull_rs;   /* gv_client_pull_player only */
-    int pull_rate;
-    float pull_out[PULL_OUT];
-    size_t pull_len;
     uint64_t packets;
     uint16_t last_seq;
     int have_seq;
@@ -97,13 +88,10 @@ struct gv_voice {
     /* playout */
     peer *peers[MAX_PEERS];
     int peer_count;
-    gv_resampler *playback_rs;
-    int playback_rate, playback_channels;
-    gv_limiter limiter;
-    float mix[MIX_BLOCK * 2]; /* interleaved stereo */
-    float mono[MIX_BLOCK];
-    float out_fifo[OUT_FIFO];
-    size_t out_len;
+    gv_playout *playout;
+    int listener_dirty;          /* own pose, the lobby's settings or deafen not yet posted */
+    uint16_t leaving[MAX_PEERS]; /* players whose stream removal is not posted yet */
+    int leaving_count;
     /* sender adaptation */
     uint16_t worst_this_second; /* permille, the worst report since the last tick */
     uint16_t loss_history[LOSS_HISTORY];
@@ -166,9 +154,9 @@ int gv_voice_create(const gv_client_config *cfg, gv_voice **out)
     v->itd = cfg->itd;
     v->input_level_db = -120.0f;
     gv_spatial_params_default(&v->spatial, GV_SPATIAL_OFF);
-    /* The limiter runs over interleaved stereo: twice the samples per
-     * second keeps its release at 50 ms. */
-    gv_limiter_init(&v->limiter, GV_SAMPLE_RATE * 2);
+    rc = gv_playout_create(&v->playout);
+    if (rc < 0)
+        goto out;
     *out = v;
     v = NULL;
     rc = 0;
@@ -177,27 +165,40 @@ out:
     return rc;
 }
 
-static void peer_free(peer *p)
-{
-    if (!p)
-        return;
-    gv_jbuf_destroy(p->jbuf);
-    gv_decoder_destroy(p->decoder);
-    gv_resampler_destroy(p->pull_rs);
-    free(p);
-}
-
 void gv_voice_destroy(gv_voice *v)
 {
     if (!v)
         return;
     for (int i = 0; i < v->peer_count; i++)
-        peer_free(v->peers[i]);
+        free(v->peers[i]);
+    gv_playout_destroy(v->playout);
     gv_encoder_destroy(v->encoder);
     gv_vad_destroy(v->vad);
     gv_resampler_destroy(v->capture_rs);
-    gv_resampler_destroy(v->playback_rs);
     free(v);
+}
+
+/* Posts to the playout what it does not know yet. A full mailbox (the
+ * render thread is not taking) leaves the rest for the next call. */
+static void sync_playout(gv_voice *v)
+{
+    gv_playout_collect(v->playout);
+    while (v->leaving_count > 0 && gv_playout_remove(v->playout, v->leaving[v->leaving_count - 1]) == 0)
+        v->leaving_count--;
+    for (int i = 0; i < v->peer_count; i++) {
+        peer *p = v->peers[i];
+        if (!p->announced) {
+            if (gv_playout_add(v->playout, p->id) != 0)
+                return;
+            p->announced = 1;
+            p->dirty = 1;
+        }
+        if (p->dirty && gv_playout_player(v->playout, p->id, p->volume, p->muted, p->has_pose ? &p->pose : NULL) == 0)
+            p->dirty = 0;
+    }
+    if (v->listener_dirty &&
+        gv_playout_listener(v->playout, &v->spatial, v->has_pose ? &v->pose : NULL, v->deafened) == 0)
+        v->listener_dirty = 0;
 }
 
 static peer *find_peer(gv_voice *v, uint16_t id)
@@ -213,15 +214,18 @@ static peer *add_peer(gv_voice *v, uint16_t id)
     if (v->peer_count == MAX_PEERS)
         return NULL;
     peer *p = calloc(1, sizeof *p);
-    if (!p || gv_jbuf_create(NULL, &p->jbuf) != 0 || gv_decoder_create(&p->decoder) != 0) {
-        peer_free(p);
+    if (!p)
         return NULL;
-    }
     p->id = id;
-    p->volume = p->last_volume = 1.0f;
-    gv_spatial_voice_init(&p->render);
+    p->volume = 1.0f;
     v->peers[v->peer_count++] = p;
+    sync_playout(v);
     return p;
+}
+
+int gv_voice_add_peer(gv_voice *v, uint16_t id)
+{
+    return find_peer(v, id) || add_peer(v, id) ? 0 : GV_ENOMEM;
 }
 
 void gv_voice_remove_peer(gv_voice *v, uint16_t id)
@@ -229,30 +233,12 @@ void gv_voice_remove_peer(gv_voice *v, uint16_t id)
     for (int i = 0; i < v->peer_count; i++) {
         if (v->peers[i]->id != id)
             continue;
-        peer_free(v->peers[i]);
+        if (v->peers[i]->announced && v->leaving_count < MAX_PEERS)
+            v->leaving[v->leaving_count++] = id;
+        free(v->peers[i]);
         v->peers[i] = v->peers[--v->peer_count];
+        sync_playout(v);
         return;
-    }
-}
-
-/* The baseline has no jitter buffer, exactly like the original example:
- * frames go straight to the player's stream, or are lost when it is full. */
-static void receive_raw(peer *p, const gv_msg *relay)
-{
-    p->raw = 1;
-    const uint8_t *b = relay->u.voice.payload;
-    size_t frames = relay->u.voice.len / 8;
-    if (p->fifo_len + frames > PEER_FIFO)
-        return;
-    for (size_t i = 0; i < frames; i++) {
-        float ch[2];
-        for (int c = 0; c < 2; c++) {
-            const uint8_t *s = b + (i * 2 + (size_t)c) * 4;
-            uint32_t bits = (uint32_t)s[0] | (uint32_t)s[1] << 8 | (uint32_t)s[2] << 16 | (uint32_t)s[3] << 24;
-            memcpy(&ch[c], &bits, sizeof bits);
-        }
-        float mono = (ch[0] + ch[1]) * 0.5f;
-        p->fifo[p->fifo_len++] = mono == mono ? mono : 0.0f;
     }
 }
 
@@ -282,8 +268,8 @@ void gv_voice_receive(gv_voice *v, const gv_msg *relay, uint16_t own_id)
         ev->on = 1;
     }
     if (raw) {
-        if (!p->muted && !v->deafened)
-            receive_raw(p, relay);
+        if (!p->muted && !v->deafened && p->announced)
+            gv_playout_raw(v->playout, p->id, relay->u.voice.payload, relay->u.voice.len);
         return;
     }
     /* Loss for the speaker's encoder: sequence numbers expected so far. */
@@ -298,20 +284,21 @@ void gv_voice_receive(gv_voice *v, const gv_msg *relay, uint16_t own_id)
     if ((int16_t)(relay->u.voice.seq - p->last_seq) > 0 || p->packets == 1 ||
         (relay->u.voice.flags & GV_VOICE_MARKER))
         p->last_seq = relay->u.voice.seq;
-    if (p->muted || v->deafened)
+    if (p->muted || v->deafened || !p->announced)
         return;
     uint64_t now = v->clock.now_us(v->clock.ctx);
     if (copy) {
         /* The previous frame: it ends where this one starts. */
         int copy_samples = gv_codec_packet_samples(copy, copy_len);
         if (copy_samples > 0 && copy_samples <= MAX_FRAME)
-            gv_jbuf_put(p->jbuf, (uint16_t)(relay->u.voice.seq - 1), relay->u.voice.ts - (uint32_t)copy_samples,
-                        copy_samples, GV_JBUF_REDUNDANT, copy, copy_len, now);
+            gv_playout_voice(v->playout, p->id, (uint16_t)(relay->u.voice.seq - 1),
+                             relay->u.voice.ts - (uint32_t)copy_samples, copy_samples, GV_JBUF_REDUNDANT, copy,
+                             copy_len, now);
     }
-    gv_jbuf_put(p->jbuf, relay->u.voice.seq, relay->u.voice.ts, samples,
-                ((relay->u.voice.flags & GV_VOICE_MARKER) ? GV_JBUF_MARKER : 0) |
-                    ((relay->u.voice.flags & GV_VOICE_PREROLL) ? GV_JBUF_PREROLL : 0),
-                relay->u.voice.payload, len, now);
+    gv_playout_voice(v->playout, p->id, relay->u.voice.seq, relay->u.voice.ts, samples,
+                     ((relay->u.voice.flags & GV_VOICE_MARKER) ? GV_JBUF_MARKER : 0) |
+                         ((relay->u.voice.flags & GV_VOICE_PREROLL) ? GV_JBUF_PREROLL : 0),
+                     relay->u.voice.payload, len, now);
 }
 
 void gv_voice_loss_report(gv_voice *v, uint16_t reporter, uint16_t loss_permille)
@@ -356,6 +343,7 @@ static void send_pose(gv_voice *v, gv_link *link, uint64_t now)
 void gv_voice_tick(gv_voice *v, gv_link *link)
 {
     uint64_t now = v->clock.now_us(v->clock.ctx);
+    sync_playout(v);
     expire_speaking(v, now);
     send_pose(v, link, now);
     if (now < v->next_report_us)
@@ -534,181 +522,19 @@ int gv_voice_push_capture(gv_voice *v, gv_link *link, const float *samples, size
     return (int)done;
 }
 
-/* Tops a player's FIFO up to `need` decoded samples from its jitter buffer. */
-static void fill_peer(peer *p, size_t need, uint64_t now)
+int gv_voice_prepare_playback(gv_voice *v, int rate, int channels)
 {
-    while (p->fifo_len < need) {
-        gv_jbuf_frame f;
-        if (gv_jbuf_get(p->jbuf, now, &f) < 0 || f.samples <= 0 || f.samples > MAX_FRAME ||
-            p->fifo_len + (size_t)f.samples > PEER_FIFO)
-            return;
-        float *dst = p->fifo + p->fifo_len;
-        int got = 0;
-        switch (f.kind) {
-        case GV_JBUF_PACKET:
-            got = gv_decoder_decode(p->decoder, f.payload, f.len, dst, f.samples);
-            break;
-        case GV_JBUF_FEC:
-            got = gv_decoder_decode_fec(p->decoder, f.payload, f.len, dst, f.samples);
-            break;
-        case GV_JBUF_LOST:
-            got = gv_decoder_conceal(p->decoder, dst, f.samples);
-            break;
-        case GV_JBUF_SILENCE:
-            break;
-        }
-        if (got != f.samples)
-            memset(dst, 0, (size_t)f.samples * sizeof *dst);
-        p->fifo_len += (size_t)gv_splice_shorten(dst, f.samples, f.skip);
-    }
-}
-
-/* The gains the listener (own pose) hears p with. A player whose pose, or
- * a listener whose own pose, is not known yet is heard as without
- * positional audio: centred at the local volume. */
-static void peer_gains(const gv_voice *v, const peer *p, float *l, float *r, int *itd_l, int *itd_r)
-{
-    float g = p->muted ? 0.0f : p->volume;
-    *itd_l = *itd_r = 0;
-    if (v->spatial.mode == GV_SPATIAL_OFF || !p->has_pose || !v->has_pose) {
-        *l = *r = g;
-        return;
-    }
-    gv_spatial_gains(&v->spatial, &v->pose, &p->pose.position, l, r, NULL);
-    *l *= g;
-    *r *= g;
-    gv_spatial_itd(&v->spatial, &v->pose, &p->pose.position, GV_SAMPLE_RATE, itd_l, itd_r);
-}
-
-/* Takes the next MIX_BLOCK samples of p's stream into block (zero-padded
- * where the stream has nothing). */
-static void take_block(peer *p, float *block, uint64_t now)
-{
-    if (!p->raw)
-        fill_peer(p, MIX_BLOCK, now);
-    size_t n = p->fifo_len < MIX_BLOCK ? p->fifo_len : MIX_BLOCK;
-    memcpy(block, p->fifo, n * sizeof *block);
-    memset(block + n, 0, (MIX_BLOCK - n) * sizeof *block);
-    memmove(p->fifo, p->fifo + n, (p->fifo_len - n) * sizeof *p->fifo);
-    p->fifo_len -= n;
-}
-
-static void mix_block(gv_voice *v)
-{
-    uint64_t now = v->clock.now_us(v->clock.ctx);
-    float block[MIX_BLOCK];
-    memset(v->mix, 0, sizeof v->mix);
-    for (int i = 0; i < v->peer_count; i++) {
-        peer *p = v->peers[i];
-        take_block(p, block, now);
-        if (v->deafened)
-            continue;
-        /* Every block is rendered, silent ones too: the renderer's delay
-         * line then holds silence, not the end of the last talk spurt. */
-        float l, r;
-        int itd_l, itd_r;
-        peer_gains(v, p, &l, &r, &itd_l, &itd_r);
-        gv_spatial_voice_render(&p->render, block, MIX_BLOCK, l, r, itd_l, itd_r, v->mix);
-    }
-    gv_limiter_process(&v->limiter, v->mix, MIX_BLOCK * 2);
-}
-
-/* Resamples one 48 kHz block (mono or interleaved stereo) into fifo. */
-static int resample_block(gv_resampler *rs, const float *in, size_t ch, float *fifo, size_t cap_frames, size_t *len)
-{
-    size_t consumed = 0, offset = 0;
-    while (offset < MIX_BLOCK) {
-        int got = gv_resampler_process(rs, in + offset * ch, MIX_BLOCK - offset, fifo + *len * ch, cap_frames - *len,
-                                       &consumed);
-        if (got < 0)
-            return got;
-        *len += (size_t)got;
-        offset += consumed;
-        if (consumed == 0 && got == 0)
-            break;
-    }
-    return 0;
+    return gv_playout_prepare(v->playout, rate, channels);
 }
 
 int gv_voice_pull_mix(gv_voice *v, float *out, size_t frames, int rate, int channels)
 {
-    if (!v || (!out && frames) || rate < 8000 || rate > 192000 || channels < 1 || channels > 2)
-        return GV_EINVAL;
-    if (!v->playback_rs || rate != v->playback_rate || channels != v->playback_channels) {
-        gv_resampler_destroy(v->playback_rs);
-        v->playback_rs = NULL;
-        int rc = gv_resampler_create(GV_SAMPLE_RATE, channels, rate, channels, -1, &v->playback_rs);
-        if (rc < 0)
-            return rc;
-        v->playback_rate = rate;
-        v->playback_channels = channels;
-        v->out_len = 0;
-    }
-    size_t ch = (size_t)channels;
-    size_t done = 0;
-    while (done < frames) {
-        if (v->out_len == 0) {
-            mix_block(v);
-            const float *in = v->mix;
-            if (ch == 1) {
-                for (size_t i = 0; i < MIX_BLOCK; i++)
-                    v->mono[i] = 0.5f * (v->mix[2 * i] + v->mix[2 * i + 1]);
-                in = v->mono;
-            }
-            int rc = resample_block(v->playback_rs, in, ch, v->out_fifo, OUT_FIFO / ch, &v->out_len);
-            if (rc < 0)
-                return rc;
-            if (v->out_len == 0)
-                continue;
-        }
-        size_t n = frames - done < v->out_len ? frames - done : v->out_len;
-        memcpy(out + done * ch, v->out_fifo, n * ch * sizeof *out);
-        memmove(v->out_fifo, v->out_fifo + n * ch, (v->out_len - n) * ch * sizeof *out);
-        v->out_len -= n;
-        done += n;
-    }
-    return (int)done;
+    return gv_playout_render(v->playout, out, frames, rate, channels, v->clock.now_us(v->clock.ctx));
 }
 
 int gv_voice_pull_player(gv_voice *v, uint16_t id, float *out, size_t frames, int rate)
 {
-    if (!v || (!out && frames) || rate < 8000 || rate > 192000)
-        return GV_EINVAL;
-    peer *p = find_peer(v, id);
-    if (!p && !(p = add_peer(v, id)))
-        return GV_ENOMEM;
-    if (!p->pull_rs || rate != p->pull_rate) {
-        gv_resampler_destroy(p->pull_rs);
-        p->pull_rs = NULL;
-        int rc = gv_resampler_create(GV_SAMPLE_RATE, 1, rate, 1, -1, &p->pull_rs);
-        if (rc < 0)
-            return rc;
-        p->pull_rate = rate;
-        p->pull_len = 0;
-    }
-    uint64_t now = v->clock.now_us(v->clock.ctx);
-    float block[MIX_BLOCK], gained[MIX_BLOCK];
-    size_t done = 0;
-    while (done < frames) {
-        if (p->pull_len == 0) {
-            take_block(p, block, now);
-            float g = p->muted || v->deafened ? 0.0f : p->volume;
-            memset(gained, 0, sizeof gained);
-            gv_mix_add_ramp(gained, block, MIX_BLOCK, p->last_volume, g);
-            p->last_volume = g;
-            int rc = resample_block(p->pull_rs, gained, 1, p->pull_out, PULL_OUT, &p->pull_len);
-            if (rc < 0)
-                return rc;
-            if (p->pull_len == 0)
-                continue;
-        }
-        size_t n = frames - done < p->pull_len ? frames - done : p->pull_len;
-        memcpy(out + done, p->pull_out, n * sizeof *out);
-        memmove(p->pull_out, p->pull_out + n, (p->pull_len - n) * sizeof *out);
-        p->pull_len -= n;
-        done += n;
-    }
-    return (int)done;
+    return gv_playout_render_player(v->playout, id, out, frames, rate, v->clock.now_us(v->clock.ctx));
 }
 
 static int pose_ok(const gv_player_pose *pose)
@@ -729,6 +555,8 @@ int gv_voice_set_pose(gv_voice *v, const gv_player_pose *pose)
         v->pose_dirty = 1;
     v->pose = next;
     v->has_pose = 1;
+    v->listener_dirty = 1;
+    sync_playout(v);
     return 0;
 }
 
@@ -746,6 +574,8 @@ void gv_voice_position(gv_voice *v, const gv_msg *relay, uint16_t own_id)
     p->pose_seq = relay->u.position.seq;
     p->pose.position = (gv_vec3){relay->u.position.pos[0], relay->u.position.pos[1], relay->u.position.pos[2]};
     p->pose.facing = (gv_vec3){relay->u.position.facing[0], relay->u.position.facing[1], relay->u.position.facing[2]};
+    p->dirty = 1;
+    sync_playout(v);
 }
 
 int gv_voice_player_pose(const gv_voice *v, uint16_t id, gv_player_pose *out)
@@ -776,6 +606,8 @@ int gv_voice_spatial_config(gv_voice *v, const gv_msg *m)
     if (gv_spatial_params_check(&sp) != 0)
         return GV_EINVAL;
     v->spatial = sp;
+    v->listener_dirty = 1;
+    sync_playout(v);
     return 0;
 }
 
@@ -806,6 +638,8 @@ int gv_voice_set_deafened(gv_voice *v, int on)
     if (on != 0 && on != 1)
         return GV_EINVAL;
     v->deafened = on;
+    v->listener_dirty = 1;
+    sync_playout(v);
     return 0;
 }
 
@@ -838,6 +672,8 @@ int gv_voice_set_player(gv_voice *v, uint16_t id, const float *volume, const int
         p->volume = *volume;
     if (muted)
         p->muted = *muted;
+    p->dirty = 1;
+    sync_playout(v);
     return 0;
 }
 
@@ -865,12 +701,15 @@ void gv_voice_get_stats(const gv_voice *v, gv_client_stats *out)
     out->redundancy = v->redundancy;
     out->bitrate = v->raw ? 0 : v->bitrate_now;
     out->redundant_packets = v->redundant_packets;
+    out->playout_dropped = gv_playout_dropped(v->playout);
 }
 
-static void peer_stats(const peer *p, gv_peer_stats *out)
+static void peer_stats(const gv_voice *v, const peer *p, gv_peer_stats *out)
 {
-    gv_jbuf_stats st;
-    gv_jbuf_get_stats(p->jbuf, &st);
+    gv_playout_stream_stats ps;
+    if (gv_playout_stats(v->playout, p->id, &ps) != 0)
+        memset(&ps, 0, sizeof ps);
+    const gv_jbuf_stats st = ps.jbuf;
     memset(out, 0, sizeof *out);
     out->id = p->id;
     out->voice_packets = p->packets;
@@ -888,7 +727,7 @@ int gv_voice_peer_stats(const gv_voice *v, uint16_t id, gv_peer_stats *out)
 {
     for (int i = 0; i < v->peer_count; i++) {
         if (v->peers[i]->id == id) {
-            peer_stats(v->peers[i], out);
+            peer_stats(v, v->peers[i], out);
             return 0;
         }
     }
@@ -899,6 +738,6 @@ int gv_voice_get_peer_stats(const gv_voice *v, gv_peer_stats *out, int max)
 {
     int n = 0;
     for (; n < v->peer_count && n < max; n++)
-        peer_stats(v->peers[n], &out[n]);
+        peer_stats(v, v->peers[n], &out[n]);
     return n;
 }

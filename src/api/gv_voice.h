@@ -1,7 +1,9 @@
 /* The client's voice path, between the public calls and the session link:
- * capture (resample, frame, encode, send) and playout (one stream per
- * remote player: jitter buffer, decode/FEC/concealment, gain; then the
- * mixer, the limiter and the resampler to the device's format). */
+ * capture (resample, frame, encode, send), the control thread's view of
+ * the remote players (speaking, loss counts, volume, position), and the
+ * hand-off to the playout (gv_playout), which the render thread drives.
+ * gv_voice_pull_mix and gv_voice_pull_player are the render thread's; every
+ * other call is the control thread's. */
 #ifndef GV_VOICE_H
 #define GV_VOICE_H
 
@@ -19,6 +21,14 @@ void gv_voice_destroy(gv_voice *v);
 void gv_voice_receive(gv_voice *v, const gv_msg *relay, uint16_t own_id);
 void gv_voice_loss_report(gv_voice *v, uint16_t reporter, uint16_t loss_permille);
 void gv_voice_remove_peer(gv_voice *v, uint16_t id);
+
+/* A player joined the lobby: their stream is made ready before they speak.
+ * 0 or GV_ENOMEM. */
+int gv_voice_add_peer(gv_voice *v, uint16_t id);
+
+/* The playback format the render thread will pull at: its converter is
+ * built now, so that pulls never allocate. */
+int gv_voice_prepare_playback(gv_voice *v, int rate, int channels);
 
 /* Periodic work: loss reports to the speakers, encoder adaptation. */
 void gv_voice_tick(gv_voice *v, gv_link *link);
@@ -54,7 +64,7 @@ int gv_voice_pop_event(gv_voice *v, gv_event *ev);
 void gv_voice_get_stats(const gv_voice *v, gv_client_stats *out);
 int gv_voice_get_peer_stats(const gv_voice *v, gv_peer_stats *out, int max);
 
-/* One player's statistics; GV_ENOTFOUND if they never spoke. */
+/* One player's statistics; GV_ENOTFOUND if they are not in the lobby. */
 int gv_voice_peer_stats(const gv_voice *v, uint16_t id, gv_peer_stats *out);
 
 #endif

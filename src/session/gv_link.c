@@ -558,6 +558,11 @@ int gv_link_send_position(gv_link *l, const gv_msg *position)
     return rc;
 }
 
+int gv_link_fd(const gv_link *l)
+{
+    return l ? gv_transport_fd(&l->transport) : -1;
+}
+
 const gv_transport_stats *gv_link_transport_stats(const gv_link *l)
 {
     return &l->transport.stats;

@@ -53,6 +53,9 @@ int gv_link_send_position(gv_link *l, const gv_msg *position);
 /* Name of a player in the roster, or NULL. */
 const char *gv_link_player_name(const gv_link *l, uint16_t id);
 
+/* The socket to poll for the link (-1 before connecting or after closing). */
+int gv_link_fd(const gv_link *l);
+
 const gv_transport_stats *gv_link_transport_stats(const gv_link *l);
 
 typedef struct gv_link_counters {

@@ -999,6 +999,11 @@ void gv_server_destroy(gv_server *s)
     free(s);
 }
 
+int gv_server_fd(const gv_server *s)
+{
+    return s ? gv_transport_fd(&s->transport) : GV_EINVAL;
+}
+
 int gv_server_port(const gv_server *s)
 {
     return s ? gv_transport_port(&s->transport) : GV_EINVAL;

@@ -345,6 +345,11 @@ int gv_transport_pending(gv_transport *t, ENetEvent *ev)
     return rc < 0 ? GV_ENET : rc;
 }
 
+int gv_transport_fd(const gv_transport *t)
+{
+    return t && t->host ? (int)t->host->socket : -1;
+}
+
 int gv_transport_wait(gv_transport *t, uint64_t us)
 {
     int fd = (int)t->host->socket;

@@ -97,6 +97,10 @@ int gv_transport_service(gv_transport *t, ENetEvent *ev, uint32_t timeout_ms);
  * timeout, a signal or an error (the next service call reports those). */
 int gv_transport_wait(gv_transport *t, uint64_t us);
 
+/* The UDP socket's descriptor, for a caller's own poll(); -1 without a
+ * host. */
+int gv_transport_fd(const gv_transport *t);
+
 /* The next event ENet has already received, without sending or receiving
  * anything: a server that drains these before its one flush per pass puts
  * all of a pass's commands to a peer in one datagram. Returns 1 with *ev
