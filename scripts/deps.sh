@@ -7,8 +7,8 @@ set -eu
 packages=(
   build-essential cmake pkg-config
   libenet-dev libopus-dev libsodium-dev libsdl2-dev libspeexdsp-dev
-  libsndfile1-dev libcmocka-dev libncurses-dev
-  espeak-ng sox
+  libsndfile1-dev libcmocka-dev libncurses-dev libpulse-dev
+  espeak-ng sox pulseaudio pulseaudio-utils
   clang libclang-rt-14-dev
   tmux gnuplot-nox
 )
