@@ -23,7 +23,7 @@
 
 typedef struct audio_io audio_io;
 
-enum audio_backend { AUDIO_BACKEND_SDL = 0, AUDIO_BACKEND_PULSE = 1 };
+enum audio_backend { AUDIO_BACKEND_AUTO = 0, AUDIO_BACKEND_SDL = 1, AUDIO_BACKEND_PULSE = 2 };
 
 #define AUDIO_BUFFER_MS_MIN 2
 #define AUDIO_BUFFER_MS_MAX 200
@@ -35,8 +35,12 @@ typedef struct audio_io_config {
     const char *record_file;   /* WAV of the playback stream */
     int no_capture;            /* no device and no input file (wins over both) */
     int no_playback;           /* no device; playback is still paced (and recorded) */
-    int buffer_ms;             /* device buffer asked for, AUDIO_BUFFER_MS_MIN..MAX */
-    int backend;               /* enum audio_backend */
+    int buffer_ms;             /* playback device buffer asked for, AUDIO_BUFFER_MS_MIN..MAX */
+    int capture_ms;            /* capture period, AUDIO_BUFFER_MS_MIN..MAX: the encoder's frame
+                                * costs no delay (a frame is whole when its last piece arrives)
+                                * and halves the wake-ups of 10 ms pieces */
+    int backend;               /* enum audio_backend; AUTO: PulseAudio's own API when a
+                                * PulseAudio (or PipeWire) server is there, else SDL2 */
 } audio_io_config;
 
 /* Renders frames interleaved frames at the playback format into out. Runs
@@ -115,7 +119,7 @@ typedef struct audio_io_device_stats {
     uint64_t overruns;   /* captured frames dropped (read too late), or a stream overflow */
 } audio_io_device_stats;
 
-/* Figures of the capture (capture = 1) or playback device. Any thread. */
+/* Figures of the capture (capture = 1) or playback device. Main thread. */
 void audio_io_get_device_stats(const audio_io *io, int capture, audio_io_device_stats *out);
 
 /* Nonzero once a device failed while running (unplugged, sound server

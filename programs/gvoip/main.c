@@ -223,6 +223,7 @@ static int open_audio(player *p)
         .no_capture = opt->no_capture,
         .no_playback = opt->no_playback,
         .buffer_ms = opt->audio_buffer_ms,
+        .capture_ms = opt->audio_buffer_ms > opt->frame_ms ? opt->audio_buffer_ms : opt->frame_ms,
         .backend = opt->audio_backend,
     };
     char why[512] = "";

@@ -1,5 +1,7 @@
 #include "options.h"
 
+#include "audio_io.h"
+
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -12,7 +14,7 @@ static const char usage[] =
     "usage: gvoip server [--port N] [--max-players N] [options]\n"
     "       gvoip host [--port N] [--max-players N] [--name NAME] [options]\n"
     "       gvoip join ADDRESS[:PORT] [--name NAME] [options]\n"
-    "       gvoip devices [--audio-backend sdl|pulse]\n"
+    "       gvoip devices [--audio-backend auto|sdl|pulse]\n"
     "\n"
     "lobby:\n"
     "  --port N             UDP port (default 7000; 0 picks a free one and reports it)\n"
@@ -46,8 +48,9 @@ static const char usage[] =
     "  --no-playback        do not open a playback device\n"
     "  --audio-buffer-ms N  device buffer, 2..200 ms: more is safer on a slow machine, less is\n"
     "                       less delay (default 10; the audio system may grant another size)\n"
-    "  --audio-backend sdl|pulse  sdl (the default, portable) or PulseAudio directly (reports\n"
-    "                       the streams' latency and underruns)\n"
+    "  --audio-backend auto|sdl|pulse  pulse: PulseAudio's (or PipeWire's) own API, even\n"
+    "                       timing, reports latency and underruns; sdl: SDL2, portable; auto\n"
+    "                       (default): pulse when such a sound server runs, else sdl\n"
     "  --low-latency        10 ms Opus frames and 5 ms device buffers\n"
     "  --stats FILE         write statistics as JSON at exit\n"
     "controls:\n"
@@ -296,12 +299,14 @@ int gvoip_parse_options(int argc, char **argv, gvoip_options *opt)
             opt->audio_buffer_ms = (int)n;
         } else if (!strcmp(a, "--audio-backend")) {
             NEEDS_VALUE();
-            if (!strcmp(v, "sdl"))
-                opt->audio_backend = 0;
+            if (!strcmp(v, "auto"))
+                opt->audio_backend = AUDIO_BACKEND_AUTO;
+            else if (!strcmp(v, "sdl"))
+                opt->audio_backend = AUDIO_BACKEND_SDL;
             else if (!strcmp(v, "pulse"))
-                opt->audio_backend = 1;
+                opt->audio_backend = AUDIO_BACKEND_PULSE;
             else
-                return bad("--audio-backend takes sdl or pulse", v);
+                return bad("--audio-backend takes auto, sdl or pulse", v);
         } else if (!strcmp(a, "--low-latency")) {
             opt->low_latency = 1;
         } else if (!strcmp(a, "--cipher")) {

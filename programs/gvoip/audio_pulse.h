@@ -1,0 +1,94 @@
+/* A full-duplex audio backend on libpulse's asynchronous API, for
+ * `--audio-backend pulse`: explicit buffer sizes, measured stream latency
+ * and counted xruns, which the SDL2 backend cannot give.
+ *
+ * One audio_pulse owns a PulseAudio connection and the thread of its
+ * threaded mainloop. The render and captured callbacks run on that thread,
+ * inside the streams' write and read callbacks: they must neither block,
+ * allocate nor log, and must not call back into this module. Every other
+ * function is for one thread at a time (the program's main thread); never
+ * call them from a callback. */
+#ifndef GVOIP_AUDIO_PULSE_H
+#define GVOIP_AUDIO_PULSE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct audio_pulse audio_pulse;
+
+/* Playback: fill frames * channels interleaved floats at out. */
+typedef void (*audio_pulse_render_fn)(void *ctx, float *out, size_t frames);
+/* Capture: frames * channels interleaved floats arrived at in (borrowed
+ * for the call), a chunk as the server delivered it: in practice at most
+ * the granted fragsize, but PulseAudio does not promise that. */
+typedef void (*audio_pulse_capture_fn)(void *ctx, const float *in, size_t frames);
+
+typedef struct audio_pulse_config {
+    const char *capture_device;  /* PulseAudio source name; NULL: the default source */
+    const char *playback_device; /* sink name; NULL: the default sink */
+    int capture, playback;       /* which directions to open (1/0) */
+    int rate;                    /* 48000 */
+    int capture_channels;        /* 1 */
+    int playback_channels;       /* 2 */
+    int buffer_ms;               /* 2..200: playback's tlength */
+    int capture_ms;              /* 2..200: capture's fragsize */
+    audio_pulse_render_fn render;    /* needed with playback */
+    audio_pulse_capture_fn captured; /* needed with capture */
+    void *ctx;                       /* passed to both callbacks */
+} audio_pulse_config;
+
+typedef struct audio_pulse_info {
+    int rate, channels;
+    double buffer_ms;  /* what the server granted (tlength / fragsize); playback: the
+                          stream's queue only, the device holding the rest of the
+                          buffer_ms asked for (PulseAudio 16: tlength = 3/4 of it) */
+    double latency_ms; /* stream latency as last measured, at most 1.5 s ago (playback:
+                          until played; capture: from the source to this client, negative
+                          on a monitor source); 0 before the first measurement */
+    uint64_t underruns; /* playback: underflows; capture: 0 */
+    uint64_t overruns;  /* overflows: capture fell behind, or playback was written too much */
+    char device[256];   /* the sink or source actually used */
+} audio_pulse_info;
+
+/* Connects to the server (PULSE_SERVER and client.conf honoured) and opens
+ * the directions cfg asks for, corked: no callback runs before
+ * audio_pulse_start(). Strings in cfg are borrowed for the call; ctx and
+ * the callbacks until close. Waits at most a few seconds for the server.
+ * Returns 0 with *out owned by the caller, or a negative GV_E* code with a
+ * human reason in why (may be NULL): GV_EINVAL for a bad configuration,
+ * GV_ENOTFOUND for a sink or source the server does not have, GV_EIO when
+ * the server cannot be reached or refuses a stream, GV_ENOMEM. */
+int audio_pulse_open(const audio_pulse_config *cfg, audio_pulse **out, char *why, size_t why_len);
+
+/* Uncorks the open streams: the callbacks run from now on (playback
+ * starts with one buffer of silence queued while corked). Returns 0,
+ * GV_ESTATE if already started, GV_EIO once the connection failed,
+ * GV_EINVAL for NULL. */
+int audio_pulse_start(audio_pulse *a);
+
+/* The format, granted buffer, current latency, xrun counts and device of
+ * one direction (capture nonzero: the capture stream). Returns 0,
+ * GV_ENOTFOUND if that direction is not open, GV_EINVAL for NULL. Takes
+ * the mainloop's lock, so it waits for a callback in progress. */
+int audio_pulse_info_get(audio_pulse *a, int capture, audio_pulse_info *out);
+
+/* Nonzero once the server connection or a stream failed (device removed
+ * with no other to move to, server gone), with the reason in why (may be
+ * NULL); the handle then only awaits audio_pulse_close(). A server that
+ * hangs without closing the connection is not noticed. Takes no lock:
+ * never blocks. */
+int audio_pulse_failed(audio_pulse *a, char *why, size_t why_len);
+
+/* Stops the mainloop thread (no callback runs after this), then
+ * disconnects and frees. Never waits for the server. NULL is a no-op. */
+void audio_pulse_close(audio_pulse *a);
+
+/* `gvoip devices`: the server's sinks and sources, one per line as
+ * "  NAME (DESCRIPTION) 48000 Hz 2 ch" under a header per kind, or a clear
+ * message when the server cannot be reached. Returns 0, GV_ENOTFOUND when
+ * there is no sink and no source, GV_EIO without a server, GV_EINVAL for
+ * NULL, GV_ENOMEM. */
+int audio_pulse_list(FILE *out);
+
+#endif
