@@ -13,6 +13,8 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,7 +36,7 @@
 #define MAX_CATCHUP 10              /* chunks pushed at once after a stall */
 
 enum { A = 0, B = 1, L = 2, NCLIENTS = 3 };
-enum { PULL_MIX = 0, PULL_PLAYERS = 1 };
+enum { PULL_MIX = 0, PULL_PLAYERS = 1, PULL_THREAD = 2 };
 
 static const double tone_hz[NCLIENTS] = {440.0, 660.0, 550.0};
 static const char *const names[NCLIENTS] = {"A", "B", "L"};
@@ -188,6 +190,8 @@ static void audio_chunk(world *w)
             fail_msg("gv_client_push_capture(%s) returned %d", names[i], rc);
     }
     for (int i = 0; i < NCLIENTS; i++) {
+        if (w->pull_mode[i] == PULL_THREAD)
+            continue; /* a render thread of its own pulls */
         if (w->pull_mode[i] == PULL_MIX) {
             int rc = gv_client_pull_mix(w->c[i], stereo, CHUNK, RATE, 2);
             if (rc != CHUNK)
@@ -664,6 +668,95 @@ static void test_pull_player(void **state)
     assert_int_equal(gv_client_pull_player(w->c[L], 999, buf, CHUNK, RATE), GV_ENOTFOUND);
 }
 
+/* The mix pulled from another thread, as a device callback does, while
+ * this thread services the network, pushes capture and changes settings:
+ * the voice arrives, and a volume set here reaches the render side. */
+typedef struct render_thread {
+    gv_client *c;
+    atomic_int stop, failed;
+    atomic_int volume_epoch; /* bumped by the control thread; the render side copies it */
+    float rec[REC_CAP];
+    atomic_size_t len;
+    atomic_int rec_epoch;
+} render_thread;
+
+static void *render_loop(void *arg)
+{
+    render_thread *r = arg;
+    float stereo[240 * 2];
+    while (!atomic_load(&r->stop)) {
+        int epoch = atomic_load(&r->volume_epoch);
+        if (epoch != atomic_load(&r->rec_epoch)) {
+            atomic_store(&r->len, 0);
+            atomic_store(&r->rec_epoch, epoch);
+        }
+        if (gv_client_pull_mix(r->c, stereo, 240, RATE, 2) != 240)
+            atomic_store(&r->failed, 1);
+        size_t len = atomic_load(&r->len);
+        for (int k = 0; k < 240 && len < REC_CAP; k++)
+            r->rec[len++] = 0.5f * (stereo[2 * k] + stereo[2 * k + 1]);
+        atomic_store(&r->len, len);
+        sleep_ms(5);
+    }
+    return NULL;
+}
+
+static double thread_amp(world *w, render_thread *r, int epoch)
+{
+    atomic_store(&r->volume_epoch, epoch);
+    run_ms(w, 600);
+    size_t len = atomic_load(&r->len);
+    return atomic_load(&r->rec_epoch) == epoch ? tone_amp(r->rec, len, tone_hz[A]) : -1.0;
+}
+
+static void test_render_thread(void **state)
+{
+    world *w = start(state, GV_TX_CONTINUOUS, 0);
+    render_thread *r = calloc(1, sizeof *r);
+    assert_non_null(r);
+    r->c = w->c[L];
+    assert_int_equal(gv_client_prepare_playback(w->c[L], RATE, 2), 0);
+    w->pull_mode[L] = PULL_THREAD;
+    w->talking[A] = 1;
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, render_loop, r), 0);
+    run_ms(w, 500);
+    double heard = thread_amp(w, r, 1);
+    assert_int_equal(gv_client_set_player_volume(w->c[L], w->id[A], 0.0f), 0);
+    run_ms(w, 100);
+    double silenced = thread_amp(w, r, 2);
+    atomic_store(&r->stop, 1);
+    pthread_join(th, NULL);
+    print_message("render thread: A's tone %.4f, at volume 0 %.5f\n", heard, silenced);
+    int failed = atomic_load(&r->failed);
+    free(r);
+    assert_false(failed);
+    if (heard <= HEARD || silenced >= SILENT || silenced < 0)
+        fail_msg("render thread: A's tone %.4f (want > %.2f), at volume 0 %.5f (want < %.2f)", heard, HEARD,
+                 silenced, SILENT);
+}
+
+/* The calls added for device-driven programs refuse what they cannot use. */
+static void test_device_calls_arguments(void **state)
+{
+    world *w = start(state, GV_TX_CONTINUOUS, 0);
+    assert_int_equal(gv_client_prepare_playback(NULL, RATE, 2), GV_EINVAL);
+    assert_int_equal(gv_client_prepare_playback(w->c[L], 7999, 2), GV_EINVAL);
+    assert_int_equal(gv_client_prepare_playback(w->c[L], 192001, 2), GV_EINVAL);
+    assert_int_equal(gv_client_prepare_playback(w->c[L], RATE, 0), GV_EINVAL);
+    assert_int_equal(gv_client_prepare_playback(w->c[L], RATE, 3), GV_EINVAL);
+    assert_int_equal(gv_client_prepare_playback(w->c[L], 44100, 1), 0);
+    assert_int_equal(gv_client_fd(NULL), GV_EINVAL);
+    assert_true(gv_client_fd(w->c[L]) >= 0);
+    assert_int_equal(gv_server_fd(NULL), GV_EINVAL);
+    assert_true(gv_server_fd(w->server) >= 0);
+    float buf[8];
+    assert_int_equal(gv_client_pull_mix(w->c[L], NULL, 4, RATE, 2), GV_EINVAL);
+    assert_int_equal(gv_client_pull_mix(w->c[L], buf, 4, RATE, 0), GV_EINVAL);
+    assert_int_equal(gv_client_pull_mix(NULL, buf, 4, RATE, 2), GV_EINVAL);
+    assert_int_equal(gv_client_pull_mix(w->c[L], buf, 4, 44100, 1), 4);
+}
+
 /* ---- 8. Speaking events --------------------------------------------------- */
 
 /* Index of the first SPEAKING event {id, on} client i got at or after
@@ -785,6 +878,8 @@ int main(void)
         cmocka_unit_test_teardown(test_player_mute, teardown),
         cmocka_unit_test_teardown(test_player_volume, teardown),
         cmocka_unit_test_teardown(test_pull_player, teardown),
+        cmocka_unit_test_teardown(test_render_thread, teardown),
+        cmocka_unit_test_teardown(test_device_calls_arguments, teardown),
         cmocka_unit_test_teardown(test_player_pose, teardown),
         cmocka_unit_test_teardown(test_speaking_events, teardown),
         cmocka_unit_test_teardown(test_input_level, teardown),
