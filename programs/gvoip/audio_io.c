@@ -59,6 +59,7 @@ struct audio_io {
     int play_rate, play_channels;
     double play_buffer_ms;
     int play_device;             /* a real device plays (SDL's or PulseAudio's) */
+    int asleep;                  /* playback paused while nothing is heard */
     SDL_AudioDeviceID play_dev;
     audio_io_render_fn render;
     void *render_ctx;
@@ -755,6 +756,14 @@ void audio_io_pump_playback(audio_io *io)
         drain_recording(io);
     else
         pump_virtual(io);
+}
+
+void audio_io_set_audible(audio_io *io, int audible)
+{
+    if (!io || !io->pulse || !io->play_device || io->rec_sf || !io->render || io->asleep == !audible)
+        return;
+    if (audio_pulse_pause_playback(io->pulse, !audible) == GV_OK)
+        io->asleep = !audible;
 }
 
 int64_t audio_io_input_start_unix_ms(const audio_io *io)

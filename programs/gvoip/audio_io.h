@@ -96,6 +96,12 @@ size_t audio_io_read_capture(audio_io *io, float *buf, size_t max_frames);
  * callback rendered to the recording. */
 void audio_io_pump_playback(audio_io *io);
 
+/* Says whether anything may be heard: while nothing is, a playback device
+ * that can sleep does (PulseAudio: the stream is corked, and neither the
+ * sound server nor this process wakes for it). Never while recording: the
+ * recording keeps real time. */
+void audio_io_set_audible(audio_io *io, int audible);
+
 /* CLOCK_REALTIME milliseconds at which input-file frame 0 was due, -1
  * before the first read or with no input file. */
 int64_t audio_io_input_start_unix_ms(const audio_io *io);

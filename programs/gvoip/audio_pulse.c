@@ -507,6 +507,23 @@ static int uncork(pa_stream *s)
     return GV_OK;
 }
 
+int audio_pulse_pause_playback(audio_pulse *a, int paused)
+{
+    if (!a || !a->play.s)
+        return GV_EINVAL;
+    pa_threaded_mainloop_lock(a->ml);
+    int err = GV_EIO;
+    if (!has_failed(a)) {
+        pa_operation *op = pa_stream_cork(a->play.s, paused != 0, NULL, NULL);
+        if (op) {
+            pa_operation_unref(op);
+            err = GV_OK;
+        }
+    }
+    pa_threaded_mainloop_unlock(a->ml);
+    return err;
+}
+
 int audio_pulse_start(audio_pulse *a)
 {
     if (!a)

@@ -67,6 +67,12 @@ int audio_pulse_open(const audio_pulse_config *cfg, audio_pulse **out, char *why
  * GV_EINVAL for NULL. */
 int audio_pulse_start(audio_pulse *a);
 
+/* Pauses (corks) or resumes the started playback stream: a paused stream
+ * asks for nothing, so the mainloop thread sleeps. What it held plays
+ * when it resumes. Returns 0, GV_EIO once the connection failed, GV_EINVAL
+ * without playback. */
+int audio_pulse_pause_playback(audio_pulse *a, int paused);
+
 /* The format, granted buffer, current latency, xrun counts and device of
  * one direction (capture nonzero: the capture stream). Returns 0,
  * GV_ENOTFOUND if that direction is not open, GV_EINVAL for NULL. Takes

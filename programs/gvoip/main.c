@@ -24,6 +24,9 @@
  * (keep-alive, loss reports, the join's retries) need no finer grain. */
 #define IDLE_MS 20
 #define MAX_IO_FRAMES 8192
+/* Playback sleeps after this long with nobody to hear: a speaker's first
+ * packet wakes it (about a millisecond), long before its turn to play. */
+#define QUIET_MS 3000
 
 static volatile sig_atomic_t quit_requested;
 
@@ -164,6 +167,9 @@ typedef struct player {
     int pose_mode; /* the lobby mode the pose's facing was computed for; -1 none yet */
     int capture_rate, capture_channels;
     int playback_rate, playback_channels;
+    uint8_t speaking[65536 / 8]; /* players heard speaking now, by id */
+    int speaking_count;
+    uint64_t quiet_since_ms;
     float buf[MAX_IO_FRAMES * 2];
 } player;
 
@@ -189,6 +195,35 @@ static int pump_audio(player *p)
     }
     audio_io_pump_playback(p->io);
     return 0;
+}
+
+/* Who can be heard: playback sleeps once nobody has been for QUIET_MS. */
+static void follow_speakers(player *p, const gv_event *ev)
+{
+    int own = ev->id == gv_client_id(p->client) && !p->opt->echo_test;
+    if ((ev->type != GV_EVENT_SPEAKING && ev->type != GV_EVENT_PLAYER_DISCONNECTED) || own)
+        return;
+    uint8_t bit = (uint8_t)(1u << (ev->id & 7));
+    uint8_t *byte = &p->speaking[ev->id >> 3];
+    int on = ev->type == GV_EVENT_SPEAKING && ev->on;
+    if (on && !(*byte & bit)) {
+        *byte |= bit;
+        p->speaking_count++;
+    } else if (!on && (*byte & bit)) {
+        *byte &= (uint8_t)~bit;
+        p->speaking_count--;
+    }
+    if (p->speaking_count > 0)
+        audio_io_set_audible(p->io, 1);
+}
+
+static void sleep_when_quiet(player *p)
+{
+    uint64_t now = monotonic_ms();
+    if (p->speaking_count > 0 || !p->quiet_since_ms)
+        p->quiet_since_ms = now;
+    else if (now - p->quiet_since_ms >= QUIET_MS)
+        audio_io_set_audible(p->io, 0);
 }
 
 /* Sleeps until the network, the capture device, a key or a timer needs
@@ -380,6 +415,7 @@ static int run_player(const gvoip_options *opt, const char *password, size_t pas
         }
         while ((rc = gv_client_service(p->client, &ev, 0)) > 0) {
             show_event(p, &ev);
+            follow_speakers(p, &ev);
             if (ev.type == GV_EVENT_CONNECTION_FAILED)
                 code = EXIT_JOIN;
             else if (ev.type == GV_EVENT_SERVER_DISCONNECTED)
@@ -387,6 +423,7 @@ static int run_player(const gvoip_options *opt, const char *password, size_t pas
             if (code != EXIT_OK && failure.type == GV_EVENT_NONE)
                 failure = ev;
         }
+        sleep_when_quiet(p);
         keep_pose(p);
         if (move_at && monotonic_ms() >= move_at) {
             move_at = 0;
