@@ -60,6 +60,7 @@ struct audio_io {
     double play_buffer_ms;
     int play_device;             /* a real device plays (SDL's or PulseAudio's) */
     int asleep;                  /* playback paused while nothing is heard */
+    int clock_ppm;               /* the virtual devices' clock error */
     SDL_AudioDeviceID play_dev;
     audio_io_render_fn render;
     void *render_ctx;
@@ -108,9 +109,10 @@ static void pace_start(pace *p)
     p->frames = 0;
 }
 
-/* Frames a clock at rate has produced since p->t0. Seconds and nanoseconds
- * are scaled separately so the product cannot overflow in any run length. */
-static uint64_t pace_due(const pace *p, int rate)
+/* Frames a clock at rate, ppm parts per million fast, has produced since
+ * p->t0. Seconds and nanoseconds are scaled separately so the product
+ * cannot overflow in any run length. */
+static uint64_t pace_due(const pace *p, int rate, int ppm)
 {
     struct timespec now;
     clock_gettime(CLOCK_MONOTONIC, &now);
@@ -122,7 +124,8 @@ static uint64_t pace_due(const pace *p, int rate)
     }
     if (sec < 0)
         return 0;
-    return (uint64_t)sec * (uint64_t)rate + (uint64_t)nsec * (uint64_t)rate / 1000000000u;
+    int64_t frames = sec * (int64_t)rate + nsec * (int64_t)rate / 1000000000;
+    return (uint64_t)(frames + frames * ppm / 1000000);
 }
 
 static size_t ms_frames(int rate, int ms)
@@ -436,7 +439,8 @@ int audio_io_open(const audio_io_config *cfg, audio_io **out, char *why, size_t 
     }
     *out = NULL;
     if (!cfg || cfg->buffer_ms < AUDIO_BUFFER_MS_MIN || cfg->buffer_ms > AUDIO_BUFFER_MS_MAX ||
-        cfg->capture_ms < AUDIO_BUFFER_MS_MIN || cfg->capture_ms > AUDIO_BUFFER_MS_MAX) {
+        cfg->capture_ms < AUDIO_BUFFER_MS_MIN || cfg->capture_ms > AUDIO_BUFFER_MS_MAX ||
+        cfg->clock_ppm < -AUDIO_CLOCK_PPM_MAX || cfg->clock_ppm > AUDIO_CLOCK_PPM_MAX) {
         say(why, why_len, "no audio configuration, or a device buffer outside %d..%d ms", AUDIO_BUFFER_MS_MIN,
             AUDIO_BUFFER_MS_MAX);
         return GV_EINVAL;
@@ -449,6 +453,7 @@ int audio_io_open(const audio_io_config *cfg, audio_io **out, char *why, size_t 
         goto out;
     }
     io->capture = CAPTURE_NONE;
+    io->clock_ppm = cfg->clock_ppm;
     io->wake_fd = -1;
     io->in_start_unix_ms = -1;
     atomic_init(&io->rec_start_unix_ms, -1);
@@ -636,7 +641,7 @@ static size_t read_file_capture(audio_io *io, float *buf, size_t max_frames)
         io->in_start_unix_ms = realtime_ms();
         return 0;
     }
-    uint64_t clock = pace_due(&io->in_pace, io->cap_rate);
+    uint64_t clock = pace_due(&io->in_pace, io->cap_rate, io->clock_ppm);
     uint64_t due = clock > io->in_pace.frames ? clock - io->in_pace.frames : 0;
     /* Like a device ring that overflows; dropping the oldest keeps frame k
      * of the file due at start + k / rate, which is what latency is
@@ -728,7 +733,7 @@ static void pump_virtual(audio_io *io)
         atomic_store(&io->rec_start_unix_ms, io->rec_sf ? (long long)realtime_ms() : -1);
         want = lead;
     } else {
-        uint64_t played = pace_due(&io->out_pace, io->play_rate);
+        uint64_t played = pace_due(&io->out_pace, io->play_rate, io->clock_ppm);
         uint64_t written = io->out_pace.frames;
         if (played > written + ms_frames(io->play_rate, PACED_SLACK_MS)) {
             /* A stall: the virtual device played silence meanwhile. */

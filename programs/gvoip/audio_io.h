@@ -27,6 +27,7 @@ enum audio_backend { AUDIO_BACKEND_AUTO = 0, AUDIO_BACKEND_SDL = 1, AUDIO_BACKEN
 
 #define AUDIO_BUFFER_MS_MIN 2
 #define AUDIO_BUFFER_MS_MAX 200
+#define AUDIO_CLOCK_PPM_MAX 50000
 
 typedef struct audio_io_config {
     const char *input_device;  /* NULL: the default capture device */
@@ -39,6 +40,9 @@ typedef struct audio_io_config {
     int capture_ms;            /* capture period, AUDIO_BUFFER_MS_MIN..MAX: the encoder's frame
                                 * costs no delay (a frame is whole when its last piece arrives)
                                 * and halves the wake-ups of 10 ms pieces */
+    int clock_ppm;             /* the virtual devices (files) run this many parts per million
+                                * fast (negative: slow), as a cheap sound card's clock does;
+                                * +-AUDIO_CLOCK_PPM_MAX */
     int backend;               /* enum audio_backend; AUTO: PulseAudio's own API when a
                                 * PulseAudio (or PipeWire) server is there, else SDL2 */
 } audio_io_config;

@@ -260,6 +260,7 @@ static int open_audio(player *p)
         .buffer_ms = opt->audio_buffer_ms,
         .capture_ms = opt->audio_buffer_ms > opt->frame_ms ? opt->audio_buffer_ms : opt->frame_ms,
         .backend = opt->audio_backend,
+        .clock_ppm = opt->clock_ppm,
     };
     char why[512] = "";
     int rc = audio_io_open(&cfg, &p->io, why, sizeof why);

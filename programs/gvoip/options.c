@@ -307,6 +307,12 @@ int gvoip_parse_options(int argc, char **argv, gvoip_options *opt)
                 opt->audio_backend = AUDIO_BACKEND_PULSE;
             else
                 return bad("--audio-backend takes auto, sdl or pulse", v);
+        } else if (!strcmp(a, "--file-clock-ppm")) {
+            /* Tests: a sound card whose clock is off, with files. */
+            NEEDS_VALUE();
+            if (parse_long(v, -AUDIO_CLOCK_PPM_MAX, AUDIO_CLOCK_PPM_MAX, &n) != 0)
+                return bad("--file-clock-ppm takes -50000..50000", v);
+            opt->clock_ppm = (int)n;
         } else if (!strcmp(a, "--low-latency")) {
             opt->low_latency = 1;
         } else if (!strcmp(a, "--cipher")) {
