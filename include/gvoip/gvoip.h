@@ -333,6 +333,11 @@ typedef struct gv_peer_stats {
     uint64_t voice_packets, lost, late, duplicates, fec_recovered, concealed_frames;
     uint64_t redundant_recovered; /* lost packets played from the copy in the next one */
     double jitter_ms, playout_delay_ms;
+    /* The playout delay follows the network and clock drift by playing
+     * frames a little shorter or longer (whole pitch periods), never by
+     * dropping or inserting frames inside speech. */
+    uint64_t shortened_frames, lengthened_frames;
+    double shortened_ms, lengthened_ms;
 } gv_peer_stats;
 
 typedef struct gv_client_stats {

@@ -803,7 +803,9 @@ void audio_io_get_device_stats(const audio_io *io, int capture, audio_io_device_
         out->rate = info.rate;
         out->channels = info.channels;
         out->buffer_ms = info.buffer_ms;
-        out->latency_ms = info.latency_ms;
+        /* A monitor source reads below zero: PulseAudio subtracts its
+         * sink's latency. What this stream adds is then nothing. */
+        out->latency_ms = info.latency_ms > 0 ? info.latency_ms : 0.0;
         out->underruns = info.underruns;
         out->overruns = info.overruns + (capture ? atomic_load(&w->overruns) : 0);
         return;

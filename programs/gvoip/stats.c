@@ -111,11 +111,13 @@ int stats_write_client(const char *path, const gvoip_options *opt, const gv_clie
         output_json_string(f, p->name);
         fprintf(f,
                 ",\"voice_packets\":%llu,\"lost\":%llu,\"late\":%llu,\"duplicates\":%llu,\"fec_recovered\":%llu,"
-                "\"redundant_recovered\":%llu,\"concealed_frames\":%llu,\"jitter_ms\":%.2f,\"playout_delay_ms\":%.2f}",
+                "\"redundant_recovered\":%llu,\"concealed_frames\":%llu,\"jitter_ms\":%.2f,\"playout_delay_ms\":%.2f,"
+                "\"shortened_frames\":%llu,\"shortened_ms\":%.1f,\"lengthened_frames\":%llu,\"lengthened_ms\":%.1f}",
                 (unsigned long long)p->voice_packets, (unsigned long long)p->lost, (unsigned long long)p->late,
                 (unsigned long long)p->duplicates, (unsigned long long)p->fec_recovered,
                 (unsigned long long)p->redundant_recovered, (unsigned long long)p->concealed_frames, p->jitter_ms,
-                p->playout_delay_ms);
+                p->playout_delay_ms, (unsigned long long)p->shortened_frames, p->shortened_ms,
+                (unsigned long long)p->lengthened_frames, p->lengthened_ms);
     }
     fputc(']', f);
     if (server) {

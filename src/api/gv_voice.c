@@ -721,6 +721,10 @@ static void peer_stats(const gv_voice *v, const peer *p, gv_peer_stats *out)
     out->concealed_frames = st.concealed_frames;
     out->jitter_ms = st.jitter_ms;
     out->playout_delay_ms = st.playout_delay_ms;
+    out->shortened_frames = st.shortened_frames;
+    out->lengthened_frames = st.lengthened_frames;
+    out->shortened_ms = st.shortened_ms;
+    out->lengthened_ms = st.lengthened_ms;
 }
 
 int gv_voice_peer_stats(const gv_voice *v, uint16_t id, gv_peer_stats *out)

@@ -22,14 +22,18 @@
 #define STRAY_RESYNC 8  /* this many foreign packets in a row: follow them */
 #define SILENCE_CHUNK 240 /* 5 ms: a waiting talk spurt starts at most this late */
 #define PAUSE_CHUNK 240  /* 2.5 ms steps would do for Opus; 5 ms halves the calls */
-#define INSERT_MIN 480   /* 10 ms: smallest insertion to raise the delay */
 #define PERSIST_US 2000000 /* excess must last this long before the delay is cut */
 #define EXCESS_MIN_US 1000 /* smaller excesses are left alone */
 #define SLOW_SENDER 0.0002 /* delays growing this fast: the sender's clock is slow */
 #define VERY_SLOW_SENDER 0.002 /* far beyond real clocks: a device driver's timer */
+#define FAST_FALL 0.01 /* a delay falling this fast keeps the jitter of now_us in hand */
 #define STEADY_R2 0.9 /* share of the minima's variance a steady drift explains */
 #define HEADROOM_US 500 /* left above target when a frame is shortened */
-#define DRAIN_MIN_US 100000 /* at most ten frames a second are dropped */
+#define DRAIN_MIN_US 100000 /* at most ten frames a second are shortened to drain */
+#define STRETCH_UNIT 480 /* 10 ms: 5..10 ms holds a whole period of any voice of 100..400 Hz */
+#define STRETCH_MIN_FRAME 240 /* shorter frames are played as they are */
+#define TOPUP_N 512.0 /* packet frames: the playout's own drift is judged over about 10 s */
+#define RECENT 16 /* packet frames whose excess is remembered (DRAIN_MIN_US of 10 ms frames) */
 #define CALM_WINDOW_US 1000000 /* a spike is over when this long has been calm */
 #define CALM_MIN_PACKETS 20
 #define CALM_MIN_HEIGHT_US 20000 /* lower estimates are left alone: nothing to win */
@@ -37,10 +41,10 @@
 #define SHIFT_WINDOW_US 1000000 /* a path that got faster is judged on this long */
 #define LOSS_EWMA_N 256.0 /* packets: recent loss is judged over about 5 s */
 #define LATE_MEMORY_US 1000000 /* a late packet this recent makes an underrun wait */
-#define BLOCK_US 2000000 /* clock drift is measured on the minimum delay per block */
-#define BLOCKS 16
-#define DRIFT_MAX 0.005  /* beyond 0.5% it is no clock drift */
-#define DRIFT_GUARD_S 2.0 /* seconds of drift kept as margin */
+#define BLOCK_US 500000 /* clock drift is measured on the minimum delay per block */
+#define BLOCKS 64 /* over 32 s */
+#define DRIFT_MIN_BLOCKS 4 /* the first estimate after 2 s */
+#define DRIFT_MAX 0.03   /* beyond 3% it is no clock drift (cheap USB microphones reach 2%) */
 
 enum { ST_IDLE, ST_WAIT, ST_PLAY };
 enum { SLOT_EMPTY, SLOT_STORED, SLOT_PLAYED };
@@ -92,6 +96,12 @@ struct gv_jbuf {
     int blk_head, blk_n;
     double drift;
     int drift_steady; /* the minima lie on a line: a clock, not a path change */
+    /* The window holds delays less the skew, the sender clock's drift
+     * integrated over time (skew_base at skew_t0, growing by skew_rate
+     * since): to a drifting clock they then look as a steady one's do, and
+     * the quantile speaks of the jitter, not of where the delay was. */
+    double skew_base, skew_rate;
+    uint64_t skew_t0;
     double loss_ewma; /* loss bursts per packet, recent */
     int64_t last_lost_seq;
     int fec_wait; /* loss is high enough to wait for the packet carrying FEC */
@@ -117,6 +127,24 @@ struct gv_jbuf {
     uint64_t excess_since_us;
     uint64_t last_cut_us;
     int have_excess;
+    int draining; /* this excess is cut as fast as the splice takes it */
+    int have_cut;
+    /* How much the packet frames played lately were asked to be played
+     * longer (less what shorter), against how long they played: above 0
+     * the delay falls by itself (the sender's clock runs slow, the device
+     * pulls fast), however jittery now_us is. */
+    double topup_us, topup_time;
+    /* The largest recent step of the playout offset between packets played
+     * one after the other as they were (prev_*): the jitter of now_us (a
+     * caller asking for a device's whole block at its start). */
+    double now_jitter;
+    int64_t prev_off, prev_end_ts;
+    int64_t last_fall; /* of the offset between the last two such packets */
+    int prev_plain; /* the last frame handed out was a packet played as it is */
+    int64_t recent_excess[RECENT]; /* of the last packet frames since the level moved */
+    uint64_t recent_at[RECENT];
+    uint64_t recent_since; /* when the first of them played */
+    int recent_n;
     /* The path stepped down this recently: what is buffered above target
      * is known to be too much, so it goes without waiting to persist. */
     uint64_t shift_at_us;
@@ -343,6 +371,27 @@ static int follow_step_down(gv_jbuf *jb, uint64_t now)
     return 1;
 }
 
+/* The sender's clock drift, when the minima say it is one: a path that
+ * stepped (a handover) also tilts the fitted line, but it is over once
+ * and must neither be followed on nor stop shortening. */
+static double clock_drift(const gv_jbuf *jb)
+{
+    return jb->drift_steady ? jb->drift : 0.0;
+}
+
+static int64_t skew_at(const gv_jbuf *jb, uint64_t now)
+{
+    return (int64_t)llround(jb->skew_base + jb->skew_rate * ((double)now - (double)jb->skew_t0));
+}
+
+/* From now on the skew grows at the drift as estimated now. */
+static void rebase_skew(gv_jbuf *jb, uint64_t now)
+{
+    jb->skew_base += jb->skew_rate * ((double)now - (double)jb->skew_t0);
+    jb->skew_t0 = now;
+    jb->skew_rate = clock_drift(jb);
+}
+
 /* Least-squares slope of the per-block minimum delays: jitter only adds
  * to a delay, so the minima follow the clocks' drift and little else. */
 static void track_drift(gv_jbuf *jb, int64_t d, uint64_t now)
@@ -368,7 +417,7 @@ static void track_drift(gv_jbuf *jb, int64_t d, uint64_t now)
     jb->blk_active = 1;
     jb->blk_start_us = jb->blk_last_us = now;
     jb->blk_min = d;
-    if (jb->blk_n < 4)
+    if (jb->blk_n < DRIFT_MIN_BLOCKS)
         return;
     for (i = 0; i < jb->blk_n; i++) {
         mt += jb->blk_t[i];
@@ -394,19 +443,13 @@ static void track_drift(gv_jbuf *jb, int64_t d, uint64_t now)
     }
     if (jb->drift > DRIFT_MAX || jb->drift < -DRIFT_MAX)
         jb->drift = jb->drift > 0 ? DRIFT_MAX : -DRIFT_MAX;
-}
-
-/* The sender's clock drift, when the minima say it is one: a path that
- * stepped (a handover) also tilts the fitted line, but it is over once
- * and needs neither a margin nor a stop to shortening. */
-static double clock_drift(const gv_jbuf *jb)
-{
-    return jb->drift_steady ? jb->drift : 0.0;
+    rebase_skew(jb, now);
 }
 
 static void win_push(gv_jbuf *jb, int64_t d, uint64_t now)
 {
     uint64_t horizon = (uint64_t)jb->cfg.window_ms * 1000;
+    int64_t dw = d - skew_at(jb, now); /* as the window holds it */
 
     /* A packet that arrives earlier than the typical one by more than the
      * cap was sent ahead of time (a burst, a flood): it cannot be played
@@ -414,7 +457,7 @@ static void win_push(gv_jbuf *jb, int64_t d, uint64_t now)
      * delay floor down. Only when such arrivals go on for a while has the
      * path really changed. */
     if (jb->win_n > 0 &&
-        d < jb->sorted[jb->win_n / 2] - (int64_t)jb->cfg.max_delay_ms * 1000) {
+        dw < jb->sorted[jb->win_n / 2] - (int64_t)jb->cfg.max_delay_ms * 1000) {
         if (!jb->have_early) {
             jb->have_early = 1;
             jb->early_since_us = now;
@@ -427,14 +470,15 @@ static void win_push(gv_jbuf *jb, int64_t d, uint64_t now)
         jb->blk_n = 0;
         jb->drift = 0;
         jb->drift_steady = 0;
+        rebase_skew(jb, now);
     }
     jb->have_early = 0;
 
     while (jb->win_n == WIN_MAX ||
            (jb->win_n > WIN_KEEP && now > horizon && jb->fifo[jb->win_head].at_us < now - horizon))
         win_pop(jb);
-    jb->fifo[(jb->win_head + jb->win_n) % WIN_MAX] = (win_entry){now, d};
-    sorted_insert(jb, d, now);
+    jb->fifo[(jb->win_head + jb->win_n) % WIN_MAX] = (win_entry){now, dw};
+    sorted_insert(jb, dw, now);
     /* A fast sender clock lowers the delays steadily, and the drift
      * tracking owns that. */
     if (fabs(clock_drift(jb)) < SLOW_SENDER && follow_step_down(jb, now)) {
@@ -560,22 +604,23 @@ static int calm_since_spike(const gv_jbuf *jb, uint64_t now, int64_t q)
 static targets compute_targets(gv_jbuf *jb, int fs, uint64_t now)
 {
     targets t = {0, 0};
-    int64_t base, med, q, want, lo, hi, margin, extra = 0, dur = frame_us(fs);
+    int64_t base, med, q, want, lo, hi, margin, extra = 0, dur = frame_us(fs), skew;
     double hl;
+    int early;
 
     if (jb->win_n == 0)
         return t;
-    base = jb->sorted[0] + dur;
-    med = jb->sorted[jb->win_n / 2] + dur;
+    /* The window's delays are those of a clock that does not drift; the
+     * sender's has moved on by the skew since. */
+    skew = skew_at(jb, now);
+    base = jb->sorted[0] + dur + skew;
+    med = jb->sorted[jb->win_n / 2] + dur + skew;
     hl = (double)jb->cfg.half_life_ms * 1000.0;
     q = tail_quantile(jb, hl);
     if (hl > 0 && calm_since_spike(jb, now, q))
         q = tail_quantile(jb, hl / CALM_SPEEDUP);
-    q += dur;
-    /* A drifting clock moves the delays while the window still remembers
-     * where they were: keep a couple of seconds' worth of drift in hand. */
-    margin = (int64_t)jb->cfg.margin_ms * 1000 +
-             (int64_t)(fabs(clock_drift(jb)) * DRIFT_GUARD_S * 1e6);
+    q += dur + skew;
+    margin = (int64_t)jb->cfg.margin_ms * 1000;
 
     /* Hysteresis, so a loss rate near the threshold does not toggle the
      * extra frame at every talk spurt. */
@@ -589,7 +634,13 @@ static targets compute_targets(gv_jbuf *jb, int fs, uint64_t now)
         extra = dur;
 
     want = q + margin + extra;
-    if (jb->win_n < WIN_TRUST && want < base + (int64_t)jb->cfg.initial_delay_ms * 1000)
+    /* So is it, for lengthening too, while the delay falls by itself
+     * before a drift could be measured: a device pulling fast would
+     * otherwise play the first packets at the very edge of an estimate
+     * still made of a few of them. */
+    early = (jb->win_n < WIN_TRUST || (jb->blk_n < DRIFT_MIN_BLOCKS && jb->last_fall > 0)) &&
+            want < base + (int64_t)jb->cfg.initial_delay_ms * 1000;
+    if (early)
         want = base + (int64_t)jb->cfg.initial_delay_ms * 1000;
     /* The cap is measured from the median rather than from the fastest
      * packet, so that a few packets sent ahead of time cannot pull the
@@ -599,9 +650,9 @@ static targets compute_targets(gv_jbuf *jb, int fs, uint64_t now)
     if (hi < lo)
         hi = lo;
     t.anchor = clamp64(want, lo, hi);
-    /* Inserting once half the margin is eaten keeps a slow drift from
-     * making packets late before the insertion comes. */
-    t.low = clamp64(q + extra + margin / 2, lo, t.anchor);
+    /* Frames are lengthened only once half the margin is eaten, so that
+     * it is not topped up at every wobble. */
+    t.low = early ? t.anchor : clamp64(q + extra + margin / 2, lo, t.anchor);
     jb->tgt_us = t.anchor - base;
     return t;
 }
@@ -694,6 +745,7 @@ static void start_stream(gv_jbuf *jb, uint16_t seq, uint32_t ts)
     jb->blk_n = 0;
     jb->drift = 0;
     jb->drift_steady = 0;
+    jb->skew_base = jb->skew_rate = 0;
     if (jb->state != ST_IDLE)
         jb->st.resyncs++;
     jb->state = ST_WAIT;
@@ -705,6 +757,10 @@ static void start_stream(gv_jbuf *jb, uint16_t seq, uint32_t ts)
     jb->stray = 0;
     jb->ep_active = 0;
     jb->have_excess = 0;
+    jb->have_cut = 0;
+    jb->prev_plain = 0;
+    jb->topup_us = jb->topup_time = jb->now_jitter = 0;
+    jb->last_fall = 0;
     jb->have_late = 0;
 }
 
@@ -749,7 +805,7 @@ int gv_jbuf_put(gv_jbuf *jb, uint16_t seq, uint32_t ts, int samples, int flags,
         far = eseq > jb->hi_seq + SEQ_FAR || eseq < jb->hi_seq - SEQ_FAR;
         if (!far && jb->win_n > 0) {
             int64_t lim = (int64_t)jb->cfg.max_delay_ms * 2000;
-            int64_t off = d - jb->sorted[jb->win_n / 2];
+            int64_t off = d - skew_at(jb, now_us) - jb->sorted[jb->win_n / 2];
             if (lim < RESYNC_MIN_US)
                 lim = RESYNC_MIN_US;
             far = off > lim || off < -lim;
@@ -860,7 +916,7 @@ static int step_wait(gv_jbuf *jb, uint64_t now, gv_jbuf_frame *out)
 {
     slot *p = first_stored_from(jb, jb->next_seq);
     targets t;
-    int64_t start_ts, missing;
+    int64_t start_ts, start, missing;
     int fec_before;
 
     if (!p)
@@ -889,8 +945,11 @@ static int step_wait(gv_jbuf *jb, uint64_t now, gv_jbuf_frame *out)
     fec_before = missing >= 1 && !p->marker && !(jb->started && jb->play_ts >= p->ts) &&
                  ts_to_us(p->ts - p->samples) + t.anchor + frame_us(SILENCE_CHUNK) >= (int64_t)now;
     start_ts = fec_before ? p->ts - p->samples : p->ts;
-    if ((int64_t)now < ts_to_us(start_ts) + t.anchor)
-        return silence_until(out, ts_to_us(start_ts) + t.anchor - (int64_t)now);
+    /* The jitter of now_us in hand too: the frames asked for with this one
+     * (in the same device block) look earlier than they play by up to it. */
+    start = ts_to_us(start_ts) + t.anchor + (int64_t)jb->now_jitter;
+    if ((int64_t)now < start)
+        return silence_until(out, start - (int64_t)now);
 
     while (jb->next_seq < p->seq - (fec_before ? 1 : 0))
         give_up_seq(jb);
@@ -908,15 +967,128 @@ static int step_wait(gv_jbuf *jb, uint64_t now, gv_jbuf_frame *out)
     return STEP_AGAIN;
 }
 
-/* How long an excess must last before a frame is dropped. A drift of a
+/* How long an excess must last before frames are shortened. A drift of a
  * frame is worth waiting out (a new talk spurt may fix it for free); the
- * backlog left by a jitter spike, many frames deep, is drained at once,
- * a frame per PERSIST_US / (excess in frames). */
+ * backlog left by a jitter spike, many frames deep, goes sooner, after
+ * PERSIST_US / (excess in frames). */
 static uint64_t persist_us(int64_t excess_us, int samples)
 {
     int64_t fus = frame_us(samples);
     int64_t wait = excess_us > fus ? PERSIST_US * fus / excess_us : PERSIST_US;
     return (uint64_t)(wait < DRAIN_MIN_US ? DRAIN_MIN_US : wait);
+}
+
+/* The share of the playing time lately added by lengthened frames (less
+ * what shortened ones left out). */
+static double topup_rate(const gv_jbuf *jb)
+{
+    return jb->topup_time > 0 ? jb->topup_us / jb->topup_time : 0.0;
+}
+
+/* How fast the delay falls against the target by itself (per unit of
+ * time): what it took to keep it up lately, or the sender's clock drift
+ * when that is known to be more (it is, within seconds; the top-ups
+ * show only over ten). */
+static double level_fall(const gv_jbuf *jb)
+{
+    return topup_rate(jb) > clock_drift(jb) ? topup_rate(jb) : clock_drift(jb);
+}
+
+/* Follows the jitter of now_us on s, played at offset off right after the
+ * packet before it, if that played as it was: the fall of the offset since
+ * then is the device's drift, tiny, and that jitter. A step of frames is a
+ * stall of the caller, not jitter. Returns the fall (0 for other pairs). */
+static int64_t track_jitter(gv_jbuf *jb, const slot *s, int64_t off)
+{
+    int64_t fall = 0;
+
+    if (jb->prev_plain && s->ts == jb->prev_end_ts && llabs(jb->prev_off - off) <= 2 * frame_us(s->samples)) {
+        fall = jb->prev_off - off;
+        jb->now_jitter -= jb->now_jitter / TOPUP_N;
+        if (fabs((double)fall) > jb->now_jitter)
+            jb->now_jitter = fabs((double)fall);
+    }
+    jb->prev_off = off;
+    jb->prev_end_ts = s->ts + s->samples;
+    jb->last_fall = fall;
+    return fall;
+}
+
+/* Remembers the excess of the packet frame played now and returns the
+ * smallest of those measured within DRAIN_MIN_US, or 0 until the level has
+ * stayed put (no frame played longer or shorter, nothing but packets) that
+ * long. A caller that asks for a device's whole block at its start makes
+ * the later frames in it look earlier than they play, by up to a block:
+ * only the smallest excess over a while is safe to cut, or the next frames
+ * come out short and are lengthened again. */
+static int64_t low_excess(gv_jbuf *jb, int64_t excess, uint64_t now)
+{
+    int64_t low = excess;
+    int i;
+
+    if (!jb->prev_plain) {
+        jb->recent_n = 0;
+        jb->recent_since = now;
+    }
+    jb->recent_excess[jb->recent_n % RECENT] = excess;
+    jb->recent_at[jb->recent_n % RECENT] = now;
+    jb->recent_n++;
+    if (now - jb->recent_since < DRAIN_MIN_US)
+        return 0;
+    for (i = 0; i < RECENT && i < jb->recent_n; i++)
+        if (now - jb->recent_at[i] <= DRAIN_MIN_US && jb->recent_excess[i] < low)
+            low = jb->recent_excess[i];
+    return low;
+}
+
+/* How many samples to cut from a frame of fs samples (at most max) while
+ * the delay is excess above target (low: the smallest excess of late; a
+ * jitter spike that is over, a path that got faster, a clock drift). 0
+ * while no cut is due. An excess is cut once it has persisted (since it
+ * began or since the last cut); from then on it is drained, a unit or more
+ * at a time (so that the splice finds a whole pitch period to take out)
+ * every DRAIN_MIN_US while there is that much, and the rest again once it
+ * has persisted. */
+static int cut_for(gv_jbuf *jb, int64_t excess, int64_t low, int64_t keep, int fs, uint64_t now, int unit, int max)
+{
+    int stepped_down = jb->have_shift && now - jb->shift_at_us < PERSIST_US;
+    uint64_t since = jb->have_cut && jb->last_cut_us > jb->excess_since_us ? jb->last_cut_us : jb->excess_since_us;
+    /* With a jittery now_us the smallest excess of late may still be a
+     * frame that played later than it looked: keep that much more, and
+     * never cut below where frames are lengthened (keep above target). */
+    int64_t cut = low - HEADROOM_US - (int64_t)jb->now_jitter - (keep > 0 ? keep : 0);
+    int skip;
+
+    if (!jb->have_excess) {
+        jb->have_excess = 1;
+        jb->excess_since_us = now;
+        /* While the delay grows by itself (the sender's clock runs fast, or
+         * it took steady cuts to keep it down: the device pulls slow),
+         * waiting for the excess to persist would only let it grow. */
+        jb->draining = clock_drift(jb) <= -SLOW_SENDER || topup_rate(jb) <= -FAST_FALL;
+        return 0;
+    }
+    if (jb->have_cut && now - jb->last_cut_us < DRAIN_MIN_US)
+        return 0;
+    if (stepped_down || now - since >= persist_us(excess, fs))
+        jb->draining = 1;
+    else if (!jb->draining || cut < frame_us(unit))
+        return 0;
+    /* A sender clock running slow eats the excess by itself; what it would
+     * within a window's time is left to it (cutting it would only bring
+     * the next lengthening sooner). */
+    if (clock_drift(jb) > 0)
+        cut -= (int64_t)(clock_drift(jb) * (double)jb->cfg.window_ms * 1000.0);
+    skip = (int)(cut * 6 / 125 / 24 * 24);
+    if (skip <= 0)
+        return 0;
+    if (skip > max)
+        skip = max;
+    jb->last_cut_us = now;
+    jb->have_cut = 1;
+    jb->st.shortened_frames++;
+    jb->st.shortened_ms += skip / 48.0;
+    return skip;
 }
 
 static int play_packet(gv_jbuf *jb, slot *s, uint64_t now, gv_jbuf_frame *out)
@@ -925,59 +1097,54 @@ static int play_packet(gv_jbuf *jb, slot *s, uint64_t now, gv_jbuf_frame *out)
     /* s starts where the timeline is, or a little before it when its
      * beginning was concealed already while it was late. */
     int64_t off = (int64_t)now - ts_to_us(s->ts);
-    int64_t excess = off - t.anchor;
+    int64_t excess = off - t.anchor, low, step;
+    int max = s->samples >= STRETCH_MIN_FRAME ? s->samples / 2 / 24 * 24 : 0;
+    int unit = max < STRETCH_UNIT ? max : STRETCH_UNIT;
+    double fall;
     int skip = 0;
 
     if (jb->ep_active) {
         pend_concealed(jb);
         jb->ep_active = 0;
     }
+    step = track_jitter(jb, s, off);
+    low = low_excess(jb, excess, now);
+    /* The next packet is due when this frame ends; a delay falling by
+     * itself is lower by then (by as much as it fell over the last frame,
+     * before its drift shows in the top-ups, as far as a clock can drift),
+     * and if it falls fast, lower by the jitter of now_us still when the
+     * next frame is asked for early (in the same device block): it would
+     * find nothing there to lengthen. */
+    fall = level_fall(jb) * (double)frame_us(s->samples);
+    if ((double)step > fall)
+        fall = fmin((double)step, DRIFT_MAX * (double)frame_us(s->samples));
+    if (fall > 0)
+        t.low += (int64_t)fall;
+    if (level_fall(jb) >= FAST_FALL)
+        t.low += (int64_t)jb->now_jitter;
     if (off < t.low) {
-        /* Insert what is missing up to the target, in 2.5 ms steps (what
-         * Opus concealment accepts), but at least 10 ms so that a slow
-         * drift costs a few insertions a minute rather than dozens. */
-        int64_t n = ((t.anchor - off) * 6 / 125 + 119) / 120 * 120;
-        int min = s->samples < INSERT_MIN ? s->samples : INSERT_MIN;
-        n = n < min ? min : n > s->samples ? s->samples : n;
-        jb->st.inserted_for_drift++;
-        jb->st.concealed_frames++;
-        jb->have_excess = 0;
-        return emit(out, GV_JBUF_LOST, NULL, (int)n);
-    }
-    if (excess >= EXCESS_MIN_US) {
-        /* Playing too late for a while (a clock drift, a jitter spike that
-         * is over) in a talk spurt too long to wait for its end: play this
-         * frame shortened by what is too much, up to half of it; skip it
-         * whole only when two frames or more are too much (and the next
-         * is here to follow), since a packet never played is lost audio. */
-        slot *next = stored(jb, s->seq + 1);
-        uint64_t wait = persist_us(excess, s->samples);
-        int stepped_down = jb->have_shift && now - jb->shift_at_us < PERSIST_US;
-        if (!jb->have_excess) {
-            jb->have_excess = 1;
-            jb->excess_since_us = now;
-        } else if (stepped_down ? now - jb->last_cut_us >= DRAIN_MIN_US
-                                : now - jb->excess_since_us >= wait && now - jb->last_cut_us >= wait) {
-            jb->last_cut_us = now;
-            if (excess >= 2 * frame_us(s->samples) && next && next->ts == s->ts + s->samples) {
-                unhold(jb, s);
-                jb->st.dropped_for_drift++;
-                jb->next_seq++;
-                jb->exp_ts = jb->play_ts = s->ts + s->samples;
-                return STEP_AGAIN;
-            }
-            /* A sender clock running slow eats the excess by itself (and
-             * cutting it would only bring the next insertion sooner). */
-            if (clock_drift(jb) < SLOW_SENDER)
-                skip = (int)((excess - HEADROOM_US) * 6 / 125 / 24 * 24);
-            if (skip > s->samples / 2)
-                skip = s->samples / 2 / 24 * 24;
-            if (skip > 0)
-                jb->st.shortened_frames++;
+        /* Too little is buffered for the target (the delay rose, the
+         * sender's clock runs slow, the device pulls fast): play this
+         * frame longer rather than insert audio that was never sent. The
+         * splice gives between half and all of what is asked, so ask twice
+         * what is missing, and a unit at least, whose range holds a whole
+         * pitch period; a little too much drifts away or is cut later. */
+        int64_t want = 2 * (((t.low > t.anchor ? t.low : t.anchor) - off) * 6 / 125 + 1);
+        want = (want < unit ? unit : want + 23) / 24 * 24;
+        skip = -(int)(want < max ? want : max);
+        if (skip < 0) {
+            jb->st.lengthened_frames++;
+            jb->st.lengthened_ms += -skip / 48.0;
         }
+        jb->have_excess = 0;
+    } else if (excess >= EXCESS_MIN_US) {
+        skip = cut_for(jb, excess, low, t.low - t.anchor, s->samples, now, unit, max);
     } else {
         jb->have_excess = 0;
     }
+    jb->prev_plain = skip == 0;
+    jb->topup_us += ((double)frame_us(-skip) - jb->topup_us) / TOPUP_N;
+    jb->topup_time += ((double)frame_us(s->samples) - jb->topup_time) / TOPUP_N;
 
     unhold(jb, s);
     note_played(jb);
@@ -1054,6 +1221,33 @@ static int play_gap(gv_jbuf *jb, slot *q, gv_jbuf_frame *out)
     return emit(out, GV_JBUF_LOST, NULL, audio_samples(samples));
 }
 
+/* Until the minima per block can tell the drift (their first two
+ * seconds), the least-squares slope of the delays so far: rough, but a
+ * clock 2% slow stands far above what jitter tilts it by. */
+static double early_slope(const gv_jbuf *jb)
+{
+    double mt = 0, md = 0, num = 0, den = 0;
+    uint64_t t0;
+    int i;
+
+    if (jb->win_n < WIN_TRUST)
+        return 0;
+    t0 = jb->fifo[jb->win_head].at_us;
+    for (i = 0; i < jb->win_n; i++) {
+        const win_entry *e = &jb->fifo[(jb->win_head + i) % WIN_MAX];
+        mt += (double)(e->at_us - t0);
+        md += (double)e->d_us;
+    }
+    mt /= jb->win_n;
+    md /= jb->win_n;
+    for (i = 0; i < jb->win_n; i++) {
+        const win_entry *e = &jb->fifo[(jb->win_head + i) % WIN_MAX];
+        num += ((double)(e->at_us - t0) - mt) * ((double)e->d_us - md);
+        den += ((double)(e->at_us - t0) - mt) * ((double)(e->at_us - t0) - mt);
+    }
+    return den > 0 ? num / den : 0;
+}
+
 /* Nothing to play: the packet is late or lost, or the speaker fell silent. */
 static int play_underrun(gv_jbuf *jb, uint64_t now, gv_jbuf_frame *out)
 {
@@ -1070,10 +1264,11 @@ static int play_underrun(gv_jbuf *jb, uint64_t now, gv_jbuf_frame *out)
     }
     /* Right after a late arrival the missing packet is most likely late
      * too, and so is it when the sender's clock runs slow (each packet a
-     * little later than the one before): wait for it (the delay grows by
-     * what it takes) rather than conceal it and lose it when it comes. */
+     * little later than the one before; before that can be measured, when
+     * the delays so far rise as fast): wait for it (the delay grows by what
+     * it takes) rather than conceal it and lose it when it comes. */
     pause = (jb->have_late && now - jb->last_late_us < LATE_MEMORY_US) ||
-            clock_drift(jb) >= VERY_SLOW_SENDER;
+            (jb->blk_n < DRIFT_MIN_BLOCKS ? early_slope(jb) : clock_drift(jb)) >= VERY_SLOW_SENDER;
     chunk = pause && jb->last_fs > PAUSE_CHUNK ? PAUSE_CHUNK : jb->last_fs;
     jb->ep_samples += chunk;
     jb->pend++;
@@ -1118,8 +1313,11 @@ int gv_jbuf_get(gv_jbuf *jb, uint64_t now_us, gv_jbuf_frame *out)
             r = step_wait(jb, now_us, out);
         else
             r = step_play(jb, now_us, out);
-        if (r == STEP_DONE)
+        if (r == STEP_DONE) {
+            if (out->kind != GV_JBUF_PACKET)
+                jb->prev_plain = 0;
             return 0;
+        }
     }
     /* Unreachable with consistent state; never hand back garbage. */
     emit(out, GV_JBUF_SILENCE, NULL, SILENCE_CHUNK);

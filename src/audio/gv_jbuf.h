@@ -9,16 +9,22 @@
  * timestamps.
  *
  * Each talk spurt starts exactly at the current target, so the delay falls
- * while the speaker is silent. It rises at once when packets turn up late
- * (concealed frames are inserted, or an underrun right after a late packet
- * waits for it). Within a long talk spurt, once the delay has stayed 1 ms
- * or more above target for two seconds (less the more it is), a frame is
- * played shortened, or dropped when two frames or more are too much; this
- * also absorbs a fast sender clock, and a slow one is met by insertions.
- * When the last second's delays sit below the window's lower quartile the
- * path got faster (a handover back): the older delays are moved down by the
- * step, and the excess goes within a second or two. When loss is frequent
- * it waits one frame more so the packet carrying FEC is there. */
+ * while the speaker is silent. Inside a talk spurt no frame is inserted or
+ * dropped: the delay moves by playing frames longer or shorter (skip; the
+ * splice repeats or takes out whole pitch periods: gv_splice_stretch).
+ * Frames are lengthened as soon as the delay is below target (the target
+ * rose; an underrun right after a late packet still waits for it). Once
+ * the delay has stayed 1 ms or more above target for two seconds (less the
+ * more it is), frames are played shortened, up to half a frame every
+ * 100 ms while there is that much. Clock drift of up to 3% either way is
+ * followed by a stretch of 5 to 10 ms every so often (every 0.25 to 0.5 s
+ * at 2%): the sender's is measured on the minimum delays and taken out of
+ * the estimate, and an audio device pulling fast or slow shows in what it
+ * takes to keep the delay at target. When the last second's delays sit
+ * below the window's lower quartile the path got faster (a handover back):
+ * the older delays are moved down by the step, and the excess goes within
+ * a second or two. When loss is frequent it waits one frame more so the
+ * packet carrying FEC is there. */
 #ifndef GV_JBUF_H
 #define GV_JBUF_H
 
@@ -60,9 +66,13 @@ typedef struct gv_jbuf_frame {
     const uint8_t *payload; /* PACKET and FEC only; valid until the next put/get/destroy */
     size_t len;
     int samples; /* always > 0, a multiple of 48 (1 ms); PACKET/FEC/LOST: a multiple of 120 */
-    int skip;    /* PACKET only: decode all samples, then play samples - skip of them
-                  * (a multiple of 24, at most half), leaving about skip out
-                  * where the cut is least audible; 0 otherwise */
+    int skip;    /* PACKET only, 0 otherwise: decode all samples, then play about
+                  * samples - skip: skip > 0 leaves skip/2..skip out, skip < 0
+                  * repeats |skip|/2..|skip| (pitch periods) so the frame
+                  * plays longer. |skip| is a multiple of 24, at most
+                  * samples/2, and 0 for frames under 5 ms. Decode into room
+                  * for samples + samples/2 and call gv_splice_stretch(pcm,
+                  * samples, -skip, samples + samples/2) for the new length. */
 } gv_jbuf_frame;
 
 typedef struct gv_jbuf_stats {
@@ -75,9 +85,14 @@ typedef struct gv_jbuf_stats {
     double jitter_ms;          /* RFC 3550 interarrival jitter */
     double target_delay_ms;    /* current target above the fastest recent packet */
     double playout_delay_ms;   /* arrival to playout of played packets, smoothed */
-    uint64_t dropped_for_drift;  /* frames skipped to bring the delay back down */
-    uint64_t shortened_frames;   /* frames played shortened (skip) for the same reason */
-    uint64_t inserted_for_drift; /* concealed frames inserted to raise the delay */
+    uint64_t dropped_for_drift;  /* whole frames skipped to bring the delay down: 0, since
+                                  * frames are shortened instead (kept for readers) */
+    uint64_t shortened_frames;   /* frames played shortened (skip > 0) to bring it down */
+    double shortened_ms;         /* audio those were asked to leave out */
+    uint64_t inserted_for_drift; /* concealed frames inserted to raise the delay: 0, since
+                                  * frames are lengthened instead (kept for readers) */
+    uint64_t lengthened_frames;  /* frames played lengthened (skip < 0) to raise the delay */
+    double lengthened_ms;        /* audio those were asked to add */
     uint64_t dropped_for_cap;    /* packets dropped to respect max_delay_ms / capacity */
     uint64_t tail_frames;        /* LOST frames that turned out to follow the end of a
                                   * talk spurt (the buffer cannot know in advance) */
@@ -120,8 +135,14 @@ enum gv_jbuf_put_flags {
 };
 
 /* Returns the next piece of audio to play at now_us and advances playout by
- * out->samples. Payload pointers refer to memory owned by jb. Returns 0 or
- * GV_EINVAL. One thread at a time per jb. */
+ * out->samples (less out->skip). now_us is best the time the piece's first
+ * sample will be heard: the caller's clock plus what is queued ahead of it
+ * (e.g. the render call's time plus the audio already mixed in that call
+ * and left in the stream's FIFO). A time that stands still over a device's
+ * block makes the later pieces in it look early; the buffer measures that
+ * jitter and keeps it in hand, at the cost of that much more delay.
+ * Payload pointers refer to memory owned by jb. Returns 0 or GV_EINVAL.
+ * One thread at a time per jb. */
 int gv_jbuf_get(gv_jbuf *jb, uint64_t now_us, gv_jbuf_frame *out);
 
 /* Copies the counters and current estimates into *out. Not thread-safe

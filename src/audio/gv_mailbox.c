@@ -50,6 +50,8 @@ void gv_mailbox_destroy(gv_mailbox *mb)
 
 static void put(gv_mailbox *mb, size_t at, const void *src, size_t n)
 {
+    if (n == 0)
+        return; /* src may be NULL then, which memcpy may not see */
     size_t cap = mb->mask + 1;
     at &= mb->mask;
     size_t first = cap - at < n ? cap - at : n;
@@ -59,6 +61,8 @@ static void put(gv_mailbox *mb, size_t at, const void *src, size_t n)
 
 static void get(const gv_mailbox *mb, size_t at, void *dst, size_t n)
 {
+    if (n == 0)
+        return;
     size_t cap = mb->mask + 1;
     at &= mb->mask;
     size_t first = cap - at < n ? cap - at : n;

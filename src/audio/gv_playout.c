@@ -79,7 +79,6 @@ struct stream {
     int pull_rate;
     float pull_out[PULL_OUT];
     size_t pull_len;
-    uint64_t stretched_frames;
 };
 
 typedef struct snapshot {
@@ -472,19 +471,22 @@ static void publish_stats(gv_playout *pl, uint64_t now)
     for (int i = 0; i < pl->count; i++) {
         s->ids[i] = pl->streams[i]->id;
         gv_jbuf_get_stats(pl->streams[i]->jbuf, &s->st[i].jbuf);
-        s->st[i].stretched_frames = pl->streams[i]->stretched_frames;
     }
     pl->snap_write =
         atomic_exchange_explicit(&pl->snap_middle, pl->snap_write | SNAP_FRESH, memory_order_acq_rel) & 3;
 }
 
-/* Tops a stream's FIFO up to need decoded samples from its jitter buffer. */
+/* Tops a stream's FIFO up to need decoded samples from its jitter buffer.
+ * now: when the FIFO's first sample is heard; each frame is asked for at
+ * the time its own first sample will be, so that audio queued ahead
+ * never counts as delay the buffer must hold. */
 static void fill(stream *s, size_t need, uint64_t now)
 {
-    while (s->fifo_len < need) {
+    /* Room for the longest frame played half as long again (skip). */
+    while (s->fifo_len < need && s->fifo_len + MAX_FRAME + MAX_FRAME / 2 <= STREAM_FIFO) {
         gv_jbuf_frame f;
-        if (gv_jbuf_get(s->jbuf, now, &f) < 0 || f.samples <= 0 || f.samples > MAX_FRAME ||
-            s->fifo_len + (size_t)f.samples > STREAM_FIFO)
+        uint64_t at = now + (uint64_t)s->fifo_len * 1000000u / RATE;
+        if (gv_jbuf_get(s->jbuf, at, &f) < 0 || f.samples <= 0 || f.samples > MAX_FRAME)
             return;
         float *dst = s->fifo + s->fifo_len;
         int got = 0;
@@ -503,10 +505,7 @@ static void fill(stream *s, size_t need, uint64_t now)
         }
         if (got != f.samples)
             memset(dst, 0, (size_t)f.samples * sizeof *dst);
-        int len = gv_splice_shorten(dst, f.samples, f.skip);
-        if (len != f.samples)
-            s->stretched_frames++;
-        s->fifo_len += (size_t)len;
+        s->fifo_len += (size_t)gv_splice_stretch(dst, f.samples, -f.skip, f.samples + f.samples / 2);
     }
 }
 

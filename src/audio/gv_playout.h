@@ -31,7 +31,6 @@ typedef struct gv_playout gv_playout;
 
 typedef struct gv_playout_stream_stats {
     gv_jbuf_stats jbuf;
-    uint64_t stretched_frames; /* frames played longer or shorter to move the delay */
 } gv_playout_stream_stats;
 
 /* Control thread ---------------------------------------------------------- */

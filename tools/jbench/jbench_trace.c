@@ -98,7 +98,8 @@ int jbench_trace_make(const jbench_scenario *sc, uint64_t seed, jbench_trace *ou
                 continue;
         }
         p = &out->pkt[n];
-        p->send_us = (int64_t)(i + 1) * JBENCH_FRAME_US;
+        /* A fast clock's 20 ms are shorter in real time. */
+        p->send_us = (int64_t)llround((double)(i + 1) * JBENCH_FRAME_US * 1e6 / (1e6 + sc->clock_ppm));
         p->ts = ts0 + (uint32_t)i * JBENCH_FRAME_SAMPLES;
         p->seq = seq++;
         p->marker = start || n == 0;

@@ -30,10 +30,11 @@ typedef struct jbench_scenario {
     jbench_window spike; double spike_jitter_ms; /* leg 0 jitter during the spike */
     jbench_window step;  double step_ms;         /* extra leg 0 delay during the step */
     jbench_window burst; double burst_pct, burst_len; /* Gilbert loss during the window */
+    double clock_ppm;    /* the sender's clock runs fast by this much (negative: slow) */
 } jbench_scenario;
 
 typedef struct jbench_pkt {
-    int64_t send_us;   /* when it left: the end of its 20 ms of audio */
+    int64_t send_us;   /* when it left (real time): the end of its 20 ms of audio */
     int64_t arrive_us; /* -1 when lost on the way */
     uint32_t ts;       /* of its first sample, 48 kHz, runs on through pauses */
     uint16_t seq;

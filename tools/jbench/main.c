@@ -26,6 +26,8 @@ static const jbench_scenario base_scenarios[] = {
     {.name = "step +40 ms 30 s/60 s", .legs = 2, .leg = NS_BASE, .step = STEP},
     {.name = "burst loss 10% 10 s/60 s", .legs = 2, .leg = NS_BASE, .burst = BURST},
     {.name = "all three", .legs = 2, .leg = NS_BASE, .spike = SPIKE, .step = STEP, .burst = BURST},
+    {.name = "sender clock 2% slow", .legs = 2, .leg = NS_BASE, .clock_ppm = -20000},
+    {.name = "sender clock 2% fast", .legs = 2, .leg = NS_BASE, .clock_ppm = 20000},
 };
 #define N_BASE ((int)(sizeof base_scenarios / sizeof base_scenarios[0]))
 

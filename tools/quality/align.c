@@ -117,6 +117,45 @@ out:
     return rc;
 }
 
+int gv_align_xcorr(const float *ref, size_t ref_n, const float *deg, size_t deg_n, double *out,
+                   size_t lags)
+{
+    gv_fft *fft = NULL;
+    double *re = NULL, *im = NULL;
+    size_t n;
+    int rc;
+
+    if (!ref || !deg || !out || ref_n == 0 || deg_n == 0 || lags == 0 ||
+        ref_n > GV_ALIGN_MAX_POINTS - deg_n || lags > deg_n)
+        return GV_EINVAL;
+    /* Lags 0..deg_n-1 never wrap onto negative ones once n holds both. */
+    n = next_pow2(ref_n + deg_n);
+    rc = gv_fft_create(n, &fft);
+    if (rc < 0)
+        goto out;
+    re = calloc(n, sizeof(double));
+    im = calloc(n, sizeof(double));
+    if (!re || !im) {
+        rc = GV_ENOMEM;
+        goto out;
+    }
+    for (size_t i = 0; i < ref_n; i++)
+        re[i] = ref[i];
+    for (size_t i = 0; i < deg_n; i++)
+        im[i] = deg[i];
+    gv_fft_forward(fft, re, im);
+    cross_spectrum(re, im, n);
+    gv_fft_inverse(fft, re, im);
+    for (size_t l = 0; l < lags; l++)
+        out[l] = re[l];
+    rc = GV_OK;
+out:
+    gv_fft_destroy(fft);
+    free(re);
+    free(im);
+    return rc;
+}
+
 static double energy(const float *x, size_t n)
 {
     double e = 0.0;

@@ -14,6 +14,14 @@
 int gv_align_delay(const float *ref, size_t ref_n, const float *deg, size_t deg_n,
                    size_t max_lag, double *delay);
 
+/* The raw cross-correlation for non-negative lags: out[l] = sum_t
+ * ref[t] * deg[t + l] for l in [0, lags), deg's samples past deg_n being
+ * zeros. ref, deg and out are borrowed; ref_n, deg_n >= 1, 1 <= lags <=
+ * deg_n and ref_n + deg_n <= 2^25. Returns 0, GV_EINVAL or GV_ENOMEM.
+ * Thread-safe. */
+int gv_align_xcorr(const float *ref, size_t ref_n, const float *deg, size_t deg_n, double *out,
+                   size_t lags);
+
 /* Follows a delay that changes during the recording (a jitter buffer that
  * inserts or shortens audio): ref is cut into pieces of `piece` samples,
  * each found in deg within +-search samples of where it sits (deg already

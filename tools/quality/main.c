@@ -10,12 +10,29 @@
 #include "align.h"
 #include "gvoip/error.h"
 #include "stoi.h"
+#include "utter.h"
 #include "wav.h"
 
 #define EXIT_USAGE 2
 #define DEFAULT_MAX_DELAY_MS 2000
 #define MAX_MAX_DELAY_MS 10000
 #define PIECE_SEARCH_MS 100 /* how far a piece may sit from the whole file's delay */
+/* --utterances: 10 ms frames; a pause of 150 ms or more ends an utterance
+ * (gaps between words are shorter, between phrases longer); an utterance
+ * under 100 ms is too short to align; each is searched within 100 ms of
+ * the whole file's delay (a jitter buffer moves it by tens of ms), and
+ * when not found there within 500 ms (by hundreds while it settles); and
+ * one whose best match correlates under 0.3 is listed but not counted
+ * (lost or concealed beyond recognition: unrelated speech correlates near
+ * 0). */
+#define UTTER_FRAME_MS 10
+#define UTTER_MIN_PAUSE_MS 150
+#define UTTER_MIN_LENGTH_MS 100
+#define UTTER_NEAR_MS 100
+#define UTTER_SEARCH_MS 500
+#define UTTER_MIN_MATCH 0.3
+/* The quiet around each utterance matched with it. */
+#define UTTER_MARGIN_MS 100
 /* Only the first minute is correlated: enough to lock onto speech, and it
  * bounds the transform at 2^20 points however long the files are. */
 #define ALIGN_WINDOW_SAMPLES ((size_t)60 * GV_STOI_RATE)
@@ -26,12 +43,14 @@ typedef struct options {
     int json;
     long max_delay_ms;
     long piece_ms; /* 0: one alignment for the whole file */
+    int utterances;
 } options;
 
 static void usage(FILE *to)
 {
     fprintf(to,
             "usage: gvoip-quality REF.wav DEGRADED.wav [--json] [--max-delay-ms MS] [--piecewise MS]\n"
+            "                     [--utterances]\n"
             "  Aligns DEGRADED to REF (delays up to +-MS, default %d, either sign),\n"
             "  trims both to their overlap and prints\n"
             "    delay_ms=D stoi=S estoi=E\n"
@@ -40,8 +59,15 @@ static void usage(FILE *to)
             "  --piecewise MS: after that, aligns each MS-long piece of REF on its own\n"
             "  (within +-%d ms), for recordings whose delay changes as they go (a jitter\n"
             "  buffer's insertions and cuts), and adds piece_shift_ms=MIN..MAX.\n"
+            "  --utterances: also cuts REF at its pauses (%d ms or more) and finds each\n"
+            "  utterance in DEGRADED on its own (within +-%d ms of the whole file's\n"
+            "  delay, else +-%d ms): adds utterances=N used=M delay_median_ms delay_p95_ms\n"
+            "  delay_spread_ms (max - min) over the M found with a correlation of %.1f\n"
+            "  or more, utterance_stoi and utterance_estoi (scored with each of them at\n"
+            "  its own delay), then one line per utterance.\n"
             "  Exit status: 0 scored, 1 a file could not be read or scored, 2 usage.\n",
-            DEFAULT_MAX_DELAY_MS, PIECE_SEARCH_MS);
+            DEFAULT_MAX_DELAY_MS, PIECE_SEARCH_MS, UTTER_MIN_PAUSE_MS, UTTER_NEAR_MS, UTTER_SEARCH_MS,
+            UTTER_MIN_MATCH);
 }
 
 /* Returns 0, or -1 after printing what is wrong. */
@@ -54,6 +80,8 @@ static int parse(int argc, char **argv, options *o)
         const char *a = argv[i];
         if (strcmp(a, "--json") == 0) {
             o->json = 1;
+        } else if (strcmp(a, "--utterances") == 0) {
+            o->utterances = 1;
         } else if (strcmp(a, "--max-delay-ms") == 0) {
             char *end;
             if (i + 1 >= argc) {
@@ -117,6 +145,80 @@ static int load(const char *path, float **x, size_t *n, int *rate)
     return rc;
 }
 
+/* --utterances: REF's utterances, each found in DEG around the whole
+ * file's delay, the statistics of their delays, and STOI with each
+ * utterance at its own delay (*scored 0 when too little was found). */
+static int find_utterances(const float *ref, size_t ref_n, const float *deg, size_t deg_n,
+                           double delay, gv_utterance **u, size_t *count, gv_utter_stats *st,
+                           gv_stoi_result *score, int *scored)
+{
+    const size_t ms = GV_STOI_RATE / 1000;
+    float *rebuilt = NULL;
+    int rc = gv_utter_split(ref, ref_n, UTTER_FRAME_MS * ms, UTTER_MIN_PAUSE_MS * ms,
+                            UTTER_MIN_LENGTH_MS * ms, u, count);
+    *scored = 0;
+    if (rc == GV_OK)
+        rc = gv_utter_delays(ref, ref_n, deg, deg_n, delay, UTTER_NEAR_MS * ms, UTTER_SEARCH_MS * ms,
+                             UTTER_MARGIN_MS * ms, UTTER_MIN_MATCH, *u, *count);
+    if (rc == GV_OK)
+        rc = gv_utter_stats_of(*u, *count, UTTER_MIN_MATCH, st);
+    if (rc == GV_OK && st->used > 0) {
+        rebuilt = malloc(ref_n * sizeof *rebuilt);
+        rc = rebuilt ? gv_utter_rebuild(deg, deg_n, *u, *count, UTTER_MIN_MATCH, rebuilt, ref_n)
+                     : GV_ENOMEM;
+        /* Too little speech found to fill a segment is no score, not an
+         * error: the delays still stand. */
+        if (rc == GV_OK)
+            *scored = gv_stoi_compute(ref, rebuilt, ref_n, score) == GV_OK;
+    }
+    free(rebuilt);
+    if (rc < 0)
+        fprintf(stderr, "gvoip-quality: finding the utterances failed: %s\n", gv_strerror(rc));
+    return rc;
+}
+
+static double samples_ms(double samples)
+{
+    /* Rounded as printed, so that a hair below zero does not show as -0.00. */
+    return round(samples * 100000.0 / GV_STOI_RATE) / 100.0 + 0.0;
+}
+
+static void print_utterances_json(const gv_utterance *u, size_t count, const gv_utter_stats *st,
+                                  const gv_stoi_result *score, int scored)
+{
+    printf(",\"utterances\":[");
+    for (size_t k = 0; k < count; k++) {
+        printf("%s{\"start_ms\":%.1f,\"length_ms\":%.1f,", k ? "," : "",
+               samples_ms((double)u[k].start), samples_ms((double)u[k].length));
+        if (u[k].found)
+            printf("\"delay_ms\":%.2f,\"match\":%.3f}", samples_ms(u[k].delay), u[k].match);
+        else
+            printf("\"delay_ms\":null,\"match\":null}");
+    }
+    printf("],\"utterances_used\":%zu", st->used);
+    if (st->used)
+        printf(",\"delay_median_ms\":%.2f,\"delay_p95_ms\":%.2f,\"delay_spread_ms\":%.2f",
+               samples_ms(st->median), samples_ms(st->p95), samples_ms(st->spread));
+    else
+        printf(",\"delay_median_ms\":null,\"delay_p95_ms\":null,\"delay_spread_ms\":null");
+    if (scored)
+        printf(",\"utterance_stoi\":%.4f,\"utterance_estoi\":%.4f", score->stoi, score->estoi);
+    else
+        printf(",\"utterance_stoi\":null,\"utterance_estoi\":null");
+}
+
+static void print_utterance_lines(const gv_utterance *u, size_t count)
+{
+    for (size_t k = 0; k < count; k++) {
+        printf("utterance=%zu start_ms=%.1f length_ms=%.1f", k + 1, samples_ms((double)u[k].start),
+               samples_ms((double)u[k].length));
+        if (u[k].found)
+            printf(" delay_ms=%.2f match=%.3f\n", samples_ms(u[k].delay), u[k].match);
+        else
+            printf(" delay_ms=n/a match=n/a\n");
+    }
+}
+
 int main(int argc, char **argv)
 {
     options o;
@@ -128,7 +230,11 @@ int main(int argc, char **argv)
     const float *r, *d;
     float *pieced = NULL;
     long lo = 0, hi = 0;
-    gv_stoi_result res;
+    gv_utterance *utt = NULL;
+    size_t utt_n = 0;
+    gv_utter_stats ust = {0};
+    gv_stoi_result res, ures = {0};
+    int uscored = 0;
     int rc, status = 1;
 
     for (int i = 1; i < argc; i++) {
@@ -151,6 +257,9 @@ int main(int argc, char **argv)
         fprintf(stderr, "gvoip-quality: alignment failed: %s\n", gv_strerror(rc));
         goto out;
     }
+    if (o.utterances &&
+        find_utterances(ref, ref_n, deg, deg_n, delay, &utt, &utt_n, &ust, &ures, &uscored) < 0)
+        goto out;
     shift = lround(delay);
     r = ref;
     d = deg;
@@ -192,8 +301,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "gvoip-quality: scoring failed: %s\n", gv_strerror(rc));
         goto out;
     }
-    /* Rounded as printed, so that a hair below zero does not show as -0.00. */
-    delay_ms = round(delay * 100000.0 / GV_STOI_RATE) / 100.0 + 0.0;
+    delay_ms = samples_ms(delay);
     if (o.json) {
         printf("{\"delay_ms\":%.2f,\"stoi\":%.4f,\"estoi\":%.4f,\"seconds\":%.2f,"
                "\"speech_frames\":%zu,\"ref_rate\":%d,\"degraded_rate\":%d",
@@ -202,18 +310,36 @@ int main(int argc, char **argv)
         if (pieced)
             printf(",\"piece_shift_min_ms\":%.1f,\"piece_shift_max_ms\":%.1f",
                    lo * 1000.0 / GV_STOI_RATE, hi * 1000.0 / GV_STOI_RATE);
+        if (o.utterances)
+            print_utterances_json(utt, utt_n, &ust, &ures, uscored);
         printf("}\n");
     } else {
         printf("delay_ms=%.2f stoi=%.4f estoi=%.4f", delay_ms, res.stoi, res.estoi);
         if (pieced)
             printf(" piece_shift_ms=%.1f..%.1f", lo * 1000.0 / GV_STOI_RATE,
                    hi * 1000.0 / GV_STOI_RATE);
+        if (o.utterances && ust.used)
+            printf(" utterances=%zu used=%zu delay_median_ms=%.2f delay_p95_ms=%.2f "
+                   "delay_spread_ms=%.2f",
+                   utt_n, ust.used, samples_ms(ust.median), samples_ms(ust.p95),
+                   samples_ms(ust.spread));
+        else if (o.utterances)
+            printf(" utterances=%zu used=0 delay_median_ms=n/a delay_p95_ms=n/a "
+                   "delay_spread_ms=n/a",
+                   utt_n);
+        if (o.utterances && uscored)
+            printf(" utterance_stoi=%.4f utterance_estoi=%.4f", ures.stoi, ures.estoi);
+        else if (o.utterances)
+            printf(" utterance_stoi=n/a utterance_estoi=n/a");
         printf("\n");
+        if (o.utterances)
+            print_utterance_lines(utt, utt_n);
     }
     status = 0;
 out:
     free(ref);
     free(deg);
     free(pieced);
+    free(utt);
     return status;
 }

@@ -17,6 +17,7 @@
 #include "fft.h"
 #include "gvoip/error.h"
 #include "stoi.h"
+#include "utter.h"
 #include "wav.h"
 
 #define PI 3.14159265358979323846
@@ -426,6 +427,161 @@ static void test_wav_round_trip(void **state)
     free(y);
 }
 
+/* A reference of speech-like pieces with pauses between them, at 10 kHz:
+ * piece k (a stretch of make_speech, which has no pause within 0.85 s)
+ * starts at piece_at[k] and lasts piece_len[k] samples. */
+#define UTTER_PIECES 5
+static const size_t piece_at[UTTER_PIECES] = {3000, 9000, 14000, 20000, 28000};
+static const size_t piece_len[UTTER_PIECES] = {5000, 3000, 4000, 6000, 5000};
+#define UTTER_REF_N 36000
+
+static float *make_utterances(void)
+{
+    float *ref = alloc_floats(UTTER_REF_N);
+    float *speech = make_speech(8000);
+    for (size_t k = 0; k < UTTER_PIECES; k++)
+        memcpy(ref + piece_at[k], speech, piece_len[k] * sizeof *ref);
+    free(speech);
+    return ref;
+}
+
+/* Pauses of 1000, 2000, 2000 and 2000 samples (100, 200, 200, 200 ms)
+ * between the pieces: with a 150 ms minimum the first two pieces are one
+ * utterance and the others stand alone; a 50 ms click 150 ms after the
+ * last is dropped. */
+static void test_utter_split_at_pauses(void **state)
+{
+    float *ref = make_utterances();
+    gv_utterance *u = NULL;
+    size_t n = 99;
+    (void)state;
+    for (size_t i = 34500; i < 35000; i++)
+        ref[i] = 0.3f * (float)sin(2.0 * PI * 440.0 * (double)i / GV_STOI_RATE);
+    assert_int_equal(gv_utter_split(ref, UTTER_REF_N, 100, 1500, 1000, &u, &n), GV_OK);
+    assert_int_equal((int)n, 4);
+    const size_t want_start[4] = {3000, 14000, 20000, 28000};
+    const size_t want_end[4] = {12000, 18000, 26000, 33000};
+    for (size_t k = 0; k < n; k++) {
+        /* make_speech opens and closes each syllable from silence: the
+         * edges may be a frame or two inside the piece. */
+        if (u[k].start < want_start[k] || u[k].start > want_start[k] + 200 ||
+            u[k].start + u[k].length > want_end[k] || u[k].start + u[k].length < want_end[k] - 200)
+            fail_msg("utterance %zu: %zu..%zu, expected %zu..%zu", k, u[k].start,
+                     u[k].start + u[k].length, want_start[k], want_end[k]);
+    }
+    free(u);
+    /* Silence has no utterances; bad arguments are refused. */
+    float zeros[1000] = {0};
+    assert_int_equal(gv_utter_split(zeros, 1000, 100, 1500, 1000, &u, &n), GV_OK);
+    assert_int_equal((int)n, 0);
+    assert_null(u);
+    assert_int_equal(gv_utter_split(ref, UTTER_REF_N, 0, 1500, 1000, &u, &n), GV_EINVAL);
+    assert_int_equal(gv_utter_split(NULL, UTTER_REF_N, 100, 1500, 1000, &u, &n), GV_EINVAL);
+    free(ref);
+}
+
+/* Each piece delayed by its own shift (a jitter buffer adapting between
+ * talk spurts), noise 20 dB down; piece 4 lost (replaced by unrelated
+ * noise). Each found piece's delay is its own shift within half a sample;
+ * the lost one does not count in the statistics. */
+static void test_utter_delays_known_shifts(void **state)
+{
+    const long shift[UTTER_PIECES] = {400, 550, 470, 385, 1200};
+    const size_t deg_n = UTTER_REF_N + 2000;
+    float *ref = make_utterances();
+    float *deg = alloc_floats(deg_n);
+    double sigma = sqrt(power(ref, UTTER_REF_N)) * 0.1, around = 0.0;
+    gv_utterance *u = NULL;
+    gv_utter_stats st;
+    size_t n = 0;
+    (void)state;
+    for (size_t k = 0; k < UTTER_PIECES; k++) {
+        for (size_t i = 0; i < piece_len[k]; i++) {
+            size_t at = (size_t)((long)(piece_at[k] + i) + shift[k]);
+            deg[at] = k == 3 ? (float)(sigma * 3.0 * gauss()) : ref[piece_at[k] + i];
+        }
+    }
+    for (size_t i = 0; i < deg_n; i++)
+        deg[i] += (float)(sigma * gauss());
+    assert_int_equal(gv_align_delay(ref, UTTER_REF_N, deg, deg_n, 3000, &around), GV_OK);
+    /* A 100 ms pause is enough here: every piece is an utterance. */
+    assert_int_equal(gv_utter_split(ref, UTTER_REF_N, 100, 500, 1000, &u, &n), GV_OK);
+    assert_int_equal((int)n, UTTER_PIECES);
+    assert_int_equal(gv_utter_delays(ref, UTTER_REF_N, deg, deg_n, around, 1500, 1500, 500, 0.3, u, n), GV_OK);
+    for (size_t k = 0; k < n; k++) {
+        if (k == 3) {
+            if (u[k].found && u[k].match > 0.3)
+                fail_msg("seed 0x%x: the lost piece matched %.3f at %.2f", SEED, u[k].match,
+                         u[k].delay);
+            continue;
+        }
+        if (!u[k].found || fabs(u[k].delay - (double)shift[k]) > 0.5 || u[k].match < 0.9)
+            fail_msg("seed 0x%x: piece %zu (shift %ld) found %d at %.2f, match %.3f", SEED, k,
+                     shift[k], u[k].found, u[k].delay, u[k].match);
+    }
+    assert_int_equal(gv_utter_stats_of(u, n, 0.3, &st), GV_OK);
+    assert_int_equal((int)st.used, 4);
+    /* Delays 400, 470, 550, 1200: median between the middle two. */
+    assert_true(fabs(st.median - 510.0) < 0.5);
+    assert_true(fabs(st.p95 - 1200.0) < 0.5);
+    assert_true(fabs(st.spread - 800.0) < 1.0);
+    assert_int_equal(gv_utter_delays(ref, UTTER_REF_N, deg, deg_n, around, 0, 1500, 500, 0.3, u, n), GV_EINVAL);
+    u[0].length = UTTER_REF_N;
+    assert_int_equal(gv_utter_delays(ref, UTTER_REF_N, deg, deg_n, around, 300, 300, 500, 0.3, u, n), GV_EINVAL);
+    free(u);
+    free(ref);
+    free(deg);
+}
+
+/* Two identical words 600 ms apart, both heard 40 ms late: with a wide
+ * search each matches the other's copy as well as its own, and the near
+ * search first (100 ms) keeps each to its own; rebuilt word by word, the
+ * recording is the reference again. */
+static void test_utter_near_first(void **state)
+{
+    const size_t n = 20000, at1 = 3000, at2 = 9000, len = 3000, shift = 400;
+    float *ref = alloc_floats(n);
+    float *deg = alloc_floats(n);
+    float *speech = make_speech(len);
+    gv_utterance *u = NULL;
+    size_t count = 0;
+    (void)state;
+    memcpy(ref + at1, speech, len * sizeof *ref);
+    memcpy(ref + at2, speech, len * sizeof *ref);
+    memcpy(deg + at1 + shift, speech, len * sizeof *deg);
+    memcpy(deg + at2 + shift, speech, len * sizeof *deg);
+    assert_int_equal(gv_utter_split(ref, n, 100, 1500, 1000, &u, &count), GV_OK);
+    assert_int_equal((int)count, 2);
+    assert_int_equal(gv_utter_delays(ref, n, deg, n, (double)shift, 1000, 8000, 0, 0.3, u, count),
+                     GV_OK);
+    for (size_t k = 0; k < count; k++)
+        if (!u[k].found || fabs(u[k].delay - (double)shift) > 0.5)
+            fail_msg("word %zu found %d at %.2f, expected %zu", k, u[k].found, u[k].delay, shift);
+    /* A steady delay rebuilds the whole reference, pauses included. */
+    float *out = alloc_floats(n);
+    assert_int_equal(gv_utter_rebuild(deg, n, u, count, 0.3, out, n), GV_OK);
+    assert_memory_equal(out, ref, n * sizeof *ref);
+    free(out);
+    free(u);
+    free(ref);
+    free(deg);
+    free(speech);
+}
+
+static void test_utter_stats_edges(void **state)
+{
+    gv_utter_stats st;
+    gv_utterance one = {.start = 0, .length = 10, .found = 1, .delay = 42.0, .match = 0.9};
+    (void)state;
+    assert_int_equal(gv_utter_stats_of(NULL, 0, 0.3, &st), GV_OK);
+    assert_int_equal((int)st.used, 0);
+    assert_int_equal(gv_utter_stats_of(&one, 1, 0.3, &st), GV_OK);
+    assert_true(st.used == 1 && st.median == 42.0 && st.p95 == 42.0 && st.spread == 0.0);
+    assert_int_equal(gv_utter_stats_of(&one, 1, 0.95, &st), GV_OK);
+    assert_int_equal((int)st.used, 0);
+    assert_int_equal(gv_utter_stats_of(&one, 1, 0.3, NULL), GV_EINVAL);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -442,6 +598,10 @@ int main(void)
         cmocka_unit_test(test_stoi_needs_alignment),
         cmocka_unit_test(test_resample_is_delay_free),
         cmocka_unit_test(test_wav_round_trip),
+        cmocka_unit_test(test_utter_split_at_pauses),
+        cmocka_unit_test(test_utter_delays_known_shifts),
+        cmocka_unit_test(test_utter_near_first),
+        cmocka_unit_test(test_utter_stats_edges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,267 @@
+#!/usr/bin/env bash
+# The device path: mouth-to-ear through a real sound server, as a user
+# hears it. A private PulseAudio daemon (tests/integration/pulse.sh) gives
+# each player a null sink as microphone and one as speaker; speech is
+# played into a microphone while gvoip-devrec records it and the other
+# player's speaker on one timeline, and gvoip-quality --utterances finds
+# each word's delay. Beside it, in the same run: PulseAudio's own floor
+# (module-loopback), the file path of 03-2 on the same speech, a lossy
+# network, device underruns, and CPU per client. See docs/devices.md.
+set -euo pipefail
+. "$BENCH_SRC/bench/lib.sh"
+. "$BENCH_SRC/tests/integration/pulse.sh"
+cd "$BENCH_WORK"
+DEVREC="$BENCH_BUILD/tools/devrec/gvoip-devrec"
+
+quick=$BENCH_QUICK
+# 200 ms between words: each word is an utterance, aligned on its own.
+text_a="Hello everyone, this is a test of the voice chat. Please call Stella. One, two, three, four, five."
+text_b="Bob here, talking through the sound server. The quick brown fox jumps over the lazy dog."
+idle_secs=10
+if [ "$quick" = 1 ]; then
+  text_a="Hello, this is Alice. One, two."
+  text_b="Bob here. The quick brown fox."
+  idle_secs=3
+fi
+espeak-ng -g 20 -w a.wav "$text_a"
+espeak-ng -g 20 -v en+f3 -w b.wav "$text_b"
+speech_s=$(soxi -D a.wav | awk '{ printf "%d", $1 + 0.999 }')
+rec_s=$((speech_s + 2))   # what gvoip-devrec records: lead, speech, the last word's delay
+dur=$((rec_s + 4))        # a player's --duration: join, recording, margin
+
+pulse_start mic_a spk_a:2 mic_b spk_b:2 mic_c spk_c:2 lb_in lb_out:2
+server=$(pactl info | sed -n 's/^Server Name: //p')
+
+# utterance_delays Q: the delays of the utterances gvoip-quality counted.
+utterance_delays() {
+  awk '/^utterance=/ { d = ""; m = ""
+    for (i = 1; i <= NF; i++) { split($i, kv, "="); if (kv[1] == "delay_ms") d = kv[2]; if (kv[1] == "match") m = kv[2] }
+    if (m != "n/a" && m + 0 >= 0.3) print d }' "$1"
+}
+# field Q KEY: a key=value field of gvoip-quality's first line.
+field() { head -n 1 "$1" | tr ' ' '\n' | sed -n "s/^$2=//p"; }
+# channels WAV: its channels as WAV-1.wav, WAV-2.wav, ...
+channels() {
+  local c n
+  n=$(soxi -c "$1")
+  for ((c = 1; c <= n; c++)); do sox "$1" "${1%.wav}-$c.wav" remix "$c" 2>/dev/null; done
+}
+# delays NAME Q...: pools the counted utterances of the Q files into
+# NAME.lat and sets row_* (median, p95, spread, count).
+delays() {
+  local name=$1
+  shift
+  : >"$name.lat"
+  for q in "$@"; do utterance_delays "$q" >>"$name.lat"; done
+  row_n=$(wc -l <"$name.lat")
+  row_med=$(percentile 50 "$name.lat")
+  row_p95=$(percentile 95 "$name.lat")
+  row_spread=$(sort -g "$name.lat" | awk 'NR == 1 { lo = $1 } { hi = $1 } END { if (NR) printf "%.1f", hi - lo; else print "n/a" }')
+}
+# dev JSON DIR KEY: a device figure from a --stats file, n/a when absent.
+dev() {
+  local v
+  v=$(jsub "$1" "$2" "$3" 2>/dev/null || true)
+  echo "${v:-n/a}"
+}
+# backend JSON: the playback device's backend as --stats names it.
+backend() {
+  local v
+  v=$(grep -o '"playback":{[^}]*}' "$1" | grep -o '"backend":"[^"]*"' | cut -d'"' -f4 || true)
+  echo "${v:-n/a}"
+}
+share() { read -r c w <"$1"; calc "100 * $c / $w" %.1f; }
+wait_connected() {
+  for _ in $(seq 200); do grep -q '"event":"connected"' "$1" 2>/dev/null && return 0; sleep 0.05; done
+  echo "bench: no connected event in $1" >&2
+  return 1
+}
+
+# ---- PulseAudio's own floor, and the method's check ----------------------
+pulse_loopback lb_in.monitor lb_out 20
+"$DEVREC" --play a.wav --sink lb_in --record lb_in.monitor,lb_out.monitor,lb_in.monitor --stagger-ms 70 \
+  --out floor.wav --seconds "$rec_s" >floor.rec
+channels floor.wav
+"$QUALITY" floor-1.wav floor-3.wav >same.q
+"$QUALITY" floor-1.wav floor-2.wav --utterances >floor.q
+same=$(field same.q delay_ms)
+delays floor floor.q
+floor_row="| the server's module-loopback, \`latency_msec=20\` (the floor) | n/a | **${row_med}** | ${row_p95} | ${row_spread} | ${row_n} | $(field floor.q utterance_stoi) | n/a | n/a | n/a | n/a | n/a |"
+
+# ---- gvoip on the device path ----------------------------------------------
+# device_run NAME [--netem NETEM-ARGS... --] GVOIP-ARGS...: a fresh server
+# (behind gvoip-netem with NETEM-ARGS), players a and b on their sinks with
+# GVOIP-ARGS, both talking at once; appends a row to rows.md.
+: >rows.md
+device_run() {
+  local name=$1 label=$2
+  shift 2
+  local relay=()
+  if [ "${1:-}" = --netem ]; then
+    shift
+    while [ "$1" != -- ]; do relay+=("$1"); shift; done
+    shift
+  fi
+  local d="$BENCH_WORK/$name" port target srv rpid=""
+  mkdir -p "$d"
+  bg "$d/srv.out" "$d/srv.err" "$GVOIP" server --port 0 --json
+  srv=$BG_PID
+  port=$(wait_port "$d/srv.out")
+  target=$port
+  if [ ${#relay[@]} -gt 0 ]; then
+    bg "$d/relay.out" "$d/relay.err" "$NETEM" --listen 0 --to "127.0.0.1:$port" --seed 1 "${relay[@]}"
+    rpid=$BG_PID
+    target=$(wait_port "$d/relay.out")
+  fi
+  local p=() who
+  for who in a b; do
+    pulse_player "mic_$who" "spk_$who"
+    bg "$d/$who.out" "$d/$who.err" "${PULSE_PLAYER[@]}" "$GVOIP" join "127.0.0.1:$target" --name "$who" --json \
+      --duration "$dur" --stats "$d/$who.json" "$@"
+    p+=("$BG_PID")
+    bg /dev/null /dev/null cpu_watch "$BG_PID" "$d/$who.cpu"
+    p+=("$BG_PID")
+  done
+  wait_connected "$d/a.out"
+  wait_connected "$d/b.out"
+  bg "$d/ab.rec" "$d/ab.err" "$DEVREC" --play a.wav --sink mic_a --record mic_a.monitor,spk_b.monitor \
+    --out "$d/a_to_b.wav" --seconds "$rec_s"
+  p+=("$BG_PID")
+  bg "$d/ba.rec" "$d/ba.err" "$DEVREC" --play b.wav --sink mic_b --record mic_b.monitor,spk_a.monitor \
+    --out "$d/b_to_a.wav" --seconds "$rec_s"
+  p+=("$BG_PID")
+  wait "${p[@]}"
+  [ -z "$rpid" ] || kill -TERM "$rpid"
+  kill -TERM "$srv"
+  wait "$srv" ${rpid:+"$rpid"}
+  local dir s1 s2
+  for dir in a_to_b b_to_a; do
+    channels "$d/$dir.wav"
+    "$QUALITY" "$d/$dir-1.wav" "$d/$dir-2.wav" --utterances >"$d/$dir.q"
+  done
+  delays "$d/all" "$d/a_to_b.q" "$d/b_to_a.q"
+  s1=$(field "$d/a_to_b.q" utterance_stoi)
+  s2=$(field "$d/b_to_a.q" utterance_stoi)
+  local cu co pu po cb pb pl
+  cu="$(dev "$d/a.json" capture underruns)+$(dev "$d/b.json" capture underruns)"
+  co="$(dev "$d/a.json" capture overruns)+$(dev "$d/b.json" capture overruns)"
+  pu="$(dev "$d/a.json" playback underruns)+$(dev "$d/b.json" playback underruns)"
+  po="$(dev "$d/a.json" playback overruns)+$(dev "$d/b.json" playback overruns)"
+  cb=$(dev "$d/a.json" capture buffer_ms)
+  pb=$(dev "$d/a.json" playback buffer_ms)
+  pl="$(dev "$d/a.json" playback latency_ms) / $(dev "$d/b.json" playback latency_ms)"
+  echo "| $label | $(backend "$d/a.json") | **${row_med}** | ${row_p95} | ${row_spread} | ${row_n} | ${s1} / ${s2} | ${cu} / ${co} | ${pu} / ${po} | ${cb} / ${pb} | ${pl} | $(share "$d/a.cpu")% / $(share "$d/b.cpu")% |" >>rows.md
+}
+
+has() { "$GVOIP" --help 2>&1 | grep -q -- "$1"; }
+echo "bench:   device path, defaults" >&2
+device_run defaults "gvoip, defaults"
+if [ "$quick" = 0 ] || ! has --low-latency; then
+  echo "bench:   device path, --frame-ms 10" >&2
+  device_run frame10 "gvoip, \`--frame-ms 10\`" --frame-ms 10
+fi
+if has --low-latency; then
+  echo "bench:   device path, --low-latency" >&2
+  device_run lowlat "gvoip, \`--low-latency\`" --low-latency
+fi
+if [ "$quick" = 0 ] && has "--audio-backend"; then
+  echo "bench:   device path, --audio-backend pulse" >&2
+  device_run pulse "gvoip, \`--audio-backend pulse\`" --audio-backend pulse
+fi
+echo "bench:   device path, 10% loss with jitter" >&2
+device_run loss "gvoip, defaults, 10% loss and 0..30 ms jitter on each sender's uplink" \
+  --netem --up-loss 10 --up-jitter 30 -- 
+
+# ---- The file path on the same speech (as 03-2 measures it) -------------
+echo "bench:   file path" >&2
+fp="$BENCH_WORK/file"
+mkdir -p "$fp"
+bg "$fp/srv.out" "$fp/srv.err" "$GVOIP" server --port 0 --json
+fsrv=$BG_PID
+port=$(wait_port "$fp/srv.out")
+bg "$fp/lis.out" "$fp/lis.err" "$GVOIP" join "127.0.0.1:$port" --name listener --no-capture --no-playback \
+  --record "$fp/lis.wav" --json --duration $((speech_s + 4)) --stats "$fp/lis.json"
+flis=$BG_PID
+bg /dev/null /dev/null cpu_watch "$flis" "$fp/lis.cpu"
+fw1=$BG_PID
+wait_connected "$fp/lis.out"
+bg "$fp/spk.out" "$fp/spk.err" "$GVOIP" join "127.0.0.1:$port" --name speaker --input-file a.wav --no-playback \
+  --json --duration $((speech_s + 2)) --stats "$fp/spk.json"
+fspk=$BG_PID
+bg /dev/null /dev/null cpu_watch "$fspk" "$fp/spk.cpu"
+wait "$fspk" "$flis" "$fw1" "$BG_PID"
+kill -TERM "$fsrv"
+wait "$fsrv"
+# The recording's sample j was played at record_start_unix_ms + j / 48 kHz
+# and the file's sample i left at input_start_unix_ms + i / rate: cut (or
+# pad) the recording to start where the file did.
+off=$(calc "($(jnum "$fp/spk.json" input_start_unix_ms) - $(jnum "$fp/lis.json" record_start_unix_ms)) / 1000" %.4f)
+if [ "$(calc "$off >= 0" %d)" = 1 ]; then
+  sox "$fp/lis.wav" "$fp/ear.wav" trim "$off"
+else
+  sox "$fp/lis.wav" "$fp/ear.wav" pad "$(calc "-($off)" %.4f)"
+fi
+"$QUALITY" a.wav "$fp/ear.wav" --utterances >"$fp/file.q"
+delays "$fp/all" "$fp/file.q"
+file_row="| gvoip, file path (\`--input-file\` / \`--record\`, as in 03-2), defaults | none | **${row_med}** | ${row_p95} | ${row_spread} | ${row_n} | $(field "$fp/file.q" utterance_stoi) | none | none | none | n/a | $(share "$fp/spk.cpu")% / $(share "$fp/lis.cpu")% |"
+
+# ---- CPU: one client alone in a silent lobby, voice activation -------------
+echo "bench:   idle client" >&2
+ip="$BENCH_WORK/idle"
+mkdir -p "$ip"
+bg "$ip/srv.out" "$ip/srv.err" "$GVOIP" server --port 0 --json
+isrv=$BG_PID
+port=$(wait_port "$ip/srv.out")
+pulse_player mic_c spk_c
+bg "$ip/c.out" "$ip/c.err" "${PULSE_PLAYER[@]}" "$GVOIP" join "127.0.0.1:$port" --name c --transmit voice --json \
+  --duration "$idle_secs" --stats "$ip/c.json"
+ic=$BG_PID
+bg /dev/null /dev/null cpu_watch "$ic" "$ip/c.cpu"
+wait "$ic" "$BG_PID"
+kill -TERM "$isrv"
+wait "$isrv"
+idle_cpu=$(share "$ip/c.cpu")
+talk_a=$(share "$BENCH_WORK/defaults/a.cpu")
+talk_b=$(share "$BENCH_WORK/defaults/b.cpu")
+
+{
+  echo "## The device path: mouth-to-ear through a sound server"
+  echo
+  echo "A private sound server, ${server} (\`tests/integration/pulse.sh\`; \`GVOIP_SOUND_SERVER=pipewire\` picks"
+  echo "PipeWire), and no sound card: each player's"
+  echo "microphone and speaker are 48 kHz null sinks kept running with zeros; a player opens them as its"
+  echo "default devices (\`PULSE_SOURCE=mic_a.monitor PULSE_SINK=spk_a SDL_AUDIODRIVER=pulseaudio\`)."
+  echo "espeak-ng speech with 200 ms between words (${speech_s} s) is played into both microphones at once;"
+  echo "\`gvoip-devrec\` records each microphone and the other player's speaker on one clock, and"
+  echo "\`gvoip-quality MOUTH EAR --utterances\` finds every word's own delay (words whose best match"
+  echo "correlates under 0.3 are not counted). The figures pool both directions of one run; STOI is"
+  echo "scored with each word at its own delay, per direction (a to b / b to a). Recipe and meaning of"
+  echo "each figure: docs/devices.md."
+  echo
+  echo '```'
+  echo "gvoip join 127.0.0.1:PORT --name a --json --duration $dur --stats a.json [OPTIONS]   # and b"
+  echo "gvoip-devrec --play a.wav --sink mic_a --record mic_a.monitor,spk_b.monitor --out a_to_b.wav --seconds $rec_s"
+  echo "gvoip-quality a_to_b-1.wav a_to_b-2.wav --utterances"
+  echo '```'
+  echo
+  echo "The method on the same daemon, same run: one source recorded by two streams started 70 ms apart"
+  echo "reads **${same} ms**; the server's own \`module-loopback latency_msec=20\` reads the first row below."
+  echo
+  echo "| path | backend | median ms | p95 ms | spread ms | words | STOI | capture underruns / overruns | playback underruns / overruns | buffer ms capture / playback | playback latency ms (a / b) | CPU a / b |"
+  echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "$floor_row"
+  cat rows.md
+  echo "$file_row"
+  echo
+  echo "Device figures come from each client's \`--stats\` (\`devices.capture\`, \`devices.playback\`, the backend"
+  echo "as player a's stats name it; a+b"
+  echo "for the counts, n/a where the build does not report them); CPU is utime + stime over each"
+  echo "process's life as a share of one core (the file path: speaker / listener, no devices). The loss"
+  echo "run puts \`gvoip-netem --up-loss 10 --up-jitter 30 --seed 1\` between both players and the server."
+  echo
+  echo "| CPU per client, device path | share of one core |"
+  echo "|---|---:|"
+  echo "| alone in a silent lobby, \`--transmit voice\`, devices open (${idle_secs} s) | ${idle_cpu}% |"
+  echo "| talking and listening (the defaults run above: a / b) | ${talk_a}% / ${talk_b}% |"
+  echo
+} >>"$BENCH_OUT"
