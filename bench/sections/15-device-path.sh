@@ -164,46 +164,64 @@ if has --low-latency; then
   echo "bench:   device path, --low-latency" >&2
   device_run lowlat "gvoip, \`--low-latency\`" --low-latency
 fi
-if [ "$quick" = 0 ] && has "--audio-backend"; then
-  echo "bench:   device path, --audio-backend pulse" >&2
-  device_run pulse "gvoip, \`--audio-backend pulse\`" --audio-backend pulse
+if [ "$quick" = 0 ]; then
+  echo "bench:   device path, --audio-backend sdl" >&2
+  device_run sdl "gvoip, \`--audio-backend sdl\` (SDL2's PulseAudio driver)" --audio-backend sdl
 fi
 echo "bench:   device path, 10% loss with jitter" >&2
 device_run loss "gvoip, defaults, 10% loss and 0..30 ms jitter on each sender's uplink" \
   --netem --up-loss 10 --up-jitter 30 -- 
 
 # ---- The file path on the same speech (as 03-2 measures it) -------------
+# file_run NAME LABEL [RELAY ARGS...]: the speaker joins through gvoip-netem
+# with the arguments, when given, as the device path's loss run does.
+file_run() {
+  local name=$1 label=$2
+  shift 2
+  local fp="$BENCH_WORK/$name" port target fsrv flis fw1 fspk rpid=""
+  mkdir -p "$fp"
+  bg "$fp/srv.out" "$fp/srv.err" "$GVOIP" server --port 0 --json
+  fsrv=$BG_PID
+  port=$(wait_port "$fp/srv.out")
+  target=$port
+  if [ $# -gt 0 ]; then
+    bg "$fp/relay.out" "$fp/relay.err" "$NETEM" --listen 0 --to "127.0.0.1:$port" --seed 1 "$@"
+    rpid=$BG_PID
+    target=$(wait_port "$fp/relay.out")
+  fi
+  bg "$fp/lis.out" "$fp/lis.err" "$GVOIP" join "127.0.0.1:$port" --name listener --no-capture --no-playback \
+    --record "$fp/lis.wav" --json --duration $((speech_s + 4)) --stats "$fp/lis.json"
+  flis=$BG_PID
+  bg /dev/null /dev/null cpu_watch "$flis" "$fp/lis.cpu"
+  fw1=$BG_PID
+  wait_connected "$fp/lis.out"
+  bg "$fp/spk.out" "$fp/spk.err" "$GVOIP" join "127.0.0.1:$target" --name speaker --input-file a.wav --no-playback \
+    --json --duration $((speech_s + 2)) --stats "$fp/spk.json"
+  fspk=$BG_PID
+  bg /dev/null /dev/null cpu_watch "$fspk" "$fp/spk.cpu"
+  wait "$fspk" "$flis" "$fw1" "$BG_PID"
+  [ -z "$rpid" ] || { kill -TERM "$rpid"; wait "$rpid" || true; }
+  kill -TERM "$fsrv"
+  wait "$fsrv"
+  # The recording's sample j was played at record_start_unix_ms + j / 48 kHz
+  # and the file's sample i left at input_start_unix_ms + i / rate: cut (or
+  # pad) the recording to start where the file did.
+  local off
+  off=$(calc "($(jnum "$fp/spk.json" input_start_unix_ms) - $(jnum "$fp/lis.json" record_start_unix_ms)) / 1000" %.4f)
+  if [ "$(calc "$off >= 0" %d)" = 1 ]; then
+    sox "$fp/lis.wav" "$fp/ear.wav" trim "$off"
+  else
+    sox "$fp/lis.wav" "$fp/ear.wav" pad "$(calc "-($off)" %.4f)"
+  fi
+  "$QUALITY" a.wav "$fp/ear.wav" --utterances >"$fp/file.q"
+  delays "$fp/all" "$fp/file.q"
+  echo "| $label | none | **${row_med}** | ${row_p95} | ${row_spread} | ${row_n} | $(field "$fp/file.q" utterance_stoi) | none | none | none | n/a | $(share "$fp/spk.cpu")% / $(share "$fp/lis.cpu")% |" >>file_rows.md
+}
+: >file_rows.md
 echo "bench:   file path" >&2
-fp="$BENCH_WORK/file"
-mkdir -p "$fp"
-bg "$fp/srv.out" "$fp/srv.err" "$GVOIP" server --port 0 --json
-fsrv=$BG_PID
-port=$(wait_port "$fp/srv.out")
-bg "$fp/lis.out" "$fp/lis.err" "$GVOIP" join "127.0.0.1:$port" --name listener --no-capture --no-playback \
-  --record "$fp/lis.wav" --json --duration $((speech_s + 4)) --stats "$fp/lis.json"
-flis=$BG_PID
-bg /dev/null /dev/null cpu_watch "$flis" "$fp/lis.cpu"
-fw1=$BG_PID
-wait_connected "$fp/lis.out"
-bg "$fp/spk.out" "$fp/spk.err" "$GVOIP" join "127.0.0.1:$port" --name speaker --input-file a.wav --no-playback \
-  --json --duration $((speech_s + 2)) --stats "$fp/spk.json"
-fspk=$BG_PID
-bg /dev/null /dev/null cpu_watch "$fspk" "$fp/spk.cpu"
-wait "$fspk" "$flis" "$fw1" "$BG_PID"
-kill -TERM "$fsrv"
-wait "$fsrv"
-# The recording's sample j was played at record_start_unix_ms + j / 48 kHz
-# and the file's sample i left at input_start_unix_ms + i / rate: cut (or
-# pad) the recording to start where the file did.
-off=$(calc "($(jnum "$fp/spk.json" input_start_unix_ms) - $(jnum "$fp/lis.json" record_start_unix_ms)) / 1000" %.4f)
-if [ "$(calc "$off >= 0" %d)" = 1 ]; then
-  sox "$fp/lis.wav" "$fp/ear.wav" trim "$off"
-else
-  sox "$fp/lis.wav" "$fp/ear.wav" pad "$(calc "-($off)" %.4f)"
-fi
-"$QUALITY" a.wav "$fp/ear.wav" --utterances >"$fp/file.q"
-delays "$fp/all" "$fp/file.q"
-file_row="| gvoip, file path (\`--input-file\` / \`--record\`, as in 03-2), defaults | none | **${row_med}** | ${row_p95} | ${row_spread} | ${row_n} | $(field "$fp/file.q" utterance_stoi) | none | none | none | n/a | $(share "$fp/spk.cpu")% / $(share "$fp/lis.cpu")% |"
+file_run file "gvoip, file path (\`--input-file\` / \`--record\`, as in 03-2), defaults"
+echo "bench:   file path, 10% loss with jitter" >&2
+file_run file_loss "gvoip, file path, 10% loss and 0..30 ms jitter on the speaker's uplink" --up-loss 10 --up-jitter 30
 
 # ---- CPU: one client alone in a silent lobby, voice activation -------------
 echo "bench:   idle client" >&2
@@ -251,7 +269,7 @@ talk_b=$(share "$BENCH_WORK/defaults/b.cpu")
   echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   echo "$floor_row"
   cat rows.md
-  echo "$file_row"
+  cat file_rows.md
   echo
   echo "Device figures come from each client's \`--stats\` (\`devices.capture\`, \`devices.playback\`, the backend"
   echo "as player a's stats name it; a+b"

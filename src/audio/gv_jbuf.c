@@ -23,7 +23,11 @@
 #define SILENCE_CHUNK 240 /* 5 ms: a waiting talk spurt starts at most this late */
 #define PAUSE_CHUNK 240  /* 2.5 ms steps would do for Opus; 5 ms halves the calls */
 #define PERSIST_US 2000000 /* excess must last this long before the delay is cut */
-#define EXCESS_MIN_US 1000 /* smaller excesses are left alone */
+/* Smaller excesses are left alone: a frame is lengthened by a pitch period
+ * (2.5 to 10 ms) when the delay dips, and cutting back the little it
+ * overshot would only move the delay again, which a listener hears as a
+ * voice whose timing wobbles (measured through a sound server). */
+#define EXCESS_MIN_US 4000
 #define SLOW_SENDER 0.0002 /* delays growing this fast: the sender's clock is slow */
 #define VERY_SLOW_SENDER 0.002 /* far beyond real clocks: a device driver's timer */
 #define FAST_FALL 0.01 /* a delay falling this fast keeps the jitter of now_us in hand */

@@ -24,6 +24,22 @@
  * stalls that long loses packets, not memory. */
 #define INBOX_BYTES (256 * 1024)
 #define STATS_EVERY_US 20000u
+/* Above the jitter buffer's estimate of the network: this machine's own
+ * wobble (the sound server's and our threads' scheduling), which no
+ * estimate of arrival delays sees. Without it a loaded machine's hiccup
+ * made a packet late every few seconds and each raised the delay by a
+ * stretched frame: through a sound server one run's words then moved by
+ * 10-25 ms; with it most runs hold every word within a millisecond. */
+#define MARGIN_MS 5
+/* The device's clock, read from the frames it pulls: a callback's own
+ * time wanders by a period or more (the sound server wakes the client
+ * when it likes), which the jitter buffers would take for network jitter
+ * and follow by stretching. The sample count steps evenly; it is pulled
+ * towards the wall clock by a sixteenth of the difference per render, so
+ * it follows a device whose clock runs fast or slow, and jumps when they
+ * part by more than a stall's worth (playback resumed, a starved device). */
+#define CLOCK_PULL 16
+#define CLOCK_JUMP_US 40000
 
 enum msg_type { MSG_ADD = 1, MSG_REMOVE, MSG_VOICE, MSG_RAW, MSG_PLAYER, MSG_LISTENER, MSG_FORMAT };
 enum retired_type { RETIRED_STREAM = 1, RETIRED_RESAMPLER };
@@ -110,6 +126,8 @@ struct gv_playout {
     float out_fifo[OUT_FIFO];
     size_t out_len;
     uint64_t last_now;
+    int64_t device_us; /* when the next frame rendered by gv_playout_render is heard */
+    int device_started;
     uint64_t stats_at;
     int snap_write; /* the snapshot the render side fills */
     unsigned char body[sizeof(msg) + RAW_MAX];
@@ -136,7 +154,10 @@ static void stream_free(stream *s)
 static int stream_new(uint16_t id, int pull_rate, stream **out)
 {
     stream *s = calloc(1, sizeof *s);
-    if (!s || gv_jbuf_create(NULL, &s->jbuf) != 0 || gv_decoder_create(&s->decoder) != 0 ||
+    gv_jbuf_config jc;
+    gv_jbuf_config_default(&jc);
+    jc.margin_ms = MARGIN_MS;
+    if (!s || gv_jbuf_create(&jc, &s->jbuf) != 0 || gv_decoder_create(&s->decoder) != 0 ||
         (pull_rate && gv_resampler_create(RATE, 1, pull_rate, 1, -1, &s->pull_rs) != 0)) {
         stream_free(s);
         return GV_ENOMEM;
@@ -583,11 +604,25 @@ static void begin_render(gv_playout *pl, uint64_t now)
     take_posted(pl);
 }
 
+/* The time of the device's next frame, on the clock arrivals are stamped
+ * with; see CLOCK_PULL. */
+static uint64_t device_time(gv_playout *pl, uint64_t now)
+{
+    int64_t error = (int64_t)now - pl->device_us;
+    if (!pl->device_started || error > CLOCK_JUMP_US || error < -CLOCK_JUMP_US) {
+        pl->device_us = (int64_t)now;
+        pl->device_started = 1;
+    } else {
+        pl->device_us += error / CLOCK_PULL;
+    }
+    return pl->device_us > 0 ? (uint64_t)pl->device_us : 0;
+}
+
 int gv_playout_render(gv_playout *pl, float *out, size_t frames, int rate, int channels, uint64_t now_us)
 {
     if (!pl || (!out && frames) || rate < 8000 || rate > 192000 || channels < 1 || channels > 2)
         return GV_EINVAL;
-    begin_render(pl, now_us);
+    begin_render(pl, device_time(pl, now_us));
     uint64_t now = pl->last_now;
     if (!pl->rs || rate != pl->rate || channels != pl->channels) {
         /* Not prepared for: the one place the render side allocates. */
@@ -625,6 +660,7 @@ int gv_playout_render(gv_playout *pl, float *out, size_t frames, int rate, int c
         pl->out_len -= n;
         done += n;
     }
+    pl->device_us += (int64_t)(frames * 1000000u / (size_t)rate);
     publish_stats(pl, now);
     return (int)done;
 }

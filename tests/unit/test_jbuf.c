@@ -584,8 +584,9 @@ static void check_step(const scen *sc, const result *r)
 }
 
 /* The same step in one long talk spurt: no silence to reset the delay at,
- * so it comes down by dropping a frame while two are too much, then by
- * playing frames shortened, to within a couple of milliseconds. */
+ * so it comes down by playing frames shortened, to within the 4 ms of
+ * excess the buffer leaves alone (cutting it would only move the delay
+ * again) and a millisecond of the arrivals' wobble. */
 static void check_step_continuous(const scen *sc, const result *r)
 {
     EXPECT(sc, r->target_at[1] >= 38.0);
@@ -593,7 +594,7 @@ static void check_step_continuous(const scen *sc, const result *r)
     EXPECT(sc, r->st.shortened_frames >= 1);
     EXPECT(sc, r->st.dropped_for_drift <= 2);
     EXPECT(sc, r->st.lost <= 4);
-    EXPECT(sc, r->st.playout_delay_ms < r->target_at[2] + 2.0);
+    EXPECT(sc, r->st.playout_delay_ms < r->target_at[2] + 5.0);
 }
 
 /* The step back down under 20 ms of jitter, which hides the calm a spike
