@@ -1,7 +1,6 @@
 #include "audio_io.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,6 +12,7 @@
 #include <sndfile.h>
 
 #include "audio_pulse.h"
+#include "reason.h"
 #include "gvoip/error.h"
 #include "gvoip/ring.h"
 
@@ -82,18 +82,6 @@ struct audio_io {
 /* Enough zeros to record silence in a few writes without a buffer. */
 static const float zeros[SCRATCH_FRAMES * 2];
 
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static void say(char *why, size_t why_len, const char *fmt, ...)
-{
-    if (!why || why_len == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, why_len, fmt, ap);
-    va_end(ap);
-}
 
 static int64_t realtime_ms(void)
 {
@@ -198,7 +186,7 @@ static int sdl_start(char *why, size_t why_len)
     SDL_SetHint(SDL_HINT_AUDIO_DEVICE_APP_NAME, "gvoip");
     SDL_SetHint(SDL_HINT_AUDIO_DEVICE_STREAM_NAME, "voice chat");
     if (SDL_Init(SDL_INIT_AUDIO) != 0) {
-        say(why, why_len,
+        reason_set(why, why_len,
             "no audio system available (SDL: %s); without a sound card use --input-file or "
             "--no-capture, and --record or --no-playback",
             SDL_GetError());
@@ -223,7 +211,7 @@ static int open_device(audio_io *io, int capture, const char *name, int buffer_m
             found = n && strcmp(n, name) == 0;
         }
         if (!found) {
-            say(why, why_len, "no %s device named \"%s\" (`gvoip devices` lists them)", kind, name);
+            reason_set(why, why_len, "no %s device named \"%s\" (`gvoip devices` lists them)", kind, name);
             return GV_ENOTFOUND;
         }
     }
@@ -246,11 +234,11 @@ static int open_device(audio_io *io, int capture, const char *name, int buffer_m
     for (size_t i = 0; i < tries; i++) {
         SDL_AudioDeviceID id = SDL_OpenAudioDevice(name, capture, &want, got, allowed[i]);
         if (id == 0 && name) {
-            say(why, why_len, "cannot open the %s device \"%s\": %s", kind, name, SDL_GetError());
+            reason_set(why, why_len, "cannot open the %s device \"%s\": %s", kind, name, SDL_GetError());
             return GV_EIO;
         }
         if (id == 0) {
-            say(why, why_len, "cannot open the default %s device: %s; without a sound card use %s",
+            reason_set(why, why_len, "cannot open the default %s device: %s; without a sound card use %s",
                 kind, SDL_GetError(),
                 capture ? "--input-file or --no-capture"
                         : "--record with --no-playback, or --no-playback");
@@ -290,12 +278,12 @@ static int capture_handoff(audio_io *io, size_t period_frames, char *why, size_t
     io->capture = CAPTURE_DEVICE;
     size_t cap = (ms_frames(io->cap_rate, BACKLOG_MS) + period_frames) * (size_t)io->cap_channels;
     if (gv_ring_create(cap, &io->cap_ring) != GV_OK) {
-        say(why, why_len, "out of memory");
+        reason_set(why, why_len, "out of memory");
         return GV_ENOMEM;
     }
     io->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     if (io->wake_fd < 0) {
-        say(why, why_len, "cannot create the capture wake-up: %s", strerror(errno));
+        reason_set(why, why_len, "cannot create the capture wake-up: %s", strerror(errno));
         return GV_EIO;
     }
     return GV_OK;
@@ -359,11 +347,11 @@ static int open_input_file(audio_io *io, const char *path, char *why, size_t why
     memset(&info, 0, sizeof(info));
     io->in_sf = sf_open(path, SFM_READ, &info);
     if (!io->in_sf) {
-        say(why, why_len, "cannot read the input file %s: %s", path, sf_strerror(NULL));
+        reason_set(why, why_len, "cannot read the input file %s: %s", path, sf_strerror(NULL));
         return GV_EIO;
     }
     if (info.samplerate < MIN_RATE || info.samplerate > MAX_RATE || info.channels < 1) {
-        say(why, why_len, "the input file %s has %d Hz and %d channel(s); %d..%d Hz are supported",
+        reason_set(why, why_len, "the input file %s has %d Hz and %d channel(s); %d..%d Hz are supported",
             path, info.samplerate, info.channels, MIN_RATE, MAX_RATE);
         return GV_EIO;
     }
@@ -373,7 +361,7 @@ static int open_input_file(audio_io *io, const char *path, char *why, size_t why
     io->cap_channels = info.channels <= 2 ? info.channels : 1;
     io->in_scratch = malloc(sizeof(float) * SCRATCH_FRAMES * (size_t)info.channels);
     if (!io->in_scratch) {
-        say(why, why_len, "out of memory");
+        reason_set(why, why_len, "out of memory");
         return GV_ENOMEM;
     }
     return GV_OK;
@@ -388,7 +376,7 @@ static int open_record_file(audio_io *io, const char *path, char *why, size_t wh
     info.format = SF_FORMAT_WAV | SF_FORMAT_PCM_16;
     io->rec_sf = sf_open(path, SFM_WRITE, &info);
     if (!io->rec_sf) {
-        say(why, why_len, "cannot write the recording %s: %s", path, sf_strerror(NULL));
+        reason_set(why, why_len, "cannot write the recording %s: %s", path, sf_strerror(NULL));
         return GV_EIO;
     }
     /* Saturate rather than wrap a sample beyond full scale. */
@@ -400,7 +388,7 @@ static int open_record_file(audio_io *io, const char *path, char *why, size_t wh
         size_t samples = ms_frames(io->play_rate, RECORD_RING_MS) * (size_t)io->play_channels;
         io->rec_buf = malloc(SCRATCH_FRAMES * 2 * sizeof(float));
         if (!io->rec_buf || gv_ring_create(samples, &io->rec_ring) != GV_OK) {
-            say(why, why_len, "out of memory");
+            reason_set(why, why_len, "out of memory");
             return GV_ENOMEM;
         }
     }
@@ -432,16 +420,16 @@ static int resolve_backend(int backend)
 
 int audio_io_open(const audio_io_config *cfg, audio_io **out, char *why, size_t why_len)
 {
-    say(why, why_len, "%s", "");
+    reason_set(why, why_len, "%s", "");
     if (!out) {
-        say(why, why_len, "no place for the handle");
+        reason_set(why, why_len, "no place for the handle");
         return GV_EINVAL;
     }
     *out = NULL;
     if (!cfg || cfg->buffer_ms < AUDIO_BUFFER_MS_MIN || cfg->buffer_ms > AUDIO_BUFFER_MS_MAX ||
         cfg->capture_ms < AUDIO_BUFFER_MS_MIN || cfg->capture_ms > AUDIO_BUFFER_MS_MAX ||
         cfg->clock_ppm < -AUDIO_CLOCK_PPM_MAX || cfg->clock_ppm > AUDIO_CLOCK_PPM_MAX) {
-        say(why, why_len, "no audio configuration, or a device buffer outside %d..%d ms", AUDIO_BUFFER_MS_MIN,
+        reason_set(why, why_len, "no audio configuration, or a device buffer outside %d..%d ms", AUDIO_BUFFER_MS_MIN,
             AUDIO_BUFFER_MS_MAX);
         return GV_EINVAL;
     }
@@ -449,7 +437,7 @@ int audio_io_open(const audio_io_config *cfg, audio_io **out, char *why, size_t 
     int err = GV_ENOMEM;
     audio_io *io = calloc(1, sizeof(*io));
     if (!io) {
-        say(why, why_len, "out of memory");
+        reason_set(why, why_len, "out of memory");
         goto out;
     }
     io->capture = CAPTURE_NONE;
@@ -493,7 +481,7 @@ int audio_io_open(const audio_io_config *cfg, audio_io **out, char *why, size_t 
         io->out_buf = malloc(io->out_buf_frames * (size_t)io->play_channels * sizeof(float));
         if (!io->out_buf) {
             err = GV_ENOMEM;
-            say(why, why_len, "out of memory");
+            reason_set(why, why_len, "out of memory");
             goto out;
         }
     }
@@ -840,7 +828,7 @@ int audio_io_failed(audio_io *io, int *capture, char *why, size_t why_len)
         return 0;
     if (capture)
         *capture = cap_lost;
-    say(why, why_len, "the %s device stopped (unplugged, or the sound server went away)",
+    reason_set(why, why_len, "the %s device stopped (unplugged, or the sound server went away)",
         cap_lost ? "capture" : "playback");
     return 1;
 }

@@ -8,6 +8,7 @@
 #include <pulse/pulseaudio.h>
 
 #include "gvoip/error.h"
+#include "reason.h"
 
 #define MIN_BUFFER_MS 2
 #define MAX_BUFFER_MS 200
@@ -49,18 +50,6 @@ struct audio_pulse {
 /* Holes in a capture stream are delivered from here. */
 static const float zeros[ZERO_FLOATS];
 
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static void say(char *why, size_t why_len, const char *fmt, ...)
-{
-    if (!why || why_len == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, why_len, fmt, ap);
-    va_end(ap);
-}
 
 /* Called with the mainloop's lock held (or from its thread). */
 #if defined(__GNUC__)
@@ -287,12 +276,12 @@ static int connect_server(audio_pulse *a, char *why, size_t why_len)
     atomic_init(&a->failed, 0);
     a->ml = pa_threaded_mainloop_new();
     if (!a->ml) {
-        say(why, why_len, "out of memory");
+        reason_set(why, why_len, "out of memory");
         return GV_ENOMEM;
     }
     pa_threaded_mainloop_set_name(a->ml, "gvoip-pulse");
     if (pa_threaded_mainloop_start(a->ml) < 0) {
-        say(why, why_len, "cannot start the PulseAudio mainloop thread");
+        reason_set(why, why_len, "cannot start the PulseAudio mainloop thread");
         return GV_EIO;
     }
 
@@ -300,7 +289,7 @@ static int connect_server(audio_pulse *a, char *why, size_t why_len)
     int err = GV_ENOMEM;
     a->ctx = pa_context_new(pa_threaded_mainloop_get_api(a->ml), "gvoip");
     if (!a->ctx) {
-        say(why, why_len, "out of memory");
+        reason_set(why, why_len, "out of memory");
         goto out;
     }
     pa_context_set_state_callback(a->ctx, context_state_cb, a);
@@ -308,12 +297,12 @@ static int connect_server(audio_pulse *a, char *why, size_t why_len)
               ? GV_EIO
               : wait_until(a, context_ready, NULL);
     if (err == GV_ETIMEOUT) {
-        say(why, why_len, "the PulseAudio server did not answer within %d s", ANSWER_TIMEOUT_S);
+        reason_set(why, why_len, "the PulseAudio server did not answer within %d s", ANSWER_TIMEOUT_S);
         err = GV_EIO;
     } else if (err == GV_ENOMEM) {
-        say(why, why_len, "out of memory");
+        reason_set(why, why_len, "out of memory");
     } else if (err) {
-        say(why, why_len,
+        reason_set(why, why_len,
             "cannot connect to the PulseAudio server: %s (is it, or pipewire-pulse, running? "
             "PULSE_SERVER selects another one)",
             context_error(a));
@@ -381,7 +370,7 @@ static int open_stream(audio_pulse *a, int capture, const audio_pulse_config *cf
     int err = GV_EIO;
     d->s = pa_stream_new(a->ctx, capture ? "voice capture" : "voice playback", &d->ss, &map);
     if (!d->s) {
-        say(why, why_len, "cannot create the PulseAudio %s stream: %s", kind, context_error(a));
+        reason_set(why, why_len, "cannot create the PulseAudio %s stream: %s", kind, context_error(a));
         goto out;
     }
     pa_stream_set_state_callback(d->s, stream_state_cb, a);
@@ -408,17 +397,17 @@ static int open_stream(audio_pulse *a, int capture, const audio_pulse_config *cf
     if (err == GV_OK) {
         note_granted(d, capture);
     } else if (err == GV_ENOMEM) {
-        say(why, why_len, "out of memory");
+        reason_set(why, why_len, "out of memory");
     } else if (err == GV_ETIMEOUT) {
-        say(why, why_len, "the PulseAudio server did not open the %s stream within %d s", kind,
+        reason_set(why, why_len, "the PulseAudio server did not open the %s stream within %d s", kind,
             ANSWER_TIMEOUT_S);
         err = GV_EIO;
     } else if (device && pa_context_errno(a->ctx) == PA_ERR_NOENTITY) {
-        say(why, why_len, "no PulseAudio %s named \"%s\" (`gvoip devices` lists them)",
+        reason_set(why, why_len, "no PulseAudio %s named \"%s\" (`gvoip devices` lists them)",
             capture ? "source" : "sink", device);
         err = GV_ENOTFOUND;
     } else {
-        say(why, why_len, "cannot open the PulseAudio %s stream: %s", kind, context_error(a));
+        reason_set(why, why_len, "cannot open the PulseAudio %s stream: %s", kind, context_error(a));
     }
 out:
     pa_threaded_mainloop_unlock(a->ml);
@@ -428,17 +417,17 @@ out:
 static int validate(const audio_pulse_config *cfg, char *why, size_t why_len)
 {
     if (!cfg->capture && !cfg->playback) {
-        say(why, why_len, "neither capture nor playback asked for");
+        reason_set(why, why_len, "neither capture nor playback asked for");
         return GV_EINVAL;
     }
     if (cfg->buffer_ms < MIN_BUFFER_MS || cfg->buffer_ms > MAX_BUFFER_MS || cfg->capture_ms < MIN_BUFFER_MS ||
         cfg->capture_ms > MAX_BUFFER_MS) {
-        say(why, why_len, "an audio buffer of %d ms (capture %d ms); %d..%d ms are supported", cfg->buffer_ms,
+        reason_set(why, why_len, "an audio buffer of %d ms (capture %d ms); %d..%d ms are supported", cfg->buffer_ms,
             cfg->capture_ms, MIN_BUFFER_MS, MAX_BUFFER_MS);
         return GV_EINVAL;
     }
     if (cfg->rate <= 0 || (unsigned)cfg->rate > PA_RATE_MAX) {
-        say(why, why_len, "an audio rate of %d Hz; 1..%u Hz are supported", cfg->rate, PA_RATE_MAX);
+        reason_set(why, why_len, "an audio rate of %d Hz; 1..%u Hz are supported", cfg->rate, PA_RATE_MAX);
         return GV_EINVAL;
     }
     const int cap_bad = cfg->capture && (cfg->capture_channels < 1 ||
@@ -446,13 +435,13 @@ static int validate(const audio_pulse_config *cfg, char *why, size_t why_len)
     const int play_bad = cfg->playback && (cfg->playback_channels < 1 ||
                                            (unsigned)cfg->playback_channels > PA_CHANNELS_MAX);
     if (cap_bad || play_bad) {
-        say(why, why_len, "%d %s channels; 1..%u are supported",
+        reason_set(why, why_len, "%d %s channels; 1..%u are supported",
             cap_bad ? cfg->capture_channels : cfg->playback_channels,
             cap_bad ? "capture" : "playback", PA_CHANNELS_MAX);
         return GV_EINVAL;
     }
     if ((cfg->playback && !cfg->render) || (cfg->capture && !cfg->captured)) {
-        say(why, why_len, "no audio callback for %s",
+        reason_set(why, why_len, "no audio callback for %s",
             cfg->playback && !cfg->render ? "playback" : "capture");
         return GV_EINVAL;
     }
@@ -461,14 +450,14 @@ static int validate(const audio_pulse_config *cfg, char *why, size_t why_len)
 
 int audio_pulse_open(const audio_pulse_config *cfg, audio_pulse **out, char *why, size_t why_len)
 {
-    say(why, why_len, "%s", "");
+    reason_set(why, why_len, "%s", "");
     if (!out) {
-        say(why, why_len, "no place for the handle");
+        reason_set(why, why_len, "no place for the handle");
         return GV_EINVAL;
     }
     *out = NULL;
     if (!cfg) {
-        say(why, why_len, "no audio configuration");
+        reason_set(why, why_len, "no audio configuration");
         return GV_EINVAL;
     }
     int err = validate(cfg, why, why_len);
@@ -477,7 +466,7 @@ int audio_pulse_open(const audio_pulse_config *cfg, audio_pulse **out, char *why
 
     audio_pulse *a = calloc(1, sizeof(*a));
     if (!a) {
-        say(why, why_len, "out of memory");
+        reason_set(why, why_len, "out of memory");
         return GV_ENOMEM;
     }
     a->render = cfg->render;
@@ -572,7 +561,7 @@ int audio_pulse_failed(audio_pulse *a, char *why, size_t why_len)
 {
     if (!a || !has_failed(a))
         return 0;
-    say(why, why_len, "%s", a->why);
+    reason_set(why, why_len, "%s", a->why);
     return 1;
 }
 

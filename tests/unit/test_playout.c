@@ -80,9 +80,10 @@ static void mailbox_order_wrap_and_full(void **state)
     assert_int_equal(gv_mailbox_post(mb, NULL, 1, NULL, 0), GV_EINVAL);
     assert_int_equal(gv_mailbox_post(mb, in, 0, NULL, 0), GV_ETOOBIG);
     assert_int_equal(gv_mailbox_take(NULL, out, 1), GV_EINVAL);
-    assert_int_equal(gv_mailbox_create(0, &mb), GV_EINVAL);
     gv_mailbox_destroy(mb);
     gv_mailbox_destroy(NULL);
+    assert_int_equal(gv_mailbox_create(0, &mb), GV_EINVAL);
+    assert_null(mb);
 }
 
 #define THREAD_MESSAGES 200000
