@@ -706,10 +706,9 @@ void gv_voice_get_stats(const gv_voice *v, gv_client_stats *out)
 
 static void peer_stats(const gv_voice *v, const peer *p, gv_peer_stats *out)
 {
-    gv_playout_stream_stats ps;
-    if (gv_playout_stats(v->playout, p->id, &ps) != 0)
-        memset(&ps, 0, sizeof ps);
-    const gv_jbuf_stats st = ps.jbuf;
+    gv_jbuf_stats st;
+    if (gv_playout_stats(v->playout, p->id, &st) != 0)
+        memset(&st, 0, sizeof st);
     memset(out, 0, sizeof *out);
     out->id = p->id;
     out->voice_packets = p->packets;

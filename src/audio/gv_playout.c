@@ -100,7 +100,7 @@ struct stream {
 typedef struct snapshot {
     int n;
     uint16_t ids[GV_PLAYOUT_MAX_STREAMS];
-    gv_playout_stream_stats st[GV_PLAYOUT_MAX_STREAMS];
+    gv_jbuf_stats st[GV_PLAYOUT_MAX_STREAMS];
 } snapshot;
 
 struct gv_playout {
@@ -353,7 +353,7 @@ void gv_playout_collect(gv_playout *pl)
     }
 }
 
-int gv_playout_stats(gv_playout *pl, uint16_t id, gv_playout_stream_stats *out)
+int gv_playout_stats(gv_playout *pl, uint16_t id, gv_jbuf_stats *out)
 {
     if (!pl || !out)
         return GV_EINVAL;
@@ -491,7 +491,7 @@ static void publish_stats(gv_playout *pl, uint64_t now)
     s->n = pl->count;
     for (int i = 0; i < pl->count; i++) {
         s->ids[i] = pl->streams[i]->id;
-        gv_jbuf_get_stats(pl->streams[i]->jbuf, &s->st[i].jbuf);
+        gv_jbuf_get_stats(pl->streams[i]->jbuf, &s->st[i]);
     }
     pl->snap_write =
         atomic_exchange_explicit(&pl->snap_middle, pl->snap_write | SNAP_FRESH, memory_order_acq_rel) & 3;

@@ -29,10 +29,6 @@
 
 typedef struct gv_playout gv_playout;
 
-typedef struct gv_playout_stream_stats {
-    gv_jbuf_stats jbuf;
-} gv_playout_stream_stats;
-
 /* Control thread ---------------------------------------------------------- */
 
 /* Returns 0, GV_ENOMEM. The caller owns *out. */
@@ -79,7 +75,7 @@ void gv_playout_collect(gv_playout *pl);
 
 /* The latest statistics the render side published for id: 0, or
  * GV_ENOTFOUND when it has published none for that player. */
-int gv_playout_stats(gv_playout *pl, uint16_t id, gv_playout_stream_stats *out);
+int gv_playout_stats(gv_playout *pl, uint16_t id, gv_jbuf_stats *out);
 
 /* Voice packets dropped because the render side was not taking them. */
 uint64_t gv_playout_dropped(const gv_playout *pl);
