@@ -119,7 +119,6 @@ struct gv_playout {
     gv_pose listener;
     gv_resampler *rs;
     int rate, channels;
-    int pull_rate; /* for streams that render alone */
     gv_limiter limiter;
     float mix[MIX_BLOCK * 2]; /* interleaved stereo */
     float mono[MIX_BLOCK];
@@ -462,7 +461,6 @@ static void take_one(gv_playout *pl, const msg *m, const uint8_t *body, size_t l
         pl->rs = m->u.format.rs;
         pl->rate = m->u.format.rate;
         pl->channels = m->u.format.channels;
-        pl->pull_rate = m->u.format.rate;
         pl->out_len = 0;
         break;
     default:
