@@ -3,7 +3,7 @@
 #include <math.h>
 #include <stdlib.h>
 
-#include "fft.h"
+#include "audio/gv_fft.h"
 #include "gvoip/error.h"
 
 #define GV_ALIGN_MAX_POINTS ((size_t)1 << 25)

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fft.h"
+#include "audio/gv_fft.h"
 #include "gvoip/error.h"
 
 #define GV_STOI_PI 3.14159265358979323846

@@ -14,7 +14,7 @@
 #include <cmocka.h>
 
 #include "align.h"
-#include "fft.h"
+#include "audio/gv_fft.h"
 #include "gvoip/error.h"
 #include "stoi.h"
 #include "utter.h"

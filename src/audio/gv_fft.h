@@ -1,8 +1,8 @@
-/* Radix-2 complex FFT for the quality tools. A plan holds the twiddle
+/* Radix-2 complex FFT (the clean-input stages, the quality tools). A plan holds the twiddle
  * factors of one size; it is read-only after creation, so any number of
  * threads may transform with the same plan at once. */
-#ifndef GV_QUALITY_FFT_H
-#define GV_QUALITY_FFT_H
+#ifndef GV_AUDIO_FFT_H
+#define GV_AUDIO_FFT_H
 
 #include <stddef.h>
 

@@ -1,4 +1,4 @@
-#include "fft.h"
+#include "audio/gv_fft.h"
 
 #include <math.h>
 #include <stdlib.h>
