@@ -9,6 +9,15 @@
  * thread that services the network). The main thread sleeps in poll() on
  * the client's socket and the capture wake-up: no fixed tick.
  *
+ * Echo cancellation: a game plays its own sounds through the same speaker,
+ * and the microphone hears all of them, so the canceller must be given the
+ * device's final mix, not gvoip's alone. Here the playback callback adds
+ * the game's sound to the voice mix and hands the result to
+ * gv_client_push_echo_reference (GV_ECHO_CANCEL_EXTERNAL); the devices'
+ * buffer sizes tell the library how to line it up with the microphone.
+ * A program that plays gvoip's mix alone can keep the default,
+ * GV_ECHO_CANCEL_MIX, and skip that call.
+ *
  *   device_chat HOST PORT [SECONDS]
  */
 #include <poll.h>
@@ -41,6 +50,8 @@ static void on_playback(void *ctx, Uint8 *stream, int len)
     float *out = (float *)(void *)stream;
     size_t frames = (size_t)len / (2 * sizeof(float));
     gv_client_pull_mix(c->client, out, frames, RATE, 2);
+    /* The game's own sounds would be mixed into out here. */
+    gv_client_push_echo_reference(c->client, out, frames, RATE, 2);
     float peak = 0;
     for (size_t i = 0; i < frames * 2; i++)
         peak = out[i] > peak ? out[i] : -out[i] > peak ? -out[i] : peak;
@@ -57,7 +68,8 @@ static void on_capture(void *ctx, Uint8 *stream, int len)
     (void)w;
 }
 
-static SDL_AudioDeviceID open_device(chat *c, int capture)
+/* Opens a device; *buffer_us gets the length of the buffer SDL granted. */
+static SDL_AudioDeviceID open_device(chat *c, int capture, uint32_t *buffer_us)
 {
     SDL_AudioSpec want = {.freq = RATE, .format = AUDIO_F32SYS, .channels = capture ? 1 : 2,
                           .samples = PERIOD, .callback = capture ? on_capture : on_playback, .userdata = c};
@@ -67,6 +79,8 @@ static SDL_AudioDeviceID open_device(chat *c, int capture)
     if (!dev)
         fprintf(stderr, "device_chat: cannot open the %s device: %s\n", capture ? "capture" : "playback",
                 SDL_GetError());
+    else
+        *buffer_us = (uint32_t)((uint64_t)got.samples * 1000000u / (uint64_t)got.freq);
     return dev;
 }
 
@@ -94,13 +108,18 @@ int main(int argc, char **argv)
     cfg.server_port = (uint16_t)atoi(argv[2]);
     cfg.name = "device_chat";
     cfg.known_servers_file = "";
+    cfg.echo_cancel = GV_ECHO_CANCEL_EXTERNAL;
     int status = 1;
     SDL_AudioDeviceID play = 0, rec = 0;
     if (c.wake < 0 || gv_ring_create(RATE / 4, &c.mic) != 0 || gv_client_create(&cfg, &c.client) != 0 ||
         gv_client_prepare_playback(c.client, RATE, 2) != 0)
         goto out;
-    if (!(play = open_device(&c, 0)) || !(rec = open_device(&c, 1)))
+    uint32_t play_us = 0, rec_us = 0;
+    if (!(play = open_device(&c, 0, &play_us)) || !(rec = open_device(&c, 1, &rec_us)))
         goto out;
+    /* SDL2 reports no latency: a buffer each way is the best estimate it
+     * gives (the canceller searches beyond it for the echo). */
+    gv_client_set_device_latency(c.client, rec_us, play_us);
     /* Unpausing publishes the client and the ring to SDL's thread. */
     SDL_PauseAudioDevice(play, 0);
     SDL_PauseAudioDevice(rec, 0);

@@ -9,6 +9,7 @@ packages=(
   libenet-dev libopus-dev libsodium-dev libsdl2-dev libspeexdsp-dev
   libsndfile1-dev libcmocka-dev libncurses-dev libpulse-dev
   espeak-ng sox pulseaudio pulseaudio-utils
+  libwebrtc-audio-processing-dev
   clang libclang-rt-14-dev
   tmux gnuplot-nox
 )

@@ -7,9 +7,10 @@
  * pushes microphone samples and pulls what to play.
  *
  * Every handle is used from one thread at a time, with one exception made
- * for the sound card: gv_client_pull_mix and gv_client_pull_player may be
- * called from the audio device's callback (the render thread) while the
- * control thread makes every other call. They are real-time safe: no
+ * for the sound card: gv_client_pull_mix, gv_client_pull_player and
+ * gv_client_push_echo_reference may be called from the audio device's
+ * callback (the render thread) while the control thread makes every other
+ * call. They are real-time safe: no
  * allocation, lock, blocking call or I/O, once gv_client_prepare_playback
  * has been told the format. The device's clock then decides when audio is
  * decoded and mixed, and nothing but the device's own buffer sits between
@@ -198,6 +199,18 @@ typedef struct gv_client gv_client;
 
 typedef enum gv_codec_kind { GV_CODEC_OPUS = 0, GV_CODEC_RAW = 1 } gv_codec_kind;
 
+/* Where the echo canceller's reference comes from: what the speaker
+ * plays, which the microphone hears again. */
+typedef enum gv_echo_cancel {
+    GV_ECHO_CANCEL_OFF = 0,
+    /* What gv_client_pull_mix returns is what the speaker plays. */
+    GV_ECHO_CANCEL_MIX = 1,
+    /* The caller mixes gvoip with other sound (a game's own audio, or
+     * gv_client_pull_player per player) and hands the device's final mix
+     * in through gv_client_push_echo_reference. */
+    GV_ECHO_CANCEL_EXTERNAL = 2
+} gv_echo_cancel;
+
 typedef struct gv_client_config {
     const char *server_host;       /* name or address */
     uint16_t server_port;          /* default 7000 */
@@ -219,6 +232,10 @@ typedef struct gv_client_config {
     int transmit_mode;              /* gv_transmit_mode; default GV_TX_CONTINUOUS */
     int itd;                        /* 1: add a small interaural delay to positional voice */
     int cipher;                     /* gv_cipher_choice; default GV_CIPHER_AUTO */
+    /* The microphone is cleaned before it is encoded, in this order: */
+    int echo_cancel;                /* gv_echo_cancel; default GV_ECHO_CANCEL_MIX */
+    int noise_suppression;          /* 1: suppress steady noise (fans, hum, hiss); default 1 */
+    int auto_gain;                  /* 1: bring speech to about -20 dBFS, never past -1; default 1 */
     gv_clock clock;
     gv_random random;
     int protocol_version;           /* tests only */
@@ -254,6 +271,29 @@ GV_API int gv_client_id(const gv_client *c);
  * the resampler (what it held is dropped). Returns frames consumed, or
  * GV_EINVAL, GV_ENOMEM, GV_ECODEC, or a network error. Control thread. */
 GV_API int gv_client_push_capture(gv_client *c, const float *samples, size_t frames, int rate, int channels);
+
+/* How long sound takes through the devices, for lining the echo
+ * canceller's reference up with the microphone: capture_us from the
+ * moment a sample reaches the microphone to the gv_client_push_capture
+ * call that hands it in (the capture device's latency plus whatever the
+ * caller buffers), playback_us from the return of gv_client_pull_mix (or
+ * gv_client_push_echo_reference) to the moment its last sample leaves the
+ * speaker (the playback device's latency). Both at most 1 s; 0 until set.
+ * The canceller searches 250 ms beyond this for the echo, and follows
+ * drift between the two devices' clocks on its own, so the figures the
+ * sound server reports are enough; call again when they change by more
+ * than a few ms. Returns 0 or GV_EINVAL. Control thread. */
+GV_API int gv_client_set_device_latency(gv_client *c, uint32_t capture_us, uint32_t playback_us);
+
+/* In GV_ECHO_CANCEL_EXTERNAL mode: the interleaved frames the playback
+ * device is about to play, all of them (the final mix, whatever made it),
+ * at rate 8000..192000 with 1 or 2 channels. Call it from the device's
+ * callback, right after producing the buffer. Returns 0, GV_EINVAL,
+ * GV_ESTATE (another echo mode) or GV_ENOMEM. Render thread: real-time
+ * safe at the format given to gv_client_prepare_playback; at another
+ * format its first call allocates. */
+GV_API int gv_client_push_echo_reference(gv_client *c, const float *samples, size_t frames, int rate,
+                                         int channels);
 
 /* Tells the client the format the render thread will pull at (rate
  * 8000..192000, channels 1 or 2), so that pulls at that format never
@@ -355,6 +395,11 @@ typedef struct gv_client_stats {
                                  * (a static string) */
     uint64_t playout_dropped;   /* voice packets dropped because the render thread was not
                                  * pulling (no playback, or a stalled device) */
+    double echo_delay_ms;       /* how much later the echo arrives than the device latencies
+                                 * say (the acoustic path and their error); -1: no echo found,
+                                 * or cancellation off */
+    double echo_erle_db;        /* echo removed by the canceller's filter, recent (dB) */
+    double agc_gain_db;         /* the automatic gain applied to the microphone now */
 } gv_client_stats;
 
 GV_API void gv_client_get_stats(const gv_client *c, gv_client_stats *out);

@@ -776,6 +776,11 @@ int audio_io_record_error(const audio_io *io)
     return io->rec_failed || atomic_load(&((audio_io *)io)->rec_dropped) ? GV_EIO : GV_OK;
 }
 
+int audio_io_echo_path(const audio_io *io)
+{
+    return io && io->capture == CAPTURE_DEVICE && io->play_device;
+}
+
 void audio_io_get_device_stats(const audio_io *io, int capture, audio_io_device_stats *out)
 {
     if (!out)

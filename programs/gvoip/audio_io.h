@@ -129,6 +129,10 @@ typedef struct audio_io_device_stats {
     uint64_t overruns;   /* captured frames dropped (read too late), or a stream overflow */
 } audio_io_device_stats;
 
+/* 1 when both directions are sound cards, so that the microphone may hear
+ * the speaker (files and a missing device cannot echo), else 0. */
+int audio_io_echo_path(const audio_io *io);
+
 /* Figures of the capture (capture = 1) or playback device. Main thread. */
 void audio_io_get_device_stats(const audio_io *io, int capture, audio_io_device_stats *out);
 

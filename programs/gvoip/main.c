@@ -27,6 +27,10 @@
 /* Playback sleeps after this long with nobody to hear: a speaker's first
  * packet wakes it (about a millisecond), long before its turn to play. */
 #define QUIET_MS 3000
+/* The devices' latencies are looked at this often, and passed on when they
+ * moved by more than the slack (the canceller finds the rest itself). */
+#define LATENCY_CHECK_MS 500
+#define LATENCY_SLACK_MS 2.0
 
 static volatile sig_atomic_t quit_requested;
 
@@ -170,6 +174,8 @@ typedef struct player {
     uint8_t speaking[65536 / 8]; /* players heard speaking now, by id */
     int speaking_count;
     uint64_t quiet_since_ms;
+    uint64_t latency_checked_ms;
+    double capture_latency_ms, playback_latency_ms; /* as last told to the client */
     float buf[MAX_IO_FRAMES * 2];
 } player;
 
@@ -224,6 +230,32 @@ static void sleep_when_quiet(player *p)
         p->quiet_since_ms = now;
     else if (now - p->quiet_since_ms >= QUIET_MS)
         audio_io_set_audible(p->io, 0);
+}
+
+/* The echo canceller lines its reference up with the microphone by the
+ * devices' latencies; the sound server's figures move a little all the
+ * time, and the canceller is told only when they moved by more than it
+ * cares about. */
+static void follow_device_latency(player *p)
+{
+    uint64_t now = monotonic_ms();
+    if (now < p->latency_checked_ms + LATENCY_CHECK_MS)
+        return;
+    p->latency_checked_ms = now;
+    audio_io_device_stats cap, play;
+    if (!p->opt->aec || !audio_io_echo_path(p->io))
+        return;
+    audio_io_get_device_stats(p->io, 1, &cap);
+    audio_io_get_device_stats(p->io, 0, &play);
+    /* Without a figure from the sound server, the buffer it granted. */
+    double cap_ms = cap.latency_ms >= 0 ? cap.latency_ms : cap.buffer_ms;
+    double play_ms = play.latency_ms >= 0 ? play.latency_ms : play.buffer_ms;
+    if (fabs(cap_ms - p->capture_latency_ms) < LATENCY_SLACK_MS &&
+        fabs(play_ms - p->playback_latency_ms) < LATENCY_SLACK_MS)
+        return;
+    p->capture_latency_ms = cap_ms;
+    p->playback_latency_ms = play_ms;
+    gv_client_set_device_latency(p->client, (uint32_t)(cap_ms * 1000), (uint32_t)(play_ms * 1000));
 }
 
 /* Sleeps until the network, the capture device, a key or a timer needs
@@ -356,6 +388,8 @@ static int run_player(const gvoip_options *opt, const char *password, size_t pas
     cfg.transmit_mode = opt->transmit_mode;
     cfg.itd = opt->itd;
     cfg.cipher = opt->cipher;
+    cfg.noise_suppression = opt->denoise;
+    cfg.auto_gain = opt->agc;
     if (opt->mode == MODE_HOST) {
         code = create_server(opt, password, password_len, 1, &p->server);
         if (code != EXIT_OK)
@@ -377,6 +411,7 @@ static int run_player(const gvoip_options *opt, const char *password, size_t pas
     code = open_audio(p);
     if (code != EXIT_OK)
         goto out;
+    cfg.echo_cancel = opt->aec && audio_io_echo_path(p->io) ? GV_ECHO_CANCEL_MIX : GV_ECHO_CANCEL_OFF;
     int rc = gv_client_create(&cfg, &p->client);
     if (rc < 0) {
         output_error(opt->json, "cannot join: %s", gv_strerror(rc));
@@ -426,6 +461,7 @@ static int run_player(const gvoip_options *opt, const char *password, size_t pas
         }
         sleep_when_quiet(p);
         keep_pose(p);
+        follow_device_latency(p);
         if (move_at && monotonic_ms() >= move_at) {
             move_at = 0;
             move_now(p);

@@ -52,6 +52,9 @@ static const char usage[] =
     "                       timing, reports latency and underruns; sdl: SDL2, portable; auto\n"
     "                       (default): pulse when such a sound server runs, else sdl\n"
     "  --low-latency        10 ms Opus frames and 5 ms device buffers\n"
+    "  --no-aec             no echo cancellation (on when both devices are real sound cards)\n"
+    "  --no-denoise         no noise suppression on the microphone\n"
+    "  --no-agc             no automatic gain on the microphone\n"
     "  --stats FILE         write statistics as JSON at exit\n"
     "controls:\n"
     "  --transmit continuous|voice|ptt  when to send your voice (default continuous; voice: only while you speak)\n"
@@ -152,6 +155,9 @@ int gvoip_parse_options(int argc, char **argv, gvoip_options *opt)
     opt->relay_hold_us = -1;
     opt->relay_hold_rate = -1;
     opt->redundancy = 1;
+    opt->aec = 1;
+    opt->denoise = 1;
+    opt->agc = 1;
     opt->spatial_mode = 0;
     opt->atten_model = -1;
     opt->max_distance = opt->unit_size = opt->attenuation = opt->panning_strength = -1.0f;
@@ -271,6 +277,12 @@ int gvoip_parse_options(int argc, char **argv, gvoip_options *opt)
             opt->fec = 0;
         } else if (!strcmp(a, "--no-redundancy")) {
             opt->redundancy = 0;
+        } else if (!strcmp(a, "--no-aec")) {
+            opt->aec = 0;
+        } else if (!strcmp(a, "--no-denoise")) {
+            opt->denoise = 0;
+        } else if (!strcmp(a, "--no-agc")) {
+            opt->agc = 0;
         } else if (!strcmp(a, "--echo-test")) {
             opt->echo_test = 1;
         } else if (!strcmp(a, "--input-device")) {

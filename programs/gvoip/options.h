@@ -48,6 +48,7 @@ typedef struct gvoip_options {
     int audio_buffer_ms; /* the device buffer asked for */
     int audio_backend;   /* enum audio_backend */
     int low_latency;     /* 10 ms frames and small device buffers */
+    int aec, denoise, agc; /* the microphone's cleaning stages, each on unless turned off */
     int clock_ppm;       /* tests: the file devices' clock error */
     /* positional voice: the lobby's settings (server, host) */
     int spatial_mode;      /* gv_spatial_mode_kind */

@@ -104,6 +104,10 @@ int stats_write_client(const char *path, const gvoip_options *opt, const gv_clie
     device_fields(f, "capture", io, 1);
     fputc(',', f);
     device_fields(f, "playback", io, 0);
+    fprintf(f, "},\"input\":{\"echo_cancel\":%s,\"noise_suppression\":%s,\"auto_gain\":%s,\"echo_delay_ms\":%.1f,"
+               "\"echo_erle_db\":%.1f,\"agc_gain_db\":%.1f",
+            opt->aec && audio_io_echo_path(io) ? "true" : "false", opt->denoise ? "true" : "false",
+            opt->agc ? "true" : "false", st.echo_delay_ms, st.echo_erle_db, st.agc_gain_db);
     fputs("},\"peers\":[", f);
     for (int i = 0; i < n; i++) {
         const gv_peer_stats *p = &peers[i];

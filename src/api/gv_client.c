@@ -38,6 +38,9 @@ void gv_client_config_default(gv_client_config *cfg)
     cfg->frame_ms = 20;
     cfg->fec = 1;
     cfg->redundancy = 1;
+    cfg->echo_cancel = GV_ECHO_CANCEL_MIX;
+    cfg->noise_suppression = 1;
+    cfg->auto_gain = 1;
     cfg->clock = gv_sys_clock();
     cfg->random = gv_sys_random();
 }
@@ -154,6 +157,20 @@ int gv_client_push_capture(gv_client *c, const float *samples, size_t frames, in
     if (!c)
         return GV_EINVAL;
     return gv_voice_push_capture(c->voice, c->link, samples, frames, rate, channels);
+}
+
+int gv_client_set_device_latency(gv_client *c, uint32_t capture_us, uint32_t playback_us)
+{
+    if (!c || capture_us > 1000000 || playback_us > 1000000)
+        return GV_EINVAL;
+    return gv_voice_set_device_latency(c->voice, capture_us, playback_us);
+}
+
+int gv_client_push_echo_reference(gv_client *c, const float *samples, size_t frames, int rate, int channels)
+{
+    if (!c || (!samples && frames) || rate < 8000 || rate > 192000 || channels < 1 || channels > 2)
+        return GV_EINVAL;
+    return gv_voice_push_echo_reference(c->voice, samples, frames, rate, channels);
 }
 
 int gv_client_pull_mix(gv_client *c, float *out, size_t frames, int rate, int channels)

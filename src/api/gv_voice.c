@@ -1,10 +1,13 @@
 #include "api/gv_voice.h"
 
 #include <math.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "audio/gv_clean.h"
 #include "audio/gv_codec.h"
+#include "audio/gv_echoref.h"
 #include "audio/gv_jbuf.h"
 #include "audio/gv_playout.h"
 #include "audio/gv_resample.h"
@@ -70,6 +73,15 @@ struct gv_voice {
     uint8_t raw_payload[GV_RAW_PAYLOAD];
     size_t capture_len;
     float capture_tmp[MAX_FRAME * 4];
+    /* Cleaning runs in its own steps; a frame is assembled from them. */
+    gv_clean *clean;
+    float step[GV_CLEAN_STEP];
+    size_t step_len;
+    float ref_step[GV_CLEAN_STEP];
+    int echo_mode;
+    gv_echoref *echoref; /* written by the render thread (or the game's audio thread) */
+    uint32_t capture_latency_us;
+    atomic_uint_least32_t playback_latency_us; /* read by the writer of echoref */
     uint16_t seq;
     uint32_t ts;
     int spurt_started;
@@ -119,6 +131,9 @@ int gv_voice_create(const gv_client_config *cfg, gv_voice **out)
     if (cfg->transmit_mode < GV_TX_CONTINUOUS || cfg->transmit_mode > GV_TX_PUSH_TO_TALK ||
         (cfg->itd != 0 && cfg->itd != 1) || (cfg->redundancy != 0 && cfg->redundancy != 1))
         goto out;
+    if (cfg->echo_cancel < GV_ECHO_CANCEL_OFF || cfg->echo_cancel > GV_ECHO_CANCEL_EXTERNAL ||
+        (cfg->noise_suppression & ~1) || (cfg->auto_gain & ~1))
+        goto out;
     *out = NULL;
     rc = GV_ENOMEM;
     v = calloc(1, sizeof *v);
@@ -157,6 +172,18 @@ int gv_voice_create(const gv_client_config *cfg, gv_voice **out)
     rc = gv_playout_create(&v->playout);
     if (rc < 0)
         goto out;
+    v->echo_mode = cfg->echo_cancel;
+    if (cfg->echo_cancel != GV_ECHO_CANCEL_OFF && (rc = gv_echoref_create(&v->echoref)) < 0)
+        goto out;
+    if (cfg->echo_cancel != GV_ECHO_CANCEL_OFF || cfg->noise_suppression || cfg->auto_gain) {
+        gv_clean_config cc = {
+            .echo = cfg->echo_cancel != GV_ECHO_CANCEL_OFF,
+            .denoise = cfg->noise_suppression,
+            .agc = cfg->auto_gain,
+        };
+        if ((rc = gv_clean_create(&cc, &v->clean)) < 0)
+            goto out;
+    }
     *out = v;
     v = NULL;
     rc = 0;
@@ -175,6 +202,8 @@ void gv_voice_destroy(gv_voice *v)
     gv_encoder_destroy(v->encoder);
     gv_vad_destroy(v->vad);
     gv_resampler_destroy(v->capture_rs);
+    gv_clean_destroy(v->clean);
+    gv_echoref_destroy(v->echoref);
     free(v);
 }
 
@@ -487,6 +516,40 @@ static int capture_frame(gv_voice *v, gv_link *link)
     return rc;
 }
 
+/* Appends cleaned samples to the frame being assembled, sending each frame
+ * as it fills. */
+static int append_frame(gv_voice *v, gv_link *link, const float *samples, size_t n)
+{
+    while (n > 0) {
+        size_t take = (size_t)v->frame_samples - v->capture_len;
+        if (take > n)
+            take = n;
+        memcpy(v->capture_buf + v->capture_len, samples, take * sizeof *samples);
+        v->capture_len += take;
+        samples += take;
+        n -= take;
+        if (v->capture_len == (size_t)v->frame_samples) {
+            v->capture_len = 0;
+            int rc = capture_frame(v, link);
+            if (rc < 0)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+/* One whole step in v->step, its last sample captured at captured_end_us. */
+static int clean_step(gv_voice *v, gv_link *link, uint64_t captured_end_us)
+{
+    const float *ref = NULL;
+
+    v->step_len = 0;
+    if (v->echoref && gv_echoref_read(v->echoref, v->ref_step, captured_end_us) == 1)
+        ref = v->ref_step;
+    gv_clean_process(v->clean, v->step, ref);
+    return append_frame(v, link, v->step, GV_CLEAN_STEP);
+}
+
 int gv_voice_push_capture(gv_voice *v, gv_link *link, const float *samples, size_t frames, int rate, int channels)
 {
     if (!v || (!samples && frames) || rate < 8000 || rate > 192000 || channels < 1 || channels > 2)
@@ -500,36 +563,73 @@ int gv_voice_push_capture(gv_voice *v, gv_link *link, const float *samples, size
         v->capture_rate = rate;
         v->capture_channels = channels;
     }
+    /* The last of these samples was captured capture_latency_us ago. */
+    uint64_t last_captured_us = v->clock.now_us(v->clock.ctx) - v->capture_latency_us;
     size_t done = 0;
     while (done < frames) {
-        size_t room = (size_t)v->frame_samples - v->capture_len;
+        float *dst = v->clean ? v->step + v->step_len : v->capture_buf + v->capture_len;
+        size_t room = v->clean ? GV_CLEAN_STEP - v->step_len : (size_t)v->frame_samples - v->capture_len;
         size_t consumed = 0;
-        int got = gv_resampler_process(v->capture_rs, samples + done * (size_t)channels, frames - done,
-                                       v->capture_buf + v->capture_len, room, &consumed);
+        int rc = 0;
+        int got = gv_resampler_process(v->capture_rs, samples + done * (size_t)channels, frames - done, dst, room,
+                                       &consumed);
         if (got < 0)
             return got;
-        v->capture_len += (size_t)got;
         done += consumed;
-        if (v->capture_len == (size_t)v->frame_samples) {
-            int rc = capture_frame(v, link);
-            v->capture_len = 0;
-            if (rc < 0)
-                return rc;
-        } else if (consumed == 0 && got == 0) {
-            break;
+        if (v->clean) {
+            v->step_len += (size_t)got;
+            if (v->step_len == GV_CLEAN_STEP)
+                rc = clean_step(v, link, last_captured_us - (uint64_t)(frames - done) * 1000000u / (uint64_t)rate);
+        } else {
+            v->capture_len += (size_t)got;
+            if (v->capture_len == (size_t)v->frame_samples) {
+                v->capture_len = 0;
+                rc = capture_frame(v, link);
+            }
         }
+        if (rc < 0)
+            return rc;
+        if (consumed == 0 && got == 0)
+            break;
     }
     return (int)done;
 }
 
+int gv_voice_set_device_latency(gv_voice *v, uint32_t capture_us, uint32_t playback_us)
+{
+    v->capture_latency_us = capture_us;
+    atomic_store_explicit(&v->playback_latency_us, playback_us, memory_order_relaxed);
+    return 0;
+}
+
+static int write_reference(gv_voice *v, const float *samples, size_t frames, int rate, int channels)
+{
+    uint64_t play_end = v->clock.now_us(v->clock.ctx) +
+                        atomic_load_explicit(&v->playback_latency_us, memory_order_relaxed);
+    return gv_echoref_write(v->echoref, samples, frames, rate, channels, play_end);
+}
+
+int gv_voice_push_echo_reference(gv_voice *v, const float *samples, size_t frames, int rate, int channels)
+{
+    if (v->echo_mode != GV_ECHO_CANCEL_EXTERNAL)
+        return GV_ESTATE;
+    return write_reference(v, samples, frames, rate, channels);
+}
+
 int gv_voice_prepare_playback(gv_voice *v, int rate, int channels)
 {
-    return gv_playout_prepare(v->playout, rate, channels);
+    int rc = gv_playout_prepare(v->playout, rate, channels);
+    if (rc == 0 && v->echoref)
+        rc = gv_echoref_prepare(v->echoref, rate, channels);
+    return rc;
 }
 
 int gv_voice_pull_mix(gv_voice *v, float *out, size_t frames, int rate, int channels)
 {
-    return gv_playout_render(v->playout, out, frames, rate, channels, v->clock.now_us(v->clock.ctx));
+    int rc = gv_playout_render(v->playout, out, frames, rate, channels, v->clock.now_us(v->clock.ctx));
+    if (rc >= 0 && v->echo_mode == GV_ECHO_CANCEL_MIX)
+        write_reference(v, out, frames, rate, channels);
+    return rc;
 }
 
 int gv_voice_pull_player(gv_voice *v, uint16_t id, float *out, size_t frames, int rate)
@@ -702,6 +802,15 @@ void gv_voice_get_stats(const gv_voice *v, gv_client_stats *out)
     out->bitrate = v->raw ? 0 : v->bitrate_now;
     out->redundant_packets = v->redundant_packets;
     out->playout_dropped = gv_playout_dropped(v->playout);
+    out->echo_delay_ms = -1.0;
+    if (v->clean) {
+        gv_clean_stats cs;
+        gv_clean_get_stats(v->clean, &cs);
+        if (cs.echo_delay_samples >= 0)
+            out->echo_delay_ms = cs.echo_delay_samples / 48.0 - GV_ECHOREF_LEAD_MS;
+        out->echo_erle_db = cs.echo_erle_db;
+        out->agc_gain_db = cs.agc_gain_db;
+    }
 }
 
 static void peer_stats(const gv_voice *v, const peer *p, gv_peer_stats *out)

@@ -34,6 +34,14 @@ int gv_voice_prepare_playback(gv_voice *v, int rate, int channels);
 void gv_voice_tick(gv_voice *v, gv_link *link);
 
 int gv_voice_push_capture(gv_voice *v, gv_link *link, const float *samples, size_t frames, int rate, int channels);
+
+/* Device timing for lining the echo canceller's reference up with the
+ * microphone (gv_client_set_device_latency). */
+int gv_voice_set_device_latency(gv_voice *v, uint32_t capture_us, uint32_t playback_us);
+
+/* What the caller's device is about to play, in GV_ECHO_CANCEL_EXTERNAL
+ * mode (GV_ESTATE otherwise). Render thread. */
+int gv_voice_push_echo_reference(gv_voice *v, const float *samples, size_t frames, int rate, int channels);
 int gv_voice_pull_mix(gv_voice *v, float *out, size_t frames, int rate, int channels);
 
 /* Per-player stream for engines that spatialize themselves (mono). */

@@ -10,7 +10,8 @@
 #                                   or libpulse) take MIC.monitor as its
 #                                   microphone and SPK as its speaker; prefix
 #                                   a command with it
-#   pulse_loopback SOURCE SINK MS   the server's own module-loopback
+#   pulse_loopback SOURCE SINK MS [DB]  the server's own module-loopback,
+#                                   at DB (say -10) when given
 #   pulse_stop                      ends everything pulse_start started
 #
 # GVOIP_SOUND_SERVER picks the server: pulseaudio (default) or pipewire
@@ -151,8 +152,13 @@ pulse_player() {
 }
 
 pulse_loopback() {
-  pactl load-module module-loopback source="$1" sink="$2" latency_msec="$3" \
-    source_dont_move=true sink_dont_move=true >/dev/null || pulse_fail "cannot load module-loopback $1 -> $2"
+  local module input
+  module=$(pactl load-module module-loopback source="$1" sink="$2" latency_msec="$3" \
+    source_dont_move=true sink_dont_move=true) || pulse_fail "cannot load module-loopback $1 -> $2"
+  [ -n "${4:-}" ] || return 0
+  input=$(pactl list sink-inputs | awk -v m="$module" '/^Sink Input #/ { i = substr($3, 2) } $1 == "Owner" && $3 == m { print i }')
+  [ -n "$input" ] || pulse_fail "module-loopback $module has no sink input"
+  pactl set-sink-input-volume "$input" "$4dB" || pulse_fail "cannot set the loopback's volume to $4 dB"
 }
 
 pulse_stop() {

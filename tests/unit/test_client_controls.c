@@ -367,6 +367,11 @@ static world *start(void **state, int transmit_mode_a, int mute_a)
         cc.name = names[i];
         cc.known_servers_file = "";
         cc.transmit_mode = i == A ? transmit_mode_a : GV_TX_CONTINUOUS;
+        /* Steady tones are what the noise suppressor removes; the controls
+         * are judged on the tones as sent. */
+        cc.echo_cancel = GV_ECHO_CANCEL_OFF;
+        cc.noise_suppression = 0;
+        cc.auto_gain = 0;
         rc = gv_client_create(&cc, &w->c[i]);
         if (rc != 0)
             fail_msg("gv_client_create(%s): %d", names[i], rc);
@@ -755,6 +760,35 @@ static void test_device_calls_arguments(void **state)
     assert_int_equal(gv_client_pull_mix(w->c[L], buf, 4, RATE, 0), GV_EINVAL);
     assert_int_equal(gv_client_pull_mix(NULL, buf, 4, RATE, 2), GV_EINVAL);
     assert_int_equal(gv_client_pull_mix(w->c[L], buf, 4, 44100, 1), 4);
+    assert_int_equal(gv_client_set_device_latency(NULL, 0, 0), GV_EINVAL);
+    assert_int_equal(gv_client_set_device_latency(w->c[L], 1000001, 0), GV_EINVAL);
+    assert_int_equal(gv_client_set_device_latency(w->c[L], 0, 1000001), GV_EINVAL);
+    assert_int_equal(gv_client_set_device_latency(w->c[L], 20000, 30000), 0);
+    assert_int_equal(gv_client_push_echo_reference(NULL, buf, 4, RATE, 2), GV_EINVAL);
+    assert_int_equal(gv_client_push_echo_reference(w->c[L], NULL, 4, RATE, 2), GV_EINVAL);
+    assert_int_equal(gv_client_push_echo_reference(w->c[L], buf, 4, 7999, 2), GV_EINVAL);
+    assert_int_equal(gv_client_push_echo_reference(w->c[L], buf, 4, RATE, 3), GV_EINVAL);
+    /* These clients cancel no echo: there is nowhere for a reference to go. */
+    assert_int_equal(gv_client_push_echo_reference(w->c[L], buf, 4, RATE, 2), GV_ESTATE);
+    gv_client_config cc;
+    gv_client *bad = NULL;
+    gv_client_config_default(&cc);
+    cc.known_servers_file = "";
+    const int modes[][3] = {{-1, 1, 1}, {3, 1, 1}, {1, 2, 1}, {1, -1, 1}, {1, 1, 2}, {1, 1, -1}};
+    for (size_t i = 0; i < sizeof modes / sizeof modes[0]; i++) {
+        cc.echo_cancel = modes[i][0];
+        cc.noise_suppression = modes[i][1];
+        cc.auto_gain = modes[i][2];
+        assert_int_equal(gv_client_create(&cc, &bad), GV_EINVAL);
+        assert_null(bad);
+    }
+    cc.echo_cancel = GV_ECHO_CANCEL_EXTERNAL;
+    cc.noise_suppression = cc.auto_gain = 1;
+    assert_int_equal(gv_client_create(&cc, &bad), 0);
+    assert_int_equal(gv_client_prepare_playback(bad, RATE, 2), 0);
+    assert_int_equal(gv_client_push_echo_reference(bad, buf, 4, RATE, 2), 0);
+    assert_int_equal(gv_client_push_echo_reference(bad, NULL, 0, RATE, 2), 0);
+    gv_client_destroy(bad);
 }
 
 /* ---- 8. Speaking events --------------------------------------------------- */

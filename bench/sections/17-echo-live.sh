@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# Echo cancellation through a real sound server. A private PulseAudio
+# (tests/integration/pulse.sh): player A's speaker sink is looped back into
+# A's microphone sink by the server's module-loopback (DELAY ms later, GAIN
+# dB down: a laptop on open speakers), B talks all the time, A talks over
+# B in the second half (double talk). gvoip-devrec records B's mouth and
+# B's ear on one clock. Per scene, A runs once with --no-aec and once with
+# its canceller: how loud B's voice comes back to B (echo return, B alone,
+# after the first 3 s), and how intelligible A is at B's ear during double
+# talk. This path is linear (the easy case): it proves the timing and the
+# alignment end to end; rooms, nonlinearity and drift are 16's offline
+# scenes.
+set -euo pipefail
+. "$BENCH_SRC/bench/lib.sh"
+. "$BENCH_SRC/tests/integration/pulse.sh"
+cd "$BENCH_WORK"
+DEVREC="$BENCH_BUILD/tools/devrec/gvoip-devrec"
+
+quick=$BENCH_QUICK
+half=8 # seconds of B alone, then as long of double talk
+scenes="20:-6 40:-10 60:-20"
+if [ "$quick" = 1 ]; then
+  half=5
+  scenes="40:-10"
+fi
+rec_s=$((2 * half))
+speech b_long.wav $((rec_s + 2))
+sox b_long.wav b.wav trim 0 "$rec_s"
+espeak-ng -s 150 -v en+f3 -w a_words.wav "Alice talking over Bob. Please call Stella, ask her to bring six spoons of fresh snow peas."
+sox a_words.wav a_half.wav trim 0 "$((half - 1))"
+# A's near talker starts half way through B's speech (devrec's lead is the same for both).
+sox a_half.wav a.wav pad "$half" 0
+
+pulse_start mic_a spk_a:2 mic_b spk_b:2
+server=$(pactl info | sed -n 's/^Server Name: //p')
+calc_db() { awk -v e="$1" -v m="$2" 'BEGIN { if (e < 1e-7) e = 1e-7; printf "%.1f", 20 * log(e / m) / log(10) }'; }
+rms_of() { sox -V1 "$1" -n trim "$2" "$3" stat 2>&1 | awk '/^RMS +amplitude/ { print $3 }'; }
+wait_connected() {
+  for _ in $(seq 200); do grep -q '"event":"connected"' "$1" 2>/dev/null && return 0; sleep 0.05; done
+  echo "bench: no connected event in $1" >&2
+  return 1
+}
+
+# scene NAME DELAY GAIN [A's options]: prints "echo_return_db dt_stoi erle delay"
+scene() {
+  local name=$1 delay=$2 gain=$3
+  shift 3
+  local d="$BENCH_WORK/$name" srv port pa pb pc pr1 pr2
+  mkdir -p "$d"
+  pactl unload-module module-loopback 2>/dev/null || true
+  pulse_loopback spk_a.monitor mic_a "$delay" "$gain"
+  bg "$d/srv.out" "$d/srv.err" "$GVOIP" server --port 0 --json
+  srv=$BG_PID
+  port=$(wait_port "$d/srv.out")
+  pulse_player mic_a spk_a
+  bg "$d/a.out" "$d/a.err" "${PULSE_PLAYER[@]}" "$GVOIP" join "127.0.0.1:$port" --name a --json \
+    --duration $((rec_s + 5)) --stats "$d/a.json" "$@"
+  pa=$BG_PID
+  bg /dev/null /dev/null cpu_watch "$pa" "$d/a.cpu"
+  pc=$BG_PID
+  pulse_player mic_b spk_b
+  bg "$d/b.out" "$d/b.err" "${PULSE_PLAYER[@]}" "$GVOIP" join "127.0.0.1:$port" --name b --json --duration $((rec_s + 5))
+  pb=$BG_PID
+  wait_connected "$d/a.out"
+  wait_connected "$d/b.out"
+  bg "$d/rb.out" "$d/rb.err" "$DEVREC" --play b.wav --sink mic_b --record mic_b.monitor,spk_b.monitor \
+    --out "$d/b.wav" --seconds "$rec_s"
+  pr1=$BG_PID
+  bg "$d/ra.out" "$d/ra.err" "$DEVREC" --play a.wav --sink mic_a --record mic_a.monitor --out "$d/a_mic.wav" \
+    --seconds "$rec_s"
+  pr2=$BG_PID
+  wait "$pr1" "$pr2" "$pa" "$pb" "$pc"
+  kill -TERM "$srv"
+  wait "$srv"
+  sox -V1 "$d/b.wav" "$d/mouth.wav" remix 1
+  sox -V1 "$d/b.wav" "$d/ear.wav" remix 2
+  local ret stoi
+  ret=$(calc_db "$(rms_of "$d/ear.wav" 3 $((half - 3)))" "$(rms_of "$d/mouth.wav" 3 $((half - 3)))")
+  sox -V1 "$d/ear.wav" "$d/ear_dt.wav" trim "$half"
+  "$QUALITY" a_half.wav "$d/ear_dt.wav" >"$d/dt.q" || true
+  stoi=$(head -n 1 "$d/dt.q" | tr ' ' '\n' | sed -n 's/^stoi=//p')
+  echo "$ret ${stoi:-n/a} $(jsub "$d/a.json" input echo_erle_db) $(jsub "$d/a.json" input echo_delay_ms) $(share "$d/a.cpu")"
+}
+share() { read -r c w <"$1"; calc "100 * $c / $w" %.1f; }
+
+: >rows.md
+for s in $scenes; do
+  delay=${s%%:*}
+  gain=${s##*:}
+  echo "bench:   echo live, ${delay} ms ${gain} dB, canceller off" >&2
+  read -r off_ret off_stoi _ _ off_cpu < <(scene "off_${delay}" "$delay" "$gain" --no-aec)
+  echo "bench:   echo live, ${delay} ms ${gain} dB, canceller on" >&2
+  read -r on_ret on_stoi on_erle on_delay on_cpu < <(scene "on_${delay}" "$delay" "$gain")
+  echo "| ${delay} ms, ${gain} dB | ${off_ret} | **${on_ret}** | $(calc "$off_ret - $on_ret" %.1f) | ${off_stoi} | **${on_stoi}** | ${on_erle} | ${on_delay} | ${off_cpu}% / ${on_cpu}% |" >>rows.md
+done
+
+{
+  echo "## Echo cancellation through a sound server"
+  echo
+  echo "A private sound server, ${server}. Player A's speaker sink is looped back into A's microphone sink"
+  echo "by the server's \`module-loopback\` at the scene's delay and gain (\`pulse_loopback spk_a.monitor mic_a"
+  echo "DELAY GAIN\`); player B talks for $((2 * half)) s (generated speech), and A talks over B for the second"
+  echo "half. \`gvoip-devrec\` records B's mouth and B's ear on one clock. *Echo return*: B's voice at B's"
+  echo "ear against B's mouth (RMS, dB) from 3 s to ${half} s, B alone; it is what comes back through A, so the"
+  echo "path's own gains (A's automatic gain included) are in it, and the difference between the two runs is"
+  echo "what A's canceller removed. *Double-talk STOI*: A's speech at B's ear during the double talk against"
+  echo "what A said (\`gvoip-quality\`), where B's echo, when it is left, is the interference. *ERLE* and"
+  echo "*echo delay*: A's \`--stats\` (\`input.echo_erle_db\`, the linear filter's; \`input.echo_delay_ms\`, how"
+  echo "much later the echo came than the device latencies said). CPU: player A's share of one core, off / on."
+  echo
+  echo '```'
+  echo "bash bench/sections/17-echo-live.sh OUT.md BUILD   # via bench/run.sh"
+  echo '```'
+  echo
+  echo "| loop | echo return, no canceller (dB) | with it (dB) | removed (dB) | double-talk STOI, none | with it | ERLE (dB) | echo delay (ms) | CPU of A |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+  cat rows.md
+  echo
+} >>"$BENCH_OUT"

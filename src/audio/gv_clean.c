@@ -1,0 +1,105 @@
+#include "audio/gv_clean.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "audio/gv_agc.h"
+#include "audio/gv_denoise.h"
+#include "audio/gv_echo.h"
+#include "gvoip/error.h"
+
+struct gv_clean {
+    gv_clean_config cfg;
+    gv_echo *echo;
+    /* Also there for the canceller alone: its residual is suppressed in the
+     * denoiser's transform. */
+    gv_denoise *denoise;
+    gv_agc *agc;
+    float estimate[GV_CLEAN_STEP];
+    float speech_probability;
+};
+
+int gv_clean_create(const gv_clean_config *cfg, gv_clean **out)
+{
+    gv_clean *cl = NULL;
+    int rc = GV_EINVAL;
+
+    if (!out)
+        return GV_EINVAL;
+    *out = NULL;
+    if (!cfg || (cfg->echo & ~1) || (cfg->denoise & ~1) || (cfg->agc & ~1))
+        return GV_EINVAL;
+    cl = calloc(1, sizeof *cl);
+    if (!cl)
+        return GV_ENOMEM;
+    cl->cfg = *cfg;
+    if (cfg->echo && (rc = gv_echo_create(NULL, &cl->echo)) < 0)
+        goto fail;
+    if (cfg->echo || cfg->denoise) {
+        gv_denoise_config dc;
+        gv_denoise_config_default(&dc);
+        dc.suppress_noise = cfg->denoise;
+        if ((rc = gv_denoise_create(&dc, &cl->denoise)) < 0)
+            goto fail;
+    }
+    if (cfg->agc && (rc = gv_agc_create(NULL, &cl->agc)) < 0)
+        goto fail;
+    *out = cl;
+    return 0;
+fail:
+    gv_clean_destroy(cl);
+    return rc;
+}
+
+void gv_clean_destroy(gv_clean *cl)
+{
+    if (!cl)
+        return;
+    gv_echo_destroy(cl->echo);
+    gv_denoise_destroy(cl->denoise);
+    gv_agc_destroy(cl->agc);
+    free(cl);
+}
+
+int gv_clean_process(gv_clean *cl, float *step, const float *ref)
+{
+    const float *estimate = NULL;
+
+    if (!cl || !step)
+        return GV_EINVAL;
+    if (cl->echo) {
+        /* Also when silence was played: the room still rings with what was
+         * played before. */
+        gv_echo_process(cl->echo, step, ref, step, cl->estimate);
+        estimate = cl->estimate;
+    }
+    if (cl->denoise) {
+        gv_denoise_process(cl->denoise, step, estimate);
+        cl->speech_probability = gv_denoise_speech_probability(cl->denoise);
+    }
+    if (cl->agc)
+        gv_agc_process(cl->agc, step, cl->cfg.denoise ? cl->speech_probability : -1.0f);
+    return 0;
+}
+
+int gv_clean_delay(const gv_clean *cl)
+{
+    return cl && cl->denoise ? GV_DENOISE_DELAY : 0;
+}
+
+int gv_clean_get_stats(const gv_clean *cl, gv_clean_stats *st)
+{
+    gv_echo_stats es;
+
+    if (!cl || !st)
+        return GV_EINVAL;
+    memset(st, 0, sizeof *st);
+    st->echo_delay_samples = -1;
+    if (cl->echo && gv_echo_get_stats(cl->echo, &es) == 0) {
+        st->echo_delay_samples = es.delay_samples;
+        st->echo_erle_db = es.erle_db;
+    }
+    st->agc_gain_db = gv_agc_gain_db(cl->agc);
+    st->speech_probability = cl->speech_probability;
+    return 0;
+}

@@ -1,0 +1,561 @@
+/* Short-time Fourier analysis (GV_DENOISE_WIN samples, hop GV_CLEAN_STEP),
+ * a noise estimate by improved minima-controlled recursive averaging
+ * (IMCRA, Cohen 2003) and the optimally modified log-spectral amplitude
+ * gain (OM-LSA, Cohen and Berdugo 2001), then weighted overlap-add.
+ *
+ * Why these: minimum tracking needs no voice detector, so noise is learnt
+ * during speech too (in the gaps between harmonics and words) and a louder
+ * fan is followed once the minimum windows have rolled over (about 3 s for
+ * +10 dB); the second, speech-excluding pass of IMCRA keeps the estimate
+ * from being dragged up by speech; the log-spectral gain, weighted
+ * geometrically by a speech presence probability that looks at whole
+ * neighbourhoods of bins, leaves a quiet copy of the noise instead of
+ * isolated bins (musical noise). The window (GV_DENOISE_WIN, zero-padded
+ * to GV_DENOISE_FFT) is the square root of one whose copies GV_CLEAN_STEP
+ * apart sum to 1, used for analysis and synthesis alike, so unit gains give
+ * the input back exactly, GV_DENOISE_DELAY samples late. */
+#include "audio/gv_denoise.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audio/gv_fft.h"
+#include "audio/gv_resup.h"
+#include "gvoip/error.h"
+
+#define GV_DENOISE_WIN 768
+#define GV_DENOISE_FFT 1024
+#define GV_DENOISE_BINS (GV_DENOISE_FFT / 2 + 1)
+#define GV_DENOISE_TAPER (GV_DENOISE_WIN - GV_CLEAN_STEP)
+
+#if GV_DENOISE_TAPER != GV_DENOISE_DELAY
+#error "the delay is the windows' overlap"
+#endif
+
+#define GV_DENOISE_PI 3.14159265358979323846
+
+/* Minimum tracking: GV_DENOISE_SUBWINS sub-windows of GV_DENOISE_SUBWIN
+ * steps, 1.5 s in all: longer than the words of running speech (a 1 s
+ * window let it into the estimate), short enough to follow a change of
+ * noise within seconds. */
+#define GV_DENOISE_SUBWIN 15
+#define GV_DENOISE_SUBWINS 10
+/* The second pass, which excludes speech already, takes its minimum over
+ * the newest GV_DENOISE_SUBWINS2 sub-windows only: its window starts
+ * filling only once the first pass has let a changed noise in. */
+#define GV_DENOISE_SUBWINS2 5
+
+/* Steps taken for noise at the start (see learn_start). */
+#define GV_DENOISE_START_STEPS 10
+
+/* Smoothing of the periodogram over time before the minimum is taken. */
+#define GV_DENOISE_ALPHA_S 0.9f
+/* The minimum of a smoothed periodogram of noise lies below its mean by
+ * about this factor (Cohen's value; with this window and smoothing it puts
+ * the noise about 10% high, erring towards suppression). */
+#define GV_DENOISE_BMIN 1.66f
+/* A bin is taken for noise in the second pass when its power is below
+ * GAMMA0 and its smoothed power below ZETA0 times the minimum; it is surely
+ * noise below 1 and surely speech above GAMMA1. */
+#define GV_DENOISE_GAMMA0 4.6f
+#define GV_DENOISE_GAMMA1 3.0f
+#define GV_DENOISE_ZETA0 1.67f
+/* Noise update per step where speech is absent, and the compensation of
+ * the bias that updating only in its absence leaves. */
+#define GV_DENOISE_ALPHA_D 0.85f
+#define GV_DENOISE_BETA 1.47f
+/* Decision-directed a-priori SNR: weight of the previous step's estimate
+ * (low: speech onsets and weak harmonics keep their gain, which is what
+ * intelligibility measures; 0.85 lost 0.01 of STOI at 5-10 dB SNR),
+ * and its lower bound. */
+#define GV_DENOISE_ALPHA_DD 0.6f
+#define GV_DENOISE_XI_MIN 0.003f
+/* OM-LSA's speech absence: the smoothing of the a-priori SNR over time,
+ * the SNRs below and above which speech is taken for absent and present,
+ * the bounds of the frame's peak SNR, the half-width of the global
+ * neighbourhood in bins (about 1 kHz) and the highest a-priori probability
+ * of absence (below 1, so that a strong onset still gets through). */
+#define GV_DENOISE_ALPHA_Z 0.3f
+#define GV_DENOISE_ZETA_LO 0.1f
+#define GV_DENOISE_ZETA_HI 0.316f
+#define GV_DENOISE_PEAK_LO 1.0f
+#define GV_DENOISE_PEAK_HI 10.0f
+#define GV_DENOISE_GLOBAL_W 10
+#define GV_DENOISE_Q_GAIN_MAX 0.95f
+/* Keeps powers normal floats on silence and denormal input (-150 dB
+ * relative to full scale per bin, far below any microphone's noise). */
+#define GV_DENOISE_EPS 1e-12f
+
+/* The band of the frame's speech presence and of the step's speech
+ * probability: where voiced speech has its harmonics and formants. */
+#define GV_DENOISE_BAND_LO_HZ 150
+#define GV_DENOISE_BAND_HI_HZ 5000
+/* The step's speech probability is a logistic function of the mean log
+ * likelihood ratio of speech over the band: one half at GV_DENOISE_LLR_MID,
+ * steepness GV_DENOISE_LLR_SLOPE. Noise alone averages about 0, voiced
+ * speech at 10 dB SNR several units. */
+#define GV_DENOISE_LLR_MID 1.0f
+#define GV_DENOISE_LLR_SLOPE 4.0f
+/* Below a speech probability of 1 / GV_DENOISE_PAUSE_SLOPE a step is
+ * pulled towards the floor whole. */
+#define GV_DENOISE_PAUSE_SLOPE 20.0f
+
+struct gv_denoise {
+    gv_denoise_config cfg;
+    float log_gain_min;
+    gv_fft *fft;
+    gv_resup *resup;
+    int band_lo, band_hi;
+
+    float win[GV_DENOISE_WIN]; /* analysis = synthesis window */
+    float in[GV_DENOISE_WIN];  /* the last GV_DENOISE_WIN input samples */
+    float echo[GV_DENOISE_WIN];
+    float ola[GV_DENOISE_TAPER]; /* the synthesis still to be added */
+    double re[GV_DENOISE_FFT], im[GV_DENOISE_FFT];
+    double e_re[GV_DENOISE_BINS], e_im[GV_DENOISE_BINS];
+    double y_re[GV_DENOISE_BINS], y_im[GV_DENOISE_BINS];
+
+    int steps; /* steps since create or reset, up to GV_DENOISE_START_STEPS + 1 */
+    int sub_steps; /* steps in the current sub-window */
+    int sub_next;  /* sub-window slot to overwrite next */
+    float speech_prob;
+    float zeta_frame_prev, zeta_peak; /* the band's mean zeta at the last step, its peak */
+
+    float power[GV_DENOISE_BINS];
+    float smooth[GV_DENOISE_BINS]; /* first pass: every bin */
+    float smin[GV_DENOISE_BINS];
+    float stmp[GV_DENOISE_BINS];
+    float smooth2[GV_DENOISE_BINS]; /* second pass: bins without speech */
+    float smin2[GV_DENOISE_BINS];
+    float stmp2[GV_DENOISE_BINS];
+    float sub_min[GV_DENOISE_SUBWINS][GV_DENOISE_BINS];
+    float sub_min2[GV_DENOISE_SUBWINS][GV_DENOISE_BINS];
+    float noise_bar[GV_DENOISE_BINS]; /* noise estimate before the bias compensation */
+    float start_mean[GV_DENOISE_BINS];
+    float start_total; /* mean power of the steps in start_mean */
+    int start_count;   /* steps in start_mean */
+    float speech_prev[GV_DENOISE_BINS]; /* previous step's speech power estimate */
+    float absent_noise[GV_DENOISE_BINS]; /* IMCRA's, for the noise update */
+    float absent_gain[GV_DENOISE_BINS];  /* OM-LSA's, for the gain */
+    float post[GV_DENOISE_BINS];         /* a-posteriori SNR */
+    float xi[GV_DENOISE_BINS];           /* a-priori SNR */
+    float zeta[GV_DENOISE_BINS];         /* a-priori SNR smoothed over time */
+    float gain[GV_DENOISE_BINS];
+    float gain_echo[GV_DENOISE_BINS];
+};
+
+void gv_denoise_config_default(gv_denoise_config *cfg)
+{
+    if (!cfg)
+        return;
+    cfg->suppress_noise = 1;
+    cfg->max_reduction_db = 25.0f;
+}
+
+static int config_valid(const gv_denoise_config *c)
+{
+    return (c->suppress_noise == 0 || c->suppress_noise == 1) && isfinite(c->max_reduction_db) &&
+           c->max_reduction_db >= 3.0f && c->max_reduction_db <= 60.0f;
+}
+
+void gv_denoise_reset(gv_denoise *ns)
+{
+    if (!ns)
+        return;
+    memset(ns->in, 0, sizeof ns->in);
+    memset(ns->echo, 0, sizeof ns->echo);
+    memset(ns->ola, 0, sizeof ns->ola);
+    ns->steps = 0;
+    ns->start_count = 0;
+    ns->start_total = 0.0f;
+    ns->sub_steps = 0;
+    ns->sub_next = 0;
+    ns->speech_prob = 0.0f;
+    ns->zeta_frame_prev = 0.0f;
+    ns->zeta_peak = GV_DENOISE_PEAK_LO;
+    gv_resup_reset(ns->resup);
+}
+
+int gv_denoise_create(const gv_denoise_config *cfg, gv_denoise **out)
+{
+    gv_denoise_config def;
+    gv_denoise *ns;
+    int rc;
+
+    if (!out)
+        return GV_EINVAL;
+    *out = NULL;
+    if (!cfg) {
+        gv_denoise_config_default(&def);
+        cfg = &def;
+    }
+    if (!config_valid(cfg))
+        return GV_EINVAL;
+    ns = calloc(1, sizeof *ns);
+    if (!ns)
+        return GV_ENOMEM;
+    ns->cfg = *cfg;
+    ns->log_gain_min = -cfg->max_reduction_db / 20.0f * logf(10.0f);
+    rc = gv_fft_create(GV_DENOISE_FFT, &ns->fft);
+    if (rc == 0)
+        rc = gv_resup_create(GV_DENOISE_BINS, GV_CLEAN_STEP, &ns->resup);
+    if (rc != 0) {
+        gv_denoise_destroy(ns);
+        return rc;
+    }
+    /* Square roots of a window whose copies GV_CLEAN_STEP apart sum to 1:
+     * raised-cosine tapers of GV_DENOISE_TAPER around a flat middle. */
+    for (int n = 0; n < GV_DENOISE_WIN; n++) {
+        double w = 1.0;
+        if (n < GV_DENOISE_TAPER)
+            w = sin(GV_DENOISE_PI / 2.0 * (n + 0.5) / GV_DENOISE_TAPER);
+        else if (n >= GV_CLEAN_STEP)
+            w = cos(GV_DENOISE_PI / 2.0 * (n - GV_CLEAN_STEP + 0.5) / GV_DENOISE_TAPER);
+        ns->win[n] = (float)w;
+    }
+    ns->band_lo = GV_DENOISE_BAND_LO_HZ * GV_DENOISE_FFT / GV_CLEAN_RATE;
+    ns->band_hi = GV_DENOISE_BAND_HI_HZ * GV_DENOISE_FFT / GV_CLEAN_RATE;
+    gv_denoise_reset(ns);
+    *out = ns;
+    return 0;
+}
+
+void gv_denoise_destroy(gv_denoise *ns)
+{
+    if (!ns)
+        return;
+    gv_fft_destroy(ns->fft);
+    gv_resup_destroy(ns->resup);
+    free(ns);
+}
+
+/* fminf and fmaxf are library calls in a build without -ffast-math; NaN
+ * cannot reach these. */
+static inline float min_f(float a, float b)
+{
+    return a < b ? a : b;
+}
+
+static inline float max_f(float a, float b)
+{
+    return a > b ? a : b;
+}
+
+/* The exponential integral E1(x) for x > 0: its series below 1, the rational
+ * approximation of Abramowitz and Stegun 5.1.56 above (error < 5e-5), which
+ * reuses exp(-x), already needed by the caller. */
+static float expint(float x, float exp_neg_x)
+{
+    if (x < 1.0f)
+        return -0.5772157f - logf(x) +
+               x * (1.0f - x * (0.25f - x * (1.0f / 18.0f - x * (1.0f / 96.0f - x / 600.0f))));
+    return exp_neg_x / x * (x * x + 2.334733f * x + 0.250621f) /
+           (x * x + 3.330657f * x + 1.681534f);
+}
+
+/* 0.25, 0.5, 0.25 across frequency, the edges mirrored. */
+static float smooth_freq(const float *v, int k)
+{
+    int lo = k > 0 ? k - 1 : 1;
+    int hi = k < GV_DENOISE_BINS - 1 ? k + 1 : GV_DENOISE_BINS - 2;
+    return 0.25f * v[lo] + 0.5f * v[k] + 0.25f * v[hi];
+}
+
+/* The first GV_DENOISE_START_STEPS steps after create or reset are taken
+ * for noise: the estimate starts from their mean, and the minima from the
+ * mean's expected minimum. Starting from one step's periodogram instead
+ * would leave bins that happened to be quiet underestimated (and passed as
+ * speech) until the minimum window has rolled over. A step more than twice
+ * as loud as the mean so far is left out as speech; one less than half as
+ * loud restarts the mean, the steps before it having been speech. */
+static void learn_start(gv_denoise *ns)
+{
+    float total = 0.0f, w;
+
+    if (ns->steps == 1) {
+        memset(ns->speech_prev, 0, sizeof ns->speech_prev);
+        memset(ns->zeta, 0, sizeof ns->zeta);
+    }
+    for (int k = 0; k < GV_DENOISE_BINS; k++)
+        total += ns->power[k];
+    if (ns->start_count > 0 && total > 2.0f * ns->start_total)
+        return;
+    if (ns->start_count == 0 || total < 0.5f * ns->start_total)
+        ns->start_count = 0;
+    w = 1.0f / (float)++ns->start_count;
+    ns->start_total += w * (total - ns->start_total);
+    for (int k = 0; k < GV_DENOISE_BINS; k++) {
+        float sf = smooth_freq(ns->power, k);
+        float m = ns->start_count == 1 ? sf : ns->start_mean[k] + w * (sf - ns->start_mean[k]);
+        ns->start_mean[k] = m;
+        ns->smooth[k] = ns->smooth2[k] = m;
+        ns->smin[k] = ns->stmp[k] = ns->smin2[k] = ns->stmp2[k] = m / GV_DENOISE_BMIN;
+        for (int u = 0; u < GV_DENOISE_SUBWINS; u++)
+            ns->sub_min[u][k] = ns->sub_min2[u][k] = m / GV_DENOISE_BMIN;
+        ns->noise_bar[k] = m / GV_DENOISE_BETA;
+    }
+}
+
+/* IMCRA's two minimum-tracking passes, leaving in ns->absent_noise the
+ * a-priori probability of speech absence per bin. */
+static void track_minima(gv_denoise *ns)
+{
+    const float a = GV_DENOISE_ALPHA_S;
+    float *q = ns->absent_noise;
+
+    for (int k = 0; k < GV_DENOISE_BINS; k++) {
+        float s = a * ns->smooth[k] + (1.0f - a) * smooth_freq(ns->power, k);
+        ns->smooth[k] = s;
+        ns->smin[k] = min_f(ns->smin[k], s);
+        ns->stmp[k] = min_f(ns->stmp[k], s);
+        float ref = 1.0f / (GV_DENOISE_BMIN * ns->smin[k]);
+        q[k] = ns->power[k] * ref < GV_DENOISE_GAMMA0 && s * ref < GV_DENOISE_ZETA0 ? 1.0f : 0.0f;
+    }
+    /* Second pass: smoothed over the bins judged free of speech only. */
+    for (int k = 0; k < GV_DENOISE_BINS; k++) {
+        int lo = k > 0 ? k - 1 : 1;
+        int hi = k < GV_DENOISE_BINS - 1 ? k + 1 : GV_DENOISE_BINS - 2;
+        float wsum = 0.25f * q[lo] + 0.5f * q[k] + 0.25f * q[hi];
+        float sf = ns->smooth2[k];
+        if (wsum > 0.0f)
+            sf = (0.25f * q[lo] * ns->power[lo] + 0.5f * q[k] * ns->power[k] +
+                  0.25f * q[hi] * ns->power[hi]) /
+                 wsum;
+        ns->smooth2[k] = a * ns->smooth2[k] + (1.0f - a) * sf;
+    }
+    for (int k = 0; k < GV_DENOISE_BINS; k++) {
+        float s2 = ns->smooth2[k];
+        ns->smin2[k] = min_f(ns->smin2[k], s2);
+        ns->stmp2[k] = min_f(ns->stmp2[k], s2);
+        float ref = 1.0f / (GV_DENOISE_BMIN * ns->smin2[k]);
+        float g = ns->power[k] * ref;
+        float z = ns->smooth[k] * ref;
+        float absent = 0.0f;
+        if (z < GV_DENOISE_ZETA0) {
+            if (g <= 1.0f)
+                absent = 1.0f;
+            else if (g < GV_DENOISE_GAMMA1)
+                absent = (GV_DENOISE_GAMMA1 - g) / (GV_DENOISE_GAMMA1 - 1.0f);
+        }
+        q[k] = absent;
+    }
+    if (++ns->sub_steps == GV_DENOISE_SUBWIN) {
+        int u = ns->sub_next;
+        ns->sub_steps = 0;
+        ns->sub_next = (u + 1) % GV_DENOISE_SUBWINS;
+        memcpy(ns->sub_min[u], ns->stmp, sizeof ns->stmp);
+        memcpy(ns->sub_min2[u], ns->stmp2, sizeof ns->stmp2);
+        memcpy(ns->smin, ns->sub_min[u], sizeof ns->smin);
+        memcpy(ns->smin2, ns->sub_min2[u], sizeof ns->smin2);
+        for (int v = 1; v < GV_DENOISE_SUBWINS; v++) {
+            int w = (u + GV_DENOISE_SUBWINS - v) % GV_DENOISE_SUBWINS;
+            for (int k = 0; k < GV_DENOISE_BINS; k++)
+                ns->smin[k] = min_f(ns->smin[k], ns->sub_min[w][k]);
+            if (v < GV_DENOISE_SUBWINS2)
+                for (int k = 0; k < GV_DENOISE_BINS; k++)
+                    ns->smin2[k] = min_f(ns->smin2[k], ns->sub_min2[w][k]);
+        }
+        memcpy(ns->stmp, ns->smooth, sizeof ns->stmp);
+        memcpy(ns->stmp2, ns->smooth2, sizeof ns->stmp2);
+    }
+}
+
+/* The probability that speech is present where a smoothed a-priori SNR
+ * is z: none below GV_DENOISE_ZETA_LO, certain above GV_DENOISE_ZETA_HI,
+ * linear in between. */
+static float presence(float z)
+{
+    float p = (z - GV_DENOISE_ZETA_LO) * (1.0f / (GV_DENOISE_ZETA_HI - GV_DENOISE_ZETA_LO));
+    return min_f(max_f(p, 0.0f), 1.0f);
+}
+
+/* OM-LSA's a-priori probability of speech absence per bin (into
+ * ns->absent_gain) from the a-priori SNR smoothed over time, then over 3
+ * bins (local), over GV_DENOISE_GLOBAL_W * 2 + 1 bins (global) and over the
+ * speech band (the frame): a lone bin of noise that happens to peak is
+ * absent in all but the local view, while speech raises its whole
+ * neighbourhood. */
+static void speech_absence(gv_denoise *ns)
+{
+    const int w = GV_DENOISE_GLOBAL_W;
+    float *z = ns->zeta;
+    float sum = 0.0f, frame = 0.0f, pf;
+
+    for (int k = 0; k < GV_DENOISE_BINS; k++)
+        z[k] = GV_DENOISE_ALPHA_Z * z[k] + (1.0f - GV_DENOISE_ALPHA_Z) * ns->xi[k];
+    for (int k = ns->band_lo; k <= ns->band_hi; k++)
+        frame += z[k];
+    frame /= (float)(ns->band_hi - ns->band_lo + 1);
+    if (frame <= GV_DENOISE_ZETA_LO) {
+        pf = 0.0f;
+    } else if (frame > ns->zeta_frame_prev) {
+        pf = 1.0f;
+        ns->zeta_peak = min_f(max_f(frame, GV_DENOISE_PEAK_LO), GV_DENOISE_PEAK_HI);
+    } else {
+        pf = presence(frame / ns->zeta_peak);
+    }
+    ns->zeta_frame_prev = frame;
+
+    for (int k = 0; k <= w; k++)
+        sum += z[k];
+    for (int k = 0; k < GV_DENOISE_BINS; k++) {
+        /* Running sum over the bins k - w .. k + w that exist. */
+        int lo = k - w, hi = k + w;
+        int count = (hi < GV_DENOISE_BINS ? hi : GV_DENOISE_BINS - 1) - (lo > 0 ? lo : 0) + 1;
+        float pl = presence(smooth_freq(z, k));
+        float pg = presence(sum / (float)count);
+        ns->absent_gain[k] = min_f(1.0f - pl * pg * pf, GV_DENOISE_Q_GAIN_MAX);
+        if (hi + 1 < GV_DENOISE_BINS)
+            sum += z[hi + 1];
+        if (lo >= 0)
+            sum -= z[lo];
+    }
+}
+
+/* The OM-LSA gain per bin into ns->gain, the noise estimate's update and
+ * the step's speech probability. */
+static void estimate(gv_denoise *ns)
+{
+    float llr = 0.0f;
+
+    track_minima(ns);
+    for (int k = 0; k < GV_DENOISE_BINS; k++) {
+        float noise = GV_DENOISE_BETA * ns->noise_bar[k] + GV_DENOISE_EPS;
+        float post = ns->power[k] / noise;
+        float xi = GV_DENOISE_ALPHA_DD * ns->speech_prev[k] / noise +
+                   (1.0f - GV_DENOISE_ALPHA_DD) * max_f(post - 1.0f, 0.0f);
+        ns->post[k] = post;
+        ns->xi[k] = max_f(xi, GV_DENOISE_XI_MIN);
+    }
+    speech_absence(ns);
+    for (int k = 0; k < GV_DENOISE_BINS; k++) {
+        float xi = ns->xi[k];
+        float r = xi / (1.0f + xi);
+        float v = max_f(ns->post[k] * r, 1e-6f);
+        float env = expf(-v);
+        /* The log-spectral amplitude gain under speech presence, at most 1. */
+        float log_g1 = min_f(logf(r) + 0.5f * expint(v, env), 0.0f);
+        float lr = (1.0f + xi) * env; /* 1 / the likelihood ratio of speech */
+        float qg = ns->absent_gain[k];
+        float pg = 1.0f / (1.0f + qg / (1.0f - qg) * lr);
+        float qn = ns->absent_noise[k];
+        float pn = qn < 1.0f ? 1.0f / (1.0f + qn / (1.0f - qn) * lr) : 0.0f;
+        /* Below the floor the conditional gain would carve holes between
+         * the harmonics of strong speech. */
+        float g = expf(max_f(pg * log_g1 + (1.0f - pg) * ns->log_gain_min, ns->log_gain_min));
+        ns->gain[k] = g;
+        /* The speech estimate the next step's a-priori SNR starts from: with
+         * the gain applied, so that noise that passed for speech a moment
+         * is not remembered as such. */
+        ns->speech_prev[k] = g * g * ns->power[k];
+        float ad = GV_DENOISE_ALPHA_D + (1.0f - GV_DENOISE_ALPHA_D) * pn;
+        ns->noise_bar[k] = ad * ns->noise_bar[k] + (1.0f - ad) * ns->power[k];
+        if (k >= ns->band_lo && k <= ns->band_hi)
+            llr += v - logf(1.0f + xi);
+    }
+    /* The DC and Nyquist bins hold no speech, and being real their
+     * periodograms scatter twice as widely as the others', which the
+     * estimator is not tuned for: floored. */
+    ns->gain[0] = ns->gain[GV_DENOISE_BINS - 1] = expf(ns->log_gain_min);
+    llr /= (float)(ns->band_hi - ns->band_lo + 1);
+    ns->speech_prob = 1.0f / (1.0f + expf(-GV_DENOISE_LLR_SLOPE * (llr - GV_DENOISE_LLR_MID)));
+    /* A step that surely holds no speech goes to the floor whole: the
+     * a-priori SNR follows quickly (for the speech's sake), which leaves
+     * bins of noise poking through in pauses, heard as musical noise. */
+    float w = min_f(ns->speech_prob * GV_DENOISE_PAUSE_SLOPE, 1.0f);
+    if (w < 1.0f)
+        for (int k = 1; k < GV_DENOISE_BINS - 1; k++)
+            ns->gain[k] = expf(w * logf(ns->gain[k]) + (1.0f - w) * ns->log_gain_min);
+}
+
+int gv_denoise_process(gv_denoise *ns, float *frame, const float *echo)
+{
+    const int n_new = GV_CLEAN_STEP, keep = GV_DENOISE_TAPER, N = GV_DENOISE_FFT;
+    int any_gain;
+
+    if (!ns || !frame)
+        return GV_EINVAL;
+    memmove(ns->in, ns->in + n_new, keep * sizeof *ns->in);
+    memcpy(ns->in + keep, frame, n_new * sizeof *frame);
+    memmove(ns->echo, ns->echo + n_new, keep * sizeof *ns->echo);
+    if (echo)
+        memcpy(ns->echo + keep, echo, n_new * sizeof *echo);
+    else
+        memset(ns->echo + keep, 0, n_new * sizeof *ns->echo);
+
+    /* The frame in the real part, the echo estimate in the imaginary: one
+     * transform for both, separated by their symmetries. */
+    for (int n = 0; n < GV_DENOISE_WIN; n++) {
+        ns->re[n] = (double)(ns->win[n] * ns->in[n]);
+        ns->im[n] = echo ? (double)(ns->win[n] * ns->echo[n]) : 0.0;
+    }
+    for (int n = GV_DENOISE_WIN; n < N; n++)
+        ns->re[n] = ns->im[n] = 0.0;
+    gv_fft_forward(ns->fft, ns->re, ns->im);
+    for (int k = 0; k < GV_DENOISE_BINS; k++) {
+        int m = (N - k) & (N - 1);
+        double a = ns->re[k], b = ns->im[k], c = ns->re[m], d = ns->im[m];
+        double xr = 0.5 * (a + c), xi = 0.5 * (b - d);
+        ns->e_re[k] = xr;
+        ns->e_im[k] = xi;
+        ns->y_re[k] = 0.5 * (b + d);
+        ns->y_im[k] = 0.5 * (c - a);
+        ns->power[k] = (float)(xr * xr + xi * xi) + GV_DENOISE_EPS;
+    }
+
+    /* The first step's window still holds the zeros of before the start:
+     * no estimate from it. */
+    if (ns->steps > 0) {
+        if (ns->steps <= GV_DENOISE_START_STEPS)
+            learn_start(ns);
+        estimate(ns);
+    }
+    if (ns->steps <= GV_DENOISE_START_STEPS)
+        ns->steps++;
+    any_gain = ns->cfg.suppress_noise && ns->steps > 1;
+    if (!any_gain)
+        for (int k = 0; k < GV_DENOISE_BINS; k++)
+            ns->gain[k] = 1.0f;
+    if (echo) {
+        gv_resup_gains(ns->resup, ns->e_re, ns->e_im, ns->y_re, ns->y_im, ns->gain_echo);
+        for (int k = 0; k < GV_DENOISE_BINS; k++)
+            ns->gain[k] = min_f(ns->gain[k], ns->gain_echo[k]);
+        any_gain = 1;
+    }
+
+    if (any_gain) {
+        /* A real gain, symmetric in frequency, keeps the frame's part real:
+         * the echo estimate's part lands in the imaginary output, unused. */
+        for (int k = 0; k < GV_DENOISE_BINS; k++) {
+            int m = (N - k) & (N - 1);
+            double g = (double)ns->gain[k];
+            ns->re[k] *= g;
+            ns->im[k] *= g;
+            if (m != k) {
+                ns->re[m] *= g;
+                ns->im[m] *= g;
+            }
+        }
+        gv_fft_inverse(ns->fft, ns->re, ns->im);
+        for (int n = 0; n < GV_DENOISE_WIN; n++)
+            ns->re[n] *= (double)ns->win[n];
+    } else {
+        /* Nothing to change: the synthesis of the unchanged spectrum is the
+         * frame under both windows. */
+        for (int n = 0; n < GV_DENOISE_WIN; n++)
+            ns->re[n] = (double)(ns->win[n] * ns->win[n] * ns->in[n]);
+    }
+    for (int n = 0; n < keep; n++)
+        frame[n] = ns->ola[n] + (float)ns->re[n];
+    for (int n = keep; n < n_new; n++)
+        frame[n] = (float)ns->re[n];
+    for (int n = 0; n < keep; n++)
+        ns->ola[n] = (float)ns->re[n_new + n];
+    return 0;
+}
+
+float gv_denoise_speech_probability(const gv_denoise *ns)
+{
+    return ns ? ns->speech_prob : 0.0f;
+}

@@ -1,0 +1,1141 @@
+#include "audio/gv_echo.h"
+
+#include <math.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audio/gv_fft.h"
+#include "gvoip/error.h"
+
+/* Partitioned-block frequency-domain adaptive filter, overlap-save: each
+ * step's block of EC_B samples is also the partition length, and a
+ * transform of EC_N >= 2 EC_B - 1 points holds one partition's linear
+ * convolution with one block without wrap-around. */
+#define EC_B GV_CLEAN_STEP
+#define EC_N 1024
+#define EC_K (EC_N / 2 + 1)
+/* Bins rounded up to a multiple of 4, so that the per-bin loops have no
+ * remainder and the compiler vectorises them; the extra bins stay 0. */
+#define EC_KP 516
+#define EC_OFF (EC_N - EC_B) /* a block's place at the end of a frame */
+#define EC_PER_MS (GV_CLEAN_RATE / 1000)
+#define EC_PI 3.14159265358979323846
+
+/* Fractional delay of the reference, for drift: windowed-sinc taps per
+ * output sample and table phases per sample (nearest phase: the phase
+ * error stays below 1/512 sample). */
+#define EC_TAPS 32
+#define EC_PHASES 256
+
+/* The coarse delay estimator compares binary spectra (each band above or
+ * below its own long-term level) of microphone and reference blocks at
+ * whole-step lags: cheap and insensitive to the echo path's colouring. */
+#define EC_BANDS 32
+/* Contrast (bits) an estimate needs to move a window that once cancelled:
+ * a near talker can make chance lags look a little better than average,
+ * a moved echo makes its lag look much better. */
+#define EC_JUMP_CONTRAST 4.5f
+/* The foreground's ERLE below this: it adds its own wrong estimate to
+ * the echo, so the echo has moved or changed (a near talker lowers the
+ * ERLE towards 0 dB, not below). */
+#define EC_LOST_DB (-1.0f)
+#define EC_BAND_LO 4   /* bin of ~190 Hz */
+#define EC_BAND_HI 192 /* bin of ~9 kHz */
+
+#define EC_MU 1.0f /* largest normalised step of the adapting filter */
+/* Step regularisation: a bin's normalisation never falls below this share
+ * of the average bin's, so that bins the far end barely excites (and
+ * which hold mostly other bins' leakage) do not take huge steps. */
+#define EC_REG 0.3
+/* Step control by the coherence of the microphone with the echo
+ * estimate, per bin: high where the echo dominates and the filter models
+ * it, low where a near talker dominates. Below EC_COH_LO no adaptation,
+ * full step from EC_COH_HI. */
+#define EC_COH_SMOOTH 0.85f
+#define EC_COH_LO 0.6f
+#define EC_COH_HI 0.9f
+#define EC_BOOT 100 /* active steps of full-rate learning from an empty filter */
+#define EC_LOST_STEP 0.5f /* least step while the filter has not (re)found the echo */
+#define EC_CONV_DB 8.0f   /* ERLE that counts as cancelling, held 30 active steps */
+#define EC_CONSTRAIN_EVERY 3
+#define EC_ACTIVE_POW 1e-6f /* mean square of an audible reference block (-60 dBFS) */
+#define EC_MIC_POW 1e-8f    /* and of a microphone block worth estimating from */
+#define EC_ECHO_BITS 8      /* band mismatches of a step that still looks like echo */
+
+/* Fine delay and drift. */
+#define EC_DRIFT_MAX 0.002  /* 2000 ppm: twice the largest expected */
+#define EC_GCC_PARTS 4      /* partitions searched for the fine delay: its first 40 ms */
+#define EC_GCC_LO_LAG 16
+#define EC_GCC_HI_LAG (EC_OFF - 16)
+#define EC_GCC_LO 4         /* bins (~190 Hz to 9.4 kHz) of the cross spectrum */
+#define EC_GCC_HI 200
+#define EC_GCC_SMOOTH 0.95f /* 200 ms */
+#define EC_GCC_EVERY 10     /* steps between fine delay searches */
+#define EC_GCC_PEAK 6.0     /* a peak this many times the average counts */
+#define EC_GCC_JUMP 24.0    /* samples the fine delay may move between searches */
+#define EC_TRK 50           /* fine delays the drift is fitted to: 5 s */
+#define EC_DRIFT_GAIN 0.5   /* share of a slope taken per search before convergence */
+#define EC_DRIFT_SLOW 0.05  /* and after */
+#define EC_DRIFT_RELEARN 100e-6 /* a drift change that smears the filter */
+#define EC_SLOPE_SIGNIF 4.0 /* standard errors a slope must differ by to count */
+#define EC_FINE_FRESH 10    /* searches a fine delay stays good for the figures */
+
+struct gv_echo {
+    gv_fft *fft;
+    int parts;     /* partitions */
+    int max_delay; /* samples */
+
+    /* Raw reference history, a power-of-two ring indexed by absolute
+     * sample count. */
+    float *ring;
+    int ring_mask;
+    int64_t now;  /* samples of reference written */
+    double delay; /* read delay of the filter's reference, fractional */
+    double drift; /* its change per sample */
+    float interp[EC_PHASES][EC_TAPS];
+
+    double frame[EC_N]; /* last EC_N samples of the delayed reference */
+    double re[EC_N], im[EC_N];
+
+    /* Spectra of the last parts frames, newest at xhead, and per bin the
+     * sum of their powers (the normalisation). */
+    float *xr, *xi;
+    int xhead;
+    double xpow[EC_KP];
+
+    /* Background filter (adapts) and foreground filter (the output; a copy
+     * of the background whenever that one cancels better). */
+    float *br, *bi, *fr, *fi;
+    /* Fine delay: smoothed phase-only cross spectra of the microphone
+     * with the first EC_GCC_PARTS partitions' reference frames, and the
+     * recent fine delays found from them (step count, delay). */
+    float gcc_r[EC_GCC_PARTS][EC_KP], gcc_i[EC_GCC_PARTS][EC_KP];
+    int gcc_steps;
+    double trk_t[EC_TRK], trk_f[EC_TRK];
+    int trk_n, trk_head;
+    double pend_f; /* a fine delay off the record, and how many agreed */
+    int pend_n;
+    double fine;    /* last fine delay found, samples */
+    int fine_age;   /* evaluations since, or a large number */
+    int64_t steps;  /* steps processed */
+    float yr[EC_KP], yi[EC_KP], zr[EC_KP], zi[EC_KP];
+    float er[EC_KP], ei[EC_KP];
+
+    /* Step control: per bin the smoothed powers of microphone and echo
+     * estimate and their cross spectrum. */
+    float cdd[EC_KP], cyy[EC_KP], cdr[EC_KP], cdi[EC_KP];
+    int boot; /* active steps of full-rate learning left */
+
+    /* Filter shape, from the constraint pass: per partition the largest
+     * tap magnitude and its index. */
+    float *peak_mag;
+    int *peak_idx;
+    int cpart; /* next partition to constrain */
+    int cstep; /* steps since the last constraint pass */
+
+    /* Two-filter comparison: smoothed block energies of both errors and
+     * of the microphone. */
+    double sb, sf, sm;
+    int better, worse;
+
+    /* Coarse delay estimator. */
+    int lags;
+    int band_lo[EC_BANDS + 1];
+    float mic_lvl[EC_BANDS], ref_lvl[EC_BANDS];
+    uint32_t *ref_bits;
+    uint8_t *ref_act;
+    int bits_head;
+    float *dist;
+    int cand, cand_count;
+    int est_lag;   /* -1: none yet */
+    int est_age;   /* steps since the estimate was last confirmed */
+    float est_contrast; /* how much closer than average its lag matches */
+    int est_match; /* the estimate when the filter last found the echo, or -1 */
+    int echo_now;  /* this step's microphone matched the reference at est_lag */
+
+    /* Figures. */
+    double pm, pf;
+    float erle_db;
+    int converged, conv_count, lost_count;
+
+    int settle; /* steps before the filter's shape is trusted again */
+};
+
+static float *falloc(size_t n)
+{
+    return calloc(n, sizeof(float));
+}
+
+void gv_echo_config_default(gv_echo_config *cfg)
+{
+    if (!cfg)
+        return;
+    cfg->tail_ms = 150;
+    cfg->max_delay_ms = 250;
+}
+
+static double bessel_i0(double x)
+{
+    double sum = 1.0, term = 1.0;
+    for (int k = 1; k < 30; k++) {
+        term *= (x / (2.0 * k)) * (x / (2.0 * k));
+        sum += term;
+    }
+    return sum;
+}
+
+/* Kaiser-windowed sinc, cut off at 0.9 of Nyquist so the passband is flat
+ * where speech has energy; each phase normalised to unit DC gain. */
+static void make_interp(gv_echo *ec)
+{
+    const double fc = 0.9, beta = 7.0, half = EC_TAPS / 2;
+    for (int q = 0; q < EC_PHASES; q++) {
+        double frac = (double)q / EC_PHASES, sum = 0.0;
+        for (int m = 0; m < EC_TAPS; m++) {
+            double t = (double)(m - (EC_TAPS / 2 - 1)) - frac;
+            double s = fabs(t) < 1e-12 ? fc : sin(EC_PI * fc * t) / (EC_PI * t);
+            double r = t / half;
+            double w = fabs(r) >= 1.0 ? 0.0 : bessel_i0(beta * sqrt(1.0 - r * r)) / bessel_i0(beta);
+            ec->interp[q][m] = (float)(s * w);
+            sum += s * w;
+        }
+        for (int m = 0; m < EC_TAPS; m++)
+            ec->interp[q][m] = (float)(ec->interp[q][m] / sum);
+    }
+}
+
+static void make_bands(gv_echo *ec)
+{
+    double ratio = log((double)EC_BAND_HI / EC_BAND_LO);
+    for (int b = 0; b <= EC_BANDS; b++) {
+        int edge = (int)lround(EC_BAND_LO * exp(ratio * b / EC_BANDS));
+        /* Low bands would be narrower than a bin: keep them one wide. */
+        if (b > 0 && edge <= ec->band_lo[b - 1])
+            edge = ec->band_lo[b - 1] + 1;
+        ec->band_lo[b] = edge;
+    }
+}
+
+void gv_echo_reset(gv_echo *ec)
+{
+    size_t fsz;
+    if (!ec)
+        return;
+    fsz = (size_t)ec->parts * EC_KP * sizeof(float);
+    memset(ec->ring, 0, (size_t)(ec->ring_mask + 1) * sizeof(float));
+    ec->now = 0;
+    ec->delay = 0.0;
+    ec->drift = 0.0;
+    memset(ec->frame, 0, sizeof ec->frame);
+    memset(ec->xr, 0, fsz);
+    memset(ec->xi, 0, fsz);
+    memset(ec->br, 0, fsz);
+    memset(ec->bi, 0, fsz);
+    memset(ec->fr, 0, fsz);
+    memset(ec->fi, 0, fsz);
+    memset(ec->gcc_r, 0, sizeof ec->gcc_r);
+    memset(ec->gcc_i, 0, sizeof ec->gcc_i);
+    ec->gcc_steps = ec->trk_n = ec->trk_head = ec->pend_n = 0;
+    ec->pend_f = 0.0;
+    ec->fine = 0.0;
+    ec->fine_age = 1 << 20;
+
+    ec->steps = 0;
+    memset(ec->xpow, 0, sizeof ec->xpow);
+    ec->xhead = 0;
+    memset(ec->cdd, 0, sizeof ec->cdd);
+    memset(ec->cyy, 0, sizeof ec->cyy);
+    memset(ec->cdr, 0, sizeof ec->cdr);
+    memset(ec->cdi, 0, sizeof ec->cdi);
+    ec->boot = EC_BOOT;
+    memset(ec->peak_mag, 0, (size_t)ec->parts * sizeof(float));
+    memset(ec->peak_idx, 0, (size_t)ec->parts * sizeof(int));
+    ec->cpart = ec->cstep = 0;
+    ec->sb = ec->sf = ec->sm = 0.0;
+    ec->better = ec->worse = 0;
+    for (int b = 0; b < EC_BANDS; b++)
+        ec->mic_lvl[b] = ec->ref_lvl[b] = -1.0f;
+    memset(ec->ref_bits, 0, (size_t)ec->lags * sizeof(uint32_t));
+    memset(ec->ref_act, 0, (size_t)ec->lags);
+    ec->bits_head = 0;
+    for (int k = 0; k < ec->lags; k++)
+        ec->dist[k] = EC_BANDS / 2.0f;
+    ec->cand = -1;
+    ec->cand_count = 0;
+    ec->est_lag = ec->est_match = -1;
+    ec->est_age = 0;
+    ec->est_contrast = 0.0f;
+    ec->echo_now = 0;
+    ec->pm = ec->pf = 0.0;
+    ec->erle_db = 0.0f;
+    ec->converged = ec->conv_count = ec->lost_count = 0;
+
+    ec->settle = 0;
+}
+
+int gv_echo_create(const gv_echo_config *cfg, gv_echo **out)
+{
+    gv_echo_config c;
+    gv_echo *ec;
+    int need, size;
+    size_t fn;
+
+    if (!out)
+        return GV_EINVAL;
+    *out = NULL;
+    if (cfg)
+        c = *cfg;
+    else
+        gv_echo_config_default(&c);
+    if (c.tail_ms < 20 || c.tail_ms > 500 || c.max_delay_ms < 0 || c.max_delay_ms > 500)
+        return GV_EINVAL;
+    ec = calloc(1, sizeof *ec);
+    if (!ec)
+        return GV_ENOMEM;
+    /* One partition more than the tail: the direct path is kept about a
+     * partition in, so that a shorter delay stays inside the filter. */
+    ec->parts = (c.tail_ms * EC_PER_MS + EC_B - 1) / EC_B + 1;
+    ec->max_delay = c.max_delay_ms * EC_PER_MS;
+    ec->lags = ec->max_delay / EC_B + 2;
+    need = ec->max_delay + EC_N + EC_B + 2 * EC_TAPS;
+    for (size = 1; size < need; size <<= 1)
+        ;
+    ec->ring_mask = size - 1;
+    fn = (size_t)ec->parts * EC_KP;
+    ec->ring = falloc((size_t)size);
+    ec->xr = falloc(fn);
+    ec->xi = falloc(fn);
+    ec->br = falloc(fn);
+    ec->bi = falloc(fn);
+    ec->fr = falloc(fn);
+    ec->fi = falloc(fn);
+    ec->peak_mag = falloc((size_t)ec->parts);
+    ec->peak_idx = calloc((size_t)ec->parts, sizeof(int));
+    ec->ref_bits = calloc((size_t)ec->lags, sizeof(uint32_t));
+    ec->ref_act = calloc((size_t)ec->lags, 1);
+    ec->dist = falloc((size_t)ec->lags);
+
+    if (!ec->ring || !ec->xr || !ec->xi || !ec->br || !ec->bi || !ec->fr || !ec->fi ||
+        !ec->peak_mag || !ec->peak_idx || !ec->ref_bits ||
+        !ec->ref_act || !ec->dist || gv_fft_create(EC_N, &ec->fft) != GV_OK) {
+        gv_echo_destroy(ec);
+        return GV_ENOMEM;
+    }
+    make_interp(ec);
+    make_bands(ec);
+    gv_echo_reset(ec);
+    *out = ec;
+    return 0;
+}
+
+void gv_echo_destroy(gv_echo *ec)
+{
+    if (!ec)
+        return;
+    gv_fft_destroy(ec->fft);
+    free(ec->ring);
+    free(ec->xr);
+    free(ec->xi);
+    free(ec->br);
+    free(ec->bi);
+    free(ec->fr);
+    free(ec->fi);
+    free(ec->peak_mag);
+    free(ec->peak_idx);
+    free(ec->ref_bits);
+    free(ec->ref_act);
+    free(ec->dist);
+
+    free(ec);
+}
+
+/* The reference as the filter sees it at absolute sample position pos
+ * (fractional, already written to the ring). */
+static float delayed_sample(const gv_echo *ec, double pos, int whole)
+{
+    int64_t ip;
+    const float *h;
+    float acc = 0.0f;
+    if (whole)
+        return ec->ring[(int64_t)floor(pos + 0.5) & ec->ring_mask];
+    ip = (int64_t)floor(pos);
+    h = ec->interp[(int)((pos - (double)ip) * EC_PHASES + 0.5) & (EC_PHASES - 1)];
+    /* A phase that rounds up to the next whole sample wraps to phase 0. */
+    if ((pos - (double)ip) * EC_PHASES + 0.5 >= EC_PHASES)
+        ip++;
+    ip -= EC_TAPS / 2 - 1;
+    for (int m = 0; m < EC_TAPS; m++)
+        acc += h[m] * ec->ring[(ip + m) & ec->ring_mask];
+    return acc;
+}
+
+/* Fills frame[from..EC_N) with the delayed reference ending at the
+ * newest sample, the delay moving by the drift per sample. Near zero delay
+ * the interpolator would need samples not yet played: whole samples
+ * there (the interpolator's low-pass then comes and goes, which the
+ * filter absorbs). */
+static void fill_frame(gv_echo *ec, int from)
+{
+    double d = ec->delay - ec->drift * (EC_N - from);
+    int whole = ec->delay < EC_TAPS || d < EC_TAPS;
+    if (ec->drift == 0.0 && ec->delay == floor(ec->delay)) {
+        /* No drift, whole delay (the usual case): a copy. */
+        int64_t at = ec->now - EC_N + from - (int64_t)ec->delay;
+        for (int i = from; i < EC_N; i++)
+            ec->frame[i] = ec->ring[(at + i - from) & ec->ring_mask];
+        return;
+    }
+    for (int i = from; i < EC_N; i++) {
+        d += ec->drift;
+        ec->frame[i] = delayed_sample(ec, (double)(ec->now - EC_N + i) - d, whole);
+    }
+}
+
+/* Real spectra of two real frames transformed at once as re + i im:
+ * a[k] = (Z[k] + conj Z[N-k]) / 2, b[k] = (Z[k] - conj Z[N-k]) / 2i. */
+static void unpack(const double *re, const double *im, float *ar, float *ai, float *br_,
+                   float *bi_)
+{
+    for (int k = 0; k < EC_K; k++) {
+        int j = (EC_N - k) & (EC_N - 1);
+        ar[k] = (float)(0.5 * (re[k] + re[j]));
+        ai[k] = (float)(0.5 * (im[k] - im[j]));
+        br_[k] = (float)(0.5 * (im[k] + im[j]));
+        bi_[k] = (float)(-0.5 * (re[k] - re[j]));
+    }
+}
+
+/* The inverse: Z = A + i B over the full circle from half spectra. */
+static void pack(const float *ar, const float *ai, const float *br_, const float *bi_, double *re,
+                 double *im)
+{
+    for (int k = 0; k < EC_K; k++) {
+        re[k] = (double)ar[k] - (double)bi_[k];
+        im[k] = (double)ai[k] + (double)br_[k];
+    }
+    for (int k = EC_K; k < EC_N; k++) {
+        int j = EC_N - k;
+        re[k] = (double)ar[j] + (double)bi_[j];
+        im[k] = -(double)ai[j] + (double)br_[j];
+    }
+}
+
+static void cmac(float *restrict yr, float *restrict yi, const float *restrict xr,
+                 const float *restrict xi, const float *restrict wr, const float *restrict wi)
+{
+    for (int k = 0; k < EC_KP; k++) {
+        yr[k] += xr[k] * wr[k] - xi[k] * wi[k];
+        yi[k] += xr[k] * wi[k] + xi[k] * wr[k];
+    }
+}
+
+/* w += conj(x) g */
+static void cmac_conj(float *restrict wr, float *restrict wi, const float *restrict xr,
+                      const float *restrict xi, const float *restrict gr, const float *restrict gi)
+{
+    for (int k = 0; k < EC_KP; k++) {
+        wr[k] += xr[k] * gr[k] + xi[k] * gi[k];
+        wi[k] += xr[k] * gi[k] - xi[k] * gr[k];
+    }
+}
+
+static void copy_filter(gv_echo *ec, int to_fg)
+{
+    size_t n = (size_t)ec->parts * EC_KP * sizeof(float);
+    if (to_fg) {
+        memcpy(ec->fr, ec->br, n);
+        memcpy(ec->fi, ec->bi, n);
+    } else {
+        memcpy(ec->br, ec->fr, n);
+        memcpy(ec->bi, ec->fi, n);
+    }
+}
+
+static int filter_peak(const gv_echo *ec);
+
+/* Moves the reference's delay by delta samples. With move_filter (delta
+ * whole partitions) the echo stayed where it was and the window moves
+ * over it: both filters' partitions shift the other way, keeping what they
+ * learnt where it still fits. Without, the echo moved by delta (a latency
+ * change) and the filters stay as they are. The history of reference
+ * spectra is re-indexed when delta is whole partitions; frames it does not
+ * hold (any, for other deltas) start silent. */
+static void move_delay(gv_echo *ec, double delta, int move_filter)
+{
+    const int p = ec->parts;
+    const size_t row = EC_KP * sizeof(float);
+    double nd = ec->delay + delta;
+    int s = (int)lround(delta / EC_B), whole = fabs(delta - (double)s * EC_B) < 1e-9;
+    float *arrs[4] = {ec->br, ec->bi, ec->fr, ec->fi};
+
+    if (nd < 0.0 || nd > ec->max_delay || delta == 0.0)
+        return;
+    if (move_filter && whole) {
+        int u = s < 0 ? -s : s, keep = p - u;
+        if (keep <= 0) {
+            for (int a = 0; a < 4; a++)
+                memset(arrs[a], 0, (size_t)p * row);
+            memset(ec->peak_mag, 0, (size_t)p * sizeof(float));
+        } else if (s > 0) {
+            for (int a = 0; a < 4; a++) {
+                memmove(arrs[a], arrs[a] + (size_t)u * EC_KP, (size_t)keep * row);
+                memset(arrs[a] + (size_t)keep * EC_KP, 0, (size_t)u * row);
+            }
+            memmove(ec->peak_mag, ec->peak_mag + u, (size_t)keep * sizeof(float));
+            memmove(ec->peak_idx, ec->peak_idx + u, (size_t)keep * sizeof(int));
+            memset(ec->peak_mag + keep, 0, (size_t)u * sizeof(float));
+        } else {
+            for (int a = 0; a < 4; a++) {
+                memmove(arrs[a] + (size_t)u * EC_KP, arrs[a], (size_t)keep * row);
+                memset(arrs[a], 0, (size_t)u * row);
+            }
+            memmove(ec->peak_mag + u, ec->peak_mag, (size_t)keep * sizeof(float));
+            memmove(ec->peak_idx + u, ec->peak_idx, (size_t)keep * sizeof(int));
+            memset(ec->peak_mag, 0, (size_t)u * sizeof(float));
+        }
+    }
+    if (!whole || s >= p || -s >= p) {
+        memset(ec->xr, 0, (size_t)p * row);
+        memset(ec->xi, 0, (size_t)p * row);
+    } else if (s > 0) {
+        /* The frames s steps older become the newest: the s newest of the
+         * ring are cleared and the head moves back. */
+        for (int j = 0; j < s; j++) {
+            int slot = ((ec->xhead - j) % p + p) % p;
+            memset(ec->xr + (size_t)slot * EC_KP, 0, row);
+            memset(ec->xi + (size_t)slot * EC_KP, 0, row);
+        }
+        ec->xhead = ((ec->xhead - s) % p + p) % p;
+    } else {
+        /* Newer frames than the history holds: the oldest slots become the
+         * newest, cleared. */
+        ec->xhead = (ec->xhead - s) % p;
+        for (int j = 0; j < -s; j++) {
+            int slot = ((ec->xhead - j) % p + p) % p;
+            memset(ec->xr + (size_t)slot * EC_KP, 0, row);
+            memset(ec->xi + (size_t)slot * EC_KP, 0, row);
+        }
+    }
+    ec->delay = nd;
+    memset(ec->xpow, 0, sizeof ec->xpow);
+    for (int j = 0; j < p; j++) {
+        const float *xr = ec->xr + (size_t)j * EC_KP, *xi = ec->xi + (size_t)j * EC_KP;
+        for (int k = 0; k < EC_K; k++)
+            ec->xpow[k] += (double)xr[k] * xr[k] + (double)xi[k] * xi[k];
+    }
+    fill_frame(ec, 0);
+    if (!ec->converged)
+        ec->boot = EC_BOOT;
+    memset(ec->gcc_r, 0, sizeof ec->gcc_r);
+    memset(ec->gcc_i, 0, sizeof ec->gcc_i);
+    ec->settle = 2 * p;
+}
+
+static void shift_window(gv_echo *ec, int s)
+{
+    move_delay(ec, (double)s * EC_B, 1);
+}
+
+/* The next two background partitions brought back to EC_B taps
+ * (the tail of each transform frame must be zero for a linear
+ * convolution); both are transformed at once, and their largest taps are
+ * noted for the delay. */
+static void constrain(gv_echo *ec)
+{
+    int a = ec->cpart, b = (ec->cpart + 1) % ec->parts;
+    float *ar = ec->br + (size_t)a * EC_KP, *ai = ec->bi + (size_t)a * EC_KP;
+    float *brr = ec->br + (size_t)b * EC_KP, *bii = ec->bi + (size_t)b * EC_KP;
+    float ma = 0.0f, mb = 0.0f;
+    int ia = 0, ib = 0;
+
+    pack(ar, ai, brr, bii, ec->re, ec->im);
+    gv_fft_inverse(ec->fft, ec->re, ec->im);
+    for (int t = 0; t < EC_B; t++) {
+        float va = fabsf((float)ec->re[t]), vb = fabsf((float)ec->im[t]);
+        if (va > ma) {
+            ma = va;
+            ia = t;
+        }
+        if (vb > mb) {
+            mb = vb;
+            ib = t;
+        }
+    }
+    for (int t = EC_B; t < EC_N; t++)
+        ec->re[t] = ec->im[t] = 0.0;
+    gv_fft_forward(ec->fft, ec->re, ec->im);
+    unpack(ec->re, ec->im, ar, ai, brr, bii);
+    ec->peak_mag[a] = ma;
+    ec->peak_idx[a] = ia;
+    if (b != a) {
+        ec->peak_mag[b] = mb;
+        ec->peak_idx[b] = ib;
+    }
+    ec->cpart = (ec->cpart + 2) % ec->parts;
+}
+
+/* The tap (from the window's start) where the echo starts: the largest
+ * tap of the first partition whose largest is at least half the filter's
+ * (in a reverberant room several taps come close to the largest; the
+ * first of them is the stable choice), or -1 when the filter holds
+ * nothing. */
+static int filter_peak(const gv_echo *ec)
+{
+    float m = 0.0f;
+    for (int j = 0; j < ec->parts; j++)
+        if (ec->peak_mag[j] > m)
+            m = ec->peak_mag[j];
+    for (int j = 0; j < ec->parts && m > 0.0f; j++)
+        if (ec->peak_mag[j] >= 0.5f * m)
+            return j * EC_B + ec->peak_idx[j];
+    return -1;
+}
+
+/* Binary spectra of this step's microphone and reference blocks, the
+ * distance of the microphone's to each lag's reference, and the lag that
+ * has stayed closest. */
+static void estimate_delay(gv_echo *ec, const float *mr, const float *mi, const float *rr,
+                           const float *ri, int ref_active, int mic_active)
+{
+    uint32_t mbits = 0, rbits = 0;
+    int head;
+    float mean = 0.0f, best;
+    int cand = 0;
+
+    for (int b = 0; b < EC_BANDS; b++) {
+        double em = 1e-10, er = 1e-10;
+        float lm, lr;
+        for (int k = ec->band_lo[b]; k < ec->band_lo[b + 1]; k++) {
+            em += (double)mr[k] * mr[k] + (double)mi[k] * mi[k];
+            er += (double)rr[k] * rr[k] + (double)ri[k] * ri[k];
+        }
+        lm = (float)log10(em);
+        lr = (float)log10(er);
+        if (mic_active) {
+            if (ec->mic_lvl[b] < -0.5f && ec->mic_lvl[b] > -1.5f)
+                ec->mic_lvl[b] = lm;
+            ec->mic_lvl[b] += 0.02f * (lm - ec->mic_lvl[b]);
+        }
+        if (ref_active) {
+            if (ec->ref_lvl[b] < -0.5f && ec->ref_lvl[b] > -1.5f)
+                ec->ref_lvl[b] = lr;
+            ec->ref_lvl[b] += 0.02f * (lr - ec->ref_lvl[b]);
+        }
+        mbits |= (uint32_t)(lm > ec->mic_lvl[b]) << b;
+        rbits |= (uint32_t)(lr > ec->ref_lvl[b]) << b;
+    }
+    head = (ec->bits_head + 1) % ec->lags;
+    ec->bits_head = head;
+    ec->ref_bits[head] = rbits;
+    ec->ref_act[head] = (uint8_t)ref_active;
+    ec->est_age++;
+    ec->echo_now = 0;
+    if (!mic_active)
+        return;
+    for (int k = 0; k < ec->lags; k++) {
+        int slot = (head - k + ec->lags) % ec->lags;
+        /* A silent reference cannot explain a sounding microphone: that
+         * counts as a chance match. */
+        int d = EC_BANDS / 2;
+        if (ec->ref_act[slot]) {
+            uint32_t x = mbits ^ ec->ref_bits[slot];
+            for (d = 0; x; x &= x - 1)
+                d++;
+            if (k == ec->est_lag && d <= EC_ECHO_BITS)
+                ec->echo_now = 1;
+        }
+        ec->dist[k] += 0.04f * ((float)d - ec->dist[k]);
+        mean += ec->dist[k];
+    }
+    mean /= (float)ec->lags;
+    best = ec->dist[0];
+    for (int k = 1; k < ec->lags; k++)
+        if (ec->dist[k] < best) {
+            best = ec->dist[k];
+            cand = k;
+        }
+    /* A lag counts once it has been the closest for a while and clearly
+     * closer than lags on average: echo, not chance. */
+    if (mean - best < 2.5f) {
+        ec->cand_count = 0;
+        return;
+    }
+    if (cand == ec->cand) {
+        ec->cand_count++;
+    } else {
+        ec->cand = cand;
+        ec->cand_count = 0;
+    }
+    ec->est_contrast = mean - best;
+    if (ec->cand_count >= 30) {
+        ec->est_lag = cand;
+        ec->est_age = 0;
+    }
+}
+
+/* Puts the window where the echo is. While the filter cancels, its taps
+ * say where the echo starts: the window follows it in whole partitions,
+ * keeping it about a partition in. Before that the estimator places it,
+ * and afterwards moves it when the echo jumps: when a freshly confirmed
+ * estimate differs by two steps or more from the estimate noted while the
+ * filter cancelled, and the filter no longer does. (Reverberation biases
+ * the estimator late by up to a step; the difference cancels the bias. A
+ * near talker makes the filter fail too, but does not move the
+ * estimate.) */
+static void follow_delay(gv_echo *ec)
+{
+    int peak = filter_peak(ec), fresh = ec->est_lag >= 0 && ec->est_age == 0;
+    if (ec->settle > 0) {
+        ec->settle--;
+        return;
+    }
+    if (fresh && ec->converged && ec->erle_db > 10.0f)
+        ec->est_match = ec->est_lag;
+    if (fresh && ec->est_match >= 0 && ec->erle_db < EC_LOST_DB &&
+        ec->est_contrast > EC_JUMP_CONTRAST) {
+        int s = ec->est_lag - ec->est_match;
+        if (s >= 2 || s <= -2) {
+            ec->est_match = ec->est_lag;
+            move_delay(ec, (double)s * EC_B, 0);
+            return;
+        }
+    }
+    if (ec->converged && peak >= 0) {
+        if (peak >= 2 * EC_B)
+            shift_window(ec, peak / EC_B - 1);
+        else if (peak < EC_B / 4 && ec->delay >= EC_B)
+            shift_window(ec, -1);
+        return;
+    }
+    if (fresh && ec->est_match < 0) {
+        /* First placement: an echo a step or two before the estimate
+         * still falls inside the window. */
+        double target = (double)(ec->est_lag - 2) * EC_B;
+        if (target < 0.0)
+            target = 0.0;
+        ec->est_match = ec->est_lag;
+        shift_window(ec, (int)lround((target - ec->delay) / EC_B));
+    }
+}
+
+/* The fine delay, to the sample: the phase transform of the smoothed
+ * cross spectrum of microphone and reference peaks at the direct path
+ * (its phase alone carries the delay; the echo path's colouring and the
+ * speech's spectrum are divided out). Each partition's frame holds the
+ * lags from 480 j to 480 j + 479 of the microphone block without
+ * wrap-around. A peak counts when it stands well above the average: a
+ * near talker or a path without a dominant early part gives none. */
+static void accumulate_gcc(gv_echo *ec, const float *mr, const float *mi)
+{
+    const int p = ec->parts;
+    for (int j = 0; j < EC_GCC_PARTS && j < p; j++) {
+        const size_t slot = (size_t)((ec->xhead - j + p) % p) * EC_KP;
+        const float *xr = ec->xr + slot, *xi = ec->xi + slot;
+        float *gr = ec->gcc_r[j], *gi = ec->gcc_i[j];
+        for (int k = EC_GCC_LO; k < EC_GCC_HI; k++) {
+            float cr = mr[k] * xr[k] + mi[k] * xi[k];
+            float ci = mi[k] * xr[k] - mr[k] * xi[k];
+            float w = (1.0f - EC_GCC_SMOOTH) / (sqrtf(cr * cr + ci * ci) + 1e-20f);
+            gr[k] = EC_GCC_SMOOTH * gr[k] + w * cr;
+            gi[k] = EC_GCC_SMOOTH * gi[k] + w * ci;
+        }
+    }
+}
+
+static int find_fine_delay(gv_echo *ec, double *lag)
+{
+    static const float zero[EC_KP];
+    double best = 0.0, sum = 0.0, frac = 0.0;
+    int bj = -1, bl = 0, n = 0;
+    double corr[EC_GCC_PARTS][EC_GCC_HI_LAG + 1];
+
+    for (int j = 0; j < EC_GCC_PARTS; j += 2) {
+        const float *br_ = j + 1 < EC_GCC_PARTS ? ec->gcc_r[j + 1] : zero;
+        const float *bi_ = j + 1 < EC_GCC_PARTS ? ec->gcc_i[j + 1] : zero;
+        pack(ec->gcc_r[j], ec->gcc_i[j], br_, bi_, ec->re, ec->im);
+        gv_fft_inverse(ec->fft, ec->re, ec->im);
+        for (int l = 0; l <= EC_GCC_HI_LAG; l++) {
+            corr[j][l] = ec->re[l];
+            if (j + 1 < EC_GCC_PARTS)
+                corr[j + 1][l] = ec->im[l];
+        }
+    }
+    /* Lags near a frame's ends are left out: both blocks end with the
+     * frame, and the phase transform turns those edges into a peak. The
+     * partitions' ranges overlap, so nothing between is missed. */
+    for (int j = 0; j < EC_GCC_PARTS && j < ec->parts; j++)
+        for (int l = EC_GCC_LO_LAG; l < EC_GCC_HI_LAG; l++) {
+            double v = fabs(corr[j][l]);
+            sum += v;
+            n++;
+            if (v > best) {
+                best = v;
+                bj = j;
+                bl = l;
+            }
+        }
+    if (bj < 0 || best < EC_GCC_PEAK * sum / n)
+        return 0;
+    {
+        double a = fabs(corr[bj][bl - 1]), c = fabs(corr[bj][bl + 1]);
+        double den = a - 2.0 * best + c;
+        if (den < 0.0)
+            frac = 0.5 * (a - c) / den;
+    }
+    *lag = (double)bj * EC_B + bl + frac;
+    return 1;
+}
+
+/* Least-squares line through the recorded fine delays except the one at
+ * slot skip (-1: none): f = *a + *b t; returns the spread of the times
+ * (the sum of their squared deviations), for the slope's error. */
+static double fit_line(const gv_echo *ec, int skip, double *a, double *b)
+{
+    double st = 0.0, sf = 0.0, stt = 0.0, stf = 0.0;
+    int m = 0;
+    for (int i = 0; i < ec->trk_n; i++) {
+        int k = (ec->trk_head + EC_TRK - 1 - i) % EC_TRK;
+        if (k != skip) {
+            st += ec->trk_t[k];
+            sf += ec->trk_f[k];
+            m++;
+        }
+    }
+    st /= m;
+    sf /= m;
+    for (int i = 0; i < ec->trk_n; i++) {
+        int k = (ec->trk_head + EC_TRK - 1 - i) % EC_TRK;
+        if (k != skip) {
+            stt += (ec->trk_t[k] - st) * (ec->trk_t[k] - st);
+            stf += (ec->trk_t[k] - st) * (ec->trk_f[k] - sf);
+        }
+    }
+    *b = stt > 0.0 ? stf / stt : 0.0;
+    *a = sf - *b * st;
+    return stt;
+}
+
+/* Clock drift moves the echo along the reference by up to a sample every
+ * 20 ms, faster than the filter re-converges on speech, so it is taken
+ * from the fine delay: the least-squares slope of the last few seconds'
+ * fine delays (after dropping the one furthest off the line) is the
+ * drift, which the reference's delay then follows. A jump in the fine
+ * delay (a latency change, another path) starts the record afresh. */
+static void follow_drift(gv_echo *ec)
+{
+    double lag, f, tol, a0, slope, stt, se, ss = 0.0, worst = -1.0;
+    int last, wk = -1;
+
+    if (++ec->gcc_steps < EC_GCC_EVERY)
+        return;
+    ec->gcc_steps = 0;
+    ec->fine_age++;
+    if (!find_fine_delay(ec, &lag))
+        return;
+    f = ec->delay + lag;
+    last = (ec->trk_head + EC_TRK - 1) % EC_TRK;
+    /* How far the fine delay may have moved since the last one on record,
+     * at the largest drift. */
+    tol = EC_GCC_JUMP + EC_DRIFT_MAX * ((double)ec->steps * EC_B - ec->trk_t[last]);
+    if (ec->trk_n > 0 && fabs(f - ec->trk_f[last]) > tol) {
+        /* Off the record: a stray peak, unless a few agree. */
+        if (ec->pend_n > 0 && fabs(f - ec->pend_f) <= tol)
+            ec->pend_n++;
+        else
+            ec->pend_n = 1;
+        ec->pend_f = f;
+        if (ec->pend_n < 3)
+            return;
+        /* The echo moved (a latency change) and the filter lost it: move
+         * the reference with it. */
+        if (ec->erle_db < EC_LOST_DB && ec->settle == 0 && fabs(f - ec->trk_f[last]) >= EC_B / 2) {
+            double delta = f - ec->trk_f[last];
+            if (ec->est_match >= 0)
+                ec->est_match += (int)lround(delta / EC_B);
+            ec->pend_n = 0;
+            ec->trk_n = 0;
+            move_delay(ec, delta, 0);
+            return;
+        }
+        ec->trk_n = 0;
+    }
+    ec->pend_n = 0;
+    ec->fine = f;
+    ec->fine_age = 0;
+    ec->trk_t[ec->trk_head] = (double)ec->steps * EC_B;
+    ec->trk_f[ec->trk_head] = f;
+    ec->trk_head = (ec->trk_head + 1) % EC_TRK;
+    if (ec->trk_n < EC_TRK)
+        ec->trk_n++;
+    if (ec->trk_n < (ec->converged ? EC_TRK / 2 : EC_TRK / 5))
+        return;
+    /* The fit, then again without the point furthest off it (a stray
+     * peak that got through). */
+    fit_line(ec, -1, &a0, &slope);
+    for (int i = 0; i < ec->trk_n; i++) {
+        int k = (ec->trk_head + EC_TRK - 1 - i) % EC_TRK;
+        double r = fabs(ec->trk_f[k] - (a0 + slope * ec->trk_t[k]));
+        if (r > worst) {
+            worst = r;
+            wk = k;
+        }
+    }
+    stt = fit_line(ec, wk, &a0, &slope);
+    /* Only a slope that differs from the drift in use by several times its
+     * standard error counts: scattered fine delays (no dominant early
+     * echo, a near talker fooling the search now and then) give none. */
+    for (int i = 0; i < ec->trk_n; i++) {
+        int k = (ec->trk_head + EC_TRK - 1 - i) % EC_TRK;
+        double r = ec->trk_f[k] - (a0 + slope * ec->trk_t[k]);
+        if (k != wk)
+            ss += r * r;
+    }
+    se = sqrt(ss / (ec->trk_n - 3) / (stt + 1e-30));
+    if (fabs(slope - ec->drift) < EC_SLOPE_SIGNIF * se)
+        return;
+    if (slope > EC_DRIFT_MAX)
+        slope = EC_DRIFT_MAX;
+    if (slope < -EC_DRIFT_MAX)
+        slope = -EC_DRIFT_MAX;
+    /* A new drift (from a short record while the filter does not cancel)
+     * is taken at once, and leaves the filter with an echo smeared over
+     * the old one's movement: it relearns at full rate. Otherwise the
+     * drift follows the slope, slowly once the filter cancels (a slope of
+     * the long record is good to a few ppm). */
+    if (!ec->converged && fabs(slope - ec->drift) > EC_DRIFT_RELEARN) {
+        /* The record so far mixes two drifts (and two lags of the
+         * smoothed fine delay behind the echo): start it afresh. */
+        ec->boot = EC_BOOT;
+        ec->drift = slope;
+        ec->trk_n = 0;
+        return;
+    }
+    ec->drift += (ec->converged ? EC_DRIFT_SLOW : EC_DRIFT_GAIN) * (slope - ec->drift);
+}
+
+/* Per bin the step: the coherence ramp; full while learning from nothing
+ * (the estimate the coherence needs is not there yet); at least
+ * EC_LOST_STEP while the filter has not found the echo and either no
+ * delay is known yet or this step's microphone matches the reference at
+ * the estimated lag (echo, not a near talker). Normalised by the
+ * reference power the partitions hold. gr, gi get the step times the
+ * error. */
+static void step_sizes(gv_echo *ec, int ref_active, float *gr, float *gi)
+{
+    double xmean = 0.0, norm;
+    float floor_ = 0.0f;
+    if (ec->boot > 0)
+        floor_ = 1.0f;
+    else if (!ec->converged && (ec->echo_now || ec->est_lag < 0))
+        floor_ = EC_LOST_STEP;
+    for (int k = 0; k < EC_K; k++)
+        xmean += ec->xpow[k];
+    xmean = xmean / EC_K * EC_REG + 1e-6 * EC_N * ec->parts;
+    for (int k = 0; k < EC_KP; k++) {
+        float mu = 0.0f;
+        if (ref_active && k < EC_K) {
+            float coh = (ec->cdr[k] * ec->cdr[k] + ec->cdi[k] * ec->cdi[k]) /
+                        (ec->cdd[k] * ec->cyy[k] + 1e-30f);
+            float c = (coh - EC_COH_LO) / (EC_COH_HI - EC_COH_LO);
+            c = c < 0.0f ? 0.0f : c > 1.0f ? 1.0f : c;
+            c *= c;
+            if (c < floor_)
+                c = floor_;
+            norm = ec->xpow[k] + xmean;
+            mu = (float)(EC_MU * c / norm);
+        }
+        gr[k] = mu * ec->er[k];
+        gi[k] = mu * ec->ei[k];
+    }
+    if (ref_active && ec->boot > 0)
+        ec->boot--;
+}
+
+int gv_echo_process(gv_echo *ec, const float *mic, const float *ref, float *out, float *echo)
+{
+    const int p = ec ? ec->parts : 0;
+    float rr[EC_KP], ri[EC_KP], mr[EC_KP], mi[EC_KP], gr[EC_KP], gi[EC_KP];
+    float m[EC_B], yb[EC_B], yf[EC_B];
+    double eb2 = 0.0, ef2 = 0.0, m2 = 0.0, r2 = 0.0;
+    int ref_active, mic_active;
+    float *xr, *xi;
+
+    if (!ec || !mic || !out)
+        return GV_EINVAL;
+
+    /* The reference into the ring, its delayed version into the frame. */
+    for (int i = 0; i < EC_B; i++) {
+        float v = ref ? ref[i] : 0.0f;
+        if (!isfinite(v))
+            v = 0.0f;
+        ec->ring[(ec->now + i) & ec->ring_mask] = v;
+        r2 += (double)v * v;
+        m[i] = isfinite(mic[i]) ? mic[i] : 0.0f;
+        m2 += (double)m[i] * m[i];
+    }
+    ec->now += EC_B;
+    ref_active = r2 > EC_ACTIVE_POW * EC_B;
+    mic_active = m2 > EC_MIC_POW * EC_B;
+    memmove(ec->frame, ec->frame + EC_B, EC_OFF * sizeof(double));
+    fill_frame(ec, EC_OFF);
+    ec->delay += ec->drift * EC_B;
+    if (ec->delay < 0.0)
+        ec->delay = 0.0;
+    if (ec->delay > ec->max_delay)
+        ec->delay = ec->max_delay;
+
+    /* Delayed reference frame and raw reference block in one transform. */
+    for (int t = 0; t < EC_N; t++) {
+        ec->re[t] = ec->frame[t];
+        ec->im[t] = t < EC_B ? ec->ring[(ec->now - EC_B + t) & ec->ring_mask] : 0.0;
+    }
+    gv_fft_forward(ec->fft, ec->re, ec->im);
+    ec->xhead = (ec->xhead + 1) % p;
+    xr = ec->xr + (size_t)ec->xhead * EC_KP;
+    xi = ec->xi + (size_t)ec->xhead * EC_KP;
+    for (int k = 0; k < EC_K; k++)
+        ec->xpow[k] -= (double)xr[k] * xr[k] + (double)xi[k] * xi[k];
+    unpack(ec->re, ec->im, xr, xi, rr, ri);
+    for (int k = 0; k < EC_K; k++) {
+        ec->xpow[k] += (double)xr[k] * xr[k] + (double)xi[k] * xi[k];
+        if (ec->xpow[k] < 0.0)
+            ec->xpow[k] = 0.0;
+    }
+
+    /* Both filters' echo estimates, inverse-transformed together. */
+    memset(ec->yr, 0, sizeof ec->yr);
+    memset(ec->yi, 0, sizeof ec->yi);
+    memset(ec->zr, 0, sizeof ec->zr);
+    memset(ec->zi, 0, sizeof ec->zi);
+    for (int j = 0; j < p; j++) {
+        size_t slot = (size_t)((ec->xhead - j + p) % p) * EC_KP, w = (size_t)j * EC_KP;
+        cmac(ec->yr, ec->yi, ec->xr + slot, ec->xi + slot, ec->br + w, ec->bi + w);
+        cmac(ec->zr, ec->zi, ec->xr + slot, ec->xi + slot, ec->fr + w, ec->fi + w);
+    }
+    pack(ec->yr, ec->yi, ec->zr, ec->zi, ec->re, ec->im);
+    gv_fft_inverse(ec->fft, ec->re, ec->im);
+    for (int i = 0; i < EC_B; i++) {
+        yb[i] = (float)ec->re[EC_OFF + i];
+        yf[i] = (float)ec->im[EC_OFF + i];
+        eb2 += (double)(m[i] - yb[i]) * (m[i] - yb[i]);
+        ef2 += (double)(m[i] - yf[i]) * (m[i] - yf[i]);
+    }
+
+    /* The background's error and echo estimate as blocks, in one
+     * transform; their sum is the microphone's block. */
+    for (int t = 0; t < EC_OFF; t++)
+        ec->re[t] = ec->im[t] = 0.0;
+    for (int i = 0; i < EC_B; i++) {
+        ec->re[EC_OFF + i] = m[i] - yb[i];
+        ec->im[EC_OFF + i] = yb[i];
+    }
+    gv_fft_forward(ec->fft, ec->re, ec->im);
+    unpack(ec->re, ec->im, ec->er, ec->ei, mr, mi);
+    for (int k = 0; k < EC_K; k++) {
+        float yr = mr[k], yi = mi[k];
+        mr[k] += ec->er[k];
+        mi[k] += ec->ei[k];
+        if (ref_active) {
+            const float a = EC_COH_SMOOTH;
+            ec->cdd[k] = a * ec->cdd[k] + (1.0f - a) * (mr[k] * mr[k] + mi[k] * mi[k]);
+            ec->cyy[k] = a * ec->cyy[k] + (1.0f - a) * (yr * yr + yi * yi);
+            ec->cdr[k] = a * ec->cdr[k] + (1.0f - a) * (mr[k] * yr + mi[k] * yi);
+            ec->cdi[k] = a * ec->cdi[k] + (1.0f - a) * (mi[k] * yr - mr[k] * yi);
+        }
+    }
+    estimate_delay(ec, mr, mi, rr, ri, ref_active, mic_active);
+    if (ref_active && mic_active)
+        accumulate_gcc(ec, mr, mi);
+    ec->steps++;
+
+    step_sizes(ec, ref_active, gr, gi);
+    for (int j = 0; j < p; j++) {
+        size_t slot = (size_t)((ec->xhead - j + p) % p) * EC_KP, w = (size_t)j * EC_KP;
+        cmac_conj(ec->br + w, ec->bi + w, ec->xr + slot, ec->xi + slot, gr, gi);
+    }
+    /* Two partitions' wrap-around is cleared every third step: enough to
+     * keep the filter linear, at a fraction of the cost of all every
+     * step. */
+    if (++ec->cstep >= EC_CONSTRAIN_EVERY) {
+        ec->cstep = 0;
+        constrain(ec);
+    }
+
+    /* Foreground against background: the foreground takes the background
+     * when that has cancelled clearly better for a few steps, and either
+     * explains most of the microphone (so it is not fitting a near
+     * talker) or the foreground does worse than no filter (the path
+     * changed); the output crossfades over this block. The background
+     * falls back to the foreground when it has wandered off. */
+    ec->sb = 0.7 * ec->sb + eb2;
+    ec->sf = 0.7 * ec->sf + ef2;
+    ec->sm = 0.7 * ec->sm + m2;
+    ec->better = ec->sb < 0.8 * ec->sf && (ec->sb < 0.25 * ec->sm || ec->sf > ec->sm) && ref_active
+                     ? ec->better + 1
+                     : 0;
+    ec->worse = ec->sb > 2.0 * ec->sf + 1e-9 ? ec->worse + 1 : 0;
+    if (ec->better >= 3) {
+        for (int i = 0; i < EC_B; i++) {
+            float w = (float)(i + 1) / EC_B;
+            yf[i] += w * (yb[i] - yf[i]);
+        }
+        copy_filter(ec, 1);
+        ec->sf = ec->sb;
+        ec->better = 0;
+    } else if (ec->worse >= 5) {
+        copy_filter(ec, 0);
+        ec->sb = ec->sf;
+        ec->worse = 0;
+    }
+    ef2 = 0.0;
+    for (int i = 0; i < EC_B; i++) {
+        float e = m[i] - yf[i];
+        ef2 += (double)e * e;
+        if (echo)
+            echo[i] = yf[i];
+        out[i] = e;
+    }
+
+    /* Figures: ERLE over steps the far end talks; converged once it has
+     * stayed above EC_CONV_DB, lost when the filter does worse than none
+     * (then it relearns at full rate). */
+    if (ref_active) {
+        ec->pm = 0.95 * ec->pm + m2;
+        ec->pf = 0.95 * ec->pf + ef2;
+        ec->erle_db = (float)(10.0 * log10((ec->pm + 1e-12) / (ec->pf + 1e-12)));
+        ec->conv_count = ec->erle_db > EC_CONV_DB ? ec->conv_count + 1 : 0;
+        if (ec->conv_count >= 30)
+            ec->converged = 1;
+        ec->lost_count = ec->erle_db < EC_LOST_DB ? ec->lost_count + 1 : 0;
+        if (ec->lost_count >= 15) {
+            ec->converged = 0;
+            ec->lost_count = 0;
+            ec->boot = EC_BOOT;
+        }
+    }
+    follow_delay(ec);
+    follow_drift(ec);
+    return 0;
+}
+
+int gv_echo_get_stats(const gv_echo *ec, gv_echo_stats *st)
+{
+    int peak;
+    if (!ec || !st)
+        return GV_EINVAL;
+    memset(st, 0, sizeof *st);
+    peak = filter_peak(ec);
+    if (ec->fine_age <= EC_FINE_FRESH)
+        st->delay_samples = (int)lround(ec->fine);
+    else if (ec->converged && peak >= 0)
+        st->delay_samples = (int)lround(ec->delay) + peak;
+    else if (ec->est_lag >= 0)
+        st->delay_samples = ec->est_lag * EC_B;
+    else
+        st->delay_samples = -1;
+    st->erle_db = ec->erle_db;
+    st->drift_ppm = (float)(ec->drift * 1e6);
+    st->converged = ec->converged;
+    return 0;
+}

@@ -1,0 +1,147 @@
+#include "audio/gv_echoref.h"
+
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "audio/gv_resample.h"
+#include "gvoip/error.h"
+
+/* 1.4 s of 48 kHz: the reader never looks further back than HISTORY, so the
+ * writer can run a long way ahead before it overwrites anything read. */
+#define RING 65536
+#define HISTORY (RING / 2)
+#define SCRATCH 1024
+
+struct gv_echoref {
+    float ring[RING];
+    /* Writer's: */
+    gv_resampler *rs;
+    int rate, channels;
+    float scratch[SCRATCH];
+    /* Published by the writer: samples written in all, and when the last of
+     * them plays. A sequence count around the pair lets the reader see
+     * both from the same write (odd: a write is in progress). */
+    atomic_uint_fast64_t seq;
+    atomic_uint_fast64_t written;
+    atomic_uint_fast64_t play_end_us;
+    /* Reader's: the next sample to hand out, once seated. */
+    int64_t pos;
+    int seated;
+    uint64_t reseats;
+};
+
+int gv_echoref_create(gv_echoref **out)
+{
+    gv_echoref *er;
+
+    if (!out)
+        return GV_EINVAL;
+    er = calloc(1, sizeof *er);
+    *out = er;
+    return er ? 0 : GV_ENOMEM;
+}
+
+void gv_echoref_destroy(gv_echoref *er)
+{
+    if (!er)
+        return;
+    gv_resampler_destroy(er->rs);
+    free(er);
+}
+
+int gv_echoref_prepare(gv_echoref *er, int rate, int channels)
+{
+    gv_resampler *rs = NULL;
+    int rc;
+
+    if (!er || rate < GV_RESAMPLE_MIN_RATE || rate > GV_RESAMPLE_MAX_RATE || channels < 1 || channels > 2)
+        return GV_EINVAL;
+    if (er->rs && er->rate == rate && er->channels == channels)
+        return 0;
+    rc = gv_resampler_create(rate, channels, GV_CLEAN_RATE, 1, GV_RESAMPLE_QUALITY_DEFAULT, &rs);
+    if (rc < 0)
+        return rc;
+    gv_resampler_destroy(er->rs);
+    er->rs = rs;
+    er->rate = rate;
+    er->channels = channels;
+    return 0;
+}
+
+int gv_echoref_write(gv_echoref *er, const float *samples, size_t frames, int rate, int channels,
+                     uint64_t play_end_us)
+{
+    uint64_t w;
+    size_t done = 0;
+    int rc;
+
+    if (!er || (!samples && frames))
+        return GV_EINVAL;
+    rc = gv_echoref_prepare(er, rate, channels);
+    if (rc < 0)
+        return rc;
+    w = atomic_load_explicit(&er->written, memory_order_relaxed);
+    while (done < frames) {
+        size_t used = 0;
+        int got = gv_resampler_process(er->rs, samples + done * (size_t)channels, frames - done, er->scratch,
+                                       SCRATCH, &used);
+        if (got < 0)
+            return got;
+        for (int i = 0; i < got; i++)
+            er->ring[(w + (uint64_t)i) % RING] = er->scratch[i];
+        w += (uint64_t)got;
+        done += used;
+        if (used == 0 && got == 0)
+            break;
+    }
+    atomic_fetch_add_explicit(&er->seq, 1, memory_order_acq_rel);
+    atomic_store_explicit(&er->written, w, memory_order_relaxed);
+    atomic_store_explicit(&er->play_end_us, play_end_us, memory_order_relaxed);
+    atomic_fetch_add_explicit(&er->seq, 1, memory_order_release);
+    return 0;
+}
+
+int gv_echoref_read(gv_echoref *er, float *out, uint64_t captured_end_us)
+{
+    uint64_t s0, s1, written, play_end;
+    int64_t want, lag;
+
+    if (!er || !out)
+        return GV_EINVAL;
+    do {
+        s0 = atomic_load_explicit(&er->seq, memory_order_acquire);
+        written = atomic_load_explicit(&er->written, memory_order_relaxed);
+        play_end = atomic_load_explicit(&er->play_end_us, memory_order_relaxed);
+        atomic_thread_fence(memory_order_acquire);
+        s1 = atomic_load_explicit(&er->seq, memory_order_relaxed);
+    } while (s0 != s1 || (s0 & 1));
+    if (written == 0)
+        return 0;
+    /* The sample playing at captured_end_us, less the lead, is the last one
+     * of the step to hand out. */
+    lag = ((int64_t)play_end - (int64_t)captured_end_us) * (GV_CLEAN_RATE / 1000) / 1000 +
+          GV_ECHOREF_LEAD_MS * (GV_CLEAN_RATE / 1000);
+    want = (int64_t)written - lag - GV_CLEAN_STEP;
+    if (want < 0 || want + GV_CLEAN_STEP > (int64_t)written || want < (int64_t)written - HISTORY) {
+        /* Nothing (or not all of it) was played then: playback stopped, or
+         * has not reached this moment. */
+        er->seated = 0;
+        return 0;
+    }
+    if (!er->seated || llabs(want - er->pos) > GV_ECHOREF_RESEAT_MS * (GV_CLEAN_RATE / 1000) ||
+        er->pos + GV_CLEAN_STEP > (int64_t)written) {
+        er->reseats += er->seated;
+        er->pos = want;
+        er->seated = 1;
+    }
+    for (int i = 0; i < GV_CLEAN_STEP; i++)
+        out[i] = er->ring[(uint64_t)(er->pos + i) % RING];
+    er->pos += GV_CLEAN_STEP;
+    return 1;
+}
+
+uint64_t gv_echoref_reseats(const gv_echoref *er)
+{
+    return er ? er->reseats : 0;
+}

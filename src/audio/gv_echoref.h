@@ -1,0 +1,61 @@
+/* The echo canceller's reference: what the speaker played, handed from
+ * the thread that feeds the device (the render thread, or a game's own
+ * audio callback) to the thread that cleans the microphone, and lined up
+ * with the microphone by time.
+ *
+ * The writer stamps each block with the moment its last sample reaches the
+ * speaker; the reader asks for the 10 ms that were playing when a step of
+ * microphone samples was captured. Both clocks are the caller's one clock.
+ * The reader moves on by exactly one step per call, so the canceller sees
+ * a continuous signal, and jumps only when the stamps say it is more than
+ * GV_ECHOREF_RESEAT_MS off (the sound server changed its latency, playback
+ * paused): small clock drift between capture and playback is the
+ * canceller's to follow.
+ *
+ * One writer thread and one reader thread, lock-free: after
+ * gv_echoref_prepare no call allocates, locks, blocks or makes a system
+ * call. Pure: time is passed in. */
+#ifndef GV_AUDIO_ECHOREF_H
+#define GV_AUDIO_ECHOREF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "audio/gv_clean.h"
+
+/* The reference is handed out this much earlier than the stamps say, so
+ * that timing error never puts the echo ahead of it (the canceller looks
+ * for the echo up to its max_delay_ms later). */
+#define GV_ECHOREF_LEAD_MS 10
+#define GV_ECHOREF_RESEAT_MS 20
+
+typedef struct gv_echoref gv_echoref;
+
+/* Returns 0 and the handle in *out (gv_echoref_destroy), GV_EINVAL or
+ * GV_ENOMEM. */
+int gv_echoref_create(gv_echoref **out);
+
+/* Frees er; NULL is a no-op. Neither end may be in use. */
+void gv_echoref_destroy(gv_echoref *er);
+
+/* Writer: builds the converter from rate (8000..192000) and channels (1,
+ * 2) to 48 kHz mono, so that writes in that format never allocate.
+ * Returns 0, GV_EINVAL or GV_ENOMEM. Not concurrent with gv_echoref_write. */
+int gv_echoref_prepare(gv_echoref *er, int rate, int channels);
+
+/* Writer: frames interleaved frames about to be played; the last of them
+ * reaches the speaker at play_end_us. A format other than the prepared one
+ * prepares it first (and allocates). Returns 0, GV_EINVAL or GV_ENOMEM. */
+int gv_echoref_write(gv_echoref *er, const float *samples, size_t frames, int rate, int channels,
+                     uint64_t play_end_us);
+
+/* Reader: fills out with the GV_CLEAN_STEP reference samples that were
+ * playing while the microphone captured the step ending at
+ * captured_end_us. Returns 1, or 0 with out untouched when nothing was
+ * being played then (no writes yet, or too long ago); GV_EINVAL. */
+int gv_echoref_read(gv_echoref *er, float *out, uint64_t captured_end_us);
+
+/* Reader: the number of times the reader jumped to follow the stamps. */
+uint64_t gv_echoref_reseats(const gv_echoref *er);
+
+#endif
