@@ -100,6 +100,9 @@
 /* Below a speech probability of 1 / GV_DENOISE_PAUSE_SLOPE a step is
  * pulled towards the floor whole. */
 #define GV_DENOISE_PAUSE_SLOPE 20.0f
+/* A step whose echo suppression keeps less than this share of its power
+ * (-6 dB) counts as that much less likely to be speech. */
+#define GV_DENOISE_ECHO_KEPT 0.25
 
 struct gv_denoise {
     gv_denoise_config cfg;
@@ -518,9 +521,20 @@ int gv_denoise_process(gv_denoise *ns, float *frame, const float *echo)
         for (int k = 0; k < GV_DENOISE_BINS; k++)
             ns->gain[k] = 1.0f;
     if (echo) {
+        double all = 0.0, kept = 0.0;
         gv_resup_gains(ns->resup, ns->e_re, ns->e_im, ns->y_re, ns->y_im, ns->gain_echo);
-        for (int k = 0; k < GV_DENOISE_BINS; k++)
+        for (int k = 0; k < GV_DENOISE_BINS; k++) {
             ns->gain[k] = min_f(ns->gain[k], ns->gain_echo[k]);
+            if (k >= ns->band_lo && k <= ns->band_hi) {
+                all += ns->power[k];
+                kept += ns->power[k] * ns->gain_echo[k] * ns->gain_echo[k];
+            }
+        }
+        /* What stands out of the noise may be the far end's echo, not the
+         * near talker: the automatic gain must not take the echo's residue
+         * for speech and raise it. The step counts as speech only as far as
+         * the suppression of the echo leaves its power. */
+        ns->speech_prob *= (float)fmin(1.0, kept / (all * GV_DENOISE_ECHO_KEPT + 1e-30));
         any_gain = 1;
     }
 

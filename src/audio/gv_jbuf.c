@@ -26,7 +26,13 @@
 /* Smaller excesses are left alone: a frame is lengthened by a pitch period
  * (2.5 to 10 ms) when the delay dips, and cutting back the little it
  * overshot would only move the delay again, which a listener hears as a
- * voice whose timing wobbles (measured through a sound server). */
+ * voice whose timing wobbles (measured through a sound server). A caller
+ * asking for a device's block at its start adds how early frames are asked
+ * (block_us): a cut moves the frames against the blocks and may hide in
+ * that, so the offset does not show it, and cut after cut the delay falls
+ * until the frames cross a block boundary, look a block later and are
+ * lengthened again (a 5..10 ms saw-tooth every few seconds with 10 ms
+ * blocks, and a concealed frame at each tooth). */
 #define EXCESS_MIN_US 4000
 #define SLOW_SENDER 0.0002 /* delays growing this fast: the sender's clock is slow */
 #define VERY_SLOW_SENDER 0.002 /* far beyond real clocks: a device driver's timer */
@@ -37,6 +43,7 @@
 #define STRETCH_UNIT 480 /* 10 ms: 5..10 ms holds a whole period of any voice of 100..400 Hz */
 #define STRETCH_MIN_FRAME 240 /* shorter frames are played as they are */
 #define TOPUP_N 512.0 /* packet frames: the playout's own drift is judged over about 10 s */
+#define BLOCK_N 3000.0 /* packet frames: how early frames are asked is forgotten over a minute */
 #define RECENT 16 /* packet frames whose excess is remembered (DRAIN_MIN_US of 10 ms frames) */
 #define CALM_WINDOW_US 1000000 /* a spike is over when this long has been calm */
 #define CALM_MIN_PACKETS 20
@@ -45,6 +52,8 @@
 #define SHIFT_WINDOW_US 1000000 /* a path that got faster is judged on this long */
 #define LOSS_EWMA_N 256.0 /* packets: recent loss is judged over about 5 s */
 #define LATE_MEMORY_US 1000000 /* a late packet this recent makes an underrun wait */
+#define LATE_REPEAT_US 3000000 /* ... and, if it was a hiccup, another one this recent */
+#define HICCUP_HEIGHT 2 /* a late delay this many times the quantile's height is a hiccup */
 #define BLOCK_US 500000 /* clock drift is measured on the minimum delay per block */
 #define BLOCKS 64 /* over 32 s */
 #define DRIFT_MIN_BLOCKS 4 /* the first estimate after 2 s */
@@ -110,6 +119,7 @@ struct gv_jbuf {
     int64_t last_lost_seq;
     int fec_wait; /* loss is high enough to wait for the packet carrying FEC */
     int64_t tgt_us;
+    int64_t q_height; /* of the delay quantile above the fastest packet */
 
     int state;
     int started; /* something of this stream was played: seqs below next_seq are final */
@@ -125,9 +135,11 @@ struct gv_jbuf {
      * a loss or the end of a talk spurt. */
     int ep_active;
     int ep_samples;
+    uint64_t ep_start_us;
     uint64_t pend;
-    uint64_t last_late_us;
-    int have_late;
+    uint64_t last_late_us, prev_late_us; /* the last two late arrivals, */
+    int have_late;                      /* if there were that many */
+    int late_hiccup; /* the last one stood far above the path's jitter */
     uint64_t excess_since_us;
     uint64_t last_cut_us;
     int have_excess;
@@ -145,6 +157,10 @@ struct gv_jbuf {
     int64_t prev_off, prev_end_ts;
     int64_t last_fall; /* of the offset between the last two such packets */
     int prev_plain; /* the last frame handed out was a packet played as it is */
+    int prev_packet, prev_skip; /* ... a packet, played with this skip */
+    /* How early frames were asked for, as only stretches show it (see
+     * track_jitter); forgotten over about a minute. */
+    double block_us;
     int64_t recent_excess[RECENT]; /* of the last packet frames since the level moved */
     uint64_t recent_at[RECENT];
     uint64_t recent_since; /* when the first of them played */
@@ -333,8 +349,12 @@ static int64_t median_since(const gv_jbuf *jb, uint64_t since_us, int count, int
  * second of delays alone would make a noisy tail. The step starts with
  * the newest run of delays that lies (nine in ten) below the quartile;
  * packets in that run that were sent before its first packet faster than
- * its median, and are slower than that median themselves, took the old
- * path (they arrive after faster packets sent later) and move too.
+ * its median, and lie nearer the old level than the new themselves (more
+ * than half the step above that median), took the old path (they arrive
+ * after faster packets sent later) and move too. Slower than the median
+ * alone is not enough: a packet of the new path sent a little before that
+ * first one, moved, would drag the base delay below the path's by the
+ * step (the target then read 20 ms too high, in 10 seeds of 20).
  * Returns whether the delays were moved. */
 static int follow_step_down(gv_jbuf *jb, uint64_t now)
 {
@@ -368,7 +388,7 @@ static int follow_step_down(gv_jbuf *jb, uint64_t now)
     jb->win_n = 0;
     for (i = 0; i < n; i++) {
         win_entry *e = &jb->fifo[(jb->win_head + i) % WIN_MAX];
-        if (i < cut || (e->d_us > median && (int64_t)e->at_us - e->d_us < first_fast_sent))
+        if (i < cut || (e->d_us > median + step / 2 && (int64_t)e->at_us - e->d_us < first_fast_sent))
             e->d_us -= step;
         sorted_insert(jb, e->d_us, e->at_us);
     }
@@ -658,6 +678,7 @@ static targets compute_targets(gv_jbuf *jb, int fs, uint64_t now)
      * it is not topped up at every wobble. */
     t.low = early ? t.anchor : clamp64(q + extra + margin / 2, lo, t.anchor);
     jb->tgt_us = t.anchor - base;
+    jb->q_height = q - base;
     return t;
 }
 
@@ -762,10 +783,11 @@ static void start_stream(gv_jbuf *jb, uint16_t seq, uint32_t ts)
     jb->ep_active = 0;
     jb->have_excess = 0;
     jb->have_cut = 0;
-    jb->prev_plain = 0;
-    jb->topup_us = jb->topup_time = jb->now_jitter = 0;
+    jb->prev_plain = jb->prev_packet = 0;
+    jb->topup_us = jb->topup_time = jb->now_jitter = jb->block_us = 0;
     jb->last_fall = 0;
     jb->have_late = 0;
+    jb->late_hiccup = 0;
 }
 
 /* A packet turned up after its turn. Its sequence number was (or will
@@ -776,8 +798,10 @@ static void note_late(gv_jbuf *jb, int64_t d, uint64_t now)
 {
     jb->st.received++;
     jb->st.late++;
+    jb->prev_late_us = jb->last_late_us;
     jb->last_late_us = now;
-    jb->have_late = 1;
+    jb->have_late += jb->have_late < 2;
+    jb->late_hiccup = jb->win_n > 0 && d - skew_at(jb, now) - jb->sorted[0] > HICCUP_HEIGHT * jb->q_height;
     jb->loss_ewma -= 1.0 / LOSS_EWMA_N;
     if (jb->loss_ewma < 0)
         jb->loss_ewma = 0;
@@ -1001,7 +1025,9 @@ static double level_fall(const gv_jbuf *jb)
 /* Follows the jitter of now_us on s, played at offset off right after the
  * packet before it, if that played as it was: the fall of the offset since
  * then is the device's drift, tiny, and that jitter. A step of frames is a
- * stall of the caller, not jitter. Returns the fall (0 for other pairs). */
+ * stall of the caller, not jitter. After a packet played stretched, what
+ * the stretch does not explain goes to block_us. Returns the fall (0 for
+ * other pairs). */
 static int64_t track_jitter(gv_jbuf *jb, const slot *s, int64_t off)
 {
     int64_t fall = 0;
@@ -1009,8 +1035,23 @@ static int64_t track_jitter(gv_jbuf *jb, const slot *s, int64_t off)
     if (jb->prev_plain && s->ts == jb->prev_end_ts && llabs(jb->prev_off - off) <= 2 * frame_us(s->samples)) {
         fall = jb->prev_off - off;
         jb->now_jitter -= jb->now_jitter / TOPUP_N;
+        jb->block_us -= jb->block_us / BLOCK_N;
         if (fabs((double)fall) > jb->now_jitter)
             jb->now_jitter = fabs((double)fall);
+    } else if (jb->prev_packet && s->ts == jb->prev_end_ts) {
+        /* After a frame played shorter by x (longer: x < 0) the offset
+         * falls by x/2..x, as the splice found it; more or less than that
+         * is a change of how early now_us is. A caller asking for a
+         * device's whole block at its start has frames look early by where
+         * they start in the block: constant while frames and blocks keep
+         * in step (20 ms frames, 10 ms blocks), so that only a stretch,
+         * which moves the frames against the blocks, shows it. More than a
+         * frame is a stall of the caller. */
+        int64_t a = frame_us(jb->prev_skip) / 2, b = frame_us(jb->prev_skip), f = jb->prev_off - off;
+        int64_t lo = a < b ? a : b, hi = a < b ? b : a;
+        int64_t r = f < lo ? lo - f : f > hi ? f - hi : 0;
+        if ((double)r > jb->block_us && r <= frame_us(s->samples))
+            jb->block_us = (double)r;
     }
     jb->prev_off = off;
     jb->prev_end_ts = s->ts + s->samples;
@@ -1141,12 +1182,14 @@ static int play_packet(gv_jbuf *jb, slot *s, uint64_t now, gv_jbuf_frame *out)
             jb->st.lengthened_ms += -skip / 48.0;
         }
         jb->have_excess = 0;
-    } else if (excess >= EXCESS_MIN_US) {
+    } else if (excess >= EXCESS_MIN_US + (int64_t)jb->block_us) {
         skip = cut_for(jb, excess, low, t.low - t.anchor, s->samples, now, unit, max);
     } else {
         jb->have_excess = 0;
     }
     jb->prev_plain = skip == 0;
+    jb->prev_packet = 1;
+    jb->prev_skip = skip;
     jb->topup_us += ((double)frame_us(-skip) - jb->topup_us) / TOPUP_N;
     jb->topup_time += ((double)frame_us(s->samples) - jb->topup_time) / TOPUP_N;
 
@@ -1260,18 +1303,29 @@ static int play_underrun(gv_jbuf *jb, uint64_t now, gv_jbuf_frame *out)
     if (!jb->ep_active) {
         jb->ep_active = 1;
         jb->ep_samples = 0;
+        jb->ep_start_us = now;
     }
     if (jb->ep_samples >= jb->cfg.conceal_max_ms * (GV_JBUF_RATE / 1000)) {
         jb->state = ST_WAIT;
         jb->ep_active = 0;
         return STEP_AGAIN;
     }
-    /* Right after a late arrival the missing packet is most likely late
-     * too, and so is it when the sender's clock runs slow (each packet a
-     * little later than the one before; before that can be measured, when
-     * the delays so far rise as fast): wait for it (the delay grows by what
-     * it takes) rather than conceal it and lose it when it comes. */
-    pause = (jb->have_late && now - jb->last_late_us < LATE_MEMORY_US) ||
+    /* Right after a late arrival (within LATE_MEMORY_US, or in this very
+     * underrun) the missing packet is most likely late too, and so is it
+     * when the sender's clock runs slow (each packet a little later than
+     * the one before; before that can be measured, when the delays so far
+     * rise as fast): wait for it (the delay grows by what it takes) rather
+     * than conceal it and lose it when it comes. Not after a hiccup: a
+     * packet that came far later than the path's jitter on an otherwise
+     * steady path (a thread of the sender, the relay or this machine held
+     * up for a few ms, every 10 to 20 s on a busy machine) says nothing of
+     * the next one unless another did within LATE_REPEAT_US; waiting would
+     * cost a concealed chunk all the same and move the delay of everything
+     * after it by 5 to 15 ms, for seconds, or for good when that is under
+     * EXCESS_MIN_US. One frame concealed per hiccup is the price. */
+    pause = (jb->have_late && jb->last_late_us >= jb->ep_start_us) ||
+            (jb->have_late && now - jb->last_late_us < LATE_MEMORY_US &&
+             (!jb->late_hiccup || (jb->have_late == 2 && now - jb->prev_late_us < LATE_REPEAT_US))) ||
             (jb->blk_n < DRIFT_MIN_BLOCKS ? early_slope(jb) : clock_drift(jb)) >= VERY_SLOW_SENDER;
     chunk = pause && jb->last_fs > PAUSE_CHUNK ? PAUSE_CHUNK : jb->last_fs;
     jb->ep_samples += chunk;
@@ -1319,7 +1373,7 @@ int gv_jbuf_get(gv_jbuf *jb, uint64_t now_us, gv_jbuf_frame *out)
             r = step_play(jb, now_us, out);
         if (r == STEP_DONE) {
             if (out->kind != GV_JBUF_PACKET)
-                jb->prev_plain = 0;
+                jb->prev_plain = jb->prev_packet = 0;
             return 0;
         }
     }

@@ -13,10 +13,18 @@
  * dropped: the delay moves by playing frames longer or shorter (skip; the
  * splice repeats or takes out whole pitch periods: gv_splice_stretch).
  * Frames are lengthened as soon as the delay is below target (the target
- * rose; an underrun right after a late packet still waits for it). Once
- * the delay has stayed 1 ms or more above target for two seconds (less the
- * more it is), frames are played shortened, up to half a frame every
- * 100 ms while there is that much. Clock drift of up to 3% either way is
+ * rose). A packet late now and then (one or two within a few seconds: a
+ * thread held up somewhere on a busy machine) is concealed, not waited
+ * for, and stays out of the target (OUTLIERS): the delay does not move for
+ * it. An underrun waits for the missing packet once lateness repeats (a
+ * packet of the same underrun came late, or two within 3 s), so that the
+ * delay rises with a path that got slower. Once the delay has stayed 4 ms
+ * or more above target for two seconds (less the more it is), frames are
+ * played shortened, up to half a frame every 100 ms while there is that
+ * much; a caller that asks for a device's block at its start makes frames
+ * look early by up to a block, which a stretch reveals, and that much more
+ * excess is then left alone (cutting it moves the delay unseen until a
+ * block boundary is crossed). Clock drift of up to 3% either way is
  * followed by a stretch of 5 to 10 ms every so often (every 0.25 to 0.5 s
  * at 2%): the sender's is measured on the minimum delays and taken out of
  * the estimate, and an audio device pulling fast or slow shows in what it

@@ -639,7 +639,11 @@ int gv_playout_render(gv_playout *pl, float *out, size_t frames, int rate, int c
     size_t done = 0;
     while (done < frames) {
         if (pl->out_len == 0) {
-            mix_block(pl, now);
+            /* A device asks for its whole buffer at once, but the block
+             * mixed now plays done frames after the first: asked for at
+             * the call's time, its frames would look early by up to the
+             * buffer's length, more or less from call to call. */
+            mix_block(pl, now + (uint64_t)done * 1000000u / (uint64_t)rate);
             const float *in = pl->mix;
             if (ch == 1) {
                 for (size_t i = 0; i < MIX_BLOCK; i++)
@@ -689,7 +693,7 @@ int gv_playout_render_player(gv_playout *pl, uint16_t id, float *out, size_t fra
     size_t done = 0;
     while (done < frames) {
         if (s->pull_len == 0) {
-            take_block(s, block, now);
+            take_block(s, block, now + (uint64_t)done * 1000000u / (uint64_t)rate);
             float g = s->muted || pl->deafened ? 0.0f : s->volume;
             memset(gained, 0, sizeof gained);
             gv_mix_add_ramp(gained, block, MIX_BLOCK, s->last_volume, g);
