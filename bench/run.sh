@@ -9,18 +9,34 @@
 # variables of bench/lib.sh in the environment; it appends its own Markdown
 # to OUT.md. To add one, drop a new NN-name.sh there. A section that fails
 # is marked in the output and makes the run exit 1; the others still run.
+#
+# With --only NAME[,NAME...] (section names without .sh) only those
+# sections run, and their output replaces theirs in BENCHMARKS.md (each
+# section sits between <!-- section: NAME --> markers), headed by a line
+# that says they were run again alone, when and at which sources: the rest
+# of the file keeps the figures of its own run.
 set -euo pipefail
 
-usage() { echo "usage: bench/run.sh BUILD_DIR [--quick]" >&2; exit 2; }
+usage() { echo "usage: bench/run.sh BUILD_DIR [--quick | --only NAME[,NAME...]]" >&2; exit 2; }
 [ $# -ge 1 ] || usage
 src=$(cd "$(dirname "$0")/.." && pwd)
 build=$(cd "$1" && pwd) || usage
 quick=0
+only=""
 case "${2:-}" in
   "") ;;
   --quick) quick=1 ;;
+  --only) only=${3:-}; [ -n "$only" ] || usage ;;
   *) usage ;;
 esac
+if [ -n "$only" ]; then
+  [ -f "$src/BENCHMARKS.md" ] || { echo "bench: --only needs an existing BENCHMARKS.md" >&2; exit 2; }
+  for name in ${only//,/ }; do
+    [ -f "$src/bench/sections/$name.sh" ] || { echo "bench: no section $name" >&2; exit 2; }
+    grep -q "^<!-- section: $name -->\$" "$src/BENCHMARKS.md" ||
+      { echo "bench: BENCHMARKS.md has no section $name to replace; run make bench" >&2; exit 2; }
+  done
+fi
 
 # The comparison build for issue 7: the same sources and build type, with
 # gv_seal's AEAD replaced by a copy (GVOIP_BENCH_NULL_AEAD). Never installed.
@@ -44,7 +60,7 @@ build_quiet "$work/plain.log" cmake -S "$src" -B "$plain" -DCMAKE_BUILD_TYPE="$b
   -DGVOIP_BENCH_NULL_AEAD=ON -DGVOIP_WERROR=OFF -DGVOIP_SANITIZE=OFF
 build_quiet "$work/plain.log" cmake --build "$plain" -j "$jobs" --target gvoip gvoip-load gvoip-bench-crypto
 
-if [ "$quick" = 1 ]; then
+if [ "$quick" = 1 ] || [ -n "$only" ]; then
   out="$work/BENCHMARKS.md"
   plots="$work/plots"
 else
@@ -80,7 +96,13 @@ export GVOIP_BUILD_DIR="$build" BENCH_SRC="$src" BENCH_BUILD="$build" BENCH_PLAI
 status=0
 for s in "$src"/bench/sections/*.sh; do
   name=$(basename "$s" .sh)
+  if [ -n "$only" ] && [[ ",$only," != *",$name,"* ]]; then continue; fi
   echo "bench: section $name" >&2
+  echo "<!-- section: $name -->" >>"$out"
+  if [ -n "$only" ]; then
+    printf '_This section was run again alone (`bench/run.sh %s --only %s`) at %s, %s, load %s; the rest of the file is from the run named at the top._\n\n' \
+      "$1" "$only" "$rev" "$(date -u '+%Y-%m-%d %H:%M UTC')" "$(cut -d' ' -f1-3 /proc/loadavg)" >>"$out"
+  fi
   export BENCH_WORK="$work/$name"
   mkdir -p "$BENCH_WORK"
   start=$(date +%s)
@@ -89,8 +111,33 @@ for s in "$src"/bench/sections/*.sh; do
     printf '\n**Section `%s` failed in this run.**\n\n' "$name" >>"$out"
     status=1
   fi
+  echo "<!-- end of section: $name -->" >>"$out"
   echo "bench: section $name took $(($(date +%s) - start)) s" >&2
 done
+
+# --only: each section's new text replaces its old one; plots are copied.
+if [ -n "$only" ]; then
+  for name in ${only//,/ }; do
+    awk -v name="$name" -v new="$out" '
+      BEGIN { start = "<!-- section: " name " -->"; stop = "<!-- end of section: " name " -->" }
+      $0 == start { skip = 1
+        inside = 0
+        while ((getline line < new) > 0) {
+          if (line == start) inside = 1
+          if (inside) print line
+          if (line == stop) break
+        }
+        close(new)
+        next }
+      skip && $0 == stop { skip = 0; next }
+      !skip { print }' "$src/BENCHMARKS.md" >"$work/merged.md"
+    mv "$work/merged.md" "$src/BENCHMARKS.md"
+  done
+  cp "$plots"/*.png "$src/bench/plots/" 2>/dev/null || true
+  echo "bench: replaced ${only} in $src/BENCHMARKS.md" >&2
+  [ "$status" = 0 ] && rm -rf "$work"
+  exit "$status"
+fi
 
 if [ "$quick" = 1 ]; then
   cat "$out"
