@@ -4,10 +4,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audio/gv_floor.h"
 #include "gvoip/error.h"
 
 #define GV_AGC_STEP_S ((double)GV_CLEAN_STEP / GV_CLEAN_RATE)
-#define GV_AGC_MIN_DB (-120.0f)
+#define GV_AGC_MIN_DB GV_FLOOR_MIN_DB
 /* Speech louder than the target is turned down at most this far: enough
  * for speech at full scale with the quietest target. */
 #define GV_AGC_MIN_GAIN_DB (-40.0f)
@@ -83,7 +84,6 @@ struct gv_agc {
     float limit;        /* linear limit_dbfs */
     float gate_db;      /* quieter steps are never speech, nor measured */
     double lim_release; /* per-sample envelope decay */
-    double floor_alpha; /* smoothing coefficient per step for the floor */
     double attack_k, release_k;
 
     /* level */
@@ -96,13 +96,7 @@ struct gv_agc {
     int box_next, box_count;
 
     /* own detector */
-    int primed;
-    double smooth_pow;
-    float cur_min;
-    int cur_steps;
-    float mins[GV_AGC_FLOOR_WINDOWS];
-    int mins_count, mins_next;
-    float floor_db;
+    gv_floor floor;
     int own_active;
 
     /* gains */
@@ -142,13 +136,7 @@ void gv_agc_reset(gv_agc *agc)
     memset(agc->box_ref, 0, sizeof agc->box_ref);
     agc->box_next = 0;
     agc->box_count = 0;
-    agc->primed = 0;
-    agc->smooth_pow = 0.0;
-    agc->cur_min = INFINITY;
-    agc->cur_steps = 0;
-    agc->mins_count = 0;
-    agc->mins_next = 0;
-    agc->floor_db = GV_AGC_MIN_DB;
+    gv_floor_reset(&agc->floor);
     agc->own_active = 0;
     agc->speech_db = 0.0f;
     agc->gain_db = 0.0f;
@@ -181,7 +169,8 @@ int gv_agc_create(const gv_agc_config *cfg, gv_agc **out)
      * estimate fall to a quiet talker. */
     agc->gate_db = fminf(cfg->target_dbfs - cfg->max_gain_db, cfg->target_dbfs - 20.0f) - 20.0f;
     agc->lim_release = exp(-1.0 / (GV_AGC_LIM_RELEASE_S * GV_CLEAN_RATE));
-    agc->floor_alpha = 1.0 - exp(-GV_AGC_STEP_S / GV_AGC_FLOOR_SMOOTH_S);
+    gv_floor_init(&agc->floor, GV_AGC_STEP_S, GV_AGC_FLOOR_SMOOTH_S, GV_AGC_FLOOR_WINDOW_STEPS * GV_AGC_STEP_S,
+                  GV_AGC_FLOOR_WINDOWS);
     agc->attack_k = 1.0 - exp(-GV_AGC_STEP_S / GV_AGC_ATTACK_S);
     agc->release_k = 1.0 - exp(-GV_AGC_STEP_S / GV_AGC_RELEASE_S);
     gv_agc_reset(agc);
@@ -192,39 +181,6 @@ int gv_agc_create(const gv_agc_config *cfg, gv_agc **out)
 void gv_agc_destroy(gv_agc *agc)
 {
     free(agc);
-}
-
-static float power_db(double mean_square)
-{
-    if (!(mean_square > 0.0))
-        return GV_AGC_MIN_DB;
-    double db = 10.0 * log10(mean_square);
-    return db < GV_AGC_MIN_DB ? GV_AGC_MIN_DB : (float)db;
-}
-
-static void update_floor(gv_agc *agc, double mean_square)
-{
-    if (!agc->primed) {
-        agc->smooth_pow = mean_square;
-        agc->primed = 1;
-    } else {
-        agc->smooth_pow += agc->floor_alpha * (mean_square - agc->smooth_pow);
-    }
-    float db = power_db(agc->smooth_pow);
-    if (db < agc->cur_min)
-        agc->cur_min = db;
-    float floor_db = agc->cur_min;
-    for (int i = 0; i < agc->mins_count; i++)
-        floor_db = fminf(floor_db, agc->mins[i]);
-    agc->floor_db = floor_db;
-    if (++agc->cur_steps >= GV_AGC_FLOOR_WINDOW_STEPS) {
-        agc->mins[agc->mins_next] = agc->cur_min;
-        agc->mins_next = (agc->mins_next + 1) % GV_AGC_FLOOR_WINDOWS;
-        if (agc->mins_count < GV_AGC_FLOOR_WINDOWS)
-            agc->mins_count++;
-        agc->cur_min = INFINITY;
-        agc->cur_steps = 0;
-    }
 }
 
 static void update_level(gv_agc *agc, double mean_square)
@@ -242,12 +198,12 @@ static void update_level(gv_agc *agc, double mean_square)
     double sum = 0.0;
     for (int i = 0; i < agc->box_count; i++)
         sum += agc->box[i];
-    float short_db = power_db(sum / agc->box_count);
+    float short_db = gv_power_db(sum / agc->box_count);
     if (!agc->fast && agc->level_count >= GV_AGC_SHORT_STEPS) {
         /* Against the long mean from before the short one's steps: the
          * long mean itself soon leans towards a louder talker, which would
          * hide the change. The box is full here. */
-        float change = short_db - power_db(agc->box_ref[agc->box_next]);
+        float change = short_db - gv_power_db(agc->box_ref[agc->box_next]);
         if (change >= GV_AGC_FAST_UP_DB)
             agc->beyond = agc->beyond > 0 ? agc->beyond + 1 : 1;
         else if (change <= -GV_AGC_FAST_DOWN_DB)
@@ -256,7 +212,7 @@ static void update_level(gv_agc *agc, double mean_square)
             agc->beyond = 0;
         agc->fast = abs(agc->beyond) >= GV_AGC_PERSIST_STEPS;
     }
-    float d = short_db - power_db(agc->level_pow);
+    float d = short_db - gv_power_db(agc->level_pow);
     if (agc->fast) {
         double k = d > 0.0f ? agc->attack_k : agc->release_k;
         agc->level_pow *= pow(10.0, k * d / 10.0);
@@ -276,7 +232,7 @@ static void update_level(gv_agc *agc, double mean_square)
  * target, within the slew limits. */
 static void update_speech_gain(gv_agc *agc)
 {
-    float want = agc->cfg.target_dbfs - power_db(agc->level_pow);
+    float want = agc->cfg.target_dbfs - gv_power_db(agc->level_pow);
     want = fmaxf(GV_AGC_MIN_GAIN_DB, fminf(agc->cfg.max_gain_db, want));
     float up = (float)(GV_AGC_RISE_DB_PER_S * GV_AGC_STEP_S);
     float down = (float)(GV_AGC_FALL_DB_PER_S * GV_AGC_STEP_S);
@@ -338,10 +294,10 @@ int gv_agc_process(gv_agc *agc, float *frame, float speech_probability)
         sum += (double)frame[i] * (double)frame[i];
     }
     double mean_square = sum / GV_CLEAN_STEP;
-    float level = power_db(mean_square);
-    update_floor(agc, mean_square);
+    float level = gv_power_db(mean_square);
+    float floor_db = gv_floor_update(&agc->floor, mean_square);
     float stay = agc->own_active ? GV_AGC_STAY_DB : GV_AGC_ON_DB;
-    agc->own_active = level >= agc->gate_db && level >= agc->floor_db + stay;
+    agc->own_active = level >= agc->gate_db && level >= floor_db + stay;
 
     float weight;
     int speech;

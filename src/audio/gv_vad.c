@@ -4,9 +4,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audio/gv_floor.h"
 #include "gvoip/error.h"
 
-#define GV_VAD_MIN_DB (-120.0f)
+#define GV_VAD_MIN_DB GV_FLOOR_MIN_DB
 #define GV_VAD_SMOOTH_S 0.100 /* steadies the floor's input against single frames */
 /* The floor is the minimum over GV_VAD_SUBWINDOWS windows of
  * GV_VAD_SUBWINDOW_MS each plus the current one: long enough that the
@@ -19,8 +20,6 @@ struct gv_vad {
     gv_vad_config cfg;
     int preroll_frames; /* pre-roll length in frames */
     int hold_frames;    /* hold length in frames */
-    int sub_frames;     /* frames per floor sub-window */
-    double alpha;       /* smoothing coefficient per frame */
 
     float *ring;  /* preroll_frames + 1 frame slots */
     int slots;
@@ -30,14 +29,7 @@ struct gv_vad {
     int active;
     int hold_left; /* frames still to send after the speech fell below off */
 
-    int primed;           /* a frame has been seen since create/reset */
-    double smooth_power;  /* mean square smoothed over GV_VAD_SMOOTH_S */
-    float cur_min;        /* minimum smoothed level in the current sub-window */
-    int cur_frames;       /* frames in the current sub-window */
-    float mins[GV_VAD_SUBWINDOWS]; /* minima of the finished sub-windows */
-    int mins_count;
-    int mins_next;
-    float floor_db;
+    gv_floor floor;
 };
 
 void gv_vad_config_default(gv_vad_config *cfg, int frame_samples)
@@ -82,13 +74,7 @@ void gv_vad_reset(gv_vad *vad)
     vad->unsent = 0;
     vad->active = 0;
     vad->hold_left = 0;
-    vad->primed = 0;
-    vad->smooth_power = 0.0;
-    vad->cur_min = INFINITY;
-    vad->cur_frames = 0;
-    vad->mins_count = 0;
-    vad->mins_next = 0;
-    vad->floor_db = GV_VAD_MIN_DB;
+    gv_floor_reset(&vad->floor);
 }
 
 int gv_vad_create(const gv_vad_config *cfg, gv_vad **out)
@@ -107,9 +93,8 @@ int gv_vad_create(const gv_vad_config *cfg, gv_vad **out)
     vad->cfg = *cfg;
     vad->preroll_frames = frames_for_ms(cfg->preroll_ms, cfg->frame_samples);
     vad->hold_frames = frames_for_ms(cfg->hold_ms, cfg->frame_samples);
-    vad->sub_frames = (GV_VAD_SUBWINDOW_MS * (GV_VAD_RATE / 1000) + cfg->frame_samples / 2) /
-                      cfg->frame_samples;
-    vad->alpha = 1.0 - exp(-(double)cfg->frame_samples / (GV_VAD_SMOOTH_S * GV_VAD_RATE));
+    gv_floor_init(&vad->floor, (double)cfg->frame_samples / GV_VAD_RATE, GV_VAD_SMOOTH_S,
+                  GV_VAD_SUBWINDOW_MS / 1000.0, GV_VAD_SUBWINDOWS);
     vad->slots = vad->preroll_frames + 1;
     vad->ring = calloc((size_t)vad->slots * (size_t)cfg->frame_samples, sizeof(float));
     if (!vad->ring)
@@ -131,40 +116,6 @@ void gv_vad_destroy(gv_vad *vad)
     free(vad);
 }
 
-static float power_db(double mean_square)
-{
-    if (!(mean_square > 0.0))
-        return GV_VAD_MIN_DB;
-    double db = 10.0 * log10(mean_square);
-    return db < GV_VAD_MIN_DB ? GV_VAD_MIN_DB : (float)db;
-}
-
-static void update_floor(gv_vad *vad, double mean_square)
-{
-    if (!vad->primed) {
-        vad->smooth_power = mean_square;
-        vad->primed = 1;
-    } else {
-        vad->smooth_power += vad->alpha * (mean_square - vad->smooth_power);
-    }
-    float smooth_db = power_db(vad->smooth_power);
-    if (smooth_db < vad->cur_min)
-        vad->cur_min = smooth_db;
-    float floor_db = vad->cur_min;
-    for (int i = 0; i < vad->mins_count; i++)
-        if (vad->mins[i] < floor_db)
-            floor_db = vad->mins[i];
-    vad->floor_db = floor_db;
-    if (++vad->cur_frames >= vad->sub_frames) {
-        vad->mins[vad->mins_next] = vad->cur_min;
-        vad->mins_next = (vad->mins_next + 1) % GV_VAD_SUBWINDOWS;
-        if (vad->mins_count < GV_VAD_SUBWINDOWS)
-            vad->mins_count++;
-        vad->cur_min = INFINITY;
-        vad->cur_frames = 0;
-    }
-}
-
 int gv_vad_process(gv_vad *vad, const float *frame, const float **send_frames, int *send_count,
                    float *level_dbfs)
 {
@@ -178,15 +129,15 @@ int gv_vad_process(gv_vad *vad, const float *frame, const float **send_frames, i
             sum += (double)frame[i] * (double)frame[i];
     }
     double mean_square = sum / n;
-    float level = power_db(mean_square);
-    update_floor(vad, mean_square);
+    float level = gv_power_db(mean_square);
+    float floor_db = gv_floor_update(&vad->floor, mean_square);
 
     vad->head = (vad->head + 1) % vad->slots;
     memcpy(vad->ring + (size_t)vad->head * (size_t)n, frame, (size_t)n * sizeof(float));
 
     float gap = vad->cfg.on_db - vad->cfg.off_db;
-    float on_thr = fmaxf(vad->floor_db + vad->cfg.on_db, vad->cfg.min_level_dbfs);
-    float stay_thr = fmaxf(vad->floor_db + vad->cfg.off_db, vad->cfg.min_level_dbfs - gap);
+    float on_thr = fmaxf(floor_db + vad->cfg.on_db, vad->cfg.min_level_dbfs);
+    float stay_thr = fmaxf(floor_db + vad->cfg.off_db, vad->cfg.min_level_dbfs - gap);
     int onset = 0;
     if (vad->active) {
         if (level >= stay_thr)
@@ -225,5 +176,5 @@ int gv_vad_active(const gv_vad *vad)
 
 float gv_vad_floor_dbfs(const gv_vad *vad)
 {
-    return vad ? vad->floor_db : GV_VAD_MIN_DB;
+    return vad ? vad->floor.floor_db : GV_VAD_MIN_DB;
 }
