@@ -74,6 +74,7 @@ struct audio_io {
     atomic_llong rec_start_unix_ms;
 
     /* Written by the device callbacks, read by anyone. */
+    atomic_ullong captured_at_us; /* CLOCK_MONOTONIC of the last capture callback */
     atomic_ullong underruns;
     atomic_ullong overruns;
     atomic_ullong rec_dropped; /* rendered frames the recording ring had no room for */
@@ -82,6 +83,13 @@ struct audio_io {
 /* Enough zeros to record silence in a few writes without a buffer. */
 static const float zeros[SCRATCH_FRAMES * 2];
 
+
+static uint64_t monotonic_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
+}
 
 static int64_t realtime_ms(void)
 {
@@ -135,6 +143,7 @@ static void captured(audio_io *io, const float *in, size_t frames)
         atomic_fetch_add_explicit(&io->overruns, 1, memory_order_relaxed);
     }
     gv_ring_write(io->cap_ring, in, n);
+    atomic_store_explicit(&io->captured_at_us, monotonic_us(), memory_order_relaxed);
     /* A counter that cannot block (EFD_NONBLOCK): a full counter only
      * means the main thread is already due to wake. */
     uint64_t one = 1;
@@ -774,6 +783,16 @@ int audio_io_record_error(const audio_io *io)
     if (!io)
         return GV_OK;
     return io->rec_failed || atomic_load(&((audio_io *)io)->rec_dropped) ? GV_EIO : GV_OK;
+}
+
+uint64_t audio_io_capture_lag_us(const audio_io *io)
+{
+    if (!io || io->capture != CAPTURE_DEVICE)
+        return 0;
+    uint64_t at = atomic_load_explicit(&io->captured_at_us, memory_order_relaxed);
+    uint64_t now = monotonic_us();
+    size_t waiting = gv_ring_readable(io->cap_ring) / (size_t)io->cap_channels;
+    return (at && now > at ? now - at : 0) + (uint64_t)waiting * 1000000u / (uint64_t)io->cap_rate;
 }
 
 int audio_io_echo_path(const audio_io *io)

@@ -129,6 +129,11 @@ typedef struct audio_io_device_stats {
     uint64_t overruns;   /* captured frames dropped (read too late), or a stream overflow */
 } audio_io_device_stats;
 
+/* How long ago the last frame audio_io_read_capture returned came out of
+ * the capture device: the time since its last callback plus the frames
+ * still waiting behind it. 0 without a capture device. Main thread. */
+uint64_t audio_io_capture_lag_us(const audio_io *io);
+
 /* 1 when both directions are sound cards, so that the microphone may hear
  * the speaker (files and a missing device cannot echo), else 0. */
 int audio_io_echo_path(const audio_io *io);

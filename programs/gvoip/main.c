@@ -27,10 +27,11 @@
 /* Playback sleeps after this long with nobody to hear: a speaker's first
  * packet wakes it (about a millisecond), long before its turn to play. */
 #define QUIET_MS 3000
-/* The devices' latencies are looked at this often, and passed on when they
- * moved by more than the slack (the canceller finds the rest itself). */
+/* The sound server's latency figures are looked at this often, averaged
+ * over this many looks, and passed on when the average moved this far. */
 #define LATENCY_CHECK_MS 500
-#define LATENCY_SLACK_MS 2.0
+#define LATENCY_AVERAGE 8.0
+#define LATENCY_SLACK_MS 5.0
 
 static volatile sig_atomic_t quit_requested;
 
@@ -174,8 +175,10 @@ typedef struct player {
     uint8_t speaking[65536 / 8]; /* players heard speaking now, by id */
     int speaking_count;
     uint64_t quiet_since_ms;
+    int echo_cancel; /* the client cancels echo: it needs the devices' timing */
     uint64_t latency_checked_ms;
-    double capture_latency_ms, playback_latency_ms; /* as last told to the client */
+    double capture_latency_ms, playback_latency_ms; /* as told to the client; < 0 not yet */
+    double capture_latency_avg, playback_latency_avg; /* of the sound server's figures; < 0 none yet */
     float buf[MAX_IO_FRAMES * 2];
 } player;
 
@@ -195,9 +198,17 @@ static int pump_audio(player *p)
     int rc;
     size_t n;
     if (p->capture_rate) {
-        while ((n = audio_io_read_capture(p->io, p->buf, MAX_IO_FRAMES)) > 0)
+        while ((n = audio_io_read_capture(p->io, p->buf, MAX_IO_FRAMES)) > 0) {
+            if (p->echo_cancel && p->capture_latency_ms >= 0) {
+                /* Each push's own age: a main loop that woke late, or
+                 * reads a backlog in pieces, pushes older audio. */
+                uint64_t lag = audio_io_capture_lag_us(p->io);
+                gv_client_set_device_latency(p->client, (uint32_t)(p->capture_latency_ms * 1000 + (double)lag),
+                                             (uint32_t)(p->playback_latency_ms * 1000));
+            }
             if ((rc = gv_client_push_capture(p->client, p->buf, n, p->capture_rate, p->capture_channels)) < 0)
                 return rc;
+        }
     }
     audio_io_pump_playback(p->io);
     return 0;
@@ -233,29 +244,32 @@ static void sleep_when_quiet(player *p)
 }
 
 /* The echo canceller lines its reference up with the microphone by the
- * devices' latencies; the sound server's figures move a little all the
- * time, and the canceller is told only when they moved by more than it
- * cares about. */
+ * devices' latencies, as the sound server reports them, and by how long
+ * each push's audio waited in the program (pump_audio). A stream's
+ * reported latency is how full its buffer is at that instant, which swings
+ * by a callback's worth from one look to the next: what the canceller is
+ * told is an average over a few seconds, moved only when it moved by more
+ * than LATENCY_SLACK_MS (every move makes the canceller look again). */
+static double follow(double told, double *avg, double now_ms)
+{
+    *avg = *avg < 0 ? now_ms : *avg + (now_ms - *avg) / LATENCY_AVERAGE;
+    return told < 0 || fabs(*avg - told) > LATENCY_SLACK_MS ? *avg : told;
+}
+
 static void follow_device_latency(player *p)
 {
     uint64_t now = monotonic_ms();
-    if (now < p->latency_checked_ms + LATENCY_CHECK_MS)
+    if (!p->echo_cancel || now < p->latency_checked_ms + LATENCY_CHECK_MS)
         return;
     p->latency_checked_ms = now;
     audio_io_device_stats cap, play;
-    if (!p->opt->aec || !audio_io_echo_path(p->io))
-        return;
     audio_io_get_device_stats(p->io, 1, &cap);
     audio_io_get_device_stats(p->io, 0, &play);
     /* Without a figure from the sound server, the buffer it granted. */
-    double cap_ms = cap.latency_ms >= 0 ? cap.latency_ms : cap.buffer_ms;
-    double play_ms = play.latency_ms >= 0 ? play.latency_ms : play.buffer_ms;
-    if (fabs(cap_ms - p->capture_latency_ms) < LATENCY_SLACK_MS &&
-        fabs(play_ms - p->playback_latency_ms) < LATENCY_SLACK_MS)
-        return;
-    p->capture_latency_ms = cap_ms;
-    p->playback_latency_ms = play_ms;
-    gv_client_set_device_latency(p->client, (uint32_t)(cap_ms * 1000), (uint32_t)(play_ms * 1000));
+    p->capture_latency_ms = follow(p->capture_latency_ms, &p->capture_latency_avg,
+                                   cap.latency_ms >= 0 ? cap.latency_ms : cap.buffer_ms);
+    p->playback_latency_ms = follow(p->playback_latency_ms, &p->playback_latency_avg,
+                                    play.latency_ms >= 0 ? play.latency_ms : play.buffer_ms);
 }
 
 /* Sleeps until the network, the capture device, a key or a timer needs
@@ -369,6 +383,8 @@ static int run_player(const gvoip_options *opt, const char *password, size_t pas
         return EXIT_RUNTIME;
     p->opt = opt;
     p->pose_mode = -1;
+    p->capture_latency_ms = p->playback_latency_ms = -1;
+    p->capture_latency_avg = p->playback_latency_avg = -1;
     p->pose.x = opt->position[0];
     p->pose.y = opt->position[1];
     p->pose.z = opt->position[2];
@@ -411,7 +427,8 @@ static int run_player(const gvoip_options *opt, const char *password, size_t pas
     code = open_audio(p);
     if (code != EXIT_OK)
         goto out;
-    cfg.echo_cancel = opt->aec && audio_io_echo_path(p->io) ? GV_ECHO_CANCEL_MIX : GV_ECHO_CANCEL_OFF;
+    p->echo_cancel = opt->aec && audio_io_echo_path(p->io);
+    cfg.echo_cancel = p->echo_cancel ? GV_ECHO_CANCEL_MIX : GV_ECHO_CANCEL_OFF;
     int rc = gv_client_create(&cfg, &p->client);
     if (rc < 0) {
         output_error(opt->json, "cannot join: %s", gv_strerror(rc));

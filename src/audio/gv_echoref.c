@@ -1,5 +1,6 @@
 #include "audio/gv_echoref.h"
 
+#include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,11 @@
 #define RING 65536
 #define HISTORY (RING / 2)
 #define SCRATCH 1024
+/* Reads the average of the offset runs over: short enough that an
+ * underrun's gap is followed within half a second, long enough that the
+ * stamps' jitter (a loaded machine's callbacks wake up to 10 ms apart)
+ * averages out. */
+#define OFFSET_READS 32.0
 
 struct gv_echoref {
     float ring[RING];
@@ -28,6 +34,7 @@ struct gv_echoref {
     /* Reader's: the next sample to hand out, once seated. */
     int64_t pos;
     int seated;
+    double off_avg; /* of the stamps' word against pos, in samples, recent */
     uint64_t reseats;
 };
 
@@ -129,12 +136,29 @@ int gv_echoref_read(gv_echoref *er, float *out, uint64_t captured_end_us)
         er->seated = 0;
         return 0;
     }
-    if (!er->seated || llabs(want - er->pos) > GV_ECHOREF_RESEAT_MS * (GV_CLEAN_RATE / 1000) ||
-        er->pos + GV_CLEAN_STEP > (int64_t)written) {
-        er->reseats += er->seated;
+    if (er->seated) {
+        er->off_avg += ((double)(want - er->pos) - er->off_avg) / OFFSET_READS;
+        if (llabs(want - er->pos) > GV_ECHOREF_RESEAT_MS * (GV_CLEAN_RATE / 1000) ||
+            er->pos + GV_CLEAN_STEP > (int64_t)written) {
+            er->seated = 0;
+            er->reseats++;
+        } else if (fabs(er->off_avg) > GV_ECHOREF_STEP_MS * (GV_CLEAN_RATE / 1000)) {
+            /* The stamps moved for good: by the average, not by this read's
+             * jitter. What the average still lags behind is left to the
+             * canceller, which finds a steady offset; every jump costs it
+             * time to adapt again. */
+            er->pos += llround(er->off_avg);
+            er->off_avg = 0.0;
+            er->reseats++;
+        }
+    }
+    if (!er->seated) {
         er->pos = want;
+        er->off_avg = 0.0;
         er->seated = 1;
     }
+    if (er->pos + GV_CLEAN_STEP > (int64_t)written || er->pos < (int64_t)written - HISTORY)
+        er->pos = want;
     for (int i = 0; i < GV_CLEAN_STEP; i++)
         out[i] = er->ring[(uint64_t)(er->pos + i) % RING];
     er->pos += GV_CLEAN_STEP;

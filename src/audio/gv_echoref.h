@@ -7,10 +7,13 @@
  * speaker; the reader asks for the 10 ms that were playing when a step of
  * microphone samples was captured. Both clocks are the caller's one clock.
  * The reader moves on by exactly one step per call, so the canceller sees
- * a continuous signal, and jumps only when the stamps say it is more than
- * GV_ECHOREF_RESEAT_MS off (the sound server changed its latency, playback
- * paused): small clock drift between capture and playback is the
- * canceller's to follow.
+ * a continuous signal while the stamps merely jitter. It jumps when they
+ * say it is GV_ECHOREF_RESEAT_MS off at once (the sound server changed
+ * its latency, playback paused), or GV_ECHOREF_STEP_MS off on average
+ * over the last few reads (an underrun: the device played a gap that is
+ * not in the reference). Two devices whose clocks drift apart are
+ * therefore followed in steps of GV_ECHOREF_STEP_MS, which the canceller
+ * finds again.
  *
  * One writer thread and one reader thread, lock-free: after
  * gv_echoref_prepare no call allocates, locks, blocks or makes a system
@@ -28,6 +31,7 @@
  * for the echo up to its max_delay_ms later). */
 #define GV_ECHOREF_LEAD_MS 10
 #define GV_ECHOREF_RESEAT_MS 20
+#define GV_ECHOREF_STEP_MS 4
 
 typedef struct gv_echoref gv_echoref;
 

@@ -135,6 +135,28 @@ static void test_latency_jump_reseats(void **state)
     gv_echoref_destroy(s.er);
 }
 
+/* The device underran: it played 8 ms of silence that is not in the
+ * reference, so from then on everything plays 8 ms later than the ring
+ * says. The reader jumps once within half a second, to within
+ * GV_ECHOREF_STEP_MS of the new place, and stays put. */
+static void test_underrun_gap_is_followed(void **state)
+{
+    (void)state;
+    sim s = {.now_us = 1000000, .latency_us = 20000};
+    int bad = 0;
+    assert_int_equal(gv_echoref_create(&s.er), 0);
+    run(&s, 100, 10000, 1, &bad);
+    assert_int_equal(bad, 0);
+    s.latency_us += 8000;
+    run(&s, 50, 10000, 1, &bad);
+    assert_int_equal(gv_echoref_reseats(s.er), 1);
+    bad = 0;
+    run(&s, 200, 10000, GV_ECHOREF_STEP_MS * SPS, &bad);
+    assert_int_equal(bad, 0);
+    assert_int_equal(gv_echoref_reseats(s.er), 1);
+    gv_echoref_destroy(s.er);
+}
+
 /* Nothing written, or playback stopped for a while: no reference, then
  * the right one again when playback resumes. */
 static void test_silence_when_nothing_played(void **state)
@@ -251,6 +273,7 @@ int main(void)
         cmocka_unit_test(test_lined_up_by_time),
         cmocka_unit_test(test_jitter_keeps_it_continuous),
         cmocka_unit_test(test_latency_jump_reseats),
+        cmocka_unit_test(test_underrun_gap_is_followed),
         cmocka_unit_test(test_silence_when_nothing_played),
         cmocka_unit_test(test_formats_and_arguments),
         cmocka_unit_test(test_writer_thread),
