@@ -171,7 +171,7 @@ void gv_echo_config_default(gv_echo_config *cfg)
 {
     if (!cfg)
         return;
-    cfg->tail_ms = 150;
+    cfg->tail_ms = 300;
     cfg->max_delay_ms = 250;
 }
 
@@ -1064,14 +1064,14 @@ int gv_echo_process(gv_echo *ec, const float *mic, const float *ref, float *out,
 
     /* Foreground against background: the foreground takes the background
      * when that has cancelled clearly better for a few steps, and either
-     * explains most of the microphone (so it is not fitting a near
+     * explains at least half of the microphone (so it is not fitting a near
      * talker) or the foreground does worse than no filter (the path
      * changed); the output crossfades over this block. The background
      * falls back to the foreground when it has wandered off. */
     ec->sb = 0.7 * ec->sb + eb2;
     ec->sf = 0.7 * ec->sf + ef2;
     ec->sm = 0.7 * ec->sm + m2;
-    ec->better = ec->sb < 0.8 * ec->sf && (ec->sb < 0.25 * ec->sm || ec->sf > ec->sm) && ref_active
+    ec->better = ec->sb < 0.8 * ec->sf && (ec->sb < 0.5 * ec->sm || ec->sf > ec->sm) && ref_active
                      ? ec->better + 1
                      : 0;
     ec->worse = ec->sb > 2.0 * ec->sf + 1e-9 ? ec->worse + 1 : 0;

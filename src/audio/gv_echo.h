@@ -36,7 +36,7 @@ typedef struct gv_echo gv_echo;
 
 typedef struct gv_echo_config {
     int tail_ms;      /* echo path length the filter covers after the bulk delay; 20..500,
-                         default 150 (cost grows with it: ~70 us per step at 150) */
+                         default 300 (cost grows with it: ~100 us per step at 300) */
     int max_delay_ms; /* largest bulk delay searched; 0..500, default 250 */
 } gv_echo_config;
 

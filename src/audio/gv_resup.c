@@ -6,51 +6,95 @@
 
 #include "gvoip/error.h"
 
-/* The residual echo in a bin is modelled as the band's leakage times the
- * echo estimate's power extended by a reverberant decay: what the linear
- * filter misses is its misalignment (in step with the estimate) and the
- * room's tail beyond its length (the estimate's recent past, decaying).
- * The leakage is learnt per band as the ratio of residual power to that
- * model, only from frames where the microphone is mostly echo (coherent
- * with the estimate), so a near talker does not teach it; until then it
- * is high. The gain subtracts the modelled residual from the residual's
- * power: hard (over-subtraction, deep floor) while no near talker is
- * heard, gently while one is (the residual, above its noise floor,
- * clearly exceeds the model), so that single talk loses its echo and
- * double talk keeps its talker. */
+/* The residual echo in a bin is modelled from the echo estimate's power
+ * y2 alone, in two parts with per-band weights:
+ *
+ *  - leak * y2: what the linear filter gets wrong now (misalignment, a
+ *    path that changed, the loudspeaker's distortion), in step with it;
+ *  - tail * late: the room's reverberation beyond the filter's length.
+ *    For a tail that decays exponentially (power factor a per frame) the
+ *    reverberation later than the filter's L frames is a^L times the
+ *    whole echo's power L frames ago, and the whole echo's power is the
+ *    estimate's plus its own late part: q(t) = y2(t) + late(t),
+ *    late(t) = a^L q(t - L). The decay a is measured where the far end
+ *    has stopped: there the residual is that tail alone.
+ *
+ * The weights are the regression of the residual's band power on the two
+ * regressors, from covariances of their fluctuations about their means (a
+ * near talker's power does not follow the far end's: it adds noise to
+ * them, no bias), with floors so that a regression gone astray never
+ * leaves the echo unmodelled.
+ *
+ * A near talker is what the model cannot explain: the residual, above its
+ * noise floor, several times the model summed over the bins, unless the
+ * filter adds to the echo (it lost it: then all is echo). With one the
+ * model is subtracted gently, down to -16 dB at most, and the weights stop
+ * learning. Without one the suppression is hard: a large over-subtraction
+ * down to -50 dB, of the model widened over neighbouring bins and raised
+ * to a share of the estimate's mean power, because what a changed path or
+ * a distorting loudspeaker leaves lies near, not at, the estimate's
+ * spectrum. So single talk loses its echo and double talk keeps its
+ * talker. */
 
 #define RS_BANDS_MAX 32
 #define RS_LO_HZ 100.0
-#define RS_DECAY_MS 200.0  /* tail's power time constant (RT60 ~ 1.4 s: slower is safer) */
-#define RS_SMOOTH_MS 20.0  /* powers for the gain */
-#define RS_COH_MS 60.0     /* cross spectra for the coherence */
-#define RS_LEAK_MS 300.0   /* leakage learning */
+#define RS_LATE_MS 300.0      /* the echo path the linear filter covers: gv_echo's default */
+#define RS_SMOOTH_MS 20.0     /* powers for the gain */
+#define RS_HOLD_MS 80.0       /* release of the estimate's power in the model */
+#define RS_MEAN_MS 500.0      /* means the fluctuations are taken about */
+#define RS_COV_MS 2000.0      /* covariances of the fluctuations */
 #define RS_NOISE_UP_MS 3000.0 /* noise floor rises this slowly, falls at once */
+#define RS_LOST 1.1f          /* residual over microphone power: the filter lost the echo */
+#define RS_LOST_MS 50.0
+#define RS_PEAK_MS 500.0      /* release of the estimate's band peaks */
+#define RS_PAUSE 0.01f        /* estimate below this share of its peak: the far end stopped */
+#define RS_DECAY_INIT_MS 60.0 /* tail's power time constant until measured (RT60 0.8 s) */
+#define RS_DECAY_MIN_MS 10.0
+#define RS_DECAY_MAX_MS 300.0
+#define RS_DECAY_STEP 0.006f  /* log decay per frame moves this far towards a measurement */
 #define RS_OVER_SINGLE 12.0f  /* over-subtraction without a near talker */
 #define RS_OVER_DOUBLE 1.0f   /* and with one */
 #define RS_FLOOR_SINGLE 0.003f /* -50 dB */
 #define RS_FLOOR_DOUBLE 0.15f  /* -16 dB */
-#define RS_NEAR_RATIO 3.0f     /* residual power this far above the model: a talker */
-#define RS_HANG_MS 150.0       /* near talker held this long after */
-#define RS_COH_LEARN 0.6f   /* band coherence below which the leakage is not learnt */
-#define RS_LEAK_INIT 10.0f /* until learnt: suppress hard where the estimate sounds */
-#define RS_ACTIVE 1e-8f /* a bin's estimate power that counts as sounding */
-#define RS_WARM 8       /* frames of it before the coherence is trusted */
+#define RS_BROAD 0.01f        /* without a near talker: at least this share of the estimate's
+                                 mean power in every bin */
+#define RS_SPREAD 6           /* and the model's largest within this many bins */
+#define RS_NEAR_RATIO 4.0f    /* residual power this far above the model: a talker */
+#define RS_HANG_MS 150.0      /* near talker held this long after */
+#define RS_LEAK_INIT 1.0f     /* until learnt: suppress hard where the estimate sounds */
+#define RS_TAIL_INIT 1.0f
+#define RS_LEAK_MIN 0.02f     /* a filter never cancels much better than this */
 #define RS_LEAK_MAX 100.0f
+#define RS_TAIL_MIN 0.5f      /* nor is the room's tail much weaker than the model's */
+#define RS_TAIL_MAX 10.0f
+#define RS_ACTIVE 1e-8f       /* a band's estimate power that counts as sounding */
+#define RS_WARM 20            /* sounding frames before the regression is trusted */
 
 struct gv_resup {
     int bins, bands;
-    int *band;                     /* band of each bin */
-    float a_smooth, a_coh, a_decay, a_leak, a_noise;
+    int *band; /* band of each bin */
+    float a_smooth, a_hold, a_mean, a_cov, a_noise, a_lost, a_peak;
     int hang_frames;
+    int late; /* L: frames the filter covers */
+    float frame_ms;
     /* per bin */
-    float *tail;            /* echo estimate's power with the decay */
-    float *pe;              /* residual power, smoothed */
-    float *noise;           /* residual's noise floor */
-    float *sdd, *syy, *sdr, *sdi; /* microphone and estimate powers, cross spectrum */
-    /* per band */
-    float lnum[RS_BANDS_MAX], lden[RS_BANDS_MAX], leak[RS_BANDS_MAX];
-    int active[RS_BANDS_MAX]; /* frames the band's estimate has sounded, to RS_WARM */
+    float *q;       /* the last L frames' whole echo power estimates, a ring */
+    float *pe, *pr; /* residual and late powers, smoothed */
+    float *ys;      /* estimate's power, held with a release */
+    float *noise;   /* residual's noise floor */
+    int qpos;
+    /* per band: means of residual, estimate and late powers, the
+     * covariances of their fluctuations, the weights, and for the decay
+     * the estimate's peak and the last residual power */
+    float me[RS_BANDS_MAX], my[RS_BANDS_MAX], ml[RS_BANDS_MAX];
+    float cyy[RS_BANDS_MAX], cyl[RS_BANDS_MAX], cll[RS_BANDS_MAX];
+    float cye[RS_BANDS_MAX], cle[RS_BANDS_MAX];
+    float leak[RS_BANDS_MAX], tail[RS_BANDS_MAX];
+    float peak[RS_BANDS_MAX], last_e[RS_BANDS_MAX];
+    int active[RS_BANDS_MAX];
+    float log_decay; /* per frame */
+    float late_gain; /* a^L */
+    float le, ld;    /* residual and microphone power, smoothed */
     int hang;
     int frames;
 };
@@ -76,16 +120,17 @@ int gv_resup_create(int bins, int hop, gv_resup **out)
         return GV_ENOMEM;
     n = (size_t)bins;
     rs->bins = bins;
+    rs->frame_ms = (float)hop / 48.0f;
+    rs->late = (int)(RS_LATE_MS / rs->frame_ms + 0.5);
+    if (rs->late < 1)
+        rs->late = 1;
     rs->band = calloc(n, sizeof(int));
-    rs->tail = calloc(n, sizeof(float));
+    rs->q = calloc(n * (size_t)rs->late, sizeof(float));
     rs->pe = calloc(n, sizeof(float));
+    rs->pr = calloc(n, sizeof(float));
+    rs->ys = calloc(n, sizeof(float));
     rs->noise = calloc(n, sizeof(float));
-    rs->sdd = calloc(n, sizeof(float));
-    rs->syy = calloc(n, sizeof(float));
-    rs->sdr = calloc(n, sizeof(float));
-    rs->sdi = calloc(n, sizeof(float));
-    if (!rs->band || !rs->tail || !rs->pe || !rs->noise || !rs->sdd || !rs->syy || !rs->sdr ||
-        !rs->sdi) {
+    if (!rs->band || !rs->q || !rs->pe || !rs->pr || !rs->ys || !rs->noise) {
         gv_resup_destroy(rs);
         return GV_ENOMEM;
     }
@@ -107,10 +152,12 @@ int gv_resup_create(int bins, int hop, gv_resup **out)
         }
     }
     rs->a_smooth = coef(RS_SMOOTH_MS, hop);
-    rs->a_coh = coef(RS_COH_MS, hop);
-    rs->a_decay = coef(RS_DECAY_MS, hop);
-    rs->a_leak = coef(RS_LEAK_MS, hop);
+    rs->a_hold = coef(RS_HOLD_MS, hop);
+    rs->a_mean = coef(RS_MEAN_MS, hop);
+    rs->a_cov = coef(RS_COV_MS, hop);
     rs->a_noise = coef(RS_NOISE_UP_MS, hop);
+    rs->a_lost = coef(RS_LOST_MS, hop);
+    rs->a_peak = coef(RS_PEAK_MS, hop);
     rs->hang_frames = (int)(RS_HANG_MS * 48.0 / hop + 0.5);
     gv_resup_reset(rs);
     *out = rs;
@@ -122,13 +169,11 @@ void gv_resup_destroy(gv_resup *rs)
     if (!rs)
         return;
     free(rs->band);
-    free(rs->tail);
+    free(rs->q);
     free(rs->pe);
+    free(rs->pr);
+    free(rs->ys);
     free(rs->noise);
-    free(rs->sdd);
-    free(rs->syy);
-    free(rs->sdr);
-    free(rs->sdi);
     free(rs);
 }
 
@@ -138,40 +183,104 @@ void gv_resup_reset(gv_resup *rs)
     if (!rs)
         return;
     n = (size_t)rs->bins * sizeof(float);
-    memset(rs->tail, 0, n);
+    memset(rs->q, 0, n * (size_t)rs->late);
     memset(rs->pe, 0, n);
+    memset(rs->pr, 0, n);
+    memset(rs->ys, 0, n);
     memset(rs->noise, 0, n);
-    memset(rs->sdd, 0, n);
-    memset(rs->syy, 0, n);
-    memset(rs->sdr, 0, n);
-    memset(rs->sdi, 0, n);
+    rs->qpos = 0;
     for (int b = 0; b < RS_BANDS_MAX; b++) {
-        rs->lnum[b] = rs->lden[b] = 0.0f;
+        rs->me[b] = rs->my[b] = rs->ml[b] = 0.0f;
+        rs->cyy[b] = rs->cyl[b] = rs->cll[b] = rs->cye[b] = rs->cle[b] = 0.0f;
         rs->leak[b] = RS_LEAK_INIT;
+        rs->tail[b] = RS_TAIL_INIT;
+        rs->peak[b] = rs->last_e[b] = 0.0f;
         rs->active[b] = 0;
     }
+    rs->log_decay = -rs->frame_ms / (float)RS_DECAY_INIT_MS;
+    rs->late_gain = expf((float)rs->late * rs->log_decay);
+    rs->le = rs->ld = 0.0f;
     rs->hang = 0;
     rs->frames = 0;
+}
+
+/* The band's weights from the covariances: the two-regressor least
+ * squares, or one regressor alone where the other would come out negative
+ * or the two cannot be told apart; then within their limits. */
+static void solve(gv_resup *rs, int b)
+{
+    float cyy = rs->cyy[b], cll = rs->cll[b], cyl = rs->cyl[b];
+    float cye = rs->cye[b], cle = rs->cle[b];
+    float det = cyy * cll - cyl * cyl, l = -1.0f, t = -1.0f;
+    if (det > 1e-3f * cyy * cll) {
+        l = (cll * cye - cyl * cle) / det;
+        t = (cyy * cle - cyl * cye) / det;
+    }
+    if (l < 0.0f || t < 0.0f) {
+        /* The regressor that explains more alone. */
+        float fl = cyy > 0.0f && cye > 0.0f ? cye * cye / cyy : 0.0f;
+        float ft = cll > 0.0f && cle > 0.0f ? cle * cle / cll : 0.0f;
+        l = t = 0.0f;
+        if (fl >= ft && fl > 0.0f)
+            l = cye / cyy;
+        else if (ft > 0.0f)
+            t = cle / cll;
+    }
+    rs->leak[b] = l > RS_LEAK_MAX ? RS_LEAK_MAX : l < RS_LEAK_MIN ? RS_LEAK_MIN : l;
+    rs->tail[b] = t > RS_TAIL_MAX ? RS_TAIL_MAX : t < RS_TAIL_MIN ? RS_TAIL_MIN : t;
+}
+
+/* Each of x's n values becomes the largest within w of it. */
+static void spread(float *x, int n, int w)
+{
+    for (int r = 0; r < w; r++) {
+        float prev = x[0];
+        for (int k = 0; k < n; k++) {
+            float cur = x[k], next = k + 1 < n ? x[k + 1] : 0.0f;
+            x[k] = fmaxf(cur, fmaxf(prev, next));
+            prev = cur;
+        }
+    }
+}
+
+/* Moves the tail's decay a step towards the residual's fall dnum / dden
+ * measured in the pauses of the far end: a median rather than a mean, so
+ * that a near talker's onsets and endings in those pauses do not drag it. */
+static void follow_decay(gv_resup *rs, double dnum, double dden)
+{
+    float lo = -rs->frame_ms / (float)RS_DECAY_MIN_MS, hi = -rs->frame_ms / (float)RS_DECAY_MAX_MS;
+    double r = dnum / dden;
+    float ld = (float)log(r > 1.0 ? 1.0 : r < 1e-3 ? 1e-3 : r);
+    rs->log_decay += ld > rs->log_decay ? RS_DECAY_STEP : -RS_DECAY_STEP;
+    rs->log_decay = rs->log_decay < lo ? lo : rs->log_decay > hi ? hi : rs->log_decay;
+    rs->late_gain = expf((float)rs->late * rs->log_decay);
 }
 
 int gv_resup_gains(gv_resup *rs, const double *e_re, const double *e_im, const double *y_re,
                    const double *y_im, float *gain)
 {
-    float bnum[RS_BANDS_MAX], bden[RS_BANDS_MAX], bcoh[RS_BANDS_MAX], bcnt[RS_BANDS_MAX];
-    double res_sum = 0.0, ex_sum = 0.0;
+    float be[RS_BANDS_MAX], by[RS_BANDS_MAX], bl[RS_BANDS_MAX], bn[RS_BANDS_MAX];
+    float bcount[RS_BANDS_MAX];
+    float *q;
+    double se = 0.0, sd = 0.0, ex_sum = 0.0, res_sum = 0.0, dnum = 0.0, dden = 0.0;
+    int dbands = 0, near, lost;
     float over, floor_;
-    int near;
 
     if (!rs || !e_re || !e_im || !y_re || !y_im || !gain)
         return GV_EINVAL;
-    memset(bnum, 0, sizeof bnum);
-    memset(bden, 0, sizeof bden);
-    memset(bcoh, 0, sizeof bcoh);
-    memset(bcnt, 0, sizeof bcnt);
+    q = rs->q + (size_t)rs->qpos * (size_t)rs->bins;
+    memset(be, 0, sizeof be);
+    memset(by, 0, sizeof by);
+    memset(bl, 0, sizeof bl);
+    memset(bn, 0, sizeof bn);
+    memset(bcount, 0, sizeof bcount);
 
+    /* Powers per bin and band. The late part comes from the ring slot of
+     * L frames ago, which then takes this frame's whole echo power. gain
+     * holds the held estimate power until the model replaces it. */
     for (int k = 0; k < rs->bins; k++) {
         float er = (float)e_re[k], ei = (float)e_im[k], yr = (float)y_re[k], yi = (float)y_im[k];
-        float e2, y2, dr, di, coh;
+        float e2, y2, late, ex;
         int b = rs->band[k];
         if (!isfinite(er) || !isfinite(ei))
             er = ei = 0.0f;
@@ -179,68 +288,122 @@ int gv_resup_gains(gv_resup *rs, const double *e_re, const double *e_im, const d
             yr = yi = 0.0f;
         e2 = er * er + ei * ei;
         y2 = yr * yr + yi * yi;
-        dr = er + yr;
-        di = ei + yi;
-        rs->tail[k] = rs->a_decay * rs->tail[k] + (1.0f - rs->a_decay) * y2;
-        if (rs->tail[k] < y2)
-            rs->tail[k] = y2;
+        se += e2;
+        sd += (er + yr) * (er + yr) + (ei + yi) * (ei + yi);
+        /* The estimate's power held through its dips: the residual's
+         * power does not follow them bin by bin. */
+        rs->ys[k] = y2 > rs->a_hold * rs->ys[k] ? y2 : rs->a_hold * rs->ys[k];
+        y2 = rs->ys[k];
+        late = rs->late_gain * q[k];
+        q[k] = y2 + late;
+        rs->pr[k] = rs->a_smooth * rs->pr[k] + (1.0f - rs->a_smooth) * late;
         rs->pe[k] = rs->a_smooth * rs->pe[k] + (1.0f - rs->a_smooth) * e2;
         rs->noise[k] = rs->pe[k] < rs->noise[k] || rs->frames == 0
                            ? rs->pe[k]
                            : rs->a_noise * rs->noise[k] + (1.0f - rs->a_noise) * rs->pe[k];
-        rs->sdd[k] = rs->a_coh * rs->sdd[k] + (1.0f - rs->a_coh) * (dr * dr + di * di);
-        rs->syy[k] = rs->a_coh * rs->syy[k] + (1.0f - rs->a_coh) * y2;
-        rs->sdr[k] = rs->a_coh * rs->sdr[k] + (1.0f - rs->a_coh) * (dr * yr + di * yi);
-        rs->sdi[k] = rs->a_coh * rs->sdi[k] + (1.0f - rs->a_coh) * (di * yr - dr * yi);
-        coh = (rs->sdr[k] * rs->sdr[k] + rs->sdi[k] * rs->sdi[k]) /
-              (rs->sdd[k] * rs->syy[k] + 1e-30f);
-        bnum[b] += e2;
-        bden[b] += rs->tail[k];
-        bcoh[b] += coh;
-        bcnt[b] += 1.0f;
-    }
-
-    /* Leakage: learnt from frames in proportion to how much the
-     * microphone is echo there. */
-    for (int b = 0; b < rs->bands; b++) {
-        float c = bcnt[b] > 0.0f ? bcoh[b] / bcnt[b] : 0.0f;
-        float w = (c - RS_COH_LEARN) / (1.0f - RS_COH_LEARN);
-        w = w > 0.0f ? w * w * (1.0f - rs->a_leak) : 0.0f;
-        /* A coherence from the first few frames of an estimate is 1
-         * whatever the signals: learn once it has some history. */
-        if (bden[b] <= RS_ACTIVE * bcnt[b])
-            continue;
-        if (rs->active[b] < RS_WARM) {
-            rs->active[b]++;
-            continue;
-        }
-        rs->lnum[b] = rs->lnum[b] * (1.0f - w) + w * bnum[b];
-        rs->lden[b] = rs->lden[b] * (1.0f - w) + w * bden[b];
-        if (rs->lden[b] > 0.0f) {
-            float l = rs->lnum[b] / rs->lden[b];
-            rs->leak[b] = l > RS_LEAK_MAX ? RS_LEAK_MAX : l;
-        }
-    }
-
-    /* A near talker: the residual, above its noise floor, well beyond
-     * what the model predicts. */
-    for (int k = 0; k < rs->bins; k++) {
-        float ex = rs->pe[k] - rs->noise[k];
-        res_sum += rs->leak[rs->band[k]] * rs->tail[k];
+        ex = rs->pe[k] - rs->noise[k];
         ex_sum += ex > 0.0f ? ex : 0.0f;
+        be[b] += e2;
+        by[b] += y2;
+        bl[b] += late;
+        bn[b] += rs->noise[k];
+        bcount[b] += 1.0f;
+        gain[k] = y2;
     }
-    if (ex_sum > RS_NEAR_RATIO * res_sum + 1e-12)
+    rs->qpos = (rs->qpos + 1) % rs->late;
+    /* The filter lost the echo (the path changed): it adds its estimate
+     * to the echo instead of removing it, with or without a near talker.
+     * Then everything is echo. */
+    rs->le = rs->a_lost * rs->le + (1.0f - rs->a_lost) * (float)se;
+    rs->ld = rs->a_lost * rs->ld + (1.0f - rs->a_lost) * (float)sd;
+    lost = rs->le > RS_LOST * rs->ld;
+
+    for (int b = 0; b < rs->bands; b++) {
+        /* The covariances learn unless a near talker is heard: his power
+         * adds no bias, but much noise. */
+        int frozen = rs->hang > 0 && !lost;
+        float am = frozen ? 1.0f : rs->a_mean, ac = frozen ? 1.0f : rs->a_cov, dy, dl, de;
+        if (rs->active[b] == 0) {
+            /* Means from the first sounding frame on, so that their
+             * start from nothing is not taken for a common rise. */
+            rs->me[b] = be[b];
+            rs->my[b] = by[b];
+            rs->ml[b] = bl[b];
+            if (by[b] > RS_ACTIVE)
+                rs->active[b] = 1;
+            continue;
+        }
+        rs->me[b] = am * rs->me[b] + (1.0f - am) * be[b];
+        rs->my[b] = am * rs->my[b] + (1.0f - am) * by[b];
+        rs->ml[b] = am * rs->ml[b] + (1.0f - am) * bl[b];
+        dy = by[b] - rs->my[b];
+        dl = bl[b] - rs->ml[b];
+        de = be[b] - rs->me[b];
+        rs->cyy[b] = ac * rs->cyy[b] + (1.0f - ac) * dy * dy;
+        rs->cyl[b] = ac * rs->cyl[b] + (1.0f - ac) * dy * dl;
+        rs->cll[b] = ac * rs->cll[b] + (1.0f - ac) * dl * dl;
+        rs->cye[b] = ac * rs->cye[b] + (1.0f - ac) * dy * de;
+        rs->cle[b] = ac * rs->cle[b] + (1.0f - ac) * dl * de;
+        if (by[b] > RS_ACTIVE && rs->active[b] < RS_WARM)
+            rs->active[b]++;
+        if (rs->active[b] >= RS_WARM)
+            solve(rs, b);
+        /* The decay: the residual's fall from frame to frame where the
+         * estimate has fallen far below its peak (the far end stopped a
+         * while ago) and the residual stands well above its noise. */
+        rs->peak[b] = by[b] > rs->a_peak * rs->peak[b] ? by[b] : rs->a_peak * rs->peak[b];
+        if (by[b] < RS_PAUSE * rs->peak[b] && rs->last_e[b] > 30.0f * bn[b] &&
+            be[b] > 3.0f * bn[b]) {
+            dnum += be[b];
+            dden += rs->last_e[b];
+            dbands++;
+        }
+        rs->last_e[b] = be[b];
+    }
+    if (dbands >= 3)
+        follow_decay(rs, dnum, dden);
+
+    /* The model per bin. In bands narrower than the estimate's harmonics
+     * the band's mean power stands in where it is larger: the residual
+     * fills the gaps between them. Then neighbouring bins' largest: the
+     * model's fine structure is chance. */
+    for (int k = 0; k < rs->bins; k++) {
+        int b = rs->band[k];
+        float yb = by[b] / bcount[b], y = gain[k] > yb ? gain[k] : yb;
+        gain[k] = rs->leak[b] * y + rs->tail[b] * rs->pr[k];
+    }
+    spread(gain, rs->bins, 1);
+    for (int k = 0; k < rs->bins; k++)
+        res_sum += gain[k];
+
+    /* A near talker: the residual, above its noise floor, well beyond the
+     * model, while the filter still cancels. */
+    near = !lost && ex_sum > 1e-12 && ex_sum > RS_NEAR_RATIO * res_sum;
+    if (lost)
+        rs->hang = 0;
+    else if (near)
         rs->hang = rs->hang_frames;
     else if (rs->hang > 0)
         rs->hang--;
     near = rs->hang > 0;
     over = near ? RS_OVER_DOUBLE : RS_OVER_SINGLE;
     floor_ = near ? RS_FLOOR_DOUBLE : RS_FLOOR_SINGLE;
-
+    if (!near) {
+        /* Without a near talker nothing is lost by suppressing where the
+         * echo may be rather than only where the model puts it: a path
+         * that changed or a distorting loudspeaker moves the residual
+         * away from the estimate's spectrum. */
+        float ymean = 0.0f;
+        for (int b = 0; b < rs->bands; b++)
+            ymean += by[b];
+        ymean *= RS_BROAD / (float)rs->bins;
+        spread(gain, rs->bins, RS_SPREAD);
+        for (int k = 0; k < rs->bins; k++)
+            gain[k] = gain[k] > ymean ? gain[k] : ymean;
+    }
     for (int k = 0; k < rs->bins; k++) {
-        float r = over * rs->leak[rs->band[k]] * rs->tail[k];
         float p = rs->pe[k] + 1e-30f;
-        float g2 = 1.0f - r / p, g;
+        float g2 = 1.0f - over * gain[k] / p, g;
         g = g2 > floor_ * floor_ ? sqrtf(g2) : floor_;
         gain[k] = g > 1.0f ? 1.0f : g;
     }

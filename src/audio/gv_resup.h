@@ -4,13 +4,14 @@
  * so that noise and residual echo are suppressed in one transform (one
  * delay, one set of gains).
  *
- * The residual is modelled per band as a learnt share (the leakage) of the
- * echo estimate's power, extended by a reverberant decay for the room's
- * tail beyond the filter. The leakage is learnt only while the microphone
- * is mostly echo (coherent with the estimate). Without a near talker the
- * model is subtracted with a large over-subtraction factor down to -50 dB;
- * while the residual clearly exceeds the model (a near talker) gently,
- * down to -16 dB at most.
+ * The residual is modelled per band from the echo estimate's power: a
+ * learnt share of it (the filter's misalignment, distortion) plus the
+ * room's reverberation beyond the filter, predicted from the estimate's
+ * power history with a decay measured in the far end's pauses. The filter
+ * is taken to cover gv_echo's default tail (300 ms). Without a near talker
+ * the model, widened over neighbouring bins, is subtracted hard, down to
+ * -50 dB; while the residual clearly exceeds the model (a near talker)
+ * gently, down to -16 dB at most.
  *
  * Pure: no I/O, no clock; allocation only in gv_resup_create. */
 #ifndef GV_AUDIO_RESUP_H
