@@ -76,6 +76,14 @@ int gv_echoref_prepare(gv_echoref *er, int rate, int channels)
     return 0;
 }
 
+static void publish(gv_echoref *er, uint64_t written, uint64_t play_end_us)
+{
+    atomic_fetch_add_explicit(&er->seq, 1, memory_order_acq_rel);
+    atomic_store_explicit(&er->written, written, memory_order_relaxed);
+    atomic_store_explicit(&er->play_end_us, play_end_us, memory_order_relaxed);
+    atomic_fetch_add_explicit(&er->seq, 1, memory_order_release);
+}
+
 int gv_echoref_write(gv_echoref *er, const float *samples, size_t frames, int rate, int channels,
                      uint64_t play_end_us)
 {
@@ -99,13 +107,13 @@ int gv_echoref_write(gv_echoref *er, const float *samples, size_t frames, int ra
             er->ring[(w + (uint64_t)i) % RING] = er->scratch[i];
         w += (uint64_t)got;
         done += used;
+        /* Published chunk by chunk: the reader checks that nothing it
+         * copied was overwritten meanwhile, which it can only do if what
+         * is written but not yet published is at most a chunk. */
+        publish(er, w, play_end_us - (uint64_t)(frames - done) * 1000000u / (uint64_t)rate);
         if (used == 0 && got == 0)
             break;
     }
-    atomic_fetch_add_explicit(&er->seq, 1, memory_order_acq_rel);
-    atomic_store_explicit(&er->written, w, memory_order_relaxed);
-    atomic_store_explicit(&er->play_end_us, play_end_us, memory_order_relaxed);
-    atomic_fetch_add_explicit(&er->seq, 1, memory_order_release);
     return 0;
 }
 
@@ -162,6 +170,11 @@ int gv_echoref_read(gv_echoref *er, float *out, uint64_t captured_end_us)
     for (int i = 0; i < GV_CLEAN_STEP; i++)
         out[i] = er->ring[(uint64_t)(er->pos + i) % RING];
     er->pos += GV_CLEAN_STEP;
+    /* A writer that ran a whole ring ahead while this copied (this thread
+     * stalled for most of a second) may have overwritten part of it. */
+    atomic_thread_fence(memory_order_acquire);
+    if (atomic_load_explicit(&er->written, memory_order_relaxed) + SCRATCH > (uint64_t)(er->pos - GV_CLEAN_STEP) + RING)
+        return 0;
     return 1;
 }
 
