@@ -12,7 +12,8 @@
 #
 # With --only NAME[,NAME...] (section names without .sh) only those
 # sections run, and their output replaces theirs in BENCHMARKS.md (each
-# section sits between <!-- section: NAME --> markers), headed by a line
+# section sits between <!-- section: NAME --> markers; a section the file
+# does not have yet is added at its end), headed by a line
 # that says they were run again alone, when and at which sources: the rest
 # of the file keeps the figures of its own run.
 set -euo pipefail
@@ -33,8 +34,6 @@ if [ -n "$only" ]; then
   [ -f "$src/BENCHMARKS.md" ] || { echo "bench: --only needs an existing BENCHMARKS.md" >&2; exit 2; }
   for name in ${only//,/ }; do
     [ -f "$src/bench/sections/$name.sh" ] || { echo "bench: no section $name" >&2; exit 2; }
-    grep -q "^<!-- section: $name -->\$" "$src/BENCHMARKS.md" ||
-      { echo "bench: BENCHMARKS.md has no section $name to replace; run make bench" >&2; exit 2; }
   done
 fi
 
@@ -118,6 +117,10 @@ done
 # --only: each section's new text replaces its old one; plots are copied.
 if [ -n "$only" ]; then
   for name in ${only//,/ }; do
+    if ! grep -q "^<!-- section: $name -->\$" "$src/BENCHMARKS.md"; then
+      sed -n "/^<!-- section: $name -->\$/,/^<!-- end of section: $name -->\$/p" "$out" >>"$src/BENCHMARKS.md"
+      continue
+    fi
     awk -v name="$name" -v new="$out" '
       BEGIN { start = "<!-- section: " name " -->"; stop = "<!-- end of section: " name " -->" }
       $0 == start { skip = 1

@@ -86,6 +86,7 @@ channels floor.wav
 "$QUALITY" floor-1.wav floor-2.wav --utterances >floor.q
 same=$(field same.q delay_ms)
 delays floor floor.q
+floor_med=$row_med
 floor_row="| the server's module-loopback, \`latency_msec=20\` (the floor) | n/a | **${row_med}** | ${row_p95} | ${row_spread} | ${row_n} | $(field floor.q utterance_stoi) | n/a | n/a | n/a | n/a | n/a |"
 
 # ---- gvoip on the device path ----------------------------------------------
@@ -150,6 +151,12 @@ device_run() {
   cb=$(dev "$d/a.json" capture buffer_ms)
   pb=$(dev "$d/a.json" playback buffer_ms)
   pl="$(dev "$d/a.json" playback latency_ms) / $(dev "$d/b.json" playback latency_ms)"
+  # Per direction, one run's words: their spread is what a listener hears
+  # wander (the pooled figure also holds the two directions' difference).
+  local sa sb
+  sa=$(utterance_delays "$d/a_to_b.q" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { if (NR) printf "%.1f", hi - lo; else print "n/a" }')
+  sb=$(utterance_delays "$d/b_to_a.q" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { if (NR) printf "%.1f", hi - lo; else print "n/a" }')
+  echo "$row_med $row_p95 $s1 $s2 $sa $sb $(dev "$d/a.json" playback underruns) $(dev "$d/b.json" playback underruns)" >"$d/summary"
   echo "| $label | $(backend "$d/a.json") | **${row_med}** | ${row_p95} | ${row_spread} | ${row_n} | ${s1} / ${s2} | ${cu} / ${co} | ${pu} / ${po} | ${cb} / ${pb} | ${pl} | $(share "$d/a.cpu")% / $(share "$d/b.cpu")% |" >>rows.md
 }
 
@@ -215,6 +222,7 @@ file_run() {
   fi
   "$QUALITY" a.wav "$fp/ear.wav" --utterances >"$fp/file.q"
   delays "$fp/all" "$fp/file.q"
+  echo "$row_med $(field "$fp/file.q" utterance_stoi)" >"$fp/summary"
   echo "| $label | none | **${row_med}** | ${row_p95} | ${row_spread} | ${row_n} | $(field "$fp/file.q" utterance_stoi) | none | none | none | n/a | $(share "$fp/spk.cpu")% / $(share "$fp/lis.cpu")% |" >>file_rows.md
 }
 : >file_rows.md
@@ -276,6 +284,25 @@ talk_b=$(share "$BENCH_WORK/defaults/b.cpu")
   echo "for the counts, n/a where the build does not report them); CPU is utime + stime over each"
   echo "process's life as a share of one core (the file path: speaker / listener, no devices). The loss"
   echo "run puts \`gvoip-netem --up-loss 10 --up-jitter 30 --seed 1\` between both players and the server."
+  echo
+  verdict() { if [ "$(calc "$1" %d 2>/dev/null || echo 0)" = 1 ]; then echo met; else echo "**missed**"; fi; }
+  read -r dm dp ds1 ds2 dsa dsb dua dub <"$BENCH_WORK/defaults/summary"
+  read -r fm fs <"$BENCH_WORK/file/summary"
+  read -r flm _ <"$BENCH_WORK/file_loss/summary"
+  read -r lm _ _ _ _ _ lua lub <"$BENCH_WORK/loss/summary"
+  echo "| target (issue 13) | this run | verdict |"
+  echo "|---|---|---|"
+  echo "| defaults: median at most 55 ms, p95 at most 10 ms above it | ${dm} / ${dp} ms | $(verdict "$dm <= 55 && $dp - $dm <= 10") |"
+  if [ -f "$BENCH_WORK/lowlat/summary" ]; then
+    read -r llm llp _ <"$BENCH_WORK/lowlat/summary"
+    echo "| \`--low-latency\`: median at most 45 ms, p95 at most 10 ms above it | ${llm} / ${llp} ms | $(verdict "$llm <= 45 && $llp - $llm <= 10") |"
+  fi
+  echo "| STOI through the sound server within 0.01 of the file path's | ${ds1} / ${ds2} against ${fs} | $(verdict "$ds1 >= $fs - 0.01 && $ds2 >= $fs - 0.01") |"
+  echo "| one run's word delays within a 3 ms spread, per direction (a to b / b to a) | ${dsa} / ${dsb} ms | $(verdict "$dsa <= 3 && $dsb <= 3") |"
+  echo "| 10% loss with jitter: median at most the file path's with the same loss plus the floor | ${lm} against ${flm} + ${floor_med} ms | $(verdict "$lm <= $flm + $floor_med") |"
+  echo "| no playback underruns (defaults; loss run) | ${dua}+${dub}; ${lua}+${lub} | $(verdict "$dua + $dub + $lua + $lub == 0") |"
+  echo "| CPU alone in a silent lobby at most 0.5% of a core | ${idle_cpu}% | $(verdict "$idle_cpu <= 0.5") |"
+  echo "| CPU talking at most 3% before clean input, plus its own 2% (issue 14) | ${talk_a}% / ${talk_b}% | $(verdict "$talk_a <= 5 && $talk_b <= 5") |"
   echo
   echo "| CPU per client, device path | share of one core |"
   echo "|---|---:|"

@@ -8,6 +8,14 @@
 #include "audio/gv_echo.h"
 #include "gvoip/error.h"
 
+/* The filter removing this much of the microphone while the far end
+ * talks, this many steps in a row, means there is an echo: unrelated
+ * near speech leaves it at 0 dB. */
+#define ECHO_FOUND_DB 3.0f
+#define ECHO_FOUND_STEPS 10
+/* A step the filter made this much louder (3 dB) went wrong. */
+#define ECHO_ADDS 2.0
+
 struct gv_clean {
     gv_clean_config cfg;
     gv_echo *echo;
@@ -16,6 +24,9 @@ struct gv_clean {
     gv_denoise *denoise;
     gv_agc *agc;
     float estimate[GV_CLEAN_STEP];
+    float mic[GV_CLEAN_STEP];
+    int echo_found; /* the canceller has cancelled an echo at least once */
+    int echo_steps; /* far-end steps in a row the filter removed something */
     float speech_probability;
 };
 
@@ -70,8 +81,32 @@ int gv_clean_process(gv_clean *cl, float *step, const float *ref)
     if (cl->echo) {
         /* Also when silence was played: the room still rings with what was
          * played before. */
-        gv_echo_process(cl->echo, step, ref, step, cl->estimate);
-        estimate = cl->estimate;
+        double in = 0.0, out = 0.0;
+        memcpy(cl->mic, step, sizeof cl->mic);
+        gv_echo_process(cl->echo, cl->mic, ref, step, cl->estimate);
+        for (int i = 0; i < GV_CLEAN_STEP; i++) {
+            in += (double)cl->mic[i] * cl->mic[i];
+            out += (double)step[i] * step[i];
+        }
+        /* Until the filter has found an echo (a headset has none) its
+         * output and estimate are not used: with nothing to model, the far
+         * end talking over the near one makes it adapt to the near talker,
+         * and the suppressor would take him for echo not yet learnt. The
+         * filter adapts on meanwhile. */
+        if (!cl->echo_found && ref) {
+            gv_echo_stats es;
+            gv_echo_get_stats(cl->echo, &es);
+            cl->echo_steps = es.erle_db > ECHO_FOUND_DB ? cl->echo_steps + 1 : 0;
+            cl->echo_found = cl->echo_steps >= ECHO_FOUND_STEPS;
+        }
+        /* Then, a canceller only ever removes: a filter still adapted to
+         * the room before it changed adds to the microphone what it
+         * subtracts. Such a step goes out as it came; its estimate still
+         * tells the suppressor where the echo is. */
+        if (!cl->echo_found || out > ECHO_ADDS * in)
+            memcpy(step, cl->mic, sizeof cl->mic);
+        if (cl->echo_found)
+            estimate = cl->estimate;
     }
     if (cl->denoise) {
         gv_denoise_process(cl->denoise, step, estimate);

@@ -9,10 +9,7 @@
 #include <speex/speex_echo.h>
 #include <speex/speex_preprocess.h>
 
-#include "audio/gv_agc.h"
 #include "audio/gv_clean.h"
-#include "audio/gv_denoise.h"
-#include "audio/gv_echo.h"
 #include "cb_webrtc.h"
 #include "gvoip/error.h"
 
@@ -21,9 +18,7 @@ struct cb_engine {
     int stages;
     int delay; /* samples */
 
-    gv_echo *ec;
-    gv_denoise *ns;
-    gv_agc *agc;
+    gv_clean *clean; /* gvoip's chain, as the client runs it */
 
     SpeexEchoState *sec;
     SpeexPreprocessState *spp;
@@ -79,14 +74,12 @@ static int speex_setup(cb_engine *e)
 
 static int gvoip_setup(cb_engine *e)
 {
-    int rc = 0;
-    if (e->stages & CB_STAGE_ECHO)
-        rc = gv_echo_create(NULL, &e->ec);
-    if (rc == 0 && (e->stages & CB_STAGE_NS))
-        rc = gv_denoise_create(NULL, &e->ns);
-    if (rc == 0 && (e->stages & CB_STAGE_AGC))
-        rc = gv_agc_create(NULL, &e->agc);
-    return rc;
+    gv_clean_config cc = {
+        .echo = !!(e->stages & CB_STAGE_ECHO),
+        .denoise = !!(e->stages & CB_STAGE_NS),
+        .agc = !!(e->stages & CB_STAGE_AGC),
+    };
+    return gv_clean_create(&cc, &e->clean);
 }
 
 int cb_engine_create(cb_engine_id id, int stages, int delay_samples, cb_engine **out)
@@ -131,9 +124,7 @@ void cb_engine_destroy(cb_engine *e)
 {
     if (!e)
         return;
-    gv_echo_destroy(e->ec);
-    gv_denoise_destroy(e->ns);
-    gv_agc_destroy(e->agc);
+    gv_clean_destroy(e->clean);
     if (e->spp)
         speex_preprocess_state_destroy(e->spp);
     if (e->sec)
@@ -144,17 +135,8 @@ void cb_engine_destroy(cb_engine *e)
 
 static int gvoip_step(cb_engine *e, const float *mic, const float *ref, float *out)
 {
-    float est[GV_CLEAN_STEP];
-    int rc = 0;
-    if (e->ec)
-        rc = gv_echo_process(e->ec, mic, ref, out, est);
-    else
-        memcpy(out, mic, GV_CLEAN_STEP * sizeof *out);
-    if (rc == 0 && e->ns)
-        rc = gv_denoise_process(e->ns, out, e->ec ? est : NULL);
-    if (rc == 0 && e->agc)
-        rc = gv_agc_process(e->agc, out, e->ns ? gv_denoise_speech_probability(e->ns) : -1.0f);
-    return rc;
+    memcpy(out, mic, GV_CLEAN_STEP * sizeof *out);
+    return gv_clean_process(e->clean, out, ref);
 }
 
 static spx_int16_t to_s16(float x)
