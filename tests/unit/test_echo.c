@@ -599,6 +599,29 @@ static void stft_step(stft *s, const float *e, const float *y, float *out)
     memset(s->ola + OVL, 0, STEP * sizeof(double));
 }
 
+/* The canceller, then the test's own suppressor, over the scene; clean
+ * gets the output lined up with the microphone (the STFT's delay undone). */
+static void run_chain(scene *s, float *clean)
+{
+    gv_echo *ec;
+    stft *sf = malloc(sizeof *sf);
+
+    assert_non_null(sf);
+    stft_init(sf);
+    assert_int_equal(gv_echo_create(NULL, &ec), 0);
+    for (long i = 0; i + STEP <= s->n; i += STEP) {
+        float o[STEP];
+        assert_int_equal(gv_echo_process(ec, s->mic + i, s->far + i, s->out + i, s->est + i), 0);
+        stft_step(sf, s->out + i, s->est + i, o);
+        for (int k = 0; k < STEP; k++)
+            if (i + k - OVL >= 0)
+                clean[i + k - OVL] = o[k];
+    }
+    gv_echo_destroy(ec);
+    stft_free(sf);
+    free(sf);
+}
+
 /* Canceller and suppressor together: much less echo than the filter
  * alone leaves (about 20 dB here) from 3 s on while the far end talks
  * alone, and the near talker intact in double talk. */
@@ -606,13 +629,10 @@ static void test_chain(void **state)
 {
     (void)state;
     scene s;
-    gv_echo *ec;
-    stft *sf = malloc(sizeof *sf);
     float *clean, *res;
     double st_erle, sdr;
     long start;
 
-    assert_non_null(sf);
     test_rng_seed(SEED + 7);
     scene_alloc(&s, 10);
     scene_make(&s, 1920, -10.0);
@@ -622,17 +642,7 @@ static void test_chain(void **state)
     clean = calloc((size_t)s.n, sizeof(float));
     res = calloc((size_t)s.n, sizeof(float));
     assert_true(clean && res);
-    stft_init(sf);
-    assert_int_equal(gv_echo_create(NULL, &ec), 0);
-    for (long i = 0; i + STEP <= s.n; i += STEP) {
-        float o[STEP];
-        assert_int_equal(gv_echo_process(ec, s.mic + i, s.far + i, s.out + i, s.est + i), 0);
-        stft_step(sf, s.out + i, s.est + i, o);
-        /* Undo the STFT's delay so that clean lines up with the mic. */
-        for (int k = 0; k < STEP; k++)
-            if (i + k - OVL >= 0)
-                clean[i + k - OVL] = o[k];
-    }
+    run_chain(&s, clean);
     for (long i = 0; i < s.n; i++)
         res[i] = clean[i] - s.near[i];
     st_erle = erle_db(s.echo, res, 3 * RATE, start);
@@ -641,9 +651,6 @@ static void test_chain(void **state)
         fail_msg("chain: ERLE %.1f dB in 3-6 s, near talker SI-SDR %.1f dB in double talk "
                  "(seed %#x)",
                  st_erle, sdr, SEED + 7);
-    gv_echo_destroy(ec);
-    stft_free(sf);
-    free(sf);
     free(clean);
     free(res);
     scene_free(&s);
@@ -659,13 +666,11 @@ static void test_chain_long_tail(void **state)
     (void)state;
     const long delay = 2400, nh = delay + (long)(0.7 * RATE);
     scene s;
-    gv_echo *ec;
-    stft *sf = malloc(sizeof *sf);
     float *clean, *res, *h = calloc((size_t)nh, sizeof(float));
     double st_erle, sdr, mic_sdr;
     long start;
 
-    assert_true(sf && h);
+    assert_non_null(h);
     test_rng_seed(SEED + 9);
     for (long i = delay; i < nh; i++)
         h[i] = (float)(gauss() * pow(10.0, -3.0 * (double)(i - delay) / (0.7 * RATE)));
@@ -679,16 +684,7 @@ static void test_chain_long_tail(void **state)
     clean = calloc((size_t)s.n, sizeof(float));
     res = calloc((size_t)s.n, sizeof(float));
     assert_true(clean && res);
-    stft_init(sf);
-    assert_int_equal(gv_echo_create(NULL, &ec), 0);
-    for (long i = 0; i + STEP <= s.n; i += STEP) {
-        float o[STEP];
-        assert_int_equal(gv_echo_process(ec, s.mic + i, s.far + i, s.out + i, s.est + i), 0);
-        stft_step(sf, s.out + i, s.est + i, o);
-        for (int k = 0; k < STEP; k++)
-            if (i + k - OVL >= 0)
-                clean[i + k - OVL] = o[k];
-    }
+    run_chain(&s, clean);
     for (long i = 0; i < s.n; i++)
         res[i] = clean[i] - s.near[i];
     st_erle = erle_db(s.echo, res, 5 * RATE, start);
@@ -698,9 +694,6 @@ static void test_chain_long_tail(void **state)
         fail_msg("long tail: ERLE %.1f dB in 5-8 s, near talker SI-SDR %.1f dB in double talk "
                  "(%.1f in the mic) (seed %#x)",
                  st_erle, sdr, mic_sdr, SEED + 9);
-    gv_echo_destroy(ec);
-    stft_free(sf);
-    free(sf);
     free(h);
     free(clean);
     free(res);
