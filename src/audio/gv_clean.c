@@ -27,7 +27,6 @@ struct gv_clean {
     float mic[GV_CLEAN_STEP];
     int echo_found; /* the canceller has cancelled an echo at least once */
     int echo_steps; /* far-end steps in a row the filter removed something */
-    float speech_probability;
 };
 
 int gv_clean_create(const gv_clean_config *cfg, gv_clean **out)
@@ -108,12 +107,10 @@ int gv_clean_process(gv_clean *cl, float *step, const float *ref)
         if (cl->echo_found)
             estimate = cl->estimate;
     }
-    if (cl->denoise) {
+    if (cl->denoise)
         gv_denoise_process(cl->denoise, step, estimate);
-        cl->speech_probability = gv_denoise_speech_probability(cl->denoise);
-    }
     if (cl->agc)
-        gv_agc_process(cl->agc, step, cl->cfg.denoise ? cl->speech_probability : -1.0f);
+        gv_agc_process(cl->agc, step, cl->cfg.denoise ? gv_denoise_speech_probability(cl->denoise) : -1.0f);
     return 0;
 }
 
@@ -135,6 +132,5 @@ int gv_clean_get_stats(const gv_clean *cl, gv_clean_stats *st)
         st->echo_erle_db = es.erle_db;
     }
     st->agc_gain_db = gv_agc_gain_db(cl->agc);
-    st->speech_probability = cl->speech_probability;
     return 0;
 }

@@ -23,7 +23,6 @@ typedef struct gv_clean_stats {
     int echo_delay_samples; /* the echo's delay behind the reference handed in; -1: none found */
     float echo_erle_db;     /* the linear canceller's, recent */
     float agc_gain_db;      /* applied to the last step */
-    float speech_probability;
 } gv_clean_stats;
 
 /* Returns 0 and the handle in *out (gv_clean_destroy), GV_EINVAL (NULL
@@ -35,8 +34,10 @@ void gv_clean_destroy(gv_clean *cl);
 
 /* Cleans GV_CLEAN_STEP samples of step in place; the output lags the input
  * by gv_clean_delay samples. ref: what the speaker played during the step
- * (aligned as gv_echo asks), NULL when nothing was. Returns 0 or
- * GV_EINVAL. No allocation, locks or I/O. */
+ * (aligned as gv_echo asks), NULL when nothing was. The canceller's output
+ * and its echo estimate are used only once it has found an echo, and a
+ * step it made louder goes out as it came. Returns 0 or GV_EINVAL. No
+ * allocation, locks or I/O. */
 int gv_clean_process(gv_clean *cl, float *step, const float *ref);
 
 /* Samples by which the output lags the input: 0 with every stage off. */
