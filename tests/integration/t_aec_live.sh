@@ -23,7 +23,7 @@ port=$(port_of server)
 
 # echo_return NAME [A's options]: B talks alone for 14 s; prints B's voice
 # at B's ear against B's mouth (dB) over the last 7 s, after the canceller
-# had time to converge.
+# had time to converge, and over the median of those seconds.
 echo_return() {
   local name=$1
   shift
@@ -38,25 +38,31 @@ echo_return() {
     --seconds 14 >"$TMP/rec_$name.out" || fail "gvoip-devrec failed ($name)"
   expect_exit "a_$name" 0 20
   expect_exit "b_$name" 0 20
-  sox "$TMP/$name.wav" "$TMP/${name}_tail.wav" trim 7 7
-  local mouth ear
-  mouth=$(rms "$TMP/${name}_tail.wav" 1)
-  ear=$(rms "$TMP/${name}_tail.wav" 2)
-  awk -v m="$mouth" -v e="$ear" 'BEGIN { if (e < 1e-7) e = 1e-7; printf "%.1f\n", 20 * log(e / m) / log(10) }'
+  # The whole tail, and the median of its seven seconds.
+  local t mouth ear
+  for t in 7 8 9 10 11 12 13 all; do
+    if [ "$t" = all ]; then sox "$TMP/$name.wav" "$TMP/${name}_s.wav" trim 7 7; else sox "$TMP/$name.wav" "$TMP/${name}_s.wav" trim "$t" 1; fi
+    mouth=$(rms "$TMP/${name}_s.wav" 1)
+    ear=$(rms "$TMP/${name}_s.wav" 2)
+    awk -v t="$t" -v m="$mouth" -v e="$ear" 'BEGIN { if (e < 1e-7) e = 1e-7; printf "%s %.1f\n", t, 20 * log(e / m) / log(10) }'
+  done >"$TMP/$name.ret"
+  echo "$(awk '$1 == "all" { print $2 }' "$TMP/$name.ret") $(awk '$1 != "all" { print $2 }' "$TMP/$name.ret" | sort -g | sed -n 4p)"
 }
 
-off=$(echo_return off --no-aec)
-on=$(echo_return on)
+read -r off off_median < <(echo_return off --no-aec)
+read -r on on_median < <(echo_return on)
 input=$(grep -o '"input":{[^}]*}' "$TMP/a_on.json" || echo "none")
-echo "B's voice back at B's ear: ${off} dB without A's canceller, ${on} dB with it; A's input stats: $input"
+echo "B's voice back at B's ear: ${off} dB without A's canceller, ${on} dB with it (median second: ${off_median} and ${on_median} dB); A's input stats: $input"
 awk -v x="$off" 'BEGIN { exit !(x > -25) }' || fail "without a canceller B's echo is ${off} dB: the loop is not there"
-# Most seconds of a run measure -80 dB and below, but a burst of echo now
+# Most seconds of a run measure far below -40 dB, but a burst of echo now
 # and then (a reference jump, or the suppressor taking the echo for a near
-# talker for a moment) sets the whole run's figure: -21 to -74 dB seen in
-# ten runs. The thresholds prove the canceller works end to end; the
+# talker for a moment) sets the whole run's figure: -14 to -78 dB seen,
+# the worst under ASan. The median second says whether the canceller
+# works; the whole run only that it never makes things worse. The
 # benchmark (17-echo-live) reports the figures.
-awk -v x="$on" -v o="$off" 'BEGIN { exit !(x < -15 && o - x >= 15) }' ||
-  fail "with the canceller B's echo is still ${on} dB (want below -15, and 15 dB below ${off})"
+awk -v x="$on" -v o="$off" -v m="$on_median" -v om="$off_median" \
+  'BEGIN { exit !(m < -30 && om - m >= 25 && x < o - 6) }' ||
+  fail "with the canceller B's echo is ${on} dB, median second ${on_median} dB (want below -30 and 25 dB below ${off_median}; the run 6 dB below ${off})"
 grep -q '"echo_cancel":true' "$TMP/a_on.json" || fail "A's stats do not say the canceller ran: $input"
 kill -TERM "$(pid_of server)"
 expect_exit server 0
