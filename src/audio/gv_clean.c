@@ -15,6 +15,9 @@
 #define ECHO_FOUND_STEPS 10
 /* A step the filter made this much louder (3 dB) went wrong. */
 #define ECHO_ADDS 2.0
+/* Steps of digital silence after which the suppressor's window and
+ * overlap hold nothing but zeros: its output is zeros too. */
+#define SILENCE_FLUSHED ((GV_DENOISE_DELAY + GV_CLEAN_STEP - 1) / GV_CLEAN_STEP + 2)
 
 struct gv_clean {
     gv_clean_config cfg;
@@ -27,6 +30,7 @@ struct gv_clean {
     float mic[GV_CLEAN_STEP];
     int echo_found; /* the canceller has cancelled an echo at least once */
     int echo_steps; /* far-end steps in a row the filter removed something */
+    int silent;     /* steps in a row of digital silence into the suppressor */
 };
 
 int gv_clean_create(const gv_clean_config *cfg, gv_clean **out)
@@ -71,6 +75,14 @@ void gv_clean_destroy(gv_clean *cl)
     free(cl);
 }
 
+static int is_silent(const float *step)
+{
+    for (int i = 0; i < GV_CLEAN_STEP; i++)
+        if (step[i] != 0.0f)
+            return 0;
+    return 1;
+}
+
 int gv_clean_process(gv_clean *cl, float *step, const float *ref)
 {
     const float *estimate = NULL;
@@ -107,6 +119,13 @@ int gv_clean_process(gv_clean *cl, float *step, const float *ref)
         if (cl->echo_found)
             estimate = cl->estimate;
     }
+    /* Digital silence (a muted or disconnected microphone, a virtual
+     * device) needs no suppression and has no level: once the suppressor's
+     * window holds only zeros, its steps are skipped, which also keeps its
+     * noise estimate and the gain from learning a floor no room has. */
+    cl->silent = is_silent(step) && (!estimate || is_silent(estimate)) ? cl->silent + 1 : 0;
+    if (cl->silent > SILENCE_FLUSHED)
+        return 0;
     if (cl->denoise)
         gv_denoise_process(cl->denoise, step, estimate);
     if (cl->agc)
@@ -131,6 +150,7 @@ int gv_clean_get_stats(const gv_clean *cl, gv_clean_stats *st)
         st->echo_delay_samples = es.delay_samples;
         st->echo_erle_db = es.erle_db;
     }
+    st->echo_found = cl->echo_found;
     st->agc_gain_db = gv_agc_gain_db(cl->agc);
     return 0;
 }

@@ -23,6 +23,7 @@ typedef struct gv_clean_stats {
     int echo_delay_samples; /* the echo's delay behind the reference handed in; -1: none found */
     float echo_erle_db;     /* the linear canceller's, recent */
     float agc_gain_db;      /* applied to the last step */
+    int echo_found;         /* 1 once the canceller removed an echo: its output is used from then on */
 } gv_clean_stats;
 
 /* Returns 0 and the handle in *out (gv_clean_destroy), GV_EINVAL (NULL

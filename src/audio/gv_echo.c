@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audio/gv_echolag.h"
 #include "audio/gv_fft.h"
 #include "gvoip/error.h"
 
@@ -28,10 +29,6 @@
 #define EC_TAPS 32
 #define EC_PHASES 256
 
-/* The coarse delay estimator compares binary spectra (each band above or
- * below its own long-term level) of microphone and reference blocks at
- * whole-step lags: cheap and insensitive to the echo path's colouring. */
-#define EC_BANDS 32
 /* Contrast (bits) an estimate needs to move a window that once cancelled:
  * a near talker can make chance lags look a little better than average,
  * a moved echo makes its lag look much better. */
@@ -40,8 +37,6 @@
  * the echo, so the echo has moved or changed (a near talker lowers the
  * ERLE towards 0 dB, not below). */
 #define EC_LOST_DB (-1.0f)
-#define EC_BAND_LO 4   /* bin of ~190 Hz */
-#define EC_BAND_HI 192 /* bin of ~9 kHz */
 
 #define EC_MU 1.0f /* largest normalised step of the adapting filter */
 /* Step regularisation: a bin's normalisation never falls below this share
@@ -61,7 +56,6 @@
 #define EC_CONSTRAIN_EVERY 3
 #define EC_ACTIVE_POW 1e-6f /* mean square of an audible reference block (-60 dBFS) */
 #define EC_MIC_POW 1e-8f    /* and of a microphone block worth estimating from */
-#define EC_ECHO_BITS 8      /* band mismatches of a step that still looks like echo */
 
 /* Fine delay and drift. */
 #define EC_DRIFT_MAX 0.002  /* 2000 ppm: twice the largest expected */
@@ -140,19 +134,8 @@ struct gv_echo {
     int better, worse;
 
     /* Coarse delay estimator. */
-    int lags;
-    int band_lo[EC_BANDS + 1];
-    float mic_lvl[EC_BANDS], ref_lvl[EC_BANDS];
-    uint32_t *ref_bits;
-    uint8_t *ref_act;
-    int bits_head;
-    float *dist;
-    int cand, cand_count;
-    int est_lag;   /* -1: none yet */
-    int est_age;   /* steps since the estimate was last confirmed */
-    float est_contrast; /* how much closer than average its lag matches */
+    gv_echolag *lag;
     int est_match; /* the estimate when the filter last found the echo, or -1 */
-    int echo_now;  /* this step's microphone matched the reference at est_lag */
 
     /* Figures. */
     double pm, pf;
@@ -160,6 +143,11 @@ struct gv_echo {
     int converged, conv_count, lost_count;
 
     int settle; /* steps before the filter's shape is trusted again */
+
+    /* Steps whose reference was exact silence, and how many make the
+     * filter's input all zeros (its frames, partitions and the delay
+     * estimator's history): from then on a step costs no transform. */
+    int quiet, idle_after;
 };
 
 static float *falloc(size_t n)
@@ -205,18 +193,6 @@ static void make_interp(gv_echo *ec)
     }
 }
 
-static void make_bands(gv_echo *ec)
-{
-    double ratio = log((double)EC_BAND_HI / EC_BAND_LO);
-    for (int b = 0; b <= EC_BANDS; b++) {
-        int edge = (int)lround(EC_BAND_LO * exp(ratio * b / EC_BANDS));
-        /* Low bands would be narrower than a bin: keep them one wide. */
-        if (b > 0 && edge <= ec->band_lo[b - 1])
-            edge = ec->band_lo[b - 1] + 1;
-        ec->band_lo[b] = edge;
-    }
-}
-
 void gv_echo_reset(gv_echo *ec)
 {
     size_t fsz;
@@ -254,19 +230,8 @@ void gv_echo_reset(gv_echo *ec)
     ec->cpart = ec->cstep = 0;
     ec->sb = ec->sf = ec->sm = 0.0;
     ec->better = ec->worse = 0;
-    for (int b = 0; b < EC_BANDS; b++)
-        ec->mic_lvl[b] = ec->ref_lvl[b] = -1.0f;
-    memset(ec->ref_bits, 0, (size_t)ec->lags * sizeof(uint32_t));
-    memset(ec->ref_act, 0, (size_t)ec->lags);
-    ec->bits_head = 0;
-    for (int k = 0; k < ec->lags; k++)
-        ec->dist[k] = EC_BANDS / 2.0f;
-    ec->cand = -1;
-    ec->cand_count = 0;
-    ec->est_lag = ec->est_match = -1;
-    ec->est_age = 0;
-    ec->est_contrast = 0.0f;
-    ec->echo_now = 0;
+    gv_echolag_reset(ec->lag);
+    ec->est_match = -1;
     ec->pm = ec->pf = 0.0;
     ec->erle_db = 0.0f;
     ec->converged = ec->conv_count = ec->lost_count = 0;
@@ -278,7 +243,7 @@ int gv_echo_create(const gv_echo_config *cfg, gv_echo **out)
 {
     gv_echo_config c;
     gv_echo *ec;
-    int need, size;
+    int need, size, lags;
     size_t fn;
 
     if (!out)
@@ -297,8 +262,9 @@ int gv_echo_create(const gv_echo_config *cfg, gv_echo **out)
      * partition in, so that a shorter delay stays inside the filter. */
     ec->parts = (c.tail_ms * EC_PER_MS + EC_B - 1) / EC_B + 1;
     ec->max_delay = c.max_delay_ms * EC_PER_MS;
-    ec->lags = ec->max_delay / EC_B + 2;
+    lags = ec->max_delay / EC_B + 2;
     need = ec->max_delay + EC_N + EC_B + 2 * EC_TAPS;
+    ec->idle_after = (need + EC_B - 1) / EC_B + ec->parts + lags;
     for (size = 1; size < need; size <<= 1)
         ;
     ec->ring_mask = size - 1;
@@ -312,18 +278,14 @@ int gv_echo_create(const gv_echo_config *cfg, gv_echo **out)
     ec->fi = falloc(fn);
     ec->peak_mag = falloc((size_t)ec->parts);
     ec->peak_idx = calloc((size_t)ec->parts, sizeof(int));
-    ec->ref_bits = calloc((size_t)ec->lags, sizeof(uint32_t));
-    ec->ref_act = calloc((size_t)ec->lags, 1);
-    ec->dist = falloc((size_t)ec->lags);
 
     if (!ec->ring || !ec->xr || !ec->xi || !ec->br || !ec->bi || !ec->fr || !ec->fi ||
-        !ec->peak_mag || !ec->peak_idx || !ec->ref_bits ||
-        !ec->ref_act || !ec->dist || gv_fft_create(EC_N, &ec->fft) != GV_OK) {
+        !ec->peak_mag || !ec->peak_idx || gv_echolag_create(lags, &ec->lag) != 0 ||
+        gv_fft_create(EC_N, &ec->fft) != GV_OK) {
         gv_echo_destroy(ec);
         return GV_ENOMEM;
     }
     make_interp(ec);
-    make_bands(ec);
     gv_echo_reset(ec);
     *out = ec;
     return 0;
@@ -343,9 +305,7 @@ void gv_echo_destroy(gv_echo *ec)
     free(ec->fi);
     free(ec->peak_mag);
     free(ec->peak_idx);
-    free(ec->ref_bits);
-    free(ec->ref_act);
-    free(ec->dist);
+    gv_echolag_destroy(ec->lag);
 
     free(ec);
 }
@@ -592,88 +552,6 @@ static int filter_peak(const gv_echo *ec)
     return -1;
 }
 
-/* Binary spectra of this step's microphone and reference blocks, the
- * distance of the microphone's to each lag's reference, and the lag that
- * has stayed closest. */
-static void estimate_delay(gv_echo *ec, const float *mr, const float *mi, const float *rr,
-                           const float *ri, int ref_active, int mic_active)
-{
-    uint32_t mbits = 0, rbits = 0;
-    int head;
-    float mean = 0.0f, best;
-    int cand = 0;
-
-    for (int b = 0; b < EC_BANDS; b++) {
-        double em = 1e-10, er = 1e-10;
-        float lm, lr;
-        for (int k = ec->band_lo[b]; k < ec->band_lo[b + 1]; k++) {
-            em += (double)mr[k] * mr[k] + (double)mi[k] * mi[k];
-            er += (double)rr[k] * rr[k] + (double)ri[k] * ri[k];
-        }
-        lm = (float)log10(em);
-        lr = (float)log10(er);
-        if (mic_active) {
-            if (ec->mic_lvl[b] < -0.5f && ec->mic_lvl[b] > -1.5f)
-                ec->mic_lvl[b] = lm;
-            ec->mic_lvl[b] += 0.02f * (lm - ec->mic_lvl[b]);
-        }
-        if (ref_active) {
-            if (ec->ref_lvl[b] < -0.5f && ec->ref_lvl[b] > -1.5f)
-                ec->ref_lvl[b] = lr;
-            ec->ref_lvl[b] += 0.02f * (lr - ec->ref_lvl[b]);
-        }
-        mbits |= (uint32_t)(lm > ec->mic_lvl[b]) << b;
-        rbits |= (uint32_t)(lr > ec->ref_lvl[b]) << b;
-    }
-    head = (ec->bits_head + 1) % ec->lags;
-    ec->bits_head = head;
-    ec->ref_bits[head] = rbits;
-    ec->ref_act[head] = (uint8_t)ref_active;
-    ec->est_age++;
-    ec->echo_now = 0;
-    if (!mic_active)
-        return;
-    for (int k = 0; k < ec->lags; k++) {
-        int slot = (head - k + ec->lags) % ec->lags;
-        /* A silent reference cannot explain a sounding microphone: that
-         * counts as a chance match. */
-        int d = EC_BANDS / 2;
-        if (ec->ref_act[slot]) {
-            uint32_t x = mbits ^ ec->ref_bits[slot];
-            for (d = 0; x; x &= x - 1)
-                d++;
-            if (k == ec->est_lag && d <= EC_ECHO_BITS)
-                ec->echo_now = 1;
-        }
-        ec->dist[k] += 0.04f * ((float)d - ec->dist[k]);
-        mean += ec->dist[k];
-    }
-    mean /= (float)ec->lags;
-    best = ec->dist[0];
-    for (int k = 1; k < ec->lags; k++)
-        if (ec->dist[k] < best) {
-            best = ec->dist[k];
-            cand = k;
-        }
-    /* A lag counts once it has been the closest for a while and clearly
-     * closer than lags on average: echo, not chance. */
-    if (mean - best < 2.5f) {
-        ec->cand_count = 0;
-        return;
-    }
-    if (cand == ec->cand) {
-        ec->cand_count++;
-    } else {
-        ec->cand = cand;
-        ec->cand_count = 0;
-    }
-    ec->est_contrast = mean - best;
-    if (ec->cand_count >= 30) {
-        ec->est_lag = cand;
-        ec->est_age = 0;
-    }
-}
-
 /* Puts the window where the echo is. While the filter cancels, its taps
  * say where the echo starts: the window follows it in whole partitions,
  * keeping it about a partition in. Before that the estimator places it,
@@ -685,18 +563,20 @@ static void estimate_delay(gv_echo *ec, const float *mr, const float *mi, const 
  * estimate.) */
 static void follow_delay(gv_echo *ec)
 {
-    int peak = filter_peak(ec), fresh = ec->est_lag >= 0 && ec->est_age == 0;
+    gv_echolag_estimate est;
+    gv_echolag_get(ec->lag, &est);
+    int peak = filter_peak(ec), fresh = est.lag >= 0 && est.age == 0;
     if (ec->settle > 0) {
         ec->settle--;
         return;
     }
     if (fresh && ec->converged && ec->erle_db > 10.0f)
-        ec->est_match = ec->est_lag;
+        ec->est_match = est.lag;
     if (fresh && ec->est_match >= 0 && ec->erle_db < EC_LOST_DB &&
-        ec->est_contrast > EC_JUMP_CONTRAST) {
-        int s = ec->est_lag - ec->est_match;
+        est.contrast > EC_JUMP_CONTRAST) {
+        int s = est.lag - ec->est_match;
         if (s >= 2 || s <= -2) {
-            ec->est_match = ec->est_lag;
+            ec->est_match = est.lag;
             move_delay(ec, (double)s * EC_B, 0);
             return;
         }
@@ -711,10 +591,10 @@ static void follow_delay(gv_echo *ec)
     if (fresh && ec->est_match < 0) {
         /* First placement: an echo a step or two before the estimate
          * still falls inside the window. */
-        double target = (double)(ec->est_lag - 2) * EC_B;
+        double target = (double)(est.lag - 2) * EC_B;
         if (target < 0.0)
             target = 0.0;
-        ec->est_match = ec->est_lag;
+        ec->est_match = est.lag;
         shift_window(ec, (int)lround((target - ec->delay) / EC_B));
     }
 }
@@ -925,9 +805,11 @@ static void step_sizes(gv_echo *ec, int ref_active, float *gr, float *gi)
 {
     double xmean = 0.0, norm;
     float floor_ = 0.0f;
+    gv_echolag_estimate est;
+    gv_echolag_get(ec->lag, &est);
     if (ec->boot > 0)
         floor_ = 1.0f;
-    else if (!ec->converged && (ec->echo_now || ec->est_lag < 0))
+    else if (!ec->converged && (est.echo_now || est.lag < 0))
         floor_ = EC_LOST_STEP;
     for (int k = 0; k < EC_K; k++)
         xmean += ec->xpow[k];
@@ -950,6 +832,41 @@ static void step_sizes(gv_echo *ec, int ref_active, float *gr, float *gi)
     }
     if (ref_active && ec->boot > 0)
         ec->boot--;
+}
+
+/* A step of an idle canceller: nothing has been played for longer than
+ * the filter and the delay estimator look back, so the echo estimate is
+ * exactly zero and nothing adapts; the microphone goes out as it came and
+ * only what follows time moves on, as the full step would move it with a
+ * silent reference. (The microphone's band levels wait: they need its
+ * spectrum, and resume where they were.) */
+static void idle_step(gv_echo *ec, const float *m, double m2, int mic_active, float *out, float *echo)
+{
+    if (ec->quiet == ec->idle_after + 1) {
+        memset(ec->frame, 0, sizeof ec->frame);
+        memset(ec->xr, 0, (size_t)ec->parts * EC_KP * sizeof *ec->xr);
+        memset(ec->xi, 0, (size_t)ec->parts * EC_KP * sizeof *ec->xi);
+        memset(ec->xpow, 0, sizeof ec->xpow);
+    }
+    gv_echolag_step_silent(ec->lag, mic_active);
+    ec->steps++;
+    ec->sb = 0.7 * ec->sb + m2;
+    ec->sf = 0.7 * ec->sf + m2;
+    ec->sm = 0.7 * ec->sm + m2;
+    ec->better = 0;
+    ec->worse = ec->sb > 2.0 * ec->sf + 1e-9 ? ec->worse + 1 : 0;
+    if (ec->worse >= 5) {
+        copy_filter(ec, 0);
+        ec->sb = ec->sf;
+        ec->worse = 0;
+    }
+    for (int i = 0; i < EC_B; i++) {
+        out[i] = m[i];
+        if (echo)
+            echo[i] = 0.0f;
+    }
+    follow_delay(ec);
+    follow_drift(ec);
 }
 
 int gv_echo_process(gv_echo *ec, const float *mic, const float *ref, float *out, float *echo)
@@ -977,13 +894,20 @@ int gv_echo_process(gv_echo *ec, const float *mic, const float *ref, float *out,
     ec->now += EC_B;
     ref_active = r2 > EC_ACTIVE_POW * EC_B;
     mic_active = m2 > EC_MIC_POW * EC_B;
-    memmove(ec->frame, ec->frame + EC_B, EC_OFF * sizeof(double));
-    fill_frame(ec, EC_OFF);
+    ec->quiet = r2 == 0.0 ? ec->quiet + 1 : 0;
+    if (ec->quiet <= ec->idle_after) {
+        memmove(ec->frame, ec->frame + EC_B, EC_OFF * sizeof(double));
+        fill_frame(ec, EC_OFF);
+    }
     ec->delay += ec->drift * EC_B;
     if (ec->delay < 0.0)
         ec->delay = 0.0;
     if (ec->delay > ec->max_delay)
         ec->delay = ec->max_delay;
+    if (ec->quiet > ec->idle_after) {
+        idle_step(ec, m, m2, mic_active, out, echo);
+        return 0;
+    }
 
     /* Delayed reference frame and raw reference block in one transform. */
     for (int t = 0; t < EC_N; t++) {
@@ -1044,7 +968,7 @@ int gv_echo_process(gv_echo *ec, const float *mic, const float *ref, float *out,
             ec->cdi[k] = a * ec->cdi[k] + (1.0f - a) * (mi[k] * yr - mr[k] * yi);
         }
     }
-    estimate_delay(ec, mr, mi, rr, ri, ref_active, mic_active);
+    gv_echolag_step(ec->lag, mr, mi, rr, ri, ref_active, mic_active);
     if (ref_active && mic_active)
         accumulate_gcc(ec, mr, mi);
     ec->steps++;
@@ -1122,20 +1046,23 @@ int gv_echo_process(gv_echo *ec, const float *mic, const float *ref, float *out,
 int gv_echo_get_stats(const gv_echo *ec, gv_echo_stats *st)
 {
     int peak;
+    gv_echolag_estimate est;
     if (!ec || !st)
         return GV_EINVAL;
+    gv_echolag_get(ec->lag, &est);
     memset(st, 0, sizeof *st);
     peak = filter_peak(ec);
     if (ec->fine_age <= EC_FINE_FRESH)
         st->delay_samples = (int)lround(ec->fine);
     else if (ec->converged && peak >= 0)
         st->delay_samples = (int)lround(ec->delay) + peak;
-    else if (ec->est_lag >= 0)
-        st->delay_samples = ec->est_lag * EC_B;
+    else if (est.lag >= 0)
+        st->delay_samples = est.lag * EC_B;
     else
         st->delay_samples = -1;
     st->erle_db = ec->erle_db;
     st->drift_ppm = (float)(ec->drift * 1e6);
     st->converged = ec->converged;
+    st->idle = ec->quiet > ec->idle_after;
     return 0;
 }

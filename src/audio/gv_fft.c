@@ -1,6 +1,7 @@
 #include "audio/gv_fft.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "gvoip/error.h"
@@ -8,6 +9,10 @@
 /* 2^26 points of two doubles each is already 1 GiB of signal; larger
  * requests are mistakes. */
 #define GV_FFT_MAX_SIZE ((size_t)1 << 26)
+/* Up to this size the bit-reversal pairs are listed once at creation. */
+#define GV_FFT_TABLE_SIZE ((size_t)1 << 16)
+/* Stages up to this length loop over twiddles outside. */
+#define GV_FFT_SHORT_STAGE 64
 
 #define GV_FFT_PI 3.14159265358979323846
 
@@ -17,6 +22,10 @@ struct gv_fft {
      * twiddles from this one table with a stride. */
     double *cos_tab;
     double *sin_tab;
+    /* The pairs (i, j), i < j, the bit-reversal permutation swaps, for
+     * sizes up to GV_FFT_TABLE_SIZE; NULL above. */
+    uint32_t *swaps;
+    size_t nswaps;
 };
 
 int gv_fft_create(size_t n, gv_fft **out)
@@ -43,6 +52,23 @@ int gv_fft_create(size_t n, gv_fft **out)
         fft->cos_tab[k] = cos(a);
         fft->sin_tab[k] = sin(a);
     }
+    if (n <= GV_FFT_TABLE_SIZE) {
+        fft->swaps = malloc(n * sizeof(uint32_t));
+        if (!fft->swaps) {
+            rc = GV_ENOMEM;
+            goto out;
+        }
+        for (size_t i = 1, j = 0; i < n; i++) {
+            size_t bit = n >> 1;
+            for (; j & bit; bit >>= 1)
+                j ^= bit;
+            j ^= bit;
+            if (i < j) {
+                fft->swaps[fft->nswaps++] = (uint32_t)i;
+                fft->swaps[fft->nswaps++] = (uint32_t)j;
+            }
+        }
+    }
     *out = fft;
     fft = NULL;
     rc = GV_OK;
@@ -57,6 +83,7 @@ void gv_fft_destroy(gv_fft *fft)
         return;
     free(fft->cos_tab);
     free(fft->sin_tab);
+    free(fft->swaps);
     free(fft);
 }
 
@@ -72,13 +99,19 @@ static void swap(double *a, double *b)
     *b = t;
 }
 
-/* sign -1 is the forward transform, +1 the unscaled inverse. */
-static void transform(const gv_fft *fft, double *re, double *im, double sign)
+static void permute(const gv_fft *fft, double *re, double *im)
 {
     size_t n = fft->n;
 
-    /* Bit-reversal permutation, computed incrementally: a table of n
-     * indices would cost more memory than the signal for large n. */
+    if (fft->swaps) {
+        for (size_t p = 0; p < fft->nswaps; p += 2) {
+            swap(&re[fft->swaps[p]], &re[fft->swaps[p + 1]]);
+            swap(&im[fft->swaps[p]], &im[fft->swaps[p + 1]]);
+        }
+        return;
+    }
+    /* Computed incrementally: a table for such sizes would cost more
+     * memory than the signal. */
     for (size_t i = 1, j = 0; i < n; i++) {
         size_t bit = n >> 1;
         for (; j & bit; bit >>= 1)
@@ -89,22 +122,48 @@ static void transform(const gv_fft *fft, double *re, double *im, double sign)
             swap(&im[i], &im[j]);
         }
     }
-    for (size_t len = 2; len <= n; len <<= 1) {
+}
+
+static inline void butterfly(double *re, double *im, size_t a, size_t half, double wr, double wi)
+{
+    size_t b = a + half;
+    double tr = re[b] * wr - im[b] * wi;
+    double ti = re[b] * wi + im[b] * wr;
+    re[b] = re[a] - tr;
+    im[b] = im[a] - ti;
+    re[a] += tr;
+    im[a] += ti;
+}
+
+/* sign -1 is the forward transform, +1 the unscaled inverse. The first
+ * stage needs no twiddle; short stages take one twiddle at a time through
+ * all their butterflies, long ones (whose twiddles are many) walk the
+ * signal in order. */
+static void transform(const gv_fft *fft, double *re, double *im, double sign)
+{
+    size_t n = fft->n;
+
+    permute(fft, re, im);
+    for (size_t a = 0; a < n; a += 2) {
+        double tr = re[a + 1], ti = im[a + 1];
+        re[a + 1] = re[a] - tr;
+        im[a + 1] = im[a] - ti;
+        re[a] += tr;
+        im[a] += ti;
+    }
+    for (size_t len = 4; len <= n; len <<= 1) {
         size_t half = len / 2;
         size_t stride = n / len;
-        for (size_t start = 0; start < n; start += len) {
-            for (size_t k = 0; k < half; k++) {
-                double wr = fft->cos_tab[k * stride];
-                double wi = sign * fft->sin_tab[k * stride];
-                size_t a = start + k;
-                size_t b = a + half;
-                double tr = re[b] * wr - im[b] * wi;
-                double ti = re[b] * wi + im[b] * wr;
-                re[b] = re[a] - tr;
-                im[b] = im[a] - ti;
-                re[a] += tr;
-                im[a] += ti;
-            }
+        if (len > GV_FFT_SHORT_STAGE) {
+            for (size_t start = 0; start < n; start += len)
+                for (size_t k = 0; k < half; k++)
+                    butterfly(re, im, start + k, half, fft->cos_tab[k * stride], sign * fft->sin_tab[k * stride]);
+            continue;
+        }
+        for (size_t k = 0; k < half; k++) {
+            double wr = fft->cos_tab[k * stride], wi = sign * fft->sin_tab[k * stride];
+            for (size_t a = k; a < n; a += len)
+                butterfly(re, im, a, half, wr, wi);
         }
     }
 }

@@ -137,12 +137,53 @@ static void test_echo_found_and_removed(void **state)
     free(far);
 }
 
+/* A microphone muted in hardware between two stretches of fan noise
+ * (digital zeros for 4 s): the zeros come out as zeros, and the noise that
+ * follows is suppressed at once, as before the silence, because the
+ * suppressor did not learn a noise floor of zero from it. */
+static void test_digital_silence(void **state)
+{
+    (void)state;
+    gv_clean_config cc = {.denoise = 1, .agc = 1};
+    gv_clean *cl;
+    const long n = 10L * GV_CLEAN_RATE, mute_at = 4L * GV_CLEAN_RATE, back_at = 8L * GV_CLEAN_RATE;
+    float step[STEP];
+    double before_in = 0.0, before_out = 0.0, after_in = 0.0, after_out = 0.0;
+
+    test_rng_seed(SEED + 2);
+    assert_int_equal(gv_clean_create(&cc, &cl), 0);
+    for (long i = 0; i < n; i += STEP) {
+        int muted = i >= mute_at && i < back_at;
+        double in = 0.0, out = 0.0;
+        for (int k = 0; k < STEP; k++) {
+            step[k] = muted ? 0.0f : noise(0.01);
+            in += (double)step[k] * step[k];
+        }
+        assert_int_equal(gv_clean_process(cl, step, NULL), 0);
+        for (int k = 0; k < STEP; k++)
+            out += (double)step[k] * step[k];
+        if (muted && i >= mute_at + 3 * STEP)
+            assert_true(out == 0.0);
+        if (i >= mute_at - GV_CLEAN_RATE / 2 && i < mute_at)
+            before_in += in, before_out += out;
+        if (i >= back_at + GV_CLEAN_RATE / 10 && i < back_at + GV_CLEAN_RATE * 6 / 10)
+            after_in += in, after_out += out;
+    }
+    double before = 10.0 * log10(before_in / (before_out + 1e-20));
+    double after = 10.0 * log10(after_in / (after_out + 1e-20));
+    if (before < 10.0 || after < before - 3.0)
+        fail_msg("seed %#x: the noise was suppressed by %.1f dB before the silence and %.1f dB in the half second from 100 ms after",
+                 SEED + 2, before, after);
+    gv_clean_destroy(cl);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_arguments),
         cmocka_unit_test(test_no_echo_passes_untouched),
         cmocka_unit_test(test_echo_found_and_removed),
+        cmocka_unit_test(test_digital_silence),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -423,6 +423,72 @@ static void test_room_converges(void **state)
     scene_free(&s);
 }
 
+/* Once nothing has been played for longer than the canceller looks back,
+ * its steps cost no transform and change nothing it would not: after 4 s
+ * of an exactly silent reference it cancels as well as one whose silence
+ * was a hair above zero and ran the full steps. */
+static void test_idle_silence(void **state)
+{
+    (void)state;
+    const long delay = 1200;
+    scene s;
+    gv_echo *ec[2];
+    gv_echo_stats st;
+    float *far2, *out2, *res, *h;
+    long nh;
+    double e_idle, e_full, diff = 0.0, echo = 0.0;
+
+    test_rng_seed(SEED + 11);
+    scene_alloc(&s, 12);
+    speechlike(s.far, s.n, 0.1);
+    for (long i = 4 * RATE; i < 8 * RATE; i++)
+        s.far[i] = 0.0f;
+    h = room(delay, 0.3, &nh);
+    convolve(s.far, s.n, h, nh, s.echo);
+    scale_to(s.echo, s.n, 0.1 * pow(10.0, -10.0 / 20.0) * 0.6);
+    free(h);
+    scene_mix(&s);
+    far2 = malloc((size_t)s.n * sizeof(float));
+    out2 = malloc((size_t)s.n * sizeof(float));
+    res = malloc((size_t)s.n * sizeof(float));
+    assert_true(far2 && out2 && res);
+    for (long i = 0; i < s.n; i++)
+        far2[i] = i >= 4 * RATE && i < 8 * RATE ? 1e-20f : s.far[i];
+    assert_int_equal(gv_echo_create(NULL, &ec[0]), 0);
+    assert_int_equal(gv_echo_create(NULL, &ec[1]), 0);
+    for (long i = 0; i + STEP <= s.n; i += STEP) {
+        assert_int_equal(gv_echo_process(ec[0], s.mic + i, s.far + i, s.out + i, s.est + i), 0);
+        assert_int_equal(gv_echo_process(ec[1], s.mic + i, far2 + i, out2 + i, NULL), 0);
+        assert_int_equal(gv_echo_get_stats(ec[0], &st), 0);
+        if (i == 6 * RATE) {
+            assert_int_equal(st.idle, 1);
+            assert_memory_equal(s.out + i, s.mic + i, STEP * sizeof(float));
+        }
+        if (i == 2 * RATE || i == 9 * RATE)
+            assert_int_equal(st.idle, 0);
+        assert_int_equal(gv_echo_get_stats(ec[1], &st), 0);
+        assert_int_equal(st.idle, 0);
+    }
+    residual(&s, res);
+    e_idle = erle_db(s.echo, res, 8 * RATE, 12 * RATE);
+    for (long i = 0; i < s.n; i++)
+        res[i] = out2[i] - s.near[i];
+    e_full = erle_db(s.echo, res, 8 * RATE, 12 * RATE);
+    for (long i = 0; i < s.n; i++) {
+        diff += ((double)s.out[i] - out2[i]) * ((double)s.out[i] - out2[i]);
+        echo += (double)s.echo[i] * s.echo[i];
+    }
+    if (e_idle < 20.0 || fabs(e_idle - e_full) > 1.0 || diff > 1e-3 * echo)
+        fail_msg("after the silence: ERLE %.1f dB idle, %.1f dB full; the outputs differ by %.1f dB of the echo (seed %#x)",
+                 e_idle, e_full, 10.0 * log10((diff + 1e-30) / (echo + 1e-30)), SEED + 11);
+    gv_echo_destroy(ec[0]);
+    gv_echo_destroy(ec[1]);
+    free(far2);
+    free(out2);
+    free(res);
+    scene_free(&s);
+}
+
 /* The sound server's latency jumps by 30 ms half way: followed within
  * 2 s. */
 static void test_delay_jump(void **state)
@@ -774,6 +840,7 @@ int main(void)
         cmocka_unit_test(test_no_reference_passes),
         cmocka_unit_test(test_silence_full_scale),
         cmocka_unit_test(test_room_converges),
+        cmocka_unit_test(test_idle_silence),
         cmocka_unit_test(test_delay_jump),
         cmocka_unit_test(test_drift),
         cmocka_unit_test(test_double_talk),
