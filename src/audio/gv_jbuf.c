@@ -1199,7 +1199,9 @@ static int play_packet(gv_jbuf *jb, slot *s, uint64_t now, gv_jbuf_frame *out)
     jb->exp_ts = jb->play_ts = s->ts + s->samples;
     jb->last_fs = s->samples;
     {
-        double delay = (double)(now - s->arrival_us);
+        /* Signed: a render's time is smoothed, and may lag an arrival
+         * stamped on the control thread just before it. */
+        double delay = (double)((int64_t)now - (int64_t)s->arrival_us);
         if (!jb->have_playout) {
             jb->playout_delay_us = delay;
             jb->have_playout = 1;
