@@ -28,6 +28,10 @@
 #define PACED_SLACK_MS 100
 #define SCRATCH_FRAMES 1024
 #define RECORD_RING_MS 500 /* rendered audio waiting to be written to the recording */
+/* A running device that calls back for none of this long has stalled (a
+ * sound server stopped, a driver hung): reported, so the program never
+ * waits on it forever. */
+#define STALL_US 2000000u
 
 enum capture_kind { CAPTURE_NONE, CAPTURE_DEVICE, CAPTURE_FILE };
 
@@ -73,8 +77,15 @@ struct audio_io {
     int rec_failed;
     atomic_llong rec_start_unix_ms;
 
+    /* The stall watch (main thread): callbacks are expected from
+     * watch_from_us on; watch_checked_us is its last look. */
+    uint64_t watch_from_us, watch_checked_us;
+    int stalled;             /* a device was found stalled */
+    atomic_int abandoned;    /* ... and left behind at close: its callbacks do nothing */
+
     /* Written by the device callbacks, read by anyone. */
     atomic_ullong captured_at_us; /* CLOCK_MONOTONIC of the last capture callback */
+    atomic_ullong rendered_at_us; /* and of the last playback callback */
     atomic_ullong underruns;
     atomic_ullong overruns;
     atomic_ullong rec_dropped; /* rendered frames the recording ring had no room for */
@@ -133,6 +144,8 @@ static size_t ms_frames(int rate, int ms)
 
 static void captured(audio_io *io, const float *in, size_t frames)
 {
+    if (atomic_load_explicit(&io->abandoned, memory_order_acquire))
+        return;
     size_t ch = (size_t)io->cap_channels;
     size_t n = frames * ch;
     size_t room = gv_ring_writable(io->cap_ring);
@@ -153,7 +166,12 @@ static void captured(audio_io *io, const float *in, size_t frames)
 
 static void rendered(audio_io *io, float *out, size_t frames)
 {
+    if (atomic_load_explicit(&io->abandoned, memory_order_acquire)) {
+        memset(out, 0, frames * (size_t)io->play_channels * sizeof *out);
+        return;
+    }
     io->render(io->render_ctx, out, frames);
+    atomic_store_explicit(&io->rendered_at_us, monotonic_us(), memory_order_relaxed);
     if (!io->rec_ring)
         return;
     long long expected = -1;
@@ -515,6 +533,7 @@ int audio_io_start(audio_io *io, audio_io_render_fn render, void *ctx)
         return GV_EINVAL;
     io->render = render;
     io->render_ctx = ctx;
+    io->watch_from_us = io->watch_checked_us = monotonic_us();
     /* Unpausing takes SDL's device lock, which publishes render to the
      * callback's thread. */
     if (io->play_dev)
@@ -530,6 +549,17 @@ void audio_io_close(audio_io *io)
 {
     if (!io)
         return;
+    if (io->stalled && (io->cap_dev || io->play_dev)) {
+        /* SDL's thread for a stalled device is stuck in the driver, and
+         * closing would wait for it forever: the devices, and all their
+         * callbacks may still touch, are left to the process's exit; should
+         * the driver wake up, they no longer reach the caller. */
+        atomic_store_explicit(&io->abandoned, 1, memory_order_release);
+        drain_recording(io);
+        if (io->rec_sf)
+            sf_close(io->rec_sf);
+        return;
+    }
     /* Closing waits for a running callback to return, so the rings are
      * free to go after this. */
     audio_pulse_close(io->pulse);
@@ -764,8 +794,11 @@ void audio_io_set_audible(audio_io *io, int audible)
 {
     if (!io || !io->pulse || !io->play_device || io->rec_sf || !io->render || io->asleep == !audible)
         return;
-    if (audio_pulse_pause_playback(io->pulse, !audible) == GV_OK)
+    if (audio_pulse_pause_playback(io->pulse, !audible) == GV_OK) {
         io->asleep = !audible;
+        if (audible)
+            io->watch_from_us = monotonic_us();
+    }
 }
 
 int64_t audio_io_input_start_unix_ms(const audio_io *io)
@@ -834,10 +867,44 @@ void audio_io_get_device_stats(const audio_io *io, int capture, audio_io_device_
         out->underruns = atomic_load_explicit(&w->underruns, memory_order_relaxed);
 }
 
+/* A device silent since from_us (or its last callback, if later) for
+ * longer than STALL_US. */
+static int silent_since(atomic_ullong *at_us, uint64_t from_us, uint64_t now)
+{
+    uint64_t at = atomic_load_explicit(at_us, memory_order_relaxed);
+    if (at < from_us)
+        at = from_us;
+    return now > at && now - at > STALL_US;
+}
+
+static int stalled(audio_io *io, int *capture, char *why, size_t why_len)
+{
+    uint64_t now = monotonic_us();
+    if (!io->render)
+        return 0;
+    /* When this loop was stopped itself (SIGSTOP, a debugger, a suspended
+     * laptop), so were the callbacks: the watch starts over. */
+    if (now - io->watch_checked_us > STALL_US / 4)
+        io->watch_from_us = now;
+    io->watch_checked_us = now;
+    int cap = io->capture == CAPTURE_DEVICE && silent_since(&io->captured_at_us, io->watch_from_us, now);
+    int play = io->play_device && !io->asleep && silent_since(&io->rendered_at_us, io->watch_from_us, now);
+    if (!cap && !play)
+        return 0;
+    io->stalled = 1;
+    if (capture)
+        *capture = cap;
+    reason_set(why, why_len, "the %s device stopped calling back for %u s (the sound server stalled?)",
+        cap ? "capture" : "playback", STALL_US / 1000000u);
+    return 1;
+}
+
 int audio_io_failed(audio_io *io, int *capture, char *why, size_t why_len)
 {
     if (!io)
         return 0;
+    if (stalled(io, capture, why, why_len))
+        return 1;
     if (io->pulse) {
         if (!audio_pulse_failed(io->pulse, why, why_len))
             return 0;
