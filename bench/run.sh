@@ -37,7 +37,7 @@ if [ -n "$only" ]; then
   done
 fi
 
-# The comparison build for issue 7: the same sources and build type, with
+# The comparison build for 40-relay-cpu and 41-crypto-cost: the same sources and build type, with
 # gv_seal's AEAD replaced by a copy (GVOIP_BENCH_NULL_AEAD). Never installed.
 plain="${build}-bench-plain"
 btype=$(sed -n 's/^CMAKE_BUILD_TYPE:[A-Z]*=//p' "$build/CMakeCache.txt")

@@ -136,7 +136,7 @@ int main(int argc, char **argv)
         size_t n;
         while ((n = gv_ring_read(c.mic, mic, sizeof mic / sizeof mic[0])) > 0)
             gv_client_push_capture(c.client, mic, n, RATE, 1);
-        gv_event ev;
+        gv_event ev = {.size = sizeof ev};
         int rc;
         while ((rc = gv_client_service(c.client, &ev, 0)) > 0) {
             if (ev.type == GV_EVENT_CONNECTED)

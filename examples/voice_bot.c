@@ -54,7 +54,9 @@ int main(int argc, char **argv)
     double energy = 0, phase = 0;
     int status = 0;
     for (int tick = 0; tick < seconds * 100; tick++) {
-        gv_event ev;
+        /* The size tells the library how much of an event this program
+         * knows of (gvoip.h: evolution). */
+        gv_event ev = {.size = sizeof ev};
         while ((rc = gv_client_service(client, &ev, 0)) > 0) {
             if (ev.type == GV_EVENT_CONNECTED)
                 printf("joined as %s (id %u)\n", ev.name, (unsigned)ev.id);

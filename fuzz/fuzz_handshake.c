@@ -1,5 +1,6 @@
-/* The Noise NX handshake parsers, both directions, with fixed randomness so
- * that every run is reproducible. The first byte picks the mode:
+/* The Noise NX handshake parsers, both directions, with fixed keys (the
+ * ephemerals through gv_noise_test_ephemeral) so that every run is
+ * reproducible. The first byte picks the mode:
  *   0: a responder reads the rest as message 1;
  *   1: an initiator that has sent message 1 reads the rest as message 2;
  *   2: a genuine exchange: [mode][payload length][server version byte]
@@ -28,16 +29,22 @@ typedef struct det_rng {
     uint64_t state;
 } det_rng;
 
-static void det_fill(void *ctx, void *buf, size_t len)
+static void det_fill(det_rng *r, uint8_t *p, size_t len)
 {
-    det_rng *r = ctx;
-    uint8_t *p = buf;
     for (size_t i = 0; i < len; i++) {
         uint64_t z = (r->state += 0x9e3779b97f4a7c15u);
         z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
         z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
         p[i] = (uint8_t)(z ^ (z >> 31));
     }
+}
+
+/* ns's ephemeral secret: the next 32 bytes of r. */
+static void det_ephemeral(det_rng *r, gv_noise *ns)
+{
+    uint8_t e_sk[32];
+    det_fill(r, e_sk, sizeof e_sk);
+    CHECK(gv_noise_test_ephemeral(ns, e_sk) == GV_OK);
 }
 
 #define SEED_SERVER_KEY 1u
@@ -58,8 +65,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     (void)argv;
     CHECK(sodium_init() >= 0);
     det_rng r = {SEED_SERVER_KEY};
-    gv_random rng = {det_fill, &r};
-    CHECK(gv_noise_keypair(&rng, server_sk, server_pk) == GV_OK);
+    det_fill(&r, server_sk, sizeof server_sk);
+    CHECK(crypto_scalarmult_base(server_pk, server_sk) == 0);
     return 0;
 }
 
@@ -86,11 +93,11 @@ static int all_zero(const uint8_t *p, size_t n)
 static gv_noise *initiator_after_msg1(det_rng *r, uint8_t msg1[MSG1_LEN])
 {
     uint8_t pro[6], pad[GV_HANDSHAKE_PAD] = {0};
-    gv_random rng = {det_fill, r};
     gv_noise *ns = NULL;
     r->state = SEED_INITIATOR;
     prologue(GV_PROTOCOL_VERSION, pro);
-    CHECK(gv_noise_initiator_create(pro, sizeof pro, &rng, &ns) == GV_OK);
+    CHECK(gv_noise_initiator_create(pro, sizeof pro, &ns) == GV_OK);
+    det_ephemeral(r, ns);
     CHECK(gv_noise_write_message(ns, pad, sizeof pad, msg1, MSG1_LEN) == MSG1_LEN);
     return ns;
 }
@@ -101,11 +108,11 @@ static int genuine_msg2(det_rng *r, uint8_t version, const uint8_t *msg1, const 
                         size_t payload_len, uint8_t *out, size_t cap, gv_seal_keys *keys)
 {
     uint8_t pro[6], got[RESPONDER_CAP];
-    gv_random rng = {det_fill, r};
     gv_noise *ns = NULL;
     r->state = SEED_RESPONDER;
     prologue(version, pro);
-    CHECK(gv_noise_responder_create(pro, sizeof pro, server_sk, server_pk, &rng, &ns) == GV_OK);
+    CHECK(gv_noise_responder_create(pro, sizeof pro, server_sk, server_pk, &ns) == GV_OK);
+    det_ephemeral(r, ns);
     CHECK(gv_noise_read_message(ns, msg1, MSG1_LEN, got, sizeof got) == GV_HANDSHAKE_PAD);
     int n = gv_noise_write_message(ns, payload, payload_len, out, cap);
     if (n >= 0)
@@ -138,10 +145,10 @@ static void responder_reads(const uint8_t *msg, size_t len)
 {
     uint8_t pro[6];
     det_rng r = {SEED_RESPONDER};
-    gv_random rng = {det_fill, &r};
     gv_noise *ns = NULL;
     prologue(GV_PROTOCOL_VERSION, pro);
-    CHECK(gv_noise_responder_create(pro, sizeof pro, server_sk, server_pk, &rng, &ns) == GV_OK);
+    CHECK(gv_noise_responder_create(pro, sizeof pro, server_sk, server_pk, &ns) == GV_OK);
+    det_ephemeral(&r, ns);
 
     /* Exact-size heap buffer: ASan sees any write past the capacity. */
     uint8_t *payload = malloc(RESPONDER_CAP);
@@ -279,7 +286,7 @@ static void genuine_exchange(const uint8_t *data, size_t size)
     int rc = gv_noise_read_message(ns, in, len, out, INITIATOR_CAP);
     if (tampered || version != GV_PROTOCOL_VERSION) {
         /* The prologue carries the version: a server of another version
-         * fails at message 2, as docs/crypto-notes.md promises. */
+         * fails at message 2, as docs/protocol.md promises. */
         CHECK(rc == GV_EAUTH);
         check_dead(ns);
     } else {

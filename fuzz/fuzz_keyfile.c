@@ -1,6 +1,6 @@
 /* The server key-file parser: gv_keyfile_load_or_create on an existing file
- * with fuzzed contents and mode, against the format of docs/crypto-notes.md
- * section 3. Input: [mode selector][file contents...]; a selector with the
+ * with fuzzed contents and mode, against the format of docs/protocol.md
+ * ("Cryptography") section 3. Input: [mode selector][file contents...]; a selector with the
  * top bit set grants its low six bits to group and others, which must be
  * refused whatever the contents. The file lives in a memfd, rewritten for
  * every input, so nothing is ever created. */
@@ -92,7 +92,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(why != NULL);
     memset(why, 0x5a, why_len);
     int created = -1;
-    int rc = gv_keyfile_load_or_create(file_path, NULL, sk, pk, &created, why, why_len);
+    int rc = gv_keyfile_load_or_create(file_path, sk, pk, &created, why, why_len);
 
     CHECK(created == 0);
     CHECK(memchr(why, '\0', why_len) != NULL);

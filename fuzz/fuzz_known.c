@@ -1,5 +1,5 @@
 /* The known-servers file parser: gv_known_check on a file with fuzzed
- * contents, against a model of docs/crypto-notes.md section 5.
+ * contents, against a model of docs/protocol.md ("Cryptography") section 5.
  * Input: [query selector][file contents...]; the selector picks one of a
  * few host:port spellings and fingerprints, and whether stored_out is
  * passed. The file lives in a memfd, rewritten for every input. */

@@ -1,5 +1,5 @@
 /* gv_seal_decrypt with fixed keys, against a model of the wire format
- * (docs/crypto-notes.md section 2) and of the replay window. The first
+ * (docs/protocol.md, "Cryptography" section 2) and of the replay window. The first
  * byte picks the mode:
  *   even: [mode][channel][aad selector][sealed bytes]: one fuzzed message
  *         on a fresh state; only a message the model would seal may open;
@@ -159,7 +159,7 @@ static void one_message(const uint8_t *data, size_t size)
     gv_seal_destroy(s);
 }
 
-/* The replay window as docs/crypto-notes.md states it: every accepted
+/* The replay window as docs/protocol.md states it: every accepted
  * counter, and one past the newest. */
 typedef struct model_window {
     uint64_t top;

@@ -25,7 +25,7 @@ table=$("$root/tools/load/capacity.sh" "$build" "$seconds")
   echo "over the window (\"window\") or its whole life (\"life\", joins included) / packets forwarded."
   echo "Compare ratios within this run, not absolute times across runs. The lobby of 8 has all 8 talking"
   echo "in its 16-speaker row. Sessions are sealed as they come: $(grep -qw aes /proc/cpuinfo && grep -qw pclmulqdq /proc/cpuinfo && echo "AES-256-GCM (this CPU has AES-NI; the"
-  echo "ChaCha20-Poly1305 figure for the same lobby is in the issue 7 section above)" || echo "ChaCha20-Poly1305 (this CPU has no AES-NI)")."
+  echo "ChaCha20-Poly1305 figure for the same lobby is in the relay CPU section above)" || echo "ChaCha20-Poly1305 (this CPU has no AES-NI)")."
   echo
   echo "$table"
 } >>"$out"

@@ -16,7 +16,35 @@
  * decoded and mixed, and nothing but the device's own buffer sits between
  * the jitter buffers and the speaker. Capture goes the other way: a
  * capture callback hands samples to the control thread through a gv_ring
- * (gvoip/ring.h) and wakes it; see examples/device_chat.c. */
+ * (gvoip/ring.h) and wakes it; see examples/device_chat.c.
+ *
+ * Conventions. Each function's comment lists every code it can return
+ * (gvoip/error.h; gv_strerror describes them), who owns what it takes and
+ * gives, and the thread it may run on: "control thread" is the thread that
+ * owns the handle, "render thread" the audio device's callback, and
+ * "thread-safe" means any thread at any time. Handles come from _create
+ * and go to _destroy, which takes NULL as a no-op; strings and buffers
+ * passed in are borrowed for the call only (the library copies what it
+ * keeps) unless a comment says otherwise. On failure a _create leaves
+ * *out NULL (when out is not NULL) and keeps nothing allocated.
+ *
+ * Evolution of this interface (the ABI). Structs that the library reads
+ * (configs) or fills (events, stats) start with a `size` field: the
+ * caller's sizeof, set by the config's _default() function or, for what
+ * the library fills, by the caller before the call
+ * (`gv_event ev = {.size = sizeof ev};`). Such a struct grows only at its
+ * end and its existing fields never move or change meaning. A library
+ * reads a config of any size it has published (a field past the caller's
+ * size takes its default) and refuses any other with GV_EINVAL; it fills
+ * at most `size` bytes of an event or stats struct, refuses a size smaller
+ * than the first published one with GV_EINVAL, and sets `size` to the
+ * bytes it wrote, so a newer caller can tell which fields an older library
+ * left out. Structs without `size` (gv_spatial_config, gv_player_pose,
+ * gv_clock, gv_random) are embedded in others or passed in arrays and are
+ * frozen: a change means a new struct with a new name. Enums only gain
+ * values; a value a caller's header does not name (a newer library's) must
+ * be ignored. From this version on, functions are never changed, only
+ * added. */
 #ifndef GVOIP_H
 #define GVOIP_H
 
@@ -30,42 +58,92 @@
 extern "C" {
 #endif
 
+/* The version of this header. gv_version() and gv_version_number() give
+ * the library's, which may differ when a program runs with a newer shared
+ * library than it was built with (same major version: same ABI). */
+#define GV_VERSION_MAJOR 0
+#define GV_VERSION_MINOR 1
+#define GV_VERSION_PATCH 0
+#define GV_VERSION_NUMBER ((GV_VERSION_MAJOR << 16) | (GV_VERSION_MINOR << 8) | GV_VERSION_PATCH)
+
 #define GV_DEFAULT_PORT 7000
 #define GV_DEFAULT_MAX_PLAYERS 32
-#define GV_SAMPLE_RATE 48000 /* the rate voice travels at */
-#define GV_NAME_BYTES 33     /* 32 bytes of UTF-8 and a NUL */
-#define GV_FINGERPRINT_BYTES 52
+#define GV_MAX_PLAYERS_LIMIT 256 /* the most gv_server_config.max_players may be */
+#define GV_SAMPLE_RATE 48000     /* the rate voice travels at */
+#define GV_NAME_BYTES 33         /* 32 bytes of UTF-8 and a NUL */
+#define GV_FINGERPRINT_BYTES 52  /* "SHA256:", 43 base64 characters, a NUL, with room to spare */
+#define GV_HOST_TOKEN_BYTES 32   /* what gv_server_host_token points to */
+#define GV_PLAYER_VOLUME_MAX 4.0f /* gv_client_set_player_volume's largest gain */
 
-/* Initialises libsodium; call once per process before anything else.
- * Returns 0 or GV_EKEY. Thread-safe (idempotent). */
+/* The library's version as "MAJOR.MINOR.PATCH": a static string, never
+ * NULL, never to be freed. Thread-safe; needs no gv_init. */
+GV_API const char *gv_version(void);
+
+/* The library's version packed as GV_VERSION_NUMBER packs the header's:
+ * MAJOR << 16 | MINOR << 8 | PATCH. Thread-safe; needs no gv_init. */
+GV_API uint32_t gv_version_number(void);
+
+/* Starts libsodium and ENet; call once per process before any other
+ * function but gv_version*, gv_strerror and the _default() functions
+ * (calling it again is harmless). Returns 0, GV_EKEY (libsodium could not
+ * start: no source of randomness) or GV_ENET (ENet's sockets could not
+ * start). Call it before starting threads that use gvoip: it is not
+ * thread-safe against itself. */
 GV_API int gv_init(void);
 
 /* ---- Events ---------------------------------------------------------- */
 
+/* Each handle has one event stream, in the order things happened (a
+ * player's arrival before their first SPEAKING), drained by its _service()
+ * call one event at a time. A stream holds the latest 256 events: a caller
+ * that stops servicing loses the oldest, counted in the handle's stats
+ * (events_dropped). A host's server and client are two handles, two
+ * streams. */
 typedef enum gv_event_type {
     GV_EVENT_NONE = 0,
-    GV_EVENT_LISTENING,           /* server: port */
+    GV_EVENT_LISTENING,           /* server: port, fingerprint; first_use 1 when the key was just created */
     GV_EVENT_CONNECTED,           /* client: own id and final name */
     GV_EVENT_PLAYER_CONNECTED,    /* id, name */
-    GV_EVENT_PLAYER_DISCONNECTED, /* id, name; reason when the server removed them */
-    GV_EVENT_SERVER_DISCONNECTED, /* client: the server went away or removed us (reason) */
-    GV_EVENT_CONNECTION_FAILED,   /* client: error and reason */
-    GV_EVENT_SERVER_KEY,          /* client: fingerprint, trusted (0 pinned/known, 1 first use) */
-    GV_EVENT_SPEAKING,            /* client: id started (on 1) or stopped (on 0) talking; own id too */
+    GV_EVENT_PLAYER_DISCONNECTED, /* id, name; server: refused and reason when the server removed them */
+    GV_EVENT_SERVER_DISCONNECTED, /* client: the server went away or removed us (refused, reason) */
+    GV_EVENT_CONNECTION_FAILED,   /* client: error, refused, reason; fingerprints on a key mismatch */
+    GV_EVENT_SERVER_KEY,          /* client: fingerprint accepted; first_use 1 when trusted on first use */
+    GV_EVENT_SPEAKING,            /* client: id (and name) started (on 1) or stopped (on 0) talking; own id
+                                   * too, with an empty name */
 } gv_event_type;
 
+/* Why a server refused or removed a player: the code it sent. A newer
+ * server may send a value this header does not name. */
+typedef enum gv_refusal {
+    GV_REFUSAL_NONE = 0,
+    GV_REFUSAL_VERSION = 1,    /* another protocol version */
+    GV_REFUSAL_FULL = 2,       /* the lobby is full */
+    GV_REFUSAL_NAME = 3,       /* the name is not acceptable */
+    GV_REFUSAL_PASSWORD = 4,   /* wrong password */
+    GV_REFUSAL_RATE_LIMIT = 5, /* too many attempts from this address */
+    GV_REFUSAL_FLOODING = 6,   /* sent more than its budget */
+    GV_REFUSAL_PROTOCOL = 7,   /* malformed messages, or a failed handshake */
+    GV_REFUSAL_SHUTDOWN = 8,   /* the server is shutting down */
+    GV_REFUSAL_TIMEOUT = 9,    /* the handshake took too long */
+} gv_refusal;
+
+/* One event, at most 256 bytes. Fields a type does not use are zero (and
+ * reason is ""). */
 typedef struct gv_event {
+    uint32_t size; /* the caller's sizeof(gv_event), set before the first _service() call */
     gv_event_type type;
     uint16_t id;
     uint16_t port;
-    int error;   /* a GV_E* code for failures */
-    int refused; /* the server's refuse code, 0 if none */
+    int error;          /* CONNECTION_FAILED: the GV_E* code of the failure */
+    gv_refusal refused; /* the server's code, GV_REFUSAL_NONE if it gave none */
     int first_use;
     int on; /* GV_EVENT_SPEAKING */
     char name[GV_NAME_BYTES];
-    char reason[768];
-    char fingerprint[GV_FINGERPRINT_BYTES];
-    char known_fingerprint[GV_FINGERPRINT_BYTES]; /* on a key mismatch */
+    char fingerprint[GV_FINGERPRINT_BYTES];       /* "SHA256:..." */
+    char known_fingerprint[GV_FINGERPRINT_BYTES]; /* on a key mismatch: the pinned or remembered one */
+    /* A sentence for the user; never NULL. Owned by the handle that gave
+     * the event and valid until that handle is destroyed. */
+    const char *reason;
 } gv_event;
 
 /* ---- Positional voice ------------------------------------------------ */
@@ -87,8 +165,8 @@ typedef enum gv_attenuation_model {
 } gv_attenuation_model;
 
 typedef struct gv_spatial_config {
-    int mode;               /* gv_spatial_mode_kind */
-    int model;              /* 3D: gv_attenuation_model; default inverse */
+    gv_spatial_mode_kind mode;
+    gv_attenuation_model model; /* 3D; default inverse */
     float unit_size;        /* 3D: distance of 0 dB; default 10 */
     float max_distance;     /* not heard (and not sent) beyond; 3D: 0 = unlimited (default); 2D: > 0, default 2000 */
     float volume_db;        /* added to the attenuation; default 0 */
@@ -96,11 +174,15 @@ typedef struct gv_spatial_config {
     float attenuation;      /* 2D: exponent of (1 - d / max_distance); default 1 */
     float panning_strength; /* 0..3; default 1 */
     int godot_pan;          /* 2D: Godot's linear pan instead of equal-power (default 0) */
+    /* 2D with godot_pan: how far to one side, in world units along the
+     * listener's right, a voice must be to pan fully (Godot's screen
+     * width); 0..1e9, 0 = max_distance (default). */
+    float pan_width;
 } gv_spatial_config;
 
-/* Fills *cfg with Godot's defaults for mode (GV_SPATIAL_MODE_*). NULL does
- * nothing. Thread-safe. */
-GV_API void gv_spatial_config_default(gv_spatial_config *cfg, int mode);
+/* Fills *cfg with Godot's defaults for mode; a value gv_spatial_mode_kind
+ * does not name gives "off". NULL does nothing. Thread-safe. */
+GV_API void gv_spatial_config_default(gv_spatial_config *cfg, gv_spatial_mode_kind mode);
 
 /* A player's position and facing. 2D: x, y on a y-down canvas (a player
  * facing (0,-1) looks up the screen, +x on its right); z is ignored.
@@ -130,74 +212,115 @@ typedef enum gv_cipher_choice {
 typedef struct gv_server gv_server;
 
 typedef struct gv_server_config {
-    const char *bind_address; /* NULL: all interfaces */
-    uint16_t port;            /* 0 picks a free port (see gv_server_port) */
-    int max_players;          /* 1..GV_MAX_PLAYERS(256); default 32 */
-    const char *key_file;     /* NULL: the per-user default path */
+    uint32_t size;            /* sizeof(gv_server_config), set by gv_server_config_default */
+    const char *bind_address; /* address or host name to listen on; NULL or "": all interfaces */
+    uint16_t port;            /* 0 picks a free port (see gv_server_port); default 7000 */
+    int max_players;          /* 1..GV_MAX_PLAYERS_LIMIT; default 32 */
+    const char *key_file;     /* NULL: the per-user default path (README) */
     const uint8_t *password;  /* NULL or empty: no password */
     size_t password_len;      /* at most 128 bytes */
     int local_host;           /* 1: reserve id 1 for a gv_client created with host_token */
-    int allow_raw;            /* benchmarks only: relay the uncompressed baseline codec */
+    /* 1: also relay players whose codec is GV_CODEC_RAW, the original
+     * example's uncompressed frames (about 3 Mbit/s each, fragmented),
+     * kept as a benchmark baseline; otherwise they are refused. Default 0.
+     * The gvoip program's --allow-raw sets it. */
+    int allow_raw;
     /* A busy relay spends most of its time sending datagrams: from
-     * relay_hold_rate relayed packets a second on (default 40000), a voice
-     * packet waits up to relay_hold_us (0..20000, default 2000; 0 = never)
-     * for a second one, so each listener's datagram carries both. */
+     * relay_hold_rate relayed packets a second on (0.., default 40000), a
+     * voice packet waits up to relay_hold_us (0..20000, default 2000;
+     * 0 = never) for a second one, so each listener's datagram carries
+     * both. */
     int relay_hold_us;
     int relay_hold_rate;
-    gv_spatial_config spatial; /* default: off; checked by gv_server_create (GV_EINVAL) */
-    int cipher;               /* gv_cipher_choice; default GV_CIPHER_AUTO */
-    gv_clock clock;
-    gv_random random;
-    int protocol_version;     /* tests only: 0 means the real one */
+    gv_spatial_config spatial; /* default: off */
+    gv_cipher_choice cipher;   /* default GV_CIPHER_AUTO */
+    gv_clock clock;            /* default: CLOCK_MONOTONIC */
 } gv_server_config;
 
+/* Fills *cfg with the defaults above, size included. NULL does nothing.
+ * Thread-safe. */
 GV_API void gv_server_config_default(gv_server_config *cfg);
 
-/* Creates a lobby listening on UDP. Loads or creates the server key;
- * on a key problem returns GV_EKEY with the reason in why (may be NULL).
- * The caller owns *out. */
+/* Creates a lobby listening on UDP: loads the server key, or creates it
+ * when its file does not exist, and binds the port. Returns 0 with *out
+ * the caller's (free it with gv_server_destroy), or:
+ *   GV_EINVAL    NULL cfg or out, a size this library does not know, a
+ *                field out of the range given above, an empty key_file,
+ *                a NULL clock.now_us, or positional settings out of range
+ *                (a mode other than off: gv_spatial_config's ranges)
+ *   GV_ENOMEM    allocation failed
+ *   GV_ENOTFOUND key_file NULL and no per-user directory (HOME unset)
+ *   GV_ETOOBIG   the per-user key path is too long
+ *   GV_EKEY      the key file is unsafe (group or others may read it,
+ *                another user owns it), unreadable to us or malformed
+ *   GV_EIO       the key file could not be read or created
+ *   GV_ENET      bind_address does not resolve, or the port cannot be bound
+ * On failure a one-line reason for the user goes to why (why_len bytes,
+ * NUL-terminated; why may be NULL), when there is more to say than the
+ * code. cfg and its strings are borrowed for the call. Thread-safe for
+ * distinct configs. */
 GV_API int gv_server_create(const gv_server_config *cfg, gv_server **out, char *why, size_t why_len);
 
-/* Tells every player the server is going away, then frees. NULL is a no-op. */
+/* Tells every player the server is going away (waiting up to about 200 ms
+ * for the news to leave), then frees. NULL is a no-op. Control thread. */
 GV_API void gv_server_destroy(gv_server *s);
 
 /* The UDP socket's descriptor, for a program that waits on several things
  * at once: when poll() finds it readable, call gv_server_service. The
- * library owns it (never read from or close it). Returns the descriptor or
- * GV_EINVAL. Same thread as gv_server_service. */
+ * library owns it (never read from or close it). Returns the descriptor,
+ * or GV_EINVAL for a NULL s. Control thread. */
 GV_API int gv_server_fd(const gv_server *s);
 
-/* The UDP port actually bound. */
+/* The UDP port actually bound (1..65535), or GV_EINVAL for a NULL s.
+ * Control thread. */
 GV_API int gv_server_port(const gv_server *s);
 
-/* "SHA256:..." of the server's public key, into out (GV_FINGERPRINT_BYTES). */
-GV_API void gv_server_fingerprint(const gv_server *s, char *out);
+/* Writes "SHA256:..." of the server's public key, NUL-terminated, to out
+ * (len bytes, GV_FINGERPRINT_BYTES are enough). Returns 0, GV_EINVAL (NULL
+ * s or out) or GV_ETOOBIG (len too small; out is then ""). Control
+ * thread. */
+GV_API int gv_server_fingerprint(const gv_server *s, char *out, size_t len);
 
-/* The token a local gv_client passes to become player 1 (GV_HOST_TOKEN 32 bytes). */
+/* The GV_HOST_TOKEN_BYTES a local gv_client passes as host_token to
+ * become player 1 (with local_host set). Owned by the server, valid until
+ * gv_server_destroy; secret: never send or log it. NULL for a NULL s.
+ * Control thread. */
 GV_API const uint8_t *gv_server_host_token(const gv_server *s);
 
-/* Services the network for up to timeout_ms (0: do not wait) and returns 1
- * with *ev filled when an event is ready, 0 when there is none, or a
- * negative code. Not thread-safe: one thread per server. */
+/* Services the network for up to timeout_ms (0: do not wait; returns at
+ * once when an event is already waiting) and takes the next event of the
+ * stream. Returns 1 with *ev filled, 0 when there is none, GV_EINVAL (NULL
+ * s or ev, ev->size too small) or GV_ENET (the socket failed). Control
+ * thread: one thread per server. */
 GV_API int gv_server_service(gv_server *s, gv_event *ev, uint32_t timeout_ms);
 
 typedef struct gv_server_stats {
+    uint32_t size; /* the caller's sizeof(gv_server_stats), set before the call */
+    int players;
     uint64_t relayed_packets;
     uint64_t datagrams_in, datagrams_out, bytes_in, bytes_out;
     uint64_t malformed, auth_failed, replayed, over_budget, handshakes, refused;
     uint64_t max_datagram_bytes;
     uint64_t culled_packets;   /* voice not sent to a listener out of earshot */
     uint64_t positions_relayed;
-    int players;
+    uint64_t events_dropped;   /* events lost because the stream was full */
 } gv_server_stats;
 
-GV_API void gv_server_get_stats(const gv_server *s, gv_server_stats *out);
+/* Fills *out (out->size set by the caller). Returns 0 or GV_EINVAL (NULL s
+ * or out, out->size too small). Control thread. */
+GV_API int gv_server_get_stats(const gv_server *s, gv_server_stats *out);
 
 /* ---- Client (a player) ----------------------------------------------- */
 
 typedef struct gv_client gv_client;
 
-typedef enum gv_codec_kind { GV_CODEC_OPUS = 0, GV_CODEC_RAW = 1 } gv_codec_kind;
+typedef enum gv_codec_kind {
+    GV_CODEC_OPUS = 0,
+    /* The original example's uncompressed frames (1024 stereo float32 a
+     * message, about 3 Mbit/s, no jitter buffer): a benchmark baseline,
+     * relayed only by a server with allow_raw. */
+    GV_CODEC_RAW = 1
+} gv_codec_kind;
 
 /* Where the echo canceller's reference comes from: what the speaker
  * plays, which the microphone hears again. */
@@ -211,65 +334,95 @@ typedef enum gv_echo_cancel {
     GV_ECHO_CANCEL_EXTERNAL = 2
 } gv_echo_cancel;
 
+/* Fields that say "0 or 1" refuse other values (GV_EINVAL). */
 typedef struct gv_client_config {
-    const char *server_host;       /* name or address */
-    uint16_t server_port;          /* default 7000 */
-    const char *name;              /* 1..32 bytes UTF-8; the server may add a suffix */
-    const uint8_t *password;
-    size_t password_len;
+    uint32_t size;                  /* sizeof(gv_client_config), set by gv_client_config_default */
+    const char *server_host;        /* name or address; default "127.0.0.1" */
+    uint16_t server_port;           /* default 7000 */
+    const char *name;               /* 1..32 bytes UTF-8, judged by the server, which may add a
+                                     * number; default "player" */
+    const uint8_t *password;        /* NULL or empty: none */
+    size_t password_len;            /* at most 128 bytes */
     const char *known_servers_file; /* NULL: per-user default; "" disables trust on first use */
-    const char *server_key;         /* "SHA256:...": pin; refuse any other key */
-    const uint8_t *host_token;      /* from gv_server_host_token, for the host's own player */
-    uint32_t connect_timeout_ms;    /* default 5000: to the server's handshake answer,
+    const char *server_key;         /* "SHA256:...": pin; refuse any other key. NULL: none */
+    const uint8_t *host_token;      /* GV_HOST_TOKEN_BYTES from gv_server_host_token, for the
+                                     * host's own player; NULL otherwise */
+    uint32_t connect_timeout_ms;    /* default 5000 (0 too): to the server's handshake answer,
                                      * then as long again for the rest of the join */
-    gv_codec_kind codec;
+    gv_codec_kind codec;            /* default GV_CODEC_OPUS */
     int bitrate;                    /* bit/s, clamped to 6000..128000; default 24000 */
     int frame_ms;                   /* 10, 20, 40 or 60; default 20 */
-    int fec;                        /* default 1 */
-    int redundancy;                 /* 1: under heavy reported loss, send each packet again in
-                                     * the next at half the bit rate (see README); default 1 */
-    int echo_test;                  /* 1: hear yourself through the server */
-    int transmit_mode;              /* gv_transmit_mode; default GV_TX_CONTINUOUS */
-    int itd;                        /* 1: add a small interaural delay to positional voice */
-    int cipher;                     /* gv_cipher_choice; default GV_CIPHER_AUTO */
+    int fec;                        /* nonzero: Opus in-band FEC; default 1 */
+    int redundancy;                 /* 0 or 1: under heavy reported loss, send each packet again
+                                     * in the next at half the bit rate (README); default 1 */
+    int echo_test;                  /* nonzero: hear yourself through the server; default 0 */
+    gv_transmit_mode transmit_mode; /* default GV_TX_CONTINUOUS */
+    int itd;                        /* 0 or 1: a small interaural delay on positional voice */
+    gv_cipher_choice cipher;        /* default GV_CIPHER_AUTO */
     /* The microphone is cleaned before it is encoded, in this order: */
-    int echo_cancel;                /* gv_echo_cancel; default GV_ECHO_CANCEL_MIX */
-    int noise_suppression;          /* 1: suppress steady noise (fans, hum, hiss); default 1 */
-    int auto_gain;                  /* 1: bring speech to about -20 dBFS, never past -1; default 1 */
-    gv_clock clock;
-    gv_random random;
-    int protocol_version;           /* tests only */
+    gv_echo_cancel echo_cancel;     /* default GV_ECHO_CANCEL_MIX */
+    int noise_suppression;          /* 0 or 1: suppress steady noise (fans, hum, hiss); default 1 */
+    int auto_gain;                  /* 0 or 1: speech to about -20 dBFS, never past -1; default 1 */
+    gv_clock clock;                 /* default: CLOCK_MONOTONIC */
+    gv_random random;               /* default: libsodium's randombytes_buf */
 } gv_client_config;
 
+/* Fills *cfg with the defaults above, size included. NULL does nothing.
+ * Thread-safe. */
 GV_API void gv_client_config_default(gv_client_config *cfg);
 
-/* Starts connecting; progress arrives as events from gv_client_service.
- * The caller owns *out. Config strings are copied. */
+/* Starts connecting to the server; the join's progress and outcome arrive
+ * as events from gv_client_service (a refused or failed join is a
+ * GV_EVENT_CONNECTION_FAILED, not an error here). Returns 0 with *out the
+ * caller's (free it with gv_client_destroy), or:
+ *   GV_EINVAL    NULL cfg or out, a size this library does not know, a
+ *                field out of the range given above, a NULL server_host,
+ *                name, clock.now_us or random.fill, a password_len without
+ *                password, or a server_key that is not a fingerprint
+ *   GV_ENAME     name longer than 255 bytes (shorter bad names are the
+ *                server's to refuse)
+ *   GV_ENOMEM    allocation failed
+ *   GV_ECODEC    the Opus encoder could not be set up
+ *   GV_ENOTFOUND server_host does not resolve
+ *   GV_ENET      the UDP socket could not be opened
+ * cfg and its strings are borrowed for the call (the library copies them).
+ * Resolving server_host may block. Thread-safe for distinct configs. */
 GV_API int gv_client_create(const gv_client_config *cfg, gv_client **out);
 
-/* Leaves cleanly (the server is told) and frees. NULL is a no-op. */
+/* Leaves cleanly (tells the server, waiting up to about 200 ms for the
+ * news to leave) and frees. NULL is a no-op. Control thread, with the
+ * render thread stopped (no pull or push may be running or follow). */
 GV_API void gv_client_destroy(gv_client *c);
 
-/* Services the network for up to timeout_ms; 1 with *ev filled, 0 none, or
- * a negative code. Not thread-safe: one thread per client. */
+/* Services the network for up to timeout_ms (0: do not wait; returns at
+ * once when an event is already waiting), runs the client's timers and
+ * takes the next event of the stream. Returns 1 with *ev filled, 0 when
+ * there is none, GV_EINVAL (NULL c or ev, ev->size too small) or GV_ENET
+ * (the socket failed). Control thread: one thread per client. */
 GV_API int gv_client_service(gv_client *c, gv_event *ev, uint32_t timeout_ms);
 
 /* The UDP socket's descriptor, as gv_server_fd: readable means call
  * gv_client_service. A program waiting on it must still call
  * gv_client_service at least every 20 ms while idle (timers: keep-alive,
- * loss reports, the join's retries). Returns the descriptor, GV_ESTATE
- * when the client has no socket (it gave up), or GV_EINVAL. Control
+ * loss reports, the join's retries). The library owns it; it stays the
+ * same from gv_client_create to gv_client_destroy, a failed join
+ * included. Returns the descriptor, or GV_EINVAL for a NULL c. Control
  * thread. */
 GV_API int gv_client_fd(const gv_client *c);
 
-/* Own id once connected, else 0. */
+/* Own id (1..65535) once the join succeeded, else 0 (also for a NULL c).
+ * Control thread. */
 GV_API int gv_client_id(const gv_client *c);
 
 /* Pushes microphone samples (interleaved float, -1..1) at any rate from
- * 8000 to 192000 Hz and 1 or 2 channels; they are resampled, encoded and
- * sent as soon as a frame is whole. A change of rate or channels rebuilds
- * the resampler (what it held is dropped). Returns frames consumed, or
- * GV_EINVAL, GV_ENOMEM, GV_ECODEC, or a network error. Control thread. */
+ * 8000 to 192000 Hz and 1 or 2 channels; they are cleaned, resampled,
+ * encoded and sent as soon as a frame is whole (before the join succeeded
+ * they are consumed and dropped). A change of rate or channels rebuilds
+ * the resampler (what it held is dropped). samples is borrowed for the
+ * call. Returns the frames consumed (all of them), or GV_EINVAL (NULL c,
+ * NULL samples with frames, frames above INT_MAX, rate or channels out of
+ * range), GV_ENOMEM, GV_ECODEC (the encoder failed), GV_ETOOBIG (a packet
+ * would not fit a datagram) or GV_ENET (sending failed). Control thread. */
 GV_API int gv_client_push_capture(gv_client *c, const float *samples, size_t frames, int rate, int channels);
 
 /* How long sound takes through the devices, for lining the echo
@@ -282,92 +435,111 @@ GV_API int gv_client_push_capture(gv_client *c, const float *samples, size_t fra
  * The canceller searches 250 ms beyond this for the echo, and follows
  * drift between the two devices' clocks on its own, so the figures the
  * sound server reports are enough; call again when they change by more
- * than a few ms. Returns 0 or GV_EINVAL. Control thread. */
+ * than a few ms. Returns 0 or GV_EINVAL (NULL c, a figure above 1 s).
+ * Control thread. */
 GV_API int gv_client_set_device_latency(gv_client *c, uint32_t capture_us, uint32_t playback_us);
 
 /* In GV_ECHO_CANCEL_EXTERNAL mode: the interleaved frames the playback
  * device is about to play, all of them (the final mix, whatever made it),
  * at rate 8000..192000 with 1 or 2 channels. Call it from the device's
- * callback, right after producing the buffer. Returns 0, GV_EINVAL,
- * GV_ESTATE (another echo mode) or GV_ENOMEM. Render thread: real-time
- * safe at the format given to gv_client_prepare_playback; at another
- * format its first call allocates. */
+ * callback, right after producing the buffer; samples is borrowed for the
+ * call. Returns 0, GV_EINVAL (NULL c, NULL samples with frames, frames
+ * above INT_MAX, rate or channels out of range), GV_ESTATE (another echo
+ * mode) or GV_ENOMEM. Render thread: real-time safe at the format given to
+ * gv_client_prepare_playback; at another format its first call
+ * allocates. */
 GV_API int gv_client_push_echo_reference(gv_client *c, const float *samples, size_t frames, int rate,
                                          int channels);
 
 /* Tells the client the format the render thread will pull at (rate
  * 8000..192000, channels 1 or 2), so that pulls at that format never
  * allocate. Call it before starting the playback device, and again if the
- * device's format changes. Returns 0, GV_EINVAL, GV_ENOMEM, or GV_EFULL
- * when the render thread has not taken earlier work yet (try again).
- * Control thread. */
+ * device's format changes. Returns 0, GV_EINVAL (NULL c, rate or channels
+ * out of range), GV_ENOMEM, or GV_EFULL when the render thread has not
+ * taken earlier work yet (try again). Control thread. */
 GV_API int gv_client_prepare_playback(gv_client *c, int rate, int channels);
 
-/* Pulls `frames` frames of the mix of all remote players at `rate` with
- * `channels` (1 or 2), paced by the caller's playback clock: call it from
- * the playback device's callback, or from the control thread when there is
- * no device (files). The mix is stereo, each player placed by the lobby's
- * positional mode relative to your pose; channels = 1 gets it downmixed.
- * Always fills the whole buffer (silence where nothing plays). Returns
- * frames, or GV_EINVAL (NULL c, NULL out with frames, rate or channels out
- * of range). Render thread (see the top of this file): real-time safe at
- * the prepared format; at another format its first call allocates. Use
- * either this or gv_client_pull_player, not both: each consumes the
- * players' streams. */
+/* Pulls `frames` frames of the mix of all remote players at `rate`
+ * (8000..192000) with `channels` (1 or 2) into out, paced by the caller's
+ * playback clock: call it from the playback device's callback, or from the
+ * control thread when there is no device (files). The mix is stereo, each
+ * player placed by the lobby's positional mode relative to your pose;
+ * channels = 1 gets it downmixed. Fills the whole buffer (silence where
+ * nothing plays) and returns frames, or returns GV_EINVAL (NULL c, NULL out
+ * with frames, frames above INT_MAX, rate or channels out of range) or
+ * GV_ENOMEM (a first pull at an unprepared format), leaving out as it was.
+ * Render thread (see the top of this file): real-time safe at the prepared
+ * format; at another format its first call allocates. Use either this or
+ * gv_client_pull_player, not both: each consumes the players' streams. */
 GV_API int gv_client_pull_mix(gv_client *c, float *out, size_t frames, int rate, int channels);
 
 /* For engines that spatialize themselves: pulls `frames` mono frames at
- * `rate` of one player's voice alone, un-spatialized (only the local
- * volume applies), paced by the caller. Always fills the buffer. Returns
- * frames, GV_ENOTFOUND (silence) when id is not in the lobby, or
- * GV_EINVAL. An alternative to gv_client_pull_mix, not a complement.
- * Render thread, like gv_client_pull_mix: real-time safe at the rate given
- * to gv_client_prepare_playback. */
+ * `rate` (8000..192000) of one player's voice alone, un-spatialized (only
+ * the local volume applies), paced by the caller. Returns frames with out
+ * filled; GV_ENOTFOUND, with out silent, when the player has no stream
+ * (not in the lobby, or not heard of yet); GV_EINVAL (NULL c, NULL out with
+ * frames, frames above INT_MAX, rate out of range) or GV_ENOMEM (a first
+ * pull at an unprepared rate), leaving out as it was. An alternative to
+ * gv_client_pull_mix, not a complement. Render thread, like
+ * gv_client_pull_mix: real-time safe at the rate given to
+ * gv_client_prepare_playback. */
 GV_API int gv_client_pull_player(gv_client *c, uint16_t id, float *out, size_t frames, int rate);
 
-/* The latest pose player id published, into *out; 0, or GV_ENOTFOUND when
- * none arrived yet. Same thread as the other calls. */
+/* The latest pose player id published, into *out. Returns 0, GV_EINVAL
+ * (NULL c or out) or GV_ENOTFOUND (none arrived yet, or no such player).
+ * Control thread. */
 GV_API int gv_client_player_pose(const gv_client *c, uint16_t id, gv_player_pose *out);
 
 /* Sets your own position and facing (copied): the listener of the mix,
  * and what the other players hear you from. The library sends it about
  * 20 times a second while it changes and once a second while it does not.
- * GV_EINVAL for a NULL or non-finite pose or a coordinate beyond 1e7. */
+ * Returns 0, or GV_EINVAL for a NULL c or pose, or a pose with a
+ * non-finite value or a coordinate beyond 1e7. Control thread. */
 GV_API int gv_client_set_pose(gv_client *c, const gv_player_pose *pose);
 
 /* The lobby's positional settings as the server sent them (mode off
- * before they arrive). 0 or GV_EINVAL. */
+ * before they arrive), into *out. Returns 0 or GV_EINVAL (NULL c or out).
+ * Control thread. */
 GV_API int gv_client_get_spatial(const gv_client *c, gv_spatial_config *out);
 
-/* Self mute: while on, no voice packet is sent. */
+/* Self mute (on nonzero): while on, no voice packet is sent. Returns 0 or
+ * GV_EINVAL (NULL c). Control thread. */
 GV_API int gv_client_set_muted(gv_client *c, int on);
 
-/* Deafen: while on, nothing is played (remote voice is not decoded) and
- * you are muted too; turning it off restores the mute you had set. */
+/* Deafen (on nonzero): while on, nothing is played (remote voice is not
+ * decoded) and you are muted too; turning it off restores the mute you
+ * had set. Returns 0 or GV_EINVAL (NULL c). Control thread. */
 GV_API int gv_client_set_deafened(gv_client *c, int on);
 
-/* A gv_transmit_mode; GV_EINVAL for others. Resets the voice detector. */
-GV_API int gv_client_set_transmit_mode(gv_client *c, int mode);
+/* Switches the transmit mode and resets the voice detector. Returns 0 or
+ * GV_EINVAL (NULL c, a mode gv_transmit_mode does not name). Control
+ * thread. */
+GV_API int gv_client_set_transmit_mode(gv_client *c, gv_transmit_mode mode);
 
-/* Push-to-talk key state (1 down, 0 up); used in GV_TX_PUSH_TO_TALK. */
+/* Push-to-talk key state (nonzero down, 0 up), used in
+ * GV_TX_PUSH_TO_TALK. Returns 0 or GV_EINVAL (NULL c). Control thread. */
 GV_API int gv_client_set_ptt(gv_client *c, int down);
 
-/* Local per-player volume (linear gain 0..4, default 1) and mute. A
- * muted player's voice is dropped before the jitter buffer (never
- * decoded); the speaking indicator still works. GV_ENOTFOUND when id is
- * not in the lobby. Kept until the player leaves. */
+/* Local per-player volume (linear gain 0..GV_PLAYER_VOLUME_MAX, default 1)
+ * and mute (on nonzero). A muted player's voice is dropped before the
+ * jitter buffer (never decoded); the speaking indicator still works. Kept
+ * until the player leaves. Return 0, GV_EINVAL (NULL c; a gain out of
+ * range or NaN), GV_ENOTFOUND (id is not in the lobby) or GV_ENOMEM.
+ * Control thread. */
 GV_API int gv_client_set_player_volume(gv_client *c, uint16_t id, float gain);
 GV_API int gv_client_set_player_muted(gv_client *c, uint16_t id, int on);
 
 /* Level of the latest captured frame in dBFS (mean square; -120 for
- * silence or before any capture), for an input meter. */
+ * silence, before any capture, or for a NULL c), for an input meter.
+ * Control thread. */
 GV_API float gv_client_input_level_db(const gv_client *c);
 
 /* 1 while your own voice is being sent (mode, voice activity, PTT and mute
- * taken together), else 0. */
+ * taken together), else 0 (also for a NULL c). Control thread. */
 GV_API int gv_client_transmitting(const gv_client *c);
 
 typedef struct gv_peer_stats {
+    uint32_t size; /* see gv_client_get_peer_stats */
     uint16_t id;
     char name[GV_NAME_BYTES];
     uint64_t voice_packets, lost, late, duplicates, fec_recovered, concealed_frames;
@@ -381,10 +553,11 @@ typedef struct gv_peer_stats {
 } gv_peer_stats;
 
 typedef struct gv_client_stats {
+    uint32_t size; /* the caller's sizeof(gv_client_stats), set before the call */
+    int peer_count;
     uint64_t voice_packets, voice_payload_bytes, datagrams, wire_bytes, max_datagram_bytes;
     uint64_t malformed, auth_failed, replayed;
-    double seconds; /* since the client was created */
-    int peer_count;
+    double seconds;        /* since the client was created */
     int expected_loss_pct; /* the Opus expected-loss setting the receivers' loss reports chose */
     int redundancy;        /* 1 while each packet carries the previous one */
     int bitrate;           /* the Opus bit rate in use (halved while redundancy is on) */
@@ -400,11 +573,19 @@ typedef struct gv_client_stats {
                                  * or cancellation off */
     double echo_erle_db;        /* echo removed by the canceller's filter, recent (dB) */
     double agc_gain_db;         /* the automatic gain applied to the microphone now */
+    uint64_t events_dropped;    /* events lost because the stream was full */
 } gv_client_stats;
 
-GV_API void gv_client_get_stats(const gv_client *c, gv_client_stats *out);
+/* Fills *out (out->size set by the caller). Returns 0 or GV_EINVAL (NULL c
+ * or out, out->size too small). Control thread. */
+GV_API int gv_client_get_stats(const gv_client *c, gv_client_stats *out);
 
-/* Fills up to max entries, one per remote player; returns the count. */
+/* Fills up to max entries of out, one per remote player in the lobby and
+ * then the most recent ones who left. out[0].size, set by the caller,
+ * gives the size of every entry (the array's stride); the library sets
+ * each entry's size to the bytes it wrote. Returns the count, or GV_EINVAL
+ * (NULL c, NULL out with max, a negative max, out[0].size too small).
+ * Control thread. */
 GV_API int gv_client_get_peer_stats(const gv_client *c, gv_peer_stats *out, int max);
 
 #ifdef __cplusplus

@@ -22,8 +22,10 @@ extern "C" {
 typedef struct gv_ring gv_ring;
 
 /* Creates an empty ring holding at least `capacity` samples (rounded up to
- * a power of two; all of it is usable). Returns 0, GV_EINVAL (NULL out,
- * capacity 0 or too large) or GV_ENOMEM. The caller owns *out. Thread-safe. */
+ * a power of two; all of it is usable). Returns 0 with *out the caller's
+ * (free it with gv_ring_destroy), or GV_EINVAL (NULL out, capacity 0 or
+ * above SIZE_MAX / 16 + 1) or GV_ENOMEM, with *out NULL when out is not
+ * NULL. Thread-safe. */
 GV_API int gv_ring_create(size_t capacity, gv_ring **out);
 
 /* Frees the ring; neither end may be in use. NULL is a no-op. */

@@ -72,7 +72,7 @@ static int load_password(const gvoip_options *opt, char *buf, size_t cap, size_t
     if (opt->password_file) {
         FILE *f = fopen(opt->password_file, "r");
         if (!f) {
-            fprintf(stderr, "gvoip: cannot read password file %s: %s\n", opt->password_file, strerror(errno));
+            output_error(0, "cannot read password file %s: %s", opt->password_file, strerror(errno));
             return -1;
         }
         size_t n = fread(buf, 1, cap, f);
@@ -81,7 +81,7 @@ static int load_password(const gvoip_options *opt, char *buf, size_t cap, size_t
         while (n && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
             n--;
         if (more || n > 128) {
-            fprintf(stderr, "gvoip: the password in %s is longer than 128 bytes\n", opt->password_file);
+            output_error(0, "the password in %s is longer than 128 bytes", opt->password_file);
             return -1;
         }
         *len = n;
@@ -91,7 +91,7 @@ static int load_password(const gvoip_options *opt, char *buf, size_t cap, size_t
     if (env) {
         size_t n = strlen(env);
         if (n > 128 || n > cap) {
-            fprintf(stderr, "gvoip: GVOIP_PASSWORD is longer than 128 bytes\n");
+            output_error(0, "GVOIP_PASSWORD is longer than 128 bytes");
             return -1;
         }
         memcpy(buf, env, n);
@@ -103,33 +103,11 @@ static int load_password(const gvoip_options *opt, char *buf, size_t cap, size_t
 static int create_server(const gvoip_options *opt, const char *password, size_t password_len, int local_host,
                          gv_server **out)
 {
-    gv_server_config cfg;
+    gv_server_config cfg = opt->server;
     char why[512];
-    gv_server_config_default(&cfg);
-    cfg.port = opt->port;
-    cfg.max_players = opt->max_players;
-    cfg.key_file = opt->key_file;
     cfg.password = (const uint8_t *)password;
     cfg.password_len = password_len;
     cfg.local_host = local_host;
-    cfg.allow_raw = opt->allow_raw;
-    cfg.cipher = opt->cipher;
-    if (opt->relay_hold_us >= 0)
-        cfg.relay_hold_us = opt->relay_hold_us;
-    if (opt->relay_hold_rate >= 0)
-        cfg.relay_hold_rate = opt->relay_hold_rate;
-    cfg.protocol_version = opt->protocol_version;
-    gv_spatial_config_default(&cfg.spatial, opt->spatial_mode);
-    if (opt->atten_model >= 0)
-        cfg.spatial.model = opt->atten_model;
-    if (opt->max_distance >= 0.0f)
-        cfg.spatial.max_distance = opt->max_distance;
-    if (opt->unit_size >= 0.0f)
-        cfg.spatial.unit_size = opt->unit_size;
-    if (opt->attenuation >= 0.0f)
-        cfg.spatial.attenuation = opt->attenuation;
-    if (opt->panning_strength >= 0.0f)
-        cfg.spatial.panning_strength = opt->panning_strength;
     int rc = gv_server_create(&cfg, out, why, sizeof why);
     if (rc < 0) {
         output_error(opt->json, "cannot start the server: %s", why[0] ? why : gv_strerror(rc));
@@ -146,7 +124,7 @@ static int run_server(const gvoip_options *opt, const char *password, size_t pas
         return code;
     uint64_t end = opt->duration > 0 ? monotonic_ms() + (uint64_t)(opt->duration * 1000) : 0;
     while (!quit_requested && (!end || monotonic_ms() < end)) {
-        gv_event ev;
+        gv_event ev = {.size = sizeof ev};
         int rc = gv_server_service(server, &ev, 10);
         if (rc < 0) {
             output_error(opt->json, "network error: %s", gv_strerror(rc));
@@ -217,7 +195,7 @@ static int pump_audio(player *p)
 /* Who can be heard: playback sleeps once nobody has been for QUIET_MS. */
 static void follow_speakers(player *p, const gv_event *ev)
 {
-    int own = ev->id == gv_client_id(p->client) && !p->opt->echo_test;
+    int own = ev->id == gv_client_id(p->client) && !p->opt->client.echo_test;
     if ((ev->type != GV_EVENT_SPEAKING && ev->type != GV_EVENT_PLAYER_DISCONNECTED) || own)
         return;
     uint8_t bit = (uint8_t)(1u << (ev->id & 7));
@@ -304,7 +282,7 @@ static int open_audio(player *p)
         .no_capture = opt->no_capture,
         .no_playback = opt->no_playback,
         .buffer_ms = opt->audio_buffer_ms,
-        .capture_ms = opt->audio_buffer_ms > opt->frame_ms ? opt->audio_buffer_ms : opt->frame_ms,
+        .capture_ms = opt->audio_buffer_ms > opt->client.frame_ms ? opt->audio_buffer_ms : opt->client.frame_ms,
         .backend = opt->audio_backend,
         .clock_ppm = opt->clock_ppm,
     };
@@ -324,11 +302,11 @@ static int open_audio(player *p)
  * or Godot's forward -Z in 3D. */
 static void facing_for_mode(const gvoip_options *opt, int mode, gv_player_pose *pose)
 {
-    if (opt->facing_kind == 2) {
+    if (opt->facing_kind == FACING_VECTOR) {
         pose->fx = opt->facing[0];
         pose->fy = opt->facing[1];
         pose->fz = opt->facing[2];
-    } else if (opt->facing_kind == 1) {
+    } else if (opt->facing_kind == FACING_DEGREES) {
         double a = opt->facing_deg * 3.14159265358979323846 / 180.0;
         pose->fx = (float)sin(a);
         pose->fy = mode == GV_SPATIAL_MODE_3D ? 0.0f : (float)-cos(a);
@@ -343,7 +321,7 @@ static void keep_pose(player *p)
 {
     gv_spatial_config sp;
     gv_client_get_spatial(p->client, &sp);
-    if (sp.mode == p->pose_mode)
+    if ((int)sp.mode == p->pose_mode)
         return;
     if (sp.mode == GV_SPATIAL_MODE_OFF && !p->opt->has_position && !p->opt->facing_kind)
         return;
@@ -391,44 +369,27 @@ static int run_player(const gvoip_options *opt, const char *password, size_t pas
     int code = EXIT_OK;
     gv_event failure = {.type = GV_EVENT_NONE};
     char fingerprint[GV_FINGERPRINT_BYTES];
-    gv_client_config cfg;
-    gv_client_config_default(&cfg);
-    cfg.name = opt->name;
-    cfg.protocol_version = opt->protocol_version;
-    cfg.codec = strcmp(opt->codec, "raw") == 0 ? GV_CODEC_RAW : GV_CODEC_OPUS;
-    cfg.bitrate = opt->bitrate;
-    cfg.frame_ms = opt->frame_ms;
-    cfg.fec = opt->fec;
-    cfg.redundancy = opt->redundancy;
-    cfg.echo_test = opt->echo_test;
-    cfg.transmit_mode = opt->transmit_mode;
-    cfg.itd = opt->itd;
-    cfg.cipher = opt->cipher;
-    cfg.noise_suppression = opt->denoise;
-    cfg.auto_gain = opt->agc;
+    gv_client_config cfg = opt->client;
     if (opt->mode == MODE_HOST) {
         code = create_server(opt, password, password_len, 1, &p->server);
         if (code != EXIT_OK)
             goto out;
-        gv_server_fingerprint(p->server, fingerprint);
+        gv_server_fingerprint(p->server, fingerprint, sizeof fingerprint);
         cfg.server_host = "127.0.0.1";
         cfg.server_port = (uint16_t)gv_server_port(p->server);
         cfg.host_token = gv_server_host_token(p->server);
         cfg.server_key = fingerprint; /* our own server: pinned, nothing to trust on first use */
         cfg.known_servers_file = "";
     } else {
-        cfg.server_host = opt->address;
-        cfg.server_port = opt->port;
         cfg.password = (const uint8_t *)password;
         cfg.password_len = password_len;
-        cfg.server_key = opt->server_key;
-        cfg.known_servers_file = opt->known_servers;
     }
     code = open_audio(p);
     if (code != EXIT_OK)
         goto out;
-    p->echo_cancel = opt->aec && audio_io_echo_path(p->io);
-    cfg.echo_cancel = p->echo_cancel ? GV_ECHO_CANCEL_MIX : GV_ECHO_CANCEL_OFF;
+    if (!audio_io_echo_path(p->io))
+        cfg.echo_cancel = GV_ECHO_CANCEL_OFF;
+    p->echo_cancel = cfg.echo_cancel != GV_ECHO_CANCEL_OFF;
     int rc = gv_client_create(&cfg, &p->client);
     if (rc < 0) {
         output_error(opt->json, "cannot join: %s", gv_strerror(rc));
@@ -448,7 +409,7 @@ static int run_player(const gvoip_options *opt, const char *password, size_t pas
     if (opt->mute)
         gv_client_set_muted(p->client, 1);
     if (!opt->json && !opt->no_tui && isatty(STDOUT_FILENO) && isatty(STDIN_FILENO) &&
-        tui_open(&p->pose, opt->mute, opt->transmit_mode, &p->screen) != 0)
+        tui_open(&p->pose, opt->mute, opt->client.transmit_mode, &p->screen) != 0)
         p->screen = NULL;
     uint64_t start = monotonic_ms();
     uint64_t end = opt->duration > 0 ? start + (uint64_t)(opt->duration * 1000) : 0;
@@ -456,7 +417,7 @@ static int run_player(const gvoip_options *opt, const char *password, size_t pas
     uint64_t encoder_at = start + 1000; /* --json: the loss-adaptive encoder, polled once a second */
     int encoder_loss = 0, encoder_redundancy = 0;
     while (!quit_requested && (!end || monotonic_ms() < end) && code == EXIT_OK) {
-        gv_event ev;
+        gv_event ev = {.size = sizeof ev};
         if (p->server) {
             while ((rc = gv_server_service(p->server, &ev, 0)) > 0)
                 if (ev.type == GV_EVENT_LISTENING)
@@ -484,17 +445,13 @@ static int run_player(const gvoip_options *opt, const char *password, size_t pas
             move_now(p);
         }
         if (opt->json && monotonic_ms() >= encoder_at) {
-            gv_client_stats cs;
+            gv_client_stats cs = {.size = sizeof cs};
             gv_client_get_stats(p->client, &cs);
             encoder_at += 1000;
             if (cs.expected_loss_pct != encoder_loss || cs.redundancy != encoder_redundancy) {
                 encoder_loss = cs.expected_loss_pct;
                 encoder_redundancy = cs.redundancy;
-                printf("{\"event\":\"encoder\",\"expected_loss_pct\":%d,\"redundancy\":%s,\"bitrate\":%d,"
-                       "\"t_ms\":%llu}\n",
-                       encoder_loss, encoder_redundancy ? "true" : "false", cs.bitrate,
-                       (unsigned long long)(monotonic_ms() - start));
-                fflush(stdout);
+                output_encoder(&cs, (unsigned long long)(monotonic_ms() - start));
             }
         }
         if (p->screen && tui_update(p->screen, p->client))
@@ -518,8 +475,10 @@ static int run_player(const gvoip_options *opt, const char *password, size_t pas
     }
     if (code == EXIT_OK && !quit_requested && gv_client_id(p->client) == 0) {
         /* --duration ran out first: a run that never joined did not succeed. */
-        failure = (gv_event){.type = GV_EVENT_CONNECTION_FAILED, .error = GV_ETIMEOUT};
-        snprintf(failure.reason, sizeof failure.reason, "--duration ended before the join completed");
+        failure = (gv_event){.size = sizeof failure,
+                             .type = GV_EVENT_CONNECTION_FAILED,
+                             .error = GV_ETIMEOUT,
+                             .reason = "--duration ended before the join completed"};
         show_event(p, &failure);
         code = EXIT_JOIN;
     }
@@ -555,7 +514,7 @@ int main(int argc, char **argv)
     if (opt.mode == MODE_DEVICES)
         return audio_io_list_devices(stdout, opt.audio_backend) < 0 ? EXIT_RUNTIME : EXIT_OK;
     if (gv_init() != 0) {
-        fprintf(stderr, "gvoip: cannot initialise libsodium or ENet\n");
+        output_error(0, "cannot initialise libsodium or ENet");
         return EXIT_RUNTIME;
     }
     install_signals();

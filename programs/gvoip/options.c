@@ -1,3 +1,8 @@
+/* The command line. One table says, per option, what it takes, where the
+ * value goes, which commands it is for and what it does; parsing, the
+ * usage errors and --help are all read from it. Defaults are not restated
+ * here: the options start as the library's _default() configurations, and
+ * --help prints what those hold. */
 #include "options.h"
 
 #include "audio_io.h"
@@ -5,111 +10,282 @@
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "gvoip/gvoip.h"
+/* The device buffer is the program's own choice: the library has no
+ * devices. */
+#define AUDIO_BUFFER_MS 10
 
-static const char usage[] =
-    "usage: gvoip server [--port N] [--max-players N] [options]\n"
-    "       gvoip host [--port N] [--max-players N] [--name NAME] [options]\n"
-    "       gvoip join ADDRESS[:PORT] [--name NAME] [options]\n"
-    "       gvoip devices [--audio-backend auto|sdl|pulse]\n"
-    "\n"
-    "lobby:\n"
-    "  --port N             UDP port (default 7000; 0 picks a free one and reports it)\n"
-    "  --max-players N      players the lobby holds, 1..256 (default 32)\n"
-    "  --name NAME          your name, 1..32 bytes of UTF-8 (default: player)\n"
-    "  --json               every event as one JSON line on stdout\n"
-    "  --duration SECONDS   leave cleanly after that long\n"
-    "security:\n"
-    "  --key FILE           server key file (default ~/.config/gvoip/server.key)\n"
-    "  --password-file FILE lobby password (or the GVOIP_PASSWORD environment variable)\n"
-    "  --server-key FP      join only a server whose key has this fingerprint (SHA256:...)\n"
-    "  --known-servers FILE trust-on-first-use file (default ~/.config/gvoip/known_servers)\n"
-    "  --cipher auto|chacha20-poly1305  what seals the session: auto takes AES-256-GCM when\n"
-    "                       both ends' CPUs have AES-NI, else ChaCha20-Poly1305 (default auto)\n"
-    "voice:\n"
-    "  --codec opus|raw     raw is the original example's uncompressed frames (benchmarks only)\n"
-    "  --allow-raw          server, host: relay --codec raw players (benchmarks only)\n"
-    "  --relay-hold-us US   server, host: when busy, hold a voice packet up to US for a second one\n"
-    "                       to share its datagrams (0..20000, default 2000; 0 never)\n"
-    "  --relay-hold-rate N  server, host: busy means N relayed packets a second (default 40000)\n"
-    "  --bitrate BPS        Opus bit rate, 6000..128000 (default 24000)\n"
-    "  --frame-ms N         10, 20, 40 or 60 (default 20)\n"
-    "  --no-fec             disable Opus in-band forward error correction\n"
-    "  --no-redundancy      never repeat packets, however much loss is reported\n"
-    "  --echo-test          hear yourself through the server (microphone check)\n"
-    "  --input-device NAME  capture device (default: the system default)\n"
-    "  --output-device NAME playback device (default: the system default)\n"
-    "  --input-file FILE    use an audio file as the microphone, paced in real time\n"
-    "  --record FILE        write what you hear (the mix) to a WAV file\n"
-    "  --no-capture         listen only\n"
-    "  --no-playback        do not open a playback device\n"
-    "  --audio-buffer-ms N  device buffer, 2..200 ms: more is safer on a slow machine, less is\n"
-    "                       less delay (default 10; the audio system may grant another size)\n"
-    "  --audio-backend auto|sdl|pulse  pulse: PulseAudio's (or PipeWire's) own API, even\n"
-    "                       timing, reports latency and underruns; sdl: SDL2, portable; auto\n"
-    "                       (default): pulse when such a sound server runs, else sdl\n"
-    "  --low-latency        10 ms Opus frames and 5 ms device buffers\n"
-    "  --no-aec             no echo cancellation (on when both devices are real sound cards)\n"
-    "  --no-denoise         no noise suppression on the microphone\n"
-    "  --no-agc             no automatic gain on the microphone\n"
-    "  --stats FILE         write statistics as JSON at exit\n"
-    "controls:\n"
-    "  --transmit continuous|voice|ptt  when to send your voice (default continuous; voice: only while you speak)\n"
-    "  --mute               start muted\n"
-    "  --no-tui             line output even in a terminal (--json implies it)\n"
-    "positional voice (server, host: the lobby's settings; host, join: where you are):\n"
-    "  --spatial off|2d|3d  positional mode of the lobby (default off)\n"
-    "  --max-distance D     not heard (and not sent) beyond D (2D default 2000; 3D default 0 = unlimited)\n"
-    "  --attenuation-model inverse|inverse-square|logarithmic|disabled   3D distance model (default inverse)\n"
-    "  --unit-size U        3D: distance of full volume (default 10)\n"
-    "  --attenuation EXP    2D: exponent of the fall-off curve (default 1)\n"
-    "  --panning-strength S 0..3 (default 1)\n"
-    "  --position X,Y[,Z]   your position (default 0,0,0)\n"
-    "  --facing DEG|X,Y,Z   your facing: degrees clockwise from north (up the map; 3D: from -Z), or a vector\n"
-    "  --itd                add a small interaural delay (headphones)\n"
-    "  -h, --help           this text\n";
+#define HELP_WIDTH 100
+#define HELP_INDENT 23
 
-void gvoip_print_usage(FILE *out)
+enum {
+    CMD_SERVER = 1u << MODE_SERVER,
+    CMD_HOST = 1u << MODE_HOST,
+    CMD_JOIN = 1u << MODE_JOIN,
+    CMD_DEVICES = 1u << MODE_DEVICES,
+    CMD_LOBBY = CMD_SERVER | CMD_HOST | CMD_JOIN,
+    CMD_PLAYER = CMD_HOST | CMD_JOIN,
+    CMD_ANY = CMD_LOBBY | CMD_DEVICES,
+};
+
+static const char *const command_names[] = {
+    [MODE_SERVER] = "server", [MODE_HOST] = "host", [MODE_JOIN] = "join", [MODE_DEVICES] = "devices"};
+
+enum arg_kind {
+    ARG_FLAG,    /* no value: stores .value, an int */
+    ARG_INT,     /* an integer in min..max (or one of .steps): an int */
+    ARG_PORT,    /* an integer in min..max: a uint16_t */
+    ARG_FLOAT,   /* a finite number in min..max: a float */
+    ARG_STRING,  /* any text: a const char * into argv */
+    ARG_CHOICE,  /* one of .choices' names: its value, an int */
+    ARG_CUSTOM,  /* .nargs values, which .parse checks and stores */
+    ARG_REFUSED, /* never taken: .refusal says why */
+    ARG_HELP,
+};
+
+enum group { GROUP_LOBBY, GROUP_SECURITY, GROUP_VOICE, GROUP_CONTROLS, GROUP_POSITIONAL };
+
+static const char *const group_headings[] = {
+    [GROUP_LOBBY] = "lobby",
+    [GROUP_SECURITY] = "security",
+    [GROUP_VOICE] = "voice",
+    [GROUP_CONTROLS] = "controls",
+    [GROUP_POSITIONAL] = "positional voice",
+};
+
+typedef struct choice {
+    const char *name;
+    int value;
+} choice;
+
+typedef struct option_def {
+    const char *name;
+    const char *alias;
+    const char *metavar; /* ARG_CHOICE: made from the choices */
+    enum arg_kind kind;
+    enum group group;
+    /* The commands the option is for. Elsewhere it is ignored, except by
+     * the commands in .refused, which refuse it with .refusal: a command
+     * line that asks for what cannot happen is an error. */
+    unsigned commands;
+    unsigned refused;
+    const char *refusal;
+    size_t at, also; /* destinations in gvoip_options; also == 0: none */
+    double min, max;
+    const int *steps; /* ARG_INT: the only values, 0-terminated */
+    const choice *choices;
+    int value;          /* ARG_FLAG */
+    int low_latency;    /* ARG_INT: what --low-latency makes it when not given; 0 nothing */
+    int spatial;        /* a lobby parameter whose default depends on --spatial */
+    int nargs;          /* ARG_CUSTOM */
+    int (*parse)(gvoip_options *opt, char *const *args);
+    const char *takes;  /* the usage error's "--X takes ..." when the range does not say it */
+    const char *help;   /* NULL: hidden (tests and benchmarks only) */
+} option_def;
+
+#define AT(field) offsetof(gvoip_options, field)
+
+static const char no_audio[] = "a dedicated server has no audio";
+static const char no_position[] = "a dedicated server has no position";
+static const char lobby_setting[] = "the positional settings are the lobby's: give them to gvoip server or host";
+
+static const int frame_sizes[] = {10, 20, 40, 60, 0};
+
+static const choice ciphers[] = {{"auto", GV_CIPHER_AUTO}, {"chacha20-poly1305", GV_CIPHER_CHACHA20POLY1305}, {0}};
+static const choice codecs[] = {{"opus", GV_CODEC_OPUS}, {"raw", GV_CODEC_RAW}, {0}};
+static const choice backends[] = {
+    {"auto", AUDIO_BACKEND_AUTO}, {"sdl", AUDIO_BACKEND_SDL}, {"pulse", AUDIO_BACKEND_PULSE}, {0}};
+static const choice transmit_modes[] = {
+    {"continuous", GV_TX_CONTINUOUS}, {"voice", GV_TX_VOICE_ACTIVITY}, {"ptt", GV_TX_PUSH_TO_TALK}, {0}};
+static const choice spatial_modes[] = {
+    {"off", GV_SPATIAL_MODE_OFF}, {"2d", GV_SPATIAL_MODE_2D}, {"3d", GV_SPATIAL_MODE_3D}, {0}};
+static const choice attenuation_models[] = {{"inverse", GV_ATTENUATION_INVERSE},
+                                            {"inverse-square", GV_ATTENUATION_INVERSE_SQUARE},
+                                            {"logarithmic", GV_ATTENUATION_LOGARITHMIC},
+                                            {"disabled", GV_ATTENUATION_DISABLED},
+                                            {0}};
+
+static int parse_duration(gvoip_options *opt, char *const *args);
+static int parse_server_key(gvoip_options *opt, char *const *args);
+static int parse_position(gvoip_options *opt, char *const *args);
+static int parse_facing(gvoip_options *opt, char *const *args);
+static int parse_move_after(gvoip_options *opt, char *const *args);
+
+static const option_def options[] = {
+    /* lobby */
+    {.name = "--port", .metavar = "N", .kind = ARG_PORT, .group = GROUP_LOBBY, .commands = CMD_LOBBY,
+     .at = AT(server.port), .also = AT(client.server_port), .min = 0, .max = 65535,
+     .help = "UDP port; 0 picks a free one and reports it"},
+    {.name = "--max-players", .metavar = "N", .kind = ARG_INT, .group = GROUP_LOBBY,
+     .commands = CMD_SERVER | CMD_HOST, .at = AT(server.max_players), .min = 1, .max = GV_MAX_PLAYERS_LIMIT,
+     .help = "players the lobby holds"},
+    {.name = "--name", .metavar = "NAME", .kind = ARG_STRING, .group = GROUP_LOBBY, .commands = CMD_PLAYER,
+     .at = AT(client.name), .help = "your name, 1..32 bytes of UTF-8"},
+    {.name = "--json", .kind = ARG_FLAG, .group = GROUP_LOBBY, .commands = CMD_LOBBY, .at = AT(json), .value = 1,
+     .help = "every event as one JSON line on stdout"},
+    {.name = "--duration", .metavar = "SECONDS", .kind = ARG_CUSTOM, .group = GROUP_LOBBY, .commands = CMD_LOBBY,
+     .nargs = 1, .parse = parse_duration, .takes = "a positive number of seconds",
+     .help = "leave cleanly after that long"},
+    /* security */
+    {.name = "--key", .metavar = "FILE", .kind = ARG_STRING, .group = GROUP_SECURITY,
+     .commands = CMD_SERVER | CMD_HOST, .at = AT(server.key_file),
+     .help = "server key file (default ~/.config/gvoip/server.key)"},
+    {.name = "--password-file", .metavar = "FILE", .kind = ARG_STRING, .group = GROUP_SECURITY,
+     .commands = CMD_LOBBY, .at = AT(password_file),
+     .help = "lobby password (or the GVOIP_PASSWORD environment variable)"},
+    {.name = "--password", .kind = ARG_REFUSED, .group = GROUP_SECURITY,
+     .refusal = "passwords are never taken on the command line (every local user can read it); "
+                "use --password-file FILE or GVOIP_PASSWORD"},
+    {.name = "--server-key", .metavar = "FP", .kind = ARG_CUSTOM, .group = GROUP_SECURITY, .commands = CMD_JOIN,
+     .nargs = 1, .parse = parse_server_key, .takes = "a fingerprint like SHA256:<43 base64 characters>",
+     .help = "join only a server whose key has this fingerprint (SHA256:...)"},
+    {.name = "--known-servers", .metavar = "FILE", .kind = ARG_STRING, .group = GROUP_SECURITY,
+     .commands = CMD_JOIN, .at = AT(client.known_servers_file),
+     .help = "trust-on-first-use file (default ~/.config/gvoip/known_servers)"},
+    {.name = "--cipher", .kind = ARG_CHOICE, .group = GROUP_SECURITY, .commands = CMD_LOBBY, .at = AT(server.cipher),
+     .also = AT(client.cipher), .choices = ciphers,
+     .help = "what seals the session: auto takes AES-256-GCM when both ends' CPUs have AES-NI, else "
+             "ChaCha20-Poly1305"},
+    /* voice */
+    {.name = "--codec", .kind = ARG_CHOICE, .group = GROUP_VOICE, .commands = CMD_PLAYER, .at = AT(client.codec),
+     .choices = codecs, .help = "raw: the original example's uncompressed frames, for benchmarks only"},
+    {.name = "--allow-raw", .kind = ARG_FLAG, .group = GROUP_VOICE, .commands = CMD_SERVER | CMD_HOST,
+     .at = AT(server.allow_raw), .value = 1, .help = "relay --codec raw players, for benchmarks only"},
+    {.name = "--relay-hold-us", .metavar = "US", .kind = ARG_INT, .group = GROUP_VOICE,
+     .commands = CMD_SERVER | CMD_HOST, .at = AT(server.relay_hold_us), .min = 0, .max = 20000,
+     .help = "when busy, hold a voice packet up to US microseconds for a second one to share its datagrams; "
+             "0 never"},
+    {.name = "--relay-hold-rate", .metavar = "N", .kind = ARG_INT, .group = GROUP_VOICE,
+     .commands = CMD_SERVER | CMD_HOST, .at = AT(server.relay_hold_rate), .min = 0, .max = 100000000,
+     .help = "busy means N relayed packets a second"},
+    {.name = "--bitrate", .metavar = "BPS", .kind = ARG_INT, .group = GROUP_VOICE, .commands = CMD_PLAYER,
+     .at = AT(client.bitrate), .min = 6000, .max = 128000, .help = "Opus bit rate"},
+    {.name = "--frame-ms", .metavar = "N", .kind = ARG_INT, .group = GROUP_VOICE, .commands = CMD_PLAYER,
+     .at = AT(client.frame_ms), .steps = frame_sizes, .low_latency = 10, .help = "milliseconds of audio per packet"},
+    {.name = "--no-fec", .kind = ARG_FLAG, .group = GROUP_VOICE, .commands = CMD_PLAYER, .at = AT(client.fec),
+     .value = 0, .help = "disable Opus in-band forward error correction"},
+    {.name = "--no-redundancy", .kind = ARG_FLAG, .group = GROUP_VOICE, .commands = CMD_PLAYER,
+     .at = AT(client.redundancy), .value = 0, .help = "never repeat packets, however much loss is reported"},
+    {.name = "--echo-test", .kind = ARG_FLAG, .group = GROUP_VOICE, .commands = CMD_PLAYER, .refused = CMD_SERVER,
+     .refusal = no_audio, .at = AT(client.echo_test), .value = 1,
+     .help = "hear yourself through the server (microphone check)"},
+    {.name = "--input-device", .metavar = "NAME", .kind = ARG_STRING, .group = GROUP_VOICE, .commands = CMD_PLAYER,
+     .at = AT(input_device), .help = "capture device (default: the system's)"},
+    {.name = "--output-device", .metavar = "NAME", .kind = ARG_STRING, .group = GROUP_VOICE, .commands = CMD_PLAYER,
+     .at = AT(output_device), .help = "playback device (default: the system's)"},
+    {.name = "--input-file", .metavar = "FILE", .kind = ARG_STRING, .group = GROUP_VOICE, .commands = CMD_PLAYER,
+     .refused = CMD_SERVER, .refusal = no_audio, .at = AT(input_file),
+     .help = "use an audio file as the microphone, paced in real time"},
+    {.name = "--record", .metavar = "FILE", .kind = ARG_STRING, .group = GROUP_VOICE, .commands = CMD_PLAYER,
+     .refused = CMD_SERVER, .refusal = no_audio, .at = AT(record_file),
+     .help = "write what you hear (the mix) to a WAV file"},
+    {.name = "--no-capture", .kind = ARG_FLAG, .group = GROUP_VOICE, .commands = CMD_PLAYER, .at = AT(no_capture),
+     .value = 1, .help = "listen only"},
+    {.name = "--no-playback", .kind = ARG_FLAG, .group = GROUP_VOICE, .commands = CMD_PLAYER, .at = AT(no_playback),
+     .value = 1, .help = "do not open a playback device"},
+    {.name = "--audio-buffer-ms", .metavar = "N", .kind = ARG_INT, .group = GROUP_VOICE, .commands = CMD_PLAYER,
+     .at = AT(audio_buffer_ms), .min = AUDIO_BUFFER_MS_MIN, .max = AUDIO_BUFFER_MS_MAX, .low_latency = 5,
+     .help = "device buffer: more is safer on a slow machine, less is less delay; the audio system may grant "
+             "another size"},
+    {.name = "--audio-backend", .kind = ARG_CHOICE, .group = GROUP_VOICE, .commands = CMD_PLAYER | CMD_DEVICES,
+     .at = AT(audio_backend), .choices = backends,
+     .help = "pulse: PulseAudio's (or PipeWire's) own API, even timing, reports latency and underruns; sdl: "
+             "SDL2, portable; auto: pulse when such a sound server runs, else sdl"},
+    /* Tests: a sound card whose clock is off, with files. */
+    {.name = "--file-clock-ppm", .metavar = "PPM", .kind = ARG_INT, .group = GROUP_VOICE, .commands = CMD_PLAYER,
+     .at = AT(clock_ppm), .min = -AUDIO_CLOCK_PPM_MAX, .max = AUDIO_CLOCK_PPM_MAX},
+    {.name = "--low-latency", .kind = ARG_FLAG, .group = GROUP_VOICE, .commands = CMD_PLAYER, .at = AT(low_latency),
+     .value = 1, .help = "the low-latency defaults of --frame-ms and --audio-buffer-ms"},
+    {.name = "--no-aec", .kind = ARG_FLAG, .group = GROUP_VOICE, .commands = CMD_PLAYER,
+     .at = AT(client.echo_cancel), .value = GV_ECHO_CANCEL_OFF,
+     .help = "no echo cancellation (on when both devices are real sound cards)"},
+    {.name = "--no-denoise", .kind = ARG_FLAG, .group = GROUP_VOICE, .commands = CMD_PLAYER,
+     .at = AT(client.noise_suppression), .value = 0, .help = "no noise suppression on the microphone"},
+    {.name = "--no-agc", .kind = ARG_FLAG, .group = GROUP_VOICE, .commands = CMD_PLAYER, .at = AT(client.auto_gain),
+     .value = 0, .help = "no automatic gain on the microphone"},
+    {.name = "--stats", .metavar = "FILE", .kind = ARG_STRING, .group = GROUP_VOICE, .commands = CMD_LOBBY,
+     .at = AT(stats_file), .help = "write statistics as JSON at exit"},
+    /* controls */
+    {.name = "--transmit", .kind = ARG_CHOICE, .group = GROUP_CONTROLS, .commands = CMD_PLAYER,
+     .at = AT(client.transmit_mode), .choices = transmit_modes, .takes = "voice, continuous or ptt",
+     .help = "when to send your voice (voice: only while you speak; ptt: push-to-talk)"},
+    {.name = "--mute", .kind = ARG_FLAG, .group = GROUP_CONTROLS, .commands = CMD_PLAYER, .at = AT(mute),
+     .value = 1, .help = "start muted"},
+    {.name = "--no-tui", .kind = ARG_FLAG, .group = GROUP_CONTROLS, .commands = CMD_PLAYER, .at = AT(no_tui),
+     .value = 1, .help = "line output even in a terminal (--json implies it)"},
+    /* positional voice */
+    {.name = "--spatial", .kind = ARG_CHOICE, .group = GROUP_POSITIONAL, .commands = CMD_SERVER | CMD_HOST,
+     .refused = CMD_JOIN, .refusal = lobby_setting, .at = AT(server.spatial.mode), .choices = spatial_modes,
+     .help = "the lobby's positional mode"},
+    {.name = "--max-distance", .metavar = "D", .kind = ARG_FLOAT, .group = GROUP_POSITIONAL,
+     .commands = CMD_SERVER | CMD_HOST, .refused = CMD_JOIN, .refusal = lobby_setting,
+     .at = AT(server.spatial.max_distance), .min = 0, .max = 1e7, .spatial = 1, .takes = "a distance 0..1e7",
+     .help = "not heard (and not sent) beyond D; 3D: 0 is unlimited"},
+    {.name = "--attenuation-model", .kind = ARG_CHOICE, .group = GROUP_POSITIONAL, .commands = CMD_SERVER | CMD_HOST,
+     .refused = CMD_JOIN, .refusal = lobby_setting, .at = AT(server.spatial.model), .choices = attenuation_models,
+     .spatial = 1, .help = "3D distance model"},
+    {.name = "--unit-size", .metavar = "U", .kind = ARG_FLOAT, .group = GROUP_POSITIONAL,
+     .commands = CMD_SERVER | CMD_HOST, .refused = CMD_JOIN, .refusal = lobby_setting,
+     .at = AT(server.spatial.unit_size), .min = 1e-3, .max = 1e7, .spatial = 1, .takes = "a positive distance",
+     .help = "3D: distance of full volume"},
+    {.name = "--attenuation", .metavar = "EXP", .kind = ARG_FLOAT, .group = GROUP_POSITIONAL,
+     .commands = CMD_SERVER | CMD_HOST, .refused = CMD_JOIN, .refusal = lobby_setting,
+     .at = AT(server.spatial.attenuation), .min = 0, .max = 100, .spatial = 1, .takes = "an exponent 0..100",
+     .help = "2D: exponent of the fall-off curve"},
+    {.name = "--panning-strength", .metavar = "S", .kind = ARG_FLOAT, .group = GROUP_POSITIONAL,
+     .commands = CMD_SERVER | CMD_HOST, .refused = CMD_JOIN, .refusal = lobby_setting,
+     .at = AT(server.spatial.panning_strength), .min = 0, .max = 3, .spatial = 1,
+     .help = "scales the left/right pan"},
+    {.name = "--position", .metavar = "X,Y[,Z]", .kind = ARG_CUSTOM, .group = GROUP_POSITIONAL,
+     .commands = CMD_PLAYER, .refused = CMD_SERVER, .refusal = no_position, .nargs = 1, .parse = parse_position,
+     .takes = "X,Y or X,Y,Z", .help = "your position (default 0,0,0)"},
+    {.name = "--facing", .metavar = "DEG|X,Y,Z", .kind = ARG_CUSTOM, .group = GROUP_POSITIONAL,
+     .commands = CMD_PLAYER, .refused = CMD_SERVER, .refusal = no_position, .nargs = 1, .parse = parse_facing,
+     .takes = "degrees or X,Y[,Z]",
+     .help = "your facing: degrees clockwise from north (up the map; 3D: from -Z), or a vector"},
+    {.name = "--move-after", .metavar = "SECONDS X,Y[,Z]", .kind = ARG_CUSTOM, .group = GROUP_POSITIONAL,
+     .commands = CMD_PLAYER, .refused = CMD_SERVER, .refusal = no_position, .nargs = 2, .parse = parse_move_after,
+     .takes = "SECONDS X,Y[,Z]"},
+    {.name = "--itd", .kind = ARG_FLAG, .group = GROUP_POSITIONAL, .commands = CMD_PLAYER, .at = AT(client.itd),
+     .value = 1, .help = "add a small interaural delay (headphones)"},
+    {.name = "--help", .alias = "-h", .kind = ARG_HELP, .group = GROUP_POSITIONAL, .commands = CMD_ANY,
+     .help = "this text"},
+};
+
+#define OPTION_COUNT (sizeof options / sizeof options[0])
+
+static void seed(gvoip_options *opt)
 {
-    fputs(usage, out);
+    memset(opt, 0, sizeof *opt);
+    gv_server_config_default(&opt->server);
+    gv_client_config_default(&opt->client);
+    opt->audio_buffer_ms = AUDIO_BUFFER_MS;
 }
 
-static int bad(const char *what, const char *value)
-{
-    fprintf(stderr, "gvoip: %s: '%s'\n", what, value ? value : "");
-    fprintf(stderr, "Run 'gvoip --help' for the options.\n");
-    return EXIT_USAGE;
-}
+/* ---- Values ----------------------------------------------------------- */
 
-static int parse_float(const char *s, float min, float max, float *out)
+static int parse_double(const char *s, double min, double max, double *out)
 {
     char *end;
     errno = 0;
     double v = strtod(s, &end);
     if (errno || end == s || *end || !isfinite(v) || v < min || v > max)
         return -1;
-    *out = (float)v;
+    *out = v;
     return 0;
 }
 
-/* "X,Y" or "X,Y,Z" (z 0 when missing), each finite and within 1e7. */
-static int parse_vector(const char *s, int allow_two, float out[3])
+static int parse_float(const char *s, double min, double max, float *out)
 {
-    char buf[128];
-    if (strlen(s) >= sizeof buf)
+    double v;
+    if (parse_double(s, min, max, &v) != 0)
         return -1;
-    snprintf(buf, sizeof buf, "%s", s);
-    int n = 0;
-    out[2] = 0.0f;
-    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
-        if (n == 3 || parse_float(tok, -1e7f, 1e7f, &out[n]) != 0)
-            return -1;
-        n++;
-    }
-    return n == 3 || (allow_two && n == 2) ? 0 : -1;
+    *out = (float)v;
+    return 0;
 }
 
 static int parse_long(const char *s, long min, long max, long *out)
@@ -123,8 +299,63 @@ static int parse_long(const char *s, long min, long max, long *out)
     return 0;
 }
 
-/* ADDRESS, ADDRESS:PORT, or [IPv6]:PORT. The returned host is a
- * pointer into a static-lifetime copy owned by argv. */
+/* "X,Y" or "X,Y,Z" (z 0 when missing), each finite and within 1e7. */
+static int parse_vector(const char *s, float out[3])
+{
+    char buf[128];
+    if (strlen(s) >= sizeof buf)
+        return -1;
+    snprintf(buf, sizeof buf, "%s", s);
+    int n = 0;
+    out[2] = 0.0f;
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        if (n == 3 || parse_float(tok, -1e7, 1e7, &out[n]) != 0)
+            return -1;
+        n++;
+    }
+    return n >= 2 ? 0 : -1;
+}
+
+static int parse_duration(gvoip_options *opt, char *const *args)
+{
+    return parse_double(args[0], 0, 1e7, &opt->duration) != 0 || opt->duration <= 0 ? -1 : 0;
+}
+
+static int parse_server_key(gvoip_options *opt, char *const *args)
+{
+    if (strncmp(args[0], "SHA256:", 7) != 0 || strlen(args[0]) != 50)
+        return -1;
+    opt->client.server_key = args[0];
+    return 0;
+}
+
+static int parse_position(gvoip_options *opt, char *const *args)
+{
+    if (parse_vector(args[0], opt->position) != 0)
+        return -1;
+    opt->has_position = 1;
+    return 0;
+}
+
+static int parse_facing(gvoip_options *opt, char *const *args)
+{
+    if (strchr(args[0], ',')) {
+        opt->facing_kind = FACING_VECTOR;
+        return parse_vector(args[0], opt->facing);
+    }
+    opt->facing_kind = FACING_DEGREES;
+    return parse_float(args[0], -1e6, 1e6, &opt->facing_deg);
+}
+
+static int parse_move_after(gvoip_options *opt, char *const *args)
+{
+    if (parse_double(args[0], 0, 1e7, &opt->move_after) != 0 || parse_vector(args[1], opt->move_to) != 0)
+        return -1;
+    opt->has_move = 1;
+    return 0;
+}
+
+/* ADDRESS, ADDRESS:PORT, or [IPv6]:PORT. The host stays in argv. */
 static int parse_address(char *arg, gvoip_options *opt)
 {
     char *colon = strrchr(arg, ':');
@@ -133,54 +364,393 @@ static int parse_address(char *arg, gvoip_options *opt)
         if (parse_long(colon + 1, 1, 65535, &port) != 0)
             return -1;
         *colon = '\0';
-        opt->port = (uint16_t)port;
+        opt->client.server_port = (uint16_t)port;
     }
     if (!*arg)
         return -1;
-    opt->address = arg;
+    opt->client.server_host = arg;
+    return 0;
+}
+
+static size_t value_size(const option_def *d)
+{
+    switch (d->kind) {
+    case ARG_PORT:
+        return sizeof(uint16_t);
+    case ARG_FLOAT:
+        return sizeof(float);
+    case ARG_STRING:
+        return sizeof(const char *);
+    default:
+        return sizeof(int);
+    }
+}
+
+/* ARG_FLAG and ARG_CHOICE store an int, also into the library's enum
+ * fields. */
+_Static_assert(sizeof(gv_cipher_choice) == sizeof(int) && sizeof(gv_codec_kind) == sizeof(int) &&
+                   sizeof(gv_transmit_mode) == sizeof(int) && sizeof(gv_echo_cancel) == sizeof(int),
+               "the library's enums are stored as int");
+
+static void put(gvoip_options *opt, const option_def *d, const void *value)
+{
+    memcpy((char *)opt + d->at, value, value_size(d));
+    if (d->also)
+        memcpy((char *)opt + d->also, value, value_size(d));
+}
+
+static int in_steps(const int *steps, long v)
+{
+    for (; *steps; steps++)
+        if (*steps == v)
+            return 1;
+    return 0;
+}
+
+static int store(gvoip_options *opt, const option_def *d, char *const *args)
+{
+    long n;
+    float f;
+    switch (d->kind) {
+    case ARG_FLAG:
+        put(opt, d, &d->value);
+        return 0;
+    case ARG_INT:
+    case ARG_PORT:
+        if (parse_long(args[0], d->steps ? INT_MIN : (long)d->min, d->steps ? INT_MAX : (long)d->max, &n) != 0 ||
+            (d->steps && !in_steps(d->steps, n)))
+            return -1;
+        if (d->kind == ARG_PORT) {
+            uint16_t port = (uint16_t)n;
+            put(opt, d, &port);
+        } else {
+            int i = (int)n;
+            put(opt, d, &i);
+        }
+        return 0;
+    case ARG_FLOAT:
+        if (parse_float(args[0], d->min, d->max, &f) != 0)
+            return -1;
+        put(opt, d, &f);
+        return 0;
+    case ARG_STRING:
+        put(opt, d, &args[0]);
+        return 0;
+    case ARG_CHOICE:
+        for (const choice *c = d->choices; c->name; c++)
+            if (!strcmp(args[0], c->name)) {
+                put(opt, d, &c->value);
+                return 0;
+            }
+        return -1;
+    case ARG_CUSTOM:
+        return d->parse(opt, args);
+    case ARG_REFUSED:
+    case ARG_HELP:
+        break;
+    }
+    return -1;
+}
+
+static int nargs(const option_def *d)
+{
+    switch (d->kind) {
+    case ARG_FLAG:
+    case ARG_REFUSED:
+    case ARG_HELP:
+        return 0;
+    case ARG_CUSTOM:
+        return d->nargs;
+    default:
+        return 1;
+    }
+}
+
+/* ---- What the table says, in words ------------------------------------ */
+
+typedef struct text {
+    char s[512];
+    size_t len;
+} text;
+
+static void add(text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void add(text *t, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(t->s + t->len, sizeof t->s - t->len, fmt, ap);
+    va_end(ap);
+    if (n > 0)
+        t->len = t->len + (size_t)n < sizeof t->s ? t->len + (size_t)n : sizeof t->s - 1;
+}
+
+/* 1e7 as "1e7", not printf's "1e+07". */
+static void add_number(text *t, double v)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%g", v);
+    char *e = strchr(buf, 'e');
+    if (!e) {
+        add(t, "%s", buf);
+        return;
+    }
+    *e = '\0';
+    add(t, "%se%s%d", buf, e[1] == '-' ? "-" : "", abs(atoi(e + 1)));
+}
+
+/* "a, b or c" */
+static void add_list(text *t, const int *steps, const choice *choices)
+{
+    size_t count = 0;
+    while (steps ? steps[count] != 0 : choices[count].name != NULL)
+        count++;
+    for (size_t i = 0; i < count; i++) {
+        add(t, "%s", i == 0 ? "" : i + 1 == count ? " or " : ", ");
+        if (steps)
+            add(t, "%d", steps[i]);
+        else
+            add(t, "%s", choices[i].name);
+    }
+}
+
+static void add_range(text *t, const option_def *d)
+{
+    if (d->steps || d->kind == ARG_CHOICE) {
+        add_list(t, d->steps, d->choices);
+        return;
+    }
+    if (d->kind == ARG_FLOAT) {
+        add_number(t, d->min);
+        add(t, "..");
+        add_number(t, d->max);
+    } else {
+        add(t, "%.0f..%.0f", d->min, d->max);
+    }
+}
+
+/* What the usage error says the option takes. */
+static void add_takes(text *t, const option_def *d)
+{
+    if (d->takes)
+        add(t, "%s", d->takes);
+    else
+        add_range(t, d);
+}
+
+static const char *choice_name(const option_def *d, int value)
+{
+    for (const choice *c = d->choices; c->name; c++)
+        if (c->value == value)
+            return c->name;
+    return NULL;
+}
+
+/* The default a seeded gvoip_options holds at d's destination. */
+static void add_default(text *t, const option_def *d, const gvoip_options *seeded)
+{
+    const void *at = (const char *)seeded + d->at;
+    int i;
+    float f;
+    const char *s;
+    switch (d->kind) {
+    case ARG_INT:
+        memcpy(&i, at, sizeof i);
+        add(t, "default %d", i);
+        if (d->low_latency)
+            add(t, ", %d with --low-latency", d->low_latency);
+        break;
+    case ARG_PORT:
+        add(t, "default %u", (unsigned)*(const uint16_t *)at);
+        break;
+    case ARG_FLOAT:
+        memcpy(&f, at, sizeof f);
+        add(t, "default ");
+        add_number(t, f);
+        break;
+    case ARG_STRING:
+        memcpy(&s, at, sizeof s);
+        if (s && *s)
+            add(t, "default %s", s);
+        break;
+    case ARG_CHOICE:
+        memcpy(&i, at, sizeof i);
+        add(t, "default %s", choice_name(d, i));
+        break;
+    default:
+        break;
+    }
+}
+
+/* A positional parameter's default is its lobby mode's: both modes'
+ * when they differ. */
+static void add_spatial_default(text *t, const option_def *d, const gvoip_options *seeded)
+{
+    gvoip_options in2d = *seeded, in3d = *seeded;
+    gv_spatial_config_default(&in2d.server.spatial, GV_SPATIAL_MODE_2D);
+    gv_spatial_config_default(&in3d.server.spatial, GV_SPATIAL_MODE_3D);
+    if (!memcmp((const char *)&in2d + d->at, (const char *)&in3d + d->at, value_size(d))) {
+        add_default(t, d, &in2d);
+        return;
+    }
+    add(t, "2D ");
+    add_default(t, d, &in2d);
+    add(t, ", 3D ");
+    add_default(t, d, &in3d);
+}
+
+static void add_commands(text *t, unsigned commands)
+{
+    if ((commands & CMD_LOBBY) == CMD_LOBBY)
+        return;
+    int first = 1;
+    for (int m = MODE_SERVER; m <= MODE_DEVICES; m++)
+        if (commands & (1u << m)) {
+            add(t, "%s%s", first ? "" : ", ", command_names[m]);
+            first = 0;
+        }
+    add(t, ": ");
+}
+
+/* Writes s on from column col: from HELP_INDENT (on the next line when the
+ * option's name reaches past it), wrapped at HELP_WIDTH. */
+static void print_wrapped(FILE *out, const char *s, size_t col)
+{
+    for (int first = 1; *s; first = 0) {
+        size_t word = strcspn(s, " ");
+        if (first && col < HELP_INDENT) {
+            fprintf(out, "%*s", (int)(HELP_INDENT - col), "");
+            col = HELP_INDENT;
+        } else if (first || col + 1 + word > HELP_WIDTH) {
+            fprintf(out, "\n%*s", HELP_INDENT, "");
+            col = HELP_INDENT;
+        } else {
+            fputc(' ', out);
+            col++;
+        }
+        fprintf(out, "%.*s", (int)word, s);
+        col += word;
+        s += word;
+        while (*s == ' ')
+            s++;
+    }
+    fputc('\n', out);
+}
+
+static void print_option(FILE *out, const option_def *d, const gvoip_options *seeded)
+{
+    text left = {.len = 0}, right = {.len = 0};
+    add(&left, "  %s%s%s", d->alias ? d->alias : "", d->alias ? ", " : "", d->name);
+    if (d->kind == ARG_CHOICE) {
+        add(&left, " ");
+        for (const choice *c = d->choices; c->name; c++)
+            add(&left, "%s%s", c == d->choices ? "" : "|", c->name);
+    } else if (d->metavar) {
+        add(&left, " %s", d->metavar);
+    }
+    add_commands(&right, d->commands);
+    add(&right, "%s", d->help);
+    text extra = {.len = 0};
+    if (d->kind == ARG_INT || d->kind == ARG_PORT || d->kind == ARG_FLOAT)
+        add_range(&extra, d);
+    text dflt = {.len = 0};
+    if (d->spatial)
+        add_spatial_default(&dflt, d, seeded);
+    else
+        add_default(&dflt, d, seeded);
+    if (extra.len && dflt.len)
+        add(&extra, "; ");
+    add(&extra, "%s", dflt.s);
+    if (extra.len)
+        add(&right, " (%s)", extra.s);
+    fputs(left.s, out);
+    print_wrapped(out, right.s, left.len);
+}
+
+static void print_help(FILE *out)
+{
+    gvoip_options seeded;
+    seed(&seeded);
+    fputs("usage: gvoip server [--port N] [--max-players N] [options]\n"
+          "       gvoip host [--port N] [--max-players N] [--name NAME] [options]\n"
+          "       gvoip join ADDRESS[:PORT] [--name NAME] [options]\n"
+          "       gvoip devices [--audio-backend auto|sdl|pulse]\n",
+          out);
+    int group = -1;
+    for (size_t k = 0; k < OPTION_COUNT; k++) {
+        const option_def *d = &options[k];
+        if (!d->help)
+            continue;
+        if ((int)d->group != group) {
+            group = (int)d->group;
+            fprintf(out, "%s%s:\n", group == 0 ? "\n" : "", group_headings[group]);
+        }
+        print_option(out, d, &seeded);
+    }
+}
+
+/* ---- Parsing ---------------------------------------------------------- */
+
+static int bad(const char *what, const char *value)
+{
+    fprintf(stderr, "gvoip: %s: '%s'\n", what, value ? value : "");
+    fprintf(stderr, "Run 'gvoip --help' for the options.\n");
+    return EXIT_USAGE;
+}
+
+static int bad_value(const option_def *d, const char *value)
+{
+    text t = {.len = 0};
+    add(&t, "%s takes ", d->name);
+    add_takes(&t, d);
+    return bad(t.s, value);
+}
+
+static const option_def *find(const char *arg)
+{
+    for (size_t k = 0; k < OPTION_COUNT; k++)
+        if (!strcmp(arg, options[k].name) || (options[k].alias && !strcmp(arg, options[k].alias)))
+            return &options[k];
+    return NULL;
+}
+
+/* What depends on more than one option, once all are known. */
+static int finish(gvoip_options *opt, const unsigned char *given)
+{
+    for (size_t k = 0; k < OPTION_COUNT; k++)
+        if (given[k] && (options[k].refused & (1u << opt->mode)))
+            return bad(options[k].refusal, command_names[opt->mode]);
+    /* A positional parameter not given takes the default of the mode,
+     * which may have come after it. */
+    const gvoip_options chosen = *opt;
+    gv_spatial_config_default(&opt->server.spatial, chosen.server.spatial.mode);
+    for (size_t k = 0; k < OPTION_COUNT; k++)
+        if (options[k].spatial && given[k])
+            put(opt, &options[k], (const char *)&chosen + options[k].at);
+    if (opt->server.spatial.mode == GV_SPATIAL_MODE_2D && opt->server.spatial.max_distance == 0.0f)
+        return bad("--spatial 2d needs a --max-distance above 0", "0");
+    /* --low-latency chooses what was not chosen explicitly. */
+    for (size_t k = 0; k < OPTION_COUNT; k++)
+        if (opt->low_latency && options[k].low_latency && !given[k])
+            put(opt, &options[k], &options[k].low_latency);
     return 0;
 }
 
 int gvoip_parse_options(int argc, char **argv, gvoip_options *opt)
 {
-    memset(opt, 0, sizeof *opt);
-    opt->port = 7000;
-    opt->max_players = 32;
-    opt->name = "player";
-    opt->codec = "opus";
-    opt->bitrate = 24000;
-    opt->frame_ms = 0;
-    opt->audio_buffer_ms = 0;
-    opt->fec = 1;
-    opt->relay_hold_us = -1;
-    opt->relay_hold_rate = -1;
-    opt->redundancy = 1;
-    opt->aec = 1;
-    opt->denoise = 1;
-    opt->agc = 1;
-    opt->spatial_mode = 0;
-    opt->atten_model = -1;
-    opt->max_distance = opt->unit_size = opt->attenuation = opt->panning_strength = -1.0f;
-    /* GV_TX_CONTINUOUS: voice activation's pre-roll costs every talk spurt
-     * a frame of latency (BENCHMARKS.md), so it is a choice, not the default. */
-    opt->transmit_mode = 0;
+    seed(opt);
     if (argc < 2)
         return bad("missing command", "");
-    const char *cmd = argv[1];
-    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help")) {
-        gvoip_print_usage(stdout);
+    const option_def *d = find(argv[1]);
+    if (d && d->kind == ARG_HELP) {
+        print_help(stdout);
         return -1;
     }
-    if (!strcmp(cmd, "server"))
-        opt->mode = MODE_SERVER;
-    else if (!strcmp(cmd, "host"))
-        opt->mode = MODE_HOST;
-    else if (!strcmp(cmd, "join"))
-        opt->mode = MODE_JOIN;
-    else if (!strcmp(cmd, "devices"))
-        opt->mode = MODE_DEVICES;
-    else
-        return bad("unknown command", cmd);
+    for (int m = MODE_SERVER; m <= MODE_DEVICES; m++)
+        if (!strcmp(argv[1], command_names[m]))
+            opt->mode = (enum gvoip_mode)m;
+    if (opt->mode == MODE_NONE)
+        return bad("unknown command", argv[1]);
 
     int i = 2;
     if (opt->mode == MODE_JOIN) {
@@ -190,246 +760,24 @@ int gvoip_parse_options(int argc, char **argv, gvoip_options *opt)
             return bad("bad address", argv[2]);
         i = 3;
     }
+    unsigned char given[OPTION_COUNT] = {0};
     for (; i < argc; i++) {
         const char *a = argv[i];
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        long n;
-#define NEEDS_VALUE()                                                                                                  \
-    do {                                                                                                               \
-        if (!v)                                                                                                        \
-            return bad("option needs a value", a);                                                                     \
-        i++;                                                                                                           \
-    } while (0)
-        if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
-            gvoip_print_usage(stdout);
-            return -1;
-        } else if (!strcmp(a, "--json")) {
-            opt->json = 1;
-        } else if (!strcmp(a, "--port")) {
-            NEEDS_VALUE();
-            if (parse_long(v, 0, 65535, &n) != 0)
-                return bad("--port takes 0..65535", v);
-            opt->port = (uint16_t)n;
-        } else if (!strcmp(a, "--max-players")) {
-            NEEDS_VALUE();
-            if (parse_long(v, 1, 256, &n) != 0)
-                return bad("--max-players takes 1..256", v);
-            opt->max_players = (int)n;
-        } else if (!strcmp(a, "--name")) {
-            NEEDS_VALUE();
-            opt->name = v;
-        } else if (!strcmp(a, "--duration")) {
-            NEEDS_VALUE();
-            char *end;
-            opt->duration = strtod(v, &end);
-            if (end == v || *end || opt->duration <= 0 || opt->duration > 1e7)
-                return bad("--duration takes a positive number of seconds", v);
-        } else if (!strcmp(a, "--key")) {
-            NEEDS_VALUE();
-            opt->key_file = v;
-        } else if (!strcmp(a, "--password-file")) {
-            NEEDS_VALUE();
-            opt->password_file = v;
-        } else if (!strcmp(a, "--password")) {
-            return bad("passwords are never taken on the command line (every local user can read it); "
-                       "use --password-file FILE or GVOIP_PASSWORD", a);
-        } else if (!strcmp(a, "--server-key")) {
-            NEEDS_VALUE();
-            if (strncmp(v, "SHA256:", 7) != 0 || strlen(v) != 50)
-                return bad("--server-key takes a fingerprint like SHA256:<43 base64 characters>", v);
-            opt->server_key = v;
-        } else if (!strcmp(a, "--known-servers")) {
-            NEEDS_VALUE();
-            opt->known_servers = v;
-        } else if (!strcmp(a, "--protocol-version")) {
-            NEEDS_VALUE();
-            if (parse_long(v, 1, 255, &n) != 0)
-                return bad("--protocol-version takes 1..255", v);
-            opt->protocol_version = (int)n;
-        } else if (!strcmp(a, "--relay-hold-us")) {
-            NEEDS_VALUE();
-            if (parse_long(v, 0, 20000, &n) != 0)
-                return bad("--relay-hold-us takes 0..20000", v);
-            opt->relay_hold_us = (int)n;
-        } else if (!strcmp(a, "--relay-hold-rate")) {
-            NEEDS_VALUE();
-            if (parse_long(v, 0, 100000000, &n) != 0)
-                return bad("--relay-hold-rate takes 0..100000000", v);
-            opt->relay_hold_rate = (int)n;
-        } else if (!strcmp(a, "--allow-raw")) {
-            opt->allow_raw = 1;
-        } else if (!strcmp(a, "--codec")) {
-            NEEDS_VALUE();
-            if (strcmp(v, "opus") && strcmp(v, "raw"))
-                return bad("--codec takes opus or raw", v);
-            opt->codec = v;
-        } else if (!strcmp(a, "--bitrate")) {
-            NEEDS_VALUE();
-            if (parse_long(v, 6000, 128000, &n) != 0)
-                return bad("--bitrate takes 6000..128000", v);
-            opt->bitrate = (int)n;
-        } else if (!strcmp(a, "--frame-ms")) {
-            NEEDS_VALUE();
-            if (parse_long(v, 10, 60, &n) != 0 || (n != 10 && n != 20 && n != 40 && n != 60))
-                return bad("--frame-ms takes 10, 20, 40 or 60", v);
-            opt->frame_ms = (int)n;
-        } else if (!strcmp(a, "--no-fec")) {
-            opt->fec = 0;
-        } else if (!strcmp(a, "--no-redundancy")) {
-            opt->redundancy = 0;
-        } else if (!strcmp(a, "--no-aec")) {
-            opt->aec = 0;
-        } else if (!strcmp(a, "--no-denoise")) {
-            opt->denoise = 0;
-        } else if (!strcmp(a, "--no-agc")) {
-            opt->agc = 0;
-        } else if (!strcmp(a, "--echo-test")) {
-            opt->echo_test = 1;
-        } else if (!strcmp(a, "--input-device")) {
-            NEEDS_VALUE();
-            opt->input_device = v;
-        } else if (!strcmp(a, "--output-device")) {
-            NEEDS_VALUE();
-            opt->output_device = v;
-        } else if (!strcmp(a, "--input-file")) {
-            NEEDS_VALUE();
-            opt->input_file = v;
-        } else if (!strcmp(a, "--record")) {
-            NEEDS_VALUE();
-            opt->record_file = v;
-        } else if (!strcmp(a, "--stats")) {
-            NEEDS_VALUE();
-            opt->stats_file = v;
-        } else if (!strcmp(a, "--no-capture")) {
-            opt->no_capture = 1;
-        } else if (!strcmp(a, "--no-playback")) {
-            opt->no_playback = 1;
-        } else if (!strcmp(a, "--audio-buffer-ms")) {
-            NEEDS_VALUE();
-            if (parse_long(v, 2, 200, &n) != 0)
-                return bad("--audio-buffer-ms takes 2..200", v);
-            opt->audio_buffer_ms = (int)n;
-        } else if (!strcmp(a, "--audio-backend")) {
-            NEEDS_VALUE();
-            if (!strcmp(v, "auto"))
-                opt->audio_backend = AUDIO_BACKEND_AUTO;
-            else if (!strcmp(v, "sdl"))
-                opt->audio_backend = AUDIO_BACKEND_SDL;
-            else if (!strcmp(v, "pulse"))
-                opt->audio_backend = AUDIO_BACKEND_PULSE;
-            else
-                return bad("--audio-backend takes auto, sdl or pulse", v);
-        } else if (!strcmp(a, "--file-clock-ppm")) {
-            /* Tests: a sound card whose clock is off, with files. */
-            NEEDS_VALUE();
-            if (parse_long(v, -AUDIO_CLOCK_PPM_MAX, AUDIO_CLOCK_PPM_MAX, &n) != 0)
-                return bad("--file-clock-ppm takes -50000..50000", v);
-            opt->clock_ppm = (int)n;
-        } else if (!strcmp(a, "--low-latency")) {
-            opt->low_latency = 1;
-        } else if (!strcmp(a, "--cipher")) {
-            NEEDS_VALUE();
-            if (!strcmp(v, "auto"))
-                opt->cipher = GV_CIPHER_AUTO;
-            else if (!strcmp(v, "chacha20-poly1305"))
-                opt->cipher = GV_CIPHER_CHACHA20POLY1305;
-            else
-                return bad("--cipher takes auto or chacha20-poly1305", v);
-        } else if (!strcmp(a, "--transmit")) {
-            NEEDS_VALUE();
-            if (!strcmp(v, "continuous"))
-                opt->transmit_mode = 0;
-            else if (!strcmp(v, "voice"))
-                opt->transmit_mode = 1;
-            else if (!strcmp(v, "ptt"))
-                opt->transmit_mode = 2;
-            else
-                return bad("--transmit takes voice, continuous or ptt", v);
-        } else if (!strcmp(a, "--mute")) {
-            opt->mute = 1;
-        } else if (!strcmp(a, "--no-tui")) {
-            opt->no_tui = 1;
-        } else if (!strcmp(a, "--itd")) {
-            opt->itd = 1;
-        } else if (!strcmp(a, "--spatial")) {
-            NEEDS_VALUE();
-            if (!strcmp(v, "off"))
-                opt->spatial_mode = 0;
-            else if (!strcmp(v, "2d"))
-                opt->spatial_mode = 1;
-            else if (!strcmp(v, "3d"))
-                opt->spatial_mode = 2;
-            else
-                return bad("--spatial takes off, 2d or 3d", v);
-        } else if (!strcmp(a, "--max-distance")) {
-            NEEDS_VALUE();
-            if (parse_float(v, 0.0f, 1e7f, &opt->max_distance) != 0)
-                return bad("--max-distance takes a distance 0..1e7", v);
-        } else if (!strcmp(a, "--attenuation-model")) {
-            NEEDS_VALUE();
-            static const char *const models[] = {"inverse", "inverse-square", "logarithmic", "disabled"};
-            opt->atten_model = -1;
-            for (int m = 0; m < 4; m++)
-                if (!strcmp(v, models[m]))
-                    opt->atten_model = m;
-            if (opt->atten_model < 0)
-                return bad("--attenuation-model takes inverse, inverse-square, logarithmic or disabled", v);
-        } else if (!strcmp(a, "--unit-size")) {
-            NEEDS_VALUE();
-            if (parse_float(v, 1e-3f, 1e7f, &opt->unit_size) != 0)
-                return bad("--unit-size takes a positive distance", v);
-        } else if (!strcmp(a, "--attenuation")) {
-            NEEDS_VALUE();
-            if (parse_float(v, 0.0f, 100.0f, &opt->attenuation) != 0)
-                return bad("--attenuation takes an exponent 0..100", v);
-        } else if (!strcmp(a, "--panning-strength")) {
-            NEEDS_VALUE();
-            if (parse_float(v, 0.0f, 3.0f, &opt->panning_strength) != 0)
-                return bad("--panning-strength takes 0..3", v);
-        } else if (!strcmp(a, "--position")) {
-            NEEDS_VALUE();
-            if (parse_vector(v, 1, opt->position) != 0)
-                return bad("--position takes X,Y or X,Y,Z", v);
-            opt->has_position = 1;
-        } else if (!strcmp(a, "--facing")) {
-            NEEDS_VALUE();
-            if (strchr(v, ',')) {
-                if (parse_vector(v, 1, opt->facing) != 0)
-                    return bad("--facing takes degrees or X,Y[,Z]", v);
-                opt->facing_kind = 2;
-            } else {
-                if (parse_float(v, -1e6f, 1e6f, &opt->facing_deg) != 0)
-                    return bad("--facing takes degrees or X,Y[,Z]", v);
-                opt->facing_kind = 1;
-            }
-        } else if (!strcmp(a, "--move-after")) {
-            /* Tests only: --move-after SECONDS X,Y[,Z] */
-            if (i + 2 >= argc)
-                return bad("--move-after takes SECONDS X,Y[,Z]", a);
-            char *end;
-            opt->move_after = strtod(argv[i + 1], &end);
-            if (end == argv[i + 1] || *end || !(opt->move_after >= 0) || parse_vector(argv[i + 2], 1, opt->move_to) != 0)
-                return bad("--move-after takes SECONDS X,Y[,Z]", argv[i + 1]);
-            opt->has_move = 1;
-            i += 2;
-        } else {
+        if (!(d = find(a)))
             return bad("unknown option", a);
+        if (d->kind == ARG_HELP) {
+            print_help(stdout);
+            return -1;
         }
-#undef NEEDS_VALUE
+        if (d->kind == ARG_REFUSED)
+            return bad(d->refusal, a);
+        int n = nargs(d);
+        if (i + n >= argc)
+            return n > 1 ? bad_value(d, a) : bad("option needs a value", a);
+        if (store(opt, d, argv + i + 1) != 0)
+            return bad_value(d, argv[i + 1]);
+        given[d - options] = 1;
+        i += n;
     }
-    if (opt->mode == MODE_SERVER && (opt->input_file || opt->record_file || opt->echo_test))
-        return bad("a dedicated server has no audio", "server");
-    if (opt->mode == MODE_JOIN && (opt->spatial_mode || opt->atten_model >= 0 || opt->max_distance >= 0 ||
-                                   opt->unit_size >= 0 || opt->attenuation >= 0 || opt->panning_strength >= 0))
-        return bad("the positional settings are the lobby's: give them to gvoip server or host", "join");
-    if (opt->mode == MODE_SERVER && (opt->has_position || opt->facing_kind || opt->has_move))
-        return bad("a dedicated server has no position", "server");
-    if (opt->spatial_mode == 1 && opt->max_distance == 0.0f)
-        return bad("--spatial 2d needs a --max-distance above 0", "0");
-    /* --low-latency chooses what was not chosen explicitly. */
-    if (!opt->frame_ms)
-        opt->frame_ms = opt->low_latency ? 10 : 20;
-    if (!opt->audio_buffer_ms)
-        opt->audio_buffer_ms = opt->low_latency ? 5 : 10;
-    return 0;
+    return finish(opt, given);
 }

@@ -4,7 +4,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
-#include <stdio.h>
+
+#include "gvoip/gvoip.h"
 
 enum gvoip_mode { MODE_NONE, MODE_SERVER, MODE_HOST, MODE_JOIN, MODE_DEVICES };
 
@@ -16,28 +17,20 @@ enum gvoip_exit {
     EXIT_LOST = 4, /* lost the connection to the server */
 };
 
+enum gvoip_facing { FACING_NONE, FACING_DEGREES, FACING_VECTOR };
+
 typedef struct gvoip_options {
-    enum gvoip_mode mode;
-    const char *address; /* join: host part */
-    uint16_t port;
-    int max_players;
-    int relay_hold_us, relay_hold_rate; /* -1: the library's default */
-    const char *name;
+    enum gvoip_mode mode; /* first: offset 0 is never an option's destination */
+    /* The library's own configurations, seeded by their _default()
+     * functions: what no option changes is the library's choice. The
+     * program adds what the command line cannot say (the password, the
+     * host's own server). */
+    gv_server_config server;
+    gv_client_config client; /* join: server_host is the address */
     int json;
     double duration; /* seconds; 0 = until interrupted */
-    const char *key_file;
     const char *password_file;
-    const char *server_key;
-    const char *known_servers;
-    int protocol_version; /* hidden, tests only */
-    int allow_raw;        /* benchmarks only */
-    /* voice */
-    const char *codec;
-    int bitrate;
-    int frame_ms;
-    int fec;
-    int redundancy;
-    int echo_test;
+    /* devices and files */
     const char *input_device;
     const char *output_device;
     const char *input_file;
@@ -47,29 +40,18 @@ typedef struct gvoip_options {
     int no_playback;
     int audio_buffer_ms; /* the device buffer asked for */
     int audio_backend;   /* enum audio_backend */
-    int low_latency;     /* 10 ms frames and small device buffers */
-    int aec, denoise, agc; /* the microphone's cleaning stages, each on unless turned off */
+    int low_latency;
     int clock_ppm;       /* tests: the file devices' clock error */
-    /* positional voice: the lobby's settings (server, host) */
-    int spatial_mode;      /* gv_spatial_mode_kind */
-    int atten_model;       /* -1: the mode's default */
-    float max_distance;    /* < 0: the mode's default */
-    float unit_size;       /* < 0: default */
-    float attenuation;     /* < 0: default */
-    float panning_strength; /* < 0: default */
-    /* positional voice: this player (host, join) */
+    /* positional voice: this player */
     int has_position;
     float position[3];
-    int facing_kind; /* 0 none, 1 degrees, 2 vector */
+    enum gvoip_facing facing_kind;
     float facing_deg;
     float facing[3];
-    int itd;
-    int has_move; /* hidden, tests only: --move-after SECONDS X,Y[,Z] */
+    int has_move; /* tests only: --move-after SECONDS X,Y[,Z] */
     double move_after;
     float move_to[3];
     /* controls */
-    int transmit_mode; /* gv_transmit_mode; default continuous */
-    int cipher;        /* gv_cipher_choice; default auto */
     int mute;
     int no_tui;
 } gvoip_options;
@@ -77,7 +59,5 @@ typedef struct gvoip_options {
 /* Parses argv; on a usage error prints why to stderr and returns
  * EXIT_USAGE; returns -1 after printing help (exit 0). */
 int gvoip_parse_options(int argc, char **argv, gvoip_options *opt);
-
-void gvoip_print_usage(FILE *out);
 
 #endif

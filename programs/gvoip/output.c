@@ -121,6 +121,13 @@ void output_event(const gv_event *ev, int json)
     fflush(stdout);
 }
 
+void output_encoder(const gv_client_stats *st, unsigned long long t_ms)
+{
+    printf("{\"event\":\"encoder\",\"expected_loss_pct\":%d,\"redundancy\":%s,\"bitrate\":%d,\"t_ms\":%llu}\n",
+           st->expected_loss_pct, st->redundancy ? "true" : "false", st->bitrate, t_ms);
+    fflush(stdout);
+}
+
 void output_error(int json, const char *fmt, ...)
 {
     char text[1024];

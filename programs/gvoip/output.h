@@ -16,7 +16,12 @@ void output_event(const gv_event *ev, int json);
  * sentence on stderr. device is "capture" or "playback". */
 void output_device_error(int json, const char *device, const char *reason);
 
-/* A line for a fatal condition that is not a lobby event. */
+/* --json: the loss-adaptive encoder changed its settings (README,
+ * "encoder"), t_ms after the start. */
+void output_encoder(const gv_client_stats *st, unsigned long long t_ms);
+
+/* A line for a failure that is not a lobby event: on stderr, and with
+ * json also as {"event":"error",...} on stdout. */
 void output_error(int json, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -7,7 +7,7 @@
 
 static void server_fields(FILE *f, const gv_server *s)
 {
-    gv_server_stats st;
+    gv_server_stats st = {.size = sizeof st};
     gv_server_get_stats(s, &st);
     fprintf(f,
             "\"relayed_packets\":%llu,\"datagrams_in\":%llu,\"datagrams_out\":%llu,\"bytes_in\":%llu,"
@@ -23,7 +23,7 @@ static void server_fields(FILE *f, const gv_server *s)
 static int finish(FILE *f, const char *path)
 {
     if (fclose(f) != 0) {
-        fprintf(stderr, "gvoip: cannot write %s\n", path);
+        output_error(0, "cannot write %s", path);
         return -1;
     }
     return 0;
@@ -33,7 +33,7 @@ int stats_write_server(const char *path, const gv_server *server)
 {
     FILE *f = fopen(path, "w");
     if (!f) {
-        fprintf(stderr, "gvoip: cannot write %s\n", path);
+        output_error(0, "cannot write %s", path);
         return -1;
     }
     fputc('{', f);
@@ -74,18 +74,19 @@ int stats_write_client(const char *path, const gvoip_options *opt, const gv_clie
 {
     FILE *f = fopen(path, "w");
     if (!f) {
-        fprintf(stderr, "gvoip: cannot write %s\n", path);
+        output_error(0, "cannot write %s", path);
         return -1;
     }
-    gv_client_stats st;
+    gv_client_stats st = {.size = sizeof st};
     gv_client_get_stats(client, &st);
     gv_peer_stats *peers = calloc(GV_DEFAULT_MAX_PLAYERS * 8, sizeof *peers);
+    if (peers)
+        peers[0].size = sizeof *peers;
     int n = peers ? gv_client_get_peer_stats(client, peers, GV_DEFAULT_MAX_PLAYERS * 8) : 0;
     fprintf(f, "{\"id\":%d,\"name\":", gv_client_id(client));
-    output_json_string(f, opt->name);
-    fputs(",\"codec\":", f);
-    output_json_string(f, opt->codec);
-    fprintf(f, ",\"bitrate\":%d,\"frame_ms\":%d,\"input_start_unix_ms\":", opt->bitrate, opt->frame_ms);
+    output_json_string(f, opt->client.name);
+    fprintf(f, ",\"codec\":\"%s\",\"bitrate\":%d,\"frame_ms\":%d,\"input_start_unix_ms\":",
+            opt->client.codec == GV_CODEC_RAW ? "raw" : "opus", opt->client.bitrate, opt->client.frame_ms);
     print_unix_ms(f, io ? (long long)audio_io_input_start_unix_ms(io) : -1);
     fputs(",\"record_start_unix_ms\":", f);
     print_unix_ms(f, io ? (long long)audio_io_record_start_unix_ms(io) : -1);
@@ -106,8 +107,9 @@ int stats_write_client(const char *path, const gvoip_options *opt, const gv_clie
     device_fields(f, "playback", io, 0);
     fprintf(f, "},\"input\":{\"echo_cancel\":%s,\"noise_suppression\":%s,\"auto_gain\":%s,\"echo_delay_ms\":%.1f,"
                "\"echo_erle_db\":%.1f,\"agc_gain_db\":%.1f",
-            opt->aec && audio_io_echo_path(io) ? "true" : "false", opt->denoise ? "true" : "false",
-            opt->agc ? "true" : "false", st.echo_delay_ms, st.echo_erle_db, st.agc_gain_db);
+            opt->client.echo_cancel != GV_ECHO_CANCEL_OFF && audio_io_echo_path(io) ? "true" : "false",
+            opt->client.noise_suppression ? "true" : "false", opt->client.auto_gain ? "true" : "false",
+            st.echo_delay_ms, st.echo_erle_db, st.agc_gain_db);
     fputs("},\"peers\":[", f);
     for (int i = 0; i < n; i++) {
         const gv_peer_stats *p = &peers[i];

@@ -1,11 +1,14 @@
 /* The public player handle: the session link plus the voice path (capture
  * pipeline out, per-player streams and the mixer in). */
+#include "api/gv_client.h"
+
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api/gv_voice.h"
-#include "gvoip/gvoip.h"
+#include "session/gv_events.h"
 #include "session/gv_link.h"
 #include "session/gv_seal.h"
 #include "session/gv_sys.h"
@@ -17,6 +20,7 @@
 struct gv_client {
     gv_link *link;
     gv_voice *voice;
+    gv_event_queue events; /* one stream: the link's events and the voice's, in order */
     gv_peer_stats departed[DEPARTED_MAX];
     int departed_count;
     unsigned departed_next;
@@ -29,6 +33,7 @@ void gv_client_config_default(gv_client_config *cfg)
     if (!cfg)
         return;
     memset(cfg, 0, sizeof *cfg);
+    cfg->size = sizeof *cfg;
     cfg->server_host = "127.0.0.1";
     cfg->server_port = GV_DEFAULT_PORT;
     cfg->name = "player";
@@ -48,7 +53,15 @@ void gv_client_config_default(gv_client_config *cfg)
 static void on_voice(void *ctx, const gv_msg *relay)
 {
     gv_client *c = ctx;
-    gv_voice_receive(c->voice, relay, (uint16_t)gv_link_id(c->link));
+    gv_voice_receive(c->voice, relay, c->link);
+}
+
+/* The player's stream is made ready before they speak; without memory for
+ * it their voice is dropped, as from a player beyond the lobby's limit. */
+static void on_joined(void *ctx, uint16_t id)
+{
+    gv_client *c = ctx;
+    gv_voice_add_peer(c->voice, id);
 }
 
 static void on_loss(void *ctx, uint16_t reporter, uint16_t permille)
@@ -83,13 +96,15 @@ static void on_left(void *ctx, uint16_t id)
     gv_voice_remove_peer(c->voice, id);
 }
 
-int gv_client_create(const gv_client_config *cfg, gv_client **out)
+int gv_client_create_with_version(const gv_client_config *cfg, int protocol_version, gv_client **out)
 {
     int rc = GV_EINVAL;
     gv_client *c = NULL;
-    if (!cfg || !out)
+    if (out)
+        *out = NULL;
+    /* Every size published so far: this one. */
+    if (!cfg || !out || cfg->size != sizeof *cfg)
         goto out;
-    *out = NULL;
     rc = GV_ENOMEM;
     c = calloc(1, sizeof *c);
     if (!c)
@@ -97,12 +112,17 @@ int gv_client_create(const gv_client_config *cfg, gv_client **out)
     c->clock = cfg->clock;
     if (c->clock.now_us)
         c->created_us = c->clock.now_us(c->clock.ctx);
-    rc = gv_voice_create(cfg, &c->voice);
+    rc = gv_voice_create(cfg, &c->events, &c->voice);
     if (rc < 0)
         goto out;
-    gv_link_callbacks cb = {
-        .voice = on_voice, .loss = on_loss, .left = on_left, .spatial = on_spatial, .position = on_position, .ctx = c};
-    rc = gv_link_create(cfg, &cb, &c->link);
+    gv_link_callbacks cb = {.voice = on_voice,
+                            .loss = on_loss,
+                            .joined = on_joined,
+                            .left = on_left,
+                            .spatial = on_spatial,
+                            .position = on_position,
+                            .ctx = c};
+    rc = gv_link_create(cfg, protocol_version, &c->events, &cb, &c->link);
     if (rc < 0)
         goto out;
     *out = c;
@@ -111,6 +131,11 @@ int gv_client_create(const gv_client_config *cfg, gv_client **out)
 out:
     gv_client_destroy(c);
     return rc;
+}
+
+int gv_client_create(const gv_client_config *cfg, gv_client **out)
+{
+    return gv_client_create_with_version(cfg, 0, out);
 }
 
 void gv_client_destroy(gv_client *c)
@@ -124,27 +149,20 @@ void gv_client_destroy(gv_client *c)
 
 int gv_client_service(gv_client *c, gv_event *ev, uint32_t timeout_ms)
 {
-    if (!c || !ev)
+    if (!c || !ev || ev->size < GV_EVENT_SIZE_MIN)
         return GV_EINVAL;
-    int rc = gv_link_service(c->link, ev, timeout_ms);
-    if (rc == 1 && ev->type == GV_EVENT_PLAYER_CONNECTED)
-        gv_voice_add_peer(c->voice, ev->id);
-    if (rc >= 0)
-        gv_voice_tick(c->voice, c->link);
-    if (rc == 0 && (rc = gv_voice_pop_event(c->voice, ev)) == 1) {
-        const char *name = gv_link_player_name(c->link, ev->id);
-        if (name)
-            snprintf(ev->name, sizeof ev->name, "%s", name);
-    }
-    return rc;
+    if (gv_events_pop(&c->events, ev))
+        return 1;
+    int rc = gv_link_service(c->link, timeout_ms);
+    if (rc < 0)
+        return rc;
+    gv_voice_tick(c->voice, c->link);
+    return gv_events_pop(&c->events, ev);
 }
 
 int gv_client_fd(const gv_client *c)
 {
-    if (!c)
-        return GV_EINVAL;
-    int fd = gv_link_fd(c->link);
-    return fd >= 0 ? fd : GV_ESTATE;
+    return c ? gv_link_fd(c->link) : GV_EINVAL;
 }
 
 int gv_client_id(const gv_client *c)
@@ -152,9 +170,10 @@ int gv_client_id(const gv_client *c)
     return c ? gv_link_id(c->link) : 0;
 }
 
+/* Counts of frames come back as an int. */
 int gv_client_push_capture(gv_client *c, const float *samples, size_t frames, int rate, int channels)
 {
-    if (!c)
+    if (!c || frames > INT_MAX)
         return GV_EINVAL;
     return gv_voice_push_capture(c->voice, c->link, samples, frames, rate, channels);
 }
@@ -168,50 +187,63 @@ int gv_client_set_device_latency(gv_client *c, uint32_t capture_us, uint32_t pla
 
 int gv_client_push_echo_reference(gv_client *c, const float *samples, size_t frames, int rate, int channels)
 {
-    if (!c || (!samples && frames) || rate < 8000 || rate > 192000 || channels < 1 || channels > 2)
+    if (!c || (!samples && frames) || frames > INT_MAX || rate < 8000 || rate > 192000 || channels < 1 ||
+        channels > 2)
         return GV_EINVAL;
     return gv_voice_push_echo_reference(c->voice, samples, frames, rate, channels);
 }
 
 int gv_client_pull_mix(gv_client *c, float *out, size_t frames, int rate, int channels)
 {
-    if (!c)
+    if (!c || frames > INT_MAX)
         return GV_EINVAL;
     return gv_voice_pull_mix(c->voice, out, frames, rate, channels);
 }
 
-void gv_client_get_stats(const gv_client *c, gv_client_stats *out)
+int gv_client_get_stats(const gv_client *c, gv_client_stats *out)
 {
-    if (!c || !out)
-        return;
-    memset(out, 0, sizeof *out);
+    /* Every size published so far: this one. */
+    if (!c || !out || out->size < sizeof *out)
+        return GV_EINVAL;
+    gv_client_stats st = {.size = sizeof st};
     const gv_transport_stats *t = gv_link_transport_stats(c->link);
     gv_link_counters k;
     gv_link_get_counters(c->link, &k);
-    out->datagrams = t->datagrams_out;
-    out->wire_bytes = t->bytes_out;
-    out->max_datagram_bytes = t->max_datagram_out;
-    out->malformed = k.malformed;
-    out->auth_failed = k.auth_failed;
-    out->replayed = k.replayed;
-    out->join_retries = k.join_retries;
-    out->cipher = gv_link_cipher(c->link) == GV_SEAL_AES256GCM ? "aes-256-gcm" : "chacha20-poly1305";
-    out->seconds = (double)(c->clock.now_us(c->clock.ctx) - c->created_us) / 1e6;
-    gv_voice_get_stats(c->voice, out);
+    st.datagrams = t->datagrams_out;
+    st.wire_bytes = t->bytes_out;
+    st.max_datagram_bytes = t->max_datagram_out;
+    st.malformed = k.malformed;
+    st.auth_failed = k.auth_failed;
+    st.replayed = k.replayed;
+    st.join_retries = k.join_retries;
+    st.cipher = gv_link_cipher(c->link) == GV_SEAL_AES256GCM ? "aes-256-gcm" : "chacha20-poly1305";
+    st.seconds = (double)(c->clock.now_us(c->clock.ctx) - c->created_us) / 1e6;
+    st.events_dropped = c->events.overwritten;
+    gv_voice_get_stats(c->voice, &st);
+    memcpy(out, &st, sizeof st);
+    return 0;
 }
 
 int gv_client_get_peer_stats(const gv_client *c, gv_peer_stats *out, int max)
 {
-    if (!c || (!out && max > 0) || max < 0)
+    /* Every size published so far: this one. Entries are written at the
+     * caller's stride, out[0].size. */
+    if (!c || (!out && max > 0) || max < 0 || (max > 0 && out[0].size < sizeof *out))
         return GV_EINVAL;
-    int n = gv_voice_get_peer_stats(c->voice, out, max);
-    for (int i = 0; i < n; i++) {
-        const char *name = gv_link_player_name(c->link, out[i].id);
+    size_t stride = max > 0 ? out[0].size : sizeof *out;
+    int n = 0;
+    for (; n < max; n++) {
+        gv_peer_stats st;
+        if (gv_voice_peer_stats_at(c->voice, n, &st) != 0)
+            break;
+        const char *name = gv_link_player_name(c->link, st.id);
         if (name)
-            memcpy(out[i].name, name, strlen(name) + 1);
+            snprintf(st.name, sizeof st.name, "%s", name);
+        memcpy((char *)out + (size_t)n * stride, &st, sizeof st);
     }
-    for (int i = 0; i < c->departed_count && n < max; i++)
-        out[n++] = c->departed[(c->departed_next + DEPARTED_MAX - 1 - (unsigned)i) % DEPARTED_MAX];
+    for (int i = 0; i < c->departed_count && n < max; i++, n++)
+        memcpy((char *)out + (size_t)n * stride,
+               &c->departed[(c->departed_next + DEPARTED_MAX - 1 - (unsigned)i) % DEPARTED_MAX], sizeof *out);
     return n;
 }
 
@@ -224,9 +256,12 @@ static int in_lobby(const gv_client *c, uint16_t id)
 
 int gv_client_pull_player(gv_client *c, uint16_t id, float *out, size_t frames, int rate)
 {
-    if (!c || (!out && frames))
+    if (!c || (!out && frames) || frames > INT_MAX)
         return GV_EINVAL;
-    return gv_voice_pull_player(c->voice, id, out, frames, rate);
+    /* The playout silences out for a player it does not know, even when
+     * frames is 0, and memset may not be handed NULL. */
+    float none;
+    return gv_voice_pull_player(c->voice, id, out ? out : &none, frames, rate);
 }
 
 int gv_client_prepare_playback(gv_client *c, int rate, int channels)
@@ -264,9 +299,9 @@ int gv_client_set_deafened(gv_client *c, int on)
     return c ? gv_voice_set_deafened(c->voice, on != 0) : GV_EINVAL;
 }
 
-int gv_client_set_transmit_mode(gv_client *c, int mode)
+int gv_client_set_transmit_mode(gv_client *c, gv_transmit_mode mode)
 {
-    return c ? gv_voice_set_transmit_mode(c->voice, mode) : GV_EINVAL;
+    return c ? gv_voice_set_transmit_mode(c->voice, (int)mode) : GV_EINVAL;
 }
 
 int gv_client_set_ptt(gv_client *c, int down)
@@ -276,7 +311,7 @@ int gv_client_set_ptt(gv_client *c, int down)
 
 int gv_client_set_player_volume(gv_client *c, uint16_t id, float gain)
 {
-    if (!c)
+    if (!c || !(gain >= 0.0f && gain <= GV_PLAYER_VOLUME_MAX))
         return GV_EINVAL;
     if (!in_lobby(c, id))
         return GV_ENOTFOUND;

@@ -2,6 +2,7 @@
 
 #include <math.h>
 #include <stdatomic.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,7 +37,6 @@
 #define SPEAKING_OFF_US 300000u /* a remote player stops "speaking" after this long without packets */
 #define POSE_MOVING_US 50000u   /* own pose: 20 a second while it changes */
 #define POSE_STILL_US 1000000u  /* and once a second while it does not */
-#define VOLUME_MAX 4.0f
 
 /* What the control thread knows of a remote player. Their stream (jitter
  * buffer, decoder, mixer state) lives in the playout, which the render
@@ -52,7 +52,7 @@ typedef struct peer {
     uint64_t last_packet_us;
     int has_pose;
     uint16_t pose_seq;
-    gv_pose pose;
+    gv_player_pose pose;
     uint64_t packets;
     uint16_t last_seq;
     int have_seq;
@@ -90,13 +90,13 @@ struct gv_voice {
     int transmitting;
     float input_level_db;
     /* own pose */
-    gv_spatial_params spatial; /* the lobby's, from SPATIAL_CONFIG */
+    gv_spatial_config spatial; /* the lobby's, from SPATIAL_CONFIG */
     int itd;
     int has_pose, pose_dirty;
-    gv_pose pose;
+    gv_player_pose pose;
     uint16_t pose_seq;
     uint64_t pose_sent_us;
-    gv_event_queue events;
+    gv_event_queue *events; /* the client's stream */
     /* playout */
     peer *peers[MAX_PEERS];
     int peer_count;
@@ -120,18 +120,18 @@ struct gv_voice {
     uint64_t voice_packets, voice_payload_bytes, redundant_packets;
 };
 
-int gv_voice_create(const gv_client_config *cfg, gv_voice **out)
+int gv_voice_create(const gv_client_config *cfg, gv_event_queue *events, gv_voice **out)
 {
     int rc = GV_EINVAL;
     gv_voice *v = NULL;
-    if (!cfg || !out || (cfg->codec != GV_CODEC_OPUS && cfg->codec != GV_CODEC_RAW))
+    if (!cfg || !events || !out || (cfg->codec != GV_CODEC_OPUS && cfg->codec != GV_CODEC_RAW))
         goto out;
     if (cfg->frame_ms != 10 && cfg->frame_ms != 20 && cfg->frame_ms != 40 && cfg->frame_ms != 60)
         goto out;
-    if (cfg->transmit_mode < GV_TX_CONTINUOUS || cfg->transmit_mode > GV_TX_PUSH_TO_TALK ||
+    if ((int)cfg->transmit_mode < GV_TX_CONTINUOUS || (int)cfg->transmit_mode > GV_TX_PUSH_TO_TALK ||
         (cfg->itd != 0 && cfg->itd != 1) || (cfg->redundancy != 0 && cfg->redundancy != 1))
         goto out;
-    if (cfg->echo_cancel < GV_ECHO_CANCEL_OFF || cfg->echo_cancel > GV_ECHO_CANCEL_EXTERNAL ||
+    if ((int)cfg->echo_cancel < GV_ECHO_CANCEL_OFF || (int)cfg->echo_cancel > GV_ECHO_CANCEL_EXTERNAL ||
         (cfg->noise_suppression & ~1) || (cfg->auto_gain & ~1))
         goto out;
     *out = NULL;
@@ -140,6 +140,7 @@ int gv_voice_create(const gv_client_config *cfg, gv_voice **out)
     if (!v)
         goto out;
     v->clock = cfg->clock;
+    v->events = events;
     v->echo_test = cfg->echo_test;
     v->raw = cfg->codec == GV_CODEC_RAW;
     gv_encoder_config ec;
@@ -168,7 +169,7 @@ int gv_voice_create(const gv_client_config *cfg, gv_voice **out)
     v->tx_mode = cfg->transmit_mode;
     v->itd = cfg->itd;
     v->input_level_db = -120.0f;
-    gv_spatial_params_default(&v->spatial, GV_SPATIAL_OFF);
+    gv_spatial_config_default(&v->spatial, GV_SPATIAL_MODE_OFF);
     rc = gv_playout_create(&v->playout);
     if (rc < 0)
         goto out;
@@ -226,7 +227,7 @@ static void sync_playout(gv_voice *v)
             p->dirty = 0;
     }
     if (v->listener_dirty &&
-        gv_playout_listener(v->playout, &v->spatial, v->has_pose ? &v->pose : NULL, v->deafened) == 0)
+        gv_playout_listener(v->playout, &v->spatial, v->itd, v->has_pose ? &v->pose : NULL, v->deafened) == 0)
         v->listener_dirty = 0;
 }
 
@@ -271,10 +272,20 @@ void gv_voice_remove_peer(gv_voice *v, uint16_t id)
     }
 }
 
-void gv_voice_receive(gv_voice *v, const gv_msg *relay, uint16_t own_id)
+/* A player started or stopped speaking; name NULL for none. */
+static void speaking_event(gv_voice *v, uint16_t id, int on, const char *name)
+{
+    gv_event *ev = gv_events_push(v->events, GV_EVENT_SPEAKING);
+    ev->id = id;
+    ev->on = on;
+    if (name)
+        snprintf(ev->name, sizeof ev->name, "%s", name);
+}
+
+void gv_voice_receive(gv_voice *v, const gv_msg *relay, const gv_link *link)
 {
     /* Your own voice only comes back in an explicit echo test. */
-    if (relay->u.voice.sender == own_id && !v->echo_test)
+    if (relay->u.voice.sender == gv_link_id(link) && !v->echo_test)
         return;
     int raw = (relay->u.voice.flags & GV_VOICE_RAW) != 0;
     size_t len = relay->u.voice.len, copy_len = 0;
@@ -292,9 +303,7 @@ void gv_voice_receive(gv_voice *v, const gv_msg *relay, uint16_t own_id)
     p->last_packet_us = v->clock.now_us(v->clock.ctx);
     if (!p->speaking) {
         p->speaking = 1;
-        gv_event *ev = gv_events_push(&v->events, GV_EVENT_SPEAKING);
-        ev->id = p->id;
-        ev->on = 1;
+        speaking_event(v, p->id, 1, gv_link_player_name(link, p->id));
     }
     if (raw) {
         if (!p->muted && !v->deafened && p->announced)
@@ -338,14 +347,13 @@ void gv_voice_loss_report(gv_voice *v, uint16_t reporter, uint16_t loss_permille
 }
 
 /* Remote players stop "speaking" once their packets stop. */
-static void expire_speaking(gv_voice *v, uint64_t now)
+static void expire_speaking(gv_voice *v, const gv_link *link, uint64_t now)
 {
     for (int i = 0; i < v->peer_count; i++) {
         peer *p = v->peers[i];
         if (p->speaking && now - p->last_packet_us > SPEAKING_OFF_US) {
             p->speaking = 0;
-            gv_event *ev = gv_events_push(&v->events, GV_EVENT_SPEAKING);
-            ev->id = p->id;
+            speaking_event(v, p->id, 0, gv_link_player_name(link, p->id));
         }
     }
 }
@@ -356,12 +364,7 @@ static void send_pose(gv_voice *v, gv_link *link, uint64_t now)
         return;
     gv_msg m = {.type = GV_MSG_POSITION};
     m.u.position.seq = v->pose_seq;
-    m.u.position.pos[0] = v->pose.position.x;
-    m.u.position.pos[1] = v->pose.position.y;
-    m.u.position.pos[2] = v->pose.position.z;
-    m.u.position.facing[0] = v->pose.facing.x;
-    m.u.position.facing[1] = v->pose.facing.y;
-    m.u.position.facing[2] = v->pose.facing.z;
+    m.u.position.pose = v->pose;
     if (gv_link_send_position(link, &m) != 0)
         return;
     v->pose_seq++;
@@ -373,7 +376,7 @@ void gv_voice_tick(gv_voice *v, gv_link *link)
 {
     uint64_t now = v->clock.now_us(v->clock.ctx);
     sync_playout(v);
-    expire_speaking(v, now);
+    expire_speaking(v, link, now);
     send_pose(v, link, now);
     if (now < v->next_report_us)
         return;
@@ -509,9 +512,7 @@ static int capture_frame(gv_voice *v, gv_link *link)
     uint16_t own = (uint16_t)gv_link_id(link);
     if (on != v->transmitting && own) {
         v->transmitting = on;
-        gv_event *ev = gv_events_push(&v->events, GV_EVENT_SPEAKING);
-        ev->id = own;
-        ev->on = on;
+        speaking_event(v, own, on, NULL);
     }
     return rc;
 }
@@ -650,10 +651,9 @@ int gv_voice_set_pose(gv_voice *v, const gv_player_pose *pose)
 {
     if (!v || !pose || !pose_ok(pose))
         return GV_EINVAL;
-    gv_pose next = {{pose->x, pose->y, pose->z}, {pose->fx, pose->fy, pose->fz}};
-    if (!v->has_pose || memcmp(&next, &v->pose, sizeof next) != 0)
+    if (!v->has_pose || memcmp(pose, &v->pose, sizeof *pose) != 0)
         v->pose_dirty = 1;
-    v->pose = next;
+    v->pose = *pose;
     v->has_pose = 1;
     v->listener_dirty = 1;
     sync_playout(v);
@@ -672,8 +672,7 @@ void gv_voice_position(gv_voice *v, const gv_msg *relay, uint16_t own_id)
         return;
     p->has_pose = 1;
     p->pose_seq = relay->u.position.seq;
-    p->pose.position = (gv_vec3){relay->u.position.pos[0], relay->u.position.pos[1], relay->u.position.pos[2]};
-    p->pose.facing = (gv_vec3){relay->u.position.facing[0], relay->u.position.facing[1], relay->u.position.facing[2]};
+    p->pose = relay->u.position.pose;
     p->dirty = 1;
     sync_playout(v);
 }
@@ -683,29 +682,15 @@ int gv_voice_player_pose(const gv_voice *v, uint16_t id, gv_player_pose *out)
     const peer *p = find_peer((gv_voice *)v, id);
     if (!p || !p->has_pose)
         return GV_ENOTFOUND;
-    *out = (gv_player_pose){p->pose.position.x, p->pose.position.y, p->pose.position.z,
-                            p->pose.facing.x,   p->pose.facing.y,   p->pose.facing.z};
+    *out = p->pose;
     return 0;
 }
 
 int gv_voice_spatial_config(gv_voice *v, const gv_msg *m)
 {
-    gv_spatial_params sp;
-    gv_spatial_params_default(&sp, m->u.spatial.mode);
-    sp.mode = m->u.spatial.mode;
-    sp.model = m->u.spatial.model;
-    sp.unit_size = m->u.spatial.unit_size;
-    sp.max_distance = m->u.spatial.max_distance;
-    sp.volume_db = m->u.spatial.volume_db;
-    sp.max_db = m->u.spatial.max_db;
-    sp.attenuation = m->u.spatial.attenuation;
-    sp.panning_strength = m->u.spatial.panning_strength;
-    sp.pan_width = m->u.spatial.pan_width;
-    sp.godot_pan = (m->u.spatial.flags & GV_SPATIAL_FLAG_GODOT_PAN) != 0;
-    sp.itd = v->itd;
-    if (gv_spatial_params_check(&sp) != 0)
+    if (gv_spatial_config_check(&m->u.spatial) != 0)
         return GV_EINVAL;
-    v->spatial = sp;
+    v->spatial = m->u.spatial;
     v->listener_dirty = 1;
     sync_playout(v);
     return 0;
@@ -713,16 +698,7 @@ int gv_voice_spatial_config(gv_voice *v, const gv_msg *m)
 
 void gv_voice_get_spatial(const gv_voice *v, gv_spatial_config *out)
 {
-    const gv_spatial_params *sp = &v->spatial;
-    *out = (gv_spatial_config){.mode = sp->mode,
-                               .model = sp->model,
-                               .unit_size = sp->unit_size,
-                               .max_distance = sp->max_distance,
-                               .volume_db = sp->volume_db,
-                               .max_db = sp->max_db,
-                               .attenuation = sp->attenuation,
-                               .panning_strength = sp->panning_strength,
-                               .godot_pan = sp->godot_pan};
+    *out = v->spatial;
 }
 
 int gv_voice_set_muted(gv_voice *v, int on)
@@ -763,7 +739,7 @@ int gv_voice_set_ptt(gv_voice *v, int down)
 
 int gv_voice_set_player(gv_voice *v, uint16_t id, const float *volume, const int *muted)
 {
-    if ((volume && !(*volume >= 0.0f && *volume <= VOLUME_MAX)) || (muted && *muted != 0 && *muted != 1))
+    if ((volume && !(*volume >= 0.0f && *volume <= GV_PLAYER_VOLUME_MAX)) || (muted && *muted != 0 && *muted != 1))
         return GV_EINVAL;
     peer *p = find_peer(v, id);
     if (!p && !(p = add_peer(v, id)))
@@ -785,11 +761,6 @@ float gv_voice_input_level_db(const gv_voice *v)
 int gv_voice_transmitting(const gv_voice *v)
 {
     return v->transmitting;
-}
-
-int gv_voice_pop_event(gv_voice *v, gv_event *ev)
-{
-    return gv_events_pop(&v->events, ev);
 }
 
 void gv_voice_get_stats(const gv_voice *v, gv_client_stats *out)
@@ -819,6 +790,7 @@ static void peer_stats(const gv_voice *v, const peer *p, gv_peer_stats *out)
     if (gv_playout_stats(v->playout, p->id, &st) != 0)
         memset(&st, 0, sizeof st);
     memset(out, 0, sizeof *out);
+    out->size = sizeof *out;
     out->id = p->id;
     out->voice_packets = p->packets;
     out->lost = st.lost;
@@ -846,10 +818,10 @@ int gv_voice_peer_stats(const gv_voice *v, uint16_t id, gv_peer_stats *out)
     return GV_ENOTFOUND;
 }
 
-int gv_voice_get_peer_stats(const gv_voice *v, gv_peer_stats *out, int max)
+int gv_voice_peer_stats_at(const gv_voice *v, int index, gv_peer_stats *out)
 {
-    int n = 0;
-    for (; n < v->peer_count && n < max; n++)
-        peer_stats(v, v->peers[n], &out[n]);
-    return n;
+    if (index < 0 || index >= v->peer_count)
+        return GV_ENOTFOUND;
+    peer_stats(v, v->peers[index], out);
+    return 0;
 }

@@ -9,16 +9,20 @@
 
 #include "gvoip/gvoip.h"
 #include "packet/gv_msg.h"
+#include "session/gv_events.h"
 #include "session/gv_link.h"
 
 typedef struct gv_voice gv_voice;
 
-/* Validates the voice fields of cfg (codec, bitrate, frame size). */
-int gv_voice_create(const gv_client_config *cfg, gv_voice **out);
+/* Validates the voice fields of cfg (codec, frame size, transmit mode,
+ * the cleaning stages). Speaking events go to `events`, the client's
+ * stream, which must outlive the voice path. */
+int gv_voice_create(const gv_client_config *cfg, gv_event_queue *events, gv_voice **out);
 void gv_voice_destroy(gv_voice *v);
 
-/* A relayed voice message from the link. */
-void gv_voice_receive(gv_voice *v, const gv_msg *relay, uint16_t own_id);
+/* A relayed voice message from the link (which tells our id and the
+ * sender's name). */
+void gv_voice_receive(gv_voice *v, const gv_msg *relay, const gv_link *link);
 void gv_voice_loss_report(gv_voice *v, uint16_t reporter, uint16_t loss_permille);
 void gv_voice_remove_peer(gv_voice *v, uint16_t id);
 
@@ -30,7 +34,8 @@ int gv_voice_add_peer(gv_voice *v, uint16_t id);
  * built now, so that pulls never allocate. */
 int gv_voice_prepare_playback(gv_voice *v, int rate, int channels);
 
-/* Periodic work: loss reports to the speakers, encoder adaptation. */
+/* Periodic work: loss reports to the speakers, encoder adaptation,
+ * speaking events for players gone quiet. */
 void gv_voice_tick(gv_voice *v, gv_link *link);
 
 int gv_voice_push_capture(gv_voice *v, gv_link *link, const float *samples, size_t frames, int rate, int channels);
@@ -48,7 +53,7 @@ int gv_voice_pull_mix(gv_voice *v, float *out, size_t frames, int rate, int chan
 int gv_voice_pull_player(gv_voice *v, uint16_t id, float *out, size_t frames, int rate);
 
 /* Own pose (validated), relayed poses of others, and the lobby's settings
- * from SPATIAL_CONFIG (GV_EINVAL when gv_spatial_params_check refuses them). */
+ * from SPATIAL_CONFIG (GV_EINVAL when gv_spatial_config_check refuses them). */
 int gv_voice_set_pose(gv_voice *v, const gv_player_pose *pose);
 void gv_voice_position(gv_voice *v, const gv_msg *relay, uint16_t own_id);
 int gv_voice_player_pose(const gv_voice *v, uint16_t id, gv_player_pose *out);
@@ -65,12 +70,10 @@ int gv_voice_set_player(gv_voice *v, uint16_t id, const float *volume, const int
 float gv_voice_input_level_db(const gv_voice *v);
 int gv_voice_transmitting(const gv_voice *v);
 
-/* Speaking events, after the link's; 1 with *ev filled, else 0. */
-int gv_voice_pop_event(gv_voice *v, gv_event *ev);
-
 /* Adds the voice counters to *out. */
 void gv_voice_get_stats(const gv_voice *v, gv_client_stats *out);
-int gv_voice_get_peer_stats(const gv_voice *v, gv_peer_stats *out, int max);
+/* The statistics of the index-th player (0..); GV_ENOTFOUND past the last. */
+int gv_voice_peer_stats_at(const gv_voice *v, int index, gv_peer_stats *out);
 
 /* One player's statistics; GV_ENOTFOUND if they are not in the lobby. */
 int gv_voice_peer_stats(const gv_voice *v, uint16_t id, gv_peer_stats *out);

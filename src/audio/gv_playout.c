@@ -60,12 +60,12 @@ typedef struct msg {
         struct {
             float volume;
             int muted, has_pose;
-            gv_pose pose;
+            gv_player_pose pose;
         } player;
         struct {
-            gv_spatial_params spatial;
-            int deafened, has_pose;
-            gv_pose pose;
+            gv_spatial_config spatial;
+            int itd, deafened, has_pose;
+            gv_player_pose pose;
         } listener;
         struct {
             gv_resampler *rs;
@@ -89,7 +89,7 @@ struct stream {
     float volume, last_volume;
     int muted;
     int has_pose;
-    gv_pose pose;
+    gv_player_pose pose;
     gv_spatial_voice render;
     gv_resampler *pull_rs; /* gv_playout_render_player only */
     int pull_rate;
@@ -114,9 +114,9 @@ struct gv_playout {
     /* render side */
     stream *streams[GV_PLAYOUT_MAX_STREAMS];
     int count;
-    gv_spatial_params spatial;
-    int has_listener, deafened;
-    gv_pose listener;
+    gv_spatial_config spatial;
+    int itd, has_listener, deafened;
+    gv_player_pose listener;
     gv_resampler *rs;
     int rate, channels;
     gv_limiter limiter;
@@ -188,7 +188,7 @@ int gv_playout_create(gv_playout **out)
     atomic_init(&pl->snap_middle, 1);
     pl->snap_write = 0;
     pl->snap_read = 2;
-    gv_spatial_params_default(&pl->spatial, GV_SPATIAL_OFF);
+    gv_spatial_config_default(&pl->spatial, GV_SPATIAL_MODE_OFF);
     /* The limiter runs over interleaved stereo: twice the samples per
      * second keeps its release at 50 ms. */
     gv_limiter_init(&pl->limiter, RATE * 2);
@@ -293,7 +293,7 @@ int gv_playout_raw(gv_playout *pl, uint16_t id, const uint8_t *payload, size_t l
     return rc;
 }
 
-int gv_playout_player(gv_playout *pl, uint16_t id, float volume, int muted, const gv_pose *pose)
+int gv_playout_player(gv_playout *pl, uint16_t id, float volume, int muted, const gv_player_pose *pose)
 {
     if (!pl)
         return GV_EINVAL;
@@ -306,12 +306,14 @@ int gv_playout_player(gv_playout *pl, uint16_t id, float volume, int muted, cons
     return post(pl, &m, NULL, 0);
 }
 
-int gv_playout_listener(gv_playout *pl, const gv_spatial_params *spatial, const gv_pose *pose, int deafened)
+int gv_playout_listener(gv_playout *pl, const gv_spatial_config *spatial, int itd, const gv_player_pose *pose,
+                        int deafened)
 {
     if (!pl || !spatial)
         return GV_EINVAL;
     msg m = {.type = MSG_LISTENER};
     m.u.listener.spatial = *spatial;
+    m.u.listener.itd = itd;
     m.u.listener.deafened = deafened;
     m.u.listener.has_pose = pose != NULL;
     if (pose)
@@ -451,6 +453,7 @@ static void take_one(gv_playout *pl, const msg *m, const uint8_t *body, size_t l
         break;
     case MSG_LISTENER:
         pl->spatial = m->u.listener.spatial;
+        pl->itd = m->u.listener.itd;
         pl->deafened = m->u.listener.deafened;
         pl->has_listener = m->u.listener.has_pose;
         pl->listener = m->u.listener.pose;
@@ -548,14 +551,15 @@ static void gains(const gv_playout *pl, const stream *s, float *l, float *r, int
 {
     float g = s->muted ? 0.0f : s->volume;
     *itd_l = *itd_r = 0;
-    if (pl->spatial.mode == GV_SPATIAL_OFF || !s->has_pose || !pl->has_listener) {
+    if (pl->spatial.mode == GV_SPATIAL_MODE_OFF || !s->has_pose || !pl->has_listener) {
         *l = *r = g;
         return;
     }
-    gv_spatial_gains(&pl->spatial, &pl->listener, &s->pose.position, l, r, NULL);
+    gv_spatial_gains(&pl->spatial, &pl->listener, &s->pose, l, r, NULL);
     *l *= g;
     *r *= g;
-    gv_spatial_itd(&pl->spatial, &pl->listener, &s->pose.position, RATE, itd_l, itd_r);
+    if (pl->itd)
+        gv_spatial_itd(&pl->spatial, &pl->listener, &s->pose, RATE, itd_l, itd_r);
 }
 
 static void mix_block(gv_playout *pl, uint64_t now)

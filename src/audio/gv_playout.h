@@ -58,11 +58,13 @@ int gv_playout_raw(gv_playout *pl, uint16_t id, const uint8_t *payload, size_t l
 
 /* A player's local volume (0..4), mute and position (pose NULL: none yet).
  * 0 or GV_EFULL. */
-int gv_playout_player(gv_playout *pl, uint16_t id, float volume, int muted, const gv_pose *pose);
+int gv_playout_player(gv_playout *pl, uint16_t id, float volume, int muted, const gv_player_pose *pose);
 
-/* The listener: the lobby's positional settings, own pose (NULL: none
+/* The listener: the lobby's positional settings, whether to add the
+ * interaural delay (itd, the client's own choice), own pose (NULL: none
  * yet), deafened. 0 or GV_EFULL. */
-int gv_playout_listener(gv_playout *pl, const gv_spatial_params *spatial, const gv_pose *pose, int deafened);
+int gv_playout_listener(gv_playout *pl, const gv_spatial_config *spatial, int itd, const gv_player_pose *pose,
+                        int deafened);
 
 /* Builds the converter for rendering at rate (8000..192000) and channels
  * (1, 2), so that renders at that format never allocate; also the rate

@@ -18,21 +18,20 @@
 /* Large enough for any game world, small enough that squares stay finite. */
 #define GV_MAX_LENGTH 1e9f
 
-void gv_spatial_params_default(gv_spatial_params *p, int mode)
+void gv_spatial_config_default(gv_spatial_config *cfg, gv_spatial_mode_kind mode)
 {
-    if (!p)
+    if (!cfg)
         return;
-    p->mode = (mode == GV_SPATIAL_2D || mode == GV_SPATIAL_3D) ? mode : GV_SPATIAL_OFF;
-    p->model = GV_ATTEN_INVERSE;
-    p->unit_size = 10.0f;
-    p->max_distance = mode == GV_SPATIAL_2D ? 2000.0f : 0.0f;
-    p->volume_db = 0.0f;
-    p->max_db = 3.0f;
-    p->attenuation = 1.0f;
-    p->panning_strength = 1.0f;
-    p->pan_width = 0.0f;
-    p->godot_pan = 0;
-    p->itd = 0;
+    cfg->mode = (mode == GV_SPATIAL_MODE_2D || mode == GV_SPATIAL_MODE_3D) ? mode : GV_SPATIAL_MODE_OFF;
+    cfg->model = GV_ATTENUATION_INVERSE;
+    cfg->unit_size = 10.0f;
+    cfg->max_distance = mode == GV_SPATIAL_MODE_2D ? 2000.0f : 0.0f;
+    cfg->volume_db = 0.0f;
+    cfg->max_db = 3.0f;
+    cfg->attenuation = 1.0f;
+    cfg->panning_strength = 1.0f;
+    cfg->godot_pan = 0;
+    cfg->pan_width = 0.0f;
 }
 
 static int in_range(float v, float lo, float hi)
@@ -40,19 +39,19 @@ static int in_range(float v, float lo, float hi)
     return isfinite(v) && v >= lo && v <= hi;
 }
 
-int gv_spatial_params_check(const gv_spatial_params *p)
+int gv_spatial_config_check(const gv_spatial_config *p)
 {
     if (!p)
         return GV_EINVAL;
-    if (p->mode != GV_SPATIAL_OFF && p->mode != GV_SPATIAL_2D && p->mode != GV_SPATIAL_3D)
+    if (p->mode != GV_SPATIAL_MODE_OFF && p->mode != GV_SPATIAL_MODE_2D && p->mode != GV_SPATIAL_MODE_3D)
         return GV_EINVAL;
-    if (p->model < GV_ATTEN_INVERSE || p->model > GV_ATTEN_DISABLED)
+    if (p->model < GV_ATTENUATION_INVERSE || p->model > GV_ATTENUATION_DISABLED)
         return GV_EINVAL;
     if (!in_range(p->unit_size, 0.0f, GV_MAX_LENGTH) || p->unit_size <= 0.0f)
         return GV_EINVAL;
     if (!in_range(p->max_distance, 0.0f, GV_MAX_LENGTH))
         return GV_EINVAL;
-    if (p->mode == GV_SPATIAL_2D && p->max_distance <= 0.0f)
+    if (p->mode == GV_SPATIAL_MODE_2D && p->max_distance <= 0.0f)
         return GV_EINVAL;
     if (!in_range(p->volume_db, -80.0f, 80.0f) || !in_range(p->max_db, -80.0f, 24.0f))
         return GV_EINVAL;
@@ -60,40 +59,41 @@ int gv_spatial_params_check(const gv_spatial_params *p)
         return GV_EINVAL;
     if (!in_range(p->pan_width, 0.0f, GV_MAX_LENGTH))
         return GV_EINVAL;
-    if ((p->godot_pan != 0 && p->godot_pan != 1) || (p->itd != 0 && p->itd != 1))
+    if (p->godot_pan != 0 && p->godot_pan != 1)
         return GV_EINVAL;
     return GV_OK;
 }
 
-static int vec_finite(const gv_vec3 *v)
+static int position_finite(const gv_player_pose *p)
 {
-    return isfinite(v->x) && isfinite(v->y) && isfinite(v->z);
+    return isfinite(p->x) && isfinite(p->y) && isfinite(p->z);
 }
 
 /* source - listener in double (float differences of far-apart points lose
  * nothing there), flattened to the x/y plane in 2D; returns its length. */
-static double relative(int mode, const gv_pose *listener, const gv_vec3 *source, double rel[3])
+static double relative(int mode, const gv_player_pose *listener, const gv_player_pose *source,
+                       double rel[3])
 {
-    rel[0] = (double)source->x - (double)listener->position.x;
-    rel[1] = (double)source->y - (double)listener->position.y;
-    rel[2] = mode == GV_SPATIAL_2D ? 0.0 : (double)source->z - (double)listener->position.z;
+    rel[0] = (double)source->x - (double)listener->x;
+    rel[1] = (double)source->y - (double)listener->y;
+    rel[2] = mode == GV_SPATIAL_MODE_2D ? 0.0 : (double)source->z - (double)listener->z;
     return sqrt(rel[0] * rel[0] + rel[1] * rel[1] + rel[2] * rel[2]);
 }
 
 /* The listener's unit right vector: facing x up in 3D, or facing turned a
  * quarter clockwise on a y-down 2D canvas (the same thing seen from above). */
-static void right_vector(int mode, const gv_vec3 *facing, double right[3])
+static void right_vector(int mode, const gv_player_pose *listener, double right[3])
 {
     double x, y, z;
 
-    if (mode == GV_SPATIAL_2D) {
-        x = -(double)facing->y;
-        y = (double)facing->x;
+    if (mode == GV_SPATIAL_MODE_2D) {
+        x = -(double)listener->fy;
+        y = (double)listener->fx;
         z = 0.0;
     } else {
-        x = -(double)facing->z;
+        x = -(double)listener->fz;
         y = 0.0;
-        z = (double)facing->x;
+        z = (double)listener->fx;
     }
     double len = sqrt(x * x + y * y + z * z);
     if (!isfinite(len) || len < 1e-12) {
@@ -110,11 +110,11 @@ static void right_vector(int mode, const gv_vec3 *facing, double right[3])
  * is the sine of the azimuth for a source in the listener's horizontal
  * plane; above or below it shrinks with the cosine of the elevation, which
  * keeps it continuous through the zenith where the azimuth is not. */
-static double offset_right(int mode, const gv_pose *listener, const double rel[3])
+static double offset_right(int mode, const gv_player_pose *listener, const double rel[3])
 {
     double right[3];
 
-    right_vector(mode, &listener->facing, right);
+    right_vector(mode, listener, right);
     return rel[0] * right[0] + rel[1] * right[1] + rel[2] * right[2];
 }
 
@@ -123,27 +123,27 @@ static double clamp(double v, double lo, double hi)
     return v < lo ? lo : (v > hi ? hi : v);
 }
 
-static double lateral(int mode, const gv_pose *listener, const double rel[3], double dist)
+static double lateral(int mode, const gv_player_pose *listener, const double rel[3], double dist)
 {
     if (!(dist > 0.0))
         return 0.0;
     return clamp(offset_right(mode, listener, rel) / dist, -1.0, 1.0);
 }
 
-static double gain_3d(const gv_spatial_params *p, double d)
+static double gain_3d(const gv_spatial_config *p, double d)
 {
     double u = p->unit_size, max_d = p->max_distance, att = 0.0;
 
     if (max_d > 0.0 && d > max_d)
         return 0.0;
     switch (p->model) {
-    case GV_ATTEN_INVERSE:
+    case GV_ATTENUATION_INVERSE:
         att = 20.0 * log10(1.0 / (d / u + GV_CMP_EPSILON));
         break;
-    case GV_ATTEN_INVERSE_SQUARE:
+    case GV_ATTENUATION_INVERSE_SQUARE:
         att = 20.0 * log10(1.0 / ((d / u) * (d / u) + GV_CMP_EPSILON));
         break;
-    case GV_ATTEN_LOGARITHMIC:
+    case GV_ATTENUATION_LOGARITHMIC:
         att = -20.0 * log(d / u + GV_CMP_EPSILON);
         break;
     default:
@@ -158,7 +158,7 @@ static double gain_3d(const gv_spatial_params *p, double d)
     return g;
 }
 
-static double gain_2d(const gv_spatial_params *p, double d)
+static double gain_2d(const gv_spatial_config *p, double d)
 {
     double max_d = p->max_distance;
 
@@ -173,21 +173,21 @@ static void set_out(float *out, double v)
         *out = (float)v;
 }
 
-void gv_spatial_gains(const gv_spatial_params *p, const gv_pose *listener, const gv_vec3 *source,
-                      float *left, float *right, float *distance)
+void gv_spatial_gains(const gv_spatial_config *p, const gv_player_pose *listener,
+                      const gv_player_pose *source, float *left, float *right, float *distance)
 {
     double rel[3] = {0.0, 0.0, 0.0}, dist = INFINITY, l = 0.0, r = 0.0;
-    int have_pos = listener && source && vec_finite(&listener->position) && vec_finite(source);
+    int have_pos = listener && source && position_finite(listener) && position_finite(source);
 
     if (have_pos && p)
         dist = relative(p->mode, listener, source, rel);
-    if (gv_spatial_params_check(p) != GV_OK) {
+    if (gv_spatial_config_check(p) != GV_OK) {
         l = r = 0.0;
-    } else if (p->mode == GV_SPATIAL_OFF) {
+    } else if (p->mode == GV_SPATIAL_MODE_OFF) {
         l = r = 1.0;
     } else if (have_pos) {
-        double g = p->mode == GV_SPATIAL_3D ? gain_3d(p, dist) : gain_2d(p, dist);
-        if (p->mode == GV_SPATIAL_2D && p->godot_pan) {
+        double g = p->mode == GV_SPATIAL_MODE_3D ? gain_3d(p, dist) : gain_2d(p, dist);
+        if (p->mode == GV_SPATIAL_MODE_2D && p->godot_pan) {
             float pl, pr;
             double width = p->pan_width > 0.0f ? p->pan_width : p->max_distance;
             gv_spatial_godot2d_pan((float)offset_right(p->mode, listener, rel), (float)width,
@@ -206,28 +206,29 @@ void gv_spatial_gains(const gv_spatial_params *p, const gv_pose *listener, const
     set_out(distance, dist);
 }
 
-int gv_spatial_audible(const gv_spatial_params *p, const gv_pose *listener, const gv_vec3 *source,
-                       float margin)
+int gv_spatial_audible(const gv_spatial_config *p, const gv_player_pose *listener,
+                       const gv_player_pose *source, float margin)
 {
     double rel[3];
 
-    if (p && (p->mode == GV_SPATIAL_OFF || p->max_distance == 0.0f))
+    if (p && (p->mode == GV_SPATIAL_MODE_OFF || p->max_distance == 0.0f))
         return 1;
-    if (!p || !listener || !source || !vec_finite(&listener->position) || !vec_finite(source))
+    if (!p || !listener || !source || !position_finite(listener) || !position_finite(source))
         return 0;
     if (!isfinite(p->max_distance) || !isfinite(margin))
         return 0;
     return relative(p->mode, listener, source, rel) <= (double)p->max_distance + (double)margin;
 }
 
-void gv_spatial_itd(const gv_spatial_params *p, const gv_pose *listener, const gv_vec3 *source,
-                    int sample_rate, int *left_samples, int *right_samples)
+void gv_spatial_itd(const gv_spatial_config *p, const gv_player_pose *listener,
+                    const gv_player_pose *source, int sample_rate, int *left_samples,
+                    int *right_samples)
 {
     double rel[3];
     int l = 0, r = 0;
 
-    if (gv_spatial_params_check(p) == GV_OK && p->itd && p->mode != GV_SPATIAL_OFF && listener &&
-        source && vec_finite(&listener->position) && vec_finite(source) && sample_rate >= 8000 &&
+    if (gv_spatial_config_check(p) == GV_OK && p->mode != GV_SPATIAL_MODE_OFF && listener && source &&
+        position_finite(listener) && position_finite(source) && sample_rate >= 8000 &&
         sample_rate <= 192000) {
         double dist = relative(p->mode, listener, source, rel);
         double lat = lateral(p->mode, listener, rel, dist);

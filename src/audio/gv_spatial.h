@@ -22,56 +22,24 @@
  * elevation off it, so it stays continuous through the zenith. A source at
  * the listener is centred.
  *
+ * The lobby's settings and the poses are the public gv_spatial_config and
+ * gv_player_pose (gvoip/gvoip.h), the same structs the server is given,
+ * the wire carries (packet/gv_msg.h) and a game reads back; the defaults
+ * (gv_spatial_config_default) are defined here. A source is a speaker's
+ * pose, whose facing is not used: voices are heard alike from every side.
+ *
  * Pure: no allocation, no I/O, no global state. */
 #ifndef GV_AUDIO_SPATIAL_H
 #define GV_AUDIO_SPATIAL_H
 
 #include <stddef.h>
 
+#include "gvoip/gvoip.h"
+
 /* Longest interaural delay the renderer keeps, in samples: Woodworth's
  * 0.66 ms maximum fits up to 144 kHz. */
 #define GV_SPATIAL_ITD_MAX 96
 #define GV_SPATIAL_HISTORY 128 /* delay-line length; a power of two above ITD_MAX + 1 */
-
-typedef enum gv_spatial_mode {
-    GV_SPATIAL_OFF = 0, /* no positional audio: unity gains, centred */
-    GV_SPATIAL_2D = 1,  /* AudioStreamPlayer2D */
-    GV_SPATIAL_3D = 2,  /* AudioStreamPlayer3D */
-} gv_spatial_mode;
-
-/* The values are Godot's AttenuationModel values. */
-typedef enum gv_atten_model {
-    GV_ATTEN_INVERSE = 0,
-    GV_ATTEN_INVERSE_SQUARE = 1,
-    GV_ATTEN_LOGARITHMIC = 2,
-    GV_ATTEN_DISABLED = 3,
-} gv_atten_model;
-
-typedef struct gv_spatial_params {
-    int mode;               /* gv_spatial_mode */
-    int model;              /* gv_atten_model; 3D only */
-    float unit_size;        /* 3D: distance at which the models give 0 dB; default 10 */
-    float max_distance;     /* beyond it the speaker is not heard; 3D: 0 = unlimited,
-                             * default 0; 2D: must be > 0, default 2000 */
-    float volume_db;        /* added to the attenuation; default 0 */
-    float max_db;           /* 3D: ceiling of attenuation + volume; default 3 */
-    float attenuation;      /* 2D: exponent of (1 - d / max_distance); default 1 */
-    float panning_strength; /* 0..3, scales the pan before it is clamped; default 1 */
-    float pan_width;        /* 2D Godot pan: distance to one side that pans fully
-                             * (Godot's screen width); 0 = max_distance; default 0 */
-    int godot_pan;          /* 2D: 1 = Godot's linear pan (l = 1 - pan, r = pan, so
-                             * -6 dB per channel when centred); 0 = equal-power */
-    int itd;                /* 1 = compute an interaural delay (gv_spatial_itd); default 0 */
-} gv_spatial_params;
-
-typedef struct gv_vec3 {
-    float x, y, z;
-} gv_vec3;
-
-typedef struct gv_pose {
-    gv_vec3 position;
-    gv_vec3 facing; /* need not be unit length; 2D uses x and y */
-} gv_pose;
 
 /* The renderer's state for one stream. A plain struct so that it needs no
  * allocation and can live inside a per-player stream; fill it with
@@ -84,39 +52,39 @@ typedef struct gv_spatial_voice {
     int started;                    /* 0 until the first block, which starts at its targets */
 } gv_spatial_voice;
 
-/* Fills *p with Godot's defaults for mode (GV_SPATIAL_2D or _3D; anything
- * else gives mode GV_SPATIAL_OFF with the 3D values). NULL does nothing.
+/* Returns 0 when every field of *p is usable, else GV_EINVAL: a known mode
+ * and model, unit_size in (0, 1e9], max_distance and pan_width in [0, 1e9]
+ * (2D max_distance > 0), volume_db in [-80, 80], max_db in [-80, 24],
+ * attenuation in [0, 100], panning_strength in [0, 3], godot_pan 0 or 1.
+ * Settings from a game or from the network go through here before use.
  * Thread-safe. */
-void gv_spatial_params_default(gv_spatial_params *p, int mode);
-
-/* Returns 0 when every field of *p is usable (known mode and model, finite
- * values in range, 2D max_distance > 0), else GV_EINVAL. Parameters that
- * arrive from the network go through here first. Thread-safe. */
-int gv_spatial_params_check(const gv_spatial_params *p);
+int gv_spatial_config_check(const gv_spatial_config *p);
 
 /* The gains of source as heard by listener: *left and *right are linear
  * channel gains, *distance the distance (3D, or 2D in the x/y plane;
- * INFINITY when it cannot be computed). Parameters failing
- * gv_spatial_params_check give 0 and 0; mode off then gives 1 and 1
+ * INFINITY when it cannot be computed). Settings failing
+ * gv_spatial_config_check give 0 and 0; mode off then gives 1 and 1
  * whatever the positions; otherwise NULL or non-finite positions give 0
  * and 0. Any output pointer may be NULL. Pure; thread-safe. */
-void gv_spatial_gains(const gv_spatial_params *p, const gv_pose *listener, const gv_vec3 *source,
-                      float *left, float *right, float *distance);
+void gv_spatial_gains(const gv_spatial_config *p, const gv_player_pose *listener,
+                      const gv_player_pose *source, float *left, float *right, float *distance);
 
 /* 1 when source is within max_distance + margin of listener, for the
  * server's proximity culling; always 1 when the mode is off or max_distance
  * is 0 (unlimited). 0 for NULL pointers or non-finite coordinates otherwise.
  * Pure; thread-safe. */
-int gv_spatial_audible(const gv_spatial_params *p, const gv_pose *listener, const gv_vec3 *source,
-                       float margin);
+int gv_spatial_audible(const gv_spatial_config *p, const gv_player_pose *listener,
+                       const gv_player_pose *source, float margin);
 
 /* The interaural delay in whole samples at sample_rate (8000..192000):
  * Woodworth's r/c * (theta + sin theta), head radius 8.75 cm, c = 343 m/s,
  * theta the lateral angle; the ear away from the source gets the delay,
- * the other 0. Both 0 when p->itd is 0, the mode is off, the arguments are
- * invalid or the source is at the listener. Pure; thread-safe. */
-void gv_spatial_itd(const gv_spatial_params *p, const gv_pose *listener, const gv_vec3 *source,
-                    int sample_rate, int *left_samples, int *right_samples);
+ * the other 0. Whether to use it is the listener's choice (a client
+ * setting, not the lobby's). Both 0 when the mode is off, the arguments
+ * are invalid or the source is at the listener. Pure; thread-safe. */
+void gv_spatial_itd(const gv_spatial_config *p, const gv_player_pose *listener,
+                    const gv_player_pose *source, int sample_rate, int *left_samples,
+                    int *right_samples);
 
 /* Godot AudioStreamPlayer2D's pan: x is the source's offset to the
  * listener's right, width the distance that pans fully, strength the

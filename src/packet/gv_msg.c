@@ -104,38 +104,79 @@ static int coordinate_ok(float f)
     return isfinite(f) && fabsf(f) <= GV_POSITION_MAX;
 }
 
-static int position_ok(const gv_msg *m)
+static int pose_ok(const gv_player_pose *p)
 {
-    for (int i = 0; i < 3; i++)
-        if (!coordinate_ok(m->u.position.pos[i]) || !coordinate_ok(m->u.position.facing[i]))
+    const float f[] = {p->x, p->y, p->z, p->fx, p->fy, p->fz};
+    for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
+        if (!coordinate_ok(f[i]))
             return 0;
     return 1;
 }
 
-static void read_position(gv_reader *r, gv_msg *m)
+static void read_pose(gv_reader *r, gv_player_pose *p)
 {
-    m->u.position.seq = gv_read_u16(r);
-    for (int i = 0; i < 3; i++)
-        m->u.position.pos[i] = read_f32(r);
-    for (int i = 0; i < 3; i++)
-        m->u.position.facing[i] = read_f32(r);
-    if (!r->err && !position_ok(m))
+    p->x = read_f32(r);
+    p->y = read_f32(r);
+    p->z = read_f32(r);
+    p->fx = read_f32(r);
+    p->fy = read_f32(r);
+    p->fz = read_f32(r);
+    if (!r->err && !pose_ok(p))
         r->err = GV_EMALFORMED;
 }
 
-/* Only the shape is checked here; the client runs the values through
- * gv_spatial_params_check before it uses them. */
-static int spatial_ok(const gv_msg *m)
+static void write_pose(gv_writer *w, const gv_player_pose *p)
 {
-    const float f[] = {m->u.spatial.unit_size,   m->u.spatial.max_distance, m->u.spatial.volume_db,
-                       m->u.spatial.max_db,      m->u.spatial.attenuation,  m->u.spatial.panning_strength,
-                       m->u.spatial.pan_width};
-    if (m->u.spatial.mode > 2 || m->u.spatial.model > 3 || (m->u.spatial.flags & ~GV_SPATIAL_FLAG_GODOT_PAN))
+    write_f32(w, p->x);
+    write_f32(w, p->y);
+    write_f32(w, p->z);
+    write_f32(w, p->fx);
+    write_f32(w, p->fy);
+    write_f32(w, p->fz);
+}
+
+static int spatial_ok(const gv_spatial_config *c)
+{
+    const float f[] = {c->unit_size,   c->max_distance,     c->volume_db, c->max_db,
+                       c->attenuation, c->panning_strength, c->pan_width};
+    if (c->mode < GV_SPATIAL_MODE_OFF || c->mode > GV_SPATIAL_MODE_3D || c->model < GV_ATTENUATION_INVERSE ||
+        c->model > GV_ATTENUATION_DISABLED || (c->godot_pan != 0 && c->godot_pan != 1))
         return 0;
     for (size_t i = 0; i < sizeof f / sizeof f[0]; i++)
         if (!isfinite(f[i]))
             return 0;
     return 1;
+}
+
+static void read_spatial(gv_reader *r, gv_spatial_config *c)
+{
+    c->mode = gv_read_u8(r);
+    c->model = gv_read_u8(r);
+    uint8_t flags = gv_read_u8(r);
+    c->godot_pan = (flags & GV_SPATIAL_FLAG_GODOT_PAN) != 0;
+    c->unit_size = read_f32(r);
+    c->max_distance = read_f32(r);
+    c->volume_db = read_f32(r);
+    c->max_db = read_f32(r);
+    c->attenuation = read_f32(r);
+    c->panning_strength = read_f32(r);
+    c->pan_width = read_f32(r);
+    if (!r->err && ((flags & ~GV_SPATIAL_FLAG_GODOT_PAN) || !spatial_ok(c)))
+        r->err = GV_EMALFORMED;
+}
+
+static void write_spatial(gv_writer *w, const gv_spatial_config *c)
+{
+    gv_write_u8(w, (uint8_t)c->mode);
+    gv_write_u8(w, (uint8_t)c->model);
+    gv_write_u8(w, c->godot_pan ? GV_SPATIAL_FLAG_GODOT_PAN : 0);
+    write_f32(w, c->unit_size);
+    write_f32(w, c->max_distance);
+    write_f32(w, c->volume_db);
+    write_f32(w, c->max_db);
+    write_f32(w, c->attenuation);
+    write_f32(w, c->panning_strength);
+    write_f32(w, c->pan_width);
 }
 
 int gv_msg_next_player(gv_reader *list, uint16_t *id, char name[GV_NAME_MAX + 1])
@@ -214,25 +255,14 @@ int gv_msg_decode(const uint8_t *data, size_t len, gv_msg *out)
         read_voice(&r, out);
         break;
     case GV_MSG_POSITION_RELAY:
-        out->u.position.sender = gv_read_u16(&r);
-        read_position(&r, out);
-        break;
     case GV_MSG_POSITION:
-        read_position(&r, out);
+        if (out->type == GV_MSG_POSITION_RELAY)
+            out->u.position.sender = gv_read_u16(&r);
+        out->u.position.seq = gv_read_u16(&r);
+        read_pose(&r, &out->u.position.pose);
         break;
     case GV_MSG_SPATIAL_CONFIG:
-        out->u.spatial.mode = gv_read_u8(&r);
-        out->u.spatial.model = gv_read_u8(&r);
-        out->u.spatial.flags = gv_read_u8(&r);
-        out->u.spatial.unit_size = read_f32(&r);
-        out->u.spatial.max_distance = read_f32(&r);
-        out->u.spatial.volume_db = read_f32(&r);
-        out->u.spatial.max_db = read_f32(&r);
-        out->u.spatial.attenuation = read_f32(&r);
-        out->u.spatial.panning_strength = read_f32(&r);
-        out->u.spatial.pan_width = read_f32(&r);
-        if (!r.err && !spatial_ok(out))
-            r.err = GV_EMALFORMED;
+        read_spatial(&r, &out->u.spatial);
         break;
     default:
         return r.err ? GV_EMALFORMED : GV_EUNKNOWN;
@@ -299,29 +329,17 @@ int gv_msg_encode(const gv_msg *m, uint8_t *out, size_t cap)
     }
     case GV_MSG_POSITION_RELAY:
     case GV_MSG_POSITION:
-        if (!position_ok(m))
+        if (!pose_ok(&m->u.position.pose))
             return GV_EINVAL;
         if (m->type == GV_MSG_POSITION_RELAY)
             gv_write_u16(&w, m->u.position.sender);
         gv_write_u16(&w, m->u.position.seq);
-        for (int i = 0; i < 3; i++)
-            write_f32(&w, m->u.position.pos[i]);
-        for (int i = 0; i < 3; i++)
-            write_f32(&w, m->u.position.facing[i]);
+        write_pose(&w, &m->u.position.pose);
         break;
     case GV_MSG_SPATIAL_CONFIG:
-        if (!spatial_ok(m))
+        if (!spatial_ok(&m->u.spatial))
             return GV_EINVAL;
-        gv_write_u8(&w, m->u.spatial.mode);
-        gv_write_u8(&w, m->u.spatial.model);
-        gv_write_u8(&w, m->u.spatial.flags);
-        write_f32(&w, m->u.spatial.unit_size);
-        write_f32(&w, m->u.spatial.max_distance);
-        write_f32(&w, m->u.spatial.volume_db);
-        write_f32(&w, m->u.spatial.max_db);
-        write_f32(&w, m->u.spatial.attenuation);
-        write_f32(&w, m->u.spatial.panning_strength);
-        write_f32(&w, m->u.spatial.pan_width);
+        write_spatial(&w, &m->u.spatial);
         break;
     default:
         return GV_EINVAL;

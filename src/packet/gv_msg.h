@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gvoip/gvoip.h"
 #include "packet/gv_buf.h"
 #include "packet/gv_name.h"
 
@@ -87,9 +88,9 @@ enum gv_voice_flags {
 #define GV_POSITION_RELAY_LEN 29 /* the same with the sender id */
 #define GV_SPATIAL_CONFIG_LEN 32
 
-/* SPATIAL_CONFIG flags. */
+/* SPATIAL_CONFIG flags: gv_spatial_config's godot_pan on the wire. */
 enum gv_spatial_flags {
-    GV_SPATIAL_FLAG_GODOT_PAN = 0x01, /* 2D: Godot's linear pan instead of equal-power */
+    GV_SPATIAL_FLAG_GODOT_PAN = 0x01,
 };
 
 typedef struct gv_msg_name {
@@ -138,15 +139,12 @@ typedef struct gv_msg {
         struct {
             uint16_t sender; /* only in POSITION_RELAY: stamped by the server */
             uint16_t seq;    /* +1 per position sent; receivers ignore older ones */
-            float pos[3];
-            float facing[3];
+            gv_player_pose pose; /* every coordinate finite, within GV_POSITION_MAX */
         } position;
-        struct {
-            uint8_t mode;  /* 0 off, 1 2D, 2 3D (gv_spatial_mode) */
-            uint8_t model; /* gv_atten_model */
-            uint8_t flags; /* gv_spatial_flags */
-            float unit_size, max_distance, volume_db, max_db, attenuation, panning_strength, pan_width;
-        } spatial;
+        /* Mode and model travel as a byte each, godot_pan as a flag; only
+         * the shape is checked (known mode, model and flags, finite
+         * numbers): the ranges are gv_spatial_config_check's. */
+        gv_spatial_config spatial;
     } u;
 } gv_msg;
 

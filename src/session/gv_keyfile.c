@@ -92,8 +92,7 @@ static int write_all(int fd, const char *buf, size_t len)
 }
 
 /* GV_EAGAIN: the file appeared between our open and O_EXCL; load it. */
-static int create_key(const char *path, const gv_random *rng, uint8_t sk[32], uint8_t pk[32],
-                      char *why, size_t why_len)
+static int create_key(const char *path, uint8_t sk[32], uint8_t pk[32], char *why, size_t why_len)
 {
     char text[FILE_LEN + 1];
     int fd = -1;
@@ -109,7 +108,7 @@ static int create_key(const char *path, const gv_random *rng, uint8_t sk[32], ui
         say_sys(why, why_len, "cannot create key file", path);
         return GV_EIO;
     }
-    if ((rc = gv_noise_keypair(rng, sk, pk)) != GV_OK) {
+    if ((rc = gv_noise_keypair(sk, pk)) != GV_OK) {
         say(why, why_len, "cannot derive a public key for %s", path);
         goto out;
     }
@@ -205,15 +204,14 @@ out:
     return rc;
 }
 
-int gv_keyfile_load_or_create(const char *path, const gv_random *rng, uint8_t sk[32],
-                              uint8_t pk[32], int *created, char *why, size_t why_len)
+int gv_keyfile_load_or_create(const char *path, uint8_t sk[32], uint8_t pk[32], int *created,
+                              char *why, size_t why_len)
 {
     if (why != NULL && why_len > 0)
         why[0] = '\0';
     if (created != NULL)
         *created = 0;
-    if (path == NULL || path[0] == '\0' || sk == NULL || pk == NULL ||
-        (rng != NULL && rng->fill == NULL)) {
+    if (path == NULL || path[0] == '\0' || sk == NULL || pk == NULL) {
         say(why, why_len, "invalid arguments");
         return GV_EINVAL;
     }
@@ -234,7 +232,7 @@ int gv_keyfile_load_or_create(const char *path, const gv_random *rng, uint8_t sk
             say_sys(why, why_len, "cannot open key file", path);
             break;
         }
-        rc = create_key(path, rng, sk, pk, why, why_len);
+        rc = create_key(path, sk, pk, why, why_len);
         if (rc == GV_OK && created != NULL)
             *created = 1;
         if (rc != GV_EAGAIN)

@@ -2,27 +2,25 @@
  * and the per-user directory gvoip keeps such files in.
  * File format: the line "gvoip-server-key 1", then a line of 64 lowercase
  * hex digits (the secret key); the public key is derived. Details in
- * docs/crypto-notes.md. Functions touching keys require sodium_init(). */
+ * docs/protocol.md. Functions touching keys require sodium_init(). */
 #ifndef GV_KEYFILE_H
 #define GV_KEYFILE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gvoip/platform.h"
-
 /* "SHA256:" + 43 characters of unpadded standard base64 + NUL. */
 #define GV_KEYFILE_FINGERPRINT_LEN 51
 
 /* Loads the key pair from path, or, when path does not exist, creates it
  * (missing parent directories with mode 0700, the file with O_EXCL and mode
- * 0600) from rng (NULL: randombytes_buf; pass NULL outside tests). *created
+ * 0600) from libsodium's randombytes_buf (gv_noise_keypair). *created
  * (may be NULL) tells which happened. A file that group or others may
  * access, that another user owns, or that is malformed is refused with
  * GV_EKEY; I/O failures give GV_EIO. On failure a one-line reason for the
  * user goes to why (may be NULL), and sk/pk are wiped. Thread-safe. */
-int gv_keyfile_load_or_create(const char *path, const gv_random *rng, uint8_t sk[32],
-                              uint8_t pk[32], int *created, char *why, size_t why_len);
+int gv_keyfile_load_or_create(const char *path, uint8_t sk[32], uint8_t pk[32], int *created,
+                              char *why, size_t why_len);
 
 /* Writes the per-user gvoip directory to buf: $GVOIP_HOME, else
  * $XDG_CONFIG_HOME/gvoip, else $HOME/.config/gvoip (empty variables count as

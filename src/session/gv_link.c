@@ -14,8 +14,12 @@
 
 enum link_state { LINK_CONNECTING, LINK_HANDSHAKE, LINK_HELLO, LINK_JOINED, LINK_DONE };
 
-/* Twice the server's half-open lifetime and several round trips. */
+/* Twice the server's half-open lifetime and several round trips; each
+ * retry waits up to a quarter longer (HANDSHAKE_RETRY_JITTER_US), drawn
+ * from gv_random, so that clients started together (a load test, a game
+ * reconnecting its bots) do not retry in step. */
 #define HANDSHAKE_RETRY_US 1200000u
+#define HANDSHAKE_RETRY_JITTER_US (HANDSHAKE_RETRY_US / 4)
 
 typedef struct roster_entry {
     uint16_t id;
@@ -28,7 +32,7 @@ struct gv_link {
     enum link_state state;
     gv_link_callbacks cb;
     gv_clock clock;
-    gv_random random;
+    gv_random random; /* nothing secret: the retry jitter only */
     int protocol_version;
     uint64_t deadline_us;
     uint64_t timeout_us; /* each stage of the join: silence this long fails it */
@@ -51,7 +55,11 @@ struct gv_link {
     int roster_count;
     int refused; /* the refuse code the server gave, if any */
     char refuse_text[GV_REASON_MAX + 1];
-    gv_event_queue events;
+    gv_event_queue *events; /* the client's stream, shared with its voice path */
+    /* The reason of the one event that ends the link (CONNECTION_FAILED
+     * or SERVER_DISCONNECTED), which points here until the link is
+     * destroyed. */
+    char reason[1024];
     gv_link_counters counters;
     /* One buffer per stage (opened input, encoded output, sealed output):
      * no stage ever writes over what another is still reading. */
@@ -67,10 +75,11 @@ static uint64_t now_us(const gv_link *l)
 
 static void fail(gv_link *l, int error, const char *fmt, const char *detail)
 {
-    gv_event *ev = gv_events_push(&l->events, GV_EVENT_CONNECTION_FAILED);
+    gv_event *ev = gv_events_push(l->events, GV_EVENT_CONNECTION_FAILED);
     ev->error = error;
-    ev->refused = l->refused;
-    snprintf(ev->reason, sizeof ev->reason, fmt, detail ? detail : "");
+    ev->refused = (gv_refusal)l->refused;
+    snprintf(l->reason, sizeof l->reason, fmt, detail ? detail : "");
+    ev->reason = l->reason;
     l->state = LINK_DONE;
     if (l->peer)
         enet_peer_disconnect(l->peer, 0);
@@ -91,9 +100,11 @@ static void roster_add(gv_link *l, uint16_t id, const char *name)
     roster_entry *e = &l->roster[l->roster_count++];
     e->id = id;
     snprintf(e->name, sizeof e->name, "%s", name);
-    gv_event *ev = gv_events_push(&l->events, GV_EVENT_PLAYER_CONNECTED);
+    gv_event *ev = gv_events_push(l->events, GV_EVENT_PLAYER_CONNECTED);
     ev->id = id;
     snprintf(ev->name, sizeof ev->name, "%s", name);
+    if (l->cb.joined)
+        l->cb.joined(l->cb.ctx, id);
 }
 
 static void roster_remove(gv_link *l, uint16_t id)
@@ -101,7 +112,7 @@ static void roster_remove(gv_link *l, uint16_t id)
     for (int i = 0; i < l->roster_count; i++) {
         if (l->roster[i].id != id)
             continue;
-        gv_event *ev = gv_events_push(&l->events, GV_EVENT_PLAYER_DISCONNECTED);
+        gv_event *ev = gv_events_push(l->events, GV_EVENT_PLAYER_DISCONNECTED);
         ev->id = id;
         snprintf(ev->name, sizeof ev->name, "%s", l->roster[i].name);
         if (l->cb.left)
@@ -146,12 +157,13 @@ static int check_server_key(gv_link *l, const uint8_t pk[32])
     if (l->pinned[0]) {
         if (gv_keyfile_fingerprint_equal(fp, l->pinned))
             goto trusted;
-        gv_event *ev = gv_events_push(&l->events, GV_EVENT_CONNECTION_FAILED);
+        gv_event *ev = gv_events_push(l->events, GV_EVENT_CONNECTION_FAILED);
         ev->error = GV_EKEY;
         snprintf(ev->fingerprint, sizeof ev->fingerprint, "%s", fp);
         snprintf(ev->known_fingerprint, sizeof ev->known_fingerprint, "%s", l->pinned);
-        snprintf(ev->reason, sizeof ev->reason,
+        snprintf(l->reason, sizeof l->reason,
                  "server key does not match the pinned key: server has %s, --server-key is %s", fp, l->pinned);
+        ev->reason = l->reason;
         return GV_EKEY;
     }
     if (!l->known_file)
@@ -161,22 +173,32 @@ static int check_server_key(gv_link *l, const uint8_t pk[32])
         goto trusted;
     if (rc == 1) {
         gv_known_add(l->known_file, hostport, fp);
-        gv_event *ev = gv_events_push(&l->events, GV_EVENT_SERVER_KEY);
+        gv_event *ev = gv_events_push(l->events, GV_EVENT_SERVER_KEY);
         ev->first_use = 1;
         snprintf(ev->fingerprint, sizeof ev->fingerprint, "%s", fp);
         return 0;
     }
-    gv_event *ev = gv_events_push(&l->events, GV_EVENT_CONNECTION_FAILED);
-    ev->error = GV_EKEY;
+    gv_event *ev = gv_events_push(l->events, GV_EVENT_CONNECTION_FAILED);
+    ev->reason = l->reason;
     snprintf(ev->fingerprint, sizeof ev->fingerprint, "%s", fp);
+    if (rc != GV_EKEY) {
+        /* Not a changed key: the file could not be read (or holds a line
+         * this host:port cannot be checked against). Refused all the same,
+         * since the key cannot be checked, but said as it is. */
+        ev->error = rc;
+        snprintf(l->reason, sizeof l->reason, "cannot check the server key of %s against %s: %s", hostport,
+                 l->known_file, gv_strerror(rc));
+        return rc;
+    }
+    ev->error = GV_EKEY;
     snprintf(ev->known_fingerprint, sizeof ev->known_fingerprint, "%s", stored);
-    snprintf(ev->reason, sizeof ev->reason,
+    snprintf(l->reason, sizeof l->reason,
              "SERVER KEY CHANGED for %s: known %s, now %s. If the server's key was replaced on purpose, "
              "remove its line from %s (or pin it with --server-key); otherwise someone may be impersonating it",
              hostport, stored, fp, l->known_file);
     return GV_EKEY;
 trusted:
-    ev = gv_events_push(&l->events, GV_EVENT_SERVER_KEY);
+    ev = gv_events_push(l->events, GV_EVENT_SERVER_KEY);
     snprintf(ev->fingerprint, sizeof ev->fingerprint, "%s", fp);
     return 0;
 }
@@ -233,7 +255,7 @@ static void on_control(gv_link *l, const gv_msg *m)
         memcpy(l->name, m->u.welcome.name.bytes, m->u.welcome.name.len);
         l->name[m->u.welcome.name.len] = '\0';
         l->state = LINK_JOINED;
-        gv_event *ev = gv_events_push(&l->events, GV_EVENT_CONNECTED);
+        gv_event *ev = gv_events_push(l->events, GV_EVENT_CONNECTED);
         ev->id = l->id;
         memcpy(ev->name, l->name, m->u.welcome.name.len + 1u);
         gv_reader r;
@@ -298,7 +320,11 @@ static void on_receive(gv_link *l, uint8_t channel, const uint8_t *data, size_t 
         return;
     }
     if (channel == GV_CH_VOICE && m.type == GV_MSG_VOICE_RELAY) {
-        if (l->state == LINK_JOINED && l->cb.voice)
+        /* Voice may overtake the (reliable) news of its sender's arrival;
+         * it is heard only after it, so that the event stream tells of a
+         * player before their first SPEAKING. */
+        if (l->state == LINK_JOINED && l->cb.voice &&
+            (m.u.voice.sender == l->id || gv_link_player_name(l, m.u.voice.sender)))
             l->cb.voice(l->cb.ctx, &m);
     } else if (channel == GV_CH_VOICE && m.type == GV_MSG_POSITION_RELAY) {
         if (l->state == LINK_JOINED && l->cb.position && gv_link_player_name(l, m.u.position.sender))
@@ -318,14 +344,16 @@ static void on_connect(gv_link *l)
     enet_peer_timeout(l->peer, 32, 2000, 6000);
     msg[0] = GV_HANDSHAKE_INIT;
     int n = -1;
-    if (gv_noise_initiator_create(pro, sizeof pro, &l->random, &l->noise) == 0)
+    if (gv_noise_initiator_create(pro, sizeof pro, &l->noise) == 0)
         n = gv_noise_write_message(l->noise, pad, sizeof pad, msg + 1, sizeof msg - 1);
     if (n < 0 || gv_transport_send(&l->transport, l->peer, GV_CH_CONTROL, msg, (size_t)n + 1, 0) != 0) {
         fail(l, GV_ENOMEM, "could not start the handshake%s", NULL);
         return;
     }
+    uint32_t jitter = 0;
+    l->random.fill(l->random.ctx, &jitter, sizeof jitter);
     l->state = LINK_HANDSHAKE;
-    l->handshake_retry_us = now_us(l) + HANDSHAKE_RETRY_US;
+    l->handshake_retry_us = now_us(l) + HANDSHAKE_RETRY_US + jitter % HANDSHAKE_RETRY_JITTER_US;
 }
 
 /* The server keeps a half-open connection only until ENet's first
@@ -353,10 +381,11 @@ static void on_disconnect(gv_link *l, uint32_t data)
     l->peer = NULL;
     int code = l->refused ? l->refused : (int)(data & 0xff);
     if (was == LINK_JOINED) {
-        gv_event *ev = gv_events_push(&l->events, GV_EVENT_SERVER_DISCONNECTED);
-        ev->refused = code;
-        snprintf(ev->reason, sizeof ev->reason, "%s",
+        gv_event *ev = gv_events_push(l->events, GV_EVENT_SERVER_DISCONNECTED);
+        ev->refused = (gv_refusal)code;
+        snprintf(l->reason, sizeof l->reason, "%s",
                  l->refuse_text[0] ? l->refuse_text : code ? gv_refuse_text(code) : "connection lost");
+        ev->reason = l->reason;
         return;
     }
     if (was == LINK_DONE)
@@ -375,12 +404,10 @@ static void on_disconnect(gv_link *l, uint32_t data)
     }
 }
 
-int gv_link_service(gv_link *l, gv_event *ev, uint32_t timeout_ms)
+int gv_link_service(gv_link *l, uint32_t timeout_ms)
 {
-    if (!l || !ev)
+    if (!l)
         return GV_EINVAL;
-    if (gv_events_pop(&l->events, ev))
-        return 1;
     if (!l->transport.host)
         return 0;
     ENetEvent e;
@@ -410,16 +437,17 @@ int gv_link_service(gv_link *l, gv_event *ev, uint32_t timeout_ms)
     else if (l->state == LINK_HANDSHAKE && now_us(l) > l->handshake_retry_us)
         retry_handshake(l);
     gv_transport_flush(&l->transport);
-    return gv_events_pop(&l->events, ev);
+    return 0;
 }
 
-int gv_link_create(const gv_client_config *cfg, const gv_link_callbacks *cb, gv_link **out)
+int gv_link_create(const gv_client_config *cfg, int protocol_version, gv_event_queue *events,
+                   const gv_link_callbacks *cb, gv_link **out)
 {
     int rc = GV_EINVAL;
     gv_link *l = NULL;
-    if (!cfg || !out || !cfg->server_host || !cfg->name || !cfg->clock.now_us || !cfg->random.fill ||
-        cfg->password_len > GV_PASSWORD_MAX || (cfg->password_len && !cfg->password) ||
-        cfg->protocol_version < 0 || cfg->protocol_version > 255 ||
+    if (!cfg || !events || !out || !cfg->server_host || !cfg->name || !cfg->clock.now_us || !cfg->random.fill ||
+        cfg->password_len > GV_PASSWORD_MAX || (cfg->password_len && !cfg->password) || protocol_version < 0 ||
+        protocol_version > 255 ||
         (cfg->cipher != GV_CIPHER_AUTO && cfg->cipher != GV_CIPHER_CHACHA20POLY1305))
         goto out;
     /* The server judges names (and says why it refuses one); only what
@@ -439,7 +467,8 @@ int gv_link_create(const gv_client_config *cfg, const gv_link_callbacks *cb, gv_
         l->cb = *cb;
     l->clock = cfg->clock;
     l->random = cfg->random;
-    l->protocol_version = cfg->protocol_version ? cfg->protocol_version : GV_PROTOCOL_VERSION;
+    l->events = events;
+    l->protocol_version = protocol_version ? protocol_version : GV_PROTOCOL_VERSION;
     l->offer_aes = cfg->cipher == GV_CIPHER_AUTO && gv_seal_aes256gcm_available();
     l->server_port = cfg->server_port;
     l->server_host = strdup(cfg->server_host);

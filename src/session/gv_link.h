@@ -9,6 +9,7 @@
 
 #include "gvoip/gvoip.h"
 #include "packet/gv_msg.h"
+#include "session/gv_events.h"
 #include "session/gv_transport.h"
 
 typedef struct gv_link gv_link;
@@ -18,6 +19,8 @@ typedef struct gv_link_callbacks {
     void (*voice)(void *ctx, const gv_msg *relay);
     /* A receiver's loss report about our voice. */
     void (*loss)(void *ctx, uint16_t reporter, uint16_t loss_permille);
+    /* A player is in the lobby (joined, or there when we joined). */
+    void (*joined)(void *ctx, uint16_t id);
     /* A player left: drop their stream. */
     void (*left)(void *ctx, uint16_t id);
     /* The lobby's SPATIAL_CONFIG (type GV_MSG_SPATIAL_CONFIG); returns 0,
@@ -28,14 +31,19 @@ typedef struct gv_link_callbacks {
     void *ctx;
 } gv_link_callbacks;
 
-/* Starts connecting with the client fields of cfg; strings are copied.
- * Progress arrives as events from gv_link_service. */
-int gv_link_create(const gv_client_config *cfg, const gv_link_callbacks *cb, gv_link **out);
+/* Starts connecting with the client fields of cfg (its size is the
+ * caller's to check); strings are copied. protocol_version 0 is the real
+ * one (others: tests). Progress arrives as events pushed to `events`,
+ * which the caller owns and keeps until gv_link_destroy. */
+int gv_link_create(const gv_client_config *cfg, int protocol_version, gv_event_queue *events,
+                   const gv_link_callbacks *cb, gv_link **out);
 
 /* Leaves cleanly (tells the server, waits briefly) and frees. NULL: no-op. */
 void gv_link_destroy(gv_link *l);
 
-int gv_link_service(gv_link *l, gv_event *ev, uint32_t timeout_ms);
+/* Services the network for up to timeout_ms, pushing events. 0, or
+ * GV_EINVAL or GV_ENET. */
+int gv_link_service(gv_link *l, uint32_t timeout_ms);
 
 /* Own id once welcomed, else 0. */
 int gv_link_id(const gv_link *l);

@@ -42,8 +42,7 @@ struct gv_noise {
     uint8_t re[32];
     uint8_t rs[32];
     int has_rs;
-    gv_random rng;
-    int has_rng;
+    int has_e; /* e_sk/e_pk were fixed by gv_noise_test_ephemeral */
 };
 
 static int overlaps(const void *a, size_t alen, const void *b, size_t blen)
@@ -105,25 +104,21 @@ int gv_noise_hkdf(const uint8_t *salt, size_t salt_len, const uint8_t *ikm, size
     return GV_OK;
 }
 
-static void fill_random(const gv_random *rng, uint8_t *buf, size_t len)
+/* X25519 clamps the scalar itself, so any 32 bytes are a valid secret. */
+static int public_of(const uint8_t sk[32], uint8_t pk[32])
 {
-    if (rng != NULL)
-        rng->fill(rng->ctx, buf, len);
-    else
-        randombytes_buf(buf, len);
+    return crypto_scalarmult_base(pk, sk) == 0 ? GV_OK : GV_EKEY;
 }
 
-int gv_noise_keypair(const gv_random *rng, uint8_t sk[32], uint8_t pk[32])
+int gv_noise_keypair(uint8_t sk[32], uint8_t pk[32])
 {
-    if (sk == NULL || pk == NULL || (rng != NULL && rng->fill == NULL))
+    if (sk == NULL || pk == NULL)
         return GV_EINVAL;
-    fill_random(rng, sk, 32);
-    /* X25519 clamps the scalar itself, so any 32 bytes are a valid secret. */
-    if (crypto_scalarmult_base(pk, sk) != 0) {
+    randombytes_buf(sk, 32);
+    int rc = public_of(sk, pk);
+    if (rc != GV_OK)
         sodium_memzero(sk, 32);
-        return GV_EKEY;
-    }
-    return GV_OK;
+    return rc;
 }
 
 static void mix_hash(gv_noise *ns, const uint8_t *data, size_t len)
@@ -218,8 +213,7 @@ static void finish(gv_noise *ns)
     ns->step = STEP_DONE;
 }
 
-static int create(enum role role, const uint8_t *prologue, size_t prologue_len,
-                  const gv_random *rng, gv_noise **out)
+static int create(enum role role, const uint8_t *prologue, size_t prologue_len, gv_noise **out)
 {
     gv_noise *ns = calloc(1, sizeof *ns);
     if (ns == NULL)
@@ -229,36 +223,30 @@ static int create(enum role role, const uint8_t *prologue, size_t prologue_len,
     memcpy(ns->h, protocol_name, sizeof ns->h);
     memcpy(ns->ck, ns->h, sizeof ns->ck);
     mix_hash(ns, prologue, prologue_len);
-    if (rng != NULL) {
-        ns->rng = *rng;
-        ns->has_rng = 1;
-    }
     *out = ns;
     return GV_OK;
 }
 
-int gv_noise_initiator_create(const uint8_t *prologue, size_t prologue_len, const gv_random *rng,
+int gv_noise_initiator_create(const uint8_t *prologue, size_t prologue_len, gv_noise **out)
+{
+    if (out == NULL)
+        return GV_EINVAL;
+    *out = NULL;
+    if (prologue == NULL && prologue_len > 0)
+        return GV_EINVAL;
+    return create(ROLE_INITIATOR, prologue, prologue_len, out);
+}
+
+int gv_noise_responder_create(const uint8_t *prologue, size_t prologue_len,
+                              const uint8_t static_sk[32], const uint8_t static_pk[32],
                               gv_noise **out)
 {
     if (out == NULL)
         return GV_EINVAL;
     *out = NULL;
-    if ((prologue == NULL && prologue_len > 0) || (rng != NULL && rng->fill == NULL))
+    if ((prologue == NULL && prologue_len > 0) || static_sk == NULL || static_pk == NULL)
         return GV_EINVAL;
-    return create(ROLE_INITIATOR, prologue, prologue_len, rng, out);
-}
-
-int gv_noise_responder_create(const uint8_t *prologue, size_t prologue_len,
-                              const uint8_t static_sk[32], const uint8_t static_pk[32],
-                              const gv_random *rng, gv_noise **out)
-{
-    if (out == NULL)
-        return GV_EINVAL;
-    *out = NULL;
-    if ((prologue == NULL && prologue_len > 0) || (rng != NULL && rng->fill == NULL) ||
-        static_sk == NULL || static_pk == NULL)
-        return GV_EINVAL;
-    int rc = create(ROLE_RESPONDER, prologue, prologue_len, rng, out);
+    int rc = create(ROLE_RESPONDER, prologue, prologue_len, out);
     if (rc != GV_OK)
         return rc;
     memcpy((*out)->s_sk, static_sk, 32);
@@ -274,9 +262,24 @@ void gv_noise_destroy(gv_noise *noise)
     free(noise);
 }
 
+int gv_noise_test_ephemeral(gv_noise *noise, const uint8_t e_sk[32])
+{
+    if (noise == NULL || e_sk == NULL)
+        return GV_EINVAL;
+    if (noise->step != STEP_INIT_WRITE1 && noise->step != STEP_RESP_READ1 &&
+        noise->step != STEP_RESP_WRITE2)
+        return GV_ESTATE;
+    memcpy(noise->e_sk, e_sk, 32);
+    int rc = public_of(noise->e_sk, noise->e_pk);
+    noise->has_e = rc == GV_OK;
+    if (rc != GV_OK)
+        sodium_memzero(noise->e_sk, 32);
+    return rc;
+}
+
 static int new_ephemeral(gv_noise *ns)
 {
-    return gv_noise_keypair(ns->has_rng ? &ns->rng : NULL, ns->e_sk, ns->e_pk);
+    return ns->has_e ? GV_OK : gv_noise_keypair(ns->e_sk, ns->e_pk);
 }
 
 /* -> e */

@@ -6,15 +6,16 @@
  * (server's) static public key from message 2; the caller decides whether
  * to trust it (known-servers file or a pinned fingerprint). Both sides get
  * fresh ephemeral keys, so a later key compromise does not open old traffic.
- * Byte layout and a test vector: docs/crypto-notes.md.
- * All gv_noise_* functions require sodium_init() to have succeeded. */
+ * Every secret here comes from libsodium's randombytes_buf: no caller can
+ * hand in a weaker generator (docs/security.md). Byte layout and a test
+ * vector: docs/protocol.md. All gv_noise_* functions require sodium_init()
+ * to have succeeded. */
 #ifndef GV_NOISE_H
 #define GV_NOISE_H
 
 #include <stddef.h>
 #include <stdint.h>
 
-#include "gvoip/platform.h"
 #include "session/gv_seal.h"
 
 /* Noise caps every handshake message at 65535 bytes. */
@@ -29,23 +30,30 @@
 
 typedef struct gv_noise gv_noise;
 
-/* A fresh X25519 key pair; the secret comes from rng (NULL: libsodium's
- * randombytes_buf, which real keys should use). Thread-safe if rng is. */
-int gv_noise_keypair(const gv_random *rng, uint8_t sk[32], uint8_t pk[32]);
+/* A fresh X25519 key pair from libsodium's randombytes_buf. GV_OK,
+ * GV_EINVAL or GV_EKEY. Thread-safe. */
+int gv_noise_keypair(uint8_t sk[32], uint8_t pk[32]);
 
 /* Starts a client handshake. prologue (may be NULL when prologue_len is 0)
- * is hashed in, so both sides must pass the same bytes. rng (copied; its ctx
- * must outlive the handle) supplies the ephemeral secret (NULL:
- * randombytes_buf). The caller owns *out and frees it with
- * gv_noise_destroy. Thread-safe; each handle is then for one thread. */
-int gv_noise_initiator_create(const uint8_t *prologue, size_t prologue_len, const gv_random *rng,
-                              gv_noise **out);
+ * is hashed in, so both sides must pass the same bytes. The ephemeral key
+ * is drawn fresh from libsodium when message 1 is written. The caller owns
+ * *out and frees it with gv_noise_destroy. Thread-safe; each handle is then
+ * for one thread. */
+int gv_noise_initiator_create(const uint8_t *prologue, size_t prologue_len, gv_noise **out);
 
 /* Starts a server handshake with its long-term key pair (copied; wiped on
- * destroy). Otherwise as gv_noise_initiator_create. */
+ * destroy). Otherwise as gv_noise_initiator_create (message 2). */
 int gv_noise_responder_create(const uint8_t *prologue, size_t prologue_len,
                               const uint8_t static_sk[32], const uint8_t static_pk[32],
-                              const gv_random *rng, gv_noise **out);
+                              gv_noise **out);
+
+/* Tests only, never the library: this side's message then uses e_sk
+ * (copied) as its ephemeral secret instead of a fresh one, so that pinned
+ * vectors and fuzzing runs repeat byte for byte. A fixed ephemeral gives up
+ * forward secrecy, which is why no public setting reaches it. Call before
+ * this side writes its message: GV_ESTATE after, GV_EKEY when no public
+ * key derives from e_sk. Not thread-safe. */
+int gv_noise_test_ephemeral(gv_noise *noise, const uint8_t e_sk[32]);
 
 /* Wipes every key and frees the state; NULL is a no-op. Not thread-safe
  * against other calls on the same handle. */

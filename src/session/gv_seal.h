@@ -2,7 +2,7 @@
  * message (ChaCha20-Poly1305 IETF, or AES-256-GCM where both ends have the
  * instructions for it; full 16-byte tag) with its own counter per
  * (direction, channel) and a sliding replay window per receive channel.
- * Wire format and nonce layout: docs/crypto-notes.md.
+ * Wire format and nonce layout: docs/protocol.md, "Cryptography", section 2.
  * All gv_seal_* functions require sodium_init() to have succeeded. */
 #ifndef GV_SEAL_H
 #define GV_SEAL_H

@@ -12,6 +12,7 @@
 #include "packet/gv_msg.h"
 #include "session/gv_events.h"
 #include "session/gv_keyfile.h"
+#include "session/gv_server.h"
 #include "session/gv_noise.h"
 #include "session/gv_seal.h"
 #include "session/gv_sys.h"
@@ -86,7 +87,7 @@ typedef struct slot {
     /* positional voice */
     int has_pose, pose_pending;
     uint16_t pose_seq;
-    gv_pose pose;
+    gv_player_pose pose;
     uint64_t pose_relayed_us;
 } slot;
 
@@ -101,12 +102,11 @@ typedef password_bucket attempt_bucket;
 struct gv_server {
     gv_transport transport;
     gv_clock clock;
-    gv_random random;
     int max_players;
     int local_host;
     int allow_raw;
     int protocol_version;
-    gv_spatial_params spatial;
+    gv_spatial_config spatial;
     float cull_margin;
     uint8_t sk[32], pk[32];
     int has_password;
@@ -148,48 +148,25 @@ void gv_server_config_default(gv_server_config *cfg)
     if (!cfg)
         return;
     memset(cfg, 0, sizeof *cfg);
+    cfg->size = sizeof *cfg;
     cfg->port = GV_DEFAULT_PORT;
     cfg->max_players = GV_DEFAULT_MAX_PLAYERS;
     cfg->relay_hold_us = DEFAULT_HOLD_US;
     cfg->relay_hold_rate = DEFAULT_HOLD_RATE;
     gv_spatial_config_default(&cfg->spatial, GV_SPATIAL_MODE_OFF);
     cfg->clock = gv_sys_clock();
-    cfg->random = gv_sys_random();
 }
 
-void gv_spatial_config_default(gv_spatial_config *cfg, int mode)
+/* Off needs no parameters: a zero-filled config stays valid, and the
+ * lobby then announces the defaults. */
+static int spatial_from_config(const gv_spatial_config *c, gv_spatial_config *out)
 {
-    if (!cfg)
-        return;
-    gv_spatial_params p;
-    gv_spatial_params_default(&p, mode);
-    *cfg = (gv_spatial_config){.mode = p.mode,
-                               .model = p.model,
-                               .unit_size = p.unit_size,
-                               .max_distance = p.max_distance,
-                               .volume_db = p.volume_db,
-                               .max_db = p.max_db,
-                               .attenuation = p.attenuation,
-                               .panning_strength = p.panning_strength,
-                               .godot_pan = p.godot_pan};
-}
-
-static int spatial_from_config(const gv_spatial_config *c, gv_spatial_params *p)
-{
-    gv_spatial_params_default(p, c->mode);
-    /* Off needs no parameters: a zero-filled config stays valid. */
-    if (c->mode == GV_SPATIAL_MODE_OFF)
+    if (c->mode == GV_SPATIAL_MODE_OFF) {
+        gv_spatial_config_default(out, GV_SPATIAL_MODE_OFF);
         return 0;
-    p->mode = c->mode;
-    p->model = c->model;
-    p->unit_size = c->unit_size;
-    p->max_distance = c->max_distance;
-    p->volume_db = c->volume_db;
-    p->max_db = c->max_db;
-    p->attenuation = c->attenuation;
-    p->panning_strength = c->panning_strength;
-    p->godot_pan = c->godot_pan;
-    return gv_spatial_params_check(p);
+    }
+    *out = *c;
+    return gv_spatial_config_check(out);
 }
 
 static uint64_t now_us(const gv_server *s)
@@ -426,18 +403,7 @@ static void broadcast(gv_server *s, const gv_msg *m, const slot *except)
 /* The lobby's positional settings, to a player who was just welcomed. */
 static void send_spatial(gv_server *s, slot *sl)
 {
-    const gv_spatial_params *p = &s->spatial;
-    gv_msg m = {.type = GV_MSG_SPATIAL_CONFIG};
-    m.u.spatial.mode = (uint8_t)p->mode;
-    m.u.spatial.model = (uint8_t)p->model;
-    m.u.spatial.flags = p->godot_pan ? GV_SPATIAL_FLAG_GODOT_PAN : 0;
-    m.u.spatial.unit_size = p->unit_size;
-    m.u.spatial.max_distance = p->max_distance;
-    m.u.spatial.volume_db = p->volume_db;
-    m.u.spatial.max_db = p->max_db;
-    m.u.spatial.attenuation = p->attenuation;
-    m.u.spatial.panning_strength = p->panning_strength;
-    m.u.spatial.pan_width = p->pan_width;
+    gv_msg m = {.type = GV_MSG_SPATIAL_CONFIG, .u.spatial = s->spatial};
     send_msg(s, sl, &m);
 }
 
@@ -448,12 +414,7 @@ static void send_pose(gv_server *s, slot *from, slot *to)
     gv_msg m = {.type = GV_MSG_POSITION_RELAY};
     m.u.position.sender = from->id;
     m.u.position.seq = from->pose_seq;
-    m.u.position.pos[0] = from->pose.position.x;
-    m.u.position.pos[1] = from->pose.position.y;
-    m.u.position.pos[2] = from->pose.position.z;
-    m.u.position.facing[0] = from->pose.facing.x;
-    m.u.position.facing[1] = from->pose.facing.y;
-    m.u.position.facing[2] = from->pose.facing.z;
+    m.u.position.pose = from->pose;
     uint8_t buf[GV_POSITION_RELAY_LEN];
     int n = gv_msg_encode(&m, buf, sizeof buf);
     if (n < 0)
@@ -557,10 +518,10 @@ static void drop_player(gv_server *s, slot *sl, int code)
     broadcast(s, &left, sl);
     gv_event *ev = gv_events_push(&s->events, GV_EVENT_PLAYER_DISCONNECTED);
     ev->id = sl->id;
-    ev->refused = code;
+    ev->refused = (gv_refusal)code;
     snprintf(ev->name, sizeof ev->name, "%s", sl->name);
     if (code)
-        snprintf(ev->reason, sizeof ev->reason, "%s", gv_refuse_text(code));
+        ev->reason = gv_refuse_text(code);
 }
 
 static void free_slot(slot *sl)
@@ -640,7 +601,7 @@ static void malformed(gv_server *s, slot *sl)
 /* Seals one voice relay for every listener and queues it in ENet. */
 static void relay_to_all(gv_server *s, slot *from, const uint8_t *msg, size_t len, int echo, int raw)
 {
-    int cull = s->spatial.mode != GV_SPATIAL_OFF && from->has_pose;
+    int cull = s->spatial.mode != GV_SPATIAL_MODE_OFF && from->has_pose;
     for (int i = 0; i < s->player_count; i++) {
         slot *to = s->players[i];
         if (to == from && !echo)
@@ -648,7 +609,7 @@ static void relay_to_all(gv_server *s, slot *from, const uint8_t *msg, size_t le
         /* Proximity: nobody is sent a voice they could not hear. A player
          * whose position is not known yet is not culled. */
         if (cull && to != from && to->has_pose &&
-            !gv_spatial_audible(&s->spatial, &to->pose, &from->pose.position, s->cull_margin)) {
+            !gv_spatial_audible(&s->spatial, &to->pose, &from->pose, s->cull_margin)) {
             s->stats.culled_packets++;
             continue;
         }
@@ -703,8 +664,7 @@ static void update_pose(gv_server *s, slot *sl, const gv_msg *m)
         return;
     sl->has_pose = 1;
     sl->pose_seq = m->u.position.seq;
-    sl->pose.position = (gv_vec3){m->u.position.pos[0], m->u.position.pos[1], m->u.position.pos[2]};
-    sl->pose.facing = (gv_vec3){m->u.position.facing[0], m->u.position.facing[1], m->u.position.facing[2]};
+    sl->pose = m->u.position.pose;
     uint64_t now = now_us(s);
     if (now - sl->pose_relayed_us >= POSITION_RELAY_US) {
         sl->pose_relayed_us = now;
@@ -828,7 +788,7 @@ static void on_connect(gv_server *s, ENetPeer *peer, uint32_t data)
     }
     slot *sl = calloc(1, sizeof *sl);
     prologue(s->protocol_version, pro);
-    if (!sl || gv_noise_responder_create(pro, sizeof pro, s->sk, s->pk, &s->random, &sl->noise) != 0) {
+    if (!sl || gv_noise_responder_create(pro, sizeof pro, s->sk, s->pk, &sl->noise) != 0) {
         free(sl);
         enet_peer_reset(peer);
         return;
@@ -893,18 +853,26 @@ static void expire_handshakes(gv_server *s)
 
 int gv_server_create(const gv_server_config *cfg, gv_server **out, char *why, size_t why_len)
 {
+    return gv_server_create_with_version(cfg, 0, out, why, why_len);
+}
+
+int gv_server_create_with_version(const gv_server_config *cfg, int protocol_version, gv_server **out, char *why,
+                                  size_t why_len)
+{
     int rc = GV_EINVAL;
     gv_server *s = NULL;
     char path[4096];
     if (why && why_len)
         why[0] = '\0';
-    if (!cfg || !out || cfg->max_players < 1 || cfg->max_players > GV_MAX_PLAYERS ||
+    if (out)
+        *out = NULL;
+    /* Every size published so far: this one. */
+    if (!cfg || !out || cfg->size != sizeof *cfg || cfg->max_players < 1 || cfg->max_players > GV_MAX_PLAYERS ||
         cfg->password_len > GV_PASSWORD_MAX || (cfg->password_len && !cfg->password) || !cfg->clock.now_us ||
-        !cfg->random.fill || cfg->protocol_version < 0 || cfg->protocol_version > 255 || cfg->relay_hold_us < 0 ||
+        protocol_version < 0 || protocol_version > 255 || cfg->relay_hold_us < 0 ||
         cfg->relay_hold_us > MAX_HOLD_US || cfg->relay_hold_rate < 0 ||
         (cfg->cipher != GV_CIPHER_AUTO && cfg->cipher != GV_CIPHER_CHACHA20POLY1305))
         goto out;
-    *out = NULL;
     rc = GV_ENOMEM;
     s = calloc(1, sizeof *s);
     if (!s)
@@ -913,7 +881,6 @@ int gv_server_create(const gv_server_config *cfg, gv_server **out, char *why, si
     if (!s->players)
         goto out;
     s->clock = cfg->clock;
-    s->random = cfg->random;
     s->max_players = cfg->max_players;
     s->local_host = cfg->local_host;
     s->allow_raw = cfg->allow_raw;
@@ -928,7 +895,7 @@ int gv_server_create(const gv_server_config *cfg, gv_server **out, char *why, si
     }
     /* Room for motion between two position updates. */
     s->cull_margin = s->spatial.max_distance * 0.1f > 2.0f ? s->spatial.max_distance * 0.1f : 2.0f;
-    s->protocol_version = cfg->protocol_version ? cfg->protocol_version : GV_PROTOCOL_VERSION;
+    s->protocol_version = protocol_version ? protocol_version : GV_PROTOCOL_VERSION;
     s->next_id = 2;
     if (cfg->password_len) {
         s->has_password = 1;
@@ -947,7 +914,7 @@ int gv_server_create(const gv_server_config *cfg, gv_server **out, char *why, si
         goto out;
     }
     int created = 0;
-    rc = gv_keyfile_load_or_create(path, NULL, s->sk, s->pk, &created, why, why_len);
+    rc = gv_keyfile_load_or_create(path, s->sk, s->pk, &created, why, why_len);
     if (rc < 0)
         goto out;
 
@@ -1009,10 +976,19 @@ int gv_server_port(const gv_server *s)
     return s ? gv_transport_port(&s->transport) : GV_EINVAL;
 }
 
-void gv_server_fingerprint(const gv_server *s, char *out)
+int gv_server_fingerprint(const gv_server *s, char *out, size_t len)
 {
-    if (s && out)
-        gv_keyfile_fingerprint(s->pk, out);
+    if (!s || !out)
+        return GV_EINVAL;
+    if (len < GV_KEYFILE_FINGERPRINT_LEN) {
+        if (len)
+            out[0] = '\0';
+        return GV_ETOOBIG;
+    }
+    char fp[GV_KEYFILE_FINGERPRINT_LEN];
+    gv_keyfile_fingerprint(s->pk, fp);
+    memcpy(out, fp, sizeof fp);
+    return 0;
 }
 
 const uint8_t *gv_server_host_token(const gv_server *s)
@@ -1020,16 +996,20 @@ const uint8_t *gv_server_host_token(const gv_server *s)
     return s ? s->host_token : NULL;
 }
 
-void gv_server_get_stats(const gv_server *s, gv_server_stats *out)
+int gv_server_get_stats(const gv_server *s, gv_server_stats *out)
 {
-    if (!s || !out)
-        return;
+    /* Every size published so far: this one. */
+    if (!s || !out || out->size < sizeof *out)
+        return GV_EINVAL;
     *out = s->stats;
+    out->size = sizeof *out;
     out->datagrams_in = s->transport.stats.datagrams_in;
     out->datagrams_out = s->transport.stats.datagrams_out;
     out->bytes_in = s->transport.stats.bytes_in;
     out->bytes_out = s->transport.stats.bytes_out;
     out->max_datagram_bytes = s->transport.stats.max_datagram_out;
+    out->events_dropped = s->events.overwritten;
+    return 0;
 }
 
 static void update_rate(gv_server *s, uint64_t now)
@@ -1072,7 +1052,7 @@ static int drain(gv_server *s, uint32_t timeout_ms)
 
 int gv_server_service(gv_server *s, gv_event *ev, uint32_t timeout_ms)
 {
-    if (!s || !ev)
+    if (!s || !ev || ev->size < GV_EVENT_SIZE_MIN)
         return GV_EINVAL;
     if (gv_events_pop(&s->events, ev))
         return 1;

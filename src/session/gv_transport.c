@@ -7,6 +7,7 @@
 #include <sys/select.h>
 
 #include <enet/protocol.h>
+#include <sodium.h>
 
 #include "gvoip/error.h"
 #include "packet/gv_msg.h"
@@ -203,6 +204,11 @@ static void setup(gv_transport *t)
     t->host->mtu = GV_ENET_MTU;
     for (size_t i = 0; i < t->host->peerCount; i++)
         t->host->peers[i].mtu = GV_ENET_MTU;
+    /* ENet seeds connection ids from the clock and the host's address;
+     * they seed the datagram checksum that screens forged datagrams, so
+     * they come from libsodium like every other value an attacker must
+     * not guess. */
+    t->host->randomSeed = randombytes_random();
     t->host->checksum = gv_transport_crc32;
     t->host->compressor.context = t;
     t->host->intercept = intercept;

@@ -6,7 +6,7 @@
 # off proves the echo is there to remove: the canceller, the alignment of
 # its reference by the devices' latencies and the delay it finds are
 # judged together. (Scenes with rooms, double talk and drift are the
-# benchmark's, bench/sections/16-clean-input.sh.)
+# benchmark's, bench/sections/46-clean-input.sh.)
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/pulse.sh"
 devrec="$GVOIP_BUILD_DIR/tools/devrec/gvoip-devrec"
@@ -59,7 +59,7 @@ awk -v x="$off" 'BEGIN { exit !(x > -25) }' || fail "without a canceller B's ech
 # talker for a moment) sets the whole run's figure: -14 to -78 dB seen,
 # the worst under ASan. The median second says whether the canceller
 # works; the whole run only that it never makes things worse. The
-# benchmark (17-echo-live) reports the figures.
+# benchmark (47-echo-live) reports the figures.
 awk -v x="$on" -v o="$off" -v m="$on_median" -v om="$off_median" \
   'BEGIN { exit !(m < -30 && om - m >= 25 && x < o - 6) }' ||
   fail "with the canceller B's echo is ${on} dB, median second ${on_median} dB (want below -30 and 25 dB below ${off_median}; the run 6 dB below ${off})"

@@ -1,5 +1,6 @@
-# Duplicate names, a full lobby, a bad name, a protocol version mismatch:
-# each refused (or renamed) with a reason both sides can print.
+# Duplicate names, a full lobby, a bad name: each refused (or renamed) with
+# a reason both sides can print. (A protocol version mismatch needs a
+# client of another version: tests/unit/test_api.c makes one.)
 source "$(dirname "$0")/lib.sh"
 
 start server server --port 0 --max-players 2 --json
@@ -27,10 +28,6 @@ wait_for longname '"reason":"bad name: name is longer than 32 bytes"'
 start badutf8 join "127.0.0.1:$port" --name "$(printf 'x\xc3\x28')" "${NOAUDIO[@]}"
 expect_exit badutf8 3
 wait_for badutf8 '"reason":"bad name: name is not valid UTF-8"'
-
-start old join "127.0.0.1:$port" --name olde "${NOAUDIO[@]}" --protocol-version 1
-expect_exit old 3
-wait_for old '"reason":"server speaks protocol version 2, this client speaks 1"'
 
 # Nobody could join in the meantime: alice saw no one else.
 [ "$(count a1 '"event":"player_connected"')" -eq 1 ] || fail "alice saw refused players"

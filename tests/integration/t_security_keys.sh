@@ -68,4 +68,13 @@ start changed join "127.0.0.1:$port" --name good --password-file "$TMP/pw" "${NO
 expect_exit changed 3
 wait_for_text changed "SERVER KEY CHANGED for 127.0.0.1:$port: known $fp, now $fp2"
 grep -q "known_servers" "$TMP/changed.out" || fail "no hint where the known key lives"
+
+# A known-servers file that cannot be read is not a changed key: the join
+# is refused (exit 3) saying so.
+mkdir "$TMP/unreadable"
+start unreadable join "127.0.0.1:$port" --name good --password-file "$TMP/pw" --known-servers "$TMP/unreadable" \
+  "${NOAUDIO[@]}"
+expect_exit unreadable 3
+wait_for_text unreadable "cannot check the server key of 127.0.0.1:$port against $TMP/unreadable"
+grep -q "CHANGED" "$TMP/unreadable.out" "$TMP/unreadable.err" && fail "an unreadable file reported as a changed key"
 echo "PASS"

@@ -65,6 +65,8 @@ typedef struct world {
     size_t player_len[NCLIENTS][NCLIENTS];
     speak_event speak[NCLIENTS][MAX_SPEAK_EVENTS];
     int speak_count[NCLIENTS];
+    /* The players each client was told of (PLAYER_CONNECTED), by id. */
+    char known_name[NCLIENTS][NCLIENTS + 2][GV_NAME_BYTES];
     int closing;         /* the server is gone on purpose */
     int server_gone[NCLIENTS];
     char dir[64];
@@ -137,11 +139,33 @@ static double tone_peak(const float *buf, size_t len, double hz)
     return tone_stat(buf, len, hz, 1);
 }
 
+/* One stream in order: a player is announced before they are heard, and
+ * their SPEAKING events carry the announced name (your own, none). */
+static void check_speaker(const world *w, int i, const gv_event *ev)
+{
+    if (ev->id == w->id[i]) {
+        if (ev->name[0])
+            fail_msg("client %s: own SPEAKING event named \"%s\", want empty", names[i], ev->name);
+        return;
+    }
+    if (ev->id >= NCLIENTS + 2 || !w->known_name[i][ev->id][0])
+        fail_msg("client %s: SPEAKING for id %u before its PLAYER_CONNECTED", names[i], ev->id);
+    if (strcmp(ev->name, w->known_name[i][ev->id]) != 0)
+        fail_msg("client %s: SPEAKING for id %u named \"%s\", announced as \"%s\"", names[i], ev->id, ev->name,
+                 w->known_name[i][ev->id]);
+}
+
 static void handle_event(world *w, int i, const gv_event *ev)
 {
+    if (ev->size != sizeof *ev || !ev->reason)
+        fail_msg("client %s: event of size %u, reason %p", names[i], ev->size, (const void *)ev->reason);
     if (ev->type == GV_EVENT_CONNECTED)
         w->id[i] = ev->id;
-    else if (ev->type == GV_EVENT_SPEAKING && w->speak_count[i] < MAX_SPEAK_EVENTS) {
+    else if (ev->type == GV_EVENT_PLAYER_CONNECTED && ev->id < NCLIENTS + 2)
+        snprintf(w->known_name[i][ev->id], GV_NAME_BYTES, "%s", ev->name);
+    if (ev->type == GV_EVENT_SPEAKING)
+        check_speaker(w, i, ev);
+    if (ev->type == GV_EVENT_SPEAKING && w->speak_count[i] < MAX_SPEAK_EVENTS) {
         speak_event *s = &w->speak[i][w->speak_count[i]++];
         s->id = ev->id;
         s->on = ev->on;
@@ -154,7 +178,7 @@ static void handle_event(world *w, int i, const gv_event *ev)
 
 static void service_all(world *w)
 {
-    gv_event ev;
+    gv_event ev = {.size = sizeof ev};
     int rc;
     while ((rc = gv_server_service(w->server, &ev, 0)) > 0) {
     }
@@ -288,8 +312,8 @@ static double wait_tone(world *w, int i, int j, int want_heard)
 
 static uint64_t sent_packets(const world *w, int i)
 {
-    gv_client_stats st;
-    gv_client_get_stats(w->c[i], &st);
+    gv_client_stats st = {.size = sizeof st};
+    assert_int_equal(gv_client_get_stats(w->c[i], &st), 0);
     return st.voice_packets;
 }
 
@@ -297,6 +321,7 @@ static uint64_t sent_packets(const world *w, int i)
 static uint64_t received_packets(const world *w, int i, int j)
 {
     gv_peer_stats ps[GV_DEFAULT_MAX_PLAYERS];
+    ps[0].size = sizeof ps[0];
     int n = gv_client_get_peer_stats(w->c[i], ps, GV_DEFAULT_MAX_PLAYERS);
     for (int k = 0; k < n; k++)
         if (ps[k].id == w->id[j])
@@ -396,7 +421,7 @@ static void world_free(world *w)
     for (int done = 0; !done && mono_us() < end; sleep_ms(2)) {
         done = 1;
         for (int i = 0; i < NCLIENTS; i++) {
-            gv_event ev;
+            gv_event ev = {.size = sizeof ev};
             while (w->c[i] && !w->server_gone[i] && gv_client_service(w->c[i], &ev, 0) > 0)
                 handle_event(w, i, &ev);
             if (w->c[i] && !w->server_gone[i])

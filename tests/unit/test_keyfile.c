@@ -80,22 +80,6 @@ static unsigned mode_of(const char *path)
     return (unsigned)(st.st_mode & 07777);
 }
 
-static void counting_fill(void *ctx, void *buf, size_t len)
-{
-    uint8_t *next = ctx;
-    uint8_t *p = buf;
-    for (size_t i = 0; i < len; i++)
-        p[i] = (*next)++;
-}
-
-static void must_not_fill(void *ctx, void *buf, size_t len)
-{
-    (void)ctx;
-    (void)buf;
-    (void)len;
-    fail_msg("loading an existing key must not draw randomness");
-}
-
 static int all_zero(const uint8_t *p, size_t n)
 {
     uint8_t acc = 0;
@@ -104,15 +88,21 @@ static int all_zero(const uint8_t *p, size_t n)
     return acc == 0;
 }
 
+/* The key file text for secret key sk. */
+static void key_text_of(char out[200], const uint8_t sk[32])
+{
+    strcpy(out, header);
+    sodium_bin2hex(out + strlen(header), 65, sk, 32);
+    strcat(out, "\n");
+}
+
 /* A valid key file text for secret bytes start, start+1, ... */
 static void key_text(char out[200], uint8_t start)
 {
     uint8_t sk[32];
     for (int i = 0; i < 32; i++)
         sk[i] = (uint8_t)(start + i);
-    strcpy(out, header);
-    sodium_bin2hex(out + strlen(header), 65, sk, 32);
-    strcat(out, "\n");
+    key_text_of(out, sk);
 }
 
 /* ---- key file --------------------------------------------------------- */
@@ -125,16 +115,12 @@ static void test_create_then_load(void **state)
     tmp_make(&t);
     tmp_join(&t, "a/b/server.key", path);
 
-    uint8_t next = 1;
-    gv_random rng = {counting_fill, &next};
     uint8_t sk[32], pk[32], pk2[32], sk2[32];
     int created = -1;
     char why[256];
-    assert_int_equal(gv_keyfile_load_or_create(path, &rng, sk, pk, &created, why, sizeof why),
-                     GV_OK);
+    assert_int_equal(gv_keyfile_load_or_create(path, sk, pk, &created, why, sizeof why), GV_OK);
     assert_int_equal(created, 1);
-    for (int i = 0; i < 32; i++)
-        assert_int_equal(sk[i], i + 1);
+    assert_false(all_zero(sk, 32));
     assert_int_equal(crypto_scalarmult_base(pk2, sk), 0);
     assert_memory_equal(pk, pk2, 32);
 
@@ -143,17 +129,22 @@ static void test_create_then_load(void **state)
     assert_int_equal(mode_of(dir), 0700);
     tmp_join(&t, "a/b", dir);
     assert_int_equal(mode_of(dir), 0700);
-    key_text(expect, 1);
+    key_text_of(expect, sk);
     assert_int_equal(read_file(path, text, sizeof text), strlen(expect));
     assert_string_equal(text, expect);
 
-    gv_random never = {must_not_fill, NULL};
+    /* Loading gives back the same key, not a new one. */
     created = -1;
-    assert_int_equal(gv_keyfile_load_or_create(path, &never, sk2, pk2, &created, why, sizeof why),
-                     GV_OK);
+    assert_int_equal(gv_keyfile_load_or_create(path, sk2, pk2, &created, why, sizeof why), GV_OK);
     assert_int_equal(created, 0);
     assert_memory_equal(sk, sk2, 32);
     assert_memory_equal(pk, pk2, 32);
+
+    /* Another server gets a key of its own. */
+    tmp_join(&t, "other.key", path);
+    assert_int_equal(gv_keyfile_load_or_create(path, sk2, pk2, &created, why, sizeof why), GV_OK);
+    assert_int_equal(created, 1);
+    assert_memory_not_equal(sk, sk2, 32);
     tmp_remove(&t);
 }
 
@@ -169,12 +160,12 @@ static void test_create_under_strict_umask(void **state)
     mode_t old = umask(0377);
     uint8_t sk[32], pk[32];
     int created = 0;
-    int rc = gv_keyfile_load_or_create(path, NULL, sk, pk, &created, NULL, 0);
+    int rc = gv_keyfile_load_or_create(path, sk, pk, &created, NULL, 0);
     umask(old);
     assert_int_equal(rc, GV_OK);
     assert_int_equal(created, 1);
     assert_int_equal(mode_of(path), 0600);
-    assert_int_equal(gv_keyfile_load_or_create(path, NULL, sk, pk, &created, NULL, 0), GV_OK);
+    assert_int_equal(gv_keyfile_load_or_create(path, sk, pk, &created, NULL, 0), GV_OK);
     assert_int_equal(created, 0);
     tmp_remove(&t);
 }
@@ -206,7 +197,7 @@ static void test_mode_checked(void **state)
         uint8_t sk[32], pk[32];
         int created = -1;
         memset(why, 'x', sizeof why);
-        int rc = gv_keyfile_load_or_create(path, NULL, sk, pk, &created, why, sizeof why);
+        int rc = gv_keyfile_load_or_create(path, sk, pk, &created, why, sizeof why);
         if (rc != cases[c].expect)
             print_error("mode %04o: %d (%s)\n", (unsigned)cases[c].mode, rc, why);
         assert_int_equal(rc, cases[c].expect);
@@ -271,7 +262,7 @@ static void test_malformed_refused(void **state)
         write_file(path, cases[c].text, strlen(cases[c].text), 0600);
         uint8_t sk[32], pk[32];
         int created = -1;
-        int rc = gv_keyfile_load_or_create(path, NULL, sk, pk, &created, why, sizeof why);
+        int rc = gv_keyfile_load_or_create(path, sk, pk, &created, why, sizeof why);
         if (rc != cases[c].expect)
             print_error("case %s: %d (%s)\n", cases[c].name, rc, why);
         assert_int_equal(rc, cases[c].expect);
@@ -298,7 +289,7 @@ static void test_odd_paths(void **state)
     /* A directory where the key should be. */
     tmp_join(&t, "dir.key", path);
     assert_int_equal(mkdir(path, 0700), 0);
-    assert_int_equal(gv_keyfile_load_or_create(path, NULL, sk, pk, NULL, why, sizeof why), GV_EKEY);
+    assert_int_equal(gv_keyfile_load_or_create(path, sk, pk, NULL, why, sizeof why), GV_EKEY);
     assert_non_null(strstr(why, "not a regular file"));
 
     /* A parent that is a file: nothing can be created. */
@@ -306,7 +297,7 @@ static void test_odd_paths(void **state)
     tmp_join(&t, "plain", file);
     write_file(file, "x", 1, 0600);
     tmp_join(&t, "plain/server.key", path);
-    assert_int_equal(gv_keyfile_load_or_create(path, NULL, sk, pk, NULL, why, sizeof why), GV_EIO);
+    assert_int_equal(gv_keyfile_load_or_create(path, sk, pk, NULL, why, sizeof why), GV_EIO);
     assert_non_null(strstr(why, path));
 
     /* A key owned by someone else (needs root to arrange). */
@@ -316,14 +307,14 @@ static void test_odd_paths(void **state)
         key_text(text, 1);
         write_file(path, text, strlen(text), 0600);
         assert_int_equal(chown(path, 65534, 65534), 0);
-        assert_int_equal(gv_keyfile_load_or_create(path, NULL, sk, pk, NULL, why, sizeof why),
+        assert_int_equal(gv_keyfile_load_or_create(path, sk, pk, NULL, why, sizeof why),
                          GV_EKEY);
         assert_non_null(strstr(why, "another user"));
     }
 
-    assert_int_equal(gv_keyfile_load_or_create(NULL, NULL, sk, pk, NULL, NULL, 0), GV_EINVAL);
-    assert_int_equal(gv_keyfile_load_or_create("", NULL, sk, pk, NULL, NULL, 0), GV_EINVAL);
-    assert_int_equal(gv_keyfile_load_or_create(path, NULL, NULL, pk, NULL, NULL, 0), GV_EINVAL);
+    assert_int_equal(gv_keyfile_load_or_create(NULL, sk, pk, NULL, NULL, 0), GV_EINVAL);
+    assert_int_equal(gv_keyfile_load_or_create("", sk, pk, NULL, NULL, 0), GV_EINVAL);
+    assert_int_equal(gv_keyfile_load_or_create(path, NULL, pk, NULL, NULL, 0), GV_EINVAL);
     tmp_remove(&t);
 }
 

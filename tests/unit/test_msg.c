@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <math.h>
 #include <string.h>
 
 #include "gvoip/error.h"
@@ -272,26 +273,27 @@ static void test_position_roundtrip(void **state)
     gv_msg m = {.type = GV_MSG_POSITION_RELAY};
     m.u.position.sender = 513;
     m.u.position.seq = 65535;
-    const float pos[3] = {-10.0f, 0.0f, 2.5f}, facing[3] = {0.0f, -1.0f, 1e-30f};
-    memcpy(m.u.position.pos, pos, sizeof pos);
-    memcpy(m.u.position.facing, facing, sizeof facing);
+    const gv_player_pose pose = {-10.0f, 0.0f, 2.5f, 0.0f, -1.0f, 1e-30f};
+    m.u.position.pose = pose;
     int n = gv_msg_encode(&m, buf, sizeof buf);
     assert_int_equal(n, GV_POSITION_RELAY_LEN);
     gv_msg d;
     assert_int_equal(gv_msg_decode(buf, (size_t)n, &d), 0);
     assert_int_equal(d.u.position.sender, 513);
     assert_int_equal(d.u.position.seq, 65535);
-    assert_memory_equal(d.u.position.pos, pos, sizeof pos);
-    assert_memory_equal(d.u.position.facing, facing, sizeof facing);
+    assert_memory_equal(&d.u.position.pose, &pose, sizeof pose);
     /* The documented example bytes. */
     m.type = GV_MSG_POSITION;
     m.u.position.seq = 7;
-    m.u.position.facing[2] = 0.0f;
+    m.u.position.pose.fz = 0.0f;
     static const uint8_t doc[] = {0x32, 0x00, 0x07, 0xc1, 0x20, 0, 0, 0, 0, 0, 0, 0x40, 0x20, 0, 0,
                                   0,    0,    0,    0,    0xbf, 0x80, 0, 0, 0, 0, 0, 0};
     assert_int_equal(gv_msg_encode(&m, buf, sizeof buf), GV_POSITION_LEN);
     assert_memory_equal(buf, doc, sizeof doc);
-    m.u.position.pos[1] = 2e7f;
+    m.u.position.pose.y = 2e7f;
+    assert_int_equal(gv_msg_encode(&m, buf, sizeof buf), GV_EINVAL);
+    m.u.position.pose.y = 0.0f;
+    m.u.position.pose.fx = NAN;
     assert_int_equal(gv_msg_encode(&m, buf, sizeof buf), GV_EINVAL);
 
     gv_msg sp = {.type = GV_MSG_SPATIAL_CONFIG};
@@ -307,7 +309,21 @@ static void test_position_roundtrip(void **state)
     assert_memory_equal(buf, sdoc, sizeof sdoc);
     assert_int_equal(gv_msg_decode(buf, GV_SPATIAL_CONFIG_LEN, &d), 0);
     assert_true(d.u.spatial.max_distance == 50.0f && d.u.spatial.unit_size == 10.0f);
-    sp.u.spatial.flags = 0x80;
+    assert_memory_equal(&d.u.spatial, &sp.u.spatial, sizeof sp.u.spatial);
+    /* godot_pan is the flag byte's one bit. */
+    sp.u.spatial.godot_pan = 1;
+    assert_int_equal(gv_msg_encode(&sp, buf, sizeof buf), GV_SPATIAL_CONFIG_LEN);
+    assert_int_equal(buf[3], GV_SPATIAL_FLAG_GODOT_PAN);
+    assert_int_equal(gv_msg_decode(buf, GV_SPATIAL_CONFIG_LEN, &d), 0);
+    assert_int_equal(d.u.spatial.godot_pan, 1);
+    /* What a byte or the flag cannot say is refused, not truncated. */
+    sp.u.spatial.godot_pan = 2;
+    assert_int_equal(gv_msg_encode(&sp, buf, sizeof buf), GV_EINVAL);
+    sp.u.spatial.godot_pan = 0;
+    sp.u.spatial.mode = 3;
+    assert_int_equal(gv_msg_encode(&sp, buf, sizeof buf), GV_EINVAL);
+    sp.u.spatial.mode = 1;
+    sp.u.spatial.model = -1;
     assert_int_equal(gv_msg_encode(&sp, buf, sizeof buf), GV_EINVAL);
 }
 

@@ -33,33 +33,25 @@ static void assert_hex(const uint8_t *bin, size_t len, const char *expected)
     assert_string_equal(hex, expected);
 }
 
-/* Hands out preset bytes in order, so the ephemeral keys are known. */
-typedef struct script {
-    uint8_t bytes[96];
-    size_t len, pos;
-} script;
-
-static void script_fill(void *ctx, void *buf, size_t len)
-{
-    script *s = ctx;
-    assert_true(s->pos + len <= s->len);
-    memcpy(buf, s->bytes + s->pos, len);
-    s->pos += len;
-}
-
-/* splitmix64: a seeded source for tests that want "any" keys. */
+/* splitmix64: seeded bytes for tests that want "any" keys, repeatably. */
 static uint64_t g_seed = 0x67766f697031ull;
 
-static void seeded_fill(void *ctx, void *buf, size_t len)
+static void seeded_fill(uint64_t *st, uint8_t *p, size_t len)
 {
-    uint64_t *st = ctx;
-    uint8_t *p = buf;
     for (size_t i = 0; i < len; i++) {
         uint64_t z = (*st += 0x9e3779b97f4a7c15ull);
         z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
         z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
         p[i] = (uint8_t)(z ^ (z >> 31));
     }
+}
+
+/* A side whose ephemeral secret is the next 32 seeded bytes. */
+static void seeded_ephemeral(uint64_t *st, gv_noise *ns)
+{
+    uint8_t e_sk[32];
+    seeded_fill(st, e_sk, sizeof e_sk);
+    assert_int_equal(gv_noise_test_ephemeral(ns, e_sk), GV_OK);
 }
 
 #define CHECK_SEEDED(cond)                                                                         \
@@ -77,7 +69,7 @@ static const char bob_sk_hex[] = "5dab087e624a8a4b79e17f8b83800ee66f3bb1292618b6
 static const char bob_pk_hex[] = "de9edb7d7b7dc1b4d35b61c2ece435373f8343c85b78674dadfc7e146f882b4f";
 static const char shared_hex[] = "4a5d9d5ba4ce2de1728e3bf480350f25e07e21c947d19e3376f09b3c1e161742";
 
-/* The regression vector (docs/crypto-notes.md): initiator ephemeral =
+/* The regression vector (docs/protocol.md, "Cryptography" 1): initiator ephemeral =
  * Alice, responder static = Bob, responder ephemeral = bytes 0x40..0x5f. */
 static const uint8_t vec_prologue[] = {'g', 'v', 'o', 'i', 'p', 0x01};
 static const char vec_p1[] = "gvoip msg1";
@@ -95,8 +87,6 @@ static const char vec_k2_hex[] = "f35fe249a6afa1cd433a8b70cbb52baa2bcb98edeb561b
 
 typedef struct fixture {
     uint8_t s_sk[32], s_pk[32];
-    script ri, rr;
-    gv_random rng_i, rng_r;
     gv_noise *init, *resp;
     uint8_t msg1[256], msg2[256];
     int msg1_len, msg2_len;
@@ -105,19 +95,17 @@ typedef struct fixture {
 static void setup_sides(fixture *f, const uint8_t *pro_i, size_t pro_i_len, const uint8_t *pro_r,
                         size_t pro_r_len)
 {
+    uint8_t e_i[32], e_r[32];
     memset(f, 0, sizeof *f);
     unhex(bob_sk_hex, f->s_sk, 32);
     unhex(bob_pk_hex, f->s_pk, 32);
-    unhex(alice_sk_hex, f->ri.bytes, 32);
-    f->ri.len = 32;
+    unhex(alice_sk_hex, e_i, 32);
     for (int i = 0; i < 32; i++)
-        f->rr.bytes[i] = (uint8_t)(0x40 + i);
-    f->rr.len = 32;
-    f->rng_i = (gv_random){script_fill, &f->ri};
-    f->rng_r = (gv_random){script_fill, &f->rr};
-    assert_int_equal(gv_noise_initiator_create(pro_i, pro_i_len, &f->rng_i, &f->init), GV_OK);
-    assert_int_equal(
-        gv_noise_responder_create(pro_r, pro_r_len, f->s_sk, f->s_pk, &f->rng_r, &f->resp), GV_OK);
+        e_r[i] = (uint8_t)(0x40 + i);
+    assert_int_equal(gv_noise_initiator_create(pro_i, pro_i_len, &f->init), GV_OK);
+    assert_int_equal(gv_noise_responder_create(pro_r, pro_r_len, f->s_sk, f->s_pk, &f->resp), GV_OK);
+    assert_int_equal(gv_noise_test_ephemeral(f->init, e_i), GV_OK);
+    assert_int_equal(gv_noise_test_ephemeral(f->resp, e_r), GV_OK);
 }
 
 static void setup_vector(fixture *f)
@@ -262,23 +250,67 @@ static void test_hkdf_matches_noise_formula(void **state)
     assert_int_equal(gv_noise_hkdf(NULL, 1, ikm, 32, NULL, 0, okm, 64), GV_EINVAL);
 }
 
+/* A fixed ephemeral secret gives RFC 7748's public keys in message 1, and
+ * the two sides of the vector share RFC 7748's secret. */
 static void test_x25519_rfc7748(void **state)
 {
     (void)state;
-    script s = {.len = 64};
-    unhex(alice_sk_hex, s.bytes, 32);
-    unhex(bob_sk_hex, s.bytes + 32, 32);
-    gv_random rng = {script_fill, &s};
-    uint8_t a_sk[32], a_pk[32], b_sk[32], b_pk[32], shared[32];
-    assert_int_equal(gv_noise_keypair(&rng, a_sk, a_pk), GV_OK);
-    assert_int_equal(gv_noise_keypair(&rng, b_sk, b_pk), GV_OK);
-    assert_hex(a_pk, 32, alice_pk_hex);
-    assert_hex(b_pk, 32, bob_pk_hex);
+    uint8_t a_sk[32], b_sk[32], b_pk[32], shared[32], m1[64];
+    gv_noise *a = NULL, *b = NULL;
+    unhex(alice_sk_hex, a_sk, 32);
+    unhex(bob_sk_hex, b_sk, 32);
+    assert_int_equal(gv_noise_initiator_create(NULL, 0, &a), GV_OK);
+    assert_int_equal(gv_noise_initiator_create(NULL, 0, &b), GV_OK);
+    assert_int_equal(gv_noise_test_ephemeral(a, a_sk), GV_OK);
+    assert_int_equal(gv_noise_test_ephemeral(b, b_sk), GV_OK);
+    assert_int_equal(gv_noise_write_message(a, NULL, 0, m1, sizeof m1), GV_NOISE_MSG1_MIN);
+    assert_hex(m1, 32, alice_pk_hex);
+    assert_int_equal(gv_noise_write_message(b, NULL, 0, m1, sizeof m1), GV_NOISE_MSG1_MIN);
+    assert_hex(m1, 32, bob_pk_hex);
+    unhex(bob_pk_hex, b_pk, 32);
     assert_int_equal(crypto_scalarmult(shared, a_sk, b_pk), 0);
     assert_hex(shared, 32, shared_hex);
-    assert_int_equal(gv_noise_keypair(NULL, a_sk, NULL), GV_EINVAL);
-    gv_random broken = {NULL, NULL};
-    assert_int_equal(gv_noise_keypair(&broken, a_sk, a_pk), GV_EINVAL);
+    /* Too late once the message is out. */
+    assert_int_equal(gv_noise_test_ephemeral(a, a_sk), GV_ESTATE);
+    assert_int_equal(gv_noise_test_ephemeral(NULL, a_sk), GV_EINVAL);
+    assert_int_equal(gv_noise_test_ephemeral(b, NULL), GV_EINVAL);
+    gv_noise_destroy(a);
+    gv_noise_destroy(b);
+}
+
+/* Without the test hook every key is libsodium's: each pair matches, and
+ * no two handshakes (either side) share an ephemeral key. */
+static void test_fresh_keys(void **state)
+{
+    (void)state;
+    uint8_t sk[2][32], pk[2][32], derived[32], s_sk[32], s_pk[32];
+    uint8_t m1[2][64], m2[2][128], p[16];
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(gv_noise_keypair(sk[i], pk[i]), GV_OK);
+        assert_int_equal(crypto_scalarmult_base(derived, sk[i]), 0);
+        assert_memory_equal(derived, pk[i], 32);
+    }
+    assert_memory_not_equal(sk[0], sk[1], 32);
+    assert_int_equal(gv_noise_keypair(sk[0], NULL), GV_EINVAL);
+    assert_int_equal(gv_noise_keypair(NULL, pk[0]), GV_EINVAL);
+
+    assert_int_equal(gv_noise_keypair(s_sk, s_pk), GV_OK);
+    for (int i = 0; i < 2; i++) {
+        gv_noise *init = NULL, *resp = NULL;
+        assert_int_equal(gv_noise_initiator_create(vec_prologue, sizeof vec_prologue, &init), GV_OK);
+        assert_int_equal(
+            gv_noise_responder_create(vec_prologue, sizeof vec_prologue, s_sk, s_pk, &resp), GV_OK);
+        assert_int_equal(gv_noise_write_message(init, NULL, 0, m1[i], sizeof m1[i]),
+                         GV_NOISE_MSG1_MIN);
+        assert_int_equal(gv_noise_read_message(resp, m1[i], GV_NOISE_MSG1_MIN, p, sizeof p), 0);
+        assert_int_equal(gv_noise_write_message(resp, NULL, 0, m2[i], sizeof m2[i]),
+                         GV_NOISE_MSG2_LEN);
+        assert_int_equal(gv_noise_read_message(init, m2[i], GV_NOISE_MSG2_LEN, p, sizeof p), 0);
+        gv_noise_destroy(init);
+        gv_noise_destroy(resp);
+    }
+    assert_memory_not_equal(m1[0], m1[1], 32);
+    assert_memory_not_equal(m2[0], m2[1], 32);
 }
 
 /* ---- the handshake ------------------------------------------------------- */
@@ -306,7 +338,7 @@ static void test_vector_transcript(void **state)
     assert_memory_equal(ki.send, rk1, 32);
     assert_memory_equal(ki.recv, rk2, 32);
 
-    /* ...and as pinned in docs/crypto-notes.md, so any change shows. */
+    /* ...and as pinned in docs/protocol.md, so any change shows. */
     assert_hex(f.msg1, (size_t)f.msg1_len, vec_msg1_hex);
     assert_hex(f.msg2, (size_t)f.msg2_len, vec_msg2_hex);
     assert_hex(ki.handshake_hash, 32, vec_hash_hex);
@@ -322,13 +354,15 @@ static void test_mirrored_keys(void **state)
 {
     (void)state;
     uint64_t st = g_seed;
-    gv_random rng = {seeded_fill, &st};
     uint8_t s_sk[32], s_pk[32], got_pk[32], p[16];
     uint8_t m1[64], m2[128];
     gv_noise *init = NULL, *resp = NULL;
-    CHECK_SEEDED(gv_noise_keypair(&rng, s_sk, s_pk) == GV_OK);
-    CHECK_SEEDED(gv_noise_initiator_create(NULL, 0, &rng, &init) == GV_OK);
-    CHECK_SEEDED(gv_noise_responder_create(NULL, 0, s_sk, s_pk, &rng, &resp) == GV_OK);
+    seeded_fill(&st, s_sk, sizeof s_sk);
+    CHECK_SEEDED(crypto_scalarmult_base(s_pk, s_sk) == 0);
+    CHECK_SEEDED(gv_noise_initiator_create(NULL, 0, &init) == GV_OK);
+    CHECK_SEEDED(gv_noise_responder_create(NULL, 0, s_sk, s_pk, &resp) == GV_OK);
+    seeded_ephemeral(&st, init);
+    seeded_ephemeral(&st, resp);
     int n1 = gv_noise_write_message(init, NULL, 0, m1, sizeof m1);
     CHECK_SEEDED(n1 == GV_NOISE_MSG1_MIN);
     CHECK_SEEDED(gv_noise_read_message(resp, m1, (size_t)n1, NULL, 0) == 0);
@@ -486,8 +520,7 @@ static void test_bad_lengths(void **state)
             reader = f.init;
         } else {
             gv_noise_destroy(f.resp);
-            assert_int_equal(gv_noise_responder_create(NULL, 0, f.s_sk, f.s_pk, NULL, &f.resp),
-                             GV_OK);
+            assert_int_equal(gv_noise_responder_create(NULL, 0, f.s_sk, f.s_pk, &f.resp), GV_OK);
             reader = f.resp;
         }
         const uint8_t *msg = cases[c].reader_is_initiator ? f.msg2 : f.msg1;
@@ -513,10 +546,10 @@ static void test_state_and_args(void **state)
     uint8_t key[32] = {0};
 
     gv_noise_destroy(NULL);
-    assert_int_equal(gv_noise_initiator_create(NULL, 1, NULL, &n), GV_EINVAL);
+    assert_int_equal(gv_noise_initiator_create(NULL, 1, &n), GV_EINVAL);
     assert_null(n);
-    assert_int_equal(gv_noise_initiator_create(NULL, 0, NULL, NULL), GV_EINVAL);
-    assert_int_equal(gv_noise_responder_create(NULL, 0, NULL, key, NULL, &n), GV_EINVAL);
+    assert_int_equal(gv_noise_initiator_create(NULL, 0, NULL), GV_EINVAL);
+    assert_int_equal(gv_noise_responder_create(NULL, 0, NULL, key, &n), GV_EINVAL);
     assert_null(n);
 
     setup_vector(&f);
@@ -568,17 +601,16 @@ static void test_replayed_handshake(void **state)
     assert_int_equal(gv_noise_split(f.resp, &orig), GV_OK);
 
     uint64_t st = g_seed;
-    gv_random rng = {seeded_fill, &st};
     gv_noise *other = NULL, *resp2 = NULL;
-    assert_int_equal(gv_noise_initiator_create(vec_prologue, sizeof vec_prologue, &rng, &other),
-                     GV_OK);
+    assert_int_equal(gv_noise_initiator_create(vec_prologue, sizeof vec_prologue, &other), GV_OK);
+    seeded_ephemeral(&st, other);
     assert_int_equal(gv_noise_write_message(other, NULL, 0, m1, sizeof m1), GV_NOISE_MSG1_MIN);
     assert_int_equal(gv_noise_read_message(other, f.msg2, (size_t)f.msg2_len, p, sizeof p),
                      GV_EAUTH);
 
-    assert_int_equal(gv_noise_responder_create(vec_prologue, sizeof vec_prologue, f.s_sk, f.s_pk,
-                                               &rng, &resp2),
-                     GV_OK);
+    assert_int_equal(
+        gv_noise_responder_create(vec_prologue, sizeof vec_prologue, f.s_sk, f.s_pk, &resp2), GV_OK);
+    seeded_ephemeral(&st, resp2);
     assert_int_equal(gv_noise_read_message(resp2, f.msg1, (size_t)f.msg1_len, p, sizeof p),
                      (int)strlen(vec_p1));
     int n2 = gv_noise_write_message(resp2, NULL, 0, m2, sizeof m2);
@@ -621,6 +653,7 @@ int main(void)
         cmocka_unit_test(test_hkdf_rfc5869_case1),
         cmocka_unit_test(test_hkdf_matches_noise_formula),
         cmocka_unit_test(test_x25519_rfc7748),
+        cmocka_unit_test(test_fresh_keys),
         cmocka_unit_test(test_vector_transcript),
         cmocka_unit_test(test_mirrored_keys),
         cmocka_unit_test(test_tamper_msg2),

@@ -396,7 +396,7 @@ static void playout_two_threads(void **state)
             assert_int_equal(gv_playout_add(pl, id), 0);
             t[k].seq = 0;
         }
-        gv_pose pose = {{(float)(test_rng_uniform() * 10), 0, 0}, {0, -1, 0}};
+        gv_player_pose pose = {(float)(test_rng_uniform() * 10), 0, 0, 0, -1, 0};
         gv_playout_player(pl, id, 0.5f + (float)test_rng_uniform(), 0, &pose);
         for (int j = 0; j < 3; j++) {
             int n = talker_next(&t[j]);

@@ -180,7 +180,7 @@ static void test_wire_layout_and_nonce(void **state)
     pair_close(&p);
 }
 
-/* The vector of docs/crypto-notes.md: the send key is k1 of the handshake
+/* The vector of docs/protocol.md ("Cryptography" 2): the send key is k1 of the handshake
  * vector in test_noise.c; the expected bytes were computed independently
  * (Python's cryptography package). */
 /* Sealed bytes computed independently (Python's cryptography package:

@@ -39,11 +39,11 @@ static double ref_gain_3d(int model, double u, double max_d, double vol, double 
     double att = 0.0;
     if (max_d > 0.0 && d > max_d)
         return 0.0;
-    if (model == GV_ATTEN_INVERSE)
+    if (model == GV_ATTENUATION_INVERSE)
         att = 20.0 * log10(1.0 / (d / u + 1e-5));
-    else if (model == GV_ATTEN_INVERSE_SQUARE)
+    else if (model == GV_ATTENUATION_INVERSE_SQUARE)
         att = 20.0 * log10(1.0 / (pow(d / u, 2.0) + 1e-5));
-    else if (model == GV_ATTEN_LOGARITHMIC)
+    else if (model == GV_ATTENUATION_LOGARITHMIC)
         att = -20.0 * log(d / u + 1e-5);
     att += vol;
     if (att > max_db)
@@ -62,19 +62,19 @@ static double ref_gain_2d(double max_d, double a, double vol, double d)
 }
 
 /* Offset of the source to the listener's right, and distance. */
-static double ref_offset(int mode, const gv_pose *l, const gv_vec3 *s, double *dist)
+static double ref_offset(int mode, const gv_player_pose *l, const gv_player_pose *s, double *dist)
 {
-    double rx = (double)s->x - l->position.x, ry = (double)s->y - l->position.y;
-    double rz = mode == GV_SPATIAL_2D ? 0.0 : (double)s->z - l->position.z;
+    double rx = (double)s->x - l->x, ry = (double)s->y - l->y;
+    double rz = mode == GV_SPATIAL_MODE_2D ? 0.0 : (double)s->z - l->z;
     double ax, ay, az;
-    if (mode == GV_SPATIAL_2D) {
-        ax = -l->facing.y;
-        ay = l->facing.x;
+    if (mode == GV_SPATIAL_MODE_2D) {
+        ax = -l->fy;
+        ay = l->fx;
         az = 0.0;
     } else {
-        ax = -l->facing.z;
+        ax = -l->fz;
         ay = 0.0;
-        az = l->facing.x;
+        az = l->fx;
     }
     double len = sqrt(ax * ax + ay * ay + az * az);
     *dist = sqrt(rx * rx + ry * ry + rz * rz);
@@ -88,14 +88,14 @@ static void ref_equal_power(double pan, double g, double *l, double *r)
     *r = g * sqrt(2.0) * sin((pan + 1.0) * PI / 4.0);
 }
 
-static void ref_gains(const gv_spatial_params *p, const gv_pose *l, const gv_vec3 *s, double *gl,
+static void ref_gains(const gv_spatial_config *p, const gv_player_pose *l, const gv_player_pose *s, double *gl,
                       double *gr)
 {
     double d, x = ref_offset(p->mode, l, s, &d);
-    double g = p->mode == GV_SPATIAL_3D
+    double g = p->mode == GV_SPATIAL_MODE_3D
                    ? ref_gain_3d(p->model, p->unit_size, p->max_distance, p->volume_db, p->max_db, d)
                    : ref_gain_2d(p->max_distance, p->attenuation, p->volume_db, d);
-    if (p->mode == GV_SPATIAL_2D && p->godot_pan) {
+    if (p->mode == GV_SPATIAL_MODE_2D && p->godot_pan) {
         double w = p->pan_width > 0.0f ? p->pan_width : p->max_distance;
         double pan = x / w;
         pan = pan < -1.0 ? -1.0 : (pan > 1.0 ? 1.0 : pan);
@@ -114,7 +114,7 @@ static void check_close(const char *what, double got, double want, int row)
         fail_msg("%s row %d: got %.9g want %.9g (seed %#x)", what, row, got, want, SEED);
 }
 
-static void check_against_ref(const gv_spatial_params *p, const gv_pose *l, const gv_vec3 *s, int row)
+static void check_against_ref(const gv_spatial_config *p, const gv_player_pose *l, const gv_player_pose *s, int row)
 {
     float gl, gr, dist;
     double wl, wr, wd;
@@ -126,50 +126,51 @@ static void check_against_ref(const gv_spatial_params *p, const gv_pose *l, cons
     check_close("distance", dist, wd, row);
 }
 
-static gv_pose pose(float x, float y, float z, float fx, float fy, float fz)
+/* A listener's pose. Sources are poses too, written {x, y, z, 0, 0, 0}:
+ * a speaker's facing is not used. */
+static gv_player_pose pose(float x, float y, float z, float fx, float fy, float fz)
 {
-    gv_pose p = {{x, y, z}, {fx, fy, fz}};
+    gv_player_pose p = {x, y, z, fx, fy, fz};
     return p;
 }
 
 static void test_defaults_and_check(void **state)
 {
     (void)state;
-    gv_spatial_params p;
+    gv_spatial_config p;
 
-    gv_spatial_params_default(&p, GV_SPATIAL_3D);
-    assert_int_equal(p.mode, GV_SPATIAL_3D);
-    assert_int_equal(p.model, GV_ATTEN_INVERSE);
+    gv_spatial_config_default(&p, GV_SPATIAL_MODE_3D);
+    assert_int_equal(p.mode, GV_SPATIAL_MODE_3D);
+    assert_int_equal(p.model, GV_ATTENUATION_INVERSE);
     assert_true(p.unit_size == 10.0f && p.max_distance == 0.0f && p.max_db == 3.0f);
     assert_true(p.volume_db == 0.0f && p.panning_strength == 1.0f);
-    assert_int_equal(p.itd, 0);
-    assert_int_equal(gv_spatial_params_check(&p), GV_OK);
+    assert_int_equal(gv_spatial_config_check(&p), GV_OK);
 
-    gv_spatial_params_default(&p, GV_SPATIAL_2D);
+    gv_spatial_config_default(&p, GV_SPATIAL_MODE_2D);
     assert_true(p.max_distance == 2000.0f && p.attenuation == 1.0f && p.pan_width == 0.0f);
     assert_int_equal(p.godot_pan, 0);
-    assert_int_equal(gv_spatial_params_check(&p), GV_OK);
+    assert_int_equal(gv_spatial_config_check(&p), GV_OK);
 
-    gv_spatial_params_default(&p, 77);
-    assert_int_equal(p.mode, GV_SPATIAL_OFF);
-    assert_int_equal(gv_spatial_params_check(&p), GV_OK);
-    gv_spatial_params_default(NULL, GV_SPATIAL_3D);
-    assert_int_equal(gv_spatial_params_check(NULL), GV_EINVAL);
+    gv_spatial_config_default(&p, 77);
+    assert_int_equal(p.mode, GV_SPATIAL_MODE_OFF);
+    assert_int_equal(gv_spatial_config_check(&p), GV_OK);
+    gv_spatial_config_default(NULL, GV_SPATIAL_MODE_3D);
+    assert_int_equal(gv_spatial_config_check(NULL), GV_EINVAL);
 
     static const struct {
         int mode;
         int field;
         float value;
     } bad[] = {
-        {GV_SPATIAL_3D, 0, 5.0f},       {GV_SPATIAL_3D, 1, -1.0f},   {GV_SPATIAL_3D, 1, 4.0f},
-        {GV_SPATIAL_3D, 2, 0.0f},       {GV_SPATIAL_3D, 2, NAN},     {GV_SPATIAL_3D, 3, -1.0f},
-        {GV_SPATIAL_3D, 3, INFINITY},   {GV_SPATIAL_2D, 3, 0.0f},    {GV_SPATIAL_3D, 4, 200.0f},
-        {GV_SPATIAL_3D, 5, NAN},        {GV_SPATIAL_2D, 6, -0.5f},   {GV_SPATIAL_3D, 7, 3.5f},
-        {GV_SPATIAL_3D, 7, -0.1f},      {GV_SPATIAL_2D, 8, -1.0f},   {GV_SPATIAL_2D, 9, 2.0f},
-        {GV_SPATIAL_3D, 10, -1.0f},
+        {GV_SPATIAL_MODE_3D, 0, 5.0f},       {GV_SPATIAL_MODE_3D, 1, -1.0f},   {GV_SPATIAL_MODE_3D, 1, 4.0f},
+        {GV_SPATIAL_MODE_3D, 2, 0.0f},       {GV_SPATIAL_MODE_3D, 2, NAN},     {GV_SPATIAL_MODE_3D, 3, -1.0f},
+        {GV_SPATIAL_MODE_3D, 3, INFINITY},   {GV_SPATIAL_MODE_2D, 3, 0.0f},    {GV_SPATIAL_MODE_3D, 4, 200.0f},
+        {GV_SPATIAL_MODE_3D, 5, NAN},        {GV_SPATIAL_MODE_2D, 6, -0.5f},   {GV_SPATIAL_MODE_3D, 7, 3.5f},
+        {GV_SPATIAL_MODE_3D, 7, -0.1f},      {GV_SPATIAL_MODE_2D, 8, -1.0f},   {GV_SPATIAL_MODE_2D, 9, 2.0f},
+        {GV_SPATIAL_MODE_2D, 8, NAN},
     };
     for (size_t k = 0; k < NELEM(bad); k++) {
-        gv_spatial_params_default(&p, bad[k].mode);
+        gv_spatial_config_default(&p, bad[k].mode);
         switch (bad[k].field) {
         case 0: p.mode = (int)bad[k].value; break;
         case 1: p.model = (int)bad[k].value; break;
@@ -180,14 +181,13 @@ static void test_defaults_and_check(void **state)
         case 6: p.attenuation = bad[k].value; break;
         case 7: p.panning_strength = bad[k].value; break;
         case 8: p.pan_width = bad[k].value; break;
-        case 9: p.godot_pan = (int)bad[k].value; break;
-        default: p.itd = (int)bad[k].value; break;
+        default: p.godot_pan = (int)bad[k].value; break;
         }
-        if (gv_spatial_params_check(&p) != GV_EINVAL)
+        if (gv_spatial_config_check(&p) != GV_EINVAL)
             fail_msg("bad row %zu accepted", k);
         /* Whatever arrives, the gains stay finite and silent. */
-        gv_pose l = pose(0, 0, 0, 0, 0, -1);
-        gv_vec3 s = {1, 0, -3};
+        gv_player_pose l = pose(0, 0, 0, 0, 0, -1);
+        gv_player_pose s = {1, 0, -3, 0, 0, 0};
         float gl = -1.0f, gr = -1.0f;
         gv_spatial_gains(&p, &l, &s, &gl, &gr, NULL);
         assert_true(gl == 0.0f && gr == 0.0f);
@@ -197,18 +197,18 @@ static void test_defaults_and_check(void **state)
 static void test_off_and_bad_positions(void **state)
 {
     (void)state;
-    gv_spatial_params p;
-    gv_pose l = pose(0, 0, 0, 0, 0, -1);
-    gv_vec3 s = {300, 40, -1000}, nan_s = {NAN, 0, 0};
+    gv_spatial_config p;
+    gv_player_pose l = pose(0, 0, 0, 0, 0, -1);
+    gv_player_pose s = {300, 40, -1000, 0, 0, 0}, nan_s = {NAN, 0, 0, 0, 0, 0};
     float gl, gr, d;
 
-    gv_spatial_params_default(&p, GV_SPATIAL_OFF);
+    gv_spatial_config_default(&p, GV_SPATIAL_MODE_OFF);
     gv_spatial_gains(&p, &l, &s, &gl, &gr, &d);
     assert_true(gl == 1.0f && gr == 1.0f);
     gv_spatial_gains(&p, NULL, NULL, &gl, &gr, &d);
     assert_true(gl == 1.0f && gr == 1.0f && isinf(d));
 
-    gv_spatial_params_default(&p, GV_SPATIAL_3D);
+    gv_spatial_config_default(&p, GV_SPATIAL_MODE_3D);
     gv_spatial_gains(&p, &l, &nan_s, &gl, &gr, &d);
     assert_true(gl == 0.0f && gr == 0.0f && isinf(d));
     gv_spatial_gains(&p, &l, NULL, &gl, &gr, &d);
@@ -218,9 +218,9 @@ static void test_off_and_bad_positions(void **state)
     gv_spatial_gains(&p, &l, &s, NULL, NULL, NULL);
 
     /* Far-apart coordinates near float's range give finite results. */
-    gv_vec3 far = {3e38f, -3e38f, 3e38f};
-    gv_pose lfar = pose(-3e38f, 3e38f, -3e38f, 0, 0, -1);
-    for (int m = GV_ATTEN_INVERSE; m <= GV_ATTEN_DISABLED; m++) {
+    gv_player_pose far = {3e38f, -3e38f, 3e38f, 0, 0, 0};
+    gv_player_pose lfar = pose(-3e38f, 3e38f, -3e38f, 0, 0, -1);
+    for (int m = GV_ATTENUATION_INVERSE; m <= GV_ATTENUATION_DISABLED; m++) {
         p.model = m;
         gv_spatial_gains(&p, &lfar, &far, &gl, &gr, &d);
         assert_true(isfinite(gl) && isfinite(gr) && gl >= 0.0f && gr >= 0.0f);
@@ -236,18 +236,18 @@ static void test_distance_table_3d(void **state)
         {0.0f, 0.0f, 3.0f, 10.0f}, {100.0f, 0.0f, 3.0f, 10.0f}, {100.0f, -6.0f, 3.0f, 10.0f},
         {100.0f, 6.0f, 0.0f, 10.0f}, {50.0f, 0.0f, 6.0f, 1.0f}, {0.0f, 12.0f, -3.0f, 2.5f},
     };
-    static const gv_pose listeners[] = {
-        {{0, 0, 0}, {0, 0, -1}},
-        {{3.0f, 1.5f, -2.0f}, {0.6f, 0.0f, 0.8f}},
-        {{-7.0f, 0.0f, 11.0f}, {1.0f, 0.5f, -1.0f}}, /* non-unit, tilted facing */
+    static const gv_player_pose listeners[] = {
+        {0, 0, 0, 0, 0, -1},
+        {3.0f, 1.5f, -2.0f, 0.6f, 0.0f, 0.8f},
+        {-7.0f, 0.0f, 11.0f, 1.0f, 0.5f, -1.0f}, /* non-unit, tilted facing */
     };
     static const float dirs[][3] = {{0, 0, -1}, {0.6f, 0.0f, -0.8f}, {-1, 0, 0}, {0.48f, 0.6f, 0.64f}};
     int row = 0;
 
-    for (int m = GV_ATTEN_INVERSE; m <= GV_ATTEN_DISABLED; m++) {
+    for (int m = GV_ATTENUATION_INVERSE; m <= GV_ATTENUATION_DISABLED; m++) {
         for (size_t k = 0; k < NELEM(setups); k++) {
-            gv_spatial_params p;
-            gv_spatial_params_default(&p, GV_SPATIAL_3D);
+            gv_spatial_config p;
+            gv_spatial_config_default(&p, GV_SPATIAL_MODE_3D);
             p.model = m;
             p.max_distance = setups[k].max_d;
             p.volume_db = setups[k].vol;
@@ -259,10 +259,10 @@ static void test_distance_table_3d(void **state)
             for (size_t li = 0; li < NELEM(listeners); li++) {
                 for (size_t di = 0; di < NELEM(dirs); di++) {
                     for (size_t j = 0; j < NELEM(dists); j++, row++) {
-                        const gv_pose *l = &listeners[li];
-                        gv_vec3 s = {l->position.x + dirs[di][0] * dists[j],
-                                     l->position.y + dirs[di][1] * dists[j],
-                                     l->position.z + dirs[di][2] * dists[j]};
+                        const gv_player_pose *l = &listeners[li];
+                        gv_player_pose s = {l->x + dirs[di][0] * dists[j],
+                                     l->y + dirs[di][1] * dists[j],
+                                     l->z + dirs[di][2] * dists[j], 0, 0, 0};
                         check_against_ref(&p, l, &s, row);
                     }
                 }
@@ -272,10 +272,10 @@ static void test_distance_table_3d(void **state)
 
     /* Spot values worked out by hand: inverse at 2u is -6.02 dB; at the
      * listener it is clamped to max_db; max_distance scales linearly. */
-    gv_spatial_params p;
-    gv_spatial_params_default(&p, GV_SPATIAL_3D);
-    gv_pose l = pose(0, 0, 0, 0, 0, -1);
-    gv_vec3 s = {0, 0, -20};
+    gv_spatial_config p;
+    gv_spatial_config_default(&p, GV_SPATIAL_MODE_3D);
+    gv_player_pose l = pose(0, 0, 0, 0, 0, -1);
+    gv_player_pose s = {0, 0, -20, 0, 0, 0};
     float gl, gr;
     gv_spatial_gains(&p, &l, &s, &gl, &gr, NULL);
     assert_float_equal(gl, 0.5f, 1e-4f);
@@ -299,10 +299,10 @@ static void test_distance_table_2d(void **state)
     static const float max_ds[] = {2000.0f, 100.0f};
     static const float vols[] = {0.0f, -6.0f, 4.0f};
     static const float fracs[] = {0.0f, 0.005f, 0.05f, 0.25f, 0.5f, 0.9f};
-    static const gv_pose listeners[] = {
-        {{0, 0, 0}, {0, -1, 0}},
-        {{250.0f, -40.0f, 9.0f}, {0.8f, 0.6f, 0.0f}},
-        {{-3.0f, 17.0f, 0.0f}, {-2.0f, 0.0f, 0.0f}},
+    static const gv_player_pose listeners[] = {
+        {0, 0, 0, 0, -1, 0},
+        {250.0f, -40.0f, 9.0f, 0.8f, 0.6f, 0.0f},
+        {-3.0f, 17.0f, 0.0f, -2.0f, 0.0f, 0.0f},
     };
     static const float dirs[][2] = {{0, -1}, {1, 0}, {-0.6f, 0.8f}, {0.28f, 0.96f}};
     int row = 0;
@@ -311,8 +311,8 @@ static void test_distance_table_2d(void **state)
         for (size_t m = 0; m < NELEM(max_ds); m++)
             for (size_t v = 0; v < NELEM(vols); v++)
                 for (int godot = 0; godot <= 1; godot++) {
-                    gv_spatial_params p;
-                    gv_spatial_params_default(&p, GV_SPATIAL_2D);
+                    gv_spatial_config p;
+                    gv_spatial_config_default(&p, GV_SPATIAL_MODE_2D);
                     p.attenuation = exponents[e];
                     p.max_distance = max_ds[m];
                     p.volume_db = vols[v];
@@ -329,20 +329,20 @@ static void test_distance_table_2d(void **state)
                     for (size_t li = 0; li < NELEM(listeners); li++)
                         for (size_t di = 0; di < NELEM(dirs); di++)
                             for (size_t j = 0; j < nd; j++, row++) {
-                                const gv_pose *l = &listeners[li];
+                                const gv_player_pose *l = &listeners[li];
                                 /* z differs from the listener's: 2D ignores it. */
-                                gv_vec3 s = {l->position.x + dirs[di][0] * dists[j],
-                                             l->position.y + dirs[di][1] * dists[j], 123.0f};
+                                gv_player_pose s = {l->x + dirs[di][0] * dists[j],
+                                             l->y + dirs[di][1] * dists[j], 123.0f, 0, 0, 0};
                                 check_against_ref(&p, l, &s, row);
                             }
                 }
 
     /* Hand-worked: half way with exponent 2 is a quarter; beyond is silence. */
-    gv_spatial_params p;
-    gv_spatial_params_default(&p, GV_SPATIAL_2D);
+    gv_spatial_config p;
+    gv_spatial_config_default(&p, GV_SPATIAL_MODE_2D);
     p.attenuation = 2.0f;
-    gv_pose l = pose(0, 0, 0, 0, -1, 0);
-    gv_vec3 s = {0, -1000, 0};
+    gv_player_pose l = pose(0, 0, 0, 0, -1, 0);
+    gv_player_pose s = {0, -1000, 0, 0, 0, 0};
     float gl, gr;
     gv_spatial_gains(&p, &l, &s, &gl, &gr, NULL);
     assert_float_equal(gl, 0.25f, 1e-6f);
@@ -359,26 +359,26 @@ static void test_angles(void **state)
 {
     (void)state;
     static const float strengths[] = {1.0f, 0.5f, 0.0f, 2.0f};
-    for (int mode = GV_SPATIAL_2D; mode <= GV_SPATIAL_3D; mode++)
+    for (int mode = GV_SPATIAL_MODE_2D; mode <= GV_SPATIAL_MODE_3D; mode++)
         for (size_t si = 0; si < NELEM(strengths); si++)
             for (int fa = 0; fa < 360; fa += 15)
                 for (int sa = 0; sa < 360; sa += 15) {
-                    gv_spatial_params p;
-                    gv_spatial_params_default(&p, mode);
+                    gv_spatial_config p;
+                    gv_spatial_config_default(&p, mode);
                     p.panning_strength = strengths[si];
                     double phi = fa * PI / 180.0, alpha = sa * PI / 180.0, r = 15.0;
-                    gv_pose l;
-                    gv_vec3 s;
-                    if (mode == GV_SPATIAL_3D) {
+                    gv_player_pose l;
+                    gv_player_pose s;
+                    if (mode == GV_SPATIAL_MODE_3D) {
                         l = pose(1, 2, 3, (float)sin(phi), 0, (float)-cos(phi));
-                        s = (gv_vec3){(float)(1 + r * sin(alpha)), 2, (float)(3 - r * cos(alpha))};
+                        s = (gv_player_pose){(float)(1 + r * sin(alpha)), 2, (float)(3 - r * cos(alpha)), 0, 0, 0};
                     } else {
                         l = pose(1, 2, 0, (float)sin(phi), (float)-cos(phi), 0);
-                        s = (gv_vec3){(float)(1 + r * sin(alpha)), (float)(2 - r * cos(alpha)), 0};
+                        s = (gv_player_pose){(float)(1 + r * sin(alpha)), (float)(2 - r * cos(alpha)), 0, 0, 0, 0};
                     }
                     float gl, gr, d;
                     gv_spatial_gains(&p, &l, &s, &gl, &gr, &d);
-                    double g = mode == GV_SPATIAL_3D ? ref_gain_3d(GV_ATTEN_INVERSE, 10, 0, 0, 3, r)
+                    double g = mode == GV_SPATIAL_MODE_3D ? ref_gain_3d(GV_ATTENUATION_INVERSE, 10, 0, 0, 3, r)
                                                      : ref_gain_2d(2000, 1, 0, r);
                     double wl, wr, lat = sin(alpha - phi);
                     ref_equal_power(lat * strengths[si], g, &wl, &wr);
@@ -397,7 +397,7 @@ static void test_angles(void **state)
                 }
 }
 
-static double pan_of(const gv_spatial_params *p, gv_pose l, gv_vec3 s)
+static double pan_of(const gv_spatial_config *p, gv_player_pose l, gv_player_pose s)
 {
     float gl, gr;
     gv_spatial_gains(p, &l, &s, &gl, &gr, NULL);
@@ -407,9 +407,9 @@ static double pan_of(const gv_spatial_params *p, gv_pose l, gv_vec3 s)
 static void test_facing_rotates_image(void **state)
 {
     (void)state;
-    gv_spatial_params p;
-    gv_spatial_params_default(&p, GV_SPATIAL_3D);
-    gv_vec3 east = {5, 0, 0};
+    gv_spatial_config p;
+    gv_spatial_config_default(&p, GV_SPATIAL_MODE_3D);
+    gv_player_pose east = {5, 0, 0, 0, 0, 0};
 
     /* Godot's forward is -Z, so +X starts on the right. */
     assert_true(pan_of(&p, pose(0, 0, 0, 0, 0, -1), east) > 0.9);
@@ -427,34 +427,37 @@ static void test_facing_rotates_image(void **state)
     assert_true(fabs(pan_of(&p, pose(0, 0, 0, 0, 1, 0), east) -
                      pan_of(&p, pose(0, 0, 0, 0, 0, -1), east)) < 1e-6);
     /* Overhead is centred; above-and-right pans by the elevation's cosine. */
-    assert_true(fabs(pan_of(&p, pose(0, 0, 0, 0, 0, -1), (gv_vec3){0, 5, 0})) < 1e-6);
+    assert_true(fabs(pan_of(&p, pose(0, 0, 0, 0, 0, -1), (gv_player_pose){0, 5, 0, 0, 0, 0})) < 1e-6);
     {
         float gl, gr;
-        gv_pose l = pose(0, 0, 0, 0, 0, -1);
-        gv_vec3 s = {3, 4, 0};
+        gv_player_pose l = pose(0, 0, 0, 0, 0, -1);
+        gv_player_pose s = {3, 4, 0, 0, 0, 0};
         double wl, wr;
         gv_spatial_gains(&p, &l, &s, &gl, &gr, NULL);
-        ref_equal_power(0.6, ref_gain_3d(GV_ATTEN_INVERSE, 10, 0, 0, 3, 5), &wl, &wr);
+        ref_equal_power(0.6, ref_gain_3d(GV_ATTENUATION_INVERSE, 10, 0, 0, 3, 5), &wl, &wr);
         assert_float_equal(gl, wl, 1e-5);
         assert_float_equal(gr, wr, 1e-5);
     }
     /* A source at the listener is centred. */
-    assert_true(fabs(pan_of(&p, pose(1, 1, 1, 0, 0, -1), (gv_vec3){1, 1, 1})) < 1e-6);
+    assert_true(fabs(pan_of(&p, pose(1, 1, 1, 0, 0, -1), (gv_player_pose){1, 1, 1, 0, 0, 0})) < 1e-6);
+    /* Where the speaker looks does not matter. */
+    assert_true(pan_of(&p, pose(0, 0, 0, 0, 0, -1), pose(5, 0, 0, 1, 0, 0)) ==
+                pan_of(&p, pose(0, 0, 0, 0, 0, -1), east));
 
-    gv_spatial_params_default(&p, GV_SPATIAL_2D);
+    gv_spatial_config_default(&p, GV_SPATIAL_MODE_2D);
     /* y grows down: facing up the screen has +X on the right. */
     assert_true(pan_of(&p, pose(0, 0, 0, 0, -1, 0), east) > 0.9);
     assert_true(fabs(pan_of(&p, pose(0, 0, 0, 1, 0, 0), east)) < 1e-6);
     assert_true(pan_of(&p, pose(0, 0, 0, 0, 1, 0), east) < -0.9);
     /* Facing east, south (down the screen) is on the right. */
-    assert_true(pan_of(&p, pose(0, 0, 0, 1, 0, 0), (gv_vec3){0, 5, 0}) > 0.9);
+    assert_true(pan_of(&p, pose(0, 0, 0, 1, 0, 0), (gv_player_pose){0, 5, 0, 0, 0, 0}) > 0.9);
     assert_true(fabs(pan_of(&p, pose(0, 0, 0, 0, 0, 0), east) -
                      pan_of(&p, pose(0, 0, 0, 0, -1, 0), east)) < 1e-6);
 }
 
 /* The biggest change of the reference between neighbouring points of a
  * 100x finer walk over the step from a to b: the formula's own change. */
-static void ref_step_bound(const gv_spatial_params *p, const gv_pose *l, gv_vec3 a, gv_vec3 b,
+static void ref_step_bound(const gv_spatial_config *p, const gv_player_pose *l, gv_player_pose a, gv_player_pose b,
                            double *bound_l, double *bound_r)
 {
     double pl, pr;
@@ -462,8 +465,8 @@ static void ref_step_bound(const gv_spatial_params *p, const gv_pose *l, gv_vec3
     ref_gains(p, l, &a, &pl, &pr);
     for (int k = 1; k <= 100; k++) {
         double t = k / 100.0, wl, wr;
-        gv_vec3 s = {(float)(a.x + (b.x - a.x) * t), (float)(a.y + (b.y - a.y) * t),
-                     (float)(a.z + (b.z - a.z) * t)};
+        gv_player_pose s = {(float)(a.x + (b.x - a.x) * t), (float)(a.y + (b.y - a.y) * t),
+                     (float)(a.z + (b.z - a.z) * t), 0, 0, 0};
         ref_gains(p, l, &s, &wl, &wr);
         *bound_l = fmax(*bound_l, fabs(wl - pl));
         *bound_r = fmax(*bound_r, fabs(wr - pr));
@@ -480,37 +483,37 @@ static void test_continuity_under_motion(void **state)
     static const struct {
         int mode, model;
         float max_d, attenuation;
-        gv_vec3 from, to;
+        gv_player_pose from, to;
     } paths[] = {
-        {GV_SPATIAL_3D, GV_ATTEN_INVERSE, 40.0f, 1.0f, {-50, 0, -3}, {50, 0, -3}},
-        {GV_SPATIAL_3D, GV_ATTEN_INVERSE_SQUARE, 30.0f, 1.0f, {-40, 1, 2}, {40, -1, 2}},
-        {GV_SPATIAL_3D, GV_ATTEN_LOGARITHMIC, 0.0f, 1.0f, {-5, 2, -30}, {-5, 2, 30}},
-        {GV_SPATIAL_3D, GV_ATTEN_DISABLED, 25.0f, 1.0f, {0.5f, -30, 0.5f}, {0.5f, 30, 0.5f}},
-        {GV_SPATIAL_2D, 0, 60.0f, 1.0f, {-70, 2, 0}, {70, 2, 0}},
-        {GV_SPATIAL_2D, 0, 60.0f, 2.5f, {-3, -70, 0}, {-3, 70, 0}},
-        {GV_SPATIAL_2D, 0, 80.0f, 0.5f, {-60, -60, 0}, {60, 62, 0}},
+        {GV_SPATIAL_MODE_3D, GV_ATTENUATION_INVERSE, 40.0f, 1.0f, {-50, 0, -3, 0, 0, 0}, {50, 0, -3, 0, 0, 0}},
+        {GV_SPATIAL_MODE_3D, GV_ATTENUATION_INVERSE_SQUARE, 30.0f, 1.0f, {-40, 1, 2, 0, 0, 0}, {40, -1, 2, 0, 0, 0}},
+        {GV_SPATIAL_MODE_3D, GV_ATTENUATION_LOGARITHMIC, 0.0f, 1.0f, {-5, 2, -30, 0, 0, 0}, {-5, 2, 30, 0, 0, 0}},
+        {GV_SPATIAL_MODE_3D, GV_ATTENUATION_DISABLED, 25.0f, 1.0f, {0.5f, -30, 0.5f, 0, 0, 0}, {0.5f, 30, 0.5f, 0, 0, 0}},
+        {GV_SPATIAL_MODE_2D, 0, 60.0f, 1.0f, {-70, 2, 0, 0, 0, 0}, {70, 2, 0, 0, 0, 0}},
+        {GV_SPATIAL_MODE_2D, 0, 60.0f, 2.5f, {-3, -70, 0, 0, 0, 0}, {-3, 70, 0, 0, 0, 0}},
+        {GV_SPATIAL_MODE_2D, 0, 80.0f, 0.5f, {-60, -60, 0, 0, 0, 0}, {60, 62, 0, 0, 0, 0}},
     };
-    gv_pose l = pose(0, 0, 0, 0.3f, 0.0f, -1.0f);
+    gv_player_pose l = pose(0, 0, 0, 0.3f, 0.0f, -1.0f);
     for (size_t k = 0; k < NELEM(paths); k++) {
-        for (int godot = 0; godot <= (paths[k].mode == GV_SPATIAL_2D); godot++) {
-            gv_spatial_params p;
-            gv_spatial_params_default(&p, paths[k].mode);
+        for (int godot = 0; godot <= (paths[k].mode == GV_SPATIAL_MODE_2D); godot++) {
+            gv_spatial_config p;
+            gv_spatial_config_default(&p, paths[k].mode);
             p.model = paths[k].model;
             p.max_distance = paths[k].max_d;
             p.attenuation = paths[k].attenuation;
             p.godot_pan = godot;
-            if (paths[k].mode == GV_SPATIAL_2D)
+            if (paths[k].mode == GV_SPATIAL_MODE_2D)
                 l = pose(0, 0, 0, 0.3f, -1.0f, 0.0f);
-            gv_vec3 a = paths[k].from, b = paths[k].to;
+            gv_player_pose a = paths[k].from, b = paths[k].to;
             double len = sqrt(pow(b.x - a.x, 2) + pow(b.y - a.y, 2) + pow(b.z - a.z, 2));
             int steps = (int)(len / 0.1);
             float pl, pr, jump = 0.0f;
-            gv_vec3 prev = a;
+            gv_player_pose prev = a;
             gv_spatial_gains(&p, &l, &prev, &pl, &pr, NULL);
             for (int i = 1; i <= steps; i++) {
                 double t = (double)i / steps;
-                gv_vec3 s = {(float)(a.x + (b.x - a.x) * t), (float)(a.y + (b.y - a.y) * t),
-                             (float)(a.z + (b.z - a.z) * t)};
+                gv_player_pose s = {(float)(a.x + (b.x - a.x) * t), (float)(a.y + (b.y - a.y) * t),
+                             (float)(a.z + (b.z - a.z) * t), 0, 0, 0};
                 float gl, gr;
                 double bl, br;
                 gv_spatial_gains(&p, &l, &s, &gl, &gr, NULL);
@@ -551,8 +554,8 @@ static void test_godot_pan(void **state)
 
     /* Through gv_spatial_gains: the 2D formula exactly, random poses. */
     for (int k = 0; k < 2000; k++) {
-        gv_spatial_params p;
-        gv_spatial_params_default(&p, GV_SPATIAL_2D);
+        gv_spatial_config p;
+        gv_spatial_config_default(&p, GV_SPATIAL_MODE_2D);
         p.godot_pan = 1;
         p.max_distance = (float)uniform(50, 3000);
         p.attenuation = (float)uniform(0, 3);
@@ -560,10 +563,10 @@ static void test_godot_pan(void **state)
         p.pan_width = (k & 1) ? 0.0f : (float)uniform(10, 1000);
         p.volume_db = (float)uniform(-20, 6);
         double fa = uniform(0, 2 * PI);
-        gv_pose l = pose((float)uniform(-100, 100), (float)uniform(-100, 100), 0, (float)sin(fa),
+        gv_player_pose l = pose((float)uniform(-100, 100), (float)uniform(-100, 100), 0, (float)sin(fa),
                          (float)-cos(fa), 0);
-        gv_vec3 s = {l.position.x + (float)uniform(-1.1, 1.1) * p.max_distance,
-                     l.position.y + (float)uniform(-1.1, 1.1) * p.max_distance, 0};
+        gv_player_pose s = {l.x + (float)uniform(-1.1, 1.1) * p.max_distance,
+                     l.y + (float)uniform(-1.1, 1.1) * p.max_distance, 0, 0, 0, 0};
         check_against_ref(&p, &l, &s, k);
     }
 }
@@ -592,11 +595,11 @@ static void test_equal_power_pan(void **state)
 static void test_audible(void **state)
 {
     (void)state;
-    gv_spatial_params p;
-    gv_pose l = pose(10, 0, 10, 0, 0, -1);
-    gv_vec3 s = {10, 0, 60};
+    gv_spatial_config p;
+    gv_player_pose l = pose(10, 0, 10, 0, 0, -1);
+    gv_player_pose s = {10, 0, 60, 0, 0, 0};
 
-    gv_spatial_params_default(&p, GV_SPATIAL_3D);
+    gv_spatial_config_default(&p, GV_SPATIAL_MODE_3D);
     assert_int_equal(gv_spatial_audible(&p, &l, &s, 0), 1); /* unlimited */
     p.max_distance = 45.0f;
     assert_int_equal(gv_spatial_audible(&p, &l, &s, 0), 0);
@@ -606,30 +609,30 @@ static void test_audible(void **state)
     assert_int_equal(gv_spatial_audible(&p, &l, &s, 0), 1);
     s.y = 0.1f;
     assert_int_equal(gv_spatial_audible(&p, &l, &s, 0), 0);
-    gv_vec3 bad = {NAN, 0, 0};
+    gv_player_pose bad = {NAN, 0, 0, 0, 0, 0};
     assert_int_equal(gv_spatial_audible(&p, &l, &bad, 100), 0);
     assert_int_equal(gv_spatial_audible(&p, &l, NULL, 100), 0);
     assert_int_equal(gv_spatial_audible(NULL, &l, &s, 100), 0);
 
-    gv_spatial_params_default(&p, GV_SPATIAL_2D);
+    gv_spatial_config_default(&p, GV_SPATIAL_MODE_2D);
     p.max_distance = 50.0f;
-    s = (gv_vec3){10, 50, 1e6f}; /* z ignored in 2D */
-    gv_pose l2 = pose(10, 0, 0, 0, -1, 0);
+    s = (gv_player_pose){10, 50, 1e6f, 0, 0, 0}; /* z ignored in 2D */
+    gv_player_pose l2 = pose(10, 0, 0, 0, -1, 0);
     assert_int_equal(gv_spatial_audible(&p, &l2, &s, 0), 1);
     s.x = 10.5f;
     assert_int_equal(gv_spatial_audible(&p, &l2, &s, 0), 0);
     assert_int_equal(gv_spatial_audible(&p, &l2, &s, 1), 1);
 
-    gv_spatial_params_default(&p, GV_SPATIAL_OFF);
+    gv_spatial_config_default(&p, GV_SPATIAL_MODE_OFF);
     p.max_distance = 1.0f;
     assert_int_equal(gv_spatial_audible(&p, &l, &bad, 0), 1);
 
     /* The culling agrees with the gains: audible at margin 0 exactly when a
      * sound can come out (or sits right on the edge). */
-    gv_spatial_params_default(&p, GV_SPATIAL_3D);
+    gv_spatial_config_default(&p, GV_SPATIAL_MODE_3D);
     p.max_distance = 30.0f;
     for (int i = 0; i < 500; i++) {
-        gv_vec3 r = {(float)uniform(-40, 40), (float)uniform(-40, 40), (float)uniform(-40, 40)};
+        gv_player_pose r = {(float)uniform(-40, 40), (float)uniform(-40, 40), (float)uniform(-40, 40), 0, 0, 0};
         float gl, gr, d;
         gv_spatial_gains(&p, &l, &r, &gl, &gr, &d);
         if (gl > 0.0f || gr > 0.0f)
@@ -642,42 +645,41 @@ static void test_audible(void **state)
 static void test_itd(void **state)
 {
     (void)state;
-    gv_spatial_params p;
-    gv_pose l = pose(0, 0, 0, 0, 0, -1);
+    gv_spatial_config p;
+    gv_player_pose l = pose(0, 0, 0, 0, 0, -1);
     int il, ir;
     double full = 0.0875 / 343.0 * (PI / 2 + 1.0) * RATE;
 
-    gv_spatial_params_default(&p, GV_SPATIAL_3D);
-    gv_spatial_itd(&p, &l, &(gv_vec3){5, 0, 0}, RATE, &il, &ir);
-    assert_true(il == 0 && ir == 0); /* off by default */
-    p.itd = 1;
-    gv_spatial_itd(&p, &l, &(gv_vec3){5, 0, 0}, RATE, &il, &ir);
+    gv_spatial_config_default(&p, GV_SPATIAL_MODE_OFF);
+    gv_spatial_itd(&p, &l, &(gv_player_pose){5, 0, 0, 0, 0, 0}, RATE, &il, &ir);
+    assert_true(il == 0 && ir == 0);
+    gv_spatial_config_default(&p, GV_SPATIAL_MODE_3D);
+    gv_spatial_itd(&p, &l, &(gv_player_pose){5, 0, 0, 0, 0, 0}, RATE, &il, &ir);
     assert_int_equal(il, (int)lround(full));
     assert_int_equal(ir, 0);
     assert_true(il >= 30 && il <= 32); /* about 0.65 ms */
-    gv_spatial_itd(&p, &l, &(gv_vec3){-5, 0, 0}, RATE, &il, &ir);
+    gv_spatial_itd(&p, &l, &(gv_player_pose){-5, 0, 0, 0, 0, 0}, RATE, &il, &ir);
     assert_int_equal(il, 0);
     assert_int_equal(ir, (int)lround(full));
-    gv_spatial_itd(&p, &l, &(gv_vec3){0, 0, -5}, RATE, &il, &ir);
+    gv_spatial_itd(&p, &l, &(gv_player_pose){0, 0, -5, 0, 0, 0}, RATE, &il, &ir);
     assert_true(il == 0 && ir == 0);
-    gv_spatial_itd(&p, &l, &(gv_vec3){0, 0, 0}, RATE, &il, &ir);
+    gv_spatial_itd(&p, &l, &(gv_player_pose){0, 0, 0, 0, 0, 0}, RATE, &il, &ir);
     assert_true(il == 0 && ir == 0);
     for (int a = -90; a <= 90; a += 15) {
         double az = a * PI / 180.0;
-        gv_vec3 s = {(float)(10 * sin(az)), 0, (float)(-10 * cos(az))};
+        gv_player_pose s = {(float)(10 * sin(az)), 0, (float)(-10 * cos(az)), 0, 0, 0};
         int want = (int)lround(0.0875 / 343.0 * (fabs(az) + sin(fabs(az))) * RATE);
         gv_spatial_itd(&p, &l, &s, RATE, &il, &ir);
         assert_int_equal(a > 0 ? il : ir, want);
         assert_int_equal(a > 0 ? ir : il, 0);
     }
-    gv_spatial_itd(&p, &l, &(gv_vec3){5, 0, 0}, 192000, &il, &ir);
+    gv_spatial_itd(&p, &l, &(gv_player_pose){5, 0, 0, 0, 0, 0}, 192000, &il, &ir);
     assert_true(il <= GV_SPATIAL_ITD_MAX && il > 90);
-    gv_spatial_itd(&p, &l, &(gv_vec3){5, 0, 0}, 1000, &il, &ir);
+    gv_spatial_itd(&p, &l, &(gv_player_pose){5, 0, 0, 0, 0, 0}, 1000, &il, &ir);
     assert_true(il == 0 && ir == 0);
-    gv_spatial_params_default(&p, GV_SPATIAL_2D);
-    p.itd = 1;
-    gv_pose l2 = pose(0, 0, 0, 0, -1, 0);
-    gv_spatial_itd(&p, &l2, &(gv_vec3){-5, 0, 0}, RATE, &il, &ir);
+    gv_spatial_config_default(&p, GV_SPATIAL_MODE_2D);
+    gv_player_pose l2 = pose(0, 0, 0, 0, -1, 0);
+    gv_spatial_itd(&p, &l2, &(gv_player_pose){-5, 0, 0, 0, 0, 0}, RATE, &il, &ir);
     assert_true(il == 0 && ir == (int)lround(full));
 }
 

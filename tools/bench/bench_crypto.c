@@ -37,7 +37,7 @@ static int handshake_once(const uint8_t sk[32], const uint8_t pk[32], hs_cost *c
     gv_seal_keys kc, ks;
     int rc = GV_EINVAL;
     double t0 = cpu_now();
-    rc = gv_noise_initiator_create((const uint8_t *)PROLOGUE, strlen(PROLOGUE), NULL, &ini);
+    rc = gv_noise_initiator_create((const uint8_t *)PROLOGUE, strlen(PROLOGUE), &ini);
     int n1 = rc < 0 ? rc : gv_noise_write_message(ini, NULL, 0, m1, sizeof m1);
     double t1 = cpu_now();
     c->client_s += t1 - t0;
@@ -45,7 +45,7 @@ static int handshake_once(const uint8_t sk[32], const uint8_t pk[32], hs_cost *c
         rc = n1;
         goto out;
     }
-    rc = gv_noise_responder_create((const uint8_t *)PROLOGUE, strlen(PROLOGUE), sk, pk, NULL, &res);
+    rc = gv_noise_responder_create((const uint8_t *)PROLOGUE, strlen(PROLOGUE), sk, pk, &res);
     if (rc >= 0)
         rc = gv_noise_read_message(res, m1, (size_t)n1, pay, sizeof pay);
     int n2 = rc < 0 ? rc : gv_noise_write_message(res, NULL, 0, m2, sizeof m2);
@@ -158,7 +158,7 @@ int main(int argc, char **argv)
         return 2;
     }
     uint8_t sk[32], pk[32];
-    int rc = gv_noise_keypair(NULL, sk, pk);
+    int rc = gv_noise_keypair(sk, pk);
     hs_cost hs = {0};
     double start = cpu_now();
     while (rc >= 0 && cpu_now() - start < seconds)

@@ -72,7 +72,7 @@ static void on_connect(load_rogue *r)
     uint8_t pad[GV_HANDSHAKE_PAD] = {0};
     msg[0] = GV_HANDSHAKE_INIT;
     int n = -1;
-    if (gv_noise_initiator_create(pro, sizeof pro, NULL, &r->noise) == 0)
+    if (gv_noise_initiator_create(pro, sizeof pro, &r->noise) == 0)
         n = gv_noise_write_message(r->noise, pad, sizeof pad, msg + 1, sizeof msg - 1);
     if (n < 0 || gv_transport_send(&r->t, r->peer, GV_CH_CONTROL, msg, (size_t)n + 1, 0) != 0) {
         r->state = ROGUE_DONE;

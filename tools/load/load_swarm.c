@@ -33,10 +33,11 @@ typedef struct player {
     load_swarm *sw;
     int index; /* index == players: the flooder */
     gv_link *link;
+    gv_event_queue events; /* the link's */
     int fd, pending, joined, failed, tries, removed;
     uint16_t id;
     uint64_t removed_us;
-    char reason[sizeof(((gv_event *)0)->reason)];
+    char reason[768];
     /* sending */
     int talking, marker;
     uint64_t next_send_us, state_until_us, frame_index, sent, interval_us;
@@ -320,9 +321,10 @@ static void on_event(load_swarm *sw, player *p, const gv_event *ev)
 
 static void service(load_swarm *sw, player *p)
 {
-    gv_event ev;
-    while (p->link && gv_link_service(p->link, &ev, 0) > 0)
-        on_event(sw, p, &ev);
+    gv_event ev = {.size = sizeof ev};
+    if (p->link && gv_link_service(p->link, 0) == 0)
+        while (gv_events_pop(&p->events, &ev))
+            on_event(sw, p, &ev);
 }
 
 static int start_link(load_swarm *sw, player *p, uint64_t now_us)
@@ -336,7 +338,7 @@ static int start_link(load_swarm *sw, player *p, uint64_t now_us)
     cfg.name = name;
     gv_link_callbacks cb = {.voice = on_voice, .ctx = p};
     mark_open_sockets(sw);
-    int rc = gv_link_create(&cfg, &cb, &p->link);
+    int rc = gv_link_create(&cfg, 0, &p->events, &cb, &p->link);
     if (rc < 0)
         return rc;
     p->fd = claim_socket(sw);

@@ -41,7 +41,7 @@ typedef struct load_swarm_report {
     uint64_t flood_sent, flood_received, impostor_received;
     int flooder_joined, flooder_removed;
     double flooder_removed_after_s;
-    char flooder_reason[768]; /* as gv_event.reason */
+    char flooder_reason[768]; /* the removal event's reason, copied (as player.reason) */
     const uint64_t *rate; /* voice packets received in each second of the run */
     int rate_seconds;
 } load_swarm_report;

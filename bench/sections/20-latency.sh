@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 3: mouth-to-ear latency on loopback (median, 95th percentile) by
+# Mouth-to-ear latency on loopback (median, 95th percentile) by
 # segment-wise alignment of what a listener recorded against what the
 # speaker said; and CPU per client for one speaker and one listener,
 # measured in the same runs.
@@ -9,8 +9,8 @@ cd "$BENCH_WORK"
 
 runs=4 secs=12
 [ "$BENCH_QUICK" = 1 ] && runs=1 secs=3
-# The speaker's transmit mode: the CLI default is voice activation, whose
-# 20 ms pre-roll every talk spurt pays; 03-2b runs this again continuous.
+# The speaker's transmit mode: voice activation, whose 20 ms pre-roll every
+# talk spurt pays; 21-latency-continuous runs this again continuous.
 transmit=${BENCH_LATENCY_TRANSMIT:-voice}
 tag=""
 [ "$transmit" = voice ] || tag="-$transmit"
@@ -105,7 +105,7 @@ rest=$(calc "$p50 - $fixed" %.1f)
 
 verdict() { if [ "$1" = 1 ]; then echo "**met**"; else echo "**missed**"; fi; }
 {
-  echo "## Issue 3: mouth-to-ear latency on loopback, \`--transmit $transmit\`"
+  echo "## Mouth-to-ear latency on loopback, \`--transmit $transmit\`"
   echo
   echo "$runs runs, each a fresh \`gvoip server --port 0\` with two clients on loopback, no impairment,"
   echo "default settings (Opus 24 kbit/s, 20 ms frames, FEC on):"
@@ -154,7 +154,7 @@ verdict() { if [ "$1" = 1 ]; then echo "**met**"; else echo "**missed**"; fi; }
   echo "With real sound cards the devices add their own buffers (SDL asks for 10 ms, 480 frames, on each"
   echo "side) on top; the file and record paths stand in for one 10 ms playback buffer and no capture buffer."
   echo
-  echo "## Issue 3: CPU per client, one speaker and one listener, \`--transmit $transmit\`"
+  echo "## CPU per client, one speaker and one listener, \`--transmit $transmit\`"
   echo
   echo "The same $runs runs. Each \`gvoip join\` process's utime + stime from \`/proc/PID/stat\`, sampled every"
   echo "0.1 s until it exits, divided by its wall-clock lifetime (\`starttime\` to the last sample),"

@@ -109,7 +109,7 @@ done
   echo "much later the echo came than the device latencies said). CPU: player A's share of one core, off / on."
   echo
   echo '```'
-  echo "bash bench/sections/17-echo-live.sh OUT.md BUILD   # via bench/run.sh"
+  echo "bash bench/sections/47-echo-live.sh OUT.md BUILD   # via bench/run.sh"
   echo '```'
   echo
   echo "| loop | echo return, no canceller (dB) | with it (dB) | removed (dB) | double-talk STOI, none | with it | ERLE (dB) | echo delay (ms) | CPU of A |"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Issue 3: on-the-wire bit rate per speaker, raw baseline against Opus at
-# each bit rate and frame size; the largest datagram as the relay sees it.
+# On-the-wire bit rate per speaker, raw baseline against Opus at each bit
+# rate and frame size; the largest datagram as the relay sees it.
 set -euo pipefail
 . "$BENCH_SRC/bench/lib.sh"
 cd "$BENCH_WORK"
@@ -78,7 +78,7 @@ raw_up=$(get raw 8)
 
 verdict() { if [ "$1" = 1 ]; then echo "**met**"; else echo "**missed**"; fi; }
 {
-  echo "## Issue 3: bit rate on the wire per speaker"
+  echo "## Bit rate on the wire per speaker"
   echo
   echo "One lobby per row: \`gvoip server --port 0 --allow-raw\`, a \`gvoip-netem\` relay with no impairment"
   echo "in front of it, a listener (\`gvoip join ... --no-capture --no-playback\`) and one speaker reading"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 7: handshake cost per join and seal + open cost per packet
+# Handshake cost per join and seal + open cost per packet
 # (tools/bench/gvoip-bench-crypto), and the bytes encryption adds to each
 # datagram, measured on a relay capture.
 set -euo pipefail
@@ -74,7 +74,7 @@ hs() { jnum "$1" "$2"; }
 # seal FILE KEY FIELD: a field of one seal measurement (KEY seal_N or aes_seal_N)
 seal() { grep -o "\"$2\":{[^}]*}" "$1" | grep -o "\"$3\":[0-9.]*" | cut -d: -f2; }
 {
-  echo "## Issue 7: handshake cost per join, seal and open per packet"
+  echo "## Handshake cost per join, seal and open per packet"
   echo
   echo "\`tools/bench/gvoip-bench-crypto --seconds $bsecs\` (C, links \`gvoip_static\`, calls \`src/session/gv_noise.h\`"
   echo "and \`gv_seal.h\` directly; CPU time of its thread from \`CLOCK_THREAD_CPUTIME_ID\`). A join is one full"
@@ -103,7 +103,7 @@ seal() { grep -o "\"$2\":{[^}]*}" "$1" | grep -o "\"$3\":[0-9.]*" | cut -d: -f2;
   echo "A relayed packet costs the server one open and, per recipient, one seal. Sessions use AES-256-GCM"
   echo "when both ends' CPUs have AES-NI (this one $(grep -qw aes /proc/cpuinfo && echo does || echo "does not")), else ChaCha20-Poly1305."
   echo
-  echo "## Issue 7: bytes encryption adds per packet"
+  echo "## Bytes encryption adds per packet"
   echo
   echo "\`gvoip-load --players 2 --speakers 1 --continuous --no-loss-reports --payload-bytes N\` through"
   echo "\`gvoip-netem --capture FILE\` (every datagram as forwarded); the most common datagram size in each"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 7: server CPU per forwarded voice packet, sealed (the normal build,
+# Server CPU per forwarded voice packet, sealed (the normal build,
 # with AES-256-GCM where the CPU has it, and forced to ChaCha20-Poly1305)
 # against the same sources built with GVOIP_BENCH_NULL_AEAD (gv_seal copies
 # instead of running an AEAD; same framing, counters and replay window),
@@ -74,7 +74,7 @@ mean() { awk -F'\t' -v c="$1" -v b="$2" -v p="$3" -v k="$4" '$1 == b && $2 == p 
   END { printf "%.2f", n ? s / n : 0 }' relay.tsv; }
 
 {
-  echo "## Issue 7: server CPU per forwarded voice packet, with and without the AEAD"
+  echo "## Server CPU per forwarded voice packet, with and without the AEAD"
   echo
   echo "Two builds of the same sources in this run: *sealed*, the normal build (\`$(basename "$BENCH_BUILD")\`),"
   echo "run twice: as it comes (\`--cipher auto\`: AES-256-GCM when both ends' CPUs have AES-NI, $([ "$aes" = 1 ] && echo "which this machine has" || echo "which this machine lacks"))"

@@ -6,7 +6,7 @@
 # or two for the full set. BENCH_QUICK=1: one noise, one SNR, one echo
 # scene, one level, 4 s of speech.
 #
-# usage: bench/sections/16-clean-input.sh OUT.md [BUILD_DIR]
+# usage: bench/sections/46-clean-input.sh OUT.md [BUILD_DIR]
 set -euo pipefail
 out=${1:?usage: $0 OUT.md [BUILD_DIR]}
 build=$(cd "${2:-${GVOIP_BUILD_DIR:-build}}" && pwd)
@@ -31,7 +31,7 @@ took=$(($(date +%s) - start))
   echo
   echo "## Clean input: echo, noise and gain against speexdsp and webrtc 0.3"
   echo
-  echo "Command: \`$tool ${args[*]}\` (run by \`bench/sections/16-clean-input.sh\`; ${took} s here)."
+  echo "Command: \`$tool ${args[*]}\` (run by \`bench/sections/46-clean-input.sh\`; ${took} s here)."
   echo "Every cell below comes from that one run: the tool generates the material, runs the three"
   echo "engines on the same files and scores their outputs itself (\`--keep DIR\` writes every input and"
   echo "output as WAV). The load on the machine changes the CPU figures, nothing else."

@@ -5,7 +5,7 @@
 # played into a microphone while gvoip-devrec records it and the other
 # player's speaker on one timeline, and gvoip-quality --utterances finds
 # each word's delay. Beside it, in the same run: PulseAudio's own floor
-# (module-loopback), the file path of 03-2 on the same speech, a lossy
+# (module-loopback), the file path of 20-latency on the same speech, a lossy
 # network, device underruns, and CPU per client. See docs/devices.md.
 set -euo pipefail
 . "$BENCH_SRC/bench/lib.sh"
@@ -179,7 +179,7 @@ echo "bench:   device path, 10% loss with jitter" >&2
 device_run loss "gvoip, defaults, 10% loss and 0..30 ms jitter on each sender's uplink" \
   --netem --up-loss 10 --up-jitter 30 -- 
 
-# ---- The file path on the same speech (as 03-2 measures it) -------------
+# ---- The file path on the same speech (as 20-latency measures it) -------------
 # file_run NAME LABEL [RELAY ARGS...]: the speaker joins through gvoip-netem
 # with the arguments, when given, as the device path's loss run does.
 file_run() {
@@ -227,7 +227,7 @@ file_run() {
 }
 : >file_rows.md
 echo "bench:   file path" >&2
-file_run file "gvoip, file path (\`--input-file\` / \`--record\`, as in 03-2), defaults"
+file_run file "gvoip, file path (\`--input-file\` / \`--record\`, as in 20-latency), defaults"
 echo "bench:   file path, 10% loss with jitter" >&2
 file_run file_loss "gvoip, file path, 10% loss and 0..30 ms jitter on the speaker's uplink" --up-loss 10 --up-jitter 30
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Issue 3: CPU per client in the 3-player demo (scripts/demo.sh's lobby: a
+# CPU per client in the 3-player demo (scripts/demo.sh's lobby: a
 # host that is also player 1, and two players, all talking at once from
 # generated speech, each recording what it hears).
 set -euo pipefail
@@ -29,7 +29,7 @@ done
 wait "${pids[@]}"
 
 {
-  echo "## Issue 3: CPU per client, the 3-player demo"
+  echo "## CPU per client, the 3-player demo"
   echo
   echo "The lobby of \`make run\` (\`scripts/demo.sh\`), for ${secs} s: a host (server and player 1) and two"
   echo "players, each reading its own espeak-ng sentence (2 to 5 s, then silence) as the microphone and"

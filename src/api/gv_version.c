@@ -1,0 +1,36 @@
+/* The library's version, and the promises gvoip.h makes about its ABI
+ * checked where the internals that must keep them are visible. */
+#include <stddef.h>
+
+#include "gvoip/gvoip.h"
+#include "packet/gv_msg.h"
+#include "session/gv_keyfile.h"
+
+#define GV_STR(x) #x
+#define GV_XSTR(x) GV_STR(x)
+
+_Static_assert(sizeof(gv_event) <= 256, "gvoip.h promises events of at most 256 bytes");
+_Static_assert(offsetof(gv_event, size) == 0 && offsetof(gv_server_config, size) == 0 &&
+                   offsetof(gv_client_config, size) == 0 && offsetof(gv_server_stats, size) == 0 &&
+                   offsetof(gv_client_stats, size) == 0 && offsetof(gv_peer_stats, size) == 0,
+               "size comes first in every struct that carries it");
+_Static_assert(GV_MAX_PLAYERS_LIMIT == GV_MAX_PLAYERS, "the public limit is the lobby's");
+_Static_assert(GV_HOST_TOKEN_BYTES == GV_HOST_TOKEN_LEN, "the public token size is the wire's");
+_Static_assert(GV_NAME_BYTES == GV_NAME_MAX + 1, "a public name holds every name the server accepts");
+_Static_assert(GV_FINGERPRINT_BYTES >= GV_KEYFILE_FINGERPRINT_LEN, "a public fingerprint buffer holds one");
+_Static_assert((int)GV_REFUSAL_VERSION == GV_REFUSE_VERSION && (int)GV_REFUSAL_FULL == GV_REFUSE_FULL &&
+                   (int)GV_REFUSAL_NAME == GV_REFUSE_NAME && (int)GV_REFUSAL_PASSWORD == GV_REFUSE_PASSWORD &&
+                   (int)GV_REFUSAL_RATE_LIMIT == GV_REFUSE_RATE_LIMIT &&
+                   (int)GV_REFUSAL_FLOODING == GV_REFUSE_FLOODING && (int)GV_REFUSAL_PROTOCOL == GV_REFUSE_PROTOCOL &&
+                   (int)GV_REFUSAL_SHUTDOWN == GV_REFUSE_SHUTDOWN && (int)GV_REFUSAL_TIMEOUT == GV_REFUSE_TIMEOUT,
+               "the public refusal codes are the wire's");
+
+const char *gv_version(void)
+{
+    return GV_XSTR(GV_VERSION_MAJOR) "." GV_XSTR(GV_VERSION_MINOR) "." GV_XSTR(GV_VERSION_PATCH);
+}
+
+uint32_t gv_version_number(void)
+{
+    return GV_VERSION_NUMBER;
+}

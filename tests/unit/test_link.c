@@ -1,0 +1,181 @@
+/* The handshake's ephemeral keys as the real client (gv_link) and the real
+ * server (gv_server) draw them, on loopback: a game that hands in a
+ * constant gv_random must still get a fresh key per connection, because
+ * gv_random is for nothing secret (gvoip/platform.h). The other side of
+ * each exchange is a bare gvoip transport that captures the handshake
+ * message. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sodium.h>
+
+#include "gvoip/gvoip.h"
+#include "packet/gv_msg.h"
+#include "session/gv_link.h"
+#include "session/gv_noise.h"
+#include "session/gv_transport.h"
+
+#define DEADLINE_US 5000000ull
+#define CONSTANT 0x42
+
+static uint64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000ull + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+/* The worst generator a game could pass; it is fine for what gv_random
+ * is for. */
+static void constant_fill(void *ctx, void *buf, size_t len)
+{
+    int *calls = ctx;
+    (*calls)++;
+    memset(buf, CONSTANT, len);
+}
+
+/* The key a secret drawn from the constant generator would give. */
+static void constant_public(uint8_t pk[32])
+{
+    uint8_t sk[32];
+    memset(sk, CONSTANT, sizeof sk);
+    assert_int_equal(crypto_scalarmult_base(pk, sk), 0);
+}
+
+/* Services t for up to 5 ms; 1 with *out filled when a packet of the given
+ * type arrived on the control channel (type byte and 32 key bytes). */
+static int take_handshake(gv_transport *t, uint8_t type, uint8_t out[32])
+{
+    ENetEvent e;
+    int got = 0;
+    for (int rc = gv_transport_service(t, &e, 5); rc > 0; rc = gv_transport_service(t, &e, 0)) {
+        if (e.type != ENET_EVENT_TYPE_RECEIVE)
+            continue;
+        if (!got && e.channelID == GV_CH_CONTROL && e.packet->dataLength >= 33 && e.packet->data[0] == type) {
+            memcpy(out, e.packet->data + 1, 32);
+            got = 1;
+        }
+        enet_packet_destroy(e.packet);
+    }
+    return got;
+}
+
+/* The ephemeral public key in the HANDSHAKE_INIT of a client whose
+ * gv_random is constant. */
+static void client_ephemeral(gv_transport *server, int *calls, uint8_t e_pub[32])
+{
+    gv_client_config cfg;
+    gv_client_config_default(&cfg);
+    cfg.server_host = "127.0.0.1";
+    cfg.server_port = gv_transport_port(server);
+    cfg.name = "p";
+    cfg.known_servers_file = "";
+    cfg.random = (gv_random){constant_fill, calls};
+    gv_link *l = NULL;
+    static gv_event_queue events; /* the link's stream, which nobody reads here */
+    assert_int_equal(gv_link_create(&cfg, 0, &events, NULL, &l), GV_OK);
+    int got = 0;
+    for (uint64_t end = mono_us() + DEADLINE_US; !got && mono_us() < end;) {
+        assert_true(gv_link_service(l, 0) >= 0);
+        got = take_handshake(server, GV_HANDSHAKE_INIT, e_pub);
+    }
+    assert_true(got);
+    gv_link_destroy(l);
+}
+
+static void test_client_ephemeral_not_from_gv_random(void **state)
+{
+    (void)state;
+    gv_transport server = {0};
+    uint8_t e[2][32], weak[32];
+    int calls = 0;
+    assert_int_equal(gv_transport_listen(&server, "127.0.0.1", 0, 4), GV_OK);
+    client_ephemeral(&server, &calls, e[0]);
+    client_ephemeral(&server, &calls, e[1]);
+    gv_transport_close(&server);
+
+    constant_public(weak);
+    assert_memory_not_equal(e[0], e[1], 32);
+    assert_memory_not_equal(e[0], weak, 32);
+    assert_memory_not_equal(e[1], weak, 32);
+    /* The generator was in use (the retry timer), just not for the keys. */
+    assert_true(calls >= 2);
+}
+
+/* The ephemeral public key in a server's HANDSHAKE_RESP to a client of
+ * our own making. */
+static void server_ephemeral(gv_server *s, uint8_t e_pub[32])
+{
+    gv_transport t = {0};
+    ENetPeer *peer = NULL;
+    gv_noise *noise = NULL;
+    assert_int_equal(gv_transport_connect(&t, "127.0.0.1", (uint16_t)gv_server_port(s), GV_PROTOCOL_VERSION, &peer),
+                     GV_OK);
+    int got = 0;
+    for (uint64_t end = mono_us() + DEADLINE_US; !got && mono_us() < end;) {
+        gv_event ev = {.size = sizeof ev};
+        assert_true(gv_server_service(s, &ev, 0) >= 0);
+        if (!noise && peer->state == ENET_PEER_STATE_CONNECTED) {
+            const uint8_t pro[6] = {'g', 'v', 'o', 'i', 'p', GV_PROTOCOL_VERSION};
+            uint8_t pad[GV_HANDSHAKE_PAD] = {0}, msg[1 + GV_NOISE_MSG1_MIN + GV_HANDSHAKE_PAD];
+            assert_int_equal(gv_noise_initiator_create(pro, sizeof pro, &noise), GV_OK);
+            msg[0] = GV_HANDSHAKE_INIT;
+            assert_int_equal(gv_noise_write_message(noise, pad, sizeof pad, msg + 1, sizeof msg - 1),
+                             (int)sizeof msg - 1);
+            assert_int_equal(gv_transport_send(&t, peer, GV_CH_CONTROL, msg, sizeof msg, 0), GV_OK);
+        }
+        got = take_handshake(&t, GV_HANDSHAKE_RESP, e_pub);
+    }
+    assert_true(got);
+    gv_noise_destroy(noise);
+    gv_transport_close(&t);
+}
+
+/* The server takes no generator at all: its ephemeral keys still differ
+ * between handshakes and are not the constant generator's. */
+static void test_server_ephemeral_fresh(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/gvoip-test-link-XXXXXX", key[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(key, sizeof key, "%s/server.key", dir);
+
+    gv_server_config cfg;
+    gv_server_config_default(&cfg);
+    cfg.bind_address = "127.0.0.1";
+    cfg.port = 0;
+    cfg.key_file = key;
+    gv_server *s = NULL;
+    char why[256];
+    assert_int_equal(gv_server_create(&cfg, &s, why, sizeof why), GV_OK);
+    uint8_t e[2][32], weak[32];
+    server_ephemeral(s, e[0]);
+    server_ephemeral(s, e[1]);
+    gv_server_destroy(s);
+    assert_int_equal(unlink(key), 0);
+    assert_int_equal(rmdir(dir), 0);
+
+    constant_public(weak);
+    assert_memory_not_equal(e[0], e[1], 32);
+    assert_memory_not_equal(e[0], weak, 32);
+    assert_memory_not_equal(e[1], weak, 32);
+}
+
+int main(void)
+{
+    if (gv_init() != 0)
+        return 1;
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_client_ephemeral_not_from_gv_random),
+        cmocka_unit_test(test_server_ephemeral_fresh),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
