@@ -1,7 +1,7 @@
 /* The raw-datagram screen of gv_transport.c, reached the way ENet reaches
- * it: real hosts on 127.0.0.1, the receive buffer pointed at the fuzzed
- * datagram, and host->intercept called directly. Nothing is serviced, so
- * ENet itself never parses the input.
+ * it: real hosts on 127.0.0.1, the fuzzed datagram handed to the screen
+ * through gv_transport_screen as if it had just been received. Nothing is
+ * serviced, so ENet itself never parses the input.
  * Input: [control][datagram...]. Control bit 3 picks the side:
  *   listener (bit 3 clear): bits 0-1 the admit policy (none, pass, drop,
  *     decided by the CONNECT data word), bit 2 turns the checksum off; a
@@ -14,9 +14,11 @@
  *     listener's socket.
  * Results and counters must match a model of the ENet 1.3 header and of
  * the cookie datagram in docs/protocol.md. */
+#include <arpa/inet.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include <enet/enet.h>
 
@@ -43,19 +45,18 @@ typedef struct admit_log {
     enum policy policy;
     int calls;
     uint32_t data;
-    ENetAddress addr;
+    gv_addr addr;
     int verdict;
     uint32_t cookie;
 } admit_log;
 
-static gv_transport listener, connector;
-static ENetPeer *pending;
-static ENetAddress listener_addr;
+static gv_transport *listener, *connector;
+static gv_addr listener_addr;
 static admit_log log_;
 
 /* The by-data policy also answers with a verdict outside the enum, which
  * must count as a drop. */
-static int admit(void *ctx, const ENetAddress *addr, uint32_t connect_data, uint32_t *cookie)
+static int admit(void *ctx, const gv_addr *addr, uint32_t connect_data, uint32_t *cookie)
 {
     static const int verdicts[4] = {GV_ADMIT_DROP, GV_ADMIT_PASS, GV_ADMIT_COOKIE, -1};
     admit_log *l = ctx;
@@ -77,15 +78,13 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
     (void)argc;
     (void)argv;
-    CHECK(enet_initialize() == 0);
-    CHECK(gv_transport_listen(&listener, "127.0.0.1", 0, 4) == 0);
-    CHECK(enet_address_set_host(&listener_addr, "127.0.0.1") == 0);
-    listener_addr.port = gv_transport_port(&listener);
+    CHECK(gv_transport_init() == 0);
+    CHECK(gv_transport_listen("127.0.0.1", 0, 4, &listener) == 0);
+    CHECK(inet_pton(AF_INET, "127.0.0.1", &listener_addr.host) == 1);
+    listener_addr.port = gv_transport_port(listener);
     CHECK(listener_addr.port != 0);
     /* Its CONNECT stays queued: the host is flushed only after a cookie. */
-    CHECK(gv_transport_connect(&connector, "127.0.0.1", listener_addr.port, VERSION_BYTE,
-                               &pending) == 0);
-    CHECK(listener.host->intercept != NULL && connector.host->intercept != NULL);
+    CHECK(gv_transport_connect("127.0.0.1", listener_addr.port, VERSION_BYTE, &connector) == 0);
     return 0;
 }
 
@@ -96,12 +95,10 @@ static uint32_t get_be32(const uint8_t *p)
 
 /* One datagram waiting on the listener's socket, or 0; loopback delivers
  * before sendto returns, so nothing is in flight. */
-static size_t receive(uint8_t *buf, size_t cap, ENetAddress *from)
+static size_t receive(uint8_t *buf, size_t cap)
 {
-    ENetBuffer b = {.data = buf, .dataLength = cap};
-    int n = enet_socket_receive(listener.host->socket, from, &b, 1);
-    CHECK(n >= 0);
-    return (size_t)n;
+    ssize_t n = recv(gv_transport_fd(listener), buf, cap, MSG_DONTWAIT);
+    return n > 0 ? (size_t)n : 0;
 }
 
 typedef struct model_result {
@@ -146,28 +143,18 @@ static void check_common(const gv_transport_stats *before, const gv_transport_st
 
 static void as_listener(uint8_t control, uint8_t *d, size_t len)
 {
-    ENetHost *host = listener.host;
     enum policy policy = (enum policy)(control & 3);
-    int checksum = !(control & 4);
+    int checksum = !(control & 4), admitted;
     memset(&log_, 0, sizeof log_);
     log_.policy = policy;
-    listener.admit = policy == POLICY_NONE ? NULL : admit;
-    listener.admit_ctx = &log_;
-    listener.admitted = 0;
-    host->checksum = checksum ? enet_crc32 : NULL;
+    gv_transport_set_admit(listener, policy == POLICY_NONE ? NULL : admit, &log_);
+    gv_transport_stats before = *gv_transport_get_stats(listener);
+
     /* From itself: a cookie answer lands on its own socket, where it is
      * checked, instead of on some other process's port. */
-    host->receivedAddress = listener_addr;
-    host->receivedData = d;
-    host->receivedDataLength = len;
-    gv_transport_stats before = listener.stats;
-
-    ENetEvent event;
-    memset(&event, 0, sizeof event);
-    int rc = host->intercept(host, &event);
-    const gv_transport_stats *now = &listener.stats;
+    int rc = gv_transport_screen(listener, &listener_addr, d, len, checksum, -1, &admitted);
+    const gv_transport_stats *now = gv_transport_get_stats(listener);
     check_common(&before, now, len, rc);
-    CHECK(event.type == ENET_EVENT_TYPE_NONE);
     CHECK(now->cookies_received == before.cookies_received);
 
     model_result m = model(d, len, checksum);
@@ -179,7 +166,7 @@ static void as_listener(uint8_t control, uint8_t *d, size_t len)
         CHECK(log_.addr.host == listener_addr.host && log_.addr.port == listener_addr.port);
     }
     CHECK(rc == (m.screened || verdict != GV_ADMIT_PASS));
-    CHECK(listener.admitted == (asked && verdict == GV_ADMIT_PASS));
+    CHECK(admitted == (asked && verdict == GV_ADMIT_PASS));
     int cookie = asked && verdict == GV_ADMIT_COOKIE;
     int refused = asked && verdict != GV_ADMIT_PASS && !cookie;
     CHECK(now->connects_refused == before.connects_refused + (uint64_t)refused);
@@ -188,54 +175,47 @@ static void as_listener(uint8_t control, uint8_t *d, size_t len)
     CHECK(now->bytes_out == before.bytes_out + (cookie ? GV_COOKIE_DATAGRAM : 0u));
 
     uint8_t got[64];
-    ENetAddress from;
-    size_t n = receive(got, sizeof got, &from);
+    size_t n = receive(got, sizeof got);
     if (cookie) {
         CHECK(n == GV_COOKIE_DATAGRAM);
         CHECK(memcmp(got, "GVCK", 4) == 0 && got[4] == 1);
         CHECK(((uint32_t)got[5] << 16 | (uint32_t)got[6] << 8 | got[7]) == log_.cookie);
         CHECK(memcmp(got + 8, m.connect_id, 4) == 0);
-        CHECK(receive(got, sizeof got, &from) == 0);
+        CHECK(receive(got, sizeof got) == 0);
     } else {
         CHECK(n == 0);
     }
-    host->checksum = enet_crc32;
-    listener.admit = NULL;
+    gv_transport_set_admit(listener, NULL, NULL);
 }
 
 static void as_connector(uint8_t control, uint8_t *d, size_t len)
 {
-    ENetHost *host = connector.host;
-    int elsewhere = control & 0x10;
+    int elsewhere = control & 0x10, admitted;
+    uint8_t old_id[4], new_id[4];
+    CHECK(gv_transport_connect_pending(connector, old_id));
     if ((control & 0x20) && len >= GV_COOKIE_DATAGRAM)
-        memcpy(d + 8, &pending->connectID, 4);
-    connector.cookie_retries = control >> 6;
-    host->checksum = enet_crc32;
-    host->receivedAddress = connector.remote;
+        memcpy(d + 8, old_id, 4);
+    int retries = control >> 6;
+    gv_addr from = listener_addr;
     if (elsewhere)
-        host->receivedAddress.port ^= 1;
-    host->receivedData = d;
-    host->receivedDataLength = len;
-    gv_transport_stats before = connector.stats;
-    uint32_t old_id = pending->connectID;
-    int retries = connector.cookie_retries;
+        from.port ^= 1;
+    gv_transport_stats before = *gv_transport_get_stats(connector);
 
-    ENetEvent event;
-    memset(&event, 0, sizeof event);
-    int rc = host->intercept(host, &event);
-    check_common(&before, &connector.stats, len, rc);
-    CHECK(event.type == ENET_EVENT_TYPE_NONE);
+    int rc = gv_transport_screen(connector, &from, d, len, 1, retries, &admitted);
+    const gv_transport_stats *now = gv_transport_get_stats(connector);
+    check_common(&before, now, len, rc);
+    CHECK(!admitted);
 
     model_result m = model(d, len, 1);
     CHECK(rc == m.screened);
     int taken = m.compressed && len == GV_COOKIE_DATAGRAM && memcmp(d, "GVCK", 4) == 0 &&
-                d[4] == 1 && !elsewhere && memcmp(d + 8, &old_id, 4) == 0 &&
+                d[4] == 1 && !elsewhere && memcmp(d + 8, old_id, 4) == 0 &&
                 retries < GV_COOKIE_RETRIES;
-    CHECK(connector.stats.cookies_received == before.cookies_received + (uint64_t)taken);
-    CHECK(connector.cookie_retries == retries + taken);
-    CHECK(pending == &host->peers[0] && pending->state == ENET_PEER_STATE_CONNECTING);
+    CHECK(now->cookies_received == before.cookies_received + (uint64_t)taken);
+    CHECK(gv_transport_cookie_retries(connector) == retries + taken);
+    CHECK(gv_transport_connect_pending(connector, new_id));
     if (!taken) {
-        CHECK(pending->connectID == old_id);
+        CHECK(memcmp(new_id, old_id, 4) == 0);
         return;
     }
 
@@ -243,14 +223,13 @@ static void as_connector(uint8_t control, uint8_t *d, size_t len)
      * version byte, under the new connectID. */
     uint32_t cookie = (uint32_t)d[5] << 16 | (uint32_t)d[6] << 8 | d[7];
     uint8_t got[256];
-    ENetAddress from;
-    gv_transport_flush(&connector);
-    size_t n = receive(got, sizeof got, &from);
+    gv_transport_flush(connector);
+    size_t n = receive(got, sizeof got);
     model_result sent = model(got, n, 1);
     CHECK(sent.connect && !sent.screened);
     CHECK(sent.data == (VERSION_BYTE | cookie << 8));
-    CHECK(memcmp(sent.connect_id, &pending->connectID, 4) == 0 && pending->connectID != old_id);
-    CHECK(receive(got, sizeof got, &from) == 0);
+    CHECK(memcmp(sent.connect_id, new_id, 4) == 0 && memcmp(new_id, old_id, 4) != 0);
+    CHECK(receive(got, sizeof got) == 0);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -266,8 +245,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         as_connector(data[0], datagram, len);
     else
         as_listener(data[0], datagram, len);
-    listener.host->receivedData = connector.host->receivedData = NULL;
-    listener.host->receivedDataLength = connector.host->receivedDataLength = 0;
     free(datagram);
     return 0;
 }

@@ -11,6 +11,7 @@
 #include "session/gv_known.h"
 #include "session/gv_noise.h"
 #include "session/gv_seal.h"
+#include "session/gv_session.h"
 
 enum link_state { LINK_CONNECTING, LINK_HANDSHAKE, LINK_HELLO, LINK_JOINED, LINK_DONE };
 
@@ -27,8 +28,8 @@ typedef struct roster_entry {
 } roster_entry;
 
 struct gv_link {
-    gv_transport transport;
-    ENetPeer *peer;
+    gv_transport *transport;
+    int has_peer; /* the transport's peer is connecting or connected: tell it we leave */
     enum link_state state;
     gv_link_callbacks cb;
     gv_clock clock;
@@ -61,11 +62,7 @@ struct gv_link {
      * destroyed. */
     char reason[1024];
     gv_link_counters counters;
-    /* One buffer per stage (opened input, encoded output, sealed output):
-     * no stage ever writes over what another is still reading. */
-    uint8_t plain[GV_MTU * 16];
-    uint8_t encoded[GV_MTU * 16];
-    uint8_t sealed[GV_MTU * 16];
+    gv_session_buffers buf;
 };
 
 static uint64_t now_us(const gv_link *l)
@@ -81,16 +78,13 @@ static void fail(gv_link *l, int error, const char *fmt, const char *detail)
     snprintf(l->reason, sizeof l->reason, fmt, detail ? detail : "");
     ev->reason = l->reason;
     l->state = LINK_DONE;
-    if (l->peer)
-        enet_peer_disconnect(l->peer, 0);
+    if (l->has_peer)
+        gv_transport_disconnect(l->transport, 0, 0, GV_TRANSPORT_GRACEFUL);
 }
 
 static int send_sealed(gv_link *l, uint8_t channel, const uint8_t *plain, size_t len, int fragment)
 {
-    int n = gv_seal_encrypt(l->seal, channel, NULL, 0, plain, len, l->sealed, sizeof l->sealed);
-    if (n < 0)
-        return n;
-    return gv_transport_send(&l->transport, l->peer, channel, l->sealed, (size_t)n, fragment);
+    return gv_session_send(l->transport, 0, l->seal, &l->buf, channel, plain, len, fragment);
 }
 
 static void roster_add(gv_link *l, uint16_t id, const char *name)
@@ -139,11 +133,8 @@ static void send_hello(gv_link *l)
     m.u.hello.password_len = (uint8_t)l->password_len;
     m.u.hello.token = l->host_token;
     m.u.hello.token_len = l->has_token ? GV_HOST_TOKEN_LEN : 0;
-    uint8_t buf[512];
-    int n = gv_msg_encode(&m, buf, sizeof buf);
-    if (n < 0 || send_sealed(l, GV_CH_CONTROL, buf, (size_t)n, 0) < 0)
+    if (gv_session_send_msg(l->transport, 0, l->seal, &l->buf, GV_CH_CONTROL, &m) < 0)
         fail(l, GV_ENET, "could not send the greeting%s", NULL);
-    sodium_memzero(buf, sizeof buf);
 }
 
 /* Checks the server's static key against the pin or the known-servers
@@ -206,7 +197,6 @@ trusted:
 static void on_handshake_reply(gv_link *l, const uint8_t *data, size_t len)
 {
     uint8_t payload[64], pk[32];
-    gv_seal_keys keys;
     int got;
     if (len < 1 || data[0] != GV_HANDSHAKE_RESP ||
         (got = gv_noise_read_message(l->noise, data + 1, len - 1, payload, sizeof payload)) < 0 ||
@@ -217,7 +207,7 @@ static void on_handshake_reply(gv_link *l, const uint8_t *data, size_t len)
     }
     if (check_server_key(l, pk) != 0) {
         l->state = LINK_DONE;
-        enet_peer_disconnect(l->peer, 0);
+        gv_transport_disconnect(l->transport, 0, 0, GV_TRANSPORT_GRACEFUL);
         return;
     }
     l->cipher = got == 0 ? GV_SEAL_CHACHA20POLY1305 : payload[0];
@@ -225,19 +215,10 @@ static void on_handshake_reply(gv_link *l, const uint8_t *data, size_t len)
         fail(l, GV_EAUTH, "the server chose a cipher this client did not offer%s", NULL);
         return;
     }
-    int rc = gv_noise_split(l->noise, &keys);
-    if (rc == 0) {
-        keys.cipher = (gv_seal_cipher)l->cipher;
-        rc = gv_seal_create(&keys, &l->seal);
-    }
-    if (rc != 0) {
-        sodium_memzero(&keys, sizeof keys);
+    if (gv_session_keys(&l->noise, l->cipher, &l->seal) != 0) {
         fail(l, GV_ENOMEM, "could not set up the session keys%s", NULL);
         return;
     }
-    sodium_memzero(&keys, sizeof keys);
-    gv_noise_destroy(l->noise);
-    l->noise = NULL;
     l->state = LINK_HELLO;
     /* The server answered: a slow, lossy path gets the whole timeout again
      * for the rest of the join rather than failing a join in progress. */
@@ -304,18 +285,17 @@ static void on_receive(gv_link *l, uint8_t channel, const uint8_t *data, size_t 
     }
     if (l->state != LINK_HELLO && l->state != LINK_JOINED)
         return;
-    uint8_t *plain = l->plain;
-    int n = gv_seal_decrypt(l->seal, channel, NULL, 0, data, len, plain, sizeof l->plain);
-    if (n == GV_EREPLAY) {
+    gv_msg m;
+    int rc = gv_session_open(l->seal, &l->buf, channel, data, len, &m);
+    if (rc == GV_EREPLAY) {
         l->counters.replayed++;
         return;
     }
-    if (n < 0) {
+    if (rc == GV_EAUTH) {
         l->counters.auth_failed++;
         return;
     }
-    gv_msg m;
-    if (gv_msg_decode(plain, (size_t)n, &m) != 0) {
+    if (rc != 0) {
         l->counters.malformed++;
         return;
     }
@@ -338,15 +318,9 @@ static void on_receive(gv_link *l, uint8_t channel, const uint8_t *data, size_t 
 
 static void on_connect(gv_link *l)
 {
-    uint8_t pro[6] = {'g', 'v', 'o', 'i', 'p', (uint8_t)l->protocol_version};
-    uint8_t msg[1 + 32 + GV_HANDSHAKE_PAD];
-    uint8_t pad[GV_HANDSHAKE_PAD] = {l->offer_aes ? GV_CIPHER_OFFER_AES256GCM : 0};
-    enet_peer_timeout(l->peer, 32, 2000, 6000);
-    msg[0] = GV_HANDSHAKE_INIT;
-    int n = -1;
-    if (gv_noise_initiator_create(pro, sizeof pro, &l->noise) == 0)
-        n = gv_noise_write_message(l->noise, pad, sizeof pad, msg + 1, sizeof msg - 1);
-    if (n < 0 || gv_transport_send(&l->transport, l->peer, GV_CH_CONTROL, msg, (size_t)n + 1, 0) != 0) {
+    uint8_t msg[GV_SESSION_INIT_LEN];
+    int n = gv_session_initiate(l->protocol_version, l->offer_aes, &l->noise, msg);
+    if (n < 0 || gv_transport_send(l->transport, 0, GV_CH_CONTROL, msg, (size_t)n, 0) != 0) {
         fail(l, GV_ENOMEM, "could not start the handshake%s", NULL);
         return;
     }
@@ -368,8 +342,8 @@ static void retry_handshake(gv_link *l)
     l->noise = NULL;
     l->state = LINK_CONNECTING;
     l->counters.join_retries++;
-    if (gv_transport_reconnect(&l->transport, &l->peer) < 0) {
-        l->peer = NULL;
+    if (gv_transport_reconnect(l->transport) < 0) {
+        l->has_peer = 0;
         fail(l, GV_ENET, "could not connect again%s", NULL);
     }
 }
@@ -378,7 +352,7 @@ static void on_disconnect(gv_link *l, uint32_t data)
 {
     enum link_state was = l->state;
     l->state = LINK_DONE;
-    l->peer = NULL;
+    l->has_peer = 0;
     int code = l->refused ? l->refused : (int)(data & 0xff);
     if (was == LINK_JOINED) {
         gv_event *ev = gv_events_push(l->events, GV_EVENT_SERVER_DISCONNECTED);
@@ -404,39 +378,29 @@ static void on_disconnect(gv_link *l, uint32_t data)
     }
 }
 
+static void on_event(void *ctx, const gv_transport_event *e)
+{
+    gv_link *l = ctx;
+    if (e->type == GV_TRANSPORT_CONNECT)
+        on_connect(l);
+    else if (e->type == GV_TRANSPORT_DISCONNECT)
+        on_disconnect(l, e->data);
+    else if (e->type == GV_TRANSPORT_RECEIVE)
+        on_receive(l, e->channel, e->packet, e->len);
+}
+
 int gv_link_service(gv_link *l, uint32_t timeout_ms)
 {
     if (!l)
         return GV_EINVAL;
-    if (!l->transport.host)
-        return 0;
-    ENetEvent e;
-    int rc = gv_transport_service(&l->transport, &e, timeout_ms);
-    for (int budget = 256; rc > 0 && budget > 0; budget--) {
-        switch (e.type) {
-        case ENET_EVENT_TYPE_CONNECT:
-            on_connect(l);
-            break;
-        case ENET_EVENT_TYPE_DISCONNECT:
-            on_disconnect(l, e.data);
-            break;
-        case ENET_EVENT_TYPE_RECEIVE:
-            if (e.packet->dataLength > 0)
-                on_receive(l, e.channelID, e.packet->data, e.packet->dataLength);
-            enet_packet_destroy(e.packet);
-            break;
-        default:
-            break;
-        }
-        rc = l->transport.host ? gv_transport_service(&l->transport, &e, 0) : 0;
-    }
+    int rc = gv_transport_drain(l->transport, timeout_ms, 1, on_event, l);
     if (rc < 0)
         return rc;
     if (l->state < LINK_JOINED && now_us(l) > l->deadline_us)
         fail(l, GV_ETIMEOUT, "timed out joining %s", l->server_host);
     else if (l->state == LINK_HANDSHAKE && now_us(l) > l->handshake_retry_us)
         retry_handshake(l);
-    gv_transport_flush(&l->transport);
+    gv_transport_flush(l->transport);
     return 0;
 }
 
@@ -493,10 +457,10 @@ int gv_link_create(const gv_client_config *cfg, int protocol_version, gv_event_q
     }
     l->timeout_us = (uint64_t)(cfg->connect_timeout_ms ? cfg->connect_timeout_ms : 5000) * 1000u;
     l->deadline_us = now_us(l) + l->timeout_us;
-    rc = gv_transport_connect(&l->transport, l->server_host, l->server_port, (uint32_t)l->protocol_version,
-                              &l->peer);
+    rc = gv_transport_connect(l->server_host, l->server_port, (uint32_t)l->protocol_version, &l->transport);
     if (rc < 0)
         goto out;
+    l->has_peer = 1;
     *out = l;
     l = NULL;
     rc = 0;
@@ -509,17 +473,14 @@ void gv_link_destroy(gv_link *l)
 {
     if (!l)
         return;
-    if (l->peer && l->transport.host) {
-        enet_peer_disconnect(l->peer, 0);
-        ENetEvent e;
-        for (int i = 0; i < 20 && gv_transport_service(&l->transport, &e, 10) >= 0; i++) {
-            if (e.type == ENET_EVENT_TYPE_DISCONNECT)
+    if (l->has_peer) {
+        gv_transport_disconnect(l->transport, 0, 0, GV_TRANSPORT_GRACEFUL);
+        gv_transport_event e;
+        for (int i = 0; i < 20 && gv_transport_service(l->transport, &e, 10) >= 0; i++)
+            if (e.type == GV_TRANSPORT_DISCONNECT)
                 break;
-            if (e.type == ENET_EVENT_TYPE_RECEIVE)
-                enet_packet_destroy(e.packet);
-        }
     }
-    gv_transport_close(&l->transport);
+    gv_transport_destroy(l->transport);
     gv_noise_destroy(l->noise);
     gv_seal_destroy(l->seal);
     free(l->server_host);
@@ -544,16 +505,16 @@ int gv_link_send_voice(gv_link *l, const gv_msg *voice)
         return GV_EINVAL;
     if (l->state != LINK_JOINED)
         return GV_ESTATE;
-    uint8_t *buf = l->encoded;
+    uint8_t *buf = l->buf.encoded;
     int raw = (voice->u.voice.flags & GV_VOICE_RAW) != 0;
-    int n = gv_msg_encode(voice, buf, sizeof l->encoded);
+    int n = gv_msg_encode(voice, buf, sizeof l->buf.encoded);
     if (n < 0)
         return n;
     if (!raw && (size_t)n + GV_SEAL_OVERHEAD > GV_TRANSPORT_MAX_UNRELIABLE)
         return GV_ETOOBIG;
     int rc = send_sealed(l, GV_CH_VOICE, buf, (size_t)n, raw);
     if (rc == 0)
-        gv_transport_flush(&l->transport);
+        gv_transport_flush(l->transport);
     return rc;
 }
 
@@ -583,18 +544,18 @@ int gv_link_send_position(gv_link *l, const gv_msg *position)
         return n;
     int rc = send_sealed(l, GV_CH_VOICE, buf, (size_t)n, 0);
     if (rc == 0)
-        gv_transport_flush(&l->transport);
+        gv_transport_flush(l->transport);
     return rc;
 }
 
 int gv_link_fd(const gv_link *l)
 {
-    return l ? gv_transport_fd(&l->transport) : -1;
+    return l ? gv_transport_fd(l->transport) : -1;
 }
 
 const gv_transport_stats *gv_link_transport_stats(const gv_link *l)
 {
-    return &l->transport.stats;
+    return gv_transport_get_stats(l->transport);
 }
 
 void gv_link_get_counters(const gv_link *l, gv_link_counters *out)

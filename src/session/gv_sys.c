@@ -2,10 +2,10 @@
 
 #include <time.h>
 
-#include <enet/enet.h>
 #include <sodium.h>
 
 #include "gvoip/gvoip.h"
+#include "session/gv_transport.h"
 
 static uint64_t monotonic_us(void *ctx)
 {
@@ -35,7 +35,5 @@ int gv_init(void)
 {
     if (sodium_init() < 0)
         return GV_EKEY;
-    if (enet_initialize() != 0)
-        return GV_ENET;
-    return 0;
+    return gv_transport_init();
 }

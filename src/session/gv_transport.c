@@ -2,6 +2,8 @@
 
 #include <limits.h>
 #include <poll.h>
+#include <stddef.h>
+#include <stdlib.h>
 #include <pthread.h>
 #include <string.h>
 #include <sys/select.h>
@@ -9,8 +11,26 @@
 #include <enet/protocol.h>
 #include <sodium.h>
 
+#include <enet/enet.h>
+
 #include "gvoip/error.h"
-#include "packet/gv_msg.h"
+
+struct gv_transport {
+    ENetHost *host;
+    gv_transport_stats stats;
+    gv_transport_admit_fn admit;
+    void *admit_ctx;
+    int admitted;       /* listener: a CONNECT went through since the last service */
+    ENetAddress remote; /* connector: where to retry with a cookie */
+    uint32_t connect_data;
+    int cookie_retries;
+    ENetPacket *received; /* the last RECEIVE event's, freed on the next call */
+};
+
+_Static_assert(sizeof(ENetBuffer) == sizeof(struct iovec) &&
+                   offsetof(ENetBuffer, data) == offsetof(struct iovec, iov_base) &&
+                   offsetof(ENetBuffer, dataLength) == offsetof(struct iovec, iov_len),
+               "ENet's buffers are iovecs on POSIX systems");
 
 /* ENet's host has no user-data slot, but its compressor has a context
  * pointer that ENet only uses together with compress/decompress callbacks.
@@ -97,7 +117,8 @@ static int intercept(ENetHost *host, ENetEvent *event)
         return 0;
     uint32_t data, cookie = 0;
     memcpy(&data, &cmd->data, sizeof data);
-    int verdict = t->admit(t->admit_ctx, &host->receivedAddress, ENET_NET_TO_HOST_32(data), &cookie);
+    gv_addr from = {.host = host->receivedAddress.host, .port = host->receivedAddress.port};
+    int verdict = t->admit(t->admit_ctx, &from, ENET_NET_TO_HOST_32(data), &cookie);
     if (verdict == GV_ADMIT_PASS) {
         t->admitted = 1;
         return 0;
@@ -188,13 +209,18 @@ static uint32_t crc_update(uint32_t c, const uint8_t *p, size_t n)
     return c;
 }
 
-enet_uint32 gv_transport_crc32(const ENetBuffer *buffers, size_t count)
+uint32_t gv_transport_crc32(const struct iovec *buffers, size_t count)
 {
     uint32_t c = 0xFFFFFFFFu;
     pthread_once(&crc_once, crc_init);
     for (size_t i = 0; i < count; i++)
-        c = crc_update(c, buffers[i].data, buffers[i].dataLength);
+        c = crc_update(c, buffers[i].iov_base, buffers[i].iov_len);
     return ENET_HOST_TO_NET_32(~c);
+}
+
+static enet_uint32 checksum_hook(const ENetBuffer *buffers, size_t count)
+{
+    return gv_transport_crc32((const struct iovec *)(const void *)buffers, count);
 }
 
 static void setup(gv_transport *t)
@@ -209,86 +235,132 @@ static void setup(gv_transport *t)
      * they come from libsodium like every other value an attacker must
      * not guess. */
     t->host->randomSeed = randombytes_random();
-    t->host->checksum = gv_transport_crc32;
+    t->host->checksum = checksum_hook;
     t->host->compressor.context = t;
     t->host->intercept = intercept;
     t->host->maximumPacketSize = 64 * 1024;
 }
 
-int gv_transport_listen(gv_transport *t, const char *bind_address, uint16_t port, size_t peers)
+
+int gv_transport_init(void)
 {
-    if (!t || peers == 0 || peers > ENET_PROTOCOL_MAXIMUM_PEER_ID)
+    return enet_initialize() == 0 ? 0 : GV_ENET;
+}
+
+static gv_transport *transport_new(void)
+{
+    return calloc(1, sizeof(gv_transport));
+}
+
+int gv_transport_listen(const char *bind_address, uint16_t port, size_t peers, gv_transport **out)
+{
+    if (!out || peers == 0 || peers > ENET_PROTOCOL_MAXIMUM_PEER_ID)
         return GV_EINVAL;
-    memset(&t->stats, 0, sizeof t->stats);
-    t->admitted = 0;
-    t->remote.port = 0; /* a listener never takes a cookie */
+    *out = NULL;
     ENetAddress addr = {.host = ENET_HOST_ANY, .port = port};
     if (bind_address && *bind_address && enet_address_set_host(&addr, bind_address) != 0)
         return GV_ENET;
+    gv_transport *t = transport_new();
+    if (!t)
+        return GV_ENOMEM;
     t->host = enet_host_create(&addr, peers, GV_CH_COUNT, 0, 0);
-    if (!t->host)
+    if (!t->host) {
+        free(t);
         return GV_ENET;
+    }
     setup(t);
+    *out = t;
     return 0;
 }
 
-int gv_transport_connect(gv_transport *t, const char *host, uint16_t port, uint32_t connect_data, ENetPeer **peer)
+int gv_transport_connect(const char *host, uint16_t port, uint32_t connect_data, gv_transport **out)
 {
-    if (!t || !host || !peer)
+    if (!host || !out)
         return GV_EINVAL;
-    memset(&t->stats, 0, sizeof t->stats);
+    *out = NULL;
     ENetAddress addr = {.port = port};
     if (enet_address_set_host(&addr, host) != 0)
         return GV_ENOTFOUND;
+    gv_transport *t = transport_new();
+    if (!t)
+        return GV_ENOMEM;
     t->host = enet_host_create(NULL, 1, GV_CH_COUNT, 0, 0);
-    if (!t->host)
+    if (!t->host) {
+        free(t);
         return GV_ENET;
+    }
     setup(t);
     t->remote = addr;
     t->connect_data = connect_data;
-    t->cookie_retries = 0;
-    *peer = enet_host_connect(t->host, &addr, GV_CH_COUNT, connect_data);
-    if (!*peer) {
-        enet_host_destroy(t->host);
-        t->host = NULL;
+    if (!enet_host_connect(t->host, &addr, GV_CH_COUNT, connect_data)) {
+        gv_transport_destroy(t);
         return GV_ENET;
     }
+    *out = t;
     return 0;
 }
 
-int gv_transport_reconnect(gv_transport *t, ENetPeer **peer)
+int gv_transport_reconnect(gv_transport *t)
 {
-    if (!t || !t->host || !peer || !*peer || t->remote.port == 0)
+    if (!t || t->remote.port == 0)
         return GV_EINVAL;
-    enet_peer_reset(*peer);
+    enet_peer_reset(&t->host->peers[0]);
     t->cookie_retries = 0;
-    *peer = enet_host_connect(t->host, &t->remote, GV_CH_COUNT, t->connect_data);
-    return *peer ? 0 : GV_ENET;
+    return enet_host_connect(t->host, &t->remote, GV_CH_COUNT, t->connect_data) ? 0 : GV_ENET;
 }
 
-void gv_transport_close(gv_transport *t)
+void gv_transport_set_admit(gv_transport *t, gv_transport_admit_fn fn, void *ctx)
 {
-    if (!t || !t->host)
+    t->admit = fn;
+    t->admit_ctx = ctx;
+}
+
+static void release_received(gv_transport *t)
+{
+    if (t->received)
+        enet_packet_destroy(t->received);
+    t->received = NULL;
+}
+
+void gv_transport_destroy(gv_transport *t)
+{
+    if (!t)
         return;
+    release_received(t);
     enet_host_flush(t->host);
     account_sent(t);
     t->host->compressor.context = NULL;
     enet_host_destroy(t->host);
-    t->host = NULL;
+    free(t);
 }
 
 uint16_t gv_transport_port(const gv_transport *t)
 {
     ENetAddress addr;
-    if (!t || !t->host || enet_socket_get_address(t->host->socket, &addr) != 0)
+    if (!t || enet_socket_get_address(t->host->socket, &addr) != 0)
         return 0;
     return addr.port;
 }
 
-int gv_transport_send(gv_transport *t, ENetPeer *peer, uint8_t channel, const uint8_t *data, size_t len,
-                      int fragment)
+int gv_transport_fd(const gv_transport *t)
 {
-    if (!t || !peer || !data || len == 0 || channel >= GV_CH_COUNT)
+    return t ? (int)t->host->socket : -1;
+}
+
+const gv_transport_stats *gv_transport_get_stats(const gv_transport *t)
+{
+    return &t->stats;
+}
+
+static ENetPeer *peer_at(const gv_transport *t, int peer)
+{
+    return peer >= 0 && (size_t)peer < t->host->peerCount ? &t->host->peers[peer] : NULL;
+}
+
+int gv_transport_send(gv_transport *t, int peer, uint8_t channel, const uint8_t *data, size_t len, int fragment)
+{
+    ENetPeer *p = t ? peer_at(t, peer) : NULL;
+    if (!p || !data || len == 0 || channel >= GV_CH_COUNT)
         return GV_EINVAL;
     int reliable = channel == GV_CH_CONTROL;
     enet_uint32 flags = reliable ? ENET_PACKET_FLAG_RELIABLE : ENET_PACKET_FLAG_UNSEQUENCED;
@@ -297,20 +369,14 @@ int gv_transport_send(gv_transport *t, ENetPeer *peer, uint8_t channel, const ui
             return GV_ETOOBIG;
         flags = ENET_PACKET_FLAG_UNRELIABLE_FRAGMENT;
     }
-    ENetPacket *p = enet_packet_create(data, len, flags);
-    if (!p)
+    ENetPacket *pkt = enet_packet_create(data, len, flags);
+    if (!pkt)
         return GV_ENOMEM;
-    if (enet_peer_send(peer, channel, p) != 0) {
-        enet_packet_destroy(p);
+    if (enet_peer_send(p, channel, pkt) != 0) {
+        enet_packet_destroy(pkt);
         return GV_ENET;
     }
     return 0;
-}
-
-void gv_transport_clamp_mtu(ENetPeer *peer)
-{
-    if (peer->mtu > GV_ENET_MTU)
-        peer->mtu = GV_ENET_MTU;
 }
 
 void gv_transport_flush(gv_transport *t)
@@ -332,28 +398,87 @@ static void unthrottle(ENetPeer *peer)
     peer->packetThrottleDeceleration = 0;
 }
 
-int gv_transport_service(gv_transport *t, ENetEvent *ev, uint32_t timeout_ms)
+/* A connected peer gets gvoip's settings whichever side it is: the throttle
+ * open; no datagram larger than gvoip's (a connecting peer's MTU is what it
+ * asked for); and session timeouts (the listener had cut them to one
+ * attempt while the peer was half-open, see limit_verify). */
+static void on_connected(ENetPeer *peer)
 {
-    int rc = enet_host_service(t->host, ev, timeout_ms);
-    if (rc > 0 && ev->type == ENET_EVENT_TYPE_CONNECT)
-        unthrottle(ev->peer);
+    unthrottle(peer);
+    if (peer->mtu > GV_ENET_MTU)
+        peer->mtu = GV_ENET_MTU;
+    enet_peer_timeout(peer, 32, 2000, 6000);
+}
+
+static int to_event(gv_transport *t, int rc, const ENetEvent *e, gv_transport_event *ev)
+{
+    memset(ev, 0, sizeof *ev);
+    if (rc <= 0)
+        return rc < 0 ? GV_ENET : 0;
+    ev->peer = (int)(e->peer - t->host->peers);
+    ev->data = e->data;
+    switch (e->type) {
+    case ENET_EVENT_TYPE_CONNECT:
+        on_connected(e->peer);
+        ev->type = GV_TRANSPORT_CONNECT;
+        return 1;
+    case ENET_EVENT_TYPE_DISCONNECT:
+        ev->type = GV_TRANSPORT_DISCONNECT;
+        return 1;
+    case ENET_EVENT_TYPE_RECEIVE:
+        /* An empty packet carries no gvoip message: nothing to hand out. */
+        if (e->packet->dataLength == 0) {
+            enet_packet_destroy(e->packet);
+            return 0;
+        }
+        t->received = e->packet;
+        ev->type = GV_TRANSPORT_RECEIVE;
+        ev->channel = e->channelID;
+        ev->packet = e->packet->data;
+        ev->len = e->packet->dataLength;
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int gv_transport_service(gv_transport *t, gv_transport_event *ev, uint32_t timeout_ms)
+{
+    ENetEvent e;
+    release_received(t);
+    int rc = enet_host_service(t->host, &e, timeout_ms);
     if (t->admitted)
         limit_verify(t);
     account_sent(t);
-    return rc < 0 ? GV_ENET : rc;
+    int got = to_event(t, rc, &e, ev);
+    return got == 0 && rc > 0 ? gv_transport_pending(t, ev) : got;
 }
 
-int gv_transport_pending(gv_transport *t, ENetEvent *ev)
+int gv_transport_pending(gv_transport *t, gv_transport_event *ev)
 {
-    int rc = enet_host_check_events(t->host, ev);
-    if (rc > 0 && ev->type == ENET_EVENT_TYPE_CONNECT)
-        unthrottle(ev->peer);
-    return rc < 0 ? GV_ENET : rc;
+    ENetEvent e;
+    release_received(t);
+    /* An empty packet is skipped here, not reported as "none left". */
+    for (;;) {
+        int rc = enet_host_check_events(t->host, &e);
+        int got = to_event(t, rc, &e, ev);
+        if (got != 0 || rc <= 0)
+            return got;
+    }
 }
 
-int gv_transport_fd(const gv_transport *t)
+int gv_transport_drain(gv_transport *t, uint32_t timeout_ms, int refill, gv_transport_handler fn, void *ctx)
 {
-    return t && t->host ? (int)t->host->socket : -1;
+    gv_transport_event ev;
+    int rc = gv_transport_service(t, &ev, timeout_ms);
+    for (int budget = 256; rc > 0 && budget > 0; budget--) {
+        fn(ctx, &ev);
+        rc = gv_transport_pending(t, &ev);
+        if (rc == 0 && refill)
+            rc = gv_transport_service(t, &ev, 0);
+    }
+    release_received(t);
+    return rc < 0 ? rc : 0;
 }
 
 int gv_transport_wait(gv_transport *t, uint64_t us)
@@ -370,4 +495,81 @@ int gv_transport_wait(gv_transport *t, uint64_t us)
     FD_SET(fd, &readable);
     struct timespec ts = {.tv_sec = (time_t)(us / 1000000u), .tv_nsec = (long)(us % 1000000u) * 1000};
     return pselect(fd + 1, &readable, NULL, NULL, &ts, NULL) > 0;
+}
+
+size_t gv_transport_peers(const gv_transport *t)
+{
+    return t->host->peerCount;
+}
+
+int gv_transport_peer_open(const gv_transport *t, int peer)
+{
+    const ENetPeer *p = peer_at(t, peer);
+    return p && p->state != ENET_PEER_STATE_DISCONNECTED && p->state != ENET_PEER_STATE_ZOMBIE;
+}
+
+int gv_transport_peer_connected(const gv_transport *t, int peer)
+{
+    const ENetPeer *p = peer_at(t, peer);
+    return p && p->state == ENET_PEER_STATE_CONNECTED;
+}
+
+gv_addr gv_transport_peer_addr(const gv_transport *t, int peer)
+{
+    const ENetPeer *p = peer_at(t, peer);
+    return p ? (gv_addr){.host = p->address.host, .port = p->address.port} : (gv_addr){0, 0};
+}
+
+void gv_transport_disconnect(gv_transport *t, int peer, uint32_t data, enum gv_transport_close how)
+{
+    ENetPeer *p = peer_at(t, peer);
+    if (!p)
+        return;
+    if (how == GV_TRANSPORT_NOW)
+        enet_peer_disconnect_now(p, data);
+    else if (how == GV_TRANSPORT_LATER)
+        enet_peer_disconnect_later(p, data);
+    else
+        enet_peer_disconnect(p, data);
+}
+
+void gv_transport_reset(gv_transport *t, int peer)
+{
+    ENetPeer *p = peer_at(t, peer);
+    if (p)
+        enet_peer_reset(p);
+}
+
+int gv_transport_screen(gv_transport *t, const gv_addr *from, uint8_t *datagram, size_t len, int checksum,
+                        int cookie_retries, int *admitted)
+{
+    ENetHost *h = t->host;
+    ENetEvent e;
+    memset(&e, 0, sizeof e);
+    if (cookie_retries >= 0)
+        t->cookie_retries = cookie_retries;
+    t->admitted = 0;
+    h->checksum = checksum ? checksum_hook : NULL;
+    h->receivedAddress.host = from->host;
+    h->receivedAddress.port = from->port;
+    h->receivedData = datagram;
+    h->receivedDataLength = len;
+    int rc = intercept(h, &e);
+    *admitted = t->admitted;
+    h->checksum = checksum_hook;
+    h->receivedData = NULL;
+    h->receivedDataLength = 0;
+    return rc;
+}
+
+int gv_transport_cookie_retries(const gv_transport *t)
+{
+    return t->cookie_retries;
+}
+
+int gv_transport_connect_pending(const gv_transport *t, uint8_t id[4])
+{
+    const ENetPeer *p = &t->host->peers[0];
+    memcpy(id, &p->connectID, 4);
+    return t->remote.port != 0 && p->state == ENET_PEER_STATE_CONNECTING;
 }

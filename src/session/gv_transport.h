@@ -1,13 +1,26 @@
 /* The ENet host every gvoip endpoint sits on: created with gvoip's MTU and
  * ENet's CRC32 checksum, its traffic counted exactly, and raw datagrams
- * screened before ENet keeps any state for them. */
+ * screened before ENet keeps any state for them. ENet stays inside this
+ * module: callers see peers as small indices, addresses as gv_addr and
+ * what happens as gv_transport_event, so a session can be driven by
+ * something other than sockets. */
 #ifndef GV_TRANSPORT_H
 #define GV_TRANSPORT_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
-#include <enet/enet.h>
+#include "packet/gv_msg.h"
+
+typedef struct gv_transport gv_transport;
+
+/* An IPv4 address as it travels: host in network byte order, port in the
+ * machine's. */
+typedef struct gv_addr {
+    uint32_t host;
+    uint16_t port;
+} gv_addr;
 
 typedef struct gv_transport_stats {
     uint64_t datagrams_in, bytes_in, max_datagram_in;
@@ -18,6 +31,24 @@ typedef struct gv_transport_stats {
     uint64_t cookies_received; /* connector: cookie datagrams that made it retry */
 } gv_transport_stats;
 
+typedef enum gv_transport_event_type {
+    GV_TRANSPORT_NONE = 0,
+    GV_TRANSPORT_CONNECT,    /* a peer finished ENet's handshake; data: its CONNECT data word */
+    GV_TRANSPORT_DISCONNECT, /* a peer is gone; data: the DISCONNECT data word (0 on a timeout) */
+    GV_TRANSPORT_RECEIVE,    /* a packet arrived on channel */
+} gv_transport_event_type;
+
+typedef struct gv_transport_event {
+    gv_transport_event_type type;
+    int peer; /* index, 0 .. gv_transport_peers() - 1 */
+    uint32_t data;
+    uint8_t channel;
+    /* RECEIVE: the packet, never empty, the transport's until the next
+     * call that services, drains or destroys it. */
+    const uint8_t *packet;
+    size_t len;
+} gv_transport_event;
+
 /* What an admission callback decides about one ENet CONNECT. */
 enum gv_admit_verdict {
     GV_ADMIT_DROP = 0,   /* drop silently; ENet never sees it */
@@ -26,10 +57,11 @@ enum gv_admit_verdict {
 };
 
 /* Decides, before ENet allocates a peer, whether a connection attempt from
- * addr may proceed. connect_data is the CONNECT's data word (bits 0-7 the
+ * `from` may proceed. connect_data is the CONNECT's data word (bits 0-7 the
  * protocol version, bits 8-31 a cookie or 0). Returns a gv_admit_verdict;
- * for GV_ADMIT_COOKIE it stores the 24-bit cookie in *cookie. */
-typedef int (*gv_transport_admit_fn)(void *ctx, const ENetAddress *addr, uint32_t connect_data, uint32_t *cookie);
+ * for GV_ADMIT_COOKIE it stores the 24-bit cookie in *cookie. It runs
+ * between two datagrams, so it may reset peers (gv_transport_reset). */
+typedef int (*gv_transport_admit_fn)(void *ctx, const gv_addr *from, uint32_t connect_data, uint32_t *cookie);
 
 /* The cookie datagram (docs/protocol.md): "GVCK", version, 24-bit cookie,
  * the 4 connectID bytes of the CONNECT it answers. Its first byte carries
@@ -38,74 +70,114 @@ typedef int (*gv_transport_admit_fn)(void *ctx, const ENetAddress *addr, uint32_
 #define GV_COOKIE_DATAGRAM 12
 #define GV_COOKIE_RETRIES 3 /* cookie answers a connector follows per connect */
 
-typedef struct gv_transport {
-    ENetHost *host;
-    gv_transport_stats stats;
-    gv_transport_admit_fn admit;
-    void *admit_ctx;
-    int admitted; /* listener: a CONNECT went through since the last service */
-    ENetAddress remote; /* connector: where to retry with a cookie */
-    uint32_t connect_data;
-    int cookie_retries;
-} gv_transport;
+/* Once per process, before any transport: ENet's own setup. 0 or GV_ENET. */
+int gv_transport_init(void);
 
 /* Binds a listening host (bind_address NULL: any) with room for `peers`
  * peers. port 0 picks a free port: read it with gv_transport_port. The
- * transport struct is the caller's and must not move while in use. */
-int gv_transport_listen(gv_transport *t, const char *bind_address, uint16_t port, size_t peers);
+ * caller owns *out. GV_EINVAL, GV_ENOMEM or GV_ENET. */
+int gv_transport_listen(const char *bind_address, uint16_t port, size_t peers, gv_transport **out);
 
-/* A host with one outgoing peer slot, connected to host:port; connect_data
- * travels in ENet's CONNECT command (gvoip puts its protocol version there).
- * When the server answers with a cookie datagram the transport reconnects
- * at once with the cookie in bits 8-31; *peer stays the same pointer. */
-int gv_transport_connect(gv_transport *t, const char *host, uint16_t port, uint32_t connect_data, ENetPeer **peer);
+/* A host with one outgoing peer, index 0, connecting to host:port;
+ * connect_data travels in ENet's CONNECT command (gvoip puts its protocol
+ * version there). When the server answers with a cookie datagram the
+ * transport reconnects at once with the cookie in bits 8-31. GV_EINVAL,
+ * GV_ENOTFOUND, GV_ENOMEM or GV_ENET. */
+int gv_transport_connect(const char *host, uint16_t port, uint32_t connect_data, gv_transport **out);
 
-/* Connector: drops the connection attempt of *peer and starts a new one
- * to the same server with the same connect data (a fresh connectID, the
- * cookie budget renewed); *peer stays the same pointer. */
-int gv_transport_reconnect(gv_transport *t, ENetPeer **peer);
+/* Connector: drops the connection attempt and starts a new one to the same
+ * server with the same connect data (a fresh connectID, the cookie budget
+ * renewed). 0, GV_EINVAL or GV_ENET. */
+int gv_transport_reconnect(gv_transport *t);
 
-void gv_transport_close(gv_transport *t);
+/* Listener: every CONNECT is screened by fn from now on. */
+void gv_transport_set_admit(gv_transport *t, gv_transport_admit_fn fn, void *ctx);
+
+/* Sends what is queued and frees. NULL: no-op. */
+void gv_transport_destroy(gv_transport *t);
 
 uint16_t gv_transport_port(const gv_transport *t);
 
+/* The UDP socket's descriptor, for a caller's own poll(); -1 for NULL. */
+int gv_transport_fd(const gv_transport *t);
+
+const gv_transport_stats *gv_transport_get_stats(const gv_transport *t);
+
 /* Queues one packet; voice goes unsequenced and unreliable, control
  * reliable. An unreliable packet that would not fit one datagram is refused
- * unless `fragment` (the raw baseline only), which lets ENet split it. */
-int gv_transport_send(gv_transport *t, ENetPeer *peer, uint8_t channel, const uint8_t *data, size_t len,
-                      int fragment);
-
-/* ENet's checksum (the value enet_crc32 gives), faster: the hook every
- * gvoip host uses. Thread-safe. */
-enet_uint32 gv_transport_crc32(const ENetBuffer *buffers, size_t count);
+ * (GV_ETOOBIG) unless `fragment` (the raw baseline only), which lets ENet
+ * split it. 0, GV_EINVAL, GV_ENOMEM or GV_ENET. */
+int gv_transport_send(gv_transport *t, int peer, uint8_t channel, const uint8_t *data, size_t len, int fragment);
 
 /* Sends what is queued now and accounts the datagrams that left. */
 void gv_transport_flush(gv_transport *t);
 
-/* A connecting peer's MTU is what it asked for; never send it datagrams
- * larger than gvoip's. Call on ENet's CONNECT event. */
-void gv_transport_clamp_mtu(ENetPeer *peer);
+/* One pass of ENet (send, receive, timers) waiting up to timeout_ms for
+ * an event. A listener also makes sure a peer ENet just allocated for a
+ * CONNECT answers it with one VERIFY_CONNECT only, so a spoofed CONNECT is
+ * never answered with more bytes than it carried. Every connected peer has
+ * gvoip's timeouts, MTU and an open throttle. 1 with *ev filled, 0, or
+ * GV_ENET. */
+int gv_transport_service(gv_transport *t, gv_transport_event *ev, uint32_t timeout_ms);
 
-/* enet_host_service with the accounting around it. A listener also makes
- * sure a peer ENet just allocated for a CONNECT answers it with one
- * VERIFY_CONNECT only, so a spoofed CONNECT is never answered with more
- * bytes than it carried. */
-int gv_transport_service(gv_transport *t, ENetEvent *ev, uint32_t timeout_ms);
+/* The next event ENet has already received, without sending or receiving
+ * anything. 1 with *ev filled, 0 when none is left, or GV_ENET. */
+int gv_transport_pending(gv_transport *t, gv_transport_event *ev);
+
+typedef void (*gv_transport_handler)(void *ctx, const gv_transport_event *ev);
+
+/* Services once (waiting up to timeout_ms) and hands every event to fn, at
+ * most 256 a call. With `refill`, ENet goes back to the socket whenever
+ * the received events are used up (a client: acknowledgements leave
+ * sooner); without, only what that one pass received is handed out, and a
+ * server that flushes once afterwards puts all of a pass's commands to a
+ * peer in one datagram. 0 or GV_ENET. */
+int gv_transport_drain(gv_transport *t, uint32_t timeout_ms, int refill, gv_transport_handler fn, void *ctx);
 
 /* Waits up to us microseconds for a datagram, without servicing ENet:
  * finer than ENet's millisecond timeouts. 1 when one has arrived, 0 on
  * timeout, a signal or an error (the next service call reports those). */
 int gv_transport_wait(gv_transport *t, uint64_t us);
 
-/* The UDP socket's descriptor, for a caller's own poll(); -1 without a
- * host. */
-int gv_transport_fd(const gv_transport *t);
+/* Peer slots: a listener's `peers`, a connector's 1. */
+size_t gv_transport_peers(const gv_transport *t);
 
-/* The next event ENet has already received, without sending or receiving
- * anything: a server that drains these before its one flush per pass puts
- * all of a pass's commands to a peer in one datagram. Returns 1 with *ev
- * filled, 0 when none is left, or a negative code. */
-int gv_transport_pending(gv_transport *t, ENetEvent *ev);
+/* 1 when ENet holds state for the peer (connecting, connected or leaving). */
+int gv_transport_peer_open(const gv_transport *t, int peer);
+
+/* 1 when the peer is connected and not leaving. */
+int gv_transport_peer_connected(const gv_transport *t, int peer);
+
+gv_addr gv_transport_peer_addr(const gv_transport *t, int peer);
+
+enum gv_transport_close {
+    GV_TRANSPORT_LATER, /* after what is queued; the peer acknowledges */
+    GV_TRANSPORT_NOW,   /* one unreliable DISCONNECT, and the peer is forgotten (no event) */
+    GV_TRANSPORT_GRACEFUL, /* at once; the peer acknowledges, then a DISCONNECT event */
+};
+
+/* Disconnects a peer telling it `data` (gvoip: a refuse code). */
+void gv_transport_disconnect(gv_transport *t, int peer, uint32_t data, enum gv_transport_close how);
+
+/* Forgets a peer at once, sending nothing and raising no event. */
+void gv_transport_reset(gv_transport *t, int peer);
+
+/* ENet's checksum (the value enet_crc32 gives for the same buffers),
+ * faster: the hook every gvoip host uses. Thread-safe. */
+uint32_t gv_transport_crc32(const struct iovec *buffers, size_t count);
+
+/* Fuzzing: one raw datagram through the screen, as if it had just arrived
+ * from *from, with ENet's checksum on or off. cookie_retries >= 0 first
+ * sets what a connector has spent. *admitted: a CONNECT was let through.
+ * Returns 1 when screened, 0 when ENet would parse it. */
+int gv_transport_screen(gv_transport *t, const gv_addr *from, uint8_t *datagram, size_t len, int checksum,
+                        int cookie_retries, int *admitted);
+
+/* Fuzzing: a connector's cookie retries spent so far, and whether its
+ * attempt is pending, with the connectID of its CONNECT in id (as on the
+ * wire). */
+int gv_transport_cookie_retries(const gv_transport *t);
+int gv_transport_connect_pending(const gv_transport *t, uint8_t id[4]);
 
 /* ENet fills a datagram with commands up to its `mtu`, counting a 4-byte
  * header but not the 4-byte checksum it then appends, so a full datagram

@@ -11,14 +11,15 @@
 #include "packet/gv_msg.h"
 #include "session/gv_noise.h"
 #include "session/gv_seal.h"
+#include "session/gv_session.h"
 #include "session/gv_transport.h"
 
 enum rogue_state { ROGUE_CONNECTING, ROGUE_HANDSHAKE, ROGUE_HELLO, ROGUE_JOINED, ROGUE_DONE };
 
 struct load_rogue {
     load_rogue_kind kind;
-    gv_transport t;
-    ENetPeer *peer;
+    gv_transport *t;
+    int has_peer;
     enum rogue_state state;
     gv_noise *noise;
     gv_seal *seal;
@@ -31,21 +32,17 @@ struct load_rogue {
     uint32_t ts;
     uint64_t first_attack_us, now_us;
     load_rogue_report rep;
-    uint8_t plain[GV_MTU], sealed[GV_MTU + GV_SEAL_OVERHEAD];
+    gv_session_buffers buf;
 };
 
 static void send_sealed(load_rogue *r, uint8_t channel, const uint8_t *plain, size_t len)
 {
-    int n = gv_seal_encrypt(r->seal, channel, NULL, 0, plain, len, r->sealed, sizeof r->sealed);
-    if (n > 0)
-        gv_transport_send(&r->t, r->peer, channel, r->sealed, (size_t)n, 0);
+    gv_session_send(r->t, 0, r->seal, &r->buf, channel, plain, len, 0);
 }
 
 static void send_msg(load_rogue *r, uint8_t channel, const gv_msg *m)
 {
-    int n = gv_msg_encode(m, r->plain, sizeof r->plain);
-    if (n > 0)
-        send_sealed(r, channel, r->plain, (size_t)n);
+    gv_session_send_msg(r->t, 0, r->seal, &r->buf, channel, m);
 }
 
 static void send_hello(load_rogue *r)
@@ -67,14 +64,9 @@ static void send_hello(load_rogue *r)
 
 static void on_connect(load_rogue *r)
 {
-    uint8_t pro[6] = {'g', 'v', 'o', 'i', 'p', GV_PROTOCOL_VERSION};
-    uint8_t msg[1 + GV_NOISE_MSG1_MIN + GV_HANDSHAKE_PAD];
-    uint8_t pad[GV_HANDSHAKE_PAD] = {0};
-    msg[0] = GV_HANDSHAKE_INIT;
-    int n = -1;
-    if (gv_noise_initiator_create(pro, sizeof pro, &r->noise) == 0)
-        n = gv_noise_write_message(r->noise, pad, sizeof pad, msg + 1, sizeof msg - 1);
-    if (n < 0 || gv_transport_send(&r->t, r->peer, GV_CH_CONTROL, msg, (size_t)n + 1, 0) != 0) {
+    uint8_t msg[GV_SESSION_INIT_LEN];
+    int n = gv_session_initiate(GV_PROTOCOL_VERSION, 0, &r->noise, msg);
+    if (n < 0 || gv_transport_send(r->t, 0, GV_CH_CONTROL, msg, (size_t)n, 0) != 0) {
         r->state = ROGUE_DONE;
         return;
     }
@@ -84,15 +76,12 @@ static void on_connect(load_rogue *r)
 static void on_handshake_reply(load_rogue *r, const uint8_t *data, size_t len)
 {
     uint8_t payload[64];
-    gv_seal_keys keys;
     if (len < 1 || data[0] != GV_HANDSHAKE_RESP ||
         gv_noise_read_message(r->noise, data + 1, len - 1, payload, sizeof payload) < 0 ||
-        gv_noise_split(r->noise, &keys) != 0 || gv_seal_create(&keys, &r->seal) != 0) {
-        sodium_memzero(&keys, sizeof keys);
+        gv_session_keys(&r->noise, GV_SEAL_CHACHA20POLY1305, &r->seal) != 0) {
         r->state = ROGUE_DONE;
         return;
     }
-    sodium_memzero(&keys, sizeof keys);
     r->state = ROGUE_HELLO;
     send_hello(r);
 }
@@ -106,9 +95,8 @@ static void on_receive(load_rogue *r, uint8_t channel, const uint8_t *data, size
     }
     if (r->state != ROGUE_HELLO && r->state != ROGUE_JOINED)
         return;
-    int n = gv_seal_decrypt(r->seal, channel, NULL, 0, data, len, r->plain, sizeof r->plain);
     gv_msg m;
-    if (n < 0 || gv_msg_decode(r->plain, (size_t)n, &m) != 0 || channel != GV_CH_CONTROL)
+    if (gv_session_open(r->seal, &r->buf, channel, data, len, &m) != 0 || channel != GV_CH_CONTROL)
         return;
     if (m.type == GV_MSG_WELCOME && r->state == ROGUE_HELLO) {
         r->id = m.u.welcome.id;
@@ -129,26 +117,24 @@ static void on_disconnect(load_rogue *r, uint32_t data)
             r->rep.removed_after_s = (double)(r->now_us - r->first_attack_us) / 1e6;
     }
     r->state = ROGUE_DONE;
-    r->peer = NULL;
+    r->has_peer = 0;
 }
 
 void load_rogue_service(load_rogue *r, uint64_t now_us)
 {
-    if (!r || !r->t.host)
+    if (!r)
         return;
     r->now_us = now_us;
-    ENetEvent e;
-    while (gv_transport_service(&r->t, &e, 0) > 0) {
-        if (e.type == ENET_EVENT_TYPE_CONNECT)
+    gv_transport_event e;
+    while (gv_transport_service(r->t, &e, 0) > 0) {
+        if (e.type == GV_TRANSPORT_CONNECT)
             on_connect(r);
-        else if (e.type == ENET_EVENT_TYPE_DISCONNECT)
+        else if (e.type == GV_TRANSPORT_DISCONNECT)
             on_disconnect(r, e.data);
-        else if (e.type == ENET_EVENT_TYPE_RECEIVE) {
-            on_receive(r, e.channelID, e.packet->data, e.packet->dataLength);
-            enet_packet_destroy(e.packet);
-        }
+        else if (e.type == GV_TRANSPORT_RECEIVE)
+            on_receive(r, e.channel, e.packet, e.len);
     }
-    gv_transport_flush(&r->t);
+    gv_transport_flush(r->t);
 }
 
 /* VOICE_RELAY is the server's message; a client sending one, whatever id
@@ -226,7 +212,7 @@ void load_rogue_attack(load_rogue *r, uint16_t victim, uint64_t now_us)
     else
         misbehave(r, now_us);
     r->rep.hostile_sent++;
-    gv_transport_flush(&r->t);
+    gv_transport_flush(r->t);
 }
 
 int load_rogue_create(load_rogue_kind kind, const char *host, uint16_t port, const char *name,
@@ -243,11 +229,12 @@ int load_rogue_create(load_rogue_kind kind, const char *host, uint16_t port, con
     if (password_len)
         memcpy(r->password, password, password_len);
     r->password_len = password_len;
-    int rc = gv_transport_connect(&r->t, host, port, GV_PROTOCOL_VERSION, &r->peer);
+    int rc = gv_transport_connect(host, port, GV_PROTOCOL_VERSION, &r->t);
     if (rc < 0) {
         free(r);
         return rc;
     }
+    r->has_peer = 1;
     *out = r;
     return 0;
 }
@@ -256,9 +243,9 @@ void load_rogue_destroy(load_rogue *r)
 {
     if (!r)
         return;
-    if (r->peer)
-        enet_peer_disconnect_now(r->peer, 0);
-    gv_transport_close(&r->t);
+    if (r->has_peer)
+        gv_transport_disconnect(r->t, 0, 0, GV_TRANSPORT_NOW);
+    gv_transport_destroy(r->t);
     gv_noise_destroy(r->noise);
     gv_seal_destroy(r->seal);
     sodium_memzero(r, sizeof *r);
@@ -267,7 +254,7 @@ void load_rogue_destroy(load_rogue *r)
 
 int load_rogue_fd(const load_rogue *r)
 {
-    return r && r->t.host ? (int)r->t.host->socket : -1;
+    return r ? gv_transport_fd(r->t) : -1;
 }
 
 int load_rogue_id(const load_rogue *r)

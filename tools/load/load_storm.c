@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include <arpa/inet.h>
-#include <enet/protocol.h>
+#include <enet/enet.h>
 
 #include "gvoip/error.h"
 #include "packet/gv_msg.h"
@@ -43,17 +43,19 @@ static int count_cookie(ENetHost *host, ENetEvent *event)
     return 0;
 }
 
-int load_storm_create(const ENetAddress *server, int addresses, double rate, load_storm_mode mode,
+int load_storm_create(const char *host, uint16_t port, int addresses, double rate, load_storm_mode mode,
                       load_storm **out)
 {
-    if (!server || addresses < 1 || addresses > 250 * 254 || rate <= 0 || !out)
+    ENetAddress server = {.port = port};
+    if (!host || enet_address_set_host(&server, host) != 0 || addresses < 1 || addresses > 250 * 254 ||
+        rate <= 0 || !out)
         return GV_EINVAL;
     load_storm *st = calloc(1, sizeof *st);
     if (!st || !(st->hosts = calloc((size_t)addresses, sizeof *st->hosts))) {
         free(st);
         return GV_ENOMEM;
     }
-    st->server = *server;
+    st->server = server;
     st->rate = rate;
     st->mode = mode;
     st->rep.addresses = addresses;

@@ -8,8 +8,6 @@
 
 #include <stdint.h>
 
-#include <enet/enet.h>
-
 #include "load_opts.h"
 
 typedef struct load_storm load_storm;
@@ -22,9 +20,10 @@ typedef struct load_storm_report {
     uint64_t cookies;     /* cookie datagrams received */
 } load_storm_report;
 
-/* Binds `addresses` hosts (127.0.1.1 upward, skipping .0 and .255); the
- * caller owns *out. Returns 0 or a negative gvoip error code. */
-int load_storm_create(const ENetAddress *server, int addresses, double rate, load_storm_mode mode,
+/* Binds `addresses` hosts (127.0.1.1 upward, skipping .0 and .255) that
+ * will connect to host:port; the caller owns *out. Returns 0 or a
+ * negative gvoip error code. */
+int load_storm_create(const char *host, uint16_t port, int addresses, double rate, load_storm_mode mode,
                       load_storm **out);
 
 void load_storm_destroy(load_storm *st);

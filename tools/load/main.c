@@ -8,7 +8,6 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-#include <enet/enet.h>
 
 #include "gvoip/gvoip.h"
 #include "load_opts.h"
@@ -188,9 +187,7 @@ static int run(const load_opts *o)
         goto out;
     }
     if (o->storm) {
-        ENetAddress server = {.port = o->port};
-        if (enet_address_set_host(&server, o->host) != 0 ||
-            load_storm_create(&server, o->storm, o->storm_rate, o->storm_mode, &storm) != 0) {
+        if (load_storm_create(o->host, o->port, o->storm, o->storm_rate, o->storm_mode, &storm) != 0) {
             fprintf(stderr, "gvoip-load: cannot bind %d storm addresses (127.0.x.y)\n", o->storm);
             goto out;
         }
@@ -278,15 +275,13 @@ int main(int argc, char **argv)
     int rc = load_opts_parse(&o, argc, argv);
     if (rc != 0)
         return rc == 1 ? 0 : 2;
-    if (gv_init() != 0 || enet_initialize() != 0) {
-        fprintf(stderr, "gvoip-load: cannot initialise libsodium or ENet\n");
+    if (gv_init() != 0) {
+        fprintf(stderr, "gvoip-load: cannot initialise the library\n");
         return 1;
     }
     raise_fd_limit();
     signal(SIGINT, on_signal);
     signal(SIGTERM, on_signal);
     signal(SIGPIPE, SIG_IGN);
-    rc = run(&o);
-    enet_deinitialize();
-    return rc;
+    return run(&o);
 }
