@@ -83,6 +83,10 @@ GV_API const char *gv_version(void);
  * MAJOR << 16 | MINOR << 8 | PATCH. Thread-safe; needs no gv_init. */
 GV_API uint32_t gv_version_number(void);
 
+/* The wire protocol version this library speaks: a server refuses a client
+ * of another one (GV_REFUSAL_VERSION). Thread-safe; needs no gv_init. */
+GV_API int gv_protocol_version(void);
+
 /* Starts libsodium and ENet; call once per process before any other
  * function but gv_version*, gv_strerror and the _default() functions
  * (calling it again is harmless). Returns 0, GV_EKEY (libsodium could not

@@ -391,9 +391,16 @@ static int run_player(const gvoip_options *opt, const char *password, size_t pas
         cfg.echo_cancel = GV_ECHO_CANCEL_OFF;
     p->echo_cancel = cfg.echo_cancel != GV_ECHO_CANCEL_OFF;
     int rc = gv_client_create(&cfg, &p->client);
+    if (rc == GV_ENOTFOUND) {
+        output_error(opt->json, "cannot join %s: no such host (gvoip speaks IPv4: a name or a dotted address)",
+                     cfg.server_host);
+        code = EXIT_JOIN;
+        goto out;
+    }
     if (rc < 0) {
-        output_error(opt->json, "cannot join: %s", gv_strerror(rc));
-        code = rc == GV_ENOTFOUND ? EXIT_JOIN : EXIT_RUNTIME;
+        output_error(opt->json, "cannot join %s:%u: %s", cfg.server_host, (unsigned)cfg.server_port,
+                     gv_strerror(rc));
+        code = EXIT_RUNTIME;
         goto out;
     }
     /* The mix's converter is built here, so the device's callback never

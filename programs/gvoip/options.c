@@ -45,6 +45,7 @@ enum arg_kind {
     ARG_CUSTOM,  /* .nargs values, which .parse checks and stores */
     ARG_REFUSED, /* never taken: .refusal says why */
     ARG_HELP,
+    ARG_VERSION,
 };
 
 enum group { GROUP_LOBBY, GROUP_SECURITY, GROUP_VOICE, GROUP_CONTROLS, GROUP_POSITIONAL };
@@ -253,7 +254,9 @@ static const option_def options[] = {
     {.name = "--itd", .kind = ARG_FLAG, .group = GROUP_POSITIONAL, .commands = CMD_PLAYER, .at = AT(client.itd),
      .value = 1, .help = "add a small interaural delay (headphones)"},
     {.name = "--help", .alias = "-h", .kind = ARG_HELP, .group = GROUP_POSITIONAL, .commands = CMD_ANY,
-     .help = "this text"},
+     .help = "this text (after a command: that command's options only)"},
+    {.name = "--version", .kind = ARG_VERSION, .group = GROUP_POSITIONAL, .commands = CMD_ANY,
+     .help = "the program's version and the protocol it speaks"},
 };
 
 #define OPTION_COUNT (sizeof options / sizeof options[0])
@@ -447,6 +450,7 @@ static int store(gvoip_options *opt, const option_def *d, char *const *args)
         return d->parse(opt, args);
     case ARG_REFUSED:
     case ARG_HELP:
+    case ARG_VERSION:
         break;
     }
     return -1;
@@ -458,6 +462,7 @@ static int nargs(const option_def *d)
     case ARG_FLAG:
     case ARG_REFUSED:
     case ARG_HELP:
+    case ARG_VERSION:
         return 0;
     case ARG_CUSTOM:
         return d->nargs;
@@ -667,26 +672,48 @@ static void print_option(FILE *out, const option_def *d, const gvoip_options *se
     print_wrapped(out, right.s, left.len);
 }
 
-static void print_help(FILE *out)
+/* Every command's options, or one command's (mode other than MODE_NONE). */
+static void print_help(FILE *out, enum gvoip_mode mode)
 {
+    static const char *const usages[] = {
+        [MODE_SERVER] = "gvoip server [--port N] [--max-players N] [options]",
+        [MODE_HOST] = "gvoip host [--port N] [--max-players N] [--name NAME] [options]",
+        [MODE_JOIN] = "gvoip join ADDRESS[:PORT] [--name NAME] [options]",
+        [MODE_DEVICES] = "gvoip devices [--audio-backend auto|sdl|pulse]",
+    };
     gvoip_options seeded;
     seed(&seeded);
-    fputs("usage: gvoip server [--port N] [--max-players N] [options]\n"
-          "       gvoip host [--port N] [--max-players N] [--name NAME] [options]\n"
-          "       gvoip join ADDRESS[:PORT] [--name NAME] [options]\n"
-          "       gvoip devices [--audio-backend auto|sdl|pulse]\n",
-          out);
+    for (int m = MODE_SERVER; m <= MODE_DEVICES; m++)
+        if (mode == MODE_NONE || mode == (enum gvoip_mode)m)
+            fprintf(out, "%s%s\n", m == MODE_SERVER || mode != MODE_NONE ? "usage: " : "       ", usages[m]);
     int group = -1;
     for (size_t k = 0; k < OPTION_COUNT; k++) {
         const option_def *d = &options[k];
-        if (!d->help)
+        if (!d->help || (mode != MODE_NONE && !(d->commands & (1u << mode))))
             continue;
         if ((int)d->group != group) {
+            fprintf(out, "%s%s:\n", group < 0 ? "\n" : "", group_headings[d->group]);
             group = (int)d->group;
-            fprintf(out, "%s%s:\n", group == 0 ? "\n" : "", group_headings[group]);
         }
         print_option(out, d, &seeded);
     }
+}
+
+static void print_version(FILE *out)
+{
+    fprintf(out, "gvoip %s (protocol %d)\n", gv_version(), gv_protocol_version());
+}
+
+/* --help or --version: printed, and the program ends (-1). */
+static int informs(const option_def *d, enum gvoip_mode mode)
+{
+    if (d && d->kind == ARG_HELP)
+        print_help(stdout, mode);
+    else if (d && d->kind == ARG_VERSION)
+        print_version(stdout);
+    else
+        return 0;
+    return -1;
 }
 
 /* ---- Parsing ---------------------------------------------------------- */
@@ -717,6 +744,8 @@ static const option_def *find(const char *arg)
 /* What depends on more than one option, once all are known. */
 static int finish(gvoip_options *opt, const unsigned char *given)
 {
+    if (opt->mode == MODE_JOIN && opt->client.server_port == 0)
+        return bad("a server's port is 1..65535 (0 only picks a free one to listen on)", "0");
     for (size_t k = 0; k < OPTION_COUNT; k++)
         if (given[k] && (options[k].refused & (1u << opt->mode)))
             return bad(options[k].refusal, command_names[opt->mode]);
@@ -742,10 +771,8 @@ int gvoip_parse_options(int argc, char **argv, gvoip_options *opt)
     if (argc < 2)
         return bad("missing command", "");
     const option_def *d = find(argv[1]);
-    if (d && d->kind == ARG_HELP) {
-        print_help(stdout);
+    if (informs(d, MODE_NONE))
         return -1;
-    }
     for (int m = MODE_SERVER; m <= MODE_DEVICES; m++)
         if (!strcmp(argv[1], command_names[m]))
             opt->mode = (enum gvoip_mode)m;
@@ -754,8 +781,10 @@ int gvoip_parse_options(int argc, char **argv, gvoip_options *opt)
 
     int i = 2;
     if (opt->mode == MODE_JOIN) {
+        if (argc >= 3 && informs(find(argv[2]), MODE_JOIN))
+            return -1;
         if (argc < 3 || argv[2][0] == '-')
-            return bad("join needs an address", "");
+            return bad("join needs the server's address first (gvoip join ADDRESS[:PORT])", argc < 3 ? "" : argv[2]);
         if (parse_address(argv[2], opt) != 0)
             return bad("bad address", argv[2]);
         i = 3;
@@ -765,10 +794,8 @@ int gvoip_parse_options(int argc, char **argv, gvoip_options *opt)
         const char *a = argv[i];
         if (!(d = find(a)))
             return bad("unknown option", a);
-        if (d->kind == ARG_HELP) {
-            print_help(stdout);
+        if (informs(d, opt->mode))
             return -1;
-        }
         if (d->kind == ARG_REFUSED)
             return bad(d->refusal, a);
         int n = nargs(d);

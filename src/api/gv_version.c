@@ -34,3 +34,8 @@ uint32_t gv_version_number(void)
 {
     return GV_VERSION_NUMBER;
 }
+
+int gv_protocol_version(void)
+{
+    return GV_PROTOCOL_VERSION;
+}

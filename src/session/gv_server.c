@@ -1,6 +1,7 @@
 /* The lobby server: handshakes, admission, the player table and the voice
  * relay. Implements the gv_server half of the public API (gvoip/gvoip.h);
  * it has no audio of its own. */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -696,10 +697,16 @@ int gv_server_create_with_version(const gv_server_config *cfg, int protocol_vers
     s->by_peer = calloc(peers, sizeof *s->by_peer);
     if (!s->by_peer)
         goto out;
+    errno = 0;
     rc = gv_transport_listen(cfg->bind_address, cfg->port, peers, &s->transport);
     if (rc < 0) {
+        /* ENet keeps the failed call's errno: the cause a user can act on
+         * (the port in use, a privileged port, an address not ours). */
+        int err = errno;
         if (why)
-            snprintf(why, why_len, "cannot listen on UDP port %u", (unsigned)cfg->port);
+            snprintf(why, why_len, "cannot listen on UDP port %u%s%s%s%s", (unsigned)cfg->port,
+                     cfg->bind_address ? " of " : "", cfg->bind_address ? cfg->bind_address : "", err ? ": " : "",
+                     err ? strerror(err) : "");
         goto out;
     }
     gv_transport_set_admit(s->transport, admit, s);

@@ -35,7 +35,26 @@ wait_for badutf8 '"reason":"bad name: name is not valid UTF-8"'
 # A usage error is exit 2, with the reason on stderr.
 start usage join
 expect_exit usage 2
-grep -q "join needs an address" "$TMP/usage.err" || fail "no usage reason"
+grep -q "join needs the server's address first" "$TMP/usage.err" || fail "no usage reason"
 start pw join "127.0.0.1:$port" --password secret
 expect_exit pw 2
+start port0 join 127.0.0.1 --port 0 "${NOAUDIO[@]}"
+expect_exit port0 2
+grep -q "a server's port is 1..65535" "$TMP/port0.err" || fail "port 0 not explained"
+
+# Help and version: exit 0, on stdout; a command's help lists its options only.
+start help join --help
+expect_exit help 0
+grep -q "^usage: gvoip join ADDRESS" "$TMP/help.out" || fail "no join usage"
+grep -q -- "--max-players" "$TMP/help.out" && fail "join's help lists a server option"
+grep -q -- "--server-key" "$TMP/help.out" || fail "join's help misses --server-key"
+start version --version
+expect_exit version 0
+grep -Eq "^gvoip [0-9]+\.[0-9]+\.[0-9]+ \(protocol [0-9]+\)$" "$TMP/version.out" || fail "bad --version line"
+
+# A host that does not resolve is named, with what gvoip accepts.
+start nohost join nosuch.invalid "${NOAUDIO[@]}"
+expect_exit nohost 3
+grep -q "cannot join nosuch.invalid: no such host (gvoip speaks IPv4" "$TMP/nohost.err" ||
+  fail "the unresolved host is not named"
 echo "PASS"

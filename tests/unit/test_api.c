@@ -170,6 +170,7 @@ static void test_version(void **state)
     snprintf(want, sizeof want, "%d.%d.%d", GV_VERSION_MAJOR, GV_VERSION_MINOR, GV_VERSION_PATCH);
     assert_string_equal(gv_version(), want);
     assert_int_equal(gv_version_number(), GV_VERSION_NUMBER);
+    assert_int_equal(gv_protocol_version(), GV_PROTOCOL_VERSION);
     assert_int_equal(GV_VERSION_NUMBER, (GV_VERSION_MAJOR << 16) | (GV_VERSION_MINOR << 8) | GV_VERSION_PATCH);
     /* The build's version (the shared library's file name) is the header's. */
     char *cmake = read_source("CMakeLists.txt");
