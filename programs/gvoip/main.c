@@ -134,8 +134,8 @@ static int run_server(const gvoip_options *opt, const char *password, size_t pas
         if (rc > 0)
             output_event(&ev, opt->json);
     }
-    if (opt->stats_file)
-        stats_write_server(opt->stats_file, server);
+    if (opt->stats_file && stats_write_server(opt->stats_file, server) != 0 && code == EXIT_OK)
+        code = EXIT_RUNTIME;
     gv_server_destroy(server);
     return code;
 }
@@ -500,8 +500,9 @@ out:
         if (failure.type != GV_EVENT_NONE)
             output_event(&failure, 0);
     }
-    if (opt->stats_file && p->client)
-        stats_write_client(opt->stats_file, opt, p->client, p->io, p->server);
+    if (opt->stats_file && p->client && stats_write_client(opt->stats_file, opt, p->client, p->io, p->server) != 0 &&
+        code == EXIT_OK)
+        code = EXIT_RUNTIME;
     /* The device's callback calls into the client: stop it first. */
     audio_io_close(p->io);
     gv_client_destroy(p->client);
@@ -524,6 +525,8 @@ int main(int argc, char **argv)
         output_error(0, "cannot initialise libsodium or ENet");
         return EXIT_RUNTIME;
     }
+    if (opt.stats_file && stats_check(opt.stats_file) != 0)
+        return EXIT_RUNTIME;
     install_signals();
     char password[130];
     size_t password_len = 0;

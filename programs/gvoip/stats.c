@@ -1,7 +1,9 @@
 #include "stats.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "output.h"
 
@@ -23,7 +25,19 @@ static void server_fields(FILE *f, const gv_server *s)
 static int finish(FILE *f, const char *path)
 {
     if (fclose(f) != 0) {
-        output_error(0, "cannot write %s", path);
+        output_error(0, "cannot write %s: %s", path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int stats_check(const char *path)
+{
+    /* Opened for appending, so an existing file keeps its contents until
+     * the session ends and writes it whole. */
+    FILE *f = fopen(path, "a");
+    if (!f || fclose(f) != 0) {
+        output_error(0, "cannot write the --stats file %s: %s", path, strerror(errno));
         return -1;
     }
     return 0;
@@ -33,7 +47,7 @@ int stats_write_server(const char *path, const gv_server *server)
 {
     FILE *f = fopen(path, "w");
     if (!f) {
-        output_error(0, "cannot write %s", path);
+        output_error(0, "cannot write %s: %s", path, strerror(errno));
         return -1;
     }
     fputc('{', f);
@@ -74,7 +88,7 @@ int stats_write_client(const char *path, const gvoip_options *opt, const gv_clie
 {
     FILE *f = fopen(path, "w");
     if (!f) {
-        output_error(0, "cannot write %s", path);
+        output_error(0, "cannot write %s: %s", path, strerror(errno));
         return -1;
     }
     gv_client_stats st = {.size = sizeof st};

@@ -6,6 +6,11 @@
 #include "gvoip/gvoip.h"
 #include "options.h"
 
+/* Whether path can be written, said on stderr when not: checked before a
+ * session starts, so a long one does not end without its figures. 0 or -1. */
+int stats_check(const char *path);
+
+/* Each returns 0, or -1 after saying on stderr why the file is not whole. */
 int stats_write_server(const char *path, const gv_server *server);
 
 /* server is the host's own lobby, or NULL. */

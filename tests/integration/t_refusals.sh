@@ -52,6 +52,12 @@ start version --version
 expect_exit version 0
 grep -Eq "^gvoip [0-9]+\.[0-9]+\.[0-9]+ \(protocol [0-9]+\)$" "$TMP/version.out" || fail "bad --version line"
 
+# A --stats file that cannot be written stops gvoip before it starts (exit 1).
+start nostats join "127.0.0.1:$port" --stats "$TMP/no/such/dir/s.json" "${NOAUDIO[@]}"
+expect_exit nostats 1
+grep -q "cannot write the --stats file $TMP/no/such/dir/s.json: No such file or directory" "$TMP/nostats.err" ||
+  fail "no reason for the unwritable --stats file"
+
 # A host that does not resolve is named, with what gvoip accepts.
 start nohost join nosuch.invalid "${NOAUDIO[@]}"
 expect_exit nohost 3
