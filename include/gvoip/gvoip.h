@@ -383,8 +383,7 @@ GV_API void gv_client_config_default(gv_client_config *cfg);
  *                field out of the range given above, a NULL server_host,
  *                name, clock.now_us or random.fill, a password_len without
  *                password, or a server_key that is not a fingerprint
- *   GV_ENAME     name longer than 255 bytes (shorter bad names are the
- *                server's to refuse)
+ *   GV_ENAME     a name gv_check_name refuses
  *   GV_ENOMEM    allocation failed
  *   GV_ECODEC    the Opus encoder could not be set up
  *   GV_ENOTFOUND server_host does not resolve
@@ -392,6 +391,14 @@ GV_API void gv_client_config_default(gv_client_config *cfg);
  * cfg and its strings are borrowed for the call (the library copies them).
  * Resolving server_host may block. Thread-safe for distinct configs. */
 GV_API int gv_client_create(const gv_client_config *cfg, gv_client **out);
+
+/* The player-name rules a server applies, for checking a name before
+ * anything starts: 1..32 bytes of UTF-8, not only white space, no control
+ * or invisible formatting characters (bidi controls, zero-width
+ * characters), no '#' (the server names a duplicate "alice#2"). Returns 0,
+ * GV_ENAME with a static English reason in *why (why may be NULL), or
+ * GV_EINVAL for a NULL name. Thread-safe; needs no gv_init. */
+GV_API int gv_check_name(const char *name, const char **why);
 
 /* Leaves cleanly (tells the server, waiting up to about 200 ms for the
  * news to leave) and frees. NULL is a no-op. Control thread, with the

@@ -746,6 +746,12 @@ static int finish(gvoip_options *opt, const unsigned char *given)
 {
     if (opt->mode == MODE_JOIN && opt->client.server_port == 0)
         return bad("a server's port is 1..65535 (0 only picks a free one to listen on)", "0");
+    const char *why;
+    if ((opt->mode == MODE_HOST || opt->mode == MODE_JOIN) && gv_check_name(opt->client.name, &why) != 0) {
+        text t = {.len = 0};
+        add(&t, "bad --name: %s", why);
+        return bad(t.s, opt->client.name);
+    }
     for (size_t k = 0; k < OPTION_COUNT; k++)
         if (given[k] && (options[k].refused & (1u << opt->mode)))
             return bad(options[k].refusal, command_names[opt->mode]);

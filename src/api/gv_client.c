@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "api/gv_voice.h"
+#include "packet/gv_name.h"
 #include "session/gv_events.h"
 #include "session/gv_link.h"
 #include "session/gv_seal.h"
@@ -105,6 +106,10 @@ int gv_client_create_with_version(const gv_client_config *cfg, int protocol_vers
     /* Every size published so far: this one. */
     if (!cfg || !out || cfg->size != sizeof *cfg)
         goto out;
+    /* A name the server would refuse is refused before anything is sent. */
+    rc = GV_ENAME;
+    if (cfg->name && gv_name_check(cfg->name, strlen(cfg->name), NULL) != 0)
+        goto out;
     rc = GV_ENOMEM;
     c = calloc(1, sizeof *c);
     if (!c)
@@ -131,6 +136,18 @@ int gv_client_create_with_version(const gv_client_config *cfg, int protocol_vers
 out:
     gv_client_destroy(c);
     return rc;
+}
+
+int gv_check_name(const char *name, const char **why)
+{
+    const char *unused;
+    if (!why)
+        why = &unused;
+    if (!name) {
+        *why = "no name";
+        return GV_EINVAL;
+    }
+    return gv_name_check(name, strlen(name), why);
 }
 
 int gv_client_create(const gv_client_config *cfg, gv_client **out)

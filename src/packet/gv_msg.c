@@ -16,7 +16,7 @@ static void read_name_unchecked(gv_reader *r, gv_msg_name *name)
 static void read_name(gv_reader *r, gv_msg_name *name)
 {
     read_name_unchecked(r, name);
-    if (!r->err && gv_name_check(name->bytes, name->len, NULL) != 0)
+    if (!r->err && gv_name_check_assigned(name->bytes, name->len, NULL) != 0)
         r->err = GV_EMALFORMED;
 }
 

@@ -43,9 +43,32 @@ static size_t utf8_sequence(const unsigned char *s, size_t left, uint32_t *cp)
     return n;
 }
 
-int gv_name_check(const char *name, size_t len, const char **why)
+/* Characters that show nothing, or reorder what follows (Unicode's
+ * format characters, category Cf, and the other invisible separators). */
+static int invisible(uint32_t cp)
+{
+    static const uint32_t ranges[][2] = {
+        {0x00ad, 0x00ad},   {0x034f, 0x034f},   {0x061c, 0x061c},   {0x115f, 0x1160}, {0x17b4, 0x17b5},
+        {0x180b, 0x180f},   {0x200b, 0x200f},   {0x202a, 0x202e},   {0x2060, 0x206f}, {0x3164, 0x3164},
+        {0xfe00, 0xfe0f},   {0xfeff, 0xfeff},   {0xffa0, 0xffa0},   {0xfff0, 0xfffb}, {0x1d173, 0x1d17a},
+        {0xe0000, 0xe0fff},
+    };
+    for (size_t i = 0; i < sizeof ranges / sizeof ranges[0]; i++)
+        if (cp >= ranges[i][0] && cp <= ranges[i][1])
+            return 1;
+    return 0;
+}
+
+static int white(uint32_t cp)
+{
+    return cp == 0x20 || cp == 0xa0 || cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200a) || cp == 0x2028 ||
+           cp == 0x2029 || cp == 0x202f || cp == 0x205f || cp == 0x3000;
+}
+
+static int check(const char *name, size_t len, int assigned, const char **why)
 {
     const char *unused;
+    int seen = 0;
     if (!why)
         why = &unused;
     if (!name || len == 0) {
@@ -68,16 +91,39 @@ int gv_name_check(const char *name, size_t len, const char **why)
             *why = "name contains a control character";
             return GV_ENAME;
         }
+        if (invisible(cp)) {
+            *why = "name contains an invisible formatting character";
+            return GV_ENAME;
+        }
+        if (cp == '#' && !assigned) {
+            *why = "name contains '#' (the server's mark for a duplicate name)";
+            return GV_ENAME;
+        }
+        seen |= !white(cp);
         i += n;
+    }
+    if (!seen) {
+        *why = "name is only white space";
+        return GV_ENAME;
     }
     *why = NULL;
     return 0;
 }
 
+int gv_name_check(const char *name, size_t len, const char **why)
+{
+    return check(name, len, 0, why);
+}
+
+int gv_name_check_assigned(const char *name, size_t len, const char **why)
+{
+    return check(name, len, 1, why);
+}
+
 void gv_name_with_suffix(const char *name, unsigned n, char out[GV_NAME_MAX + 1])
 {
     char suffix[16];
-    int slen = n >= 2 ? snprintf(suffix, sizeof suffix, "%u", n) : 0;
+    int slen = n >= 2 ? snprintf(suffix, sizeof suffix, "#%u", n) : 0;
     size_t base = strnlen(name, GV_NAME_MAX);
     if (base + (size_t)slen > GV_NAME_MAX) {
         base = GV_NAME_MAX - (size_t)slen;

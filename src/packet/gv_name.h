@@ -7,14 +7,21 @@
 
 #define GV_NAME_MAX 32 /* bytes of UTF-8, without the terminating NUL */
 
-/* 0 if `name` (len bytes, not NUL-terminated) is 1..32 bytes of valid UTF-8
- * (shortest form, no surrogates) without control characters; otherwise
+/* 0 if `name` (len bytes, not NUL-terminated) may be chosen by a player:
+ * 1..32 bytes of valid UTF-8 (shortest form, no surrogates), not only
+ * white space, without control or invisible formatting characters (bidi
+ * controls, zero-width characters: a name that displays as another's) and
+ * without '#', which marks the server's suffix for a duplicate. Otherwise
  * GV_ENAME with a static reason in *why. Pure; thread-safe. */
 int gv_name_check(const char *name, size_t len, const char **why);
 
-/* Writes into out (GV_NAME_MAX + 1 bytes) the name with a numeric suffix
- * for attempt n >= 2 ("alice" -> "alice2"), shortening the base on a
- * character boundary so the result still fits. Pure; thread-safe. */
+/* The same for a name the server assigned: a chosen one, or one with its
+ * duplicate suffix ("alice#2"). */
+int gv_name_check_assigned(const char *name, size_t len, const char **why);
+
+/* Writes into out (GV_NAME_MAX + 1 bytes) the name with the suffix of
+ * attempt n >= 2 ("alice" -> "alice#2"), shortening the base on a character
+ * boundary so the result still fits. Pure; thread-safe. */
 void gv_name_with_suffix(const char *name, unsigned n, char out[GV_NAME_MAX + 1]);
 
 #endif

@@ -1,5 +1,5 @@
-# Duplicate names, a full lobby, a bad name: each refused (or renamed) with
-# a reason both sides can print. (A protocol version mismatch needs a
+# Duplicate names, a full lobby, a bad name: each refused (or renamed,
+# "alice#2") with a reason both sides can print. (A protocol version mismatch needs a
 # client of another version: tests/unit/test_api.c makes one.)
 source "$(dirname "$0")/lib.sh"
 
@@ -9,7 +9,7 @@ port=$(port_of server)
 start a1 join "127.0.0.1:$port" --name alice "${NOAUDIO[@]}"
 wait_for a1 '"event":"connected","id":2,"name":"alice"'
 start a2 join "127.0.0.1:$port" --name alice "${NOAUDIO[@]}"
-wait_for a2 '"event":"connected","id":3,"name":"alice2"'
+wait_for a2 '"event":"connected","id":3,"name":"alice#2"'
 
 start full join "127.0.0.1:$port" --name carol "${NOAUDIO[@]}"
 expect_exit full 3
@@ -19,15 +19,21 @@ kill -TERM "$(pid_of a2)"
 expect_exit a2 0
 wait_for a1 '"event":"player_disconnected","id":3'
 
-start badname join "127.0.0.1:$port" --name "$(printf 'bad\tname')" "${NOAUDIO[@]}"
-expect_exit badname 3
-wait_for badname '"reason":"bad name: name contains a control character"'
-start longname join "127.0.0.1:$port" --name "abcdefghijklmnopqrstuvwxyz0123456" "${NOAUDIO[@]}"
-expect_exit longname 3
-wait_for longname '"reason":"bad name: name is longer than 32 bytes"'
-start badutf8 join "127.0.0.1:$port" --name "$(printf 'x\xc3\x28')" "${NOAUDIO[@]}"
-expect_exit badutf8 3
-wait_for badutf8 '"reason":"bad name: name is not valid UTF-8"'
+# A name the server would refuse is refused before anything starts (exit 2).
+bad_name() {
+  start "$1" join "127.0.0.1:$port" --name "$2" "${NOAUDIO[@]}"
+  expect_exit "$1" 2
+  grep -qF "bad --name: $3" "$TMP/$1.err" || fail "$1: no reason '$3'"
+}
+bad_name badname "$(printf 'bad\tname')" "name contains a control character"
+bad_name longname "abcdefghijklmnopqrstuvwxyz0123456" "name is longer than 32 bytes"
+bad_name badutf8 "$(printf 'x\xc3\x28')" "name is not valid UTF-8"
+bad_name blank " " "name is only white space"
+bad_name rtl "$(printf '\xe2\x80\xaeecila')" "name contains an invisible formatting character"
+bad_name hash "alice#2" "name contains '#'"
+start badhost host --port 0 --name " " "${NOAUDIO[@]}"
+expect_exit badhost 2
+[ -s "$TMP/badhost.out" ] && fail "a host with a bad name started its server"
 
 # Nobody could join in the meantime: alice saw no one else.
 [ "$(count a1 '"event":"player_connected"')" -eq 1 ] || fail "alice saw refused players"

@@ -503,18 +503,32 @@ static void test_client_create_refuses(void **state)
             fail_msg("spoiled client config %zu: %d, out %p; want GV_EINVAL and NULL", i, rc, (void *)c);
     }
 
-    /* Names: longer than the wire can carry is ours to refuse; shorter bad
-     * ones the server's (a CONNECTION_FAILED, not an error here). */
+    /* Names: what the server would refuse is refused before anything is
+     * sent, by the same rules gv_check_name applies. */
     char name[300];
+    const char *why = NULL;
     memset(name, 'n', sizeof name - 1);
     name[sizeof name - 1] = '\0';
     client_cfg(&cc, s);
     cc.name = name;
     assert_int_equal(gv_client_create(&cc, &c), GV_ENAME);
     assert_null(c);
-    name[255] = '\0';
+    name[33] = '\0';
+    assert_int_equal(gv_client_create(&cc, &c), GV_ENAME);
+    assert_int_equal(gv_check_name(name, &why), GV_ENAME);
+    assert_string_equal(why, "name is longer than 32 bytes");
+    name[32] = '\0';
+    assert_int_equal(gv_check_name(name, NULL), 0);
     assert_int_equal(gv_client_create(&cc, &c), 0);
     gv_client_destroy(c);
+    const char *const bad_names[] = {"", " ", "a#1", "\xe2\x80\xae" "ecila", "tab\there", "\xc3"};
+    for (size_t i = 0; i < sizeof bad_names / sizeof bad_names[0]; i++) {
+        cc.name = bad_names[i];
+        assert_int_equal(gv_client_create(&cc, &c), GV_ENAME);
+        assert_int_equal(gv_check_name(bad_names[i], &why), GV_ENAME);
+        assert_non_null(why);
+    }
+    assert_int_equal(gv_check_name(NULL, &why), GV_EINVAL);
 
     /* A host name that does not resolve (ENet speaks IPv4). */
     client_cfg(&cc, s);

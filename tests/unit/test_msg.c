@@ -352,6 +352,16 @@ static void test_names(void **state)
         {"\xf4\x90\x80\x80", 0}, /* beyond U+10FFFF */
         {"\xe2\x82", 0},       /* cut short */
         {"\x80", 0},           /* lone continuation */
+        {" ", 0},              /* only white space */
+        {" \xc2\xa0\xe3\x80\x80 ", 0}, /* no-break and ideographic spaces */
+        {"bob smith", 1},
+        {"\xe2\x80\xae" "ecila", 0}, /* right-to-left override: shows as "alice" */
+        {"al\xe2\x80\x8bice", 0},  /* zero-width space */
+        {"\xef\xbb\xbf" "bob", 0},    /* byte-order mark */
+        {"bob\xe2\x81\xa6", 0},    /* left-to-right isolate */
+        {"\xc2\xad", 0},            /* soft hyphen */
+        {"tag\xf3\xa0\x80\x81", 0}, /* a language tag */
+        {"bob#2", 0},          /* '#' marks the server's duplicates */
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         const char *why = NULL;
@@ -361,6 +371,10 @@ static void test_names(void **state)
         if (!cases[i].ok)
             assert_non_null(why);
     }
+    /* What the server assigns may carry its suffix; nothing else is looser. */
+    assert_int_equal(gv_name_check_assigned("bob#2", 5, NULL), 0);
+    assert_int_equal(gv_name_check_assigned(" ", 1, NULL), GV_ENAME);
+    assert_int_equal(gv_name_check_assigned("al\xe2\x80\x8bice", 8, NULL), GV_ENAME);
 }
 
 static void test_name_suffix(void **state)
@@ -370,16 +384,17 @@ static void test_name_suffix(void **state)
     gv_name_with_suffix("alice", 1, out);
     assert_string_equal(out, "alice");
     gv_name_with_suffix("alice", 2, out);
-    assert_string_equal(out, "alice2");
+    assert_string_equal(out, "alice#2");
     gv_name_with_suffix("abcdefghijklmnopqrstuvwxyz012345", 12, out);
-    assert_string_equal(out, "abcdefghijklmnopqrstuvwxyz012312");
+    assert_string_equal(out, "abcdefghijklmnopqrstuvwxyz012#12");
     /* 15 two-byte characters and a one-byte tail: the suffix must not split a character. */
     gv_name_with_suffix("\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9"
                         "\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9\xc3\xa9",
                         3, out);
-    assert_int_equal(gv_name_check(out, strlen(out), NULL), 0);
+    assert_int_equal(gv_name_check_assigned(out, strlen(out), NULL), 0);
     assert_true(strlen(out) <= GV_NAME_MAX);
     assert_int_equal(out[strlen(out) - 1], '3');
+    assert_int_equal(out[strlen(out) - 2], '#');
 }
 
 int main(void)
