@@ -271,6 +271,34 @@ static void wait_for_work(player *p, int timeout_ms)
     poll(fds, n, timeout_ms);
 }
 
+/* ALSA's library (under SDL2) reports its configuration errors on stderr
+ * while devices are looked for, and without a sound card that is eight
+ * lines before gvoip's own clear message: unless --verbose they go to
+ * /dev/null for that time. Returns the saved descriptor, or -1. */
+static int hide_stderr(int verbose)
+{
+    if (verbose)
+        return -1;
+    fflush(stderr);
+    int saved = dup(STDERR_FILENO), null = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (saved < 0 || null < 0 || dup2(null, STDERR_FILENO) < 0) {
+        if (saved >= 0)
+            close(saved);
+        saved = -1;
+    }
+    if (null >= 0)
+        close(null);
+    return saved;
+}
+
+static void restore_stderr(int saved)
+{
+    if (saved < 0)
+        return;
+    dup2(saved, STDERR_FILENO);
+    close(saved);
+}
+
 static int open_audio(player *p)
 {
     const gvoip_options *opt = p->opt;
@@ -287,7 +315,9 @@ static int open_audio(player *p)
         .clock_ppm = opt->clock_ppm,
     };
     char why[512] = "";
+    int hidden = hide_stderr(opt->verbose);
     int rc = audio_io_open(&cfg, &p->io, why, sizeof why);
+    restore_stderr(hidden);
     if (rc < 0) {
         output_error(opt->json, "audio: %s", why[0] ? why : gv_strerror(rc));
         return EXIT_RUNTIME;
@@ -519,8 +549,12 @@ int main(int argc, char **argv)
         return EXIT_OK;
     if (code != 0)
         return code;
-    if (opt.mode == MODE_DEVICES)
-        return audio_io_list_devices(stdout, opt.audio_backend) < 0 ? EXIT_RUNTIME : EXIT_OK;
+    if (opt.mode == MODE_DEVICES) {
+        int hidden = hide_stderr(opt.verbose);
+        code = audio_io_list_devices(stdout, opt.audio_backend) < 0 ? EXIT_RUNTIME : EXIT_OK;
+        restore_stderr(hidden);
+        return code;
+    }
     if (gv_init() != 0) {
         output_error(0, "cannot initialise libsodium or ENet");
         return EXIT_RUNTIME;

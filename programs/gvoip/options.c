@@ -218,6 +218,9 @@ static const option_def options[] = {
      .value = 1, .help = "start muted"},
     {.name = "--no-tui", .kind = ARG_FLAG, .group = GROUP_CONTROLS, .commands = CMD_PLAYER, .at = AT(no_tui),
      .value = 1, .help = "line output even in a terminal (--json implies it)"},
+    {.name = "--verbose", .kind = ARG_FLAG, .group = GROUP_CONTROLS, .commands = CMD_PLAYER | CMD_DEVICES,
+     .at = AT(verbose), .value = 1,
+     .help = "let the audio libraries print their own messages (ALSA's about a missing sound card)"},
     /* positional voice */
     {.name = "--spatial", .kind = ARG_CHOICE, .group = GROUP_POSITIONAL, .commands = CMD_SERVER | CMD_HOST,
      .refused = CMD_JOIN, .refusal = lobby_setting, .at = AT(server.spatial.mode), .choices = spatial_modes,

@@ -54,6 +54,7 @@ typedef struct gvoip_options {
     /* controls */
     int mute;
     int no_tui;
+    int verbose; /* the audio libraries' own messages on stderr */
 } gvoip_options;
 
 /* Parses argv; on a usage error prints why to stderr and returns

@@ -15,6 +15,13 @@ SDL_AUDIODRIVER=dummy start missing join 127.0.0.1:9 --input-device "no such mic
 expect_exit missing 1 10
 grep -q "no such microphone" "$TMP/missing.err" || fail "no clear error for a missing device"
 
+# No sound card through ALSA: gvoip's one line, not ALSA's own complaints
+# first (those only with --verbose).
+SDL_AUDIODRIVER=alsa start nocard join 127.0.0.1:9 --no-playback --json
+expect_exit nocard 1 10
+[ "$(wc -l <"$TMP/nocard.err")" -eq 1 ] || fail "more than gvoip's own line without a sound card: $(cat "$TMP/nocard.err")"
+grep -q "^gvoip: audio: " "$TMP/nocard.err" || fail "no clear error without a sound card"
+
 espeak-ng -w "$TMP/alice.wav" "Hello, this is Alice on a real audio device. One, two, three, four."
 espeak-ng -v en+f3 -w "$TMP/bob.wav" "Bob here, talking from a file. Can you hear me through the speaker?"
 # The disk driver's microphone reads the device format: 48 kHz mono float.
@@ -32,11 +39,12 @@ port=$(port_of server)
 exchange() {
   local n=$1
   SDL_AUDIODRIVER=disk SDL_DISKAUDIOFILEIN="$TMP/alice.f32" SDL_DISKAUDIOFILE="$TMP/alice$n.speaker" \
-    start "alice$n" join "127.0.0.1:$port" --name "alice$n" --json --duration 8 --stats "$TMP/alice$n.json"
+    start "alice$n" join "127.0.0.1:$port" --name "alice$n" --json --duration 8 --stats "$TMP/alice$n.json" --verbose
   start "bob$n" join "127.0.0.1:$port" --name "bob$n" --json --input-file "$TMP/bob.wav" --no-playback \
     --record "$TMP/bob$n.hears.wav" --duration 8 --stats "$TMP/bob$n.json"
   expect_exit "alice$n" 0 20
   expect_exit "bob$n" 0 20
+  # SDL's own warning, let through by --verbose, names its driver.
   grep -q "disk" "$TMP/alice$n.err" || fail "alice did not use the disk driver"
   # The speaker file: 48 kHz stereo float, as SDL opened it.
   sox -r 48000 -c 2 -b 32 -e floating-point -t raw "$TMP/alice$n.speaker" "$TMP/alice$n.hears.wav"
