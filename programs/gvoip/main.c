@@ -445,8 +445,10 @@ static int run_player(const gvoip_options *opt, const char *password, size_t pas
     }
     if (opt->mute)
         gv_client_set_muted(p->client, 1);
+    char target[300];
+    snprintf(target, sizeof target, "%s:%u", cfg.server_host, (unsigned)cfg.server_port);
     if (!opt->json && !opt->no_tui && isatty(STDOUT_FILENO) && isatty(STDIN_FILENO) &&
-        tui_open(&p->pose, opt->mute, opt->client.transmit_mode, &p->screen) != 0)
+        tui_open(target, &p->pose, opt->mute, opt->client.transmit_mode, &p->screen) != 0)
         p->screen = NULL;
     uint64_t start = monotonic_ms();
     uint64_t end = opt->duration > 0 ? start + (uint64_t)(opt->duration * 1000) : 0;

@@ -3,6 +3,7 @@
 #include <curses.h>
 #include <locale.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,8 +11,10 @@
 
 #define MAX_ROWS 64       /* players listed */
 #define LOG_LINES 4
+#define MIN_COLS 40       /* below this the screen only asks for more room */
+#define MIN_LINES 10
 #define REDRAW_MS 50
-#define MAP_LEFT 58       /* the map sits right of the player list */
+#define MAP_LEFT 58       /* the map needs the list this wide on its left */
 #define KEY_TAB '\t'
 
 typedef struct row {
@@ -28,6 +31,8 @@ struct tui {
     int self_speaking;
     uint16_t own_id;
     char own_name[GV_NAME_BYTES];
+    char target[300]; /* what is joined, for "connecting to ..." */
+    int lost;         /* the server went away or refused us */
     row rows[MAX_ROWS];
     int row_count;
     int selected;
@@ -44,7 +49,7 @@ static uint64_t now_ms(void)
     return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
-int tui_open(const gv_player_pose *pose, int muted, int transmit_mode, tui **out)
+int tui_open(const char *target, const gv_player_pose *pose, int muted, int transmit_mode, tui **out)
 {
     tui *t = calloc(1, sizeof *t);
     if (!t)
@@ -60,6 +65,7 @@ int tui_open(const gv_player_pose *pose, int muted, int transmit_mode, tui **out
     keypad(stdscr, TRUE);
     curs_set(0);
     t->pose = *pose;
+    snprintf(t->target, sizeof t->target, "%s", target ? target : "");
     t->muted = muted;
     t->transmit_mode = transmit_mode;
     t->dirty = 1;
@@ -134,10 +140,12 @@ void tui_event(tui *t, const gv_event *ev)
             r->speaking = ev->on;
         break;
     case GV_EVENT_SERVER_DISCONNECTED:
+        t->lost = 1;
         snprintf(line, sizeof line, "disconnected: %s", ev->reason);
         tui_note(t, line);
         break;
     case GV_EVENT_CONNECTION_FAILED:
+        t->lost = 1;
         snprintf(line, sizeof line, "could not join: %s", ev->reason);
         tui_note(t, line);
         break;
@@ -258,8 +266,10 @@ static void apply_key(tui *t, gv_client *c, int key, const gv_spatial_config *sp
         walk(t, c, sp, 1.0f, 0.0f);
         break;
     default:
-        if (key >= '1' && key <= '9' && key - '1' < t->row_count)
-            t->selected = key - '1';
+        /* A digit selects the player of that id, as the list shows it. */
+        for (int i = 0; key >= '1' && key <= '9' && i < t->row_count; i++)
+            if (t->rows[i].id == key - '0')
+                t->selected = i;
         break;
     }
     t->dirty = 1;
@@ -270,15 +280,52 @@ static const char *mode_name(int mode)
     return mode == GV_TX_CONTINUOUS ? "continuous" : mode == GV_TX_VOICE_ACTIVITY ? "voice activity" : "push-to-talk";
 }
 
+/* One line, cut at the screen's width: curses would wrap it onto the next
+ * line, and leave the rest of a shorter one behind. */
+static void line_in(int y, int width, int attr, const char *fmt, va_list ap)
+{
+    char buf[512];
+    if (y < 0 || y >= LINES)
+        return;
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    attron(attr);
+    mvaddnstr(y, 0, buf, width < COLS ? width : COLS);
+    attroff(attr);
+}
+
+static void line_at(int y, int attr, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    line_in(y, COLS, attr, fmt, ap);
+    va_end(ap);
+}
+
+/* The same, no wider than width (left of the map). */
+static void line_w(int y, int width, int attr, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    line_in(y, width, attr, fmt, ap);
+    va_end(ap);
+}
+
 static void draw_meter(int y, float level_db)
 {
-    const int width = 30;
+    int width = COLS - 22 < 30 ? COLS - 22 : 30;
+    char bar[31];
     float frac = (level_db + 60.0f) / 60.0f;
     int n = frac <= 0.0f ? 0 : frac >= 1.0f ? width : (int)(frac * (float)width);
-    mvprintw(y, 0, "input  [");
     for (int i = 0; i < width; i++)
-        addch(i < n ? '#' : ' ');
-    printw("] %5.1f dBFS", level_db < -99.0f ? -99.0 : (double)level_db);
+        bar[i] = i < n ? '#' : ' ';
+    bar[width > 0 ? width : 0] = '\0';
+    line_at(y, 0, "input [%s] %5.1f dBFS", bar, level_db < -99.0f ? -99.0 : (double)level_db);
+}
+
+/* A player's mark on the map: its id when that is one digit. */
+static chtype mark_of(uint16_t id)
+{
+    return id <= 9 ? (chtype)('0' + id) : '*';
 }
 
 /* Others around you, scaled so that the audible range fills the box. */
@@ -314,48 +361,104 @@ static void draw_map(tui *t, gv_client *c, const gv_spatial_config *sp, int top,
             x = x <= left ? left + 1 : x >= left + w - 1 ? left + w - 2 : x;
             y = y <= top ? top + 1 : y >= top + h - 1 ? top + h - 2 : y;
         }
-        char mark = i < 9 ? (char)('1' + i) : '*';
-        mvaddch(y, x, (chtype)(unsigned char)mark | (t->rows[i].speaking ? A_BOLD | A_REVERSE : 0) |
-                          (out ? A_DIM : 0));
+        mvaddch(y, x, mark_of(t->rows[i].id) | (t->rows[i].speaking ? A_BOLD | A_REVERSE : 0) | (out ? A_DIM : 0));
     }
     mvaddch(cy, cx, '@' | A_BOLD);
 }
 
+static const gv_peer_stats *peer_of(const gv_peer_stats *ps, int n, uint16_t id)
+{
+    for (int i = 0; i < n; i++)
+        if (ps[i].id == id)
+            return &ps[i];
+    return NULL;
+}
+
+/* Name, speaking, loss, the jitter buffer's delay, volume, distance. */
+static void draw_player(int y, int width, const tui *t, int i, gv_client *c, const gv_spatial_config *sp,
+                        const gv_peer_stats *st)
+{
+    const row *r = &t->rows[i];
+    char where[32] = "", figures[64] = "";
+    gv_player_pose p;
+    if (st) {
+        uint64_t expected = st->voice_packets + st->lost;
+        snprintf(figures, sizeof figures, " loss %4.1f%% delay %3.0f ms",
+                 expected ? 100.0 * (double)st->lost / (double)expected : 0.0, st->playout_delay_ms);
+    }
+    if (sp->mode != GV_SPATIAL_MODE_OFF && c && gv_client_player_pose(c, r->id, &p) == 0) {
+        float dx = p.x - t->pose.x, dy = p.y - t->pose.y;
+        float dz = sp->mode == GV_SPATIAL_MODE_3D ? p.z - t->pose.z : 0.0f;
+        snprintf(where, sizeof where, " at %.0f", sqrt((double)(dx * dx + dy * dy + dz * dz)));
+    }
+    line_w(y, width, i == t->selected ? A_BOLD : 0, "%c%3u %-16.16s %-8s vol %3.0f%%%s%s%s", i == t->selected ? '>' : ' ',
+            (unsigned)r->id, r->name, r->speaking ? "speaking" : "", (double)(r->volume * 100.0f),
+            r->muted ? " MUTED" : "", where, figures);
+}
+
 static void draw(tui *t, gv_client *c, const gv_spatial_config *sp)
 {
+    gv_peer_stats ps[MAX_ROWS];
+    int rows = LINES, cols = COLS, n = 0;
+
     erase();
-    int rows = LINES, cols = COLS;
-    mvprintw(0, 0, "gvoip  %s%s(id %u)", t->own_name, t->own_name[0] ? " " : "", (unsigned)t->own_id);
-    mvprintw(1, 0, "you: %s%s%s  transmit: %s%s", t->self_speaking ? "SPEAKING " : "", t->muted ? "MUTED " : "",
-             t->deafened ? "DEAFENED " : "", mode_name(t->transmit_mode),
-             t->transmit_mode == GV_TX_PUSH_TO_TALK ? (t->ptt ? " [TALKING]" : " [off]") : "");
+    if (rows < MIN_LINES || cols < MIN_COLS) {
+        line_at(0, 0, "gvoip: %dx%d is too small,", cols, rows);
+        line_at(1, 0, "%dx%d at least", MIN_COLS, MIN_LINES);
+        line_at(2, 0, "(q quits)");
+        refresh();
+        return;
+    }
+    if (c) {
+        ps[0].size = sizeof ps[0];
+        n = gv_client_get_peer_stats(c, ps, MAX_ROWS);
+        if (n < 0)
+            n = 0;
+    }
+    if (t->lost)
+        line_at(0, A_BOLD, "gvoip  not connected to %s", t->target);
+    else if (!t->own_id)
+        line_at(0, A_BOLD, "gvoip  connecting to %s ...", t->target);
+    else
+        line_at(0, 0, "gvoip  %s (id %u) on %s", t->own_name, (unsigned)t->own_id, t->target);
+    line_at(1, 0, "you: %s%s%stransmit: %s%s", t->self_speaking ? "SPEAKING " : "", t->muted ? "MUTED " : "",
+            t->deafened ? "DEAFENED " : "", mode_name(t->transmit_mode),
+            t->transmit_mode == GV_TX_PUSH_TO_TALK ? (t->ptt ? " [TALKING]" : " [off]") : "");
     draw_meter(2, c ? gv_client_input_level_db(c) : -120.0f);
-    if (sp->mode != GV_SPATIAL_MODE_OFF)
-        mvprintw(3, 0, "position %.1f, %.1f, %.1f  (%s, max distance %.0f)", (double)t->pose.x, (double)t->pose.y,
-                 (double)t->pose.z, sp->mode == GV_SPATIAL_MODE_2D ? "2D" : "3D", (double)sp->max_distance);
-    mvprintw(5, 0, "players (%d):", t->row_count);
-    int y = 6;
-    for (int i = 0; i < t->row_count && y < rows - LOG_LINES - 3; i++, y++) {
-        const row *r = &t->rows[i];
-        gv_player_pose p;
-        mvprintw(y, 0, "%c %d %-16.16s %-8s vol %3.0f%%%s", i == t->selected ? '>' : ' ', i + 1, r->name,
-                 r->speaking ? "speaking" : "", (double)(r->volume * 100.0f), r->muted ? " MUTED" : "");
-        if (sp->mode != GV_SPATIAL_MODE_OFF && c && gv_client_player_pose(c, r->id, &p) == 0) {
-            float dx = p.x - t->pose.x, dy = p.y - t->pose.y;
-            float dz = sp->mode == GV_SPATIAL_MODE_3D ? p.z - t->pose.z : 0.0f;
-            printw("  at %.0f", sqrt((double)(dx * dx + dy * dy + dz * dz)));
-        }
+    int y = 3;
+    if (sp->mode != GV_SPATIAL_MODE_OFF) {
+        char range[32] = "unlimited";
+        if (sp->max_distance > 0.0f)
+            snprintf(range, sizeof range, "%.0f", (double)sp->max_distance);
+        line_at(y++, 0, "position %.1f, %.1f, %.1f  (%s, max distance %s)", (double)t->pose.x,
+                (double)t->pose.y, (double)t->pose.z, sp->mode == GV_SPATIAL_MODE_2D ? "2D" : "3D", range);
     }
-    if (sp->mode != GV_SPATIAL_MODE_OFF && cols > MAP_LEFT + 12) {
-        int h = rows - LOG_LINES - 9;
-        draw_map(t, c, sp, 5, MAP_LEFT, h > 21 ? 21 : h, cols - MAP_LEFT > 41 ? 41 : cols - MAP_LEFT);
+    /* From the bottom: the log (fewer lines on a short screen), the keys
+     * (one line, or none on a very short one); the players get the rest. */
+    int logs = rows >= 20 ? LOG_LINES : rows >= 14 ? 2 : 1;
+    int keys = rows >= 14 ? 2 : rows >= 12 ? 1 : 0;
+    int bottom = rows - logs - keys;
+    int map = sp->mode != GV_SPATIAL_MODE_OFF && cols > MAP_LEFT + 12 && bottom - y > 6;
+    /* The map keeps to the right edge, so a wide screen leaves the list room. */
+    int map_w = cols - MAP_LEFT > 41 ? 41 : cols - MAP_LEFT, map_left = cols - map_w;
+    int list_top = y, width = map ? map_left - 1 : cols;
+    line_at(y++, 0, "players (%d):", t->row_count);
+    int shown = 0;
+    for (int i = 0; i < t->row_count && y < bottom; i++, y++, shown++)
+        draw_player(y, width, t, i, c, sp, peer_of(ps, n, t->rows[i].id));
+    if (shown < t->row_count)
+        line_w(bottom - 1, width, 0, "  ... %d more (Tab selects them)", t->row_count - shown + 1);
+    if (map) {
+        int h = bottom - list_top;
+        draw_map(t, c, sp, list_top, map_left, h > 21 ? 21 : h, map_w);
     }
-    int k = rows - LOG_LINES - 3;
-    mvprintw(k, 0, "keys: m mute  d deafen  space push-to-talk on/off  t transmit mode  q quit");
-    mvprintw(k + 1, 0, "      Tab/1-9 select player  +/- volume  x mute player%s",
-             sp->mode != GV_SPATIAL_MODE_OFF ? "  arrows move" : "");
-    for (int i = 0; i < t->log_count; i++)
-        mvprintw(k + 2 + i, 0, "%s", t->log[i]);
+    if (keys >= 1)
+        line_at(bottom, 0, "keys: m mute  d deafen  space push-to-talk  t transmit mode  q quit");
+    if (keys >= 2)
+        line_at(bottom + 1, 0, "      Tab/id select player  +/- volume  x mute player%s",
+                sp->mode != GV_SPATIAL_MODE_OFF ? "  arrows move" : "");
+    for (int i = 0; i < logs && i < t->log_count; i++)
+        line_at(bottom + keys + i, 0, "%s", t->log[t->log_count - (logs < t->log_count ? logs : t->log_count) + i]);
     refresh();
 }
 

@@ -14,8 +14,9 @@ typedef struct tui tui;
 
 /* Takes over the terminal (curses, no echo, keys without waiting).
  * Returns 0 with *out owned by the caller, or -1 when the terminal cannot
- * be used. pose is the player's starting pose (copied). */
-int tui_open(const gv_player_pose *pose, int muted, int transmit_mode, tui **out);
+ * be used. target names what is joined ("host:port", copied); pose is the
+ * player's starting pose (copied). */
+int tui_open(const char *target, const gv_player_pose *pose, int muted, int transmit_mode, tui **out);
 
 /* Gives the terminal back. NULL is a no-op. */
 void tui_close(tui *t);

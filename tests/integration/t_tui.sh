@@ -1,5 +1,6 @@
 # The terminal screen, driven in tmux: `gvoip host` in a terminal lists the
-# players and the keys; m mutes, the arrow keys move you on the map (2D
+# players by id with their loss and delay, and the keys, at any size down to
+# 40x10; m mutes, the arrow keys move you on the map (2D
 # mode: a step is a twentieth of the max distance), q quits with status 0.
 source "$(dirname "$0")/lib.sh"
 command -v tmux >/dev/null || fail "tmux is not installed (scripts/deps.sh)"
@@ -47,6 +48,32 @@ tmx send-keys -t tui x
 wait_screen "vol 100% MUTED"
 tmx send-keys -t tui -
 wait_screen "vol  90% MUTED"
+
+# Players by their id, as the events give them, with their figures; the
+# header says who and where you are.
+wait_screen "  2 bob"
+wait_screen "hostie (id 1) on 127.0.0.1:$port"
+tmx resize-window -t tui -x 160 -y 40
+wait_screen "loss  0.0% delay"
+
+# Smaller terminals: nothing wraps or is left behind, down to 40x10; below
+# that the screen says so.
+for size in 50x12 40x10; do
+  tmx resize-window -t tui -x "${size%x*}" -y "${size#*x}"
+  # Redrawn at the new size: the meter fits the width.
+  deadline=$((SECONDS + 10))
+  until screen | grep -Eq '^input \[#* *\] +-?[0-9.]+ dBFS$' && [ "$(screen | awk '{ print length }' | sort -n | tail -n 1)" -le "${size%x*}" ]; do
+    [ $SECONDS -lt $deadline ] || { screen >&2; fail "the meter does not fit $size"; }
+    sleep 0.1
+  done
+  wait_screen "players (1)"
+  wait_screen "  2 bob"
+  [ "$(screen | grep -c "players (")" -eq 1 ] || { screen >&2; fail "a stale line left at $size"; }
+done
+tmx resize-window -t tui -x 30 -y 8
+wait_screen "40x10 at least"
+tmx resize-window -t tui -x 140 -y 40
+wait_screen "q quit"
 
 tmx send-keys -t tui q
 deadline=$((SECONDS + 10))
