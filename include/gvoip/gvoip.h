@@ -112,8 +112,9 @@ typedef enum gv_event_type {
     GV_EVENT_SERVER_DISCONNECTED, /* client: the server went away or removed us (refused, reason) */
     GV_EVENT_CONNECTION_FAILED,   /* client: error, refused, reason; fingerprints on a key mismatch */
     GV_EVENT_SERVER_KEY,          /* client: fingerprint accepted; first_use 1 when trusted on first use */
-    GV_EVENT_SPEAKING,            /* client: id (and name) started (on 1) or stopped (on 0) talking; own id
-                                   * too, with an empty name */
+    GV_EVENT_SPEAKING,            /* client: id (and name) started (on 1) or stopped (on 0) talking: voice
+                                   * activity in every transmit mode (silence a mode sends anyway does not
+                                   * count); own id too, with an empty name */
 } gv_event_type;
 
 /* Why a server refused or removed a player: the code it sent. A newer

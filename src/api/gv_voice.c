@@ -34,7 +34,7 @@
 #define REDUNDANCY_OFF_PERMILLE 30
 #define MAX_PEERS GV_MAX_PLAYERS
 #define PREROLL_MS 20
-#define SPEAKING_OFF_US 300000u /* a remote player stops "speaking" after this long without packets */
+#define SPEAKING_OFF_US 300000u /* a remote player stops "speaking" after this long without voice */
 #define POSE_MOVING_US 50000u   /* own pose: 20 a second while it changes */
 #define POSE_STILL_US 1000000u  /* and once a second while it does not */
 
@@ -49,7 +49,7 @@ typedef struct peer {
     float volume;
     int muted; /* locally: packets are dropped before the jitter buffer */
     int speaking;
-    uint64_t last_packet_us;
+    uint64_t last_voice_us; /* the last packet that carried voice activity */
     int has_pose;
     uint16_t pose_seq;
     gv_player_pose pose;
@@ -88,6 +88,7 @@ struct gv_voice {
     gv_vad *vad;
     int tx_mode, ptt, muted, deafened;
     int transmitting;
+    int speaking; /* your own voice activity while transmitting, as the events said it */
     float input_level_db;
     /* own pose */
     gv_spatial_config spatial; /* the lobby's, from SPATIAL_CONFIG */
@@ -300,10 +301,13 @@ void gv_voice_receive(gv_voice *v, const gv_msg *relay, const gv_link *link)
     if (!p && !(p = add_peer(v, relay->u.voice.sender)))
         return;
     p->packets++;
-    p->last_packet_us = v->clock.now_us(v->clock.ctx);
-    if (!p->speaking) {
-        p->speaking = 1;
-        speaking_event(v, p->id, 1, gv_link_player_name(link, p->id));
+    /* A packet flagged quiet is sent, but nobody speaks in it. */
+    if (!(relay->u.voice.flags & GV_VOICE_QUIET)) {
+        p->last_voice_us = v->clock.now_us(v->clock.ctx);
+        if (!p->speaking) {
+            p->speaking = 1;
+            speaking_event(v, p->id, 1, gv_link_player_name(link, p->id));
+        }
     }
     if (raw) {
         if (!p->muted && !v->deafened && p->announced)
@@ -346,12 +350,13 @@ void gv_voice_loss_report(gv_voice *v, uint16_t reporter, uint16_t loss_permille
         v->worst_this_second = loss_permille;
 }
 
-/* Remote players stop "speaking" once their packets stop. */
+/* Remote players stop "speaking" once their voice stops: no packets, or
+ * only packets flagged quiet. */
 static void expire_speaking(gv_voice *v, const gv_link *link, uint64_t now)
 {
     for (int i = 0; i < v->peer_count; i++) {
         peer *p = v->peers[i];
-        if (p->speaking && now - p->last_packet_us > SPEAKING_OFF_US) {
+        if (p->speaking && now - p->last_voice_us > SPEAKING_OFF_US) {
             p->speaking = 0;
             speaking_event(v, p->id, 0, gv_link_player_name(link, p->id));
         }
@@ -454,7 +459,7 @@ static int add_redundancy(gv_voice *v, const uint8_t *opus, int n, uint8_t *join
     return len;
 }
 
-static int send_frame(gv_voice *v, gv_link *link, const float *frame, uint32_t ts, int preroll)
+static int send_frame(gv_voice *v, gv_link *link, const float *frame, uint32_t ts, int preroll, int quiet)
 {
     uint8_t opus[GV_VOICE_PAYLOAD_MAX], joined[GV_VOICE_PAYLOAD_MAX];
     const uint8_t *packet = v->raw ? v->raw_payload : opus;
@@ -465,7 +470,8 @@ static int send_frame(gv_voice *v, gv_link *link, const float *frame, uint32_t t
     m.u.voice.seq = v->seq++;
     m.u.voice.ts = ts;
     m.u.voice.flags = (uint8_t)((v->spurt_started ? 0 : GV_VOICE_MARKER) | (v->echo_test ? GV_VOICE_ECHO : 0) |
-                                (v->raw ? GV_VOICE_RAW : 0) | (preroll ? GV_VOICE_PREROLL : 0));
+                                (v->raw ? GV_VOICE_RAW : 0) | (preroll ? GV_VOICE_PREROLL : 0) |
+                                (quiet ? GV_VOICE_QUIET : 0));
     if (!v->raw) {
         int len = add_redundancy(v, opus, n, joined, sizeof joined, &m.u.voice.flags);
         if (len != n)
@@ -505,13 +511,19 @@ static int capture_frame(gv_voice *v, gv_link *link)
         count = 0;
     if (count == 0)
         v->spurt_started = 0;
+    /* Speaking is voice activity in every mode: what a mode that sends
+     * everything sends of silence is flagged so, and shows nobody
+     * speaking. */
+    int active = gv_vad_active(v->vad);
     for (int i = 0; i < count && rc >= 0; i++)
-        rc = send_frame(v, link, send[i], v->ts - (uint32_t)((count - 1 - i) * v->frame_samples), i < count - 1);
+        rc = send_frame(v, link, send[i], v->ts - (uint32_t)((count - 1 - i) * v->frame_samples), i < count - 1,
+                        !active);
     v->ts += (uint32_t)v->frame_samples;
-    int on = count > 0;
+    v->transmitting = count > 0;
+    int on = count > 0 && active;
     uint16_t own = (uint16_t)gv_link_id(link);
-    if (on != v->transmitting && own) {
-        v->transmitting = on;
+    if (on != v->speaking && own) {
+        v->speaking = on;
         speaking_event(v, own, on, NULL);
     }
     return rc;

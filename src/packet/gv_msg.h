@@ -78,6 +78,7 @@ enum gv_voice_flags {
     GV_VOICE_PREROLL = 0x04, /* captured before voice activity was detected: sent late by design */
     GV_VOICE_REDUNDANT = 0x08, /* payload also carries the previous packet (gv_voice_split) */
     GV_VOICE_RAW = 0x10,    /* payload is raw float32 stereo (baseline only) */
+    GV_VOICE_QUIET = 0x20,  /* no voice activity: sent only because the mode sends everything */
 };
 
 /* Positions and facings are float32 on the wire; anything larger than this

@@ -861,8 +861,13 @@ static void test_speaking_events(void **state)
     if (find_speak(w, L, 0, w->id[A], 1) >= 0 || find_speak(w, A, 0, w->id[A], 1) >= 0)
         fail_msg("A muted since before joining, yet a SPEAKING on event for A arrived");
 
+    /* Speaking is voice activity: a tone that was there all along is a
+     * noise floor, so A falls silent and starts again as it unmutes. */
+    w->talking[A] = 0;
+    run_ms(w, 500);
     int l_from = w->speak_count[L], a_from = w->speak_count[A];
     assert_int_equal(gv_client_set_muted(w->c[A], 0), 0);
+    w->talking[A] = 1;
     uint64_t deadline = mono_us() + WAIT_DEADLINE_US;
     int kl = wait_speak(w, L, l_from, w->id[A], 1, deadline);
     if (kl < 0)
