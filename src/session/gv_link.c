@@ -7,20 +7,12 @@
 #include <sodium.h>
 
 #include "session/gv_events.h"
+#include "session/gv_join.h"
 #include "session/gv_keyfile.h"
 #include "session/gv_known.h"
 #include "session/gv_noise.h"
 #include "session/gv_seal.h"
 #include "session/gv_session.h"
-
-enum link_state { LINK_CONNECTING, LINK_HANDSHAKE, LINK_HELLO, LINK_JOINED, LINK_DONE };
-
-/* Twice the server's half-open lifetime and several round trips; each
- * retry waits up to a quarter longer (HANDSHAKE_RETRY_JITTER_US), drawn
- * from gv_random, so that clients started together (a load test, a game
- * reconnecting its bots) do not retry in step. */
-#define HANDSHAKE_RETRY_US 1200000u
-#define HANDSHAKE_RETRY_JITTER_US (HANDSHAKE_RETRY_US / 4)
 
 typedef struct roster_entry {
     uint16_t id;
@@ -30,14 +22,10 @@ typedef struct roster_entry {
 struct gv_link {
     gv_transport *transport;
     int has_peer; /* the transport's peer is connecting or connected: tell it we leave */
-    enum link_state state;
+    gv_join join;
     gv_link_callbacks cb;
     gv_clock clock;
-    gv_random random; /* nothing secret: the retry jitter only */
     int protocol_version;
-    uint64_t deadline_us;
-    uint64_t timeout_us; /* each stage of the join: silence this long fails it */
-    uint64_t handshake_retry_us; /* LINK_HANDSHAKE: connect again if still there then */
     int offer_aes;               /* AES-256-GCM offered in the handshake */
     int cipher;                  /* gv_seal_cipher the server chose */
     char *server_host;
@@ -54,13 +42,7 @@ struct gv_link {
     uint16_t id;
     roster_entry roster[GV_MAX_PLAYERS];
     int roster_count;
-    int refused; /* the refuse code the server gave, if any */
-    char refuse_text[GV_REASON_MAX + 1];
     gv_event_queue *events; /* the client's stream, shared with its voice path */
-    /* The reason of the one event that ends the link (CONNECTION_FAILED
-     * or SERVER_DISCONNECTED), which points here until the link is
-     * destroyed. */
-    char reason[1024];
     gv_link_counters counters;
     gv_session_buffers buf;
 };
@@ -70,16 +52,31 @@ static uint64_t now_us(const gv_link *l)
     return l->clock.now_us(l->clock.ctx);
 }
 
-static void fail(gv_link *l, int error, const char *fmt, const char *detail)
+/* Carries out what the join decided at its end: the one event that ends
+ * the link (its reason lives in the join until the link is destroyed). */
+static void act(gv_link *l, enum gv_join_action a)
 {
-    gv_event *ev = gv_events_push(l->events, GV_EVENT_CONNECTION_FAILED);
-    ev->error = error;
-    ev->refused = (gv_refusal)l->refused;
-    snprintf(l->reason, sizeof l->reason, fmt, detail ? detail : "");
-    ev->reason = l->reason;
-    l->state = LINK_DONE;
+    const gv_join_end *end = &l->join.end;
+    gv_event *ev;
+    if (a == GV_JOIN_LOST) {
+        ev = gv_events_push(l->events, GV_EVENT_SERVER_DISCONNECTED);
+    } else if (a == GV_JOIN_FAILED) {
+        ev = gv_events_push(l->events, GV_EVENT_CONNECTION_FAILED);
+        ev->error = end->error;
+        snprintf(ev->fingerprint, sizeof ev->fingerprint, "%s", end->fingerprint);
+        snprintf(ev->known_fingerprint, sizeof ev->known_fingerprint, "%s", end->known_fingerprint);
+    } else {
+        return;
+    }
+    ev->refused = (gv_refusal)end->refused;
+    ev->reason = end->reason;
     if (l->has_peer)
         gv_transport_disconnect(l->transport, 0, 0, GV_TRANSPORT_GRACEFUL);
+}
+
+static void fail(gv_link *l, int error, const char *fmt, const char *detail)
+{
+    act(l, gv_join_fail(&l->join, error, fmt, detail));
 }
 
 static int send_sealed(gv_link *l, uint8_t channel, const uint8_t *plain, size_t len, int fragment)
@@ -141,55 +138,17 @@ static void send_hello(gv_link *l)
  * file; 0 when the key may be trusted. */
 static int check_server_key(gv_link *l, const uint8_t pk[32])
 {
-    char fp[GV_FINGERPRINT_BYTES], stored[GV_FINGERPRINT_BYTES] = "";
-    char hostport[300];
+    char fp[GV_FINGERPRINT_BYTES];
     gv_keyfile_fingerprint(pk, fp);
-    snprintf(hostport, sizeof hostport, "%s:%u", l->server_host, (unsigned)l->server_port);
-    if (l->pinned[0]) {
-        if (gv_keyfile_fingerprint_equal(fp, l->pinned))
-            goto trusted;
-        gv_event *ev = gv_events_push(l->events, GV_EVENT_CONNECTION_FAILED);
-        ev->error = GV_EKEY;
-        snprintf(ev->fingerprint, sizeof ev->fingerprint, "%s", fp);
-        snprintf(ev->known_fingerprint, sizeof ev->known_fingerprint, "%s", l->pinned);
-        snprintf(l->reason, sizeof l->reason,
-                 "server key does not match the pinned key: server has %s, --server-key is %s", fp, l->pinned);
-        ev->reason = l->reason;
-        return GV_EKEY;
-    }
-    if (!l->known_file)
-        goto trusted;
-    int rc = gv_known_check(l->known_file, hostport, fp, stored, sizeof stored);
-    if (rc == 0)
-        goto trusted;
-    if (rc == 1) {
-        gv_known_add(l->known_file, hostport, fp);
-        gv_event *ev = gv_events_push(l->events, GV_EVENT_SERVER_KEY);
-        ev->first_use = 1;
-        snprintf(ev->fingerprint, sizeof ev->fingerprint, "%s", fp);
-        return 0;
-    }
-    gv_event *ev = gv_events_push(l->events, GV_EVENT_CONNECTION_FAILED);
-    ev->reason = l->reason;
-    snprintf(ev->fingerprint, sizeof ev->fingerprint, "%s", fp);
-    if (rc != GV_EKEY) {
-        /* Not a changed key: the file could not be read (or holds a line
-         * this host:port cannot be checked against). Refused all the same,
-         * since the key cannot be checked, but said as it is. */
-        ev->error = rc;
-        snprintf(l->reason, sizeof l->reason, "cannot check the server key of %s against %s: %s", hostport,
-                 l->known_file, gv_strerror(rc));
+    gv_join_key_in in = {fp, l->pinned, l->known_file, l->server_port, gv_known_check, gv_known_add};
+    int first_use;
+    int rc = gv_join_check_key(&l->join, &in, &first_use);
+    if (rc != 0) {
+        act(l, GV_JOIN_FAILED);
         return rc;
     }
-    ev->error = GV_EKEY;
-    snprintf(ev->known_fingerprint, sizeof ev->known_fingerprint, "%s", stored);
-    snprintf(l->reason, sizeof l->reason,
-             "SERVER KEY CHANGED for %s: known %s, now %s. If the server's key was replaced on purpose, "
-             "remove its line from %s (or pin it with --server-key); otherwise someone may be impersonating it",
-             hostport, stored, fp, l->known_file);
-    return GV_EKEY;
-trusted:
-    ev = gv_events_push(l->events, GV_EVENT_SERVER_KEY);
+    gv_event *ev = gv_events_push(l->events, GV_EVENT_SERVER_KEY);
+    ev->first_use = first_use;
     snprintf(ev->fingerprint, sizeof ev->fingerprint, "%s", fp);
     return 0;
 }
@@ -205,11 +164,8 @@ static void on_handshake_reply(gv_link *l, const uint8_t *data, size_t len)
         fail(l, GV_EAUTH, "the server's handshake did not verify%s", NULL);
         return;
     }
-    if (check_server_key(l, pk) != 0) {
-        l->state = LINK_DONE;
-        gv_transport_disconnect(l->transport, 0, 0, GV_TRANSPORT_GRACEFUL);
+    if (check_server_key(l, pk) != 0)
         return;
-    }
     l->cipher = got == 0 ? GV_SEAL_CHACHA20POLY1305 : payload[0];
     if (got > 1 || (l->cipher != GV_SEAL_CHACHA20POLY1305 && !(l->cipher == GV_SEAL_AES256GCM && l->offer_aes))) {
         fail(l, GV_EAUTH, "the server chose a cipher this client did not offer%s", NULL);
@@ -219,23 +175,19 @@ static void on_handshake_reply(gv_link *l, const uint8_t *data, size_t len)
         fail(l, GV_ENOMEM, "could not set up the session keys%s", NULL);
         return;
     }
-    l->state = LINK_HELLO;
-    /* The server answered: a slow, lossy path gets the whole timeout again
-     * for the rest of the join rather than failing a join in progress. */
-    l->deadline_us = now_us(l) + l->timeout_us;
-    send_hello(l);
+    if (gv_join_answered(&l->join, now_us(l)) == GV_JOIN_SEND_HELLO)
+        send_hello(l);
 }
 
 static void on_control(gv_link *l, const gv_msg *m)
 {
     switch (m->type) {
     case GV_MSG_WELCOME: {
-        if (l->state != LINK_HELLO)
+        if (!gv_join_welcome(&l->join))
             break;
         l->id = m->u.welcome.id;
         memcpy(l->name, m->u.welcome.name.bytes, m->u.welcome.name.len);
         l->name[m->u.welcome.name.len] = '\0';
-        l->state = LINK_JOINED;
         gv_event *ev = gv_events_push(l->events, GV_EVENT_CONNECTED);
         ev->id = l->id;
         memcpy(ev->name, l->name, m->u.welcome.name.len + 1u);
@@ -251,7 +203,7 @@ static void on_control(gv_link *l, const gv_msg *m)
         char name[GV_NAME_MAX + 1];
         memcpy(name, m->u.player.name.bytes, m->u.player.name.len);
         name[m->u.player.name.len] = '\0';
-        if (l->state == LINK_JOINED && m->u.player.id != l->id)
+        if (l->join.stage == GV_JOIN_JOINED && m->u.player.id != l->id)
             roster_add(l, m->u.player.id, name);
         break;
     }
@@ -259,16 +211,14 @@ static void on_control(gv_link *l, const gv_msg *m)
         roster_remove(l, m->u.player.id);
         break;
     case GV_MSG_REFUSE:
-        l->refused = m->u.refuse.code;
-        memcpy(l->refuse_text, m->u.refuse.text, m->u.refuse.len);
-        l->refuse_text[m->u.refuse.len] = '\0';
+        gv_join_refuse(&l->join, m->u.refuse.code, m->u.refuse.text, m->u.refuse.len);
         break;
     case GV_MSG_LOSS_REPORT:
         if (l->cb.loss)
             l->cb.loss(l->cb.ctx, m->u.loss.id, m->u.loss.loss_permille);
         break;
     case GV_MSG_SPATIAL_CONFIG:
-        if (l->state != LINK_JOINED || (l->cb.spatial && l->cb.spatial(l->cb.ctx, m) < 0))
+        if (l->join.stage != GV_JOIN_JOINED || (l->cb.spatial && l->cb.spatial(l->cb.ctx, m) < 0))
             l->counters.malformed++;
         break;
     default:
@@ -278,12 +228,12 @@ static void on_control(gv_link *l, const gv_msg *m)
 
 static void on_receive(gv_link *l, uint8_t channel, const uint8_t *data, size_t len)
 {
-    if (l->state == LINK_HANDSHAKE) {
+    if (l->join.stage == GV_JOIN_HANDSHAKE) {
         if (channel == GV_CH_CONTROL)
             on_handshake_reply(l, data, len);
         return;
     }
-    if (l->state != LINK_HELLO && l->state != LINK_JOINED)
+    if (l->join.stage != GV_JOIN_HELLO && l->join.stage != GV_JOIN_JOINED)
         return;
     gv_msg m;
     int rc = gv_session_open(l->seal, &l->buf, channel, data, len, &m);
@@ -303,11 +253,11 @@ static void on_receive(gv_link *l, uint8_t channel, const uint8_t *data, size_t 
         /* Voice may overtake the (reliable) news of its sender's arrival;
          * it is heard only after it, so that the event stream tells of a
          * player before their first SPEAKING. */
-        if (l->state == LINK_JOINED && l->cb.voice &&
+        if (l->join.stage == GV_JOIN_JOINED && l->cb.voice &&
             (m.u.voice.sender == l->id || gv_link_player_name(l, m.u.voice.sender)))
             l->cb.voice(l->cb.ctx, &m);
     } else if (channel == GV_CH_VOICE && m.type == GV_MSG_POSITION_RELAY) {
-        if (l->state == LINK_JOINED && l->cb.position && gv_link_player_name(l, m.u.position.sender))
+        if (l->join.stage == GV_JOIN_JOINED && l->cb.position && gv_link_player_name(l, m.u.position.sender))
             l->cb.position(l->cb.ctx, &m);
     } else if (channel == GV_CH_CONTROL) {
         on_control(l, &m);
@@ -318,30 +268,22 @@ static void on_receive(gv_link *l, uint8_t channel, const uint8_t *data, size_t 
 
 static void on_connect(gv_link *l)
 {
+    if (gv_join_connected(&l->join) != GV_JOIN_SEND_INIT)
+        return;
     uint8_t msg[GV_SESSION_INIT_LEN];
     int n = gv_session_initiate(l->protocol_version, l->offer_aes, &l->noise, msg);
     if (n < 0 || gv_transport_send(l->transport, 0, GV_CH_CONTROL, msg, (size_t)n, 0) != 0) {
         fail(l, GV_ENOMEM, "could not start the handshake%s", NULL);
         return;
     }
-    uint32_t jitter = 0;
-    l->random.fill(l->random.ctx, &jitter, sizeof jitter);
-    l->state = LINK_HANDSHAKE;
-    l->handshake_retry_us = now_us(l) + HANDSHAKE_RETRY_US + jitter % HANDSHAKE_RETRY_JITTER_US;
+    gv_join_init_sent(&l->join, now_us(l));
 }
 
-/* The server keeps a half-open connection only until ENet's first
- * retransmission of VERIFY_CONNECT (about 500 ms; gv_transport's answer
- * to spoofed CONNECTs), so when our one acknowledgement of it is lost the
- * server forgets us while ENet here believes it is connected, and our
- * handshake goes nowhere. No answer to it by now: start again with a new
- * CONNECT and a new handshake. The server holds no lobby state for us yet. */
-static void retry_handshake(gv_link *l)
+static void reconnect(gv_link *l)
 {
     gv_noise_destroy(l->noise);
     l->noise = NULL;
-    l->state = LINK_CONNECTING;
-    l->counters.join_retries++;
+    l->counters.join_retries = l->join.retries;
     if (gv_transport_reconnect(l->transport) < 0) {
         l->has_peer = 0;
         fail(l, GV_ENET, "could not connect again%s", NULL);
@@ -350,32 +292,8 @@ static void retry_handshake(gv_link *l)
 
 static void on_disconnect(gv_link *l, uint32_t data)
 {
-    enum link_state was = l->state;
-    l->state = LINK_DONE;
     l->has_peer = 0;
-    int code = l->refused ? l->refused : (int)(data & 0xff);
-    if (was == LINK_JOINED) {
-        gv_event *ev = gv_events_push(l->events, GV_EVENT_SERVER_DISCONNECTED);
-        ev->refused = (gv_refusal)code;
-        snprintf(l->reason, sizeof l->reason, "%s",
-                 l->refuse_text[0] ? l->refuse_text : code ? gv_refuse_text(code) : "connection lost");
-        ev->reason = l->reason;
-        return;
-    }
-    if (was == LINK_DONE)
-        return;
-    l->refused = code;
-    if (code == GV_REFUSE_VERSION) {
-        char text[128];
-        snprintf(text, sizeof text, "server speaks protocol version %u, this client speaks %d",
-                 (unsigned)(data >> 8 & 0xff), l->protocol_version);
-        fail(l, GV_EVERSION, "%s", text);
-    } else if (code) {
-        fail(l, code == GV_REFUSE_FULL ? GV_EFULL : code == GV_REFUSE_NAME ? GV_ENAME : GV_EDENIED, "%s",
-             l->refuse_text[0] ? l->refuse_text : gv_refuse_text(code));
-    } else {
-        fail(l, GV_ETIMEOUT, "no answer from the server%s", NULL);
-    }
+    act(l, gv_join_disconnected(&l->join, data));
 }
 
 static void on_event(void *ctx, const gv_transport_event *e)
@@ -396,10 +314,11 @@ int gv_link_service(gv_link *l, uint32_t timeout_ms)
     int rc = gv_transport_drain(l->transport, timeout_ms, 1, on_event, l);
     if (rc < 0)
         return rc;
-    if (l->state < LINK_JOINED && now_us(l) > l->deadline_us)
-        fail(l, GV_ETIMEOUT, "timed out joining %s", l->server_host);
-    else if (l->state == LINK_HANDSHAKE && now_us(l) > l->handshake_retry_us)
-        retry_handshake(l);
+    enum gv_join_action a = gv_join_tick(&l->join, now_us(l));
+    if (a == GV_JOIN_RECONNECT)
+        reconnect(l);
+    else
+        act(l, a);
     gv_transport_flush(l->transport);
     return 0;
 }
@@ -430,7 +349,6 @@ int gv_link_create(const gv_client_config *cfg, int protocol_version, gv_event_q
     if (cb)
         l->cb = *cb;
     l->clock = cfg->clock;
-    l->random = cfg->random;
     l->events = events;
     l->protocol_version = protocol_version ? protocol_version : GV_PROTOCOL_VERSION;
     l->offer_aes = cfg->cipher == GV_CIPHER_AUTO && gv_seal_aes256gcm_available();
@@ -455,8 +373,8 @@ int gv_link_create(const gv_client_config *cfg, int protocol_version, gv_event_q
     } else if (cfg->known_servers_file[0] && !(l->known_file = strdup(cfg->known_servers_file))) {
         goto out;
     }
-    l->timeout_us = (uint64_t)(cfg->connect_timeout_ms ? cfg->connect_timeout_ms : 5000) * 1000u;
-    l->deadline_us = now_us(l) + l->timeout_us;
+    gv_join_start(&l->join, l->server_host, l->protocol_version, cfg->random,
+                  (uint64_t)cfg->connect_timeout_ms * 1000u, now_us(l));
     rc = gv_transport_connect(l->server_host, l->server_port, (uint32_t)l->protocol_version, &l->transport);
     if (rc < 0)
         goto out;
@@ -496,14 +414,14 @@ int gv_link_cipher(const gv_link *l)
 
 int gv_link_id(const gv_link *l)
 {
-    return l && l->state == LINK_JOINED ? l->id : 0;
+    return l && l->join.stage == GV_JOIN_JOINED ? l->id : 0;
 }
 
 int gv_link_send_voice(gv_link *l, const gv_msg *voice)
 {
     if (!l || !voice || voice->type != GV_MSG_VOICE)
         return GV_EINVAL;
-    if (l->state != LINK_JOINED)
+    if (l->join.stage != GV_JOIN_JOINED)
         return GV_ESTATE;
     uint8_t *buf = l->buf.encoded;
     int raw = (voice->u.voice.flags & GV_VOICE_RAW) != 0;
@@ -522,7 +440,7 @@ int gv_link_send_loss(gv_link *l, uint16_t speaker, uint16_t loss_permille)
 {
     if (!l || loss_permille > 1000)
         return GV_EINVAL;
-    if (l->state != LINK_JOINED)
+    if (l->join.stage != GV_JOIN_JOINED)
         return GV_ESTATE;
     gv_msg m = {.type = GV_MSG_LOSS_REPORT};
     m.u.loss.id = speaker;
@@ -536,7 +454,7 @@ int gv_link_send_position(gv_link *l, const gv_msg *position)
 {
     if (!l || !position || position->type != GV_MSG_POSITION)
         return GV_EINVAL;
-    if (l->state != LINK_JOINED)
+    if (l->join.stage != GV_JOIN_JOINED)
         return GV_ESTATE;
     uint8_t buf[GV_POSITION_LEN];
     int n = gv_msg_encode(position, buf, sizeof buf);

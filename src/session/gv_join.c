@@ -1,0 +1,164 @@
+#include "session/gv_join.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "session/gv_keyfile.h"
+
+void gv_join_start(gv_join *j, const char *host, int protocol_version, gv_random random, uint64_t timeout_us,
+                   uint64_t now_us)
+{
+    uint64_t retries = j->retries;
+    memset(j, 0, sizeof *j);
+    j->retries = retries;
+    j->host = host;
+    j->protocol_version = protocol_version;
+    j->random = random;
+    j->timeout_us = timeout_us ? timeout_us : GV_JOIN_TIMEOUT_US;
+    j->deadline_us = now_us + j->timeout_us;
+}
+
+enum gv_join_action gv_join_connected(gv_join *j)
+{
+    return j->stage == GV_JOIN_CONNECTING ? GV_JOIN_SEND_INIT : GV_JOIN_NOTHING;
+}
+
+void gv_join_init_sent(gv_join *j, uint64_t now_us)
+{
+    uint32_t jitter = 0;
+    j->random.fill(j->random.ctx, &jitter, sizeof jitter);
+    j->stage = GV_JOIN_HANDSHAKE;
+    j->retry_us = now_us + GV_JOIN_RETRY_US + jitter % GV_JOIN_RETRY_JITTER_US;
+}
+
+enum gv_join_action gv_join_answered(gv_join *j, uint64_t now_us)
+{
+    if (j->stage != GV_JOIN_HANDSHAKE)
+        return GV_JOIN_NOTHING;
+    j->stage = GV_JOIN_HELLO;
+    j->deadline_us = now_us + j->timeout_us;
+    return GV_JOIN_SEND_HELLO;
+}
+
+int gv_join_welcome(gv_join *j)
+{
+    if (j->stage != GV_JOIN_HELLO)
+        return 0;
+    j->stage = GV_JOIN_JOINED;
+    return 1;
+}
+
+void gv_join_refuse(gv_join *j, int code, const char *text, size_t len)
+{
+    if (len > GV_REASON_MAX)
+        len = GV_REASON_MAX;
+    j->refused = code;
+    memcpy(j->refuse_text, text, len);
+    j->refuse_text[len] = '\0';
+}
+
+enum gv_join_action gv_join_fail(gv_join *j, int error, const char *fmt, const char *detail)
+{
+    if (j->stage == GV_JOIN_DONE)
+        return GV_JOIN_NOTHING;
+    j->stage = GV_JOIN_DONE;
+    j->end.error = error;
+    j->end.refused = j->refused;
+    snprintf(j->end.reason, sizeof j->end.reason, fmt, detail ? detail : "");
+    return GV_JOIN_FAILED;
+}
+
+enum gv_join_action gv_join_disconnected(gv_join *j, uint32_t data)
+{
+    enum gv_join_stage was = j->stage;
+    int code = j->refused ? j->refused : (int)(data & 0xff);
+    if (was == GV_JOIN_DONE)
+        return GV_JOIN_NOTHING;
+    if (was == GV_JOIN_JOINED) {
+        j->stage = GV_JOIN_DONE;
+        j->end.refused = code;
+        snprintf(j->end.reason, sizeof j->end.reason, "%s",
+                 j->refuse_text[0] ? j->refuse_text : code ? gv_refuse_text(code) : "connection lost");
+        return GV_JOIN_LOST;
+    }
+    j->refused = code;
+    if (code == GV_REFUSE_VERSION) {
+        char text[128];
+        snprintf(text, sizeof text, "server speaks protocol version %u, this client speaks %d",
+                 (unsigned)(data >> 8 & 0xff), j->protocol_version);
+        return gv_join_fail(j, GV_EVERSION, "%s", text);
+    }
+    if (code)
+        return gv_join_fail(j, code == GV_REFUSE_FULL ? GV_EFULL : code == GV_REFUSE_NAME ? GV_ENAME : GV_EDENIED,
+                            "%s", j->refuse_text[0] ? j->refuse_text : gv_refuse_text(code));
+    return gv_join_fail(j, GV_ETIMEOUT, "no answer from the server%s", NULL);
+}
+
+/* The server keeps a half-open connection only until ENet's first
+ * retransmission of VERIFY_CONNECT (about 500 ms; gv_transport's answer
+ * to spoofed CONNECTs), so when our one acknowledgement of it is lost the
+ * server forgets us while ENet here believes it is connected, and our
+ * handshake goes nowhere. No answer by the retry time: start again with a
+ * new CONNECT and a new handshake. The server holds no lobby state for us
+ * yet. The deadline is checked first: a join out of time fails rather
+ * than starting over. */
+enum gv_join_action gv_join_tick(gv_join *j, uint64_t now_us)
+{
+    if (j->stage < GV_JOIN_JOINED && now_us > j->deadline_us)
+        return gv_join_fail(j, GV_ETIMEOUT, "timed out joining %s", j->host);
+    if (j->stage == GV_JOIN_HANDSHAKE && now_us > j->retry_us) {
+        j->stage = GV_JOIN_CONNECTING;
+        j->retries++;
+        return GV_JOIN_RECONNECT;
+    }
+    return GV_JOIN_NOTHING;
+}
+
+static int refuse_key(gv_join *j, int error, const char *fingerprint, const char *known)
+{
+    j->stage = GV_JOIN_DONE;
+    j->end.error = error;
+    j->end.refused = j->refused;
+    snprintf(j->end.fingerprint, sizeof j->end.fingerprint, "%s", fingerprint);
+    snprintf(j->end.known_fingerprint, sizeof j->end.known_fingerprint, "%s", known);
+    return error;
+}
+
+int gv_join_check_key(gv_join *j, const gv_join_key_in *in, int *first_use)
+{
+    char stored[GV_FINGERPRINT_BYTES] = "";
+    char hostport[300];
+    *first_use = 0;
+    snprintf(hostport, sizeof hostport, "%s:%u", j->host, (unsigned)in->port);
+    if (in->pinned[0]) {
+        if (gv_keyfile_fingerprint_equal(in->fingerprint, in->pinned))
+            return 0;
+        snprintf(j->end.reason, sizeof j->end.reason,
+                 "server key does not match the pinned key: server has %s, --server-key is %s", in->fingerprint,
+                 in->pinned);
+        return refuse_key(j, GV_EKEY, in->fingerprint, in->pinned);
+    }
+    if (!in->known_file)
+        return 0;
+    int rc = in->check(in->known_file, hostport, in->fingerprint, stored, sizeof stored);
+    if (rc == 0)
+        return 0;
+    if (rc == 1) {
+        in->add(in->known_file, hostport, in->fingerprint);
+        *first_use = 1;
+        return 0;
+    }
+    if (rc != GV_EKEY) {
+        /* Not a changed key: the file could not be read (or holds a line
+         * this host:port cannot be checked against). Refused all the same,
+         * since the key cannot be checked, but said as it is. */
+        snprintf(j->end.reason, sizeof j->end.reason, "cannot check the server key of %s against %s: %s", hostport,
+                 in->known_file, gv_strerror(rc));
+        return refuse_key(j, rc, in->fingerprint, "");
+    }
+    snprintf(j->end.reason, sizeof j->end.reason,
+             "SERVER KEY CHANGED for %s: known %s, now %s. If the server's key was replaced on purpose, "
+             "remove its line from %s (or pin it with --server-key); otherwise someone may be impersonating it",
+             hostport, stored, in->fingerprint, in->known_file);
+    return refuse_key(j, GV_EKEY, in->fingerprint, stored);
+}

@@ -1,0 +1,129 @@
+/* A player's way into a lobby, as decisions: the stages of the join, each
+ * stage's deadline, when an unanswered handshake starts again, what a
+ * refusal or a lost connection means to the caller, and whether the
+ * server's key may be trusted. Pure: the time comes in as now_us, the
+ * retry jitter from a gv_random, the known-servers file through the two
+ * functions in gv_join_key_in; gv_link is the shell that does the I/O and
+ * feeds the transport's events in. The join ends once (GV_JOIN_DONE) with
+ * what the caller's last event says in gv_join.end. */
+#ifndef GV_JOIN_H
+#define GV_JOIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gvoip/gvoip.h"
+#include "packet/gv_msg.h"
+
+/* Twice the server's half-open lifetime and several round trips; each
+ * retry waits up to a quarter longer (GV_JOIN_RETRY_JITTER_US), drawn
+ * from gv_random, so that clients started together (a load test, a game
+ * reconnecting its bots) do not retry in step. */
+#define GV_JOIN_RETRY_US 1200000u
+#define GV_JOIN_RETRY_JITTER_US (GV_JOIN_RETRY_US / 4)
+#define GV_JOIN_TIMEOUT_US 5000000u /* a stage's silence when the caller gives none */
+
+enum gv_join_stage {
+    GV_JOIN_CONNECTING, /* waiting for the transport's CONNECT */
+    GV_JOIN_HANDSHAKE,  /* the handshake's first message is out */
+    GV_JOIN_HELLO,      /* the server answered and was trusted: HELLO is out */
+    GV_JOIN_JOINED,     /* welcomed */
+    GV_JOIN_DONE        /* failed or lost: gv_join.end says how */
+};
+
+/* What the caller does next. */
+enum gv_join_action {
+    GV_JOIN_NOTHING,
+    GV_JOIN_SEND_INIT,  /* send the handshake's first message, then gv_join_init_sent */
+    GV_JOIN_SEND_HELLO, /* keys are set: greet */
+    GV_JOIN_RECONNECT,  /* a new CONNECT and a new handshake: nothing of the old one is kept */
+    GV_JOIN_FAILED,     /* CONNECTION_FAILED from gv_join.end; close the connection if it is open */
+    GV_JOIN_LOST        /* SERVER_DISCONNECTED from gv_join.end */
+};
+
+/* How the join ended, for the one event that says so. reason stays valid
+ * as long as the gv_join. */
+typedef struct gv_join_end {
+    int error;   /* CONNECTION_FAILED: a negative GV_E* code */
+    int refused; /* a gv_refusal, 0 when the server refused nothing */
+    char fingerprint[GV_FINGERPRINT_BYTES];       /* a key that was refused */
+    char known_fingerprint[GV_FINGERPRINT_BYTES]; /* and the pinned or remembered one */
+    char reason[1024];
+} gv_join_end;
+
+typedef struct gv_join {
+    enum gv_join_stage stage;
+    const char *host; /* the caller's, for the reasons */
+    int protocol_version;
+    gv_random random;
+    uint64_t timeout_us;  /* each stage: silence this long fails the join */
+    uint64_t deadline_us;
+    uint64_t retry_us;    /* GV_JOIN_HANDSHAKE: connect again if still there then */
+    uint64_t retries;
+    int refused; /* the last REFUSE the server sent */
+    char refuse_text[GV_REASON_MAX + 1];
+    gv_join_end end;
+} gv_join;
+
+/* Starts (or, for a caller that rejoins, starts again) a join to host,
+ * which the caller keeps; timeout_us 0 means GV_JOIN_TIMEOUT_US. The
+ * caller connects the transport. The retry count carries over. */
+void gv_join_start(gv_join *j, const char *host, int protocol_version, gv_random random, uint64_t timeout_us,
+                   uint64_t now_us);
+
+/* The transport connected: GV_JOIN_SEND_INIT, or GV_JOIN_NOTHING when no
+ * handshake is due. */
+enum gv_join_action gv_join_connected(gv_join *j);
+
+/* The handshake's first message went out at now_us: its retry is armed. */
+void gv_join_init_sent(gv_join *j, uint64_t now_us);
+
+/* A handshake reply verified, its key trusted and the session keys set:
+ * GV_JOIN_SEND_HELLO, and the rest of the join gets the whole timeout
+ * again, so a slow, lossy path does not fail a join in progress.
+ * GV_JOIN_NOTHING outside GV_JOIN_HANDSHAKE. */
+enum gv_join_action gv_join_answered(gv_join *j, uint64_t now_us);
+
+/* WELCOME: 1 when it makes us a player now, 0 when it is out of turn. */
+int gv_join_welcome(gv_join *j);
+
+/* The server's REFUSE (text len bytes): it explains the disconnect that
+ * follows. */
+void gv_join_refuse(gv_join *j, int code, const char *text, size_t len);
+
+/* The transport lost the server; data is the disconnect's value (the
+ * refusal code, and for GV_REFUSE_VERSION the server's version above it).
+ * GV_JOIN_LOST after the welcome, GV_JOIN_FAILED before it, GV_JOIN_NOTHING
+ * once done. */
+enum gv_join_action gv_join_disconnected(gv_join *j, uint32_t data);
+
+/* Ends the join with error and a reason (printf format with one %s for
+ * detail, which may be NULL): GV_JOIN_FAILED, or GV_JOIN_NOTHING once
+ * done. */
+enum gv_join_action gv_join_fail(gv_join *j, int error, const char *fmt, const char *detail);
+
+/* After servicing the transport: GV_JOIN_FAILED when the stage's deadline
+ * passed, GV_JOIN_RECONNECT when the handshake went unanswered past its
+ * retry time (the join is GV_JOIN_CONNECTING again), else GV_JOIN_NOTHING. */
+enum gv_join_action gv_join_tick(gv_join *j, uint64_t now_us);
+
+/* What the server-key check needs: the server's fingerprint, the pin
+ * ("" for none), the known-servers file (NULL: trust on first use off),
+ * the port its entry is under (with the join's host), and that file's
+ * lookup and append (gv_known_check and gv_known_add, or a test's). */
+typedef struct gv_join_key_in {
+    const char *fingerprint;
+    const char *pinned;
+    const char *known_file;
+    uint16_t port;
+    int (*check)(const char *path, const char *hostport, const char *fingerprint, char *stored, size_t len);
+    int (*add)(const char *path, const char *hostport, const char *fingerprint);
+} gv_join_key_in;
+
+/* Checks the server's key: 0 when it may be trusted (*first_use 1 when
+ * it was just remembered), else the join is done with GV_EKEY, or the
+ * file's error when the key could not be checked, and the fingerprints in
+ * gv_join.end. */
+int gv_join_check_key(gv_join *j, const gv_join_key_in *in, int *first_use);
+
+#endif

@@ -1,0 +1,337 @@
+/* The client's join in virtual time: scenario tables of what happens
+ * (the transport connects, the handshake's first message goes out, the
+ * server answers, welcomes, refuses, or the connection drops) and when the
+ * shell looks at the clock, each with the action, stage and ending it must
+ * give. The retry jitter comes from a scripted gv_random. Then the
+ * server-key check against a scripted known-servers file. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <string.h>
+
+#include "gvoip/gvoip.h"
+#include "session/gv_join.h"
+
+#define MS 1000u
+#define S 1000000u
+#define T0 (7 * S) /* virtual time starts here */
+#define RETRY GV_JOIN_RETRY_US
+#define ANY -1
+
+enum op { OP_END, OP_CONNECTED, OP_SENT, OP_ANSWERED, OP_WELCOME, OP_REFUSE, OP_DROP, OP_TICK };
+
+typedef struct step {
+    enum op op;
+    uint64_t at_us;  /* from T0 */
+    uint32_t arg;    /* SENT: the jitter drawn; REFUSE: the code; DROP: the disconnect's data */
+    const char *text; /* REFUSE: its text */
+    int want;        /* the action (WELCOME: 1 when it made us a player) */
+    int want_stage;
+} step;
+
+/* How the join ended (error 0 and reason "": it has not), and after how
+ * many retries. */
+typedef struct ending {
+    int error, refused;
+    const char *reason;
+    int retries;
+} ending;
+
+typedef struct scen {
+    const char *name;
+    uint64_t timeout_us; /* 0: the default */
+    step steps[20];
+    ending end;
+} scen;
+
+#define CONNECTED(at, want) {OP_CONNECTED, at, 0, NULL, want, ANY}
+#define SENT(at, jitter) {OP_SENT, at, jitter, NULL, 0, GV_JOIN_HANDSHAKE}
+#define ANSWERED(at, want, stage) {OP_ANSWERED, at, 0, NULL, want, stage}
+#define WELCOME(at, want) {OP_WELCOME, at, 0, NULL, want, ANY}
+#define REFUSE(at, code, text) {OP_REFUSE, at, code, text, 0, ANY}
+#define DROP(at, data, want) {OP_DROP, at, data, NULL, want, GV_JOIN_DONE}
+#define TICK(at, want, stage) {OP_TICK, at, 0, NULL, want, stage}
+#define END {OP_END, 0, 0, NULL, 0, 0}
+/* A join through to the HELLO: connected at 0, answered at `at`. */
+#define TO_HELLO(at) CONNECTED(0, GV_JOIN_SEND_INIT), SENT(0, 0), ANSWERED(at, GV_JOIN_SEND_HELLO, GV_JOIN_HELLO)
+#define TO_JOINED(at) TO_HELLO(at), WELCOME(at, 1)
+
+static const scen scenarios[] = {
+    {"unanswered handshake: again at 1.2 s plus its jitter, until the deadline",
+     0,
+     {CONNECTED(0, GV_JOIN_SEND_INIT),
+      SENT(10 * MS, 0),
+      TICK(10 * MS + RETRY, GV_JOIN_NOTHING, GV_JOIN_HANDSHAKE), /* not before it has passed */
+      TICK(10 * MS + RETRY + 1, GV_JOIN_RECONNECT, GV_JOIN_CONNECTING),
+      TICK(1300 * MS, GV_JOIN_NOTHING, GV_JOIN_CONNECTING), /* no CONNECT yet: nothing to retry */
+      CONNECTED(1300 * MS, GV_JOIN_SEND_INIT),
+      SENT(1300 * MS, 299999), /* the longest jitter: a quarter of the wait */
+      TICK(1300 * MS + RETRY + 299999, GV_JOIN_NOTHING, GV_JOIN_HANDSHAKE),
+      TICK(1300 * MS + RETRY + 300000, GV_JOIN_RECONNECT, GV_JOIN_CONNECTING),
+      CONNECTED(2900 * MS, GV_JOIN_SEND_INIT),
+      SENT(2900 * MS, 0xffffffffu), /* drawn modulo 300 ms: 167.295 ms */
+      TICK(2900 * MS + RETRY + 167295, GV_JOIN_NOTHING, GV_JOIN_HANDSHAKE),
+      TICK(2900 * MS + RETRY + 167296, GV_JOIN_RECONNECT, GV_JOIN_CONNECTING),
+      CONNECTED(4500 * MS, GV_JOIN_SEND_INIT),
+      SENT(4500 * MS, 0),
+      TICK(5 * S + 1, GV_JOIN_FAILED, GV_JOIN_DONE)},
+     {GV_ETIMEOUT, 0, "timed out joining lobby.example", 3}},
+    {"no CONNECT at all: the first stage's deadline", 2 * S,
+     {TICK(2 * S, GV_JOIN_NOTHING, GV_JOIN_CONNECTING), TICK(2 * S + 1, GV_JOIN_FAILED, GV_JOIN_DONE),
+      TICK(3 * S, GV_JOIN_NOTHING, GV_JOIN_DONE), END},
+     {GV_ETIMEOUT, 0, "timed out joining lobby.example", 0}},
+    {"a deadline before the retry time fails rather than starting over", 1 * S,
+     {CONNECTED(0, GV_JOIN_SEND_INIT), SENT(0, 0), TICK(2 * S, GV_JOIN_FAILED, GV_JOIN_DONE), END},
+     {GV_ETIMEOUT, 0, "timed out joining lobby.example", 0}},
+    {"the server's answer gives the rest of the join the whole timeout again", 0,
+     {TO_HELLO(4900 * MS),
+      TICK(6 * S, GV_JOIN_NOTHING, GV_JOIN_HELLO), /* past the first deadline and any retry time */
+      TICK(9900 * MS, GV_JOIN_NOTHING, GV_JOIN_HELLO),
+      TICK(9900 * MS + 1, GV_JOIN_FAILED, GV_JOIN_DONE), END},
+     {GV_ETIMEOUT, 0, "timed out joining lobby.example", 0}},
+    {"welcomed: no deadline any more", 0,
+     {TO_JOINED(100 * MS), TICK(60 * S, GV_JOIN_NOTHING, GV_JOIN_JOINED), END}, {0, 0, "", 0}},
+    {"a reply after the deadline was looked at comes too late", 0,
+     {CONNECTED(0, GV_JOIN_SEND_INIT), SENT(0, 0), TICK(5 * S + 1, GV_JOIN_FAILED, GV_JOIN_DONE),
+      ANSWERED(5 * S + 2, GV_JOIN_NOTHING, GV_JOIN_DONE), WELCOME(5 * S + 3, 0),
+      DROP(5 * S + 4, 0, GV_JOIN_NOTHING), /* the end was already told */
+      END},
+     {GV_ETIMEOUT, 0, "timed out joining lobby.example", 0}},
+    {"a reply serviced before the clock is looked at still counts", 0,
+     {CONNECTED(0, GV_JOIN_SEND_INIT), SENT(0, 0), ANSWERED(5 * S + 500 * MS, GV_JOIN_SEND_HELLO, GV_JOIN_HELLO),
+      TICK(5 * S + 500 * MS, GV_JOIN_NOTHING, GV_JOIN_HELLO), END},
+     {0, 0, "", 0}},
+    {"duplicate and out-of-order replies are ignored", 0,
+     {WELCOME(0, 0),
+      ANSWERED(0, GV_JOIN_NOTHING, GV_JOIN_CONNECTING), /* no handshake out yet */
+      CONNECTED(0, GV_JOIN_SEND_INIT), SENT(0, 0),
+      CONNECTED(0, GV_JOIN_NOTHING), /* a second CONNECT does not start a second handshake */
+      WELCOME(10 * MS, 0),             /* before the handshake finished */
+      ANSWERED(20 * MS, GV_JOIN_SEND_HELLO, GV_JOIN_HELLO),
+      ANSWERED(30 * MS, GV_JOIN_NOTHING, GV_JOIN_HELLO), /* HELLO goes out once */
+      WELCOME(40 * MS, 1), WELCOME(50 * MS, 0),
+      ANSWERED(60 * MS, GV_JOIN_NOTHING, GV_JOIN_JOINED), TICK(3 * S, GV_JOIN_NOTHING, GV_JOIN_JOINED), END},
+     {0, 0, "", 0}},
+    {"refused with a text: the text, and the code's error", 0,
+     {TO_HELLO(50 * MS), REFUSE(60 * MS, GV_REFUSE_FULL, "lobby is full (64 players)"),
+      DROP(70 * MS, GV_REFUSE_FULL, GV_JOIN_FAILED), END},
+     {GV_EFULL, GV_REFUSE_FULL, "lobby is full (64 players)", 0}},
+    {"refused by the disconnect alone: the code's own text", 0,
+     {TO_HELLO(50 * MS), DROP(70 * MS, GV_REFUSE_NAME, GV_JOIN_FAILED), END},
+     {GV_ENAME, GV_REFUSE_NAME, "name not acceptable", 0}},
+    {"other refusals are a denial", 0,
+     {TO_HELLO(50 * MS), DROP(70 * MS, GV_REFUSE_PASSWORD, GV_JOIN_FAILED), END},
+     {GV_EDENIED, GV_REFUSE_PASSWORD, "wrong password", 0}},
+    {"the REFUSE's code wins over the disconnect's", 0,
+     {TO_HELLO(50 * MS), REFUSE(60 * MS, GV_REFUSE_RATE_LIMIT, ""), DROP(70 * MS, 0, GV_JOIN_FAILED), END},
+     {GV_EDENIED, GV_REFUSE_RATE_LIMIT, "too many attempts, try again later", 0}},
+    {"another protocol version: both versions said", 0,
+     {CONNECTED(0, GV_JOIN_SEND_INIT), SENT(0, 0), DROP(30 * MS, GV_REFUSE_VERSION | 9u << 8, GV_JOIN_FAILED), END},
+     {GV_EVERSION, GV_REFUSE_VERSION, "server speaks protocol version 9, this client speaks 3", 0}},
+    {"dropped without a word before the welcome: no answer", 0,
+     {CONNECTED(0, GV_JOIN_SEND_INIT), DROP(30 * MS, 0, GV_JOIN_FAILED), END},
+     {GV_ETIMEOUT, 0, "no answer from the server", 0}},
+    {"a REFUSE without its disconnect: the timeout carries its code", 0,
+     {TO_HELLO(50 * MS), REFUSE(60 * MS, GV_REFUSE_FLOODING, ""), TICK(6 * S, GV_JOIN_FAILED, GV_JOIN_DONE), END},
+     {GV_ETIMEOUT, GV_REFUSE_FLOODING, "timed out joining lobby.example", 0}},
+    {"lost after the welcome", 0,
+     {TO_JOINED(50 * MS), DROP(9 * S, 0, GV_JOIN_LOST), DROP(9 * S, 0, GV_JOIN_NOTHING), END},
+     {0, 0, "connection lost", 0}},
+    {"removed after the welcome: the code's text", 0,
+     {TO_JOINED(50 * MS), DROP(9 * S, GV_REFUSE_SHUTDOWN, GV_JOIN_LOST), END},
+     {0, GV_REFUSE_SHUTDOWN, "server shutting down", 0}},
+    {"removed after the welcome with a REFUSE: its text", 0,
+     {TO_JOINED(50 * MS), REFUSE(9 * S, GV_REFUSE_FLOODING, "flooding: 400 messages a second"),
+      DROP(9 * S, GV_REFUSE_FLOODING, GV_JOIN_LOST), END},
+     {0, GV_REFUSE_FLOODING, "flooding: 400 messages a second", 0}},
+};
+
+static uint32_t next_jitter;
+
+static void scripted_fill(void *ctx, void *buf, size_t len)
+{
+    (void)ctx;
+    assert_int_equal(len, sizeof next_jitter);
+    memcpy(buf, &next_jitter, len);
+}
+
+static void run(const scen *sc)
+{
+    gv_join j = {0};
+    gv_random random = {scripted_fill, NULL};
+    int done = 0;
+    gv_join_start(&j, "lobby.example", 3, random, sc->timeout_us, T0);
+    for (const step *st = sc->steps; st->op != OP_END; st++) {
+        uint64_t now = T0 + st->at_us;
+        int got = 0;
+        switch (st->op) {
+        case OP_CONNECTED: got = gv_join_connected(&j); break;
+        case OP_SENT:
+            next_jitter = st->arg;
+            gv_join_init_sent(&j, now);
+            break;
+        case OP_ANSWERED: got = gv_join_answered(&j, now); break;
+        case OP_WELCOME: got = gv_join_welcome(&j); break;
+        case OP_REFUSE: gv_join_refuse(&j, (int)st->arg, st->text, strlen(st->text)); break;
+        case OP_DROP: got = gv_join_disconnected(&j, st->arg); break;
+        case OP_TICK: got = gv_join_tick(&j, now); break;
+        case OP_END: break;
+        }
+        if (got == GV_JOIN_FAILED || got == GV_JOIN_LOST)
+            done++;
+        if (got != st->want)
+            fail_msg("%s: step %d: action %d, expected %d", sc->name, (int)(st - sc->steps), got, st->want);
+        if (st->want_stage != ANY && (int)j.stage != st->want_stage)
+            fail_msg("%s: step %d: stage %d, expected %d", sc->name, (int)(st - sc->steps), (int)j.stage,
+                     st->want_stage);
+    }
+    /* The end is told once, and only by a join that ended. */
+    assert_int_equal(done, j.stage == GV_JOIN_DONE);
+    if (j.end.error != sc->end.error || j.end.refused != sc->end.refused || strcmp(j.end.reason, sc->end.reason) ||
+        j.retries != (uint64_t)sc->end.retries)
+        fail_msg("%s: ended %d/%d \"%s\" after %d retries, expected %d/%d \"%s\" after %d", sc->name, j.end.error,
+                 j.end.refused, j.end.reason, (int)j.retries, sc->end.error, sc->end.refused, sc->end.reason,
+                 sc->end.retries);
+}
+
+static void test_scenarios(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++)
+        run(&scenarios[i]);
+}
+
+static void test_restart_keeps_retries(void **state)
+{
+    (void)state;
+    gv_join j = {0};
+    gv_random random = {scripted_fill, NULL};
+    next_jitter = 0;
+    gv_join_start(&j, "lobby.example", 3, random, 0, T0);
+    assert_int_equal(gv_join_connected(&j), GV_JOIN_SEND_INIT);
+    gv_join_init_sent(&j, T0);
+    assert_int_equal(gv_join_tick(&j, T0 + 2 * S), GV_JOIN_RECONNECT);
+    assert_int_equal(gv_join_fail(&j, GV_ENET, "could not connect again%s", NULL), GV_JOIN_FAILED);
+    assert_int_equal(gv_join_fail(&j, GV_ENOMEM, "again%s", NULL), GV_JOIN_NOTHING);
+    assert_int_equal(j.end.error, GV_ENET);
+    gv_join_start(&j, "lobby.example", 3, random, 0, T0 + 10 * S);
+    assert_int_equal(j.stage, GV_JOIN_CONNECTING);
+    assert_int_equal(j.end.error, 0);
+    assert_int_equal(j.retries, 1);
+    assert_int_equal(gv_join_tick(&j, T0 + 15 * S), GV_JOIN_NOTHING);
+}
+
+/* The known-servers file, scripted: what a lookup answers and what was
+ * asked of it. */
+typedef struct known_script {
+    int rc;
+    const char *stored;
+    int checks, adds;
+    char hostport[300];
+} known_script;
+
+static known_script known;
+
+static int scripted_check(const char *path, const char *hostport, const char *fingerprint, char *stored,
+                          size_t len)
+{
+    assert_string_equal(path, "/home/p/.config/gvoip/known_servers");
+    assert_non_null(fingerprint);
+    known.checks++;
+    snprintf(known.hostport, sizeof known.hostport, "%s", hostport);
+    if (known.stored)
+        snprintf(stored, len, "%s", known.stored);
+    return known.rc;
+}
+
+static int scripted_add(const char *path, const char *hostport, const char *fingerprint)
+{
+    (void)path;
+    (void)fingerprint;
+    known.adds++;
+    assert_string_equal(hostport, known.hostport);
+    return 0;
+}
+
+#define FP_A "SHA256:AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+#define FP_B "SHA256:BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB"
+#define FILE_PATH "/home/p/.config/gvoip/known_servers"
+
+typedef struct key_case {
+    const char *name;
+    const char *pinned;
+    const char *file;
+    int file_rc;           /* what the file's lookup answers */
+    const char *stored;    /* and the fingerprint it holds */
+    int want, want_first_use, want_checks, want_adds;
+    const char *want_known; /* known_fingerprint on a refusal */
+    const char *want_reason; /* start of the reason on a refusal */
+} key_case;
+
+static const key_case key_cases[] = {
+    {"pinned, matching: the file is not read", FP_A, FILE_PATH, GV_EKEY, FP_B, 0, 0, 0, 0, "", ""},
+    {"pinned, another key", FP_B, FILE_PATH, 0, NULL, GV_EKEY, 0, 0, 0, FP_B,
+     "server key does not match the pinned key: server has " FP_A ", --server-key is " FP_B},
+    {"no pin, no file: trusted", "", NULL, 0, NULL, 0, 0, 0, 0, "", ""},
+    {"known and the same", "", FILE_PATH, 0, NULL, 0, 0, 1, 0, "", ""},
+    {"first use: remembered", "", FILE_PATH, 1, NULL, 0, 1, 1, 1, "", ""},
+    {"changed key", "", FILE_PATH, GV_EKEY, FP_B, GV_EKEY, 0, 1, 0, FP_B,
+     "SERVER KEY CHANGED for lobby.example:7000: known " FP_B ", now " FP_A ". If"},
+    {"unreadable file: refused, and said so", "", FILE_PATH, GV_EIO, NULL, GV_EIO, 0, 1, 0, "",
+     "cannot check the server key of lobby.example:7000 against " FILE_PATH ": "},
+    {"a line that cannot be checked against", "", FILE_PATH, GV_EINVAL, NULL, GV_EINVAL, 0, 1, 0, "",
+     "cannot check the server key of lobby.example:7000"},
+};
+
+static void test_key_check(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof key_cases / sizeof key_cases[0]; i++) {
+        const key_case *c = &key_cases[i];
+        gv_join j = {0};
+        gv_random random = {scripted_fill, NULL};
+        gv_join_start(&j, "lobby.example", 3, random, 0, T0);
+        gv_join_connected(&j);
+        gv_join_init_sent(&j, T0);
+        known = (known_script){c->file_rc, c->stored, 0, 0, ""};
+        gv_join_key_in in = {FP_A, c->pinned, c->file, 7000, scripted_check, scripted_add};
+        int first_use = -1;
+        int rc = gv_join_check_key(&j, &in, &first_use);
+        if (rc != c->want || first_use != c->want_first_use || known.checks != c->want_checks ||
+            known.adds != c->want_adds)
+            fail_msg("%s: %d (first use %d, %d lookups, %d appends), expected %d (%d, %d, %d)", c->name, rc,
+                     first_use, known.checks, known.adds, c->want, c->want_first_use, c->want_checks, c->want_adds);
+        if (known.checks)
+            assert_string_equal(known.hostport, "lobby.example:7000");
+        if (rc == 0) {
+            /* Trusted: the join goes on to the HELLO. */
+            assert_int_equal(j.stage, GV_JOIN_HANDSHAKE);
+            assert_int_equal(gv_join_answered(&j, T0 + 1), GV_JOIN_SEND_HELLO);
+            continue;
+        }
+        assert_int_equal(j.stage, GV_JOIN_DONE);
+        assert_int_equal(j.end.error, c->want);
+        assert_string_equal(j.end.fingerprint, FP_A);
+        assert_string_equal(j.end.known_fingerprint, c->want_known);
+        if (strncmp(j.end.reason, c->want_reason, strlen(c->want_reason)) != 0)
+            fail_msg("%s: reason \"%s\"", c->name, j.end.reason);
+        /* The refusal is the end: nothing after it is told again. */
+        assert_int_equal(gv_join_answered(&j, T0 + 1), GV_JOIN_NOTHING);
+        assert_int_equal(gv_join_tick(&j, T0 + 60 * S), GV_JOIN_NOTHING);
+        assert_int_equal(gv_join_disconnected(&j, 0), GV_JOIN_NOTHING);
+    }
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_scenarios),
+        cmocka_unit_test(test_restart_keeps_retries),
+        cmocka_unit_test(test_key_check),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
