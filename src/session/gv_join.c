@@ -5,13 +5,14 @@
 
 #include "session/gv_keyfile.h"
 
-void gv_join_start(gv_join *j, const char *host, int protocol_version, gv_random random, uint64_t timeout_us,
-                   uint64_t now_us)
+void gv_join_start(gv_join *j, const char *host, uint16_t port, int protocol_version, gv_random random,
+                   uint64_t timeout_us, uint64_t now_us)
 {
     uint64_t retries = j->retries;
     memset(j, 0, sizeof *j);
     j->retries = retries;
     j->host = host;
+    j->port = port;
     j->protocol_version = protocol_version;
     j->random = random;
     j->timeout_us = timeout_us ? timeout_us : GV_JOIN_TIMEOUT_US;
@@ -104,8 +105,11 @@ enum gv_join_action gv_join_disconnected(gv_join *j, uint32_t data)
  * than starting over. */
 enum gv_join_action gv_join_tick(gv_join *j, uint64_t now_us)
 {
-    if (j->stage < GV_JOIN_JOINED && now_us > j->deadline_us)
-        return gv_join_fail(j, GV_ETIMEOUT, "timed out joining %s", j->host);
+    if (j->stage < GV_JOIN_JOINED && now_us > j->deadline_us) {
+        char hostport[300];
+        snprintf(hostport, sizeof hostport, "%s:%u", j->host, (unsigned)j->port);
+        return gv_join_fail(j, GV_ETIMEOUT, "timed out joining %s (no gvoip server answered there)", hostport);
+    }
     if (j->stage == GV_JOIN_HANDSHAKE && now_us > j->retry_us) {
         j->stage = GV_JOIN_CONNECTING;
         j->retries++;

@@ -54,6 +54,7 @@ typedef struct gv_join_end {
 typedef struct gv_join {
     enum gv_join_stage stage;
     const char *host; /* the caller's, for the reasons */
+    uint16_t port;
     int protocol_version;
     gv_random random;
     uint64_t timeout_us;  /* each stage: silence this long fails the join */
@@ -65,11 +66,11 @@ typedef struct gv_join {
     gv_join_end end;
 } gv_join;
 
-/* Starts (or, for a caller that rejoins, starts again) a join to host,
- * which the caller keeps; timeout_us 0 means GV_JOIN_TIMEOUT_US. The
+/* Starts (or, for a caller that rejoins, starts again) a join to host
+ * (which the caller keeps) and port; timeout_us 0 means GV_JOIN_TIMEOUT_US. The
  * caller connects the transport. The retry count carries over. */
-void gv_join_start(gv_join *j, const char *host, int protocol_version, gv_random random, uint64_t timeout_us,
-                   uint64_t now_us);
+void gv_join_start(gv_join *j, const char *host, uint16_t port, int protocol_version, gv_random random,
+                   uint64_t timeout_us, uint64_t now_us);
 
 /* The transport connected: GV_JOIN_SEND_INIT, or GV_JOIN_NOTHING when no
  * handshake is due. */

@@ -373,7 +373,7 @@ int gv_link_create(const gv_client_config *cfg, int protocol_version, gv_event_q
     } else if (cfg->known_servers_file[0] && !(l->known_file = strdup(cfg->known_servers_file))) {
         goto out;
     }
-    gv_join_start(&l->join, l->server_host, l->protocol_version, cfg->random,
+    gv_join_start(&l->join, l->server_host, l->server_port, l->protocol_version, cfg->random,
                   (uint64_t)cfg->connect_timeout_ms * 1000u, now_us(l));
     rc = gv_transport_connect(l->server_host, l->server_port, (uint32_t)l->protocol_version, &l->transport);
     if (rc < 0)

@@ -79,20 +79,20 @@ static const scen scenarios[] = {
       CONNECTED(4500 * MS, GV_JOIN_SEND_INIT),
       SENT(4500 * MS, 0),
       TICK(5 * S + 1, GV_JOIN_FAILED, GV_JOIN_DONE)},
-     {GV_ETIMEOUT, 0, "timed out joining lobby.example", 3}},
+     {GV_ETIMEOUT, 0, "timed out joining lobby.example:7000 (no gvoip server answered there)", 3}},
     {"no CONNECT at all: the first stage's deadline", 2 * S,
      {TICK(2 * S, GV_JOIN_NOTHING, GV_JOIN_CONNECTING), TICK(2 * S + 1, GV_JOIN_FAILED, GV_JOIN_DONE),
       TICK(3 * S, GV_JOIN_NOTHING, GV_JOIN_DONE), END},
-     {GV_ETIMEOUT, 0, "timed out joining lobby.example", 0}},
+     {GV_ETIMEOUT, 0, "timed out joining lobby.example:7000 (no gvoip server answered there)", 0}},
     {"a deadline before the retry time fails rather than starting over", 1 * S,
      {CONNECTED(0, GV_JOIN_SEND_INIT), SENT(0, 0), TICK(2 * S, GV_JOIN_FAILED, GV_JOIN_DONE), END},
-     {GV_ETIMEOUT, 0, "timed out joining lobby.example", 0}},
+     {GV_ETIMEOUT, 0, "timed out joining lobby.example:7000 (no gvoip server answered there)", 0}},
     {"the server's answer gives the rest of the join the whole timeout again", 0,
      {TO_HELLO(4900 * MS),
       TICK(6 * S, GV_JOIN_NOTHING, GV_JOIN_HELLO), /* past the first deadline and any retry time */
       TICK(9900 * MS, GV_JOIN_NOTHING, GV_JOIN_HELLO),
       TICK(9900 * MS + 1, GV_JOIN_FAILED, GV_JOIN_DONE), END},
-     {GV_ETIMEOUT, 0, "timed out joining lobby.example", 0}},
+     {GV_ETIMEOUT, 0, "timed out joining lobby.example:7000 (no gvoip server answered there)", 0}},
     {"welcomed: no deadline any more", 0,
      {TO_JOINED(100 * MS), TICK(60 * S, GV_JOIN_NOTHING, GV_JOIN_JOINED), END}, {0, 0, "", 0}},
     {"a reply after the deadline was looked at comes too late", 0,
@@ -100,7 +100,7 @@ static const scen scenarios[] = {
       ANSWERED(5 * S + 2, GV_JOIN_NOTHING, GV_JOIN_DONE), WELCOME(5 * S + 3, 0),
       DROP(5 * S + 4, 0, GV_JOIN_NOTHING), /* the end was already told */
       END},
-     {GV_ETIMEOUT, 0, "timed out joining lobby.example", 0}},
+     {GV_ETIMEOUT, 0, "timed out joining lobby.example:7000 (no gvoip server answered there)", 0}},
     {"a reply serviced before the clock is looked at still counts", 0,
      {CONNECTED(0, GV_JOIN_SEND_INIT), SENT(0, 0), ANSWERED(5 * S + 500 * MS, GV_JOIN_SEND_HELLO, GV_JOIN_HELLO),
       TICK(5 * S + 500 * MS, GV_JOIN_NOTHING, GV_JOIN_HELLO), END},
@@ -137,7 +137,7 @@ static const scen scenarios[] = {
      {GV_ETIMEOUT, 0, "no answer from the server", 0}},
     {"a REFUSE without its disconnect: the timeout carries its code", 0,
      {TO_HELLO(50 * MS), REFUSE(60 * MS, GV_REFUSE_FLOODING, ""), TICK(6 * S, GV_JOIN_FAILED, GV_JOIN_DONE), END},
-     {GV_ETIMEOUT, GV_REFUSE_FLOODING, "timed out joining lobby.example", 0}},
+     {GV_ETIMEOUT, GV_REFUSE_FLOODING, "timed out joining lobby.example:7000 (no gvoip server answered there)", 0}},
     {"lost after the welcome", 0,
      {TO_JOINED(50 * MS), DROP(9 * S, 0, GV_JOIN_LOST), DROP(9 * S, 0, GV_JOIN_NOTHING), END},
      {0, 0, "connection lost", 0}},
@@ -164,7 +164,7 @@ static void run(const scen *sc)
     gv_join j = {0};
     gv_random random = {scripted_fill, NULL};
     int done = 0;
-    gv_join_start(&j, "lobby.example", 3, random, sc->timeout_us, T0);
+    gv_join_start(&j, "lobby.example", 7000, 3, random, sc->timeout_us, T0);
     for (const step *st = sc->steps; st->op != OP_END; st++) {
         uint64_t now = T0 + st->at_us;
         int got = 0;
@@ -211,14 +211,14 @@ static void test_restart_keeps_retries(void **state)
     gv_join j = {0};
     gv_random random = {scripted_fill, NULL};
     next_jitter = 0;
-    gv_join_start(&j, "lobby.example", 3, random, 0, T0);
+    gv_join_start(&j, "lobby.example", 7000, 3, random, 0, T0);
     assert_int_equal(gv_join_connected(&j), GV_JOIN_SEND_INIT);
     gv_join_init_sent(&j, T0);
     assert_int_equal(gv_join_tick(&j, T0 + 2 * S), GV_JOIN_RECONNECT);
     assert_int_equal(gv_join_fail(&j, GV_ENET, "could not connect again%s", NULL), GV_JOIN_FAILED);
     assert_int_equal(gv_join_fail(&j, GV_ENOMEM, "again%s", NULL), GV_JOIN_NOTHING);
     assert_int_equal(j.end.error, GV_ENET);
-    gv_join_start(&j, "lobby.example", 3, random, 0, T0 + 10 * S);
+    gv_join_start(&j, "lobby.example", 7000, 3, random, 0, T0 + 10 * S);
     assert_int_equal(j.stage, GV_JOIN_CONNECTING);
     assert_int_equal(j.end.error, 0);
     assert_int_equal(j.retries, 1);
@@ -294,7 +294,7 @@ static void test_key_check(void **state)
         const key_case *c = &key_cases[i];
         gv_join j = {0};
         gv_random random = {scripted_fill, NULL};
-        gv_join_start(&j, "lobby.example", 3, random, 0, T0);
+        gv_join_start(&j, "lobby.example", 7000, 3, random, 0, T0);
         gv_join_connected(&j);
         gv_join_init_sent(&j, T0);
         known = (known_script){c->file_rc, c->stored, 0, 0, ""};
