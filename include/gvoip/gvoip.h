@@ -554,6 +554,9 @@ typedef struct gv_peer_stats {
     uint32_t size; /* see gv_client_get_peer_stats */
     uint16_t id;
     char name[GV_NAME_BYTES];
+    /* lost: packets that never played (never arrived, came too late, or
+     * were dropped to keep the delay under its cap), counted across stalls
+     * too; late: those that came too late. */
     uint64_t voice_packets, lost, late, duplicates, fec_recovered, concealed_frames;
     uint64_t redundant_recovered; /* lost packets played from the copy in the next one */
     double jitter_ms, playout_delay_ms;

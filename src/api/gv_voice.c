@@ -805,7 +805,9 @@ static void peer_stats(const gv_voice *v, const peer *p, gv_peer_stats *out)
     out->size = sizeof *out;
     out->id = p->id;
     out->voice_packets = p->packets;
-    out->lost = st.lost;
+    /* What the buffer dropped to keep its delay under the cap never
+     * played either: for a listener that is loss too. */
+    out->lost = st.lost + st.dropped_for_cap;
     out->late = st.late;
     out->duplicates = st.duplicates;
     out->fec_recovered = st.fec_recovered;

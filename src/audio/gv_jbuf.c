@@ -20,6 +20,7 @@
 #define SEQ_FAR 1000    /* further than this from the newest: not this stream */
 #define RESYNC_MIN_US 2000000 /* arrival delay this far off: not this stream */
 #define STRAY_RESYNC 8  /* this many foreign packets in a row: follow them */
+#define RESUME_GAP_MAX 3000 /* packets (a minute of 20 ms frames) a stalled sender can have sent meanwhile */
 #define SILENCE_CHUNK 240 /* 5 ms: a waiting talk spurt starts at most this late */
 #define PAUSE_CHUNK 240  /* 2.5 ms steps would do for Opus; 5 ms halves the calls */
 #define PERSIST_US 2000000 /* excess must last this long before the delay is cut */
@@ -771,8 +772,16 @@ static void start_stream(gv_jbuf *jb, uint16_t seq, uint32_t ts)
     jb->drift = 0;
     jb->drift_steady = 0;
     jb->skew_base = jb->skew_rate = 0;
-    if (jb->state != ST_IDLE)
+    if (jb->state != ST_IDLE) {
+        /* The same sender after a stall more often than a new one: what it
+         * sent in between never plays, and counts as lost. (A sender that
+         * restarted numbers afresh lands anywhere; a jump that large is
+         * not counted.) */
+        int gap = (int16_t)(seq - (uint16_t)jb->next_seq);
+        if (gap > 0 && gap <= RESUME_GAP_MAX)
+            jb->st.lost += (uint64_t)gap;
         jb->st.resyncs++;
+    }
     jb->state = ST_WAIT;
     jb->started = 0;
     jb->hi_seq = EXT_SEQ_BASE + seq;

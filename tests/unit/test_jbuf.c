@@ -1389,6 +1389,47 @@ static void test_delay_statistic_signed(void **state)
     gv_jbuf_destroy(jb);
 }
 
+/* The relay stalled 2.5 s: packets 100..166 arrive in one burst when it
+ * resumes, far too late, 167..224 were dropped on the way (its flood
+ * budget), and 225 on arrive on time again. Everything from 100 to 224
+ * never played, and the statistics say so: counted lost (or dropped to
+ * keep the delay under the cap), not forgotten when the buffer follows the
+ * stream again. */
+static void test_loss_counted_across_stall(void **state)
+{
+    gv_jbuf *jb = NULL;
+    gv_jbuf_frame f;
+    gv_jbuf_stats st;
+    uint64_t now = 0;
+    int played = 0;
+    (void)state;
+
+    assert_int_equal(gv_jbuf_create(NULL, &jb), 0);
+    for (int i = 0; i < 400; i++) {
+        uint64_t arrive = (uint64_t)i * 20000 + 30000;
+        if (i >= 100 && i <= 166)
+            arrive = 225 * 20000 + 30000 - (uint64_t)(166 - i) * 10;
+        if (i >= 167 && i <= 224)
+            continue;
+        while (now < arrive) {
+            assert_int_equal(gv_jbuf_get(jb, now, &f), 0);
+            played += f.kind == GV_JBUF_PACKET;
+            now += (uint64_t)(f.samples - f.skip) * 125 / 6;
+        }
+        uint8_t pl[4] = {(uint8_t)i, 0, 0, 0};
+        gv_jbuf_put(jb, (uint16_t)i, (uint32_t)i * 960, 960, 0, pl, sizeof pl, arrive);
+    }
+    gv_jbuf_get_stats(jb, &st);
+    uint64_t gone = st.lost + st.dropped_for_cap;
+    print_message("stall: played %d, lost %llu, dropped for the cap %llu, late %llu, resyncs %llu\n", played,
+                  (unsigned long long)st.lost, (unsigned long long)st.dropped_for_cap, (unsigned long long)st.late,
+                  (unsigned long long)st.resyncs);
+    if (gone + (uint64_t)played < 398 || gone + (uint64_t)played > 400)
+        fail_msg("%llu packets counted lost or dropped across the stall, %d of 400 played", (unsigned long long)gone,
+                 played);
+    gv_jbuf_destroy(jb);
+}
+
 int main(void)
 {
     const char *env = getenv("GV_TEST_SEED");
@@ -1399,6 +1440,7 @@ int main(void)
         cmocka_unit_test(test_preroll_does_not_raise_delay),
         cmocka_unit_test(test_first_packet_timing),
         cmocka_unit_test(test_delay_statistic_signed),
+        cmocka_unit_test(test_loss_counted_across_stall),
         cmocka_unit_test(test_random_input),
         cmocka_unit_test(test_scenarios),
         cmocka_unit_test(test_clock_drift),
