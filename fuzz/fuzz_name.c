@@ -1,6 +1,8 @@
-/* Player-name rules: gv_name_check against an independent model built from
- * the Unicode table of well-formed UTF-8 sequences, and gv_name_with_suffix,
- * which must keep a valid name valid and never exceed GV_NAME_MAX.
+/* Player-name rules: gv_name_check and gv_name_check_assigned against an
+ * independent model built from the Unicode table of well-formed UTF-8
+ * sequences and its lists of format and white-space characters, and
+ * gv_name_with_suffix, which must keep a valid name valid (as assigned:
+ * "alice#2") and never exceed GV_NAME_MAX.
  * Input: 4 bytes of suffix number (LE), then the name bytes. */
 #include <stdint.h>
 #include <stdio.h>
@@ -48,24 +50,46 @@ static size_t model_sequence(const uint8_t *s, size_t left, uint32_t *cp)
     for (size_t i = 2; i < n; i++)
         if (s[i] < 0x80 || s[i] > 0xbf)
             return 0;
-    /* Only the C1 controls (U+0080..U+009F, "c2 80".."c2 9f") matter among
-     * the multi-byte ones. */
-    *cp = n == 2 && b == 0xc2 ? s[1] : 0xa0;
+    /* The scalar value, for the rules on particular characters. */
+    *cp = n == 2 ? b & 0x1fu : n == 3 ? b & 0x0fu : b & 0x07u;
+    for (size_t i = 1; i < n; i++)
+        *cp = *cp << 6 | (s[i] & 0x3fu);
     return n;
 }
 
-static int model_valid(const uint8_t *s, size_t len)
+/* Unicode's format characters (Cf) and the other invisible fillers the
+ * rules name, as listed in the Unicode 15 character database. */
+static int model_invisible(uint32_t c)
 {
+    return c == 0xad || c == 0x34f || c == 0x61c || c == 0x115f || c == 0x1160 || c == 0x17b4 || c == 0x17b5 ||
+           (c >= 0x180b && c <= 0x180f) || (c >= 0x200b && c <= 0x200f) || (c >= 0x202a && c <= 0x202e) ||
+           (c >= 0x2060 && c <= 0x206f) || c == 0x3164 || (c >= 0xfe00 && c <= 0xfe0f) || c == 0xfeff ||
+           c == 0xffa0 || (c >= 0xfff0 && c <= 0xfffb) || (c >= 0x1d173 && c <= 0x1d17a) ||
+           (c >= 0xe0000 && c <= 0xe0fff);
+}
+
+/* Unicode's White_Space characters that are not controls. */
+static int model_white(uint32_t c)
+{
+    return c == 0x20 || c == 0xa0 || c == 0x1680 || (c >= 0x2000 && c <= 0x200a) || c == 0x2028 || c == 0x2029 ||
+           c == 0x202f || c == 0x205f || c == 0x3000;
+}
+
+static int model_valid(const uint8_t *s, size_t len, int assigned)
+{
+    int visible = 0;
     if (len == 0 || len > GV_NAME_MAX)
         return 0;
     for (size_t i = 0; i < len;) {
         uint32_t cp;
         size_t n = model_sequence(s + i, len - i, &cp);
-        if (n == 0 || cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0))
+        if (n == 0 || cp < 0x20 || cp == 0x7f || (cp >= 0x80 && cp < 0xa0) || model_invisible(cp) ||
+            (cp == '#' && !assigned))
             return 0;
+        visible |= !model_white(cp);
         i += n;
     }
-    return 1;
+    return visible;
 }
 
 static void check_name(const uint8_t *s, size_t len)
@@ -74,7 +98,9 @@ static void check_name(const uint8_t *s, size_t len)
     int rc = gv_name_check((const char *)s, len, &why);
     if (rc != 0 && rc != GV_ENAME)
         abort();
-    if ((rc == 0) != model_valid(s, len))
+    if ((rc == 0) != model_valid(s, len, 0))
+        abort();
+    if ((gv_name_check_assigned((const char *)s, len, NULL) == 0) != model_valid(s, len, 1))
         abort();
     if ((rc == 0) != (why == NULL))
         abort();
@@ -105,7 +131,7 @@ static void check_suffix(const uint8_t *s, size_t len, unsigned n)
 
     char suffix[16] = "";
     if (n >= 2)
-        snprintf(suffix, sizeof suffix, "%u", n);
+        snprintf(suffix, sizeof suffix, "#%u", n);
     size_t slen = strlen(suffix);
     if (out_len < slen || memcmp(out + out_len - slen, suffix, slen) != 0)
         abort();
@@ -117,14 +143,16 @@ static void check_suffix(const uint8_t *s, size_t len, unsigned n)
         abort();
 
     if (gv_name_check(name, name_len, NULL) == 0) {
-        /* A valid name stays valid, loses no more than the suffix needs
-         * (rounded down to a character boundary) and is never emptied. */
-        if (gv_name_check(out, out_len, NULL) != 0)
+        /* A valid name stays valid as the server assigns it, loses no more
+         * than the suffix needs (rounded down to a character boundary) and
+         * is never emptied. (Cut short, it may end in white space only when
+         * its visible characters come later: the suffix keeps it visible.) */
+        if (gv_name_check_assigned(out, out_len, NULL) != 0)
             abort();
         size_t want = name_len + slen <= GV_NAME_MAX ? name_len : GV_NAME_MAX - slen;
         while (want > 0 && ((uint8_t)name[want] & 0xc0) == 0x80)
             want--;
-        if (base != want || base == 0)
+        if (base != want || (base == 0 && n < 2))
             abort();
     }
     free(name);
