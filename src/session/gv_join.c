@@ -11,8 +11,7 @@ void gv_join_start(gv_join *j, const char *host, uint16_t port, int protocol_ver
     uint64_t retries = j->retries;
     memset(j, 0, sizeof *j);
     j->retries = retries;
-    j->host = host;
-    j->port = port;
+    snprintf(j->hostport, sizeof j->hostport, "%s:%u", host, (unsigned)port);
     j->protocol_version = protocol_version;
     j->random = random;
     j->timeout_us = timeout_us ? timeout_us : GV_JOIN_TIMEOUT_US;
@@ -105,11 +104,8 @@ enum gv_join_action gv_join_disconnected(gv_join *j, uint32_t data)
  * than starting over. */
 enum gv_join_action gv_join_tick(gv_join *j, uint64_t now_us)
 {
-    if (j->stage < GV_JOIN_JOINED && now_us > j->deadline_us) {
-        char hostport[300];
-        snprintf(hostport, sizeof hostport, "%s:%u", j->host, (unsigned)j->port);
-        return gv_join_fail(j, GV_ETIMEOUT, "timed out joining %s (no gvoip server answered there)", hostport);
-    }
+    if (j->stage < GV_JOIN_JOINED && now_us > j->deadline_us)
+        return gv_join_fail(j, GV_ETIMEOUT, "timed out joining %s (no gvoip server answered there)", j->hostport);
     if (j->stage == GV_JOIN_HANDSHAKE && now_us > j->retry_us) {
         j->stage = GV_JOIN_CONNECTING;
         j->retries++;
@@ -131,9 +127,8 @@ static int refuse_key(gv_join *j, int error, const char *fingerprint, const char
 int gv_join_check_key(gv_join *j, const gv_join_key_in *in, int *first_use)
 {
     char stored[GV_FINGERPRINT_BYTES] = "";
-    char hostport[300];
+    const char *hostport = j->hostport;
     *first_use = 0;
-    snprintf(hostport, sizeof hostport, "%s:%u", j->host, (unsigned)in->port);
     if (in->pinned[0]) {
         if (gv_keyfile_fingerprint_equal(in->fingerprint, in->pinned))
             return 0;

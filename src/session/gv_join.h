@@ -53,8 +53,7 @@ typedef struct gv_join_end {
 
 typedef struct gv_join {
     enum gv_join_stage stage;
-    const char *host; /* the caller's, for the reasons */
-    uint16_t port;
+    char hostport[300]; /* "host:port", for the reasons and the known-servers entry */
     int protocol_version;
     gv_random random;
     uint64_t timeout_us;  /* each stage: silence this long fails the join */
@@ -66,8 +65,8 @@ typedef struct gv_join {
     gv_join_end end;
 } gv_join;
 
-/* Starts (or, for a caller that rejoins, starts again) a join to host
- * (which the caller keeps) and port; timeout_us 0 means GV_JOIN_TIMEOUT_US. The
+/* Starts (or, for a caller that rejoins, starts again) a join to host and
+ * port; timeout_us 0 means GV_JOIN_TIMEOUT_US. The
  * caller connects the transport. The retry count carries over. */
 void gv_join_start(gv_join *j, const char *host, uint16_t port, int protocol_version, gv_random random,
                    uint64_t timeout_us, uint64_t now_us);
@@ -110,13 +109,12 @@ enum gv_join_action gv_join_tick(gv_join *j, uint64_t now_us);
 
 /* What the server-key check needs: the server's fingerprint, the pin
  * ("" for none), the known-servers file (NULL: trust on first use off),
- * the port its entry is under (with the join's host), and that file's
+ * and that file's
  * lookup and append (gv_known_check and gv_known_add, or a test's). */
 typedef struct gv_join_key_in {
     const char *fingerprint;
     const char *pinned;
     const char *known_file;
-    uint16_t port;
     int (*check)(const char *path, const char *hostport, const char *fingerprint, char *stored, size_t len);
     int (*add)(const char *path, const char *hostport, const char *fingerprint);
 } gv_join_key_in;

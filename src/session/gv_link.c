@@ -140,7 +140,7 @@ static int check_server_key(gv_link *l, const uint8_t pk[32])
 {
     char fp[GV_FINGERPRINT_BYTES];
     gv_keyfile_fingerprint(pk, fp);
-    gv_join_key_in in = {fp, l->pinned, l->known_file, l->server_port, gv_known_check, gv_known_add};
+    gv_join_key_in in = {fp, l->pinned, l->known_file, gv_known_check, gv_known_add};
     int first_use;
     int rc = gv_join_check_key(&l->join, &in, &first_use);
     if (rc != 0) {

@@ -298,7 +298,7 @@ static void test_key_check(void **state)
         gv_join_connected(&j);
         gv_join_init_sent(&j, T0);
         known = (known_script){c->file_rc, c->stored, 0, 0, ""};
-        gv_join_key_in in = {FP_A, c->pinned, c->file, 7000, scripted_check, scripted_add};
+        gv_join_key_in in = {FP_A, c->pinned, c->file, scripted_check, scripted_add};
         int first_use = -1;
         int rc = gv_join_check_key(&j, &in, &first_use);
         if (rc != c->want || first_use != c->want_first_use || known.checks != c->want_checks ||
