@@ -38,25 +38,15 @@ capture() {
 
 # mode DIR NAME: the most common datagram size in direction DIR (117 up, 100 down).
 mode() { awk -v d="$1" '$1 == d { c[$2]++ } END { for (k in c) if (c[k] > best) { best = c[k]; m = k } print m }' "$BENCH_WORK/$2/records.txt"; }
-# enet_len DIR NAME: ENet's own data-length field of the first datagram of the
-# most common size that holds one SEND_UNSEQUENCED command (9) and no sent
-# time (the peer id's top bit): after the peer id (2), the CRC32 (4), the
-# command header (4) and the unsequenced group (2). Also prints the size of
-# those headers with the length field.
-enet_len() {
+# first_byte DIR NAME: the first byte of the first datagram of the most
+# common size in direction DIR (the voice datagram's kind and flags), and
+# how many of its last 16 bytes are zero (the no-AEAD build's blank tag).
+first_byte() {
   local m
   m=$(mode "$1" "$2")
-  awk -v d="$1" -v m="$m" '$1 == d && $2 == m && $3 < 128 && $9 % 16 == 9 { h = 2 + 4; o = 2 + h + 6 + 1
-    print $(o) * 256 + $(o + 1), h + 8; exit }' "$BENCH_WORK/$2/records.txt"
-}
-# plain_check NAME: in the no-AEAD build, the byte after the 8-byte counter
-# is the VOICE type 0x30 (48) and the last 16 bytes are the zero tag.
-plain_check() {
-  local m
-  m=$(mode 117 "$1")
-  awk -v m="$m" '$1 == 117 && $2 == m && $3 < 128 && $9 % 16 == 9 { h = 2 + 4 + 8; z = 0
+  awk -v d="$1" -v m="$m" '$1 == d && $2 == m { z = 0
     for (j = $2 - 16; j < $2; j++) if ($(3 + j) == 0) z++
-    print $(3 + h + 8), z; exit }' "$BENCH_WORK/$1/records.txt"
+    print $3, z; exit }' "$BENCH_WORK/$2/records.txt"
 }
 
 capture "$BENCH_BUILD" 60 sealed-60
@@ -65,10 +55,9 @@ capture "$BENCH_PLAIN_BUILD" 60 plain-60
 s60u=$(mode 117 sealed-60) s60d=$(mode 100 sealed-60)
 s200u=$(mode 117 sealed-200) s200d=$(mode 100 sealed-200)
 p60u=$(mode 117 plain-60) p60d=$(mode 100 plain-60)
-read -r len_u hdr_u < <(enet_len 117 sealed-60)
-read -r len_d _ < <(enet_len 100 sealed-60)
-read -r ptype pzeros < <(plain_check plain-60)
-
+read -r kind_u _ < <(first_byte 117 sealed-60)
+read -r kind_d _ < <(first_byte 100 sealed-60)
+read -r _ pzeros < <(first_byte 117 plain-60)
 
 hs() { jnum "$1" "$2"; }
 # seal FILE KEY FIELD: a field of one seal measurement (KEY seal_N or aes_seal_N)
@@ -81,7 +70,7 @@ seal() { grep -o "\"$2\":{[^}]*}" "$1" | grep -o "\"$3\":[0-9.]*" | cut -d: -f2;
   echo "Noise_NX_25519_ChaChaPoly_SHA256 handshake: the client creates its state and writes message 1, the"
   echo "server reads it and writes message 2 and splits, the client reads message 2, takes the server's"
   echo "static key and splits (both sides' keys are checked to pair up). Seal + open is one"
-  echo "\`gv_seal_encrypt\` and one \`gv_seal_decrypt\` on the voice channel, timed over batches of 256."
+  echo "\`gv_seal_encrypt\` and one \`gv_seal_decrypt\` (voice datagrams use the same AEAD with their own nonces), timed over batches of 256."
   echo
   echo "| | sealed build | no-AEAD build |"
   echo "|---|---:|---:|"
@@ -109,25 +98,20 @@ seal() { grep -o "\"$2\":{[^}]*}" "$1" | grep -o "\"$3\":[0-9.]*" | cut -d: -f2;
   echo "\`gvoip-netem --capture FILE\` (every datagram as forwarded); the most common datagram size in each"
   echo "direction is the voice datagram:"
   echo
-  echo "| build, Opus payload | client to server (VOICE) | server to client (VOICE_RELAY) |"
+  echo "| build, Opus payload | client to server (voice datagram) | server to client (voice datagram) |"
   echo "|---|---:|---:|"
   echo "| sealed, 60 bytes | $s60u | $s60d |"
   echo "| sealed, 200 bytes | $s200u | $s200d |"
   echo "| no AEAD, 60 bytes | $p60u | $p60d |"
   echo
-  ov_u=$((len_u - 60 - 8))
-  ov_d=$((len_d - 60 - 10))
-  echo "In the 60-byte rows ENet's own header fields say the voice datagram is ${hdr_u} bytes of ENet"
-  echo "headers (peer id 2, CRC32 4, command header 4, unsequenced group 2, data length 2; no sent time,"
-  echo "which ENet adds only to datagrams carrying reliable commands) and a packet of ${len_u} bytes up"
-  echo "(${len_d} down). The plaintext inside is the gvoip message:"
-  echo "VOICE, 8 bytes of header and the 60-byte payload (VOICE_RELAY: 10 bytes, with the sender id;"
-  echo "\`docs/protocol.md\`). Encryption therefore adds **${ov_u} bytes** up and **${ov_d} bytes** down per"
-  echo "packet: the 8-byte counter and the 16-byte tag (\`GV_SEAL_OVERHEAD\` = $(hs sealed.json overhead_bytes))."
-  echo "Checks: 140 more payload bytes make the datagram $((s200u - s60u)) bytes larger; in the no-AEAD"
-  echo "build's capture the byte after the counter is the VOICE type ($(printf '0x%02x' "$ptype")) and ${pzeros} of"
-  echo "the last 16 bytes are zero (its blank tag), and its datagrams have the same sizes, so the CPU"
-  echo "comparison above compares identical traffic. At 50 packets a second the seal costs"
-  echo "24 x 8 x 50 = 9.6 kbit/s per speaker on the wire."
+  echo "The 60-byte rows are voice datagrams (\`docs/protocol.md\`, voice datagrams; first bytes"
+  echo "$(printf '0x%02x' "$kind_u") up and $(printf '0x%02x' "$kind_d") down): **$((s60u - 60)) bytes** of framing up (kind, receiver index,"
+  echo "sequence number, timestamp, the level byte, the tag) and **$((s60d - 60))** down (kind, slot, sequence"
+  echo "number, timestamp, level, tag). Of those, encryption adds the 16-byte tag (\`GV_SEAL_TAG\`): the"
+  echo "counter is the 16-bit sequence number the jitter buffer needs anyway, and the no-AEAD build's"
+  echo "datagrams have the same sizes with ${pzeros} of the last 16 bytes zero (its blank tag), so the CPU"
+  echo "comparison above compares identical traffic. 140 more payload bytes make the datagram"
+  echo "$((s200u - s60u)) bytes larger. At 50 packets a second the tag costs 16 x 8 x 50 = 6.4 kbit/s per"
+  echo "speaker on the wire."
   echo
 } >>"$BENCH_OUT"

@@ -309,6 +309,7 @@ typedef struct gv_server_stats {
     uint64_t culled_packets;   /* voice not sent to a listener out of earshot */
     uint64_t positions_relayed;
     uint64_t events_dropped;   /* events lost because the stream was full */
+    uint64_t rebinds;          /* players moved to the new address their voice came from (NAT rebinding) */
 } gv_server_stats;
 
 /* Fills *out (out->size set by the caller). Returns 0 or GV_EINVAL (NULL s

@@ -459,6 +459,18 @@ static int add_redundancy(gv_voice *v, const uint8_t *opus, int n, uint8_t *join
     return len;
 }
 
+/* A frame's level as voice datagrams carry it (RFC 6464): its mean
+ * square in dB below full scale, 0..127, so that a relay can tell the
+ * loudest talkers without decoding. */
+static uint8_t frame_level(const float *frame, int n)
+{
+    double sum = 0;
+    for (int i = 0; i < n; i++)
+        sum += (double)frame[i] * frame[i];
+    double db = sum > 0 ? 10.0 * log10(sum / n) : -127.0;
+    return (uint8_t)(db >= 0 ? 0 : db <= -127.0 ? 127 : (int)lround(-db));
+}
+
 static int send_frame(gv_voice *v, gv_link *link, const float *frame, uint32_t ts, int preroll, int quiet)
 {
     uint8_t opus[GV_VOICE_PAYLOAD_MAX], joined[GV_VOICE_PAYLOAD_MAX];
@@ -469,6 +481,7 @@ static int send_frame(gv_voice *v, gv_link *link, const float *frame, uint32_t t
     gv_msg m = {.type = GV_MSG_VOICE};
     m.u.voice.seq = v->seq++;
     m.u.voice.ts = ts;
+    m.u.voice.level = v->raw ? 127 : frame_level(frame, v->frame_samples);
     m.u.voice.flags = (uint8_t)((v->spurt_started ? 0 : GV_VOICE_MARKER) | (v->echo_test ? GV_VOICE_ECHO : 0) |
                                 (v->raw ? GV_VOICE_RAW : 0) | (preroll ? GV_VOICE_PREROLL : 0) |
                                 (quiet ? GV_VOICE_QUIET : 0));

@@ -36,8 +36,9 @@ static void read_voice(gv_reader *r, gv_msg *m)
     m->u.voice.ts = gv_read_u32(r);
     m->u.voice.flags = gv_read_u8(r);
     size_t left = gv_reader_remaining(r);
-    size_t max = (m->u.voice.flags & GV_VOICE_RAW) ? GV_RAW_PAYLOAD : GV_VOICE_PAYLOAD_MAX;
-    if (left == 0 || left > max) {
+    /* Opus travels in voice datagrams (gv_datagram); ENet carries only the
+     * raw baseline, which needs its fragmentation. */
+    if (!(m->u.voice.flags & GV_VOICE_RAW) || left == 0 || left > GV_RAW_PAYLOAD) {
         r->err = GV_EMALFORMED;
         return;
     }
@@ -179,15 +180,30 @@ static void write_spatial(gv_writer *w, const gv_spatial_config *c)
     write_f32(w, c->pan_width);
 }
 
-int gv_msg_next_player(gv_reader *list, uint16_t *id, char name[GV_NAME_MAX + 1])
+static uint64_t read_u48(gv_reader *r)
+{
+    uint64_t hi = gv_read_u16(r);
+    return hi << 32 | gv_read_u32(r);
+}
+
+static void write_u48(gv_writer *w, uint64_t v)
+{
+    gv_write_u16(w, (uint16_t)(v >> 32));
+    gv_write_u32(w, (uint32_t)v);
+}
+
+int gv_msg_next_player(gv_reader *list, gv_msg_player *out)
 {
     gv_msg_name n;
-    *id = gv_read_u16(list);
+    out->id = gv_read_u16(list);
     read_name(list, &n);
+    out->slot = gv_read_u8(list);
+    out->epoch = gv_read_u32(list);
+    out->next = read_u48(list);
     if (list->err)
         return GV_EMALFORMED;
-    memcpy(name, n.bytes, n.len);
-    name[n.len] = '\0';
+    memcpy(out->name, n.bytes, n.len);
+    out->name[n.len] = '\0';
     return 0;
 }
 
@@ -214,15 +230,17 @@ int gv_msg_decode(const uint8_t *data, size_t len, gv_msg *out)
     case GV_MSG_WELCOME: {
         out->u.welcome.id = gv_read_u16(&r);
         read_name(&r, &out->u.welcome.name);
+        out->u.welcome.index = gv_read_u16(&r);
+        out->u.welcome.slot = gv_read_u8(&r);
+        out->u.welcome.epoch = gv_read_u32(&r);
         out->u.welcome.count = gv_read_u16(&r);
         if (out->u.welcome.count > GV_MAX_PLAYERS)
             r.err = GV_EMALFORMED;
         out->u.welcome.players = r.err ? NULL : r.data + r.pos;
         size_t start = r.pos;
         for (uint16_t i = 0; i < out->u.welcome.count && !r.err; i++) {
-            gv_msg_name n;
-            (void)gv_read_u16(&r);
-            read_name(&r, &n);
+            gv_msg_player p;
+            (void)gv_msg_next_player(&r, &p);
         }
         out->u.welcome.players_len = r.err ? 0 : r.pos - start;
         break;
@@ -230,6 +248,8 @@ int gv_msg_decode(const uint8_t *data, size_t len, gv_msg *out)
     case GV_MSG_PLAYER_JOINED:
         out->u.player.id = gv_read_u16(&r);
         read_name(&r, &out->u.player.name);
+        out->u.player.slot = gv_read_u8(&r);
+        out->u.player.epoch = gv_read_u32(&r);
         break;
     case GV_MSG_PLAYER_LEFT:
         out->u.player.id = gv_read_u16(&r);
@@ -293,6 +313,8 @@ int gv_msg_encode(const gv_msg *m, uint8_t *out, size_t cap)
     case GV_MSG_PLAYER_JOINED:
         gv_write_u16(&w, m->u.player.id);
         write_name(&w, m->u.player.name.bytes, m->u.player.name.len);
+        gv_write_u8(&w, m->u.player.slot);
+        gv_write_u32(&w, m->u.player.epoch);
         break;
     case GV_MSG_PLAYER_LEFT:
         gv_write_u16(&w, m->u.player.id);
@@ -312,12 +334,8 @@ int gv_msg_encode(const gv_msg *m, uint8_t *out, size_t cap)
         break;
     case GV_MSG_VOICE_RELAY:
     case GV_MSG_VOICE: {
-        size_t max = (m->u.voice.flags & GV_VOICE_RAW) ? GV_RAW_PAYLOAD : GV_VOICE_PAYLOAD_MAX;
-        size_t primary, copy_len;
-        const uint8_t *copy;
-        if (m->u.voice.len == 0 || m->u.voice.len > max || !m->u.voice.payload ||
-            gv_voice_split(m->u.voice.payload, m->u.voice.len, m->u.voice.flags, &primary, &copy,
-                           &copy_len) < 0)
+        if (!(m->u.voice.flags & GV_VOICE_RAW) || (m->u.voice.flags & GV_VOICE_REDUNDANT) ||
+            m->u.voice.len == 0 || m->u.voice.len > GV_RAW_PAYLOAD || !m->u.voice.payload)
             return GV_EINVAL;
         if (m->type == GV_MSG_VOICE_RELAY)
             gv_write_u16(&w, m->u.voice.sender);
@@ -347,20 +365,28 @@ int gv_msg_encode(const gv_msg *m, uint8_t *out, size_t cap)
     return w.err ? w.err : (int)w.pos;
 }
 
-int gv_msg_encode_welcome(uint16_t id, const char *name, uint16_t count, const uint16_t *ids,
-                          const char *const *names, uint8_t *out, size_t cap)
+int gv_msg_encode_welcome(const gv_msg_player *self, uint16_t index, uint16_t count, const gv_msg_player *players,
+                          uint8_t *out, size_t cap)
 {
-    if (!name || !out || count > GV_MAX_PLAYERS || (count && (!ids || !names)))
+    if (!self || !out || count > GV_MAX_PLAYERS || (count && !players))
         return GV_EINVAL;
     gv_writer w;
     gv_writer_init(&w, out, cap);
     gv_write_u8(&w, GV_MSG_WELCOME);
-    gv_write_u16(&w, id);
-    write_name(&w, name, strlen(name));
+    gv_write_u16(&w, self->id);
+    write_name(&w, self->name, strlen(self->name));
+    gv_write_u16(&w, index);
+    gv_write_u8(&w, self->slot);
+    gv_write_u32(&w, self->epoch);
     gv_write_u16(&w, count);
     for (uint16_t i = 0; i < count; i++) {
-        gv_write_u16(&w, ids[i]);
-        write_name(&w, names[i], strlen(names[i]));
+        if (players[i].next >= GV_VOICE_COUNTER_LIMIT)
+            return GV_EINVAL;
+        gv_write_u16(&w, players[i].id);
+        write_name(&w, players[i].name, strlen(players[i].name));
+        gv_write_u8(&w, players[i].slot);
+        gv_write_u32(&w, players[i].epoch);
+        write_u48(&w, players[i].next);
     }
     return w.err ? w.err : (int)w.pos;
 }

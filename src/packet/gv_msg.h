@@ -11,7 +11,7 @@
 #include "packet/gv_buf.h"
 #include "packet/gv_name.h"
 
-#define GV_PROTOCOL_VERSION 2
+#define GV_PROTOCOL_VERSION 3
 #define GV_MTU 1392               /* largest UDP payload gvoip ever sends */
 #define GV_MAX_PLAYERS 256
 #define GV_PASSWORD_MAX 128
@@ -94,6 +94,19 @@ enum gv_spatial_flags {
     GV_SPATIAL_FLAG_GODOT_PAN = 0x01,
 };
 
+/* A player as the lobby announces them (WELCOME, PLAYER_JOINED): id and
+ * name, and what a listener needs to open their voice datagrams
+ * (gv_datagram): the 1-byte slot their records carry, the epoch that
+ * makes their nonces unique, and the counter their next voice packet
+ * will have (0 for a newcomer). */
+typedef struct gv_msg_player {
+    uint16_t id;
+    uint8_t slot;
+    uint32_t epoch;
+    uint64_t next; /* < 2^48 */
+    char name[GV_NAME_MAX + 1];
+} gv_msg_player;
+
 typedef struct gv_msg_name {
     uint8_t len;
     const char *bytes; /* not NUL-terminated; points into the message */
@@ -112,6 +125,9 @@ typedef struct gv_msg {
         struct {
             uint16_t id;
             gv_msg_name name;
+            uint16_t index; /* the receiver index our voice datagrams carry */
+            uint8_t slot;   /* ours, for the echo test */
+            uint32_t epoch;
             uint16_t count;
             const uint8_t *players; /* count entries, validated; read with gv_msg_next_player */
             size_t players_len;
@@ -119,6 +135,8 @@ typedef struct gv_msg {
         struct {
             uint16_t id;
             gv_msg_name name;
+            uint8_t slot;   /* PLAYER_JOINED only */
+            uint32_t epoch; /* PLAYER_JOINED only */
         } player;
         struct {
             uint8_t code;
@@ -134,6 +152,7 @@ typedef struct gv_msg {
             uint16_t seq;
             uint32_t ts;
             uint8_t flags;
+            uint8_t level; /* the frame's level in -dBov, 0..127 (RFC 6464); 127 is silence */
             uint16_t len;
             const uint8_t *payload;
         } voice;
@@ -158,13 +177,17 @@ int gv_msg_decode(const uint8_t *data, size_t len, gv_msg *out);
  * WELCOME's player list is written by gv_msg_encode_welcome instead. */
 int gv_msg_encode(const gv_msg *m, uint8_t *out, size_t cap);
 
-/* WELCOME with the current player list, given as parallel arrays. */
-int gv_msg_encode_welcome(uint16_t id, const char *name, uint16_t count, const uint16_t *ids,
-                          const char *const *names, uint8_t *out, size_t cap);
+/* WELCOME for *self (its next is not sent) with its receiver index and
+ * the count players already in the lobby. */
+int gv_msg_encode_welcome(const gv_msg_player *self, uint16_t index, uint16_t count, const gv_msg_player *players,
+                          uint8_t *out, size_t cap);
 
 /* Reads the next entry of a WELCOME player list (already validated by
  * gv_msg_decode); returns 0 or GV_EMALFORMED at the end. */
-int gv_msg_next_player(gv_reader *list, uint16_t *id, char name[GV_NAME_MAX + 1]);
+int gv_msg_next_player(gv_reader *list, gv_msg_player *out);
+
+/* Voice counters and their nonces have 48 bits (gv_datagram). */
+#define GV_VOICE_COUNTER_LIMIT ((uint64_t)1 << 48)
 
 /* A payload with GV_VOICE_REDUNDANT is this packet, then a copy of the
  * previous one (sequence number - 1, the frame just before), then the

@@ -21,13 +21,16 @@
 #define GV_COALESCE_HELD 16 /* voice held at most: a longer burst is relayed at once */
 #define GV_COALESCE_PERIOD_US 100000u
 
-/* One encoded VOICE_RELAY waiting, and who it is from (the caller's
- * handle: a server's peer index). */
+/* One opened voice packet waiting, and who it is from (the caller's
+ * handle: a server's peer index): what a voice datagram's record carries. */
 typedef struct gv_coalesce_item {
     int from;
     int echo;
+    uint64_t counter;
+    uint32_t ts;
+    uint8_t flags, level;
     size_t len;
-    uint8_t msg[GV_VOICE_RELAY_HEADER + GV_VOICE_PAYLOAD_MAX];
+    uint8_t payload[GV_VOICE_PAYLOAD_MAX];
 } gv_coalesce_item;
 
 typedef struct gv_coalesce {
@@ -42,10 +45,11 @@ typedef struct gv_coalesce {
 /* hold_us 0: never hold. */
 void gv_coalesce_init(gv_coalesce *c, uint64_t hold_us, uint64_t hold_rate);
 
-/* Where the next held packet is to be encoded: fill msg, then push. */
+/* Where the next held packet goes: fill counter, ts, flags, level and
+ * payload, then push. */
 gv_coalesce_item *gv_coalesce_next(gv_coalesce *c);
 
-/* Holds the packet encoded in gv_coalesce_next()'s item. Returns 1 when
+/* Holds the packet in gv_coalesce_next()'s item. Returns 1 when
  * the queue is full and must be released now. */
 int gv_coalesce_push(gv_coalesce *c, int from, int echo, size_t len, uint64_t now_us);
 

@@ -6,6 +6,7 @@
 
 #include <sodium.h>
 
+#include "session/gv_datagram.h"
 #include "session/gv_events.h"
 #include "session/gv_join.h"
 #include "session/gv_keyfile.h"
@@ -16,8 +17,16 @@
 
 typedef struct roster_entry {
     uint16_t id;
+    uint8_t slot;
     char name[GV_NAME_MAX + 1];
 } roster_entry;
+
+/* Whose voice records carry a slot, and where their counters stand. */
+typedef struct voice_slot {
+    int on;
+    uint16_t id;
+    gv_datagram_stream stream;
+} voice_slot;
 
 struct gv_link {
     gv_transport *transport;
@@ -40,8 +49,13 @@ struct gv_link {
     gv_noise *noise;
     gv_seal *seal;
     uint16_t id;
+    uint16_t index;      /* what our voice datagrams carry: the server's name for us */
+    uint64_t voice_next; /* our next voice counter */
+    uint64_t here_next;  /* our next "I am here" counter */
+    uint64_t heard_datagrams, heard_us, here_us; /* when the server was last heard, and told we are here */
     roster_entry roster[GV_MAX_PLAYERS];
     int roster_count;
+    voice_slot slots[GV_MAX_PLAYERS];
     gv_event_queue *events; /* the client's stream, shared with its voice path */
     gv_link_counters counters;
     gv_session_buffers buf;
@@ -84,13 +98,25 @@ static int send_sealed(gv_link *l, uint8_t channel, const uint8_t *plain, size_t
     return gv_session_send(l->transport, 0, l->seal, &l->buf, channel, plain, len, fragment);
 }
 
-static void roster_add(gv_link *l, uint16_t id, const char *name)
+static void slot_start(gv_link *l, uint8_t slot, uint16_t id, uint32_t epoch, uint64_t next)
+{
+    voice_slot *v = &l->slots[slot];
+    v->on = 1;
+    v->id = id;
+    gv_datagram_stream_start(&v->stream, epoch, next);
+}
+
+static void roster_add(gv_link *l, const gv_msg_player *p)
 {
     if (l->roster_count == GV_MAX_PLAYERS)
         return;
+    uint16_t id = p->id;
+    const char *name = p->name;
     roster_entry *e = &l->roster[l->roster_count++];
     e->id = id;
+    e->slot = p->slot;
     snprintf(e->name, sizeof e->name, "%s", name);
+    slot_start(l, p->slot, id, p->epoch, p->next);
     gv_event *ev = gv_events_push(l->events, GV_EVENT_PLAYER_CONNECTED);
     ev->id = id;
     snprintf(ev->name, sizeof ev->name, "%s", name);
@@ -108,6 +134,7 @@ static void roster_remove(gv_link *l, uint16_t id)
         snprintf(ev->name, sizeof ev->name, "%s", l->roster[i].name);
         if (l->cb.left)
             l->cb.left(l->cb.ctx, id); /* while the name is still known */
+        l->slots[l->roster[i].slot].on = 0;
         l->roster[i] = l->roster[--l->roster_count];
         return;
     }
@@ -186,25 +213,27 @@ static void on_control(gv_link *l, const gv_msg *m)
         if (!gv_join_welcome(&l->join))
             break;
         l->id = m->u.welcome.id;
+        l->index = m->u.welcome.index;
         memcpy(l->name, m->u.welcome.name.bytes, m->u.welcome.name.len);
         l->name[m->u.welcome.name.len] = '\0';
+        /* Our own voice comes back in our slot for the echo test. */
+        slot_start(l, m->u.welcome.slot, l->id, m->u.welcome.epoch, 0);
         gv_event *ev = gv_events_push(l->events, GV_EVENT_CONNECTED);
         ev->id = l->id;
         memcpy(ev->name, l->name, m->u.welcome.name.len + 1u);
         gv_reader r;
         gv_reader_init(&r, m->u.welcome.players, m->u.welcome.players_len);
-        uint16_t id;
-        char name[GV_NAME_MAX + 1];
-        for (uint16_t i = 0; i < m->u.welcome.count && gv_msg_next_player(&r, &id, name) == 0; i++)
-            roster_add(l, id, name);
+        gv_msg_player p;
+        for (uint16_t i = 0; i < m->u.welcome.count && gv_msg_next_player(&r, &p) == 0; i++)
+            roster_add(l, &p);
         break;
     }
     case GV_MSG_PLAYER_JOINED: {
-        char name[GV_NAME_MAX + 1];
-        memcpy(name, m->u.player.name.bytes, m->u.player.name.len);
-        name[m->u.player.name.len] = '\0';
+        gv_msg_player p = {.id = m->u.player.id, .slot = m->u.player.slot, .epoch = m->u.player.epoch};
+        memcpy(p.name, m->u.player.name.bytes, m->u.player.name.len);
+        p.name[m->u.player.name.len] = '\0';
         if (l->join.stage == GV_JOIN_JOINED && m->u.player.id != l->id)
-            roster_add(l, m->u.player.id, name);
+            roster_add(l, &p);
         break;
     }
     case GV_MSG_PLAYER_LEFT:
@@ -250,9 +279,8 @@ static void on_receive(gv_link *l, uint8_t channel, const uint8_t *data, size_t 
         return;
     }
     if (channel == GV_CH_VOICE && m.type == GV_MSG_VOICE_RELAY) {
-        /* Voice may overtake the (reliable) news of its sender's arrival;
-         * it is heard only after it, so that the event stream tells of a
-         * player before their first SPEAKING. */
+        /* Only the raw baseline's voice travels in ENet. Like any voice, it
+         * is heard only after the news of its sender's arrival. */
         if (l->join.stage == GV_JOIN_JOINED && l->cb.voice &&
             (m.u.voice.sender == l->id || gv_link_player_name(l, m.u.voice.sender)))
             l->cb.voice(l->cb.ctx, &m);
@@ -264,6 +292,47 @@ static void on_receive(gv_link *l, uint8_t channel, const uint8_t *data, size_t 
     } else {
         l->counters.malformed++;
     }
+}
+
+/* Relayed voice: only from the server's address, records of the players
+ * the roster has announced. Voice may overtake the (reliable) news of its
+ * sender's arrival; it is heard only after it, so that the event stream
+ * tells of a player before their first SPEAKING. */
+static void handle_datagram(gv_link *l, const gv_addr *from, const uint8_t *d, size_t len)
+{
+    gv_addr server = gv_transport_peer_addr(l->transport, 0);
+    if (from->host != server.host || from->port != server.port || l->join.stage != GV_JOIN_JOINED ||
+        gv_datagram_kind_of(d, len) != GV_DATAGRAM_DOWN) {
+        l->counters.auth_failed++;
+        return;
+    }
+    gv_datagram_record rec;
+    int rc;
+    while ((rc = gv_datagram_next_record(&d, &len, &rec)) == 1) {
+        voice_slot *v = &l->slots[rec.slot];
+        gv_msg m;
+        rc = v->on ? gv_datagram_open_down(l->seal, &v->stream, &rec, l->buf.plain, sizeof l->buf.plain, &m)
+                   : GV_EAUTH;
+        if (rc == GV_EREPLAY) {
+            l->counters.replayed++;
+        } else if (rc == GV_EAUTH) {
+            l->counters.auth_failed++;
+        } else if (rc < 0) {
+            l->counters.malformed++;
+        } else if (l->cb.voice) {
+            m.u.voice.sender = v->id;
+            l->cb.voice(l->cb.ctx, &m);
+        }
+    }
+    if (rc < 0)
+        l->counters.auth_failed++;
+}
+
+/* Voice goes to the jitter buffer at once; the service call may wait on. */
+static int on_datagram(void *ctx, const gv_addr *from, const uint8_t *d, size_t len)
+{
+    handle_datagram(ctx, from, d, len);
+    return 0;
 }
 
 static void on_connect(gv_link *l)
@@ -307,6 +376,31 @@ static void on_event(void *ctx, const gv_transport_event *e)
         on_receive(l, e->channel, e->packet, e->len);
 }
 
+/* The server's ENet and ours exchange something at least every half
+ * second. After a second of nothing, the server may be sending to an
+ * address our NAT has given up: tell it where we are (once a second),
+ * which it believes only from the tag, so that a player who is not
+ * speaking survives a rebinding too. */
+#define HERE_AFTER_US 1000000u
+
+static void keep_here(gv_link *l)
+{
+    uint64_t now = now_us(l), in = gv_transport_get_stats(l->transport)->datagrams_in;
+    if (in != l->heard_datagrams || l->join.stage != GV_JOIN_JOINED) {
+        l->heard_datagrams = in;
+        l->heard_us = now;
+        return;
+    }
+    if (now - l->heard_us < HERE_AFTER_US || now - l->here_us < HERE_AFTER_US)
+        return;
+    uint8_t d[GV_DATAGRAM_HERE_LEN];
+    if (gv_datagram_seal_here(l->seal, l->index, l->here_next, d, sizeof d) == GV_DATAGRAM_HERE_LEN) {
+        l->here_next++;
+        l->here_us = now;
+        gv_transport_send_datagram(l->transport, 0, d, sizeof d);
+    }
+}
+
 int gv_link_service(gv_link *l, uint32_t timeout_ms)
 {
     if (!l)
@@ -314,6 +408,7 @@ int gv_link_service(gv_link *l, uint32_t timeout_ms)
     int rc = gv_transport_drain(l->transport, timeout_ms, 1, on_event, l);
     if (rc < 0)
         return rc;
+    keep_here(l);
     enum gv_join_action a = gv_join_tick(&l->join, now_us(l));
     if (a == GV_JOIN_RECONNECT)
         reconnect(l);
@@ -379,6 +474,7 @@ int gv_link_create(const gv_client_config *cfg, int protocol_version, gv_event_q
     if (rc < 0)
         goto out;
     l->has_peer = 1;
+    gv_transport_set_datagram(l->transport, on_datagram, l);
     *out = l;
     l = NULL;
     rc = 0;
@@ -424,16 +520,19 @@ int gv_link_send_voice(gv_link *l, const gv_msg *voice)
     if (l->join.stage != GV_JOIN_JOINED)
         return GV_ESTATE;
     uint8_t *buf = l->buf.encoded;
-    int raw = (voice->u.voice.flags & GV_VOICE_RAW) != 0;
-    int n = gv_msg_encode(voice, buf, sizeof l->buf.encoded);
+    if (voice->u.voice.flags & GV_VOICE_RAW) {
+        int n = gv_msg_encode(voice, buf, sizeof l->buf.encoded);
+        int rc = n < 0 ? n : send_sealed(l, GV_CH_VOICE, buf, (size_t)n, 1);
+        if (rc == 0)
+            gv_transport_flush(l->transport);
+        return rc;
+    }
+    int n = gv_datagram_seal_up(l->seal, l->index, l->voice_next, voice, buf, GV_MTU);
     if (n < 0)
         return n;
-    if (!raw && (size_t)n + GV_SEAL_OVERHEAD > GV_TRANSPORT_MAX_UNRELIABLE)
-        return GV_ETOOBIG;
-    int rc = send_sealed(l, GV_CH_VOICE, buf, (size_t)n, raw);
-    if (rc == 0)
-        gv_transport_flush(l->transport);
-    return rc;
+    /* Sealed: this counter is spent whatever becomes of the datagram. */
+    l->voice_next++;
+    return gv_transport_send_datagram(l->transport, 0, buf, (size_t)n);
 }
 
 int gv_link_send_loss(gv_link *l, uint16_t speaker, uint16_t loss_permille)

@@ -10,19 +10,12 @@
 #include "gvoip/error.h"
 
 #define COUNTER_LEN 8
-#define WINDOW_WORDS (GV_SEAL_WINDOW / 64)
 
-_Static_assert(crypto_aead_aes256gcm_NPUBBYTES == crypto_aead_chacha20poly1305_ietf_NPUBBYTES &&
-                   crypto_aead_aes256gcm_ABYTES == crypto_aead_chacha20poly1305_ietf_ABYTES,
+_Static_assert(crypto_aead_aes256gcm_NPUBBYTES == GV_SEAL_NONCE &&
+                   crypto_aead_chacha20poly1305_ietf_NPUBBYTES == GV_SEAL_NONCE &&
+                   crypto_aead_aes256gcm_ABYTES == GV_SEAL_TAG &&
+                   crypto_aead_chacha20poly1305_ietf_ABYTES == GV_SEAL_TAG,
                "both AEADs share one nonce and tag layout");
-
-/* Receive side of one channel. top is one past the newest accepted counter
- * (0: nothing accepted yet); bit c % GV_SEAL_WINDOW of seen stands for
- * counter c while c lies in [top - GV_SEAL_WINDOW, top). */
-typedef struct window {
-    uint64_t top;
-    uint64_t seen[WINDOW_WORDS];
-} window;
 
 struct gv_seal {
     gv_seal_cipher cipher;
@@ -32,7 +25,7 @@ struct gv_seal {
     crypto_aead_aes256gcm_state send_aes;
     crypto_aead_aes256gcm_state recv_aes;
     uint64_t send_next[GV_SEAL_CHANNELS];
-    window recv[GV_SEAL_CHANNELS];
+    gv_seal_window recv[GV_SEAL_CHANNELS];
 };
 
 static void put_le64(uint8_t *p, uint64_t v)
@@ -52,7 +45,7 @@ static uint64_t get_le64(const uint8_t *p)
 /* Noise's ChaChaPoly nonce is 32 zero bits then the 64-bit LE counter; the
  * channel id takes the zero bits so that the channels never share a nonce.
  * AES-256-GCM takes the same 96 bits. */
-static void make_nonce(uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES], uint8_t channel,
+static void make_nonce(uint8_t nonce[GV_SEAL_NONCE], uint8_t channel,
                        uint64_t counter)
 {
     nonce[0] = channel;
@@ -78,13 +71,13 @@ static int overlaps(const void *a, size_t alen, const void *b, size_t blen)
     return pa < pb + blen && pb < pa + alen;
 }
 
-static int bit_get(const window *w, uint64_t c)
+static int bit_get(const gv_seal_window *w, uint64_t c)
 {
     uint64_t i = c % GV_SEAL_WINDOW;
     return (int)((w->seen[i / 64] >> (i % 64)) & 1u);
 }
 
-static void bit_set(window *w, uint64_t c, int on)
+static void bit_set(gv_seal_window *w, uint64_t c, int on)
 {
     uint64_t i = c % GV_SEAL_WINDOW;
     uint64_t mask = (uint64_t)1 << (i % 64);
@@ -96,7 +89,7 @@ static void bit_set(window *w, uint64_t c, int on)
 
 /* UINT64_MAX is never sent (encrypt stops before it), and accepting it would
  * wrap top to 0 and reopen the whole window. */
-static int window_check(const window *w, uint64_t c)
+int gv_seal_window_check(const gv_seal_window *w, uint64_t c)
 {
     if (c == UINT64_MAX)
         return GV_EREPLAY;
@@ -107,7 +100,7 @@ static int window_check(const window *w, uint64_t c)
     return bit_get(w, c) ? GV_EREPLAY : GV_OK;
 }
 
-static void window_accept(window *w, uint64_t c)
+void gv_seal_window_accept(gv_seal_window *w, uint64_t c)
 {
     if (c >= w->top) {
         if (c - w->top >= GV_SEAL_WINDOW) {
@@ -161,6 +154,54 @@ void gv_seal_destroy(gv_seal *seal)
     free(seal);
 }
 
+/* The AEAD itself, on arguments already checked: ciphertext and tag into
+ * out. */
+static void aead_seal(gv_seal *seal, const uint8_t *nonce, const uint8_t *ad, size_t ad_len, const uint8_t *plain,
+                      size_t len, uint8_t *out)
+{
+#ifdef GVOIP_BENCH_NULL_AEAD
+    /* Benchmark-only build (bench/run.sh): same framing and counters, no
+     * cipher, so the relay's cost of the AEAD itself can be measured. */
+    (void)seal, (void)nonce, (void)ad, (void)ad_len;
+    if (len > 0)
+        memcpy(out, plain, len);
+    memset(out + len, 0, GV_SEAL_TAG);
+#else
+    unsigned long long clen = 0;
+    if (seal->cipher == GV_SEAL_AES256GCM)
+        crypto_aead_aes256gcm_encrypt_afternm(out, &clen, plain, len, ad, ad_len, NULL, nonce, &seal->send_aes);
+    else
+        crypto_aead_chacha20poly1305_ietf_encrypt(out, &clen, plain, len, ad, ad_len, NULL, nonce, seal->send_key);
+#endif
+}
+
+/* Opens len bytes of ciphertext and tag into out (len - GV_SEAL_TAG
+ * bytes); GV_EAUTH with out wiped when the tag does not verify. */
+static int aead_open(gv_seal *seal, const uint8_t *nonce, const uint8_t *ad, size_t ad_len, const uint8_t *in,
+                     size_t len, uint8_t *out)
+{
+    size_t plain_len = len - GV_SEAL_TAG;
+#ifdef GVOIP_BENCH_NULL_AEAD
+    (void)seal, (void)nonce, (void)ad, (void)ad_len;
+    if (plain_len > 0)
+        memcpy(out, in, plain_len);
+    return GV_OK;
+#else
+    unsigned long long mlen = 0;
+    int bad = seal->cipher == GV_SEAL_AES256GCM
+                  ? crypto_aead_aes256gcm_decrypt_afternm(out, &mlen, NULL, in, len, ad, ad_len, nonce,
+                                                          &seal->recv_aes)
+                  : crypto_aead_chacha20poly1305_ietf_decrypt(out, &mlen, NULL, in, len, ad, ad_len, nonce,
+                                                              seal->recv_key);
+    if (bad != 0) {
+        if (plain_len > 0)
+            sodium_memzero(out, plain_len);
+        return GV_EAUTH;
+    }
+    return GV_OK;
+#endif
+}
+
 int gv_seal_encrypt(gv_seal *seal, uint8_t channel, const uint8_t *aad, size_t aad_len,
                     const uint8_t *plain, size_t len, uint8_t *out, size_t cap)
 {
@@ -181,27 +222,12 @@ int gv_seal_encrypt(gv_seal *seal, uint8_t channel, const uint8_t *aad, size_t a
     if (counter == UINT64_MAX)
         return GV_ESTATE;
 
-    uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
+    uint8_t nonce[GV_SEAL_NONCE];
     uint8_t ad[1 + GV_SEAL_MAX_AAD];
     size_t ad_len = make_aad(ad, channel, aad, aad_len);
     make_nonce(nonce, channel, counter);
     put_le64(out, counter);
-#ifdef GVOIP_BENCH_NULL_AEAD
-    /* Benchmark-only build (bench/run.sh): same framing and counters, no
-     * cipher, so the relay's cost of the AEAD itself can be measured. */
-    (void)ad_len;
-    if (len > 0)
-        memcpy(out + COUNTER_LEN, plain, len);
-    memset(out + COUNTER_LEN + len, 0, GV_SEAL_OVERHEAD - COUNTER_LEN);
-#else
-    unsigned long long clen = 0;
-    if (seal->cipher == GV_SEAL_AES256GCM)
-        crypto_aead_aes256gcm_encrypt_afternm(out + COUNTER_LEN, &clen, plain, len, ad, ad_len, NULL, nonce,
-                                              &seal->send_aes);
-    else
-        crypto_aead_chacha20poly1305_ietf_encrypt(out + COUNTER_LEN, &clen, plain, len, ad, ad_len, NULL,
-                                                  nonce, seal->send_key);
-#endif
+    aead_seal(seal, nonce, ad, ad_len, plain, len, out + COUNTER_LEN);
     seal->send_next[channel] = counter + 1;
     return (int)(len + GV_SEAL_OVERHEAD);
 }
@@ -225,34 +251,68 @@ int gv_seal_decrypt(gv_seal *seal, uint8_t channel, const uint8_t *aad, size_t a
     if (overlaps(in, len, out, plain_len))
         return GV_EINVAL;
 
-    window *w = &seal->recv[channel];
+    gv_seal_window *w = &seal->recv[channel];
     uint64_t counter = get_le64(in);
-    int rc = window_check(w, counter);
+    int rc = gv_seal_window_check(w, counter);
     if (rc != GV_OK)
         return rc;
 
-    uint8_t nonce[crypto_aead_chacha20poly1305_ietf_NPUBBYTES];
+    uint8_t nonce[GV_SEAL_NONCE];
     uint8_t ad[1 + GV_SEAL_MAX_AAD];
     size_t ad_len = make_aad(ad, channel, aad, aad_len);
     make_nonce(nonce, channel, counter);
-#ifdef GVOIP_BENCH_NULL_AEAD
-    (void)ad_len;
-    if (plain_len > 0)
-        memcpy(out, in + COUNTER_LEN, plain_len);
-#else
-    unsigned long long mlen = 0;
-    int bad = seal->cipher == GV_SEAL_AES256GCM
-                  ? crypto_aead_aes256gcm_decrypt_afternm(out, &mlen, NULL, in + COUNTER_LEN, len - COUNTER_LEN,
-                                                          ad, ad_len, nonce, &seal->recv_aes)
-                  : crypto_aead_chacha20poly1305_ietf_decrypt(out, &mlen, NULL, in + COUNTER_LEN,
-                                                              len - COUNTER_LEN, ad, ad_len, nonce,
-                                                              seal->recv_key);
-    if (bad != 0) {
-        if (plain_len > 0)
-            sodium_memzero(out, plain_len);
-        return GV_EAUTH;
-    }
-#endif
-    window_accept(w, counter);
+    rc = aead_open(seal, nonce, ad, ad_len, in + COUNTER_LEN, len - COUNTER_LEN, out);
+    if (rc != GV_OK)
+        return rc;
+    gv_seal_window_accept(w, counter);
     return (int)plain_len;
+}
+
+int gv_seal_encrypt_at(gv_seal *seal, const uint8_t nonce[GV_SEAL_NONCE], const uint8_t *aad, size_t aad_len,
+                       const uint8_t *plain, size_t len, uint8_t *out, size_t cap)
+{
+    if (seal == NULL || nonce == NULL || out == NULL || (aad == NULL && aad_len > 0) ||
+        aad_len > GV_SEAL_MAX_AAD || (plain == NULL && len > 0))
+        return GV_EINVAL;
+    if (len > (size_t)INT_MAX - GV_SEAL_TAG || cap < len + GV_SEAL_TAG)
+        return GV_ETOOBIG;
+    if (overlaps(plain, len, out, len + GV_SEAL_TAG))
+        return GV_EINVAL;
+    aead_seal(seal, nonce, aad, aad_len, plain, len, out);
+    return (int)(len + GV_SEAL_TAG);
+}
+
+int gv_seal_decrypt_at(gv_seal *seal, const uint8_t nonce[GV_SEAL_NONCE], const uint8_t *aad, size_t aad_len,
+                       const uint8_t *in, size_t len, uint8_t *out, size_t cap)
+{
+    if (seal == NULL || nonce == NULL || (in == NULL && len > 0) || (aad == NULL && aad_len > 0) ||
+        aad_len > GV_SEAL_MAX_AAD)
+        return GV_EINVAL;
+    if (len < GV_SEAL_TAG || len > (size_t)INT_MAX)
+        return GV_EMALFORMED;
+    size_t plain_len = len - GV_SEAL_TAG;
+    if (out == NULL && plain_len > 0)
+        return GV_EINVAL;
+    if (cap < plain_len)
+        return GV_ETOOBIG;
+    if (overlaps(in, len, out, plain_len))
+        return GV_EINVAL;
+    int rc = aead_open(seal, nonce, aad, aad_len, in, len, out);
+    return rc != GV_OK ? rc : (int)plain_len;
+}
+
+void gv_seal_window_start(gv_seal_window *w, uint64_t next)
+{
+    memset(w, 0, sizeof *w);
+    w->top = next;
+}
+
+uint64_t gv_seal_window_expand(const gv_seal_window *w, uint16_t low)
+{
+    /* The counter nearest the next expected one whose low 16 bits are
+     * low: up to 32767 behind or 32768 ahead of it. */
+    int16_t diff = (int16_t)(uint16_t)(low - (uint16_t)w->top);
+    if (diff < 0 && (uint64_t)-(int32_t)diff > w->top)
+        return low; /* before counter 0: only the larger reading remains */
+    return w->top + (uint64_t)(int64_t)diff;
 }

@@ -14,6 +14,8 @@
 #define GV_SEAL_CHANNELS 4
 /* Bytes a sealed message adds: 8-byte counter + 16-byte tag. */
 #define GV_SEAL_OVERHEAD 24
+#define GV_SEAL_TAG 16
+#define GV_SEAL_NONCE 12
 /* Counters a receive window remembers behind the newest one. */
 #define GV_SEAL_WINDOW 2048
 /* Largest caller-supplied associated data (e.g. header bytes). */
@@ -44,6 +46,31 @@ typedef struct gv_seal_keys {
 
 typedef struct gv_seal gv_seal;
 
+/* What a receiver remembers of one stream of counters: top is one past
+ * the newest accepted counter (0: nothing accepted yet); bit c %
+ * GV_SEAL_WINDOW of seen stands for counter c while c lies in
+ * [top - GV_SEAL_WINDOW, top). A gv_seal keeps one per channel; voice
+ * datagrams keep their own (gv_datagram). */
+typedef struct gv_seal_window {
+    uint64_t top;
+    uint64_t seen[GV_SEAL_WINDOW / 64];
+} gv_seal_window;
+
+/* Empties the window and expects counter `next` first. */
+void gv_seal_window_start(gv_seal_window *w, uint64_t next);
+
+/* GV_OK when counter c has not been accepted and is not older than the
+ * window, else GV_EREPLAY. Pure. */
+int gv_seal_window_check(const gv_seal_window *w, uint64_t c);
+
+/* Records c as accepted (after its tag verified), sliding the window. */
+void gv_seal_window_accept(gv_seal_window *w, uint64_t c);
+
+/* The full counter whose low 16 bits travelled: the one nearest top,
+ * from 32767 behind to 32768 ahead, so a stream resynchronises across
+ * any gap shorter than that. Pure. */
+uint64_t gv_seal_window_expand(const gv_seal_window *w, uint16_t low);
+
 /* Creates a sealing state holding a copy of the keys; counters start at 0.
  * GV_EINVAL for an unknown cipher or AES-256-GCM on a CPU without it. The
  * caller owns *out and frees it with gv_seal_destroy. Thread-safe; each
@@ -71,5 +98,20 @@ int gv_seal_encrypt(gv_seal *seal, uint8_t channel, const uint8_t *aad, size_t a
  * GV_EINVAL or GV_ETOOBIG. Not thread-safe: one thread per gv_seal. */
 int gv_seal_decrypt(gv_seal *seal, uint8_t channel, const uint8_t *aad, size_t aad_len,
                     const uint8_t *in, size_t len, uint8_t *out, size_t cap);
+
+/* The AEAD alone with a nonce the caller built (gv_datagram: the voice
+ * datagrams' nonces, docs/protocol.md): out gets ciphertext then the
+ * 16-byte tag, nothing else; no counter is kept or checked, so the caller
+ * must never repeat a nonce under this seal's send key, and checks
+ * replays itself. aad up to GV_SEAL_MAX_AAD bytes. Returns len +
+ * GV_SEAL_TAG, GV_EINVAL or GV_ETOOBIG. Not thread-safe. */
+int gv_seal_encrypt_at(gv_seal *seal, const uint8_t nonce[GV_SEAL_NONCE], const uint8_t *aad, size_t aad_len,
+                       const uint8_t *plain, size_t len, uint8_t *out, size_t cap);
+
+/* Opens what gv_seal_encrypt_at sealed under the peer's key: the
+ * plaintext length, GV_EMALFORMED (shorter than a tag), GV_EAUTH (out
+ * wiped), GV_EINVAL or GV_ETOOBIG. Not thread-safe. */
+int gv_seal_decrypt_at(gv_seal *seal, const uint8_t nonce[GV_SEAL_NONCE], const uint8_t *aad, size_t aad_len,
+                       const uint8_t *in, size_t len, uint8_t *out, size_t cap);
 
 #endif

@@ -14,6 +14,7 @@
 #include "session/gv_admission.h"
 #include "session/gv_budget.h"
 #include "session/gv_coalesce.h"
+#include "session/gv_datagram.h"
 #include "session/gv_events.h"
 #include "session/gv_keyfile.h"
 #include "session/gv_server.h"
@@ -46,6 +47,12 @@ typedef struct slot {
     char name[GV_NAME_MAX + 1];
     gv_budget budget;
     int malformed;
+    /* voice datagrams: the slot and epoch listeners know this player's
+     * records by, and the window of the counters received from them */
+    uint8_t vslot;
+    uint32_t epoch;
+    gv_seal_window up;
+    uint64_t here_next; /* the next "I am here" counter */
     /* positional voice */
     int has_pose, pose_pending;
     uint16_t pose_seq;
@@ -68,6 +75,8 @@ struct gv_server {
     uint8_t password_hash[crypto_generichash_BYTES];
     uint8_t host_token[GV_HOST_TOKEN_LEN];
     uint16_t next_id;
+    uint32_t next_epoch;
+    slot *by_vslot[GV_MAX_PLAYERS]; /* players by the slot their voice records carry */
     slot **players; /* joined players, in join order */
     int player_count;
     gv_admission *admission;
@@ -162,6 +171,16 @@ static uint16_t allocate_id(gv_server *s)
         if (id >= 2 && !find_player(s, id))
             return id;
     }
+}
+
+/* The lowest voice slot free; the lobby never holds more players than
+ * slots. */
+static uint8_t allocate_vslot(gv_server *s)
+{
+    int i = 0;
+    while (i < GV_MAX_PLAYERS - 1 && s->by_vslot[i])
+        i++;
+    return (uint8_t)i;
 }
 
 static void free_slot(slot *sl);
@@ -298,16 +317,24 @@ static void admit_player(gv_server *s, slot *sl, const gv_msg *hello)
 
     sl->id = is_host ? 1 : allocate_id(s);
     sl->state = SLOT_PLAYER;
+    sl->vslot = allocate_vslot(s);
+    s->by_vslot[sl->vslot] = sl;
+    /* Unique for the server's life: with the counter, the nonce of every
+     * record a listener is sealed (docs/protocol.md). */
+    sl->epoch = ++s->next_epoch;
+    gv_seal_window_start(&sl->up, 0);
     gv_budget_start(&sl->budget, now_us(s));
 
-    uint16_t ids[GV_MAX_PLAYERS];
-    const char *names[GV_MAX_PLAYERS];
+    static gv_msg_player roster[GV_MAX_PLAYERS];
+    gv_msg_player self = {.id = sl->id, .slot = sl->vslot, .epoch = sl->epoch};
+    snprintf(self.name, sizeof self.name, "%s", sl->name);
     for (int i = 0; i < s->player_count; i++) {
-        ids[i] = s->players[i]->id;
-        names[i] = s->players[i]->name;
+        const slot *p = s->players[i];
+        roster[i] = (gv_msg_player){.id = p->id, .slot = p->vslot, .epoch = p->epoch, .next = p->up.top};
+        snprintf(roster[i].name, sizeof roster[i].name, "%s", p->name);
     }
     uint8_t *buf = s->buf.encoded;
-    int n = gv_msg_encode_welcome(sl->id, sl->name, (uint16_t)s->player_count, ids, names, buf,
+    int n = gv_msg_encode_welcome(&self, (uint16_t)sl->peer, (uint16_t)s->player_count, roster, buf,
                                   sizeof s->buf.encoded);
     if (n > 0)
         send_sealed(s, sl, GV_CH_CONTROL, buf, (size_t)n, 0);
@@ -317,6 +344,8 @@ static void admit_player(gv_server *s, slot *sl, const gv_msg *hello)
     joined.u.player.id = sl->id;
     joined.u.player.name.bytes = sl->name;
     joined.u.player.name.len = (uint8_t)strlen(sl->name);
+    joined.u.player.slot = sl->vslot;
+    joined.u.player.epoch = sl->epoch;
     broadcast(s, &joined, NULL);
     release_held(s); /* voice from before the newcomer joined is not for them */
     s->players[s->player_count++] = sl;
@@ -340,6 +369,7 @@ static void drop_player(gv_server *s, slot *sl, int code)
         return;
     memmove(&s->players[i], &s->players[i + 1], (size_t)(s->player_count - i - 1) * sizeof s->players[0]);
     s->player_count--;
+    s->by_vslot[sl->vslot] = NULL;
     s->stats.players = s->player_count;
     gv_msg left = {.type = GV_MSG_PLAYER_LEFT};
     left.u.player.id = sl->id;
@@ -389,57 +419,111 @@ static void malformed(gv_server *s, slot *sl)
     refuse(s, sl, GV_REFUSE_PROTOCOL, "too many malformed messages");
 }
 
-/* Seals one voice relay for every listener and queues it in ENet. */
-static void relay_to_all(gv_server *s, slot *from, const uint8_t *msg, size_t len, int echo, int raw)
+/* Whether `to` is sent what `from` says: not their own voice unless it
+ * is an echo test, and (proximity) nobody a voice they could not hear. A
+ * player whose position is not known yet is not culled. */
+static int relays_to(gv_server *s, const slot *from, const slot *to, int echo)
 {
-    int cull = s->spatial.mode != GV_SPATIAL_MODE_OFF && from->has_pose;
+    if (to == from)
+        return echo;
+    if (s->spatial.mode != GV_SPATIAL_MODE_OFF && from->has_pose && to->has_pose &&
+        !gv_spatial_audible(&s->spatial, &to->pose, &from->pose, s->cull_margin)) {
+        s->stats.culled_packets++;
+        return 0;
+    }
+    return 1;
+}
+
+/* The raw baseline travels in ENet, which fragments it. */
+static void relay_raw(gv_server *s, slot *from, const gv_msg *m)
+{
+    gv_msg out = *m;
+    out.type = GV_MSG_VOICE_RELAY;
+    out.u.voice.sender = from->id;
+    int echo = (m->u.voice.flags & GV_VOICE_ECHO) != 0;
+    out.u.voice.flags &= (uint8_t)~GV_VOICE_ECHO;
+    int n = gv_msg_encode(&out, s->buf.encoded, sizeof s->buf.encoded);
+    if (n < 0) {
+        s->stats.malformed++;
+        return;
+    }
+    for (int i = 0; i < s->player_count; i++)
+        if (relays_to(s, from, s->players[i], echo) &&
+            send_sealed(s, s->players[i], GV_CH_VOICE, s->buf.encoded, (size_t)n, 1) == 0)
+            s->stats.relayed_packets++;
+}
+
+/* The size of item's record in a listener's datagram. */
+static size_t record_size(const gv_coalesce_item *item, int more)
+{
+    return GV_DATAGRAM_DOWN_OVERHEAD + item->len + (more ? GV_DATAGRAM_RECORD_LENGTH : 0);
+}
+
+/* Relays voice packets to every listener, each listener's in as few
+ * datagrams as fit: one per listener for a batch of voice-sized packets,
+ * so that the kernel's cost, most of a busy relay's, is paid once. */
+static void relay_items(gv_server *s, const gv_coalesce_item *items, int count)
+{
+    uint8_t *out = s->buf.sealed;
     for (int i = 0; i < s->player_count; i++) {
         slot *to = s->players[i];
-        if (to == from && !echo)
-            continue;
-        /* Proximity: nobody is sent a voice they could not hear. A player
-         * whose position is not known yet is not culled. */
-        if (cull && to != from && to->has_pose &&
-            !gv_spatial_audible(&s->spatial, &to->pose, &from->pose, s->cull_margin)) {
-            s->stats.culled_packets++;
-            continue;
-        }
-        if (send_sealed(s, to, GV_CH_VOICE, msg, len, raw) == 0)
+        const gv_coalesce_item *pick[GV_COALESCE_HELD];
+        int n = 0;
+        for (int k = 0; k < count; k++)
+            if (relays_to(s, s->by_peer[items[k].from], to, items[k].echo))
+                pick[n++] = &items[k];
+        size_t used = 0;
+        for (int k = 0; k < n; k++) {
+            const gv_coalesce_item *it = pick[k];
+            const slot *from = s->by_peer[it->from];
+            int more = k + 1 < n && used + record_size(it, 1) + record_size(pick[k + 1], 0) <= GV_MTU;
+            gv_datagram_speaker who = {.slot = from->vslot, .epoch = from->epoch, .counter = it->counter};
+            gv_msg voice = {.type = GV_MSG_VOICE_RELAY};
+            voice.u.voice.ts = it->ts;
+            voice.u.voice.flags = it->flags;
+            voice.u.voice.level = it->level;
+            voice.u.voice.len = (uint16_t)it->len;
+            voice.u.voice.payload = it->payload;
+            int r = gv_datagram_seal_down(to->seal, &who, &voice, more, out + used, GV_MTU - used);
+            if (r < 0) {
+                s->stats.malformed++;
+                continue;
+            }
+            used += (size_t)r;
             s->stats.relayed_packets++;
+            if (!more) {
+                gv_transport_send_datagram(s->transport, to->peer, out, used);
+                used = 0;
+            }
+        }
     }
 }
 
 static void release_held(gv_server *s)
 {
-    for (int i = 0; i < s->relay.count; i++) {
-        const gv_coalesce_item *h = &s->relay.held[i];
-        relay_to_all(s, s->by_peer[h->from], h->msg, h->len, h->echo, 0);
-    }
+    relay_items(s, s->relay.held, s->relay.count);
     gv_coalesce_clear(&s->relay);
 }
 
-static void relay_voice(gv_server *s, slot *from, const gv_msg *m)
+static void relay_voice(gv_server *s, slot *from, const gv_msg *m, uint64_t counter)
 {
-    gv_msg out = *m;
-    out.type = GV_MSG_VOICE_RELAY;
-    out.u.voice.sender = from->id;
-    out.u.voice.flags &= (uint8_t)~GV_VOICE_ECHO;
-    int raw = (m->u.voice.flags & GV_VOICE_RAW) != 0;
-    int echo = (m->u.voice.flags & GV_VOICE_ECHO) != 0;
-    /* The raw baseline does not fit, and is for benchmarks of its own. */
-    int hold = s->relay.on && !raw;
+    /* With nothing held, the packet is relayed from the last place in the
+     * queue, which is always free. */
     gv_coalesce_item *h = gv_coalesce_next(&s->relay);
-    uint8_t *buf = hold ? h->msg : s->buf.encoded;
-    int n = gv_msg_encode(&out, buf, hold ? sizeof h->msg : sizeof s->buf.encoded);
-    if (n < 0) {
-        s->stats.malformed++;
+    h->counter = counter;
+    h->ts = m->u.voice.ts;
+    h->flags = (uint8_t)(m->u.voice.flags & ~GV_VOICE_ECHO);
+    h->level = m->u.voice.level;
+    memcpy(h->payload, m->u.voice.payload, m->u.voice.len);
+    int echo = (m->u.voice.flags & GV_VOICE_ECHO) != 0;
+    if (!s->relay.on) {
+        h->from = from->peer;
+        h->echo = echo;
+        h->len = m->u.voice.len;
+        relay_items(s, h, 1);
         return;
     }
-    if (!hold) {
-        relay_to_all(s, from, buf, (size_t)n, echo, raw);
-        return;
-    }
-    if (gv_coalesce_push(&s->relay, from->peer, echo, (size_t)n, now_us(s)))
+    if (gv_coalesce_push(&s->relay, from->peer, echo, m->u.voice.len, now_us(s)))
         release_held(s);
 }
 
@@ -488,6 +572,10 @@ static void handle_sealed(gv_server *s, slot *sl, uint8_t channel, const uint8_t
         s->stats.auth_failed++;
         return;
     }
+    if (rc == GV_EUNKNOWN) { /* a later version's message: ignored (docs/protocol.md, versions) */
+        s->stats.malformed++;
+        return;
+    }
     if (rc != 0) {
         malformed(s, sl);
         return;
@@ -511,8 +599,8 @@ static void handle_sealed(gv_server *s, slot *sl, uint8_t channel, const uint8_t
      * a server lets it through only when told to (benchmarks). */
     if (charge(s, sl, channel, &m, raw ? 0 : len) != 0)
         return;
-    if (channel == GV_CH_VOICE && m.type == GV_MSG_VOICE) {
-        relay_voice(s, sl, &m);
+    if (channel == GV_CH_VOICE && raw) {
+        relay_raw(s, sl, &m);
     } else if (channel == GV_CH_VOICE && m.type == GV_MSG_POSITION) {
         update_pose(s, sl, &m);
     } else if (channel == GV_CH_CONTROL && m.type == GV_MSG_LOSS_REPORT) {
@@ -524,6 +612,68 @@ static void handle_sealed(gv_server *s, slot *sl, uint8_t channel, const uint8_t
     } else {
         malformed(s, sl);
     }
+}
+
+/* A voice datagram: its receiver index names the player, its tag proves
+ * it theirs, wherever it came from. An authenticated datagram from a new
+ * address, the newest so far, means the player's NAT has moved them:
+ * everything goes there from now on. Nothing that fails to authenticate
+ * counts against the player it names. */
+/* After an authenticated datagram, the newest of its sender: a player it
+ * came from elsewhere was moved by their NAT. */
+static void move_player(gv_server *s, slot *sl, const gv_addr *from)
+{
+    gv_addr at = gv_transport_peer_addr(s->transport, sl->peer);
+    if (at.host == from->host && at.port == from->port)
+        return;
+    gv_transport_peer_move(s->transport, sl->peer, from);
+    s->stats.rebinds++;
+}
+
+static void handle_datagram(gv_server *s, const gv_addr *from, const uint8_t *d, size_t len)
+{
+    int index = gv_datagram_up_index(d, len);
+    slot *sl = index >= 0 && (size_t)index < gv_transport_peers(s->transport) ? s->by_peer[index] : NULL;
+    if (!sl || sl->state != SLOT_PLAYER) {
+        s->stats.auth_failed++;
+        return;
+    }
+    if (gv_datagram_kind_of(d, len) == GV_DATAGRAM_HERE) {
+        if (gv_datagram_open_here(sl->seal, &sl->here_next, d, len) != 0) {
+            s->stats.auth_failed++;
+            return;
+        }
+        move_player(s, sl, from);
+        return;
+    }
+    gv_msg m;
+    uint64_t counter = 0;
+    int rc = gv_datagram_open_up(sl->seal, &sl->up, d, len, s->buf.plain, sizeof s->buf.plain, &m, &counter);
+    if (rc == GV_EREPLAY) {
+        s->stats.replayed++;
+        return;
+    }
+    if (rc != 0 && rc != GV_EMALFORMED) {
+        s->stats.auth_failed++;
+        return;
+    }
+    if (counter + 1 == sl->up.top)
+        move_player(s, sl, from);
+    if (rc == GV_EMALFORMED) {
+        malformed(s, sl);
+        return;
+    }
+    if (charge(s, sl, GV_CH_VOICE, &m, len) == 0)
+        relay_voice(s, sl, &m, counter);
+}
+
+static int on_datagram(void *ctx, const gv_addr *from, const uint8_t *d, size_t len)
+{
+    gv_server *s = ctx;
+    handle_datagram(s, from, d, len);
+    /* Held voice is released by the service call, which must not wait on
+     * past the hold. */
+    return s->relay.count > 0;
 }
 
 static void handle_handshake(gv_server *s, slot *sl, const uint8_t *data, size_t len)
@@ -693,6 +843,8 @@ int gv_server_create_with_version(const gv_server_config *cfg, int protocol_vers
         goto out;
 
     size_t peers = (size_t)s->max_players + GV_ADMISSION_HALF_OPEN + 8;
+    _Static_assert(GV_MAX_PLAYERS + GV_ADMISSION_HALF_OPEN + 8 <= GV_DATAGRAM_INDEX_MAX + 1,
+                   "every peer's index fits a voice datagram");
     rc = GV_ENOMEM;
     s->by_peer = calloc(peers, sizeof *s->by_peer);
     if (!s->by_peer)
@@ -710,6 +862,7 @@ int gv_server_create_with_version(const gv_server_config *cfg, int protocol_vers
         goto out;
     }
     gv_transport_set_admit(s->transport, admit, s);
+    gv_transport_set_datagram(s->transport, on_datagram, s);
 
     gv_event *ev = gv_events_push(&s->events, GV_EVENT_LISTENING);
     ev->port = gv_transport_port(s->transport);

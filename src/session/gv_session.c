@@ -66,5 +66,6 @@ int gv_session_open(gv_seal *seal, gv_session_buffers *b, uint8_t channel, const
         return n;
     if (n < 0)
         return GV_EAUTH;
-    return gv_msg_decode(b->plain, (size_t)n, m) == 0 ? 0 : GV_EMALFORMED;
+    int rc = gv_msg_decode(b->plain, (size_t)n, m);
+    return rc == 0 || rc == GV_EUNKNOWN ? rc : GV_EMALFORMED;
 }

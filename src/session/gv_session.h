@@ -53,7 +53,8 @@ int gv_session_send_msg(gv_transport *t, int peer, gv_seal *seal, gv_session_buf
 
 /* Opens a sealed packet into b->plain and decodes it into *m, which then
  * points into b->plain. 0; GV_EREPLAY (seen before); GV_EAUTH (did not
- * open); GV_EMALFORMED (opened but not a message). */
+ * open); GV_EUNKNOWN (opened, a type this version does not know: a later
+ * version's, to be ignored); GV_EMALFORMED (opened but not a message). */
 int gv_session_open(gv_seal *seal, gv_session_buffers *b, uint8_t channel, const uint8_t *data, size_t len,
                     gv_msg *m);
 

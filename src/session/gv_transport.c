@@ -25,6 +25,8 @@ struct gv_transport {
     uint32_t connect_data;
     int cookie_retries;
     ENetPacket *received; /* the last RECEIVE event's, freed on the next call */
+    gv_transport_datagram_fn datagram;
+    void *datagram_ctx;
 };
 
 _Static_assert(sizeof(ENetBuffer) == sizeof(struct iovec) &&
@@ -89,7 +91,6 @@ static void take_cookie(gv_transport *t, ENetHost *host, const uint8_t *d, size_
  * CONNECT only as the first command of a datagram). */
 static int intercept(ENetHost *host, ENetEvent *event)
 {
-    (void)event;
     gv_transport *t = transport_of(host);
     size_t len = host->receivedDataLength;
     const uint8_t *d = host->receivedData;
@@ -106,8 +107,22 @@ static int intercept(ENetHost *host, ENetEvent *event)
     if (host->checksum)
         header += 4;
     if (peer_id & ENET_PROTOCOL_HEADER_FLAG_COMPRESSED) {
-        take_cookie(t, host, d, len);
-        t->stats.screened++;
+        if (len == GV_COOKIE_DATAGRAM && memcmp(d, cookie_magic, sizeof cookie_magic) == 0) {
+            take_cookie(t, host, d, len);
+            t->stats.screened++;
+        } else if (t->datagram) {
+            gv_addr from = {.host = host->receivedAddress.host, .port = host->receivedAddress.port};
+            /* ENet's service call goes on waiting after a datagram it did
+             * not see; an event without a peer ends it, so that the
+             * handler's caller gets its turn (to_event hands it out as
+             * nothing). */
+            if (t->datagram(t->datagram_ctx, &from, d, len) && event) {
+                memset(event, 0, sizeof *event);
+                event->type = ENET_EVENT_TYPE_RECEIVE;
+            }
+        } else {
+            t->stats.screened++;
+        }
         return 1;
     }
     if (len < header + sizeof(ENetProtocolConnect))
@@ -315,6 +330,12 @@ void gv_transport_set_admit(gv_transport *t, gv_transport_admit_fn fn, void *ctx
     t->admit_ctx = ctx;
 }
 
+void gv_transport_set_datagram(gv_transport *t, gv_transport_datagram_fn fn, void *ctx)
+{
+    t->datagram = fn;
+    t->datagram_ctx = ctx;
+}
+
 static void release_received(gv_transport *t)
 {
     if (t->received)
@@ -379,6 +400,30 @@ int gv_transport_send(gv_transport *t, int peer, uint8_t channel, const uint8_t 
     return 0;
 }
 
+int gv_transport_send_datagram(gv_transport *t, int peer, const uint8_t *data, size_t len)
+{
+    ENetPeer *p = t ? peer_at(t, peer) : NULL;
+    if (!p || !data || len == 0 || len > GV_MTU || p->state != ENET_PEER_STATE_CONNECTED)
+        return GV_EINVAL;
+    ENetBuffer buf = {.data = (void *)data, .dataLength = len};
+    if (enet_socket_send(t->host->socket, &p->address, &buf, 1) != (int)len)
+        return GV_ENET;
+    t->stats.datagrams_out++;
+    t->stats.bytes_out += len;
+    if (len > t->stats.max_datagram_out)
+        t->stats.max_datagram_out = len;
+    return 0;
+}
+
+void gv_transport_peer_move(gv_transport *t, int peer, const gv_addr *to)
+{
+    ENetPeer *p = peer_at(t, peer);
+    if (p && to) {
+        p->address.host = to->host;
+        p->address.port = to->port;
+    }
+}
+
 void gv_transport_flush(gv_transport *t)
 {
     enet_host_flush(t->host);
@@ -415,6 +460,8 @@ static int to_event(gv_transport *t, int rc, const ENetEvent *e, gv_transport_ev
     memset(ev, 0, sizeof *ev);
     if (rc <= 0)
         return rc < 0 ? GV_ENET : 0;
+    if (!e->peer) /* the wake-up of a datagram handler */
+        return 0;
     ev->peer = (int)(e->peer - t->host->peers);
     ev->data = e->data;
     switch (e->type) {

@@ -93,6 +93,26 @@ int gv_transport_reconnect(gv_transport *t);
 /* Listener: every CONNECT is screened by fn from now on. */
 void gv_transport_set_admit(gv_transport *t, gv_transport_admit_fn fn, void *ctx);
 
+/* Receives every datagram that sets ENet's compressed flag, except the
+ * cookie: gvoip's voice datagrams (gv_datagram), which never reach ENet.
+ * It runs inside a service call, between two datagrams ENet reads, so it
+ * may send datagrams and queue packets; data is valid during the call.
+ * Returning 1 ends the service call (with no event) instead of letting it
+ * wait on: the caller has something to do. */
+typedef int (*gv_transport_datagram_fn)(void *ctx, const gv_addr *from, const uint8_t *data, size_t len);
+
+/* Voice datagrams go to fn from now on; without one they are screened. */
+void gv_transport_set_datagram(gv_transport *t, gv_transport_datagram_fn fn, void *ctx);
+
+/* Sends one datagram (at most GV_MTU bytes) to a connected peer's address
+ * now, outside ENet. 0, GV_EINVAL or GV_ENET. */
+int gv_transport_send_datagram(gv_transport *t, int peer, const uint8_t *data, size_t len);
+
+/* The peer is at `to` from now on, for ENet as for datagrams: its NAT
+ * gave it a new address, which a datagram authenticated as its own has
+ * shown. */
+void gv_transport_peer_move(gv_transport *t, int peer, const gv_addr *to);
+
 /* Sends what is queued and frees. NULL: no-op. */
 void gv_transport_destroy(gv_transport *t);
 

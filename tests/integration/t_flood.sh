@@ -1,7 +1,8 @@
 # Hostile lobby members, measured with gvoip-load: a player flooding at 20
 # times its voice budget is removed for "flooding" while eight others keep
-# their loss and latency; players sending malformed messages or VOICE_RELAY
-# in another's name are dropped, counted, and never heard as anyone.
+# their loss and latency; players sending malformed messages, VOICE_RELAY
+# in another's name or voice datagrams under another's receiver index are
+# dropped, counted, and never heard as anyone.
 source "$(dirname "$0")/lib.sh"
 
 LOAD="${GVOIP_BUILD_DIR:?}/tools/load/gvoip-load"
@@ -66,6 +67,10 @@ within "$(val "$TMP/hostile.out" loss_pct)" "$base_loss" 1 || fail "others lost 
 malformed=$(val "$TMP/server-stats.json" malformed)
 [ "$malformed" -ge 32 ] || fail "the server counted $malformed malformed messages, expected at least 32"
 [ "$(val "$TMP/server-stats.json" over_budget)" -gt 0 ] || fail "the server counted no over-budget messages"
+# The impostor's voice datagrams under a neighbour's receiver index cannot
+# carry that player's tag: counted, and charged to nobody (no normal
+# player was removed, above).
+[ "$(val "$TMP/server-stats.json" auth_failed)" -gt 0 ] || fail "forged voice datagrams were not counted"
 
 echo "flood: loss $base_loss% -> $flood_loss%, p95 $base_p95 -> $flood_p95 ms, flooder removed after" \
   "$(val "$TMP/flood.out" removed_after_s flood) s; server counted $malformed malformed"

@@ -76,7 +76,7 @@ static void run(const scen *sc)
         case OP_PUSH:
             for (uint64_t k = 0; k < st->arg; k++) {
                 gv_coalesce_item *h = gv_coalesce_next(&c);
-                h->msg[0] = (uint8_t)k;
+                h->payload[0] = (uint8_t)k;
                 got = gv_coalesce_push(&c, 7, 0, 1, now);
             }
             break;

@@ -31,14 +31,42 @@ static const decode_case decode_cases[] = {
     CASE("hello missing token length", GV_EMALFORMED, 0x20, 1, 'a', 0),
     CASE("hello with a short token", GV_EMALFORMED, 0x20, 1, 'a', 0, 3, 1, 2, 3),
     CASE("hello with trailing bytes", GV_EMALFORMED, 0x20, 1, 'a', 0, 0, 0xff),
-    CASE("welcome empty list", 0, 0x21, 0x00, 0x02, 3, 'b', 'o', 'b', 0x00, 0x00),
-    CASE("welcome one player", 0, 0x21, 0x00, 0x03, 1, 'c', 0x00, 0x01, 0x00, 0x01, 1, 'h'),
-    CASE("welcome count larger than list", GV_EMALFORMED, 0x21, 0x00, 0x03, 1, 'c', 0x00, 0x02, 0x00, 0x01, 1, 'h'),
-    CASE("welcome count over the maximum", GV_EMALFORMED, 0x21, 0x00, 0x03, 1, 'c', 0xff, 0xff),
-    CASE("welcome with an invalid name", GV_EMALFORMED, 0x21, 0x00, 0x02, 1, 0x01, 0x00, 0x00),
-    CASE("welcome with an empty name", GV_EMALFORMED, 0x21, 0x00, 0x02, 0, 0x00, 0x00),
-    CASE("player joined", 0, 0x22, 0x00, 0x05, 2, 'e', 'd'),
-    CASE("player joined, name with bad UTF-8", GV_EMALFORMED, 0x22, 0x00, 0x05, 2, 0xc3, 0x28),
+    /* WELCOME: id, name, index, slot, epoch, count, then per player id,
+     * name, slot, epoch and the 48-bit counter of their next packet. */
+    CASE("welcome empty list", 0, 0x21, 0x00, 0x02, 3, 'b', 'o', 'b', 0x00, 0x05, 0x03, 0xde, 0xad, 0xbe, 0xef, 0x00,
+         0x00),
+    CASE("welcome one player", 0, 0x21, 0x00, 0x03, 1, 'c', 0x01, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01,
+         0x00, 0x01, 1, 'h', 0x01, 0x12, 0x34, 0x56, 0x78, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00),
+    CASE("welcome, a counter at 2^48 - 1", 0, 0x21, 0x00, 0x03, 1, 'c', 0x01, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01,
+         0x00, 0x01, 0x00, 0x01, 1, 'h', 0x01, 0x12, 0x34, 0x56, 0x78, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff),
+    CASE("welcome count larger than list", GV_EMALFORMED, 0x21, 0x00, 0x03, 1, 'c', 0x01, 0x02, 0x00, 0x00, 0x00,
+         0x00, 0x01, 0x00, 0x02, 0x00, 0x01, 1, 'h', 0x01, 0x12, 0x34, 0x56, 0x78, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00),
+    CASE("welcome count over the maximum", GV_EMALFORMED, 0x21, 0x00, 0x03, 1, 'c', 0x00, 0x05, 0x03, 0, 0, 0, 1,
+         0xff, 0xff),
+    CASE("welcome with an invalid name", GV_EMALFORMED, 0x21, 0x00, 0x02, 1, 0x01, 0x00, 0x05, 0x03, 0, 0, 0, 1, 0x00,
+         0x00),
+    CASE("welcome with an empty name", GV_EMALFORMED, 0x21, 0x00, 0x02, 0, 0x00, 0x05, 0x03, 0, 0, 0, 1, 0x00, 0x00),
+    CASE("welcome, a player with an invalid name", GV_EMALFORMED, 0x21, 0x00, 0x03, 1, 'c', 0x01, 0x02, 0x00, 0, 0,
+         0, 1, 0x00, 0x01, 0x00, 0x01, 1, 0x7f, 0x01, 0x12, 0x34, 0x56, 0x78, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00),
+    CASE("welcome in the version 2 layout", GV_EMALFORMED, 0x21, 0x00, 0x03, 1, 'c', 0x00, 0x01, 0x00, 0x01, 1, 'h'),
+    CASE("welcome cut in its index", GV_EMALFORMED, 0x21, 0x00, 0x02, 3, 'b', 'o', 'b', 0x00),
+    CASE("welcome cut in its epoch", GV_EMALFORMED, 0x21, 0x00, 0x02, 3, 'b', 'o', 'b', 0x00, 0x05, 0x03, 0xde, 0xad),
+    CASE("welcome without its count", GV_EMALFORMED, 0x21, 0x00, 0x02, 3, 'b', 'o', 'b', 0x00, 0x05, 0x03, 0xde,
+         0xad, 0xbe, 0xef),
+    CASE("welcome, a player without slot or epoch", GV_EMALFORMED, 0x21, 0x00, 0x03, 1, 'c', 0x01, 0x02, 0x00, 0x00,
+         0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x01, 1, 'h'),
+    CASE("welcome, a player's counter cut short", GV_EMALFORMED, 0x21, 0x00, 0x03, 1, 'c', 0x01, 0x02, 0x00, 0x00,
+         0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x01, 1, 'h', 0x01, 0x12, 0x34, 0x56, 0x78, 0x00, 0x00, 0x00, 0x00, 0x01),
+    CASE("welcome with trailing bytes", GV_EMALFORMED, 0x21, 0x00, 0x02, 3, 'b', 'o', 'b', 0x00, 0x05, 0x03, 0xde,
+         0xad, 0xbe, 0xef, 0x00, 0x00, 0x00),
+    /* PLAYER_JOINED: id, name, slot, epoch. */
+    CASE("player joined", 0, 0x22, 0x00, 0x05, 2, 'e', 'd', 0x07, 0xca, 0xfe, 0xba, 0xbe),
+    CASE("player joined, name with bad UTF-8", GV_EMALFORMED, 0x22, 0x00, 0x05, 2, 0xc3, 0x28, 0x07, 0xca, 0xfe,
+         0xba, 0xbe),
+    CASE("player joined in the version 2 layout", GV_EMALFORMED, 0x22, 0x00, 0x05, 2, 'e', 'd'),
+    CASE("player joined cut in its epoch", GV_EMALFORMED, 0x22, 0x00, 0x05, 2, 'e', 'd', 0x07, 0xca, 0xfe, 0xba),
+    CASE("player joined with a trailing byte", GV_EMALFORMED, 0x22, 0x00, 0x05, 2, 'e', 'd', 0x07, 0xca, 0xfe, 0xba,
+         0xbe, 0x00),
     CASE("player left", 0, 0x23, 0x00, 0x05),
     CASE("player left truncated", GV_EMALFORMED, 0x23, 0x00),
     CASE("refuse", 0, 0x24, 0x02, 4, 'f', 'u', 'l', 'l'),
@@ -46,18 +74,25 @@ static const decode_case decode_cases[] = {
     CASE("refuse text over the maximum", GV_EMALFORMED, 0x24, 0x02, 0xff),
     CASE("loss report", 0, 0x25, 0x00, 0x02, 0x00, 0x32),
     CASE("loss report over 1000 permille", GV_EMALFORMED, 0x25, 0x00, 0x02, 0x03, 0xe9),
-    CASE("voice", 0, 0x30, 0x00, 0x01, 0x00, 0x00, 0x03, 0xc0, 0x01, 0xf8, 0xff, 0xfe),
-    CASE("voice with no payload", GV_EMALFORMED, 0x30, 0x00, 0x01, 0x00, 0x00, 0x03, 0xc0, 0x01),
+    /* Over ENet, voice is only the raw baseline: Opus travels in voice
+     * datagrams (gv_datagram). The payload here is one stereo frame. */
+    CASE("raw voice", 0, 0x30, 0x00, 0x01, 0x00, 0x00, 0x03, 0xc0, 0x10, 0x3f, 0x80, 0, 0, 0xbf, 0x80, 0, 0),
+    CASE("raw voice, marker and echo", 0, 0x30, 0x00, 0x01, 0x00, 0x00, 0x03, 0xc0, 0x13, 0x3f, 0x80, 0, 0, 0xbf,
+         0x80, 0, 0),
+    CASE("raw voice of one byte", 0, 0x30, 0x00, 0x01, 0x00, 0x00, 0x03, 0xc0, 0x10, 0x00),
+    CASE("opus voice", GV_EMALFORMED, 0x30, 0x00, 0x01, 0x00, 0x00, 0x03, 0xc0, 0x01, 0xf8, 0xff, 0xfe),
+    CASE("voice with no flags", GV_EMALFORMED, 0x30, 0x00, 0x01, 0x00, 0x00, 0x03, 0xc0, 0x00, 0xf8, 0xff, 0xfe),
+    CASE("raw voice with no payload", GV_EMALFORMED, 0x30, 0x00, 0x01, 0x00, 0x00, 0x03, 0xc0, 0x10),
     CASE("voice header cut short", GV_EMALFORMED, 0x30, 0x00, 0x01, 0x00),
-    CASE("voice with a redundant copy", 0, 0x30, 0x00, 0x02, 0x00, 0x00, 0x07, 0x80, 0x08, 0xf8, 0xff, 0xf8, 0xfe, 0x02),
-    CASE("redundant copy longer than the payload", GV_EMALFORMED, 0x30, 0x00, 0x02, 0x00, 0x00, 0x03, 0xc0, 0x08,
-         0xf8, 0xff, 0x03),
-    CASE("redundant copy leaving no packet", GV_EMALFORMED, 0x30, 0x00, 0x02, 0x00, 0x00, 0x03, 0xc0, 0x08, 0xf8,
-         0xfe, 0x02),
-    CASE("redundant copy of no bytes", GV_EMALFORMED, 0x30, 0x00, 0x02, 0x00, 0x00, 0x03, 0xc0, 0x08, 0xf8, 0x00),
+    CASE("opus voice with a redundant copy", GV_EMALFORMED, 0x30, 0x00, 0x02, 0x00, 0x00, 0x07, 0x80, 0x08, 0xf8, 0xff,
+         0xf8, 0xfe, 0x02),
     CASE("redundant raw audio", GV_EMALFORMED, 0x30, 0x00, 0x02, 0x00, 0x00, 0x03, 0xc0, 0x18, 0xf8, 0xff, 0xf8,
          0xfe, 0x02),
-    CASE("voice relay", 0, 0x31, 0x00, 0x07, 0x00, 0x01, 0x00, 0x00, 0x03, 0xc0, 0x00, 0xf8),
+    CASE("raw voice relay", 0, 0x31, 0x00, 0x07, 0x00, 0x01, 0x00, 0x00, 0x03, 0xc0, 0x10, 0x3f, 0x80, 0, 0, 0xbf,
+         0x80, 0, 0),
+    CASE("opus voice relay", GV_EMALFORMED, 0x31, 0x00, 0x07, 0x00, 0x01, 0x00, 0x00, 0x03, 0xc0, 0x00, 0xf8),
+    CASE("raw voice relay with no payload", GV_EMALFORMED, 0x31, 0x00, 0x07, 0x00, 0x01, 0x00, 0x00, 0x03, 0xc0,
+         0x10),
     CASE("position", 0, 0x32, 0x00, 0x07, 0xc1, 0x20, 0, 0, 0, 0, 0, 0, 0x40, 0x20, 0, 0, 0, 0, 0, 0, 0xbf, 0x80, 0, 0,
          0, 0, 0, 0),
     CASE("position with trailing byte", GV_EMALFORMED, 0x32, 0x00, 0x07, 0xc1, 0x20, 0, 0, 0, 0, 0, 0, 0x40, 0x20, 0,
@@ -108,46 +143,140 @@ static void test_decode_table(void **state)
     }
 }
 
+/* The raw baseline, the only voice ENet carries now, both ways and with
+ * the sender or without, at the limits of its length: ENet fragments
+ * what exceeds the MTU. */
 static void test_voice_roundtrip(void **state)
 {
     (void)state;
-    uint8_t payload[GV_VOICE_PAYLOAD_MAX];
+    static uint8_t payload[GV_RAW_PAYLOAD + 1];
     for (size_t i = 0; i < sizeof payload; i++)
         payload[i] = (uint8_t)(i * 7);
-    uint8_t buf[GV_MTU];
-    static const uint16_t lens[] = {1, 60, 1275};
-    for (size_t i = 0; i < 3; i++) {
-        gv_msg m = {.type = GV_MSG_VOICE_RELAY};
-        m.u.voice.sender = 4242;
-        m.u.voice.seq = 65535;
-        m.u.voice.ts = 0xfffffff0u;
-        m.u.voice.flags = GV_VOICE_MARKER;
-        m.u.voice.len = lens[i];
-        m.u.voice.payload = payload;
-        int n = gv_msg_encode(&m, buf, sizeof buf);
-        assert_int_equal(n, GV_VOICE_RELAY_HEADER + lens[i]);
-        gv_msg d;
-        assert_int_equal(gv_msg_decode(buf, (size_t)n, &d), 0);
-        assert_int_equal(d.type, GV_MSG_VOICE_RELAY);
-        assert_int_equal(d.u.voice.sender, 4242);
-        assert_int_equal(d.u.voice.seq, 65535);
-        assert_int_equal(d.u.voice.ts, 0xfffffff0u);
-        assert_int_equal(d.u.voice.flags, GV_VOICE_MARKER);
-        assert_int_equal(d.u.voice.len, lens[i]);
-        assert_memory_equal(d.u.voice.payload, payload, lens[i]);
+    static uint8_t buf[GV_VOICE_RELAY_HEADER + GV_RAW_PAYLOAD + 1], quiet[sizeof buf];
+    static const uint16_t lens[] = {1, 8, GV_MTU, GV_RAW_PAYLOAD};
+    static const uint8_t types[] = {GV_MSG_VOICE, GV_MSG_VOICE_RELAY};
+    for (size_t t = 0; t < sizeof types; t++) {
+        for (size_t i = 0; i < sizeof lens / sizeof lens[0]; i++) {
+            int relay = types[t] == GV_MSG_VOICE_RELAY;
+            gv_msg m = {.type = types[t]};
+            m.u.voice.sender = 4242;
+            m.u.voice.seq = 65535;
+            m.u.voice.ts = 0xfffffff0u;
+            m.u.voice.flags = GV_VOICE_RAW | GV_VOICE_MARKER;
+            m.u.voice.level = 30;
+            m.u.voice.len = lens[i];
+            m.u.voice.payload = payload;
+            int n = gv_msg_encode(&m, buf, sizeof buf);
+            assert_int_equal(n, (relay ? GV_VOICE_RELAY_HEADER : GV_VOICE_HEADER) + lens[i]);
+            /* The level is not on the ENet wire. */
+            m.u.voice.level = 127;
+            assert_int_equal(gv_msg_encode(&m, quiet, sizeof quiet), n);
+            assert_memory_equal(quiet, buf, (size_t)n);
+            gv_msg d;
+            assert_int_equal(gv_msg_decode(buf, (size_t)n, &d), 0);
+            assert_int_equal(d.type, types[t]);
+            assert_int_equal(d.u.voice.sender, relay ? 4242 : 0);
+            assert_int_equal(d.u.voice.seq, 65535);
+            assert_int_equal(d.u.voice.ts, 0xfffffff0u);
+            assert_int_equal(d.u.voice.flags, GV_VOICE_RAW | GV_VOICE_MARKER);
+            assert_int_equal(d.u.voice.len, lens[i]);
+            assert_memory_equal(d.u.voice.payload, payload, lens[i]);
+            /* One byte short of room is too big, not a cut message. */
+            assert_int_equal(gv_msg_encode(&m, buf, (size_t)n - 1), GV_ETOOBIG);
+        }
     }
-    gv_msg big = {.type = GV_MSG_VOICE};
-    big.u.voice.len = GV_VOICE_PAYLOAD_MAX + 1;
-    big.u.voice.payload = payload;
-    assert_int_equal(gv_msg_encode(&big, buf, sizeof buf), GV_EINVAL);
-    /* A voice message too long for Opus is refused by the parser too. */
+    /* What the encoder refuses: Opus (it travels in voice datagrams), an
+     * empty or missing payload, and more than one raw frame. */
+    static const struct {
+        uint8_t flags;
+        uint16_t len;
+        int null_payload;
+    } refused[] = {
+        {GV_VOICE_MARKER, 60, 0}, {0, 1, 0}, {GV_VOICE_REDUNDANT, 5, 0},
+        {GV_VOICE_RAW, 0, 0},     {GV_VOICE_RAW, GV_RAW_PAYLOAD + 1, 0}, {GV_VOICE_RAW, 8, 1},
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++) {
+        for (size_t t = 0; t < sizeof types; t++) {
+            gv_msg bad = {.type = types[t]};
+            bad.u.voice.flags = refused[i].flags;
+            bad.u.voice.len = refused[i].len;
+            bad.u.voice.payload = refused[i].null_payload ? NULL : payload;
+            int got = gv_msg_encode(&bad, buf, sizeof buf);
+            if (got != GV_EINVAL)
+                fail_msg("refused case %zu, type 0x%02x: got %d, want GV_EINVAL", i, types[t], got);
+        }
+    }
+    /* The parser draws the same line: a whole raw frame, and not a byte more. */
+    gv_msg d;
     memset(buf, 0, sizeof buf);
     buf[0] = GV_MSG_VOICE;
-    assert_int_equal(gv_msg_decode(buf, GV_VOICE_HEADER + GV_VOICE_PAYLOAD_MAX + 1, &big), GV_EMALFORMED);
+    buf[GV_VOICE_HEADER - 1] = GV_VOICE_RAW;
+    assert_int_equal(gv_msg_decode(buf, GV_VOICE_HEADER + GV_RAW_PAYLOAD, &d), 0);
+    assert_int_equal(d.u.voice.len, GV_RAW_PAYLOAD);
+    assert_int_equal(gv_msg_decode(buf, GV_VOICE_HEADER + GV_RAW_PAYLOAD + 1, &d), GV_EMALFORMED);
+    /* An Opus packet of a valid size is still not ENet's to carry. */
+    buf[GV_VOICE_HEADER - 1] = GV_VOICE_MARKER;
+    assert_int_equal(gv_msg_decode(buf, GV_VOICE_HEADER + 60, &d), GV_EMALFORMED);
 }
 
-/* Packet || copy || copy length, through the encoder and parser and back
- * apart, at the limits of both lengths. */
+typedef struct split_case {
+    const char *what;
+    uint8_t flags;
+    const uint8_t *payload;
+    size_t len;
+    int want; /* 0 or an error code */
+    size_t primary, copy_len; /* when want is 0 */
+} split_case;
+
+#define SPLIT(what, flags, want, primary, copy_len, ...)                                                              \
+    {what, flags, (const uint8_t[]){__VA_ARGS__}, sizeof((const uint8_t[]){__VA_ARGS__}), want, primary, copy_len}
+
+/* gv_voice_split on its own: the redundancy layout no longer crosses
+ * ENet (voice datagrams carry it), but the layout itself is unchanged. */
+static const split_case split_cases[] = {
+    SPLIT("a redundant copy", GV_VOICE_REDUNDANT, 0, 2, 2, 0xf8, 0xff, 0xf8, 0xfe, 0x02),
+    SPLIT("a redundant copy after a marker", GV_VOICE_REDUNDANT | GV_VOICE_MARKER, 0, 2, 2, 0xf8, 0xff, 0xf8, 0xfe,
+          0x02),
+    SPLIT("the shortest packet and copy", GV_VOICE_REDUNDANT, 0, 1, 1, 0xf8, 0xfe, 0x01),
+    SPLIT("no flag: all of it is the packet", 0, 0, 3, 0, 0xf8, 0xff, 0x03),
+    SPLIT("raw audio: all of it is the packet", GV_VOICE_RAW, 0, 3, 0, 0xf8, 0xff, 0x03),
+    SPLIT("redundant copy longer than the payload", GV_VOICE_REDUNDANT, GV_EMALFORMED, 0, 0, 0xf8, 0xff, 0x03),
+    SPLIT("redundant copy leaving no packet", GV_VOICE_REDUNDANT, GV_EMALFORMED, 0, 0, 0xf8, 0xfe, 0x02),
+    SPLIT("redundant copy of no bytes", GV_VOICE_REDUNDANT, GV_EMALFORMED, 0, 0, 0xf8, 0x00),
+    SPLIT("a lone length byte", GV_VOICE_REDUNDANT, GV_EMALFORMED, 0, 0, 0x01),
+    SPLIT("redundant raw audio", GV_VOICE_REDUNDANT | GV_VOICE_RAW, GV_EMALFORMED, 0, 0, 0xf8, 0xff, 0xf8, 0xfe,
+          0x02),
+};
+
+static void test_voice_split_table(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof split_cases / sizeof split_cases[0]; i++) {
+        const split_case *c = &split_cases[i];
+        size_t primary = 99, copy_len = 99;
+        const uint8_t *copy = c->payload;
+        int got = gv_voice_split(c->payload, c->len, c->flags, &primary, &copy, &copy_len);
+        if (got != c->want)
+            fail_msg("case '%s': got %d (%s), want %d", c->what, got, gv_strerror(got), c->want);
+        if (got != 0)
+            continue;
+        if (primary != c->primary || copy_len != c->copy_len)
+            fail_msg("case '%s': split %zu + %zu, want %zu + %zu", c->what, primary, copy_len, c->primary,
+                     c->copy_len);
+        if (copy != (c->copy_len ? c->payload + c->primary : NULL))
+            fail_msg("case '%s': the copy is not where it should be", c->what);
+    }
+    /* Nothing, or nowhere to say where it lies, is malformed too. */
+    size_t primary, copy_len;
+    const uint8_t *copy;
+    static const uint8_t one[] = {0xf8};
+    assert_int_equal(gv_voice_split(one, 0, 0, &primary, &copy, &copy_len), GV_EMALFORMED);
+    assert_int_equal(gv_voice_split(NULL, 1, 0, &primary, &copy, &copy_len), GV_EMALFORMED);
+    assert_int_equal(gv_voice_split(one, 1, 0, NULL, &copy, &copy_len), GV_EMALFORMED);
+}
+
+/* Packet || copy || copy length, joined and split apart again at the
+ * limits of both lengths; and refused over ENet, whose voice is raw. */
 static void test_voice_redundancy(void **state)
 {
     (void)state;
@@ -175,72 +304,127 @@ static void test_voice_redundancy(void **state)
             fail_msg("case %zu: join gave %d, want %d", c, n, cases[c].want);
         if (n < 0)
             continue;
+        size_t primary = 0, got_copy_len = 0;
+        const uint8_t *got_copy = NULL;
+        assert_int_equal(gv_voice_split(joined, (size_t)n, GV_VOICE_REDUNDANT, &primary, &got_copy, &got_copy_len),
+                         0);
+        assert_int_equal(primary, cases[c].len);
+        assert_int_equal(got_copy_len, cases[c].copy_len);
+        assert_memory_equal(joined, packet, primary);
+        assert_memory_equal(got_copy, copy, got_copy_len);
+        assert_int_equal(joined[n - 1], cases[c].copy_len);
+        /* ENet carries raw audio only: neither end lets Opus through. */
         gv_msg m = {.type = GV_MSG_VOICE};
         m.u.voice.seq = 9;
         m.u.voice.flags = GV_VOICE_REDUNDANT;
         m.u.voice.len = (uint16_t)n;
         m.u.voice.payload = joined;
-        int w = gv_msg_encode(&m, wire, sizeof wire);
-        assert_int_equal(w, GV_VOICE_HEADER + n);
+        assert_int_equal(gv_msg_encode(&m, wire, sizeof wire), GV_EINVAL);
+        memset(wire, 0, GV_VOICE_HEADER);
+        wire[0] = GV_MSG_VOICE;
+        wire[GV_VOICE_HEADER - 1] = GV_VOICE_REDUNDANT;
+        memcpy(wire + GV_VOICE_HEADER, joined, (size_t)n);
         gv_msg d;
-        assert_int_equal(gv_msg_decode(wire, (size_t)w, &d), 0);
-        size_t primary = 0, got_copy_len = 0;
-        const uint8_t *got_copy = NULL;
-        assert_int_equal(gv_voice_split(d.u.voice.payload, d.u.voice.len, d.u.voice.flags, &primary, &got_copy,
-                                        &got_copy_len),
-                         0);
-        assert_int_equal(primary, cases[c].len);
-        assert_int_equal(got_copy_len, cases[c].copy_len);
-        assert_memory_equal(d.u.voice.payload, packet, primary);
-        assert_memory_equal(got_copy, copy, got_copy_len);
+        assert_int_equal(gv_msg_decode(wire, GV_VOICE_HEADER + (size_t)n, &d), GV_EMALFORMED);
     }
-    /* Without the flag the whole payload is the packet. */
-    size_t primary = 0, copy_len = 1;
-    const uint8_t *cp = packet;
-    assert_int_equal(gv_voice_split(packet, 40, 0, &primary, &cp, &copy_len), 0);
-    assert_int_equal(primary, 40);
-    assert_null(cp);
-    assert_int_equal(copy_len, 0);
-    /* The encoder refuses a flagged payload whose lengths do not add up. */
-    gv_msg bad = {.type = GV_MSG_VOICE};
-    uint8_t odd[3] = {0xf8, 0xff, 0x05};
-    bad.u.voice.flags = GV_VOICE_REDUNDANT;
-    bad.u.voice.len = sizeof odd;
-    bad.u.voice.payload = odd;
-    assert_int_equal(gv_msg_encode(&bad, wire, sizeof wire), GV_EINVAL);
+    /* join refuses a lack of room and missing buffers. */
+    assert_int_equal(gv_voice_join(joined, 5, packet, 3, copy, 2), GV_ETOOBIG);
+    assert_int_equal(gv_voice_join(joined, 6, packet, 3, copy, 2), 6);
+    assert_int_equal(gv_voice_join(NULL, 6, packet, 3, copy, 2), GV_EINVAL);
+    assert_int_equal(gv_voice_join(joined, 6, NULL, 3, copy, 2), GV_EINVAL);
+    assert_int_equal(gv_voice_join(joined, 6, packet, 3, NULL, 2), GV_EINVAL);
 }
 
 static void test_welcome_roundtrip(void **state)
 {
     (void)state;
-    uint16_t ids[] = {1, 2, 300};
-    const char *names[] = {"host", "alice", "bj\xc3\xb6rn"};
+    const gv_msg_player self = {.id = 7, .slot = 4, .epoch = 0xdeadbeefu, .next = 12345, .name = "carol"};
+    const gv_msg_player players[] = {
+        {.id = 1, .slot = 0, .epoch = 1, .next = 0, .name = "host"},
+        {.id = 2, .slot = 255, .epoch = 0xffffffffu, .next = GV_VOICE_COUNTER_LIMIT - 1, .name = "alice"},
+        {.id = 300, .slot = 17, .epoch = 0x01020304u, .next = 0x123456789abcull, .name = "bj\xc3\xb6rn"},
+    };
+    enum { COUNT = sizeof players / sizeof players[0] };
+    /* type, id, name, index, slot, epoch, count; per player id, name,
+     * slot, epoch, next. */
+    size_t want = 1 + 2 + 1 + strlen(self.name) + 2 + 1 + 4 + 2;
+    for (size_t i = 0; i < COUNT; i++)
+        want += 2 + 1 + strlen(players[i].name) + 1 + 4 + 6;
     uint8_t buf[512];
-    int n = gv_msg_encode_welcome(7, "carol", 3, ids, names, buf, sizeof buf);
-    assert_true(n > 0);
+    int n = gv_msg_encode_welcome(&self, 0xbeef, COUNT, players, buf, sizeof buf);
+    assert_int_equal(n, want);
     gv_msg m;
     assert_int_equal(gv_msg_decode(buf, (size_t)n, &m), 0);
+    assert_int_equal(m.type, GV_MSG_WELCOME);
     assert_int_equal(m.u.welcome.id, 7);
-    assert_int_equal(m.u.welcome.count, 3);
+    assert_int_equal(m.u.welcome.name.len, 5);
+    assert_memory_equal(m.u.welcome.name.bytes, "carol", 5);
+    assert_int_equal(m.u.welcome.index, 0xbeef);
+    assert_int_equal(m.u.welcome.slot, 4);
+    assert_int_equal(m.u.welcome.epoch, 0xdeadbeefu);
+    assert_int_equal(m.u.welcome.count, COUNT);
     gv_reader r;
     gv_reader_init(&r, m.u.welcome.players, m.u.welcome.players_len);
-    for (int i = 0; i < 3; i++) {
-        uint16_t id;
-        char name[GV_NAME_MAX + 1];
-        assert_int_equal(gv_msg_next_player(&r, &id, name), 0);
-        assert_int_equal(id, ids[i]);
-        assert_string_equal(name, names[i]);
+    for (size_t i = 0; i < COUNT; i++) {
+        gv_msg_player p;
+        memset(&p, 0xa5, sizeof p);
+        assert_int_equal(gv_msg_next_player(&r, &p), 0);
+        assert_int_equal(p.id, players[i].id);
+        assert_string_equal(p.name, players[i].name);
+        assert_int_equal(p.slot, players[i].slot);
+        assert_int_equal(p.epoch, players[i].epoch);
+        assert_true(p.next == players[i].next);
     }
     assert_int_equal(gv_reader_remaining(&r), 0);
-    assert_int_equal(gv_msg_encode_welcome(7, "carol", 3, ids, names, buf, 10), GV_ETOOBIG);
+    gv_msg_player past;
+    assert_int_equal(gv_msg_next_player(&r, &past), GV_EMALFORMED);
+
+    /* Our own counter is not sent. */
+    gv_msg_player other_next = self;
+    other_next.next = 0;
+    uint8_t again[512];
+    assert_int_equal(gv_msg_encode_welcome(&other_next, 0xbeef, COUNT, players, again, sizeof again), n);
+    assert_memory_equal(again, buf, (size_t)n);
+
+    /* The bytes of the decode table's "welcome one player". */
+    static const uint8_t doc[] = {0x21, 0x00, 0x03, 1,    'c',  0x01, 0x02, 0x00, 0x00, 0x00, 0x00,
+                                  0x01, 0x00, 0x01, 0x00, 0x01, 1,    'h',  0x01, 0x12, 0x34, 0x56,
+                                  0x78, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00};
+    const gv_msg_player c = {.id = 3, .slot = 0, .epoch = 1, .name = "c"};
+    const gv_msg_player h = {.id = 1, .slot = 1, .epoch = 0x12345678u, .next = 0x100, .name = "h"};
+    assert_int_equal(gv_msg_encode_welcome(&c, 0x0102, 1, &h, buf, sizeof buf), sizeof doc);
+    assert_memory_equal(buf, doc, sizeof doc);
+    /* An empty lobby: no list to give. */
+    const size_t alone = 1 + 2 + 1 + 1 + 2 + 1 + 4 + 2;
+    assert_int_equal(gv_msg_encode_welcome(&c, 0x0102, 0, NULL, buf, sizeof buf), alone);
+    assert_int_equal(gv_msg_decode(buf, alone, &m), 0);
+    assert_int_equal(m.u.welcome.count, 0);
+    assert_int_equal(m.u.welcome.players_len, 0);
+
+    /* Too little room, to the byte. */
+    assert_int_equal(gv_msg_encode_welcome(&self, 0xbeef, COUNT, players, buf, 10), GV_ETOOBIG);
+    assert_int_equal(gv_msg_encode_welcome(&self, 0xbeef, COUNT, players, buf, (size_t)n - 1), GV_ETOOBIG);
+    /* A counter beyond 48 bits cannot be said. */
+    gv_msg_player wide[COUNT];
+    memcpy(wide, players, sizeof wide);
+    wide[2].next = GV_VOICE_COUNTER_LIMIT;
+    assert_int_equal(gv_msg_encode_welcome(&self, 0xbeef, COUNT, wide, buf, sizeof buf), GV_EINVAL);
+    wide[2].next = UINT64_MAX;
+    assert_int_equal(gv_msg_encode_welcome(&self, 0xbeef, COUNT, wide, buf, sizeof buf), GV_EINVAL);
+    /* Nor a lobby larger than the maximum, or a list that is not there. */
+    assert_int_equal(gv_msg_encode_welcome(NULL, 0xbeef, COUNT, players, buf, sizeof buf), GV_EINVAL);
+    assert_int_equal(gv_msg_encode_welcome(&self, 0xbeef, COUNT, NULL, buf, sizeof buf), GV_EINVAL);
+    assert_int_equal(gv_msg_encode_welcome(&self, 0xbeef, GV_MAX_PLAYERS + 1, players, buf, sizeof buf), GV_EINVAL);
 }
 
 static void test_control_roundtrip(void **state)
 {
     (void)state;
     uint8_t buf[256];
-    gv_msg in[4] = {{.type = GV_MSG_HELLO}, {.type = GV_MSG_PLAYER_JOINED}, {.type = GV_MSG_REFUSE},
-                    {.type = GV_MSG_LOSS_REPORT}};
+    gv_msg in[5] = {{.type = GV_MSG_HELLO},  {.type = GV_MSG_PLAYER_JOINED}, {.type = GV_MSG_PLAYER_LEFT},
+                    {.type = GV_MSG_REFUSE}, {.type = GV_MSG_LOSS_REPORT}};
+    static const int lens[5] = {1 + 1 + 5 + 1 + 7 + 1 + GV_HOST_TOKEN_LEN, 1 + 2 + 1 + 3 + 1 + 4, 1 + 2,
+                                1 + 1 + 1 + 14, 1 + 2 + 2};
     uint8_t token[GV_HOST_TOKEN_LEN] = {9};
     in[0].u.hello.name = (gv_msg_name){5, "alice"};
     in[0].u.hello.password = (const uint8_t *)"hunter2";
@@ -249,20 +433,39 @@ static void test_control_roundtrip(void **state)
     in[0].u.hello.token_len = GV_HOST_TOKEN_LEN;
     in[1].u.player.id = 9;
     in[1].u.player.name = (gv_msg_name){3, "bob"};
-    in[2].u.refuse.code = GV_REFUSE_PASSWORD;
-    in[2].u.refuse.text = "wrong password";
-    in[2].u.refuse.len = 14;
-    in[3].u.loss.id = 3;
-    in[3].u.loss.loss_permille = 1000;
-    for (int i = 0; i < 4; i++) {
+    in[1].u.player.slot = 200;
+    in[1].u.player.epoch = 0x89abcdefu;
+    /* PLAYER_LEFT says only who: its slot and epoch stay home. */
+    in[2].u.player.id = 9;
+    in[2].u.player.slot = 200;
+    in[2].u.player.epoch = 0x89abcdefu;
+    in[3].u.refuse.code = GV_REFUSE_PASSWORD;
+    in[3].u.refuse.text = "wrong password";
+    in[3].u.refuse.len = 14;
+    in[4].u.loss.id = 3;
+    in[4].u.loss.loss_permille = 1000;
+    for (int i = 0; i < 5; i++) {
         int n = gv_msg_encode(&in[i], buf, sizeof buf);
-        assert_true(n > 0);
+        if (n != lens[i])
+            fail_msg("message 0x%02x: encoded %d bytes, want %d", in[i].type, n, lens[i]);
         gv_msg out;
         assert_int_equal(gv_msg_decode(buf, (size_t)n, &out), 0);
         assert_int_equal(out.type, in[i].type);
         uint8_t again[256];
         assert_int_equal(gv_msg_encode(&out, again, sizeof again), n);
         assert_memory_equal(again, buf, (size_t)n);
+        if (out.type == GV_MSG_PLAYER_JOINED) {
+            assert_int_equal(out.u.player.id, 9);
+            assert_int_equal(out.u.player.name.len, 3);
+            assert_memory_equal(out.u.player.name.bytes, "bob", 3);
+            assert_int_equal(out.u.player.slot, 200);
+            assert_int_equal(out.u.player.epoch, 0x89abcdefu);
+            /* slot then epoch, big-endian, after the name. */
+            static const uint8_t tail[] = {200, 0x89, 0xab, 0xcd, 0xef};
+            assert_memory_equal(buf + n - sizeof tail, tail, sizeof tail);
+        }
+        if (out.type == GV_MSG_PLAYER_LEFT)
+            assert_int_equal(out.u.player.id, 9);
     }
 }
 
@@ -401,7 +604,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decode_table),   cmocka_unit_test(test_voice_roundtrip),
-        cmocka_unit_test(test_voice_redundancy),
+        cmocka_unit_test(test_voice_split_table), cmocka_unit_test(test_voice_redundancy),
         cmocka_unit_test(test_welcome_roundtrip), cmocka_unit_test(test_control_roundtrip),
         cmocka_unit_test(test_position_roundtrip),
         cmocka_unit_test(test_names),          cmocka_unit_test(test_name_suffix),

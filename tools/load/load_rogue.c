@@ -9,6 +9,7 @@
 #include "gvoip/error.h"
 #include "load_swarm.h"
 #include "packet/gv_msg.h"
+#include "session/gv_datagram.h"
 #include "session/gv_noise.h"
 #include "session/gv_seal.h"
 #include "session/gv_session.h"
@@ -27,6 +28,7 @@ struct load_rogue {
     uint8_t password[GV_PASSWORD_MAX];
     size_t password_len;
     uint16_t id;
+    uint16_t index; /* the receiver index our voice datagrams would carry */
     unsigned step;
     uint16_t seq;
     uint32_t ts;
@@ -100,6 +102,7 @@ static void on_receive(load_rogue *r, uint8_t channel, const uint8_t *data, size
         return;
     if (m.type == GV_MSG_WELCOME && r->state == ROGUE_HELLO) {
         r->id = m.u.welcome.id;
+        r->index = m.u.welcome.index;
         r->state = ROGUE_JOINED;
         r->rep.joined = 1;
     } else if (m.type == GV_MSG_REFUSE) {
@@ -137,11 +140,14 @@ void load_rogue_service(load_rogue *r, uint64_t now_us)
     gv_transport_flush(r->t);
 }
 
-/* VOICE_RELAY is the server's message; a client sending one, whatever id
- * it names, must be dropped as malformed, never relayed. */
+/* Speaking as someone else, two ways in turn. VOICE_RELAY is the server's
+ * message: a client sending one, whatever id it names, is malformed and
+ * never relayed. A voice datagram under another player's receiver index
+ * (a neighbour of ours) cannot carry their tag: it is dropped unheard and
+ * counted, and costs that player nothing. */
 static void impersonate(load_rogue *r, uint16_t victim, uint64_t now_us)
 {
-    uint8_t payload[60];
+    uint8_t payload[60], d[GV_MTU];
     load_swarm_fill_payload(payload, sizeof payload, 20, now_us, LOAD_KIND_IMPOSTOR);
     gv_msg m = {.type = GV_MSG_VOICE_RELAY};
     m.u.voice.sender = victim;
@@ -150,7 +156,15 @@ static void impersonate(load_rogue *r, uint16_t victim, uint64_t now_us)
     r->ts += 960;
     m.u.voice.len = sizeof payload;
     m.u.voice.payload = payload;
-    send_msg(r, GV_CH_VOICE, &m);
+    if (r->seq % 2) {
+        m.u.voice.flags = GV_VOICE_RAW;
+        send_msg(r, GV_CH_VOICE, &m);
+        return;
+    }
+    m.type = GV_MSG_VOICE;
+    int n = gv_datagram_seal_up(r->seal, (uint16_t)(r->index ^ 1), r->seq, &m, d, sizeof d);
+    if (n > 0)
+        gv_transport_send_datagram(r->t, 0, d, (size_t)n);
 }
 
 /* One of a rotation of messages a correct client never sends. */
@@ -164,6 +178,7 @@ static void misbehave(load_rogue *r, uint64_t now_us)
     r->ts += 960;
     voice.u.voice.len = sizeof payload;
     voice.u.voice.payload = payload;
+    voice.u.voice.flags = GV_VOICE_RAW;
     switch (r->step++ % 6) {
     case 0: /* an unknown type */
         randombytes_buf(raw, sizeof raw);

@@ -58,7 +58,10 @@ static void usage(FILE *f)
             "  --stats FILE      also write the final stats line to FILE\n"
             "  --idle-timeout S  forget a silent client after S seconds (default 60)\n"
             "  --max-clients N   distinct client addresses at once (default 1024)\n"
-            "prints {\"event\":\"listening\",\"port\":N} when ready and a stats line at exit.\n");
+            "  --rebind-at S     at S seconds give every client a new upstream port, as a NAT\n"
+            "                    that lost its mappings; repeat for more (at most %d)\n"
+            "prints {\"event\":\"listening\",\"port\":N} when ready and a stats line at exit.\n",
+            NETEM_RELAY_MAX_REBINDS);
 }
 
 static int bad(const char *what, const char *value)
@@ -187,6 +190,14 @@ static int parse_options(int argc, char **argv, options *o)
             if (parse_number(v, 1, 65536, &num) < 0 || num != floor(num))
                 return bad("--max-clients takes 1..65536", v);
             o->relay.max_clients = (size_t)num;
+        } else if (!strcmp(name, "rebind-at")) {
+            if (parse_number(v, 0, 1e7, &num) < 0 || num <= 0)
+                return bad("--rebind-at takes a positive number of seconds", v);
+            if (o->relay.rebind_count == NETEM_RELAY_MAX_REBINDS) {
+                fprintf(stderr, "gvoip-netem: --rebind-at is allowed at most %d times\n", NETEM_RELAY_MAX_REBINDS);
+                return EXIT_USAGE;
+            }
+            o->relay.rebind_at_s[o->relay.rebind_count++] = num;
         } else if (!strcmp(name, "schedule")) {
             o->schedule_path = v;
         } else if (!strcmp(name, "capture")) {

@@ -72,6 +72,9 @@ struct netem_relay {
     uint64_t start_us, stop_us;
     uint64_t sched_next_us; /* relative to start_us */
     int sched_warned;
+    uint64_t rebind_us[NETEM_RELAY_MAX_REBINDS]; /* relative to start_us, ascending */
+    size_t next_rebind;                          /* the first of them still to come */
+    uint64_t rebinds;                            /* upstream sockets replaced */
     unsigned char buf[65536];
 };
 
@@ -199,16 +202,29 @@ int netem_relay_create(const netem_relay_config *cfg, netem_relay **out, char *w
     if (!cfg || !out || !cfg->listen_host || !cfg->to_host || !cfg->max_pending || !cfg->max_pending_bytes ||
         !cfg->max_clients || cfg->max_clients > (1u << 20) || !(cfg->idle_timeout_s > 0) ||
         netem_model_params_check(&cfg->params[NETEM_UP]) < 0 ||
-        netem_model_params_check(&cfg->params[NETEM_DOWN]) < 0) {
+        netem_model_params_check(&cfg->params[NETEM_DOWN]) < 0 || cfg->rebind_count > NETEM_RELAY_MAX_REBINDS) {
         say(why, why_len, "bad relay configuration");
         return GV_EINVAL;
     }
+    for (size_t i = 0; i < cfg->rebind_count; i++)
+        if (!(cfg->rebind_at_s[i] > 0 && cfg->rebind_at_s[i] <= 1e7)) {
+            say(why, why_len, "bad rebind time");
+            return GV_EINVAL;
+        }
     int rc = GV_ENOMEM;
     netem_relay *r = calloc(1, sizeof *r);
     if (!r)
         goto out;
     r->cfg = *cfg;
     r->listen_fd = -1;
+    /* Sorted once here, so the loop only ever looks at the next one. */
+    for (size_t i = 0; i < cfg->rebind_count; i++) {
+        uint64_t at = (uint64_t)(cfg->rebind_at_s[i] * 1e6);
+        size_t j = i;
+        for (; j > 0 && r->rebind_us[j - 1] > at; j--)
+            r->rebind_us[j] = r->rebind_us[j - 1];
+        r->rebind_us[j] = at;
+    }
     r->maps = calloc(cfg->max_clients, sizeof *r->maps);
     size_t index_size = 4;
     while (index_size < 2 * cfg->max_clients)
@@ -307,6 +323,18 @@ int netem_relay_port(const netem_relay *r)
     return r ? r->port : GV_EINVAL;
 }
 
+/* A socket connected to the server, on an ephemeral port of its own; -1
+ * when it cannot be made. */
+static int open_upstream(const netem_relay *r)
+{
+    int fd = socket(r->to.ss_family, SOCK_DGRAM, 0);
+    if (fd >= 0 && (set_nonblocking(fd) < 0 || connect(fd, (const struct sockaddr *)&r->to, r->to_len) < 0)) {
+        close(fd);
+        fd = -1;
+    }
+    return fd;
+}
+
 /* The mapping for a client address, opened on first sight; -1 when the
  * table is full or the upstream socket cannot be made. */
 static long mapping_for(netem_relay *r, const struct sockaddr_storage *addr, socklen_t addrlen)
@@ -321,10 +349,8 @@ static long mapping_for(netem_relay *r, const struct sockaddr_storage *addr, soc
     size_t s = 0;
     while (r->maps[s].fd >= 0)
         s++;
-    int fd = socket(r->to.ss_family, SOCK_DGRAM, 0);
-    if (fd < 0 || set_nonblocking(fd) < 0 || connect(fd, (const struct sockaddr *)&r->to, r->to_len) < 0) {
-        if (fd >= 0)
-            close(fd);
+    int fd = open_upstream(r);
+    if (fd < 0) {
         r->clients_refused++;
         return -1;
     }
@@ -491,19 +517,49 @@ static void receive_clients(netem_relay *r)
     }
 }
 
-static void receive_server(netem_relay *r, uint32_t slot)
+/* Returns 1 when it stopped at the end of a batch, with more possibly
+ * waiting, and 0 when the socket had nothing more to read. */
+static int receive_server(netem_relay *r, uint32_t slot)
 {
     for (int i = 0; i < RECV_BATCH_CLIENT; i++) {
         ssize_t n = recv(r->maps[slot].fd, r->buf, sizeof r->buf, 0);
         if (n < 0) {
             if (errno == EINTR)
                 continue;
-            return;
+            return 0;
         }
         uint64_t now = now_us();
         r->maps[slot].last_us = now;
         impair(r, NETEM_DOWN, slot, (size_t)n, now);
     }
+    return 1;
+}
+
+/* A NAT that lost its mappings: every client gets a new upstream port, so
+ * the server sees its next datagrams come from a new address and what it
+ * still sends to the old port is lost (the kernel drops it). A mapping keeps
+ * its slot and generation, so datagrams waiting in the delay queues leave
+ * through the new socket. */
+static void rebind_upstreams(netem_relay *r)
+{
+    for (size_t s = 0; s < r->cfg.max_clients; s++) {
+        mapping *m = &r->maps[s];
+        if (m->fd < 0)
+            continue;
+        /* What reached the old port before the NAT forgot it still gets through. */
+        while (receive_server(r, (uint32_t)s))
+            ;
+        /* Opened while the old socket still holds its port, so the kernel
+         * has to pick another one. Without a new socket (out of descriptors)
+         * the client keeps its port, and rebinds does not count it. */
+        int fd = open_upstream(r);
+        if (fd < 0)
+            continue;
+        close(m->fd);
+        m->fd = fd;
+        r->rebinds++;
+    }
+    r->pfds_dirty = 1;
 }
 
 static uint64_t min_u64(uint64_t a, uint64_t b)
@@ -524,6 +580,10 @@ int netem_relay_run(netem_relay *r, int stop_fd, double duration_s)
         uint64_t now = now_us();
         if (now >= end)
             break;
+        while (r->next_rebind < r->cfg.rebind_count && now - r->start_us >= r->rebind_us[r->next_rebind]) {
+            rebind_upstreams(r);
+            r->next_rebind++;
+        }
         if (now - r->start_us >= r->sched_next_us)
             apply_schedule(r, now);
         release_due(r, now);
@@ -538,6 +598,8 @@ int netem_relay_run(netem_relay *r, int stop_fd, double duration_s)
         uint64_t wake = min_u64(end, next_expiry);
         if (r->sched_next_us != UINT64_MAX)
             wake = min_u64(wake, r->start_us + r->sched_next_us);
+        if (r->next_rebind < r->cfg.rebind_count)
+            wake = min_u64(wake, r->start_us + r->rebind_us[r->next_rebind]);
         uint64_t due;
         if (netem_heap_peek(r->heap, &due))
             wake = min_u64(wake, due);
@@ -593,9 +655,11 @@ int netem_relay_write_stats(const netem_relay *r, FILE *f)
     netem_model_stats m[2];
     for (int d = 0; d < 2; d++)
         netem_model_get_stats(r->model[d], &m[d]);
-    fprintf(f, "{\"event\":\"stats\",\"elapsed_s\":%.3f,\"seed\":%llu,\"clients\":%llu,\"clients_refused\":%llu,",
+    fprintf(f,
+            "{\"event\":\"stats\",\"elapsed_s\":%.3f,\"seed\":%llu,\"clients\":%llu,\"clients_refused\":%llu,"
+            "\"rebinds\":%llu,",
             elapsed, (unsigned long long)r->cfg.seed, (unsigned long long)r->clients_total,
-            (unsigned long long)r->clients_refused);
+            (unsigned long long)r->clients_refused, (unsigned long long)r->rebinds);
     write_dir(f, "up", &m[NETEM_UP], &r->st[NETEM_UP], r->pending_count[NETEM_UP]);
     fputc(',', f);
     write_dir(f, "down", &m[NETEM_DOWN], &r->st[NETEM_DOWN], r->pending_count[NETEM_DOWN]);

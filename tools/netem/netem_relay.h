@@ -1,7 +1,9 @@
 /* The relay itself: one listening UDP socket for clients, one connected
  * upstream socket per client address (so the server sees one address per
  * client), a netem_model per direction and a heap of datagrams waiting for
- * their release time. Single-threaded, driven by poll(). */
+ * their release time. Single-threaded, driven by poll(). At the rebind
+ * times every upstream socket is replaced by one on a new port, as a NAT
+ * does when it loses its mappings. */
 #ifndef NETEM_RELAY_H
 #define NETEM_RELAY_H
 
@@ -11,6 +13,8 @@
 
 #include "netem_model.h"
 #include "netem_schedule.h"
+
+#define NETEM_RELAY_MAX_REBINDS 8
 
 typedef struct netem_relay_config {
     const char *listen_host;          /* "127.0.0.1" */
@@ -25,6 +29,8 @@ typedef struct netem_relay_config {
     size_t max_pending;               /* 65536 datagrams held at once */
     size_t max_pending_bytes;         /* 64 MiB held at once */
     size_t max_clients;               /* 1024 mappings at once */
+    double rebind_at_s[NETEM_RELAY_MAX_REBINDS]; /* (0, 1e7] s after the start, any order */
+    size_t rebind_count;              /* 0 = never rebind */
 } netem_relay_config;
 
 typedef struct netem_relay netem_relay;
