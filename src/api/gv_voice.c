@@ -529,9 +529,10 @@ static int capture_frame(gv_voice *v, gv_link *link)
      * speaking. */
     int active = gv_vad_active(v->vad);
     for (int i = 0; i < count && rc >= 0; i++)
-        rc = send_frame(v, link, send[i], v->ts - (uint32_t)((count - 1 - i) * v->frame_samples), i < count - 1,
-                        !active);
-    v->ts += (uint32_t)v->frame_samples;
+        rc = send_frame(v, link, send[i],
+                        (v->ts + GV_VOICE_TS_WRAP - (uint32_t)((count - 1 - i) * v->frame_samples)) % GV_VOICE_TS_WRAP,
+                        i < count - 1, !active);
+    v->ts = (v->ts + (uint32_t)v->frame_samples) % GV_VOICE_TS_WRAP;
     v->transmitting = count > 0;
     int on = count > 0 && active;
     uint16_t own = (uint16_t)gv_link_id(link);

@@ -188,6 +188,12 @@ int gv_msg_next_player(gv_reader *list, gv_msg_player *out);
 
 /* Voice counters and their nonces have 48 bits (gv_datagram). */
 #define GV_VOICE_COUNTER_LIMIT ((uint64_t)1 << 48)
+/* Voice timestamps travel in 2.5 ms ticks (120 samples at 48 kHz: every
+ * Opus frame is a whole number of them), 16 bits of them; a sender's
+ * clock turns over at GV_VOICE_TS_WRAP samples, a whole number of those
+ * turns (and of raw frames), where 2^32 is not. */
+#define GV_VOICE_TICK 120u
+#define GV_VOICE_TS_WRAP (GV_VOICE_TICK * 65536u * 512u)
 
 /* A payload with GV_VOICE_REDUNDANT is this packet, then a copy of the
  * previous one (sequence number - 1, the frame just before), then the

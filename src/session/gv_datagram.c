@@ -24,6 +24,9 @@
 #define NONCE_DOWN 5
 #define NONCE_HERE 6
 
+/* How far behind the newest timestamp a relayed one may be read: 10 s. */
+#define TICKS_BEHIND 4096u
+
 _Static_assert(GV_SEAL_CHANNELS <= NONCE_UP, "voice nonces never meet a channel's");
 
 gv_datagram_kind gv_datagram_kind_of(const uint8_t *d, size_t len)
@@ -100,7 +103,7 @@ static int voice_ok(const gv_msg *voice)
     return voice && (voice->type == GV_MSG_VOICE || voice->type == GV_MSG_VOICE_RELAY) &&
            !(voice->u.voice.flags & ~(CLEAR_FLAGS | GV_VOICE_QUIET)) && voice->u.voice.payload &&
            voice->u.voice.len > 0 && voice->u.voice.len <= GV_VOICE_PAYLOAD_MAX &&
-           voice->u.voice.ts % GV_DATAGRAM_TICK == 0 &&
+           voice->u.voice.ts % GV_VOICE_TICK == 0 &&
            gv_voice_split(voice->u.voice.payload, voice->u.voice.len, voice->u.voice.flags, &primary, &copy,
                           &copy_len) == 0;
 }
@@ -128,7 +131,7 @@ int gv_datagram_seal_up(gv_seal *seal, uint16_t index, uint64_t counter, const g
     out[0] = (uint8_t)(KIND_UP | (voice->u.voice.flags & CLEAR_FLAGS));
     put_index(out, index);
     put_be16(out + 2, (uint16_t)counter);
-    put_be16(out + 4, (uint16_t)(voice->u.voice.ts / GV_DATAGRAM_TICK));
+    put_be16(out + 4, (uint16_t)(voice->u.voice.ts / GV_VOICE_TICK));
     uint8_t nonce[GV_SEAL_NONCE];
     nonce_up(nonce, NONCE_UP, counter);
     int n = seal_body(seal, nonce, out, GV_DATAGRAM_UP_HEADER, voice, out + GV_DATAGRAM_UP_HEADER,
@@ -227,7 +230,7 @@ int gv_datagram_open_up(gv_seal *seal, gv_seal_window *w, const uint8_t *d, size
     memset(voice, 0, sizeof *voice);
     voice->type = GV_MSG_VOICE;
     voice->u.voice.seq = (uint16_t)c;
-    voice->u.voice.ts = (uint32_t)get_be16(d + 4) * GV_DATAGRAM_TICK;
+    voice->u.voice.ts = (uint32_t)get_be16(d + 4) * GV_VOICE_TICK;
     /* A sender whose payload does not parse still sent it: the window
      * keeps the counter, so a replay of it is a replay. */
     gv_seal_window_accept(w, c);
@@ -249,7 +252,7 @@ int gv_datagram_seal_down(gv_seal *seal, const gv_datagram_speaker *speaker, con
     out[0] = (uint8_t)((more ? KIND_DOWN_MORE : KIND_DOWN_LAST) | (voice->u.voice.flags & CLEAR_FLAGS));
     out[1] = speaker->slot;
     put_be16(out + 2, (uint16_t)speaker->counter);
-    put_be16(out + 4, (uint16_t)(voice->u.voice.ts / GV_DATAGRAM_TICK));
+    put_be16(out + 4, (uint16_t)(voice->u.voice.ts / GV_VOICE_TICK));
     if (more)
         put_be16(out + GV_DATAGRAM_DOWN_HEADER, (uint16_t)sealed);
     uint8_t nonce[GV_SEAL_NONCE];
@@ -304,19 +307,30 @@ int gv_datagram_open_down(gv_seal *seal, gv_datagram_stream *st, const gv_datagr
     if (!seal || !st || !rec || !plain || !voice || !rec->header || !rec->sealed)
         return GV_EINVAL;
     uint64_t c = gv_seal_window_expand(&st->window, get_be16(rec->header + 2));
-    if (c >= GV_VOICE_COUNTER_LIMIT)
-        return GV_EREPLAY;
-    int rc = gv_seal_window_check(&st->window, c);
-    if (rc < 0)
+    int rc = c < GV_VOICE_COUNTER_LIMIT ? gv_seal_window_check(&st->window, c) : GV_EREPLAY;
+    /* A reading the window remembers is a replay; one older than the
+     * window may be a speaker far ahead, as may one that does not open. */
+    int remembered = rc == GV_EREPLAY && c < st->window.top && st->window.top - c <= GV_SEAL_WINDOW;
+    if (remembered)
         return rc;
-    uint8_t nonce[GV_SEAL_NONCE];
-    nonce_down(nonce, rec->slot, st->epoch, c);
-    int n = gv_seal_decrypt_at(seal, nonce, rec->header, rec->header_len, rec->sealed, rec->sealed_len, plain, cap);
-    if (n < 0)
-        return n == GV_EMALFORMED ? GV_EAUTH : n;
+    int n = GV_EAUTH;
+    for (int k = 0; k <= GV_DATAGRAM_RESYNC && c < GV_VOICE_COUNTER_LIMIT; k++, c += 65536u) {
+        if (c < st->window.top && gv_seal_window_check(&st->window, c) != GV_OK)
+            continue;
+        uint8_t nonce[GV_SEAL_NONCE];
+        nonce_down(nonce, rec->slot, st->epoch, c);
+        n = gv_seal_decrypt_at(seal, nonce, rec->header, rec->header_len, rec->sealed, rec->sealed_len, plain, cap);
+        if (n >= 0 || n == GV_ETOOBIG)
+            break;
+    }
+    if (n < 0) /* a reading older than the window that no later one opens is a replay */
+        return n == GV_ETOOBIG ? n : rc == GV_EREPLAY ? GV_EREPLAY : GV_EAUTH;
     gv_seal_window_accept(&st->window, c);
-    /* The timestamp nearest the newest one with these 16 bits of ticks:
-     * 82 seconds either way. */
+    /* A speaker's clock only moves on, but for a late or pre-roll packet:
+     * these 16 bits of ticks are read up to 10 s behind the newest
+     * timestamp, else ahead (up to 153 s of silence come out exactly; a
+     * longer one, shorter by whole turns of 164 s, which only a new talk
+     * spurt can follow). */
     uint16_t low = get_be16(rec->header + 4);
     if (!st->have_ticks) {
         /* Far from 0, so that nothing before it wraps; 2^32 ticks are a
@@ -324,12 +338,13 @@ int gv_datagram_open_down(gv_seal *seal, gv_datagram_stream *st, const gv_datagr
         st->ticks = ((uint64_t)1 << 32) + low;
         st->have_ticks = 1;
     }
-    uint64_t ticks = st->ticks + (uint64_t)(int64_t)(int16_t)(uint16_t)(low - (uint16_t)st->ticks);
+    uint32_t ahead = (uint16_t)(low - (uint16_t)st->ticks);
+    uint64_t ticks = ahead < 65536u - TICKS_BEHIND ? st->ticks + ahead : st->ticks - (65536u - ahead);
     if (ticks > st->ticks)
         st->ticks = ticks;
     memset(voice, 0, sizeof *voice);
     voice->type = GV_MSG_VOICE_RELAY;
     voice->u.voice.seq = (uint16_t)c;
-    voice->u.voice.ts = (uint32_t)(ticks * GV_DATAGRAM_TICK);
+    voice->u.voice.ts = (uint32_t)(ticks * GV_VOICE_TICK);
     return read_body(rec->header[0], plain, (size_t)n, voice);
 }

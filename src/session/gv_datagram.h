@@ -34,9 +34,6 @@
 #define GV_DATAGRAM_DOWN_OVERHEAD (GV_DATAGRAM_DOWN_HEADER + GV_DATAGRAM_LEVEL + GV_SEAL_TAG)
 /* Receiver indices have 9 bits: a server has at most 512 sessions. */
 #define GV_DATAGRAM_INDEX_MAX 511
-/* Timestamps travel in 2.5 ms steps (120 samples at 48 kHz): every Opus
- * frame is a whole number of them. */
-#define GV_DATAGRAM_TICK 120
 
 /* What the first byte says a datagram is. ENet's own datagrams never set
  * its compressed flag (0x40), which gvoip never uses: every gvoip datagram
@@ -54,7 +51,7 @@ typedef enum gv_datagram_kind {
 gv_datagram_kind gv_datagram_kind_of(const uint8_t *d, size_t len);
 
 /* Seals voice (a VOICE: seq is ignored, counter stands for it; flags
- * without GV_VOICE_RAW; ts a multiple of GV_DATAGRAM_TICK) as an uplink
+ * without GV_VOICE_RAW; ts a multiple of GV_VOICE_TICK) as an uplink
  * datagram into out. Returns its length, GV_EINVAL, GV_ETOOBIG or
  * GV_ESTATE (counter at GV_VOICE_COUNTER_LIMIT). The caller never seals
  * two datagrams with one counter. */
@@ -67,9 +64,12 @@ int gv_datagram_up_index(const uint8_t *d, size_t len);
 
 /* Opens an uplink datagram against the sender's window: *voice (a VOICE
  * whose payload points into plain; ts is the 16 bits of ticks that
- * travelled, times GV_DATAGRAM_TICK) and *counter. The window moves only
- * once the tag verified. 0, GV_EMALFORMED (short, or a payload that does
- * not parse), GV_EREPLAY, GV_EAUTH or GV_ETOOBIG (cap). */
+ * travelled, times GV_VOICE_TICK) and *counter. The window moves only
+ * once the tag verified. 0; GV_EREPLAY; GV_EAUTH (a bad tag, or a shape
+ * no sealed voice has: nothing is known to come from the sender before
+ * the tag verified); GV_EMALFORMED (authenticated, but the payload does
+ * not parse: the sender's fault, and its counter is spent); GV_ETOOBIG
+ * (cap). */
 int gv_datagram_open_up(gv_seal *seal, gv_seal_window *w, const uint8_t *d, size_t len, uint8_t *plain,
                         size_t cap, gv_msg *voice, uint64_t *counter);
 
@@ -131,7 +131,14 @@ void gv_datagram_stream_start(gv_datagram_stream *st, uint32_t epoch, uint64_t n
 
 /* Opens a record of st's slot: *voice is a VOICE_RELAY (sender left 0 for
  * the caller) with the full timestamp, its payload pointing into plain.
- * 0, GV_EMALFORMED, GV_EREPLAY, GV_EAUTH or GV_ETOOBIG. */
+ * A listener can miss far more than 32768 of a speaker's packets while
+ * still connected (the server culls voice out of earshot), so a record
+ * that does not open at the nearest reading of its counter is tried at up
+ * to GV_DATAGRAM_RESYNC later ones, 65536 apart (an hour and a half of a
+ * culled speaker's 20 ms packets): a forgery costs that many more tag
+ * checks, a listener's own server being the only sender it opens records
+ * from. 0, GV_EMALFORMED, GV_EREPLAY, GV_EAUTH or GV_ETOOBIG. */
+#define GV_DATAGRAM_RESYNC 8
 int gv_datagram_open_down(gv_seal *seal, gv_datagram_stream *st, const gv_datagram_record *rec, uint8_t *plain,
                           size_t cap, gv_msg *voice);
 

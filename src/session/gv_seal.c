@@ -311,8 +311,11 @@ uint64_t gv_seal_window_expand(const gv_seal_window *w, uint16_t low)
 {
     /* The counter nearest the next expected one whose low 16 bits are
      * low: up to 32767 behind or 32768 ahead of it. */
-    int16_t diff = (int16_t)(uint16_t)(low - (uint16_t)w->top);
-    if (diff < 0 && (uint64_t)-(int32_t)diff > w->top)
-        return low; /* before counter 0: only the larger reading remains */
-    return w->top + (uint64_t)(int64_t)diff;
+    uint32_t ahead = (uint16_t)(low - (uint16_t)w->top);
+    if (ahead <= 32768)
+        return w->top + ahead;
+    uint32_t behind = 65536u - ahead;
+    if (behind > w->top)
+        return w->top + ahead; /* before counter 0: only the later reading remains */
+    return w->top - behind;
 }
