@@ -79,9 +79,10 @@ mean() { awk -F'\t' -v c="$1" -v b="$2" -v p="$3" -v k="$4" '$1 == b && $2 == p 
   echo "Two builds of the same sources in this run: *sealed*, the normal build (\`$(basename "$BENCH_BUILD")\`),"
   echo "run twice: as it comes (\`--cipher auto\`: AES-256-GCM when both ends' CPUs have AES-NI, $([ "$aes" = 1 ] && echo "which this machine has" || echo "which this machine lacks"))"
   echo "and with \`--cipher chacha20-poly1305\` on the server (what a CPU without AES-NI runs); and *no AEAD*, \`$(basename "$BENCH_PLAIN_BUILD")\`, configured with \`-DGVOIP_BENCH_NULL_AEAD=ON\` (a"
-  echo "benchmark-only CMake option, off by default): \`gv_seal_encrypt\` copies the plaintext and"
-  echo "writes a zero tag instead of calling the AEAD, \`gv_seal_decrypt\` copies it back"
-  echo "without verifying; counters, nonces, the 24-byte framing and the replay window are unchanged,"
+  echo "benchmark-only CMake option, off by default): the AEAD under \`gv_seal\` (what seals voice"
+  echo "datagrams and ENet messages alike) copies the plaintext and writes a zero tag instead of"
+  echo "encrypting, and copies it back without verifying on the way in; counters, nonces, the voice"
+  echo "datagrams' 23-byte framing and the replay windows are unchanged,"
   echo "so the wire bytes and every other step are identical (checked below). The load generator is"
   echo "built in each tree, so it speaks the same variant. Runs alternate between the builds."
   echo

@@ -115,6 +115,9 @@ typedef enum gv_event_type {
     GV_EVENT_SPEAKING,            /* client: id (and name) started (on 1) or stopped (on 0) talking: voice
                                    * activity in every transmit mode (silence a mode sends anyway does not
                                    * count); own id too, with an empty name */
+    GV_EVENT_CONNECTION_INTERRUPTED, /* client: nothing from the server for a second; the session is
+                                      * kept (peer_timeout_ms) */
+    GV_EVENT_CONNECTION_RESTORED,    /* client: the server is heard again, the same session */
 } gv_event_type;
 
 /* Why a server refused or removed a player: the code it sent. A newer
@@ -240,6 +243,10 @@ typedef struct gv_server_config {
     gv_spatial_config spatial; /* default: off */
     gv_cipher_choice cipher;   /* default GV_CIPHER_AUTO */
     gv_clock clock;            /* default: CLOCK_MONOTONIC */
+    /* A player from whom nothing reliable is acknowledged for this long
+     * is gone: 1000..600000, default 10000, so that a laptop lid closed
+     * for a few seconds or a debugger's pause is not a departure. */
+    uint32_t peer_timeout_ms;
 } gv_server_config;
 
 /* Fills *cfg with the defaults above, size included. NULL does nothing.
@@ -371,6 +378,9 @@ typedef struct gv_client_config {
     int auto_gain;                  /* 0 or 1: speech to about -20 dBFS, never past -1; default 1 */
     gv_clock clock;                 /* default: CLOCK_MONOTONIC */
     gv_random random;               /* default: libsodium's randombytes_buf */
+    uint32_t peer_timeout_ms;       /* 1000..600000, default 10000: a server that acknowledges
+                                     * nothing for this long is gone (SERVER_DISCONNECTED); after a
+                                     * second CONNECTION_INTERRUPTED says so and the session waits */
 } gv_client_config;
 
 /* Fills *cfg with the defaults above, size included. NULL does nothing.
@@ -557,7 +567,8 @@ typedef struct gv_peer_stats {
     char name[GV_NAME_BYTES];
     /* lost: packets that never played (never arrived, came too late, or
      * were dropped to keep the delay under its cap), counted across stalls
-     * too; late: those that came too late. */
+     * too; late: those of them that did arrive (after their time, or
+     * dropped for the cap), so lost - late never arrived. */
     uint64_t voice_packets, lost, late, duplicates, fec_recovered, concealed_frames;
     uint64_t redundant_recovered; /* lost packets played from the copy in the next one */
     double jitter_ms, playout_delay_ms;

@@ -111,6 +111,7 @@ static const choice attenuation_models[] = {{"inverse", GV_ATTENUATION_INVERSE},
                                             {0}};
 
 static int parse_duration(gvoip_options *opt, char *const *args);
+static int parse_peer_timeout(gvoip_options *opt, char *const *args);
 static int parse_server_key(gvoip_options *opt, char *const *args);
 static int parse_position(gvoip_options *opt, char *const *args);
 static int parse_facing(gvoip_options *opt, char *const *args);
@@ -131,6 +132,9 @@ static const option_def options[] = {
     {.name = "--duration", .metavar = "SECONDS", .kind = ARG_CUSTOM, .group = GROUP_LOBBY, .commands = CMD_LOBBY,
      .nargs = 1, .parse = parse_duration, .takes = "a positive number of seconds",
      .help = "leave cleanly after that long"},
+    {.name = "--peer-timeout-s", .metavar = "SECONDS", .kind = ARG_CUSTOM, .group = GROUP_LOBBY,
+     .commands = CMD_LOBBY, .nargs = 1, .parse = parse_peer_timeout, .takes = "1 to 600 seconds",
+     .help = "a peer that answers nothing this long is gone (default 10); shorter silences are waited out"},
     /* security */
     {.name = "--key", .metavar = "FILE", .kind = ARG_STRING, .group = GROUP_SECURITY,
      .commands = CMD_SERVER | CMD_HOST, .at = AT(server.key_file),
@@ -325,6 +329,15 @@ static int parse_vector(const char *s, float out[3])
 static int parse_duration(gvoip_options *opt, char *const *args)
 {
     return parse_double(args[0], 0, 1e7, &opt->duration) != 0 || opt->duration <= 0 ? -1 : 0;
+}
+
+static int parse_peer_timeout(gvoip_options *opt, char *const *args)
+{
+    double s;
+    if (parse_double(args[0], 1, 600, &s) != 0)
+        return -1;
+    opt->server.peer_timeout_ms = opt->client.peer_timeout_ms = (uint32_t)(s * 1000.0 + 0.5);
+    return 0;
 }
 
 static int parse_server_key(gvoip_options *opt, char *const *args)

@@ -69,6 +69,14 @@ static void json_event(const gv_event *ev)
         output_json_string(o, ev->name);
         fputs("}\n", o);
         break;
+    case GV_EVENT_CONNECTION_INTERRUPTED:
+        fputs("{\"event\":\"connection_interrupted\",\"reason\":", o);
+        output_json_string(o, ev->reason);
+        fputs("}\n", o);
+        break;
+    case GV_EVENT_CONNECTION_RESTORED:
+        fputs("{\"event\":\"connection_restored\"}\n", o);
+        break;
     case GV_EVENT_NONE:
         break;
     }
@@ -106,6 +114,12 @@ static void human_event(const gv_event *ev)
             fprintf(o, "%s (id %u) %s\n", ev->name, (unsigned)ev->id, ev->on ? "is speaking" : "stopped speaking");
         else
             fprintf(o, "you %s\n", ev->on ? "are speaking" : "stopped speaking");
+        break;
+    case GV_EVENT_CONNECTION_INTERRUPTED:
+        fprintf(o, "connection interrupted: %s\n", ev->reason);
+        break;
+    case GV_EVENT_CONNECTION_RESTORED:
+        fputs("connection restored\n", o);
         break;
     case GV_EVENT_NONE:
         break;

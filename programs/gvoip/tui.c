@@ -33,6 +33,7 @@ struct tui {
     char own_name[GV_NAME_BYTES];
     char target[300]; /* what is joined, for "connecting to ..." */
     int lost;         /* the server went away or refused us */
+    int interrupted;  /* nothing from the server for a while; the session waits */
     row rows[MAX_ROWS];
     int row_count;
     int selected;
@@ -152,6 +153,14 @@ void tui_event(tui *t, const gv_event *ev)
     case GV_EVENT_LISTENING:
         snprintf(line, sizeof line, "listening on UDP port %u", (unsigned)ev->port);
         tui_note(t, line);
+        break;
+    case GV_EVENT_CONNECTION_INTERRUPTED:
+        t->interrupted = 1;
+        tui_note(t, "connection interrupted: waiting for the server");
+        break;
+    case GV_EVENT_CONNECTION_RESTORED:
+        t->interrupted = 0;
+        tui_note(t, "connection restored");
         break;
     default:
         break;
@@ -419,6 +428,9 @@ static void draw(tui *t, gv_client *c, const gv_spatial_config *sp)
         line_at(0, A_BOLD, "gvoip  not connected to %s", t->target);
     else if (!t->own_id)
         line_at(0, A_BOLD, "gvoip  connecting to %s ...", t->target);
+    else if (t->interrupted)
+        line_at(0, A_BOLD, "gvoip  %s (id %u): connection to %s interrupted, waiting ...", t->own_name,
+                (unsigned)t->own_id, t->target);
     else
         line_at(0, 0, "gvoip  %s (id %u) on %s", t->own_name, (unsigned)t->own_id, t->target);
     line_at(1, 0, "you: %s%s%stransmit: %s%s", t->self_speaking ? "SPEAKING " : "", t->muted ? "MUTED " : "",

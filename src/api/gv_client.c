@@ -39,6 +39,7 @@ void gv_client_config_default(gv_client_config *cfg)
     cfg->server_port = GV_DEFAULT_PORT;
     cfg->name = "player";
     cfg->connect_timeout_ms = 5000;
+    cfg->peer_timeout_ms = GV_TRANSPORT_TIMEOUT_DEFAULT_MS;
     cfg->codec = GV_CODEC_OPUS;
     cfg->bitrate = 24000;
     cfg->frame_ms = 20;

@@ -819,10 +819,10 @@ static void peer_stats(const gv_voice *v, const peer *p, gv_peer_stats *out)
     out->size = sizeof *out;
     out->id = p->id;
     out->voice_packets = p->packets;
-    /* What the buffer dropped to keep its delay under the cap never
-     * played either: for a listener that is loss too. */
+    /* What the buffer dropped to keep its delay under the cap arrived and
+     * never played: late, and so lost too for a listener. */
     out->lost = st.lost + st.dropped_for_cap;
-    out->late = st.late;
+    out->late = st.late + st.dropped_for_cap;
     out->duplicates = st.duplicates;
     out->fec_recovered = st.fec_recovered;
     out->redundant_recovered = st.redundant_used;

@@ -848,8 +848,15 @@ int gv_jbuf_put(gv_jbuf *jb, uint16_t seq, uint32_t ts, int samples, int flags,
             far = off > lim || off < -lim;
         }
         if (far) {
-            if (redundant || (!marker && ++jb->stray < STRAY_RESYNC))
+            if (redundant)
                 return GV_EREPLAY;
+            if (!marker && ++jb->stray < STRAY_RESYNC) {
+                /* It arrived, and will not play: late (and lost once the
+                 * stream resumes past it), not a network loss. */
+                jb->st.received++;
+                jb->st.late++;
+                return GV_EREPLAY;
+            }
             start_stream(jb, seq, ts);
         }
     }

@@ -53,6 +53,7 @@ struct gv_link {
     uint64_t voice_next; /* our next voice counter */
     uint64_t here_next;  /* our next "I am here" counter */
     uint64_t heard_datagrams, heard_us, here_us; /* when the server was last heard, and told we are here */
+    int interrupted; /* CONNECTION_INTERRUPTED told, RESTORED not yet */
     roster_entry roster[GV_MAX_PLAYERS];
     int roster_count;
     voice_slot slots[GV_MAX_PLAYERS];
@@ -377,10 +378,11 @@ static void on_event(void *ctx, const gv_transport_event *e)
 }
 
 /* The server's ENet and ours exchange something at least every half
- * second. After a second of nothing, the server may be sending to an
- * address our NAT has given up: tell it where we are (once a second),
- * which it believes only from the tag, so that a player who is not
- * speaking survives a rebinding too. */
+ * second. After a second of nothing the connection is interrupted: the
+ * user is told, the session kept (until the transport's peer timeout).
+ * The server may also be sending to an address our NAT has given up: tell
+ * it where we are (once a second), which it believes only from the tag,
+ * so that a player who is not speaking survives a rebinding too. */
 #define HERE_AFTER_US 1000000u
 
 static void keep_here(gv_link *l)
@@ -389,7 +391,15 @@ static void keep_here(gv_link *l)
     if (in != l->heard_datagrams || l->join.stage != GV_JOIN_JOINED) {
         l->heard_datagrams = in;
         l->heard_us = now;
+        if (l->interrupted && l->join.stage == GV_JOIN_JOINED)
+            gv_events_push(l->events, GV_EVENT_CONNECTION_RESTORED);
+        l->interrupted = 0;
         return;
+    }
+    if (now - l->heard_us >= HERE_AFTER_US && !l->interrupted) {
+        l->interrupted = 1;
+        gv_event *ev = gv_events_push(l->events, GV_EVENT_CONNECTION_INTERRUPTED);
+        ev->reason = "nothing from the server for a second; waiting for it";
     }
     if (now - l->heard_us < HERE_AFTER_US || now - l->here_us < HERE_AFTER_US)
         return;
@@ -436,6 +446,9 @@ int gv_link_create(const gv_client_config *cfg, int protocol_version, gv_event_q
     }
     if (cfg->server_key && !gv_keyfile_fingerprint_valid(cfg->server_key))
         goto out;
+    uint32_t peer_timeout = cfg->peer_timeout_ms ? cfg->peer_timeout_ms : GV_TRANSPORT_TIMEOUT_DEFAULT_MS;
+    if (peer_timeout < GV_TRANSPORT_TIMEOUT_MIN_MS || peer_timeout > GV_TRANSPORT_TIMEOUT_MAX_MS)
+        goto out;
     *out = NULL;
     rc = GV_ENOMEM;
     l = calloc(1, sizeof *l);
@@ -475,6 +488,7 @@ int gv_link_create(const gv_client_config *cfg, int protocol_version, gv_event_q
         goto out;
     l->has_peer = 1;
     gv_transport_set_datagram(l->transport, on_datagram, l);
+    gv_transport_set_peer_timeout(l->transport, peer_timeout);
     *out = l;
     l = NULL;
     rc = 0;

@@ -1,6 +1,7 @@
-/* The lobby server: handshakes, admission, the player table and the voice
- * relay. Implements the gv_server half of the public API (gvoip/gvoip.h);
- * it has no audio of its own. */
+/* The lobby server: handshakes, admission and the voice relay around the
+ * lobby's players (gv_lobby), whose decisions are pure. Implements the
+ * gv_server half of the public API (gvoip/gvoip.h); it has no audio of
+ * its own. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,6 +18,7 @@
 #include "session/gv_datagram.h"
 #include "session/gv_events.h"
 #include "session/gv_keyfile.h"
+#include "session/gv_lobby.h"
 #include "session/gv_server.h"
 #include "session/gv_noise.h"
 #include "session/gv_seal.h"
@@ -43,15 +45,10 @@ typedef struct slot {
     gv_noise *noise;
     gv_seal *seal;
     uint64_t deadline_us;
-    uint16_t id;
-    char name[GV_NAME_MAX + 1];
+    const gv_lobby_member *member; /* id, name, voice slot and epoch, while a player */
     gv_budget budget;
     int malformed;
-    /* voice datagrams: the slot and epoch listeners know this player's
-     * records by, and the window of the counters received from them */
-    uint8_t vslot;
-    uint32_t epoch;
-    gv_seal_window up;
+    gv_seal_window up; /* the counters of the voice datagrams received */
     uint64_t here_next; /* the next "I am here" counter */
     /* positional voice */
     int has_pose, pose_pending;
@@ -64,7 +61,6 @@ struct gv_server {
     gv_transport *transport;
     slot **by_peer; /* the slot of each transport peer, or NULL */
     gv_clock clock;
-    int max_players;
     int local_host;
     int allow_raw;
     int protocol_version;
@@ -74,11 +70,7 @@ struct gv_server {
     int has_password;
     uint8_t password_hash[crypto_generichash_BYTES];
     uint8_t host_token[GV_HOST_TOKEN_LEN];
-    uint16_t next_id;
-    uint32_t next_epoch;
-    slot *by_vslot[GV_MAX_PLAYERS]; /* players by the slot their voice records carry */
-    slot **players; /* joined players, in join order */
-    int player_count;
+    gv_lobby *lobby; /* the players; each member's owner is its slot */
     gv_admission *admission;
     uint64_t last_expiry_us;
     gv_event_queue events;
@@ -146,41 +138,21 @@ static void refuse(gv_server *s, slot *sl, int code, const char *text)
     gv_transport_disconnect(s->transport, sl->peer, (uint32_t)code, GV_TRANSPORT_LATER);
 }
 
-static slot *find_player(gv_server *s, uint16_t id)
+static int player_count(const gv_server *s)
 {
-    for (int i = 0; i < s->player_count; i++)
-        if (s->players[i]->id == id)
-            return s->players[i];
-    return NULL;
+    return gv_lobby_count(s->lobby);
 }
 
-static int name_taken(gv_server *s, const char *name)
+/* The i-th player in join order. */
+static slot *player_at(const gv_server *s, int i)
 {
-    for (int i = 0; i < s->player_count; i++)
-        if (strcmp(s->players[i]->name, name) == 0)
-            return 1;
-    return 0;
+    return gv_lobby_at(s->lobby, i)->owner;
 }
 
-static uint16_t allocate_id(gv_server *s)
+static slot *find_player(const gv_server *s, uint16_t id)
 {
-    for (;;) {
-        uint16_t id = s->next_id++;
-        if (s->next_id == 0)
-            s->next_id = 2;
-        if (id >= 2 && !find_player(s, id))
-            return id;
-    }
-}
-
-/* The lowest voice slot free; the lobby never holds more players than
- * slots. */
-static uint8_t allocate_vslot(gv_server *s)
-{
-    int i = 0;
-    while (i < GV_MAX_PLAYERS - 1 && s->by_vslot[i])
-        i++;
-    return (uint8_t)i;
+    const gv_lobby_member *m = gv_lobby_find(s->lobby, id);
+    return m ? m->owner : NULL;
 }
 
 static void free_slot(slot *sl);
@@ -240,9 +212,9 @@ static int admit(void *ctx, const gv_addr *addr, uint32_t connect_data, uint32_t
 
 static void broadcast(gv_server *s, const gv_msg *m, const slot *except)
 {
-    for (int i = 0; i < s->player_count; i++)
-        if (s->players[i] != except)
-            send_msg(s, s->players[i], m);
+    for (int i = 0; i < player_count(s); i++)
+        if (player_at(s, i) != except)
+            send_msg(s, player_at(s, i), m);
 }
 
 /* The lobby's positional settings, to a player who was just welcomed. */
@@ -257,15 +229,15 @@ static void send_spatial(gv_server *s, slot *sl)
 static void send_pose(gv_server *s, slot *from, slot *to)
 {
     gv_msg m = {.type = GV_MSG_POSITION_RELAY};
-    m.u.position.sender = from->id;
+    m.u.position.sender = from->member->id;
     m.u.position.seq = from->pose_seq;
     m.u.position.pose = from->pose;
     uint8_t buf[GV_POSITION_RELAY_LEN];
     int n = gv_msg_encode(&m, buf, sizeof buf);
     if (n < 0)
         return;
-    for (int i = 0; i < s->player_count; i++) {
-        slot *p = s->players[i];
+    for (int i = 0; i < player_count(s); i++) {
+        slot *p = player_at(s, i);
         if (p == from || (to && p != to))
             continue;
         if (send_sealed(s, p, GV_CH_VOICE, buf, (size_t)n, 0) == 0)
@@ -273,13 +245,20 @@ static void send_pose(gv_server *s, slot *from, slot *to)
     }
 }
 
+/* Where a listener's window for this player starts: the counter of
+ * their next voice packet. */
+static uint64_t voice_next(const void *owner)
+{
+    const slot *p = owner;
+    return p->up.top;
+}
+
 static void admit_player(gv_server *s, slot *sl, const gv_msg *hello)
 {
     const char *why = NULL;
-    char base[GV_NAME_MAX + 1];
     int is_host = hello->u.hello.token_len == GV_HOST_TOKEN_LEN && s->local_host &&
                   sodium_memcmp(hello->u.hello.token, s->host_token, GV_HOST_TOKEN_LEN) == 0 &&
-                  !find_player(s, 1);
+                  !find_player(s, GV_LOBBY_HOST_ID);
 
     uint32_t from = gv_transport_peer_addr(s->transport, sl->peer).host;
     if (s->has_password && !is_host) {
@@ -303,83 +282,70 @@ static void admit_player(gv_server *s, slot *sl, const gv_msg *hello)
         refuse(s, sl, GV_REFUSE_NAME, text);
         return;
     }
-    if (s->player_count >= s->max_players) {
+    if (gv_lobby_full(s->lobby)) {
         char text[GV_REASON_MAX];
-        snprintf(text, sizeof text, "lobby is full (%d of %d players)", s->player_count, s->max_players);
+        snprintf(text, sizeof text, "lobby is full (%d of %d players)", player_count(s),
+                 gv_lobby_capacity(s->lobby));
         refuse(s, sl, GV_REFUSE_FULL, text);
         return;
     }
-    memcpy(base, hello->u.hello.name.bytes, hello->u.hello.name.len);
-    base[hello->u.hello.name.len] = '\0';
-    gv_name_with_suffix(base, 1, sl->name);
-    for (unsigned n = 2; name_taken(s, sl->name); n++)
-        gv_name_with_suffix(base, n, sl->name);
-
-    sl->id = is_host ? 1 : allocate_id(s);
+    release_held(s); /* voice from before the newcomer joined is not for them */
+    const gv_msg_name *name = &hello->u.hello.name;
+    if (gv_lobby_join(s->lobby, name->bytes, name->len, is_host, sl, &sl->member) != 0) {
+        /* The lobby had room: only its epochs can have run out. */
+        refuse(s, sl, GV_REFUSE_FULL, "this server has given out all its voice epochs; it needs a restart");
+        return;
+    }
+    const gv_lobby_member *me = sl->member;
     sl->state = SLOT_PLAYER;
-    sl->vslot = allocate_vslot(s);
-    s->by_vslot[sl->vslot] = sl;
-    /* Unique for the server's life: with the counter, the nonce of every
-     * record a listener is sealed (docs/protocol.md). */
-    sl->epoch = ++s->next_epoch;
     gv_seal_window_start(&sl->up, 0);
     gv_budget_start(&sl->budget, now_us(s));
 
-    static gv_msg_player roster[GV_MAX_PLAYERS];
-    gv_msg_player self = {.id = sl->id, .slot = sl->vslot, .epoch = sl->epoch};
-    snprintf(self.name, sizeof self.name, "%s", sl->name);
-    for (int i = 0; i < s->player_count; i++) {
-        const slot *p = s->players[i];
-        roster[i] = (gv_msg_player){.id = p->id, .slot = p->vslot, .epoch = p->epoch, .next = p->up.top};
-        snprintf(roster[i].name, sizeof roster[i].name, "%s", p->name);
-    }
+    gv_msg_player self;
+    int count;
+    gv_lobby_describe(me, 0, &self);
+    const gv_msg_player *roster = gv_lobby_roster(s->lobby, me, voice_next, &count);
     uint8_t *buf = s->buf.encoded;
-    int n = gv_msg_encode_welcome(&self, (uint16_t)sl->peer, (uint16_t)s->player_count, roster, buf,
-                                  sizeof s->buf.encoded);
+    int n = gv_msg_encode_welcome(&self, (uint16_t)sl->peer, (uint16_t)count, roster, buf, sizeof s->buf.encoded);
     if (n > 0)
         send_sealed(s, sl, GV_CH_CONTROL, buf, (size_t)n, 0);
     send_spatial(s, sl);
 
     gv_msg joined = {.type = GV_MSG_PLAYER_JOINED};
-    joined.u.player.id = sl->id;
-    joined.u.player.name.bytes = sl->name;
-    joined.u.player.name.len = (uint8_t)strlen(sl->name);
-    joined.u.player.slot = sl->vslot;
-    joined.u.player.epoch = sl->epoch;
-    broadcast(s, &joined, NULL);
-    release_held(s); /* voice from before the newcomer joined is not for them */
-    s->players[s->player_count++] = sl;
-    s->stats.players = s->player_count;
-    for (int i = 0; i < s->player_count - 1; i++)
-        if (s->players[i]->has_pose)
-            send_pose(s, s->players[i], sl);
+    joined.u.player.id = me->id;
+    joined.u.player.name.bytes = me->name;
+    joined.u.player.name.len = (uint8_t)strlen(me->name);
+    joined.u.player.slot = me->slot;
+    joined.u.player.epoch = me->epoch;
+    broadcast(s, &joined, sl);
+    s->stats.players = player_count(s);
+    for (int i = 0; i < player_count(s) - 1; i++) /* the newcomer is last */
+        if (player_at(s, i)->has_pose)
+            send_pose(s, player_at(s, i), sl);
 
     gv_event *ev = gv_events_push(&s->events, GV_EVENT_PLAYER_CONNECTED);
-    ev->id = sl->id;
-    snprintf(ev->name, sizeof ev->name, "%s", sl->name);
+    ev->id = me->id;
+    snprintf(ev->name, sizeof ev->name, "%s", me->name);
 }
 
 static void drop_player(gv_server *s, slot *sl, int code)
 {
     release_held(s); /* held voice may be sl's, and sl is about to go */
-    int i = 0;
-    while (i < s->player_count && s->players[i] != sl)
-        i++;
-    if (i == s->player_count)
+    const gv_lobby_member *me = sl->member;
+    if (!me)
         return;
-    memmove(&s->players[i], &s->players[i + 1], (size_t)(s->player_count - i - 1) * sizeof s->players[0]);
-    s->player_count--;
-    s->by_vslot[sl->vslot] = NULL;
-    s->stats.players = s->player_count;
     gv_msg left = {.type = GV_MSG_PLAYER_LEFT};
-    left.u.player.id = sl->id;
+    left.u.player.id = me->id;
     broadcast(s, &left, sl);
     gv_event *ev = gv_events_push(&s->events, GV_EVENT_PLAYER_DISCONNECTED);
-    ev->id = sl->id;
+    ev->id = me->id;
     ev->refused = (gv_refusal)code;
-    snprintf(ev->name, sizeof ev->name, "%s", sl->name);
+    snprintf(ev->name, sizeof ev->name, "%s", me->name);
     if (code)
         ev->reason = gv_refuse_text(code);
+    gv_lobby_leave(s->lobby, me); /* frees the member: its id and name are gone */
+    sl->member = NULL;
+    s->stats.players = player_count(s);
 }
 
 static void free_slot(slot *sl)
@@ -397,7 +363,7 @@ static int charge(gv_server *s, slot *sl, uint8_t channel, const gv_msg *m, size
     int voice = channel == GV_CH_VOICE && m->type == GV_MSG_VOICE;
     gv_budget_kind kind = voice ? GV_BUDGET_VOICE : m->type == GV_MSG_POSITION ? GV_BUDGET_POSITION : GV_BUDGET_CONTROL;
     gv_budget_verdict v = gv_budget_charge(&sl->budget, kind, voice ? gv_budget_voice_us(m) : 0, bytes,
-                                           s->player_count, now_us(s));
+                                           player_count(s), now_us(s));
     if (v == GV_BUDGET_PASS)
         return 0;
     s->stats.over_budget++;
@@ -439,7 +405,7 @@ static void relay_raw(gv_server *s, slot *from, const gv_msg *m)
 {
     gv_msg out = *m;
     out.type = GV_MSG_VOICE_RELAY;
-    out.u.voice.sender = from->id;
+    out.u.voice.sender = from->member->id;
     int echo = (m->u.voice.flags & GV_VOICE_ECHO) != 0;
     out.u.voice.flags &= (uint8_t)~GV_VOICE_ECHO;
     int n = gv_msg_encode(&out, s->buf.encoded, sizeof s->buf.encoded);
@@ -447,9 +413,9 @@ static void relay_raw(gv_server *s, slot *from, const gv_msg *m)
         s->stats.malformed++;
         return;
     }
-    for (int i = 0; i < s->player_count; i++)
-        if (relays_to(s, from, s->players[i], echo) &&
-            send_sealed(s, s->players[i], GV_CH_VOICE, s->buf.encoded, (size_t)n, 1) == 0)
+    for (int i = 0; i < player_count(s); i++)
+        if (relays_to(s, from, player_at(s, i), echo) &&
+            send_sealed(s, player_at(s, i), GV_CH_VOICE, s->buf.encoded, (size_t)n, 1) == 0)
             s->stats.relayed_packets++;
 }
 
@@ -465,8 +431,8 @@ static size_t record_size(const gv_coalesce_item *item, int more)
 static void relay_items(gv_server *s, const gv_coalesce_item *items, int count)
 {
     uint8_t *out = s->buf.sealed;
-    for (int i = 0; i < s->player_count; i++) {
-        slot *to = s->players[i];
+    for (int i = 0; i < player_count(s); i++) {
+        slot *to = player_at(s, i);
         const gv_coalesce_item *pick[GV_COALESCE_HELD];
         int n = 0;
         for (int k = 0; k < count; k++)
@@ -477,7 +443,8 @@ static void relay_items(gv_server *s, const gv_coalesce_item *items, int count)
             const gv_coalesce_item *it = pick[k];
             const slot *from = s->by_peer[it->from];
             int more = k + 1 < n && used + record_size(it, 1) + record_size(pick[k + 1], 0) <= GV_MTU;
-            gv_datagram_speaker who = {.slot = from->vslot, .epoch = from->epoch, .counter = it->counter};
+            const gv_lobby_member *speaker = from->member;
+            gv_datagram_speaker who = {.slot = speaker->slot, .epoch = speaker->epoch, .counter = it->counter};
             gv_msg voice = {.type = GV_MSG_VOICE_RELAY};
             voice.u.voice.ts = it->ts;
             voice.u.voice.flags = it->flags;
@@ -550,8 +517,8 @@ static void update_pose(gv_server *s, slot *sl, const gv_msg *m)
 static void flush_poses(gv_server *s)
 {
     uint64_t now = now_us(s);
-    for (int i = 0; i < s->player_count; i++) {
-        slot *sl = s->players[i];
+    for (int i = 0; i < player_count(s); i++) {
+        slot *sl = player_at(s, i);
         if (sl->pose_pending && now - sl->pose_relayed_us >= POSITION_RELAY_US) {
             sl->pose_relayed_us = now;
             sl->pose_pending = 0;
@@ -606,7 +573,7 @@ static void handle_sealed(gv_server *s, slot *sl, uint8_t channel, const uint8_t
     } else if (channel == GV_CH_CONTROL && m.type == GV_MSG_LOSS_REPORT) {
         slot *speaker = find_player(s, m.u.loss.id);
         if (speaker && speaker != sl) {
-            m.u.loss.id = sl->id;
+            m.u.loss.id = sl->member->id;
             send_msg(s, speaker, &m);
         }
     } else {
@@ -802,11 +769,10 @@ int gv_server_create_with_version(const gv_server_config *cfg, int protocol_vers
     s = calloc(1, sizeof *s);
     if (!s)
         goto out;
-    s->players = calloc(GV_MAX_PLAYERS, sizeof *s->players);
-    if (!s->players)
+    rc = gv_lobby_create(cfg->max_players, &s->lobby);
+    if (rc < 0)
         goto out;
     s->clock = cfg->clock;
-    s->max_players = cfg->max_players;
     s->local_host = cfg->local_host;
     s->allow_raw = cfg->allow_raw;
     gv_coalesce_init(&s->relay, (uint64_t)cfg->relay_hold_us, (uint64_t)cfg->relay_hold_rate);
@@ -820,7 +786,6 @@ int gv_server_create_with_version(const gv_server_config *cfg, int protocol_vers
     /* Room for motion between two position updates. */
     s->cull_margin = s->spatial.max_distance * 0.1f > 2.0f ? s->spatial.max_distance * 0.1f : 2.0f;
     s->protocol_version = protocol_version ? protocol_version : GV_PROTOCOL_VERSION;
-    s->next_id = 2;
     if (cfg->password_len) {
         s->has_password = 1;
         crypto_generichash(s->password_hash, sizeof s->password_hash, cfg->password, cfg->password_len, NULL, 0);
@@ -842,7 +807,7 @@ int gv_server_create_with_version(const gv_server_config *cfg, int protocol_vers
     if (rc < 0)
         goto out;
 
-    size_t peers = (size_t)s->max_players + GV_ADMISSION_HALF_OPEN + 8;
+    size_t peers = (size_t)cfg->max_players + GV_ADMISSION_HALF_OPEN + 8;
     _Static_assert(GV_MAX_PLAYERS + GV_ADMISSION_HALF_OPEN + 8 <= GV_DATAGRAM_INDEX_MAX + 1,
                    "every peer's index fits a voice datagram");
     rc = GV_ENOMEM;
@@ -898,7 +863,7 @@ void gv_server_destroy(gv_server *s)
     free(s->by_peer);
     gv_admission_destroy(s->admission);
     sodium_memzero(s->sk, sizeof s->sk);
-    free(s->players);
+    gv_lobby_destroy(s->lobby);
     free(s);
 }
 

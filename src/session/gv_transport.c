@@ -27,6 +27,7 @@ struct gv_transport {
     ENetPacket *received; /* the last RECEIVE event's, freed on the next call */
     gv_transport_datagram_fn datagram;
     void *datagram_ctx;
+    uint32_t peer_timeout_ms;
 };
 
 _Static_assert(sizeof(ENetBuffer) == sizeof(struct iovec) &&
@@ -264,7 +265,10 @@ int gv_transport_init(void)
 
 static gv_transport *transport_new(void)
 {
-    return calloc(1, sizeof(gv_transport));
+    gv_transport *t = calloc(1, sizeof(gv_transport));
+    if (t)
+        t->peer_timeout_ms = GV_TRANSPORT_TIMEOUT_DEFAULT_MS;
+    return t;
 }
 
 int gv_transport_listen(const char *bind_address, uint16_t port, size_t peers, gv_transport **out)
@@ -443,16 +447,35 @@ static void unthrottle(ENetPeer *peer)
     peer->packetThrottleDeceleration = 0;
 }
 
+/* ENet drops a peer once a reliable command has gone unacknowledged for
+ * the maximum, or for the minimum after 32 attempts: both are the
+ * transport's timeout, so it alone decides. */
+static void set_timeout(const gv_transport *t, ENetPeer *peer)
+{
+    enet_peer_timeout(peer, 32, t->peer_timeout_ms, t->peer_timeout_ms);
+}
+
 /* A connected peer gets gvoip's settings whichever side it is: the throttle
  * open; no datagram larger than gvoip's (a connecting peer's MTU is what it
  * asked for); and session timeouts (the listener had cut them to one
  * attempt while the peer was half-open, see limit_verify). */
-static void on_connected(ENetPeer *peer)
+static void on_connected(const gv_transport *t, ENetPeer *peer)
 {
     unthrottle(peer);
     if (peer->mtu > GV_ENET_MTU)
         peer->mtu = GV_ENET_MTU;
-    enet_peer_timeout(peer, 32, 2000, 6000);
+    set_timeout(t, peer);
+}
+
+int gv_transport_set_peer_timeout(gv_transport *t, uint32_t ms)
+{
+    if (!t || ms < GV_TRANSPORT_TIMEOUT_MIN_MS || ms > GV_TRANSPORT_TIMEOUT_MAX_MS)
+        return GV_EINVAL;
+    t->peer_timeout_ms = ms;
+    for (size_t i = 0; i < t->host->peerCount; i++)
+        if (t->host->peers[i].state == ENET_PEER_STATE_CONNECTED)
+            set_timeout(t, &t->host->peers[i]);
+    return 0;
 }
 
 static int to_event(gv_transport *t, int rc, const ENetEvent *e, gv_transport_event *ev)
@@ -466,7 +489,7 @@ static int to_event(gv_transport *t, int rc, const ENetEvent *e, gv_transport_ev
     ev->data = e->data;
     switch (e->type) {
     case ENET_EVENT_TYPE_CONNECT:
-        on_connected(e->peer);
+        on_connected(t, e->peer);
         ev->type = GV_TRANSPORT_CONNECT;
         return 1;
     case ENET_EVENT_TYPE_DISCONNECT:

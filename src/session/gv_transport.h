@@ -176,6 +176,17 @@ enum gv_transport_close {
     GV_TRANSPORT_GRACEFUL, /* at once; the peer acknowledges, then a DISCONNECT event */
 };
 
+/* How long a connected peer may acknowledge nothing before it is gone
+ * (ENet's own default is as little as 5 s under a stall; gvoip's is long
+ * enough for a closed laptop lid or a debugger's pause). */
+#define GV_TRANSPORT_TIMEOUT_MIN_MS 1000u
+#define GV_TRANSPORT_TIMEOUT_MAX_MS 600000u
+#define GV_TRANSPORT_TIMEOUT_DEFAULT_MS 10000u
+
+/* Sets that time for every connected peer and those to come. 0 or
+ * GV_EINVAL (out of range). */
+int gv_transport_set_peer_timeout(gv_transport *t, uint32_t ms);
+
 /* Disconnects a peer telling it `data` (gvoip: a refuse code). */
 void gv_transport_disconnect(gv_transport *t, int peer, uint32_t data, enum gv_transport_close how);
 

@@ -1,19 +1,26 @@
-# A server killed under its clients (no goodbye): they notice, say so and
-# exit with 4. A join to nothing fails with 3.
+# A server killed under its clients (no goodbye): a second later they say
+# the connection is interrupted and wait; after their peer timeout (3 s
+# here, 10 by default) they say the server is gone and exit with 4. A join
+# to nothing fails with 3.
 source "$(dirname "$0")/lib.sh"
 
 start server server --port 0 --json
 port=$(port_of server)
-start a join "127.0.0.1:$port" --name alice "${NOAUDIO[@]}"
+start a join "127.0.0.1:$port" --name alice "${NOAUDIO[@]}" --peer-timeout-s 3
 wait_for a '"event":"connected"'
-start b join "127.0.0.1:$port" --name bob "${NOAUDIO[@]}"
+start b join "127.0.0.1:$port" --name bob "${NOAUDIO[@]}" --peer-timeout-s 3
 wait_for a '"event":"player_connected","id":3,"name":"bob"'
 wait_for b '"event":"connected"'
 kill -9 "$(pid_of server)"
+wait_for a '"event":"connection_interrupted"' 5
 wait_for a '"event":"server_disconnected"' 15
 wait_for b '"event":"server_disconnected"' 15
 expect_exit a 4
 expect_exit b 4
+for c in a b; do
+  grep -n '"event":"\(connection_interrupted\|server_disconnected\)"' "$TMP/$c.out" | head -n 1 |
+    grep -q connection_interrupted || fail "$c did not say the connection was interrupted before giving up"
+done
 
 start nobody join "127.0.0.1:$port" --name lonely "${NOAUDIO[@]}"
 expect_exit nobody 3 15

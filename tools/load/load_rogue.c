@@ -162,7 +162,9 @@ static void impersonate(load_rogue *r, uint16_t victim, uint64_t now_us)
         return;
     }
     m.type = GV_MSG_VOICE;
-    int n = gv_datagram_seal_up(r->seal, (uint16_t)(r->index ^ 1), r->seq, &m, d, sizeof d);
+    /* Counters well ahead of anything the neighbour sent, so that the tag
+     * is what refuses them, not the neighbour's replay window. */
+    int n = gv_datagram_seal_up(r->seal, (uint16_t)(r->index ^ 1), 20000u + r->seq, &m, d, sizeof d);
     if (n > 0)
         gv_transport_send_datagram(r->t, 0, d, (size_t)n);
 }

@@ -1,0 +1,77 @@
+/* A lobby's players and what the server decides about them, with no
+ * socket, seal or clock in sight: who is in and in which order, their ids
+ * (the host 1, everyone else from 2), their names made unique with "#N",
+ * the voice slot and epoch their records carry (docs/protocol.md, voice
+ * datagrams), and the roster a newcomer is welcomed with. Each member
+ * carries the caller's opaque owner (a server's connection); the lobby
+ * never looks at it. Everything is allocated by gv_lobby_create, so a
+ * server could keep several lobbies. Not thread-safe: one per server
+ * thread. */
+#ifndef GV_LOBBY_H
+#define GV_LOBBY_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "packet/gv_msg.h"
+
+#define GV_LOBBY_HOST_ID 1 /* the listen server's own player */
+
+typedef struct gv_lobby gv_lobby;
+
+/* A player in the lobby, as long as they are in it: gv_lobby_leave hands
+ * the memory to the next player given the same voice slot. Read-only for
+ * the caller. */
+typedef struct gv_lobby_member {
+    uint16_t id;    /* never 0; 1 only for the host */
+    uint8_t slot;   /* the voice slot: the lowest free when they joined */
+    uint32_t epoch; /* never 0, never given twice in the lobby's life */
+    char name[GV_NAME_MAX + 1];
+    void *owner;
+} gv_lobby_member;
+
+/* The counter the owner's next voice packet will have, for the roster. */
+typedef uint64_t gv_lobby_next_fn(const void *owner);
+
+/* A lobby for up to max_players (1..GV_MAX_PLAYERS): 0, GV_EINVAL or
+ * GV_ENOMEM. The caller owns *out. */
+int gv_lobby_create(int max_players, gv_lobby **out);
+
+void gv_lobby_destroy(gv_lobby *l);
+
+int gv_lobby_count(const gv_lobby *l);
+int gv_lobby_capacity(const gv_lobby *l);
+
+/* 1 when a join would be refused for want of room. */
+int gv_lobby_full(const gv_lobby *l);
+
+/* Adds a player with the name they asked for (len bytes, not
+ * NUL-terminated, already checked with gv_name_check), suffixed "#2",
+ * "#3"... while another member has it. as_host: the player takes
+ * GV_LOBBY_HOST_ID, which must be free. Returns 0 with *out the new
+ * member, last in join order; GV_EFULL when the lobby is full or has
+ * given out every epoch; GV_ESTATE when the host's id is taken; GV_EINVAL
+ * for a name longer than GV_NAME_MAX. */
+int gv_lobby_join(gv_lobby *l, const char *name, size_t len, int as_host, void *owner, const gv_lobby_member **out);
+
+/* Removes m (a member of l); its id and slot are free again, its epoch
+ * never is. */
+void gv_lobby_leave(gv_lobby *l, const gv_lobby_member *m);
+
+/* The i-th member in join order (0 <= i < gv_lobby_count). */
+const gv_lobby_member *gv_lobby_at(const gv_lobby *l, int i);
+
+/* The member with this id or voice slot, or NULL. */
+const gv_lobby_member *gv_lobby_find(const gv_lobby *l, uint16_t id);
+const gv_lobby_member *gv_lobby_by_slot(const gv_lobby *l, uint8_t slot);
+
+/* m as WELCOME and PLAYER_JOINED announce them, with the counter of their
+ * next voice packet. */
+void gv_lobby_describe(const gv_lobby_member *m, uint64_t next, gv_msg_player *out);
+
+/* WELCOME's player list for `self`: every other member in join order,
+ * each with next(owner). Stays in l until the next call; *count gets the
+ * number of entries. */
+const gv_msg_player *gv_lobby_roster(gv_lobby *l, const gv_lobby_member *self, gv_lobby_next_fn *next, int *count);
+
+#endif
