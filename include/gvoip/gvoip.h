@@ -244,8 +244,8 @@ typedef struct gv_server_config {
     gv_cipher_choice cipher;   /* default GV_CIPHER_AUTO */
     gv_clock clock;            /* default: CLOCK_MONOTONIC */
     /* A player from whom nothing reliable is acknowledged for this long
-     * is gone: 1000..600000, default 10000, so that a laptop lid closed
-     * for a few seconds or a debugger's pause is not a departure. */
+     * is gone: 1000..600000, default 10000 (0 too), so that a laptop lid
+     * closed for a few seconds or a debugger's pause is not a departure. */
     uint32_t peer_timeout_ms;
 } gv_server_config;
 
@@ -378,7 +378,7 @@ typedef struct gv_client_config {
     int auto_gain;                  /* 0 or 1: speech to about -20 dBFS, never past -1; default 1 */
     gv_clock clock;                 /* default: CLOCK_MONOTONIC */
     gv_random random;               /* default: libsodium's randombytes_buf */
-    uint32_t peer_timeout_ms;       /* 1000..600000, default 10000: a server that acknowledges
+    uint32_t peer_timeout_ms;       /* 1000..600000, default 10000 (0 too): a server that acknowledges
                                      * nothing for this long is gone (SERVER_DISCONNECTED); after a
                                      * second CONNECTION_INTERRUPTED says so and the session waits */
 } gv_client_config;

@@ -94,6 +94,7 @@ void gv_server_config_default(gv_server_config *cfg)
     cfg->relay_hold_rate = DEFAULT_HOLD_RATE;
     gv_spatial_config_default(&cfg->spatial, GV_SPATIAL_MODE_OFF);
     cfg->clock = gv_sys_clock();
+    cfg->peer_timeout_ms = GV_TRANSPORT_TIMEOUT_DEFAULT_MS;
 }
 
 /* Off needs no parameters: a zero-filled config stays valid, and the
@@ -763,6 +764,8 @@ int gv_server_create_with_version(const gv_server_config *cfg, int protocol_vers
         cfg->password_len > GV_PASSWORD_MAX || (cfg->password_len && !cfg->password) || !cfg->clock.now_us ||
         protocol_version < 0 || protocol_version > 255 || cfg->relay_hold_us < 0 ||
         cfg->relay_hold_us > MAX_HOLD_US || cfg->relay_hold_rate < 0 ||
+        (cfg->peer_timeout_ms &&
+         (cfg->peer_timeout_ms < GV_TRANSPORT_TIMEOUT_MIN_MS || cfg->peer_timeout_ms > GV_TRANSPORT_TIMEOUT_MAX_MS)) ||
         (cfg->cipher != GV_CIPHER_AUTO && cfg->cipher != GV_CIPHER_CHACHA20POLY1305))
         goto out;
     rc = GV_ENOMEM;
@@ -828,6 +831,8 @@ int gv_server_create_with_version(const gv_server_config *cfg, int protocol_vers
     }
     gv_transport_set_admit(s->transport, admit, s);
     gv_transport_set_datagram(s->transport, on_datagram, s);
+    gv_transport_set_peer_timeout(s->transport,
+                                  cfg->peer_timeout_ms ? cfg->peer_timeout_ms : GV_TRANSPORT_TIMEOUT_DEFAULT_MS);
 
     gv_event *ev = gv_events_push(&s->events, GV_EVENT_LISTENING);
     ev->port = gv_transport_port(s->transport);

@@ -1,7 +1,8 @@
 # A server killed under its clients (no goodbye): a second later they say
 # the connection is interrupted and wait; after their peer timeout (3 s
 # here, 10 by default) they say the server is gone and exit with 4. A join
-# to nothing fails with 3.
+# to nothing fails with 3. A client stopped longer than the server's peer
+# timeout is dropped.
 source "$(dirname "$0")/lib.sh"
 
 start server server --port 0 --json
@@ -21,6 +22,23 @@ for c in a b; do
   grep -n '"event":"\(connection_interrupted\|server_disconnected\)"' "$TMP/$c.out" | head -n 1 |
     grep -q connection_interrupted || fail "$c did not say the connection was interrupted before giving up"
 done
+
+# The other way round: a client stopped for longer than the server's
+# peer timeout (2 s here) is dropped by it, and the others are told.
+start server2 server --port 0 --json --peer-timeout-s 2
+port2=$(port_of server2)
+start c join "127.0.0.1:$port2" --name carol "${NOAUDIO[@]}"
+wait_for c '"event":"connected"'
+start d join "127.0.0.1:$port2" --name dave "${NOAUDIO[@]}"
+wait_for d '"event":"player_connected","id":[0-9]+,"name":"carol"'
+kill -STOP "$(pid_of c)"
+wait_for server2 '"event":"player_disconnected","id":[0-9]+,"name":"carol"' 8
+wait_for d '"event":"player_disconnected","id":[0-9]+,"name":"carol"' 4
+kill -9 "$(pid_of c)"
+kill -INT "$(pid_of d)"
+expect_exit d 0
+kill -INT "$(pid_of server2)"
+expect_exit server2 0
 
 start nobody join "127.0.0.1:$port" --name lonely "${NOAUDIO[@]}"
 expect_exit nobody 3 15

@@ -289,6 +289,8 @@ static void sc_spatial_pan(gv_server_config *sc)
     sc->spatial.panning_strength = -1.0f;
 }
 static void sc_key_empty(gv_server_config *sc) { sc->key_file = ""; }
+static void sc_timeout_short(gv_server_config *sc) { sc->peer_timeout_ms = 999; }
+static void sc_timeout_huge(gv_server_config *sc) { sc->peer_timeout_ms = UINT32_MAX; }
 
 static void test_server_create_refuses(void **state)
 {
@@ -306,7 +308,7 @@ static void test_server_create_refuses(void **state)
         sc_size0,        sc_size_small,    sc_size_big,      sc_players0,      sc_players_neg, sc_players_over,
         sc_players_huge, sc_password_long, sc_password_null, sc_password_huge, sc_hold_neg,    sc_hold_over,
         sc_hold_huge,    sc_rate_neg,      sc_cipher_neg,    sc_cipher_over,   sc_clock_null,  sc_spatial_mode,
-        sc_spatial_nan,  sc_spatial_pan,   sc_key_empty};
+        sc_spatial_nan,  sc_spatial_pan,   sc_key_empty,     sc_timeout_short, sc_timeout_huge};
     for (size_t i = 0; i < sizeof spoil / sizeof spoil[0]; i++) {
         server_cfg(&sc);
         spoil[i](&sc);
@@ -477,6 +479,8 @@ static void cc_denoise(gv_client_config *cc) { cc->noise_suppression = 2; }
 static void cc_agc(gv_client_config *cc) { cc->auto_gain = -1; }
 static void cc_clock_null(gv_client_config *cc) { cc->clock.now_us = NULL; }
 static void cc_random_null(gv_client_config *cc) { cc->random.fill = NULL; }
+static void cc_timeout_short(gv_client_config *cc) { cc->peer_timeout_ms = 999; }
+static void cc_timeout_long(gv_client_config *cc) { cc->peer_timeout_ms = 600001; }
 
 static void test_client_create_refuses(void **state)
 {
@@ -493,7 +497,8 @@ static void test_client_create_refuses(void **state)
         cc_password_null, cc_password_huge, cc_server_key, cc_server_key_empty, cc_codec_neg,   cc_codec_over,
         cc_frame0,        cc_frame_neg,     cc_frame_odd,  cc_frame_huge,       cc_redundancy,  cc_redundancy_neg,
         cc_tx_neg,        cc_tx_over,       cc_itd,        cc_cipher_neg,       cc_cipher_over, cc_echo_neg,
-        cc_echo_over,     cc_denoise,       cc_agc,        cc_clock_null,       cc_random_null};
+        cc_echo_over,     cc_denoise,       cc_agc,        cc_clock_null,       cc_random_null, cc_timeout_short,
+        cc_timeout_long};
     for (size_t i = 0; i < sizeof spoil / sizeof spoil[0]; i++) {
         client_cfg(&cc, s);
         spoil[i](&cc);
