@@ -577,6 +577,11 @@ typedef struct gv_peer_stats {
      * dropping or inserting frames inside speech. */
     uint64_t shortened_frames, lengthened_frames;
     double shortened_ms, lengthened_ms;
+    /* The player's round trip to the server as the server last measured
+     * it (every 2 s), in ms; 0 until known. Their voice reaches you about
+     * (rtt_ms + your rtt_ms) / 2 after it left them, plus the jitter
+     * buffer's playout delay. */
+    uint32_t rtt_ms;
 } gv_peer_stats;
 
 typedef struct gv_client_stats {
@@ -601,6 +606,7 @@ typedef struct gv_client_stats {
     double echo_erle_db;        /* echo removed by the canceller's filter, recent (dB) */
     double agc_gain_db;         /* the automatic gain applied to the microphone now */
     uint64_t events_dropped;    /* events lost because the stream was full */
+    uint32_t rtt_ms;            /* your round trip to the server (ENet's running estimate), ms */
 } gv_client_stats;
 
 /* Fills *out (out->size set by the caller). Returns 0 or GV_EINVAL (NULL c

@@ -115,9 +115,10 @@ int stats_write_client(const char *path, const gvoip_options *opt, const gv_clie
             (unsigned long long)st.max_datagram_bytes, st.seconds, st.expected_loss_pct,
             st.redundancy ? "true" : "false", st.bitrate, (unsigned long long)st.redundant_packets);
     fprintf(f, ",\"malformed\":%llu,\"auth_failed\":%llu,\"replayed\":%llu,\"join_retries\":%llu,\"cipher\":\"%s\","
-            "\"playout_dropped\":%llu,\"devices\":{",
+            "\"playout_dropped\":%llu,\"rtt_ms\":%u,\"devices\":{",
             (unsigned long long)st.malformed, (unsigned long long)st.auth_failed, (unsigned long long)st.replayed,
-            (unsigned long long)st.join_retries, st.cipher, (unsigned long long)st.playout_dropped);
+            (unsigned long long)st.join_retries, st.cipher, (unsigned long long)st.playout_dropped,
+            (unsigned)st.rtt_ms);
     device_fields(f, "capture", io, 1);
     fputc(',', f);
     device_fields(f, "playback", io, 0);
@@ -134,12 +135,13 @@ int stats_write_client(const char *path, const gvoip_options *opt, const gv_clie
         fprintf(f,
                 ",\"voice_packets\":%llu,\"lost\":%llu,\"late\":%llu,\"duplicates\":%llu,\"fec_recovered\":%llu,"
                 "\"redundant_recovered\":%llu,\"concealed_frames\":%llu,\"jitter_ms\":%.2f,\"playout_delay_ms\":%.2f,"
-                "\"shortened_frames\":%llu,\"shortened_ms\":%.1f,\"lengthened_frames\":%llu,\"lengthened_ms\":%.1f}",
+                "\"shortened_frames\":%llu,\"shortened_ms\":%.1f,\"lengthened_frames\":%llu,\"lengthened_ms\":%.1f,"
+                "\"rtt_ms\":%u}",
                 (unsigned long long)p->voice_packets, (unsigned long long)p->lost, (unsigned long long)p->late,
                 (unsigned long long)p->duplicates, (unsigned long long)p->fec_recovered,
                 (unsigned long long)p->redundant_recovered, (unsigned long long)p->concealed_frames, p->jitter_ms,
                 p->playout_delay_ms, (unsigned long long)p->shortened_frames, p->shortened_ms,
-                (unsigned long long)p->lengthened_frames, p->lengthened_ms);
+                (unsigned long long)p->lengthened_frames, p->lengthened_ms, (unsigned)p->rtt_ms);
     }
     fputc(']', f);
     if (server) {

@@ -383,7 +383,8 @@ static const gv_peer_stats *peer_of(const gv_peer_stats *ps, int n, uint16_t id)
     return NULL;
 }
 
-/* Name, speaking, loss, the jitter buffer's delay, volume, distance. */
+/* Name, speaking, loss, ping, the jitter buffer's delay, volume,
+ * distance. */
 static void draw_player(int y, int width, const tui *t, int i, gv_client *c, const gv_spatial_config *sp,
                         const gv_peer_stats *st)
 {
@@ -391,9 +392,11 @@ static void draw_player(int y, int width, const tui *t, int i, gv_client *c, con
     char where[32] = "", figures[64] = "";
     gv_player_pose p;
     if (st) {
-        uint64_t expected = st->voice_packets + st->lost;
-        snprintf(figures, sizeof figures, " loss %4.1f%% delay %3.0f ms",
-                 expected ? 100.0 * (double)st->lost / (double)expected : 0.0, st->playout_delay_ms);
+        /* Sent: what arrived, and what never did (lost but not late). */
+        uint64_t expected = st->voice_packets + st->lost - (st->late < st->lost ? st->late : st->lost);
+        snprintf(figures, sizeof figures, " loss %4.1f%% ping %3u ms delay %3.0f ms",
+                 expected ? 100.0 * (double)st->lost / (double)expected : 0.0, (unsigned)st->rtt_ms,
+                 st->playout_delay_ms);
     }
     if (sp->mode != GV_SPATIAL_MODE_OFF && c && gv_client_player_pose(c, r->id, &p) == 0) {
         float dx = p.x - t->pose.x, dy = p.y - t->pose.y;

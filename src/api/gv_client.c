@@ -237,6 +237,7 @@ int gv_client_get_stats(const gv_client *c, gv_client_stats *out)
     st.cipher = gv_link_cipher(c->link) == GV_SEAL_AES256GCM ? "aes-256-gcm" : "chacha20-poly1305";
     st.seconds = (double)(c->clock.now_us(c->clock.ctx) - c->created_us) / 1e6;
     st.events_dropped = c->events.overwritten;
+    st.rtt_ms = gv_link_rtt_ms(c->link);
     gv_voice_get_stats(c->voice, &st);
     memcpy(out, &st, sizeof st);
     return 0;
@@ -257,6 +258,7 @@ int gv_client_get_peer_stats(const gv_client *c, gv_peer_stats *out, int max)
         const char *name = gv_link_player_name(c->link, st.id);
         if (name)
             snprintf(st.name, sizeof st.name, "%s", name);
+        st.rtt_ms = gv_link_player_rtt_ms(c->link, st.id);
         memcpy((char *)out + (size_t)n * stride, &st, sizeof st);
     }
     for (int i = 0; i < c->departed_count && n < max; i++, n++)

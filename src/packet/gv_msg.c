@@ -284,6 +284,12 @@ int gv_msg_decode(const uint8_t *data, size_t len, gv_msg *out)
     case GV_MSG_SPATIAL_CONFIG:
         read_spatial(&r, &out->u.spatial);
         break;
+    case GV_MSG_PLAYER_RTT:
+        out->u.rtt.count = gv_read_u16(&r);
+        if (out->u.rtt.count > GV_MAX_PLAYERS)
+            r.err = GV_EMALFORMED;
+        out->u.rtt.entries = gv_read_bytes(&r, (size_t)out->u.rtt.count * 4);
+        break;
     default:
         return r.err ? GV_EMALFORMED : GV_EUNKNOWN;
     }
@@ -389,6 +395,28 @@ int gv_msg_encode_welcome(const gv_msg_player *self, uint16_t index, uint16_t co
         write_u48(&w, players[i].next);
     }
     return w.err ? w.err : (int)w.pos;
+}
+
+int gv_msg_encode_rtt(uint16_t count, const uint16_t *ids, const uint16_t *rtt_ms, uint8_t *out, size_t cap)
+{
+    if (!out || count > GV_MAX_PLAYERS || (count && (!ids || !rtt_ms)))
+        return GV_EINVAL;
+    gv_writer w;
+    gv_writer_init(&w, out, cap);
+    gv_write_u8(&w, GV_MSG_PLAYER_RTT);
+    gv_write_u16(&w, count);
+    for (uint16_t i = 0; i < count; i++) {
+        gv_write_u16(&w, ids[i]);
+        gv_write_u16(&w, rtt_ms[i]);
+    }
+    return w.err ? w.err : (int)w.pos;
+}
+
+int gv_msg_next_rtt(gv_reader *list, uint16_t *id, uint16_t *rtt_ms)
+{
+    *id = gv_read_u16(list);
+    *rtt_ms = gv_read_u16(list);
+    return list->err ? GV_EMALFORMED : 0;
 }
 
 const char *gv_refuse_text(int code)

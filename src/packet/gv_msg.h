@@ -51,6 +51,7 @@ enum gv_msg_type {
     GV_MSG_REFUSE = 0x24,
     GV_MSG_LOSS_REPORT = 0x25,
     GV_MSG_SPATIAL_CONFIG = 0x26,
+    GV_MSG_PLAYER_RTT = 0x27,
     GV_MSG_VOICE = 0x30,
     GV_MSG_VOICE_RELAY = 0x31,
     GV_MSG_POSITION = 0x32,
@@ -148,6 +149,10 @@ typedef struct gv_msg {
             uint16_t loss_permille;
         } loss;
         struct {
+            uint16_t count;
+            const uint8_t *entries; /* count x (id, rtt_ms), validated; read with gv_msg_next_rtt */
+        } rtt;
+        struct {
             uint16_t sender; /* only in VOICE_RELAY: stamped by the server */
             uint16_t seq;
             uint32_t ts;
@@ -185,6 +190,13 @@ int gv_msg_encode_welcome(const gv_msg_player *self, uint16_t index, uint16_t co
 /* Reads the next entry of a WELCOME player list (already validated by
  * gv_msg_decode); returns 0 or GV_EMALFORMED at the end. */
 int gv_msg_next_player(gv_reader *list, gv_msg_player *out);
+
+/* PLAYER_RTT: each player's round trip to the server, as parallel arrays. */
+int gv_msg_encode_rtt(uint16_t count, const uint16_t *ids, const uint16_t *rtt_ms, uint8_t *out, size_t cap);
+
+/* Reads the next entry of a PLAYER_RTT (already validated by
+ * gv_msg_decode); returns 0 or GV_EMALFORMED at the end. */
+int gv_msg_next_rtt(gv_reader *list, uint16_t *id, uint16_t *rtt_ms);
 
 /* Voice counters and their nonces have 48 bits (gv_datagram). */
 #define GV_VOICE_COUNTER_LIMIT ((uint64_t)1 << 48)

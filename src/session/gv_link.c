@@ -18,6 +18,7 @@
 typedef struct roster_entry {
     uint16_t id;
     uint8_t slot;
+    uint16_t rtt_ms; /* their round trip to the server, as it last said */
     char name[GV_NAME_MAX + 1];
 } roster_entry;
 
@@ -141,6 +142,19 @@ static void roster_remove(gv_link *l, uint16_t id)
     }
 }
 
+uint32_t gv_link_player_rtt_ms(const gv_link *l, uint16_t id)
+{
+    for (int i = 0; l && i < l->roster_count; i++)
+        if (l->roster[i].id == id)
+            return l->roster[i].rtt_ms;
+    return 0;
+}
+
+uint32_t gv_link_rtt_ms(const gv_link *l)
+{
+    return l && l->join.stage == GV_JOIN_JOINED ? gv_transport_peer_rtt_ms(l->transport, 0) : 0;
+}
+
 const char *gv_link_player_name(const gv_link *l, uint16_t id)
 {
     for (int i = 0; l && i < l->roster_count; i++)
@@ -247,6 +261,16 @@ static void on_control(gv_link *l, const gv_msg *m)
         if (l->cb.loss)
             l->cb.loss(l->cb.ctx, m->u.loss.id, m->u.loss.loss_permille);
         break;
+    case GV_MSG_PLAYER_RTT: {
+        gv_reader r;
+        gv_reader_init(&r, m->u.rtt.entries, (size_t)m->u.rtt.count * 4);
+        uint16_t id, rtt;
+        while (gv_msg_next_rtt(&r, &id, &rtt) == 0)
+            for (int i = 0; i < l->roster_count; i++)
+                if (l->roster[i].id == id)
+                    l->roster[i].rtt_ms = rtt;
+        break;
+    }
     case GV_MSG_SPATIAL_CONFIG:
         if (l->join.stage != GV_JOIN_JOINED || (l->cb.spatial && l->cb.spatial(l->cb.ctx, m) < 0))
             l->counters.malformed++;

@@ -58,6 +58,13 @@ int gv_link_send_loss(gv_link *l, uint16_t speaker, uint16_t loss_permille);
  * before the welcome. */
 int gv_link_send_position(gv_link *l, const gv_msg *position);
 
+/* A player's round trip to the server as the server last reported it,
+ * in ms; 0 when unknown. */
+uint32_t gv_link_player_rtt_ms(const gv_link *l, uint16_t id);
+
+/* Our own round trip to the server, in ms; 0 before the welcome. */
+uint32_t gv_link_rtt_ms(const gv_link *l);
+
 /* Name of a player in the roster, or NULL. */
 const char *gv_link_player_name(const gv_link *l, uint16_t id);
 

@@ -33,6 +33,7 @@
 /* Positions are relayed at most this often per sender (20 a second); a
  * newer one that arrives sooner waits and replaces any still waiting. */
 #define POSITION_RELAY_US 50000u
+#define RTT_INTERVAL_US 2000000u
 #define DEFAULT_HOLD_US 2000
 #define MAX_HOLD_US 20000
 #define DEFAULT_HOLD_RATE 40000
@@ -73,6 +74,7 @@ struct gv_server {
     gv_lobby *lobby; /* the players; each member's owner is its slot */
     gv_admission *admission;
     uint64_t last_expiry_us;
+    uint64_t last_rtt_us; /* when the players' round trips were last sent */
     gv_event_queue events;
     gv_server_stats stats;
     int aes; /* AES-256-GCM may seal sessions whose client offers it */
@@ -528,6 +530,27 @@ static void flush_poses(gv_server *s)
     }
 }
 
+/* Every player's round trip to the server, to everyone, every
+ * RTT_INTERVAL_US: what each client shows as that player's ping. */
+static void send_rtts(gv_server *s)
+{
+    uint64_t now = now_us(s);
+    if (now - s->last_rtt_us < RTT_INTERVAL_US || player_count(s) == 0)
+        return;
+    s->last_rtt_us = now;
+    uint16_t ids[GV_MAX_PLAYERS], rtts[GV_MAX_PLAYERS];
+    int n = player_count(s);
+    for (int i = 0; i < n; i++) {
+        const slot *sl = player_at(s, i);
+        uint32_t rtt = gv_transport_peer_rtt_ms(s->transport, sl->peer);
+        ids[i] = sl->member->id;
+        rtts[i] = (uint16_t)(rtt > UINT16_MAX ? UINT16_MAX : rtt);
+    }
+    int len = gv_msg_encode_rtt((uint16_t)n, ids, rtts, s->buf.encoded, sizeof s->buf.encoded);
+    for (int i = 0; len > 0 && i < n; i++)
+        send_sealed(s, player_at(s, i), GV_CH_CONTROL, s->buf.encoded, (size_t)len, 0);
+}
+
 static void handle_sealed(gv_server *s, slot *sl, uint8_t channel, const uint8_t *data, size_t len)
 {
     gv_msg m;
@@ -963,6 +986,7 @@ int gv_server_service(gv_server *s, gv_event *ev, uint32_t timeout_ms)
         return rc;
     expire_handshakes(s);
     flush_poses(s);
+    send_rtts(s);
     gv_coalesce_tick(&s->relay, s->stats.relayed_packets, now_us(s));
     gv_transport_flush(s->transport);
     return gv_events_pop(&s->events, ev);

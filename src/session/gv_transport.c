@@ -590,6 +590,12 @@ gv_addr gv_transport_peer_addr(const gv_transport *t, int peer)
     return p ? (gv_addr){.host = p->address.host, .port = p->address.port} : (gv_addr){0, 0};
 }
 
+uint32_t gv_transport_peer_rtt_ms(const gv_transport *t, int peer)
+{
+    const ENetPeer *p = peer_at(t, peer);
+    return p ? p->roundTripTime : 0;
+}
+
 void gv_transport_disconnect(gv_transport *t, int peer, uint32_t data, enum gv_transport_close how)
 {
     ENetPeer *p = peer_at(t, peer);

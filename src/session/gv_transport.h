@@ -170,6 +170,10 @@ int gv_transport_peer_connected(const gv_transport *t, int peer);
 
 gv_addr gv_transport_peer_addr(const gv_transport *t, int peer);
 
+/* ENet's running estimate of the peer's round trip, in ms (0 for no
+ * peer). */
+uint32_t gv_transport_peer_rtt_ms(const gv_transport *t, int peer);
+
 enum gv_transport_close {
     GV_TRANSPORT_LATER, /* after what is queued; the peer acknowledges */
     GV_TRANSPORT_NOW,   /* one unreliable DISCONNECT, and the peer is forgotten (no event) */

@@ -1,5 +1,5 @@
 # The terminal screen, driven in tmux: `gvoip host` in a terminal lists the
-# players by id with their loss and delay, and the keys, at any size down to
+# players by id with their loss, ping and delay, and the keys, at any size down to
 # 40x10; m mutes, the arrow keys move you on the map (2D
 # mode: a step is a twentieth of the max distance), q quits with status 0.
 source "$(dirname "$0")/lib.sh"
@@ -54,7 +54,7 @@ wait_screen "vol  90% MUTED"
 wait_screen "  2 bob"
 wait_screen "hostie (id 1) on 127.0.0.1:$port"
 tmx resize-window -t tui -x 160 -y 40
-wait_screen "loss  0.0% delay"
+wait_screen "loss  0.0% ping"
 
 # Smaller terminals: nothing wraps or is left behind, down to 40x10; below
 # that the screen says so.

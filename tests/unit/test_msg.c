@@ -417,6 +417,42 @@ static void test_welcome_roundtrip(void **state)
     assert_int_equal(gv_msg_encode_welcome(&self, 0xbeef, GV_MAX_PLAYERS + 1, players, buf, sizeof buf), GV_EINVAL);
 }
 
+/* PLAYER_RTT: every entry back as written, the bytes as documented, and
+ * what does not add up refused. */
+static void test_rtt_roundtrip(void **state)
+{
+    (void)state;
+    const uint16_t ids[] = {1, 3}, rtts[] = {12, 110};
+    const uint8_t doc[] = {0x27, 0x00, 0x02, 0x00, 0x01, 0x00, 0x0c, 0x00, 0x03, 0x00, 0x6e};
+    uint8_t buf[64];
+    int n = gv_msg_encode_rtt(2, ids, rtts, buf, sizeof buf);
+    assert_int_equal(n, sizeof doc);
+    assert_memory_equal(buf, doc, sizeof doc);
+    gv_msg m;
+    assert_int_equal(gv_msg_decode(buf, (size_t)n, &m), 0);
+    assert_int_equal(m.type, GV_MSG_PLAYER_RTT);
+    assert_int_equal(m.u.rtt.count, 2);
+    gv_reader r;
+    gv_reader_init(&r, m.u.rtt.entries, (size_t)m.u.rtt.count * 4);
+    for (int i = 0; i < 2; i++) {
+        uint16_t id, rtt;
+        assert_int_equal(gv_msg_next_rtt(&r, &id, &rtt), 0);
+        assert_int_equal(id, ids[i]);
+        assert_int_equal(rtt, rtts[i]);
+    }
+    uint16_t id, rtt;
+    assert_int_equal(gv_msg_next_rtt(&r, &id, &rtt), GV_EMALFORMED);
+    /* Cut short, a byte too many, a count over the limit. */
+    assert_int_equal(gv_msg_decode(buf, (size_t)n - 1, &m), GV_EMALFORMED);
+    buf[n] = 0;
+    assert_int_equal(gv_msg_decode(buf, (size_t)n + 1, &m), GV_EMALFORMED);
+    const uint8_t over[] = {0x27, 0x01, 0x01};
+    assert_int_equal(gv_msg_decode(over, sizeof over, &m), GV_EMALFORMED);
+    assert_int_equal(gv_msg_encode_rtt(2, ids, rtts, buf, 10), GV_ETOOBIG);
+    assert_int_equal(gv_msg_encode_rtt(GV_MAX_PLAYERS + 1, ids, rtts, buf, sizeof buf), GV_EINVAL);
+    assert_int_equal(gv_msg_encode_rtt(2, NULL, rtts, buf, sizeof buf), GV_EINVAL);
+}
+
 static void test_control_roundtrip(void **state)
 {
     (void)state;
@@ -605,7 +641,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decode_table),   cmocka_unit_test(test_voice_roundtrip),
         cmocka_unit_test(test_voice_split_table), cmocka_unit_test(test_voice_redundancy),
-        cmocka_unit_test(test_welcome_roundtrip), cmocka_unit_test(test_control_roundtrip),
+        cmocka_unit_test(test_welcome_roundtrip), cmocka_unit_test(test_control_roundtrip), cmocka_unit_test(test_rtt_roundtrip),
         cmocka_unit_test(test_position_roundtrip),
         cmocka_unit_test(test_names),          cmocka_unit_test(test_name_suffix),
     };
