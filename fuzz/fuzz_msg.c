@@ -1,6 +1,7 @@
 /* Every sealed-message parser: decode, and re-encode what decoded, which
  * must give back the same bytes (WELCOME through gv_msg_encode_welcome,
- * from the entries gv_msg_next_player reads back). */
+ * from the entries gv_msg_next_player reads back; PLAYER_RTT through
+ * gv_msg_encode_rtt from gv_msg_next_rtt's). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,19 @@ static int reencode_welcome(const gv_msg *m)
     return gv_msg_encode_welcome(&self, m->u.welcome.index, m->u.welcome.count, players, out, sizeof out);
 }
 
+static int reencode_rtt(const gv_msg *m)
+{
+    static uint16_t ids[GV_MAX_PLAYERS], rtts[GV_MAX_PLAYERS];
+    CHECK(m->u.rtt.count <= GV_MAX_PLAYERS);
+    gv_reader r;
+    gv_reader_init(&r, m->u.rtt.entries, (size_t)m->u.rtt.count * 4);
+    for (uint16_t i = 0; i < m->u.rtt.count; i++)
+        CHECK(gv_msg_next_rtt(&r, &ids[i], &rtts[i]) == 0);
+    uint16_t id, rtt;
+    CHECK(gv_msg_next_rtt(&r, &id, &rtt) == GV_EMALFORMED);
+    return gv_msg_encode_rtt(m->u.rtt.count, ids, rtts, out, sizeof out);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     gv_msg m;
@@ -48,7 +62,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         CHECK(m.u.voice.flags & GV_VOICE_RAW);
         CHECK(m.u.voice.len >= 1 && m.u.voice.len <= GV_RAW_PAYLOAD);
     }
-    int n = m.type == GV_MSG_WELCOME ? reencode_welcome(&m) : gv_msg_encode(&m, out, sizeof out);
+    int n = m.type == GV_MSG_WELCOME      ? reencode_welcome(&m)
+            : m.type == GV_MSG_PLAYER_RTT ? reencode_rtt(&m)
+                                          : gv_msg_encode(&m, out, sizeof out);
     CHECK(n >= 0 && (size_t)n == size && memcmp(out, data, size) == 0);
     return 0;
 }
