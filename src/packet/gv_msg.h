@@ -25,7 +25,7 @@
 
 enum gv_channel {
     GV_CH_CONTROL = 0, /* reliable, ordered */
-    GV_CH_VOICE = 1,   /* unreliable, unsequenced: the jitter buffer orders */
+    GV_CH_VOICE = 1,   /* unreliable, unsequenced: positions and the raw baseline (Opus: gv_datagram) */
     GV_CH_COUNT = 2,
 };
 
