@@ -115,8 +115,7 @@ static int seal_body(gv_seal *seal, const uint8_t nonce[GV_SEAL_NONCE], const ui
     uint8_t plain[GV_DATAGRAM_LEVEL + GV_VOICE_PAYLOAD_MAX];
     plain[0] = level_byte(voice);
     memcpy(plain + 1, voice->u.voice.payload, voice->u.voice.len);
-    int n = gv_seal_encrypt_at(seal, nonce, header, header_len, plain, 1u + voice->u.voice.len, out, cap);
-    return n;
+    return gv_seal_encrypt_at(seal, nonce, header, header_len, plain, 1u + voice->u.voice.len, out, cap);
 }
 
 int gv_datagram_seal_up(gv_seal *seal, uint16_t index, uint64_t counter, const gv_msg *voice, uint8_t *out,

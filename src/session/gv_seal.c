@@ -154,6 +154,26 @@ void gv_seal_destroy(gv_seal *seal)
     free(seal);
 }
 
+/* Whether out can take len bytes sealed with `overhead` more: 0,
+ * GV_ETOOBIG or GV_EINVAL (it overlaps plain). */
+static int seal_room(const uint8_t *plain, size_t len, const uint8_t *out, size_t cap, size_t overhead)
+{
+    if (len > (size_t)INT_MAX - overhead || cap < len + overhead)
+        return GV_ETOOBIG;
+    return overlaps(plain, len, out, len + overhead) ? GV_EINVAL : GV_OK;
+}
+
+/* Whether out can take the plain_len bytes that opening in gives: 0,
+ * GV_EINVAL (NULL, or it overlaps in) or GV_ETOOBIG. */
+static int open_room(const uint8_t *in, size_t len, const uint8_t *out, size_t cap, size_t plain_len)
+{
+    if (out == NULL && plain_len > 0)
+        return GV_EINVAL;
+    if (cap < plain_len)
+        return GV_ETOOBIG;
+    return overlaps(in, len, out, plain_len) ? GV_EINVAL : GV_OK;
+}
+
 /* The AEAD itself, on arguments already checked: ciphertext and tag into
  * out. */
 static void aead_seal(gv_seal *seal, const uint8_t *nonce, const uint8_t *ad, size_t ad_len, const uint8_t *plain,
@@ -211,12 +231,9 @@ int gv_seal_encrypt(gv_seal *seal, uint8_t channel, const uint8_t *aad, size_t a
         return GV_EINVAL;
     if (plain == NULL && len > 0)
         return GV_EINVAL;
-    if (len > (size_t)INT_MAX - GV_SEAL_OVERHEAD)
-        return GV_ETOOBIG;
-    if (cap < len + GV_SEAL_OVERHEAD)
-        return GV_ETOOBIG;
-    if (overlaps(plain, len, out, len + GV_SEAL_OVERHEAD))
-        return GV_EINVAL;
+    int rc = seal_room(plain, len, out, cap, GV_SEAL_OVERHEAD);
+    if (rc != GV_OK)
+        return rc;
 
     uint64_t counter = seal->send_next[channel];
     if (counter == UINT64_MAX)
@@ -244,16 +261,13 @@ int gv_seal_decrypt(gv_seal *seal, uint8_t channel, const uint8_t *aad, size_t a
     if (len > (size_t)INT_MAX)
         return GV_EMALFORMED;
     size_t plain_len = len - GV_SEAL_OVERHEAD;
-    if (out == NULL && plain_len > 0)
-        return GV_EINVAL;
-    if (cap < plain_len)
-        return GV_ETOOBIG;
-    if (overlaps(in, len, out, plain_len))
-        return GV_EINVAL;
+    int rc = open_room(in, len, out, cap, plain_len);
+    if (rc != GV_OK)
+        return rc;
 
     gv_seal_window *w = &seal->recv[channel];
     uint64_t counter = get_le64(in);
-    int rc = gv_seal_window_check(w, counter);
+    rc = gv_seal_window_check(w, counter);
     if (rc != GV_OK)
         return rc;
 
@@ -274,10 +288,9 @@ int gv_seal_encrypt_at(gv_seal *seal, const uint8_t nonce[GV_SEAL_NONCE], const 
     if (seal == NULL || nonce == NULL || out == NULL || (aad == NULL && aad_len > 0) ||
         aad_len > GV_SEAL_MAX_AAD || (plain == NULL && len > 0))
         return GV_EINVAL;
-    if (len > (size_t)INT_MAX - GV_SEAL_TAG || cap < len + GV_SEAL_TAG)
-        return GV_ETOOBIG;
-    if (overlaps(plain, len, out, len + GV_SEAL_TAG))
-        return GV_EINVAL;
+    int rc = seal_room(plain, len, out, cap, GV_SEAL_TAG);
+    if (rc != GV_OK)
+        return rc;
     aead_seal(seal, nonce, aad, aad_len, plain, len, out);
     return (int)(len + GV_SEAL_TAG);
 }
@@ -291,13 +304,10 @@ int gv_seal_decrypt_at(gv_seal *seal, const uint8_t nonce[GV_SEAL_NONCE], const 
     if (len < GV_SEAL_TAG || len > (size_t)INT_MAX)
         return GV_EMALFORMED;
     size_t plain_len = len - GV_SEAL_TAG;
-    if (out == NULL && plain_len > 0)
-        return GV_EINVAL;
-    if (cap < plain_len)
-        return GV_ETOOBIG;
-    if (overlaps(in, len, out, plain_len))
-        return GV_EINVAL;
-    int rc = aead_open(seal, nonce, aad, aad_len, in, len, out);
+    int rc = open_room(in, len, out, cap, plain_len);
+    if (rc != GV_OK)
+        return rc;
+    rc = aead_open(seal, nonce, aad, aad_len, in, len, out);
     return rc != GV_OK ? rc : (int)plain_len;
 }
 

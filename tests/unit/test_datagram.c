@@ -25,6 +25,7 @@
 #include "packet/gv_msg.h"
 #include "session/gv_datagram.h"
 #include "session/gv_seal.h"
+#include "seal_pair.h"
 
 #define PLAIN_CAP (GV_DATAGRAM_LEVEL + GV_VOICE_PAYLOAD_MAX)
 #define MTU 1392
@@ -54,34 +55,10 @@ static const char *g_case = "";
 /* Every test runs once per AEAD (main). */
 static gv_seal_cipher g_cipher = GV_SEAL_CHACHA20POLY1305;
 
-/* Two ends of one session: a is the client (its send key is k1, bytes
- * 0x01..0x20), b the server (its send key k2, bytes 0xa0..0xbf); a's send
- * key is b's receive key and the reverse. */
-typedef struct pair {
-    gv_seal_keys ka, kb;
-    gv_seal *a, *b;
-} pair;
-
+/* Both ends with this run's AEAD. */
 static void pair_open(pair *p)
 {
-    memset(p, 0, sizeof *p);
-    for (int i = 0; i < 32; i++) {
-        p->ka.send[i] = (uint8_t)(i + 1);
-        p->ka.recv[i] = (uint8_t)(0xa0 + i);
-        p->ka.handshake_hash[i] = 0x11;
-    }
-    memcpy(p->kb.send, p->ka.recv, 32);
-    memcpy(p->kb.recv, p->ka.send, 32);
-    memcpy(p->kb.handshake_hash, p->ka.handshake_hash, 32);
-    p->ka.cipher = p->kb.cipher = g_cipher;
-    assert_int_equal(gv_seal_create(&p->ka, &p->a), GV_OK);
-    assert_int_equal(gv_seal_create(&p->kb, &p->b), GV_OK);
-}
-
-static void pair_close(pair *p)
-{
-    gv_seal_destroy(p->a);
-    gv_seal_destroy(p->b);
+    pair_open_with(p, g_cipher);
 }
 
 static gv_msg make_voice(uint8_t flags, uint32_t ts, uint8_t level, const uint8_t *payload, size_t len)
