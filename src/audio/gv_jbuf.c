@@ -757,7 +757,6 @@ static int drop_first(gv_jbuf *jb)
 static void start_stream(gv_jbuf *jb, uint16_t seq, uint32_t ts)
 {
     int i;
-    int held = jb->held;
 
     pend_tail(jb);
     for (i = 0; i < jb->cap; i++)
@@ -779,11 +778,8 @@ static void start_stream(gv_jbuf *jb, uint16_t seq, uint32_t ts)
          * restarted numbers afresh lands anywhere; a jump that large is
          * not counted.) */
         int gap = (int16_t)(seq - (uint16_t)jb->next_seq);
-        if (gap > 0 && gap <= RESUME_GAP_MAX) {
+        if (gap > 0 && gap <= RESUME_GAP_MAX)
             jb->st.lost += (uint64_t)gap;
-            /* What was held then arrived and now never plays: late. */
-            jb->st.late += (uint64_t)held;
-        }
         jb->st.resyncs++;
     }
     jb->state = ST_WAIT;
