@@ -2,7 +2,10 @@
  * lobby, "speak" a short beep every two seconds through push_capture, pull
  * the mixed output as a game's audio callback would, and print once a
  * second how loud the others are. A real game moves samples between its
- * audio thread and this loop with gv_ring (gvoip/ring.h).
+ * audio thread and this loop with gv_ring (gvoip/ring.h). When the server
+ * goes quiet or away the library keeps the lobby and connects anew on its
+ * own (cfg.reconnect_ms, two minutes by default): the bot only says so,
+ * and gives up when the library does (SERVER_DISCONNECTED).
  *
  *   voice_bot HOST PORT [SECONDS]
  */
@@ -62,6 +65,11 @@ int main(int argc, char **argv)
                 printf("joined as %s (id %u)\n", ev.name, (unsigned)ev.id);
             else if (ev.type == GV_EVENT_PLAYER_CONNECTED)
                 printf("%s is here\n", ev.name);
+            else if (ev.type == GV_EVENT_RECONNECTING)
+                printf("reconnecting (attempt %d): %s\n", ev.attempt, ev.reason);
+            else if (ev.type == GV_EVENT_RECONNECTED)
+                printf("reconnected as %s (id %u)%s\n", ev.name, (unsigned)ev.id,
+                       ev.resumed ? "" : ", a newcomer to a restarted server");
             else if (ev.type == GV_EVENT_CONNECTION_FAILED || ev.type == GV_EVENT_SERVER_DISCONNECTED) {
                 printf("gone: %s\n", ev.reason);
                 status = 3;

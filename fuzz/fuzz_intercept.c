@@ -206,8 +206,10 @@ static void as_connector(uint8_t control, uint8_t *d, size_t len)
     check_common(&before, now, len, rc);
     CHECK(!admitted);
 
+    /* A connector takes no connections: every CONNECT is screened. */
     model_result m = model(d, len, 1);
-    CHECK(rc == m.screened);
+    CHECK(rc == (m.screened || m.connect));
+    CHECK(now->connects_refused == before.connects_refused + (uint64_t)m.connect);
     int taken = m.compressed && len == GV_COOKIE_DATAGRAM && memcmp(d, "GVCK", 4) == 0 &&
                 d[4] == 1 && !elsewhere && memcmp(d + 8, old_id, 4) == 0 &&
                 retries < GV_COOKIE_RETRIES;

@@ -11,7 +11,8 @@
 
 /* The longest WELCOME: every name at its maximum, a full lobby. */
 #define WELCOME_MAX                                                                                                    \
-    (1 + 2 + 1 + GV_NAME_MAX + 2 + 1 + 4 + 2 + GV_MAX_PLAYERS * (2 + 1 + GV_NAME_MAX + 1 + 4 + 6))
+    (1 + 2 + 1 + GV_NAME_MAX + 2 + 1 + 4 + 1 + GV_RESUME_SECRET_LEN + 2 +                                              \
+     GV_MAX_PLAYERS * (2 + 1 + GV_NAME_MAX + 1 + 4 + 6))
 
 static uint8_t out[WELCOME_MAX + GV_VOICE_RELAY_HEADER + GV_RAW_PAYLOAD]; /* room for either */
 static gv_msg_player players[GV_MAX_PLAYERS];
@@ -36,7 +37,9 @@ static int reencode_welcome(const gv_msg *m)
     CHECK(gv_reader_remaining(&r) == 0);
     gv_msg_player past;
     CHECK(gv_msg_next_player(&r, &past) == GV_EMALFORMED);
-    return gv_msg_encode_welcome(&self, m->u.welcome.index, m->u.welcome.count, players, out, sizeof out);
+    gv_msg_welcome_self welcome = {
+        .player = &self, .index = m->u.welcome.index, .flags = m->u.welcome.flags, .resume = m->u.welcome.resume};
+    return gv_msg_encode_welcome(&welcome, m->u.welcome.count, players, out, sizeof out);
 }
 
 static int reencode_rtt(const gv_msg *m)

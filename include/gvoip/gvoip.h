@@ -118,6 +118,13 @@ typedef enum gv_event_type {
     GV_EVENT_CONNECTION_INTERRUPTED, /* client: nothing from the server for a second; the session is
                                       * kept (peer_timeout_ms) */
     GV_EVENT_CONNECTION_RESTORED,    /* client: the server is heard again, the same session */
+    GV_EVENT_RECONNECTING,  /* client: connecting anew (attempt from 1, retry_ms until the next one, reason);
+                             * the lobby and its players are kept meanwhile */
+    GV_EVENT_RECONNECTED,   /* client: back in the lobby on a new session, own id and name; resumed 1 when
+                             * the server kept our place (same id), 0 when it had forgotten us (a restart):
+                             * then PLAYER_DISCONNECTED/CONNECTED follow for what changed */
+    GV_EVENT_PLAYER_RECONNECTING, /* id, name: their connection was lost; the server keeps their place */
+    GV_EVENT_PLAYER_RECONNECTED,  /* id, name: they resumed it */
 } gv_event_type;
 
 /* Why a server refused or removed a player: the code it sent. A newer
@@ -131,8 +138,12 @@ typedef enum gv_refusal {
     GV_REFUSAL_RATE_LIMIT = 5, /* too many attempts from this address */
     GV_REFUSAL_FLOODING = 6,   /* sent more than its budget */
     GV_REFUSAL_PROTOCOL = 7,   /* malformed messages, or a failed handshake */
-    GV_REFUSAL_SHUTDOWN = 8,   /* the server is shutting down */
+    GV_REFUSAL_SHUTDOWN = 8,   /* the server is shutting down (perhaps to restart: players reconnect) */
     GV_REFUSAL_TIMEOUT = 9,    /* the handshake took too long */
+    GV_REFUSAL_RESUME = 10,    /* a resume the server could not honour (the client then joins anew) */
+    GV_REFUSAL_REPLACED = 11,  /* the player resumed on another connection */
+    GV_REFUSAL_CLOSED = 12,    /* the host ended the lobby: nothing to reconnect to (a dedicated server
+                                * going down says SHUTDOWN, and its players try to reconnect) */
 } gv_refusal;
 
 /* One event, at most 256 bytes. Fields a type does not use are zero (and
@@ -146,6 +157,9 @@ typedef struct gv_event {
     gv_refusal refused; /* the server's code, GV_REFUSAL_NONE if it gave none */
     int first_use;
     int on; /* GV_EVENT_SPEAKING */
+    int attempt;       /* GV_EVENT_RECONNECTING: 1, 2, ... */
+    uint32_t retry_ms; /* GV_EVENT_RECONNECTING: until the next attempt */
+    int resumed;       /* GV_EVENT_RECONNECTED */
     char name[GV_NAME_BYTES];
     char fingerprint[GV_FINGERPRINT_BYTES];       /* "SHA256:..." */
     char known_fingerprint[GV_FINGERPRINT_BYTES]; /* on a key mismatch: the pinned or remembered one */
@@ -247,6 +261,11 @@ typedef struct gv_server_config {
      * is gone: 1000..600000, default 10000 (0 too), so that a laptop lid
      * closed for a few seconds or a debugger's pause is not a departure. */
     uint32_t peer_timeout_ms;
+    /* How long the place of a player whose connection was lost is kept
+     * for them to resume it (same id and name; it counts toward
+     * max_players): 0..600000, default 30000; 0 = a lost connection is a
+     * departure. A player that leaves on purpose is gone at once. */
+    uint32_t resume_grace_ms;
 } gv_server_config;
 
 /* Fills *cfg with the defaults above, size included. NULL does nothing.
@@ -317,6 +336,8 @@ typedef struct gv_server_stats {
     uint64_t positions_relayed;
     uint64_t events_dropped;   /* events lost because the stream was full */
     uint64_t rebinds;          /* players moved to the new address their voice came from (NAT rebinding) */
+    int away;                  /* players whose connection was lost and whose place is kept (in players) */
+    uint64_t resumed;          /* resumes honoured */
 } gv_server_stats;
 
 /* Fills *out (out->size set by the caller). Returns 0 or GV_EINVAL (NULL s
@@ -379,8 +400,19 @@ typedef struct gv_client_config {
     gv_clock clock;                 /* default: CLOCK_MONOTONIC */
     gv_random random;               /* default: libsodium's randombytes_buf */
     uint32_t peer_timeout_ms;       /* 1000..600000, default 10000 (0 too): a server that acknowledges
-                                     * nothing for this long is gone (SERVER_DISCONNECTED); after a
-                                     * second CONNECTION_INTERRUPTED says so and the session waits */
+                                     * nothing for this long is gone; after a second
+                                     * CONNECTION_INTERRUPTED says so and the session waits */
+    /* 0..3600000, default 120000; 0 = off. From two seconds without the
+     * server on, the client also connects anew (RECONNECTING), retrying
+     * with backoff from 1 s to 10 s, for this long: the old session or the
+     * new one, whichever answers first, carries on. The new one presents
+     * the resumption secret the server gave at the last join, so that a
+     * server that kept our place gives the same id back; one that
+     * restarted takes us as a newcomer, and settings for other players
+     * (volume, mute) follow them by name. The server's key is checked as
+     * on the first join and must be the one this client already trusted.
+     * SERVER_DISCONNECTED only when it gives up (or immediately when off). */
+    uint32_t reconnect_ms;
 } gv_client_config;
 
 /* Fills *cfg with the defaults above, size included. NULL does nothing.
@@ -582,6 +614,8 @@ typedef struct gv_peer_stats {
      * (rtt_ms + your rtt_ms) / 2 after it left them, plus the jitter
      * buffer's playout delay. */
     uint32_t rtt_ms;
+    float volume; /* the local gain and mute set for them (gv_client_set_player_*) */
+    int muted;
 } gv_peer_stats;
 
 typedef struct gv_client_stats {

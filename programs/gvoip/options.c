@@ -112,6 +112,8 @@ static const choice attenuation_models[] = {{"inverse", GV_ATTENUATION_INVERSE},
 
 static int parse_duration(gvoip_options *opt, char *const *args);
 static int parse_peer_timeout(gvoip_options *opt, char *const *args);
+static int parse_reconnect(gvoip_options *opt, char *const *args);
+static int parse_resume_grace(gvoip_options *opt, char *const *args);
 static int parse_server_key(gvoip_options *opt, char *const *args);
 static int parse_position(gvoip_options *opt, char *const *args);
 static int parse_facing(gvoip_options *opt, char *const *args);
@@ -135,6 +137,13 @@ static const option_def options[] = {
     {.name = "--peer-timeout-s", .metavar = "SECONDS", .kind = ARG_CUSTOM, .group = GROUP_LOBBY,
      .commands = CMD_LOBBY, .nargs = 1, .parse = parse_peer_timeout, .takes = "1 to 600 seconds",
      .help = "a peer that answers nothing this long is gone (default 10); shorter silences are waited out"},
+    {.name = "--reconnect-s", .metavar = "SECONDS", .kind = ARG_CUSTOM, .group = GROUP_LOBBY, .commands = CMD_JOIN,
+     .nargs = 1, .parse = parse_reconnect, .takes = "0 to 3600 seconds",
+     .help = "when the server goes quiet or away, keep connecting anew for this long (default 120; 0 never)"},
+    {.name = "--resume-grace-s", .metavar = "SECONDS", .kind = ARG_CUSTOM, .group = GROUP_LOBBY,
+     .commands = CMD_SERVER | CMD_HOST, .nargs = 1, .parse = parse_resume_grace, .takes = "0 to 600 seconds",
+     .help = "keep a player's place this long after their connection is lost, for them to resume it with the "
+             "same id (default 30; 0 never)"},
     /* security */
     {.name = "--key", .metavar = "FILE", .kind = ARG_STRING, .group = GROUP_SECURITY,
      .commands = CMD_SERVER | CMD_HOST, .at = AT(server.key_file),
@@ -337,6 +346,24 @@ static int parse_peer_timeout(gvoip_options *opt, char *const *args)
     if (parse_double(args[0], 1, 600, &s) != 0)
         return -1;
     opt->server.peer_timeout_ms = opt->client.peer_timeout_ms = (uint32_t)(s * 1000.0 + 0.5);
+    return 0;
+}
+
+static int parse_reconnect(gvoip_options *opt, char *const *args)
+{
+    double s;
+    if (parse_double(args[0], 0, 3600, &s) != 0)
+        return -1;
+    opt->client.reconnect_ms = (uint32_t)(s * 1000.0 + 0.5);
+    return 0;
+}
+
+static int parse_resume_grace(gvoip_options *opt, char *const *args)
+{
+    double s;
+    if (parse_double(args[0], 0, 600, &s) != 0)
+        return -1;
+    opt->server.resume_grace_ms = (uint32_t)(s * 1000.0 + 0.5);
     return 0;
 }
 

@@ -77,6 +77,26 @@ static void json_event(const gv_event *ev)
     case GV_EVENT_CONNECTION_RESTORED:
         fputs("{\"event\":\"connection_restored\"}\n", o);
         break;
+    case GV_EVENT_RECONNECTING:
+        fprintf(o, "{\"event\":\"reconnecting\",\"attempt\":%d,\"retry_ms\":%u,\"reason\":", ev->attempt,
+                (unsigned)ev->retry_ms);
+        output_json_string(o, ev->reason);
+        fputs("}\n", o);
+        break;
+    case GV_EVENT_RECONNECTED:
+        fprintf(o, "{\"event\":\"reconnected\",\"resumed\":%s,\"id\":%u,\"name\":", ev->resumed ? "true" : "false",
+                (unsigned)ev->id);
+        output_json_string(o, ev->name);
+        fputs("}\n", o);
+        break;
+    case GV_EVENT_PLAYER_RECONNECTING:
+    case GV_EVENT_PLAYER_RECONNECTED:
+        fprintf(o, "{\"event\":\"%s\",\"id\":%u,\"name\":",
+                ev->type == GV_EVENT_PLAYER_RECONNECTING ? "player_reconnecting" : "player_reconnected",
+                (unsigned)ev->id);
+        output_json_string(o, ev->name);
+        fputs("}\n", o);
+        break;
     case GV_EVENT_NONE:
         break;
     }
@@ -120,6 +140,22 @@ static void human_event(const gv_event *ev)
         break;
     case GV_EVENT_CONNECTION_RESTORED:
         fputs("connection restored\n", o);
+        break;
+    case GV_EVENT_RECONNECTING:
+        fprintf(o, "reconnecting (attempt %d, next in %.1f s): %s\n", ev->attempt, ev->retry_ms / 1000.0, ev->reason);
+        break;
+    case GV_EVENT_RECONNECTED:
+        if (ev->resumed)
+            fprintf(o, "reconnected as %s (id %u), same session\n", ev->name, (unsigned)ev->id);
+        else
+            fprintf(o, "reconnected as %s (id %u); the server had restarted, so everyone rejoins\n", ev->name,
+                    (unsigned)ev->id);
+        break;
+    case GV_EVENT_PLAYER_RECONNECTING:
+        fprintf(o, "%s (id %u) lost the connection; waiting for them\n", ev->name, (unsigned)ev->id);
+        break;
+    case GV_EVENT_PLAYER_RECONNECTED:
+        fprintf(o, "%s (id %u) is back\n", ev->name, (unsigned)ev->id);
         break;
     case GV_EVENT_NONE:
         break;

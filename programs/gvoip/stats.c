@@ -15,13 +15,13 @@ static void server_fields(FILE *f, const gv_server *s)
             "\"relayed_packets\":%llu,\"datagrams_in\":%llu,\"datagrams_out\":%llu,\"bytes_in\":%llu,"
             "\"bytes_out\":%llu,\"malformed\":%llu,\"auth_failed\":%llu,\"replayed\":%llu,\"over_budget\":%llu,"
             "\"handshakes\":%llu,\"refused\":%llu,\"culled_packets\":%llu,\"positions_relayed\":%llu,\"rebinds\":%llu,"
-            "\"players\":%d",
+            "\"resumed\":%llu,\"players\":%d,\"away\":%d",
             (unsigned long long)st.relayed_packets, (unsigned long long)st.datagrams_in,
             (unsigned long long)st.datagrams_out, (unsigned long long)st.bytes_in, (unsigned long long)st.bytes_out,
             (unsigned long long)st.malformed, (unsigned long long)st.auth_failed, (unsigned long long)st.replayed,
             (unsigned long long)st.over_budget, (unsigned long long)st.handshakes, (unsigned long long)st.refused,
             (unsigned long long)st.culled_packets, (unsigned long long)st.positions_relayed,
-            (unsigned long long)st.rebinds, st.players);
+            (unsigned long long)st.rebinds, (unsigned long long)st.resumed, st.players, st.away);
 }
 
 static int finish(FILE *f, const char *path)

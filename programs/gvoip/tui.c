@@ -21,6 +21,7 @@ typedef struct row {
     uint16_t id;
     char name[GV_NAME_BYTES];
     int speaking;
+    int away; /* their connection was lost; the server keeps their place */
     int muted;
     float volume;
 } row;
@@ -34,6 +35,7 @@ struct tui {
     char target[300]; /* what is joined, for "connecting to ..." */
     int lost;         /* the server went away or refused us */
     int interrupted;  /* nothing from the server for a while; the session waits */
+    int attempt;      /* connecting anew: the attempt under way, 0 when none */
     row rows[MAX_ROWS];
     int row_count;
     int selected;
@@ -160,7 +162,28 @@ void tui_event(tui *t, const gv_event *ev)
         break;
     case GV_EVENT_CONNECTION_RESTORED:
         t->interrupted = 0;
+        t->attempt = 0;
         tui_note(t, "connection restored");
+        break;
+    case GV_EVENT_RECONNECTING:
+        t->attempt = ev->attempt;
+        break;
+    case GV_EVENT_RECONNECTED:
+        t->interrupted = 0;
+        t->attempt = 0;
+        t->own_id = ev->id;
+        snprintf(t->own_name, sizeof t->own_name, "%s", ev->name);
+        snprintf(line, sizeof line, "reconnected as %s (id %u)%s", ev->name, (unsigned)ev->id,
+                 ev->resumed ? "" : ": the server had restarted");
+        tui_note(t, line);
+        break;
+    case GV_EVENT_PLAYER_RECONNECTING:
+    case GV_EVENT_PLAYER_RECONNECTED:
+        if ((r = find_row(t, ev->id)) != NULL)
+            r->away = ev->type == GV_EVENT_PLAYER_RECONNECTING;
+        snprintf(line, sizeof line, "%s %s", ev->name,
+                 ev->type == GV_EVENT_PLAYER_RECONNECTING ? "lost the connection; waiting" : "is back");
+        tui_note(t, line);
         break;
     default:
         break;
@@ -404,7 +427,7 @@ static void draw_player(int y, int width, const tui *t, int i, gv_client *c, con
         snprintf(where, sizeof where, " at %.0f", sqrt((double)(dx * dx + dy * dy + dz * dz)));
     }
     line_w(y, width, i == t->selected ? A_BOLD : 0, "%c%3u %-16.16s %-8s vol %3.0f%%%s%s%s", i == t->selected ? '>' : ' ',
-            (unsigned)r->id, r->name, r->speaking ? "speaking" : "", (double)(r->volume * 100.0f),
+            (unsigned)r->id, r->name, r->away ? "away" : r->speaking ? "speaking" : "", (double)(r->volume * 100.0f),
             r->muted ? " MUTED" : "", where, figures);
 }
 
@@ -431,6 +454,9 @@ static void draw(tui *t, gv_client *c, const gv_spatial_config *sp)
         line_at(0, A_BOLD, "gvoip  not connected to %s", t->target);
     else if (!t->own_id)
         line_at(0, A_BOLD, "gvoip  connecting to %s ...", t->target);
+    else if (t->interrupted && t->attempt)
+        line_at(0, A_BOLD, "gvoip  %s (id %u): reconnecting to %s (attempt %d) ...", t->own_name,
+                (unsigned)t->own_id, t->target, t->attempt);
     else if (t->interrupted)
         line_at(0, A_BOLD, "gvoip  %s (id %u): connection to %s interrupted, waiting ...", t->own_name,
                 (unsigned)t->own_id, t->target);
@@ -459,6 +485,14 @@ static void draw(tui *t, gv_client *c, const gv_spatial_config *sp)
     int list_top = y, width = map ? map_left - 1 : cols;
     line_at(y++, 0, "players (%d):", t->row_count);
     int shown = 0;
+    for (int i = 0; i < t->row_count; i++) {
+        /* The library's settings win: a returning player's follow their name. */
+        const gv_peer_stats *st = peer_of(ps, n, t->rows[i].id);
+        if (st) {
+            t->rows[i].volume = st->volume;
+            t->rows[i].muted = st->muted;
+        }
+    }
     for (int i = 0; i < t->row_count && y < bottom; i++, y++, shown++)
         draw_player(y, width, t, i, c, sp, peer_of(ps, n, t->rows[i].id));
     if (shown < t->row_count)

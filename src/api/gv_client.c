@@ -18,6 +18,18 @@
  * still tells how their voice fared. Oldest forgotten first. */
 #define DEPARTED_MAX GV_MAX_PLAYERS
 
+/* A player's local volume and mute outlive their stay: when someone of
+ * that name joins again (after a server restart everyone does, with a new
+ * id) the settings follow. Only settings that differ from the defaults
+ * are kept; oldest forgotten first. */
+#define REMEMBERED_MAX 64
+
+typedef struct remembered {
+    char name[GV_NAME_BYTES];
+    float volume;
+    int muted;
+} remembered;
+
 struct gv_client {
     gv_link *link;
     gv_voice *voice;
@@ -25,6 +37,8 @@ struct gv_client {
     gv_peer_stats departed[DEPARTED_MAX];
     int departed_count;
     unsigned departed_next;
+    remembered remembered[REMEMBERED_MAX];
+    unsigned remembered_next;
     gv_clock clock;
     uint64_t created_us;
 };
@@ -40,6 +54,7 @@ void gv_client_config_default(gv_client_config *cfg)
     cfg->name = "player";
     cfg->connect_timeout_ms = 5000;
     cfg->peer_timeout_ms = GV_TRANSPORT_TIMEOUT_DEFAULT_MS;
+    cfg->reconnect_ms = 120000;
     cfg->codec = GV_CODEC_OPUS;
     cfg->bitrate = 24000;
     cfg->frame_ms = 20;
@@ -58,12 +73,59 @@ static void on_voice(void *ctx, const gv_msg *relay)
     gv_voice_receive(c->voice, relay, c->link);
 }
 
-/* The player's stream is made ready before they speak; without memory for
- * it their voice is dropped, as from a player beyond the lobby's limit. */
+static remembered *recall(gv_client *c, const char *name)
+{
+    for (int i = 0; name && i < REMEMBERED_MAX; i++)
+        if (c->remembered[i].name[0] && strcmp(c->remembered[i].name, name) == 0)
+            return &c->remembered[i];
+    return NULL;
+}
+
+static void remember(gv_client *c, uint16_t id)
+{
+    const char *name = gv_link_player_name(c->link, id);
+    float volume;
+    int muted;
+    if (!name || gv_voice_player_settings(c->voice, id, &volume, &muted) != 0)
+        return;
+    remembered *r = recall(c, name);
+    if (volume == 1.0f && !muted) {
+        if (r)
+            r->name[0] = '\0';
+        return;
+    }
+    if (!r) {
+        r = &c->remembered[c->remembered_next];
+        c->remembered_next = (c->remembered_next + 1) % REMEMBERED_MAX;
+        snprintf(r->name, sizeof r->name, "%s", name);
+    }
+    r->volume = volume;
+    r->muted = muted;
+}
+
+/* The player's stream is made ready before they speak (without memory for
+ * it their voice is dropped, as from a player beyond the lobby's limit),
+ * with the settings a player of that name had. */
 static void on_joined(void *ctx, uint16_t id)
 {
     gv_client *c = ctx;
-    gv_voice_add_peer(c->voice, id);
+    if (gv_voice_add_peer(c->voice, id) != 0)
+        return;
+    const remembered *r = recall(c, gv_link_player_name(c->link, id));
+    if (r)
+        gv_voice_set_player(c->voice, id, &r->volume, &r->muted);
+}
+
+static void on_restart(void *ctx, uint16_t id)
+{
+    gv_client *c = ctx;
+    gv_voice_restart_peer(c->voice, id);
+}
+
+static void on_session(void *ctx)
+{
+    gv_client *c = ctx;
+    gv_voice_new_session(c->voice);
 }
 
 static void on_loss(void *ctx, uint16_t reporter, uint16_t permille)
@@ -87,6 +149,7 @@ static void on_position(void *ctx, const gv_msg *relay)
 static void on_left(void *ctx, uint16_t id)
 {
     gv_client *c = ctx;
+    remember(c, id);
     gv_peer_stats *st = &c->departed[c->departed_next];
     if (gv_voice_peer_stats(c->voice, id, st) == 0) {
         const char *name = gv_link_player_name(c->link, id);
@@ -127,6 +190,8 @@ int gv_client_create_with_version(const gv_client_config *cfg, int protocol_vers
                             .left = on_left,
                             .spatial = on_spatial,
                             .position = on_position,
+                            .restart = on_restart,
+                            .session = on_session,
                             .ctx = c};
     rc = gv_link_create(cfg, protocol_version, &c->events, &cb, &c->link);
     if (rc < 0)

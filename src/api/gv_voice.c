@@ -273,6 +273,35 @@ void gv_voice_remove_peer(gv_voice *v, uint16_t id)
     }
 }
 
+void gv_voice_restart_peer(gv_voice *v, uint16_t id)
+{
+    peer *p = find_peer(v, id);
+    if (p)
+        p->have_seq = 0;
+}
+
+void gv_voice_new_session(gv_voice *v)
+{
+    if (v->encoder)
+        gv_encoder_reset(v->encoder);
+    v->spurt_started = 0;
+    v->prev_len = 0;
+    v->pose_sent_us = 0;
+    v->pose_dirty = v->has_pose;
+}
+
+int gv_voice_player_settings(const gv_voice *v, uint16_t id, float *volume, int *muted)
+{
+    for (int i = 0; i < v->peer_count; i++) {
+        if (v->peers[i]->id == id) {
+            *volume = v->peers[i]->volume;
+            *muted = v->peers[i]->muted;
+            return 0;
+        }
+    }
+    return GV_ENOTFOUND;
+}
+
 /* A player started or stopped speaking; name NULL for none. */
 static void speaking_event(gv_voice *v, uint16_t id, int on, const char *name)
 {
@@ -818,6 +847,8 @@ static void peer_stats(const gv_voice *v, const peer *p, gv_peer_stats *out)
     memset(out, 0, sizeof *out);
     out->size = sizeof *out;
     out->id = p->id;
+    out->volume = p->volume;
+    out->muted = p->muted;
     out->voice_packets = p->packets;
     /* What the buffer dropped to keep its delay under the cap arrived and
      * never played: late, and so lost too for a listener. */

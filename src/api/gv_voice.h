@@ -30,6 +30,18 @@ void gv_voice_remove_peer(gv_voice *v, uint16_t id);
  * 0 or GV_ENOMEM. */
 int gv_voice_add_peer(gv_voice *v, uint16_t id);
 
+/* The player resumed their session: their sequence numbers start afresh
+ * (the jitter buffer follows the restart on its own). */
+void gv_voice_restart_peer(gv_voice *v, uint16_t id);
+
+/* We are on a new session: our stream starts afresh at the receivers, so
+ * the encoder does too, the next packet opens a talk spurt, and our pose
+ * goes out again at once. */
+void gv_voice_new_session(gv_voice *v);
+
+/* The local volume and mute of a player: 0 or GV_ENOTFOUND. */
+int gv_voice_player_settings(const gv_voice *v, uint16_t id, float *volume, int *muted);
+
 /* The playback format the render thread will pull at: its converter is
  * built now, so that pulls never allocate. */
 int gv_voice_prepare_playback(gv_voice *v, int rate, int channels);

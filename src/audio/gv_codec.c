@@ -131,6 +131,13 @@ int gv_encoder_set_bitrate(gv_encoder *enc, int bps)
     return v;
 }
 
+int gv_encoder_reset(gv_encoder *enc)
+{
+    if (!enc)
+        return GV_EINVAL;
+    return opus_encoder_ctl(enc->opus, OPUS_RESET_STATE) == OPUS_OK ? 0 : GV_ECODEC;
+}
+
 int gv_encoder_set_expected_loss(gv_encoder *enc, int pct)
 {
     int v;

@@ -66,6 +66,11 @@ int gv_encoder_encode(gv_encoder *enc, const float *pcm, uint8_t *out, size_t ca
  * at a time per encoder. */
 int gv_encoder_set_bitrate(gv_encoder *enc, int bps);
 
+/* Forgets what the encoder learned from the audio so far (its settings
+ * stay), so that the next packet needs no earlier one: for a stream that
+ * starts afresh at its receivers. 0, GV_EINVAL or GV_ECODEC. */
+int gv_encoder_reset(gv_encoder *enc);
+
 /* Changes the loss the FEC plans for, clamped to 0..100. Returns the
  * percentage now in effect, or GV_EINVAL / GV_ECODEC. One thread at a time
  * per encoder. */

@@ -226,6 +226,10 @@ int gv_msg_decode(const uint8_t *data, size_t len, gv_msg *out)
         if (out->u.hello.token_len != 0 && out->u.hello.token_len != GV_HOST_TOKEN_LEN)
             r.err = GV_EMALFORMED;
         out->u.hello.token = gv_read_bytes(&r, out->u.hello.token_len);
+        out->u.hello.resume_len = gv_read_u8(&r);
+        if (out->u.hello.resume_len != 0 && out->u.hello.resume_len != GV_RESUME_SECRET_LEN)
+            r.err = GV_EMALFORMED;
+        out->u.hello.resume = gv_read_bytes(&r, out->u.hello.resume_len);
         break;
     case GV_MSG_WELCOME: {
         out->u.welcome.id = gv_read_u16(&r);
@@ -233,6 +237,10 @@ int gv_msg_decode(const uint8_t *data, size_t len, gv_msg *out)
         out->u.welcome.index = gv_read_u16(&r);
         out->u.welcome.slot = gv_read_u8(&r);
         out->u.welcome.epoch = gv_read_u32(&r);
+        out->u.welcome.flags = gv_read_u8(&r);
+        if (out->u.welcome.flags & ~GV_WELCOME_RESUMED)
+            r.err = GV_EMALFORMED;
+        out->u.welcome.resume = gv_read_bytes(&r, GV_RESUME_SECRET_LEN);
         out->u.welcome.count = gv_read_u16(&r);
         if (out->u.welcome.count > GV_MAX_PLAYERS)
             r.err = GV_EMALFORMED;
@@ -252,7 +260,13 @@ int gv_msg_decode(const uint8_t *data, size_t len, gv_msg *out)
         out->u.player.epoch = gv_read_u32(&r);
         break;
     case GV_MSG_PLAYER_LEFT:
+    case GV_MSG_PLAYER_AWAY:
         out->u.player.id = gv_read_u16(&r);
+        break;
+    case GV_MSG_PLAYER_BACK:
+        out->u.player.id = gv_read_u16(&r);
+        out->u.player.slot = gv_read_u8(&r);
+        out->u.player.epoch = gv_read_u32(&r);
         break;
     case GV_MSG_REFUSE:
         out->u.refuse.code = gv_read_u8(&r);
@@ -309,12 +323,15 @@ int gv_msg_encode(const gv_msg *m, uint8_t *out, size_t cap)
     case GV_MSG_HELLO:
         write_name(&w, m->u.hello.name.bytes, m->u.hello.name.len);
         if (m->u.hello.password_len > GV_PASSWORD_MAX ||
-            (m->u.hello.token_len != 0 && m->u.hello.token_len != GV_HOST_TOKEN_LEN))
+            (m->u.hello.token_len != 0 && m->u.hello.token_len != GV_HOST_TOKEN_LEN) ||
+            (m->u.hello.resume_len != 0 && m->u.hello.resume_len != GV_RESUME_SECRET_LEN))
             return GV_EINVAL;
         gv_write_u8(&w, m->u.hello.password_len);
         gv_write_bytes(&w, m->u.hello.password, m->u.hello.password_len);
         gv_write_u8(&w, m->u.hello.token_len);
         gv_write_bytes(&w, m->u.hello.token, m->u.hello.token_len);
+        gv_write_u8(&w, m->u.hello.resume_len);
+        gv_write_bytes(&w, m->u.hello.resume, m->u.hello.resume_len);
         break;
     case GV_MSG_PLAYER_JOINED:
         gv_write_u16(&w, m->u.player.id);
@@ -323,7 +340,13 @@ int gv_msg_encode(const gv_msg *m, uint8_t *out, size_t cap)
         gv_write_u32(&w, m->u.player.epoch);
         break;
     case GV_MSG_PLAYER_LEFT:
+    case GV_MSG_PLAYER_AWAY:
         gv_write_u16(&w, m->u.player.id);
+        break;
+    case GV_MSG_PLAYER_BACK:
+        gv_write_u16(&w, m->u.player.id);
+        gv_write_u8(&w, m->u.player.slot);
+        gv_write_u32(&w, m->u.player.epoch);
         break;
     case GV_MSG_REFUSE:
         if (m->u.refuse.len > GV_REASON_MAX)
@@ -371,19 +394,23 @@ int gv_msg_encode(const gv_msg *m, uint8_t *out, size_t cap)
     return w.err ? w.err : (int)w.pos;
 }
 
-int gv_msg_encode_welcome(const gv_msg_player *self, uint16_t index, uint16_t count, const gv_msg_player *players,
+int gv_msg_encode_welcome(const gv_msg_welcome_self *self, uint16_t count, const gv_msg_player *players,
                           uint8_t *out, size_t cap)
 {
-    if (!self || !out || count > GV_MAX_PLAYERS || (count && !players))
+    if (!self || !self->player || !self->resume || (self->flags & ~GV_WELCOME_RESUMED) || !out ||
+        count > GV_MAX_PLAYERS || (count && !players))
         return GV_EINVAL;
+    const gv_msg_player *me = self->player;
     gv_writer w;
     gv_writer_init(&w, out, cap);
     gv_write_u8(&w, GV_MSG_WELCOME);
-    gv_write_u16(&w, self->id);
-    write_name(&w, self->name, strlen(self->name));
-    gv_write_u16(&w, index);
-    gv_write_u8(&w, self->slot);
-    gv_write_u32(&w, self->epoch);
+    gv_write_u16(&w, me->id);
+    write_name(&w, me->name, strlen(me->name));
+    gv_write_u16(&w, self->index);
+    gv_write_u8(&w, me->slot);
+    gv_write_u32(&w, me->epoch);
+    gv_write_u8(&w, self->flags);
+    gv_write_bytes(&w, self->resume, GV_RESUME_SECRET_LEN);
     gv_write_u16(&w, count);
     for (uint16_t i = 0; i < count; i++) {
         if (players[i].next >= GV_VOICE_COUNTER_LIMIT)
@@ -431,6 +458,9 @@ const char *gv_refuse_text(int code)
     case GV_REFUSE_PROTOCOL: return "protocol error";
     case GV_REFUSE_SHUTDOWN: return "server shutting down";
     case GV_REFUSE_TIMEOUT: return "handshake timed out";
+    case GV_REFUSE_RESUME: return "the session could not be resumed";
+    case GV_REFUSE_REPLACED: return "the session was resumed on another connection";
+    case GV_REFUSE_CLOSED: return "the host ended the lobby";
     }
     return "refused";
 }

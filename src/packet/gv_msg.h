@@ -11,11 +11,12 @@
 #include "packet/gv_buf.h"
 #include "packet/gv_name.h"
 
-#define GV_PROTOCOL_VERSION 3
+#define GV_PROTOCOL_VERSION 4
 #define GV_MTU 1392               /* largest UDP payload gvoip ever sends */
 #define GV_MAX_PLAYERS 256
 #define GV_PASSWORD_MAX 128
 #define GV_HOST_TOKEN_LEN 32
+#define GV_RESUME_SECRET_LEN 32
 #define GV_REASON_MAX 200
 #define GV_VOICE_PAYLOAD_MAX 1275 /* largest Opus packet */
 /* The original example's message: 1024 stereo float32 frames. Only the
@@ -52,6 +53,8 @@ enum gv_msg_type {
     GV_MSG_LOSS_REPORT = 0x25,
     GV_MSG_SPATIAL_CONFIG = 0x26,
     GV_MSG_PLAYER_RTT = 0x27,
+    GV_MSG_PLAYER_AWAY = 0x28, /* a player's connection was lost; their place is kept for the grace */
+    GV_MSG_PLAYER_BACK = 0x29, /* they resumed it: the same id and name, a new epoch */
     GV_MSG_VOICE = 0x30,
     GV_MSG_VOICE_RELAY = 0x31,
     GV_MSG_POSITION = 0x32,
@@ -71,6 +74,18 @@ enum gv_refuse_code {
     GV_REFUSE_PROTOCOL = 7,
     GV_REFUSE_SHUTDOWN = 8,
     GV_REFUSE_TIMEOUT = 9,
+    GV_REFUSE_RESUME = 10,   /* the resumption secret is unknown, spent or expired */
+    GV_REFUSE_REPLACED = 11, /* the player resumed on another connection */
+    GV_REFUSE_CLOSED = 12,   /* the host ended the lobby (a dedicated server going down says SHUTDOWN) */
+};
+
+/* The ENet disconnect data of a client that leaves for good: the server
+ * frees its place at once instead of keeping it for a resume. */
+#define GV_DISCONNECT_LEAVING 0x4c454156u
+
+/* WELCOME flags. */
+enum gv_welcome_flags {
+    GV_WELCOME_RESUMED = 0x01, /* the same id and name as before the interruption */
 };
 
 enum gv_voice_flags {
@@ -122,6 +137,8 @@ typedef struct gv_msg {
             const uint8_t *password;
             uint8_t token_len; /* 0 or GV_HOST_TOKEN_LEN */
             const uint8_t *token;
+            uint8_t resume_len; /* 0 or GV_RESUME_SECRET_LEN */
+            const uint8_t *resume;
         } hello;
         struct {
             uint16_t id;
@@ -129,6 +146,8 @@ typedef struct gv_msg {
             uint16_t index; /* the receiver index our voice datagrams carry */
             uint8_t slot;   /* ours, for the echo test */
             uint32_t epoch;
+            uint8_t flags;         /* gv_welcome_flags */
+            const uint8_t *resume; /* GV_RESUME_SECRET_LEN bytes: the secret for the next resume */
             uint16_t count;
             const uint8_t *players; /* count entries, validated; read with gv_msg_next_player */
             size_t players_len;
@@ -136,8 +155,8 @@ typedef struct gv_msg {
         struct {
             uint16_t id;
             gv_msg_name name;
-            uint8_t slot;   /* PLAYER_JOINED only */
-            uint32_t epoch; /* PLAYER_JOINED only */
+            uint8_t slot;   /* PLAYER_JOINED and PLAYER_BACK */
+            uint32_t epoch; /* PLAYER_JOINED and PLAYER_BACK */
         } player;
         struct {
             uint8_t code;
@@ -182,9 +201,17 @@ int gv_msg_decode(const uint8_t *data, size_t len, gv_msg *out);
  * WELCOME's player list is written by gv_msg_encode_welcome instead. */
 int gv_msg_encode(const gv_msg *m, uint8_t *out, size_t cap);
 
-/* WELCOME for *self (its next is not sent) with its receiver index and
- * the count players already in the lobby. */
-int gv_msg_encode_welcome(const gv_msg_player *self, uint16_t index, uint16_t count, const gv_msg_player *players,
+/* WELCOME for *self (its next is not sent) with its receiver index, the
+ * gv_welcome_flags, the secret for its next resume and the count players
+ * already in the lobby. */
+typedef struct gv_msg_welcome_self {
+    const gv_msg_player *player;
+    uint16_t index;
+    uint8_t flags;
+    const uint8_t *resume; /* GV_RESUME_SECRET_LEN bytes */
+} gv_msg_welcome_self;
+
+int gv_msg_encode_welcome(const gv_msg_welcome_self *self, uint16_t count, const gv_msg_player *players,
                           uint8_t *out, size_t cap);
 
 /* Reads the next entry of a WELCOME player list (already validated by

@@ -12,13 +12,15 @@
 #include "session/gv_keyfile.h"
 #include "session/gv_known.h"
 #include "session/gv_noise.h"
+#include "session/gv_reconnect.h"
 #include "session/gv_seal.h"
 #include "session/gv_session.h"
 
 typedef struct roster_entry {
     uint16_t id;
-    uint8_t slot;
+    uint8_t slot;    /* in the current session */
     uint16_t rtt_ms; /* their round trip to the server, as it last said */
+    int seen;        /* in the roster a new session's WELCOME gave */
     char name[GV_NAME_MAX + 1];
 } roster_entry;
 
@@ -29,15 +31,31 @@ typedef struct voice_slot {
     gv_datagram_stream stream;
 } voice_slot;
 
+/* One session with the server, from its CONNECT on: the first join, or an
+ * attempt to replace a session that went quiet. Both share the socket. */
+typedef struct conn {
+    int peer; /* the transport's; -1: none */
+    gv_join join;
+    gv_noise *noise;
+    gv_seal *seal;
+    int cipher;          /* gv_seal_cipher the server chose */
+    uint16_t index;      /* what our voice datagrams carry: the server's name for us */
+    uint64_t voice_next; /* our next voice counter */
+    uint64_t here_next;  /* our next "I am here" counter */
+    voice_slot slots[GV_MAX_PLAYERS];
+} conn;
+
 struct gv_link {
     gv_transport *transport;
-    int has_peer; /* the transport's peer is connecting or connected: tell it we leave */
-    gv_join join;
+    conn conns[2];
+    conn *cur;  /* the session (or the first join) */
+    conn *next; /* an attempt to replace it, or NULL */
     gv_link_callbacks cb;
     gv_clock clock;
+    gv_random random;
+    uint64_t timeout_us;
     int protocol_version;
-    int offer_aes;               /* AES-256-GCM offered in the handshake */
-    int cipher;                  /* gv_seal_cipher the server chose */
+    int offer_aes; /* AES-256-GCM offered in the handshake */
     char *server_host;
     uint16_t server_port;
     char name[UINT8_MAX + 1];
@@ -45,19 +63,20 @@ struct gv_link {
     size_t password_len;
     char *known_file; /* NULL: trust on first use disabled */
     char pinned[GV_FINGERPRINT_BYTES];
+    char trusted[GV_FINGERPRINT_BYTES]; /* the key the first session showed: every later one must too */
     uint8_t host_token[GV_HOST_TOKEN_LEN];
     int has_token;
-    gv_noise *noise;
-    gv_seal *seal;
+    uint8_t resume[GV_RESUME_SECRET_LEN];
+    int has_resume;
     uint16_t id;
-    uint16_t index;      /* what our voice datagrams carry: the server's name for us */
-    uint64_t voice_next; /* our next voice counter */
-    uint64_t here_next;  /* our next "I am here" counter */
-    uint64_t heard_datagrams, heard_us, here_us; /* when the server was last heard, and told we are here */
-    int interrupted; /* CONNECTION_INTERRUPTED told, RESTORED not yet */
+    gv_reconnect reconnect;
+    const char *why_reconnecting; /* for the next RECONNECTING */
+    int lost;                     /* the current session is gone: only a new one can follow */
+    int ended;                    /* SERVER_DISCONNECTED or CONNECTION_FAILED told: nothing follows */
+    uint64_t heard_us, here_us;   /* when the server was last heard, and told we are here */
+    int interrupted;              /* CONNECTION_INTERRUPTED told, RESTORED or RECONNECTED not yet */
     roster_entry roster[GV_MAX_PLAYERS];
     int roster_count;
-    voice_slot slots[GV_MAX_PLAYERS];
     gv_event_queue *events; /* the client's stream, shared with its voice path */
     gv_link_counters counters;
     gv_session_buffers buf;
@@ -68,11 +87,38 @@ static uint64_t now_us(const gv_link *l)
     return l->clock.now_us(l->clock.ctx);
 }
 
-/* Carries out what the join decided at its end: the one event that ends
- * the link (its reason lives in the join until the link is destroyed). */
+static int joined(const gv_link *l)
+{
+    return l->cur->join.stage == GV_JOIN_JOINED;
+}
+
+/* In the lobby: on a session, or between two (the roster kept) until
+ * reconnecting ends. */
+static int in_lobby(const gv_link *l)
+{
+    return !l->ended && (joined(l) || l->lost);
+}
+
+/* Forgets a session: its peer quietly (the server has either replaced it,
+ * forgotten it, or will time it out), its keys and its slots. */
+static void conn_close(gv_link *l, conn *c)
+{
+    if (c->peer >= 0)
+        gv_transport_reset(l->transport, c->peer);
+    c->peer = -1;
+    gv_noise_destroy(c->noise);
+    c->noise = NULL;
+    gv_seal_destroy(c->seal);
+    c->seal = NULL;
+    memset(c->slots, 0, sizeof c->slots);
+}
+
+/* Carries out what the first join decided at its end: the one event that
+ * ends the link (its reason lives in the join until the link is
+ * destroyed). */
 static void act(gv_link *l, enum gv_join_action a)
 {
-    const gv_join_end *end = &l->join.end;
+    const gv_join_end *end = &l->cur->join.end;
     gv_event *ev;
     if (a == GV_JOIN_LOST) {
         ev = gv_events_push(l->events, GV_EVENT_SERVER_DISCONNECTED);
@@ -84,62 +130,113 @@ static void act(gv_link *l, enum gv_join_action a)
     } else {
         return;
     }
+    l->ended = 1;
     ev->refused = (gv_refusal)end->refused;
     ev->reason = end->reason;
-    if (l->has_peer)
-        gv_transport_disconnect(l->transport, 0, 0, GV_TRANSPORT_GRACEFUL);
+    if (l->cur->peer >= 0)
+        gv_transport_disconnect(l->transport, l->cur->peer, 0, GV_TRANSPORT_GRACEFUL);
 }
 
-static void fail(gv_link *l, int error, const char *fmt, const char *detail)
+/* The end of reconnecting: the server is gone for good, or answered as
+ * we may not accept. end (NULL: reason alone) gives the refusal and
+ * fingerprints; reason outlives the event (static, or in a join). */
+static void give_up(gv_link *l, const gv_join_end *end, const char *reason)
 {
-    act(l, gv_join_fail(&l->join, error, fmt, detail));
+    gv_event *ev = gv_events_push(l->events, GV_EVENT_SERVER_DISCONNECTED);
+    ev->reason = reason;
+    if (end) {
+        ev->refused = (gv_refusal)end->refused;
+        snprintf(ev->fingerprint, sizeof ev->fingerprint, "%s", end->fingerprint);
+        snprintf(ev->known_fingerprint, sizeof ev->known_fingerprint, "%s", end->known_fingerprint);
+    }
+    if (l->next)
+        conn_close(l, l->next);
+    l->next = NULL;
+    if (l->cur->peer >= 0)
+        gv_transport_disconnect(l->transport, l->cur->peer, GV_DISCONNECT_LEAVING, GV_TRANSPORT_NOW);
+    conn_close(l, l->cur);
+    l->cur->join.stage = GV_JOIN_DONE;
+    l->ended = 1;
+}
+
+/* Why a session ended, as far as coming back goes: only a lost connection
+ * or a server going down (to restart, perhaps) is worth another try. */
+static int worth_reconnecting(int code)
+{
+    return code == GV_REFUSE_NONE || code == GV_REFUSE_SHUTDOWN;
+}
+
+static void attempt_over(gv_link *l);
+
+/* Ends c's join with a reason: the first join's end, or an attempt's. */
+static void fail(gv_link *l, conn *c, int error, const char *fmt, const char *detail)
+{
+    enum gv_join_action a = gv_join_fail(&c->join, error, fmt, detail);
+    if (c == l->cur)
+        act(l, a);
+    else if (a == GV_JOIN_FAILED)
+        attempt_over(l);
 }
 
 static int send_sealed(gv_link *l, uint8_t channel, const uint8_t *plain, size_t len, int fragment)
 {
-    return gv_session_send(l->transport, 0, l->seal, &l->buf, channel, plain, len, fragment);
+    return gv_session_send(l->transport, l->cur->peer, l->cur->seal, &l->buf, channel, plain, len, fragment);
 }
 
-static void slot_start(gv_link *l, uint8_t slot, uint16_t id, uint32_t epoch, uint64_t next)
+static void slot_start(conn *c, uint8_t slot, uint16_t id, uint32_t epoch, uint64_t next)
 {
-    voice_slot *v = &l->slots[slot];
+    voice_slot *v = &c->slots[slot];
     v->on = 1;
     v->id = id;
     gv_datagram_stream_start(&v->stream, epoch, next);
 }
 
-static void roster_add(gv_link *l, const gv_msg_player *p)
+static roster_entry *roster_find(gv_link *l, uint16_t id)
+{
+    for (int i = 0; i < l->roster_count; i++)
+        if (l->roster[i].id == id)
+            return &l->roster[i];
+    return NULL;
+}
+
+static void roster_add(gv_link *l, conn *c, const gv_msg_player *p)
 {
     if (l->roster_count == GV_MAX_PLAYERS)
         return;
-    uint16_t id = p->id;
-    const char *name = p->name;
     roster_entry *e = &l->roster[l->roster_count++];
-    e->id = id;
+    memset(e, 0, sizeof *e);
+    e->id = p->id;
     e->slot = p->slot;
-    snprintf(e->name, sizeof e->name, "%s", name);
-    slot_start(l, p->slot, id, p->epoch, p->next);
+    e->seen = 1;
+    snprintf(e->name, sizeof e->name, "%s", p->name);
+    slot_start(c, p->slot, p->id, p->epoch, p->next);
     gv_event *ev = gv_events_push(l->events, GV_EVENT_PLAYER_CONNECTED);
-    ev->id = id;
-    snprintf(ev->name, sizeof ev->name, "%s", name);
+    ev->id = p->id;
+    snprintf(ev->name, sizeof ev->name, "%s", p->name);
     if (l->cb.joined)
-        l->cb.joined(l->cb.ctx, id);
+        l->cb.joined(l->cb.ctx, p->id);
+}
+
+static void roster_remove_at(gv_link *l, int i)
+{
+    roster_entry *e = &l->roster[i];
+    gv_event *ev = gv_events_push(l->events, GV_EVENT_PLAYER_DISCONNECTED);
+    ev->id = e->id;
+    snprintf(ev->name, sizeof ev->name, "%s", e->name);
+    if (l->cb.left)
+        l->cb.left(l->cb.ctx, e->id); /* while the name is still known */
+    if (l->cur->slots[e->slot].id == e->id)
+        l->cur->slots[e->slot].on = 0;
+    *e = l->roster[--l->roster_count];
 }
 
 static void roster_remove(gv_link *l, uint16_t id)
 {
-    for (int i = 0; i < l->roster_count; i++) {
-        if (l->roster[i].id != id)
-            continue;
-        gv_event *ev = gv_events_push(l->events, GV_EVENT_PLAYER_DISCONNECTED);
-        ev->id = id;
-        snprintf(ev->name, sizeof ev->name, "%s", l->roster[i].name);
-        if (l->cb.left)
-            l->cb.left(l->cb.ctx, id); /* while the name is still known */
-        l->slots[l->roster[i].slot].on = 0;
-        l->roster[i] = l->roster[--l->roster_count];
-        return;
-    }
+    for (int i = 0; i < l->roster_count; i++)
+        if (l->roster[i].id == id) {
+            roster_remove_at(l, i);
+            return;
+        }
 }
 
 uint32_t gv_link_player_rtt_ms(const gv_link *l, uint16_t id)
@@ -152,7 +249,7 @@ uint32_t gv_link_player_rtt_ms(const gv_link *l, uint16_t id)
 
 uint32_t gv_link_rtt_ms(const gv_link *l)
 {
-    return l && l->join.stage == GV_JOIN_JOINED ? gv_transport_peer_rtt_ms(l->transport, 0) : 0;
+    return l && joined(l) && !l->lost ? gv_transport_peer_rtt_ms(l->transport, l->cur->peer) : 0;
 }
 
 const char *gv_link_player_name(const gv_link *l, uint16_t id)
@@ -163,7 +260,9 @@ const char *gv_link_player_name(const gv_link *l, uint16_t id)
     return NULL;
 }
 
-static void send_hello(gv_link *l)
+/* Greets the server on c: with the resumption secret when there is one,
+ * so that a server that kept our place gives it back. */
+static void send_hello(gv_link *l, conn *c)
 {
     gv_msg m = {.type = GV_MSG_HELLO};
     m.u.hello.name.bytes = l->name;
@@ -172,90 +271,233 @@ static void send_hello(gv_link *l)
     m.u.hello.password_len = (uint8_t)l->password_len;
     m.u.hello.token = l->host_token;
     m.u.hello.token_len = l->has_token ? GV_HOST_TOKEN_LEN : 0;
-    if (gv_session_send_msg(l->transport, 0, l->seal, &l->buf, GV_CH_CONTROL, &m) < 0)
-        fail(l, GV_ENET, "could not send the greeting%s", NULL);
+    m.u.hello.resume = l->resume;
+    m.u.hello.resume_len = l->has_resume ? GV_RESUME_SECRET_LEN : 0;
+    if (gv_session_send_msg(l->transport, c->peer, c->seal, &l->buf, GV_CH_CONTROL, &m) < 0)
+        fail(l, c, GV_ENET, "could not send the greeting%s", NULL);
 }
 
 /* Checks the server's static key against the pin or the known-servers
- * file; 0 when the key may be trusted. */
-static int check_server_key(gv_link *l, const uint8_t pk[32])
+ * file, and on a new session against the key the first one showed; 0
+ * when the key may be trusted. */
+static int check_server_key(gv_link *l, conn *c, const uint8_t pk[32])
 {
     char fp[GV_FINGERPRINT_BYTES];
     gv_keyfile_fingerprint(pk, fp);
+    if (l->trusted[0] && !gv_keyfile_fingerprint_equal(fp, l->trusted)) {
+        gv_join_end *end = &c->join.end;
+        snprintf(end->reason, sizeof end->reason,
+                 "SERVER KEY CHANGED for %s while reconnecting: it was %s, now %s; not reconnecting (someone may "
+                 "be impersonating the server)",
+                 c->join.hostport, l->trusted, fp);
+        snprintf(end->fingerprint, sizeof end->fingerprint, "%s", fp);
+        snprintf(end->known_fingerprint, sizeof end->known_fingerprint, "%s", l->trusted);
+        end->error = GV_EKEY;
+        c->join.stage = GV_JOIN_DONE;
+        attempt_over(l);
+        return GV_EKEY;
+    }
     gv_join_key_in in = {fp, l->pinned, l->known_file, gv_known_check, gv_known_add};
     int first_use;
-    int rc = gv_join_check_key(&l->join, &in, &first_use);
+    int rc = gv_join_check_key(&c->join, &in, &first_use);
     if (rc != 0) {
-        act(l, GV_JOIN_FAILED);
+        if (c == l->cur)
+            act(l, GV_JOIN_FAILED);
+        else
+            attempt_over(l);
         return rc;
     }
-    gv_event *ev = gv_events_push(l->events, GV_EVENT_SERVER_KEY);
-    ev->first_use = first_use;
-    snprintf(ev->fingerprint, sizeof ev->fingerprint, "%s", fp);
+    if (!l->trusted[0]) {
+        snprintf(l->trusted, sizeof l->trusted, "%s", fp);
+        gv_event *ev = gv_events_push(l->events, GV_EVENT_SERVER_KEY);
+        ev->first_use = first_use;
+        snprintf(ev->fingerprint, sizeof ev->fingerprint, "%s", fp);
+    }
     return 0;
 }
 
-static void on_handshake_reply(gv_link *l, const uint8_t *data, size_t len)
+static void on_handshake_reply(gv_link *l, conn *c, const uint8_t *data, size_t len)
 {
     uint8_t payload[64], pk[32];
     int got;
     if (len < 1 || data[0] != GV_HANDSHAKE_RESP ||
-        (got = gv_noise_read_message(l->noise, data + 1, len - 1, payload, sizeof payload)) < 0 ||
-        gv_noise_remote_static(l->noise, pk) != 0) {
+        (got = gv_noise_read_message(c->noise, data + 1, len - 1, payload, sizeof payload)) < 0 ||
+        gv_noise_remote_static(c->noise, pk) != 0) {
         l->counters.auth_failed++;
-        fail(l, GV_EAUTH, "the server's handshake did not verify%s", NULL);
+        fail(l, c, GV_EAUTH, "the server's handshake did not verify%s", NULL);
         return;
     }
-    if (check_server_key(l, pk) != 0)
+    if (check_server_key(l, c, pk) != 0)
         return;
-    l->cipher = got == 0 ? GV_SEAL_CHACHA20POLY1305 : payload[0];
-    if (got > 1 || (l->cipher != GV_SEAL_CHACHA20POLY1305 && !(l->cipher == GV_SEAL_AES256GCM && l->offer_aes))) {
-        fail(l, GV_EAUTH, "the server chose a cipher this client did not offer%s", NULL);
-        return;
-    }
-    if (gv_session_keys(&l->noise, l->cipher, &l->seal) != 0) {
-        fail(l, GV_ENOMEM, "could not set up the session keys%s", NULL);
+    c->cipher = got == 0 ? GV_SEAL_CHACHA20POLY1305 : payload[0];
+    if (got > 1 || (c->cipher != GV_SEAL_CHACHA20POLY1305 && !(c->cipher == GV_SEAL_AES256GCM && l->offer_aes))) {
+        fail(l, c, GV_EAUTH, "the server chose a cipher this client did not offer%s", NULL);
         return;
     }
-    if (gv_join_answered(&l->join, now_us(l)) == GV_JOIN_SEND_HELLO)
-        send_hello(l);
+    if (gv_session_keys(&c->noise, c->cipher, &c->seal) != 0) {
+        fail(l, c, GV_ENOMEM, "could not set up the session keys%s", NULL);
+        return;
+    }
+    if (gv_join_answered(&c->join, now_us(l)) == GV_JOIN_SEND_HELLO)
+        send_hello(l, c);
 }
 
-static void on_control(gv_link *l, const gv_msg *m)
+/* Tells the server where we are (a NAT may have moved us), which it
+ * believes only from the tag. */
+static void send_here(gv_link *l, uint64_t now)
 {
-    switch (m->type) {
-    case GV_MSG_WELCOME: {
-        if (!gv_join_welcome(&l->join))
-            break;
-        l->id = m->u.welcome.id;
-        l->index = m->u.welcome.index;
-        memcpy(l->name, m->u.welcome.name.bytes, m->u.welcome.name.len);
-        l->name[m->u.welcome.name.len] = '\0';
-        /* Our own voice comes back in our slot for the echo test. */
-        slot_start(l, m->u.welcome.slot, l->id, m->u.welcome.epoch, 0);
-        gv_event *ev = gv_events_push(l->events, GV_EVENT_CONNECTED);
-        ev->id = l->id;
-        memcpy(ev->name, l->name, m->u.welcome.name.len + 1u);
-        gv_reader r;
-        gv_reader_init(&r, m->u.welcome.players, m->u.welcome.players_len);
-        gv_msg_player p;
-        for (uint16_t i = 0; i < m->u.welcome.count && gv_msg_next_player(&r, &p) == 0; i++)
-            roster_add(l, &p);
-        break;
+    conn *c = l->cur;
+    uint8_t d[GV_DATAGRAM_HERE_LEN];
+    if (gv_datagram_seal_here(c->seal, c->index, c->here_next, d, sizeof d) == GV_DATAGRAM_HERE_LEN) {
+        c->here_next++;
+        l->here_us = now;
+        gv_transport_send_datagram(l->transport, c->peer, d, sizeof d);
     }
+}
+
+static void take_welcome(gv_link *l, conn *c, const gv_msg *m)
+{
+    c->index = m->u.welcome.index;
+    c->voice_next = 0;
+    c->here_next = 0;
+    memcpy(l->resume, m->u.welcome.resume, GV_RESUME_SECRET_LEN);
+    l->has_resume = 1;
+    l->id = m->u.welcome.id;
+    memcpy(l->name, m->u.welcome.name.bytes, m->u.welcome.name.len);
+    l->name[m->u.welcome.name.len] = '\0';
+    /* Our own voice comes back in our slot for the echo test. */
+    slot_start(c, m->u.welcome.slot, l->id, m->u.welcome.epoch, 0);
+}
+
+/* The players a WELCOME lists, against the roster we kept: those still
+ * there keep their place silently (a resumed session), the others come
+ * and go as events. */
+static void merge_roster(gv_link *l, conn *c, const gv_msg *m)
+{
+    for (int i = 0; i < l->roster_count; i++)
+        l->roster[i].seen = 0;
+    gv_reader r;
+    gv_reader_init(&r, m->u.welcome.players, m->u.welcome.players_len);
+    gv_msg_player p;
+    for (uint16_t i = 0; i < m->u.welcome.count && gv_msg_next_player(&r, &p) == 0; i++) {
+        roster_entry *e = roster_find(l, p.id);
+        if (e && strcmp(e->name, p.name) == 0) {
+            e->seen = 1;
+            e->slot = p.slot;
+            slot_start(c, p.slot, p.id, p.epoch, p.next);
+        } else {
+            if (e)
+                roster_remove(l, p.id);
+            roster_add(l, c, &p);
+        }
+    }
+    for (int i = l->roster_count - 1; i >= 0; i--)
+        if (!l->roster[i].seen)
+            roster_remove_at(l, i);
+}
+
+/* A new session's WELCOME: it replaces the old one, which is dropped
+ * quietly (the server has replaced it or forgotten it). A server that
+ * did not resume us has given out new ids: every player we knew is gone
+ * and every player it lists is new. */
+static void adopt(gv_link *l, const gv_msg *m)
+{
+    conn *c = l->next;
+    conn_close(l, l->cur);
+    l->cur = c;
+    l->next = NULL;
+    l->lost = 0;
+    int resumed = (m->u.welcome.flags & GV_WELCOME_RESUMED) && m->u.welcome.id == l->id;
+    if (!resumed)
+        while (l->roster_count > 0)
+            roster_remove_at(l, l->roster_count - 1);
+    take_welcome(l, c, m);
+    gv_event *ev = gv_events_push(l->events, GV_EVENT_RECONNECTED);
+    ev->id = l->id;
+    ev->resumed = resumed;
+    memcpy(ev->name, l->name, strlen(l->name) + 1);
+    merge_roster(l, c, m);
+    if (l->cb.session)
+        l->cb.session(l->cb.ctx);
+    uint64_t now = now_us(l);
+    l->heard_us = now;
+    l->interrupted = 0;
+    gv_reconnect_heard(&l->reconnect);
+    /* The first thing the new session carries: the server retires the
+     * secret it was resumed with once it hears from it. */
+    send_here(l, now);
+}
+
+static void on_welcome(gv_link *l, conn *c, const gv_msg *m)
+{
+    if (!gv_join_welcome(&c->join))
+        return;
+    if (c == l->next) {
+        adopt(l, m);
+        return;
+    }
+    take_welcome(l, c, m);
+    gv_event *ev = gv_events_push(l->events, GV_EVENT_CONNECTED);
+    ev->id = l->id;
+    memcpy(ev->name, l->name, strlen(l->name) + 1);
+    merge_roster(l, c, m);
+    l->heard_us = now_us(l);
+    send_here(l, l->heard_us); /* retires a secret this join was resumed with */
+}
+
+static void on_player_back(gv_link *l, const gv_msg *m)
+{
+    roster_entry *e = roster_find(l, m->u.player.id);
+    if (!e)
+        return;
+    if (l->cur->slots[e->slot].id == e->id)
+        l->cur->slots[e->slot].on = 0;
+    e->slot = m->u.player.slot;
+    slot_start(l->cur, e->slot, e->id, m->u.player.epoch, 0);
+    if (l->cb.restart)
+        l->cb.restart(l->cb.ctx, e->id);
+    gv_event *ev = gv_events_push(l->events, GV_EVENT_PLAYER_RECONNECTED);
+    ev->id = e->id;
+    snprintf(ev->name, sizeof ev->name, "%s", e->name);
+}
+
+static void on_control(gv_link *l, conn *c, const gv_msg *m)
+{
+    if (m->type == GV_MSG_WELCOME) {
+        on_welcome(l, c, m);
+        return;
+    }
+    if (m->type == GV_MSG_REFUSE) {
+        gv_join_refuse(&c->join, m->u.refuse.code, m->u.refuse.text, m->u.refuse.len);
+        return;
+    }
+    if (c != l->cur || !joined(l)) {
+        l->counters.malformed++;
+        return;
+    }
+    switch (m->type) {
     case GV_MSG_PLAYER_JOINED: {
         gv_msg_player p = {.id = m->u.player.id, .slot = m->u.player.slot, .epoch = m->u.player.epoch};
         memcpy(p.name, m->u.player.name.bytes, m->u.player.name.len);
         p.name[m->u.player.name.len] = '\0';
-        if (l->join.stage == GV_JOIN_JOINED && m->u.player.id != l->id)
-            roster_add(l, &p);
+        if (m->u.player.id != l->id && !roster_find(l, p.id))
+            roster_add(l, c, &p);
         break;
     }
     case GV_MSG_PLAYER_LEFT:
         roster_remove(l, m->u.player.id);
         break;
-    case GV_MSG_REFUSE:
-        gv_join_refuse(&l->join, m->u.refuse.code, m->u.refuse.text, m->u.refuse.len);
+    case GV_MSG_PLAYER_AWAY: {
+        roster_entry *e = roster_find(l, m->u.player.id);
+        if (e) {
+            gv_event *ev = gv_events_push(l->events, GV_EVENT_PLAYER_RECONNECTING);
+            ev->id = e->id;
+            snprintf(ev->name, sizeof ev->name, "%s", e->name);
+        }
+        break;
+    }
+    case GV_MSG_PLAYER_BACK:
+        on_player_back(l, m);
         break;
     case GV_MSG_LOSS_REPORT:
         if (l->cb.loss)
@@ -265,14 +507,15 @@ static void on_control(gv_link *l, const gv_msg *m)
         gv_reader r;
         gv_reader_init(&r, m->u.rtt.entries, (size_t)m->u.rtt.count * 4);
         uint16_t id, rtt;
-        while (gv_msg_next_rtt(&r, &id, &rtt) == 0)
-            for (int i = 0; i < l->roster_count; i++)
-                if (l->roster[i].id == id)
-                    l->roster[i].rtt_ms = rtt;
+        while (gv_msg_next_rtt(&r, &id, &rtt) == 0) {
+            roster_entry *e = roster_find(l, id);
+            if (e)
+                e->rtt_ms = rtt;
+        }
         break;
     }
     case GV_MSG_SPATIAL_CONFIG:
-        if (l->join.stage != GV_JOIN_JOINED || (l->cb.spatial && l->cb.spatial(l->cb.ctx, m) < 0))
+        if (l->cb.spatial && l->cb.spatial(l->cb.ctx, m) < 0)
             l->counters.malformed++;
         break;
     default:
@@ -280,17 +523,17 @@ static void on_control(gv_link *l, const gv_msg *m)
     }
 }
 
-static void on_receive(gv_link *l, uint8_t channel, const uint8_t *data, size_t len)
+static void on_receive(gv_link *l, conn *c, uint8_t channel, const uint8_t *data, size_t len)
 {
-    if (l->join.stage == GV_JOIN_HANDSHAKE) {
+    if (c->join.stage == GV_JOIN_HANDSHAKE) {
         if (channel == GV_CH_CONTROL)
-            on_handshake_reply(l, data, len);
+            on_handshake_reply(l, c, data, len);
         return;
     }
-    if (l->join.stage != GV_JOIN_HELLO && l->join.stage != GV_JOIN_JOINED)
+    if (c->join.stage != GV_JOIN_HELLO && c->join.stage != GV_JOIN_JOINED)
         return;
     gv_msg m;
-    int rc = gv_session_open(l->seal, &l->buf, channel, data, len, &m);
+    int rc = gv_session_open(c->seal, &l->buf, channel, data, len, &m);
     if (rc == GV_EREPLAY) {
         l->counters.replayed++;
         return;
@@ -303,30 +546,34 @@ static void on_receive(gv_link *l, uint8_t channel, const uint8_t *data, size_t 
         l->counters.malformed++;
         return;
     }
+    if (c == l->cur && joined(l))
+        l->heard_us = now_us(l);
     if (channel == GV_CH_VOICE && m.type == GV_MSG_VOICE_RELAY) {
         /* Only the raw baseline's voice travels in ENet. Like any voice, it
          * is heard only after the news of its sender's arrival. */
-        if (l->join.stage == GV_JOIN_JOINED && l->cb.voice &&
+        if (c == l->cur && joined(l) && l->cb.voice &&
             (m.u.voice.sender == l->id || gv_link_player_name(l, m.u.voice.sender)))
             l->cb.voice(l->cb.ctx, &m);
     } else if (channel == GV_CH_VOICE && m.type == GV_MSG_POSITION_RELAY) {
-        if (l->join.stage == GV_JOIN_JOINED && l->cb.position && gv_link_player_name(l, m.u.position.sender))
+        if (c == l->cur && joined(l) && l->cb.position && gv_link_player_name(l, m.u.position.sender))
             l->cb.position(l->cb.ctx, &m);
     } else if (channel == GV_CH_CONTROL) {
-        on_control(l, &m);
+        on_control(l, c, &m);
     } else {
         l->counters.malformed++;
     }
 }
 
 /* Relayed voice: only from the server's address, records of the players
- * the roster has announced. Voice may overtake the (reliable) news of its
- * sender's arrival; it is heard only after it, so that the event stream
- * tells of a player before their first SPEAKING. */
+ * the roster has announced, under the current session's keys. Voice may
+ * overtake the (reliable) news of its sender's arrival; it is heard only
+ * after it, so that the event stream tells of a player before their first
+ * SPEAKING. */
 static void handle_datagram(gv_link *l, const gv_addr *from, const uint8_t *d, size_t len)
 {
-    gv_addr server = gv_transport_peer_addr(l->transport, 0);
-    if (from->host != server.host || from->port != server.port || l->join.stage != GV_JOIN_JOINED ||
+    conn *c = l->cur;
+    gv_addr server = gv_transport_peer_addr(l->transport, c->peer);
+    if (c->peer < 0 || from->host != server.host || from->port != server.port || !joined(l) ||
         gv_datagram_kind_of(d, len) != GV_DATAGRAM_DOWN) {
         l->counters.auth_failed++;
         return;
@@ -334,9 +581,9 @@ static void handle_datagram(gv_link *l, const gv_addr *from, const uint8_t *d, s
     gv_datagram_record rec;
     int rc;
     while ((rc = gv_datagram_next_record(&d, &len, &rec)) == 1) {
-        voice_slot *v = &l->slots[rec.slot];
+        voice_slot *v = &c->slots[rec.slot];
         gv_msg m;
-        rc = v->on ? gv_datagram_open_down(l->seal, &v->stream, &rec, l->buf.plain, sizeof l->buf.plain, &m)
+        rc = v->on ? gv_datagram_open_down(c->seal, &v->stream, &rec, l->buf.plain, sizeof l->buf.plain, &m)
                    : GV_EAUTH;
         if (rc == GV_EREPLAY) {
             l->counters.replayed++;
@@ -344,9 +591,12 @@ static void handle_datagram(gv_link *l, const gv_addr *from, const uint8_t *d, s
             l->counters.auth_failed++;
         } else if (rc < 0) {
             l->counters.malformed++;
-        } else if (l->cb.voice) {
-            m.u.voice.sender = v->id;
-            l->cb.voice(l->cb.ctx, &m);
+        } else {
+            l->heard_us = now_us(l);
+            if (l->cb.voice) {
+                m.u.voice.sender = v->id;
+                l->cb.voice(l->cb.ctx, &m);
+            }
         }
     }
     if (rc < 0)
@@ -360,79 +610,169 @@ static int on_datagram(void *ctx, const gv_addr *from, const uint8_t *d, size_t 
     return 0;
 }
 
-static void on_connect(gv_link *l)
+static void on_connect(gv_link *l, conn *c)
 {
-    if (gv_join_connected(&l->join) != GV_JOIN_SEND_INIT)
+    if (gv_join_connected(&c->join) != GV_JOIN_SEND_INIT)
         return;
     uint8_t msg[GV_SESSION_INIT_LEN];
-    int n = gv_session_initiate(l->protocol_version, l->offer_aes, &l->noise, msg);
-    if (n < 0 || gv_transport_send(l->transport, 0, GV_CH_CONTROL, msg, (size_t)n, 0) != 0) {
-        fail(l, GV_ENOMEM, "could not start the handshake%s", NULL);
+    int n = gv_session_initiate(l->protocol_version, l->offer_aes, &c->noise, msg);
+    if (n < 0 || gv_transport_send(l->transport, c->peer, GV_CH_CONTROL, msg, (size_t)n, 0) != 0) {
+        fail(l, c, GV_ENOMEM, "could not start the handshake%s", NULL);
         return;
     }
-    gv_join_init_sent(&l->join, now_us(l));
+    gv_join_init_sent(&c->join, now_us(l));
 }
 
-static void reconnect(gv_link *l)
+/* A new CONNECT and handshake for c, nothing of its last kept. */
+static int conn_open(gv_link *l, conn *c)
 {
-    gv_noise_destroy(l->noise);
-    l->noise = NULL;
-    l->counters.join_retries = l->join.retries;
-    if (gv_transport_reconnect(l->transport) < 0) {
-        l->has_peer = 0;
-        fail(l, GV_ENET, "could not connect again%s", NULL);
+    conn_close(l, c);
+    c->peer = gv_transport_open(l->transport);
+    return c->peer < 0 ? c->peer : 0;
+}
+
+static void restart_handshake(gv_link *l, conn *c)
+{
+    l->counters.join_retries++;
+    if (conn_open(l, c) < 0)
+        fail(l, c, GV_ENET, "could not connect again%s", NULL);
+}
+
+static void start_attempt(gv_link *l)
+{
+    /* An attempt the server has answered is left to finish. */
+    if (l->next && l->next->join.stage == GV_JOIN_HELLO)
+        return;
+    conn *c = l->cur == &l->conns[0] ? &l->conns[1] : &l->conns[0];
+    l->next = c;
+    gv_join_start(&c->join, l->server_host, l->server_port, l->protocol_version, l->random, l->timeout_us,
+                  now_us(l));
+    if (conn_open(l, c) < 0) {
+        l->next = NULL;
+        return;
     }
+    gv_event *ev = gv_events_push(l->events, GV_EVENT_RECONNECTING);
+    ev->attempt = l->reconnect.attempt;
+    ev->retry_ms = gv_reconnect_wait_ms(&l->reconnect, now_us(l));
+    ev->reason = l->why_reconnecting;
 }
 
-static void on_disconnect(gv_link *l, uint32_t data)
+/* How an attempt ended when it did not get us back in: a server that
+ * could not resume us is asked again at once as a newcomer; a key we may
+ * not trust, another protocol or a refused password end reconnecting;
+ * anything else waits for the next attempt. */
+static void attempt_over(gv_link *l)
 {
-    l->has_peer = 0;
-    act(l, gv_join_disconnected(&l->join, data));
+    conn *c = l->next;
+    const gv_join_end *end = &c->join.end;
+    int refused = end->refused;
+    l->next = NULL;
+    if (end->error == GV_EKEY || end->error == GV_EVERSION || refused == GV_REFUSE_PASSWORD ||
+        refused == GV_REFUSE_NAME || (end->error < 0 && end->fingerprint[0])) {
+        conn_close(l, c);
+        give_up(l, end, end->reason);
+        return;
+    }
+    conn_close(l, c);
+    if (refused == GV_REFUSE_RESUME) {
+        l->has_resume = 0;
+        l->why_reconnecting = "the server could not resume the session; joining it anew";
+        start_attempt(l);
+        return;
+    }
+    l->why_reconnecting = "the last attempt failed; trying again";
+}
+
+/* The current session is gone for certain. */
+static void session_lost(gv_link *l, int code)
+{
+    if (l->reconnect.limit_us == 0 || !worth_reconnecting(code)) {
+        act(l, GV_JOIN_LOST);
+        return;
+    }
+    l->lost = 1;
+    if (!l->interrupted) {
+        l->interrupted = 1;
+        gv_event *ev = gv_events_push(l->events, GV_EVENT_CONNECTION_INTERRUPTED);
+        ev->reason = code == GV_REFUSE_SHUTDOWN ? "the server is shutting down" : "the connection to the server was lost";
+    }
+    l->why_reconnecting = code == GV_REFUSE_SHUTDOWN ? "the server shut down; waiting for it to come back"
+                                                     : "the connection to the server was lost";
+    gv_reconnect_lost(&l->reconnect, l->heard_us, now_us(l));
+}
+
+static void on_disconnect(gv_link *l, conn *c, uint32_t data)
+{
+    c->peer = -1;
+    enum gv_join_action a = gv_join_disconnected(&c->join, data);
+    if (c == l->next) {
+        if (a != GV_JOIN_NOTHING)
+            attempt_over(l);
+        return;
+    }
+    if (a == GV_JOIN_LOST)
+        session_lost(l, c->join.end.refused);
+    else
+        act(l, a);
 }
 
 static void on_event(void *ctx, const gv_transport_event *e)
 {
     gv_link *l = ctx;
+    conn *c = l->cur->peer == e->peer ? l->cur : l->next && l->next->peer == e->peer ? l->next : NULL;
+    if (!c)
+        return;
     if (e->type == GV_TRANSPORT_CONNECT)
-        on_connect(l);
+        on_connect(l, c);
     else if (e->type == GV_TRANSPORT_DISCONNECT)
-        on_disconnect(l, e->data);
+        on_disconnect(l, c, e->data);
     else if (e->type == GV_TRANSPORT_RECEIVE)
-        on_receive(l, e->channel, e->packet, e->len);
+        on_receive(l, c, e->channel, e->packet, e->len);
 }
 
 /* The server's ENet and ours exchange something at least every half
  * second. After a second of nothing the connection is interrupted: the
- * user is told, the session kept (until the transport's peer timeout).
- * The server may also be sending to an address our NAT has given up: tell
- * it where we are (once a second), which it believes only from the tag,
- * so that a player who is not speaking survives a rebinding too. */
+ * user is told, the session kept. The server may also be sending to an
+ * address our NAT has given up: tell it where we are (once a second), so
+ * that a player who is not speaking survives a rebinding too. From two
+ * seconds on a new session is tried as well (gv_reconnect); whichever
+ * answers first carries on. */
 #define HERE_AFTER_US 1000000u
 
-static void keep_here(gv_link *l)
+static void watch(gv_link *l)
 {
-    uint64_t now = now_us(l), in = gv_transport_get_stats(l->transport)->datagrams_in;
-    if (in != l->heard_datagrams || l->join.stage != GV_JOIN_JOINED) {
-        l->heard_datagrams = in;
-        l->heard_us = now;
-        if (l->interrupted && l->join.stage == GV_JOIN_JOINED)
+    if (!in_lobby(l))
+        return;
+    uint64_t now = now_us(l);
+    if (!l->lost) {
+        uint64_t silent_us = (uint64_t)gv_transport_peer_silent_ms(l->transport, l->cur->peer) * 1000u;
+        if (silent_us < now && now - silent_us > l->heard_us)
+            l->heard_us = now - silent_us;
+    }
+    if (!l->lost && now - l->heard_us < HERE_AFTER_US) {
+        if (l->interrupted)
             gv_events_push(l->events, GV_EVENT_CONNECTION_RESTORED);
         l->interrupted = 0;
+        gv_reconnect_heard(&l->reconnect);
+        if (l->next) { /* the old session answered first */
+            conn_close(l, l->next);
+            l->next = NULL;
+        }
         return;
     }
-    if (now - l->heard_us >= HERE_AFTER_US && !l->interrupted) {
+    if (!l->interrupted) {
         l->interrupted = 1;
         gv_event *ev = gv_events_push(l->events, GV_EVENT_CONNECTION_INTERRUPTED);
         ev->reason = "nothing from the server for a second; waiting for it";
+        l->why_reconnecting = "nothing from the server for two seconds";
     }
-    if (now - l->heard_us < HERE_AFTER_US || now - l->here_us < HERE_AFTER_US)
-        return;
-    uint8_t d[GV_DATAGRAM_HERE_LEN];
-    if (gv_datagram_seal_here(l->seal, l->index, l->here_next, d, sizeof d) == GV_DATAGRAM_HERE_LEN) {
-        l->here_next++;
-        l->here_us = now;
-        gv_transport_send_datagram(l->transport, 0, d, sizeof d);
-    }
+    if (!l->lost && now - l->here_us >= HERE_AFTER_US)
+        send_here(l, now);
+    enum gv_reconnect_action a = gv_reconnect_tick(&l->reconnect, l->heard_us, now);
+    if (a == GV_RECONNECT_ATTEMPT)
+        start_attempt(l);
+    else if (a == GV_RECONNECT_GIVE_UP)
+        give_up(l, NULL, "the server did not come back; gave up reconnecting");
 }
 
 int gv_link_service(gv_link *l, uint32_t timeout_ms)
@@ -442,12 +782,22 @@ int gv_link_service(gv_link *l, uint32_t timeout_ms)
     int rc = gv_transport_drain(l->transport, timeout_ms, 1, on_event, l);
     if (rc < 0)
         return rc;
-    keep_here(l);
-    enum gv_join_action a = gv_join_tick(&l->join, now_us(l));
-    if (a == GV_JOIN_RECONNECT)
-        reconnect(l);
-    else
-        act(l, a);
+    uint64_t now = now_us(l);
+    watch(l);
+    if (!joined(l)) {
+        enum gv_join_action a = gv_join_tick(&l->cur->join, now);
+        if (a == GV_JOIN_RECONNECT)
+            restart_handshake(l, l->cur);
+        else
+            act(l, a);
+    }
+    if (l->next) {
+        enum gv_join_action a = gv_join_tick(&l->next->join, now);
+        if (a == GV_JOIN_RECONNECT)
+            restart_handshake(l, l->next);
+        else if (a == GV_JOIN_FAILED)
+            attempt_over(l);
+    }
     gv_transport_flush(l->transport);
     return 0;
 }
@@ -471,7 +821,8 @@ int gv_link_create(const gv_client_config *cfg, int protocol_version, gv_event_q
     if (cfg->server_key && !gv_keyfile_fingerprint_valid(cfg->server_key))
         goto out;
     uint32_t peer_timeout = cfg->peer_timeout_ms ? cfg->peer_timeout_ms : GV_TRANSPORT_TIMEOUT_DEFAULT_MS;
-    if (peer_timeout < GV_TRANSPORT_TIMEOUT_MIN_MS || peer_timeout > GV_TRANSPORT_TIMEOUT_MAX_MS)
+    if (peer_timeout < GV_TRANSPORT_TIMEOUT_MIN_MS || peer_timeout > GV_TRANSPORT_TIMEOUT_MAX_MS ||
+        cfg->reconnect_ms > GV_RECONNECT_LIMIT_MAX_MS)
         goto out;
     *out = NULL;
     rc = GV_ENOMEM;
@@ -481,7 +832,12 @@ int gv_link_create(const gv_client_config *cfg, int protocol_version, gv_event_q
     if (cb)
         l->cb = *cb;
     l->clock = cfg->clock;
+    l->random = cfg->random;
     l->events = events;
+    l->cur = &l->conns[0];
+    l->conns[0].peer = l->conns[1].peer = -1;
+    l->timeout_us = (uint64_t)cfg->connect_timeout_ms * 1000u;
+    gv_reconnect_init(&l->reconnect, (uint64_t)cfg->reconnect_ms * 1000u, cfg->random);
     l->protocol_version = protocol_version ? protocol_version : GV_PROTOCOL_VERSION;
     l->offer_aes = cfg->cipher == GV_CIPHER_AUTO && gv_seal_aes256gcm_available();
     l->server_port = cfg->server_port;
@@ -505,12 +861,12 @@ int gv_link_create(const gv_client_config *cfg, int protocol_version, gv_event_q
     } else if (cfg->known_servers_file[0] && !(l->known_file = strdup(cfg->known_servers_file))) {
         goto out;
     }
-    gv_join_start(&l->join, l->server_host, l->server_port, l->protocol_version, cfg->random,
-                  (uint64_t)cfg->connect_timeout_ms * 1000u, now_us(l));
+    gv_join_start(&l->cur->join, l->server_host, l->server_port, l->protocol_version, cfg->random, l->timeout_us,
+                  now_us(l));
     rc = gv_transport_connect(l->server_host, l->server_port, (uint32_t)l->protocol_version, &l->transport);
     if (rc < 0)
         goto out;
-    l->has_peer = 1;
+    l->cur->peer = 0;
     gv_transport_set_datagram(l->transport, on_datagram, l);
     gv_transport_set_peer_timeout(l->transport, peer_timeout);
     *out = l;
@@ -525,38 +881,67 @@ void gv_link_destroy(gv_link *l)
 {
     if (!l)
         return;
-    if (l->has_peer) {
-        gv_transport_disconnect(l->transport, 0, 0, GV_TRANSPORT_GRACEFUL);
+    if (l->next)
+        conn_close(l, l->next);
+    int peer = l->cur->peer;
+    if (peer >= 0) {
+        /* Leaving on purpose: the server frees our place at once. */
+        gv_transport_disconnect(l->transport, peer, GV_DISCONNECT_LEAVING, GV_TRANSPORT_GRACEFUL);
         gv_transport_event e;
         for (int i = 0; i < 20 && gv_transport_service(l->transport, &e, 10) >= 0; i++)
-            if (e.type == GV_TRANSPORT_DISCONNECT)
+            if (e.type == GV_TRANSPORT_DISCONNECT && e.peer == peer)
                 break;
+        l->cur->peer = -1;
+    }
+    for (int i = 0; i < 2; i++) {
+        l->conns[i].peer = -1; /* the transport goes as a whole */
+        conn_close(l, &l->conns[i]);
     }
     gv_transport_destroy(l->transport);
-    gv_noise_destroy(l->noise);
-    gv_seal_destroy(l->seal);
     free(l->server_host);
     free(l->known_file);
     sodium_memzero(l, sizeof *l);
     free(l);
 }
 
+int gv_link_resume_secret(const gv_link *l, uint8_t out[GV_RESUME_SECRET_LEN])
+{
+    if (!l || !l->has_resume)
+        return GV_ESTATE;
+    memcpy(out, l->resume, GV_RESUME_SECRET_LEN);
+    return 0;
+}
+
+void gv_link_present_secret(gv_link *l, const uint8_t secret[GV_RESUME_SECRET_LEN])
+{
+    memcpy(l->resume, secret, GV_RESUME_SECRET_LEN);
+    l->has_resume = 1;
+}
+
 int gv_link_cipher(const gv_link *l)
 {
-    return l ? l->cipher : 0;
+    return l ? l->cur->cipher : 0;
 }
 
 int gv_link_id(const gv_link *l)
 {
-    return l && l->join.stage == GV_JOIN_JOINED ? l->id : 0;
+    return l && in_lobby(l) ? l->id : 0;
+}
+
+/* Sending needs a live session; between sessions what would be sent is
+ * dropped (GV_ESTATE, which the voice path ignores). */
+static int live(const gv_link *l)
+{
+    return joined(l) && !l->lost;
 }
 
 int gv_link_send_voice(gv_link *l, const gv_msg *voice)
 {
     if (!l || !voice || voice->type != GV_MSG_VOICE)
         return GV_EINVAL;
-    if (l->join.stage != GV_JOIN_JOINED)
+    if (!live(l))
         return GV_ESTATE;
+    conn *c = l->cur;
     uint8_t *buf = l->buf.encoded;
     if (voice->u.voice.flags & GV_VOICE_RAW) {
         int n = gv_msg_encode(voice, buf, sizeof l->buf.encoded);
@@ -565,19 +950,19 @@ int gv_link_send_voice(gv_link *l, const gv_msg *voice)
             gv_transport_flush(l->transport);
         return rc;
     }
-    int n = gv_datagram_seal_up(l->seal, l->index, l->voice_next, voice, buf, GV_MTU);
+    int n = gv_datagram_seal_up(c->seal, c->index, c->voice_next, voice, buf, GV_MTU);
     if (n < 0)
         return n;
     /* Sealed: this counter is spent whatever becomes of the datagram. */
-    l->voice_next++;
-    return gv_transport_send_datagram(l->transport, 0, buf, (size_t)n);
+    c->voice_next++;
+    return gv_transport_send_datagram(l->transport, c->peer, buf, (size_t)n);
 }
 
 int gv_link_send_loss(gv_link *l, uint16_t speaker, uint16_t loss_permille)
 {
     if (!l || loss_permille > 1000)
         return GV_EINVAL;
-    if (l->join.stage != GV_JOIN_JOINED)
+    if (!live(l))
         return GV_ESTATE;
     gv_msg m = {.type = GV_MSG_LOSS_REPORT};
     m.u.loss.id = speaker;
@@ -591,7 +976,7 @@ int gv_link_send_position(gv_link *l, const gv_msg *position)
 {
     if (!l || !position || position->type != GV_MSG_POSITION)
         return GV_EINVAL;
-    if (l->join.stage != GV_JOIN_JOINED)
+    if (!live(l))
         return GV_ESTATE;
     uint8_t buf[GV_POSITION_LEN];
     int n = gv_msg_encode(position, buf, sizeof buf);

@@ -28,6 +28,12 @@ typedef struct gv_link_callbacks {
     int (*spatial)(void *ctx, const gv_msg *config);
     /* A relayed position (type GV_MSG_POSITION_RELAY), valid during the call. */
     void (*position)(void *ctx, const gv_msg *relay);
+    /* A player resumed their session: their voice starts a new stream. */
+    void (*restart)(void *ctx, uint16_t id);
+    /* We are in the lobby on a new session (RECONNECTED): whatever the
+     * server knew of us from the old one (our pose, our voice stream) is
+     * to be sent afresh. */
+    void (*session)(void *ctx);
     void *ctx;
 } gv_link_callbacks;
 
@@ -79,6 +85,14 @@ typedef struct gv_link_counters {
 } gv_link_counters;
 
 void gv_link_get_counters(const gv_link *l, gv_link_counters *out);
+
+/* The secret the server gave for resuming this session: 0, or GV_ESTATE
+ * before the first welcome. */
+int gv_link_resume_secret(const gv_link *l, uint8_t out[GV_RESUME_SECRET_LEN]);
+
+/* Makes the join in progress present secret, as a reconnecting link does
+ * (tests: a secret presented twice). Call before the handshake ends. */
+void gv_link_present_secret(gv_link *l, const uint8_t secret[GV_RESUME_SECRET_LEN]);
 
 /* The gv_seal_cipher the handshake chose (0 before it finished). */
 int gv_link_cipher(const gv_link *l);

@@ -3,6 +3,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <sodium.h>
+
 #include "gvoip/error.h"
 #include "packet/gv_name.h"
 
@@ -38,6 +40,9 @@ int gv_lobby_create(int max_players, gv_lobby **out)
 
 void gv_lobby_destroy(gv_lobby *l)
 {
+    if (!l)
+        return;
+    sodium_memzero(l, sizeof *l); /* the members' resumption secrets */
     free(l);
 }
 
@@ -84,6 +89,15 @@ static int name_taken(const gv_lobby *l, const char *name)
     return 0;
 }
 
+/* The epoch is in the nonce of every record a listener is sealed, with
+ * the slot and the speaker's counter (docs/protocol.md), and counters
+ * start at 0 with each join and each resume: an epoch given twice could
+ * repeat a nonce, so once they are spent nobody joins or resumes. */
+static int epochs_spent(const gv_lobby *l)
+{
+    return l->last_epoch == UINT32_MAX;
+}
+
 /* The host's id is kept for the host, and an id is never given to two
  * members at once; past 65535 the count starts again at 2. */
 static uint16_t allocate_id(gv_lobby *l)
@@ -97,16 +111,12 @@ static uint16_t allocate_id(gv_lobby *l)
     }
 }
 
-int gv_lobby_join(gv_lobby *l, const char *name, size_t len, int as_host, void *owner, const gv_lobby_member **out)
+int gv_lobby_join(gv_lobby *l, const char *name, size_t len, int as_host, const uint8_t *secret, void *owner,
+                  const gv_lobby_member **out)
 {
-    if (len > GV_NAME_MAX || (len && !name))
+    if (len > GV_NAME_MAX || (len && !name) || !secret)
         return GV_EINVAL;
-    if (gv_lobby_full(l))
-        return GV_EFULL;
-    /* The epoch is in the nonce of every record a listener is sealed,
-     * with the slot and the speaker's counter (docs/protocol.md): one given
-     * twice could repeat a nonce, so once they are spent nobody joins. */
-    if (l->last_epoch == UINT32_MAX)
+    if (gv_lobby_full(l) || epochs_spent(l))
         return GV_EFULL;
     if (as_host && gv_lobby_find(l, GV_LOBBY_HOST_ID))
         return GV_ESTATE;
@@ -126,6 +136,7 @@ int gv_lobby_join(gv_lobby *l, const char *name, size_t len, int as_host, void *
     m->slot = (uint8_t)slot;
     m->epoch = ++l->last_epoch;
     m->owner = owner;
+    memcpy(m->secret, secret, GV_RESUME_SECRET_LEN);
     l->order[l->count++] = (uint8_t)slot;
     if (out)
         *out = m;
@@ -142,6 +153,74 @@ void gv_lobby_leave(gv_lobby *l, const gv_lobby_member *m)
     memmove(&l->order[i], &l->order[i + 1], (size_t)(l->count - i - 1) * sizeof l->order[0]);
     l->count--;
     memset(&l->by_slot[m->slot], 0, sizeof l->by_slot[0]);
+}
+
+/* The caller holds members read-only; the lobby writes them here. */
+static gv_lobby_member *writable(gv_lobby *l, const gv_lobby_member *m)
+{
+    return &l->by_slot[m->slot];
+}
+
+const gv_lobby_member *gv_lobby_by_secret(const gv_lobby *l, const uint8_t *secret)
+{
+    for (int i = 0; i < l->count; i++) {
+        const gv_lobby_member *m = &l->by_slot[l->order[i]];
+        if (sodium_memcmp(m->secret, secret, GV_RESUME_SECRET_LEN) == 0 ||
+            (m->has_previous && sodium_memcmp(m->previous, secret, GV_RESUME_SECRET_LEN) == 0))
+            return m;
+    }
+    return NULL;
+}
+
+void gv_lobby_away(gv_lobby *l, const gv_lobby_member *m, uint64_t until)
+{
+    gv_lobby_member *w = writable(l, m);
+    w->away = 1;
+    w->away_until = until;
+}
+
+int gv_lobby_away_count(const gv_lobby *l)
+{
+    int n = 0;
+    for (int i = 0; i < l->count; i++)
+        n += l->by_slot[l->order[i]].away;
+    return n;
+}
+
+const gv_lobby_member *gv_lobby_expired(const gv_lobby *l, uint64_t now)
+{
+    for (int i = 0; i < l->count; i++) {
+        const gv_lobby_member *m = &l->by_slot[l->order[i]];
+        if (m->away && now >= m->away_until)
+            return m;
+    }
+    return NULL;
+}
+
+int gv_lobby_resume(gv_lobby *l, const gv_lobby_member *m, void *owner, const uint8_t *presented,
+                    const uint8_t *fresh)
+{
+    if (epochs_spent(l))
+        return GV_EFULL;
+    gv_lobby_member *w = writable(l, m);
+    w->epoch = ++l->last_epoch;
+    w->owner = owner;
+    w->away = 0;
+    w->away_until = 0;
+    /* memmove: presented may be the member's own secret. */
+    memmove(w->previous, presented, GV_RESUME_SECRET_LEN);
+    w->has_previous = 1;
+    memcpy(w->secret, fresh, GV_RESUME_SECRET_LEN);
+    return 0;
+}
+
+void gv_lobby_confirm(gv_lobby *l, const gv_lobby_member *m)
+{
+    gv_lobby_member *w = writable(l, m);
+    if (!w->has_previous)
+        return;
+    w->has_previous = 0;
+    sodium_memzero(w->previous, sizeof w->previous);
 }
 
 void gv_lobby_describe(const gv_lobby_member *m, uint64_t next, gv_msg_player *out)

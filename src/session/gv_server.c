@@ -1,7 +1,7 @@
-/* The lobby server: handshakes, admission and the voice relay around the
- * lobby's players (gv_lobby), whose decisions are pure. Implements the
- * gv_server half of the public API (gvoip/gvoip.h); it has no audio of
- * its own. */
+/* The lobby server: handshakes, admission, resumption of lost
+ * connections and the voice relay around the lobby's players (gv_lobby),
+ * whose decisions are pure. Implements the gv_server half of the public
+ * API (gvoip/gvoip.h); it has no audio of its own. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -37,8 +37,14 @@
 #define DEFAULT_HOLD_US 2000
 #define MAX_HOLD_US 20000
 #define DEFAULT_HOLD_RATE 40000
+#define DEFAULT_RESUME_GRACE_MS 30000u
+#define MAX_RESUME_GRACE_MS 600000u
+#define EPOCHS_SPENT "this server has given out all its voice epochs; it needs a restart"
 
-enum slot_state { SLOT_HANDSHAKE, SLOT_HELLO, SLOT_PLAYER, SLOT_CLOSING };
+/* SLOT_AWAY: a player whose connection was lost, kept for a resume; it
+ * has no peer and no seal, and only the lobby (as the member's owner)
+ * knows it. */
+enum slot_state { SLOT_HANDSHAKE, SLOT_HELLO, SLOT_PLAYER, SLOT_AWAY, SLOT_CLOSING };
 
 typedef struct slot {
     int peer; /* transport peer index */
@@ -72,6 +78,7 @@ struct gv_server {
     uint8_t password_hash[crypto_generichash_BYTES];
     uint8_t host_token[GV_HOST_TOKEN_LEN];
     gv_lobby *lobby; /* the players; each member's owner is its slot */
+    uint64_t resume_grace_us;
     gv_admission *admission;
     uint64_t last_expiry_us;
     uint64_t last_rtt_us; /* when the players' round trips were last sent */
@@ -97,6 +104,7 @@ void gv_server_config_default(gv_server_config *cfg)
     gv_spatial_config_default(&cfg->spatial, GV_SPATIAL_MODE_OFF);
     cfg->clock = gv_sys_clock();
     cfg->peer_timeout_ms = GV_TRANSPORT_TIMEOUT_DEFAULT_MS;
+    cfg->resume_grace_ms = DEFAULT_RESUME_GRACE_MS;
 }
 
 /* Off needs no parameters: a zero-filled config stays valid, and the
@@ -158,6 +166,12 @@ static slot *find_player(const gv_server *s, uint16_t id)
     return m ? m->owner : NULL;
 }
 
+/* A player who has a connection to send to: not away. */
+static int present(const slot *sl)
+{
+    return sl->state == SLOT_PLAYER;
+}
+
 static void free_slot(slot *sl);
 static void release_held(gv_server *s);
 
@@ -216,7 +230,7 @@ static int admit(void *ctx, const gv_addr *addr, uint32_t connect_data, uint32_t
 static void broadcast(gv_server *s, const gv_msg *m, const slot *except)
 {
     for (int i = 0; i < player_count(s); i++)
-        if (player_at(s, i) != except)
+        if (player_at(s, i) != except && present(player_at(s, i)))
             send_msg(s, player_at(s, i), m);
 }
 
@@ -241,7 +255,7 @@ static void send_pose(gv_server *s, slot *from, slot *to)
         return;
     for (int i = 0; i < player_count(s); i++) {
         slot *p = player_at(s, i);
-        if (p == from || (to && p != to))
+        if (p == from || (to && p != to) || !present(p))
             continue;
         if (send_sealed(s, p, GV_CH_VOICE, buf, (size_t)n, 0) == 0)
             s->stats.positions_relayed++;
@@ -256,15 +270,107 @@ static uint64_t voice_next(const void *owner)
     return p->up.top;
 }
 
+/* sl, now the player sl->member on a new session (a join or a resume),
+ * is welcomed with a new resumption secret, the lobby's positional
+ * settings and what it must know of everyone else: who is away, and
+ * where they are. */
+static void start_player(gv_server *s, slot *sl, uint8_t flags)
+{
+    const gv_lobby_member *me = sl->member;
+    sl->state = SLOT_PLAYER;
+    gv_seal_window_start(&sl->up, 0);
+    gv_budget_start(&sl->budget, now_us(s));
+
+    gv_msg_player self;
+    int count;
+    gv_lobby_describe(me, 0, &self);
+    const gv_msg_player *roster = gv_lobby_roster(s->lobby, me, voice_next, &count);
+    gv_msg_welcome_self welcome = {.player = &self, .index = (uint16_t)sl->peer, .flags = flags, .resume = me->secret};
+    uint8_t *buf = s->buf.encoded;
+    int n = gv_msg_encode_welcome(&welcome, (uint16_t)count, roster, buf, sizeof s->buf.encoded);
+    if (n > 0) {
+        send_sealed(s, sl, GV_CH_CONTROL, buf, (size_t)n, 0);
+        sodium_memzero(buf, (size_t)n); /* the secret */
+    }
+    send_spatial(s, sl);
+    for (int i = 0; i < player_count(s); i++) {
+        slot *p = player_at(s, i);
+        if (p == sl)
+            continue;
+        if (!present(p)) {
+            gv_msg away = {.type = GV_MSG_PLAYER_AWAY};
+            away.u.player.id = p->member->id;
+            send_msg(s, sl, &away);
+        }
+        if (p->has_pose)
+            send_pose(s, p, sl);
+    }
+}
+
+static gv_event *push_player_event(gv_server *s, gv_event_type type, const gv_lobby_member *m)
+{
+    gv_event *ev = gv_events_push(&s->events, type);
+    ev->id = m->id;
+    snprintf(ev->name, sizeof ev->name, "%s", m->name);
+    return ev;
+}
+
+/* A HELLO with a resumption secret: the new connection sl takes over the
+ * player who holds it. Their old connection, if the server has not yet
+ * noticed it is lost, is closed without a PLAYER_LEFT. */
+static void resume_player(gv_server *s, slot *sl, const uint8_t *secret)
+{
+    const gv_lobby_member *me = gv_lobby_by_secret(s->lobby, secret);
+    if (!me) {
+        refuse(s, sl, GV_REFUSE_RESUME,
+               "this session cannot be resumed (the server restarted, or the grace period ended)");
+        return;
+    }
+    slot *old = me->owner;
+    uint8_t fresh[GV_RESUME_SECRET_LEN];
+    randombytes_buf(fresh, sizeof fresh);
+    release_held(s); /* held voice may be the old connection's */
+    int rc = gv_lobby_resume(s->lobby, me, sl, secret, fresh);
+    sodium_memzero(fresh, sizeof fresh);
+    if (rc != 0) {
+        refuse(s, sl, GV_REFUSE_FULL, EPOCHS_SPENT);
+        return;
+    }
+    sl->member = me;
+    sl->has_pose = old->has_pose;
+    sl->pose_pending = old->pose_pending;
+    sl->pose_seq = old->pose_seq;
+    sl->pose = old->pose;
+    sl->pose_relayed_us = old->pose_relayed_us;
+    old->member = NULL;
+    if (present(old))
+        refuse(s, old, GV_REFUSE_REPLACED, "this session was resumed on another connection");
+    else
+        free_slot(old);
+    start_player(s, sl, GV_WELCOME_RESUMED);
+
+    /* The others restart the player's voice stream: a new epoch, counters
+     * from 0. */
+    gv_msg back = {.type = GV_MSG_PLAYER_BACK};
+    back.u.player.id = me->id;
+    back.u.player.slot = me->slot;
+    back.u.player.epoch = me->epoch;
+    broadcast(s, &back, sl);
+    s->stats.resumed++;
+    push_player_event(s, GV_EVENT_PLAYER_RECONNECTED, me);
+}
+
 static void admit_player(gv_server *s, slot *sl, const gv_msg *hello)
 {
     const char *why = NULL;
-    int is_host = hello->u.hello.token_len == GV_HOST_TOKEN_LEN && s->local_host &&
-                  sodium_memcmp(hello->u.hello.token, s->host_token, GV_HOST_TOKEN_LEN) == 0 &&
-                  !find_player(s, GV_LOBBY_HOST_ID);
+    /* The token proves the host's own player, who needs no password:
+     * joining as player 1, or resuming while player 1 is theirs. */
+    int has_token = hello->u.hello.token_len == GV_HOST_TOKEN_LEN && s->local_host &&
+                    sodium_memcmp(hello->u.hello.token, s->host_token, GV_HOST_TOKEN_LEN) == 0;
+    int is_host = has_token && !find_player(s, GV_LOBBY_HOST_ID);
 
     uint32_t from = gv_transport_peer_addr(s->transport, sl->peer).host;
-    if (s->has_password && !is_host) {
+    if (s->has_password && !has_token) {
         if (!gv_admission_password_allowed(s->admission, from, now_us(s))) {
             refuse(s, sl, GV_REFUSE_RATE_LIMIT, "too many wrong passwords from this address; wait and try again");
             return;
@@ -278,6 +384,10 @@ static void admit_player(gv_server *s, slot *sl, const gv_msg *hello)
                                                : "this lobby needs a password (--password-file FILE or GVOIP_PASSWORD)");
             return;
         }
+    }
+    if (hello->u.hello.resume_len == GV_RESUME_SECRET_LEN) {
+        resume_player(s, sl, hello->u.hello.resume); /* the name is the one they had */
+        return;
     }
     if (gv_name_check(hello->u.hello.name.bytes, hello->u.hello.name.len, &why) != 0) {
         char text[GV_REASON_MAX];
@@ -294,25 +404,17 @@ static void admit_player(gv_server *s, slot *sl, const gv_msg *hello)
     }
     release_held(s); /* voice from before the newcomer joined is not for them */
     const gv_msg_name *name = &hello->u.hello.name;
-    if (gv_lobby_join(s->lobby, name->bytes, name->len, is_host, sl, &sl->member) != 0) {
+    uint8_t secret[GV_RESUME_SECRET_LEN];
+    randombytes_buf(secret, sizeof secret);
+    int rc = gv_lobby_join(s->lobby, name->bytes, name->len, is_host, secret, sl, &sl->member);
+    sodium_memzero(secret, sizeof secret);
+    if (rc != 0) {
         /* The lobby had room: only its epochs can have run out. */
-        refuse(s, sl, GV_REFUSE_FULL, "this server has given out all its voice epochs; it needs a restart");
+        refuse(s, sl, GV_REFUSE_FULL, EPOCHS_SPENT);
         return;
     }
     const gv_lobby_member *me = sl->member;
-    sl->state = SLOT_PLAYER;
-    gv_seal_window_start(&sl->up, 0);
-    gv_budget_start(&sl->budget, now_us(s));
-
-    gv_msg_player self;
-    int count;
-    gv_lobby_describe(me, 0, &self);
-    const gv_msg_player *roster = gv_lobby_roster(s->lobby, me, voice_next, &count);
-    uint8_t *buf = s->buf.encoded;
-    int n = gv_msg_encode_welcome(&self, (uint16_t)sl->peer, (uint16_t)count, roster, buf, sizeof s->buf.encoded);
-    if (n > 0)
-        send_sealed(s, sl, GV_CH_CONTROL, buf, (size_t)n, 0);
-    send_spatial(s, sl);
+    start_player(s, sl, 0);
 
     gv_msg joined = {.type = GV_MSG_PLAYER_JOINED};
     joined.u.player.id = me->id;
@@ -322,13 +424,7 @@ static void admit_player(gv_server *s, slot *sl, const gv_msg *hello)
     joined.u.player.epoch = me->epoch;
     broadcast(s, &joined, sl);
     s->stats.players = player_count(s);
-    for (int i = 0; i < player_count(s) - 1; i++) /* the newcomer is last */
-        if (player_at(s, i)->has_pose)
-            send_pose(s, player_at(s, i), sl);
-
-    gv_event *ev = gv_events_push(&s->events, GV_EVENT_PLAYER_CONNECTED);
-    ev->id = me->id;
-    snprintf(ev->name, sizeof ev->name, "%s", me->name);
+    push_player_event(s, GV_EVENT_PLAYER_CONNECTED, me);
 }
 
 static void drop_player(gv_server *s, slot *sl, int code)
@@ -340,15 +436,41 @@ static void drop_player(gv_server *s, slot *sl, int code)
     gv_msg left = {.type = GV_MSG_PLAYER_LEFT};
     left.u.player.id = me->id;
     broadcast(s, &left, sl);
-    gv_event *ev = gv_events_push(&s->events, GV_EVENT_PLAYER_DISCONNECTED);
-    ev->id = me->id;
+    gv_event *ev = push_player_event(s, GV_EVENT_PLAYER_DISCONNECTED, me);
     ev->refused = (gv_refusal)code;
-    snprintf(ev->name, sizeof ev->name, "%s", me->name);
     if (code)
         ev->reason = gv_refuse_text(code);
     gv_lobby_leave(s->lobby, me); /* frees the member: its id and name are gone */
     sl->member = NULL;
     s->stats.players = player_count(s);
+}
+
+/* sl's connection is lost: the player stays, without a peer or a seal,
+ * until they resume or the grace ends (expire_away). */
+static void go_away(gv_server *s, slot *sl)
+{
+    release_held(s); /* held voice may be sl's, and sl's peer is gone */
+    s->by_peer[sl->peer] = NULL;
+    sl->peer = -1;
+    sl->state = SLOT_AWAY;
+    gv_seal_destroy(sl->seal);
+    sl->seal = NULL;
+    const gv_lobby_member *me = sl->member;
+    gv_lobby_away(s->lobby, me, now_us(s) + s->resume_grace_us);
+    gv_msg away = {.type = GV_MSG_PLAYER_AWAY};
+    away.u.player.id = me->id;
+    broadcast(s, &away, sl);
+    push_player_event(s, GV_EVENT_PLAYER_RECONNECTING, me);
+}
+
+static void expire_away(gv_server *s)
+{
+    const gv_lobby_member *m;
+    while ((m = gv_lobby_expired(s->lobby, now_us(s))) != NULL) {
+        slot *sl = m->owner;
+        drop_player(s, sl, 0);
+        free_slot(sl);
+    }
 }
 
 static void free_slot(slot *sl)
@@ -388,11 +510,14 @@ static void malformed(gv_server *s, slot *sl)
     refuse(s, sl, GV_REFUSE_PROTOCOL, "too many malformed messages");
 }
 
-/* Whether `to` is sent what `from` says: not their own voice unless it
- * is an echo test, and (proximity) nobody a voice they could not hear. A
- * player whose position is not known yet is not culled. */
+/* Whether `to` is sent what `from` says: nothing while away, not their
+ * own voice unless it is an echo test, and (proximity) nobody a voice
+ * they could not hear. A player whose position is not known yet is not
+ * culled. */
 static int relays_to(gv_server *s, const slot *from, const slot *to, int echo)
 {
+    if (!present(to))
+        return 0;
     if (to == from)
         return echo;
     if (s->spatial.mode != GV_SPATIAL_MODE_OFF && from->has_pose && to->has_pose &&
@@ -539,16 +664,19 @@ static void send_rtts(gv_server *s)
         return;
     s->last_rtt_us = now;
     uint16_t ids[GV_MAX_PLAYERS], rtts[GV_MAX_PLAYERS];
-    int n = player_count(s);
-    for (int i = 0; i < n; i++) {
+    int n = 0;
+    for (int i = 0; i < player_count(s); i++) {
         const slot *sl = player_at(s, i);
+        if (!present(sl))
+            continue; /* no round trip to measure */
         uint32_t rtt = gv_transport_peer_rtt_ms(s->transport, sl->peer);
-        ids[i] = sl->member->id;
-        rtts[i] = (uint16_t)(rtt > UINT16_MAX ? UINT16_MAX : rtt);
+        ids[n] = sl->member->id;
+        rtts[n++] = (uint16_t)(rtt > UINT16_MAX ? UINT16_MAX : rtt);
     }
     int len = gv_msg_encode_rtt((uint16_t)n, ids, rtts, s->buf.encoded, sizeof s->buf.encoded);
-    for (int i = 0; len > 0 && i < n; i++)
-        send_sealed(s, player_at(s, i), GV_CH_CONTROL, s->buf.encoded, (size_t)len, 0);
+    for (int i = 0; len > 0 && i < player_count(s); i++)
+        if (present(player_at(s, i)))
+            send_sealed(s, player_at(s, i), GV_CH_CONTROL, s->buf.encoded, (size_t)len, 0);
 }
 
 static void handle_sealed(gv_server *s, slot *sl, uint8_t channel, const uint8_t *data, size_t len)
@@ -563,6 +691,8 @@ static void handle_sealed(gv_server *s, slot *sl, uint8_t channel, const uint8_t
         s->stats.auth_failed++;
         return;
     }
+    if (sl->state == SLOT_PLAYER)
+        gv_lobby_confirm(s->lobby, sl->member); /* in use: see handle_datagram */
     if (rc == GV_EUNKNOWN) { /* a later version's message: ignored (docs/protocol.md, versions) */
         s->stats.malformed++;
         return;
@@ -596,7 +726,7 @@ static void handle_sealed(gv_server *s, slot *sl, uint8_t channel, const uint8_t
         update_pose(s, sl, &m);
     } else if (channel == GV_CH_CONTROL && m.type == GV_MSG_LOSS_REPORT) {
         slot *speaker = find_player(s, m.u.loss.id);
-        if (speaker && speaker != sl) {
+        if (speaker && speaker != sl && present(speaker)) {
             m.u.loss.id = sl->member->id;
             send_msg(s, speaker, &m);
         }
@@ -605,11 +735,6 @@ static void handle_sealed(gv_server *s, slot *sl, uint8_t channel, const uint8_t
     }
 }
 
-/* A voice datagram: its receiver index names the player, its tag proves
- * it theirs, wherever it came from. An authenticated datagram from a new
- * address, the newest so far, means the player's NAT has moved them:
- * everything goes there from now on. Nothing that fails to authenticate
- * counts against the player it names. */
 /* After an authenticated datagram, the newest of its sender: a player it
  * came from elsewhere was moved by their NAT. */
 static void move_player(gv_server *s, slot *sl, const gv_addr *from)
@@ -621,6 +746,13 @@ static void move_player(gv_server *s, slot *sl, const gv_addr *from)
     s->stats.rebinds++;
 }
 
+/* A voice datagram: its receiver index names the player, its tag proves
+ * it theirs, wherever it came from. An authenticated datagram from a new
+ * address, the newest so far, means the player's NAT has moved them:
+ * everything goes there from now on. Nothing that fails to authenticate
+ * counts against the player it names. One that does shows their session
+ * in use: if it is a resumed one, the secret the resume presented is
+ * spent (a client says "I am here" at once after a resumed WELCOME). */
 static void handle_datagram(gv_server *s, const gv_addr *from, const uint8_t *d, size_t len)
 {
     int index = gv_datagram_up_index(d, len);
@@ -634,6 +766,7 @@ static void handle_datagram(gv_server *s, const gv_addr *from, const uint8_t *d,
             s->stats.auth_failed++;
             return;
         }
+        gv_lobby_confirm(s->lobby, sl->member);
         move_player(s, sl, from);
         return;
     }
@@ -648,6 +781,7 @@ static void handle_datagram(gv_server *s, const gv_addr *from, const uint8_t *d,
         s->stats.auth_failed++;
         return;
     }
+    gv_lobby_confirm(s->lobby, sl->member);
     if (counter + 1 == sl->up.top)
         move_player(s, sl, from);
     if (rc == GV_EMALFORMED) {
@@ -716,11 +850,17 @@ static void on_connect(gv_server *s, int peer, uint32_t data)
     s->by_peer[peer] = sl;
 }
 
-static void on_disconnect(gv_server *s, int peer)
+/* A player whose connection is lost keeps their place for the grace, to
+ * resume it (resume_player); one who left said so. */
+static void on_disconnect(gv_server *s, int peer, uint32_t data)
 {
     slot *sl = s->by_peer[peer];
     if (!sl)
         return;
+    if (sl->state == SLOT_PLAYER && data != GV_DISCONNECT_LEAVING && s->resume_grace_us) {
+        go_away(s, sl);
+        return;
+    }
     if (sl->state == SLOT_PLAYER)
         drop_player(s, sl, 0);
     s->by_peer[peer] = NULL;
@@ -789,6 +929,7 @@ int gv_server_create_with_version(const gv_server_config *cfg, int protocol_vers
         cfg->relay_hold_us > MAX_HOLD_US || cfg->relay_hold_rate < 0 ||
         (cfg->peer_timeout_ms &&
          (cfg->peer_timeout_ms < GV_TRANSPORT_TIMEOUT_MIN_MS || cfg->peer_timeout_ms > GV_TRANSPORT_TIMEOUT_MAX_MS)) ||
+        cfg->resume_grace_ms > MAX_RESUME_GRACE_MS ||
         (cfg->cipher != GV_CIPHER_AUTO && cfg->cipher != GV_CIPHER_CHACHA20POLY1305))
         goto out;
     rc = GV_ENOMEM;
@@ -799,6 +940,7 @@ int gv_server_create_with_version(const gv_server_config *cfg, int protocol_vers
     if (rc < 0)
         goto out;
     s->clock = cfg->clock;
+    s->resume_grace_us = (uint64_t)cfg->resume_grace_ms * 1000u;
     s->local_host = cfg->local_host;
     s->allow_raw = cfg->allow_raw;
     gv_coalesce_init(&s->relay, (uint64_t)cfg->relay_hold_us, (uint64_t)cfg->relay_hold_rate);
@@ -877,13 +1019,17 @@ void gv_server_destroy(gv_server *s)
         int peers = (int)gv_transport_peers(s->transport);
         for (int i = 0; i < peers; i++)
             if (gv_transport_peer_connected(s->transport, i))
-                gv_transport_disconnect(s->transport, i, GV_REFUSE_SHUTDOWN, GV_TRANSPORT_GRACEFUL);
+                gv_transport_disconnect(s->transport, i, s->local_host ? GV_REFUSE_CLOSED : GV_REFUSE_SHUTDOWN,
+                                        GV_TRANSPORT_GRACEFUL);
         /* Give the disconnects a moment to leave, so clients hear of it at
          * once instead of timing out. */
         gv_transport_event ev;
         for (int i = 0; i < 10 && gv_transport_service(s->transport, &ev, 20) >= 0;)
             if (ev.type == GV_TRANSPORT_NONE)
                 i++;
+        for (int i = 0; i < player_count(s); i++)
+            if (player_at(s, i)->state == SLOT_AWAY) /* in no peer's place */
+                free_slot(player_at(s, i));
         for (int i = 0; i < peers; i++)
             free_slot(s->by_peer[i]);
         gv_transport_destroy(s->transport);
@@ -939,6 +1085,7 @@ int gv_server_get_stats(const gv_server *s, gv_server_stats *out)
     out->bytes_out = t->bytes_out;
     out->max_datagram_bytes = t->max_datagram_out;
     out->events_dropped = s->events.overwritten;
+    out->away = gv_lobby_away_count(s->lobby);
     return 0;
 }
 
@@ -948,7 +1095,7 @@ static void on_event(void *ctx, const gv_transport_event *e)
     if (e->type == GV_TRANSPORT_CONNECT)
         on_connect(s, e->peer, e->data);
     else if (e->type == GV_TRANSPORT_DISCONNECT)
-        on_disconnect(s, e->peer);
+        on_disconnect(s, e->peer, e->data);
     else if (e->type == GV_TRANSPORT_RECEIVE)
         on_receive(s, e->peer, e->channel, e->packet, e->len);
 }
@@ -985,6 +1132,7 @@ int gv_server_service(gv_server *s, gv_event *ev, uint32_t timeout_ms)
     if (rc < 0)
         return rc;
     expire_handshakes(s);
+    expire_away(s);
     flush_poses(s);
     send_rtts(s);
     gv_coalesce_tick(&s->relay, s->stats.relayed_packets, now_us(s));

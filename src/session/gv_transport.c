@@ -9,6 +9,7 @@
 #include <sys/select.h>
 
 #include <enet/protocol.h>
+#include <enet/time.h>
 #include <sodium.h>
 
 #include <enet/enet.h>
@@ -67,18 +68,30 @@ static void send_cookie(gv_transport *t, ENetHost *host, const ENetProtocolConne
     t->stats.bytes_out += sizeof out;
 }
 
+/* Connector: the peer whose CONNECT is still unanswered and whose
+ * connectID is id, or NULL. */
+static ENetPeer *connecting_peer(ENetHost *host, const uint8_t id[4])
+{
+    for (size_t i = 0; i < host->peerCount; i++) {
+        ENetPeer *p = &host->peers[i];
+        if (p->state == ENET_PEER_STATE_CONNECTING && memcmp(id, &p->connectID, 4) == 0)
+            return p;
+    }
+    return NULL;
+}
+
 /* Connector: a cookie datagram from the server being connected to that
- * echoes our CONNECT's connectID makes us connect again at once, with the
- * cookie. ENet is between datagrams here and holds no peer pointer, so the
- * peer may be reset and reused. */
+ * echoes one of our CONNECTs' connectID makes that peer connect again at
+ * once, with the cookie. ENet is between datagrams here and holds no peer
+ * pointer, so the peer may be reset and reused. */
 static void take_cookie(gv_transport *t, ENetHost *host, const uint8_t *d, size_t len)
 {
-    ENetPeer *peer = &host->peers[0];
-    if (t->remote.port == 0 || host->peerCount != 1 || len != GV_COOKIE_DATAGRAM ||
-        memcmp(d, cookie_magic, sizeof cookie_magic) != 0 || d[4] != COOKIE_FORMAT ||
-        peer->state != ENET_PEER_STATE_CONNECTING || host->receivedAddress.host != t->remote.host ||
-        host->receivedAddress.port != t->remote.port || memcmp(d + 8, &peer->connectID, 4) != 0 ||
-        t->cookie_retries >= GV_COOKIE_RETRIES)
+    if (t->remote.port == 0 || len != GV_COOKIE_DATAGRAM || memcmp(d, cookie_magic, sizeof cookie_magic) != 0 ||
+        d[4] != COOKIE_FORMAT || host->receivedAddress.host != t->remote.host ||
+        host->receivedAddress.port != t->remote.port || t->cookie_retries >= GV_COOKIE_RETRIES)
+        return;
+    ENetPeer *peer = connecting_peer(host, d + 8);
+    if (!peer)
         return;
     uint32_t cookie = (uint32_t)d[5] << 16 | (uint32_t)d[6] << 8 | d[7];
     t->cookie_retries++;
@@ -129,7 +142,16 @@ static int intercept(ENetHost *host, ENetEvent *event)
     if (len < header + sizeof(ENetProtocolConnect))
         return 0;
     const ENetProtocolConnect *cmd = (const ENetProtocolConnect *)(d + header);
-    if ((cmd->header.command & ENET_PROTOCOL_COMMAND_MASK) != ENET_PROTOCOL_COMMAND_CONNECT || !t->admit)
+    if ((cmd->header.command & ENET_PROTOCOL_COMMAND_MASK) != ENET_PROTOCOL_COMMAND_CONNECT)
+        return 0;
+    if (t->remote.port != 0) {
+        /* A connector takes no connections: its spare peer is for
+         * connecting anew, not for whoever knows its port. */
+        t->stats.connects_refused++;
+        t->stats.screened++;
+        return 1;
+    }
+    if (!t->admit)
         return 0;
     uint32_t data, cookie = 0;
     memcpy(&data, &cmd->data, sizeof data);
@@ -303,7 +325,7 @@ int gv_transport_connect(const char *host, uint16_t port, uint32_t connect_data,
     gv_transport *t = transport_new();
     if (!t)
         return GV_ENOMEM;
-    t->host = enet_host_create(NULL, 1, GV_CH_COUNT, 0, 0);
+    t->host = enet_host_create(NULL, GV_TRANSPORT_CONNECTOR_PEERS, GV_CH_COUNT, 0, 0);
     if (!t->host) {
         free(t);
         return GV_ENET;
@@ -319,13 +341,13 @@ int gv_transport_connect(const char *host, uint16_t port, uint32_t connect_data,
     return 0;
 }
 
-int gv_transport_reconnect(gv_transport *t)
+int gv_transport_open(gv_transport *t)
 {
     if (!t || t->remote.port == 0)
         return GV_EINVAL;
-    enet_peer_reset(&t->host->peers[0]);
     t->cookie_retries = 0;
-    return enet_host_connect(t->host, &t->remote, GV_CH_COUNT, t->connect_data) ? 0 : GV_ENET;
+    ENetPeer *p = enet_host_connect(t->host, &t->remote, GV_CH_COUNT, t->connect_data);
+    return p ? (int)(p - t->host->peers) : GV_ENET;
 }
 
 void gv_transport_set_admit(gv_transport *t, gv_transport_admit_fn fn, void *ctx)
@@ -596,6 +618,14 @@ uint32_t gv_transport_peer_rtt_ms(const gv_transport *t, int peer)
     return p ? p->roundTripTime : 0;
 }
 
+uint32_t gv_transport_peer_silent_ms(const gv_transport *t, int peer)
+{
+    const ENetPeer *p = peer_at(t, peer);
+    if (!p || p->state != ENET_PEER_STATE_CONNECTED)
+        return UINT32_MAX;
+    return ENET_TIME_DIFFERENCE(t->host->serviceTime, p->lastReceiveTime);
+}
+
 void gv_transport_disconnect(gv_transport *t, int peer, uint32_t data, enum gv_transport_close how)
 {
     ENetPeer *p = peer_at(t, peer);
@@ -645,7 +675,12 @@ int gv_transport_cookie_retries(const gv_transport *t)
 
 int gv_transport_connect_pending(const gv_transport *t, uint8_t id[4])
 {
-    const ENetPeer *p = &t->host->peers[0];
-    memcpy(id, &p->connectID, 4);
-    return t->remote.port != 0 && p->state == ENET_PEER_STATE_CONNECTING;
+    for (size_t i = 0; t->remote.port != 0 && i < t->host->peerCount; i++) {
+        const ENetPeer *p = &t->host->peers[i];
+        if (p->state == ENET_PEER_STATE_CONNECTING) {
+            memcpy(id, &p->connectID, 4);
+            return 1;
+        }
+    }
+    return 0;
 }

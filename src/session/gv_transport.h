@@ -78,17 +78,21 @@ int gv_transport_init(void);
  * caller owns *out. GV_EINVAL, GV_ENOMEM or GV_ENET. */
 int gv_transport_listen(const char *bind_address, uint16_t port, size_t peers, gv_transport **out);
 
-/* A host with one outgoing peer, index 0, connecting to host:port;
- * connect_data travels in ENet's CONNECT command (gvoip puts its protocol
- * version there). When the server answers with a cookie datagram the
- * transport reconnects at once with the cookie in bits 8-31. GV_EINVAL,
- * GV_ENOTFOUND, GV_ENOMEM or GV_ENET. */
+/* A connector: a host with room for two outgoing peers (a session and
+ * the one that may replace it, on the same socket) that takes no
+ * connections, connecting peer 0 to host:port; connect_data travels in
+ * ENet's CONNECT command (gvoip puts its protocol version there). When the
+ * server answers with a cookie datagram the transport reconnects that peer
+ * at once with the cookie in bits 8-31. GV_EINVAL, GV_ENOTFOUND, GV_ENOMEM
+ * or GV_ENET. */
+#define GV_TRANSPORT_CONNECTOR_PEERS 2
 int gv_transport_connect(const char *host, uint16_t port, uint32_t connect_data, gv_transport **out);
 
-/* Connector: drops the connection attempt and starts a new one to the same
- * server with the same connect data (a fresh connectID, the cookie budget
- * renewed). 0, GV_EINVAL or GV_ENET. */
-int gv_transport_reconnect(gv_transport *t);
+/* Connector: a new connection to the same server with the same connect
+ * data on a free peer (a fresh connectID, the cookie budget renewed).
+ * Returns its peer index, GV_EINVAL or GV_ENET (no free peer: reset one
+ * first). */
+int gv_transport_open(gv_transport *t);
 
 /* Listener: every CONNECT is screened by fn from now on. */
 void gv_transport_set_admit(gv_transport *t, gv_transport_admit_fn fn, void *ctx);
@@ -192,6 +196,11 @@ enum gv_transport_close {
 int gv_transport_set_peer_timeout(gv_transport *t, uint32_t ms);
 
 /* Disconnects a peer telling it `data` (gvoip: a refuse code). */
+/* How long ago, as of the last service call, the peer last acknowledged
+ * anything (ENet's pings make that at least twice a second while it is
+ * there); UINT32_MAX when it is not connected. */
+uint32_t gv_transport_peer_silent_ms(const gv_transport *t, int peer);
+
 void gv_transport_disconnect(gv_transport *t, int peer, uint32_t data, enum gv_transport_close how);
 
 /* Forgets a peer at once, sending nothing and raising no event. */

@@ -32,4 +32,18 @@ awk -v l="$loudest" 'BEGIN { exit !(l > -40) }' || fail "the bot heard nothing"
 rms=$(sox "$TMP/carol.hears.wav" -n stat 2>&1 | sed -n 's/RMS *amplitude: *//p')
 echo "carol's recording RMS: $rms"
 awk -v r="$rms" 'BEGIN { exit !(r > 0.01) }' || fail "carol did not hear the bot's beeps"
+
+# The server restarts under the bot (same port, same key): the library
+# brings it back by itself and the bot carries on to its end.
+start server_k server --port 0 --json --key "$TMP/k.key"
+port=$(port_of server_k)
+spawn bot2 "$bot" 127.0.0.1 "$port" 7
+wait_for bot2 "joined as voice_bot"
+kill -9 "$(pid_of server_k)"
+sleep 1
+start server_k2 server --port "$port" --json --key "$TMP/k.key"
+wait_for bot2 "reconnected as voice_bot" 6
+expect_exit bot2 0 10
+kill -INT "$(pid_of server_k2)"
+expect_exit server_k2 0
 echo "PASS"

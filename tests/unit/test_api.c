@@ -220,6 +220,7 @@ static void test_init_and_defaults(void **state)
     assert_int_equal(sc.size, sizeof sc);
     assert_int_equal(cc.size, sizeof cc);
     assert_int_equal(sc.max_players, GV_DEFAULT_MAX_PLAYERS);
+    assert_int_equal(sc.resume_grace_ms, 30000);
     assert_int_equal(cc.server_port, GV_DEFAULT_PORT);
     /* A mode gv_spatial_mode_kind does not name gives the mode "off". */
     const int modes[] = {-1, 3, INT_MAX, INT_MIN};
@@ -291,6 +292,8 @@ static void sc_spatial_pan(gv_server_config *sc)
 static void sc_key_empty(gv_server_config *sc) { sc->key_file = ""; }
 static void sc_timeout_short(gv_server_config *sc) { sc->peer_timeout_ms = 999; }
 static void sc_timeout_huge(gv_server_config *sc) { sc->peer_timeout_ms = UINT32_MAX; }
+static void sc_grace_over(gv_server_config *sc) { sc->resume_grace_ms = 600001; }
+static void sc_grace_huge(gv_server_config *sc) { sc->resume_grace_ms = UINT32_MAX; }
 
 static void test_server_create_refuses(void **state)
 {
@@ -308,7 +311,8 @@ static void test_server_create_refuses(void **state)
         sc_size0,        sc_size_small,    sc_size_big,      sc_players0,      sc_players_neg, sc_players_over,
         sc_players_huge, sc_password_long, sc_password_null, sc_password_huge, sc_hold_neg,    sc_hold_over,
         sc_hold_huge,    sc_rate_neg,      sc_cipher_neg,    sc_cipher_over,   sc_clock_null,  sc_spatial_mode,
-        sc_spatial_nan,  sc_spatial_pan,   sc_key_empty,     sc_timeout_short, sc_timeout_huge};
+        sc_spatial_nan,  sc_spatial_pan,   sc_key_empty,     sc_timeout_short, sc_timeout_huge, sc_grace_over,
+        sc_grace_huge};
     for (size_t i = 0; i < sizeof spoil / sizeof spoil[0]; i++) {
         server_cfg(&sc);
         spoil[i](&sc);
@@ -321,6 +325,14 @@ static void test_server_create_refuses(void **state)
     sc_spatial_mode(&sc);
     assert_int_equal(gv_server_create(&sc, &s, why, sizeof why), GV_EINVAL);
     assert_true(why[0] != '\0'); /* the positional settings have a sentence */
+    /* A grace of none and the longest are settings, not mistakes. */
+    const uint32_t graces[] = {0, 600000};
+    for (size_t i = 0; i < sizeof graces / sizeof graces[0]; i++) {
+        server_cfg(&sc);
+        sc.resume_grace_ms = graces[i];
+        assert_int_equal(gv_server_create(&sc, &s, why, sizeof why), 0);
+        gv_server_destroy(s);
+    }
 }
 
 static void test_server_create_failures(void **state)
@@ -442,6 +454,8 @@ static void test_server_calls(void **state)
     assert_int_equal(st.size, sizeof st);
     assert_int_equal(st.players, 0);
     assert_int_equal(st.events_dropped, 0);
+    assert_int_equal(st.away, 0);
+    assert_int_equal(st.resumed, 0);
 
     gv_server_destroy(s);
     gv_server_destroy(NULL);

@@ -1,9 +1,12 @@
-/* The lobby's players: scenario tables of joins, leaves and look-ups, each
- * step with what it must give (id, name, voice slot, epoch, the WELCOME
- * roster). Every member's owner is the step that joined it, which also
- * says the counter of its next voice packet, as a server's seal window
- * would. Besides each step's own checks, every join must get an epoch
- * above all before it and land last in join order. */
+/* The lobby's players: scenario tables of joins, leaves, look-ups and
+ * resumes, each step with what it must give (id, name, voice slot, epoch,
+ * the WELCOME roster, who holds a secret, who is away). Every member's
+ * owner is the step that joined or resumed it, which also says the
+ * counter of its next voice packet, as a server's seal window would.
+ * Besides each step's own checks, every join and every resume must get an
+ * epoch above all before it; a join lands last in join order, a resume
+ * keeps the member where it was. A secret here is 32 copies of one
+ * byte. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,42 +19,70 @@
 #include "gvoip/error.h"
 #include "session/gv_lobby.h"
 
-enum op { OP_END, OP_JOIN, OP_LEAVE, OP_FIND, OP_SLOT, OP_ROSTER, OP_COUNT, OP_CYCLE, OP_FILL };
+enum op {
+    OP_END,
+    OP_JOIN,
+    OP_LEAVE,
+    OP_FIND,
+    OP_SLOT,
+    OP_ROSTER,
+    OP_COUNT,
+    OP_CYCLE,
+    OP_FILL,
+    OP_AWAY,
+    OP_AWAY_COUNT,
+    OP_EXPIRED,
+    OP_RESUME,
+    OP_BY_SECRET,
+    OP_CONFIRM,
+};
 
 typedef struct step {
     enum op op;
     const char *name; /* JOIN, FILL: the name asked for; ROSTER: the entries expected */
     int host;         /* JOIN: as the host */
-    int want;         /* JOIN: the return code; COUNT: the count; CYCLE, FILL: how many */
-    int id;           /* JOIN: the id given; LEAVE, FIND: whose; SLOT: whose (0: nobody); ROSTER: self (0: none) */
-    int slot;         /* JOIN: the slot given; FIND: theirs (-1: not found); SLOT: which */
-    uint32_t epoch;   /* JOIN: the epoch given */
+    int want;         /* JOIN: the return code; COUNT, AWAY_COUNT: the count; CYCLE, FILL: how many */
+    int id;           /* JOIN: the id given; LEAVE, FIND, AWAY, CONFIRM: whose; SLOT, EXPIRED, BY_SECRET: whose
+                       * (0: nobody); ROSTER: self (0: none); RESUME: whose */
+    int slot;         /* JOIN, RESUME: the slot given; FIND: theirs (-1: not found); SLOT: which */
+    uint32_t epoch;   /* JOIN, RESUME: the epoch given */
     const char *as;   /* JOIN: the name given (NULL: as asked) */
     uint64_t next;    /* JOIN: the counter the owner reports */
+    uint8_t secret;   /* JOIN: the member's (0: one no step asks for); RESUME: presented; BY_SECRET: asked for */
+    uint8_t fresh;    /* RESUME: the new secret */
+    uint64_t time;    /* AWAY: until; EXPIRED: now */
 } step;
 
 typedef struct scen {
     const char *name;
     int max_players;
-    step steps[24];
+    step steps[32];
 } scen;
 
-#define JOIN(name, id, slot, epoch, as) {OP_JOIN, name, 0, 0, id, slot, epoch, as, 0}
-#define JOIN_AT(name, id, slot, epoch, next) {OP_JOIN, name, 0, 0, id, slot, epoch, NULL, next}
-#define HOST(name, slot, epoch) {OP_JOIN, name, 1, 0, GV_LOBBY_HOST_ID, slot, epoch, NULL, 0}
-#define HOST_AT(name, slot, epoch, next) {OP_JOIN, name, 1, 0, GV_LOBBY_HOST_ID, slot, epoch, NULL, next}
-#define REFUSED(name, host, rc) {OP_JOIN, name, host, rc, 0, 0, 0, NULL, 0}
-#define LEAVE(id) {OP_LEAVE, NULL, 0, 0, id, 0, 0, NULL, 0}
-#define FIND(id, slot) {OP_FIND, NULL, 0, 0, id, slot, 0, NULL, 0}
-#define SLOT(slot, id) {OP_SLOT, NULL, 0, 0, id, slot, 0, NULL, 0}
+#define JOIN(name, id, slot, epoch, as) {OP_JOIN, name, 0, 0, id, slot, epoch, as, 0, 0, 0, 0}
+#define JOIN_AT(name, id, slot, epoch, next) {OP_JOIN, name, 0, 0, id, slot, epoch, NULL, next, 0, 0, 0}
+#define JOIN_S(name, id, slot, epoch, secret) {OP_JOIN, name, 0, 0, id, slot, epoch, NULL, 0, secret, 0, 0}
+#define HOST(name, slot, epoch) {OP_JOIN, name, 1, 0, GV_LOBBY_HOST_ID, slot, epoch, NULL, 0, 0, 0, 0}
+#define HOST_AT(name, slot, epoch, next) {OP_JOIN, name, 1, 0, GV_LOBBY_HOST_ID, slot, epoch, NULL, next, 0, 0, 0}
+#define REFUSED(name, host, rc) {OP_JOIN, name, host, rc, 0, 0, 0, NULL, 0, 0, 0, 0}
+#define LEAVE(id) {OP_LEAVE, NULL, 0, 0, id, 0, 0, NULL, 0, 0, 0, 0}
+#define FIND(id, slot) {OP_FIND, NULL, 0, 0, id, slot, 0, NULL, 0, 0, 0, 0}
+#define SLOT(slot, id) {OP_SLOT, NULL, 0, 0, id, slot, 0, NULL, 0, 0, 0, 0}
 /* "id:name:slot:epoch:next" per entry, in join order, without self. */
-#define ROSTER(self, text) {OP_ROSTER, text, 0, 0, self, 0, 0, NULL, 0}
-#define COUNT(n) {OP_COUNT, NULL, 0, n, 0, 0, 0, NULL, 0}
+#define ROSTER(self, text) {OP_ROSTER, text, 0, 0, self, 0, 0, NULL, 0, 0, 0, 0}
+#define COUNT(n) {OP_COUNT, NULL, 0, n, 0, 0, 0, NULL, 0, 0, 0, 0}
 /* n joins of "cycler", each leaving at once: ids and epochs move on */
-#define CYCLE(n) {OP_CYCLE, NULL, 0, n, 0, 0, 0, NULL, 0}
+#define CYCLE(n) {OP_CYCLE, NULL, 0, n, 0, 0, 0, NULL, 0, 0, 0, 0}
 /* n joins of one name, which all stay */
-#define FILL(n, name) {OP_FILL, name, 0, n, 0, 0, 0, NULL, 0}
-#define END {OP_END, NULL, 0, 0, 0, 0, 0, NULL, 0}
+#define FILL(n, name) {OP_FILL, name, 0, n, 0, 0, 0, NULL, 0, 0, 0, 0}
+#define AWAY(id, until) {OP_AWAY, NULL, 0, 0, id, 0, 0, NULL, 0, 0, 0, until}
+#define AWAY_COUNT(n) {OP_AWAY_COUNT, NULL, 0, n, 0, 0, 0, NULL, 0, 0, 0, 0}
+#define EXPIRED(now, id) {OP_EXPIRED, NULL, 0, 0, id, 0, 0, NULL, 0, 0, 0, now}
+/* the member holding `secret` resumes with it: id, slot and epoch after */
+#define RESUME(secret, fresh, id, slot, epoch) {OP_RESUME, NULL, 0, 0, id, slot, epoch, NULL, 0, secret, fresh, 0}
+#define BY_SECRET(secret, id) {OP_BY_SECRET, NULL, 0, 0, id, 0, 0, NULL, 0, secret, 0, 0}
+#define CONFIRM(id) {OP_CONFIRM, NULL, 0, 0, id, 0, 0, NULL, 0, 0, 0, 0}
+#define END {OP_END, NULL, 0, 0, 0, 0, 0, NULL, 0, 0, 0, 0}
 
 #define A10 "aaaaaaaaaa"
 #define A28 A10 A10 "aaaaaaaa"
@@ -178,6 +209,65 @@ static const scen scenarios[] = {
       LEAVE(3),
       ROSTER(4, ""),
       END}},
+    {"resume: the same id, name, slot and place in join order, a new epoch; none given twice", 4,
+     {JOIN_S("a", 2, 0, 1, 0x11),
+      JOIN_S("b", 3, 1, 2, 0x22),
+      AWAY(3, 1000),
+      RESUME(0x22, 0x23, 3, 1, 3),
+      AWAY_COUNT(0),
+      EXPIRED(5000, 0), /* back: no longer waited for */
+      JOIN("c", 4, 2, 4, NULL),
+      LEAVE(4),
+      RESUME(0x11, 0x12, 2, 0, 5), /* not away: a connection the server had not seen fail */
+      JOIN("c", 5, 2, 6, NULL),
+      ROSTER(0, "2:a:0:5:0 3:b:1:3:0 5:c:2:6:0"),
+      END}},
+    {"resume: the secret presented holds until the new session is heard from, then only the new one", 4,
+     {JOIN_S("a", 2, 0, 1, 0x11),
+      JOIN_S("b", 3, 1, 2, 0x21),
+      BY_SECRET(0x11, 2),
+      BY_SECRET(0x21, 3),
+      BY_SECRET(0x99, 0),
+      AWAY(2, 100),
+      RESUME(0x11, 0x12, 2, 0, 3),
+      BY_SECRET(0x11, 2),
+      BY_SECRET(0x12, 2),
+      RESUME(0x11, 0x13, 2, 0, 4), /* its WELCOME was lost: again, with what the client still has */
+      BY_SECRET(0x12, 0),          /* never delivered, never valid again */
+      BY_SECRET(0x11, 2),
+      BY_SECRET(0x13, 2),
+      CONFIRM(2),
+      BY_SECRET(0x11, 0),
+      BY_SECRET(0x13, 2),
+      RESUME(0x13, 0x14, 2, 0, 5),
+      CONFIRM(2),
+      CONFIRM(2),
+      BY_SECRET(0x13, 0),
+      BY_SECRET(0x14, 2),
+      CONFIRM(3), /* never resumed: nothing to forget */
+      BY_SECRET(0x21, 3),
+      LEAVE(2),
+      BY_SECRET(0x14, 0),
+      END}},
+    {"away: members keep their place and count toward capacity until their time", 2,
+     {JOIN("a", 2, 0, 1, NULL),
+      JOIN("b", 3, 1, 2, NULL),
+      AWAY(3, 300),
+      AWAY(2, 500),
+      AWAY_COUNT(2),
+      COUNT(2),
+      REFUSED("c", 0, GV_EFULL),
+      FIND(2, 0),
+      SLOT(1, 3),
+      EXPIRED(299, 0),
+      EXPIRED(300, 3),
+      LEAVE(3), /* what a server does with it */
+      AWAY_COUNT(1),
+      EXPIRED(499, 0),
+      EXPIRED(UINT64_MAX, 2),
+      JOIN("c", 4, 1, 3, NULL),
+      REFUSED("d", 0, GV_EFULL),
+      END}},
 };
 
 typedef struct owner {
@@ -187,7 +277,7 @@ typedef struct owner {
 /* The current scenario's lobby, freed by the next run or at the end, so
  * that a failed check (which jumps out) leaks nothing more. */
 static gv_lobby *g_lobby;
-static owner g_owners[24];
+static owner g_owners[32];
 static owner g_filler; /* CYCLE's and FILL's members */
 
 static uint64_t next_of(const void *o)
@@ -206,11 +296,19 @@ static void roster_text(gv_lobby *l, const gv_lobby_member *self, char *out, siz
                                  r[i].name, (unsigned)r[i].slot, (unsigned)r[i].epoch, (unsigned long long)r[i].next);
 }
 
+static void secret_of(uint8_t b, uint8_t out[GV_RESUME_SECRET_LEN])
+{
+    memset(out, b ? b : 0xee, GV_RESUME_SECRET_LEN);
+}
+
 /* A join that must succeed, as the lobby's invariants want it. */
-static const gv_lobby_member *joined(const scen *sc, int at, const char *name, int host, void *o, uint32_t *last_epoch)
+static const gv_lobby_member *joined(const scen *sc, int at, const char *name, int host, uint8_t secret, void *o,
+                                     uint32_t *last_epoch)
 {
     const gv_lobby_member *m = NULL;
-    int rc = gv_lobby_join(g_lobby, name, strlen(name), host, o, &m);
+    uint8_t s[GV_RESUME_SECRET_LEN];
+    secret_of(secret, s);
+    int rc = gv_lobby_join(g_lobby, name, strlen(name), host, s, o, &m);
     if (rc != 0 || !m)
         fail_msg("%s: step %d: join \"%s\" gave %d", sc->name, at, name, rc);
     if (m->epoch <= *last_epoch)
@@ -220,7 +318,46 @@ static const gv_lobby_member *joined(const scen *sc, int at, const char *name, i
         fail_msg("%s: step %d: not last in join order, or not its owner's", sc->name, at);
     if (gv_lobby_find(g_lobby, m->id) != m || gv_lobby_by_slot(g_lobby, m->slot) != m)
         fail_msg("%s: step %d: not found by id %u or slot %u", sc->name, at, (unsigned)m->id, (unsigned)m->slot);
+    if (m->away)
+        fail_msg("%s: step %d: away at its join", sc->name, at);
     return m;
+}
+
+static int join_index(const gv_lobby_member *m)
+{
+    int i = 0;
+    while (i < gv_lobby_count(g_lobby) && gv_lobby_at(g_lobby, i) != m)
+        i++;
+    return i;
+}
+
+/* A resume that must succeed: the member is the same (id, name, slot,
+ * memory, place in join order), with a new epoch and owner. */
+static void resumed(const scen *sc, int at, const step *st, uint32_t *last_epoch)
+{
+    uint8_t presented[GV_RESUME_SECRET_LEN], fresh[GV_RESUME_SECRET_LEN];
+    secret_of(st->secret, presented);
+    secret_of(st->fresh, fresh);
+    const gv_lobby_member *m = gv_lobby_by_secret(g_lobby, presented);
+    if (!m || m->id != st->id)
+        fail_msg("%s: step %d: secret 0x%02x is %d's, expected %d's", sc->name, at, st->secret, m ? m->id : 0,
+                 st->id);
+    char name[sizeof m->name];
+    memcpy(name, m->name, sizeof name);
+    int count = gv_lobby_count(g_lobby), place = join_index(m);
+    int rc = gv_lobby_resume(g_lobby, m, &g_owners[at], presented, fresh);
+    if (rc != 0)
+        fail_msg("%s: step %d: resume gave %d", sc->name, at, rc);
+    if (m->id != st->id || m->slot != st->slot || m->epoch != st->epoch || strcmp(m->name, name) != 0)
+        fail_msg("%s: step %d: id %u slot %u epoch %u \"%s\", expected %d %d %u \"%s\"", sc->name, at,
+                 (unsigned)m->id, (unsigned)m->slot, (unsigned)m->epoch, m->name, st->id, st->slot,
+                 (unsigned)st->epoch, name);
+    if (m->epoch <= *last_epoch)
+        fail_msg("%s: step %d: epoch %u after %u", sc->name, at, (unsigned)m->epoch, (unsigned)*last_epoch);
+    *last_epoch = m->epoch;
+    if (m->owner != &g_owners[at] || m->away || gv_lobby_count(g_lobby) != count || join_index(m) != place ||
+        gv_lobby_find(g_lobby, m->id) != m || gv_lobby_by_slot(g_lobby, m->slot) != m)
+        fail_msg("%s: step %d: not the same member, or not its new owner's", sc->name, at);
 }
 
 static void run(const scen *sc)
@@ -239,7 +376,9 @@ static void run(const scen *sc)
             if (st->want) {
                 int count = gv_lobby_count(g_lobby);
                 m = NULL;
-                int rc = gv_lobby_join(g_lobby, st->name, strlen(st->name), st->host, &g_owners[at], &m);
+                uint8_t secret[GV_RESUME_SECRET_LEN];
+                secret_of(st->secret, secret);
+                int rc = gv_lobby_join(g_lobby, st->name, strlen(st->name), st->host, secret, &g_owners[at], &m);
                 if (rc != st->want || m || gv_lobby_count(g_lobby) != count)
                     fail_msg("%s: step %d: join gave %d, expected %d", sc->name, at, rc, st->want);
                 if ((rc == GV_EFULL) != gv_lobby_full(g_lobby))
@@ -247,7 +386,7 @@ static void run(const scen *sc)
                 break;
             }
             g_owners[at].next = st->next;
-            m = joined(sc, at, st->name, st->host, &g_owners[at], &last_epoch);
+            m = joined(sc, at, st->name, st->host, st->secret, &g_owners[at], &last_epoch);
             const char *as = st->as ? st->as : st->name;
             if (m->id != st->id || m->slot != st->slot || m->epoch != st->epoch || strcmp(m->name, as) != 0)
                 fail_msg("%s: step %d: id %u slot %u epoch %u \"%s\", expected %d %d %u \"%s\"", sc->name, at,
@@ -292,11 +431,48 @@ static void run(const scen *sc)
             break;
         case OP_CYCLE:
             for (int k = 0; k < st->want; k++)
-                gv_lobby_leave(g_lobby, joined(sc, at, "cycler", 0, &g_filler, &last_epoch));
+                gv_lobby_leave(g_lobby, joined(sc, at, "cycler", 0, 0, &g_filler, &last_epoch));
             break;
         case OP_FILL:
             for (int k = 0; k < st->want; k++)
-                joined(sc, at, st->name, 0, &g_filler, &last_epoch);
+                joined(sc, at, st->name, 0, 0, &g_filler, &last_epoch);
+            break;
+        case OP_AWAY:
+            m = gv_lobby_find(g_lobby, (uint16_t)st->id);
+            if (!m)
+                fail_msg("%s: step %d: no %d to be away", sc->name, at, st->id);
+            gv_lobby_away(g_lobby, m, st->time);
+            if (!m->away || gv_lobby_find(g_lobby, (uint16_t)st->id) != m)
+                fail_msg("%s: step %d: %d not away, or not there", sc->name, at, st->id);
+            break;
+        case OP_AWAY_COUNT:
+            if (gv_lobby_away_count(g_lobby) != st->want)
+                fail_msg("%s: step %d: %d away, expected %d", sc->name, at, gv_lobby_away_count(g_lobby), st->want);
+            break;
+        case OP_EXPIRED:
+            m = gv_lobby_expired(g_lobby, st->time);
+            if ((m ? m->id : 0) != st->id)
+                fail_msg("%s: step %d: %d expired at %llu, expected %d", sc->name, at, m ? m->id : 0,
+                         (unsigned long long)st->time, st->id);
+            break;
+        case OP_RESUME:
+            g_owners[at].next = 0;
+            resumed(sc, at, st, &last_epoch);
+            break;
+        case OP_BY_SECRET: {
+            uint8_t secret[GV_RESUME_SECRET_LEN];
+            secret_of(st->secret, secret);
+            m = gv_lobby_by_secret(g_lobby, secret);
+            if ((m ? m->id : 0) != st->id)
+                fail_msg("%s: step %d: secret 0x%02x is %d's, expected %d's", sc->name, at, st->secret,
+                         m ? m->id : 0, st->id);
+            break;
+        }
+        case OP_CONFIRM:
+            m = gv_lobby_find(g_lobby, (uint16_t)st->id);
+            if (!m)
+                fail_msg("%s: step %d: no %d to confirm", sc->name, at, st->id);
+            gv_lobby_confirm(g_lobby, m);
             break;
         case OP_END:
             break;

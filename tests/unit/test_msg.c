@@ -23,42 +23,70 @@ typedef struct decode_case {
 #define CASE(what, want, ...)                                                                                          \
     {what, (const uint8_t[]){__VA_ARGS__}, sizeof((const uint8_t[]){__VA_ARGS__}), want}
 
+/* A resumption secret, 32 bytes. */
+#define SECRET                                                                                                         \
+    0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10, 0x11, 0x12, \
+        0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f
+
 static const decode_case decode_cases[] = {
-    CASE("hello alice, no password", 0, 0x20, 5, 'a', 'l', 'i', 'c', 'e', 0, 0),
-    CASE("hello with password", 0, 0x20, 1, 'a', 2, 'p', 'w', 0),
-    CASE("hello with an unchecked bad name", 0, 0x20, 1, 0x07, 0, 0),
+    /* HELLO: name, password, host token, resumption secret. */
+    CASE("hello alice, no password", 0, 0x20, 5, 'a', 'l', 'i', 'c', 'e', 0, 0, 0),
+    CASE("hello with password", 0, 0x20, 1, 'a', 2, 'p', 'w', 0, 0),
+    CASE("hello with an unchecked bad name", 0, 0x20, 1, 0x07, 0, 0, 0),
+    CASE("hello resuming", 0, 0x20, 1, 'a', 0, 0, 32, SECRET),
     CASE("hello truncated in name", GV_EMALFORMED, 0x20, 5, 'a', 'l'),
     CASE("hello missing token length", GV_EMALFORMED, 0x20, 1, 'a', 0),
-    CASE("hello with a short token", GV_EMALFORMED, 0x20, 1, 'a', 0, 3, 1, 2, 3),
-    CASE("hello with trailing bytes", GV_EMALFORMED, 0x20, 1, 'a', 0, 0, 0xff),
-    /* WELCOME: id, name, index, slot, epoch, count, then per player id,
-     * name, slot, epoch and the 48-bit counter of their next packet. */
+    CASE("hello with a short token", GV_EMALFORMED, 0x20, 1, 'a', 0, 3, 1, 2, 3, 0),
+    CASE("hello in the version 3 layout", GV_EMALFORMED, 0x20, 1, 'a', 0, 0),
+    CASE("hello with a 5-byte resumption secret", GV_EMALFORMED, 0x20, 1, 'a', 0, 0, 5, 1, 2, 3, 4, 5),
+    CASE("hello with a resumption secret cut short", GV_EMALFORMED, 0x20, 1, 'a', 0, 0, 32, 0, 1, 2, 3, 4, 5, 6, 7, 8,
+         9, 10, 11, 12, 13, 14, 15),
+    CASE("hello with a 33-byte resumption secret", GV_EMALFORMED, 0x20, 1, 'a', 0, 0, 33, SECRET, 0x20),
+    CASE("hello with trailing bytes", GV_EMALFORMED, 0x20, 1, 'a', 0, 0, 0, 0xff),
+    /* WELCOME: id, name, index, slot, epoch, flags, secret, count, then per
+     * player id, name, slot, epoch and the 48-bit counter of their next
+     * packet. */
     CASE("welcome empty list", 0, 0x21, 0x00, 0x02, 3, 'b', 'o', 'b', 0x00, 0x05, 0x03, 0xde, 0xad, 0xbe, 0xef, 0x00,
-         0x00),
-    CASE("welcome one player", 0, 0x21, 0x00, 0x03, 1, 'c', 0x01, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x01,
-         0x00, 0x01, 1, 'h', 0x01, 0x12, 0x34, 0x56, 0x78, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00),
+         SECRET, 0x00, 0x00),
+    CASE("welcome resumed", 0, 0x21, 0x00, 0x02, 3, 'b', 'o', 'b', 0x00, 0x05, 0x03, 0xde, 0xad, 0xbe, 0xef, 0x01,
+         SECRET, 0x00, 0x00),
+    CASE("welcome one player", 0, 0x21, 0x00, 0x03, 1, 'c', 0x01, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, SECRET,
+         0x00, 0x01, 0x00, 0x01, 1, 'h', 0x01, 0x12, 0x34, 0x56, 0x78, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00),
     CASE("welcome, a counter at 2^48 - 1", 0, 0x21, 0x00, 0x03, 1, 'c', 0x01, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01,
-         0x00, 0x01, 0x00, 0x01, 1, 'h', 0x01, 0x12, 0x34, 0x56, 0x78, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff),
+         0x00, SECRET, 0x00, 0x01, 0x00, 0x01, 1, 'h', 0x01, 0x12, 0x34, 0x56, 0x78, 0xff, 0xff, 0xff, 0xff, 0xff,
+         0xff),
+    CASE("welcome, an unknown flag", GV_EMALFORMED, 0x21, 0x00, 0x02, 3, 'b', 'o', 'b', 0x00, 0x05, 0x03, 0xde, 0xad,
+         0xbe, 0xef, 0x02, SECRET, 0x00, 0x00),
+    CASE("welcome, every flag", GV_EMALFORMED, 0x21, 0x00, 0x02, 3, 'b', 'o', 'b', 0x00, 0x05, 0x03, 0xde, 0xad,
+         0xbe, 0xef, 0xff, SECRET, 0x00, 0x00),
     CASE("welcome count larger than list", GV_EMALFORMED, 0x21, 0x00, 0x03, 1, 'c', 0x01, 0x02, 0x00, 0x00, 0x00,
-         0x00, 0x01, 0x00, 0x02, 0x00, 0x01, 1, 'h', 0x01, 0x12, 0x34, 0x56, 0x78, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00),
-    CASE("welcome count over the maximum", GV_EMALFORMED, 0x21, 0x00, 0x03, 1, 'c', 0x00, 0x05, 0x03, 0, 0, 0, 1,
-         0xff, 0xff),
+         0x00, 0x01, 0x00, SECRET, 0x00, 0x02, 0x00, 0x01, 1, 'h', 0x01, 0x12, 0x34, 0x56, 0x78, 0x00, 0x00, 0x00,
+         0x00, 0x01, 0x00),
+    CASE("welcome count over the maximum", GV_EMALFORMED, 0x21, 0x00, 0x03, 1, 'c', 0x00, 0x05, 0x03, 0, 0, 0, 1, 0x00,
+         SECRET, 0xff, 0xff),
     CASE("welcome with an invalid name", GV_EMALFORMED, 0x21, 0x00, 0x02, 1, 0x01, 0x00, 0x05, 0x03, 0, 0, 0, 1, 0x00,
-         0x00),
-    CASE("welcome with an empty name", GV_EMALFORMED, 0x21, 0x00, 0x02, 0, 0x00, 0x05, 0x03, 0, 0, 0, 1, 0x00, 0x00),
+         SECRET, 0x00, 0x00),
+    CASE("welcome with an empty name", GV_EMALFORMED, 0x21, 0x00, 0x02, 0, 0x00, 0x05, 0x03, 0, 0, 0, 1, 0x00, SECRET,
+         0x00, 0x00),
     CASE("welcome, a player with an invalid name", GV_EMALFORMED, 0x21, 0x00, 0x03, 1, 'c', 0x01, 0x02, 0x00, 0, 0,
-         0, 1, 0x00, 0x01, 0x00, 0x01, 1, 0x7f, 0x01, 0x12, 0x34, 0x56, 0x78, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00),
+         0, 1, 0x00, SECRET, 0x00, 0x01, 0x00, 0x01, 1, 0x7f, 0x01, 0x12, 0x34, 0x56, 0x78, 0x00, 0x00, 0x00, 0x00,
+         0x01, 0x00),
     CASE("welcome in the version 2 layout", GV_EMALFORMED, 0x21, 0x00, 0x03, 1, 'c', 0x00, 0x01, 0x00, 0x01, 1, 'h'),
+    CASE("welcome in the version 3 layout", GV_EMALFORMED, 0x21, 0x00, 0x02, 3, 'b', 'o', 'b', 0x00, 0x05, 0x03, 0xde,
+         0xad, 0xbe, 0xef, 0x00, 0x00),
     CASE("welcome cut in its index", GV_EMALFORMED, 0x21, 0x00, 0x02, 3, 'b', 'o', 'b', 0x00),
     CASE("welcome cut in its epoch", GV_EMALFORMED, 0x21, 0x00, 0x02, 3, 'b', 'o', 'b', 0x00, 0x05, 0x03, 0xde, 0xad),
+    CASE("welcome cut in its secret", GV_EMALFORMED, 0x21, 0x00, 0x02, 3, 'b', 'o', 'b', 0x00, 0x05, 0x03, 0xde, 0xad,
+         0xbe, 0xef, 0x00, 0x00, 0x01, 0x02, 0x03),
     CASE("welcome without its count", GV_EMALFORMED, 0x21, 0x00, 0x02, 3, 'b', 'o', 'b', 0x00, 0x05, 0x03, 0xde,
-         0xad, 0xbe, 0xef),
+         0xad, 0xbe, 0xef, 0x00, SECRET),
     CASE("welcome, a player without slot or epoch", GV_EMALFORMED, 0x21, 0x00, 0x03, 1, 'c', 0x01, 0x02, 0x00, 0x00,
-         0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x01, 1, 'h'),
+         0x00, 0x00, 0x01, 0x00, SECRET, 0x00, 0x01, 0x00, 0x01, 1, 'h'),
     CASE("welcome, a player's counter cut short", GV_EMALFORMED, 0x21, 0x00, 0x03, 1, 'c', 0x01, 0x02, 0x00, 0x00,
-         0x00, 0x00, 0x01, 0x00, 0x01, 0x00, 0x01, 1, 'h', 0x01, 0x12, 0x34, 0x56, 0x78, 0x00, 0x00, 0x00, 0x00, 0x01),
+         0x00, 0x00, 0x01, 0x00, SECRET, 0x00, 0x01, 0x00, 0x01, 1, 'h', 0x01, 0x12, 0x34, 0x56, 0x78, 0x00, 0x00,
+         0x00, 0x00, 0x01),
     CASE("welcome with trailing bytes", GV_EMALFORMED, 0x21, 0x00, 0x02, 3, 'b', 'o', 'b', 0x00, 0x05, 0x03, 0xde,
-         0xad, 0xbe, 0xef, 0x00, 0x00, 0x00),
+         0xad, 0xbe, 0xef, 0x00, SECRET, 0x00, 0x00, 0x00),
     /* PLAYER_JOINED: id, name, slot, epoch. */
     CASE("player joined", 0, 0x22, 0x00, 0x05, 2, 'e', 'd', 0x07, 0xca, 0xfe, 0xba, 0xbe),
     CASE("player joined, name with bad UTF-8", GV_EMALFORMED, 0x22, 0x00, 0x05, 2, 0xc3, 0x28, 0x07, 0xca, 0xfe,
@@ -69,6 +97,14 @@ static const decode_case decode_cases[] = {
          0xbe, 0x00),
     CASE("player left", 0, 0x23, 0x00, 0x05),
     CASE("player left truncated", GV_EMALFORMED, 0x23, 0x00),
+    /* PLAYER_AWAY: id. PLAYER_BACK: id, slot, the new epoch. */
+    CASE("player away", 0, 0x28, 0x00, 0x05),
+    CASE("player away truncated", GV_EMALFORMED, 0x28, 0x00),
+    CASE("player away with a trailing byte", GV_EMALFORMED, 0x28, 0x00, 0x05, 0x00),
+    CASE("player back", 0, 0x29, 0x00, 0x05, 0x02, 0x00, 0x00, 0x00, 0x0a),
+    CASE("player back without slot or epoch", GV_EMALFORMED, 0x29, 0x00, 0x05),
+    CASE("player back cut in its epoch", GV_EMALFORMED, 0x29, 0x00, 0x05, 0x02, 0x00, 0x00, 0x00),
+    CASE("player back with a trailing byte", GV_EMALFORMED, 0x29, 0x00, 0x05, 0x02, 0x00, 0x00, 0x00, 0x0a, 0x00),
     CASE("refuse", 0, 0x24, 0x02, 4, 'f', 'u', 'l', 'l'),
     CASE("refuse text cut short", GV_EMALFORMED, 0x24, 0x02, 4, 'f'),
     CASE("refuse text over the maximum", GV_EMALFORMED, 0x24, 0x02, 0xff),
@@ -338,20 +374,24 @@ static void test_voice_redundancy(void **state)
 static void test_welcome_roundtrip(void **state)
 {
     (void)state;
-    const gv_msg_player self = {.id = 7, .slot = 4, .epoch = 0xdeadbeefu, .next = 12345, .name = "carol"};
+    const gv_msg_player player = {.id = 7, .slot = 4, .epoch = 0xdeadbeefu, .next = 12345, .name = "carol"};
     const gv_msg_player players[] = {
         {.id = 1, .slot = 0, .epoch = 1, .next = 0, .name = "host"},
         {.id = 2, .slot = 255, .epoch = 0xffffffffu, .next = GV_VOICE_COUNTER_LIMIT - 1, .name = "alice"},
         {.id = 300, .slot = 17, .epoch = 0x01020304u, .next = 0x123456789abcull, .name = "bj\xc3\xb6rn"},
     };
     enum { COUNT = sizeof players / sizeof players[0] };
-    /* type, id, name, index, slot, epoch, count; per player id, name,
-     * slot, epoch, next. */
-    size_t want = 1 + 2 + 1 + strlen(self.name) + 2 + 1 + 4 + 2;
+    uint8_t secret[GV_RESUME_SECRET_LEN];
+    for (size_t i = 0; i < sizeof secret; i++)
+        secret[i] = (uint8_t)(0xa0 + i);
+    gv_msg_welcome_self self = {.player = &player, .index = 0xbeef, .flags = GV_WELCOME_RESUMED, .resume = secret};
+    /* type, id, name, index, slot, epoch, flags, secret, count; per player
+     * id, name, slot, epoch, next. */
+    size_t want = 1 + 2 + 1 + strlen(player.name) + 2 + 1 + 4 + 1 + GV_RESUME_SECRET_LEN + 2;
     for (size_t i = 0; i < COUNT; i++)
         want += 2 + 1 + strlen(players[i].name) + 1 + 4 + 6;
     uint8_t buf[512];
-    int n = gv_msg_encode_welcome(&self, 0xbeef, COUNT, players, buf, sizeof buf);
+    int n = gv_msg_encode_welcome(&self, COUNT, players, buf, sizeof buf);
     assert_int_equal(n, want);
     gv_msg m;
     assert_int_equal(gv_msg_decode(buf, (size_t)n, &m), 0);
@@ -362,6 +402,8 @@ static void test_welcome_roundtrip(void **state)
     assert_int_equal(m.u.welcome.index, 0xbeef);
     assert_int_equal(m.u.welcome.slot, 4);
     assert_int_equal(m.u.welcome.epoch, 0xdeadbeefu);
+    assert_int_equal(m.u.welcome.flags, GV_WELCOME_RESUMED);
+    assert_memory_equal(m.u.welcome.resume, secret, sizeof secret);
     assert_int_equal(m.u.welcome.count, COUNT);
     gv_reader r;
     gv_reader_init(&r, m.u.welcome.players, m.u.welcome.players_len);
@@ -380,41 +422,58 @@ static void test_welcome_roundtrip(void **state)
     assert_int_equal(gv_msg_next_player(&r, &past), GV_EMALFORMED);
 
     /* Our own counter is not sent. */
-    gv_msg_player other_next = self;
+    gv_msg_player other_next = player;
     other_next.next = 0;
+    gv_msg_welcome_self again_self = self;
+    again_self.player = &other_next;
     uint8_t again[512];
-    assert_int_equal(gv_msg_encode_welcome(&other_next, 0xbeef, COUNT, players, again, sizeof again), n);
+    assert_int_equal(gv_msg_encode_welcome(&again_self, COUNT, players, again, sizeof again), n);
     assert_memory_equal(again, buf, (size_t)n);
 
     /* The bytes of the decode table's "welcome one player". */
-    static const uint8_t doc[] = {0x21, 0x00, 0x03, 1,    'c',  0x01, 0x02, 0x00, 0x00, 0x00, 0x00,
-                                  0x01, 0x00, 0x01, 0x00, 0x01, 1,    'h',  0x01, 0x12, 0x34, 0x56,
-                                  0x78, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00};
+    static const uint8_t doc[] = {0x21, 0x00, 0x03, 1,    'c',  0x01, 0x02, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00,
+                                  SECRET, 0x00, 0x01, 0x00, 0x01, 1,    'h',  0x01, 0x12, 0x34, 0x56, 0x78,
+                                  0x00, 0x00, 0x00, 0x00, 0x01, 0x00};
+    static const uint8_t doc_secret[] = {SECRET};
     const gv_msg_player c = {.id = 3, .slot = 0, .epoch = 1, .name = "c"};
     const gv_msg_player h = {.id = 1, .slot = 1, .epoch = 0x12345678u, .next = 0x100, .name = "h"};
-    assert_int_equal(gv_msg_encode_welcome(&c, 0x0102, 1, &h, buf, sizeof buf), sizeof doc);
+    gv_msg_welcome_self cs = {.player = &c, .index = 0x0102, .flags = 0, .resume = doc_secret};
+    assert_int_equal(gv_msg_encode_welcome(&cs, 1, &h, buf, sizeof buf), sizeof doc);
     assert_memory_equal(buf, doc, sizeof doc);
     /* An empty lobby: no list to give. */
-    const size_t alone = 1 + 2 + 1 + 1 + 2 + 1 + 4 + 2;
-    assert_int_equal(gv_msg_encode_welcome(&c, 0x0102, 0, NULL, buf, sizeof buf), alone);
+    const size_t alone = 1 + 2 + 1 + 1 + 2 + 1 + 4 + 1 + GV_RESUME_SECRET_LEN + 2;
+    assert_int_equal(gv_msg_encode_welcome(&cs, 0, NULL, buf, sizeof buf), alone);
     assert_int_equal(gv_msg_decode(buf, alone, &m), 0);
+    assert_int_equal(m.u.welcome.flags, 0);
     assert_int_equal(m.u.welcome.count, 0);
     assert_int_equal(m.u.welcome.players_len, 0);
 
     /* Too little room, to the byte. */
-    assert_int_equal(gv_msg_encode_welcome(&self, 0xbeef, COUNT, players, buf, 10), GV_ETOOBIG);
-    assert_int_equal(gv_msg_encode_welcome(&self, 0xbeef, COUNT, players, buf, (size_t)n - 1), GV_ETOOBIG);
+    assert_int_equal(gv_msg_encode_welcome(&self, COUNT, players, buf, 10), GV_ETOOBIG);
+    assert_int_equal(gv_msg_encode_welcome(&self, COUNT, players, buf, (size_t)n - 1), GV_ETOOBIG);
     /* A counter beyond 48 bits cannot be said. */
     gv_msg_player wide[COUNT];
     memcpy(wide, players, sizeof wide);
     wide[2].next = GV_VOICE_COUNTER_LIMIT;
-    assert_int_equal(gv_msg_encode_welcome(&self, 0xbeef, COUNT, wide, buf, sizeof buf), GV_EINVAL);
+    assert_int_equal(gv_msg_encode_welcome(&self, COUNT, wide, buf, sizeof buf), GV_EINVAL);
     wide[2].next = UINT64_MAX;
-    assert_int_equal(gv_msg_encode_welcome(&self, 0xbeef, COUNT, wide, buf, sizeof buf), GV_EINVAL);
+    assert_int_equal(gv_msg_encode_welcome(&self, COUNT, wide, buf, sizeof buf), GV_EINVAL);
     /* Nor a lobby larger than the maximum, or a list that is not there. */
-    assert_int_equal(gv_msg_encode_welcome(NULL, 0xbeef, COUNT, players, buf, sizeof buf), GV_EINVAL);
-    assert_int_equal(gv_msg_encode_welcome(&self, 0xbeef, COUNT, NULL, buf, sizeof buf), GV_EINVAL);
-    assert_int_equal(gv_msg_encode_welcome(&self, 0xbeef, GV_MAX_PLAYERS + 1, players, buf, sizeof buf), GV_EINVAL);
+    assert_int_equal(gv_msg_encode_welcome(NULL, COUNT, players, buf, sizeof buf), GV_EINVAL);
+    assert_int_equal(gv_msg_encode_welcome(&self, COUNT, NULL, buf, sizeof buf), GV_EINVAL);
+    assert_int_equal(gv_msg_encode_welcome(&self, GV_MAX_PLAYERS + 1, players, buf, sizeof buf), GV_EINVAL);
+    /* Nor a flag this version does not know, or no player or secret. */
+    static const uint8_t bad_flags[] = {0x02, 0x80, 0xff};
+    for (size_t i = 0; i < sizeof bad_flags; i++) {
+        gv_msg_welcome_self bad = self;
+        bad.flags = bad_flags[i];
+        assert_int_equal(gv_msg_encode_welcome(&bad, COUNT, players, buf, sizeof buf), GV_EINVAL);
+    }
+    gv_msg_welcome_self no_player = self, no_secret = self;
+    no_player.player = NULL;
+    no_secret.resume = NULL;
+    assert_int_equal(gv_msg_encode_welcome(&no_player, COUNT, players, buf, sizeof buf), GV_EINVAL);
+    assert_int_equal(gv_msg_encode_welcome(&no_secret, COUNT, players, buf, sizeof buf), GV_EINVAL);
 }
 
 /* PLAYER_RTT: every entry back as written, the bytes as documented, and
@@ -456,53 +515,144 @@ static void test_rtt_roundtrip(void **state)
 static void test_control_roundtrip(void **state)
 {
     (void)state;
+    enum { N = 8 };
     uint8_t buf[256];
-    gv_msg in[5] = {{.type = GV_MSG_HELLO},  {.type = GV_MSG_PLAYER_JOINED}, {.type = GV_MSG_PLAYER_LEFT},
-                    {.type = GV_MSG_REFUSE}, {.type = GV_MSG_LOSS_REPORT}};
-    static const int lens[5] = {1 + 1 + 5 + 1 + 7 + 1 + GV_HOST_TOKEN_LEN, 1 + 2 + 1 + 3 + 1 + 4, 1 + 2,
-                                1 + 1 + 1 + 14, 1 + 2 + 2};
+    gv_msg in[N] = {{.type = GV_MSG_HELLO},       {.type = GV_MSG_HELLO},       {.type = GV_MSG_PLAYER_JOINED},
+                    {.type = GV_MSG_PLAYER_LEFT}, {.type = GV_MSG_PLAYER_AWAY}, {.type = GV_MSG_PLAYER_BACK},
+                    {.type = GV_MSG_REFUSE},      {.type = GV_MSG_LOSS_REPORT}};
+    static const int lens[N] = {1 + 1 + 5 + 1 + 7 + 1 + GV_HOST_TOKEN_LEN + 1,
+                                1 + 1 + 3 + 1 + 1 + 1 + GV_RESUME_SECRET_LEN,
+                                1 + 2 + 1 + 3 + 1 + 4,
+                                1 + 2,
+                                1 + 2,
+                                1 + 2 + 1 + 4,
+                                1 + 1 + 1 + 14,
+                                1 + 2 + 2};
     uint8_t token[GV_HOST_TOKEN_LEN] = {9};
+    static const uint8_t secret[GV_RESUME_SECRET_LEN] = {SECRET};
     in[0].u.hello.name = (gv_msg_name){5, "alice"};
     in[0].u.hello.password = (const uint8_t *)"hunter2";
     in[0].u.hello.password_len = 7;
     in[0].u.hello.token = token;
     in[0].u.hello.token_len = GV_HOST_TOKEN_LEN;
-    in[1].u.player.id = 9;
-    in[1].u.player.name = (gv_msg_name){3, "bob"};
-    in[1].u.player.slot = 200;
-    in[1].u.player.epoch = 0x89abcdefu;
-    /* PLAYER_LEFT says only who: its slot and epoch stay home. */
+    /* A resume: no password, no token. */
+    in[1].u.hello.name = (gv_msg_name){3, "bob"};
+    in[1].u.hello.resume = secret;
+    in[1].u.hello.resume_len = GV_RESUME_SECRET_LEN;
     in[2].u.player.id = 9;
+    in[2].u.player.name = (gv_msg_name){3, "bob"};
     in[2].u.player.slot = 200;
     in[2].u.player.epoch = 0x89abcdefu;
-    in[3].u.refuse.code = GV_REFUSE_PASSWORD;
-    in[3].u.refuse.text = "wrong password";
-    in[3].u.refuse.len = 14;
-    in[4].u.loss.id = 3;
-    in[4].u.loss.loss_permille = 1000;
-    for (int i = 0; i < 5; i++) {
+    /* PLAYER_LEFT and PLAYER_AWAY say only who: slot and epoch stay home. */
+    for (int i = 3; i <= 4; i++) {
+        in[i].u.player.id = 9;
+        in[i].u.player.slot = 200;
+        in[i].u.player.epoch = 0x89abcdefu;
+    }
+    in[5].u.player.id = 9;
+    in[5].u.player.name = (gv_msg_name){3, "bob"}; /* not sent: the name is the one they had */
+    in[5].u.player.slot = 200;
+    in[5].u.player.epoch = 0x89abcdefu;
+    in[6].u.refuse.code = GV_REFUSE_PASSWORD;
+    in[6].u.refuse.text = "wrong password";
+    in[6].u.refuse.len = 14;
+    in[7].u.loss.id = 3;
+    in[7].u.loss.loss_permille = 1000;
+    for (int i = 0; i < N; i++) {
         int n = gv_msg_encode(&in[i], buf, sizeof buf);
         if (n != lens[i])
-            fail_msg("message 0x%02x: encoded %d bytes, want %d", in[i].type, n, lens[i]);
+            fail_msg("message %d (0x%02x): encoded %d bytes, want %d", i, in[i].type, n, lens[i]);
         gv_msg out;
         assert_int_equal(gv_msg_decode(buf, (size_t)n, &out), 0);
         assert_int_equal(out.type, in[i].type);
         uint8_t again[256];
         assert_int_equal(gv_msg_encode(&out, again, sizeof again), n);
         assert_memory_equal(again, buf, (size_t)n);
-        if (out.type == GV_MSG_PLAYER_JOINED) {
+        switch (out.type) {
+        case GV_MSG_HELLO:
+            assert_int_equal(out.u.hello.resume_len, in[i].u.hello.resume_len);
+            if (out.u.hello.resume_len)
+                assert_memory_equal(out.u.hello.resume, secret, sizeof secret);
+            assert_int_equal(out.u.hello.token_len, in[i].u.hello.token_len);
+            break;
+        case GV_MSG_PLAYER_JOINED:
+        case GV_MSG_PLAYER_BACK: {
             assert_int_equal(out.u.player.id, 9);
-            assert_int_equal(out.u.player.name.len, 3);
-            assert_memory_equal(out.u.player.name.bytes, "bob", 3);
             assert_int_equal(out.u.player.slot, 200);
             assert_int_equal(out.u.player.epoch, 0x89abcdefu);
-            /* slot then epoch, big-endian, after the name. */
+            /* slot then epoch, big-endian, last. */
             static const uint8_t tail[] = {200, 0x89, 0xab, 0xcd, 0xef};
             assert_memory_equal(buf + n - sizeof tail, tail, sizeof tail);
+            if (out.type == GV_MSG_PLAYER_JOINED) {
+                assert_int_equal(out.u.player.name.len, 3);
+                assert_memory_equal(out.u.player.name.bytes, "bob", 3);
+            }
+            break;
         }
-        if (out.type == GV_MSG_PLAYER_LEFT)
+        case GV_MSG_PLAYER_LEFT:
+        case GV_MSG_PLAYER_AWAY:
             assert_int_equal(out.u.player.id, 9);
+            break;
+        default:
+            break;
+        }
     }
+    /* A secret of any other length cannot be said. */
+    gv_msg bad = in[1];
+    static const uint8_t bad_lens[] = {5, GV_RESUME_SECRET_LEN - 1, GV_RESUME_SECRET_LEN + 1, 0xff};
+    for (size_t i = 0; i < sizeof bad_lens; i++) {
+        bad.u.hello.resume_len = bad_lens[i];
+        assert_int_equal(gv_msg_encode(&bad, buf, sizeof buf), GV_EINVAL);
+    }
+}
+
+/* The lobby examples of docs/protocol.md, byte for byte. */
+static void test_protocol_doc_examples(void **state)
+{
+    (void)state;
+    uint8_t buf[256];
+    uint8_t secret[GV_RESUME_SECRET_LEN];
+    for (size_t i = 0; i < sizeof secret; i++)
+        secret[i] = (uint8_t)(0xa0 + i);
+
+    gv_msg hello = {.type = GV_MSG_HELLO};
+    hello.u.hello.name = (gv_msg_name){5, "alice"};
+    static const uint8_t fresh[] = {0x20, 0x05, 0x61, 0x6c, 0x69, 0x63, 0x65, 0x00, 0x00, 0x00};
+    assert_int_equal(gv_msg_encode(&hello, buf, sizeof buf), sizeof fresh);
+    assert_memory_equal(buf, fresh, sizeof fresh);
+    hello.u.hello.resume = secret;
+    hello.u.hello.resume_len = GV_RESUME_SECRET_LEN;
+    static const uint8_t resume[] = {0x20, 0x05, 0x61, 0x6c, 0x69, 0x63, 0x65, 0x00, 0x00, 0x20, 0xa0, 0xa1, 0xa2,
+                                     0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8, 0xa9, 0xaa, 0xab, 0xac, 0xad, 0xae, 0xaf,
+                                     0xb0, 0xb1, 0xb2, 0xb3, 0xb4, 0xb5, 0xb6, 0xb7, 0xb8, 0xb9, 0xba, 0xbb, 0xbc,
+                                     0xbd, 0xbe, 0xbf};
+    assert_int_equal(gv_msg_encode(&hello, buf, sizeof buf), sizeof resume);
+    assert_memory_equal(buf, resume, sizeof resume);
+
+    /* carol, id 3, index 5, slot 1, epoch 7, resumed; host (id 1, slot 0,
+     * epoch 1) has sent 300 voice packets. */
+    const gv_msg_player carol = {.id = 3, .slot = 1, .epoch = 7, .name = "carol"};
+    const gv_msg_player host = {.id = 1, .slot = 0, .epoch = 1, .next = 300, .name = "host"};
+    gv_msg_welcome_self self = {.player = &carol, .index = 5, .flags = GV_WELCOME_RESUMED, .resume = secret};
+    static const uint8_t welcome[] = {
+        0x21, 0x00, 0x03, 0x05, 0x63, 0x61, 0x72, 0x6f, 0x6c, 0x00, 0x05, 0x01, 0x00, 0x00, 0x00, 0x07, 0x01,
+        0xa0, 0xa1, 0xa2, 0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8, 0xa9, 0xaa, 0xab, 0xac, 0xad, 0xae, 0xaf, 0xb0,
+        0xb1, 0xb2, 0xb3, 0xb4, 0xb5, 0xb6, 0xb7, 0xb8, 0xb9, 0xba, 0xbb, 0xbc, 0xbd, 0xbe, 0xbf, 0x00, 0x01,
+        0x00, 0x01, 0x04, 0x68, 0x6f, 0x73, 0x74, 0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x01, 0x2c};
+    assert_int_equal(gv_msg_encode_welcome(&self, 1, &host, buf, sizeof buf), sizeof welcome);
+    assert_memory_equal(buf, welcome, sizeof welcome);
+
+    gv_msg away = {.type = GV_MSG_PLAYER_AWAY}, back = {.type = GV_MSG_PLAYER_BACK};
+    away.u.player.id = 5;
+    back.u.player.id = 5;
+    back.u.player.slot = 2;
+    back.u.player.epoch = 10;
+    static const uint8_t away_doc[] = {0x28, 0x00, 0x05};
+    static const uint8_t back_doc[] = {0x29, 0x00, 0x05, 0x02, 0x00, 0x00, 0x00, 0x0a};
+    assert_int_equal(gv_msg_encode(&away, buf, sizeof buf), sizeof away_doc);
+    assert_memory_equal(buf, away_doc, sizeof away_doc);
+    assert_int_equal(gv_msg_encode(&back, buf, sizeof buf), sizeof back_doc);
+    assert_memory_equal(buf, back_doc, sizeof back_doc);
 }
 
 static void test_position_roundtrip(void **state)
@@ -641,7 +791,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decode_table),   cmocka_unit_test(test_voice_roundtrip),
         cmocka_unit_test(test_voice_split_table), cmocka_unit_test(test_voice_redundancy),
-        cmocka_unit_test(test_welcome_roundtrip), cmocka_unit_test(test_control_roundtrip), cmocka_unit_test(test_rtt_roundtrip),
+        cmocka_unit_test(test_welcome_roundtrip), cmocka_unit_test(test_control_roundtrip),
+        cmocka_unit_test(test_protocol_doc_examples), cmocka_unit_test(test_rtt_roundtrip),
         cmocka_unit_test(test_position_roundtrip),
         cmocka_unit_test(test_names),          cmocka_unit_test(test_name_suffix),
     };

@@ -1,0 +1,57 @@
+/* When a client that has lost its server connects anew, and when it gives
+ * up: the first new connection two seconds after the server was last
+ * heard (a second after the user was told of the interruption), or at
+ * once when the session is known to be gone; then one every 1, 2, 4, 8,
+ * 10, 10... seconds, each a quarter longer at most at random so that a
+ * restarted server is not met by all its players in step; and an end to
+ * it all once the server has been silent for the limit. Pure: the time
+ * comes in, the jitter from a gv_random, decisions go out; gv_link runs
+ * the attempts. */
+#ifndef GV_RECONNECT_H
+#define GV_RECONNECT_H
+
+#include <stdint.h>
+
+#include "gvoip/platform.h"
+
+#define GV_RECONNECT_AFTER_US 2000000u
+#define GV_RECONNECT_BACKOFF_MIN_US 1000000u
+#define GV_RECONNECT_BACKOFF_MAX_US 10000000u
+#define GV_RECONNECT_LIMIT_MAX_MS 3600000u /* the longest a client may be told to keep trying */
+
+enum gv_reconnect_action {
+    GV_RECONNECT_WAIT,
+    GV_RECONNECT_ATTEMPT, /* connect anew now (attempt number in gv_reconnect.attempt), dropping an
+                           * unanswered earlier attempt */
+    GV_RECONNECT_GIVE_UP  /* the limit passed: the server is gone */
+};
+
+typedef struct gv_reconnect {
+    uint64_t limit_us; /* 0: never connect anew */
+    gv_random random;
+    int active;          /* an interruption is being handled */
+    uint64_t since_us;   /* when the server was last heard before it */
+    uint64_t next_us;    /* when the next attempt starts */
+    uint64_t backoff_us; /* the wait after the next attempt, before jitter */
+    int attempt;         /* attempts started in this interruption */
+} gv_reconnect;
+
+/* limit_us 0 turns reconnecting off. */
+void gv_reconnect_init(gv_reconnect *r, uint64_t limit_us, gv_random random);
+
+/* A session (the old one or a new one) is carrying on: the interruption,
+ * if any, is over and the next starts afresh. */
+void gv_reconnect_heard(gv_reconnect *r);
+
+/* The session is gone for certain at now_us (the transport lost it, or
+ * the server closed it), last heard at heard_us: the first attempt is
+ * due at once. */
+void gv_reconnect_lost(gv_reconnect *r, uint64_t heard_us, uint64_t now_us);
+
+/* What to do at now_us when the server was last heard at heard_us. */
+enum gv_reconnect_action gv_reconnect_tick(gv_reconnect *r, uint64_t heard_us, uint64_t now_us);
+
+/* Milliseconds from now_us to the next attempt (0 when due or idle). */
+uint32_t gv_reconnect_wait_ms(const gv_reconnect *r, uint64_t now_us);
+
+#endif
