@@ -84,7 +84,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
     listener_addr.port = gv_transport_port(listener);
     CHECK(listener_addr.port != 0);
     /* Its CONNECT stays queued: the host is flushed only after a cookie. */
-    CHECK(gv_transport_connect("127.0.0.1", listener_addr.port, VERSION_BYTE, &connector) == 0);
+    CHECK(gv_transport_connect(NULL, "127.0.0.1", listener_addr.port, VERSION_BYTE, &connector) == 0);
     return 0;
 }
 

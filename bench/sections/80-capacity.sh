@@ -20,7 +20,7 @@ table=$("$root/tools/load/capacity.sh" "$build" "$seconds")
   echo "Machine: $(uname -srm), $(nproc) CPUs ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')),"
   echo "build type $(sed -n 's/^CMAKE_BUILD_TYPE:STRING=//p' "$build/CMakeCache.txt"); server and load generator share the machine."
   echo
-  echo "Each cell: a fresh \`gvoip server\`, \`gvoip-load --players P --speakers K --duration $seconds --continuous\`"
+  echo "Each cell: a fresh \`gvoip server --max-talkers 0\` (every talker to every listener), \`gvoip-load --players P --speakers K --duration $seconds --continuous\`"
   echo "(20 ms packets of 60 bytes, loss reports on). CPU per forwarded packet = the server's utime + stime"
   echo "over the window (\"window\") or its whole life (\"life\", joins included) / packets forwarded."
   echo "Compare ratios within this run, not absolute times across runs. The lobby of 8 has all 8 talking"

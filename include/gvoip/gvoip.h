@@ -69,6 +69,8 @@ extern "C" {
 #define GV_DEFAULT_PORT 7000
 #define GV_DEFAULT_MAX_PLAYERS 32
 #define GV_MAX_PLAYERS_LIMIT 256 /* the most gv_server_config.max_players may be */
+#define GV_DEFAULT_MAX_TALKERS 6
+#define GV_MAX_TALKERS_LIMIT 64  /* the most gv_server_config.max_talkers may be */
 #define GV_SAMPLE_RATE 48000     /* the rate voice travels at */
 #define GV_NAME_BYTES 33         /* 32 bytes of UTF-8 and a NUL */
 #define GV_FINGERPRINT_BYTES 52  /* "SHA256:", 43 base64 characters, a NUL, with room to spare */
@@ -266,6 +268,13 @@ typedef struct gv_server_config {
      * max_players): 0..600000, default 30000; 0 = a lost connection is a
      * departure. A player that leaves on purpose is gone at once. */
     uint32_t resume_grace_ms;
+    /* A listener is sent at most this many talkers at once (after
+     * positional culling): the first to speak while there is room, and a
+     * clearly louder one (by the level each voice packet carries) in the
+     * place of the quietest between two of their words, never mid-word;
+     * a place frees 0.8 s after its talker's last word. 0..64, default 6;
+     * 0 = no limit. */
+    int max_talkers;
 } gv_server_config;
 
 /* Fills *cfg with the defaults above, size included. NULL does nothing.
@@ -338,6 +347,7 @@ typedef struct gv_server_stats {
     uint64_t rebinds;          /* players moved to the new address their voice came from (NAT rebinding) */
     int away;                  /* players whose connection was lost and whose place is kept (in players) */
     uint64_t resumed;          /* resumes honoured */
+    uint64_t talkers_limited;  /* voice not sent to a listener who had max_talkers others to hear */
 } gv_server_stats;
 
 /* Fills *out (out->size set by the caller). Returns 0 or GV_EINVAL (NULL s
@@ -413,6 +423,11 @@ typedef struct gv_client_config {
      * on the first join and must be the one this client already trusted.
      * SERVER_DISCONNECTED only when it gives up (or immediately when off). */
     uint32_t reconnect_ms;
+    /* The local address to send from (a dotted IPv4 address or a host
+     * name; the port is the system's choice); NULL or "": any. Lets one
+     * machine stand in for players at many addresses (127.0.0.0/8), which
+     * the server's per-address limits would otherwise lump together. */
+    const char *bind_address;
 } gv_client_config;
 
 /* Fills *cfg with the defaults above, size included. NULL does nothing.
@@ -431,7 +446,8 @@ GV_API void gv_client_config_default(gv_client_config *cfg);
  *   GV_ENOMEM    allocation failed
  *   GV_ECODEC    the Opus encoder could not be set up
  *   GV_ENOTFOUND server_host does not resolve
- *   GV_ENET      the UDP socket could not be opened
+ *   GV_ENET      the UDP socket could not be opened, or bound to a
+ *                bind_address (one that does not resolve, or is not local)
  * cfg and its strings are borrowed for the call (the library copies them).
  * Resolving server_host may block. Thread-safe for distinct configs. */
 GV_API int gv_client_create(const gv_client_config *cfg, gv_client **out);
@@ -616,6 +632,7 @@ typedef struct gv_peer_stats {
     uint32_t rtt_ms;
     float volume; /* the local gain and mute set for them (gv_client_set_player_*) */
     int muted;
+    float level_db; /* their voice's level as they sent it (dBov, -127..0; -127 when silent) */
 } gv_peer_stats;
 
 typedef struct gv_client_stats {
@@ -641,6 +658,8 @@ typedef struct gv_client_stats {
     double agc_gain_db;         /* the automatic gain applied to the microphone now */
     uint64_t events_dropped;    /* events lost because the stream was full */
     uint32_t rtt_ms;            /* your round trip to the server (ENet's running estimate), ms */
+    uint64_t dtx_frames;        /* frames of silence not sent (Opus DTX: a comfort-noise frame
+                                 * goes every 400 ms instead) */
 } gv_client_stats;
 
 /* Fills *out (out->size set by the caller). Returns 0 or GV_EINVAL (NULL c

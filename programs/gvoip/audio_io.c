@@ -1,6 +1,7 @@
 #include "audio_io.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,8 +33,24 @@
  * sound server stopped, a driver hung): reported, so the program never
  * waits on it forever. */
 #define STALL_US 2000000u
+/* SDL: a lost device is tried again this often, and so is the device
+ * chosen while the default stands in for it. */
+#define RETRY_US 1000000u
+#define WATCH_POLL_MS 500
+#define WATCH_TICK_MS 100
 
 enum capture_kind { CAPTURE_NONE, CAPTURE_DEVICE, CAPTURE_FILE };
+
+/* One direction's device as its keeper sees it (main thread). */
+typedef struct side {
+    char chosen[256];       /* the device asked for; "" the system's default */
+    char name[256];         /* the device in use, or last in use */
+    int down;               /* reported lost, and not back since */
+    int stalled;            /* silent while running: left alone until it calls back */
+    int fallback;           /* the default stands in for the chosen device */
+    uint64_t watch_from_us; /* callbacks are expected from then on */
+    uint64_t retry_at_us;   /* SDL: the next try */
+} side;
 
 /* Frames counted against CLOCK_MONOTONIC from the first use. */
 typedef struct pace {
@@ -77,11 +94,13 @@ struct audio_io {
     int rec_failed;
     atomic_llong rec_start_unix_ms;
 
-    /* The stall watch (main thread): callbacks are expected from
-     * watch_from_us on; watch_checked_us is its last look. */
-    uint64_t watch_from_us, watch_checked_us;
-    int stalled;             /* a device was found stalled */
-    atomic_int abandoned;    /* ... and left behind at close: its callbacks do nothing */
+    /* The devices' keeper (main thread): watch_checked_us is its last
+     * look; events wait here for audio_io_service to hand them out. */
+    side cap_side, play_side;
+    int buffer_ms, capture_ms; /* asked for; SDL asks again for them */
+    uint64_t watch_checked_us;
+    audio_events events;
+    atomic_int abandoned; /* stalled SDL devices left behind at close: their callbacks do nothing */
 
     /* Written by the device callbacks, read by anyone. */
     atomic_ullong captured_at_us; /* CLOCK_MONOTONIC of the last capture callback */
@@ -222,6 +241,42 @@ static int sdl_start(char *why, size_t why_len)
     return GV_OK;
 }
 
+/* Whether SDL lists a device of that name (or cannot list at all: then
+ * it may still open it by name). */
+static int sdl_listed(int capture, const char *name)
+{
+    int count = SDL_GetNumAudioDevices(capture);
+    if (count < 0)
+        return 1;
+    for (int i = 0; i < count; i++) {
+        const char *n = SDL_GetAudioDeviceName(i, capture);
+        if (n && strcmp(n, name) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+/* What SDL opens without a name is called "default": SDL 2's notion of
+ * the default device can name another one than its driver opens (the
+ * server's default sink where PULSE_SINK picks another). */
+static void sdl_name(side *sd, const char *name)
+{
+    snprintf(sd->name, sizeof(sd->name), "%s", name ? name : "default");
+}
+
+static SDL_AudioSpec device_spec(audio_io *io, int capture, int rate, int channels, int buffer_ms)
+{
+    SDL_AudioSpec want;
+    memset(&want, 0, sizeof(want));
+    want.freq = rate;
+    want.format = AUDIO_F32SYS;
+    want.channels = (Uint8)channels;
+    want.samples = (Uint16)ms_frames(rate, buffer_ms);
+    want.callback = capture ? sdl_capture_callback : sdl_playback_callback;
+    want.userdata = io;
+    return want;
+}
+
 /* Opens a device paused, preferring its own rate and channel count (no
  * conversion in SDL) but falling back to letting SDL convert when the
  * device's own format is one the library does not take (surround,
@@ -230,28 +285,12 @@ static int open_device(audio_io *io, int capture, const char *name, int buffer_m
                        SDL_AudioDeviceID *dev, char *why, size_t why_len)
 {
     const char *kind = capture ? "capture" : "playback";
-    if (name) {
-        int count = SDL_GetNumAudioDevices(capture);
-        int found = count < 0; /* the driver cannot list: let it try the name */
-        for (int i = 0; i < count && !found; i++) {
-            const char *n = SDL_GetAudioDeviceName(i, capture);
-            found = n && strcmp(n, name) == 0;
-        }
-        if (!found) {
-            reason_set(why, why_len, "no %s device named \"%s\" (`gvoip devices` lists them)", kind, name);
-            return GV_ENOTFOUND;
-        }
+    if (name && !sdl_listed(capture, name)) {
+        reason_set(why, why_len, "no %s device named \"%s\" (`gvoip devices` lists them)", kind, name);
+        return GV_ENOTFOUND;
     }
 
-    SDL_AudioSpec want;
-    memset(&want, 0, sizeof(want));
-    want.freq = DEVICE_RATE;
-    want.format = AUDIO_F32SYS;
-    want.channels = capture ? 1 : 2;
-    want.samples = (Uint16)ms_frames(DEVICE_RATE, buffer_ms);
-    want.callback = capture ? sdl_capture_callback : sdl_playback_callback;
-    want.userdata = io;
-
+    const SDL_AudioSpec want = device_spec(io, capture, DEVICE_RATE, capture ? 1 : 2, buffer_ms);
     static const int allowed[] = {
         SDL_AUDIO_ALLOW_FREQUENCY_CHANGE | SDL_AUDIO_ALLOW_CHANNELS_CHANGE,
         SDL_AUDIO_ALLOW_FREQUENCY_CHANGE,
@@ -275,6 +314,7 @@ static int open_device(audio_io *io, int capture, const char *name, int buffer_m
                      got->channels <= 2;
         /* With nothing allowed to change SDL converts to exactly `want`. */
         if (usable || i + 1 == tries) {
+            sdl_name(capture ? &io->cap_side : &io->play_side, name);
             *dev = id;
             return GV_OK;
         }
@@ -356,8 +396,10 @@ static int open_pulse(audio_io *io, const audio_io_config *cfg, int capture, int
         io->play_rate = info.rate;
         io->play_channels = info.channels;
         io->play_buffer_ms = info.buffer_ms;
+        snprintf(io->play_side.name, sizeof(io->play_side.name), "%s", info.device);
     }
     if (capture && audio_pulse_info_get(io->pulse, 1, &info) == 0) {
+        snprintf(io->cap_side.name, sizeof(io->cap_side.name), "%s", info.device);
         io->cap_rate = info.rate;
         io->cap_channels = info.channels;
         io->cap_buffer_ms = info.buffer_ms;
@@ -460,6 +502,13 @@ int audio_io_open(const audio_io_config *cfg, audio_io **out, char *why, size_t 
             AUDIO_BUFFER_MS_MAX);
         return GV_EINVAL;
     }
+    const char *names[2] = {cfg->input_device, cfg->output_device};
+    for (int i = 0; i < 2; i++) {
+        if (names[i] && strlen(names[i]) >= sizeof(((side *)0)->chosen)) {
+            reason_set(why, why_len, "a device name of more than 255 bytes (%.40s...)", names[i]);
+            return GV_EINVAL;
+        }
+    }
 
     int err = GV_ENOMEM;
     audio_io *io = calloc(1, sizeof(*io));
@@ -477,6 +526,10 @@ int audio_io_open(const audio_io_config *cfg, audio_io **out, char *why, size_t 
     atomic_init(&io->underruns, 0);
     atomic_init(&io->overruns, 0);
     atomic_init(&io->rec_dropped, 0);
+    snprintf(io->cap_side.chosen, sizeof(io->cap_side.chosen), "%s", cfg->input_device ? cfg->input_device : "");
+    snprintf(io->play_side.chosen, sizeof(io->play_side.chosen), "%s", cfg->output_device ? cfg->output_device : "");
+    io->buffer_ms = cfg->buffer_ms;
+    io->capture_ms = cfg->capture_ms;
 
     int want_cap_dev = !cfg->no_capture && !cfg->input_file;
     if (!cfg->no_capture && cfg->input_file) {
@@ -533,7 +586,7 @@ int audio_io_start(audio_io *io, audio_io_render_fn render, void *ctx)
         return GV_EINVAL;
     io->render = render;
     io->render_ctx = ctx;
-    io->watch_from_us = io->watch_checked_us = monotonic_us();
+    io->watch_checked_us = io->cap_side.watch_from_us = io->play_side.watch_from_us = monotonic_us();
     /* Unpausing takes SDL's device lock, which publishes render to the
      * callback's thread. */
     if (io->play_dev)
@@ -549,7 +602,7 @@ void audio_io_close(audio_io *io)
 {
     if (!io)
         return;
-    if (io->stalled && (io->cap_dev || io->play_dev)) {
+    if ((io->cap_side.stalled || io->play_side.stalled) && (io->cap_dev || io->play_dev)) {
         /* SDL's thread for a stalled device is stuck in the driver, and
          * closing would wait for it forever: the devices, and all their
          * callbacks may still touch, are left to the process's exit; should
@@ -797,7 +850,7 @@ void audio_io_set_audible(audio_io *io, int audible)
     if (audio_pulse_pause_playback(io->pulse, !audible) == GV_OK) {
         io->asleep = !audible;
         if (audible)
-            io->watch_from_us = monotonic_us();
+            io->play_side.watch_from_us = monotonic_us();
     }
 }
 
@@ -867,61 +920,161 @@ void audio_io_get_device_stats(const audio_io *io, int capture, audio_io_device_
         out->underruns = atomic_load_explicit(&w->underruns, memory_order_relaxed);
 }
 
-/* A device silent since from_us (or its last callback, if later) for
- * longer than STALL_US. */
-static int silent_since(atomic_ullong *at_us, uint64_t from_us, uint64_t now)
+/* ---- Keeping the devices ------------------------------------------------- */
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 4, 5)))
+#endif
+static void say(audio_io *io, int capture, int lost, const char *fmt, ...)
 {
-    uint64_t at = atomic_load_explicit(at_us, memory_order_relaxed);
-    if (at < from_us)
-        at = from_us;
-    return now > at && now - at > STALL_US;
+    side *sd = capture ? &io->cap_side : &io->play_side;
+    sd->down = lost;
+    if (!lost) {
+        sd->stalled = 0;
+        sd->watch_from_us = monotonic_us();
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    audio_events_push(&io->events, capture, lost, !lost && sd->fallback, sd->name, fmt, ap);
+    va_end(ap);
 }
 
-static int stalled(audio_io *io, int *capture, char *why, size_t why_len)
+/* A running device that stops calling back is reported lost; when it
+ * calls back again, back. */
+static void watch_stall(audio_io *io, int capture, int running, atomic_ullong *at_us, uint64_t now)
 {
-    uint64_t now = monotonic_us();
-    if (!io->render)
-        return 0;
+    side *sd = capture ? &io->cap_side : &io->play_side;
+    uint64_t at = atomic_load_explicit(at_us, memory_order_relaxed);
+    if (sd->stalled) {
+        if (at > sd->watch_from_us)
+            say(io, capture, 0, "%s", "");
+        return;
+    }
+    if (!running || sd->down)
+        return;
+    if (at < sd->watch_from_us)
+        at = sd->watch_from_us;
+    if (now > at && now - at > STALL_US) {
+        sd->stalled = 1;
+        sd->watch_from_us = now;
+        say(io, capture, 1, "the %s device stopped calling back for %u s (the sound server stalled?)",
+            capture ? "capture" : "playback", STALL_US / 1000000u);
+    }
+}
+
+static void watch_stalls(audio_io *io, uint64_t now)
+{
     /* When this loop was stopped itself (SIGSTOP, a debugger, a suspended
      * laptop), so were the callbacks: the watch starts over. */
     if (now - io->watch_checked_us > STALL_US / 4)
-        io->watch_from_us = now;
+        io->cap_side.watch_from_us = io->play_side.watch_from_us = now;
     io->watch_checked_us = now;
-    int cap = io->capture == CAPTURE_DEVICE && silent_since(&io->captured_at_us, io->watch_from_us, now);
-    int play = io->play_device && !io->asleep && silent_since(&io->rendered_at_us, io->watch_from_us, now);
-    if (!cap && !play)
-        return 0;
-    io->stalled = 1;
-    if (capture)
-        *capture = cap;
-    reason_set(why, why_len, "the %s device stopped calling back for %u s (the sound server stalled?)",
-        cap ? "capture" : "playback", STALL_US / 1000000u);
-    return 1;
+    watch_stall(io, 1, io->capture == CAPTURE_DEVICE, &io->captured_at_us, now);
+    watch_stall(io, 0, io->play_device && !io->asleep, &io->rendered_at_us, now);
 }
 
-int audio_io_failed(audio_io *io, int *capture, char *why, size_t why_len)
+static void keep_pulse(audio_io *io)
 {
-    if (!io)
-        return 0;
-    if (stalled(io, capture, why, why_len))
-        return 1;
-    if (io->pulse) {
-        if (!audio_pulse_failed(io->pulse, why, why_len))
-            return 0;
-        if (capture)
-            *capture = !io->play_device;
-        return 1;
+    audio_event pe;
+    while (audio_pulse_service(io->pulse, &pe)) {
+        side *sd = pe.capture ? &io->cap_side : &io->play_side;
+        snprintf(sd->name, sizeof(sd->name), "%s", pe.name);
+        sd->fallback = pe.fallback;
+        if (!pe.lost) {
+            say(io, pe.capture, 0, "%s", "");
+        } else {
+            /* A stall that turned into a loss is back when the stream is. */
+            sd->stalled = 0;
+            if (!sd->down)
+                say(io, pe.capture, 1, "%s", pe.reason);
+        }
     }
-    /* SDL stops a device it lost (unplugged, sound server gone). */
-    int cap_lost = io->cap_running && SDL_GetAudioDeviceStatus(io->cap_dev) == SDL_AUDIO_STOPPED;
-    int play_lost = io->play_dev && io->render && SDL_GetAudioDeviceStatus(io->play_dev) == SDL_AUDIO_STOPPED;
-    if (!cap_lost && !play_lost)
-        return 0;
+}
+
+/* Opens the chosen device if SDL lists it, else (with none in use) the
+ * default, in the format in use (SDL converts), and starts it in place of
+ * the one in use, if any. */
+static void sdl_reopen(audio_io *io, int capture, uint64_t now)
+{
+    side *sd = capture ? &io->cap_side : &io->play_side;
+    SDL_AudioDeviceID *dev = capture ? &io->cap_dev : &io->play_dev;
+    const char *name = sd->chosen[0] && sdl_listed(capture, sd->chosen) ? sd->chosen : NULL;
+    const SDL_AudioSpec want = capture ? device_spec(io, 1, io->cap_rate, io->cap_channels, io->capture_ms)
+                                       : device_spec(io, 0, io->play_rate, io->play_channels, io->buffer_ms);
+    SDL_AudioSpec got;
+    SDL_AudioDeviceID id = SDL_OpenAudioDevice(name, capture, &want, &got, 0);
+    if (id == 0 && name && !*dev) {
+        name = NULL;
+        id = SDL_OpenAudioDevice(NULL, capture, &want, &got, 0);
+    }
+    if (id == 0)
+        return;
+    /* Closing waits for the old device's callback, so the two never run
+     * at once. */
+    if (*dev)
+        SDL_CloseAudioDevice(*dev);
+    *dev = id;
     if (capture)
-        *capture = cap_lost;
-    reason_set(why, why_len, "the %s device stopped (unplugged, or the sound server went away)",
-        cap_lost ? "capture" : "playback");
-    return 1;
+        io->cap_buffer_ms = 1000.0 * got.samples / got.freq;
+    else
+        io->play_buffer_ms = 1000.0 * got.samples / got.freq;
+    sdl_name(sd, name);
+    sd->fallback = sd->chosen[0] && !name;
+    sd->retry_at_us = now + RETRY_US;
+    if (!capture || io->cap_running)
+        SDL_PauseAudioDevice(id, 0);
+    say(io, capture, 0, "%s", "");
+}
+
+static void keep_sdl(audio_io *io, int capture, uint64_t now)
+{
+    side *sd = capture ? &io->cap_side : &io->play_side;
+    SDL_AudioDeviceID *dev = capture ? &io->cap_dev : &io->play_dev;
+    if (capture ? io->capture != CAPTURE_DEVICE : !io->play_device)
+        return;
+    /* SDL stops a device it lost (unplugged, sound server gone). One that
+     * stalled is stuck in the driver, where closing it would wait for as
+     * long: it is left alone. */
+    if (*dev && SDL_GetAudioDeviceStatus(*dev) == SDL_AUDIO_STOPPED) {
+        if (!sd->down)
+            say(io, capture, 1, "the %s device stopped (unplugged, or the sound server went away)",
+                capture ? "capture" : "playback");
+        sd->stalled = 0;
+        SDL_CloseAudioDevice(*dev);
+        *dev = 0;
+        sd->retry_at_us = now;
+    }
+    if (sd->stalled || now < sd->retry_at_us || (*dev && !sd->fallback))
+        return;
+    sd->retry_at_us = now + RETRY_US;
+    if (*dev && !sdl_listed(capture, sd->chosen))
+        return;
+    /* SDL keeps its device lists, and with PulseAudio its connection, of
+     * the sound server it started with: one restarted is only found by
+     * starting SDL's audio afresh, which closes every device. */
+    if (!io->cap_dev && !io->play_dev) {
+        SDL_QuitSubSystem(SDL_INIT_AUDIO);
+        if (SDL_InitSubSystem(SDL_INIT_AUDIO) != 0)
+            return;
+    }
+    sdl_reopen(io, capture, now);
+}
+
+int audio_io_service(audio_io *io, audio_event *ev)
+{
+    if (!io || !ev)
+        return 0;
+    if (io->events.count == 0 && io->render) {
+        uint64_t now = monotonic_us();
+        if (io->pulse) {
+            keep_pulse(io);
+        } else if (io->sdl_up) {
+            keep_sdl(io, 1, now);
+            keep_sdl(io, 0, now);
+        }
+        watch_stalls(io, now);
+    }
+    return audio_events_pop(&io->events, ev);
 }
 
 /* ---- Listing ------------------------------------------------------------- */
@@ -967,4 +1120,117 @@ int audio_io_list_devices(FILE *out, int backend)
                      "without one\n");
     SDL_Quit();
     return found > 0 ? GV_OK : GV_ENOTFOUND;
+}
+
+/* ---- Watching ------------------------------------------------------------ */
+
+typedef struct name_list {
+    char **names;
+    int count;
+} name_list;
+
+static void names_free(name_list *l)
+{
+    for (int i = 0; i < l->count; i++)
+        free(l->names[i]);
+    free(l->names);
+    l->names = NULL;
+    l->count = 0;
+}
+
+/* SDL's list of one kind (none when its driver cannot list). Returns 0
+ * or GV_ENOMEM. */
+static int names_get(int capture, name_list *out)
+{
+    int count = SDL_GetNumAudioDevices(capture);
+    out->names = NULL;
+    out->count = 0;
+    if (count <= 0)
+        return GV_OK;
+    out->names = calloc((size_t)count, sizeof *out->names);
+    if (!out->names)
+        return GV_ENOMEM;
+    for (int i = 0; i < count; i++) {
+        const char *name = SDL_GetAudioDeviceName(i, capture);
+        out->names[out->count] = strdup(name ? name : "(unnamed)");
+        if (!out->names[out->count++]) {
+            names_free(out);
+            return GV_ENOMEM;
+        }
+    }
+    return GV_OK;
+}
+
+/* Reports, as change, each name of to that from does not have (as many
+ * times as it has it more often). */
+static void names_report(const name_list *from, const name_list *to, int change, int capture, audio_io_device_fn fn,
+                         void *ctx)
+{
+    for (int i = 0; i < to->count; i++) {
+        int in_to = 0, in_from = 0;
+        for (int j = 0; j <= i; j++)
+            in_to += strcmp(to->names[j], to->names[i]) == 0;
+        for (int j = 0; j < from->count; j++)
+            in_from += strcmp(from->names[j], to->names[i]) == 0;
+        if (in_to > in_from)
+            fn(ctx, change, capture, to->names[i]);
+    }
+}
+
+static void nap_ms(int ms, const volatile sig_atomic_t *stop)
+{
+    for (int t = 0; t < ms && !*stop; t += WATCH_TICK_MS) {
+        struct timespec ts = {.tv_sec = 0, .tv_nsec = WATCH_TICK_MS * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
+/* SDL tells of devices coming and going only through its event queue,
+ * which needs more of SDL; its lists are kept current, and compared. */
+static int watch_sdl(int watch, audio_io_device_fn fn, void *ctx, const volatile sig_atomic_t *stop, char *why,
+                     size_t why_len)
+{
+    if (sdl_start(why, why_len) != GV_OK)
+        return GV_ENOTFOUND;
+    name_list seen[2] = {{0}, {0}}, none = {0};
+    int err = GV_OK;
+    for (int c = 0; c < 2 && !err; c++) {
+        err = names_get(c, &seen[c]);
+        if (!err)
+            names_report(&none, &seen[c], 0, c, fn, ctx);
+    }
+    if (!err && !watch && seen[0].count + seen[1].count == 0) {
+        reason_set(why, why_len, "no audio devices found (no sound card?); --input-file and --record work without one");
+        err = GV_ENOTFOUND;
+    }
+    while (!err && watch && !*stop) {
+        nap_ms(WATCH_POLL_MS, stop);
+        for (int c = 0; c < 2 && !err && !*stop; c++) {
+            name_list now;
+            err = names_get(c, &now);
+            if (err)
+                break;
+            names_report(&now, &seen[c], -1, c, fn, ctx);
+            names_report(&seen[c], &now, 1, c, fn, ctx);
+            names_free(&seen[c]);
+            seen[c] = now;
+        }
+    }
+    if (err == GV_ENOMEM)
+        reason_set(why, why_len, "out of memory");
+    names_free(&seen[0]);
+    names_free(&seen[1]);
+    SDL_Quit();
+    return err;
+}
+
+int audio_io_watch_devices(int backend, int watch, audio_io_device_fn fn, void *ctx, const volatile sig_atomic_t *stop,
+                           char *why, size_t why_len)
+{
+    reason_set(why, why_len, "%s", "");
+    if (!fn || !stop)
+        return GV_EINVAL;
+    if (resolve_backend(backend) == AUDIO_BACKEND_PULSE)
+        return audio_pulse_watch(watch, fn, ctx, stop, why, why_len);
+    return watch_sdl(watch, fn, ctx, stop, why, why_len);
 }

@@ -17,9 +17,12 @@
 #ifndef GVOIP_AUDIO_IO_H
 #define GVOIP_AUDIO_IO_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include "audio_event.h"
 
 typedef struct audio_io audio_io;
 
@@ -141,14 +144,42 @@ int audio_io_echo_path(const audio_io *io);
 /* Figures of the capture (capture = 1) or playback device. Main thread. */
 void audio_io_get_device_stats(const audio_io *io, int capture, audio_io_device_stats *out);
 
-/* Nonzero once a device failed while running (unplugged, sound server
- * gone): *capture tells which, why the reason. */
-int audio_io_failed(audio_io *io, int *capture, char *why, size_t why_len);
+
+/* Keeps the started devices going, and says what happened to them: a
+ * device that goes away (unplugged, the sound server killed or restarted)
+ * or stops calling back for 2 s (a stalled sound server) is reported lost,
+ * and within a second the device chosen is opened again if it is there,
+ * else the system's default, in the same format (the audio system
+ * converts); while none can be opened, or the default stands in for the
+ * device chosen, it tries again every second and returns to the chosen
+ * device when it is back. A device that only stalled is left alone until
+ * it calls back again. The PulseAudio backend never waits for the sound
+ * server here; SDL opens devices on this thread (with a sound server
+ * gone, SDL's audio is started afresh before each try). Returns 1 with *ev
+ * filled, once per event, or 0 when there is nothing to report (and
+ * before audio_io_start). Main thread; call it often. */
+int audio_io_service(audio_io *io, audio_event *ev);
 
 /* `gvoip devices`: the audio system and the capture and playback devices
  * with their default rate, one per line under a header per kind, or a
  * clear message when there are none. Returns 0, or GV_ENOTFOUND when no
  * device at all (or no audio system) was found, GV_EINVAL for NULL. */
 int audio_io_list_devices(FILE *out, int backend);
+
+/* A device present when the listing was made (change 0), added (1) or
+ * removed (-1): capture 1 for a capture device. */
+typedef void (*audio_io_device_fn)(void *ctx, int change, int capture, const char *name);
+
+/* `gvoip devices --watch` (watch nonzero) and `--json`: reports the
+ * capture and playback devices present through fn, then, with watch, each
+ * one added or removed until *stop is set (a signal handler's flag): from
+ * the sound server's own notices with PulseAudio (a server that goes away
+ * takes its devices along, and is looked for again every second), by
+ * comparing SDL's lists every 500 ms otherwise. Returns 0, GV_ENOTFOUND
+ * without an audio system or (without watch) a device, GV_EIO when the
+ * sound server cannot be reached at the start, GV_EINVAL, GV_ENOMEM; why
+ * says what went wrong. */
+int audio_io_watch_devices(int backend, int watch, audio_io_device_fn fn, void *ctx, const volatile sig_atomic_t *stop,
+                           char *why, size_t why_len);
 
 #endif

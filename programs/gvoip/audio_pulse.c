@@ -1,9 +1,11 @@
 #include "audio_pulse.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <pulse/pulseaudio.h>
 
@@ -16,10 +18,30 @@
  * look like a hung program. */
 #define ANSWER_TIMEOUT_S 5
 #define ZERO_FLOATS 1024
+/* A lost device or server is looked for this often, and so is a device
+ * asked for while the default stands in for it. */
+#define RETRY_US 1000000u
+/* A connection or stream the server has not finished opening by then is
+ * given up and tried anew: a stopped server accepts the connection and
+ * answers nothing. */
+#define OPEN_TIMEOUT_US 3000000u
+#define WATCH_TICK_MS 100
 
-/* One stream and what was last learned about it. */
+/* One direction: the stream in use and what was last learned about it.
+ * The main thread alone writes s, pending and the rest (under the
+ * mainloop's lock); the mainloop thread's callbacks read them. */
 typedef struct direction {
-    pa_stream *s;
+    int capture;
+    int wanted;           /* opened at all */
+    int request_ms;       /* the buffer asked for */
+    char chosen[256];     /* the device asked for; "" the server's default */
+    pa_stream *s;         /* in use; NULL while lost */
+    pa_stream *pending;   /* being opened, to take s's place */
+    int pending_chosen;   /* pending is on the chosen device, not the default */
+    uint64_t pending_since_us, retry_at_us;
+    int fallback;         /* s is the default, standing in for the chosen device */
+    int moved;            /* the server moved s to another device */
+    int lost_error;       /* the PA_ERR_* s failed with */
     pa_sample_spec ss;
     size_t frame; /* bytes */
     uint64_t underruns, overruns;
@@ -27,104 +49,90 @@ typedef struct direction {
     char device[256];
 } direction;
 
+typedef struct seen_device {
+    uint32_t index;
+    int capture;
+    char name[256];
+} seen_device;
+
+/* `gvoip devices --watch`: what the server was last known to have. */
+typedef struct watcher {
+    audio_pulse_device_fn fn;
+    void *ctx;
+    int change; /* what a device newly seen is: 0 at the start, then added */
+    seen_device *seen;
+    size_t count, room;
+} watcher;
+
 struct audio_pulse {
     pa_threaded_mainloop *ml;
-    pa_context *ctx;
+    pa_context *ctx; /* NULL after the server was lost, until the next try */
+    int ctx_was_ready;
+    uint64_t ctx_since_us, ctx_retry_at_us;
     int timed_out;
-    int started;
+    int started, paused;
     direction play, cap;
     audio_pulse_render_fn render;
     audio_pulse_capture_fn captured;
     void *user;
+    /* Set by the callbacks that change a state audio_pulse_service acts on. */
+    atomic_int dirty;
+    audio_events events;
 
-    /* audio_pulse_list only. */
+    /* audio_pulse_list and audio_pulse_watch only. */
     FILE *list_out;
     int listed, list_failed;
-
-    /* Written once, on the mainloop thread or under its lock; why is
-     * complete before failed is published, so readers need no lock. */
-    atomic_int failed;
-    char why[256];
+    watcher *watch;
 };
 
 /* Holes in a capture stream are delivered from here. */
 static const float zeros[ZERO_FLOATS];
 
 
-/* Called with the mainloop's lock held (or from its thread). */
-#if defined(__GNUC__)
-__attribute__((format(printf, 2, 3)))
-#endif
-static void fail(audio_pulse *a, const char *fmt, ...)
-{
-    if (!atomic_load_explicit(&a->failed, memory_order_relaxed)) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(a->why, sizeof(a->why), fmt, ap);
-        va_end(ap);
-        atomic_store_explicit(&a->failed, 1, memory_order_release);
-    }
-    pa_threaded_mainloop_signal(a->ml, 0);
-}
-
-static int has_failed(audio_pulse *a)
-{
-    return atomic_load_explicit(&a->failed, memory_order_acquire);
-}
-
 static const char *context_error(audio_pulse *a)
 {
     return pa_strerror(pa_context_errno(a->ctx));
 }
 
-static const char *kind_of(audio_pulse *a, pa_stream *s)
+/* The direction whose stream in use s is; NULL for a stream being opened
+ * or dropped. */
+static direction *current(audio_pulse *a, pa_stream *s)
 {
-    return s == a->play.s ? "playback" : "capture";
+    if (s == a->play.s)
+        return &a->play;
+    return s == a->cap.s ? &a->cap : NULL;
 }
 
-static direction *direction_of(audio_pulse *a, pa_stream *s)
+static void poke(audio_pulse *a)
 {
-    return s == a->play.s ? &a->play : &a->cap;
+    atomic_store_explicit(&a->dirty, 1, memory_order_release);
+    pa_threaded_mainloop_signal(a->ml, 0);
 }
 
 /* ---- Mainloop callbacks -------------------------------------------------- */
 
 static void context_state_cb(pa_context *c, void *userdata)
 {
-    audio_pulse *a = userdata;
-    switch (pa_context_get_state(c)) {
-    case PA_CONTEXT_READY:
-        pa_threaded_mainloop_signal(a->ml, 0);
-        break;
-    case PA_CONTEXT_FAILED:
-    case PA_CONTEXT_TERMINATED:
-        fail(a, "lost the PulseAudio server: %s", context_error(a));
-        break;
-    default:
-        break;
-    }
+    (void)c;
+    poke(userdata);
 }
 
 static void stream_state_cb(pa_stream *s, void *userdata)
 {
     audio_pulse *a = userdata;
-    switch (pa_stream_get_state(s)) {
-    case PA_STREAM_READY:
-        pa_threaded_mainloop_signal(a->ml, 0);
-        break;
-    case PA_STREAM_FAILED:
-    case PA_STREAM_TERMINATED:
-        /* The server moves a stream off a removed device when it has
-         * another one; only without one is the stream killed. */
-        if (pa_context_errno(a->ctx) == PA_ERR_KILLED)
-            fail(a, "the PulseAudio %s device went away (unplugged or unloaded, and no other "
-                    "device to move to)",
-                 kind_of(a, s));
-        else
-            fail(a, "the PulseAudio %s stream stopped: %s", kind_of(a, s), context_error(a));
-        break;
-    default:
-        break;
+    direction *d = current(a, s);
+    if (d && !PA_STREAM_IS_GOOD(pa_stream_get_state(s)))
+        d->lost_error = pa_context_errno(a->ctx);
+    poke(a);
+}
+
+static void moved_cb(pa_stream *s, void *userdata)
+{
+    audio_pulse *a = userdata;
+    direction *d = current(a, s);
+    if (d) {
+        d->moved = 1;
+        poke(a);
     }
 }
 
@@ -141,25 +149,27 @@ static void timeout_cb(pa_mainloop_api *api, pa_time_event *e, const struct time
 
 /* Renders straight into PulseAudio's memory, so nothing is allocated or
  * copied here. The server asks for whole frames; a short buffer from
- * pa_stream_begin_write only means another round. The corked stream is
- * asked for a buffer's worth at once: that is answered with silence, so
- * the caller is only rendered for once audio_pulse_start() was called,
- * and always on this thread. */
+ * pa_stream_begin_write only means another round. A corked stream is
+ * asked for a buffer's worth at once: that, and whatever a stream not yet
+ * (or no longer) in use asks for, is answered with silence, so the caller
+ * is only rendered for once audio_pulse_start() was called, by one stream
+ * at a time, and always on this thread. */
 static void write_cb(pa_stream *s, size_t nbytes, void *userdata)
 {
     audio_pulse *a = userdata;
     const size_t frame = a->play.frame;
+    const int live = a->started && s == a->play.s;
     while (nbytes >= frame) {
         void *buf = NULL;
         size_t n = nbytes;
         if (pa_stream_begin_write(s, &buf, &n) < 0 || !buf)
-            return; /* the stream is failing; its state callback says why */
+            return; /* the stream is failing; its state callback says so */
         n -= n % frame;
         if (n == 0) {
             pa_stream_cancel_write(s);
             return;
         }
-        if (a->started)
+        if (live)
             a->render(a->user, buf, n / frame);
         else
             memset(buf, 0, n);
@@ -185,10 +195,11 @@ static void read_cb(pa_stream *s, size_t nbytes, void *userdata)
 {
     (void)nbytes;
     audio_pulse *a = userdata;
+    const int live = a->started && s == a->cap.s;
     const void *data;
     size_t n;
     while (pa_stream_peek(s, &data, &n) == 0 && n > 0) {
-        if (a->started) {
+        if (live) {
             if (data)
                 a->captured(a->user, data, n / a->cap.frame);
             else
@@ -201,12 +212,16 @@ static void read_cb(pa_stream *s, size_t nbytes, void *userdata)
 
 static void underflow_cb(pa_stream *s, void *userdata)
 {
-    direction_of(userdata, s)->underruns++;
+    direction *d = current(userdata, s);
+    if (d)
+        d->underruns++;
 }
 
 static void overflow_cb(pa_stream *s, void *userdata)
 {
-    direction_of(userdata, s)->overruns++;
+    direction *d = current(userdata, s);
+    if (d)
+        d->overruns++;
 }
 
 /* Called as each timing update arrives (automatic ones at most 1.5 s
@@ -215,65 +230,92 @@ static void overflow_cb(pa_stream *s, void *userdata)
  * extrapolated. */
 static void latency_cb(pa_stream *s, void *userdata)
 {
-    direction *d = direction_of(userdata, s);
+    direction *d = current(userdata, s);
     pa_usec_t usec;
     int negative;
-    if (pa_stream_get_latency(s, &usec, &negative) == 0)
+    if (d && pa_stream_get_latency(s, &usec, &negative) == 0)
         d->latency_ms = (negative ? -1.0 : 1.0) * (double)usec / 1000.0;
 }
 
 /* ---- Waiting for the server ---------------------------------------------- */
 
-typedef int (*done_fn)(audio_pulse *a, void *arg);
+/* > 0 done, < 0 failed, 0 not yet. */
+typedef int (*check_fn)(audio_pulse *a, void *arg);
 
-/* With the lock held: waits until done, a failure or the timeout. Returns
- * 0, GV_EIO after a failure (a->why says which) or GV_ETIMEOUT. */
-static int wait_until(audio_pulse *a, done_fn done, void *arg)
+/* With the lock held: waits until check says done or failed, or the
+ * timeout. Returns 0, GV_EIO when it failed or GV_ETIMEOUT. */
+static int wait_until(audio_pulse *a, check_fn check, void *arg)
 {
     a->timed_out = 0;
     pa_time_event *t = pa_context_rttime_new(
         a->ctx, pa_rtclock_now() + (pa_usec_t)ANSWER_TIMEOUT_S * PA_USEC_PER_SEC, timeout_cb, a);
     if (!t)
         return GV_ENOMEM;
-    int err = GV_OK;
-    while (!done(a, arg)) {
-        if (has_failed(a)) {
-            err = GV_EIO;
-            break;
-        }
+    int err = GV_OK, state;
+    while ((state = check(a, arg)) == 0) {
         if (a->timed_out) {
             err = GV_ETIMEOUT;
             break;
         }
         pa_threaded_mainloop_wait(a->ml);
     }
+    if (state < 0)
+        err = GV_EIO;
     pa_threaded_mainloop_get_api(a->ml)->time_free(t);
     return err;
 }
 
-static int context_ready(audio_pulse *a, void *arg)
+static int context_check(audio_pulse *a, void *arg)
 {
     (void)arg;
-    return pa_context_get_state(a->ctx) == PA_CONTEXT_READY;
+    pa_context_state_t st = pa_context_get_state(a->ctx);
+    if (st == PA_CONTEXT_READY)
+        return 1;
+    return PA_CONTEXT_IS_GOOD(st) ? 0 : -1;
 }
 
-static int stream_ready(audio_pulse *a, void *arg)
+static int stream_check(audio_pulse *a, void *arg)
 {
-    (void)a;
-    return pa_stream_get_state(arg) == PA_STREAM_READY;
+    pa_stream_state_t st = pa_stream_get_state(arg);
+    if (st == PA_STREAM_READY)
+        return 1;
+    return PA_STREAM_IS_GOOD(st) && context_check(a, NULL) >= 0 ? 0 : -1;
 }
 
-static int operation_done(audio_pulse *a, void *arg)
+static int operation_check(audio_pulse *a, void *arg)
 {
-    (void)a;
-    return pa_operation_get_state(arg) != PA_OPERATION_RUNNING;
+    if (pa_operation_get_state(arg) != PA_OPERATION_RUNNING)
+        return 1;
+    return context_check(a, NULL) >= 0 ? 0 : -1;
 }
 
 /* ---- Opening ------------------------------------------------------------- */
 
+/* With the lock held: a new context, connecting. Returns 0 or GV_ENOMEM,
+ * GV_EIO. */
+static int new_context(audio_pulse *a)
+{
+    a->ctx_was_ready = 0;
+    a->ctx = pa_context_new(pa_threaded_mainloop_get_api(a->ml), "gvoip");
+    if (!a->ctx)
+        return GV_ENOMEM;
+    pa_context_set_state_callback(a->ctx, context_state_cb, a);
+    return pa_context_connect(a->ctx, NULL, PA_CONTEXT_NOFLAGS, NULL) < 0 ? GV_EIO : GV_OK;
+}
+
+static void drop_context(audio_pulse *a)
+{
+    if (!a->ctx)
+        return;
+    pa_context_set_state_callback(a->ctx, NULL, NULL);
+    pa_context_set_subscribe_callback(a->ctx, NULL, NULL);
+    pa_context_disconnect(a->ctx);
+    pa_context_unref(a->ctx);
+    a->ctx = NULL;
+}
+
 static int connect_server(audio_pulse *a, char *why, size_t why_len)
 {
-    atomic_init(&a->failed, 0);
     a->ml = pa_threaded_mainloop_new();
     if (!a->ml) {
         reason_set(why, why_len, "out of memory");
@@ -286,16 +328,9 @@ static int connect_server(audio_pulse *a, char *why, size_t why_len)
     }
 
     pa_threaded_mainloop_lock(a->ml);
-    int err = GV_ENOMEM;
-    a->ctx = pa_context_new(pa_threaded_mainloop_get_api(a->ml), "gvoip");
-    if (!a->ctx) {
-        reason_set(why, why_len, "out of memory");
-        goto out;
-    }
-    pa_context_set_state_callback(a->ctx, context_state_cb, a);
-    err = pa_context_connect(a->ctx, NULL, PA_CONTEXT_NOFLAGS, NULL) < 0
-              ? GV_EIO
-              : wait_until(a, context_ready, NULL);
+    int err = new_context(a);
+    if (err == GV_OK)
+        err = wait_until(a, context_check, NULL);
     if (err == GV_ETIMEOUT) {
         reason_set(why, why_len, "the PulseAudio server did not answer within %d s", ANSWER_TIMEOUT_S);
         err = GV_EIO;
@@ -307,7 +342,7 @@ static int connect_server(audio_pulse *a, char *why, size_t why_len)
             "PULSE_SERVER selects another one)",
             context_error(a));
     }
-out:
+    a->ctx_was_ready = err == GV_OK;
     pa_threaded_mainloop_unlock(a->ml);
     return err;
 }
@@ -340,62 +375,81 @@ static pa_buffer_attr buffer_request(const pa_sample_spec *ss, int capture, int 
     return attr;
 }
 
-static void note_granted(direction *d, int capture)
+static void note_granted(direction *d)
 {
     const pa_buffer_attr *ba = pa_stream_get_buffer_attr(d->s);
     if (ba)
         d->buffer_ms =
-            (double)pa_bytes_to_usec(capture ? ba->fragsize : ba->tlength, &d->ss) / 1000.0;
+            (double)pa_bytes_to_usec(d->capture ? ba->fragsize : ba->tlength, &d->ss) / 1000.0;
     const char *name = pa_stream_get_device_name(d->s);
     if (name)
         snprintf(d->device, sizeof(d->device), "%s", name);
+    d->fallback = d->chosen[0] && strcmp(d->device, d->chosen) != 0;
 }
 
-static int open_stream(audio_pulse *a, int capture, const audio_pulse_config *cfg, char *why,
-                       size_t why_len)
+static void drop_stream(pa_stream *s)
 {
-    direction *d = capture ? &a->cap : &a->play;
-    const char *kind = capture ? "capture" : "playback";
-    const char *device = capture ? cfg->capture_device : cfg->playback_device;
-    d->ss.format = PA_SAMPLE_FLOAT32NE;
-    d->ss.rate = (uint32_t)cfg->rate;
-    d->ss.channels = (uint8_t)(capture ? cfg->capture_channels : cfg->playback_channels);
-    d->frame = pa_frame_size(&d->ss);
+    if (!s)
+        return;
+    /* Disconnecting ends the stream on our side at once: not a failure. */
+    pa_stream_set_state_callback(s, NULL, NULL);
+    pa_stream_set_moved_callback(s, NULL, NULL);
+    pa_stream_disconnect(s);
+    pa_stream_unref(s);
+}
 
+/* With the lock held: a new stream of d's direction, corked, connecting
+ * to device (NULL: the server's default). A device asked for by name is
+ * one the server must not move the stream off: when it goes, the stream
+ * dies, and audio_pulse_service decides where to go and when to return.
+ * Returns 0 with *out, or GV_EIO. */
+static int connect_stream(audio_pulse *a, direction *d, const char *device, pa_stream **out)
+{
     /* Extended, so any channel count gets a map (1: mono, 2: front left and right). */
     pa_channel_map map;
     pa_channel_map_init_extend(&map, d->ss.channels, PA_CHANNEL_MAP_DEFAULT);
-
-    pa_threaded_mainloop_lock(a->ml);
-    int err = GV_EIO;
-    d->s = pa_stream_new(a->ctx, capture ? "voice capture" : "voice playback", &d->ss, &map);
-    if (!d->s) {
-        reason_set(why, why_len, "cannot create the PulseAudio %s stream: %s", kind, context_error(a));
-        goto out;
-    }
-    pa_stream_set_state_callback(d->s, stream_state_cb, a);
-    pa_stream_set_latency_update_callback(d->s, latency_cb, a);
-    pa_stream_set_overflow_callback(d->s, overflow_cb, a);
-    if (capture) {
-        pa_stream_set_read_callback(d->s, read_cb, a);
+    pa_stream *s = pa_stream_new(a->ctx, d->capture ? "voice capture" : "voice playback", &d->ss, &map);
+    if (!s)
+        return GV_EIO;
+    pa_stream_set_state_callback(s, stream_state_cb, a);
+    pa_stream_set_moved_callback(s, moved_cb, a);
+    pa_stream_set_latency_update_callback(s, latency_cb, a);
+    pa_stream_set_overflow_callback(s, overflow_cb, a);
+    if (d->capture) {
+        pa_stream_set_read_callback(s, read_cb, a);
     } else {
-        pa_stream_set_write_callback(d->s, write_cb, a);
-        pa_stream_set_underflow_callback(d->s, underflow_cb, a);
+        pa_stream_set_write_callback(s, write_cb, a);
+        pa_stream_set_underflow_callback(s, underflow_cb, a);
     }
-
-    const pa_buffer_attr attr = buffer_request(&d->ss, capture, capture ? cfg->capture_ms : cfg->buffer_ms);
+    const pa_buffer_attr attr = buffer_request(&d->ss, d->capture, d->request_ms);
     /* No PA_STREAM_INTERPOLATE_TIMING: its smoother extrapolates from the
      * last seconds of history, and after a jump (the stream moved to
      * another device, a sink that ran ahead while idle) it reported
      * latencies off by up to 1.5 s for over 5 s. latency_cb reads
      * each measurement as it arrives instead. */
-    const pa_stream_flags_t flags =
-        PA_STREAM_START_CORKED | PA_STREAM_ADJUST_LATENCY | PA_STREAM_AUTO_TIMING_UPDATE;
-    int rc = capture ? pa_stream_connect_record(d->s, device, &attr, flags)
-                     : pa_stream_connect_playback(d->s, device, &attr, flags, NULL, NULL);
-    err = rc < 0 ? GV_EIO : wait_until(a, stream_ready, d->s);
+    pa_stream_flags_t flags = PA_STREAM_START_CORKED | PA_STREAM_ADJUST_LATENCY | PA_STREAM_AUTO_TIMING_UPDATE;
+    if (device)
+        flags |= PA_STREAM_DONT_MOVE;
+    int rc = d->capture ? pa_stream_connect_record(s, device, &attr, flags)
+                        : pa_stream_connect_playback(s, device, &attr, flags, NULL, NULL);
+    if (rc < 0) {
+        drop_stream(s);
+        return GV_EIO;
+    }
+    *out = s;
+    return GV_OK;
+}
+
+static int open_stream(audio_pulse *a, direction *d, char *why, size_t why_len)
+{
+    const char *kind = d->capture ? "capture" : "playback";
+    const char *device = d->chosen[0] ? d->chosen : NULL;
+    pa_threaded_mainloop_lock(a->ml);
+    int err = connect_stream(a, d, device, &d->s);
+    if (err == GV_OK)
+        err = wait_until(a, stream_check, d->s);
     if (err == GV_OK) {
-        note_granted(d, capture);
+        note_granted(d);
     } else if (err == GV_ENOMEM) {
         reason_set(why, why_len, "out of memory");
     } else if (err == GV_ETIMEOUT) {
@@ -404,12 +458,11 @@ static int open_stream(audio_pulse *a, int capture, const audio_pulse_config *cf
         err = GV_EIO;
     } else if (device && pa_context_errno(a->ctx) == PA_ERR_NOENTITY) {
         reason_set(why, why_len, "no PulseAudio %s named \"%s\" (`gvoip devices` lists them)",
-            capture ? "source" : "sink", device);
+            d->capture ? "source" : "sink", device);
         err = GV_ENOTFOUND;
     } else {
         reason_set(why, why_len, "cannot open the PulseAudio %s stream: %s", kind, context_error(a));
     }
-out:
     pa_threaded_mainloop_unlock(a->ml);
     return err;
 }
@@ -445,7 +498,27 @@ static int validate(const audio_pulse_config *cfg, char *why, size_t why_len)
             cfg->playback && !cfg->render ? "playback" : "capture");
         return GV_EINVAL;
     }
+    const char *names[2] = {cfg->capture_device, cfg->playback_device};
+    for (int i = 0; i < 2; i++) {
+        if (names[i] && strlen(names[i]) >= sizeof(((direction *)0)->chosen)) {
+            reason_set(why, why_len, "a device name of more than 255 bytes (%.40s...)", names[i]);
+            return GV_EINVAL;
+        }
+    }
     return GV_OK;
+}
+
+static void setup_direction(direction *d, int capture, int wanted, const char *device, int rate, int channels,
+                            int request_ms)
+{
+    d->capture = capture;
+    d->wanted = wanted;
+    d->request_ms = request_ms;
+    snprintf(d->chosen, sizeof(d->chosen), "%s", device ? device : "");
+    d->ss.format = PA_SAMPLE_FLOAT32NE;
+    d->ss.rate = (uint32_t)rate;
+    d->ss.channels = (uint8_t)channels;
+    d->frame = pa_frame_size(&d->ss);
 }
 
 int audio_pulse_open(const audio_pulse_config *cfg, audio_pulse **out, char *why, size_t why_len)
@@ -469,14 +542,19 @@ int audio_pulse_open(const audio_pulse_config *cfg, audio_pulse **out, char *why
         reason_set(why, why_len, "out of memory");
         return GV_ENOMEM;
     }
+    atomic_init(&a->dirty, 0);
     a->render = cfg->render;
     a->captured = cfg->captured;
     a->user = cfg->ctx;
+    setup_direction(&a->play, 0, cfg->playback, cfg->playback_device, cfg->rate, cfg->playback_channels,
+                    cfg->buffer_ms);
+    setup_direction(&a->cap, 1, cfg->capture, cfg->capture_device, cfg->rate, cfg->capture_channels,
+                    cfg->capture_ms);
     err = connect_server(a, why, why_len);
     if (!err && cfg->playback)
-        err = open_stream(a, 0, cfg, why, why_len);
+        err = open_stream(a, &a->play, why, why_len);
     if (!err && cfg->capture)
-        err = open_stream(a, 1, cfg, why, why_len);
+        err = open_stream(a, &a->cap, why, why_len);
     if (err) {
         audio_pulse_close(a);
         return err;
@@ -487,30 +565,25 @@ int audio_pulse_open(const audio_pulse_config *cfg, audio_pulse **out, char *why
 
 /* ---- Running ------------------------------------------------------------- */
 
-static int uncork(pa_stream *s)
+/* With the lock held. A failure means the connection is failing, which
+ * audio_pulse_service sees for itself. */
+static void cork(pa_stream *s, int corked)
 {
-    pa_operation *op = pa_stream_cork(s, 0, NULL, NULL);
-    if (!op)
-        return GV_EIO;
-    pa_operation_unref(op);
-    return GV_OK;
+    pa_operation *op = pa_stream_cork(s, corked, NULL, NULL);
+    if (op)
+        pa_operation_unref(op);
 }
 
 int audio_pulse_pause_playback(audio_pulse *a, int paused)
 {
-    if (!a || !a->play.s)
+    if (!a || !a->play.wanted)
         return GV_EINVAL;
     pa_threaded_mainloop_lock(a->ml);
-    int err = GV_EIO;
-    if (!has_failed(a)) {
-        pa_operation *op = pa_stream_cork(a->play.s, paused != 0, NULL, NULL);
-        if (op) {
-            pa_operation_unref(op);
-            err = GV_OK;
-        }
-    }
+    a->paused = paused != 0;
+    if (a->play.s)
+        cork(a->play.s, a->paused);
     pa_threaded_mainloop_unlock(a->ml);
-    return err;
+    return GV_OK;
 }
 
 int audio_pulse_start(audio_pulse *a)
@@ -518,19 +591,14 @@ int audio_pulse_start(audio_pulse *a)
     if (!a)
         return GV_EINVAL;
     pa_threaded_mainloop_lock(a->ml);
-    int err = GV_OK;
-    if (has_failed(a)) {
-        err = GV_EIO;
-    } else if (a->started) {
-        err = GV_ESTATE;
-    } else {
+    int err = GV_ESTATE;
+    if (!a->started) {
         a->started = 1;
         if (a->cap.s)
-            err = uncork(a->cap.s);
-        if (!err && a->play.s)
-            err = uncork(a->play.s);
-        if (err)
-            fail(a, "cannot start the PulseAudio streams: %s", context_error(a));
+            cork(a->cap.s, 0);
+        if (a->play.s)
+            cork(a->play.s, 0);
+        err = GV_OK;
     }
     pa_threaded_mainloop_unlock(a->ml);
     return err;
@@ -541,11 +609,11 @@ int audio_pulse_info_get(audio_pulse *a, int capture, audio_pulse_info *out)
     if (!a || !out)
         return GV_EINVAL;
     direction *d = capture ? &a->cap : &a->play;
-    if (!d->s)
+    if (!d->wanted)
         return GV_ENOTFOUND;
     pa_threaded_mainloop_lock(a->ml);
-    /* Once the stream is gone this learns nothing; the last values stand. */
-    note_granted(d, capture);
+    if (d->s)
+        note_granted(d);
     out->rate = (int)d->ss.rate;
     out->channels = d->ss.channels;
     out->buffer_ms = d->buffer_ms;
@@ -557,22 +625,151 @@ int audio_pulse_info_get(audio_pulse *a, int capture, audio_pulse_info *out)
     return GV_OK;
 }
 
-int audio_pulse_failed(audio_pulse *a, char *why, size_t why_len)
+/* ---- Keeping the devices ------------------------------------------------- */
+
+#if defined(__GNUC__)
+__attribute__((format(printf, 4, 5)))
+#endif
+static void report(audio_pulse *a, const direction *d, int lost, const char *fmt, ...)
 {
-    if (!a || !has_failed(a))
-        return 0;
-    reason_set(why, why_len, "%s", a->why);
-    return 1;
+    va_list ap;
+    va_start(ap, fmt);
+    audio_events_push(&a->events, d->capture, lost, !lost && d->fallback, d->device, fmt, ap);
+    va_end(ap);
 }
 
-static void drop_stream(pa_stream *s)
+static void open_pending(audio_pulse *a, direction *d, int chosen, uint64_t now)
 {
-    if (!s)
+    d->pending_chosen = chosen;
+    d->pending_since_us = now;
+    if (connect_stream(a, d, chosen ? d->chosen : NULL, &d->pending) != GV_OK) {
+        d->pending = NULL;
+        d->retry_at_us = now + RETRY_US;
+    }
+}
+
+/* The pending stream is ready: it replaces the one in use, if any (the
+ * default that stood in for the chosen device). */
+static void adopt(audio_pulse *a, direction *d)
+{
+    pa_stream *old = d->s;
+    d->s = d->pending;
+    d->pending = NULL;
+    drop_stream(old);
+    d->moved = 0;
+    d->latency_ms = 0.0;
+    note_granted(d);
+    if (a->started && !(d == &a->play && a->paused))
+        cork(d->s, 0);
+    report(a, d, 0, "%s", "");
+}
+
+static void lost_stream(audio_pulse *a, direction *d, uint64_t now)
+{
+    const char *kind = d->capture ? "source" : "sink";
+    if (d->lost_error == PA_ERR_KILLED)
+        report(a, d, 1, "the PulseAudio %s went away (unplugged or unloaded)", kind);
+    else
+        report(a, d, 1, "the PulseAudio %s stream stopped: %s", d->capture ? "capture" : "playback",
+               pa_strerror(d->lost_error));
+    drop_stream(d->s);
+    d->s = NULL;
+    d->retry_at_us = now;
+}
+
+static void keep_direction(audio_pulse *a, direction *d, uint64_t now)
+{
+    if (d->s && !PA_STREAM_IS_GOOD(pa_stream_get_state(d->s)))
+        lost_stream(a, d, now);
+    if (d->s && d->moved) {
+        d->moved = 0;
+        note_granted(d);
+        report(a, d, 0, "%s", "");
+    }
+    if (d->pending) {
+        pa_stream_state_t st = pa_stream_get_state(d->pending);
+        if (st == PA_STREAM_READY) {
+            adopt(a, d);
+        } else if (!PA_STREAM_IS_GOOD(st) || now - d->pending_since_us > OPEN_TIMEOUT_US) {
+            int was_chosen = d->pending_chosen;
+            drop_stream(d->pending);
+            d->pending = NULL;
+            /* The chosen device is not there: with nothing in use, the
+             * default at once. */
+            if (was_chosen && !d->s)
+                open_pending(a, d, 0, now);
+            else
+                d->retry_at_us = now + RETRY_US;
+        }
         return;
-    /* Disconnecting ends the stream on our side at once: not a failure. */
-    pa_stream_set_state_callback(s, NULL, NULL);
-    pa_stream_disconnect(s);
-    pa_stream_unref(s);
+    }
+    if (now < d->retry_at_us || (d->s && !d->fallback))
+        return;
+    d->retry_at_us = now + RETRY_US;
+    open_pending(a, d, d->chosen[0] != 0, now);
+}
+
+/* With the lock held: notices what went wrong since the last look and
+ * starts what puts it right. */
+static void keep(audio_pulse *a, uint64_t now)
+{
+    direction *dirs[2] = {&a->play, &a->cap};
+    if (a->ctx && !PA_CONTEXT_IS_GOOD(pa_context_get_state(a->ctx))) {
+        for (int i = 0; i < 2; i++) {
+            direction *d = dirs[i];
+            if (d->s)
+                report(a, d, 1, "lost the PulseAudio server: %s", context_error(a));
+            drop_stream(d->s);
+            drop_stream(d->pending);
+            d->s = d->pending = NULL;
+            d->retry_at_us = now;
+        }
+        /* A server that was there may be back already (restarted);
+         * one that never answered is given a second. */
+        a->ctx_retry_at_us = a->ctx_was_ready ? now : now + RETRY_US;
+        drop_context(a);
+    }
+    if (!a->ctx) {
+        if (now < a->ctx_retry_at_us)
+            return;
+        a->ctx_since_us = now;
+        if (new_context(a) != GV_OK) {
+            drop_context(a);
+            a->ctx_retry_at_us = now + RETRY_US;
+        }
+        return;
+    }
+    if (pa_context_get_state(a->ctx) != PA_CONTEXT_READY) {
+        if (now - a->ctx_since_us > OPEN_TIMEOUT_US) {
+            drop_context(a);
+            a->ctx_retry_at_us = now + RETRY_US;
+        }
+        return;
+    }
+    a->ctx_was_ready = 1;
+    for (int i = 0; i < 2; i++)
+        if (dirs[i]->wanted)
+            keep_direction(a, dirs[i], now);
+}
+
+/* Without the lock: only the main thread changes what this reads. */
+static int amiss(const direction *d)
+{
+    return d->wanted && (!d->s || d->pending || d->fallback);
+}
+
+int audio_pulse_service(audio_pulse *a, audio_event *ev)
+{
+    if (!a || !ev)
+        return 0;
+    if (a->events.count == 0 &&
+        (atomic_exchange_explicit(&a->dirty, 0, memory_order_acq_rel) || !a->ctx || amiss(&a->play) ||
+         amiss(&a->cap))) {
+        pa_threaded_mainloop_lock(a->ml);
+        keep(a, pa_rtclock_now());
+        pa_threaded_mainloop_unlock(a->ml);
+    }
+    return audio_events_pop(&a->events, ev);
 }
 
 void audio_pulse_close(audio_pulse *a)
@@ -585,12 +782,10 @@ void audio_pulse_close(audio_pulse *a)
     if (a->ml)
         pa_threaded_mainloop_stop(a->ml);
     drop_stream(a->play.s);
+    drop_stream(a->play.pending);
     drop_stream(a->cap.s);
-    if (a->ctx) {
-        pa_context_set_state_callback(a->ctx, NULL, NULL);
-        pa_context_disconnect(a->ctx);
-        pa_context_unref(a->ctx);
-    }
+    drop_stream(a->cap.pending);
+    drop_context(a);
     if (a->ml)
         pa_threaded_mainloop_free(a->ml);
     free(a);
@@ -643,7 +838,7 @@ static int list_kind(audio_pulse *a, int sources)
                 context_error(a));
         return GV_EIO;
     }
-    int err = wait_until(a, operation_done, op);
+    int err = wait_until(a, operation_check, op);
     pa_operation_unref(op);
     if (err == GV_ETIMEOUT) {
         fprintf(a->list_out, "the PulseAudio server did not list its %s within %d s\n", kind,
@@ -651,8 +846,7 @@ static int list_kind(audio_pulse *a, int sources)
         return GV_EIO;
     }
     if (err == GV_EIO || a->list_failed) {
-        fprintf(a->list_out, "the PulseAudio server did not list its %s: %s\n", kind,
-                has_failed(a) ? a->why : context_error(a));
+        fprintf(a->list_out, "the PulseAudio server did not list its %s: %s\n", kind, context_error(a));
         return GV_EIO;
     }
     if (err)
@@ -688,5 +882,185 @@ int audio_pulse_list(FILE *out)
         pa_threaded_mainloop_unlock(a->ml);
     }
     audio_pulse_close(a);
+    return err;
+}
+
+/* ---- Watching ------------------------------------------------------------ */
+
+static seen_device *find_seen(watcher *w, int capture, uint32_t index)
+{
+    for (size_t i = 0; i < w->count; i++)
+        if (w->seen[i].capture == capture && w->seen[i].index == index)
+            return &w->seen[i];
+    return NULL;
+}
+
+/* A device the server has: reported unless already known (the listing
+ * and a subscription event may both bring it). */
+static void saw(audio_pulse *a, int capture, uint32_t index, const char *name)
+{
+    watcher *w = a->watch;
+    if (find_seen(w, capture, index))
+        return;
+    if (w->count == w->room) {
+        size_t room = w->room ? 2 * w->room : 16;
+        seen_device *grown = realloc(w->seen, room * sizeof *grown);
+        if (!grown)
+            return;
+        w->seen = grown;
+        w->room = room;
+    }
+    seen_device *s = &w->seen[w->count++];
+    s->capture = capture;
+    s->index = index;
+    snprintf(s->name, sizeof s->name, "%s", name);
+    w->fn(w->ctx, w->change, capture, name);
+}
+
+static void gone(watcher *w, seen_device *s)
+{
+    w->fn(w->ctx, -1, s->capture, s->name);
+    *s = w->seen[--w->count];
+}
+
+/* A device gone before its question was answered (eol < 0) is simply
+ * not reported; a server gone is seen by the waiting. */
+static void seen_sink_cb(pa_context *c, const pa_sink_info *i, int eol, void *userdata)
+{
+    (void)c;
+    audio_pulse *a = userdata;
+    if (eol)
+        pa_threaded_mainloop_signal(a->ml, 0);
+    else
+        saw(a, 0, i->index, i->name);
+}
+
+static void seen_source_cb(pa_context *c, const pa_source_info *i, int eol, void *userdata)
+{
+    (void)c;
+    audio_pulse *a = userdata;
+    if (eol)
+        pa_threaded_mainloop_signal(a->ml, 0);
+    else
+        saw(a, 1, i->index, i->name);
+}
+
+static void subscribe_cb(pa_context *c, pa_subscription_event_type_t t, uint32_t index, void *userdata)
+{
+    audio_pulse *a = userdata;
+    const pa_subscription_event_type_t facility = t & PA_SUBSCRIPTION_EVENT_FACILITY_MASK;
+    const pa_subscription_event_type_t type = t & PA_SUBSCRIPTION_EVENT_TYPE_MASK;
+    const int capture = facility == PA_SUBSCRIPTION_EVENT_SOURCE;
+    if (facility != PA_SUBSCRIPTION_EVENT_SINK && !capture)
+        return;
+    if (type == PA_SUBSCRIPTION_EVENT_REMOVE) {
+        seen_device *s = find_seen(a->watch, capture, index);
+        if (s)
+            gone(a->watch, s);
+        return;
+    }
+    if (type != PA_SUBSCRIPTION_EVENT_NEW)
+        return;
+    pa_operation *op = capture ? pa_context_get_source_info_by_index(c, index, seen_source_cb, a)
+                               : pa_context_get_sink_info_by_index(c, index, seen_sink_cb, a);
+    if (op)
+        pa_operation_unref(op);
+}
+
+/* With the lock held: subscribes, then lists what is there (so nothing
+ * added in between is missed). */
+static int watch_server(audio_pulse *a)
+{
+    pa_context_set_subscribe_callback(a->ctx, subscribe_cb, a);
+    pa_operation *ops[3] = {
+        pa_context_subscribe(a->ctx, PA_SUBSCRIPTION_MASK_SINK | PA_SUBSCRIPTION_MASK_SOURCE, NULL, NULL),
+        pa_context_get_sink_info_list(a->ctx, seen_sink_cb, a),
+        pa_context_get_source_info_list(a->ctx, seen_source_cb, a),
+    };
+    int err = GV_OK;
+    for (int i = 0; i < 3; i++) {
+        if (!ops[i]) {
+            err = GV_EIO;
+            continue;
+        }
+        if (!err)
+            err = wait_until(a, operation_check, ops[i]);
+        pa_operation_unref(ops[i]);
+    }
+    return err;
+}
+
+static void nap_ms(int ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+        ;
+}
+
+/* Until *stop, or the server goes away (then 1). */
+static int watch_until_lost(audio_pulse *a, const volatile sig_atomic_t *stop)
+{
+    while (!*stop) {
+        nap_ms(WATCH_TICK_MS);
+        pa_threaded_mainloop_lock(a->ml);
+        int alive = context_check(a, NULL) > 0;
+        pa_threaded_mainloop_unlock(a->ml);
+        if (!alive)
+            return 1;
+    }
+    return 0;
+}
+
+int audio_pulse_watch(int watch, audio_pulse_device_fn fn, void *ctx, const volatile sig_atomic_t *stop, char *why,
+                      size_t why_len)
+{
+    reason_set(why, why_len, "%s", "");
+    if (!fn || !stop)
+        return GV_EINVAL;
+    watcher w = {.fn = fn, .ctx = ctx};
+    int err = GV_OK;
+    for (int first = 1; !*stop; first = 0) {
+        audio_pulse *a = calloc(1, sizeof(*a));
+        if (!a) {
+            err = GV_ENOMEM;
+            break;
+        }
+        a->watch = &w;
+        char later[256];
+        err = connect_server(a, first ? why : later, first ? why_len : sizeof later);
+        if (!err) {
+            pa_threaded_mainloop_lock(a->ml);
+            err = watch_server(a);
+            if (err == GV_ETIMEOUT && first)
+                reason_set(why, why_len, "the PulseAudio server did not list its devices within %d s", ANSWER_TIMEOUT_S);
+            else if (err && first)
+                reason_set(why, why_len, "the PulseAudio server did not list its devices: %s", context_error(a));
+            if (err == GV_ETIMEOUT)
+                err = GV_EIO;
+            pa_threaded_mainloop_unlock(a->ml);
+        }
+        w.change = 1;
+        if (!watch || (err && first)) {
+            if (!err && w.count == 0) {
+                reason_set(why, why_len, "the PulseAudio server has no sink and no source");
+                err = GV_ENOTFOUND;
+            }
+            audio_pulse_close(a);
+            break;
+        }
+        /* A later server that cannot be reached is tried again. */
+        int lost = err || watch_until_lost(a, stop);
+        /* The mainloop thread is stopped by this, so the removals below
+         * are reported from this thread alone. */
+        audio_pulse_close(a);
+        err = GV_OK;
+        if (!lost)
+            break;
+        while (w.count > 0)
+            gone(&w, &w.seen[w.count - 1]);
+        for (unsigned t = 0; t < RETRY_US / 1000u / WATCH_TICK_MS && !*stop; t++)
+            nap_ms(WATCH_TICK_MS);
+    }
+    free(w.seen);
     return err;
 }

@@ -11,9 +11,12 @@
 #ifndef GVOIP_AUDIO_PULSE_H
 #define GVOIP_AUDIO_PULSE_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+#include "audio_event.h"
 
 typedef struct audio_pulse audio_pulse;
 
@@ -62,29 +65,35 @@ typedef struct audio_pulse_info {
 int audio_pulse_open(const audio_pulse_config *cfg, audio_pulse **out, char *why, size_t why_len);
 
 /* Uncorks the open streams: the callbacks run from now on (playback
- * starts with one buffer of silence queued while corked). Returns 0,
- * GV_ESTATE if already started, GV_EIO once the connection failed,
- * GV_EINVAL for NULL. */
+ * starts with one buffer of silence queued while corked); streams opened
+ * later by audio_pulse_service start uncorked. Returns 0, GV_ESTATE if
+ * already started, GV_EINVAL for NULL. */
 int audio_pulse_start(audio_pulse *a);
 
-/* Pauses (corks) or resumes the started playback stream: a paused stream
- * asks for nothing, so the mainloop thread sleeps. What it held plays
- * when it resumes. Returns 0, GV_EIO once the connection failed, GV_EINVAL
- * without playback. */
+/* Pauses (corks) or resumes the started playback: a paused stream asks
+ * for nothing, so the mainloop thread sleeps. What it held plays when it
+ * resumes; a stream opened while paused starts corked. Returns 0, or
+ * GV_EINVAL without playback. */
 int audio_pulse_pause_playback(audio_pulse *a, int paused);
 
-/* The format, granted buffer, current latency, xrun counts and device of
- * one direction (capture nonzero: the capture stream). Returns 0,
- * GV_ENOTFOUND if that direction is not open, GV_EINVAL for NULL. Takes
- * the mainloop's lock, so it waits for a callback in progress. */
+/* The format, granted buffer, current latency, xrun counts (over every
+ * stream of that direction) and device of one direction (capture nonzero:
+ * the capture stream); the last known while it has no stream. Returns 0,
+ * GV_ENOTFOUND if that direction was not opened, GV_EINVAL for NULL.
+ * Takes the mainloop's lock, so it waits for a callback in progress. */
 int audio_pulse_info_get(audio_pulse *a, int capture, audio_pulse_info *out);
 
-/* Nonzero once the server connection or a stream failed (device removed
- * with no other to move to, server gone), with the reason in why (may be
- * NULL); the handle then only awaits audio_pulse_close(). A server that
- * hangs without closing the connection is not noticed. Takes no lock:
- * never blocks. */
-int audio_pulse_failed(audio_pulse *a, char *why, size_t why_len);
+
+/* Keeps the directions playing: a stream that dies (its device removed:
+ * a device asked for is never moved by the server) is opened again at
+ * once on the device asked for, else on the server's default; a lost
+ * server is connected to again; and until the device asked for is back
+ * it is tried every second and returned to. Each try is asynchronous:
+ * this never waits for the server (a stopped one included), and takes the
+ * mainloop's lock only while something is amiss or being tried. Call it
+ * often (the main loop); returns 1 with *ev filled, once per event, or 0
+ * when there is nothing to report. */
+int audio_pulse_service(audio_pulse *a, audio_event *ev);
 
 /* Stops the mainloop thread (no callback runs after this), then
  * disconnects and frees. Never waits for the server. NULL is a no-op. */
@@ -96,5 +105,20 @@ void audio_pulse_close(audio_pulse *a);
  * there is no sink and no source, GV_EIO without a server, GV_EINVAL for
  * NULL, GV_ENOMEM. */
 int audio_pulse_list(FILE *out);
+
+/* A sink (capture 0) or source (capture 1) present at the start (change
+ * 0), added (1) or removed (-1). */
+typedef void (*audio_pulse_device_fn)(void *ctx, int change, int capture, const char *name);
+
+/* `gvoip devices --watch` (watch nonzero) and `--json`: reports the sinks
+ * and sources present, then, with watch, each one added or removed (from
+ * the server's subscription) until *stop is set. A server that goes away
+ * takes its devices with it (each reported removed); it is connected to
+ * again every second, and what it then has is reported added. fn runs on
+ * the mainloop thread or the caller's, one call at a time. Returns 0,
+ * GV_ENOTFOUND when (without watch) the server has no device, GV_EIO when
+ * it cannot be reached at the start (why says so), GV_EINVAL, GV_ENOMEM. */
+int audio_pulse_watch(int watch, audio_pulse_device_fn fn, void *ctx, const volatile sig_atomic_t *stop, char *why,
+                      size_t why_len);
 
 #endif

@@ -250,6 +250,34 @@ static void follow_device_latency(player *p)
                                     play.latency_ms >= 0 ? play.latency_ms : play.buffer_ms);
 }
 
+/* A device that went away or stalled costs that side's audio, never the
+ * session: audio_io opens another (or the same one again) and says so. It
+ * asks every device for the format in use, so the playout stays prepared
+ * for what the callback pulls. A new device has latencies of its own: the
+ * canceller is told them from the first look at it, not from an average
+ * that still holds the old device's. */
+static void follow_devices(player *p)
+{
+    audio_event ev;
+    while (audio_io_service(p->io, &ev)) {
+        if (p->screen) {
+            char text[600];
+            output_device_sentence(&ev, text, sizeof text);
+            tui_note(p->screen, text);
+        } else {
+            output_device_event(&ev, p->opt->json);
+        }
+        if (ev.lost)
+            continue;
+        if (ev.capture)
+            p->capture_latency_avg = -1;
+        else
+            p->playback_latency_avg = -1;
+        /* The stream's first measurement comes with its start. */
+        p->latency_checked_ms = monotonic_ms();
+    }
+}
+
 /* Sleeps until the network, the capture device, a key or a timer needs
  * the main loop: no fixed tick. */
 static void wait_for_work(player *p, int timeout_ms)
@@ -503,12 +531,7 @@ static int run_player(const gvoip_options *opt, const char *password, size_t pas
             output_error(opt->json, "audio: %s", gv_strerror(rc));
             code = EXIT_RUNTIME;
         }
-        char why[256];
-        int capture = 0;
-        if (code == EXIT_OK && audio_io_failed(p->io, &capture, why, sizeof why)) {
-            output_device_error(opt->json, capture ? "capture" : "playback", why);
-            code = EXIT_RUNTIME;
-        }
+        follow_devices(p);
         if (code == EXIT_OK && !quit_requested)
             wait_for_work(p, IDLE_MS);
     }
@@ -543,6 +566,33 @@ out:
     return code;
 }
 
+static void show_device(void *ctx, int change, int capture, const char *name)
+{
+    const gvoip_options *opt = ctx;
+    output_device_listed(opt->json, change, capture ? "capture" : "playback", name);
+}
+
+/* `gvoip devices`: the listing, or with --watch or --json one line per
+ * device, and with --watch one per device added or removed until a
+ * signal. */
+static int list_devices(const gvoip_options *opt)
+{
+    int hidden = hide_stderr(opt->verbose);
+    int rc;
+    char why[512] = "";
+    if (opt->watch || opt->json) {
+        install_signals();
+        rc = audio_io_watch_devices(opt->audio_backend, opt->watch, show_device, (void *)opt, &quit_requested, why,
+                                    sizeof why);
+    } else {
+        rc = audio_io_list_devices(stdout, opt->audio_backend);
+    }
+    restore_stderr(hidden);
+    if (rc < 0 && (opt->watch || opt->json))
+        output_error(opt->json, "%s", why[0] ? why : gv_strerror(rc));
+    return rc < 0 ? EXIT_RUNTIME : EXIT_OK;
+}
+
 int main(int argc, char **argv)
 {
     gvoip_options opt;
@@ -551,12 +601,8 @@ int main(int argc, char **argv)
         return EXIT_OK;
     if (code != 0)
         return code;
-    if (opt.mode == MODE_DEVICES) {
-        int hidden = hide_stderr(opt.verbose);
-        code = audio_io_list_devices(stdout, opt.audio_backend) < 0 ? EXIT_RUNTIME : EXIT_OK;
-        restore_stderr(hidden);
-        return code;
-    }
+    if (opt.mode == MODE_DEVICES)
+        return list_devices(&opt);
     if (gv_init() != 0) {
         output_error(0, "cannot initialise libsodium or ENet");
         return EXIT_RUNTIME;

@@ -127,9 +127,13 @@ static const option_def options[] = {
     {.name = "--max-players", .metavar = "N", .kind = ARG_INT, .group = GROUP_LOBBY,
      .commands = CMD_SERVER | CMD_HOST, .at = AT(server.max_players), .min = 1, .max = GV_MAX_PLAYERS_LIMIT,
      .help = "players the lobby holds"},
+    {.name = "--max-talkers", .metavar = "N", .kind = ARG_INT, .group = GROUP_LOBBY,
+     .commands = CMD_SERVER | CMD_HOST, .at = AT(server.max_talkers), .min = 0, .max = GV_MAX_TALKERS_LIMIT,
+     .help = "a listener hears at most N talkers at once, the first and the loudest, none cut mid-word (default "
+             "6; 0 no limit)"},
     {.name = "--name", .metavar = "NAME", .kind = ARG_STRING, .group = GROUP_LOBBY, .commands = CMD_PLAYER,
      .at = AT(client.name), .help = "your name, 1..32 bytes of UTF-8"},
-    {.name = "--json", .kind = ARG_FLAG, .group = GROUP_LOBBY, .commands = CMD_LOBBY, .at = AT(json), .value = 1,
+    {.name = "--json", .kind = ARG_FLAG, .group = GROUP_LOBBY, .commands = CMD_ANY, .at = AT(json), .value = 1,
      .help = "every event as one JSON line on stdout"},
     {.name = "--duration", .metavar = "SECONDS", .kind = ARG_CUSTOM, .group = GROUP_LOBBY, .commands = CMD_LOBBY,
      .nargs = 1, .parse = parse_duration, .takes = "a positive number of seconds",
@@ -231,6 +235,8 @@ static const option_def options[] = {
      .value = 1, .help = "start muted"},
     {.name = "--no-tui", .kind = ARG_FLAG, .group = GROUP_CONTROLS, .commands = CMD_PLAYER, .at = AT(no_tui),
      .value = 1, .help = "line output even in a terminal (--json implies it)"},
+    {.name = "--watch", .kind = ARG_FLAG, .group = GROUP_CONTROLS, .commands = CMD_DEVICES, .at = AT(watch), .value = 1,
+     .help = "after the list, one line per device added or removed, until interrupted"},
     {.name = "--verbose", .kind = ARG_FLAG, .group = GROUP_CONTROLS, .commands = CMD_PLAYER | CMD_DEVICES,
      .at = AT(verbose), .value = 1,
      .help = "let the audio libraries print their own messages (ALSA's about a missing sound card)"},
@@ -722,7 +728,7 @@ static void print_help(FILE *out, enum gvoip_mode mode)
         [MODE_SERVER] = "gvoip server [--port N] [--max-players N] [options]",
         [MODE_HOST] = "gvoip host [--port N] [--max-players N] [--name NAME] [options]",
         [MODE_JOIN] = "gvoip join ADDRESS[:PORT] [--name NAME] [options]",
-        [MODE_DEVICES] = "gvoip devices [--audio-backend auto|sdl|pulse]",
+        [MODE_DEVICES] = "gvoip devices [--watch] [--json] [--audio-backend auto|sdl|pulse]",
     };
     gvoip_options seeded;
     seed(&seeded);

@@ -55,6 +55,7 @@ typedef struct gvoip_options {
     int mute;
     int no_tui;
     int verbose; /* the audio libraries' own messages on stderr */
+    int watch;   /* devices: report devices added and removed until a signal */
 } gvoip_options;
 
 /* Parses argv; on a usage error prints why to stderr and returns

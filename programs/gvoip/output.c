@@ -194,15 +194,53 @@ void output_error(int json, const char *fmt, ...)
     fprintf(stderr, "gvoip: %s\n", text);
 }
 
-void output_device_error(int json, const char *device, const char *reason)
+static const char *direction(const audio_event *ev)
+{
+    return ev->capture ? "capture" : "playback";
+}
+
+void output_device_sentence(const audio_event *ev, char *text, size_t len)
+{
+    if (ev->lost)
+        snprintf(text, len, "lost the %s device \"%s\": %s", direction(ev), ev->name, ev->reason);
+    else if (ev->fallback)
+        snprintf(text, len, "%s on \"%s\", the default, until the device chosen is back", direction(ev), ev->name);
+    else
+        snprintf(text, len, "%s on \"%s\"", direction(ev), ev->name);
+}
+
+void output_device_event(const audio_event *ev, int json)
 {
     if (json) {
-        fputs("{\"event\":\"device_error\",\"device\":", stdout);
-        output_json_string(stdout, device);
-        fputs(",\"reason\":", stdout);
-        output_json_string(stdout, reason);
-        fputs("}\n", stdout);
-        fflush(stdout);
+        printf("{\"event\":\"%s\",\"device\":\"%s\",\"name\":", ev->lost ? "device_lost" : "device_changed",
+               direction(ev));
+        output_json_string(stdout, ev->name);
+        if (ev->lost) {
+            fputs(",\"reason\":", stdout);
+            output_json_string(stdout, ev->reason);
+            fputs("}\n", stdout);
+        } else {
+            printf(",\"fallback\":%s}\n", ev->fallback ? "true" : "false");
+        }
+    } else {
+        char text[600];
+        output_device_sentence(ev, text, sizeof text);
+        printf("%s\n", text);
     }
-    fprintf(stderr, "gvoip: the %s device failed: %s\n", device, reason);
+    fflush(stdout);
+}
+
+void output_device_listed(int json, int change, const char *device, const char *name)
+{
+    if (json) {
+        printf("{\"event\":\"%s\",\"device\":\"%s\",\"name\":",
+               change > 0 ? "device_added" : change < 0 ? "device_removed" : "device", device);
+        output_json_string(stdout, name);
+        fputs("}\n", stdout);
+    } else {
+        printf("%c %s ", change > 0 ? '+' : change < 0 ? '-' : ' ', device);
+        output_json_string(stdout, name);
+        fputc('\n', stdout);
+    }
+    fflush(stdout);
 }

@@ -2,8 +2,10 @@
 #ifndef GVOIP_OUTPUT_H
 #define GVOIP_OUTPUT_H
 
+#include <stddef.h>
 #include <stdio.h>
 
+#include "audio_io.h"
 #include "gvoip/gvoip.h"
 
 /* Writes s as a JSON string literal (with quotes). */
@@ -12,9 +14,16 @@ void output_json_string(FILE *out, const char *s);
 /* Prints one event on stdout (JSON line or human sentence) and flushes. */
 void output_event(const gv_event *ev, int json);
 
-/* A device failed while running: {"event":"device_error",...} or a
- * sentence on stderr. device is "capture" or "playback". */
-void output_device_error(int json, const char *device, const char *reason);
+/* An audio device went away or came (back): {"event":"device_lost",...}
+ * or {"event":"device_changed",...}, or a sentence, on stdout. */
+void output_device_event(const audio_event *ev, int json);
+
+/* The sentence output_device_event prints, into text (for the screen). */
+void output_device_sentence(const audio_event *ev, char *text, size_t len);
+
+/* `gvoip devices --watch` and `--json`: a device present (change 0),
+ * added (1) or removed (-1); device is "capture" or "playback". Flushes. */
+void output_device_listed(int json, int change, const char *device, const char *name);
 
 /* --json: the loss-adaptive encoder changed its settings (README,
  * "encoder"), t_ms after the start. */

@@ -15,13 +15,14 @@ static void server_fields(FILE *f, const gv_server *s)
             "\"relayed_packets\":%llu,\"datagrams_in\":%llu,\"datagrams_out\":%llu,\"bytes_in\":%llu,"
             "\"bytes_out\":%llu,\"malformed\":%llu,\"auth_failed\":%llu,\"replayed\":%llu,\"over_budget\":%llu,"
             "\"handshakes\":%llu,\"refused\":%llu,\"culled_packets\":%llu,\"positions_relayed\":%llu,\"rebinds\":%llu,"
-            "\"resumed\":%llu,\"players\":%d,\"away\":%d",
+            "\"resumed\":%llu,\"talkers_limited\":%llu,\"players\":%d,\"away\":%d",
             (unsigned long long)st.relayed_packets, (unsigned long long)st.datagrams_in,
             (unsigned long long)st.datagrams_out, (unsigned long long)st.bytes_in, (unsigned long long)st.bytes_out,
             (unsigned long long)st.malformed, (unsigned long long)st.auth_failed, (unsigned long long)st.replayed,
             (unsigned long long)st.over_budget, (unsigned long long)st.handshakes, (unsigned long long)st.refused,
             (unsigned long long)st.culled_packets, (unsigned long long)st.positions_relayed,
-            (unsigned long long)st.rebinds, (unsigned long long)st.resumed, st.players, st.away);
+            (unsigned long long)st.rebinds, (unsigned long long)st.resumed, (unsigned long long)st.talkers_limited,
+            st.players, st.away);
 }
 
 static int finish(FILE *f, const char *path)
@@ -109,11 +110,12 @@ int stats_write_client(const char *path, const gvoip_options *opt, const gv_clie
     fprintf(f,
             ",\"sent\":{\"voice_packets\":%llu,\"voice_payload_bytes\":%llu,\"datagrams\":%llu,"
             "\"wire_bytes\":%llu,\"max_datagram_bytes\":%llu,\"seconds\":%.3f,\"expected_loss_pct\":%d,"
-            "\"redundancy\":%s,\"bitrate\":%d,\"redundant_packets\":%llu}",
+            "\"redundancy\":%s,\"bitrate\":%d,\"redundant_packets\":%llu,\"dtx_frames\":%llu}",
             (unsigned long long)st.voice_packets, (unsigned long long)st.voice_payload_bytes,
             (unsigned long long)st.datagrams, (unsigned long long)st.wire_bytes,
             (unsigned long long)st.max_datagram_bytes, st.seconds, st.expected_loss_pct,
-            st.redundancy ? "true" : "false", st.bitrate, (unsigned long long)st.redundant_packets);
+            st.redundancy ? "true" : "false", st.bitrate, (unsigned long long)st.redundant_packets,
+            (unsigned long long)st.dtx_frames);
     fprintf(f, ",\"malformed\":%llu,\"auth_failed\":%llu,\"replayed\":%llu,\"join_retries\":%llu,\"cipher\":\"%s\","
             "\"playout_dropped\":%llu,\"rtt_ms\":%u,\"devices\":{",
             (unsigned long long)st.malformed, (unsigned long long)st.auth_failed, (unsigned long long)st.replayed,

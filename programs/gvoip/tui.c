@@ -426,9 +426,13 @@ static void draw_player(int y, int width, const tui *t, int i, gv_client *c, con
         float dz = sp->mode == GV_SPATIAL_MODE_3D ? p.z - t->pose.z : 0.0f;
         snprintf(where, sizeof where, " at %.0f", sqrt((double)(dx * dx + dy * dy + dz * dz)));
     }
-    line_w(y, width, i == t->selected ? A_BOLD : 0, "%c%3u %-16.16s %-8s vol %3.0f%%%s%s%s", i == t->selected ? '>' : ' ',
-            (unsigned)r->id, r->name, r->away ? "away" : r->speaking ? "speaking" : "", (double)(r->volume * 100.0f),
-            r->muted ? " MUTED" : "", where, figures);
+    /* Their level as they sent it, 6 dB a step from -48 dBov. */
+    char meter[9] = "        ";
+    for (int k = 0; st && k < 8 && st->level_db > -48.0f + 6.0f * (float)k; k++)
+        meter[k] = '|';
+    line_w(y, width, i == t->selected ? A_BOLD : 0, "%c%3u %-16.16s %-8s [%s] vol %3.0f%%%s%s%s",
+           i == t->selected ? '>' : ' ', (unsigned)r->id, r->name, r->away ? "away" : r->speaking ? "speaking" : "",
+           meter, (double)(r->volume * 100.0f), r->muted ? " MUTED" : "", where, figures);
 }
 
 static void draw(tui *t, gv_client *c, const gv_spatial_config *sp)

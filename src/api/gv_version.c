@@ -5,6 +5,7 @@
 #include "gvoip/gvoip.h"
 #include "packet/gv_msg.h"
 #include "session/gv_keyfile.h"
+#include "session/gv_talkers.h"
 
 #define GV_STR(x) #x
 #define GV_XSTR(x) GV_STR(x)
@@ -15,6 +16,7 @@ _Static_assert(offsetof(gv_event, size) == 0 && offsetof(gv_server_config, size)
                    offsetof(gv_client_stats, size) == 0 && offsetof(gv_peer_stats, size) == 0,
                "size comes first in every struct that carries it");
 _Static_assert(GV_MAX_PLAYERS_LIMIT == GV_MAX_PLAYERS, "the public limit is the lobby's");
+_Static_assert(GV_MAX_TALKERS_LIMIT == GV_TALKERS_MAX, "the public talker limit is the relay's");
 _Static_assert(GV_HOST_TOKEN_BYTES == GV_HOST_TOKEN_LEN, "the public token size is the wire's");
 _Static_assert(GV_RESUME_SECRET_LEN == 32, "docs/protocol.md: HELLO and WELCOME carry 32-byte secrets");
 _Static_assert(GV_NAME_BYTES == GV_NAME_MAX + 1, "a public name holds every name the server accepts");

@@ -50,6 +50,8 @@ typedef struct peer {
     int muted; /* locally: packets are dropped before the jitter buffer */
     int speaking;
     uint64_t last_voice_us; /* the last packet that carried voice activity */
+    uint8_t level;          /* the last packet's level, -dBov (RFC 6464) */
+    uint64_t level_us;      /* when it arrived */
     int has_pose;
     uint16_t pose_seq;
     gv_player_pose pose;
@@ -118,7 +120,7 @@ struct gv_voice {
     uint8_t prev_packet[GV_VOICE_REDUNDANT_MAX];
     size_t prev_len;         /* 0: no previous packet in this talk spurt to repeat */
     /* stats */
-    uint64_t voice_packets, voice_payload_bytes, redundant_packets;
+    uint64_t voice_packets, voice_payload_bytes, redundant_packets, dtx_frames;
 };
 
 int gv_voice_create(const gv_client_config *cfg, gv_event_queue *events, gv_voice **out)
@@ -149,6 +151,10 @@ int gv_voice_create(const gv_client_config *cfg, gv_event_queue *events, gv_voic
     ec.bitrate = cfg->bitrate;
     ec.frame_ms = cfg->frame_ms;
     ec.fec = cfg->fec;
+    /* Silence goes as Opus DTX in every mode: a comfort-noise frame every
+     * 400 ms instead of 50 packets a second (continuous mode, or a
+     * push-to-talk key held in silence). */
+    ec.dtx = 1;
     v->bitrate = cfg->bitrate < GV_CODEC_MIN_BITRATE   ? GV_CODEC_MIN_BITRATE
                  : cfg->bitrate > GV_CODEC_MAX_BITRATE ? GV_CODEC_MAX_BITRATE
                                                        : cfg->bitrate;
@@ -330,6 +336,8 @@ void gv_voice_receive(gv_voice *v, const gv_msg *relay, const gv_link *link)
     if (!p && !(p = add_peer(v, relay->u.voice.sender)))
         return;
     p->packets++;
+    p->level = relay->u.voice.level;
+    p->level_us = v->clock.now_us(v->clock.ctx);
     /* A packet flagged quiet is sent, but nobody speaks in it. */
     if (!(relay->u.voice.flags & GV_VOICE_QUIET)) {
         p->last_voice_us = v->clock.now_us(v->clock.ctx);
@@ -507,6 +515,16 @@ static int send_frame(gv_voice *v, gv_link *link, const float *frame, uint32_t t
     int n = v->raw ? raw_frame(v, frame) : gv_encoder_encode(v->encoder, frame, opus, sizeof opus);
     if (n < 0)
         return n;
+    if (!v->raw && n <= GV_CODEC_DTX_BYTES) {
+        /* Nothing worth sending: the receivers' decoders carry the comfort
+         * noise on. The timestamp moves on past it; the next packet sent
+         * opens a talk spurt, as after any silence, and has no previous
+         * packet to repeat. */
+        v->spurt_started = 0;
+        v->prev_len = 0;
+        v->dtx_frames++;
+        return 0;
+    }
     gv_msg m = {.type = GV_MSG_VOICE};
     m.u.voice.seq = v->seq++;
     m.u.voice.ts = ts;
@@ -827,6 +845,7 @@ void gv_voice_get_stats(const gv_voice *v, gv_client_stats *out)
     out->redundancy = v->redundancy;
     out->bitrate = v->raw ? 0 : v->bitrate_now;
     out->redundant_packets = v->redundant_packets;
+    out->dtx_frames = v->dtx_frames;
     out->playout_dropped = gv_playout_dropped(v->playout);
     out->echo_delay_ms = -1.0;
     if (v->clean) {
@@ -849,6 +868,10 @@ static void peer_stats(const gv_voice *v, const peer *p, gv_peer_stats *out)
     out->id = p->id;
     out->volume = p->volume;
     out->muted = p->muted;
+    /* A level older than a talk spurt's gap is no level: silence. */
+    out->level_db = p->level_us && v->clock.now_us(v->clock.ctx) - p->level_us < SPEAKING_OFF_US
+                        ? -(float)p->level
+                        : -127.0f;
     out->voice_packets = p->packets;
     /* What the buffer dropped to keep its delay under the cap arrived and
      * never played: late, and so lost too for a listener. */

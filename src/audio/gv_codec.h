@@ -66,6 +66,12 @@ int gv_encoder_encode(gv_encoder *enc, const float *pcm, uint8_t *out, size_t ca
  * at a time per encoder. */
 int gv_encoder_set_bitrate(gv_encoder *enc, int bps);
 
+/* With dtx on, gv_encoder_encode returns at most this many bytes for a
+ * frame of silence that need not be sent (Opus's discontinuous
+ * transmission); every 400 ms of silence it returns a real comfort-noise
+ * frame. */
+#define GV_CODEC_DTX_BYTES 2
+
 /* Forgets what the encoder learned from the audio so far (its settings
  * stay), so that the next packet needs no earlier one: for a stream that
  * starts afresh at its receivers. 0, GV_EINVAL or GV_ECODEC. */

@@ -69,6 +69,7 @@ typedef struct slot {
     uint64_t arrival_us;
     int samples;
     int marker;
+    int copy; /* brought by the next packet's redundancy, not by itself */
     int state;
     size_t len;
     uint8_t payload[GV_JBUF_MAX_PAYLOAD];
@@ -759,8 +760,22 @@ static void start_stream(gv_jbuf *jb, uint16_t seq, uint32_t ts)
     int i;
 
     pend_tail(jb);
-    for (i = 0; i < jb->cap; i++)
-        jb->slots[i].state = SLOT_EMPTY;
+    /* What is held now will never play: lost (those inside the gap below
+     * with it), and late when it arrived itself (a copy some later packet
+     * carried does not make its own packet an arrival). */
+    int gap = jb->state != ST_IDLE ? (int16_t)(seq - (uint16_t)jb->next_seq) : 0;
+    if (gap < 0 || gap > RESUME_GAP_MAX)
+        gap = 0;
+    for (i = 0; i < jb->cap; i++) {
+        slot *h = &jb->slots[i];
+        if (h->state == SLOT_STORED && jb->state != ST_IDLE) {
+            jb->st.late += !h->copy;
+            int16_t at = (int16_t)((uint16_t)h->seq - (uint16_t)jb->next_seq);
+            if (at < 0 || at >= gap)
+                jb->st.lost++;
+        }
+        h->state = SLOT_EMPTY;
+    }
     jb->buffered = 0;
     jb->held = 0;
     jb->win_head = 0;
@@ -777,9 +792,7 @@ static void start_stream(gv_jbuf *jb, uint16_t seq, uint32_t ts)
          * sent in between never plays, and counts as lost. (A sender that
          * restarted numbers afresh lands anywhere; a jump that large is
          * not counted.) */
-        int gap = (int16_t)(seq - (uint16_t)jb->next_seq);
-        if (gap > 0 && gap <= RESUME_GAP_MAX)
-            jb->st.lost += (uint64_t)gap;
+        jb->st.lost += (uint64_t)gap;
         jb->st.resyncs++;
     }
     jb->state = ST_WAIT;
@@ -896,6 +909,7 @@ int gv_jbuf_put(gv_jbuf *jb, uint16_t seq, uint32_t ts, int samples, int flags,
     s->arrival_us = now_us;
     s->samples = samples;
     s->marker = marker != 0;
+    s->copy = redundant;
     s->state = SLOT_STORED;
     s->len = len;
     if (len > 0)

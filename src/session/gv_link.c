@@ -863,7 +863,8 @@ int gv_link_create(const gv_client_config *cfg, int protocol_version, gv_event_q
     }
     gv_join_start(&l->cur->join, l->server_host, l->server_port, l->protocol_version, cfg->random, l->timeout_us,
                   now_us(l));
-    rc = gv_transport_connect(l->server_host, l->server_port, (uint32_t)l->protocol_version, &l->transport);
+    rc = gv_transport_connect(cfg->bind_address, l->server_host, l->server_port, (uint32_t)l->protocol_version,
+                              &l->transport);
     if (rc < 0)
         goto out;
     l->cur->peer = 0;

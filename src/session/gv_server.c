@@ -15,6 +15,7 @@
 #include "session/gv_admission.h"
 #include "session/gv_budget.h"
 #include "session/gv_coalesce.h"
+#include "session/gv_talkers.h"
 #include "session/gv_datagram.h"
 #include "session/gv_events.h"
 #include "session/gv_keyfile.h"
@@ -88,6 +89,7 @@ struct gv_server {
     /* Voice waiting to be relayed. A sender in here is a player: the queue
      * is emptied before any player leaves or joins. */
     gv_coalesce relay;
+    gv_talkers *talkers; /* NULL: every talker goes to every listener */
     gv_session_buffers buf;
 };
 
@@ -104,6 +106,7 @@ void gv_server_config_default(gv_server_config *cfg)
     gv_spatial_config_default(&cfg->spatial, GV_SPATIAL_MODE_OFF);
     cfg->clock = gv_sys_clock();
     cfg->peer_timeout_ms = GV_TRANSPORT_TIMEOUT_DEFAULT_MS;
+    cfg->max_talkers = GV_DEFAULT_MAX_TALKERS;
     cfg->resume_grace_ms = DEFAULT_RESUME_GRACE_MS;
 }
 
@@ -277,6 +280,8 @@ static uint64_t voice_next(const void *owner)
 static void start_player(gv_server *s, slot *sl, uint8_t flags)
 {
     const gv_lobby_member *me = sl->member;
+    if (s->talkers) /* a new stream, heard and heard from afresh */
+        gv_talkers_reset(s->talkers, me->slot);
     sl->state = SLOT_PLAYER;
     gv_seal_window_start(&sl->up, 0);
     gv_budget_start(&sl->budget, now_us(s));
@@ -559,13 +564,30 @@ static size_t record_size(const gv_coalesce_item *item, int more)
 static void relay_items(gv_server *s, const gv_coalesce_item *items, int count)
 {
     uint8_t *out = s->buf.sealed;
+    uint64_t now = now_us(s);
     for (int i = 0; i < player_count(s); i++) {
         slot *to = player_at(s, i);
         const gv_coalesce_item *pick[GV_COALESCE_HELD];
+        uint8_t flags[GV_COALESCE_HELD];
         int n = 0;
-        for (int k = 0; k < count; k++)
-            if (relays_to(s, s->by_peer[items[k].from], to, items[k].echo))
-                pick[n++] = &items[k];
+        for (int k = 0; k < count; k++) {
+            const slot *from = s->by_peer[items[k].from];
+            if (!relays_to(s, from, to, items[k].echo))
+                continue;
+            flags[n] = items[k].flags;
+            if (s->talkers && from != to) {
+                int voiced = !(items[k].flags & GV_VOICE_QUIET);
+                enum gv_talkers_verdict v = gv_talkers_admit(s->talkers, to->member->slot, from->member->slot,
+                                                             voiced, now);
+                if (v == GV_TALKERS_DROP) {
+                    s->stats.talkers_limited++;
+                    continue;
+                }
+                if (v == GV_TALKERS_START) /* the gap before it is not loss */
+                    flags[n] |= GV_VOICE_MARKER;
+            }
+            pick[n++] = &items[k];
+        }
         size_t used = 0;
         for (int k = 0; k < n; k++) {
             const gv_coalesce_item *it = pick[k];
@@ -575,7 +597,7 @@ static void relay_items(gv_server *s, const gv_coalesce_item *items, int count)
             gv_datagram_speaker who = {.slot = speaker->slot, .epoch = speaker->epoch, .counter = it->counter};
             gv_msg voice = {.type = GV_MSG_VOICE_RELAY};
             voice.u.voice.ts = it->ts;
-            voice.u.voice.flags = it->flags;
+            voice.u.voice.flags = flags[k];
             voice.u.voice.level = it->level;
             voice.u.voice.len = (uint16_t)it->len;
             voice.u.voice.payload = it->payload;
@@ -604,6 +626,8 @@ static void relay_voice(gv_server *s, slot *from, const gv_msg *m, uint64_t coun
 {
     /* With nothing held, the packet is relayed from the last place in the
      * queue, which is always free. */
+    if (s->talkers)
+        gv_talkers_heard(s->talkers, from->member->slot, m->u.voice.level, !(m->u.voice.flags & GV_VOICE_QUIET));
     gv_coalesce_item *h = gv_coalesce_next(&s->relay);
     h->counter = counter;
     h->ts = m->u.voice.ts;
@@ -929,7 +953,7 @@ int gv_server_create_with_version(const gv_server_config *cfg, int protocol_vers
         cfg->relay_hold_us > MAX_HOLD_US || cfg->relay_hold_rate < 0 ||
         (cfg->peer_timeout_ms &&
          (cfg->peer_timeout_ms < GV_TRANSPORT_TIMEOUT_MIN_MS || cfg->peer_timeout_ms > GV_TRANSPORT_TIMEOUT_MAX_MS)) ||
-        cfg->resume_grace_ms > MAX_RESUME_GRACE_MS ||
+        cfg->resume_grace_ms > MAX_RESUME_GRACE_MS || cfg->max_talkers < 0 || cfg->max_talkers > GV_TALKERS_MAX ||
         (cfg->cipher != GV_CIPHER_AUTO && cfg->cipher != GV_CIPHER_CHACHA20POLY1305))
         goto out;
     rc = GV_ENOMEM;
@@ -938,6 +962,8 @@ int gv_server_create_with_version(const gv_server_config *cfg, int protocol_vers
         goto out;
     rc = gv_lobby_create(cfg->max_players, &s->lobby);
     if (rc < 0)
+        goto out;
+    if (cfg->max_talkers && (rc = gv_talkers_create(cfg->max_talkers, &s->talkers)) < 0)
         goto out;
     s->clock = cfg->clock;
     s->resume_grace_us = (uint64_t)cfg->resume_grace_ms * 1000u;
@@ -1038,6 +1064,7 @@ void gv_server_destroy(gv_server *s)
     gv_admission_destroy(s->admission);
     sodium_memzero(s->sk, sizeof s->sk);
     gv_lobby_destroy(s->lobby);
+    gv_talkers_destroy(s->talkers);
     free(s);
 }
 

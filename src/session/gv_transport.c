@@ -314,7 +314,8 @@ int gv_transport_listen(const char *bind_address, uint16_t port, size_t peers, g
     return 0;
 }
 
-int gv_transport_connect(const char *host, uint16_t port, uint32_t connect_data, gv_transport **out)
+int gv_transport_connect(const char *bind_address, const char *host, uint16_t port, uint32_t connect_data,
+                         gv_transport **out)
 {
     if (!host || !out)
         return GV_EINVAL;
@@ -322,10 +323,14 @@ int gv_transport_connect(const char *host, uint16_t port, uint32_t connect_data,
     ENetAddress addr = {.port = port};
     if (enet_address_set_host(&addr, host) != 0)
         return GV_ENOTFOUND;
+    ENetAddress local = {.port = 0};
+    int bound = bind_address && *bind_address;
+    if (bound && enet_address_set_host(&local, bind_address) != 0)
+        return GV_ENET;
     gv_transport *t = transport_new();
     if (!t)
         return GV_ENOMEM;
-    t->host = enet_host_create(NULL, GV_TRANSPORT_CONNECTOR_PEERS, GV_CH_COUNT, 0, 0);
+    t->host = enet_host_create(bound ? &local : NULL, GV_TRANSPORT_CONNECTOR_PEERS, GV_CH_COUNT, 0, 0);
     if (!t->host) {
         free(t);
         return GV_ENET;

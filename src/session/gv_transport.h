@@ -83,10 +83,13 @@ int gv_transport_listen(const char *bind_address, uint16_t port, size_t peers, g
  * connections, connecting peer 0 to host:port; connect_data travels in
  * ENet's CONNECT command (gvoip puts its protocol version there). When the
  * server answers with a cookie datagram the transport reconnects that peer
- * at once with the cookie in bits 8-31. GV_EINVAL, GV_ENOTFOUND, GV_ENOMEM
- * or GV_ENET. */
+ * at once with the cookie in bits 8-31. Its socket is bound to
+ * bind_address (NULL or "": any) on a port the system picks. GV_EINVAL,
+ * GV_ENOTFOUND (host), GV_ENOMEM or GV_ENET (also a bind_address that does
+ * not resolve or cannot be bound). */
 #define GV_TRANSPORT_CONNECTOR_PEERS 2
-int gv_transport_connect(const char *host, uint16_t port, uint32_t connect_data, gv_transport **out);
+int gv_transport_connect(const char *bind_address, const char *host, uint16_t port, uint32_t connect_data,
+                         gv_transport **out);
 
 /* Connector: a new connection to the same server with the same connect
  * data on a free peer (a fresh connectID, the cookie budget renewed).

@@ -12,6 +12,12 @@
 #                                   a command with it
 #   pulse_loopback SOURCE SINK MS [DB]  the server's own module-loopback,
 #                                   at DB (say -10) when given
+#   pulse_add_sink NAME[:CHANNELS]  one more null sink, fed like the others
+#   pulse_remove_sink NAME          unloads it (a device unplugged)
+#   pulse_level SINK                the RMS of one second of what SINK plays
+#   pulse_kill                      kills the server (-9) and what fed it
+#   pulse_restart SPEC...           starts the server again on the same
+#                                   socket, with these sinks (pulseaudio only)
 #   pulse_stop                      ends everything pulse_start started
 #
 # GVOIP_SOUND_SERVER picks the server: pulseaudio (default) or pipewire
@@ -50,46 +56,97 @@ pulse_start() {
   "_pulse_start_$server"
   # Clients keep their runtime files here too, not under ~/.config/pulse.
   export PULSE_CLIENTCONFIG="$PULSE_DIR/client.conf" PULSE_RUNTIME_PATH="$PULSE_DIR/runtime"
-  local deadline=$((SECONDS + 10)) pid
+  _pulse_up "$@"
+}
+
+# The server just started answering, then its sinks fed and settled.
+_pulse_up() {
+  local deadline=$((SECONDS + 10)) pid spec
   until pactl info >/dev/null 2>&1; do
-    for pid in "${PULSE_PIDS[@]}"; do kill -0 "$pid" 2>/dev/null || pulse_fail "$server exited at start"; done
-    [ $SECONDS -lt $deadline ] || pulse_fail "$server did not answer within 10 s"
+    for pid in "${PULSE_PIDS[@]}"; do kill -0 "$pid" 2>/dev/null || pulse_fail "the sound server exited at start"; done
+    [ $SECONDS -lt $deadline ] || pulse_fail "the sound server did not answer within 10 s"
     sleep 0.05
   done
-  local spec name ch map
-  for spec in "$@"; do
-    name=${spec%%:*}
-    ch=1
-    [ "$name" = "$spec" ] || ch=${spec#*:}
-    map=mono
-    [ "$ch" = 2 ] && map=front-left,front-right
-    pactl load-module module-null-sink "sink_name=$name" rate=$PULSE_RATE format=float32le "channels=$ch" \
-      "channel_map=$map" "sink_properties=device.description=$name" >/dev/null || pulse_fail "cannot create sink $name"
+  for spec in "$@"; do _pulse_load "$spec"; done
+  for spec in "$@"; do _pulse_feed "$spec"; done
+  for spec in "$@"; do _pulse_running "${spec%%:*}" $deadline; done
+  _pulse_settle $deadline
+}
+
+# _pulse_channels NAME[:CHANNELS]: its channels, 1 unless told.
+_pulse_channels() {
+  if [ "${1%%:*}" = "$1" ]; then echo 1; else echo "${1#*:}"; fi
+}
+
+_pulse_load() {
+  local name=${1%%:*} ch map=mono
+  ch=$(_pulse_channels "$1")
+  [ "$ch" = 2 ] && map=front-left,front-right
+  pactl load-module module-null-sink "sink_name=$name" rate=$PULSE_RATE format=float32le "channels=$ch" \
+    "channel_map=$map" "sink_properties=device.description=$name" >/dev/null || pulse_fail "cannot create sink $name"
+}
+
+# A null sink's clock runs only while something plays into it: zeros.
+_pulse_feed() {
+  local name=${1%%:*} ch
+  ch=$(_pulse_channels "$1")
+  pacat --playback --device="$name" --raw --format=float32le --rate=$PULSE_RATE --channels="$ch" \
+    --latency-msec=200 --client-name="zeros into $name" /dev/zero 2>>"$PULSE_DIR/feed.log" &
+  PULSE_PIDS+=("$!")
+}
+
+# _pulse_running NAME DEADLINE
+_pulse_running() {
+  until pactl list short sinks | grep -Eq "^[0-9]+[[:space:]]+$1[[:space:]].*RUNNING"; do
+    [ $SECONDS -lt "$2" ] || pulse_fail "sink $1 is not running ($(cat "$PULSE_DIR/feed.log"))"
+    sleep 0.05
   done
-  # A null sink's clock runs only while something plays into it: zeros.
-  for spec in "$@"; do
-    name=${spec%%:*}
-    ch=1
-    [ "$name" = "$spec" ] || ch=${spec#*:}
-    pacat --playback --device="$name" --raw --format=float32le --rate=$PULSE_RATE --channels="$ch" \
-      --latency-msec=200 --client-name="zeros into $name" /dev/zero 2>>"$PULSE_DIR/feed.log" &
-    PULSE_PIDS+=("$!")
-  done
-  for spec in "$@"; do
-    name=${spec%%:*}
-    until pactl list short sinks | grep -Eq "^[0-9]+[[:space:]]+$name[[:space:]].*RUNNING"; do
-      [ $SECONDS -lt $deadline ] || pulse_fail "sink $name is not running ($(cat "$PULSE_DIR/feed.log"))"
-      sleep 0.05
-    done
-  done
-  # A new PulseAudio null sink renders up to 2 s ahead before any stream
-  # asks for less, and does not take it back: its monitor delivers nothing
-  # new until that has played out. The zeros' stream asks for 200 ms, which
-  # the sink runs at when nothing asks for less. (PipeWire reports 0.)
+}
+
+# A new PulseAudio null sink renders up to 2 s ahead before any stream
+# asks for less, and does not take it back: its monitor delivers nothing
+# new until that has played out. The zeros' stream asks for 200 ms, which
+# the sink runs at when nothing asks for less. (PipeWire reports 0.)
+_pulse_settle() {
   until [ "$(pactl list sinks | awk '/^[[:space:]]*Latency:/ { if ($2 > m) m = $2 } END { print m + 0 }')" -lt 200000 ]; do
-    [ $SECONDS -lt $deadline ] || pulse_fail "the sinks' latency did not settle: $(pactl list sinks | grep -E 'Name|Latency')"
+    [ $SECONDS -lt "$1" ] || pulse_fail "the sinks' latency did not settle: $(pactl list sinks | grep -E 'Name|Latency')"
     sleep 0.1
   done
+}
+
+pulse_add_sink() {
+  local deadline=$((SECONDS + 10))
+  _pulse_load "$1"
+  _pulse_feed "$1"
+  _pulse_running "${1%%:*}" $deadline
+  _pulse_settle $deadline
+}
+
+pulse_remove_sink() {
+  local module
+  module=$(pactl list short modules | awk -v a="sink_name=$1" '$2 == "module-null-sink" && $3 == a { print $1 }')
+  [ -n "$module" ] || pulse_fail "no null sink $1 to remove"
+  pactl unload-module "$module" || pulse_fail "cannot unload sink $1"
+}
+
+pulse_level() {
+  timeout 1 parec --device="$1.monitor" --raw --format=float32le --rate=$PULSE_RATE --channels=1 \
+    --latency-msec=20 >"$PULSE_DIR/level.f32" 2>/dev/null || true
+  sox -t raw -r $PULSE_RATE -e floating-point -b 32 -c 1 "$PULSE_DIR/level.f32" -n stat 2>&1 |
+    awk '/^RMS +amplitude/ { print $3 }'
+}
+
+pulse_kill() {
+  local pid
+  for pid in "${PULSE_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  for pid in "${PULSE_PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  PULSE_PIDS=()
+}
+
+pulse_restart() {
+  [ "${GVOIP_SOUND_SERVER:-pulseaudio}" = pulseaudio ] || pulse_fail "pulse_restart needs pulseaudio"
+  _pulse_start_pulseaudio
+  _pulse_up "$@"
 }
 
 _pulse_need() {
@@ -109,7 +166,7 @@ _pulse_start_pulseaudio() {
     PULSE_CONFIG="$PULSE_DIR/daemon.conf" \
     pulseaudio -n -F "$PULSE_DIR/default.pa" --daemonize=no --system=no --exit-idle-time=-1 \
     --disallow-exit --use-pid-file=no --log-target=stderr --log-level=notice \
-    >"$PULSE_DIR/daemon.log" 2>&1 &
+    >>"$PULSE_DIR/daemon.log" 2>&1 &
   PULSE_PIDS+=("$!")
   export PULSE_SERVER="unix:$PULSE_DIR/native"
 }
@@ -146,9 +203,10 @@ _pulse_start_pipewire() {
 # In a sanitizer build, LeakSanitizer needs whole allocation stacks to
 # tell SDL2's leaks in libpulse from ours (tests/lsan.supp): libpulse and
 # SDL2 have no frame pointers, so the fast unwinder stops inside libpulse.
+# Every program started on the sound server gets this.
+PULSE_ASAN="ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0"
 pulse_player() {
-  PULSE_PLAYER=(env "PULSE_SOURCE=$1.monitor" "PULSE_SINK=$2" SDL_AUDIODRIVER=pulseaudio
-    "ASAN_OPTIONS=${ASAN_OPTIONS:+$ASAN_OPTIONS:}fast_unwind_on_malloc=0")
+  PULSE_PLAYER=(env "PULSE_SOURCE=$1.monitor" "PULSE_SINK=$2" SDL_AUDIODRIVER=pulseaudio "$PULSE_ASAN")
 }
 
 pulse_loopback() {
@@ -193,4 +251,42 @@ _pulse_exit() {
     tail -n 40 "$PULSE_DIR/daemon.log" >&2
   fi
   pulse_stop
+}
+
+# lobby_with_bob REPEATS: a server (its port in $port) and bob in it,
+# talking (a sentence said REPEATS times over, no gaps to speak of) from a
+# file, no devices of his own: the voice a player on the sound server hears.
+lobby_with_bob() {
+  espeak-ng -g 5 -w "$TMP/words.wav" "Bob here, talking all the time. The quick brown fox jumps over the lazy \
+    dog, and the five boxing wizards jump quickly. How vexingly quick daft zebras jump."
+  sox "$TMP/words.wav" "$TMP/talk.wav" repeat "$1"
+  start server server --port 0 --json
+  port=$(port_of server)
+  start bob join "127.0.0.1:$port" --name bob --json --input-file "$TMP/talk.wav" --no-playback
+  wait_for bob '"event":"connected"'
+}
+
+# For tests that time what the sound server does to a player:
+# ms_since T0: milliseconds since T0 (date +%s%3N).
+ms_since() { echo $(($(date +%s%3N) - $1)); }
+# within_ms NAME REGEX T0 LIMIT_MS: waits for NAME's line, then fails if
+# it came more than LIMIT_MS after T0; prints how long it took.
+within_ms() {
+  wait_for "$1" "$2" $((($4 + 999) / 1000 + 1))
+  local took
+  took=$(ms_since "$3")
+  echo "  $2: after ${took} ms"
+  [ "$took" -le "$4" ] || fail "$1: '$2' came after ${took} ms, more than $4"
+}
+# heard_on SINK, silent_on SINK: a voice plays there, or nothing does.
+heard_on() {
+  local rms
+  rms=$(pulse_level "$1")
+  echo "  $1 plays at RMS ${rms:-none}"
+  awk -v r="${rms:-0}" 'BEGIN { exit !(r > 0.01) }' || fail "no voice plays on $1 (RMS ${rms:-none})"
+}
+silent_on() {
+  local rms
+  rms=$(pulse_level "$1")
+  awk -v r="${rms:-1}" 'BEGIN { exit !(r < 0.001) }' || fail "$1 plays at RMS ${rms:-none}, not silence"
 }

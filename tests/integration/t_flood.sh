@@ -20,7 +20,7 @@ within() { # within A B LIMIT: A - B <= LIMIT
   awk -v a="$1" -v b="$2" -v l="$3" 'BEGIN { exit !(a - b <= l) }'
 }
 
-start server server --port 0 --max-players 32 --json --stats "$TMP/server-stats.json"
+start server server --port 0 --max-players 32 --max-talkers 0 --json --stats "$TMP/server-stats.json"
 port=$(port_of server)
 common=(--server "127.0.0.1:$port" --players 8 --speakers 8 --duration 4 --seed 7 --continuous)
 

@@ -3,9 +3,9 @@
 # later on the same port with the same key: both come back within 3 s of
 # the restart as newcomers (the new server knows nothing of them), see
 # each other again, and their recordings hold the other's voice before the
-# kill and after the return. Then the server is replaced by one with
-# another key: the players refuse to reconnect to it and give up (exit 4),
-# saying why.
+# kill and after the return, and nothing in between. Then the server is
+# replaced by one with another key: a player (through the relay) refuses
+# to reconnect to it and gives up (exit 4), saying why.
 source "$(dirname "$0")/lib.sh"
 
 now() { date +%s.%N; }
@@ -68,8 +68,9 @@ done
 expect_exit alice 0 15
 expect_exit bob 0 15
 
-# A server with another key on the same port: refused on reconnecting.
-start carol join "127.0.0.1:$port" --name carol "${NOAUDIO[@]}" --reconnect-s 30
+# A server with another key on the same port: refused on reconnecting
+# (carol through the relay too).
+start carol join "127.0.0.1:$rport" --name carol "${NOAUDIO[@]}" --reconnect-s 30
 wait_for carol '"event":"connected"'
 kill -9 "$(pid_of server2)"
 start server3 server --port "$port" --json --key "$TMP/other.key"

@@ -14,12 +14,14 @@
 
 #include <cmocka.h>
 
+#include <arpa/inet.h>
 #include <fcntl.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -221,6 +223,7 @@ static void test_init_and_defaults(void **state)
     assert_int_equal(cc.size, sizeof cc);
     assert_int_equal(sc.max_players, GV_DEFAULT_MAX_PLAYERS);
     assert_int_equal(sc.resume_grace_ms, 30000);
+    assert_int_equal(sc.max_talkers, GV_DEFAULT_MAX_TALKERS);
     assert_int_equal(cc.server_port, GV_DEFAULT_PORT);
     /* A mode gv_spatial_mode_kind does not name gives the mode "off". */
     const int modes[] = {-1, 3, INT_MAX, INT_MIN};
@@ -294,6 +297,8 @@ static void sc_timeout_short(gv_server_config *sc) { sc->peer_timeout_ms = 999; 
 static void sc_timeout_huge(gv_server_config *sc) { sc->peer_timeout_ms = UINT32_MAX; }
 static void sc_grace_over(gv_server_config *sc) { sc->resume_grace_ms = 600001; }
 static void sc_grace_huge(gv_server_config *sc) { sc->resume_grace_ms = UINT32_MAX; }
+static void sc_talkers_neg(gv_server_config *sc) { sc->max_talkers = -1; }
+static void sc_talkers_over(gv_server_config *sc) { sc->max_talkers = GV_MAX_TALKERS_LIMIT + 1; }
 
 static void test_server_create_refuses(void **state)
 {
@@ -312,7 +317,7 @@ static void test_server_create_refuses(void **state)
         sc_players_huge, sc_password_long, sc_password_null, sc_password_huge, sc_hold_neg,    sc_hold_over,
         sc_hold_huge,    sc_rate_neg,      sc_cipher_neg,    sc_cipher_over,   sc_clock_null,  sc_spatial_mode,
         sc_spatial_nan,  sc_spatial_pan,   sc_key_empty,     sc_timeout_short, sc_timeout_huge, sc_grace_over,
-        sc_grace_huge};
+        sc_grace_huge,   sc_talkers_neg,   sc_talkers_over};
     for (size_t i = 0; i < sizeof spoil / sizeof spoil[0]; i++) {
         server_cfg(&sc);
         spoil[i](&sc);
@@ -554,6 +559,24 @@ static void test_client_create_refuses(void **state)
     cc.server_host = "::1";
     assert_int_equal(gv_client_create(&cc, &c), GV_ENOTFOUND);
     assert_null(c);
+
+    /* The address to send from: one ENet cannot resolve (it speaks IPv4)
+     * or one that is not this machine's is refused; a loopback one is
+     * where the socket sits. */
+    client_cfg(&cc, s);
+    cc.bind_address = "::1";
+    assert_int_equal(gv_client_create(&cc, &c), GV_ENET);
+    assert_null(c);
+    cc.bind_address = "192.0.2.1";
+    assert_int_equal(gv_client_create(&cc, &c), GV_ENET);
+    assert_null(c);
+    cc.bind_address = "127.0.0.2";
+    assert_int_equal(gv_client_create(&cc, &c), 0);
+    struct sockaddr_in local;
+    socklen_t local_len = sizeof local;
+    assert_int_equal(getsockname(gv_client_fd(c), (struct sockaddr *)&local, &local_len), 0);
+    assert_int_equal(ntohl(local.sin_addr.s_addr), 0x7f000002u);
+    gv_client_destroy(c);
 
     /* Clamped, not refused: the bit rate; 0 is the default timeout. */
     const int bitrates[] = {INT_MIN, -1, 0, INT_MAX};

@@ -1427,6 +1427,11 @@ static void test_loss_counted_across_stall(void **state)
     if (gone + (uint64_t)played < 398 || gone + (uint64_t)played > 400)
         fail_msg("%llu packets counted lost or dropped across the stall, %d of 400 played", (unsigned long long)gone,
                  played);
+    /* Of what never played, what arrived is late: the rest (58 packets)
+     * never arrived. */
+    if (st.lost - st.late != 58)
+        fail_msg("lost %llu - late %llu: %llu never arrived, not 58", (unsigned long long)st.lost,
+                 (unsigned long long)st.late, (unsigned long long)(st.lost - st.late));
     gv_jbuf_destroy(jb);
 }
 

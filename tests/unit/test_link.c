@@ -116,7 +116,8 @@ static void server_ephemeral(gv_server *s, uint8_t e_pub[32])
 {
     gv_transport *t = NULL;
     gv_noise *noise = NULL;
-    assert_int_equal(gv_transport_connect("127.0.0.1", (uint16_t)gv_server_port(s), GV_PROTOCOL_VERSION, &t), GV_OK);
+    assert_int_equal(gv_transport_connect(NULL, "127.0.0.1", (uint16_t)gv_server_port(s), GV_PROTOCOL_VERSION, &t),
+                     GV_OK);
     int got = 0;
     for (uint64_t end = mono_us() + DEADLINE_US; !got && mono_us() < end;) {
         gv_event ev = {.size = sizeof ev};

@@ -246,7 +246,7 @@ int load_rogue_create(load_rogue_kind kind, const char *host, uint16_t port, con
     if (password_len)
         memcpy(r->password, password, password_len);
     r->password_len = password_len;
-    int rc = gv_transport_connect(host, port, GV_PROTOCOL_VERSION, &r->t);
+    int rc = gv_transport_connect(NULL, host, port, GV_PROTOCOL_VERSION, &r->t);
     if (rc < 0) {
         free(r);
         return rc;
