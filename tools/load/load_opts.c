@@ -7,7 +7,7 @@
 
 static const char usage[] =
     "usage: gvoip-load --server HOST:PORT [options]\n"
-    "  --players N          simulated players (default 8, 0..256)\n"
+    "  --players N          simulated players (default 8, or 128 with --churn; 0..256)\n"
     "  --speakers K         how many of them talk (default 1)\n"
     "  --duration S         seconds of traffic after everyone joined (default 10)\n"
     "  --seed N             talk spurts and fill bytes (default 1)\n"
@@ -25,7 +25,17 @@ static const char usage[] =
     "  --impersonate        a player that sends VOICE_RELAY in another player's name\n"
     "  --server-pid PID     report the server's CPU time per forwarded packet\n"
     "  --join-timeout S     give up joining after S seconds (default 60)\n"
-    "The lobby password, if any, comes from GVOIP_PASSWORD. One JSON object on stdout at the end.\n";
+    "  --source-addresses   every join from a loopback address of its own, 127.1.x.y on\n"
+    "  --churn N            after joining, N times a random player that does not talk leaves\n"
+    "                       and a newcomer joins from a fresh address (implies --source-addresses);\n"
+    "                       ends when all N have joined, whatever --duration says\n"
+    "  --sample-every K     churn: sample the server (--server-pid) every K cycles (default N/50)\n"
+    "  --warmup-pct P       churn: the first P percent of the cycles are warm-up (default 10)\n"
+    "  --report-every S     a JSON line per S seconds of traffic (S >= 2): loss, latency,\n"
+    "                       outages and resumes, the server's memory and descriptors\n"
+    "  --server-events FILE the server's --json output: its lobby size goes into the samples\n"
+    "The lobby password, if any, comes from GVOIP_PASSWORD. One JSON object on stdout at the end\n"
+    "(after the --report-every lines).\n";
 
 static int bad(const char *what, const char *value)
 {
@@ -81,6 +91,8 @@ int load_opts_parse(load_opts *o, int argc, char **argv)
     o->storm_rate = 1000;
     o->loss_reports = 1;
     o->join_timeout_s = 60;
+    o->warmup_pct = 10;
+    int players_given = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -101,6 +113,9 @@ int load_opts_parse(load_opts *o, int argc, char **argv)
         } else if (!strcmp(a, "--impersonate")) {
             o->impersonate = 1;
             continue;
+        } else if (!strcmp(a, "--source-addresses")) {
+            o->source_addresses = 1;
+            continue;
         }
         if (!v)
             return bad("missing value or unknown option", a);
@@ -112,6 +127,7 @@ int load_opts_parse(load_opts *o, int argc, char **argv)
             if (whole(v, 0, 256, &n) != 0)
                 return bad("--players takes 0..256", v);
             o->players = (int)n;
+            players_given = 1;
         } else if (!strcmp(a, "--speakers")) {
             if (whole(v, 0, 256, &n) != 0)
                 return bad("--speakers takes 0..256", v);
@@ -167,13 +183,42 @@ int load_opts_parse(load_opts *o, int argc, char **argv)
             if (num(v, 1, 3600, &d) != 0)
                 return bad("--join-timeout takes seconds", v);
             o->join_timeout_s = d;
+        } else if (!strcmp(a, "--churn")) {
+            if (whole(v, 0, 10000000, &n) != 0)
+                return bad("--churn takes 0..10000000 cycles", v);
+            o->churn = n;
+        } else if (!strcmp(a, "--sample-every")) {
+            if (whole(v, 1, 10000000, &n) != 0)
+                return bad("--sample-every takes cycles", v);
+            o->sample_every = n;
+        } else if (!strcmp(a, "--warmup-pct")) {
+            if (num(v, 0, 99, &d) != 0)
+                return bad("--warmup-pct takes 0..99", v);
+            o->warmup_pct = d;
+        } else if (!strcmp(a, "--report-every")) {
+            if (num(v, 2, 86400, &d) != 0)
+                return bad("--report-every takes 2..86400 seconds", v);
+            o->report_every_s = d;
+        } else if (!strcmp(a, "--server-events")) {
+            o->server_events = v;
         } else {
             return bad("unknown option", a);
         }
     }
     if (!o->host[0])
         return bad("--server HOST:PORT is required", "");
+    if (o->churn && !players_given)
+        o->players = 128;
     if (o->speakers > o->players)
         o->speakers = o->players;
+    if (o->churn) {
+        if (o->speakers >= o->players)
+            return bad("--churn needs a player who does not talk", "");
+        if (o->report_every_s > 0 || o->flood_factor > 0)
+            return bad("--churn goes with neither --report-every nor --flood-factor", "");
+        o->source_addresses = 1;
+        if (!o->sample_every)
+            o->sample_every = o->churn >= 50 ? o->churn / 50 : 1;
+    }
     return 0;
 }

@@ -26,6 +26,12 @@ typedef struct load_opts {
     int loss_reports;
     int server_pid; /* 0: do not measure the server's CPU */
     double join_timeout_s;
+    int source_addresses;     /* every join from a loopback address of its own */
+    long churn;               /* cycles of one player leaving and a newcomer joining; 0: none */
+    long sample_every;        /* churn cycles between samples of the server */
+    double warmup_pct;        /* the first cycles, in percent, that the flatness verdict leaves out */
+    double report_every_s;    /* 0: no reports while running */
+    const char *server_events; /* the server's --json output, for its lobby size; NULL: none */
 } load_opts;
 
 /* Fills defaults, then parses argv. Returns 0, 1 after printing help, or

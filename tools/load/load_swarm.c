@@ -1,14 +1,11 @@
 #include "load_swarm.h"
 
-#include <dirent.h>
 #include <math.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "gvoip/error.h"
 #include "session/gv_link.h"
@@ -18,7 +15,10 @@
 #define MAX_JOIN_TRIES 8
 #define SWEEP_US 10000u   /* every link is serviced at least this often (ENet timers, acks) */
 #define MAX_BEHIND_US 200000u /* a sender further behind skips ahead instead of bursting */
-#define FD_LIMIT 65536
+#define BUCKET_US 100000u     /* voice is counted per this much send time */
+/* A connection is found interrupted after a second without the server
+ * (gv_link); its outage is counted from a little before that. */
+#define OUTAGE_LEAD_US 1100000u
 
 typedef struct rx {
     uint64_t received;
@@ -35,8 +35,13 @@ typedef struct player {
     gv_link *link;
     gv_event_queue events; /* the link's */
     int fd, pending, joined, failed, tries, removed;
-    uint16_t id;
+    int roster;   /* other players its roster lists */
+    int replaced; /* left once at least: its counts span several players */
+    int resumes;  /* RECONNECTED with the same place */
+    uint16_t id, first_id;
     uint64_t removed_us;
+    uint64_t join_start_us;  /* the first attempt of its current join */
+    uint64_t interrupted_us; /* its connection found interrupted; 0: fine */
     char reason[768];
     /* sending */
     int talking, marker;
@@ -51,17 +56,27 @@ struct load_swarm {
     int count; /* players + flooder */
     rx *rx;    /* players x speakers */
     int16_t *speaker_of; /* id -> speaker index, -1 */
-    uint8_t *fd_taken; /* 1: a player's, 2: someone else's */
     struct pollfd *pfd;
     player **pfd_owner;
     int npfd, pfd_dirty;
     int pending;
+    int present; /* players (not the flooder) joined and not removed */
+    uint32_t next_address;
     uint64_t rng;
     uint64_t first_connect_us, last_join_us, run_start_us, flood_start_us, last_sweep_us;
     load_hist hist;
     uint64_t *rate;
     int rate_seconds;
     uint64_t flood_received, impostor_received, odd;
+    load_hist join_hist, leave_hist;
+    uint64_t joins, join_failures, join_timeouts;
+    uint64_t interrupted, restored, reconnecting, resumed, fresh, id_changed, others_back;
+    uint64_t longest_outage_us;
+    uint64_t *b_sent, *b_expected, *b_received; /* per BUCKET_US of send time */
+    uint8_t *b_outage;
+    int buckets;
+    load_hist *ihist[2]; /* --report-every: by the parity of the interval */
+    uint64_t interval_us;
     uint8_t payload[GV_VOICE_PAYLOAD_MAX];
     gv_client_config cfg;
     char password[GV_PASSWORD_MAX + 1];
@@ -153,6 +168,13 @@ static void on_voice(void *ctx, const gv_msg *relay)
     for (int i = 7; i >= 0; i--)
         stamp = stamp << 8 | pl[1 + i];
     load_hist_add(&sw->hist, (int64_t)(now - stamp));
+    if (sw->run_start_us && stamp >= sw->run_start_us) {
+        uint64_t since = stamp - sw->run_start_us;
+        if (since / BUCKET_US < (uint64_t)sw->buckets)
+            sw->b_received[since / BUCKET_US]++;
+        if (sw->interval_us)
+            load_hist_add(sw->ihist[since / sw->interval_us & 1], (int64_t)(now - stamp));
+    }
     rx *r = &sw->rx[(size_t)p->index * (size_t)sw->o->speakers + (size_t)s];
     uint32_t ext = r->seen ? extend(r->high, relay->u.voice.seq) : relay->u.voice.seq;
     if (!r->seen) {
@@ -170,59 +192,59 @@ static void on_voice(void *ctx, const gv_msg *relay)
     r->rep_received++;
 }
 
-static void mark_fd(load_swarm *sw, int fd, int taken)
+static void on_joined(void *ctx, uint16_t id)
 {
-    if (fd >= 0 && fd < FD_LIMIT)
-        sw->fd_taken[fd] = (uint8_t)taken;
+    (void)id;
+    ((player *)ctx)->roster++;
 }
 
-static int is_datagram_socket(int fd)
+static void on_left(void *ctx, uint16_t id)
 {
-    int type;
-    socklen_t len = sizeof type;
-    return getsockopt(fd, SOL_SOCKET, SO_TYPE, &type, &len) == 0 && type == SOCK_DGRAM;
+    (void)id;
+    ((player *)ctx)->roster--;
 }
 
-/* gv_link keeps its ENet host private. Its socket is found as the one
- * datagram socket that appeared during gv_link_create: before, every open
- * one is marked as someone else's (the storm's, the hostile clients'). */
-static void mark_open_sockets(load_swarm *sw)
+/* A new session: the server starts our voice stream afresh, so the next
+ * packet begins a spurt as a real client's would. */
+static void on_session(void *ctx)
 {
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    while (d && (e = readdir(d)) != NULL) {
-        int fd = atoi(e->d_name);
-        if (fd > 2 && fd < FD_LIMIT && !sw->fd_taken[fd] && is_datagram_socket(fd))
-            sw->fd_taken[fd] = 2;
-    }
-    if (d)
-        closedir(d);
+    ((player *)ctx)->marker = 1;
 }
 
-static int claim_socket(load_swarm *sw)
+/* Voice sent from..to (monotonic microseconds) went out while someone's
+ * connection was down. */
+static void mark_outage(load_swarm *sw, uint64_t from, uint64_t to)
 {
-    DIR *d = opendir("/proc/self/fd");
-    struct dirent *e;
-    int found = -1;
-    while (d && (e = readdir(d)) != NULL) {
-        int fd = atoi(e->d_name);
-        if (fd > 2 && fd < FD_LIMIT && !sw->fd_taken[fd] && is_datagram_socket(fd)) {
-            found = fd;
-            sw->fd_taken[fd] = 1;
-            break;
-        }
-    }
-    if (d)
-        closedir(d);
-    return found;
+    if (!sw->run_start_us || to < sw->run_start_us)
+        return;
+    uint64_t first = from > sw->run_start_us ? (from - sw->run_start_us) / BUCKET_US : 0;
+    uint64_t last = (to - sw->run_start_us) / BUCKET_US;
+    for (uint64_t b = first; b <= last && b < (uint64_t)sw->buckets; b++)
+        sw->b_outage[b] = 1;
+}
+
+static uint64_t outage_start(const player *p)
+{
+    return p->interrupted_us > OUTAGE_LEAD_US ? p->interrupted_us - OUTAGE_LEAD_US : 0;
+}
+
+static void outage_over(load_swarm *sw, player *p, uint64_t now)
+{
+    if (!p->interrupted_us)
+        return;
+    uint64_t from = outage_start(p);
+    mark_outage(sw, from, now);
+    if (now - from > sw->longest_outage_us)
+        sw->longest_outage_us = now - from;
+    p->interrupted_us = 0;
 }
 
 static void drop_link(load_swarm *sw, player *p)
 {
     gv_link_destroy(p->link);
     p->link = NULL;
-    mark_fd(sw, p->fd, 0);
     p->fd = -1;
+    p->roster = 0;
     sw->pfd_dirty = 1;
 }
 
@@ -237,14 +259,22 @@ int load_swarm_create(const load_opts *o, load_swarm **out)
     sw->count = o->players + (o->flood_factor > 0);
     sw->rng = o->seed;
     sw->rate_seconds = (int)ceil(o->duration_s) + 3;
+    sw->buckets = (int)ceil(o->duration_s * 1e6 / BUCKET_US) + 30;
+    sw->interval_us = (uint64_t)(o->report_every_s * 1e6);
     sw->p = calloc((size_t)sw->count + 1, sizeof *sw->p);
     sw->rx = calloc((size_t)o->players * (size_t)o->speakers + 1, sizeof *sw->rx);
     sw->speaker_of = malloc(65536 * sizeof *sw->speaker_of);
-    sw->fd_taken = calloc(FD_LIMIT, 1);
     sw->pfd = calloc((size_t)sw->count + 1, sizeof *sw->pfd);
     sw->pfd_owner = calloc((size_t)sw->count + 1, sizeof *sw->pfd_owner);
     sw->rate = calloc((size_t)sw->rate_seconds, sizeof *sw->rate);
-    if (!sw->p || !sw->rx || !sw->speaker_of || !sw->fd_taken || !sw->pfd || !sw->pfd_owner || !sw->rate) {
+    sw->b_sent = calloc((size_t)sw->buckets, sizeof *sw->b_sent);
+    sw->b_expected = calloc((size_t)sw->buckets, sizeof *sw->b_expected);
+    sw->b_received = calloc((size_t)sw->buckets, sizeof *sw->b_received);
+    sw->b_outage = calloc((size_t)sw->buckets, 1);
+    for (int i = 0; i < 2 && sw->interval_us; i++)
+        sw->ihist[i] = calloc(1, sizeof *sw->ihist[i]);
+    if (!sw->p || !sw->rx || !sw->speaker_of || !sw->pfd || !sw->pfd_owner || !sw->rate || !sw->b_sent ||
+        !sw->b_expected || !sw->b_received || !sw->b_outage || (sw->interval_us && (!sw->ihist[0] || !sw->ihist[1]))) {
         load_swarm_destroy(sw);
         return GV_ENOMEM;
     }
@@ -281,38 +311,91 @@ void load_swarm_destroy(load_swarm *sw)
     free(sw->p);
     free(sw->rx);
     free(sw->speaker_of);
-    free(sw->fd_taken);
     free(sw->pfd);
     free(sw->pfd_owner);
     free(sw->rate);
+    free(sw->b_sent);
+    free(sw->b_expected);
+    free(sw->b_received);
+    free(sw->b_outage);
+    free(sw->ihist[0]);
+    free(sw->ihist[1]);
     free(sw);
+}
+
+/* A speaker's voice is told apart by its id: one that a new session
+ * changed (a server that forgot us) is followed. */
+static void take_id(load_swarm *sw, player *p, uint16_t id)
+{
+    if (p->index < sw->o->speakers) {
+        if (p->id && sw->speaker_of[p->id] == p->index)
+            sw->speaker_of[p->id] = -1;
+        sw->speaker_of[id] = (int16_t)p->index;
+    }
+    p->id = id;
 }
 
 static void on_event(load_swarm *sw, player *p, const gv_event *ev)
 {
+    uint64_t now = load_now_us();
+    int counted = p->index < sw->o->players;
     switch (ev->type) {
     case GV_EVENT_CONNECTED:
         p->joined = 1;
         p->pending = 0;
         sw->pending--;
-        p->id = ev->id;
-        sw->last_join_us = load_now_us();
-        if (p->index < sw->o->speakers)
-            sw->speaker_of[p->id] = (int16_t)p->index;
+        take_id(sw, p, ev->id);
+        p->first_id = ev->id;
+        sw->last_join_us = now;
+        sw->joins++;
+        sw->present += counted;
+        load_hist_add(&sw->join_hist, (int64_t)(now - p->join_start_us));
         break;
     case GV_EVENT_CONNECTION_FAILED:
         if (p->pending)
             sw->pending--;
         p->pending = 0;
         p->failed = 1;
+        sw->join_failures++;
+        sw->join_timeouts += ev->error == GV_ETIMEOUT;
         snprintf(p->reason, sizeof p->reason, "%s", ev->reason);
         break;
     case GV_EVENT_SERVER_DISCONNECTED:
         if (!p->removed) {
             p->removed = 1;
-            p->removed_us = load_now_us();
+            p->removed_us = now;
             snprintf(p->reason, sizeof p->reason, "%s", ev->reason);
+            sw->present -= counted && p->joined;
+            outage_over(sw, p, now);
         }
+        break;
+    case GV_EVENT_CONNECTION_INTERRUPTED:
+        sw->interrupted++;
+        if (!p->interrupted_us)
+            p->interrupted_us = now;
+        break;
+    case GV_EVENT_CONNECTION_RESTORED:
+        sw->restored++;
+        outage_over(sw, p, now);
+        break;
+    case GV_EVENT_RECONNECTING:
+        sw->reconnecting++;
+        break;
+    case GV_EVENT_RECONNECTED:
+        if (ev->resumed) {
+            sw->resumed++;
+            p->resumes++;
+        } else {
+            sw->fresh++;
+        }
+        if (ev->id != p->id) {
+            sw->id_changed++;
+            take_id(sw, p, ev->id);
+        }
+        outage_over(sw, p, now);
+        break;
+    case GV_EVENT_PLAYER_RECONNECTED:
+        sw->others_back++;
         break;
     default:
         break;
@@ -329,19 +412,25 @@ static void service(load_swarm *sw, player *p)
 
 static int start_link(load_swarm *sw, player *p, uint64_t now_us)
 {
-    char name[32];
+    char name[32], address[24];
     if (p->index == sw->o->players)
         snprintf(name, sizeof name, "flooder");
     else
         snprintf(name, sizeof name, "p%d", p->index + 1);
     gv_client_config cfg = sw->cfg;
     cfg.name = name;
-    gv_link_callbacks cb = {.voice = on_voice, .ctx = p};
-    mark_open_sockets(sw);
+    if (sw->o->source_addresses) {
+        uint32_t n = sw->next_address++;
+        snprintf(address, sizeof address, "127.%u.%u.%u", 1 + n / (256 * 254), n / 254 % 256, 1 + n % 254);
+        cfg.bind_address = address;
+    }
+    gv_link_callbacks cb = {.voice = on_voice, .joined = on_joined, .left = on_left, .session = on_session, .ctx = p};
     int rc = gv_link_create(&cfg, 0, &p->events, &cb, &p->link);
     if (rc < 0)
         return rc;
-    p->fd = claim_socket(sw);
+    p->fd = gv_link_fd(p->link);
+    if (!p->tries)
+        p->join_start_us = now_us;
     p->tries++;
     p->pending = 1;
     p->failed = 0;
@@ -401,6 +490,16 @@ void load_swarm_start(load_swarm *sw, uint64_t now_us)
     }
 }
 
+/* Every player in the lobby but the sender should hear it. */
+static void count_sent(load_swarm *sw, uint64_t now_us)
+{
+    uint64_t b = (now_us - sw->run_start_us) / BUCKET_US;
+    if (b < (uint64_t)sw->buckets) {
+        sw->b_sent[b]++;
+        sw->b_expected[b] += (uint64_t)(sw->present - 1);
+    }
+}
+
 static void send_voice(load_swarm *sw, player *p, uint64_t now_us, int kind)
 {
     const load_opts *o = sw->o;
@@ -416,6 +515,8 @@ static void send_voice(load_swarm *sw, player *p, uint64_t now_us, int kind)
     p->seq++;
     p->marker = 0;
     p->sent++;
+    if (kind == LOAD_KIND_VOICE)
+        count_sent(sw, now_us);
 }
 
 /* A speaker's frames: one every frame_ms, sent while talking; the
@@ -520,6 +621,86 @@ uint16_t load_swarm_player_id(const load_swarm *sw, int index)
     return index >= 0 && index < sw->count && sw->p[index].joined ? sw->p[index].id : 0;
 }
 
+int load_swarm_churnable(const load_swarm *sw, int index)
+{
+    const player *p = &sw->p[index];
+    return index >= sw->o->speakers && index < sw->o->players && p->link && p->joined && !p->removed;
+}
+
+void load_swarm_leave(load_swarm *sw, int index)
+{
+    player *p = &sw->p[index];
+    uint64_t t0 = load_now_us();
+    sw->present -= p->joined && !p->removed;
+    drop_link(sw, p);
+    load_hist_add(&sw->leave_hist, (int64_t)(load_now_us() - t0));
+    p->joined = p->failed = p->removed = p->tries = 0;
+    p->id = 0;
+    p->interrupted_us = 0;
+    p->replaced = 1;
+}
+
+uint64_t load_swarm_joins(const load_swarm *sw)
+{
+    return sw->joins;
+}
+
+static double loss_pct(uint64_t expected, uint64_t received)
+{
+    return expected ? 100.0 * (double)(expected > received ? expected - received : 0) / (double)expected : 0;
+}
+
+/* Outages still going on count up to now. */
+static void mark_open_outages(load_swarm *sw, uint64_t now_us)
+{
+    for (int i = 0; i < sw->o->players; i++)
+        if (sw->p[i].interrupted_us)
+            mark_outage(sw, outage_start(&sw->p[i]), now_us);
+}
+
+/* Sums the buckets of [from, to) of send time, all and outside outages. */
+static void sum_buckets(const load_swarm *sw, uint64_t from, uint64_t to, uint64_t *sent, uint64_t *expected,
+                        uint64_t *received, uint64_t *out_expected, uint64_t *out_received, int *outage)
+{
+    *sent = *expected = *received = *out_expected = *out_received = 0;
+    *outage = 0;
+    for (uint64_t b = from / BUCKET_US; b < (to + BUCKET_US - 1) / BUCKET_US && b < (uint64_t)sw->buckets; b++) {
+        *sent += sw->b_sent[b];
+        *expected += sw->b_expected[b];
+        *received += sw->b_received[b];
+        if (sw->b_outage[b]) {
+            ++*outage;
+        } else {
+            *out_expected += sw->b_expected[b];
+            *out_received += sw->b_received[b];
+        }
+    }
+}
+
+void load_swarm_interval(load_swarm *sw, int interval, uint64_t now_us, load_interval *out)
+{
+    uint64_t from = (uint64_t)interval * sw->interval_us;
+    uint64_t to = from + sw->interval_us, end = (uint64_t)(sw->o->duration_s * 1e6);
+    if (to > end)
+        to = end;
+    mark_open_outages(sw, now_us);
+    uint64_t out_expected, out_received;
+    int outage;
+    memset(out, 0, sizeof *out);
+    sum_buckets(sw, from, to, &out->sent, &out->expected, &out->received, &out_expected, &out_received, &outage);
+    out->start_s = (double)from / 1e6;
+    out->end_s = (double)to / 1e6;
+    out->loss_pct = loss_pct(out->expected, out->received);
+    out->outage_s = outage * (BUCKET_US / 1e6);
+    out->loss_outside_pct = loss_pct(out_expected, out_received);
+    load_hist *h = sw->ihist[interval & 1];
+    out->p50_ms = load_hist_percentile_ms(h, 50);
+    out->p95_ms = load_hist_percentile_ms(h, 95);
+    out->p99_ms = load_hist_percentile_ms(h, 99);
+    out->max_ms = load_hist_percentile_ms(h, 100);
+    memset(h, 0, sizeof *h);
+}
+
 void load_swarm_get_report(load_swarm *sw, load_swarm_report *out)
 {
     const load_opts *o = sw->o;
@@ -527,15 +708,26 @@ void load_swarm_get_report(load_swarm *sw, load_swarm_report *out)
     memset(r, 0, sizeof *r);
     r->players = o->players;
     r->speakers = o->speakers;
+    r->player_resumes_min = o->players ? sw->p[0].resumes : 0;
     for (int i = 0; i < o->players; i++) {
-        r->joined += sw->p[i].joined;
-        r->removed += sw->p[i].removed;
+        const player *p = &sw->p[i];
+        if (p->resumes < r->player_resumes_min)
+            r->player_resumes_min = p->resumes;
+        if (p->resumes > r->player_resumes_max)
+            r->player_resumes_max = p->resumes;
+        r->joined += p->joined;
+        r->removed += p->removed;
+        r->stable += !p->replaced;
+        r->roster_ok += p->joined && !p->removed && p->roster == sw->present - 1;
+        r->same_ids += p->joined && p->id == p->first_id;
     }
     if (sw->last_join_us > sw->first_connect_us)
         r->join_s = (double)(sw->last_join_us - sw->first_connect_us) / 1e6;
     for (int s = 0; s < o->speakers; s++)
         r->sent += sw->p[s].sent;
     for (int i = 0; i < o->players; i++) {
+        if (sw->p[i].replaced)
+            continue;
         uint64_t exp_i = 0, got_i = 0;
         for (int s = 0; s < o->speakers; s++) {
             if (s == i)
@@ -574,5 +766,29 @@ void load_swarm_get_report(load_swarm *sw, load_swarm_report *out)
     }
     r->rate = sw->rate;
     r->rate_seconds = sw->rate_seconds;
+    r->joins = sw->joins;
+    r->join_failures = sw->join_failures;
+    r->join_timeouts = sw->join_timeouts;
+    r->join_p50_ms = load_hist_percentile_ms(&sw->join_hist, 50);
+    r->join_p95_ms = load_hist_percentile_ms(&sw->join_hist, 95);
+    r->join_max_ms = load_hist_percentile_ms(&sw->join_hist, 100);
+    r->leave_p50_ms = load_hist_percentile_ms(&sw->leave_hist, 50);
+    r->leave_max_ms = load_hist_percentile_ms(&sw->leave_hist, 100);
+    r->interrupted = sw->interrupted;
+    r->restored = sw->restored;
+    r->reconnecting = sw->reconnecting;
+    r->resumed = sw->resumed;
+    r->fresh = sw->fresh;
+    r->id_changed = sw->id_changed;
+    r->others_back = sw->others_back;
+    uint64_t now = load_now_us();
+    mark_open_outages(sw, now);
+    uint64_t sent, expected, received;
+    int outage;
+    sum_buckets(sw, 0, (uint64_t)sw->buckets * BUCKET_US, &sent, &expected, &received, &r->outside_expected,
+                &r->outside_received, &outage);
+    r->outage_s = outage * (BUCKET_US / 1e6);
+    r->longest_outage_s = (double)sw->longest_outage_us / 1e6;
+    r->loss_outside_pct = loss_pct(r->outside_expected, r->outside_received);
     *out = *r;
 }

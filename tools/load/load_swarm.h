@@ -6,6 +6,13 @@
  * server's budget reads the right duration), bytes 1-8 the send time
  * (CLOCK_MONOTONIC microseconds, little-endian; sender and receivers share
  * the machine), byte 9 what kind of traffic it is, then filler.
+ *
+ * With o->source_addresses every join binds a loopback address never used
+ * before (127.1.0.1, 127.1.0.2, ...): the server's limits per address
+ * then see many players as it would on the Internet. Voice is also
+ * counted per 100 ms of send time, so that a run can be judged interval by
+ * interval, and apart from outages: from a second before a player's
+ * connection was found interrupted until it was back.
  * Not thread-safe: one thread drives the swarm. */
 #ifndef LOAD_SWARM_H
 #define LOAD_SWARM_H
@@ -44,7 +51,31 @@ typedef struct load_swarm_report {
     char flooder_reason[768]; /* the removal event's reason, copied (as player.reason) */
     const uint64_t *rate; /* voice packets received in each second of the run */
     int rate_seconds;
+    /* Only the players who were never replaced count in the figures
+     * above, and in roster_ok: those whose roster lists every other
+     * player in the lobby (at the time of the report). */
+    int stable, roster_ok;
+    uint64_t joins, join_failures, join_timeouts; /* every join attempt that ended, from the first */
+    double join_p50_ms, join_p95_ms, join_max_ms; /* from the first attempt to the welcome */
+    double leave_p50_ms, leave_max_ms;            /* gv_link_destroy, leaving on purpose */
+    /* Sessions: events over all players, and outages (see above). */
+    uint64_t interrupted, restored, reconnecting, resumed, fresh, id_changed, others_back;
+    int same_ids; /* players holding the id of their first welcome */
+    int player_resumes_min, player_resumes_max; /* resumes of the one that had fewest, most */
+    double outage_s, longest_outage_s;
+    uint64_t outside_expected, outside_received; /* voice sent outside outages */
+    double loss_outside_pct;
 } load_swarm_report;
+
+/* One interval of --report-every seconds of send time. */
+typedef struct load_interval {
+    double start_s, end_s; /* since the traffic started */
+    uint64_t sent, expected, received;
+    double loss_pct;
+    double outage_s; /* of the interval */
+    double loss_outside_pct;
+    double p50_ms, p95_ms, p99_ms, max_ms;
+} load_interval;
 
 /* Allocates the players (and the flooder when o->flood_factor > 0); no
  * network yet. The caller owns *out; o must outlive it. */
@@ -72,6 +103,24 @@ void load_swarm_wait(load_swarm *sw, uint64_t until_us);
 
 /* A joined player's id (for the impersonator's victim), or 0. */
 uint16_t load_swarm_player_id(const load_swarm *sw, int index);
+
+/* Churn: 1 when the player may be replaced (joined, does not talk). */
+int load_swarm_churnable(const load_swarm *sw, int index);
+
+/* Churn: the player leaves on purpose (its link destroyed, which tells
+ * the server at once); load_swarm_join then joins a newcomer in its
+ * place. */
+void load_swarm_leave(load_swarm *sw, int index);
+
+/* Welcomes so far, the first joins included. */
+uint64_t load_swarm_joins(const load_swarm *sw);
+
+/* The figures of the interval-th stretch of o->report_every_s seconds of
+ * send time, 0 first (the last one may be shorter: up to the end of
+ * --duration). Call each once and in order, once its packets have had
+ * time to arrive and its outages to be found (a second and a half after
+ * its end): its latency histogram is reused two intervals later. */
+void load_swarm_interval(load_swarm *sw, int interval, uint64_t now_us, load_interval *out);
 
 /* Valid until the swarm is destroyed. */
 void load_swarm_get_report(load_swarm *sw, load_swarm_report *out);

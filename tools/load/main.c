@@ -8,15 +8,19 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
-
 #include "gvoip/gvoip.h"
+#include "load_churn.h"
 #include "load_opts.h"
+#include "load_proc.h"
 #include "load_rogue.h"
 #include "load_storm.h"
 #include "load_swarm.h"
 
 #define SETTLE_US 500000u /* after the last join, for the roster messages to land */
 #define DRAIN_US 500000u  /* after the last send, for the last relays to land */
+/* An interval is reported this long after its end: its last packets have
+ * landed and an outage that began in it has been found (a second). */
+#define REPORT_DELAY_US 1500000u
 #define ROGUE_INTERVAL_US 50000u
 #define STORM_TICK_US 2000u
 
@@ -28,25 +32,6 @@ static void on_signal(int sig)
 {
     (void)sig;
     stop_requested = 1;
-}
-
-/* utime + stime of a process, in seconds, from /proc/PID/stat. */
-static double process_cpu_s(int pid)
-{
-    char path[64], buf[1024];
-    snprintf(path, sizeof path, "/proc/%d/stat", pid);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    size_t n = fread(buf, 1, sizeof buf - 1, f);
-    fclose(f);
-    buf[n] = '\0';
-    const char *p = strrchr(buf, ')');
-    unsigned long long utime, stime;
-    /* After the command name: state and ten more fields, then utime, stime. */
-    if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &utime, &stime) != 2)
-        return -1;
-    return (double)(utime + stime) / (double)sysconf(_SC_CLK_TCK);
 }
 
 static double own_cpu_s(void)
@@ -94,8 +79,35 @@ static void print_rogue(const char *key, const load_rogue *r)
            rep.removed_after_s, rep.refused);
 }
 
+static void print_latency(const char *key, double p50, double p95, double p99, double max)
+{
+    printf("\"%s\":{\"p50\":%.3f,\"p95\":%.3f,\"p99\":%.3f,\"max\":%.3f}", key, p50, p95, p99, max);
+}
+
+/* Joins and leaves, and what became of the sessions: every run has them,
+ * churn and soak runs look at them. */
+static void print_sessions(const load_swarm_report *r)
+{
+    printf(",\"stable\":%d,\"roster_ok\":%d,\"joins\":{\"count\":%llu,\"failures\":%llu,\"timeouts\":%llu,"
+           "\"p50_ms\":%.2f,\"p95_ms\":%.2f,\"max_ms\":%.2f},\"leave_ms\":{\"p50\":%.2f,\"max\":%.2f}",
+           r->stable, r->roster_ok, (unsigned long long)r->joins, (unsigned long long)r->join_failures,
+           (unsigned long long)r->join_timeouts, r->join_p50_ms, r->join_p95_ms, r->join_max_ms, r->leave_p50_ms,
+           r->leave_max_ms);
+    printf(",\"sessions\":{\"interrupted\":%llu,\"restored\":%llu,\"reconnecting\":%llu,\"resumed\":%llu,"
+           "\"fresh\":%llu,\"id_changed\":%llu,\"others_back\":%llu,\"same_ids\":%d,"
+           "\"player_resumes\":{\"min\":%d,\"max\":%d},\"outage_s\":%.1f,"
+           "\"longest_outage_s\":%.3f,\"outside_expected\":%llu,\"outside_received\":%llu,"
+           "\"loss_outside_pct\":%.4f}",
+           (unsigned long long)r->interrupted, (unsigned long long)r->restored, (unsigned long long)r->reconnecting,
+           (unsigned long long)r->resumed, (unsigned long long)r->fresh, (unsigned long long)r->id_changed,
+           (unsigned long long)r->others_back, r->same_ids, r->player_resumes_min, r->player_resumes_max,
+           r->outage_s, r->longest_outage_s,
+           (unsigned long long)r->outside_expected, (unsigned long long)r->outside_received, r->loss_outside_pct);
+}
+
 static void print_json(const load_opts *o, const load_swarm_report *r, double seconds, load_rogue *const *rogues,
-                       const load_storm *storm, double server_cpu, double own_cpu)
+                       const load_storm *storm, double server_cpu, double own_cpu, const load_churn *churn,
+                       const load_server_sample *server)
 {
     printf("{\"players\":%d,\"speakers\":%d,\"seconds\":%.3f,\"joined\":%d,\"join_s\":%.3f,\"removed\":%d,"
            "\"frame_ms\":%d,\"payload_bytes\":%d,",
@@ -104,9 +116,10 @@ static void print_json(const load_opts *o, const load_swarm_report *r, double se
            "\"worst_loss_pct\":%.4f,",
            (unsigned long long)r->sent, (unsigned long long)r->received, (unsigned long long)r->expected,
            (unsigned long long)r->lost_seq, r->loss_pct, r->worst_loss_pct);
-    printf("\"latency_ms\":{\"p50\":%.3f,\"p95\":%.3f,\"p99\":%.3f,\"max\":%.3f},", r->p50_ms, r->p95_ms, r->p99_ms,
-           r->max_ms);
-    int full = (int)o->duration_s;
+    print_latency("latency_ms", r->p50_ms, r->p95_ms, r->p99_ms, r->max_ms);
+    putchar(',');
+    /* A churn or a soak outlasts what a per-second list is read for. */
+    int full = o->churn || o->report_every_s > 0 ? 0 : (int)o->duration_s;
     if (full > r->rate_seconds)
         full = r->rate_seconds;
     uint64_t total = 0;
@@ -124,6 +137,12 @@ static void print_json(const load_opts *o, const load_swarm_report *r, double se
                forwarded ? server_cpu * 1e6 / (double)forwarded : 0.0);
     }
     printf(",\"load_cpu_s\":%.3f", own_cpu);
+    print_sessions(r);
+    if (server->rss_kb >= 0 || server->players >= 0)
+        printf(",\"server\":{\"rss_kb\":%ld,\"fds\":%d,\"players\":%d}", server->rss_kb, server->fds,
+               server->players);
+    if (churn)
+        load_churn_print(churn);
     if (o->flood_factor > 0) {
         printf(",\"flood\":{\"factor\":%.2f,\"joined\":%s,\"sent\":%llu,\"relayed\":%llu,\"removed\":%s,"
                "\"removed_after_s\":%.3f,\"reason\":",
@@ -175,14 +194,42 @@ static int create_rogues(const load_opts *o, load_rogue **rogues)
     return 0;
 }
 
+/* One line per --report-every seconds of traffic, as the run goes. */
+static void print_interval(load_swarm *sw, int index, uint64_t now, int server_pid, load_events *events)
+{
+    load_interval in;
+    load_swarm_report r;
+    load_server_sample server;
+    load_swarm_interval(sw, index, now, &in);
+    load_swarm_get_report(sw, &r);
+    load_server_sample_take(server_pid, events, &server);
+    printf("{\"event\":\"interval\",\"interval\":%d,\"start_s\":%.1f,\"end_s\":%.1f,\"sent\":%llu,\"expected\":%llu,"
+           "\"received\":%llu,\"loss_pct\":%.4f,\"outage_s\":%.1f,\"loss_outside_pct\":%.4f,",
+           index, in.start_s, in.end_s, (unsigned long long)in.sent, (unsigned long long)in.expected,
+           (unsigned long long)in.received, in.loss_pct, in.outage_s, in.loss_outside_pct);
+    print_latency("latency_ms", in.p50_ms, in.p95_ms, in.p99_ms, in.max_ms);
+    printf(",\"interrupted\":%llu,\"resumed\":%llu,\"fresh\":%llu,\"id_changed\":%llu,\"removed\":%d,"
+           "\"server_rss_kb\":%ld,\"server_fds\":%d,\"server_players\":%d,\"server_cpu_s\":%.2f}\n",
+           (unsigned long long)r.interrupted, (unsigned long long)r.resumed, (unsigned long long)r.fresh,
+           (unsigned long long)r.id_changed, r.removed, server.rss_kb, server.fds, server.players, server.cpu_s);
+    fflush(stdout);
+}
+
 static int run(const load_opts *o)
 {
     int code = 1;
     load_swarm *sw = NULL;
     load_storm *storm = NULL;
+    load_churn *churn = NULL;
     load_rogue *rogues[ROGUE_COUNT] = {NULL};
+    load_events events;
+    load_server_sample server = {-1, -1, -1, -1};
     double server_cpu = -1, own_cpu = 0;
-    if (load_swarm_create(o, &sw) != 0) {
+    if (load_events_open(&events, o->server_events) != 0) {
+        fprintf(stderr, "gvoip-load: cannot read %s\n", o->server_events);
+        return 1;
+    }
+    if (load_swarm_create(o, &sw) != 0 || (o->churn && load_churn_create(o, &events, &churn) != 0)) {
         fprintf(stderr, "gvoip-load: out of memory\n");
         goto out;
     }
@@ -223,14 +270,46 @@ static int run(const load_opts *o)
         load_swarm_wait(sw, now + 2000);
     }
 
-    double cpu0 = o->server_pid ? process_cpu_s(o->server_pid) : -1;
+    double cpu0 = o->server_pid ? load_proc_cpu_s(o->server_pid) : -1;
     double own0 = own_cpu_s();
     uint64_t start = load_now_us(), end = start + (uint64_t)(o->duration_s * 1e6);
     uint64_t next_rogue = start, next_storm = start;
+    uint64_t interval_us = (uint64_t)(o->report_every_s * 1e6), drain = interval_us ? REPORT_DELAY_US : DRAIN_US;
+    int intervals = interval_us ? (int)((end - start + interval_us - 1) / interval_us) : 0, reported = 0;
     load_swarm_start(sw, start);
-    for (now = start; now < end + DRAIN_US && !stop_requested; now = load_now_us()) {
+    if (churn) {
+        /* The churn lasts as long as its cycles take; the traffic goes on
+         * until the lobby has settled after the last. */
+        end = UINT64_MAX - drain;
+        load_churn_start(churn, sw, start);
+    }
+    int churned = 0, finished = 0;
+    for (now = start; now < end + drain && !stop_requested; now = load_now_us()) {
+        if (churn && !churned) {
+            rc = load_churn_step(churn, sw, now);
+            if (rc < 0) {
+                fprintf(stderr, "gvoip-load: a newcomer could not join\n");
+                goto out;
+            }
+            if (rc == 1) {
+                churned = 1;
+                end = now + SETTLE_US;
+            }
+        }
         int sending = now < end;
+        if (churned && !sending && !finished) {
+            load_churn_finish(churn, sw, now);
+            finished = 1;
+        }
         uint64_t next = load_swarm_tick(sw, now, !sending);
+        if (reported < intervals) {
+            uint64_t due = start + (uint64_t)(reported + 1) * interval_us;
+            due = (due < end ? due : end) + REPORT_DELAY_US;
+            if (now >= due)
+                print_interval(sw, reported++, now, o->server_pid, &events);
+            else if (due < next)
+                next = due;
+        }
         if (now >= next_rogue) {
             for (int i = 0; i < ROGUE_COUNT; i++) {
                 load_rogue_service(rogues[i], now);
@@ -251,21 +330,28 @@ static int run(const load_opts *o)
     }
     for (int i = 0; i < ROGUE_COUNT; i++)
         load_rogue_service(rogues[i], now);
+    while (reported < intervals && !stop_requested)
+        print_interval(sw, reported++, now, o->server_pid, &events);
     if (cpu0 >= 0) {
-        double cpu1 = process_cpu_s(o->server_pid);
+        double cpu1 = load_proc_cpu_s(o->server_pid);
         server_cpu = cpu1 >= 0 ? cpu1 - cpu0 : -1;
     }
     own_cpu = own_cpu_s() - own0;
+    load_server_sample_take(o->server_pid, &events, &server);
 
     load_swarm_report rep;
     load_swarm_get_report(sw, &rep);
-    print_json(o, &rep, (double)(end - start) / 1e6, rogues, storm, server_cpu, own_cpu);
+    if (end > now)
+        end = now;
+    print_json(o, &rep, (double)(end - start) / 1e6, rogues, storm, server_cpu, own_cpu, churn, &server);
     code = 0;
 out:
     for (int i = 0; i < ROGUE_COUNT; i++)
         load_rogue_destroy(rogues[i]);
     load_storm_destroy(storm);
+    load_churn_destroy(churn);
     load_swarm_destroy(sw);
+    load_events_close(&events);
     return code;
 }
 

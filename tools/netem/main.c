@@ -60,6 +60,12 @@ static void usage(FILE *f)
             "  --max-clients N   distinct client addresses at once (default 1024)\n"
             "  --rebind-at S     at S seconds give every client a new upstream port, as a NAT\n"
             "                    that lost its mappings; repeat for more (at most %d)\n"
+            "  --blackout-every S  drop everything both ways for --blackout-s D seconds every S\n"
+            "                    seconds; a line {\"event\":\"blackout\",...} as each starts and ends\n"
+            "  --blackout-s D    how long each blackout lasts, less than S\n"
+            "  --blackout-first F  the first blackout at F seconds (default S)\n"
+            "  --keep-client-address  send to the server from each client's own address (a new\n"
+            "                    port), not this host's: the server sees one address per client\n"
             "prints {\"event\":\"listening\",\"port\":N} when ready and a stats line at exit.\n",
             NETEM_RELAY_MAX_REBINDS);
 }
@@ -158,6 +164,10 @@ static int parse_options(int argc, char **argv, options *o)
         }
         if (strncmp(a, "--", 2) != 0)
             return bad("unexpected argument", a);
+        if (!strcmp(a, "--keep-client-address")) {
+            o->relay.keep_client_address = 1;
+            continue;
+        }
         if (i + 1 >= argc)
             return bad("missing value for", a);
         const char *v = argv[++i];
@@ -198,6 +208,18 @@ static int parse_options(int argc, char **argv, options *o)
                 return EXIT_USAGE;
             }
             o->relay.rebind_at_s[o->relay.rebind_count++] = num;
+        } else if (!strcmp(name, "blackout-every")) {
+            if (parse_number(v, 0, 1e7, &num) < 0 || num <= 0)
+                return bad("--blackout-every takes a positive number of seconds", v);
+            o->relay.blackout_every_s = num;
+        } else if (!strcmp(name, "blackout-first")) {
+            if (parse_number(v, 0, 1e7, &num) < 0 || num <= 0)
+                return bad("--blackout-first takes a positive number of seconds", v);
+            o->relay.blackout_first_s = num;
+        } else if (!strcmp(name, "blackout-s")) {
+            if (parse_number(v, 0, 1e7, &num) < 0 || num <= 0)
+                return bad("--blackout-s takes a positive number of seconds", v);
+            o->relay.blackout_s = num;
         } else if (!strcmp(name, "schedule")) {
             o->schedule_path = v;
         } else if (!strcmp(name, "capture")) {
@@ -226,6 +248,12 @@ static int parse_options(int argc, char **argv, options *o)
     }
     if (!o->have_listen || !o->have_to)
         return bad("--listen and --to are required (see --help)", NULL);
+    if ((o->relay.blackout_every_s > 0) != (o->relay.blackout_s > 0) ||
+        (o->relay.blackout_s > 0 && o->relay.blackout_s >= o->relay.blackout_every_s))
+        return bad("--blackout-every S and --blackout-s D go together, with D < S", NULL);
+    if (o->relay.blackout_first_s > 0 && !o->relay.blackout_every_s)
+        return bad("--blackout-first needs --blackout-every", NULL);
+    o->relay.events = stdout;
     for (int d = NETEM_UP; d <= NETEM_DOWN; d++)
         if (netem_model_params_check(&o->relay.params[d]) < 0)
             return bad("burst-loss P is out of reach of burst-len N: P must be at most 100 N / (N + 1)",

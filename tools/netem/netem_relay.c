@@ -41,6 +41,8 @@ typedef struct dir_stats {
     uint64_t max_datagram;
     uint64_t overflow; /* refused by the pending caps */
     uint64_t error;    /* send failed or the client's mapping had expired */
+    uint64_t blackout;         /* arrived, or came due, while the path was down */
+    uint64_t blackout_arrived; /* of which arrived (the model never saw them) */
 } dir_stats;
 
 struct netem_relay {
@@ -75,6 +77,10 @@ struct netem_relay {
     uint64_t rebind_us[NETEM_RELAY_MAX_REBINDS]; /* relative to start_us, ascending */
     size_t next_rebind;                          /* the first of them still to come */
     uint64_t rebinds;                            /* upstream sockets replaced */
+    uint64_t blackout_every_us, blackout_us;
+    uint64_t blackout_edge_us; /* relative to start_us: the next start or end of a blackout */
+    int blacked_out;
+    uint64_t blackouts; /* started so far */
     unsigned char buf[65536];
 };
 
@@ -202,7 +208,10 @@ int netem_relay_create(const netem_relay_config *cfg, netem_relay **out, char *w
     if (!cfg || !out || !cfg->listen_host || !cfg->to_host || !cfg->max_pending || !cfg->max_pending_bytes ||
         !cfg->max_clients || cfg->max_clients > (1u << 20) || !(cfg->idle_timeout_s > 0) ||
         netem_model_params_check(&cfg->params[NETEM_UP]) < 0 ||
-        netem_model_params_check(&cfg->params[NETEM_DOWN]) < 0 || cfg->rebind_count > NETEM_RELAY_MAX_REBINDS) {
+        netem_model_params_check(&cfg->params[NETEM_DOWN]) < 0 || cfg->rebind_count > NETEM_RELAY_MAX_REBINDS ||
+        !(cfg->blackout_every_s >= 0 && cfg->blackout_every_s <= 1e7) ||
+        !(cfg->blackout_first_s >= 0 && cfg->blackout_first_s <= 1e7) ||
+        (cfg->blackout_every_s > 0 && !(cfg->blackout_s > 0 && cfg->blackout_s < cfg->blackout_every_s))) {
         say(why, why_len, "bad relay configuration");
         return GV_EINVAL;
     }
@@ -217,6 +226,11 @@ int netem_relay_create(const netem_relay_config *cfg, netem_relay **out, char *w
         goto out;
     r->cfg = *cfg;
     r->listen_fd = -1;
+    r->blackout_every_us = (uint64_t)(cfg->blackout_every_s * 1e6);
+    r->blackout_us = (uint64_t)(cfg->blackout_s * 1e6);
+    r->blackout_edge_us = !r->blackout_every_us     ? UINT64_MAX
+                          : cfg->blackout_first_s > 0 ? (uint64_t)(cfg->blackout_first_s * 1e6)
+                                                      : r->blackout_every_us;
     /* Sorted once here, so the loop only ever looks at the next one. */
     for (size_t i = 0; i < cfg->rebind_count; i++) {
         uint64_t at = (uint64_t)(cfg->rebind_at_s[i] * 1e6);
@@ -323,12 +337,22 @@ int netem_relay_port(const netem_relay *r)
     return r ? r->port : GV_EINVAL;
 }
 
-/* A socket connected to the server, on an ephemeral port of its own; -1
- * when it cannot be made. */
-static int open_upstream(const netem_relay *r)
+/* A socket connected to the server, on an ephemeral port of its own
+ * (with keep_client_address, of the client's own address); -1 when it
+ * cannot be made. */
+static int open_upstream(const netem_relay *r, const mapping *m)
 {
     int fd = socket(r->to.ss_family, SOCK_DGRAM, 0);
-    if (fd >= 0 && (set_nonblocking(fd) < 0 || connect(fd, (const struct sockaddr *)&r->to, r->to_len) < 0)) {
+    if (fd < 0)
+        return -1;
+    struct sockaddr_storage local = m->addr;
+    if (local.ss_family == AF_INET6)
+        ((struct sockaddr_in6 *)(void *)&local)->sin6_port = 0;
+    else
+        ((struct sockaddr_in *)(void *)&local)->sin_port = 0;
+    if (set_nonblocking(fd) < 0 ||
+        (r->cfg.keep_client_address && bind(fd, (const struct sockaddr *)&local, m->addrlen) < 0) ||
+        connect(fd, (const struct sockaddr *)&r->to, r->to_len) < 0) {
         close(fd);
         fd = -1;
     }
@@ -349,14 +373,14 @@ static long mapping_for(netem_relay *r, const struct sockaddr_storage *addr, soc
     size_t s = 0;
     while (r->maps[s].fd >= 0)
         s++;
-    int fd = open_upstream(r);
+    mapping *m = &r->maps[s];
+    memcpy(&m->addr, addr, addrlen);
+    m->addrlen = addrlen;
+    int fd = open_upstream(r, m);
     if (fd < 0) {
         r->clients_refused++;
         return -1;
     }
-    mapping *m = &r->maps[s];
-    memcpy(&m->addr, addr, addrlen);
-    m->addrlen = addrlen;
     m->fd = fd;
     m->gen++;
     r->map_live++;
@@ -419,6 +443,11 @@ static void impair(netem_relay *r, int dir, uint32_t slot, size_t len, uint64_t 
     dir_stats *st = &r->st[dir];
     if (len > st->max_datagram)
         st->max_datagram = len;
+    if (r->blacked_out) {
+        st->blackout++;
+        st->blackout_arrived++;
+        return;
+    }
     uint64_t release[NETEM_MODEL_MAX_COPIES];
     int copies = netem_model_packet(r->model[dir], now, len, release);
     uint32_t gen = r->maps[slot].gen;
@@ -459,7 +488,10 @@ static void release_due(netem_relay *r, uint64_t now)
         pending *p = netem_heap_pop(r->heap, NULL);
         r->pending_count[p->dir]--;
         r->pending_bytes -= p->len;
-        send_datagram(r, p->dir, p->slot, p->gen, p->data, p->len);
+        if (r->blacked_out)
+            r->st[p->dir].blackout++;
+        else
+            send_datagram(r, p->dir, p->slot, p->gen, p->data, p->len);
         free(p);
     }
 }
@@ -552,7 +584,7 @@ static void rebind_upstreams(netem_relay *r)
         /* Opened while the old socket still holds its port, so the kernel
          * has to pick another one. Without a new socket (out of descriptors)
          * the client keeps its port, and rebinds does not count it. */
-        int fd = open_upstream(r);
+        int fd = open_upstream(r, m);
         if (fd < 0)
             continue;
         close(m->fd);
@@ -560,6 +592,22 @@ static void rebind_upstreams(netem_relay *r)
         r->rebinds++;
     }
     r->pfds_dirty = 1;
+}
+
+/* The path goes down or comes back; whoever watches the run hears of it
+ * as it happens. */
+static void blackout_edge(netem_relay *r)
+{
+    r->blacked_out = !r->blacked_out;
+    if (r->blacked_out)
+        r->blackouts++;
+    if (r->cfg.events) {
+        fprintf(r->cfg.events, "{\"event\":\"blackout\",\"on\":%s,\"t_s\":%.3f,\"count\":%llu}\n",
+                r->blacked_out ? "true" : "false", (double)r->blackout_edge_us / 1e6,
+                (unsigned long long)r->blackouts);
+        fflush(r->cfg.events);
+    }
+    r->blackout_edge_us += r->blacked_out ? r->blackout_us : r->blackout_every_us - r->blackout_us;
 }
 
 static uint64_t min_u64(uint64_t a, uint64_t b)
@@ -584,6 +632,8 @@ int netem_relay_run(netem_relay *r, int stop_fd, double duration_s)
             rebind_upstreams(r);
             r->next_rebind++;
         }
+        while (now - r->start_us >= r->blackout_edge_us)
+            blackout_edge(r);
         if (now - r->start_us >= r->sched_next_us)
             apply_schedule(r, now);
         release_due(r, now);
@@ -600,6 +650,8 @@ int netem_relay_run(netem_relay *r, int stop_fd, double duration_s)
             wake = min_u64(wake, r->start_us + r->sched_next_us);
         if (r->next_rebind < r->cfg.rebind_count)
             wake = min_u64(wake, r->start_us + r->rebind_us[r->next_rebind]);
+        if (r->blackout_edge_us != UINT64_MAX)
+            wake = min_u64(wake, r->start_us + r->blackout_edge_us);
         uint64_t due;
         if (netem_heap_peek(r->heap, &due))
             wake = min_u64(wake, due);
@@ -631,16 +683,20 @@ int netem_relay_run(netem_relay *r, int stop_fd, double duration_s)
     return rc;
 }
 
+/* A datagram the blackout dropped on arrival never reached the model, but
+ * counts as received so that the counters still add up. */
 static void write_dir(FILE *f, const char *name, const netem_model_stats *m, const dir_stats *s, size_t unsent)
 {
     fprintf(f,
             "\"%s\":{\"received\":%llu,\"forwarded\":%llu,"
-            "\"dropped\":{\"random\":%llu,\"burst\":%llu,\"queue\":%llu,\"overflow\":%llu,\"error\":%llu},"
+            "\"dropped\":{\"random\":%llu,\"burst\":%llu,\"queue\":%llu,\"overflow\":%llu,\"error\":%llu,"
+            "\"blackout\":%llu},"
             "\"delayed\":%llu,\"reordered\":%llu,\"duplicated\":%llu,\"unsent\":%llu,"
             "\"max_datagram_bytes\":%llu,\"bytes\":%llu}",
-            name, (unsigned long long)m->received, (unsigned long long)s->forwarded,
+            name, (unsigned long long)(m->received + s->blackout_arrived), (unsigned long long)s->forwarded,
             (unsigned long long)m->dropped_random, (unsigned long long)m->dropped_burst,
             (unsigned long long)m->dropped_queue, (unsigned long long)s->overflow, (unsigned long long)s->error,
+            (unsigned long long)s->blackout,
             (unsigned long long)m->delayed, (unsigned long long)m->reordered, (unsigned long long)m->duplicated,
             (unsigned long long)unsent, (unsigned long long)s->max_datagram,
             (unsigned long long)s->bytes);
@@ -657,9 +713,10 @@ int netem_relay_write_stats(const netem_relay *r, FILE *f)
         netem_model_get_stats(r->model[d], &m[d]);
     fprintf(f,
             "{\"event\":\"stats\",\"elapsed_s\":%.3f,\"seed\":%llu,\"clients\":%llu,\"clients_refused\":%llu,"
-            "\"rebinds\":%llu,",
+            "\"rebinds\":%llu,\"blackouts\":%llu,",
             elapsed, (unsigned long long)r->cfg.seed, (unsigned long long)r->clients_total,
-            (unsigned long long)r->clients_refused, (unsigned long long)r->rebinds);
+            (unsigned long long)r->clients_refused, (unsigned long long)r->rebinds,
+            (unsigned long long)r->blackouts);
     write_dir(f, "up", &m[NETEM_UP], &r->st[NETEM_UP], r->pending_count[NETEM_UP]);
     fputc(',', f);
     write_dir(f, "down", &m[NETEM_DOWN], &r->st[NETEM_DOWN], r->pending_count[NETEM_DOWN]);

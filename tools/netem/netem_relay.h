@@ -3,7 +3,8 @@
  * client), a netem_model per direction and a heap of datagrams waiting for
  * their release time. Single-threaded, driven by poll(). At the rebind
  * times every upstream socket is replaced by one on a new port, as a NAT
- * does when it loses its mappings. */
+ * does when it loses its mappings. During a blackout nothing crosses in
+ * either direction, as when a link goes down. */
 #ifndef NETEM_RELAY_H
 #define NETEM_RELAY_H
 
@@ -31,6 +32,12 @@ typedef struct netem_relay_config {
     size_t max_clients;               /* 1024 mappings at once */
     double rebind_at_s[NETEM_RELAY_MAX_REBINDS]; /* (0, 1e7] s after the start, any order */
     size_t rebind_count;              /* 0 = never rebind */
+    double blackout_every_s;          /* 0 = never; else a blackout starts every S s */
+    double blackout_first_s;          /* the first one; 0 = at blackout_every_s */
+    double blackout_s;                /* how long each lasts, < blackout_every_s */
+    FILE *events;                     /* a JSON line as each blackout starts and ends; NULL = none */
+    int keep_client_address;          /* upstream sockets bind the client's address (port 0), so the
+                                       * server sees as many addresses as there are clients */
 } netem_relay_config;
 
 typedef struct netem_relay netem_relay;
