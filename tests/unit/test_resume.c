@@ -2,7 +2,8 @@
  * from one player's session and presented by another connection takes
  * that player's place over (same id and name; the old connection is told
  * it was replaced), and once the new session has been heard the same
- * secret presented again is refused. Real sockets, so waits are bounded
+ * secret presented again is refused. And a server restarted under its
+ * players: they come back as newcomers, settings following names. Real sockets, so waits are bounded
  * by a deadline rather than by virtual time. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -136,12 +137,98 @@ static void test_secret_takes_over_once(void **state)
     assert_int_equal(rmdir(dir), 0);
 }
 
+/* Services the server (when there is one) and two clients until c's
+ * stream yields an event of type; *out gets it. */
+static void client_wait(gv_client *a, gv_client *b, gv_client *c, gv_event_type type, gv_event *out)
+{
+    uint64_t end = mono_us() + 3 * DEADLINE_US;
+    while (mono_us() < end) {
+        gv_event ev = {.size = sizeof ev};
+        while (server && gv_server_service(server, &ev, 0) > 0)
+            ;
+        gv_client *other = c == a ? b : a;
+        while (gv_client_service(other, &ev, 0) > 0)
+            ;
+        while (gv_client_service(c, &ev, 1) > 0)
+            if (ev.type == type) {
+                *out = ev;
+                return;
+            }
+    }
+    fail_msg("no event %d within %llu ms", (int)type, 3 * DEADLINE_US / 1000);
+}
+
+static gv_client *start_client(const char *name, uint16_t port)
+{
+    gv_client_config cfg;
+    gv_client_config_default(&cfg);
+    cfg.server_port = port;
+    cfg.name = name;
+    cfg.known_servers_file = "";
+    gv_client *c = NULL;
+    assert_int_equal(gv_client_create(&cfg, &c), GV_OK);
+    return c;
+}
+
+static float volume_of(const gv_client *c, const char *name)
+{
+    gv_peer_stats ps[8] = {{.size = sizeof ps[0]}};
+    int n = gv_client_get_peer_stats(c, ps, 8);
+    for (int i = 0; i < n; i++)
+        if (strcmp(ps[i].name, name) == 0 && ps[i].id != 0)
+            return ps[i].volume;
+    return -1.0f;
+}
+
+/* A server restarted on its port with its key: both players come back as
+ * newcomers (new session, not resumed), and the volume alice had set for
+ * bob follows bob's name to his new id. */
+static void test_settings_follow_names_across_restart(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/gvoip-test-restart-XXXXXX", key[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(key, sizeof key, "%s/server.key", dir);
+    gv_server_config cfg;
+    gv_server_config_default(&cfg);
+    cfg.bind_address = "127.0.0.1";
+    cfg.port = 0;
+    cfg.key_file = key;
+    char why[256];
+    assert_int_equal(gv_server_create(&cfg, &server, why, sizeof why), GV_OK);
+    cfg.port = (uint16_t)gv_server_port(server);
+
+    gv_client *a = start_client("alice", cfg.port), *b = start_client("bob", cfg.port);
+    gv_event ev;
+    client_wait(a, b, a, GV_EVENT_PLAYER_CONNECTED, &ev); /* the other's events are drained meanwhile */
+    assert_string_equal(ev.name, "bob");
+    assert_int_equal(gv_client_set_player_volume(a, ev.id, 0.5f), GV_OK);
+
+    gv_server_destroy(server); /* every session gone with it */
+    server = NULL;
+    client_wait(a, b, a, GV_EVENT_CONNECTION_INTERRUPTED, &ev);
+    assert_int_equal(gv_server_create(&cfg, &server, why, sizeof why), GV_OK);
+    client_wait(a, b, a, GV_EVENT_RECONNECTED, &ev);
+    assert_int_equal(ev.resumed, 0);
+    client_wait(a, b, a, GV_EVENT_PLAYER_CONNECTED, &ev);
+    assert_string_equal(ev.name, "bob");
+    assert_true(volume_of(a, "bob") == 0.5f);
+
+    gv_client_destroy(a);
+    gv_client_destroy(b);
+    gv_server_destroy(server);
+    server = NULL;
+    assert_int_equal(unlink(key), 0);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
     if (gv_init() != 0)
         return 1;
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_secret_takes_over_once),
+        cmocka_unit_test(test_settings_follow_names_across_restart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
