@@ -278,12 +278,17 @@ within_ms() {
   echo "  $2: after ${took} ms"
   [ "$took" -le "$4" ] || fail "$1: '$2' came after ${took} ms, more than $4"
 }
-# heard_on SINK, silent_on SINK: a voice plays there, or nothing does.
+# heard_on SINK [TRIES], silent_on SINK: a voice plays there (measured up
+# to TRIES times, 1 by default, for a device still waking up), or nothing
+# does.
 heard_on() {
-  local rms
-  rms=$(pulse_level "$1")
-  echo "  $1 plays at RMS ${rms:-none}"
-  awk -v r="${rms:-0}" 'BEGIN { exit !(r > 0.01) }' || fail "no voice plays on $1 (RMS ${rms:-none})"
+  local rms try
+  for try in $(seq "${2:-1}"); do
+    rms=$(pulse_level "$1")
+    echo "  $1 plays at RMS ${rms:-none}"
+    awk -v r="${rms:-0}" 'BEGIN { exit !(r > 0.01) }' && return 0
+  done
+  fail "no voice plays on $1 (RMS ${rms:-none})"
 }
 silent_on() {
   local rms

@@ -61,7 +61,7 @@ for backend in pulse sdl; do
   done
   echo "  playback back after $(($(date +%s%3N) - t0)) ms"
   sleep 1
-  heard_on "spk_$backend"
+  heard_on "spk_$backend" 3 # SDL may take a moment to play again
 
   kill -0 "$(pid_of "$backend")" || fail "$backend: gvoip is gone"
   cp "$TMP/server.out" "$TMP/server.mid"
