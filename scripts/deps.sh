@@ -12,6 +12,7 @@ packages=(
   libwebrtc-audio-processing-dev
   clang libclang-rt-14-dev
   tmux gnuplot-nox
+  openssl
 )
 
 missing=()

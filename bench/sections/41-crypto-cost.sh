@@ -78,6 +78,9 @@ seal() { grep -o "\"$2\":{[^}]*}" "$1" | grep -o "\"$3\":[0-9.]*" | cut -d: -f2;
   echo "| us per handshake, both sides | $(hs sealed.json handshake_us) | $(hs plain.json handshake_us) |"
   echo "| us per handshake, server side (read 1, write 2, split) | $(hs sealed.json handshake_server_us) | $(hs plain.json handshake_server_us) |"
   echo "| us per handshake, client side | $(hs sealed.json handshake_client_us) | $(hs plain.json handshake_client_us) |"
+  echo "| us per access-token check (\`gv_token_open\`: Ed25519 verify, one key) | $(hs sealed.json token_verify_us) | $(hs plain.json token_verify_us) |"
+  echo "| the same among 16 keys (the most \`--token-key\` takes) | $(hs sealed.json token_verify_16_keys_us) | $(hs plain.json token_verify_16_keys_us) |"
+  echo "| **us per join on a server with \`--token-key\`** (server side of the handshake + token check) | **$(awk -v a="$(hs sealed.json handshake_server_us)" -v b="$(hs sealed.json token_verify_us)" 'BEGIN { printf "%.1f", a + b }')** | $(awk -v a="$(hs plain.json handshake_server_us)" -v b="$(hs plain.json token_verify_us)" 'BEGIN { printf "%.1f", a + b }') |"
   for n in 60 1275; do
     echo "| ${n}-byte message, ChaCha20-Poly1305: seal / open us | $(seal sealed.json seal_$n seal_us) / $(seal sealed.json seal_$n open_us) | $(seal plain.json seal_$n seal_us) / $(seal plain.json seal_$n open_us) |"
     echo "| ${n}-byte message, ChaCha20-Poly1305: seal + open us | **$(seal sealed.json seal_$n seal_open_us)** | $(seal plain.json seal_$n seal_open_us) |"

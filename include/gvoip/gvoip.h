@@ -73,6 +73,9 @@ extern "C" {
 #define GV_MAX_TALKERS_LIMIT 64  /* the most gv_server_config.max_talkers may be */
 #define GV_SAMPLE_RATE 48000     /* the rate voice travels at */
 #define GV_NAME_BYTES 33         /* 32 bytes of UTF-8 and a NUL */
+#define GV_LOBBY_NAME_BYTES 65   /* a lobby's name: 64 bytes of UTF-8 and a NUL */
+#define GV_DEFAULT_MAX_LOBBIES 8
+#define GV_MAX_LOBBIES_LIMIT 4000 /* the most gv_server_config.max_lobbies may be */
 #define GV_FINGERPRINT_BYTES 52  /* "SHA256:", 43 base64 characters, a NUL, with room to spare */
 #define GV_HOST_TOKEN_BYTES 32   /* what gv_server_host_token points to */
 #define GV_PLAYER_VOLUME_MAX 4.0f /* gv_client_set_player_volume's largest gain */
@@ -127,6 +130,12 @@ typedef enum gv_event_type {
                              * then PLAYER_DISCONNECTED/CONNECTED follow for what changed */
     GV_EVENT_PLAYER_RECONNECTING, /* id, name: their connection was lost; the server keeps their place */
     GV_EVENT_PLAYER_RECONNECTED,  /* id, name: they resumed it */
+    GV_EVENT_LOBBY_OPENED,        /* server: lobby (its first player is joining) */
+    GV_EVENT_LOBBY_CLOSED,        /* server: lobby (empty for the server's lobby_linger_ms) */
+    GV_EVENT_MUTED_BY_MODERATOR,  /* client: a moderator muted us for everyone (on 1) or no longer (on 0);
+                                   * id: the moderator's. Our voice is dropped at the server meanwhile */
+    GV_EVENT_PLAYER_MUTED_FOR_ALL, /* client: id, name muted (on 1) or unmuted (on 0) for everyone by a
+                                    * moderator; server: the same, with lobby */
 } gv_event_type;
 
 /* Why a server refused or removed a player: the code it sent. A newer
@@ -146,6 +155,9 @@ typedef enum gv_refusal {
     GV_REFUSAL_REPLACED = 11,  /* the player resumed on another connection */
     GV_REFUSAL_CLOSED = 12,    /* the host ended the lobby: nothing to reconnect to (a dedicated server
                                 * going down says SHUTDOWN, and its players try to reconnect) */
+    GV_REFUSAL_LOBBY = 13,     /* no such lobby may be made (a bad name, or the server has max_lobbies) */
+    GV_REFUSAL_TOKEN = 14,     /* the access token: missing, malformed, forged, expired, in use or for
+                                * another lobby (reason says which) */
 } gv_refusal;
 
 /* One event, at most 256 bytes. Fields a type does not use are zero (and
@@ -157,12 +169,15 @@ typedef struct gv_event {
     uint16_t port;
     int error;          /* CONNECTION_FAILED: the GV_E* code of the failure */
     gv_refusal refused; /* the server's code, GV_REFUSAL_NONE if it gave none */
-    int first_use;
-    int on; /* GV_EVENT_SPEAKING */
-    int attempt;       /* GV_EVENT_RECONNECTING: 1, 2, ... */
-    uint32_t retry_ms; /* GV_EVENT_RECONNECTING: until the next attempt */
-    int resumed;       /* GV_EVENT_RECONNECTED */
+    int attempt;        /* GV_EVENT_RECONNECTING: 1, 2, ... */
+    uint32_t retry_ms;  /* GV_EVENT_RECONNECTING: until the next attempt */
+    uint8_t first_use;
+    uint8_t on;      /* SPEAKING, MUTED_BY_MODERATOR, PLAYER_MUTED_FOR_ALL */
+    uint8_t resumed; /* GV_EVENT_RECONNECTED */
     char name[GV_NAME_BYTES];
+    /* A server's events about a player or a lobby: the lobby's name ("" for
+     * the default lobby). */
+    char lobby[GV_LOBBY_NAME_BYTES];
     char fingerprint[GV_FINGERPRINT_BYTES];       /* "SHA256:..." */
     char known_fingerprint[GV_FINGERPRINT_BYTES]; /* on a key mismatch: the pinned or remembered one */
     /* A sentence for the user; never NULL. Owned by the handle that gave
@@ -275,6 +290,22 @@ typedef struct gv_server_config {
      * a place frees 0.8 s after its talker's last word. 0..64, default 6;
      * 0 = no limit. */
     int max_talkers;
+    /* A join names its lobby (gv_client_config.lobby; "" is the default
+     * lobby): the first player to join one opens it, with this config's
+     * settings (or its token's), and it closes once it has been empty for
+     * lobby_linger_ms (0..86400000, default 30000; 0 = at once). At most
+     * max_lobbies (1..GV_MAX_LOBBIES_LIMIT, default 8) are open at once;
+     * with max_players, this sizes the server: it takes up to
+     * max_lobbies * max_players players, and never more than 3900. */
+    int max_lobbies;
+    uint32_t lobby_linger_ms;
+    /* NULL or "": anyone who may join (password) may open a lobby. Else
+     * the public keys (gv_token_keypair's text) of the backends whose
+     * tokens admit players, one per line, blank lines and lines starting
+     * with '#' ignored, at most 16: every join then needs a token naming
+     * its lobby (docs/protocol.md, "Access tokens"), and the password too
+     * if one is set. */
+    const char *token_keys;
 } gv_server_config;
 
 /* Fills *cfg with the defaults above, size included. NULL does nothing.
@@ -292,7 +323,9 @@ GV_API void gv_server_config_default(gv_server_config *cfg);
  *   GV_ENOTFOUND key_file NULL and no per-user directory (HOME unset)
  *   GV_ETOOBIG   the per-user key path is too long
  *   GV_EKEY      the key file is unsafe (group or others may read it,
- *                another user owns it), unreadable to us or malformed
+ *                another user owns it), unreadable to us or malformed;
+ *                or token_keys holds a line that is not a public key,
+ *                more than 16 keys or none
  *   GV_EIO       the key file could not be read or created
  *   GV_ENET      bind_address does not resolve, or the port cannot be bound
  * On failure a one-line reason for the user goes to why (why_len bytes,
@@ -348,7 +381,31 @@ typedef struct gv_server_stats {
     int away;                  /* players whose connection was lost and whose place is kept (in players) */
     uint64_t resumed;          /* resumes honoured */
     uint64_t talkers_limited;  /* voice not sent to a listener who had max_talkers others to hear */
+    int lobbies;               /* open now */
+    uint64_t lobbies_opened, lobbies_closed;
+    /* Joins refused for their token, by reason. */
+    uint64_t token_missing, token_malformed, token_unknown_key, token_bad_signature, token_expired,
+        token_in_use, token_wrong_lobby;
+    uint64_t listen_only_dropped; /* voice from listen-only or moderator-muted players, dropped */
 } gv_server_stats;
+
+/* One open lobby's figures. */
+typedef struct gv_lobby_stats {
+    uint32_t size; /* the caller's sizeof(gv_lobby_stats) */
+    char name[GV_LOBBY_NAME_BYTES]; /* "" for the default lobby */
+    int players;                    /* away ones included */
+    int away;
+    int max_players;
+    uint64_t relayed_packets, culled_packets, talkers_limited, listen_only_dropped;
+    uint64_t joined;  /* players admitted since it opened (resumes not counted) */
+    uint64_t open_ms; /* how long it has been open */
+} gv_lobby_stats;
+
+/* Fills up to max entries of out, one per open lobby, in the order they
+ * opened. out[0].size, set by the caller, gives every entry's size (the
+ * array's stride). Returns the count written, or GV_EINVAL (NULL s, NULL
+ * out with max, a negative max, out[0].size too small). Control thread. */
+GV_API int gv_server_get_lobby_stats(const gv_server *s, gv_lobby_stats *out, int max);
 
 /* Fills *out (out->size set by the caller). Returns 0 or GV_EINVAL (NULL s
  * or out, out->size too small). Control thread. */
@@ -428,6 +485,13 @@ typedef struct gv_client_config {
      * machine stand in for players at many addresses (127.0.0.0/8), which
      * the server's per-address limits would otherwise lump together. */
     const char *bind_address;
+    /* The lobby to join: NULL or "" for the server's default lobby (or
+     * the one the token names), else 1..64 bytes, the player-name rules
+     * but '#' allowed. Travels inside the encrypted handshake. */
+    const char *lobby;
+    /* An access token's text (gv_token_mint), for a server that requires
+     * them; NULL: none. The name it carries is the player's name. */
+    const char *token;
 } gv_client_config;
 
 /* Fills *cfg with the defaults above, size included. NULL does nothing.
@@ -600,6 +664,17 @@ GV_API int gv_client_set_ptt(gv_client *c, int down);
 GV_API int gv_client_set_player_volume(gv_client *c, uint16_t id, float gain);
 GV_API int gv_client_set_player_muted(gv_client *c, uint16_t id, int on);
 
+/* A moderator's mute (on 1) or unmute (on 0) of player id for everyone:
+ * the server drops their voice until a moderator unmutes them, and tells
+ * the lobby (GV_EVENT_PLAYER_MUTED_FOR_ALL; the player themselves get
+ * GV_EVENT_MUTED_BY_MODERATOR). Only a player whose access token grants
+ * GV_TOKEN_MODERATOR may do it: the server ignores anyone else's request
+ * (and counts it malformed), so no event follows. Returns 0 when the
+ * request is sent, GV_EINVAL (NULL c, on not 0 or 1), GV_ENOTFOUND (id is
+ * not a player in the lobby: yourself included) or GV_ESTATE (not in a
+ * lobby now). Control thread. */
+GV_API int gv_client_mute_for_all(gv_client *c, uint16_t id, int on);
+
 /* Level of the latest captured frame in dBFS (mean square; -120 for
  * silence, before any capture, or for a NULL c), for an input meter.
  * Control thread. */
@@ -673,6 +748,61 @@ GV_API int gv_client_get_stats(const gv_client *c, gv_client_stats *out);
  * (NULL c, NULL out with max, a negative max, out[0].size too small).
  * Control thread. */
 GV_API int gv_client_get_peer_stats(const gv_client *c, gv_peer_stats *out, int max);
+
+/* ---- Access tokens ---------------------------------------------------
+ * A game's backend decides who may talk where: it holds an Ed25519 key
+ * pair and signs, for each player, a token naming the lobby, the player's
+ * name and what they may do; a server given the public keys
+ * (gv_server_config.token_keys) admits only players with a valid token.
+ * Tokens and keys travel as base64url text (RFC 4648, no padding) of the
+ * byte formats in docs/protocol.md, "Access tokens", so a backend in any
+ * language can mint them. Nothing here keeps state: thread-safe. */
+
+#define GV_TOKEN_KEY_BYTES 44  /* a key's text (43 characters) and a NUL */
+#define GV_TOKEN_TEXT_MAX 400  /* the longest token's text and a NUL */
+
+/* What a token lets its player do besides listening and talking. */
+typedef enum gv_token_permission {
+    GV_TOKEN_LISTEN_ONLY = 0x01, /* their voice is dropped at the server */
+    GV_TOKEN_MODERATOR = 0x02,   /* may mute a player for everyone (gv_client_mute_for_all) */
+} gv_token_permission;
+
+/* What a token says. A lobby its token creates takes the server's
+ * settings except those the token gives. */
+typedef struct gv_token_claims {
+    uint32_t size;    /* sizeof(gv_token_claims), set by gv_token_claims_default */
+    const char *lobby; /* 1..64 bytes, the player-name rules (gv_check_name) but '#' allowed */
+    const char *name;  /* the player's name (gv_check_name) */
+    uint16_t id;       /* 0: the server gives one; 2..65535: this id, always */
+    unsigned permissions; /* gv_token_permission bits; default 0 */
+    uint64_t expires;     /* Unix time in seconds; must be in the future when minted */
+    int spatial_mode;     /* -1 (default): the server's; else a gv_spatial_mode_kind */
+    float max_distance;   /* 0 (default): the server's; else 0.1..100000 */
+    int max_players;      /* 0 (default): the server's; else 1..GV_MAX_PLAYERS_LIMIT */
+} gv_token_claims;
+
+/* Fills *c with the defaults above (no lobby, no name, expiring now), size
+ * included. NULL does nothing. */
+GV_API void gv_token_claims_default(gv_token_claims *c);
+
+/* Makes a new signing key pair from libsodium's random source: the secret
+ * key's text (keep it on the backend, never give it to players) into
+ * secret_text and the public key's, for the servers' token_keys, into
+ * public_text, each GV_TOKEN_KEY_BYTES long at least and NUL-terminated.
+ * Returns 0, GV_EINVAL (NULL pointer), GV_ETOOBIG (a buffer too short) or
+ * GV_EKEY (libsodium could not start). */
+GV_API int gv_token_keypair(char *secret_text, size_t secret_len, char *public_text, size_t public_len);
+
+/* Signs c with the secret key's text (as gv_token_keypair writes it;
+ * surrounding white space is ignored) and writes the token's text,
+ * NUL-terminated, to out (GV_TOKEN_TEXT_MAX bytes are always enough). Each
+ * token gets a random nonce. Returns the text's length, or:
+ *   GV_EINVAL  NULL c, secret_text or out; a size this library does not
+ *              know; a lobby or name that breaks the rules; an id of 1; an
+ *              unknown permission bit or mode; a field out of range
+ *   GV_EKEY    secret_text is not a key
+ *   GV_ETOOBIG out is too short */
+GV_API int gv_token_mint(const gv_token_claims *c, const char *secret_text, char *out, size_t out_len);
 
 #ifdef __cplusplus
 }

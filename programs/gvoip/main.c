@@ -18,7 +18,11 @@
 #include "options.h"
 #include "output.h"
 #include "stats.h"
+#include "token.h"
 #include "tui.h"
+
+/* The most a --token-key file may hold: 16 keys and many comments. */
+#define TOKEN_KEYS_FILE_MAX 65536
 
 /* The longest the main loop sleeps with nothing to do: the client's timers
  * (keep-alive, loss reports, the join's retries) need no finer grain. */
@@ -98,6 +102,63 @@ static int load_password(const gvoip_options *opt, char *buf, size_t cap, size_t
         *len = n;
     }
     return 0;
+}
+
+/* A small file whole, as text: NULL after saying why (unreadable, or more
+ * than cap bytes). The caller frees it. */
+static char *read_text(const char *path, size_t cap, const char *what)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        output_error(0, "cannot read %s %s: %s", what, path, strerror(errno));
+        return NULL;
+    }
+    char *text = malloc(cap + 1);
+    size_t n = text ? fread(text, 1, cap, f) : 0;
+    int failed = !text || ferror(f), more = !failed && fgetc(f) != EOF;
+    fclose(f);
+    if (failed || more) {
+        if (more)
+            output_error(0, "%s %s is longer than %zu bytes", what, path, cap);
+        else
+            output_error(0, "cannot read %s %s", what, path);
+        free(text);
+        return NULL;
+    }
+    text[n] = '\0';
+    return text;
+}
+
+/* The access token, like the password, from a file or the environment,
+ * never argv: whoever holds it joins as its player. *out NULL: none. */
+static int load_token(const gvoip_options *opt, char **out)
+{
+    *out = NULL;
+    const char *env = getenv("GVOIP_TOKEN");
+    char *text;
+    if (opt->token_file) {
+        if (!(text = read_text(opt->token_file, GV_TOKEN_TEXT_MAX + 2, "token file")))
+            return -1;
+    } else if (env) {
+        if (!(text = strdup(env))) {
+            output_error(0, "out of memory");
+            return -1;
+        }
+    } else {
+        return 0;
+    }
+    size_t n = strlen(text);
+    while (n && (text[n - 1] == '\n' || text[n - 1] == '\r'))
+        text[--n] = '\0';
+    *out = text;
+    return 0;
+}
+
+static void free_secret(char *text)
+{
+    if (text)
+        sodium_memzero(text, strlen(text));
+    free(text);
 }
 
 static int create_server(const gvoip_options *opt, const char *password, size_t password_len, int local_host,
@@ -428,6 +489,17 @@ static int run_player(const gvoip_options *opt, const char *password, size_t pas
     gv_event failure = {.type = GV_EVENT_NONE};
     char fingerprint[GV_FINGERPRINT_BYTES];
     gv_client_config cfg = opt->client;
+    /* The server judges lobby names, but one too long for the handshake
+     * cannot reach it: refused here as it would be there. */
+    if (cfg.lobby && strlen(cfg.lobby) >= GV_LOBBY_NAME_BYTES) {
+        failure = (gv_event){.size = sizeof failure,
+                             .type = GV_EVENT_CONNECTION_FAILED,
+                             .refused = GV_REFUSAL_LOBBY,
+                             .reason = "bad lobby name: name is longer than 64 bytes"};
+        output_event(&failure, opt->json);
+        code = EXIT_JOIN;
+        goto out;
+    }
     if (opt->mode == MODE_HOST) {
         code = create_server(opt, password, password_len, 1, &p->server);
         if (code != EXIT_OK)
@@ -452,6 +524,18 @@ static int run_player(const gvoip_options *opt, const char *password, size_t pas
     if (rc == GV_ENOTFOUND) {
         output_error(opt->json, "cannot join %s: no such host (gvoip speaks IPv4: a name or a dotted address)",
                      cfg.server_host);
+        code = EXIT_JOIN;
+        goto out;
+    }
+    if (rc == GV_EINVAL && cfg.token) {
+        /* The options' ranges hold everything else: the token is not one
+         * (a server would refuse it as malformed). */
+        failure = (gv_event){.size = sizeof failure,
+                             .type = GV_EVENT_CONNECTION_FAILED,
+                             .refused = GV_REFUSAL_TOKEN,
+                             .reason = opt->token_file ? "the token in --token-file is not an access token"
+                                                       : "GVOIP_TOKEN is not an access token"};
+        output_event(&failure, opt->json);
         code = EXIT_JOIN;
         goto out;
     }
@@ -603,6 +687,10 @@ int main(int argc, char **argv)
         return code;
     if (opt.mode == MODE_DEVICES)
         return list_devices(&opt);
+    if (opt.mode == MODE_TOKEN_KEY)
+        return token_key_command(&opt);
+    if (opt.mode == MODE_TOKEN)
+        return token_command(&opt);
     if (gv_init() != 0) {
         output_error(0, "cannot initialise libsodium or ENet");
         return EXIT_RUNTIME;
@@ -614,10 +702,21 @@ int main(int argc, char **argv)
     size_t password_len = 0;
     if (load_password(&opt, password, sizeof password, &password_len) != 0)
         return EXIT_USAGE;
-    if (opt.mode == MODE_SERVER)
-        code = run_server(&opt, password, password_len);
-    else
-        code = run_player(&opt, password, password_len);
+    char *token = NULL, *token_keys = NULL;
+    if ((opt.mode != MODE_SERVER && load_token(&opt, &token) != 0) ||
+        (opt.mode != MODE_JOIN && opt.token_keys_file &&
+         !(token_keys = read_text(opt.token_keys_file, TOKEN_KEYS_FILE_MAX, "token key file")))) {
+        code = EXIT_USAGE;
+    } else {
+        opt.client.token = token;
+        opt.server.token_keys = token_keys;
+        if (opt.mode == MODE_SERVER)
+            code = run_server(&opt, password, password_len);
+        else
+            code = run_player(&opt, password, password_len);
+    }
+    free_secret(token);
+    free(token_keys);
     sodium_memzero(password, sizeof password);
     return code;
 }

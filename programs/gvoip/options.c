@@ -18,6 +18,9 @@
 /* The device buffer is the program's own choice: the library has no
  * devices. */
 #define AUDIO_BUFFER_MS 10
+/* A token is minted just before its player joins: long enough for that,
+ * short enough that a leaked one soon stops working. */
+#define TOKEN_TTL_S 600
 
 #define HELP_WIDTH 100
 #define HELP_INDENT 23
@@ -27,13 +30,19 @@ enum {
     CMD_HOST = 1u << MODE_HOST,
     CMD_JOIN = 1u << MODE_JOIN,
     CMD_DEVICES = 1u << MODE_DEVICES,
+    CMD_TOKEN_KEY = 1u << MODE_TOKEN_KEY,
+    CMD_TOKEN = 1u << MODE_TOKEN,
     CMD_LOBBY = CMD_SERVER | CMD_HOST | CMD_JOIN,
     CMD_PLAYER = CMD_HOST | CMD_JOIN,
     CMD_ANY = CMD_LOBBY | CMD_DEVICES,
+    CMD_ALL = CMD_ANY | CMD_TOKEN_KEY | CMD_TOKEN,
 };
 
-static const char *const command_names[] = {
-    [MODE_SERVER] = "server", [MODE_HOST] = "host", [MODE_JOIN] = "join", [MODE_DEVICES] = "devices"};
+#define MODE_LAST MODE_TOKEN
+
+static const char *const command_names[] = {[MODE_SERVER] = "server",       [MODE_HOST] = "host",
+                                            [MODE_JOIN] = "join",           [MODE_DEVICES] = "devices",
+                                            [MODE_TOKEN_KEY] = "token-key", [MODE_TOKEN] = "token"};
 
 enum arg_kind {
     ARG_FLAG,    /* no value: stores .value, an int */
@@ -48,14 +57,16 @@ enum arg_kind {
     ARG_VERSION,
 };
 
-enum group { GROUP_LOBBY, GROUP_SECURITY, GROUP_VOICE, GROUP_CONTROLS, GROUP_POSITIONAL };
+enum group { GROUP_LOBBY, GROUP_SECURITY, GROUP_TOKENS, GROUP_VOICE, GROUP_CONTROLS, GROUP_POSITIONAL, GROUP_OTHER };
 
 static const char *const group_headings[] = {
     [GROUP_LOBBY] = "lobby",
     [GROUP_SECURITY] = "security",
+    [GROUP_TOKENS] = "access tokens",
     [GROUP_VOICE] = "voice",
     [GROUP_CONTROLS] = "controls",
     [GROUP_POSITIONAL] = "positional voice",
+    [GROUP_OTHER] = "other",
 };
 
 typedef struct choice {
@@ -114,6 +125,7 @@ static int parse_duration(gvoip_options *opt, char *const *args);
 static int parse_peer_timeout(gvoip_options *opt, char *const *args);
 static int parse_reconnect(gvoip_options *opt, char *const *args);
 static int parse_resume_grace(gvoip_options *opt, char *const *args);
+static int parse_lobby_linger(gvoip_options *opt, char *const *args);
 static int parse_server_key(gvoip_options *opt, char *const *args);
 static int parse_position(gvoip_options *opt, char *const *args);
 static int parse_facing(gvoip_options *opt, char *const *args);
@@ -126,15 +138,26 @@ static const option_def options[] = {
      .help = "UDP port; 0 picks a free one and reports it"},
     {.name = "--max-players", .metavar = "N", .kind = ARG_INT, .group = GROUP_LOBBY,
      .commands = CMD_SERVER | CMD_HOST, .at = AT(server.max_players), .min = 1, .max = GV_MAX_PLAYERS_LIMIT,
-     .help = "players the lobby holds"},
+     .help = "players each lobby holds"},
+    {.name = "--max-lobbies", .metavar = "N", .kind = ARG_INT, .group = GROUP_LOBBY,
+     .commands = CMD_SERVER | CMD_HOST, .at = AT(server.max_lobbies), .min = 1, .max = GV_MAX_LOBBIES_LIMIT,
+     .help = "lobbies open at once; a join that would open one more is refused"},
+    {.name = "--lobby-linger-s", .metavar = "SECONDS", .kind = ARG_CUSTOM, .group = GROUP_LOBBY,
+     .commands = CMD_SERVER | CMD_HOST, .nargs = 1, .parse = parse_lobby_linger, .takes = "0 to 86400 seconds",
+     .help = "close a lobby once it has been empty this long (default 30; 0 at once)"},
     {.name = "--max-talkers", .metavar = "N", .kind = ARG_INT, .group = GROUP_LOBBY,
      .commands = CMD_SERVER | CMD_HOST, .at = AT(server.max_talkers), .min = 0, .max = GV_MAX_TALKERS_LIMIT,
      .help = "a listener hears at most N talkers at once, the first and the loudest, none cut mid-word (default "
              "6; 0 no limit)"},
-    {.name = "--name", .metavar = "NAME", .kind = ARG_STRING, .group = GROUP_LOBBY, .commands = CMD_PLAYER,
-     .at = AT(client.name), .help = "your name, 1..32 bytes of UTF-8"},
-    {.name = "--json", .kind = ARG_FLAG, .group = GROUP_LOBBY, .commands = CMD_ANY, .at = AT(json), .value = 1,
-     .help = "every event as one JSON line on stdout"},
+    {.name = "--name", .metavar = "NAME", .kind = ARG_STRING, .group = GROUP_LOBBY,
+     .commands = CMD_PLAYER | CMD_TOKEN, .at = AT(client.name), .also = AT(token.name),
+     .help = "your name, 1..32 bytes of UTF-8; token: the player's (required)"},
+    {.name = "--lobby", .metavar = "NAME", .kind = ARG_STRING, .group = GROUP_LOBBY,
+     .commands = CMD_PLAYER | CMD_TOKEN, .at = AT(client.lobby), .also = AT(token.lobby),
+     .help = "the lobby to join, 1..64 bytes of UTF-8 (default: the server's default lobby, or the token's); "
+             "token: the lobby it admits to (required)"},
+    {.name = "--json", .kind = ARG_FLAG, .group = GROUP_LOBBY, .commands = CMD_ANY | CMD_TOKEN_KEY, .at = AT(json),
+     .value = 1, .help = "every event as one JSON line on stdout; token-key: the public key as JSON"},
     {.name = "--duration", .metavar = "SECONDS", .kind = ARG_CUSTOM, .group = GROUP_LOBBY, .commands = CMD_LOBBY,
      .nargs = 1, .parse = parse_duration, .takes = "a positive number of seconds",
      .help = "leave cleanly after that long"},
@@ -150,8 +173,8 @@ static const option_def options[] = {
              "same id (default 30; 0 never)"},
     /* security */
     {.name = "--key", .metavar = "FILE", .kind = ARG_STRING, .group = GROUP_SECURITY,
-     .commands = CMD_SERVER | CMD_HOST, .at = AT(server.key_file),
-     .help = "server key file (default ~/.config/gvoip/server.key)"},
+     .commands = CMD_SERVER | CMD_HOST | CMD_TOKEN, .at = AT(server.key_file),
+     .help = "server key file (default ~/.config/gvoip/server.key); token: the secret key that signs (required)"},
     {.name = "--password-file", .metavar = "FILE", .kind = ARG_STRING, .group = GROUP_SECURITY,
      .commands = CMD_LOBBY, .at = AT(password_file),
      .help = "lobby password (or the GVOIP_PASSWORD environment variable)"},
@@ -168,6 +191,37 @@ static const option_def options[] = {
      .also = AT(client.cipher), .choices = ciphers,
      .help = "what seals the session: auto takes AES-256-GCM when both ends' CPUs have AES-NI, else "
              "ChaCha20-Poly1305"},
+    /* access tokens */
+    {.name = "--token-key", .metavar = "FILE", .kind = ARG_STRING, .group = GROUP_TOKENS,
+     .commands = CMD_SERVER | CMD_HOST, .at = AT(token_keys_file),
+     .help = "admit only players with a token signed by one of these public keys (one per line, # comments), "
+             "in every lobby"},
+    {.name = "--token-file", .metavar = "FILE", .kind = ARG_STRING, .group = GROUP_TOKENS, .commands = CMD_PLAYER,
+     .at = AT(token_file), .help = "your access token (or the GVOIP_TOKEN environment variable)"},
+    {.name = "--token", .kind = ARG_REFUSED, .group = GROUP_TOKENS,
+     .refusal = "tokens are never taken on the command line (every local user can read it); "
+                "use --token-file FILE or GVOIP_TOKEN"},
+    {.name = "--out", .metavar = "FILE", .kind = ARG_STRING, .group = GROUP_TOKENS, .commands = CMD_TOKEN_KEY,
+     .at = AT(out_file),
+     .help = "write the new secret key to FILE (mode 0600, never over an existing file) and the public key to "
+             "FILE.pub (required)"},
+    {.name = "--ttl", .metavar = "SECONDS", .kind = ARG_INT, .group = GROUP_TOKENS, .commands = CMD_TOKEN,
+     .at = AT(ttl_s), .min = 1, .max = 31536000, .help = "the token expires this long from now"},
+    {.name = "--listen-only", .kind = ARG_FLAG, .group = GROUP_TOKENS, .commands = CMD_TOKEN, .at = AT(listen_only),
+     .value = 1, .help = "its player's voice is dropped at the server"},
+    {.name = "--moderator", .kind = ARG_FLAG, .group = GROUP_TOKENS, .commands = CMD_TOKEN, .at = AT(moderator),
+     .value = 1, .help = "its player may mute others for everyone"},
+    {.name = "--id", .metavar = "N", .kind = ARG_PORT, .group = GROUP_TOKENS, .commands = CMD_TOKEN,
+     .at = AT(token.id), .min = 2, .max = 65535, .help = "its player always gets this id, not one the server picks"},
+    {.name = "--lobby-spatial", .kind = ARG_CHOICE, .group = GROUP_TOKENS, .commands = CMD_TOKEN,
+     .at = AT(token.spatial_mode), .choices = spatial_modes,
+     .help = "the positional mode of a lobby it opens, instead of the server's --spatial"},
+    {.name = "--lobby-max-distance", .metavar = "D", .kind = ARG_FLOAT, .group = GROUP_TOKENS, .commands = CMD_TOKEN,
+     .at = AT(token.max_distance), .min = 0.1, .max = 100000,
+     .help = "the max distance of a lobby it opens, instead of the server's"},
+    {.name = "--lobby-max-players", .metavar = "N", .kind = ARG_INT, .group = GROUP_TOKENS, .commands = CMD_TOKEN,
+     .at = AT(token.max_players), .min = 1, .max = GV_MAX_PLAYERS_LIMIT,
+     .help = "the players a lobby it opens holds, instead of the server's --max-players"},
     /* voice */
     {.name = "--codec", .kind = ARG_CHOICE, .group = GROUP_VOICE, .commands = CMD_PLAYER, .at = AT(client.codec),
      .choices = codecs, .help = "raw: the original example's uncompressed frames, for benchmarks only"},
@@ -275,9 +329,9 @@ static const option_def options[] = {
      .takes = "SECONDS X,Y[,Z]"},
     {.name = "--itd", .kind = ARG_FLAG, .group = GROUP_POSITIONAL, .commands = CMD_PLAYER, .at = AT(client.itd),
      .value = 1, .help = "add a small interaural delay (headphones)"},
-    {.name = "--help", .alias = "-h", .kind = ARG_HELP, .group = GROUP_POSITIONAL, .commands = CMD_ANY,
+    {.name = "--help", .alias = "-h", .kind = ARG_HELP, .group = GROUP_OTHER, .commands = CMD_ALL,
      .help = "this text (after a command: that command's options only)"},
-    {.name = "--version", .kind = ARG_VERSION, .group = GROUP_POSITIONAL, .commands = CMD_ANY,
+    {.name = "--version", .kind = ARG_VERSION, .group = GROUP_OTHER, .commands = CMD_ALL,
      .help = "the program's version and the protocol it speaks"},
 };
 
@@ -288,7 +342,9 @@ static void seed(gvoip_options *opt)
     memset(opt, 0, sizeof *opt);
     gv_server_config_default(&opt->server);
     gv_client_config_default(&opt->client);
+    gv_token_claims_default(&opt->token);
     opt->audio_buffer_ms = AUDIO_BUFFER_MS;
+    opt->ttl_s = TOKEN_TTL_S;
 }
 
 /* ---- Values ----------------------------------------------------------- */
@@ -370,6 +426,15 @@ static int parse_resume_grace(gvoip_options *opt, char *const *args)
     if (parse_double(args[0], 0, 600, &s) != 0)
         return -1;
     opt->server.resume_grace_ms = (uint32_t)(s * 1000.0 + 0.5);
+    return 0;
+}
+
+static int parse_lobby_linger(gvoip_options *opt, char *const *args)
+{
+    double s;
+    if (parse_double(args[0], 0, 86400, &s) != 0)
+        return -1;
+    opt->server.lobby_linger_ms = (uint32_t)(s * 1000.0 + 0.5);
     return 0;
 }
 
@@ -658,7 +723,7 @@ static void add_commands(text *t, unsigned commands)
     if ((commands & CMD_LOBBY) == CMD_LOBBY)
         return;
     int first = 1;
-    for (int m = MODE_SERVER; m <= MODE_DEVICES; m++)
+    for (int m = MODE_SERVER; m <= MODE_LAST; m++)
         if (commands & (1u << m)) {
             add(t, "%s%s", first ? "" : ", ", command_names[m]);
             first = 0;
@@ -691,6 +756,31 @@ static void print_wrapped(FILE *out, const char *s, size_t col)
     fputc('\n', out);
 }
 
+/* Whether the seeded default is a value d takes: one that is not (a
+ * token's "the server's" lobby settings) means the option's absence, which
+ * its help says in words. */
+static int default_taken(const option_def *d, const gvoip_options *seeded)
+{
+    const void *at = (const char *)seeded + d->at;
+    int i;
+    float f;
+    switch (d->kind) {
+    case ARG_INT:
+        memcpy(&i, at, sizeof i);
+        return d->steps ? in_steps(d->steps, i) : i >= d->min && i <= d->max;
+    case ARG_PORT:
+        return *(const uint16_t *)at >= d->min && *(const uint16_t *)at <= d->max;
+    case ARG_FLOAT:
+        memcpy(&f, at, sizeof f);
+        return f >= d->min && f <= d->max;
+    case ARG_CHOICE:
+        memcpy(&i, at, sizeof i);
+        return choice_name(d, i) != NULL;
+    default:
+        return 1;
+    }
+}
+
 static void print_option(FILE *out, const option_def *d, const gvoip_options *seeded)
 {
     text left = {.len = 0}, right = {.len = 0};
@@ -710,7 +800,7 @@ static void print_option(FILE *out, const option_def *d, const gvoip_options *se
     text dflt = {.len = 0};
     if (d->spatial)
         add_spatial_default(&dflt, d, seeded);
-    else
+    else if (default_taken(d, seeded))
         add_default(&dflt, d, seeded);
     if (extra.len && dflt.len)
         add(&extra, "; ");
@@ -729,10 +819,12 @@ static void print_help(FILE *out, enum gvoip_mode mode)
         [MODE_HOST] = "gvoip host [--port N] [--max-players N] [--name NAME] [options]",
         [MODE_JOIN] = "gvoip join ADDRESS[:PORT] [--name NAME] [options]",
         [MODE_DEVICES] = "gvoip devices [--watch] [--json] [--audio-backend auto|sdl|pulse]",
+        [MODE_TOKEN_KEY] = "gvoip token-key --out FILE [--json]",
+        [MODE_TOKEN] = "gvoip token --key FILE --lobby LOBBY --name NAME [--ttl SECONDS] [options]",
     };
     gvoip_options seeded;
     seed(&seeded);
-    for (int m = MODE_SERVER; m <= MODE_DEVICES; m++)
+    for (int m = MODE_SERVER; m <= MODE_LAST; m++)
         if (mode == MODE_NONE || mode == (enum gvoip_mode)m)
             fprintf(out, "%s%s\n", m == MODE_SERVER || mode != MODE_NONE ? "usage: " : "       ", usages[m]);
     int group = -1;
@@ -795,8 +887,15 @@ static int finish(gvoip_options *opt, const unsigned char *given)
 {
     if (opt->mode == MODE_JOIN && opt->client.server_port == 0)
         return bad("a server's port is 1..65535 (0 only picks a free one to listen on)", "0");
+    if (opt->mode == MODE_TOKEN_KEY && !opt->out_file)
+        return bad("token-key needs --out FILE, where the secret key goes", "");
+    if (opt->mode == MODE_TOKEN && (!opt->server.key_file || !opt->token.lobby || !opt->token.name))
+        return bad("token needs --key FILE (the secret key), --lobby LOBBY and --name NAME", "");
+    if (opt->mode == MODE_TOKEN && !opt->token.lobby[0])
+        return bad("a token names its lobby: --lobby takes 1..64 bytes", "");
     const char *why;
-    if ((opt->mode == MODE_HOST || opt->mode == MODE_JOIN) && gv_check_name(opt->client.name, &why) != 0) {
+    if ((opt->mode == MODE_HOST || opt->mode == MODE_JOIN || opt->mode == MODE_TOKEN) &&
+        gv_check_name(opt->client.name, &why) != 0) {
         text t = {.len = 0};
         add(&t, "bad --name: %s", why);
         return bad(t.s, opt->client.name);
@@ -828,7 +927,7 @@ int gvoip_parse_options(int argc, char **argv, gvoip_options *opt)
     const option_def *d = find(argv[1]);
     if (informs(d, MODE_NONE))
         return -1;
-    for (int m = MODE_SERVER; m <= MODE_DEVICES; m++)
+    for (int m = MODE_SERVER; m <= MODE_LAST; m++)
         if (!strcmp(argv[1], command_names[m]))
             opt->mode = (enum gvoip_mode)m;
     if (opt->mode == MODE_NONE)

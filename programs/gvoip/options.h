@@ -7,7 +7,7 @@
 
 #include "gvoip/gvoip.h"
 
-enum gvoip_mode { MODE_NONE, MODE_SERVER, MODE_HOST, MODE_JOIN, MODE_DEVICES };
+enum gvoip_mode { MODE_NONE, MODE_SERVER, MODE_HOST, MODE_JOIN, MODE_DEVICES, MODE_TOKEN_KEY, MODE_TOKEN };
 
 enum gvoip_exit {
     EXIT_OK = 0,
@@ -30,6 +30,15 @@ typedef struct gvoip_options {
     int json;
     double duration; /* seconds; 0 = until interrupted */
     const char *password_file;
+    const char *token_file;     /* host, join: the access token (else GVOIP_TOKEN) */
+    const char *token_keys_file; /* server, host: the backends' public keys */
+    /* token-key: where the secret key goes (and FILE.pub the public one);
+     * token: the secret key is server.key_file (--key). */
+    const char *out_file;
+    gv_token_claims token; /* token: lobby and name are the client's, by the same options */
+    int ttl_s;             /* token: seconds until it expires */
+    int listen_only;       /* token: its permissions */
+    int moderator;
     /* devices and files */
     const char *input_device;
     const char *output_device;

@@ -17,6 +17,24 @@ void output_json_string(FILE *out, const char *s)
     fputc('"', out);
 }
 
+/* A server's events about players name the lobby, unless it is the
+ * default one: one lobby's server prints what it always did. */
+static void json_lobby(FILE *o, const gv_event *ev)
+{
+    if (!ev->lobby[0])
+        return;
+    fputs(",\"lobby\":", o);
+    output_json_string(o, ev->lobby);
+}
+
+static const char *in_lobby(const gv_event *ev, char *buf, size_t len)
+{
+    if (!ev->lobby[0])
+        return "";
+    snprintf(buf, len, " in lobby %s", ev->lobby);
+    return buf;
+}
+
 static void json_event(const gv_event *ev)
 {
     FILE *o = stdout;
@@ -31,11 +49,13 @@ static void json_event(const gv_event *ev)
         fprintf(o, "{\"event\":\"%s\",\"id\":%u,\"name\":",
                 ev->type == GV_EVENT_CONNECTED ? "connected" : "player_connected", (unsigned)ev->id);
         output_json_string(o, ev->name);
+        json_lobby(o, ev);
         fputs("}\n", o);
         break;
     case GV_EVENT_PLAYER_DISCONNECTED:
         fprintf(o, "{\"event\":\"player_disconnected\",\"id\":%u,\"name\":", (unsigned)ev->id);
         output_json_string(o, ev->name);
+        json_lobby(o, ev);
         if (ev->reason[0]) {
             fputs(",\"reason\":", o);
             output_json_string(o, ev->reason);
@@ -95,6 +115,24 @@ static void json_event(const gv_event *ev)
                 ev->type == GV_EVENT_PLAYER_RECONNECTING ? "player_reconnecting" : "player_reconnected",
                 (unsigned)ev->id);
         output_json_string(o, ev->name);
+        json_lobby(o, ev);
+        fputs("}\n", o);
+        break;
+    case GV_EVENT_LOBBY_OPENED:
+    case GV_EVENT_LOBBY_CLOSED:
+        fprintf(o, "{\"event\":\"%s\",\"lobby\":", ev->type == GV_EVENT_LOBBY_OPENED ? "lobby_opened" : "lobby_closed");
+        output_json_string(o, ev->lobby);
+        fputs("}\n", o);
+        break;
+    case GV_EVENT_MUTED_BY_MODERATOR:
+        fprintf(o, "{\"event\":\"muted_by_moderator\",\"on\":%s,\"id\":%u}\n", ev->on ? "true" : "false",
+                (unsigned)ev->id);
+        break;
+    case GV_EVENT_PLAYER_MUTED_FOR_ALL:
+        fprintf(o, "{\"event\":\"player_muted_for_all\",\"on\":%s,\"id\":%u,\"name\":", ev->on ? "true" : "false",
+                (unsigned)ev->id);
+        output_json_string(o, ev->name);
+        json_lobby(o, ev);
         fputs("}\n", o);
         break;
     case GV_EVENT_NONE:
@@ -105,6 +143,7 @@ static void json_event(const gv_event *ev)
 static void human_event(const gv_event *ev)
 {
     FILE *o = stdout;
+    char lb[GV_LOBBY_NAME_BYTES + 16];
     switch (ev->type) {
     case GV_EVENT_LISTENING:
         fprintf(o, "listening on UDP port %u\nserver key %s%s\n", (unsigned)ev->port, ev->fingerprint,
@@ -114,10 +153,11 @@ static void human_event(const gv_event *ev)
         fprintf(o, "joined as %s (id %u)\n", ev->name, (unsigned)ev->id);
         break;
     case GV_EVENT_PLAYER_CONNECTED:
-        fprintf(o, "%s (id %u) is here\n", ev->name, (unsigned)ev->id);
+        fprintf(o, "%s (id %u) is here%s\n", ev->name, (unsigned)ev->id, in_lobby(ev, lb, sizeof lb));
         break;
     case GV_EVENT_PLAYER_DISCONNECTED:
-        fprintf(o, "%s (id %u) left%s%s\n", ev->name, (unsigned)ev->id, ev->reason[0] ? ": " : "", ev->reason);
+        fprintf(o, "%s (id %u) left%s%s%s\n", ev->name, (unsigned)ev->id, in_lobby(ev, lb, sizeof lb),
+                ev->reason[0] ? ": " : "", ev->reason);
         break;
     case GV_EVENT_SERVER_DISCONNECTED:
         fprintf(o, "disconnected from the server: %s\n", ev->reason);
@@ -152,10 +192,24 @@ static void human_event(const gv_event *ev)
                     (unsigned)ev->id);
         break;
     case GV_EVENT_PLAYER_RECONNECTING:
-        fprintf(o, "%s (id %u) lost the connection; waiting for them\n", ev->name, (unsigned)ev->id);
+        fprintf(o, "%s (id %u)%s lost the connection; waiting for them\n", ev->name, (unsigned)ev->id,
+                in_lobby(ev, lb, sizeof lb));
         break;
     case GV_EVENT_PLAYER_RECONNECTED:
-        fprintf(o, "%s (id %u) is back\n", ev->name, (unsigned)ev->id);
+        fprintf(o, "%s (id %u)%s is back\n", ev->name, (unsigned)ev->id, in_lobby(ev, lb, sizeof lb));
+        break;
+    case GV_EVENT_LOBBY_OPENED:
+        fprintf(o, "lobby %s opened\n", ev->lobby[0] ? ev->lobby : "(default)");
+        break;
+    case GV_EVENT_LOBBY_CLOSED:
+        fprintf(o, "lobby %s closed\n", ev->lobby[0] ? ev->lobby : "(default)");
+        break;
+    case GV_EVENT_MUTED_BY_MODERATOR:
+        fputs(ev->on ? "a moderator muted you for everyone\n" : "a moderator unmuted you\n", o);
+        break;
+    case GV_EVENT_PLAYER_MUTED_FOR_ALL:
+        fprintf(o, "%s (id %u)%s was %s for everyone by a moderator\n", ev->name, (unsigned)ev->id,
+                in_lobby(ev, lb, sizeof lb), ev->on ? "muted" : "unmuted");
         break;
     case GV_EVENT_NONE:
         break;

@@ -7,6 +7,32 @@
 
 #include "output.h"
 
+/* "lobbies": one object per open lobby, in the order they opened (the
+ * count of open lobbies is its length). */
+static void lobby_list(FILE *f, const gv_server *s, int open)
+{
+    gv_lobby_stats *lb = open > 0 ? calloc((size_t)open, sizeof *lb) : NULL;
+    int n = 0;
+    if (lb) {
+        lb[0].size = sizeof *lb;
+        n = gv_server_get_lobby_stats(s, lb, open);
+    }
+    fputs(",\"lobbies\":[", f);
+    for (int i = 0; i < n; i++) {
+        fprintf(f, "%s{\"name\":", i ? "," : "");
+        output_json_string(f, lb[i].name);
+        fprintf(f,
+                ",\"players\":%d,\"away\":%d,\"max_players\":%d,\"relayed_packets\":%llu,\"culled_packets\":%llu,"
+                "\"talkers_limited\":%llu,\"listen_only_dropped\":%llu,\"joined\":%llu,\"open_ms\":%llu}",
+                lb[i].players, lb[i].away, lb[i].max_players, (unsigned long long)lb[i].relayed_packets,
+                (unsigned long long)lb[i].culled_packets, (unsigned long long)lb[i].talkers_limited,
+                (unsigned long long)lb[i].listen_only_dropped, (unsigned long long)lb[i].joined,
+                (unsigned long long)lb[i].open_ms);
+    }
+    fputc(']', f);
+    free(lb);
+}
+
 static void server_fields(FILE *f, const gv_server *s)
 {
     gv_server_stats st = {.size = sizeof st};
@@ -23,6 +49,16 @@ static void server_fields(FILE *f, const gv_server *s)
             (unsigned long long)st.culled_packets, (unsigned long long)st.positions_relayed,
             (unsigned long long)st.rebinds, (unsigned long long)st.resumed, (unsigned long long)st.talkers_limited,
             st.players, st.away);
+    fprintf(f,
+            ",\"lobbies_opened\":%llu,\"lobbies_closed\":%llu,\"token_missing\":%llu,"
+            "\"token_malformed\":%llu,\"token_unknown_key\":%llu,\"token_bad_signature\":%llu,"
+            "\"token_expired\":%llu,\"token_in_use\":%llu,\"token_wrong_lobby\":%llu,\"listen_only_dropped\":%llu",
+            (unsigned long long)st.lobbies_opened, (unsigned long long)st.lobbies_closed,
+            (unsigned long long)st.token_missing, (unsigned long long)st.token_malformed,
+            (unsigned long long)st.token_unknown_key, (unsigned long long)st.token_bad_signature,
+            (unsigned long long)st.token_expired, (unsigned long long)st.token_in_use,
+            (unsigned long long)st.token_wrong_lobby, (unsigned long long)st.listen_only_dropped);
+    lobby_list(f, s, st.lobbies);
 }
 
 static int finish(FILE *f, const char *path)

@@ -23,6 +23,7 @@ typedef struct row {
     int speaking;
     int away; /* their connection was lost; the server keeps their place */
     int muted;
+    int muted_for_all; /* by a moderator, as the server last said */
     float volume;
 } row;
 
@@ -30,6 +31,7 @@ struct tui {
     gv_player_pose pose;
     int muted, deafened, ptt, transmit_mode;
     int self_speaking;
+    int moderated; /* a moderator muted us for everyone: the server drops our voice */
     uint16_t own_id;
     char own_name[GV_NAME_BYTES];
     char target[300]; /* what is joined, for "connecting to ..." */
@@ -177,6 +179,16 @@ void tui_event(tui *t, const gv_event *ev)
                  ev->resumed ? "" : ": the server had restarted");
         tui_note(t, line);
         break;
+    case GV_EVENT_MUTED_BY_MODERATOR:
+        t->moderated = ev->on;
+        tui_note(t, ev->on ? "a moderator muted you for everyone" : "a moderator unmuted you");
+        break;
+    case GV_EVENT_PLAYER_MUTED_FOR_ALL:
+        if ((r = find_row(t, ev->id)) != NULL)
+            r->muted_for_all = ev->on;
+        snprintf(line, sizeof line, "%s was %s for everyone by a moderator", ev->name, ev->on ? "muted" : "unmuted");
+        tui_note(t, line);
+        break;
     case GV_EVENT_PLAYER_RECONNECTING:
     case GV_EVENT_PLAYER_RECONNECTED:
         if ((r = find_row(t, ev->id)) != NULL)
@@ -283,6 +295,16 @@ static void apply_key(tui *t, gv_client *c, int key, const gv_spatial_config *sp
             sel->muted = !sel->muted;
             if (c)
                 gv_client_set_player_muted(c, sel->id, sel->muted);
+        }
+        break;
+    case 'M':
+        /* The row changes when the server says it happened: it ignores
+         * players without a moderator's token. */
+        if (sel && c && gv_client_mute_for_all(c, sel->id, !sel->muted_for_all) == 0) {
+            char line[128];
+            snprintf(line, sizeof line, "asked to %s %s for everyone (moderators only)",
+                     sel->muted_for_all ? "unmute" : "mute", sel->name);
+            tui_note(t, line);
         }
         break;
     case KEY_UP:
@@ -430,9 +452,10 @@ static void draw_player(int y, int width, const tui *t, int i, gv_client *c, con
     char meter[9] = "        ";
     for (int k = 0; st && k < 8 && st->level_db > -48.0f + 6.0f * (float)k; k++)
         meter[k] = '|';
-    line_w(y, width, i == t->selected ? A_BOLD : 0, "%c%3u %-16.16s %-8s [%s] vol %3.0f%%%s%s%s",
+    line_w(y, width, i == t->selected ? A_BOLD : 0, "%c%3u %-16.16s %-8s [%s] vol %3.0f%%%s%s%s%s",
            i == t->selected ? '>' : ' ', (unsigned)r->id, r->name, r->away ? "away" : r->speaking ? "speaking" : "",
-           meter, (double)(r->volume * 100.0f), r->muted ? " MUTED" : "", where, figures);
+           meter, (double)(r->volume * 100.0f), r->muted ? " MUTED" : "", r->muted_for_all ? " muted for all" : "",
+           where, figures);
 }
 
 static void draw(tui *t, gv_client *c, const gv_spatial_config *sp)
@@ -471,6 +494,8 @@ static void draw(tui *t, gv_client *c, const gv_spatial_config *sp)
             t->transmit_mode == GV_TX_PUSH_TO_TALK ? (t->ptt ? " [TALKING]" : " [off]") : "");
     draw_meter(2, c ? gv_client_input_level_db(c) : -120.0f);
     int y = 3;
+    if (t->moderated)
+        line_at(y++, A_BOLD, "a moderator has muted you for everyone: nobody hears you");
     if (sp->mode != GV_SPATIAL_MODE_OFF) {
         char range[32] = "unlimited";
         if (sp->max_distance > 0.0f)
@@ -508,7 +533,7 @@ static void draw(tui *t, gv_client *c, const gv_spatial_config *sp)
     if (keys >= 1)
         line_at(bottom, 0, "keys: m mute  d deafen  space push-to-talk  t transmit mode  q quit");
     if (keys >= 2)
-        line_at(bottom + 1, 0, "      Tab/id select player  +/- volume  x mute player%s",
+        line_at(bottom + 1, 0, "      Tab/id select player  +/- volume  x mute player  M mute for all%s",
                 sp->mode != GV_SPATIAL_MODE_OFF ? "  arrows move" : "");
     for (int i = 0; i < logs && i < t->log_count; i++)
         line_at(bottom + keys + i, 0, "%s", t->log[t->log_count - (logs < t->log_count ? logs : t->log_count) + i]);

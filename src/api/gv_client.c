@@ -413,6 +413,15 @@ int gv_client_set_player_muted(gv_client *c, uint16_t id, int on)
     return gv_voice_set_player(c->voice, id, NULL, &on);
 }
 
+int gv_client_mute_for_all(gv_client *c, uint16_t id, int on)
+{
+    if (!c || (on != 0 && on != 1))
+        return GV_EINVAL;
+    if (!in_lobby(c, id))
+        return GV_ENOTFOUND;
+    return gv_link_send_mute_for_all(c->link, id, on);
+}
+
 float gv_client_input_level_db(const gv_client *c)
 {
     return c ? gv_voice_input_level_db(c->voice) : -120.0f;

@@ -20,6 +20,7 @@ _Static_assert(GV_MAX_TALKERS_LIMIT == GV_TALKERS_MAX, "the public talker limit 
 _Static_assert(GV_HOST_TOKEN_BYTES == GV_HOST_TOKEN_LEN, "the public token size is the wire's");
 _Static_assert(GV_RESUME_SECRET_LEN == 32, "docs/protocol.md: HELLO and WELCOME carry 32-byte secrets");
 _Static_assert(GV_NAME_BYTES == GV_NAME_MAX + 1, "a public name holds every name the server accepts");
+_Static_assert(GV_LOBBY_NAME_BYTES == GV_LOBBY_NAME_MAX + 1, "a public lobby name holds every one there is");
 _Static_assert(GV_FINGERPRINT_BYTES >= GV_KEYFILE_FINGERPRINT_LEN, "a public fingerprint buffer holds one");
 _Static_assert((int)GV_REFUSAL_VERSION == GV_REFUSE_VERSION && (int)GV_REFUSAL_FULL == GV_REFUSE_FULL &&
                    (int)GV_REFUSAL_NAME == GV_REFUSE_NAME && (int)GV_REFUSAL_PASSWORD == GV_REFUSE_PASSWORD &&
@@ -27,7 +28,8 @@ _Static_assert((int)GV_REFUSAL_VERSION == GV_REFUSE_VERSION && (int)GV_REFUSAL_F
                    (int)GV_REFUSAL_FLOODING == GV_REFUSE_FLOODING && (int)GV_REFUSAL_PROTOCOL == GV_REFUSE_PROTOCOL &&
                    (int)GV_REFUSAL_SHUTDOWN == GV_REFUSE_SHUTDOWN && (int)GV_REFUSAL_TIMEOUT == GV_REFUSE_TIMEOUT &&
                    (int)GV_REFUSAL_RESUME == GV_REFUSE_RESUME && (int)GV_REFUSAL_REPLACED == GV_REFUSE_REPLACED &&
-                   (int)GV_REFUSAL_CLOSED == GV_REFUSE_CLOSED,
+                   (int)GV_REFUSAL_CLOSED == GV_REFUSE_CLOSED && (int)GV_REFUSAL_LOBBY == GV_REFUSE_LOBBY &&
+                   (int)GV_REFUSAL_TOKEN == GV_REFUSE_TOKEN,
                "the public refusal codes are the wire's");
 
 const char *gv_version(void)

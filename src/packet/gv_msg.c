@@ -222,14 +222,20 @@ int gv_msg_decode(const uint8_t *data, size_t len, gv_msg *out)
         if (out->u.hello.password_len > GV_PASSWORD_MAX)
             r.err = GV_EMALFORMED;
         out->u.hello.password = gv_read_bytes(&r, out->u.hello.password_len);
-        out->u.hello.token_len = gv_read_u8(&r);
-        if (out->u.hello.token_len != 0 && out->u.hello.token_len != GV_HOST_TOKEN_LEN)
+        out->u.hello.host_token_len = gv_read_u8(&r);
+        if (out->u.hello.host_token_len != 0 && out->u.hello.host_token_len != GV_HOST_TOKEN_LEN)
             r.err = GV_EMALFORMED;
-        out->u.hello.token = gv_read_bytes(&r, out->u.hello.token_len);
+        out->u.hello.host_token = gv_read_bytes(&r, out->u.hello.host_token_len);
         out->u.hello.resume_len = gv_read_u8(&r);
         if (out->u.hello.resume_len != 0 && out->u.hello.resume_len != GV_RESUME_SECRET_LEN)
             r.err = GV_EMALFORMED;
         out->u.hello.resume = gv_read_bytes(&r, out->u.hello.resume_len);
+        out->u.hello.lobby.len = gv_read_u8(&r);
+        if (out->u.hello.lobby.len > GV_LOBBY_NAME_MAX)
+            r.err = GV_EMALFORMED;
+        out->u.hello.lobby.bytes = (const char *)gv_read_bytes(&r, out->u.hello.lobby.len);
+        out->u.hello.access_len = gv_read_u8(&r);
+        out->u.hello.access = gv_read_bytes(&r, out->u.hello.access_len);
         break;
     case GV_MSG_WELCOME: {
         out->u.welcome.id = gv_read_u16(&r);
@@ -267,6 +273,15 @@ int gv_msg_decode(const uint8_t *data, size_t len, gv_msg *out)
         out->u.player.id = gv_read_u16(&r);
         out->u.player.slot = gv_read_u8(&r);
         out->u.player.epoch = gv_read_u32(&r);
+        break;
+    case GV_MSG_MUTE_FOR_ALL:
+    case GV_MSG_PLAYER_MUTED:
+        out->u.mute.id = gv_read_u16(&r);
+        out->u.mute.on = gv_read_u8(&r);
+        if (out->u.mute.on > 1 || out->u.mute.id == 0)
+            r.err = GV_EMALFORMED;
+        if (out->type == GV_MSG_PLAYER_MUTED && (out->u.mute.by = gv_read_u16(&r)) == 0)
+            r.err = GV_EMALFORMED;
         break;
     case GV_MSG_REFUSE:
         out->u.refuse.code = gv_read_u8(&r);
@@ -323,15 +338,21 @@ int gv_msg_encode(const gv_msg *m, uint8_t *out, size_t cap)
     case GV_MSG_HELLO:
         write_name(&w, m->u.hello.name.bytes, m->u.hello.name.len);
         if (m->u.hello.password_len > GV_PASSWORD_MAX ||
-            (m->u.hello.token_len != 0 && m->u.hello.token_len != GV_HOST_TOKEN_LEN) ||
-            (m->u.hello.resume_len != 0 && m->u.hello.resume_len != GV_RESUME_SECRET_LEN))
+            (m->u.hello.host_token_len != 0 && m->u.hello.host_token_len != GV_HOST_TOKEN_LEN) ||
+            (m->u.hello.resume_len != 0 && m->u.hello.resume_len != GV_RESUME_SECRET_LEN) ||
+            m->u.hello.lobby.len > GV_LOBBY_NAME_MAX || (m->u.hello.lobby.len && !m->u.hello.lobby.bytes) ||
+            (m->u.hello.access_len && !m->u.hello.access))
             return GV_EINVAL;
         gv_write_u8(&w, m->u.hello.password_len);
         gv_write_bytes(&w, m->u.hello.password, m->u.hello.password_len);
-        gv_write_u8(&w, m->u.hello.token_len);
-        gv_write_bytes(&w, m->u.hello.token, m->u.hello.token_len);
+        gv_write_u8(&w, m->u.hello.host_token_len);
+        gv_write_bytes(&w, m->u.hello.host_token, m->u.hello.host_token_len);
         gv_write_u8(&w, m->u.hello.resume_len);
         gv_write_bytes(&w, m->u.hello.resume, m->u.hello.resume_len);
+        gv_write_u8(&w, m->u.hello.lobby.len);
+        gv_write_bytes(&w, m->u.hello.lobby.bytes, m->u.hello.lobby.len);
+        gv_write_u8(&w, m->u.hello.access_len);
+        gv_write_bytes(&w, m->u.hello.access, m->u.hello.access_len);
         break;
     case GV_MSG_PLAYER_JOINED:
         gv_write_u16(&w, m->u.player.id);
@@ -347,6 +368,15 @@ int gv_msg_encode(const gv_msg *m, uint8_t *out, size_t cap)
         gv_write_u16(&w, m->u.player.id);
         gv_write_u8(&w, m->u.player.slot);
         gv_write_u32(&w, m->u.player.epoch);
+        break;
+    case GV_MSG_MUTE_FOR_ALL:
+    case GV_MSG_PLAYER_MUTED:
+        if (m->u.mute.on > 1 || m->u.mute.id == 0 || (m->type == GV_MSG_PLAYER_MUTED && m->u.mute.by == 0))
+            return GV_EINVAL;
+        gv_write_u16(&w, m->u.mute.id);
+        gv_write_u8(&w, m->u.mute.on);
+        if (m->type == GV_MSG_PLAYER_MUTED)
+            gv_write_u16(&w, m->u.mute.by);
         break;
     case GV_MSG_REFUSE:
         if (m->u.refuse.len > GV_REASON_MAX)
@@ -461,6 +491,8 @@ const char *gv_refuse_text(int code)
     case GV_REFUSE_RESUME: return "the session could not be resumed";
     case GV_REFUSE_REPLACED: return "the session was resumed on another connection";
     case GV_REFUSE_CLOSED: return "the host ended the lobby";
+    case GV_REFUSE_LOBBY: return "no such lobby may be opened";
+    case GV_REFUSE_TOKEN: return "access token refused";
     }
     return "refused";
 }

@@ -11,7 +11,7 @@
 #include "packet/gv_buf.h"
 #include "packet/gv_name.h"
 
-#define GV_PROTOCOL_VERSION 4
+#define GV_PROTOCOL_VERSION 5
 #define GV_MTU 1392               /* largest UDP payload gvoip ever sends */
 #define GV_MAX_PLAYERS 256
 #define GV_PASSWORD_MAX 128
@@ -55,6 +55,8 @@ enum gv_msg_type {
     GV_MSG_PLAYER_RTT = 0x27,
     GV_MSG_PLAYER_AWAY = 0x28, /* a player's connection was lost; their place is kept for the grace */
     GV_MSG_PLAYER_BACK = 0x29, /* they resumed it: the same id and name, a new epoch */
+    GV_MSG_MUTE_FOR_ALL = 0x2a, /* a moderator asks: mute (or unmute) a player for everyone */
+    GV_MSG_PLAYER_MUTED = 0x2b, /* the server says: a player is muted (or no longer) for everyone */
     GV_MSG_VOICE = 0x30,
     GV_MSG_VOICE_RELAY = 0x31,
     GV_MSG_POSITION = 0x32,
@@ -77,6 +79,8 @@ enum gv_refuse_code {
     GV_REFUSE_RESUME = 10,   /* the resumption secret is unknown, spent or expired */
     GV_REFUSE_REPLACED = 11, /* the player resumed on another connection */
     GV_REFUSE_CLOSED = 12,   /* the host ended the lobby (a dedicated server going down says SHUTDOWN) */
+    GV_REFUSE_LOBBY = 13,    /* no such lobby may be opened: a bad name, or the server's limit */
+    GV_REFUSE_TOKEN = 14,    /* the access token: the text says what is wrong with it */
 };
 
 /* The ENet disconnect data of a client that leaves for good: the server
@@ -135,10 +139,13 @@ typedef struct gv_msg {
             gv_msg_name name;
             uint8_t password_len;
             const uint8_t *password;
-            uint8_t token_len; /* 0 or GV_HOST_TOKEN_LEN */
-            const uint8_t *token;
+            uint8_t host_token_len; /* 0 or GV_HOST_TOKEN_LEN */
+            const uint8_t *host_token;
             uint8_t resume_len; /* 0 or GV_RESUME_SECRET_LEN */
             const uint8_t *resume;
+            gv_msg_name lobby;  /* 0..GV_LOBBY_NAME_MAX bytes; empty: the default lobby (or the token's) */
+            uint8_t access_len; /* 0, or an access token's bytes (docs/protocol.md, "Access tokens") */
+            const uint8_t *access;
         } hello;
         struct {
             uint16_t id;
@@ -163,6 +170,11 @@ typedef struct gv_msg {
             uint8_t len;
             const char *text;
         } refuse;
+        struct {
+            uint16_t id; /* the player muted or unmuted */
+            uint8_t on;  /* 0 or 1 */
+            uint16_t by; /* PLAYER_MUTED: the moderator */
+        } mute;
         struct {
             uint16_t id;         /* the speaker (client to server) or the reporter (server to speaker) */
             uint16_t loss_permille;

@@ -65,7 +65,8 @@ static int white(uint32_t cp)
            cp == 0x2029 || cp == 0x202f || cp == 0x205f || cp == 0x3000;
 }
 
-static int check(const char *name, size_t len, int assigned, const char **why)
+/* max: the most bytes allowed; assigned: '#' allowed (a server's suffix). */
+static int check(const char *name, size_t len, size_t max, int assigned, const char **why)
 {
     const char *unused;
     int seen = 0;
@@ -75,8 +76,8 @@ static int check(const char *name, size_t len, int assigned, const char **why)
         *why = "name is empty";
         return GV_ENAME;
     }
-    if (len > GV_NAME_MAX) {
-        *why = "name is longer than 32 bytes";
+    if (len > max) {
+        *why = max == GV_LOBBY_NAME_MAX ? "name is longer than 64 bytes" : "name is longer than 32 bytes";
         return GV_ENAME;
     }
     const unsigned char *s = (const unsigned char *)name;
@@ -112,12 +113,17 @@ static int check(const char *name, size_t len, int assigned, const char **why)
 
 int gv_name_check(const char *name, size_t len, const char **why)
 {
-    return check(name, len, 0, why);
+    return check(name, len, GV_NAME_MAX, 0, why);
 }
 
 int gv_name_check_assigned(const char *name, size_t len, const char **why)
 {
-    return check(name, len, 1, why);
+    return check(name, len, GV_NAME_MAX, 1, why);
+}
+
+int gv_name_check_lobby(const char *name, size_t len, const char **why)
+{
+    return check(name, len, GV_LOBBY_NAME_MAX, 1, why);
 }
 
 void gv_name_with_suffix(const char *name, unsigned n, char out[GV_NAME_MAX + 1])

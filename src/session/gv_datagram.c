@@ -76,11 +76,11 @@ static uint16_t get_be16(const uint8_t *p)
     return (uint16_t)(p[0] << 8 | p[1]);
 }
 
-/* The receiver index: its low 8 bits in the second byte, the ninth in
+/* The receiver index's low 9 bits: 8 in the second byte, the ninth in
  * the first byte's bit 7. */
 static void put_index(uint8_t *d, uint16_t index)
 {
-    d[0] = (uint8_t)(d[0] | (index >> 8) << 7);
+    d[0] = (uint8_t)(d[0] | (index >> 8 & 1) << 7);
     d[1] = (uint8_t)index;
 }
 
@@ -121,7 +121,7 @@ static int seal_body(gv_seal *seal, const uint8_t nonce[GV_SEAL_NONCE], const ui
 int gv_datagram_seal_up(gv_seal *seal, uint16_t index, uint64_t counter, const gv_msg *voice, uint8_t *out,
                         size_t cap)
 {
-    if (!seal || !out || !voice_ok(voice) || index > GV_DATAGRAM_INDEX_MAX)
+    if (!seal || !out || !voice_ok(voice))
         return GV_EINVAL;
     if (counter >= GV_VOICE_COUNTER_LIMIT)
         return GV_ESTATE;
@@ -151,7 +151,7 @@ int gv_datagram_up_index(const uint8_t *d, size_t len)
 
 int gv_datagram_seal_here(gv_seal *seal, uint16_t index, uint64_t counter, uint8_t *out, size_t cap)
 {
-    if (!seal || !out || index > GV_DATAGRAM_INDEX_MAX)
+    if (!seal || !out)
         return GV_EINVAL;
     if (counter >= GV_VOICE_COUNTER_LIMIT)
         return GV_ESTATE;

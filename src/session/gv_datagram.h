@@ -32,7 +32,9 @@
 #define GV_DATAGRAM_LEVEL 1         /* the audio level, first byte of the plaintext */
 #define GV_DATAGRAM_UP_OVERHEAD (GV_DATAGRAM_UP_HEADER + GV_DATAGRAM_LEVEL + GV_SEAL_TAG)
 #define GV_DATAGRAM_DOWN_OVERHEAD (GV_DATAGRAM_DOWN_HEADER + GV_DATAGRAM_LEVEL + GV_SEAL_TAG)
-/* Receiver indices have 9 bits: a server has at most 512 sessions. */
+/* A datagram carries the receiver index's low 9 bits: with more than 512
+ * sessions a server tells those that share them apart by address and key
+ * (docs/protocol.md, voice datagrams). */
 #define GV_DATAGRAM_INDEX_MAX 511
 
 /* What the first byte says a datagram is. ENet's own datagrams never set
@@ -50,7 +52,8 @@ typedef enum gv_datagram_kind {
 /* Pure; thread-safe. An empty datagram is GV_DATAGRAM_OTHER. */
 gv_datagram_kind gv_datagram_kind_of(const uint8_t *d, size_t len);
 
-/* Seals voice (a VOICE: seq is ignored, counter stands for it; flags
+/* Seals voice (index: the receiver index, of which the low 9 bits
+ * travel; a VOICE: seq is ignored, counter stands for it; flags
  * without GV_VOICE_RAW; ts a multiple of GV_VOICE_TICK) as an uplink
  * datagram into out. Returns its length, GV_EINVAL, GV_ETOOBIG or
  * GV_ESTATE (counter at GV_VOICE_COUNTER_LIMIT). The caller never seals
@@ -58,8 +61,8 @@ gv_datagram_kind gv_datagram_kind_of(const uint8_t *d, size_t len);
 int gv_datagram_seal_up(gv_seal *seal, uint16_t index, uint64_t counter, const gv_msg *voice, uint8_t *out,
                         size_t cap);
 
-/* An uplink datagram's (voice or "I am here") receiver index, or
- * GV_EMALFORMED when it is too short to be one. Pure. */
+/* The low 9 bits of an uplink datagram's (voice or "I am here") receiver
+ * index, or GV_EMALFORMED when it is too short to be one. Pure. */
 int gv_datagram_up_index(const uint8_t *d, size_t len);
 
 /* Opens an uplink datagram against the sender's window: *voice (a VOICE
@@ -80,7 +83,8 @@ int gv_datagram_open_up(gv_seal *seal, gv_seal_window *w, const uint8_t *d, size
  * speaker's sequence. 20 bytes: kind, index, counter, tag. */
 #define GV_DATAGRAM_HERE_LEN 20
 
-/* Seals an "I am here" with counter (never reused). GV_DATAGRAM_HERE_LEN,
+/* Seals an "I am here" with counter (never reused) and the low 9 bits of
+ * the receiver index. GV_DATAGRAM_HERE_LEN,
  * GV_EINVAL, GV_ETOOBIG or GV_ESTATE. */
 int gv_datagram_seal_here(gv_seal *seal, uint16_t index, uint64_t counter, uint8_t *out, size_t cap);
 

@@ -15,6 +15,7 @@
 #include "session/gv_reconnect.h"
 #include "session/gv_seal.h"
 #include "session/gv_session.h"
+#include "session/gv_token.h"
 
 typedef struct roster_entry {
     uint16_t id;
@@ -66,6 +67,9 @@ struct gv_link {
     char trusted[GV_FINGERPRINT_BYTES]; /* the key the first session showed: every later one must too */
     uint8_t host_token[GV_HOST_TOKEN_LEN];
     int has_token;
+    char lobby[GV_LOBBY_NAME_MAX + 1];
+    uint8_t access[GV_TOKEN_BYTES_MAX]; /* the access token, decoded */
+    int access_len;
     uint8_t resume[GV_RESUME_SECRET_LEN];
     int has_resume;
     uint16_t id;
@@ -269,8 +273,12 @@ static void send_hello(gv_link *l, conn *c)
     m.u.hello.name.len = (uint8_t)strlen(l->name);
     m.u.hello.password = l->password;
     m.u.hello.password_len = (uint8_t)l->password_len;
-    m.u.hello.token = l->host_token;
-    m.u.hello.token_len = l->has_token ? GV_HOST_TOKEN_LEN : 0;
+    m.u.hello.host_token = l->host_token;
+    m.u.hello.host_token_len = l->has_token ? GV_HOST_TOKEN_LEN : 0;
+    m.u.hello.lobby.bytes = l->lobby;
+    m.u.hello.lobby.len = (uint8_t)strlen(l->lobby);
+    m.u.hello.access = l->access;
+    m.u.hello.access_len = (uint8_t)l->access_len;
     m.u.hello.resume = l->resume;
     m.u.hello.resume_len = l->has_resume ? GV_RESUME_SECRET_LEN : 0;
     if (gv_session_send_msg(l->transport, c->peer, c->seal, &l->buf, GV_CH_CONTROL, &m) < 0)
@@ -499,6 +507,22 @@ static void on_control(gv_link *l, conn *c, const gv_msg *m)
     case GV_MSG_PLAYER_BACK:
         on_player_back(l, m);
         break;
+    case GV_MSG_PLAYER_MUTED: {
+        gv_event *ev;
+        if (m->u.mute.id == l->id) {
+            ev = gv_events_push(l->events, GV_EVENT_MUTED_BY_MODERATOR);
+            ev->id = m->u.mute.by;
+        } else {
+            roster_entry *e = roster_find(l, m->u.mute.id);
+            if (!e)
+                break;
+            ev = gv_events_push(l->events, GV_EVENT_PLAYER_MUTED_FOR_ALL);
+            ev->id = e->id;
+            snprintf(ev->name, sizeof ev->name, "%s", e->name);
+        }
+        ev->on = m->u.mute.on;
+        break;
+    }
     case GV_MSG_LOSS_REPORT:
         if (l->cb.loss)
             l->cb.loss(l->cb.ctx, m->u.loss.id, m->u.loss.loss_permille);
@@ -820,6 +844,14 @@ int gv_link_create(const gv_client_config *cfg, int protocol_version, gv_event_q
     }
     if (cfg->server_key && !gv_keyfile_fingerprint_valid(cfg->server_key))
         goto out;
+    /* The lobby's name too is the server's to judge, within what the
+     * handshake carries. */
+    if (cfg->lobby && strlen(cfg->lobby) > GV_LOBBY_NAME_MAX)
+        goto out;
+    uint8_t access[GV_TOKEN_BYTES_MAX];
+    int access_len = cfg->token ? gv_token_from_text(cfg->token, strlen(cfg->token), access, sizeof access) : 0;
+    if (access_len < 0)
+        goto out;
     uint32_t peer_timeout = cfg->peer_timeout_ms ? cfg->peer_timeout_ms : GV_TRANSPORT_TIMEOUT_DEFAULT_MS;
     if (peer_timeout < GV_TRANSPORT_TIMEOUT_MIN_MS || peer_timeout > GV_TRANSPORT_TIMEOUT_MAX_MS ||
         cfg->reconnect_ms > GV_RECONNECT_LIMIT_MAX_MS)
@@ -854,6 +886,9 @@ int gv_link_create(const gv_client_config *cfg, int protocol_version, gv_event_q
         memcpy(l->host_token, cfg->host_token, GV_HOST_TOKEN_LEN);
         l->has_token = 1;
     }
+    snprintf(l->lobby, sizeof l->lobby, "%s", cfg->lobby ? cfg->lobby : "");
+    memcpy(l->access, access, (size_t)access_len);
+    l->access_len = access_len;
     if (!cfg->known_servers_file) {
         char path[4096];
         if (gv_known_default_path(path, sizeof path) == 0 && !(l->known_file = strdup(path)))
@@ -969,6 +1004,20 @@ int gv_link_send_loss(gv_link *l, uint16_t speaker, uint16_t loss_permille)
     m.u.loss.id = speaker;
     m.u.loss.loss_permille = loss_permille;
     uint8_t buf[16];
+    int n = gv_msg_encode(&m, buf, sizeof buf);
+    return n < 0 ? n : send_sealed(l, GV_CH_CONTROL, buf, (size_t)n, 0);
+}
+
+int gv_link_send_mute_for_all(gv_link *l, uint16_t id, int on)
+{
+    if (!l || id == 0 || (on != 0 && on != 1))
+        return GV_EINVAL;
+    if (!live(l))
+        return GV_ESTATE;
+    gv_msg m = {.type = GV_MSG_MUTE_FOR_ALL};
+    m.u.mute.id = id;
+    m.u.mute.on = (uint8_t)on;
+    uint8_t buf[8];
     int n = gv_msg_encode(&m, buf, sizeof buf);
     return n < 0 ? n : send_sealed(l, GV_CH_CONTROL, buf, (size_t)n, 0);
 }

@@ -60,6 +60,11 @@ int gv_link_send_voice(gv_link *l, const gv_msg *voice);
 
 int gv_link_send_loss(gv_link *l, uint16_t speaker, uint16_t loss_permille);
 
+/* Asks the server to mute (on 1) or unmute (on 0) player id for
+ * everyone, which it does for a moderator only. 0, GV_EINVAL or
+ * GV_ESTATE before the welcome. */
+int gv_link_send_mute_for_all(gv_link *l, uint16_t id, int on);
+
 /* Seals and sends a POSITION message on the voice channel; GV_ESTATE
  * before the welcome. */
 int gv_link_send_position(gv_link *l, const gv_msg *position);

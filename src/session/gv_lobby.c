@@ -111,14 +111,14 @@ static uint16_t allocate_id(gv_lobby *l)
     }
 }
 
-int gv_lobby_join(gv_lobby *l, const char *name, size_t len, int as_host, const uint8_t *secret, void *owner,
+int gv_lobby_join(gv_lobby *l, const char *name, size_t len, uint16_t id, const uint8_t *secret, void *owner,
                   const gv_lobby_member **out)
 {
     if (len > GV_NAME_MAX || (len && !name) || !secret)
         return GV_EINVAL;
     if (gv_lobby_full(l) || epochs_spent(l))
         return GV_EFULL;
-    if (as_host && gv_lobby_find(l, GV_LOBBY_HOST_ID))
+    if (id && gv_lobby_find(l, id))
         return GV_ESTATE;
 
     int slot = 0;
@@ -132,7 +132,7 @@ int gv_lobby_join(gv_lobby *l, const char *name, size_t len, int as_host, const 
     gv_name_with_suffix(base, 1, m->name);
     for (unsigned n = 2; name_taken(l, m->name); n++)
         gv_name_with_suffix(base, n, m->name);
-    m->id = as_host ? GV_LOBBY_HOST_ID : allocate_id(l);
+    m->id = id ? id : allocate_id(l);
     m->slot = (uint8_t)slot;
     m->epoch = ++l->last_epoch;
     m->owner = owner;
@@ -159,6 +159,29 @@ void gv_lobby_leave(gv_lobby *l, const gv_lobby_member *m)
 static gv_lobby_member *writable(gv_lobby *l, const gv_lobby_member *m)
 {
     return &l->by_slot[m->slot];
+}
+
+void gv_lobby_set_token(gv_lobby *l, const gv_lobby_member *m, const uint8_t *nonce, unsigned permissions)
+{
+    gv_lobby_member *w = writable(l, m);
+    w->has_token = 1;
+    memcpy(w->token_nonce, nonce, sizeof w->token_nonce);
+    w->permissions = permissions;
+}
+
+const gv_lobby_member *gv_lobby_by_token(const gv_lobby *l, const uint8_t *nonce)
+{
+    for (int i = 0; i < l->count; i++) {
+        const gv_lobby_member *m = &l->by_slot[l->order[i]];
+        if (m->has_token && memcmp(m->token_nonce, nonce, sizeof m->token_nonce) == 0)
+            return m;
+    }
+    return NULL;
+}
+
+void gv_lobby_set_muted(gv_lobby *l, const gv_lobby_member *m, uint16_t by)
+{
+    writable(l, m)->muted_by = by;
 }
 
 const gv_lobby_member *gv_lobby_by_secret(const gv_lobby *l, const uint8_t *secret)

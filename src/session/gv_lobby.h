@@ -19,6 +19,7 @@
 #include "packet/gv_msg.h"
 
 #define GV_LOBBY_HOST_ID 1 /* the listen server's own player */
+#define GV_LOBBY_TOKEN_NONCE 16
 
 typedef struct gv_lobby gv_lobby;
 
@@ -36,6 +37,11 @@ typedef struct gv_lobby_member {
     uint8_t secret[GV_RESUME_SECRET_LEN];   /* what their next resume presents */
     uint8_t previous[GV_RESUME_SECRET_LEN]; /* what their last resume presented, while has_previous */
     int has_previous;
+    /* What their access token said, if they joined with one. */
+    int has_token;
+    uint8_t token_nonce[GV_LOBBY_TOKEN_NONCE];
+    unsigned permissions;  /* gv_token_permission bits */
+    uint16_t muted_by;     /* the moderator who muted them for everyone, 0 when nobody did */
 } gv_lobby_member;
 
 /* The counter the owner's next voice packet will have, for the roster. */
@@ -56,13 +62,24 @@ int gv_lobby_full(const gv_lobby *l);
 /* Adds a player with the name they asked for (len bytes, not
  * NUL-terminated, already checked with gv_name_check), suffixed "#2",
  * "#3"... while another member has it, and the secret their resume must
- * present (GV_RESUME_SECRET_LEN bytes, random). as_host: the player takes
- * GV_LOBBY_HOST_ID, which must be free. Returns 0 with *out the new
- * member, last in join order; GV_EFULL when the lobby is full or has
- * given out every epoch; GV_ESTATE when the host's id is taken; GV_EINVAL
- * for a name longer than GV_NAME_MAX or no secret. */
-int gv_lobby_join(gv_lobby *l, const char *name, size_t len, int as_host, const uint8_t *secret, void *owner,
+ * present (GV_RESUME_SECRET_LEN bytes, random). id 0: the next free id
+ * from 2 on; else that id (GV_LOBBY_HOST_ID for the host, a token's
+ * fixed one), which must be free. Returns 0 with *out the new member,
+ * last in join order; GV_EFULL when the lobby is full or has given out
+ * every epoch; GV_ESTATE when the id is taken; GV_EINVAL for a name
+ * longer than GV_NAME_MAX or no secret. */
+int gv_lobby_join(gv_lobby *l, const char *name, size_t len, uint16_t id, const uint8_t *secret, void *owner,
                   const gv_lobby_member **out);
+
+/* m joined with an access token: its nonce (GV_LOBBY_TOKEN_NONCE bytes)
+ * and the permissions it grants. */
+void gv_lobby_set_token(gv_lobby *l, const gv_lobby_member *m, const uint8_t *nonce, unsigned permissions);
+
+/* The member who joined with the token of this nonce, or NULL. */
+const gv_lobby_member *gv_lobby_by_token(const gv_lobby *l, const uint8_t *nonce);
+
+/* A moderator (id by) muted m for everyone, or (by 0) unmuted them. */
+void gv_lobby_set_muted(gv_lobby *l, const gv_lobby_member *m, uint16_t by);
 
 /* Removes m (a member of l); its id and slot are free again, its epoch
  * never is. */

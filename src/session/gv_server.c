@@ -1,11 +1,13 @@
 /* The lobby server: handshakes, admission, resumption of lost
- * connections and the voice relay around the lobby's players (gv_lobby),
- * whose decisions are pure. Implements the gv_server half of the public
- * API (gvoip/gvoip.h); it has no audio of its own. */
+ * connections and the voice relay around the players of its lobbies
+ * (gv_rooms, each a gv_lobby), whose decisions are pure. Implements the
+ * gv_server half of the public API (gvoip/gvoip.h); it has no audio of
+ * its own. */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <sodium.h>
 
@@ -20,11 +22,13 @@
 #include "session/gv_events.h"
 #include "session/gv_keyfile.h"
 #include "session/gv_lobby.h"
+#include "session/gv_rooms.h"
 #include "session/gv_server.h"
 #include "session/gv_noise.h"
 #include "session/gv_seal.h"
 #include "session/gv_session.h"
 #include "session/gv_sys.h"
+#include "session/gv_token.h"
 #include "session/gv_transport.h"
 
 #define HANDSHAKE_TIMEOUT_US 5000000u
@@ -40,6 +44,11 @@
 #define DEFAULT_HOLD_RATE 40000
 #define DEFAULT_RESUME_GRACE_MS 30000u
 #define MAX_RESUME_GRACE_MS 600000u
+#define DEFAULT_LOBBY_LINGER_MS 30000u
+#define MAX_LOBBY_LINGER_MS 86400000u
+/* ENet numbers at most 4095 peers; some are kept for handshakes. */
+#define MAX_PLAYERS_IN_ALL 3900
+#define MAX_PEERS (MAX_PLAYERS_IN_ALL + GV_ADMISSION_HALF_OPEN + 8)
 #define EPOCHS_SPENT "this server has given out all its voice epochs; it needs a restart"
 
 /* SLOT_AWAY: a player whose connection was lost, kept for a resume; it
@@ -53,6 +62,7 @@ typedef struct slot {
     gv_noise *noise;
     gv_seal *seal;
     uint64_t deadline_us;
+    gv_room *room;                 /* the lobby, while a player */
     const gv_lobby_member *member; /* id, name, voice slot and epoch, while a player */
     gv_budget budget;
     int malformed;
@@ -72,13 +82,15 @@ struct gv_server {
     int local_host;
     int allow_raw;
     int protocol_version;
-    gv_spatial_config spatial;
-    float cull_margin;
+    gv_room_settings room_defaults; /* what a lobby opens with, unless its token says otherwise */
+    gv_rooms *rooms;
+    uint64_t lobby_linger_us;
+    gv_token_keys *tokens; /* NULL: no tokens; else every join needs one */
+    int max_players_in_all;
     uint8_t sk[32], pk[32];
     int has_password;
     uint8_t password_hash[crypto_generichash_BYTES];
     uint8_t host_token[GV_HOST_TOKEN_LEN];
-    gv_lobby *lobby; /* the players; each member's owner is its slot */
     uint64_t resume_grace_us;
     gv_admission *admission;
     uint64_t last_expiry_us;
@@ -89,7 +101,6 @@ struct gv_server {
     /* Voice waiting to be relayed. A sender in here is a player: the queue
      * is emptied before any player leaves or joins. */
     gv_coalesce relay;
-    gv_talkers *talkers; /* NULL: every talker goes to every listener */
     gv_session_buffers buf;
 };
 
@@ -108,6 +119,8 @@ void gv_server_config_default(gv_server_config *cfg)
     cfg->peer_timeout_ms = GV_TRANSPORT_TIMEOUT_DEFAULT_MS;
     cfg->max_talkers = GV_DEFAULT_MAX_TALKERS;
     cfg->resume_grace_ms = DEFAULT_RESUME_GRACE_MS;
+    cfg->max_lobbies = GV_DEFAULT_MAX_LOBBIES;
+    cfg->lobby_linger_ms = DEFAULT_LOBBY_LINGER_MS;
 }
 
 /* Off needs no parameters: a zero-filled config stays valid, and the
@@ -152,20 +165,20 @@ static void refuse(gv_server *s, slot *sl, int code, const char *text)
     gv_transport_disconnect(s->transport, sl->peer, (uint32_t)code, GV_TRANSPORT_LATER);
 }
 
-static int player_count(const gv_server *s)
+static int player_count(const gv_room *r)
 {
-    return gv_lobby_count(s->lobby);
+    return gv_lobby_count(r->lobby);
 }
 
-/* The i-th player in join order. */
-static slot *player_at(const gv_server *s, int i)
+/* The i-th player of a lobby in join order. */
+static slot *player_at(const gv_room *r, int i)
 {
-    return gv_lobby_at(s->lobby, i)->owner;
+    return gv_lobby_at(r->lobby, i)->owner;
 }
 
-static slot *find_player(const gv_server *s, uint16_t id)
+static slot *find_player(const gv_room *r, uint16_t id)
 {
-    const gv_lobby_member *m = gv_lobby_find(s->lobby, id);
+    const gv_lobby_member *m = gv_lobby_find(r->lobby, id);
     return m ? m->owner : NULL;
 }
 
@@ -177,6 +190,8 @@ static int present(const slot *sl)
 
 static void free_slot(slot *sl);
 static void release_held(gv_server *s);
+static void drop_player(gv_server *s, slot *sl, int code);
+static void send_muted(gv_server *s, const slot *target, uint16_t by, int on, slot *to);
 
 /* When a half-open connection (a peer that is not a player) started, or
  * UINT64_MAX when it has no slot yet (ENet's own handshake). */
@@ -230,17 +245,19 @@ static int admit(void *ctx, const gv_addr *addr, uint32_t connect_data, uint32_t
     return verdict;
 }
 
-static void broadcast(gv_server *s, const gv_msg *m, const slot *except)
+/* To every present player of sender's lobby but sender. */
+static void broadcast(gv_server *s, const slot *sender, const gv_msg *m)
 {
-    for (int i = 0; i < player_count(s); i++)
-        if (player_at(s, i) != except && present(player_at(s, i)))
-            send_msg(s, player_at(s, i), m);
+    const gv_room *r = sender->room;
+    for (int i = 0; i < player_count(r); i++)
+        if (player_at(r, i) != sender && present(player_at(r, i)))
+            send_msg(s, player_at(r, i), m);
 }
 
 /* The lobby's positional settings, to a player who was just welcomed. */
 static void send_spatial(gv_server *s, slot *sl)
 {
-    gv_msg m = {.type = GV_MSG_SPATIAL_CONFIG, .u.spatial = s->spatial};
+    gv_msg m = {.type = GV_MSG_SPATIAL_CONFIG, .u.spatial = sl->room->spatial};
     send_msg(s, sl, &m);
 }
 
@@ -256,8 +273,9 @@ static void send_pose(gv_server *s, slot *from, slot *to)
     int n = gv_msg_encode(&m, buf, sizeof buf);
     if (n < 0)
         return;
-    for (int i = 0; i < player_count(s); i++) {
-        slot *p = player_at(s, i);
+    const gv_room *r = from->room;
+    for (int i = 0; i < player_count(r); i++) {
+        slot *p = player_at(r, i);
         if (p == from || (to && p != to) || !present(p))
             continue;
         if (send_sealed(s, p, GV_CH_VOICE, buf, (size_t)n, 0) == 0)
@@ -280,8 +298,9 @@ static uint64_t voice_next(const void *owner)
 static void start_player(gv_server *s, slot *sl, uint8_t flags)
 {
     const gv_lobby_member *me = sl->member;
-    if (s->talkers) /* a new stream, heard and heard from afresh */
-        gv_talkers_reset(s->talkers, me->slot);
+    gv_room *r = sl->room;
+    if (r->talkers) /* a new stream, heard and heard from afresh */
+        gv_talkers_reset(r->talkers, me->slot);
     sl->state = SLOT_PLAYER;
     gv_seal_window_start(&sl->up, 0);
     gv_budget_start(&sl->budget, now_us(s));
@@ -289,7 +308,7 @@ static void start_player(gv_server *s, slot *sl, uint8_t flags)
     gv_msg_player self;
     int count;
     gv_lobby_describe(me, 0, &self);
-    const gv_msg_player *roster = gv_lobby_roster(s->lobby, me, voice_next, &count);
+    const gv_msg_player *roster = gv_lobby_roster(r->lobby, me, voice_next, &count);
     gv_msg_welcome_self welcome = {.player = &self, .index = (uint16_t)sl->peer, .flags = flags, .resume = me->secret};
     uint8_t *buf = s->buf.encoded;
     int n = gv_msg_encode_welcome(&welcome, (uint16_t)count, roster, buf, sizeof s->buf.encoded);
@@ -298,8 +317,8 @@ static void start_player(gv_server *s, slot *sl, uint8_t flags)
         sodium_memzero(buf, (size_t)n); /* the secret */
     }
     send_spatial(s, sl);
-    for (int i = 0; i < player_count(s); i++) {
-        slot *p = player_at(s, i);
+    for (int i = 0; i < player_count(r); i++) {
+        slot *p = player_at(r, i);
         if (p == sl)
             continue;
         if (!present(p)) {
@@ -310,22 +329,34 @@ static void start_player(gv_server *s, slot *sl, uint8_t flags)
         if (p->has_pose)
             send_pose(s, p, sl);
     }
+    for (int i = 0; i < player_count(r); i++) {
+        slot *p = player_at(r, i);
+        if (p->member->muted_by)
+            send_muted(s, p, p->member->muted_by, 1, sl);
+    }
 }
 
-static gv_event *push_player_event(gv_server *s, gv_event_type type, const gv_lobby_member *m)
+static gv_event *push_lobby_event(gv_server *s, gv_event_type type, const gv_room *r)
 {
     gv_event *ev = gv_events_push(&s->events, type);
-    ev->id = m->id;
-    snprintf(ev->name, sizeof ev->name, "%s", m->name);
+    snprintf(ev->lobby, sizeof ev->lobby, "%s", r->stats.name);
+    return ev;
+}
+
+static gv_event *push_player_event(gv_server *s, gv_event_type type, const slot *sl)
+{
+    gv_event *ev = push_lobby_event(s, type, sl->room);
+    ev->id = sl->member->id;
+    snprintf(ev->name, sizeof ev->name, "%s", sl->member->name);
     return ev;
 }
 
 /* A HELLO with a resumption secret: the new connection sl takes over the
  * player who holds it. Their old connection, if the server has not yet
  * noticed it is lost, is closed without a PLAYER_LEFT. */
-static void resume_player(gv_server *s, slot *sl, const uint8_t *secret)
+static void resume_player(gv_server *s, slot *sl, gv_room *r, const uint8_t *secret)
 {
-    const gv_lobby_member *me = gv_lobby_by_secret(s->lobby, secret);
+    const gv_lobby_member *me = r ? gv_lobby_by_secret(r->lobby, secret) : NULL;
     if (!me) {
         refuse(s, sl, GV_REFUSE_RESUME,
                "this session cannot be resumed (the server restarted, or the grace period ended)");
@@ -335,12 +366,13 @@ static void resume_player(gv_server *s, slot *sl, const uint8_t *secret)
     uint8_t fresh[GV_RESUME_SECRET_LEN];
     randombytes_buf(fresh, sizeof fresh);
     release_held(s); /* held voice may be the old connection's */
-    int rc = gv_lobby_resume(s->lobby, me, sl, secret, fresh);
+    int rc = gv_lobby_resume(r->lobby, me, sl, secret, fresh);
     sodium_memzero(fresh, sizeof fresh);
     if (rc != 0) {
         refuse(s, sl, GV_REFUSE_FULL, EPOCHS_SPENT);
         return;
     }
+    sl->room = r;
     sl->member = me;
     sl->has_pose = old->has_pose;
     sl->pose_pending = old->pose_pending;
@@ -360,9 +392,92 @@ static void resume_player(gv_server *s, slot *sl, const uint8_t *secret)
     back.u.player.id = me->id;
     back.u.player.slot = me->slot;
     back.u.player.epoch = me->epoch;
-    broadcast(s, &back, sl);
+    broadcast(s, sl, &back);
     s->stats.resumed++;
-    push_player_event(s, GV_EVENT_PLAYER_RECONNECTED, me);
+    push_player_event(s, GV_EVENT_PLAYER_RECONNECTED, sl);
+}
+
+/* The lobby a join names, opened for it with settings if need be; NULL
+ * when it has been refused. */
+static gv_room *open_room(gv_server *s, slot *sl, const char *name, size_t len, const gv_room_settings *settings)
+{
+    gv_room *r = gv_rooms_find(s->rooms, name, len);
+    if (r)
+        return r;
+    int rc = gv_rooms_open(s->rooms, name, len, settings, now_us(s), &r);
+    if (rc < 0) {
+        char text[GV_REASON_MAX];
+        if (rc == GV_EFULL)
+            snprintf(text, sizeof text, "this server has its most lobbies open (%d); try again later",
+                     gv_rooms_count(s->rooms));
+        else
+            snprintf(text, sizeof text, "the server could not open the lobby");
+        refuse(s, sl, GV_REFUSE_LOBBY, text);
+        return NULL;
+    }
+    s->stats.lobbies_opened++;
+    push_lobby_event(s, GV_EVENT_LOBBY_OPENED, r);
+    return r;
+}
+
+/* Counted by reason, then refused with the reason: never the token. */
+static void refuse_token(gv_server *s, slot *sl, gv_token_verdict v)
+{
+    uint64_t *by_reason[GV_TOKEN_VERDICTS] = {
+        [GV_TOKEN_MALFORMED] = &s->stats.token_malformed,
+        [GV_TOKEN_UNKNOWN_KEY] = &s->stats.token_unknown_key,
+        [GV_TOKEN_BAD_SIGNATURE] = &s->stats.token_bad_signature,
+        [GV_TOKEN_EXPIRED] = &s->stats.token_expired,
+        [GV_TOKEN_MISSING] = &s->stats.token_missing,
+        [GV_TOKEN_WRONG_LOBBY] = &s->stats.token_wrong_lobby,
+        [GV_TOKEN_IN_USE] = &s->stats.token_in_use,
+    };
+    if (v > GV_TOKEN_VALID && v < GV_TOKEN_VERDICTS)
+        ++*by_reason[v];
+    refuse(s, sl, GV_REFUSE_TOKEN, gv_token_verdict_text(v));
+}
+
+/* What a lobby opened by this join starts with: the server's settings,
+ * or those its token gives. 0, or -1 when the token's make no sense
+ * together with the server's. */
+static int room_settings(const gv_server *s, const gv_token *pass, gv_room_settings *out)
+{
+    *out = s->room_defaults;
+    if (!pass)
+        return 0;
+    if (pass->spatial_mode >= 0 && pass->spatial_mode != (int)out->spatial.mode)
+        gv_spatial_config_default(&out->spatial, (gv_spatial_mode_kind)pass->spatial_mode);
+    if (pass->max_distance > 0)
+        out->spatial.max_distance = pass->max_distance;
+    if (pass->max_players)
+        out->max_players = pass->max_players;
+    return out->spatial.mode == GV_SPATIAL_MODE_OFF || gv_spatial_config_check(&out->spatial) == 0 ? 0 : -1;
+}
+
+/* A token admits one connection at a time: a join with the token of a
+ * player whose connection was lost takes their place (they left), one
+ * with the token of a connected player is refused, and so is one whose
+ * fixed id another player has. 0 when the join may go on. */
+static int token_free(gv_server *s, slot *sl, gv_room *r, const gv_token *pass)
+{
+    const gv_lobby_member *holder = gv_lobby_by_token(r->lobby, pass->nonce);
+    if (holder && present(holder->owner)) {
+        refuse_token(s, sl, GV_TOKEN_IN_USE);
+        return -1;
+    }
+    if (holder) {
+        slot *away = holder->owner;
+        drop_player(s, away, 0);
+        free_slot(away);
+    }
+    if (pass->id && find_player(r, pass->id)) {
+        s->stats.token_in_use++;
+        char text[GV_REASON_MAX];
+        snprintf(text, sizeof text, "the token's id %u is taken in this lobby", (unsigned)pass->id);
+        refuse(s, sl, GV_REFUSE_TOKEN, text);
+        return -1;
+    }
+    return 0;
 }
 
 static void admit_player(gv_server *s, slot *sl, const gv_msg *hello)
@@ -370,9 +485,9 @@ static void admit_player(gv_server *s, slot *sl, const gv_msg *hello)
     const char *why = NULL;
     /* The token proves the host's own player, who needs no password:
      * joining as player 1, or resuming while player 1 is theirs. */
-    int has_token = hello->u.hello.token_len == GV_HOST_TOKEN_LEN && s->local_host &&
-                    sodium_memcmp(hello->u.hello.token, s->host_token, GV_HOST_TOKEN_LEN) == 0;
-    int is_host = has_token && !find_player(s, GV_LOBBY_HOST_ID);
+    int has_token = hello->u.hello.host_token_len == GV_HOST_TOKEN_LEN && s->local_host &&
+                    sodium_memcmp(hello->u.hello.host_token, s->host_token, GV_HOST_TOKEN_LEN) == 0;
+    int resuming = hello->u.hello.resume_len == GV_RESUME_SECRET_LEN;
 
     uint32_t from = gv_transport_peer_addr(s->transport, sl->peer).host;
     if (s->has_password && !has_token) {
@@ -390,34 +505,81 @@ static void admit_player(gv_server *s, slot *sl, const gv_msg *hello)
             return;
         }
     }
-    if (hello->u.hello.resume_len == GV_RESUME_SECRET_LEN) {
-        resume_player(s, sl, hello->u.hello.resume); /* the name is the one they had */
+    const char *lobby = hello->u.hello.lobby.bytes;
+    size_t lobby_len = hello->u.hello.lobby.len;
+    if (lobby_len && gv_name_check_lobby(lobby, lobby_len, &why) != 0) {
+        char text[GV_REASON_MAX];
+        snprintf(text, sizeof text, "bad lobby name: %s", why);
+        refuse(s, sl, GV_REFUSE_LOBBY, text);
         return;
     }
-    if (gv_name_check(hello->u.hello.name.bytes, hello->u.hello.name.len, &why) != 0) {
+    /* With keys, a token names the lobby and the player; the host's own
+     * player needs none, and a resume only to find its lobby. */
+    gv_token token;
+    const gv_token *pass = NULL;
+    if (s->tokens && !has_token && !(resuming && !hello->u.hello.access_len)) {
+        gv_token_verdict v = gv_token_admit(s->tokens, hello->u.hello.access, hello->u.hello.access_len, lobby,
+                                            lobby_len, resuming, (uint64_t)time(NULL), &token);
+        if (v != GV_TOKEN_VALID) {
+            refuse_token(s, sl, v);
+            return;
+        }
+        pass = &token;
+        lobby = token.lobby;
+        lobby_len = strlen(token.lobby);
+    }
+    if (resuming) {
+        /* The name is the one they had; a lobby that closed kept nobody. */
+        resume_player(s, sl, gv_rooms_find(s->rooms, lobby, lobby_len), hello->u.hello.resume);
+        return;
+    }
+    const char *name = pass ? pass->name : hello->u.hello.name.bytes;
+    size_t name_len = pass ? strlen(pass->name) : hello->u.hello.name.len;
+    if (gv_name_check(name, name_len, &why) != 0) {
         char text[GV_REASON_MAX];
         snprintf(text, sizeof text, "bad name: %s", why);
         refuse(s, sl, GV_REFUSE_NAME, text);
         return;
     }
-    if (gv_lobby_full(s->lobby)) {
+    if (s->stats.players >= s->max_players_in_all) {
         char text[GV_REASON_MAX];
-        snprintf(text, sizeof text, "lobby is full (%d of %d players)", player_count(s),
-                 gv_lobby_capacity(s->lobby));
+        snprintf(text, sizeof text, "the server is full (%d players)", s->max_players_in_all);
         refuse(s, sl, GV_REFUSE_FULL, text);
         return;
     }
+    gv_room_settings settings;
+    if (room_settings(s, pass, &settings) != 0) {
+        refuse(s, sl, GV_REFUSE_LOBBY, "the token's positional settings are out of range");
+        return;
+    }
+    gv_room *r = open_room(s, sl, lobby, lobby_len, &settings);
+    if (!r || (pass && token_free(s, sl, r, pass) != 0))
+        return;
+    if (gv_lobby_full(r->lobby)) {
+        char text[GV_REASON_MAX];
+        snprintf(text, sizeof text, "lobby is full (%d of %d players)", player_count(r),
+                 gv_lobby_capacity(r->lobby));
+        refuse(s, sl, GV_REFUSE_FULL, text);
+        return;
+    }
+    uint16_t id = pass ? pass->id : has_token && !find_player(r, GV_LOBBY_HOST_ID) ? GV_LOBBY_HOST_ID : 0;
     release_held(s); /* voice from before the newcomer joined is not for them */
-    const gv_msg_name *name = &hello->u.hello.name;
     uint8_t secret[GV_RESUME_SECRET_LEN];
     randombytes_buf(secret, sizeof secret);
-    int rc = gv_lobby_join(s->lobby, name->bytes, name->len, is_host, secret, sl, &sl->member);
+    int rc = gv_lobby_join(r->lobby, name, name_len, id, secret, sl, &sl->member);
     sodium_memzero(secret, sizeof secret);
     if (rc != 0) {
-        /* The lobby had room: only its epochs can have run out. */
+        /* The lobby had room and the id was free: only its epochs can
+         * have run out. */
         refuse(s, sl, GV_REFUSE_FULL, EPOCHS_SPENT);
         return;
     }
+    if (pass)
+        gv_lobby_set_token(r->lobby, sl->member, pass->nonce, pass->permissions);
+    sl->room = r;
+    gv_rooms_occupancy(r, now_us(s));
+    r->stats.joined++;
+    s->stats.players++;
     const gv_lobby_member *me = sl->member;
     start_player(s, sl, 0);
 
@@ -427,9 +589,8 @@ static void admit_player(gv_server *s, slot *sl, const gv_msg *hello)
     joined.u.player.name.len = (uint8_t)strlen(me->name);
     joined.u.player.slot = me->slot;
     joined.u.player.epoch = me->epoch;
-    broadcast(s, &joined, sl);
-    s->stats.players = player_count(s);
-    push_player_event(s, GV_EVENT_PLAYER_CONNECTED, me);
+    broadcast(s, sl, &joined);
+    push_player_event(s, GV_EVENT_PLAYER_CONNECTED, sl);
 }
 
 static void drop_player(gv_server *s, slot *sl, int code)
@@ -440,18 +601,20 @@ static void drop_player(gv_server *s, slot *sl, int code)
         return;
     gv_msg left = {.type = GV_MSG_PLAYER_LEFT};
     left.u.player.id = me->id;
-    broadcast(s, &left, sl);
-    gv_event *ev = push_player_event(s, GV_EVENT_PLAYER_DISCONNECTED, me);
+    broadcast(s, sl, &left);
+    gv_event *ev = push_player_event(s, GV_EVENT_PLAYER_DISCONNECTED, sl);
     ev->refused = (gv_refusal)code;
     if (code)
         ev->reason = gv_refuse_text(code);
-    gv_lobby_leave(s->lobby, me); /* frees the member: its id and name are gone */
+    gv_lobby_leave(sl->room->lobby, me); /* frees the member: its id and name are gone */
+    gv_rooms_occupancy(sl->room, now_us(s));
     sl->member = NULL;
-    s->stats.players = player_count(s);
+    sl->room = NULL;
+    s->stats.players--;
 }
 
 /* sl's connection is lost: the player stays, without a peer or a seal,
- * until they resume or the grace ends (expire_away). */
+ * until they resume or the grace ends (expire_rooms). */
 static void go_away(gv_server *s, slot *sl)
 {
     release_held(s); /* held voice may be sl's, and sl's peer is gone */
@@ -461,20 +624,32 @@ static void go_away(gv_server *s, slot *sl)
     gv_seal_destroy(sl->seal);
     sl->seal = NULL;
     const gv_lobby_member *me = sl->member;
-    gv_lobby_away(s->lobby, me, now_us(s) + s->resume_grace_us);
+    gv_lobby_away(sl->room->lobby, me, now_us(s) + s->resume_grace_us);
     gv_msg away = {.type = GV_MSG_PLAYER_AWAY};
     away.u.player.id = me->id;
-    broadcast(s, &away, sl);
-    push_player_event(s, GV_EVENT_PLAYER_RECONNECTING, me);
+    broadcast(s, sl, &away);
+    push_player_event(s, GV_EVENT_PLAYER_RECONNECTING, sl);
 }
 
-static void expire_away(gv_server *s)
+/* Away players whose grace ended leave; lobbies empty for the linger
+ * time close. */
+static void expire_rooms(gv_server *s)
 {
-    const gv_lobby_member *m;
-    while ((m = gv_lobby_expired(s->lobby, now_us(s))) != NULL) {
-        slot *sl = m->owner;
-        drop_player(s, sl, 0);
-        free_slot(sl);
+    uint64_t now = now_us(s);
+    for (int i = 0; i < gv_rooms_count(s->rooms); i++) {
+        gv_room *r = gv_rooms_at(s->rooms, i);
+        const gv_lobby_member *m;
+        while ((m = gv_lobby_expired(r->lobby, now)) != NULL) {
+            slot *sl = m->owner;
+            drop_player(s, sl, 0);
+            free_slot(sl);
+        }
+    }
+    gv_room *r;
+    while ((r = gv_rooms_expired(s->rooms, now, s->lobby_linger_us)) != NULL) {
+        push_lobby_event(s, GV_EVENT_LOBBY_CLOSED, r);
+        s->stats.lobbies_closed++;
+        gv_rooms_close(s->rooms, r);
     }
 }
 
@@ -493,7 +668,7 @@ static int charge(gv_server *s, slot *sl, uint8_t channel, const gv_msg *m, size
     int voice = channel == GV_CH_VOICE && m->type == GV_MSG_VOICE;
     gv_budget_kind kind = voice ? GV_BUDGET_VOICE : m->type == GV_MSG_POSITION ? GV_BUDGET_POSITION : GV_BUDGET_CONTROL;
     gv_budget_verdict v = gv_budget_charge(&sl->budget, kind, voice ? gv_budget_voice_us(m) : 0, bytes,
-                                           player_count(s), now_us(s));
+                                           player_count(sl->room), now_us(s));
     if (v == GV_BUDGET_PASS)
         return 0;
     s->stats.over_budget++;
@@ -525,9 +700,11 @@ static int relays_to(gv_server *s, const slot *from, const slot *to, int echo)
         return 0;
     if (to == from)
         return echo;
-    if (s->spatial.mode != GV_SPATIAL_MODE_OFF && from->has_pose && to->has_pose &&
-        !gv_spatial_audible(&s->spatial, &to->pose, &from->pose, s->cull_margin)) {
+    gv_room *r = from->room;
+    if (r->spatial.mode != GV_SPATIAL_MODE_OFF && from->has_pose && to->has_pose &&
+        !gv_spatial_audible(&r->spatial, &to->pose, &from->pose, r->cull_margin)) {
         s->stats.culled_packets++;
+        r->stats.culled_packets++;
         return 0;
     }
     return 1;
@@ -546,10 +723,13 @@ static void relay_raw(gv_server *s, slot *from, const gv_msg *m)
         s->stats.malformed++;
         return;
     }
-    for (int i = 0; i < player_count(s); i++)
-        if (relays_to(s, from, player_at(s, i), echo) &&
-            send_sealed(s, player_at(s, i), GV_CH_VOICE, s->buf.encoded, (size_t)n, 1) == 0)
+    gv_room *r = from->room;
+    for (int i = 0; i < player_count(r); i++)
+        if (relays_to(s, from, player_at(r, i), echo) &&
+            send_sealed(s, player_at(r, i), GV_CH_VOICE, s->buf.encoded, (size_t)n, 1) == 0) {
             s->stats.relayed_packets++;
+            r->stats.relayed_packets++;
+        }
 }
 
 /* The size of item's record in a listener's datagram. */
@@ -558,29 +738,31 @@ static size_t record_size(const gv_coalesce_item *item, int more)
     return GV_DATAGRAM_DOWN_OVERHEAD + item->len + (more ? GV_DATAGRAM_RECORD_LENGTH : 0);
 }
 
-/* Relays voice packets to every listener, each listener's in as few
- * datagrams as fit: one per listener for a batch of voice-sized packets,
- * so that the kernel's cost, most of a busy relay's, is paid once. */
-static void relay_items(gv_server *s, const gv_coalesce_item *items, int count)
+/* Relays the voice packets of one lobby (r) among items to each of its
+ * listeners, each listener's in as few datagrams as fit: one per listener
+ * for a batch of voice-sized packets, so that the kernel's cost, most of
+ * a busy relay's, is paid once. */
+static void relay_room(gv_server *s, gv_room *r, const gv_coalesce_item *items, int count)
 {
     uint8_t *out = s->buf.sealed;
     uint64_t now = now_us(s);
-    for (int i = 0; i < player_count(s); i++) {
-        slot *to = player_at(s, i);
+    for (int i = 0; i < player_count(r); i++) {
+        slot *to = player_at(r, i);
         const gv_coalesce_item *pick[GV_COALESCE_HELD];
         uint8_t flags[GV_COALESCE_HELD];
         int n = 0;
         for (int k = 0; k < count; k++) {
             const slot *from = s->by_peer[items[k].from];
-            if (!relays_to(s, from, to, items[k].echo))
+            if (from->room != r || !relays_to(s, from, to, items[k].echo))
                 continue;
             flags[n] = items[k].flags;
-            if (s->talkers && from != to) {
+            if (r->talkers && from != to) {
                 int voiced = !(items[k].flags & GV_VOICE_QUIET);
-                enum gv_talkers_verdict v = gv_talkers_admit(s->talkers, to->member->slot, from->member->slot,
+                enum gv_talkers_verdict v = gv_talkers_admit(r->talkers, to->member->slot, from->member->slot,
                                                              voiced, now);
                 if (v == GV_TALKERS_DROP) {
                     s->stats.talkers_limited++;
+                    r->stats.talkers_limited++;
                     continue;
                 }
                 if (v == GV_TALKERS_START) /* the gap before it is not loss */
@@ -601,18 +783,37 @@ static void relay_items(gv_server *s, const gv_coalesce_item *items, int count)
             voice.u.voice.level = it->level;
             voice.u.voice.len = (uint16_t)it->len;
             voice.u.voice.payload = it->payload;
-            int r = gv_datagram_seal_down(to->seal, &who, &voice, more, out + used, GV_MTU - used);
-            if (r < 0) {
+            int rc = gv_datagram_seal_down(to->seal, &who, &voice, more, out + used, GV_MTU - used);
+            if (rc < 0) {
                 s->stats.malformed++;
                 continue;
             }
-            used += (size_t)r;
+            used += (size_t)rc;
             s->stats.relayed_packets++;
+            r->stats.relayed_packets++;
             if (!more) {
                 gv_transport_send_datagram(s->transport, to->peer, out, used);
                 used = 0;
             }
         }
+    }
+}
+
+/* Relays voice packets, each to the listeners of its own lobby: a
+ * packet never reaches another lobby. */
+static void relay_items(gv_server *s, const gv_coalesce_item *items, int count)
+{
+    gv_room *done[GV_COALESCE_HELD];
+    int rooms = 0;
+    for (int k = 0; k < count; k++) {
+        gv_room *r = s->by_peer[items[k].from]->room;
+        int seen = 0;
+        for (int j = 0; j < rooms && !seen; j++)
+            seen = done[j] == r;
+        if (seen)
+            continue;
+        done[rooms++] = r;
+        relay_room(s, r, items, count);
     }
 }
 
@@ -626,8 +827,9 @@ static void relay_voice(gv_server *s, slot *from, const gv_msg *m, uint64_t coun
 {
     /* With nothing held, the packet is relayed from the last place in the
      * queue, which is always free. */
-    if (s->talkers)
-        gv_talkers_heard(s->talkers, from->member->slot, m->u.voice.level, !(m->u.voice.flags & GV_VOICE_QUIET));
+    if (from->room->talkers)
+        gv_talkers_heard(from->room->talkers, from->member->slot, m->u.voice.level,
+                         !(m->u.voice.flags & GV_VOICE_QUIET));
     gv_coalesce_item *h = gv_coalesce_next(&s->relay);
     h->counter = counter;
     h->ts = m->u.voice.ts;
@@ -669,28 +871,27 @@ static void update_pose(gv_server *s, slot *sl, const gv_msg *m)
 static void flush_poses(gv_server *s)
 {
     uint64_t now = now_us(s);
-    for (int i = 0; i < player_count(s); i++) {
-        slot *sl = player_at(s, i);
-        if (sl->pose_pending && now - sl->pose_relayed_us >= POSITION_RELAY_US) {
-            sl->pose_relayed_us = now;
-            sl->pose_pending = 0;
-            send_pose(s, sl, NULL);
+    for (int k = 0; k < gv_rooms_count(s->rooms); k++) {
+        const gv_room *r = gv_rooms_at(s->rooms, k);
+        for (int i = 0; i < player_count(r); i++) {
+            slot *sl = player_at(r, i);
+            if (sl->pose_pending && now - sl->pose_relayed_us >= POSITION_RELAY_US) {
+                sl->pose_relayed_us = now;
+                sl->pose_pending = 0;
+                send_pose(s, sl, NULL);
+            }
         }
     }
 }
 
 /* Every player's round trip to the server, to everyone, every
  * RTT_INTERVAL_US: what each client shows as that player's ping. */
-static void send_rtts(gv_server *s)
+static void send_room_rtts(gv_server *s, const gv_room *r)
 {
-    uint64_t now = now_us(s);
-    if (now - s->last_rtt_us < RTT_INTERVAL_US || player_count(s) == 0)
-        return;
-    s->last_rtt_us = now;
     uint16_t ids[GV_MAX_PLAYERS], rtts[GV_MAX_PLAYERS];
     int n = 0;
-    for (int i = 0; i < player_count(s); i++) {
-        const slot *sl = player_at(s, i);
+    for (int i = 0; i < player_count(r); i++) {
+        const slot *sl = player_at(r, i);
         if (!present(sl))
             continue; /* no round trip to measure */
         uint32_t rtt = gv_transport_peer_rtt_ms(s->transport, sl->peer);
@@ -698,9 +899,66 @@ static void send_rtts(gv_server *s)
         rtts[n++] = (uint16_t)(rtt > UINT16_MAX ? UINT16_MAX : rtt);
     }
     int len = gv_msg_encode_rtt((uint16_t)n, ids, rtts, s->buf.encoded, sizeof s->buf.encoded);
-    for (int i = 0; len > 0 && i < player_count(s); i++)
-        if (present(player_at(s, i)))
-            send_sealed(s, player_at(s, i), GV_CH_CONTROL, s->buf.encoded, (size_t)len, 0);
+    for (int i = 0; len > 0 && i < player_count(r); i++)
+        if (present(player_at(r, i)))
+            send_sealed(s, player_at(r, i), GV_CH_CONTROL, s->buf.encoded, (size_t)len, 0);
+}
+
+static void send_rtts(gv_server *s)
+{
+    uint64_t now = now_us(s);
+    if (now - s->last_rtt_us < RTT_INTERVAL_US)
+        return;
+    s->last_rtt_us = now;
+    for (int k = 0; k < gv_rooms_count(s->rooms); k++)
+        send_room_rtts(s, gv_rooms_at(s->rooms, k));
+}
+
+/* A listen-only player's voice, or a muted one's, goes no further:
+ * counted. */
+static int silenced(gv_server *s, slot *sl)
+{
+    if (!(sl->member->permissions & GV_TOKEN_LISTEN_ONLY) && !sl->member->muted_by)
+        return 0;
+    s->stats.listen_only_dropped++;
+    sl->room->stats.listen_only_dropped++;
+    return 1;
+}
+
+/* Whom a moderator muted for everyone, to one player, or to the lobby
+ * (to NULL), and as an event. */
+static void send_muted(gv_server *s, const slot *target, uint16_t by, int on, slot *to)
+{
+    gv_msg m = {.type = GV_MSG_PLAYER_MUTED};
+    m.u.mute.id = target->member->id;
+    m.u.mute.on = (uint8_t)on;
+    m.u.mute.by = by;
+    if (to) {
+        send_msg(s, to, &m);
+        return;
+    }
+    const gv_room *r = target->room;
+    for (int i = 0; i < player_count(r); i++)
+        if (present(player_at(r, i)))
+            send_msg(s, player_at(r, i), &m);
+}
+
+/* MUTE_FOR_ALL: only a moderator's token lets a player ask it; anyone
+ * else's is a client's mistake, counted as malformed. */
+static void mute_for_all(gv_server *s, slot *sl, const gv_msg *m)
+{
+    slot *target = find_player(sl->room, m->u.mute.id);
+    if (!(sl->member->permissions & GV_TOKEN_MODERATOR) || !target) {
+        malformed(s, sl);
+        return;
+    }
+    uint16_t by = m->u.mute.on ? sl->member->id : 0;
+    if (target->member->muted_by == by || (m->u.mute.on && target->member->muted_by))
+        return; /* nothing changes */
+    gv_lobby_set_muted(sl->room->lobby, target->member, by);
+    send_muted(s, target, sl->member->id, m->u.mute.on, NULL);
+    gv_event *ev = push_player_event(s, GV_EVENT_PLAYER_MUTED_FOR_ALL, target);
+    ev->on = m->u.mute.on;
 }
 
 static void handle_sealed(gv_server *s, slot *sl, uint8_t channel, const uint8_t *data, size_t len)
@@ -716,7 +974,7 @@ static void handle_sealed(gv_server *s, slot *sl, uint8_t channel, const uint8_t
         return;
     }
     if (sl->state == SLOT_PLAYER)
-        gv_lobby_confirm(s->lobby, sl->member); /* in use: see handle_datagram */
+        gv_lobby_confirm(sl->room->lobby, sl->member); /* in use: see handle_datagram */
     if (rc == GV_EUNKNOWN) { /* a later version's message: ignored (docs/protocol.md, versions) */
         s->stats.malformed++;
         return;
@@ -745,11 +1003,14 @@ static void handle_sealed(gv_server *s, slot *sl, uint8_t channel, const uint8_t
     if (charge(s, sl, channel, &m, raw ? 0 : len) != 0)
         return;
     if (channel == GV_CH_VOICE && raw) {
-        relay_raw(s, sl, &m);
+        if (!silenced(s, sl))
+            relay_raw(s, sl, &m);
     } else if (channel == GV_CH_VOICE && m.type == GV_MSG_POSITION) {
         update_pose(s, sl, &m);
+    } else if (channel == GV_CH_CONTROL && m.type == GV_MSG_MUTE_FOR_ALL) {
+        mute_for_all(s, sl, &m);
     } else if (channel == GV_CH_CONTROL && m.type == GV_MSG_LOSS_REPORT) {
-        slot *speaker = find_player(s, m.u.loss.id);
+        slot *speaker = find_player(sl->room, m.u.loss.id);
         if (speaker && speaker != sl && present(speaker)) {
             m.u.loss.id = sl->member->id;
             send_msg(s, speaker, &m);
@@ -770,6 +1031,29 @@ static void move_player(gv_server *s, slot *sl, const gv_addr *from)
     s->stats.rebinds++;
 }
 
+/* The players a voice datagram's index may name: its 9 bits name one
+ * transport peer in 512, and a server with more peers has several that
+ * share them. The one at the datagram's address comes first: almost
+ * always the sender, so that only a player whose NAT moved them (or a
+ * forgery) costs a second try. */
+static int candidates(const gv_server *s, const gv_addr *from, int index, slot **out)
+{
+    int n = 0;
+    for (size_t p = (size_t)index; p < gv_transport_peers(s->transport); p += GV_DATAGRAM_INDEX_MAX + 1) {
+        slot *sl = s->by_peer[p];
+        if (!sl || sl->state != SLOT_PLAYER)
+            continue;
+        gv_addr at = gv_transport_peer_addr(s->transport, sl->peer);
+        if (at.host == from->host && at.port == from->port && n > 0) {
+            out[n++] = out[0];
+            out[0] = sl;
+        } else {
+            out[n++] = sl;
+        }
+    }
+    return n;
+}
+
 /* A voice datagram: its receiver index names the player, its tag proves
  * it theirs, wherever it came from. An authenticated datagram from a new
  * address, the newest so far, means the player's NAT has moved them:
@@ -779,41 +1063,46 @@ static void move_player(gv_server *s, slot *sl, const gv_addr *from)
  * spent (a client says "I am here" at once after a resumed WELCOME). */
 static void handle_datagram(gv_server *s, const gv_addr *from, const uint8_t *d, size_t len)
 {
+    slot *maybe[MAX_PEERS / (GV_DATAGRAM_INDEX_MAX + 1) + 1];
     int index = gv_datagram_up_index(d, len);
-    slot *sl = index >= 0 && (size_t)index < gv_transport_peers(s->transport) ? s->by_peer[index] : NULL;
-    if (!sl || sl->state != SLOT_PLAYER) {
-        s->stats.auth_failed++;
-        return;
-    }
-    if (gv_datagram_kind_of(d, len) == GV_DATAGRAM_HERE) {
-        if (gv_datagram_open_here(sl->seal, &sl->here_next, d, len) != 0) {
-            s->stats.auth_failed++;
+    int n = index >= 0 ? candidates(s, from, index, maybe) : 0;
+    int replayed = 0;
+    for (int i = 0; i < n; i++) {
+        slot *sl = maybe[i];
+        if (gv_datagram_kind_of(d, len) == GV_DATAGRAM_HERE) {
+            if (gv_datagram_open_here(sl->seal, &sl->here_next, d, len) != 0)
+                continue;
+            gv_lobby_confirm(sl->room->lobby, sl->member);
+            move_player(s, sl, from);
             return;
         }
-        gv_lobby_confirm(s->lobby, sl->member);
-        move_player(s, sl, from);
+        gv_msg m;
+        uint64_t counter = 0;
+        int rc = gv_datagram_open_up(sl->seal, &sl->up, d, len, s->buf.plain, sizeof s->buf.plain, &m, &counter);
+        if (rc == GV_EREPLAY) {
+            /* Refused before its tag was checked: a replay when the
+             * first candidate (the only one, or the one at the sender's
+             * address) says so, else most likely a forgery. */
+            replayed |= i == 0;
+            continue;
+        }
+        if (rc != 0 && rc != GV_EMALFORMED)
+            continue;
+        gv_lobby_confirm(sl->room->lobby, sl->member);
+        if (counter + 1 == sl->up.top)
+            move_player(s, sl, from);
+        if (rc == GV_EMALFORMED) {
+            malformed(s, sl);
+            return;
+        }
+        if (charge(s, sl, GV_CH_VOICE, &m, len) == 0 && !silenced(s, sl))
+            relay_voice(s, sl, &m, counter);
         return;
     }
-    gv_msg m;
-    uint64_t counter = 0;
-    int rc = gv_datagram_open_up(sl->seal, &sl->up, d, len, s->buf.plain, sizeof s->buf.plain, &m, &counter);
-    if (rc == GV_EREPLAY) {
+    if (replayed)
         s->stats.replayed++;
-        return;
-    }
-    if (rc != 0 && rc != GV_EMALFORMED) {
+    else
         s->stats.auth_failed++;
-        return;
-    }
-    gv_lobby_confirm(s->lobby, sl->member);
-    if (counter + 1 == sl->up.top)
-        move_player(s, sl, from);
-    if (rc == GV_EMALFORMED) {
-        malformed(s, sl);
-        return;
-    }
-    if (charge(s, sl, GV_CH_VOICE, &m, len) == 0)
-        relay_voice(s, sl, &m, counter);
 }
 
 static int on_datagram(void *ctx, const gv_addr *from, const uint8_t *d, size_t len)
@@ -913,9 +1202,6 @@ static void on_receive(gv_server *s, int peer, uint8_t channel, const uint8_t *d
 static void expire_handshakes(gv_server *s)
 {
     uint64_t now = now_us(s);
-    if (now - s->last_expiry_us < EXPIRY_INTERVAL_US)
-        return;
-    s->last_expiry_us = now;
     for (int i = 0; i < (int)gv_transport_peers(s->transport); i++) {
         slot *sl = s->by_peer[i];
         if (!sl)
@@ -954,37 +1240,52 @@ int gv_server_create_with_version(const gv_server_config *cfg, int protocol_vers
         (cfg->peer_timeout_ms &&
          (cfg->peer_timeout_ms < GV_TRANSPORT_TIMEOUT_MIN_MS || cfg->peer_timeout_ms > GV_TRANSPORT_TIMEOUT_MAX_MS)) ||
         cfg->resume_grace_ms > MAX_RESUME_GRACE_MS || cfg->max_talkers < 0 || cfg->max_talkers > GV_TALKERS_MAX ||
+        cfg->max_lobbies < 1 || cfg->max_lobbies > GV_MAX_LOBBIES_LIMIT || cfg->lobby_linger_ms > MAX_LOBBY_LINGER_MS ||
         (cfg->cipher != GV_CIPHER_AUTO && cfg->cipher != GV_CIPHER_CHACHA20POLY1305))
         goto out;
     rc = GV_ENOMEM;
     s = calloc(1, sizeof *s);
     if (!s)
         goto out;
-    rc = gv_lobby_create(cfg->max_players, &s->lobby);
+    rc = gv_rooms_create(cfg->max_lobbies, &s->rooms);
     if (rc < 0)
         goto out;
-    if (cfg->max_talkers && (rc = gv_talkers_create(cfg->max_talkers, &s->talkers)) < 0)
-        goto out;
+    s->room_defaults.max_players = cfg->max_players;
+    s->room_defaults.max_talkers = cfg->max_talkers;
+    s->lobby_linger_us = (uint64_t)cfg->lobby_linger_ms * 1000u;
+    long in_all = (long)cfg->max_lobbies * cfg->max_players;
+    s->max_players_in_all = in_all < MAX_PLAYERS_IN_ALL ? (int)in_all : MAX_PLAYERS_IN_ALL;
     s->clock = cfg->clock;
     s->resume_grace_us = (uint64_t)cfg->resume_grace_ms * 1000u;
     s->local_host = cfg->local_host;
     s->allow_raw = cfg->allow_raw;
     gv_coalesce_init(&s->relay, (uint64_t)cfg->relay_hold_us, (uint64_t)cfg->relay_hold_rate);
     s->aes = cfg->cipher == GV_CIPHER_AUTO && gv_seal_aes256gcm_available();
-    if (spatial_from_config(&cfg->spatial, &s->spatial) != 0) {
+    if (spatial_from_config(&cfg->spatial, &s->room_defaults.spatial) != 0) {
         rc = GV_EINVAL;
         if (why)
             snprintf(why, why_len, "the positional settings are out of range");
         goto out;
     }
-    /* Room for motion between two position updates. */
-    s->cull_margin = s->spatial.max_distance * 0.1f > 2.0f ? s->spatial.max_distance * 0.1f : 2.0f;
     s->protocol_version = protocol_version ? protocol_version : GV_PROTOCOL_VERSION;
     if (cfg->password_len) {
         s->has_password = 1;
         crypto_generichash(s->password_hash, sizeof s->password_hash, cfg->password, cfg->password_len, NULL, 0);
     }
     randombytes_buf(s->host_token, sizeof s->host_token);
+    if (cfg->token_keys && cfg->token_keys[0]) {
+        rc = GV_ENOMEM;
+        if (!(s->tokens = calloc(1, sizeof *s->tokens)))
+            goto out;
+        char reason[200];
+        rc = gv_token_keys_parse(cfg->token_keys, s->tokens, reason, sizeof reason);
+        if (rc < 0) {
+            if (why)
+                snprintf(why, why_len, "the token keys: %s", reason);
+            rc = GV_EKEY;
+            goto out;
+        }
+    }
     rc = gv_admission_create(now_us(s), &s->admission);
     if (rc < 0)
         goto out;
@@ -1001,9 +1302,8 @@ int gv_server_create_with_version(const gv_server_config *cfg, int protocol_vers
     if (rc < 0)
         goto out;
 
-    size_t peers = (size_t)cfg->max_players + GV_ADMISSION_HALF_OPEN + 8;
-    _Static_assert(GV_MAX_PLAYERS + GV_ADMISSION_HALF_OPEN + 8 <= GV_DATAGRAM_INDEX_MAX + 1,
-                   "every peer's index fits a voice datagram");
+    size_t peers = (size_t)s->max_players_in_all + GV_ADMISSION_HALF_OPEN + 8;
+    _Static_assert(MAX_PEERS <= 4095, "ENet numbers at most 4095 peers");
     rc = GV_ENOMEM;
     s->by_peer = calloc(peers, sizeof *s->by_peer);
     if (!s->by_peer)
@@ -1053,9 +1353,12 @@ void gv_server_destroy(gv_server *s)
         for (int i = 0; i < 10 && gv_transport_service(s->transport, &ev, 20) >= 0;)
             if (ev.type == GV_TRANSPORT_NONE)
                 i++;
-        for (int i = 0; i < player_count(s); i++)
-            if (player_at(s, i)->state == SLOT_AWAY) /* in no peer's place */
-                free_slot(player_at(s, i));
+        for (int k = 0; k < gv_rooms_count(s->rooms); k++) {
+            const gv_room *r = gv_rooms_at(s->rooms, k);
+            for (int i = 0; i < player_count(r); i++)
+                if (player_at(r, i)->state == SLOT_AWAY) /* in no peer's place */
+                    free_slot(player_at(r, i));
+        }
         for (int i = 0; i < peers; i++)
             free_slot(s->by_peer[i]);
         gv_transport_destroy(s->transport);
@@ -1063,8 +1366,8 @@ void gv_server_destroy(gv_server *s)
     free(s->by_peer);
     gv_admission_destroy(s->admission);
     sodium_memzero(s->sk, sizeof s->sk);
-    gv_lobby_destroy(s->lobby);
-    gv_talkers_destroy(s->talkers);
+    gv_rooms_destroy(s->rooms);
+    free(s->tokens);
     free(s);
 }
 
@@ -1112,8 +1415,26 @@ int gv_server_get_stats(const gv_server *s, gv_server_stats *out)
     out->bytes_out = t->bytes_out;
     out->max_datagram_bytes = t->max_datagram_out;
     out->events_dropped = s->events.overwritten;
-    out->away = gv_lobby_away_count(s->lobby);
+    out->away = 0;
+    for (int k = 0; k < gv_rooms_count(s->rooms); k++)
+        out->away += gv_lobby_away_count(gv_rooms_at(s->rooms, k)->lobby);
+    out->lobbies = gv_rooms_count(s->rooms);
     return 0;
+}
+
+int gv_server_get_lobby_stats(const gv_server *s, gv_lobby_stats *out, int max)
+{
+    if (!s || max < 0 || (max > 0 && (!out || out[0].size < sizeof(gv_lobby_stats))))
+        return GV_EINVAL;
+    /* Every size published so far: this one. */
+    uint32_t stride = max > 0 ? out[0].size : 0;
+    int n = 0;
+    for (; n < max && n < gv_rooms_count(s->rooms); n++) {
+        gv_lobby_stats *e = (gv_lobby_stats *)((char *)out + (size_t)n * stride);
+        e->size = stride;
+        gv_rooms_stats(gv_rooms_at(s->rooms, n), now_us(s), e);
+    }
+    return n;
 }
 
 static void on_event(void *ctx, const gv_transport_event *e)
@@ -1158,8 +1479,11 @@ int gv_server_service(gv_server *s, gv_event *ev, uint32_t timeout_ms)
     release_held(s);
     if (rc < 0)
         return rc;
-    expire_handshakes(s);
-    expire_away(s);
+    if (now_us(s) - s->last_expiry_us >= EXPIRY_INTERVAL_US) {
+        s->last_expiry_us = now_us(s);
+        expire_handshakes(s);
+        expire_rooms(s);
+    }
     flush_poses(s);
     send_rtts(s);
     gv_coalesce_tick(&s->relay, s->stats.relayed_packets, now_us(s));

@@ -32,7 +32,7 @@ packets_from() {
 far=$(packets_from far speaker)
 mover=$(packets_from mover speaker)
 near=$(packets_from near speaker)
-culled=$(grep -o '"culled_packets":[0-9]*' "$TMP/server.json" | cut -d: -f2)
+culled=$(grep -o '"culled_packets":[0-9]*' "$TMP/server.json" | head -n 1 | cut -d: -f2)
 relayed=$(grep -o '"positions_relayed":[0-9]*' "$TMP/server.json" | cut -d: -f2)
 echo "voice packets received: far $far, mover $mover, near $near; server culled $culled, relayed $relayed positions"
 [ "$near" -ge 200 ] || fail "the near listener got only $near packets"

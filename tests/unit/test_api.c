@@ -224,6 +224,11 @@ static void test_init_and_defaults(void **state)
     assert_int_equal(sc.max_players, GV_DEFAULT_MAX_PLAYERS);
     assert_int_equal(sc.resume_grace_ms, 30000);
     assert_int_equal(sc.max_talkers, GV_DEFAULT_MAX_TALKERS);
+    assert_int_equal(sc.max_lobbies, GV_DEFAULT_MAX_LOBBIES);
+    assert_int_equal(sc.lobby_linger_ms, 30000);
+    assert_null(sc.token_keys);
+    assert_null(cc.lobby);
+    assert_null(cc.token);
     assert_int_equal(cc.server_port, GV_DEFAULT_PORT);
     /* A mode gv_spatial_mode_kind does not name gives the mode "off". */
     const int modes[] = {-1, 3, INT_MAX, INT_MIN};
@@ -299,6 +304,11 @@ static void sc_grace_over(gv_server_config *sc) { sc->resume_grace_ms = 600001; 
 static void sc_grace_huge(gv_server_config *sc) { sc->resume_grace_ms = UINT32_MAX; }
 static void sc_talkers_neg(gv_server_config *sc) { sc->max_talkers = -1; }
 static void sc_talkers_over(gv_server_config *sc) { sc->max_talkers = GV_MAX_TALKERS_LIMIT + 1; }
+static void sc_lobbies0(gv_server_config *sc) { sc->max_lobbies = 0; }
+static void sc_lobbies_over(gv_server_config *sc) { sc->max_lobbies = GV_MAX_LOBBIES_LIMIT + 1; }
+static void sc_lobbies_neg(gv_server_config *sc) { sc->max_lobbies = INT_MIN; }
+static void sc_linger_over(gv_server_config *sc) { sc->lobby_linger_ms = 86400001; }
+static void sc_linger_huge(gv_server_config *sc) { sc->lobby_linger_ms = UINT32_MAX; }
 
 static void test_server_create_refuses(void **state)
 {
@@ -317,7 +327,8 @@ static void test_server_create_refuses(void **state)
         sc_players_huge, sc_password_long, sc_password_null, sc_password_huge, sc_hold_neg,    sc_hold_over,
         sc_hold_huge,    sc_rate_neg,      sc_cipher_neg,    sc_cipher_over,   sc_clock_null,  sc_spatial_mode,
         sc_spatial_nan,  sc_spatial_pan,   sc_key_empty,     sc_timeout_short, sc_timeout_huge, sc_grace_over,
-        sc_grace_huge,   sc_talkers_neg,   sc_talkers_over};
+        sc_grace_huge,   sc_talkers_neg,   sc_talkers_over,  sc_lobbies0,      sc_lobbies_over, sc_lobbies_neg,
+        sc_linger_over,  sc_linger_huge};
     for (size_t i = 0; i < sizeof spoil / sizeof spoil[0]; i++) {
         server_cfg(&sc);
         spoil[i](&sc);
@@ -461,6 +472,20 @@ static void test_server_calls(void **state)
     assert_int_equal(st.events_dropped, 0);
     assert_int_equal(st.away, 0);
     assert_int_equal(st.resumed, 0);
+    assert_int_equal(st.lobbies, 0);
+
+    /* No lobby is open before anyone joins. */
+    gv_lobby_stats ls[2] = {{.size = sizeof ls[0]}};
+    assert_int_equal(gv_server_get_lobby_stats(NULL, ls, 2), GV_EINVAL);
+    assert_int_equal(gv_server_get_lobby_stats(s, NULL, 2), GV_EINVAL);
+    assert_int_equal(gv_server_get_lobby_stats(s, ls, -1), GV_EINVAL);
+    assert_int_equal(gv_server_get_lobby_stats(s, ls, INT_MIN), GV_EINVAL);
+    assert_int_equal(gv_server_get_lobby_stats(s, NULL, 0), 0);
+    assert_int_equal(gv_server_get_lobby_stats(s, ls, INT_MAX), 0);
+    ls[0].size = sizeof ls[0] - 1;
+    assert_int_equal(gv_server_get_lobby_stats(s, ls, 2), GV_EINVAL);
+    ls[0].size = 0;
+    assert_int_equal(gv_server_get_lobby_stats(s, ls, 1), GV_EINVAL);
 
     gv_server_destroy(s);
     gv_server_destroy(NULL);
@@ -500,6 +525,12 @@ static void cc_clock_null(gv_client_config *cc) { cc->clock.now_us = NULL; }
 static void cc_random_null(gv_client_config *cc) { cc->random.fill = NULL; }
 static void cc_timeout_short(gv_client_config *cc) { cc->peer_timeout_ms = 999; }
 static void cc_timeout_long(gv_client_config *cc) { cc->peer_timeout_ms = 600001; }
+static void cc_lobby_long(gv_client_config *cc)
+{
+    cc->lobby = "0123456789012345678901234567890123456789012345678901234567890123x"; /* 65 bytes */
+}
+static void cc_token_junk(gv_client_config *cc) { cc->token = "not a token!"; }
+static void cc_token_empty(gv_client_config *cc) { cc->token = ""; }
 
 static void test_client_create_refuses(void **state)
 {
@@ -517,7 +548,7 @@ static void test_client_create_refuses(void **state)
         cc_frame0,        cc_frame_neg,     cc_frame_odd,  cc_frame_huge,       cc_redundancy,  cc_redundancy_neg,
         cc_tx_neg,        cc_tx_over,       cc_itd,        cc_cipher_neg,       cc_cipher_over, cc_echo_neg,
         cc_echo_over,     cc_denoise,       cc_agc,        cc_clock_null,       cc_random_null, cc_timeout_short,
-        cc_timeout_long};
+        cc_timeout_long, cc_lobby_long, cc_token_junk, cc_token_empty};
     for (size_t i = 0; i < sizeof spoil / sizeof spoil[0]; i++) {
         client_cfg(&cc, s);
         spoil[i](&cc);
@@ -756,6 +787,11 @@ static void test_client_calls(void **state)
     assert_int_equal(gv_client_set_player_volume(c, NO_PLAYER, 1.0f), GV_ENOTFOUND);
     assert_int_equal(gv_client_set_player_volume(c, 0, 0.0f), GV_ENOTFOUND);
     assert_int_equal(gv_client_set_player_volume(c, UINT16_MAX, GV_PLAYER_VOLUME_MAX), GV_ENOTFOUND);
+    assert_int_equal(gv_client_mute_for_all(NULL, 2, 1), GV_EINVAL);
+    assert_int_equal(gv_client_mute_for_all(c, 2, 2), GV_EINVAL);
+    assert_int_equal(gv_client_mute_for_all(c, 2, INT_MIN), GV_EINVAL);
+    assert_int_equal(gv_client_mute_for_all(c, NO_PLAYER, 1), GV_ENOTFOUND);
+    assert_int_equal(gv_client_mute_for_all(c, 0, 0), GV_ENOTFOUND);
     assert_int_equal(gv_client_set_player_muted(NULL, 2, 1), GV_EINVAL);
     assert_int_equal(gv_client_set_player_muted(c, NO_PLAYER, 1), GV_ENOTFOUND);
     assert_int_equal(gv_client_set_player_muted(c, 0, INT_MIN), GV_ENOTFOUND);
@@ -891,6 +927,77 @@ static gv_event failed_join(int server_version, int client_version, char *why, s
     return ev;
 }
 
+/* ---- Access tokens ------------------------------------------------------ */
+
+static void test_tokens(void **state)
+{
+    (void)state;
+    gv_token_claims c;
+    memset(&c, 0xff, sizeof c);
+    gv_token_claims_default(&c);
+    gv_token_claims_default(NULL);
+    assert_int_equal(c.size, sizeof c);
+    assert_null(c.lobby);
+    assert_int_equal(c.spatial_mode, -1);
+    assert_int_equal(c.max_players, 0);
+
+    char secret[GV_TOKEN_KEY_BYTES], pub[GV_TOKEN_KEY_BYTES];
+    assert_int_equal(gv_token_keypair(NULL, sizeof secret, pub, sizeof pub), GV_EINVAL);
+    assert_int_equal(gv_token_keypair(secret, sizeof secret, NULL, sizeof pub), GV_EINVAL);
+    assert_int_equal(gv_token_keypair(secret, GV_TOKEN_KEY_BYTES - 1, pub, sizeof pub), GV_ETOOBIG);
+    assert_int_equal(gv_token_keypair(secret, sizeof secret, pub, 0), GV_ETOOBIG);
+    assert_int_equal(gv_token_keypair(secret, SIZE_MAX, pub, SIZE_MAX), 0);
+    assert_int_equal(strlen(secret), GV_TOKEN_KEY_BYTES - 1);
+    assert_int_equal(strlen(pub), GV_TOKEN_KEY_BYTES - 1);
+
+    char out[GV_TOKEN_TEXT_MAX];
+    c.lobby = "match#1";
+    c.name = "alice";
+    c.expires = (uint64_t)time(NULL) + 600;
+    assert_true(gv_token_mint(&c, secret, out, sizeof out) > 0);
+    assert_int_equal(gv_token_mint(NULL, secret, out, sizeof out), GV_EINVAL);
+    assert_int_equal(gv_token_mint(&c, NULL, out, sizeof out), GV_EINVAL);
+    assert_int_equal(gv_token_mint(&c, secret, NULL, sizeof out), GV_EINVAL);
+    assert_int_equal(gv_token_mint(&c, secret, out, 0), GV_ETOOBIG);
+    assert_int_equal(gv_token_mint(&c, secret, out, 10), GV_ETOOBIG);
+    assert_int_equal(gv_token_mint(&c, "not a key", out, sizeof out), GV_EKEY);
+    assert_int_equal(gv_token_mint(&c, pub + 1, out, sizeof out), GV_EKEY);
+    gv_token_claims bad = c;
+    bad.size = UINT32_MAX;
+    assert_int_equal(gv_token_mint(&bad, secret, out, sizeof out), GV_EINVAL);
+    bad = c, bad.lobby = NULL;
+    assert_int_equal(gv_token_mint(&bad, secret, out, sizeof out), GV_EINVAL);
+    bad = c, bad.name = "a#2";
+    assert_int_equal(gv_token_mint(&bad, secret, out, sizeof out), GV_EINVAL);
+    bad = c, bad.id = 1;
+    assert_int_equal(gv_token_mint(&bad, secret, out, sizeof out), GV_EINVAL);
+    bad = c, bad.permissions = UINT_MAX;
+    assert_int_equal(gv_token_mint(&bad, secret, out, sizeof out), GV_EINVAL);
+    bad = c, bad.expires = 0;
+    assert_int_equal(gv_token_mint(&bad, secret, out, sizeof out), GV_EINVAL);
+    bad = c, bad.spatial_mode = INT_MAX;
+    assert_int_equal(gv_token_mint(&bad, secret, out, sizeof out), GV_EINVAL);
+    bad = c, bad.max_distance = NAN;
+    assert_int_equal(gv_token_mint(&bad, secret, out, sizeof out), GV_EINVAL);
+    bad = c, bad.max_players = INT_MIN;
+    assert_int_equal(gv_token_mint(&bad, secret, out, sizeof out), GV_EINVAL);
+
+    /* A server takes only keys it can read. */
+    gv_server_config sc;
+    gv_server *s = (gv_server *)&s;
+    char why[256];
+    server_cfg(&sc);
+    sc.token_keys = "# no key at all\n";
+    assert_int_equal(gv_server_create(&sc, &s, why, sizeof why), GV_EKEY);
+    assert_null(s);
+    sc.token_keys = "not-a-key";
+    assert_int_equal(gv_server_create(&sc, &s, why, sizeof why), GV_EKEY);
+    assert_true(strstr(why, "line 1") != NULL);
+    sc.token_keys = pub;
+    assert_int_equal(gv_server_create(&sc, &s, why, sizeof why), 0);
+    gv_server_destroy(s);
+}
+
 static void test_protocol_version(void **state)
 {
     (void)state;
@@ -972,6 +1079,7 @@ int main(void)
         cmocka_unit_test(test_client_create_refuses),
         cmocka_unit_test(test_client_calls),
         cmocka_unit_test(test_sizes),
+        cmocka_unit_test(test_tokens),
         cmocka_unit_test(test_protocol_version),
         cmocka_unit_test(test_every_public_function),
     };

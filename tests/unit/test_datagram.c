@@ -683,11 +683,15 @@ static void test_seal_up_refusals(void **state)
     }
     gv_msg v = make_voice(0, 0, 10, payload, 3);
     assert_int_equal(gv_datagram_seal_up(NULL, 1, 0, &v, out, sizeof out), GV_EINVAL);
-    /* Receiver indices have 9 bits. */
+    /* The low 9 bits of the receiver index travel. */
     assert_int_equal(gv_datagram_seal_up(p.a, GV_DATAGRAM_INDEX_MAX, 0, &v, out, sizeof out),
                      GV_DATAGRAM_UP_OVERHEAD + 3);
-    assert_int_equal(gv_datagram_seal_up(p.a, GV_DATAGRAM_INDEX_MAX + 1, 0, &v, out, sizeof out), GV_EINVAL);
-    assert_int_equal(gv_datagram_seal_up(p.a, 0xffff, 0, &v, out, sizeof out), GV_EINVAL);
+    assert_int_equal(gv_datagram_up_index(out, GV_DATAGRAM_UP_OVERHEAD + 3), GV_DATAGRAM_INDEX_MAX);
+    assert_int_equal(gv_datagram_seal_up(p.a, 3 * (GV_DATAGRAM_INDEX_MAX + 1) + 5, 1, &v, out, sizeof out),
+                     GV_DATAGRAM_UP_OVERHEAD + 3);
+    assert_int_equal(gv_datagram_up_index(out, GV_DATAGRAM_UP_OVERHEAD + 3), 5);
+    assert_int_equal(gv_datagram_seal_up(p.a, 0xffff, 2, &v, out, sizeof out), GV_DATAGRAM_UP_OVERHEAD + 3);
+    assert_int_equal(gv_datagram_up_index(out, GV_DATAGRAM_UP_OVERHEAD + 3), GV_DATAGRAM_INDEX_MAX);
     assert_int_equal(gv_datagram_seal_up(p.a, 1, 0, NULL, out, sizeof out), GV_EINVAL);
     assert_int_equal(gv_datagram_seal_up(p.a, 1, 0, &v, NULL, sizeof out), GV_EINVAL);
     v.u.voice.payload = NULL;
@@ -798,7 +802,8 @@ static void test_here(void **state)
     /* Refusals. */
     assert_int_equal(gv_datagram_seal_here(p.a, 7, GV_VOICE_COUNTER_LIMIT, d, sizeof d), GV_ESTATE);
     assert_int_equal(gv_datagram_seal_here(p.a, GV_DATAGRAM_INDEX_MAX, 0, d, sizeof d), GV_DATAGRAM_HERE_LEN);
-    assert_int_equal(gv_datagram_seal_here(p.a, GV_DATAGRAM_INDEX_MAX + 1, 0, d, sizeof d), GV_EINVAL);
+    assert_int_equal(gv_datagram_seal_here(p.a, GV_DATAGRAM_INDEX_MAX + 2, 0, d, sizeof d), GV_DATAGRAM_HERE_LEN);
+    assert_int_equal(gv_datagram_up_index(d, GV_DATAGRAM_HERE_LEN), 1);
     assert_int_equal(gv_datagram_seal_here(p.a, 7, 0, d, GV_DATAGRAM_HERE_LEN - 1), GV_ETOOBIG);
     assert_int_equal(gv_datagram_seal_here(NULL, 7, 0, d, sizeof d), GV_EINVAL);
     assert_int_equal(gv_datagram_seal_here(p.a, 7, 0, NULL, sizeof d), GV_EINVAL);

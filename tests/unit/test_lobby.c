@@ -40,7 +40,7 @@ enum op {
 typedef struct step {
     enum op op;
     const char *name; /* JOIN, FILL: the name asked for; ROSTER: the entries expected */
-    int host;         /* JOIN: as the host */
+    int host;         /* JOIN: the id asked for: 0 the next free, 1 the host's, else a token's fixed id */
     int want;         /* JOIN: the return code; COUNT, AWAY_COUNT: the count; CYCLE, FILL: how many */
     int id;           /* JOIN: the id given; LEAVE, FIND, AWAY, CONFIRM: whose; SLOT, EXPIRED, BY_SECRET: whose
                        * (0: nobody); ROSTER: self (0: none); RESUME: whose */
@@ -65,6 +65,7 @@ typedef struct scen {
 #define HOST(name, slot, epoch) {OP_JOIN, name, 1, 0, GV_LOBBY_HOST_ID, slot, epoch, NULL, 0, 0, 0, 0}
 #define HOST_AT(name, slot, epoch, next) {OP_JOIN, name, 1, 0, GV_LOBBY_HOST_ID, slot, epoch, NULL, next, 0, 0, 0}
 #define REFUSED(name, host, rc) {OP_JOIN, name, host, rc, 0, 0, 0, NULL, 0, 0, 0, 0}
+#define FIXED(name, id, slot, epoch) {OP_JOIN, name, id, 0, id, slot, epoch, NULL, 0, 0, 0, 0}
 #define LEAVE(id) {OP_LEAVE, NULL, 0, 0, id, 0, 0, NULL, 0, 0, 0, 0}
 #define FIND(id, slot) {OP_FIND, NULL, 0, 0, id, slot, 0, NULL, 0, 0, 0, 0}
 #define SLOT(slot, id) {OP_SLOT, NULL, 0, 0, id, slot, 0, NULL, 0, 0, 0, 0}
@@ -118,6 +119,17 @@ static const scen scenarios[] = {
       JOIN("e", 5, 2, 65537, NULL), /* 3 is free again, but behind */
       FIND(65535, 3),
       SLOT(2, 5),
+      END}},
+    {"ids: a token's fixed id is given while free, and skipped by the count", 8,
+     {FIXED("t7", 7, 0, 1),
+      JOIN("a", 2, 1, 2, NULL),
+      REFUSED("t7again", 7, GV_ESTATE), /* in use */
+      REFUSED("tok2", 2, GV_ESTATE),    /* an id the count gave */
+      FIXED("t3", 3, 2, 3),
+      JOIN("b", 4, 3, 4, NULL), /* not 3 */
+      LEAVE(7),
+      FIXED("t7back", 7, 0, 5),
+      FIND(7, 0),
       END}},
     {"ids: wrapping with no host skips 1 even when free", 4,
      {JOIN("a", 2, 0, 1, NULL),

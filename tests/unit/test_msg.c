@@ -28,21 +28,37 @@ typedef struct decode_case {
     0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f, 0x10, 0x11, 0x12, \
         0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1b, 0x1c, 0x1d, 0x1e, 0x1f
 
+/* 65 bytes of 'l': one more than a lobby's name may have. */
+#define LOBBY16 'l', 'l', 'l', 'l', 'l', 'l', 'l', 'l', 'l', 'l', 'l', 'l', 'l', 'l', 'l', 'l'
+#define LOBBY65 LOBBY16, LOBBY16, LOBBY16, LOBBY16, 'l'
+
 static const decode_case decode_cases[] = {
-    /* HELLO: name, password, host token, resumption secret. */
-    CASE("hello alice, no password", 0, 0x20, 5, 'a', 'l', 'i', 'c', 'e', 0, 0, 0),
-    CASE("hello with password", 0, 0x20, 1, 'a', 2, 'p', 'w', 0, 0),
-    CASE("hello with an unchecked bad name", 0, 0x20, 1, 0x07, 0, 0, 0),
-    CASE("hello resuming", 0, 0x20, 1, 'a', 0, 0, 32, SECRET),
+    /* HELLO: name, password, host token, resumption secret, lobby, access token. */
+    CASE("hello alice, no password", 0, 0x20, 5, 'a', 'l', 'i', 'c', 'e', 0, 0, 0, 0, 0),
+    CASE("hello with password", 0, 0x20, 1, 'a', 2, 'p', 'w', 0, 0, 0, 0),
+    CASE("hello with an unchecked bad name", 0, 0x20, 1, 0x07, 0, 0, 0, 0, 0),
+    CASE("hello resuming", 0, 0x20, 1, 'a', 0, 0, 32, SECRET, 0, 0),
+    CASE("hello to a lobby with a token", 0, 0x20, 1, 'a', 0, 0, 0, 2, 'm', '1', 3, 1, 2, 3),
     CASE("hello truncated in name", GV_EMALFORMED, 0x20, 5, 'a', 'l'),
     CASE("hello missing token length", GV_EMALFORMED, 0x20, 1, 'a', 0),
-    CASE("hello with a short token", GV_EMALFORMED, 0x20, 1, 'a', 0, 3, 1, 2, 3, 0),
-    CASE("hello in the version 3 layout", GV_EMALFORMED, 0x20, 1, 'a', 0, 0),
-    CASE("hello with a 5-byte resumption secret", GV_EMALFORMED, 0x20, 1, 'a', 0, 0, 5, 1, 2, 3, 4, 5),
+    CASE("hello with a short token", GV_EMALFORMED, 0x20, 1, 'a', 0, 3, 1, 2, 3, 0, 0, 0),
+    CASE("hello in the version 4 layout", GV_EMALFORMED, 0x20, 1, 'a', 0, 0, 0),
+    CASE("hello with a 5-byte resumption secret", GV_EMALFORMED, 0x20, 1, 'a', 0, 0, 5, 1, 2, 3, 4, 5, 0, 0),
     CASE("hello with a resumption secret cut short", GV_EMALFORMED, 0x20, 1, 'a', 0, 0, 32, 0, 1, 2, 3, 4, 5, 6, 7, 8,
          9, 10, 11, 12, 13, 14, 15),
-    CASE("hello with a 33-byte resumption secret", GV_EMALFORMED, 0x20, 1, 'a', 0, 0, 33, SECRET, 0x20),
-    CASE("hello with trailing bytes", GV_EMALFORMED, 0x20, 1, 'a', 0, 0, 0, 0xff),
+    CASE("hello with a 33-byte resumption secret", GV_EMALFORMED, 0x20, 1, 'a', 0, 0, 33, SECRET, 0x20, 0, 0),
+    CASE("hello with a 65-byte lobby name", GV_EMALFORMED, 0x20, 1, 'a', 0, 0, 0, 65, LOBBY65, 0),
+    CASE("hello with a token cut short", GV_EMALFORMED, 0x20, 1, 'a', 0, 0, 0, 0, 3, 1, 2),
+    CASE("mute for all", 0, 0x2a, 0x00, 0x07, 0x01),
+    CASE("unmute for all", 0, 0x2a, 0x00, 0x07, 0x00),
+    CASE("mute for all: on is 0 or 1", GV_EMALFORMED, 0x2a, 0x00, 0x07, 0x02),
+    CASE("mute for all: nobody is id 0", GV_EMALFORMED, 0x2a, 0x00, 0x00, 0x01),
+    CASE("mute for all, cut short", GV_EMALFORMED, 0x2a, 0x00, 0x07),
+    CASE("mute for all, with a moderator", GV_EMALFORMED, 0x2a, 0x00, 0x07, 0x01, 0x00, 0x02),
+    CASE("player muted by 2", 0, 0x2b, 0x00, 0x07, 0x01, 0x00, 0x02),
+    CASE("player muted by nobody", GV_EMALFORMED, 0x2b, 0x00, 0x07, 0x01, 0x00, 0x00),
+    CASE("player muted, no moderator", GV_EMALFORMED, 0x2b, 0x00, 0x07, 0x01),
+    CASE("hello with trailing bytes", GV_EMALFORMED, 0x20, 1, 'a', 0, 0, 0, 0, 0, 0xff),
     /* WELCOME: id, name, index, slot, epoch, flags, secret, count, then per
      * player id, name, slot, epoch and the 48-bit counter of their next
      * packet. */
@@ -520,8 +536,8 @@ static void test_control_roundtrip(void **state)
     gv_msg in[N] = {{.type = GV_MSG_HELLO},       {.type = GV_MSG_HELLO},       {.type = GV_MSG_PLAYER_JOINED},
                     {.type = GV_MSG_PLAYER_LEFT}, {.type = GV_MSG_PLAYER_AWAY}, {.type = GV_MSG_PLAYER_BACK},
                     {.type = GV_MSG_REFUSE},      {.type = GV_MSG_LOSS_REPORT}};
-    static const int lens[N] = {1 + 1 + 5 + 1 + 7 + 1 + GV_HOST_TOKEN_LEN + 1,
-                                1 + 1 + 3 + 1 + 1 + 1 + GV_RESUME_SECRET_LEN,
+    static const int lens[N] = {1 + 1 + 5 + 1 + 7 + 1 + GV_HOST_TOKEN_LEN + 1 + 1 + 8 + 1 + 3,
+                                1 + 1 + 3 + 1 + 1 + 1 + GV_RESUME_SECRET_LEN + 1 + 1,
                                 1 + 2 + 1 + 3 + 1 + 4,
                                 1 + 2,
                                 1 + 2,
@@ -533,9 +549,13 @@ static void test_control_roundtrip(void **state)
     in[0].u.hello.name = (gv_msg_name){5, "alice"};
     in[0].u.hello.password = (const uint8_t *)"hunter2";
     in[0].u.hello.password_len = 7;
-    in[0].u.hello.token = token;
-    in[0].u.hello.token_len = GV_HOST_TOKEN_LEN;
-    /* A resume: no password, no token. */
+    in[0].u.hello.host_token = token;
+    in[0].u.hello.host_token_len = GV_HOST_TOKEN_LEN;
+    static const uint8_t access[] = {1, 2, 3};
+    in[0].u.hello.lobby = (gv_msg_name){8, "match#42"};
+    in[0].u.hello.access = access;
+    in[0].u.hello.access_len = sizeof access;
+    /* A resume to the default lobby: no password, no token. */
     in[1].u.hello.name = (gv_msg_name){3, "bob"};
     in[1].u.hello.resume = secret;
     in[1].u.hello.resume_len = GV_RESUME_SECRET_LEN;
@@ -573,7 +593,11 @@ static void test_control_roundtrip(void **state)
             assert_int_equal(out.u.hello.resume_len, in[i].u.hello.resume_len);
             if (out.u.hello.resume_len)
                 assert_memory_equal(out.u.hello.resume, secret, sizeof secret);
-            assert_int_equal(out.u.hello.token_len, in[i].u.hello.token_len);
+            assert_int_equal(out.u.hello.host_token_len, in[i].u.hello.host_token_len);
+            assert_int_equal(out.u.hello.lobby.len, in[i].u.hello.lobby.len);
+            assert_memory_equal(out.u.hello.lobby.bytes, in[i].u.hello.lobby.bytes, out.u.hello.lobby.len);
+            assert_int_equal(out.u.hello.access_len, in[i].u.hello.access_len);
+            assert_memory_equal(out.u.hello.access, in[i].u.hello.access, out.u.hello.access_len);
             break;
         case GV_MSG_PLAYER_JOINED:
         case GV_MSG_PLAYER_BACK: {
@@ -604,6 +628,20 @@ static void test_control_roundtrip(void **state)
         bad.u.hello.resume_len = bad_lens[i];
         assert_int_equal(gv_msg_encode(&bad, buf, sizeof buf), GV_EINVAL);
     }
+    /* A lobby's name is at most 64 bytes, both ways. */
+    char lobby[GV_LOBBY_NAME_MAX + 1];
+    memset(lobby, 'l', sizeof lobby);
+    bad = in[1];
+    bad.u.hello.lobby = (gv_msg_name){GV_LOBBY_NAME_MAX + 1, lobby};
+    assert_int_equal(gv_msg_encode(&bad, buf, sizeof buf), GV_EINVAL);
+    bad.u.hello.lobby.len = GV_LOBBY_NAME_MAX;
+    int n = gv_msg_encode(&bad, buf, sizeof buf);
+    assert_true(n > 0);
+    gv_msg out;
+    assert_int_equal(gv_msg_decode(buf, (size_t)n, &out), 0);
+    buf[n - 2 - GV_LOBBY_NAME_MAX] = GV_LOBBY_NAME_MAX + 1; /* the length byte, one too many */
+    buf[n] = 0;
+    assert_int_equal(gv_msg_decode(buf, (size_t)n + 1, &out), GV_EMALFORMED);
 }
 
 /* The lobby examples of docs/protocol.md, byte for byte. */
@@ -617,15 +655,21 @@ static void test_protocol_doc_examples(void **state)
 
     gv_msg hello = {.type = GV_MSG_HELLO};
     hello.u.hello.name = (gv_msg_name){5, "alice"};
-    static const uint8_t fresh[] = {0x20, 0x05, 0x61, 0x6c, 0x69, 0x63, 0x65, 0x00, 0x00, 0x00};
+    static const uint8_t fresh[] = {0x20, 0x05, 0x61, 0x6c, 0x69, 0x63, 0x65, 0x00, 0x00, 0x00, 0x00, 0x00};
     assert_int_equal(gv_msg_encode(&hello, buf, sizeof buf), sizeof fresh);
     assert_memory_equal(buf, fresh, sizeof fresh);
+    hello.u.hello.lobby = (gv_msg_name){3, "red"};
+    static const uint8_t red[] = {0x20, 0x05, 0x61, 0x6c, 0x69, 0x63, 0x65, 0x00, 0x00,
+                                  0x00, 0x03, 0x72, 0x65, 0x64, 0x00};
+    assert_int_equal(gv_msg_encode(&hello, buf, sizeof buf), sizeof red);
+    assert_memory_equal(buf, red, sizeof red);
+    hello.u.hello.lobby = (gv_msg_name){0, NULL};
     hello.u.hello.resume = secret;
     hello.u.hello.resume_len = GV_RESUME_SECRET_LEN;
     static const uint8_t resume[] = {0x20, 0x05, 0x61, 0x6c, 0x69, 0x63, 0x65, 0x00, 0x00, 0x20, 0xa0, 0xa1, 0xa2,
                                      0xa3, 0xa4, 0xa5, 0xa6, 0xa7, 0xa8, 0xa9, 0xaa, 0xab, 0xac, 0xad, 0xae, 0xaf,
                                      0xb0, 0xb1, 0xb2, 0xb3, 0xb4, 0xb5, 0xb6, 0xb7, 0xb8, 0xb9, 0xba, 0xbb, 0xbc,
-                                     0xbd, 0xbe, 0xbf};
+                                     0xbd, 0xbe, 0xbf, 0x00, 0x00};
     assert_int_equal(gv_msg_encode(&hello, buf, sizeof buf), sizeof resume);
     assert_memory_equal(buf, resume, sizeof resume);
 
