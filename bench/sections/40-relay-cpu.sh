@@ -32,7 +32,7 @@ run_one() {
   local b=$1 p=$2 k=$3 d="$BENCH_WORK/$1-$2x$3-$4" bin port srv w
   bin=$(dir_of "$b")
   mkdir -p "$d"
-  bg "$d/srv.out" "$d/srv.err" "$bin/gvoip" server --port 0 --max-players 256 --max-talkers 0 --json --stats "$d/srv.json" \
+  bg "$d/srv.out" "$d/srv.err" "$bin/gvoip" server --port 0 --max-players 256 --max-lobbies 1 --max-talkers 0 --json --stats "$d/srv.json" \
     --cipher "$(cipher_of "$b")"
   srv=$BG_PID
   bg /dev/null /dev/null cpu_watch "$srv" "$d/srv.cpu"
@@ -87,7 +87,7 @@ mean() { awk -F'\t' -v c="$1" -v b="$2" -v p="$3" -v k="$4" '$1 == b && $2 == p 
   echo "built in each tree, so it speaks the same variant. Runs alternate between the builds."
   echo
   echo '```'
-  echo "gvoip server --port 0 --max-players 256 --max-talkers 0 --json --stats srv.json --cipher auto|chacha20-poly1305   # one fresh server per run"
+  echo "gvoip server --port 0 --max-players 256 --max-lobbies 1 --max-talkers 0 --json --stats srv.json --cipher auto|chacha20-poly1305   # one fresh server per run"
   echo "gvoip-load --server 127.0.0.1:PORT --players P --speakers K --duration $secs --continuous --server-pid PID"
   echo '```'
   echo

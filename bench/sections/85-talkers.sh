@@ -12,7 +12,7 @@ field() { tr ',{}' '\n\n\n' <"$1" | sed -n "s/^\"$2\":\(.*\)$/\1/p" | head -n 1;
 
 rows=""
 for limit in 0 6; do
-  bg srv.out srv.err "$GVOIP" server --port 0 --max-players 256 --max-talkers "$limit" --json --stats "srv-$limit.json"
+  bg srv.out srv.err "$GVOIP" server --port 0 --max-players 256 --max-lobbies 1 --max-talkers "$limit" --json --stats "srv-$limit.json"
   srv=$BG_PID
   port=$(wait_port srv.out)
   "$LOAD" --server "127.0.0.1:$port" --players 128 --speakers 16 --duration "$seconds" --continuous >"load-$limit.json"
@@ -30,7 +30,7 @@ done
   echo
   echo "## Loudest talkers: what a listener is sent"
   echo
-  echo "Each row: a fresh \`gvoip server --max-players 256 --max-talkers N\` and"
+  echo "Each row: a fresh \`gvoip server --max-players 256 --max-lobbies 1 --max-talkers N\` and"
   echo "\`gvoip-load --players 128 --speakers 16 --duration $seconds --continuous\` (20 ms packets of"
   echo "60 bytes, every speaker equally loud, so the first six to speak keep their places)."
   echo "Per listener: the server's relayed packets and bytes sent (\`--stats\`, over the server's"

@@ -17,9 +17,10 @@ struct gv_lobby {
      * max_players since the lowest free one is taken: finding by slot is a
      * look-up, and the memory never moves while they are in. A free place
      * has id 0. */
-    gv_lobby_member by_slot[GV_MAX_PLAYERS];
-    uint8_t order[GV_MAX_PLAYERS]; /* the members' slots, in join order */
-    gv_msg_player roster[GV_MAX_PLAYERS];
+    gv_lobby_member *by_slot;
+    uint8_t *order; /* the members' slots, in join order */
+    gv_msg_player *roster;
+    size_t bytes;   /* of the one allocation these three live in, after the struct */
 };
 
 int gv_lobby_create(int max_players, gv_lobby **out)
@@ -29,9 +30,18 @@ int gv_lobby_create(int max_players, gv_lobby **out)
     *out = NULL;
     if (max_players < 1 || max_players > GV_MAX_PLAYERS)
         return GV_EINVAL;
-    gv_lobby *l = calloc(1, sizeof *l);
+    /* Sized for max_players, not GV_MAX_PLAYERS: a server may hold
+     * thousands of small lobbies. */
+    size_t n = (size_t)max_players;
+    size_t bytes = n * (sizeof(gv_lobby_member) + sizeof(gv_msg_player) + sizeof(uint8_t));
+    _Static_assert(sizeof(gv_lobby_member) % _Alignof(gv_msg_player) == 0, "the roster follows the members aligned");
+    gv_lobby *l = calloc(1, sizeof *l + bytes);
     if (!l)
         return GV_ENOMEM;
+    l->by_slot = (gv_lobby_member *)(l + 1);
+    l->roster = (gv_msg_player *)(l->by_slot + n);
+    l->order = (uint8_t *)(l->roster + n);
+    l->bytes = bytes;
     l->max_players = max_players;
     l->next_id = GV_LOBBY_HOST_ID + 1;
     *out = l;
@@ -42,7 +52,7 @@ void gv_lobby_destroy(gv_lobby *l)
 {
     if (!l)
         return;
-    sodium_memzero(l, sizeof *l); /* the members' resumption secrets */
+    sodium_memzero(l, sizeof *l + l->bytes); /* the members' resumption secrets */
     free(l);
 }
 

@@ -27,7 +27,7 @@ for players in 8 32 128; do
   for wanted in 1 4 16; do
     speakers=$((wanted < players ? wanted : players))
     [ "$wanted" -le "$players" ] || [ "$wanted" -eq 16 ] || continue
-    "$gvoip" server --port 0 --max-players 256 --max-talkers 0 --json --key "$tmp/server.key" --stats "$tmp/stats.json" \
+    "$gvoip" server --port 0 --max-players 256 --max-lobbies 1 --max-talkers 0 --json --key "$tmp/server.key" --stats "$tmp/stats.json" \
       >"$tmp/server.out" 2>"$tmp/server.err" &
     spid=$!
     for _ in $(seq 100); do grep -q '"listening"' "$tmp/server.out" && break; sleep 0.05; done

@@ -5,14 +5,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gvoip/gvoip.h"
+#include "load_swarm.h"
+
 static const char usage[] =
     "usage: gvoip-load --server HOST:PORT [options]\n"
-    "  --players N          simulated players (default 8, or 128 with --churn; 0..256)\n"
+    "  --players N          simulated players (default 8, or 128 with --churn; 0..4000)\n"
     "  --speakers K         how many of them talk (default 1)\n"
+    "  --lobbies N          spread the players over lobbies load-0..load-(N-1), player i in\n"
+    "                       lobby i % N, the speakers too (1..4000; default 1: the default lobby);\n"
+    "                       voice heard from another lobby makes the run exit with status 3\n"
     "  --duration S         seconds of traffic after everyone joined (default 10)\n"
     "  --seed N             talk spurts and fill bytes (default 1)\n"
     "  --frame-ms N         10, 20, 40 or 60 (default 20)\n"
-    "  --payload-bytes N    fake Opus packet size, 10..1275 (default 60: 24 kbit/s)\n"
+    "  --payload-bytes N    fake Opus packet size, 16..1275 (default 60: 24 kbit/s)\n"
     "  --continuous         talk all the time instead of in spurts\n"
     "  --talk-on-ms M       mean spurt length (default 1500)\n"
     "  --talk-off-ms M      mean pause length (default 1500)\n"
@@ -82,6 +88,7 @@ int load_opts_parse(load_opts *o, int argc, char **argv)
     memset(o, 0, sizeof *o);
     o->players = 8;
     o->speakers = 1;
+    o->lobbies = 1;
     o->duration_s = 10;
     o->seed = 1;
     o->frame_ms = 20;
@@ -124,14 +131,18 @@ int load_opts_parse(load_opts *o, int argc, char **argv)
             if (parse_server(o, v) != 0)
                 return bad("--server takes HOST:PORT", v);
         } else if (!strcmp(a, "--players")) {
-            if (whole(v, 0, 256, &n) != 0)
-                return bad("--players takes 0..256", v);
+            if (whole(v, 0, LOAD_PLAYERS_MAX, &n) != 0)
+                return bad("--players takes 0..4000", v);
             o->players = (int)n;
             players_given = 1;
         } else if (!strcmp(a, "--speakers")) {
-            if (whole(v, 0, 256, &n) != 0)
-                return bad("--speakers takes 0..256", v);
+            if (whole(v, 0, LOAD_PLAYERS_MAX, &n) != 0)
+                return bad("--speakers takes 0..4000", v);
             o->speakers = (int)n;
+        } else if (!strcmp(a, "--lobbies")) {
+            if (whole(v, 1, GV_MAX_LOBBIES_LIMIT, &n) != 0)
+                return bad("--lobbies takes 1..4000", v);
+            o->lobbies = (int)n;
         } else if (!strcmp(a, "--duration")) {
             if (num(v, 0.1, 86400, &d) != 0)
                 return bad("--duration takes seconds", v);
@@ -145,8 +156,8 @@ int load_opts_parse(load_opts *o, int argc, char **argv)
                 return bad("--frame-ms takes 10, 20, 40 or 60", v);
             o->frame_ms = (int)n;
         } else if (!strcmp(a, "--payload-bytes")) {
-            if (whole(v, 10, 1275, &n) != 0)
-                return bad("--payload-bytes takes 10..1275", v);
+            if (whole(v, LOAD_PAYLOAD_MIN, 1275, &n) != 0)
+                return bad("--payload-bytes takes 16..1275", v);
             o->payload_bytes = (int)n;
         } else if (!strcmp(a, "--talk-on-ms")) {
             if (num(v, 20, 600000, &d) != 0)

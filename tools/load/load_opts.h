@@ -9,10 +9,15 @@ typedef enum load_storm_mode {
     LOAD_STORM_CONNECT = 1,     /* send CONNECT and never answer */
 } load_storm_mode;
 
+/* Players of one run: every lobby a server may hold (GV_MAX_LOBBIES_LIMIT)
+ * can have one. */
+#define LOAD_PLAYERS_MAX 4000
+
 typedef struct load_opts {
     char host[256];
     uint16_t port;
     int players, speakers;
+    int lobbies; /* player i (and speaker i) is in lobby i % lobbies; 1: the default lobby */
     double duration_s;
     uint64_t seed;
     int frame_ms, payload_bytes;

@@ -7,6 +7,7 @@
 #include <sodium.h>
 
 #include "gvoip/error.h"
+#include "gvoip/gvoip.h"
 #include "load_swarm.h"
 #include "packet/gv_msg.h"
 #include "session/gv_datagram.h"
@@ -25,6 +26,7 @@ struct load_rogue {
     gv_noise *noise;
     gv_seal *seal;
     char name[256];
+    char lobby[GV_LOBBY_NAME_BYTES];
     uint8_t password[GV_PASSWORD_MAX];
     size_t password_len;
     uint16_t id;
@@ -53,6 +55,8 @@ static void send_hello(load_rogue *r)
     gv_msg m = {.type = GV_MSG_HELLO};
     m.u.hello.name.bytes = r->name;
     m.u.hello.name.len = (uint8_t)strlen(r->name);
+    m.u.hello.lobby.bytes = r->lobby;
+    m.u.hello.lobby.len = (uint8_t)strlen(r->lobby);
     if (r->kind == LOAD_ROGUE_LONG_NAME) {
         memset(long_name, 'x', sizeof long_name - 1);
         long_name[sizeof long_name - 1] = '\0';
@@ -148,7 +152,7 @@ void load_rogue_service(load_rogue *r, uint64_t now_us)
 static void impersonate(load_rogue *r, uint16_t victim, uint64_t now_us)
 {
     uint8_t payload[60], d[GV_MTU];
-    load_swarm_fill_payload(payload, sizeof payload, 20, now_us, LOAD_KIND_IMPOSTOR);
+    load_swarm_fill_payload(payload, sizeof payload, 20, now_us, LOAD_KIND_IMPOSTOR, 0);
     gv_msg m = {.type = GV_MSG_VOICE_RELAY};
     m.u.voice.sender = victim;
     m.u.voice.seq = r->seq++;
@@ -173,7 +177,7 @@ static void impersonate(load_rogue *r, uint16_t victim, uint64_t now_us)
 static void misbehave(load_rogue *r, uint64_t now_us)
 {
     uint8_t payload[60], raw[64];
-    load_swarm_fill_payload(payload, sizeof payload, 20, now_us, LOAD_KIND_IMPOSTOR);
+    load_swarm_fill_payload(payload, sizeof payload, 20, now_us, LOAD_KIND_IMPOSTOR, 0);
     gv_msg voice = {.type = GV_MSG_VOICE};
     voice.u.voice.seq = r->seq++;
     voice.u.voice.ts = r->ts;
@@ -232,17 +236,18 @@ void load_rogue_attack(load_rogue *r, uint16_t victim, uint64_t now_us)
     gv_transport_flush(r->t);
 }
 
-int load_rogue_create(load_rogue_kind kind, const char *host, uint16_t port, const char *name,
+int load_rogue_create(load_rogue_kind kind, const char *host, uint16_t port, const char *name, const char *lobby,
                       const uint8_t *password, size_t password_len, load_rogue **out)
 {
-    if (!host || !name || !out || strlen(name) > 255 || password_len > GV_PASSWORD_MAX ||
-        (password_len && !password))
+    if (!host || !name || !lobby || !out || strlen(name) > 255 || strlen(lobby) >= GV_LOBBY_NAME_BYTES ||
+        password_len > GV_PASSWORD_MAX || (password_len && !password))
         return GV_EINVAL;
     load_rogue *r = calloc(1, sizeof *r);
     if (!r)
         return GV_ENOMEM;
     r->kind = kind;
     snprintf(r->name, sizeof r->name, "%s", name);
+    snprintf(r->lobby, sizeof r->lobby, "%s", lobby);
     if (password_len)
         memcpy(r->password, password, password_len);
     r->password_len = password_len;

@@ -24,8 +24,9 @@ typedef struct load_rogue_report {
     uint64_t hostile_sent;
 } load_rogue_report;
 
-/* Starts connecting; the caller owns *out. Thread-compatible. */
-int load_rogue_create(load_rogue_kind kind, const char *host, uint16_t port, const char *name,
+/* Starts connecting, to join lobby ("": the default one); the caller owns
+ * *out. Thread-compatible. */
+int load_rogue_create(load_rogue_kind kind, const char *host, uint16_t port, const char *name, const char *lobby,
                       const uint8_t *password, size_t password_len, load_rogue **out);
 
 void load_rogue_destroy(load_rogue *r);

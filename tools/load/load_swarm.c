@@ -1,11 +1,12 @@
 #include "load_swarm.h"
 
 #include <math.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "gvoip/error.h"
 #include "session/gv_link.h"
@@ -13,7 +14,10 @@
 
 #define MAX_PENDING 3     /* the server allows 4 half-open connections per address */
 #define MAX_JOIN_TRIES 8
-#define SWEEP_US 10000u   /* every link is serviced at least this often (ENet timers, acks) */
+/* Every link is serviced about this often (ENet timers, acks): a sweep
+ * passes over those serviced in the last half of it, for their datagrams,
+ * so none waits more than one and a half. */
+#define SWEEP_US 10000u
 #define MAX_BEHIND_US 200000u /* a sender further behind skips ahead instead of bursting */
 #define BUCKET_US 100000u     /* voice is counted per this much send time */
 /* A connection is found interrupted after a second without the server
@@ -32,9 +36,11 @@ typedef struct rx {
 typedef struct player {
     load_swarm *sw;
     int index; /* index == players: the flooder */
+    int lobby; /* index % lobbies; the flooder's is the first */
     gv_link *link;
     gv_event_queue events; /* the link's */
     int fd, pending, joined, failed, tries, removed;
+    gv_refusal refused; /* the last join's refusal, if any */
     int roster;   /* other players its roster lists */
     int replaced; /* left once at least: its counts span several players */
     int resumes;  /* RECONNECTED with the same place */
@@ -48,28 +54,34 @@ typedef struct player {
     uint64_t next_send_us, state_until_us, frame_index, sent, interval_us;
     uint16_t seq;
     uint64_t next_report_us;
+    uint64_t serviced_us; /* its link's last service: the sweep passes over one serviced since */
 } player;
 
 struct load_swarm {
     const load_opts *o;
     player *p;
     int count; /* players + flooder */
-    rx *rx;    /* players x speakers */
-    int16_t *speaker_of; /* id -> speaker index, -1 */
-    struct pollfd *pfd;
-    player **pfd_owner;
-    int npfd, pfd_dirty;
+    int lobbies;
+    int per_lobby; /* the most speakers a lobby has: speaker s is its lobby's s / lobbies-th */
+    rx *rx;        /* players x per_lobby: what each heard from its lobby's speakers */
+    uint16_t *speaker_ids; /* lobbies x per_lobby: the speakers' ids, 0 before their welcome */
+    /* The links' sockets: poll() over thousands of them would cost more
+     * than the datagrams that wake it. */
+    int epoll_fd;
+    struct epoll_event *ready;
+    int watched;
     int pending;
-    int present; /* players (not the flooder) joined and not removed */
+    int *present; /* per lobby: players (not the flooder) joined and not removed */
     uint32_t next_address;
     uint64_t rng;
     uint64_t first_connect_us, last_join_us, run_start_us, flood_start_us, last_sweep_us;
     load_hist hist;
     uint64_t *rate;
     int rate_seconds;
-    uint64_t flood_received, impostor_received, odd;
+    uint64_t flood_received, impostor_received, odd, foreign;
+    double *lobby_loss; /* the report's, per lobby */
     load_hist join_hist, leave_hist;
-    uint64_t joins, join_failures, join_timeouts;
+    uint64_t joins, join_failures, join_timeouts, join_refusals;
     uint64_t interrupted, restored, reconnecting, resumed, fresh, id_changed, others_back;
     uint64_t longest_outage_us;
     uint64_t *b_sent, *b_expected, *b_received; /* per BUCKET_US of send time */
@@ -107,6 +119,9 @@ static uint64_t exp_us(load_swarm *sw, double mean_ms)
     return (uint64_t)(us < min ? min : us);
 }
 
+/* Bytes 12-15 of every payload of ours (load_swarm.h). */
+static const char magic[4] = {'g', 'v', 'l', 'd'};
+
 /* A TOC byte of code 0 (one frame): hybrid SWB for 10 and 20 ms, as Opus
  * picks for speech at 24 kbit/s, SILK WB for 40 and 60 ms. */
 static uint8_t toc_for(int frame_ms)
@@ -119,14 +134,35 @@ static uint8_t toc_for(int frame_ms)
     }
 }
 
-void load_swarm_fill_payload(uint8_t *p, size_t len, int frame_ms, uint64_t stamp_us, int kind)
+void load_swarm_fill_payload(uint8_t *p, size_t len, int frame_ms, uint64_t stamp_us, int kind, int lobby)
 {
     p[0] = toc_for(frame_ms);
     for (int i = 0; i < 8; i++)
         p[1 + i] = (uint8_t)(stamp_us >> (8 * i));
     p[9] = (uint8_t)kind;
+    p[10] = (uint8_t)lobby;
+    p[11] = (uint8_t)(lobby >> 8);
+    memcpy(p + 12, magic, 4);
     for (size_t i = LOAD_PAYLOAD_MIN; i < len; i++)
         p[i] = (uint8_t)(i * 131u + stamp_us);
+}
+
+void load_swarm_lobby_name(int lobbies, int lobby, char out[16])
+{
+    if (lobbies > 1)
+        snprintf(out, 16, "load-%d", lobby);
+    else
+        out[0] = '\0';
+}
+
+/* Which of its lobby's speakers sent as id, or -1. */
+static int speaker_in_lobby(const load_swarm *sw, int lobby, uint16_t id)
+{
+    const uint16_t *ids = &sw->speaker_ids[(size_t)lobby * (size_t)sw->per_lobby];
+    for (int m = 0; m < sw->per_lobby; m++)
+        if (ids[m] == id)
+            return m;
+    return -1;
 }
 
 /* Extends a 16-bit sequence number next to the highest one seen. */
@@ -151,6 +187,14 @@ static void on_voice(void *ctx, const gv_msg *relay)
         if (sec < sw->rate_seconds)
             sw->rate[sec]++;
     }
+    if (memcmp(pl + 12, magic, 4) != 0) {
+        sw->odd++;
+        return;
+    }
+    if ((pl[10] | pl[11] << 8) != p->lobby) {
+        sw->foreign++;
+        return;
+    }
     if (pl[9] == LOAD_KIND_IMPOSTOR) {
         sw->impostor_received++;
         return;
@@ -159,8 +203,8 @@ static void on_voice(void *ctx, const gv_msg *relay)
         sw->flood_received++;
         return;
     }
-    int s = sw->speaker_of[relay->u.voice.sender];
-    if (s < 0 || p->index >= sw->o->players) {
+    int m = speaker_in_lobby(sw, p->lobby, relay->u.voice.sender);
+    if (m < 0 || p->index >= sw->o->players) {
         sw->odd++;
         return;
     }
@@ -175,7 +219,7 @@ static void on_voice(void *ctx, const gv_msg *relay)
         if (sw->interval_us)
             load_hist_add(sw->ihist[since / sw->interval_us & 1], (int64_t)(now - stamp));
     }
-    rx *r = &sw->rx[(size_t)p->index * (size_t)sw->o->speakers + (size_t)s];
+    rx *r = &sw->rx[(size_t)p->index * (size_t)sw->per_lobby + (size_t)m];
     uint32_t ext = r->seen ? extend(r->high, relay->u.voice.seq) : relay->u.voice.seq;
     if (!r->seen) {
         r->first = r->high = ext;
@@ -241,11 +285,12 @@ static void outage_over(load_swarm *sw, player *p, uint64_t now)
 
 static void drop_link(load_swarm *sw, player *p)
 {
+    if (p->fd >= 0 && epoll_ctl(sw->epoll_fd, EPOLL_CTL_DEL, p->fd, NULL) == 0)
+        sw->watched--;
     gv_link_destroy(p->link);
     p->link = NULL;
     p->fd = -1;
     p->roster = 0;
-    sw->pfd_dirty = 1;
 }
 
 int load_swarm_create(const load_opts *o, load_swarm **out)
@@ -257,15 +302,19 @@ int load_swarm_create(const load_opts *o, load_swarm **out)
         return GV_ENOMEM;
     sw->o = o;
     sw->count = o->players + (o->flood_factor > 0);
+    sw->lobbies = o->lobbies;
+    sw->per_lobby = (o->speakers + o->lobbies - 1) / o->lobbies;
     sw->rng = o->seed;
     sw->rate_seconds = (int)ceil(o->duration_s) + 3;
     sw->buckets = (int)ceil(o->duration_s * 1e6 / BUCKET_US) + 30;
     sw->interval_us = (uint64_t)(o->report_every_s * 1e6);
     sw->p = calloc((size_t)sw->count + 1, sizeof *sw->p);
-    sw->rx = calloc((size_t)o->players * (size_t)o->speakers + 1, sizeof *sw->rx);
-    sw->speaker_of = malloc(65536 * sizeof *sw->speaker_of);
-    sw->pfd = calloc((size_t)sw->count + 1, sizeof *sw->pfd);
-    sw->pfd_owner = calloc((size_t)sw->count + 1, sizeof *sw->pfd_owner);
+    sw->rx = calloc((size_t)o->players * (size_t)sw->per_lobby + 1, sizeof *sw->rx);
+    sw->speaker_ids = calloc((size_t)sw->lobbies * (size_t)sw->per_lobby + 1, sizeof *sw->speaker_ids);
+    sw->present = calloc((size_t)sw->lobbies, sizeof *sw->present);
+    sw->lobby_loss = calloc((size_t)sw->lobbies, sizeof *sw->lobby_loss);
+    sw->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    sw->ready = calloc((size_t)sw->count + 1, sizeof *sw->ready);
     sw->rate = calloc((size_t)sw->rate_seconds, sizeof *sw->rate);
     sw->b_sent = calloc((size_t)sw->buckets, sizeof *sw->b_sent);
     sw->b_expected = calloc((size_t)sw->buckets, sizeof *sw->b_expected);
@@ -273,16 +322,16 @@ int load_swarm_create(const load_opts *o, load_swarm **out)
     sw->b_outage = calloc((size_t)sw->buckets, 1);
     for (int i = 0; i < 2 && sw->interval_us; i++)
         sw->ihist[i] = calloc(1, sizeof *sw->ihist[i]);
-    if (!sw->p || !sw->rx || !sw->speaker_of || !sw->pfd || !sw->pfd_owner || !sw->rate || !sw->b_sent ||
-        !sw->b_expected || !sw->b_received || !sw->b_outage || (sw->interval_us && (!sw->ihist[0] || !sw->ihist[1]))) {
+    if (!sw->p || !sw->rx || !sw->speaker_ids || !sw->present || !sw->lobby_loss || sw->epoll_fd < 0 || !sw->ready ||
+        !sw->rate || !sw->b_sent || !sw->b_expected || !sw->b_received || !sw->b_outage ||
+        (sw->interval_us && (!sw->ihist[0] || !sw->ihist[1]))) {
         load_swarm_destroy(sw);
         return GV_ENOMEM;
     }
-    for (int i = 0; i < 65536; i++)
-        sw->speaker_of[i] = -1;
     for (int i = 0; i < sw->count; i++) {
         sw->p[i].sw = sw;
         sw->p[i].index = i;
+        sw->p[i].lobby = i < o->players ? i % sw->lobbies : 0;
         sw->p[i].fd = -1;
     }
     gv_client_config_default(&sw->cfg);
@@ -310,9 +359,12 @@ void load_swarm_destroy(load_swarm *sw)
         gv_link_destroy(sw->p[i].link);
     free(sw->p);
     free(sw->rx);
-    free(sw->speaker_of);
-    free(sw->pfd);
-    free(sw->pfd_owner);
+    free(sw->speaker_ids);
+    free(sw->present);
+    free(sw->lobby_loss);
+    if (sw->epoll_fd >= 0)
+        close(sw->epoll_fd);
+    free(sw->ready);
     free(sw->rate);
     free(sw->b_sent);
     free(sw->b_expected);
@@ -323,15 +375,12 @@ void load_swarm_destroy(load_swarm *sw)
     free(sw);
 }
 
-/* A speaker's voice is told apart by its id: one that a new session
- * changed (a server that forgot us) is followed. */
+/* A speaker's voice is told apart by its id in its lobby: one that a new
+ * session changed (a server that forgot us) is followed. */
 static void take_id(load_swarm *sw, player *p, uint16_t id)
 {
-    if (p->index < sw->o->speakers) {
-        if (p->id && sw->speaker_of[p->id] == p->index)
-            sw->speaker_of[p->id] = -1;
-        sw->speaker_of[id] = (int16_t)p->index;
-    }
+    if (p->index < sw->o->speakers)
+        sw->speaker_ids[(size_t)p->lobby * (size_t)sw->per_lobby + (size_t)(p->index / sw->lobbies)] = id;
     p->id = id;
 }
 
@@ -348,7 +397,7 @@ static void on_event(load_swarm *sw, player *p, const gv_event *ev)
         p->first_id = ev->id;
         sw->last_join_us = now;
         sw->joins++;
-        sw->present += counted;
+        sw->present[p->lobby] += counted;
         load_hist_add(&sw->join_hist, (int64_t)(now - p->join_start_us));
         break;
     case GV_EVENT_CONNECTION_FAILED:
@@ -358,6 +407,8 @@ static void on_event(load_swarm *sw, player *p, const gv_event *ev)
         p->failed = 1;
         sw->join_failures++;
         sw->join_timeouts += ev->error == GV_ETIMEOUT;
+        sw->join_refusals += ev->refused != GV_REFUSAL_NONE;
+        p->refused = ev->refused;
         snprintf(p->reason, sizeof p->reason, "%s", ev->reason);
         break;
     case GV_EVENT_SERVER_DISCONNECTED:
@@ -365,7 +416,7 @@ static void on_event(load_swarm *sw, player *p, const gv_event *ev)
             p->removed = 1;
             p->removed_us = now;
             snprintf(p->reason, sizeof p->reason, "%s", ev->reason);
-            sw->present -= counted && p->joined;
+            sw->present[p->lobby] -= counted && p->joined;
             outage_over(sw, p, now);
         }
         break;
@@ -402,9 +453,10 @@ static void on_event(load_swarm *sw, player *p, const gv_event *ev)
     }
 }
 
-static void service(load_swarm *sw, player *p)
+static void service(load_swarm *sw, player *p, uint64_t now_us)
 {
     gv_event ev = {.size = sizeof ev};
+    p->serviced_us = now_us;
     if (p->link && gv_link_service(p->link, 0) == 0)
         while (gv_events_pop(&p->events, &ev))
             on_event(sw, p, &ev);
@@ -412,13 +464,15 @@ static void service(load_swarm *sw, player *p)
 
 static int start_link(load_swarm *sw, player *p, uint64_t now_us)
 {
-    char name[32], address[24];
+    char name[32], address[24], lobby[16];
     if (p->index == sw->o->players)
         snprintf(name, sizeof name, "flooder");
     else
         snprintf(name, sizeof name, "p%d", p->index + 1);
     gv_client_config cfg = sw->cfg;
     cfg.name = name;
+    load_swarm_lobby_name(sw->lobbies, p->lobby, lobby);
+    cfg.lobby = lobby;
     if (sw->o->source_addresses) {
         uint32_t n = sw->next_address++;
         snprintf(address, sizeof address, "127.%u.%u.%u", 1 + n / (256 * 254), n / 254 % 256, 1 + n % 254);
@@ -429,13 +483,18 @@ static int start_link(load_swarm *sw, player *p, uint64_t now_us)
     if (rc < 0)
         return rc;
     p->fd = gv_link_fd(p->link);
+    struct epoll_event e = {.events = EPOLLIN, .data.ptr = p};
+    if (epoll_ctl(sw->epoll_fd, EPOLL_CTL_ADD, p->fd, &e) != 0) {
+        drop_link(sw, p);
+        return GV_ENET;
+    }
+    sw->watched++;
     if (!p->tries)
         p->join_start_us = now_us;
     p->tries++;
     p->pending = 1;
     p->failed = 0;
     sw->pending++;
-    sw->pfd_dirty = 1;
     if (!sw->first_connect_us)
         sw->first_connect_us = now_us;
     return 0;
@@ -452,7 +511,13 @@ int load_swarm_join(load_swarm *sw, uint64_t now_us)
             joined++;
         } else if (!p->link && sw->pending < MAX_PENDING) {
             if (p->tries >= MAX_JOIN_TRIES) {
-                fprintf(stderr, "gvoip-load: player %d could not join: %s\n", i + 1, p->reason);
+                char lobby[16];
+                load_swarm_lobby_name(sw->lobbies, p->lobby, lobby);
+                fprintf(stderr, "gvoip-load: player %d (lobby \"%s\") could not join in %d tries: %s", i + 1,
+                        lobby, p->tries, p->reason);
+                if (p->refused != GV_REFUSAL_NONE)
+                    fprintf(stderr, " (refused, code %d)", (int)p->refused);
+                fputc('\n', stderr);
                 return GV_ETIMEOUT;
             }
             int rc = start_link(sw, p, now_us);
@@ -490,20 +555,20 @@ void load_swarm_start(load_swarm *sw, uint64_t now_us)
     }
 }
 
-/* Every player in the lobby but the sender should hear it. */
-static void count_sent(load_swarm *sw, uint64_t now_us)
+/* Every player in the sender's lobby but the sender should hear it. */
+static void count_sent(load_swarm *sw, const player *p, uint64_t now_us)
 {
     uint64_t b = (now_us - sw->run_start_us) / BUCKET_US;
     if (b < (uint64_t)sw->buckets) {
         sw->b_sent[b]++;
-        sw->b_expected[b] += (uint64_t)(sw->present - 1);
+        sw->b_expected[b] += (uint64_t)(sw->present[p->lobby] - 1);
     }
 }
 
 static void send_voice(load_swarm *sw, player *p, uint64_t now_us, int kind)
 {
     const load_opts *o = sw->o;
-    load_swarm_fill_payload(sw->payload, (size_t)o->payload_bytes, o->frame_ms, now_us, kind);
+    load_swarm_fill_payload(sw->payload, (size_t)o->payload_bytes, o->frame_ms, now_us, kind, p->lobby);
     gv_msg m = {.type = GV_MSG_VOICE};
     m.u.voice.seq = p->seq;
     m.u.voice.ts = (uint32_t)(p->frame_index * (uint64_t)o->frame_ms * 48u);
@@ -516,7 +581,7 @@ static void send_voice(load_swarm *sw, player *p, uint64_t now_us, int kind)
     p->marker = 0;
     p->sent++;
     if (kind == LOAD_KIND_VOICE)
-        count_sent(sw, now_us);
+        count_sent(sw, p, now_us);
 }
 
 /* A speaker's frames: one every frame_ms, sent while talking; the
@@ -550,13 +615,13 @@ static void speak(load_swarm *sw, player *p, uint64_t now_us)
  * lost since the last report. */
 static void report_loss(load_swarm *sw, player *p)
 {
-    for (int s = 0; s < sw->o->speakers && p->index < sw->o->players; s++) {
-        rx *r = &sw->rx[(size_t)p->index * (size_t)sw->o->speakers + (size_t)s];
+    for (int m = 0; m < sw->per_lobby && p->index < sw->o->players; m++) {
+        rx *r = &sw->rx[(size_t)p->index * (size_t)sw->per_lobby + (size_t)m];
         if (!r->rep_seen)
             continue;
         uint64_t expected = (uint64_t)(r->high - r->rep_first) + 1;
         uint64_t lost = expected > r->rep_received ? expected - r->rep_received : 0;
-        gv_link_send_loss(p->link, sw->p[s].id, (uint16_t)(lost * 1000 / expected));
+        gv_link_send_loss(p->link, sw->p[p->lobby + m * sw->lobbies].id, (uint16_t)(lost * 1000 / expected));
         r->rep_seen = 0;
         r->rep_received = 0;
     }
@@ -568,7 +633,8 @@ uint64_t load_swarm_tick(load_swarm *sw, uint64_t now_us, int stop_sending)
     if (now_us - sw->last_sweep_us >= SWEEP_US) {
         sw->last_sweep_us = now_us;
         for (int i = 0; i < sw->count; i++)
-            service(sw, &sw->p[i]);
+            if (now_us - sw->p[i].serviced_us >= SWEEP_US / 2)
+                service(sw, &sw->p[i], now_us);
     }
     if (!sw->run_start_us || stop_sending)
         return next;
@@ -589,19 +655,9 @@ uint64_t load_swarm_tick(load_swarm *sw, uint64_t now_us, int stop_sending)
 
 void load_swarm_wait(load_swarm *sw, uint64_t until_us)
 {
-    if (sw->pfd_dirty) {
-        sw->npfd = 0;
-        for (int i = 0; i < sw->count; i++) {
-            if (sw->p[i].link && sw->p[i].fd >= 0) {
-                sw->pfd[sw->npfd] = (struct pollfd){.fd = sw->p[i].fd, .events = POLLIN};
-                sw->pfd_owner[sw->npfd++] = &sw->p[i];
-            }
-        }
-        sw->pfd_dirty = 0;
-    }
     uint64_t now = load_now_us();
     int timeout = until_us > now ? (int)((until_us - now + 999) / 1000) : 0;
-    if (sw->npfd == 0) {
+    if (sw->watched == 0) {
         if (timeout > 0) {
             uint64_t us = until_us - now;
             struct timespec ts = {.tv_sec = (time_t)(us / 1000000u), .tv_nsec = (long)(us % 1000000u) * 1000};
@@ -609,11 +665,10 @@ void load_swarm_wait(load_swarm *sw, uint64_t until_us)
         }
         return;
     }
-    if (poll(sw->pfd, (nfds_t)sw->npfd, timeout) <= 0)
-        return;
-    for (int i = 0; i < sw->npfd; i++)
-        if (sw->pfd[i].revents)
-            service(sw, sw->pfd_owner[i]);
+    int n = epoll_wait(sw->epoll_fd, sw->ready, sw->count, timeout);
+    now = load_now_us();
+    for (int i = 0; i < n; i++)
+        service(sw, sw->ready[i].data.ptr, now);
 }
 
 uint16_t load_swarm_player_id(const load_swarm *sw, int index)
@@ -631,7 +686,7 @@ void load_swarm_leave(load_swarm *sw, int index)
 {
     player *p = &sw->p[index];
     uint64_t t0 = load_now_us();
-    sw->present -= p->joined && !p->removed;
+    sw->present[p->lobby] -= p->joined && !p->removed;
     drop_link(sw, p);
     load_hist_add(&sw->leave_hist, (int64_t)(load_now_us() - t0));
     p->joined = p->failed = p->removed = p->tries = 0;
@@ -718,37 +773,46 @@ void load_swarm_get_report(load_swarm *sw, load_swarm_report *out)
         r->joined += p->joined;
         r->removed += p->removed;
         r->stable += !p->replaced;
-        r->roster_ok += p->joined && !p->removed && p->roster == sw->present - 1;
+        r->roster_ok += p->joined && !p->removed && p->roster == sw->present[p->lobby] - 1;
         r->same_ids += p->joined && p->id == p->first_id;
     }
     if (sw->last_join_us > sw->first_connect_us)
         r->join_s = (double)(sw->last_join_us - sw->first_connect_us) / 1e6;
     for (int s = 0; s < o->speakers; s++)
         r->sent += sw->p[s].sent;
-    for (int i = 0; i < o->players; i++) {
-        if (sw->p[i].replaced)
-            continue;
-        uint64_t exp_i = 0, got_i = 0;
-        for (int s = 0; s < o->speakers; s++) {
-            if (s == i)
+    /* Each player should hear every speaker of its lobby but itself. */
+    r->lobbies = sw->lobbies;
+    for (int l = 0; l < sw->lobbies; l++) {
+        uint64_t exp_l = 0, got_l = 0;
+        for (int i = l; i < o->players; i += sw->lobbies) {
+            if (sw->p[i].replaced)
                 continue;
-            rx *x = &sw->rx[(size_t)i * (size_t)o->speakers + (size_t)s];
-            exp_i += sw->p[s].sent;
-            got_i += x->received;
-            if (x->seen) {
-                uint64_t span = (uint64_t)(x->high - x->first) + 1;
-                r->lost_seq += span > x->received ? span - x->received : 0;
+            uint64_t exp_i = 0, got_i = 0;
+            for (int m = 0, s = l; s < o->speakers; m++, s += sw->lobbies) {
+                if (s == i)
+                    continue;
+                rx *x = &sw->rx[(size_t)i * (size_t)sw->per_lobby + (size_t)m];
+                exp_i += sw->p[s].sent;
+                got_i += x->received;
+                if (x->seen) {
+                    uint64_t span = (uint64_t)(x->high - x->first) + 1;
+                    r->lost_seq += span > x->received ? span - x->received : 0;
+                }
             }
+            exp_l += exp_i;
+            got_l += got_i;
+            if (loss_pct(exp_i, got_i) > r->worst_loss_pct)
+                r->worst_loss_pct = loss_pct(exp_i, got_i);
         }
-        r->expected += exp_i;
-        r->received += got_i;
-        double loss = exp_i ? 100.0 * (double)(exp_i > got_i ? exp_i - got_i : 0) / (double)exp_i : 0;
-        if (loss > r->worst_loss_pct)
-            r->worst_loss_pct = loss;
+        r->expected += exp_l;
+        r->received += got_l;
+        sw->lobby_loss[l] = loss_pct(exp_l, got_l);
+        if (sw->lobby_loss[l] > r->worst_lobby_loss_pct)
+            r->worst_lobby_loss_pct = sw->lobby_loss[l];
     }
-    r->loss_pct = r->expected
-                      ? 100.0 * (double)(r->expected > r->received ? r->expected - r->received : 0) / (double)r->expected
-                      : 0;
+    r->loss_pct = loss_pct(r->expected, r->received);
+    r->lobby_loss_pct = sw->lobby_loss;
+    r->foreign = sw->foreign;
     r->p50_ms = load_hist_percentile_ms(&sw->hist, 50);
     r->p95_ms = load_hist_percentile_ms(&sw->hist, 95);
     r->p99_ms = load_hist_percentile_ms(&sw->hist, 99);
@@ -769,6 +833,7 @@ void load_swarm_get_report(load_swarm *sw, load_swarm_report *out)
     r->joins = sw->joins;
     r->join_failures = sw->join_failures;
     r->join_timeouts = sw->join_timeouts;
+    r->join_refusals = sw->join_refusals;
     r->join_p50_ms = load_hist_percentile_ms(&sw->join_hist, 50);
     r->join_p95_ms = load_hist_percentile_ms(&sw->join_hist, 95);
     r->join_max_ms = load_hist_percentile_ms(&sw->join_hist, 100);

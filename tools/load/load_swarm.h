@@ -5,7 +5,15 @@
  * The fake Opus packet: byte 0 a real TOC byte for the frame size (so the
  * server's budget reads the right duration), bytes 1-8 the send time
  * (CLOCK_MONOTONIC microseconds, little-endian; sender and receivers share
- * the machine), byte 9 what kind of traffic it is, then filler.
+ * the machine), byte 9 what kind of traffic it is, bytes 10-11 the
+ * sender's lobby (its index, little-endian), bytes 12-15 "gvld" (voice
+ * without them is a real client's, not ours), then filler.
+ *
+ * With o->lobbies > 1 player i joins lobby "load-(i % lobbies)" (the
+ * flooder the first), and hears only the speakers of its own: voice
+ * stamped with another lobby is counted foreign, and each lobby's loss is
+ * judged against its own speakers. Ids are the lobby's, so a speaker is
+ * known by its lobby and id.
  *
  * With o->source_addresses every join binds a loopback address never used
  * before (127.1.0.1, 127.1.0.2, ...): the server's limits per address
@@ -25,7 +33,7 @@
 
 enum load_kind { LOAD_KIND_VOICE = 0, LOAD_KIND_FLOOD = 1, LOAD_KIND_IMPOSTOR = 2 };
 
-#define LOAD_PAYLOAD_MIN 10
+#define LOAD_PAYLOAD_MIN 16
 
 /* The server's voice budget (gv_server.c: 1.25 times real time plus
  * 100 ms a second), in packets a second for a frame size. */
@@ -34,16 +42,25 @@ enum load_kind { LOAD_KIND_VOICE = 0, LOAD_KIND_FLOOD = 1, LOAD_KIND_IMPOSTOR = 
 /* CLOCK_MONOTONIC in microseconds. */
 uint64_t load_now_us(void);
 
-/* Writes a fake Opus packet of len >= LOAD_PAYLOAD_MIN bytes. */
-void load_swarm_fill_payload(uint8_t *p, size_t len, int frame_ms, uint64_t stamp_us, int kind);
+/* Writes a fake Opus packet of len >= LOAD_PAYLOAD_MIN bytes from a
+ * member of lobby (its index). */
+void load_swarm_fill_payload(uint8_t *p, size_t len, int frame_ms, uint64_t stamp_us, int kind, int lobby);
+
+/* The name of the lobby of index lobby out of lobbies: "" (the default
+ * lobby) when there is one, else "load-INDEX". */
+void load_swarm_lobby_name(int lobbies, int lobby, char out[16]);
 
 typedef struct load_swarm load_swarm;
 
 typedef struct load_swarm_report {
     int players, joined, speakers, removed; /* removed: normal players the server dropped */
     double join_s;                          /* from the first connect to the last welcome */
+    int lobbies;
     uint64_t sent, expected, received, lost_seq;
     double loss_pct, worst_loss_pct; /* worst_loss_pct: the worst single receiver */
+    uint64_t foreign; /* voice packets a player heard from another lobby: must stay 0 */
+    const double *lobby_loss_pct; /* each lobby's loss, lobbies entries */
+    double worst_lobby_loss_pct;
     double p50_ms, p95_ms, p99_ms, max_ms;
     uint64_t flood_sent, flood_received, impostor_received;
     int flooder_joined, flooder_removed;
@@ -56,6 +73,7 @@ typedef struct load_swarm_report {
      * player in the lobby (at the time of the report). */
     int stable, roster_ok;
     uint64_t joins, join_failures, join_timeouts; /* every join attempt that ended, from the first */
+    uint64_t join_refusals;                       /* failures the server refused (any code) */
     double join_p50_ms, join_p95_ms, join_max_ms; /* from the first attempt to the welcome */
     double leave_p50_ms, leave_max_ms;            /* gv_link_destroy, leaving on purpose */
     /* Sessions: events over all players, and outages (see above). */

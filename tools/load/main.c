@@ -1,6 +1,8 @@
 /* gvoip-load: simulated players against one gvoip server, driven from one
  * thread; prints one JSON object with what was sent, received and lost,
- * the relay latency, and the attacks' outcomes. See README.md. */
+ * the relay latency, and the attacks' outcomes. Exits 1 when the run
+ * could not be made, 3 when voice crossed from one lobby into another.
+ * See README.md. */
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -89,9 +91,10 @@ static void print_latency(const char *key, double p50, double p95, double p99, d
 static void print_sessions(const load_swarm_report *r)
 {
     printf(",\"stable\":%d,\"roster_ok\":%d,\"joins\":{\"count\":%llu,\"failures\":%llu,\"timeouts\":%llu,"
-           "\"p50_ms\":%.2f,\"p95_ms\":%.2f,\"max_ms\":%.2f},\"leave_ms\":{\"p50\":%.2f,\"max\":%.2f}",
+           "\"refused\":%llu,\"p50_ms\":%.2f,\"p95_ms\":%.2f,\"max_ms\":%.2f},\"leave_ms\":{\"p50\":%.2f,"
+           "\"max\":%.2f}",
            r->stable, r->roster_ok, (unsigned long long)r->joins, (unsigned long long)r->join_failures,
-           (unsigned long long)r->join_timeouts, r->join_p50_ms, r->join_p95_ms, r->join_max_ms, r->leave_p50_ms,
+           (unsigned long long)r->join_timeouts, (unsigned long long)r->join_refusals, r->join_p50_ms, r->join_p95_ms, r->join_max_ms, r->leave_p50_ms,
            r->leave_max_ms);
     printf(",\"sessions\":{\"interrupted\":%llu,\"restored\":%llu,\"reconnecting\":%llu,\"resumed\":%llu,"
            "\"fresh\":%llu,\"id_changed\":%llu,\"others_back\":%llu,\"same_ids\":%d,"
@@ -116,6 +119,11 @@ static void print_json(const load_opts *o, const load_swarm_report *r, double se
            "\"worst_loss_pct\":%.4f,",
            (unsigned long long)r->sent, (unsigned long long)r->received, (unsigned long long)r->expected,
            (unsigned long long)r->lost_seq, r->loss_pct, r->worst_loss_pct);
+    printf("\"lobbies\":%d,\"foreign_packets\":%llu,\"worst_lobby_loss_pct\":%.4f,\"lobby_loss_pct\":[", r->lobbies,
+           (unsigned long long)r->foreign, r->worst_lobby_loss_pct);
+    for (int i = 0; i < r->lobbies; i++)
+        printf("%s%.4f", i ? "," : "", r->lobby_loss_pct[i]);
+    printf("],");
     print_latency("latency_ms", r->p50_ms, r->p95_ms, r->p99_ms, r->max_ms);
     putchar(',');
     /* A churn or a soak outlasts what a per-second list is read for. */
@@ -171,10 +179,14 @@ static void print_json(const load_opts *o, const load_swarm_report *r, double se
     fflush(stdout);
 }
 
+/* The hostile clients join the first lobby: the impersonator's victim,
+ * the first player, is there. */
 static int create_rogues(const load_opts *o, load_rogue **rogues)
 {
     const char *pw = getenv("GVOIP_PASSWORD");
     size_t pw_len = pw ? strlen(pw) : 0;
+    char lobby[16];
+    load_swarm_lobby_name(o->lobbies, 0, lobby);
     static const struct {
         int slot;
         load_rogue_kind kind;
@@ -186,8 +198,8 @@ static int create_rogues(const load_opts *o, load_rogue **rogues)
         int wanted = plan[i].kind == LOAD_ROGUE_IMPERSONATE ? o->impersonate : o->malformed;
         if (!wanted)
             continue;
-        int rc = load_rogue_create(plan[i].kind, o->host, o->port, plan[i].name, (const uint8_t *)pw, pw_len,
-                                   &rogues[plan[i].slot]);
+        int rc = load_rogue_create(plan[i].kind, o->host, o->port, plan[i].name, lobby, (const uint8_t *)pw,
+                                   pw_len, &rogues[plan[i].slot]);
         if (rc < 0)
             return rc;
     }
@@ -259,7 +271,10 @@ static int run(const load_opts *o)
         now = load_now_us();
     }
     if (rc < 0) {
-        fprintf(stderr, "gvoip-load: not every player could join within %.0f s\n", o->join_timeout_s);
+        if (now > join_deadline)
+            fprintf(stderr, "gvoip-load: not every player could join within %.0f s\n", o->join_timeout_s);
+        else
+            fprintf(stderr, "gvoip-load: not every player could join\n");
         goto out;
     }
     uint64_t settle = o->players || o->malformed || o->impersonate ? SETTLE_US : 0;
@@ -345,6 +360,11 @@ static int run(const load_opts *o)
         end = now;
     print_json(o, &rep, (double)(end - start) / 1e6, rogues, storm, server_cpu, own_cpu, churn, &server);
     code = 0;
+    if (rep.foreign) {
+        fprintf(stderr, "gvoip-load: %llu voice packets reached players of another lobby\n",
+                (unsigned long long)rep.foreign);
+        code = 3;
+    }
 out:
     for (int i = 0; i < ROGUE_COUNT; i++)
         load_rogue_destroy(rogues[i]);
