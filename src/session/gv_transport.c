@@ -29,6 +29,8 @@ struct gv_transport {
     gv_transport_datagram_fn datagram;
     void *datagram_ctx;
     uint32_t peer_timeout_ms;
+    uint32_t last_sweep; /* ENet's serviceTime of the last look for silent peers */
+    uint32_t *connected_at; /* per peer: ENet's time when it connected (expire_silent) */
 };
 
 _Static_assert(sizeof(ENetBuffer) == sizeof(struct iovec) &&
@@ -261,8 +263,15 @@ static enet_uint32 checksum_hook(const ENetBuffer *buffers, size_t count)
     return gv_transport_crc32((const struct iovec *)(const void *)buffers, count);
 }
 
-static void setup(gv_transport *t)
+/* 0, or GV_ENOMEM with the host destroyed and t freed. */
+static int setup(gv_transport *t)
 {
+    t->connected_at = calloc(t->host->peerCount, sizeof *t->connected_at);
+    if (!t->connected_at) {
+        enet_host_destroy(t->host);
+        free(t);
+        return GV_ENOMEM;
+    }
     /* enet_host_create has already reset every peer with its default MTU,
      * and enet_host_connect does not reset again: set both. */
     t->host->mtu = GV_ENET_MTU;
@@ -277,6 +286,7 @@ static void setup(gv_transport *t)
     t->host->compressor.context = t;
     t->host->intercept = intercept;
     t->host->maximumPacketSize = 64 * 1024;
+    return 0;
 }
 
 
@@ -309,7 +319,9 @@ int gv_transport_listen(const char *bind_address, uint16_t port, size_t peers, g
         free(t);
         return GV_ENET;
     }
-    setup(t);
+    int rc = setup(t);
+    if (rc < 0)
+        return rc;
     *out = t;
     return 0;
 }
@@ -335,7 +347,9 @@ int gv_transport_connect(const char *bind_address, const char *host, uint16_t po
         free(t);
         return GV_ENET;
     }
-    setup(t);
+    int rc = setup(t);
+    if (rc < 0)
+        return rc;
     t->remote = addr;
     t->connect_data = connect_data;
     if (!enet_host_connect(t->host, &addr, GV_CH_COUNT, connect_data)) {
@@ -383,6 +397,7 @@ void gv_transport_destroy(gv_transport *t)
     account_sent(t);
     t->host->compressor.context = NULL;
     enet_host_destroy(t->host);
+    free(t->connected_at);
     free(t);
 }
 
@@ -486,8 +501,13 @@ static void set_timeout(const gv_transport *t, ENetPeer *peer)
  * open; no datagram larger than gvoip's (a connecting peer's MTU is what it
  * asked for); and session timeouts (the listener had cut them to one
  * attempt while the peer was half-open, see limit_verify). */
-static void on_connected(const gv_transport *t, ENetPeer *peer)
+static void on_connected(gv_transport *t, ENetPeer *peer)
 {
+    /* ENet dates a peer's last news by acknowledgements only (and reads
+     * a 0 as "no round trip measured yet": it is not ours to set), and a
+     * connector's peer is connected by VERIFY_CONNECT without one: its
+     * silence counts from now at the earliest (expire_silent). */
+    t->connected_at[peer - t->host->peers] = t->host->serviceTime;
     unthrottle(peer);
     if (peer->mtu > GV_ENET_MTU)
         peer->mtu = GV_ENET_MTU;
@@ -539,6 +559,37 @@ static int to_event(gv_transport *t, int rc, const ENetEvent *e, gv_transport_ev
     }
 }
 
+/* ENet notices a silent peer only when it resends a reliable command, at
+ * intervals that double from the round trip: the first check past the
+ * timeout can come up to twice the timeout, plus a ping interval, after
+ * the silence began (a 2 s timeout was seen to fire 4.5 s late). Every
+ * 100 ms, a connected peer that has acknowledged nothing for the timeout
+ * (ENet's pings make sure a live one does twice a second) is
+ * disconnected here instead, one per call. */
+static int expire_silent(gv_transport *t, gv_transport_event *ev)
+{
+    ENetHost *h = t->host;
+    if (!t->peer_timeout_ms || ENET_TIME_DIFFERENCE(h->serviceTime, t->last_sweep) < 100)
+        return 0;
+    for (size_t i = 0; i < h->peerCount; i++) {
+        ENetPeer *p = &h->peers[i];
+        if (p->state != ENET_PEER_STATE_CONNECTED)
+            continue;
+        enet_uint32 heard = t->connected_at[i];
+        if (p->lastReceiveTime && ENET_TIME_LESS(heard, p->lastReceiveTime))
+            heard = p->lastReceiveTime;
+        if (ENET_TIME_DIFFERENCE(h->serviceTime, heard) < t->peer_timeout_ms)
+            continue;
+        enet_peer_reset(p);
+        memset(ev, 0, sizeof *ev);
+        ev->type = GV_TRANSPORT_DISCONNECT;
+        ev->peer = (int)i;
+        return 1;
+    }
+    t->last_sweep = h->serviceTime;
+    return 0;
+}
+
 int gv_transport_service(gv_transport *t, gv_transport_event *ev, uint32_t timeout_ms)
 {
     ENetEvent e;
@@ -548,7 +599,9 @@ int gv_transport_service(gv_transport *t, gv_transport_event *ev, uint32_t timeo
         limit_verify(t);
     account_sent(t);
     int got = to_event(t, rc, &e, ev);
-    return got == 0 && rc > 0 ? gv_transport_pending(t, ev) : got;
+    if (got == 0 && rc > 0)
+        got = gv_transport_pending(t, ev);
+    return got == 0 ? expire_silent(t, ev) : got;
 }
 
 int gv_transport_pending(gv_transport *t, gv_transport_event *ev)

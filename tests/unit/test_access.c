@@ -41,6 +41,7 @@ typedef struct player {
     gv_event last;   /* the last event of the type waited for */
     int heard;       /* voice packets relayed to this player */
     uint8_t heard_from; /* the first payload byte of the last one */
+    int spatial_mode;   /* the lobby's, as SPATIAL_CONFIG said; -1 before */
 } player;
 
 enum { MAX_PLAYERS = 6 };
@@ -69,6 +70,13 @@ static void on_voice(void *ctx, const gv_msg *relay)
     player *p = ctx;
     p->heard++;
     p->heard_from = relay->u.voice.payload[1];
+}
+
+static int on_spatial(void *ctx, const gv_msg *config)
+{
+    player *p = ctx;
+    p->spatial_mode = (int)config->u.spatial.mode;
+    return 0;
 }
 
 static void start_server(const char *token_keys, int max_lobbies)
@@ -113,7 +121,8 @@ static void join(int i, const char *name, const char *lobby, const char *token)
     player *p = &players[i];
     gv_link_destroy(p->link);
     memset(p, 0, sizeof *p);
-    gv_link_callbacks cb = {.voice = on_voice, .ctx = p};
+    p->spatial_mode = -1;
+    gv_link_callbacks cb = {.voice = on_voice, .spatial = on_spatial, .ctx = p};
     assert_int_equal(gv_link_create(&cfg, 0, &p->events, &cb, &p->link), GV_OK);
 }
 
@@ -367,6 +376,44 @@ static void test_permissions(void **state)
     stop_all();
 }
 
+/* The first token into a lobby may give it its own settings: here a
+ * positional mode and a size of 2, where the server's are off and 32. */
+static void test_token_lobby_settings(void **state)
+{
+    (void)state;
+    backend b;
+    backend_make(9, &b);
+    start_server(b.public, 8);
+    gv_token_claims c;
+    gv_token_claims_default(&c);
+    c.lobby = "duel";
+    c.spatial_mode = GV_SPATIAL_MODE_2D;
+    c.max_distance = 25.0f;
+    c.max_players = 2;
+    c.expires = (uint64_t)time(NULL) + 600;
+    char text[3][GV_TOKEN_TEXT_MAX];
+    const char *names[3] = {"one", "two", "three"};
+    for (int i = 0; i < 3; i++) {
+        c.name = names[i];
+        assert_true(gv_token_mint(&c, b.secret, text[i], sizeof text[i]) > 0);
+    }
+    join(0, "x", NULL, text[0]);
+    wait_event(0, GV_EVENT_CONNECTED);
+    join(1, "x", NULL, text[1]);
+    wait_event(1, GV_EVENT_CONNECTED);
+    join(2, "x", NULL, text[2]);
+    const gv_event *ev = wait_event(2, GV_EVENT_CONNECTION_FAILED);
+    assert_int_equal(ev->refused, GV_REFUSAL_FULL);
+    assert_non_null(strstr(ev->reason, "lobby is full (2 of 2 players)"));
+    settle(100000);
+    assert_int_equal(players[0].spatial_mode, GV_SPATIAL_MODE_2D);
+    assert_int_equal(players[1].spatial_mode, GV_SPATIAL_MODE_2D);
+    gv_lobby_stats ls[1] = {{.size = sizeof ls[0]}};
+    assert_int_equal(gv_server_get_lobby_stats(server, ls, 1), 1);
+    assert_int_equal(ls[0].max_players, 2);
+    stop_all();
+}
+
 /* Lobbies without tokens: each hears only itself, a join beyond
  * max_lobbies is refused, and a bad lobby name too. */
 static void test_lobbies(void **state)
@@ -416,6 +463,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_refusals),
         cmocka_unit_test(test_permissions),
+        cmocka_unit_test(test_token_lobby_settings),
         cmocka_unit_test(test_lobbies),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
