@@ -158,6 +158,8 @@ typedef enum gv_refusal {
     GV_REFUSAL_LOBBY = 13,     /* no such lobby may be made (a bad name, or the server has max_lobbies) */
     GV_REFUSAL_TOKEN = 14,     /* the access token: missing, malformed, forged, expired, in use or for
                                 * another lobby (reason says which) */
+    GV_REFUSAL_REDIRECT = 15,  /* the lobby is on another port of the server: followed, unless the
+                                * server sent the join on more than 3 times in a row */
 } gv_refusal;
 
 /* One event, at most 256 bytes. Fields a type does not use are zero (and
@@ -250,6 +252,30 @@ typedef enum gv_cipher_choice {
 
 typedef struct gv_server gv_server;
 
+/* One server on many threads: `workers` gv_servers, each on a thread and a
+ * UDP port of its own, share a lobby directory (gv_server_config.directory
+ * and .worker). A lobby lives on one worker, so its voice is relayed on
+ * that thread without a lock; a join that reaches a worker without its
+ * lobby is sent to the right port (REDIRECT, docs/protocol.md), and a new
+ * lobby goes to the worker with the fewest players (then the fewest
+ * lobbies, then the lowest index). The directory's lock is taken only
+ * when a player joins, resumes or leaves and when a lobby opens or
+ * closes. */
+typedef struct gv_directory gv_directory;
+#define GV_DIRECTORY_WORKERS_MAX 64
+
+/* A directory for up to `workers` servers (1..GV_DIRECTORY_WORKERS_MAX)
+ * holding at most max_lobbies lobbies between them
+ * (1..GV_MAX_LOBBIES_LIMIT; each worker's config must say the same).
+ * Returns 0 with *out the caller's (free it with gv_directory_destroy
+ * after every server that uses it), GV_EINVAL (NULL out, a count out of
+ * range) or GV_ENOMEM. Thread-safe. */
+GV_API int gv_directory_create(int workers, int max_lobbies, gv_directory **out);
+
+/* Frees the directory; every server given it must be destroyed first.
+ * NULL is a no-op. Any thread, once its servers are gone. */
+GV_API void gv_directory_destroy(gv_directory *d);
+
 typedef struct gv_server_config {
     uint32_t size;            /* sizeof(gv_server_config), set by gv_server_config_default */
     const char *bind_address; /* address or host name to listen on; NULL or "": all interfaces */
@@ -306,6 +332,15 @@ typedef struct gv_server_config {
      * its lobby (docs/protocol.md, "Access tokens"), and the password too
      * if one is set. */
     const char *token_keys;
+    /* NULL: this server holds every lobby itself. Else a directory this
+     * server shares as its worker number `worker` (0..the directory's
+     * workers - 1, each number used by one server at a time): it holds
+     * the lobbies placed on it, and tells a join for any other the port
+     * of the worker that holds it (on the same host). max_lobbies must be
+     * the directory's and counts across every worker. Borrowed: the
+     * directory must outlive the server. Default NULL and 0. */
+    gv_directory *directory;
+    int worker;
 } gv_server_config;
 
 /* Fills *cfg with the defaults above, size included. NULL does nothing.
@@ -318,7 +353,9 @@ GV_API void gv_server_config_default(gv_server_config *cfg);
  *   GV_EINVAL    NULL cfg or out, a size this library does not know, a
  *                field out of the range given above, an empty key_file,
  *                a NULL clock.now_us, or positional settings out of range
- *                (a mode other than off: gv_spatial_config's ranges)
+ *                (a mode other than off: gv_spatial_config's ranges); with
+ *                a directory, a worker out of its range or in use by
+ *                another server, or a max_lobbies other than its own
  *   GV_ENOMEM    allocation failed
  *   GV_ENOTFOUND key_file NULL and no per-user directory (HOME unset)
  *   GV_ETOOBIG   the per-user key path is too long
@@ -387,6 +424,7 @@ typedef struct gv_server_stats {
     uint64_t token_missing, token_malformed, token_unknown_key, token_bad_signature, token_expired,
         token_in_use, token_wrong_lobby;
     uint64_t listen_only_dropped; /* voice from listen-only or moderator-muted players, dropped */
+    uint64_t redirects; /* joins and resumes sent to the worker that holds their lobby (directory) */
 } gv_server_stats;
 
 /* One open lobby's figures. */

@@ -29,7 +29,7 @@ _Static_assert((int)GV_REFUSAL_VERSION == GV_REFUSE_VERSION && (int)GV_REFUSAL_F
                    (int)GV_REFUSAL_SHUTDOWN == GV_REFUSE_SHUTDOWN && (int)GV_REFUSAL_TIMEOUT == GV_REFUSE_TIMEOUT &&
                    (int)GV_REFUSAL_RESUME == GV_REFUSE_RESUME && (int)GV_REFUSAL_REPLACED == GV_REFUSE_REPLACED &&
                    (int)GV_REFUSAL_CLOSED == GV_REFUSE_CLOSED && (int)GV_REFUSAL_LOBBY == GV_REFUSE_LOBBY &&
-                   (int)GV_REFUSAL_TOKEN == GV_REFUSE_TOKEN,
+                   (int)GV_REFUSAL_TOKEN == GV_REFUSE_TOKEN && (int)GV_REFUSAL_REDIRECT == GV_REFUSE_REDIRECT,
                "the public refusal codes are the wire's");
 
 const char *gv_version(void)

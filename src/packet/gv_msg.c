@@ -283,6 +283,10 @@ int gv_msg_decode(const uint8_t *data, size_t len, gv_msg *out)
         if (out->type == GV_MSG_PLAYER_MUTED && (out->u.mute.by = gv_read_u16(&r)) == 0)
             r.err = GV_EMALFORMED;
         break;
+    case GV_MSG_REDIRECT:
+        if ((out->u.redirect.port = gv_read_u16(&r)) == 0)
+            r.err = GV_EMALFORMED;
+        break;
     case GV_MSG_REFUSE:
         out->u.refuse.code = gv_read_u8(&r);
         out->u.refuse.len = gv_read_u8(&r);
@@ -377,6 +381,11 @@ int gv_msg_encode(const gv_msg *m, uint8_t *out, size_t cap)
         gv_write_u8(&w, m->u.mute.on);
         if (m->type == GV_MSG_PLAYER_MUTED)
             gv_write_u16(&w, m->u.mute.by);
+        break;
+    case GV_MSG_REDIRECT:
+        if (m->u.redirect.port == 0)
+            return GV_EINVAL;
+        gv_write_u16(&w, m->u.redirect.port);
         break;
     case GV_MSG_REFUSE:
         if (m->u.refuse.len > GV_REASON_MAX)
@@ -493,6 +502,7 @@ const char *gv_refuse_text(int code)
     case GV_REFUSE_CLOSED: return "the host ended the lobby";
     case GV_REFUSE_LOBBY: return "no such lobby may be opened";
     case GV_REFUSE_TOKEN: return "access token refused";
+    case GV_REFUSE_REDIRECT: return "the lobby is served on another port";
     }
     return "refused";
 }

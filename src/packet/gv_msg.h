@@ -57,6 +57,7 @@ enum gv_msg_type {
     GV_MSG_PLAYER_BACK = 0x29, /* they resumed it: the same id and name, a new epoch */
     GV_MSG_MUTE_FOR_ALL = 0x2a, /* a moderator asks: mute (or unmute) a player for everyone */
     GV_MSG_PLAYER_MUTED = 0x2b, /* the server says: a player is muted (or no longer) for everyone */
+    GV_MSG_REDIRECT = 0x2c,     /* the lobby is served on another UDP port of the same host: go there */
     GV_MSG_VOICE = 0x30,
     GV_MSG_VOICE_RELAY = 0x31,
     GV_MSG_POSITION = 0x32,
@@ -81,6 +82,7 @@ enum gv_refuse_code {
     GV_REFUSE_CLOSED = 12,   /* the host ended the lobby (a dedicated server going down says SHUTDOWN) */
     GV_REFUSE_LOBBY = 13,    /* no such lobby may be opened: a bad name, or the server's limit */
     GV_REFUSE_TOKEN = 14,    /* the access token: the text says what is wrong with it */
+    GV_REFUSE_REDIRECT = 15, /* the lobby is on another port: the REDIRECT before it says which */
 };
 
 /* The ENet disconnect data of a client that leaves for good: the server
@@ -175,6 +177,9 @@ typedef struct gv_msg {
             uint8_t on;  /* 0 or 1 */
             uint16_t by; /* PLAYER_MUTED: the moderator */
         } mute;
+        struct {
+            uint16_t port; /* 1..65535, on the host the client reached */
+        } redirect;
         struct {
             uint16_t id;         /* the speaker (client to server) or the reporter (server to speaker) */
             uint16_t loss_permille;

@@ -12,6 +12,7 @@ void gv_join_start(gv_join *j, const char *host, uint16_t port, int protocol_ver
     memset(j, 0, sizeof *j);
     j->retries = retries;
     snprintf(j->hostport, sizeof j->hostport, "%s:%u", host, (unsigned)port);
+    j->port = port;
     j->protocol_version = protocol_version;
     j->random = random;
     j->timeout_us = timeout_us ? timeout_us : GV_JOIN_TIMEOUT_US;
@@ -57,6 +58,31 @@ void gv_join_refuse(gv_join *j, int code, const char *text, size_t len)
     j->refuse_text[len] = '\0';
 }
 
+int gv_join_redirect(gv_join *j, uint16_t port)
+{
+    if (j->stage != GV_JOIN_HELLO || port == 0)
+        return GV_ESTATE;
+    j->redirect = port;
+    return 0;
+}
+
+/* Starts over at the port the server named, keeping the host, the
+ * retries and the redirects so far. */
+static enum gv_join_action follow(gv_join *j, uint64_t now_us)
+{
+    char host[sizeof j->hostport - sizeof ":65535"]; /* what gv_join_start adds the port to */
+    const char *colon = strrchr(j->hostport, ':');
+    size_t n = colon ? (size_t)(colon - j->hostport) : 0;
+    if (n >= sizeof host)
+        n = sizeof host - 1;
+    memcpy(host, j->hostport, n);
+    host[n] = '\0';
+    int redirects = j->redirects + 1;
+    gv_join_start(j, host, j->redirect, j->protocol_version, j->random, j->timeout_us, now_us);
+    j->redirects = redirects;
+    return GV_JOIN_REDIRECT;
+}
+
 enum gv_join_action gv_join_fail(gv_join *j, int error, const char *fmt, const char *detail)
 {
     if (j->stage == GV_JOIN_DONE)
@@ -68,12 +94,22 @@ enum gv_join_action gv_join_fail(gv_join *j, int error, const char *fmt, const c
     return GV_JOIN_FAILED;
 }
 
-enum gv_join_action gv_join_disconnected(gv_join *j, uint32_t data)
+enum gv_join_action gv_join_disconnected(gv_join *j, uint32_t data, uint64_t now_us)
 {
     enum gv_join_stage was = j->stage;
     int code = j->refused ? j->refused : (int)(data & 0xff);
     if (was == GV_JOIN_DONE)
         return GV_JOIN_NOTHING;
+    if (was == GV_JOIN_HELLO && j->redirect) {
+        if (j->redirects < GV_JOIN_REDIRECTS_MAX)
+            return follow(j, now_us);
+        j->refused = GV_REFUSE_REDIRECT;
+        char text[160];
+        snprintf(text, sizeof text,
+                 "the server sent the join on to another of its ports %d times in a row without admitting it",
+                 j->redirects + 1);
+        return gv_join_fail(j, GV_EDENIED, "%s", text);
+    }
     if (was == GV_JOIN_JOINED) {
         j->stage = GV_JOIN_DONE;
         j->end.refused = code;

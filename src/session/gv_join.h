@@ -22,6 +22,10 @@
 #define GV_JOIN_RETRY_US 1200000u
 #define GV_JOIN_RETRY_JITTER_US (GV_JOIN_RETRY_US / 4)
 #define GV_JOIN_TIMEOUT_US 5000000u /* a stage's silence when the caller gives none */
+/* A server whose workers keep sending a join on to one another (a lobby
+ * closing and reopening elsewhere just then) is given up on after this
+ * many redirects without a welcome. */
+#define GV_JOIN_REDIRECTS_MAX 3
 
 enum gv_join_stage {
     GV_JOIN_CONNECTING, /* waiting for the transport's CONNECT */
@@ -38,7 +42,8 @@ enum gv_join_action {
     GV_JOIN_SEND_HELLO, /* keys are set: greet */
     GV_JOIN_RECONNECT,  /* a new CONNECT and a new handshake: nothing of the old one is kept */
     GV_JOIN_FAILED,     /* CONNECTION_FAILED from gv_join.end; close the connection if it is open */
-    GV_JOIN_LOST        /* SERVER_DISCONNECTED from gv_join.end */
+    GV_JOIN_LOST,       /* SERVER_DISCONNECTED from gv_join.end */
+    GV_JOIN_REDIRECT    /* connect anew to gv_join.port on the same host, which is the server's from now on */
 };
 
 /* How the join ended, for the one event that says so. reason stays valid
@@ -53,7 +58,8 @@ typedef struct gv_join_end {
 
 typedef struct gv_join {
     enum gv_join_stage stage;
-    char hostport[300]; /* "host:port", for the reasons and the known-servers entry */
+    char hostport[300]; /* "host:port", for the reasons */
+    uint16_t port;      /* where the join goes */
     int protocol_version;
     gv_random random;
     uint64_t timeout_us;  /* each stage: silence this long fails the join */
@@ -61,6 +67,8 @@ typedef struct gv_join {
     uint64_t retry_us;    /* GV_JOIN_HANDSHAKE: connect again if still there then */
     uint64_t retries;
     int refused; /* the last REFUSE the server sent */
+    uint16_t redirect;  /* the port the last REDIRECT named, 0: none */
+    int redirects;      /* followed since the join started */
     char refuse_text[GV_REASON_MAX + 1];
     gv_join_end end;
 } gv_join;
@@ -91,11 +99,18 @@ int gv_join_welcome(gv_join *j);
  * follows. */
 void gv_join_refuse(gv_join *j, int code, const char *text, size_t len);
 
+/* The server's REDIRECT before the welcome: the disconnect that follows
+ * sends the join to port. 0, or GV_ESTATE out of turn (after the welcome:
+ * the caller counts it as malformed). */
+int gv_join_redirect(gv_join *j, uint16_t port);
+
 /* The transport lost the server; data is the disconnect's value (the
  * refusal code, and for GV_REFUSE_VERSION the server's version above it).
  * GV_JOIN_LOST after the welcome, GV_JOIN_FAILED before it, GV_JOIN_NOTHING
- * once done. */
-enum gv_join_action gv_join_disconnected(gv_join *j, uint32_t data);
+ * once done. After a REDIRECT, GV_JOIN_REDIRECT: the join starts over at
+ * that port (GV_JOIN_CONNECTING, its whole time again), or GV_JOIN_FAILED
+ * past GV_JOIN_REDIRECTS_MAX of them. */
+enum gv_join_action gv_join_disconnected(gv_join *j, uint32_t data, uint64_t now_us);
 
 /* Ends the join with error and a reason (printf format with one %s for
  * detail, which may be NULL): GV_JOIN_FAILED, or GV_JOIN_NOTHING once

@@ -286,13 +286,16 @@ static void send_hello(gv_link *l, conn *c)
 }
 
 /* Checks the server's static key against the pin or the known-servers
- * file, and on a new session against the key the first one showed; 0
- * when the key may be trusted. */
+ * file, and on a new session (a reconnection, or a redirect to another
+ * port of the server, which the file need not know) against the key the
+ * first one showed; 0 when the key may be trusted. */
 static int check_server_key(gv_link *l, conn *c, const uint8_t pk[32])
 {
     char fp[GV_FINGERPRINT_BYTES];
     gv_keyfile_fingerprint(pk, fp);
-    if (l->trusted[0] && !gv_keyfile_fingerprint_equal(fp, l->trusted)) {
+    if (l->trusted[0] && gv_keyfile_fingerprint_equal(fp, l->trusted))
+        return 0;
+    if (l->trusted[0]) {
         gv_join_end *end = &c->join.end;
         snprintf(end->reason, sizeof end->reason,
                  "SERVER KEY CHANGED for %s while reconnecting: it was %s, now %s; not reconnecting (someone may "
@@ -477,6 +480,11 @@ static void on_control(gv_link *l, conn *c, const gv_msg *m)
     }
     if (m->type == GV_MSG_REFUSE) {
         gv_join_refuse(&c->join, m->u.refuse.code, m->u.refuse.text, m->u.refuse.len);
+        return;
+    }
+    if (m->type == GV_MSG_REDIRECT) {
+        if (gv_join_redirect(&c->join, m->u.redirect.port) != 0)
+            l->counters.malformed++;
         return;
     }
     if (c != l->cur || !joined(l)) {
@@ -725,10 +733,27 @@ static void session_lost(gv_link *l, int code)
     gv_reconnect_lost(&l->reconnect, l->heard_us, now_us(l));
 }
 
+/* The server's worker that holds our lobby is on another port of the same
+ * host: it is the server's port from now on (reconnecting goes there),
+ * and c connects there anew. The key it shows must be the one already
+ * trusted. */
+static void follow_redirect(gv_link *l, conn *c)
+{
+    l->server_port = c->join.port;
+    gv_transport_retarget(l->transport, l->server_port);
+    l->counters.redirects++;
+    if (conn_open(l, c) < 0)
+        fail(l, c, GV_ENET, "could not connect to the lobby's port%s", NULL);
+}
+
 static void on_disconnect(gv_link *l, conn *c, uint32_t data)
 {
     c->peer = -1;
-    enum gv_join_action a = gv_join_disconnected(&c->join, data);
+    enum gv_join_action a = gv_join_disconnected(&c->join, data, now_us(l));
+    if (a == GV_JOIN_REDIRECT) {
+        follow_redirect(l, c);
+        return;
+    }
     if (c == l->next) {
         if (a != GV_JOIN_NOTHING)
             attempt_over(l);

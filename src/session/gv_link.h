@@ -87,6 +87,7 @@ const gv_transport_stats *gv_link_transport_stats(const gv_link *l);
 typedef struct gv_link_counters {
     uint64_t malformed, auth_failed, replayed;
     uint64_t join_retries;
+    uint64_t redirects; /* joins sent on to another port of the server */
 } gv_link_counters;
 
 void gv_link_get_counters(const gv_link *l, gv_link_counters *out);

@@ -19,6 +19,7 @@
 #include "session/gv_coalesce.h"
 #include "session/gv_talkers.h"
 #include "session/gv_datagram.h"
+#include "session/gv_directory.h"
 #include "session/gv_events.h"
 #include "session/gv_keyfile.h"
 #include "session/gv_lobby.h"
@@ -84,6 +85,8 @@ struct gv_server {
     int protocol_version;
     gv_room_settings room_defaults; /* what a lobby opens with, unless its token says otherwise */
     gv_rooms *rooms;
+    gv_directory *directory; /* NULL: every lobby is ours */
+    int worker;              /* our number in the directory */
     uint64_t lobby_linger_us;
     gv_token_keys *tokens; /* NULL: no tokens; else every join needs one */
     int max_players_in_all;
@@ -163,6 +166,18 @@ static void refuse(gv_server *s, slot *sl, int code, const char *text)
     s->stats.refused++;
     sl->state = SLOT_CLOSING;
     gv_transport_disconnect(s->transport, sl->peer, (uint32_t)code, GV_TRANSPORT_LATER);
+}
+
+/* The lobby is another worker's: the client is told that worker's port,
+ * on this host, and goes there with a new handshake. Not a refusal. */
+static void redirect(gv_server *s, slot *sl, uint16_t port)
+{
+    gv_msg m = {.type = GV_MSG_REDIRECT};
+    m.u.redirect.port = port;
+    send_msg(s, sl, &m);
+    s->stats.redirects++;
+    sl->state = SLOT_CLOSING;
+    gv_transport_disconnect(s->transport, sl->peer, GV_REFUSE_REDIRECT, GV_TRANSPORT_LATER);
 }
 
 static int player_count(const gv_room *r)
@@ -397,6 +412,38 @@ static void resume_player(gv_server *s, slot *sl, gv_room *r, const uint8_t *sec
     push_player_event(s, GV_EVENT_PLAYER_RECONNECTED, sl);
 }
 
+static void refuse_lobby(gv_server *s, slot *sl, int rc)
+{
+    char text[GV_REASON_MAX];
+    if (rc == GV_EFULL)
+        snprintf(text, sizeof text, "this server has its most lobbies open (%d); try again later",
+                 s->directory ? gv_directory_max_lobbies(s->directory) : gv_rooms_count(s->rooms));
+    else
+        snprintf(text, sizeof text, "the server could not open the lobby");
+    refuse(s, sl, GV_REFUSE_LOBBY, text);
+}
+
+/* With a directory, a join or a resume for a lobby another worker holds
+ * (or, for a join, that placement gives another worker) is redirected
+ * there; a join for a new lobby placed here leaves it pending on us, for
+ * open_room. 1 when the HELLO has been answered. */
+static int elsewhere(gv_server *s, slot *sl, const char *lobby, size_t len, int resuming)
+{
+    if (!s->directory || gv_rooms_find(s->rooms, lobby, len))
+        return 0;
+    uint16_t port = 0;
+    int owner = resuming ? gv_directory_find(s->directory, lobby, len, now_us(s), &port)
+                         : gv_directory_claim(s->directory, s->worker, lobby, len, now_us(s), &port);
+    if (owner == GV_EFULL) {
+        refuse_lobby(s, sl, owner);
+        return 1;
+    }
+    if (owner < 0 || owner == s->worker) /* a resume to a closed lobby is refused as ever */
+        return 0;
+    redirect(s, sl, port);
+    return 1;
+}
+
 /* The lobby a join names, opened for it with settings if need be; NULL
  * when it has been refused. */
 static gv_room *open_room(gv_server *s, slot *sl, const char *name, size_t len, const gv_room_settings *settings)
@@ -406,15 +453,13 @@ static gv_room *open_room(gv_server *s, slot *sl, const char *name, size_t len, 
         return r;
     int rc = gv_rooms_open(s->rooms, name, len, settings, now_us(s), &r);
     if (rc < 0) {
-        char text[GV_REASON_MAX];
-        if (rc == GV_EFULL)
-            snprintf(text, sizeof text, "this server has its most lobbies open (%d); try again later",
-                     gv_rooms_count(s->rooms));
-        else
-            snprintf(text, sizeof text, "the server could not open the lobby");
-        refuse(s, sl, GV_REFUSE_LOBBY, text);
+        if (s->directory) /* what we claimed goes back */
+            gv_directory_closed(s->directory, s->worker, name, len);
+        refuse_lobby(s, sl, rc);
         return NULL;
     }
+    if (s->directory)
+        gv_directory_opened(s->directory, s->worker, name, len);
     s->stats.lobbies_opened++;
     push_lobby_event(s, GV_EVENT_LOBBY_OPENED, r);
     return r;
@@ -528,6 +573,8 @@ static void admit_player(gv_server *s, slot *sl, const gv_msg *hello)
         lobby = token.lobby;
         lobby_len = strlen(token.lobby);
     }
+    if (elsewhere(s, sl, lobby, lobby_len, resuming))
+        return;
     if (resuming) {
         /* The name is the one they had; a lobby that closed kept nobody. */
         resume_player(s, sl, gv_rooms_find(s->rooms, lobby, lobby_len), hello->u.hello.resume);
@@ -580,6 +627,8 @@ static void admit_player(gv_server *s, slot *sl, const gv_msg *hello)
     gv_rooms_occupancy(r, now_us(s));
     r->stats.joined++;
     s->stats.players++;
+    if (s->directory)
+        gv_directory_players(s->directory, s->worker, s->stats.players);
     const gv_lobby_member *me = sl->member;
     start_player(s, sl, 0);
 
@@ -611,6 +660,8 @@ static void drop_player(gv_server *s, slot *sl, int code)
     sl->member = NULL;
     sl->room = NULL;
     s->stats.players--;
+    if (s->directory)
+        gv_directory_players(s->directory, s->worker, s->stats.players);
 }
 
 /* sl's connection is lost: the player stays, without a peer or a seal,
@@ -649,6 +700,8 @@ static void expire_rooms(gv_server *s)
     while ((r = gv_rooms_expired(s->rooms, now, s->lobby_linger_us)) != NULL) {
         push_lobby_event(s, GV_EVENT_LOBBY_CLOSED, r);
         s->stats.lobbies_closed++;
+        if (s->directory)
+            gv_directory_closed(s->directory, s->worker, r->stats.name, strlen(r->stats.name));
         gv_rooms_close(s->rooms, r);
     }
 }
@@ -1241,6 +1294,8 @@ int gv_server_create_with_version(const gv_server_config *cfg, int protocol_vers
          (cfg->peer_timeout_ms < GV_TRANSPORT_TIMEOUT_MIN_MS || cfg->peer_timeout_ms > GV_TRANSPORT_TIMEOUT_MAX_MS)) ||
         cfg->resume_grace_ms > MAX_RESUME_GRACE_MS || cfg->max_talkers < 0 || cfg->max_talkers > GV_TALKERS_MAX ||
         cfg->max_lobbies < 1 || cfg->max_lobbies > GV_MAX_LOBBIES_LIMIT || cfg->lobby_linger_ms > MAX_LOBBY_LINGER_MS ||
+        (cfg->directory && (cfg->worker < 0 || cfg->worker >= gv_directory_workers(cfg->directory) ||
+                            cfg->max_lobbies != gv_directory_max_lobbies(cfg->directory))) ||
         (cfg->cipher != GV_CIPHER_AUTO && cfg->cipher != GV_CIPHER_CHACHA20POLY1305))
         goto out;
     rc = GV_ENOMEM;
@@ -1320,6 +1375,17 @@ int gv_server_create_with_version(const gv_server_config *cfg, int protocol_vers
                      err ? strerror(err) : "");
         goto out;
     }
+    if (cfg->directory) {
+        rc = gv_directory_attach(cfg->directory, cfg->worker, gv_transport_port(s->transport));
+        if (rc < 0) {
+            if (why)
+                snprintf(why, why_len, "worker %d of the lobby directory is another server's", cfg->worker);
+            rc = GV_EINVAL;
+            goto out;
+        }
+        s->directory = cfg->directory;
+        s->worker = cfg->worker;
+    }
     gv_transport_set_admit(s->transport, admit, s);
     gv_transport_set_datagram(s->transport, on_datagram, s);
     gv_transport_set_peer_timeout(s->transport,
@@ -1363,6 +1429,8 @@ void gv_server_destroy(gv_server *s)
             free_slot(s->by_peer[i]);
         gv_transport_destroy(s->transport);
     }
+    if (s->directory)
+        gv_directory_detach(s->directory, s->worker);
     free(s->by_peer);
     gv_admission_destroy(s->admission);
     sodium_memzero(s->sk, sizeof s->sk);

@@ -369,6 +369,11 @@ int gv_transport_open(gv_transport *t)
     return p ? (int)(p - t->host->peers) : GV_ENET;
 }
 
+void gv_transport_retarget(gv_transport *t, uint16_t port)
+{
+    t->remote.port = port;
+}
+
 void gv_transport_set_admit(gv_transport *t, gv_transport_admit_fn fn, void *ctx)
 {
     t->admit = fn;

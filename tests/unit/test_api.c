@@ -341,6 +341,43 @@ static void test_server_create_refuses(void **state)
     sc_spatial_mode(&sc);
     assert_int_equal(gv_server_create(&sc, &s, why, sizeof why), GV_EINVAL);
     assert_true(why[0] != '\0'); /* the positional settings have a sentence */
+    /* A lobby directory: its bad arguments, and a worker number or a
+     * lobby limit the directory does not have. */
+    gv_directory *directory = (gv_directory *)&directory;
+    assert_int_equal(gv_directory_create(2, 8, NULL), GV_EINVAL);
+    const int bad_dirs[][2] = {{0, 8}, {-1, 8}, {GV_DIRECTORY_WORKERS_MAX + 1, 8}, {INT_MAX, 8},
+                               {2, 0}, {2, -1}, {2, GV_MAX_LOBBIES_LIMIT + 1}, {2, INT_MIN}};
+    for (size_t i = 0; i < sizeof bad_dirs / sizeof bad_dirs[0]; i++) {
+        directory = (gv_directory *)&directory;
+        assert_int_equal(gv_directory_create(bad_dirs[i][0], bad_dirs[i][1], &directory), GV_EINVAL);
+        assert_null(directory);
+    }
+    gv_directory_destroy(NULL);
+    assert_int_equal(gv_directory_create(2, GV_DEFAULT_MAX_LOBBIES, &directory), 0);
+    const int bad_workers[] = {-1, 2, INT_MAX, INT_MIN};
+    for (size_t i = 0; i < sizeof bad_workers / sizeof bad_workers[0]; i++) {
+        server_cfg(&sc);
+        sc.directory = directory;
+        sc.worker = bad_workers[i];
+        assert_int_equal(gv_server_create(&sc, &s, why, sizeof why), GV_EINVAL);
+        assert_null(s);
+    }
+    server_cfg(&sc);
+    sc.directory = directory;
+    sc.max_lobbies = GV_DEFAULT_MAX_LOBBIES + 1;
+    assert_int_equal(gv_server_create(&sc, &s, why, sizeof why), GV_EINVAL);
+    /* Each worker number is one server's at a time. */
+    gv_server *w0 = NULL;
+    server_cfg(&sc);
+    sc.directory = directory;
+    assert_int_equal(gv_server_create(&sc, &w0, why, sizeof why), 0);
+    assert_int_equal(gv_server_create(&sc, &s, why, sizeof why), GV_EINVAL);
+    assert_null(s);
+    assert_true(strstr(why, "worker 0") != NULL);
+    gv_server_destroy(w0);
+    assert_int_equal(gv_server_create(&sc, &w0, why, sizeof why), 0);
+    gv_server_destroy(w0);
+    gv_directory_destroy(directory);
     /* A grace of none and the longest are settings, not mistakes. */
     const uint32_t graces[] = {0, 600000};
     for (size_t i = 0; i < sizeof graces / sizeof graces[0]; i++) {

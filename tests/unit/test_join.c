@@ -22,12 +22,12 @@
 #define RETRY GV_JOIN_RETRY_US
 #define ANY -1
 
-enum op { OP_END, OP_CONNECTED, OP_SENT, OP_ANSWERED, OP_WELCOME, OP_REFUSE, OP_DROP, OP_TICK };
+enum op { OP_END, OP_CONNECTED, OP_SENT, OP_ANSWERED, OP_WELCOME, OP_REFUSE, OP_REDIRECT, OP_DROP, OP_TICK };
 
 typedef struct step {
     enum op op;
     uint64_t at_us;  /* from T0 */
-    uint32_t arg;    /* SENT: the jitter drawn; REFUSE: the code; DROP: the disconnect's data */
+    uint32_t arg;    /* SENT: the jitter drawn; REFUSE: the code; REDIRECT: the port; DROP: the disconnect's data */
     const char *text; /* REFUSE: its text */
     int want;        /* the action (WELCOME: 1 when it made us a player) */
     int want_stage;
@@ -39,12 +39,13 @@ typedef struct ending {
     int error, refused;
     const char *reason;
     int retries;
+    uint16_t port; /* where the join went last; 0: where it started */
 } ending;
 
 typedef struct scen {
     const char *name;
     uint64_t timeout_us; /* 0: the default */
-    step steps[20];
+    step steps[24];
     ending end;
 } scen;
 
@@ -55,6 +56,11 @@ typedef struct scen {
 #define REFUSE(at, code, text) {OP_REFUSE, at, code, text, 0, ANY}
 #define DROP(at, data, want) {OP_DROP, at, data, NULL, want, GV_JOIN_DONE}
 #define TICK(at, want, stage) {OP_TICK, at, 0, NULL, want, stage}
+#define REDIRECT(at, port, want) {OP_REDIRECT, at, port, NULL, want, ANY}
+/* Sent on by a REDIRECT to port at `at`, and through to the next HELLO. */
+#define HOP(at, port)                                                                                                  \
+    REDIRECT(at, port, 0), {OP_DROP, at, GV_REFUSE_REDIRECT, NULL, GV_JOIN_REDIRECT, GV_JOIN_CONNECTING},              \
+        CONNECTED(at, GV_JOIN_SEND_INIT), SENT(at, 0), ANSWERED(at, GV_JOIN_SEND_HELLO, GV_JOIN_HELLO)
 #define END {OP_END, 0, 0, NULL, 0, 0}
 /* A join through to the HELLO: connected at 0, answered at `at`. */
 #define TO_HELLO(at) CONNECTED(0, GV_JOIN_SEND_INIT), SENT(0, 0), ANSWERED(at, GV_JOIN_SEND_HELLO, GV_JOIN_HELLO)
@@ -79,32 +85,32 @@ static const scen scenarios[] = {
       CONNECTED(4500 * MS, GV_JOIN_SEND_INIT),
       SENT(4500 * MS, 0),
       TICK(5 * S + 1, GV_JOIN_FAILED, GV_JOIN_DONE)},
-     {GV_ETIMEOUT, 0, "timed out joining lobby.example:7000 (no gvoip server answered there)", 3}},
+     {GV_ETIMEOUT, 0, "timed out joining lobby.example:7000 (no gvoip server answered there)", 3, 0}},
     {"no CONNECT at all: the first stage's deadline", 2 * S,
      {TICK(2 * S, GV_JOIN_NOTHING, GV_JOIN_CONNECTING), TICK(2 * S + 1, GV_JOIN_FAILED, GV_JOIN_DONE),
       TICK(3 * S, GV_JOIN_NOTHING, GV_JOIN_DONE), END},
-     {GV_ETIMEOUT, 0, "timed out joining lobby.example:7000 (no gvoip server answered there)", 0}},
+     {GV_ETIMEOUT, 0, "timed out joining lobby.example:7000 (no gvoip server answered there)", 0, 0}},
     {"a deadline before the retry time fails rather than starting over", 1 * S,
      {CONNECTED(0, GV_JOIN_SEND_INIT), SENT(0, 0), TICK(2 * S, GV_JOIN_FAILED, GV_JOIN_DONE), END},
-     {GV_ETIMEOUT, 0, "timed out joining lobby.example:7000 (no gvoip server answered there)", 0}},
+     {GV_ETIMEOUT, 0, "timed out joining lobby.example:7000 (no gvoip server answered there)", 0, 0}},
     {"the server's answer gives the rest of the join the whole timeout again", 0,
      {TO_HELLO(4900 * MS),
       TICK(6 * S, GV_JOIN_NOTHING, GV_JOIN_HELLO), /* past the first deadline and any retry time */
       TICK(9900 * MS, GV_JOIN_NOTHING, GV_JOIN_HELLO),
       TICK(9900 * MS + 1, GV_JOIN_FAILED, GV_JOIN_DONE), END},
-     {GV_ETIMEOUT, 0, "timed out joining lobby.example:7000 (no gvoip server answered there)", 0}},
+     {GV_ETIMEOUT, 0, "timed out joining lobby.example:7000 (no gvoip server answered there)", 0, 0}},
     {"welcomed: no deadline any more", 0,
-     {TO_JOINED(100 * MS), TICK(60 * S, GV_JOIN_NOTHING, GV_JOIN_JOINED), END}, {0, 0, "", 0}},
+     {TO_JOINED(100 * MS), TICK(60 * S, GV_JOIN_NOTHING, GV_JOIN_JOINED), END}, {0, 0, "", 0, 0}},
     {"a reply after the deadline was looked at comes too late", 0,
      {CONNECTED(0, GV_JOIN_SEND_INIT), SENT(0, 0), TICK(5 * S + 1, GV_JOIN_FAILED, GV_JOIN_DONE),
       ANSWERED(5 * S + 2, GV_JOIN_NOTHING, GV_JOIN_DONE), WELCOME(5 * S + 3, 0),
       DROP(5 * S + 4, 0, GV_JOIN_NOTHING), /* the end was already told */
       END},
-     {GV_ETIMEOUT, 0, "timed out joining lobby.example:7000 (no gvoip server answered there)", 0}},
+     {GV_ETIMEOUT, 0, "timed out joining lobby.example:7000 (no gvoip server answered there)", 0, 0}},
     {"a reply serviced before the clock is looked at still counts", 0,
      {CONNECTED(0, GV_JOIN_SEND_INIT), SENT(0, 0), ANSWERED(5 * S + 500 * MS, GV_JOIN_SEND_HELLO, GV_JOIN_HELLO),
       TICK(5 * S + 500 * MS, GV_JOIN_NOTHING, GV_JOIN_HELLO), END},
-     {0, 0, "", 0}},
+     {0, 0, "", 0, 0}},
     {"duplicate and out-of-order replies are ignored", 0,
      {WELCOME(0, 0),
       ANSWERED(0, GV_JOIN_NOTHING, GV_JOIN_CONNECTING), /* no handshake out yet */
@@ -115,39 +121,61 @@ static const scen scenarios[] = {
       ANSWERED(30 * MS, GV_JOIN_NOTHING, GV_JOIN_HELLO), /* HELLO goes out once */
       WELCOME(40 * MS, 1), WELCOME(50 * MS, 0),
       ANSWERED(60 * MS, GV_JOIN_NOTHING, GV_JOIN_JOINED), TICK(3 * S, GV_JOIN_NOTHING, GV_JOIN_JOINED), END},
-     {0, 0, "", 0}},
+     {0, 0, "", 0, 0}},
     {"refused with a text: the text, and the code's error", 0,
      {TO_HELLO(50 * MS), REFUSE(60 * MS, GV_REFUSE_FULL, "lobby is full (64 players)"),
       DROP(70 * MS, GV_REFUSE_FULL, GV_JOIN_FAILED), END},
-     {GV_EFULL, GV_REFUSE_FULL, "lobby is full (64 players)", 0}},
+     {GV_EFULL, GV_REFUSE_FULL, "lobby is full (64 players)", 0, 0}},
     {"refused by the disconnect alone: the code's own text", 0,
      {TO_HELLO(50 * MS), DROP(70 * MS, GV_REFUSE_NAME, GV_JOIN_FAILED), END},
-     {GV_ENAME, GV_REFUSE_NAME, "name not acceptable", 0}},
+     {GV_ENAME, GV_REFUSE_NAME, "name not acceptable", 0, 0}},
     {"other refusals are a denial", 0,
      {TO_HELLO(50 * MS), DROP(70 * MS, GV_REFUSE_PASSWORD, GV_JOIN_FAILED), END},
-     {GV_EDENIED, GV_REFUSE_PASSWORD, "wrong password", 0}},
+     {GV_EDENIED, GV_REFUSE_PASSWORD, "wrong password", 0, 0}},
     {"the REFUSE's code wins over the disconnect's", 0,
      {TO_HELLO(50 * MS), REFUSE(60 * MS, GV_REFUSE_RATE_LIMIT, ""), DROP(70 * MS, 0, GV_JOIN_FAILED), END},
-     {GV_EDENIED, GV_REFUSE_RATE_LIMIT, "too many attempts, try again later", 0}},
+     {GV_EDENIED, GV_REFUSE_RATE_LIMIT, "too many attempts, try again later", 0, 0}},
     {"another protocol version: both versions said", 0,
      {CONNECTED(0, GV_JOIN_SEND_INIT), SENT(0, 0), DROP(30 * MS, GV_REFUSE_VERSION | 9u << 8, GV_JOIN_FAILED), END},
-     {GV_EVERSION, GV_REFUSE_VERSION, "server speaks protocol version 9, this client speaks 3", 0}},
+     {GV_EVERSION, GV_REFUSE_VERSION, "server speaks protocol version 9, this client speaks 3", 0, 0}},
     {"dropped without a word before the welcome: no answer", 0,
      {CONNECTED(0, GV_JOIN_SEND_INIT), DROP(30 * MS, 0, GV_JOIN_FAILED), END},
-     {GV_ETIMEOUT, 0, "no answer from the server", 0}},
+     {GV_ETIMEOUT, 0, "no answer from the server", 0, 0}},
     {"a REFUSE without its disconnect: the timeout carries its code", 0,
      {TO_HELLO(50 * MS), REFUSE(60 * MS, GV_REFUSE_FLOODING, ""), TICK(6 * S, GV_JOIN_FAILED, GV_JOIN_DONE), END},
-     {GV_ETIMEOUT, GV_REFUSE_FLOODING, "timed out joining lobby.example:7000 (no gvoip server answered there)", 0}},
+     {GV_ETIMEOUT, GV_REFUSE_FLOODING, "timed out joining lobby.example:7000 (no gvoip server answered there)", 0, 0}},
     {"lost after the welcome", 0,
      {TO_JOINED(50 * MS), DROP(9 * S, 0, GV_JOIN_LOST), DROP(9 * S, 0, GV_JOIN_NOTHING), END},
-     {0, 0, "connection lost", 0}},
+     {0, 0, "connection lost", 0, 0}},
     {"removed after the welcome: the code's text", 0,
      {TO_JOINED(50 * MS), DROP(9 * S, GV_REFUSE_SHUTDOWN, GV_JOIN_LOST), END},
-     {0, GV_REFUSE_SHUTDOWN, "server shutting down", 0}},
+     {0, GV_REFUSE_SHUTDOWN, "server shutting down", 0, 0}},
+    {"redirected: the join starts over at the port named, with its whole time again", 0,
+     {TO_HELLO(50 * MS), REDIRECT(60 * MS, 7001, 0),
+      {OP_DROP, 70 * MS, GV_REFUSE_REDIRECT, NULL, GV_JOIN_REDIRECT, GV_JOIN_CONNECTING},
+      TICK(5 * S, GV_JOIN_NOTHING, GV_JOIN_CONNECTING), /* the first deadline is gone */
+      CONNECTED(5 * S, GV_JOIN_SEND_INIT), SENT(5 * S, 0), ANSWERED(5 * S, GV_JOIN_SEND_HELLO, GV_JOIN_HELLO),
+      WELCOME(5 * S, 1), END},
+     {0, 0, "", 0, 7001}},
+    {"redirected, then silence: the reason names the new port", 0,
+     {TO_HELLO(50 * MS), REDIRECT(60 * MS, 7001, 0),
+      {OP_DROP, 70 * MS, 0, NULL, GV_JOIN_REDIRECT, GV_JOIN_CONNECTING},
+      TICK(5070 * MS + 1, GV_JOIN_FAILED, GV_JOIN_DONE), END},
+     {GV_ETIMEOUT, 0, "timed out joining lobby.example:7001 (no gvoip server answered there)", 0, 7001}},
+    {"three redirects in a row are followed, a fourth fails the join", 0,
+     {TO_HELLO(50 * MS), HOP(100 * MS, 7001), HOP(200 * MS, 7002), HOP(300 * MS, 7000),
+      REDIRECT(400 * MS, 7001, 0), DROP(400 * MS, GV_REFUSE_REDIRECT, GV_JOIN_FAILED), END},
+     {GV_EDENIED, GV_REFUSE_REDIRECT,
+      "the server sent the join on to another of its ports 4 times in a row without admitting it", 0, 7000}},
+    {"a REDIRECT out of turn changes nothing", 0,
+     {CONNECTED(0, GV_JOIN_SEND_INIT), SENT(0, 0), REDIRECT(10 * MS, 7001, GV_ESTATE),
+      ANSWERED(20 * MS, GV_JOIN_SEND_HELLO, GV_JOIN_HELLO), REDIRECT(30 * MS, 0, GV_ESTATE), WELCOME(40 * MS, 1),
+      REDIRECT(50 * MS, 7001, GV_ESTATE), DROP(9 * S, 0, GV_JOIN_LOST), END},
+     {0, 0, "connection lost", 0, 7000}},
     {"removed after the welcome with a REFUSE: its text", 0,
      {TO_JOINED(50 * MS), REFUSE(9 * S, GV_REFUSE_FLOODING, "flooding: 400 messages a second"),
       DROP(9 * S, GV_REFUSE_FLOODING, GV_JOIN_LOST), END},
-     {0, GV_REFUSE_FLOODING, "flooding: 400 messages a second", 0}},
+     {0, GV_REFUSE_FLOODING, "flooding: 400 messages a second", 0, 0}},
 };
 
 static uint32_t next_jitter;
@@ -177,7 +205,8 @@ static void run(const scen *sc)
         case OP_ANSWERED: got = gv_join_answered(&j, now); break;
         case OP_WELCOME: got = gv_join_welcome(&j); break;
         case OP_REFUSE: gv_join_refuse(&j, (int)st->arg, st->text, strlen(st->text)); break;
-        case OP_DROP: got = gv_join_disconnected(&j, st->arg); break;
+        case OP_REDIRECT: got = gv_join_redirect(&j, (uint16_t)st->arg); break;
+        case OP_DROP: got = gv_join_disconnected(&j, st->arg, now); break;
         case OP_TICK: got = gv_join_tick(&j, now); break;
         case OP_END: break;
         }
@@ -192,7 +221,7 @@ static void run(const scen *sc)
     /* The end is told once, and only by a join that ended. */
     assert_int_equal(done, j.stage == GV_JOIN_DONE);
     if (j.end.error != sc->end.error || j.end.refused != sc->end.refused || strcmp(j.end.reason, sc->end.reason) ||
-        j.retries != (uint64_t)sc->end.retries)
+        j.retries != (uint64_t)sc->end.retries || (sc->end.port && j.port != sc->end.port))
         fail_msg("%s: ended %d/%d \"%s\" after %d retries, expected %d/%d \"%s\" after %d", sc->name, j.end.error,
                  j.end.refused, j.end.reason, (int)j.retries, sc->end.error, sc->end.refused, sc->end.reason,
                  sc->end.retries);
@@ -322,7 +351,7 @@ static void test_key_check(void **state)
         /* The refusal is the end: nothing after it is told again. */
         assert_int_equal(gv_join_answered(&j, T0 + 1), GV_JOIN_NOTHING);
         assert_int_equal(gv_join_tick(&j, T0 + 60 * S), GV_JOIN_NOTHING);
-        assert_int_equal(gv_join_disconnected(&j, 0), GV_JOIN_NOTHING);
+        assert_int_equal(gv_join_disconnected(&j, 0, T0), GV_JOIN_NOTHING);
     }
 }
 

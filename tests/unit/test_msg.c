@@ -58,6 +58,12 @@ static const decode_case decode_cases[] = {
     CASE("player muted by 2", 0, 0x2b, 0x00, 0x07, 0x01, 0x00, 0x02),
     CASE("player muted by nobody", GV_EMALFORMED, 0x2b, 0x00, 0x07, 0x01, 0x00, 0x00),
     CASE("player muted, no moderator", GV_EMALFORMED, 0x2b, 0x00, 0x07, 0x01),
+    /* REDIRECT: the port of the worker that serves the lobby. */
+    CASE("redirect to port 7001", 0, 0x2c, 0x1b, 0x59),
+    CASE("redirect to port 65535", 0, 0x2c, 0xff, 0xff),
+    CASE("redirect to port 0", GV_EMALFORMED, 0x2c, 0x00, 0x00),
+    CASE("redirect cut short", GV_EMALFORMED, 0x2c, 0x1b),
+    CASE("redirect with trailing bytes", GV_EMALFORMED, 0x2c, 0x1b, 0x59, 0x00),
     CASE("hello with trailing bytes", GV_EMALFORMED, 0x20, 1, 'a', 0, 0, 0, 0, 0, 0xff),
     /* WELCOME: id, name, index, slot, epoch, flags, secret, count, then per
      * player id, name, slot, epoch and the 48-bit counter of their next
@@ -697,6 +703,20 @@ static void test_protocol_doc_examples(void **state)
     assert_memory_equal(buf, away_doc, sizeof away_doc);
     assert_int_equal(gv_msg_encode(&back, buf, sizeof buf), sizeof back_doc);
     assert_memory_equal(buf, back_doc, sizeof back_doc);
+
+    /* The lobby is served on port 7001: encoded, decoded, and port 0
+     * cannot be said. */
+    gv_msg redirect = {.type = GV_MSG_REDIRECT};
+    redirect.u.redirect.port = 7001;
+    static const uint8_t redirect_doc[] = {0x2c, 0x1b, 0x59};
+    assert_int_equal(gv_msg_encode(&redirect, buf, sizeof buf), sizeof redirect_doc);
+    assert_memory_equal(buf, redirect_doc, sizeof redirect_doc);
+    gv_msg out;
+    assert_int_equal(gv_msg_decode(redirect_doc, sizeof redirect_doc, &out), 0);
+    assert_int_equal(out.type, GV_MSG_REDIRECT);
+    assert_int_equal(out.u.redirect.port, 7001);
+    redirect.u.redirect.port = 0;
+    assert_int_equal(gv_msg_encode(&redirect, buf, sizeof buf), GV_EINVAL);
 }
 
 static void test_position_roundtrip(void **state)

@@ -1,0 +1,182 @@
+/* The lobby directory of a server's workers: placement as a table of
+ * loads and the worker each should pick; then scenarios in virtual time
+ * of joins, resumes, lobbies opening and closing, players who never
+ * arrive where they were sent, the lobby limit across workers and a
+ * worker going away. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <string.h>
+
+#include "gvoip/gvoip.h"
+#include "session/gv_directory.h"
+
+#define S 1000000u
+#define PENDING GV_DIRECTORY_PENDING_US
+
+typedef struct place_case {
+    const char *what;
+    int n;
+    gv_directory_load load[4];
+    int want;
+} place_case;
+
+#define W(players, lobbies) {1, players, lobbies}
+#define OFF {0, 0, 0}
+
+static const place_case place_cases[] = {
+    {"one worker", 1, {W(100, 7)}, 0},
+    {"fewest players", 3, {W(5, 0), W(2, 9), W(3, 0)}, 1},
+    {"players tie: fewest lobbies", 3, {W(4, 3), W(4, 2), W(4, 2)}, 1},
+    {"players and lobbies tie: lowest index", 4, {W(1, 1), W(0, 1), W(0, 1), W(0, 1)}, 1},
+    {"all idle: the first", 2, {W(0, 0), W(0, 0)}, 0},
+    {"a worker not running is never picked", 3, {OFF, W(9, 9), W(10, 0)}, 1},
+    {"an empty worker beats one with players however many lobbies", 2, {W(1, 0), W(0, 40)}, 1},
+    {"none running", 2, {OFF, OFF}, -1},
+    {"no workers", 0, {OFF}, -1},
+};
+
+static void test_place_table(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof place_cases / sizeof place_cases[0]; i++) {
+        const place_case *c = &place_cases[i];
+        int got = gv_directory_place(c->load, c->n);
+        if (got != c->want)
+            fail_msg("%s: worker %d, expected %d", c->what, got, c->want);
+    }
+}
+
+/* What a worker does and what the directory must answer. */
+enum op { OP_END, OP_CLAIM, OP_FIND, OP_OPENED, OP_CLOSED, OP_PLAYERS, OP_DETACH, OP_ATTACH };
+
+typedef struct step {
+    enum op op;
+    uint64_t at_us;
+    int worker;       /* who asks (FIND: nobody in particular) */
+    const char *lobby; /* CLAIM, FIND, OPENED, CLOSED */
+    int arg;          /* PLAYERS: the count; ATTACH: the port */
+    int want;         /* CLAIM, FIND, ATTACH: the answer */
+} step;
+
+typedef struct scen {
+    const char *name;
+    int workers, max_lobbies;
+    step steps[24];
+} scen;
+
+#define CLAIM(at, w, lobby, want) {OP_CLAIM, at, w, lobby, 0, want}
+#define FIND(at, lobby, want) {OP_FIND, at, -1, lobby, 0, want}
+#define OPENED(at, w, lobby) {OP_OPENED, at, w, lobby, 0, 0}
+#define CLOSED(at, w, lobby) {OP_CLOSED, at, w, lobby, 0, 0}
+#define PLAYERS(at, w, n) {OP_PLAYERS, at, w, NULL, n, 0}
+#define DETACH(at, w) {OP_DETACH, at, w, NULL, 0, 0}
+#define ATTACH(at, w, port, want) {OP_ATTACH, at, w, NULL, port, want}
+#define END {OP_END, 0, 0, NULL, 0, 0}
+
+static const scen scenarios[] = {
+    {"a new lobby goes to the emptiest worker, and stays there",
+     2,
+     8,
+     {PLAYERS(0, 0, 3), CLAIM(0, 0, "red", 1), /* worker 0 holds players: red goes to 1 */
+      FIND(1, "red", 1), CLAIM(2, 1, "red", 1), OPENED(2, 1, "red"), PLAYERS(2, 1, 1),
+      CLAIM(3, 0, "red", 1), /* asked anywhere, it is worker 1's */
+      CLAIM(4, 0, "blue", 1), /* players 3 and 1: worker 1 again */
+      PLAYERS(5, 1, 9), CLAIM(5, 1, "green", 0), END}},
+    {"ties: fewest lobbies, then the lowest index", 3, 8,
+     {CLAIM(0, 2, "a", 0), CLAIM(0, 2, "b", 1), CLAIM(0, 0, "c", 2), CLAIM(0, 1, "d", 0), END}},
+    {"a player who never arrives holds no place for long",
+     2,
+     8,
+     {PLAYERS(0, 0, 1), CLAIM(0, 0, "red", 1),
+      FIND(PENDING - 1, "red", 1),
+      FIND(PENDING, "red", GV_ENOTFOUND), /* forgotten */
+      PLAYERS(PENDING, 1, 5), CLAIM(PENDING, 1, "red", 0), /* placed anew: worker 0 is emptier now */
+      END}},
+    {"the worker that claims its own pending lobby starts its wait again",
+     2,
+     8,
+     {CLAIM(0, 0, "red", 0), CLAIM(PENDING - 1, 0, "red", 0), FIND(2 * PENDING - 2, "red", 0),
+      OPENED(2 * PENDING - 2, 0, "red"), FIND(100 * PENDING, "red", 0), /* open: held until closed */
+      CLOSED(100 * PENDING, 0, "red"), FIND(100 * PENDING, "red", GV_ENOTFOUND), END}},
+    {"max_lobbies counts every worker's, pending ones too",
+     2,
+     3,
+     {CLAIM(0, 0, "a", 0), OPENED(0, 0, "a"), CLAIM(0, 0, "b", 1), CLAIM(0, 1, "c", 0), OPENED(0, 0, "c"),
+      CLAIM(1, 1, "d", GV_EFULL), CLAIM(1, 0, "a", 0), /* an open one is still found */
+      CLOSED(2, 0, "a"), CLAIM(2, 1, "d", 0), /* room again */
+      CLAIM(3, 1, "e", GV_EFULL),
+      CLAIM(PENDING, 1, "e", 1), /* b, never opened, is forgotten: room for e */
+      END}},
+    {"only the owner closes or opens a lobby",
+     2,
+     8,
+     {CLAIM(0, 0, "red", 0), OPENED(0, 1, "red"), FIND(PENDING, "red", GV_ENOTFOUND), CLAIM(PENDING, 0, "red", 0),
+      OPENED(PENDING, 0, "red"), CLOSED(PENDING, 1, "red"), FIND(PENDING, "red", 0), END}},
+    {"names are bytes: the default lobby and a prefix are other lobbies", 2, 8,
+     {CLAIM(0, 0, "", 0), CLAIM(0, 0, "r", 1), CLAIM(0, 0, "re", 0), FIND(0, "", 0), FIND(0, "r", 1),
+      FIND(0, "red", GV_ENOTFOUND), END}},
+    {"a worker that goes takes its lobbies along, and is placed on no more",
+     3,
+     8,
+     {CLAIM(0, 0, "a", 0), OPENED(0, 0, "a"), CLAIM(0, 1, "b", 1), OPENED(0, 1, "b"), DETACH(1, 0),
+      FIND(1, "a", GV_ENOTFOUND), FIND(1, "b", 1), CLAIM(1, 1, "c", 2), CLAIM(1, 1, "d", 1),
+      ATTACH(2, 1, 7001, GV_ESTATE), /* worker 1 is running */
+      ATTACH(2, 0, 0, GV_EINVAL), ATTACH(2, 3, 7003, GV_EINVAL), ATTACH(2, 0, 7010, 0),
+      CLAIM(3, 1, "e", 0), END}},
+};
+
+static void run(const scen *sc)
+{
+    gv_directory *d = NULL;
+    assert_int_equal(gv_directory_create(sc->workers, sc->max_lobbies, &d), 0);
+    for (int w = 0; w < sc->workers; w++)
+        assert_int_equal(gv_directory_attach(d, w, (uint16_t)(7000 + w)), 0);
+    uint16_t port = 0, ports[4];
+    for (int w = 0; w < sc->workers; w++)
+        ports[w] = (uint16_t)(7000 + w);
+    for (const step *st = sc->steps; st->op != OP_END; st++) {
+        int got = 0, i = (int)(st - sc->steps);
+        size_t len = st->lobby ? strlen(st->lobby) : 0;
+        port = 0;
+        switch (st->op) {
+        case OP_CLAIM: got = gv_directory_claim(d, st->worker, st->lobby, len, st->at_us, &port); break;
+        case OP_FIND: got = gv_directory_find(d, st->lobby, len, st->at_us, &port); break;
+        case OP_OPENED: gv_directory_opened(d, st->worker, st->lobby, len); break;
+        case OP_CLOSED: gv_directory_closed(d, st->worker, st->lobby, len); break;
+        case OP_PLAYERS: gv_directory_players(d, st->worker, st->arg); break;
+        case OP_DETACH: gv_directory_detach(d, st->worker); break;
+        case OP_ATTACH:
+            got = gv_directory_attach(d, st->worker, (uint16_t)st->arg);
+            if (got == 0)
+                ports[st->worker] = (uint16_t)st->arg;
+            break;
+        case OP_END: break;
+        }
+        if (got != st->want)
+            fail_msg("%s: step %d: %d, expected %d", sc->name, i, got, st->want);
+        /* A worker named comes with its port. */
+        if ((st->op == OP_CLAIM || st->op == OP_FIND) && got >= 0 && port != ports[got])
+            fail_msg("%s: step %d: port %u, expected %u", sc->name, i, (unsigned)port, (unsigned)ports[got]);
+    }
+    gv_directory_destroy(d);
+}
+
+static void test_scenarios(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++)
+        run(&scenarios[i]);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_place_table),
+        cmocka_unit_test(test_scenarios),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
