@@ -20,6 +20,7 @@
 #include "stats.h"
 #include "token.h"
 #include "tui.h"
+#include "workers.h"
 
 /* The most a --token-key file may hold: 16 keys and many comments. */
 #define TOKEN_KEYS_FILE_MAX 65536
@@ -177,8 +178,22 @@ static int create_server(const gvoip_options *opt, const char *password, size_t 
     return EXIT_OK;
 }
 
+/* --threads' default: a worker per core. */
+static int cores(void)
+{
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > GV_DIRECTORY_WORKERS_MAX ? GV_DIRECTORY_WORKERS_MAX : (int)n;
+}
+
 static int run_server(const gvoip_options *opt, const char *password, size_t password_len)
 {
+    int threads = opt->threads ? opt->threads : cores();
+    if (threads > 1) {
+        gv_server_config cfg = opt->server;
+        cfg.password = (const uint8_t *)password;
+        cfg.password_len = password_len;
+        return workers_run(&cfg, threads, opt->json, opt->duration, opt->stats_file, &quit_requested);
+    }
     gv_server *server = NULL;
     int code = create_server(opt, password, password_len, 0, &server);
     if (code != EXIT_OK)

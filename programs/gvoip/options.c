@@ -139,6 +139,10 @@ static const option_def options[] = {
     {.name = "--max-players", .metavar = "N", .kind = ARG_INT, .group = GROUP_LOBBY,
      .commands = CMD_SERVER | CMD_HOST, .at = AT(server.max_players), .min = 1, .max = GV_MAX_PLAYERS_LIMIT,
      .help = "players each lobby holds"},
+    {.name = "--threads", .metavar = "N", .kind = ARG_INT, .group = GROUP_LOBBY, .commands = CMD_SERVER,
+     .at = AT(threads), .min = 1, .max = GV_DIRECTORY_WORKERS_MAX,
+     .help = "worker threads, each with a UDP port of its own from --port on, a lobby on one of them (default: "
+             "the number of cores; 1: one thread on one port)"},
     {.name = "--max-lobbies", .metavar = "N", .kind = ARG_INT, .group = GROUP_LOBBY,
      .commands = CMD_SERVER | CMD_HOST, .at = AT(server.max_lobbies), .min = 1, .max = GV_MAX_LOBBIES_LIMIT,
      .help = "lobbies open at once; a join that would open one more is refused"},

@@ -28,6 +28,7 @@ typedef struct gvoip_options {
     gv_server_config server;
     gv_client_config client; /* join: server_host is the address */
     int json;
+    int threads;     /* server: workers; 0 = one per core */
     double duration; /* seconds; 0 = until interrupted */
     const char *password_file;
     const char *token_file;     /* host, join: the access token (else GVOIP_TOKEN) */

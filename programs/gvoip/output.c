@@ -216,13 +216,38 @@ static void human_event(const gv_event *ev)
     }
 }
 
+/* A server's workers print from their own threads: each event goes out
+ * whole (stdio's lock is recursive, so what it calls may take it too). */
 void output_event(const gv_event *ev, int json)
 {
+    flockfile(stdout);
     if (json)
         json_event(ev);
     else
         human_event(ev);
     fflush(stdout);
+    funlockfile(stdout);
+}
+
+void output_listening(const gv_event *ev, const int *ports, int n, int json)
+{
+    flockfile(stdout);
+    if (json) {
+        printf("{\"event\":\"listening\",\"port\":%u,\"ports\":[", (unsigned)ports[0]);
+        for (int i = 0; i < n; i++)
+            printf("%s%d", i ? "," : "", ports[i]);
+        fputs("],\"fingerprint\":", stdout);
+        output_json_string(stdout, ev->fingerprint);
+        printf(",\"key_created\":%s}\n", ev->first_use ? "true" : "false");
+    } else {
+        printf("listening on UDP ports");
+        for (int i = 0; i < n; i++)
+            printf("%s%d", i ? ", " : " ", ports[i]);
+        printf(" (%d worker threads; players join on %d)\nserver key %s%s\n", n, ports[0], ev->fingerprint,
+               ev->first_use ? " (new key created)" : "");
+    }
+    fflush(stdout);
+    funlockfile(stdout);
 }
 
 void output_encoder(const gv_client_stats *st, unsigned long long t_ms)
@@ -240,10 +265,12 @@ void output_error(int json, const char *fmt, ...)
     vsnprintf(text, sizeof text, fmt, ap);
     va_end(ap);
     if (json) {
+        flockfile(stdout);
         fputs("{\"event\":\"error\",\"reason\":", stdout);
         output_json_string(stdout, text);
         fputs("}\n", stdout);
         fflush(stdout);
+        funlockfile(stdout);
     }
     fprintf(stderr, "gvoip: %s\n", text);
 }

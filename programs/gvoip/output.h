@@ -11,8 +11,14 @@
 /* Writes s as a JSON string literal (with quotes). */
 void output_json_string(FILE *out, const char *s);
 
-/* Prints one event on stdout (JSON line or human sentence) and flushes. */
+/* Prints one event on stdout (JSON line or human sentence) and flushes;
+ * whole, when threads print at once. */
 void output_event(const gv_event *ev, int json);
+
+/* A server on n workers is listening: ev is the first worker's LISTENING,
+ * ports every worker's. {"event":"listening","port":P,"ports":[...],...}
+ * or sentences. */
+void output_listening(const gv_event *ev, const int *ports, int n, int json);
 
 /* An audio device went away or came (back): {"event":"device_lost",...}
  * or {"event":"device_changed",...}, or a sentence, on stdout. */

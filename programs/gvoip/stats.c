@@ -7,9 +7,9 @@
 
 #include "output.h"
 
-/* "lobbies": one object per open lobby, in the order they opened (the
- * count of open lobbies is its length). */
-static void lobby_list(FILE *f, const gv_server *s, int open)
+/* Each open lobby of s, in the order they opened, as one object of the
+ * "lobbies" list (first: none written before it). */
+static void lobby_entries(FILE *f, const gv_server *s, int open, int *first)
 {
     gv_lobby_stats *lb = open > 0 ? calloc((size_t)open, sizeof *lb) : NULL;
     int n = 0;
@@ -17,9 +17,9 @@ static void lobby_list(FILE *f, const gv_server *s, int open)
         lb[0].size = sizeof *lb;
         n = gv_server_get_lobby_stats(s, lb, open);
     }
-    fputs(",\"lobbies\":[", f);
     for (int i = 0; i < n; i++) {
-        fprintf(f, "%s{\"name\":", i ? "," : "");
+        fprintf(f, "%s{\"name\":", *first ? "" : ",");
+        *first = 0;
         output_json_string(f, lb[i].name);
         fprintf(f,
                 ",\"players\":%d,\"away\":%d,\"max_players\":%d,\"relayed_packets\":%llu,\"culled_packets\":%llu,"
@@ -29,36 +29,73 @@ static void lobby_list(FILE *f, const gv_server *s, int open)
                 (unsigned long long)lb[i].listen_only_dropped, (unsigned long long)lb[i].joined,
                 (unsigned long long)lb[i].open_ms);
     }
-    fputc(']', f);
     free(lb);
+}
+
+/* The counters of a server, or of a server's workers added up. */
+static void counter_fields(FILE *f, const gv_server_stats *st)
+{
+    fprintf(f,
+            "\"relayed_packets\":%llu,\"datagrams_in\":%llu,\"datagrams_out\":%llu,\"bytes_in\":%llu,"
+            "\"bytes_out\":%llu,\"malformed\":%llu,\"auth_failed\":%llu,\"replayed\":%llu,\"over_budget\":%llu,"
+            "\"handshakes\":%llu,\"refused\":%llu,\"culled_packets\":%llu,\"positions_relayed\":%llu,\"rebinds\":%llu,"
+            "\"resumed\":%llu,\"talkers_limited\":%llu,\"players\":%d,\"away\":%d",
+            (unsigned long long)st->relayed_packets, (unsigned long long)st->datagrams_in,
+            (unsigned long long)st->datagrams_out, (unsigned long long)st->bytes_in, (unsigned long long)st->bytes_out,
+            (unsigned long long)st->malformed, (unsigned long long)st->auth_failed, (unsigned long long)st->replayed,
+            (unsigned long long)st->over_budget, (unsigned long long)st->handshakes, (unsigned long long)st->refused,
+            (unsigned long long)st->culled_packets, (unsigned long long)st->positions_relayed,
+            (unsigned long long)st->rebinds, (unsigned long long)st->resumed, (unsigned long long)st->talkers_limited,
+            st->players, st->away);
+    fprintf(f,
+            ",\"lobbies_opened\":%llu,\"lobbies_closed\":%llu,\"token_missing\":%llu,"
+            "\"token_malformed\":%llu,\"token_unknown_key\":%llu,\"token_bad_signature\":%llu,"
+            "\"token_expired\":%llu,\"token_in_use\":%llu,\"token_wrong_lobby\":%llu,\"listen_only_dropped\":%llu,"
+            "\"redirects\":%llu",
+            (unsigned long long)st->lobbies_opened, (unsigned long long)st->lobbies_closed,
+            (unsigned long long)st->token_missing, (unsigned long long)st->token_malformed,
+            (unsigned long long)st->token_unknown_key, (unsigned long long)st->token_bad_signature,
+            (unsigned long long)st->token_expired, (unsigned long long)st->token_in_use,
+            (unsigned long long)st->token_wrong_lobby, (unsigned long long)st->listen_only_dropped,
+            (unsigned long long)st->redirects);
 }
 
 static void server_fields(FILE *f, const gv_server *s)
 {
     gv_server_stats st = {.size = sizeof st};
     gv_server_get_stats(s, &st);
-    fprintf(f,
-            "\"relayed_packets\":%llu,\"datagrams_in\":%llu,\"datagrams_out\":%llu,\"bytes_in\":%llu,"
-            "\"bytes_out\":%llu,\"malformed\":%llu,\"auth_failed\":%llu,\"replayed\":%llu,\"over_budget\":%llu,"
-            "\"handshakes\":%llu,\"refused\":%llu,\"culled_packets\":%llu,\"positions_relayed\":%llu,\"rebinds\":%llu,"
-            "\"resumed\":%llu,\"talkers_limited\":%llu,\"players\":%d,\"away\":%d",
-            (unsigned long long)st.relayed_packets, (unsigned long long)st.datagrams_in,
-            (unsigned long long)st.datagrams_out, (unsigned long long)st.bytes_in, (unsigned long long)st.bytes_out,
-            (unsigned long long)st.malformed, (unsigned long long)st.auth_failed, (unsigned long long)st.replayed,
-            (unsigned long long)st.over_budget, (unsigned long long)st.handshakes, (unsigned long long)st.refused,
-            (unsigned long long)st.culled_packets, (unsigned long long)st.positions_relayed,
-            (unsigned long long)st.rebinds, (unsigned long long)st.resumed, (unsigned long long)st.talkers_limited,
-            st.players, st.away);
-    fprintf(f,
-            ",\"lobbies_opened\":%llu,\"lobbies_closed\":%llu,\"token_missing\":%llu,"
-            "\"token_malformed\":%llu,\"token_unknown_key\":%llu,\"token_bad_signature\":%llu,"
-            "\"token_expired\":%llu,\"token_in_use\":%llu,\"token_wrong_lobby\":%llu,\"listen_only_dropped\":%llu",
-            (unsigned long long)st.lobbies_opened, (unsigned long long)st.lobbies_closed,
-            (unsigned long long)st.token_missing, (unsigned long long)st.token_malformed,
-            (unsigned long long)st.token_unknown_key, (unsigned long long)st.token_bad_signature,
-            (unsigned long long)st.token_expired, (unsigned long long)st.token_in_use,
-            (unsigned long long)st.token_wrong_lobby, (unsigned long long)st.listen_only_dropped);
-    lobby_list(f, s, st.lobbies);
+    counter_fields(f, &st);
+    int first = 1;
+    fputs(",\"lobbies\":[", f);
+    lobby_entries(f, s, st.lobbies, &first);
+    fputc(']', f);
+}
+
+/* b added into a, the largest datagram the largest of the two. */
+static void add_stats(gv_server_stats *a, const gv_server_stats *b)
+{
+    uint64_t *const sums[] = {&a->relayed_packets, &a->datagrams_in, &a->datagrams_out, &a->bytes_in,
+                              &a->bytes_out, &a->malformed, &a->auth_failed, &a->replayed, &a->over_budget,
+                              &a->handshakes, &a->refused, &a->culled_packets, &a->positions_relayed,
+                              &a->events_dropped, &a->rebinds, &a->resumed, &a->talkers_limited,
+                              &a->lobbies_opened, &a->lobbies_closed, &a->token_missing, &a->token_malformed,
+                              &a->token_unknown_key, &a->token_bad_signature, &a->token_expired, &a->token_in_use,
+                              &a->token_wrong_lobby, &a->listen_only_dropped, &a->redirects};
+    const uint64_t *const adds[] = {&b->relayed_packets, &b->datagrams_in, &b->datagrams_out, &b->bytes_in,
+                                    &b->bytes_out, &b->malformed, &b->auth_failed, &b->replayed, &b->over_budget,
+                                    &b->handshakes, &b->refused, &b->culled_packets, &b->positions_relayed,
+                                    &b->events_dropped, &b->rebinds, &b->resumed, &b->talkers_limited,
+                                    &b->lobbies_opened, &b->lobbies_closed, &b->token_missing, &b->token_malformed,
+                                    &b->token_unknown_key, &b->token_bad_signature, &b->token_expired,
+                                    &b->token_in_use, &b->token_wrong_lobby, &b->listen_only_dropped, &b->redirects};
+    _Static_assert(sizeof sums == sizeof adds, "every counter added");
+    for (size_t i = 0; i < sizeof sums / sizeof sums[0]; i++)
+        *sums[i] += *adds[i];
+    if (b->max_datagram_bytes > a->max_datagram_bytes)
+        a->max_datagram_bytes = b->max_datagram_bytes;
+    a->players += b->players;
+    a->away += b->away;
+    a->lobbies += b->lobbies;
 }
 
 static int finish(FILE *f, const char *path)
@@ -80,6 +117,34 @@ int stats_check(const char *path)
         return -1;
     }
     return 0;
+}
+
+int stats_write_workers(const char *path, gv_server *const *servers, const double *cpu_s, int n)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) {
+        output_error(0, "cannot write %s: %s", path, strerror(errno));
+        return -1;
+    }
+    gv_server_stats sum = {.size = sizeof sum}, each[GV_DIRECTORY_WORKERS_MAX];
+    for (int i = 0; i < n; i++) {
+        each[i] = (gv_server_stats){.size = sizeof each[i]};
+        gv_server_get_stats(servers[i], &each[i]);
+        add_stats(&sum, &each[i]);
+    }
+    fputc('{', f);
+    counter_fields(f, &sum);
+    fputs(",\"workers\":[", f);
+    for (int i = 0; i < n; i++)
+        fprintf(f, "%s{\"port\":%d,\"players\":%d,\"lobbies\":%d,\"relayed_packets\":%llu,\"cpu_s\":%.3f}",
+                i ? "," : "", gv_server_port(servers[i]), each[i].players, each[i].lobbies,
+                (unsigned long long)each[i].relayed_packets, cpu_s[i]);
+    fputs("],\"lobbies\":[", f);
+    int first = 1;
+    for (int i = 0; i < n; i++)
+        lobby_entries(f, servers[i], each[i].lobbies, &first);
+    fputs("]}\n", f);
+    return finish(f, path);
 }
 
 int stats_write_server(const char *path, const gv_server *server)

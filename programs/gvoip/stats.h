@@ -13,6 +13,11 @@ int stats_check(const char *path);
 /* Each returns 0, or -1 after saying on stderr why the file is not whole. */
 int stats_write_server(const char *path, const gv_server *server);
 
+/* A server on n workers (n <= GV_DIRECTORY_WORKERS_MAX): the counters of
+ * all of them added up, "workers" (each one's port, players, lobbies,
+ * relayed_packets and its thread's CPU time, cpu_s) and every lobby. */
+int stats_write_workers(const char *path, gv_server *const *servers, const double *cpu_s, int n);
+
 /* server is the host's own lobby, or NULL. */
 int stats_write_client(const char *path, const gvoip_options *opt, const gv_client *client, const audio_io *io,
                        const gv_server *server);

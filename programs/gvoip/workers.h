@@ -1,0 +1,21 @@
+/* `gvoip server --threads N`: the dedicated server as N workers, each a
+ * gv_server with a UDP port of its own on a thread of its own, sharing a
+ * lobby directory (gvoip.h), so that a lobby's voice is relayed on one
+ * thread without a lock. */
+#ifndef GVOIP_WORKERS_H
+#define GVOIP_WORKERS_H
+
+#include <signal.h>
+
+#include "gvoip/gvoip.h"
+
+/* Runs n (2..GV_DIRECTORY_WORKERS_MAX) workers with cfg (its password and
+ * token keys included; worker i on cfg->port + i, or on a free port each
+ * when it is 0) until *quit is set, duration_s (0: no limit) has passed
+ * or a worker's network fails; then writes stats_file (NULL: none) and
+ * stops them. Events go to stdout as they happen, one whole line each.
+ * Returns the program's exit code. */
+int workers_run(const gv_server_config *cfg, int n, int json, double duration_s, const char *stats_file,
+                volatile sig_atomic_t *quit);
+
+#endif
