@@ -103,6 +103,7 @@ typedef struct option_def {
 
 static const char no_audio[] = "a dedicated server has no audio";
 static const char no_position[] = "a dedicated server has no position";
+static const char one_thread[] = "a host is one thread: --threads is for gvoip server";
 static const char lobby_setting[] = "the positional settings are the lobby's: give them to gvoip server or host";
 
 static const int frame_sizes[] = {10, 20, 40, 60, 0};
@@ -140,7 +141,7 @@ static const option_def options[] = {
      .commands = CMD_SERVER | CMD_HOST, .at = AT(server.max_players), .min = 1, .max = GV_MAX_PLAYERS_LIMIT,
      .help = "players each lobby holds"},
     {.name = "--threads", .metavar = "N", .kind = ARG_INT, .group = GROUP_LOBBY, .commands = CMD_SERVER,
-     .at = AT(threads), .min = 1, .max = GV_DIRECTORY_WORKERS_MAX,
+     .refused = CMD_HOST, .refusal = one_thread, .at = AT(threads), .min = 1, .max = GV_DIRECTORY_WORKERS_MAX,
      .help = "worker threads, each with a UDP port of its own from --port on, a lobby on one of them (default: "
              "the number of cores; 1: one thread on one port)"},
     {.name = "--max-lobbies", .metavar = "N", .kind = ARG_INT, .group = GROUP_LOBBY,

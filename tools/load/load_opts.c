@@ -40,6 +40,8 @@ static const char usage[] =
     "  --report-every S     a JSON line per S seconds of traffic (S >= 2): loss, latency,\n"
     "                       outages and resumes, the server's memory and descriptors\n"
     "  --server-events FILE the server's --json output: its lobby size goes into the samples\n"
+    "  --lobby NAME         every player joins this lobby (default: the server's default lobby); a\n"
+    "                       server on several workers redirects each join to the lobby's port\n"
     "The lobby password, if any, comes from GVOIP_PASSWORD. One JSON object on stdout at the end\n"
     "(after the --report-every lines).\n";
 
@@ -212,6 +214,10 @@ int load_opts_parse(load_opts *o, int argc, char **argv)
             o->report_every_s = d;
         } else if (!strcmp(a, "--server-events")) {
             o->server_events = v;
+        } else if (!strcmp(a, "--lobby")) {
+            if (strlen(v) > 64)
+                return bad("--lobby takes 1..64 bytes", v);
+            o->lobby = v;
         } else {
             return bad("unknown option", a);
         }

@@ -37,6 +37,7 @@ typedef struct load_opts {
     double warmup_pct;        /* the first cycles, in percent, that the flatness verdict leaves out */
     double report_every_s;    /* 0: no reports while running */
     const char *server_events; /* the server's --json output, for its lobby size; NULL: none */
+    const char *lobby;         /* the lobby every player joins; NULL: the default lobby */
 } load_opts;
 
 /* Fills defaults, then parses argv. Returns 0, 1 after printing help, or

@@ -337,6 +337,7 @@ int load_swarm_create(const load_opts *o, load_swarm **out)
     gv_client_config_default(&sw->cfg);
     sw->cfg.server_host = o->host;
     sw->cfg.server_port = o->port;
+    sw->cfg.lobby = o->lobby;
     sw->cfg.known_servers_file = ""; /* no trust-on-first-use file: runs leave $HOME alone */
     sw->cfg.connect_timeout_ms = 5000;
     sw->cfg.clock = gv_sys_clock();
