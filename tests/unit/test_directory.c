@@ -2,17 +2,26 @@
  * loads and the worker each should pick; then scenarios in virtual time
  * of joins, resumes, lobbies opening and closing, players who never
  * arrive where they were sent, the lobby limit across workers and a
- * worker going away. */
+ * worker going away. Last, two real workers on loopback sharing one:
+ * joins and a resume redirected to the worker that holds their lobby,
+ * and the lobby limit across both (real sockets: waits are bounded by a
+ * deadline). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "gvoip/gvoip.h"
 #include "session/gv_directory.h"
+#include "session/gv_events.h"
+#include "session/gv_link.h"
 
 #define S 1000000u
 #define PENDING GV_DIRECTORY_PENDING_US
@@ -172,11 +181,138 @@ static void test_scenarios(void **state)
         run(&scenarios[i]);
 }
 
+#define DEADLINE_US 5000000ull
+
+static uint64_t mono_us(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000ull + (uint64_t)ts.tv_nsec / 1000u;
+}
+
+typedef struct player {
+    gv_link *link;
+    gv_event_queue events;
+    gv_event last;
+} player;
+
+static gv_server *workers[2];
+static player players[5];
+static int nplayers;
+
+static player *join(const char *name, const char *lobby, int worker)
+{
+    player *p = &players[nplayers++];
+    gv_client_config cfg;
+    gv_client_config_default(&cfg);
+    cfg.server_host = "127.0.0.1";
+    cfg.server_port = (uint16_t)gv_server_port(workers[worker]);
+    cfg.name = name;
+    cfg.lobby = lobby;
+    cfg.known_servers_file = "";
+    memset(&p->events, 0, sizeof p->events);
+    assert_int_equal(gv_link_create(&cfg, 0, &p->events, NULL, &p->link), GV_OK);
+    return p;
+}
+
+/* Services both workers and every player until p's stream yields an
+ * event of type. */
+static void wait_event(player *p, gv_event_type type)
+{
+    uint64_t end = mono_us() + DEADLINE_US;
+    while (mono_us() < end) {
+        gv_event ev = {.size = sizeof ev};
+        for (int w = 0; w < 2; w++)
+            while (gv_server_service(workers[w], &ev, 0) > 0)
+                ;
+        for (int i = 0; i < nplayers; i++)
+            assert_int_equal(gv_link_service(players[i].link, 1), GV_OK);
+        while (gv_events_pop(&p->events, &ev))
+            if (ev.type == type) {
+                p->last = ev;
+                return;
+            }
+    }
+    fail_msg("no event %d within %llu ms", (int)type, DEADLINE_US / 1000);
+}
+
+static gv_server_stats stats_of(int w)
+{
+    gv_server_stats st = {.size = sizeof st};
+    assert_int_equal(gv_server_get_stats(workers[w], &st), GV_OK);
+    return st;
+}
+
+static void test_workers_redirect(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/gvoip-test-directory-XXXXXX", key[64], why[256];
+    assert_non_null(mkdtemp(dir));
+    snprintf(key, sizeof key, "%s/server.key", dir);
+    gv_directory *d = NULL;
+    assert_int_equal(gv_directory_create(2, 2, &d), GV_OK);
+    for (int w = 0; w < 2; w++) {
+        gv_server_config cfg;
+        gv_server_config_default(&cfg);
+        cfg.bind_address = "127.0.0.1";
+        cfg.port = 0;
+        cfg.key_file = key;
+        cfg.max_lobbies = 2;
+        cfg.directory = d;
+        cfg.worker = w;
+        assert_int_equal(gv_server_create(&cfg, &workers[w], why, sizeof why), GV_OK);
+    }
+
+    /* Both idle: red goes to worker 0, where alice asked. */
+    player *alice = join("alice", "red", 0);
+    wait_event(alice, GV_EVENT_CONNECTED);
+    assert_int_equal(stats_of(0).players, 1);
+    /* Blue goes to worker 1, which has no players: bob is sent there. */
+    player *bob = join("bob", "blue", 0);
+    wait_event(bob, GV_EVENT_CONNECTED);
+    assert_int_equal(stats_of(0).redirects, 1);
+    assert_int_equal(stats_of(1).players, 1);
+    gv_link_counters counters;
+    gv_link_get_counters(bob->link, &counters);
+    assert_int_equal(counters.redirects, 1);
+    /* Carol asks worker 1 for red: sent to worker 0, where alice is. */
+    player *carol = join("carol", "red", 1);
+    wait_event(carol, GV_EVENT_PLAYER_CONNECTED);
+    assert_string_equal(carol->last.name, "alice");
+    assert_int_equal(stats_of(1).redirects, 1);
+    assert_int_equal(stats_of(0).players, 2);
+    /* Two lobbies are open between them: a third is refused, anywhere. */
+    player *dave = join("dave", "green", 1);
+    wait_event(dave, GV_EVENT_CONNECTION_FAILED);
+    assert_int_equal(dave->last.refused, GV_REFUSAL_LOBBY);
+    /* A resume of bob's session asked of worker 0 is sent to worker 1,
+     * which honours it. */
+    uint8_t secret[GV_RESUME_SECRET_LEN];
+    assert_int_equal(gv_link_resume_secret(bob->link, secret), GV_OK);
+    player *again = join("bob", "blue", 0);
+    gv_link_present_secret(again->link, secret);
+    wait_event(again, GV_EVENT_CONNECTED);
+    assert_int_equal(again->last.id, 2);
+    wait_event(bob, GV_EVENT_SERVER_DISCONNECTED);
+    assert_int_equal(bob->last.refused, GV_REFUSAL_REPLACED);
+    assert_int_equal(stats_of(0).redirects, 2);
+    assert_int_equal(stats_of(1).resumed, 1);
+
+    for (int i = 0; i < nplayers; i++)
+        gv_link_destroy(players[i].link);
+    for (int w = 0; w < 2; w++)
+        gv_server_destroy(workers[w]);
+    gv_directory_destroy(d);
+    assert_int_equal(unlink(key), 0);
+    assert_int_equal(rmdir(dir), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_place_table),
         cmocka_unit_test(test_scenarios),
+        cmocka_unit_test(test_workers_redirect),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
