@@ -90,8 +90,8 @@ for m in "${modes[@]}"; do for ((r = 1; r <= reps; r++)); do
     # Each lobby's forwarded packets a second (what its players received),
     # and the worker that held it: the stats file lists worker 0's lobbies
     # first.
-    rate_red=$(jnum "$d/red.json" forward_rate_mean)
-    rate_blue=$(jnum "$d/blue.json" forward_rate_mean)
+    rate_red=$(calc "$(jnum "$d/red.json" forward_rate_mean)" %.0f)
+    rate_blue=$(calc "$(jnum "$d/blue.json" forward_rate_mean)" %.0f)
     load_cpu=$(calc "$(jnum "$d/red.json" load_cpu_s) + $(jnum "$d/blue.json" load_cpu_s)" %.2f)
     loss=$(calc "($(jnum "$d/red.json" loss_pct) + $(jnum "$d/blue.json" loss_pct)) / 2" %.3f)
     i=0
