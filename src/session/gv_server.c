@@ -573,9 +573,9 @@ static void admit_player(gv_server *s, slot *sl, const gv_msg *hello)
         lobby = token.lobby;
         lobby_len = strlen(token.lobby);
     }
-    if (elsewhere(s, sl, lobby, lobby_len, resuming))
-        return;
     if (resuming) {
+        if (elsewhere(s, sl, lobby, lobby_len, 1))
+            return;
         /* The name is the one they had; a lobby that closed kept nobody. */
         resume_player(s, sl, gv_rooms_find(s->rooms, lobby, lobby_len), hello->u.hello.resume);
         return;
@@ -588,14 +588,19 @@ static void admit_player(gv_server *s, slot *sl, const gv_msg *hello)
         refuse(s, sl, GV_REFUSE_NAME, text);
         return;
     }
+    /* Only a join every worker would take further claims a new lobby's
+     * place in the directory. */
+    gv_room_settings settings;
+    int bad_settings = room_settings(s, pass, &settings) != 0;
+    if (!bad_settings && elsewhere(s, sl, lobby, lobby_len, 0))
+        return;
     if (s->stats.players >= s->max_players_in_all) {
         char text[GV_REASON_MAX];
         snprintf(text, sizeof text, "the server is full (%d players)", s->max_players_in_all);
         refuse(s, sl, GV_REFUSE_FULL, text);
         return;
     }
-    gv_room_settings settings;
-    if (room_settings(s, pass, &settings) != 0) {
+    if (bad_settings) {
         refuse(s, sl, GV_REFUSE_LOBBY, "the token's positional settings are out of range");
         return;
     }
