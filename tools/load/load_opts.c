@@ -224,6 +224,8 @@ int load_opts_parse(load_opts *o, int argc, char **argv)
     }
     if (!o->host[0])
         return bad("--server HOST:PORT is required", "");
+    if (o->lobby && o->lobbies > 1)
+        return bad("--lobby goes with --lobbies 1 only", o->lobby);
     if (o->churn && !players_given)
         o->players = 128;
     if (o->speakers > o->players)

@@ -147,12 +147,12 @@ void load_swarm_fill_payload(uint8_t *p, size_t len, int frame_ms, uint64_t stam
         p[i] = (uint8_t)(i * 131u + stamp_us);
 }
 
-void load_swarm_lobby_name(int lobbies, int lobby, char out[16])
+void load_swarm_lobby_name(const load_opts *o, int lobby, char out[GV_LOBBY_NAME_BYTES])
 {
-    if (lobbies > 1)
-        snprintf(out, 16, "load-%d", lobby);
+    if (o->lobbies > 1)
+        snprintf(out, GV_LOBBY_NAME_BYTES, "load-%d", lobby);
     else
-        out[0] = '\0';
+        snprintf(out, GV_LOBBY_NAME_BYTES, "%s", o->lobby ? o->lobby : "");
 }
 
 /* Which of its lobby's speakers sent as id, or -1. */
@@ -337,7 +337,6 @@ int load_swarm_create(const load_opts *o, load_swarm **out)
     gv_client_config_default(&sw->cfg);
     sw->cfg.server_host = o->host;
     sw->cfg.server_port = o->port;
-    sw->cfg.lobby = o->lobby;
     sw->cfg.known_servers_file = ""; /* no trust-on-first-use file: runs leave $HOME alone */
     sw->cfg.connect_timeout_ms = 5000;
     sw->cfg.clock = gv_sys_clock();
@@ -465,14 +464,14 @@ static void service(load_swarm *sw, player *p, uint64_t now_us)
 
 static int start_link(load_swarm *sw, player *p, uint64_t now_us)
 {
-    char name[32], address[24], lobby[16];
+    char name[32], address[24], lobby[GV_LOBBY_NAME_BYTES];
     if (p->index == sw->o->players)
         snprintf(name, sizeof name, "flooder");
     else
         snprintf(name, sizeof name, "p%d", p->index + 1);
     gv_client_config cfg = sw->cfg;
     cfg.name = name;
-    load_swarm_lobby_name(sw->lobbies, p->lobby, lobby);
+    load_swarm_lobby_name(sw->o, p->lobby, lobby);
     cfg.lobby = lobby;
     if (sw->o->source_addresses) {
         uint32_t n = sw->next_address++;
@@ -512,8 +511,8 @@ int load_swarm_join(load_swarm *sw, uint64_t now_us)
             joined++;
         } else if (!p->link && sw->pending < MAX_PENDING) {
             if (p->tries >= MAX_JOIN_TRIES) {
-                char lobby[16];
-                load_swarm_lobby_name(sw->lobbies, p->lobby, lobby);
+                char lobby[GV_LOBBY_NAME_BYTES];
+                load_swarm_lobby_name(sw->o, p->lobby, lobby);
                 fprintf(stderr, "gvoip-load: player %d (lobby \"%s\") could not join in %d tries: %s", i + 1,
                         lobby, p->tries, p->reason);
                 if (p->refused != GV_REFUSAL_NONE)

@@ -28,6 +28,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gvoip/gvoip.h"
 #include "load_hist.h"
 #include "load_opts.h"
 
@@ -46,9 +47,9 @@ uint64_t load_now_us(void);
  * member of lobby (its index). */
 void load_swarm_fill_payload(uint8_t *p, size_t len, int frame_ms, uint64_t stamp_us, int kind, int lobby);
 
-/* The name of the lobby of index lobby out of lobbies: "" (the default
- * lobby) when there is one, else "load-INDEX". */
-void load_swarm_lobby_name(int lobbies, int lobby, char out[16]);
+/* The name of the lobby of index lobby: with --lobbies N > 1
+ * "load-INDEX", else --lobby's name, or "" (the default lobby). */
+void load_swarm_lobby_name(const load_opts *o, int lobby, char out[GV_LOBBY_NAME_BYTES]);
 
 typedef struct load_swarm load_swarm;
 

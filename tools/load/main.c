@@ -185,8 +185,8 @@ static int create_rogues(const load_opts *o, load_rogue **rogues)
 {
     const char *pw = getenv("GVOIP_PASSWORD");
     size_t pw_len = pw ? strlen(pw) : 0;
-    char lobby[16];
-    load_swarm_lobby_name(o->lobbies, 0, lobby);
+    char lobby[GV_LOBBY_NAME_BYTES];
+    load_swarm_lobby_name(o, 0, lobby);
     static const struct {
         int slot;
         load_rogue_kind kind;
