@@ -2,7 +2,8 @@
 # Many lobbies in one server: 200 lobbies of 8 players, 2 talking in each,
 # every player from a loopback address of its own; what the server
 # forwards, its CPU per forwarded packet, and the players' loss and latency.
-# Two rows: the talkers talking all the time, and in spurts (half the time).
+# Rows: the talkers talking all the time, and in spurts (half the time),
+# on one worker thread and on two.
 set -euo pipefail
 . "$BENCH_SRC/bench/lib.sh"
 cd "$BENCH_WORK"
@@ -16,12 +17,13 @@ players=$((lobbies * size)) speakers=$((lobbies * talking))
 # leave grep writing into a closed pipe, which pipefail makes a failure.
 top() { grep -o "\"$2\":-\?[0-9.]*" "$1" | sed -n '1s/.*://p'; }
 
-# run NAME LOAD-OPTIONS...: a fresh server, its CPU watched over its life.
+# run NAME THREADS LOAD-OPTIONS...: a fresh server, its CPU watched over
+# its life.
 run() {
-  local name=$1 srv w port
-  shift
-  bg "$name-srv.out" "$name-srv.err" "$GVOIP" server --port 0 --max-lobbies "$lobbies" --max-players "$size" \
-    --max-talkers 0 --json --stats "$name-srv.json"
+  local name=$1 threads=$2 srv w port
+  shift 2
+  bg "$name-srv.out" "$name-srv.err" "$GVOIP" server --port 0 --threads "$threads" --max-lobbies "$lobbies" \
+    --max-players "$size" --max-talkers 0 --json --stats "$name-srv.json"
   srv=$BG_PID
   bg /dev/null /dev/null cpu_watch "$srv" "$name-srv.cpu"
   w=$BG_PID
@@ -35,17 +37,20 @@ run() {
 }
 
 rows=""
+for threads in 1 2; do
 for mode in continuous spurts; do
-  echo "bench:   $lobbies lobbies of $size, $talking talking ($mode)" >&2
-  if [ "$mode" = continuous ]; then run "$mode" --continuous; else run "$mode"; fi
-  l="$mode-load.json"
-  read -r cpu _ <"$mode-srv.cpu"
-  relayed=$(top "$mode-srv.json" relayed_packets)
-  rows+="| $mode | $(jnum "$l" joined) | $(jnum "$l" join_s) | $(jnum "$l" forward_rate_mean) |"
+  echo "bench:   $lobbies lobbies of $size, $talking talking ($mode), $threads worker(s)" >&2
+  name="$mode-$threads"
+  if [ "$mode" = continuous ]; then run "$name" "$threads" --continuous; else run "$name" "$threads"; fi
+  l="$name-load.json"
+  read -r cpu _ <"$name-srv.cpu"
+  relayed=$(top "$name-srv.json" relayed_packets)
+  rows+="| $mode | $threads | $(jnum "$l" joined) | $(jnum "$l" join_s) | $(jnum "$l" forward_rate_mean) |"
   rows+=" $(jnum "$l" server_cpu_us_per_forwarded) | $(calc "1e6 * $cpu / $relayed") |"
   rows+=" $(jnum "$l" loss_pct) | $(jnum "$l" worst_lobby_loss_pct) | $(jsub "$l" latency_ms p50) / $(jsub "$l" latency_ms p95) / $(jsub "$l" latency_ms p99) |"
   rows+=" $(jnum "$l" foreign_packets) | $(jnum "$l" load_cpu_s) |"
   rows+=$'\n'
+done
 done
 
 {
@@ -57,7 +62,7 @@ done
   echo "beyond it. Each row is a fresh server:"
   echo
   echo '```'
-  echo "gvoip server --port 0 --max-lobbies $lobbies --max-players $size --max-talkers 0 --json --stats srv.json"
+  echo "gvoip server --port 0 --threads 1|2 --max-lobbies $lobbies --max-players $size --max-talkers 0 --json --stats srv.json"
   echo "gvoip-load --server 127.0.0.1:PORT --lobbies $lobbies --players $players --speakers $speakers --duration $seconds \\"
   echo "  --source-addresses --server-pid PID [--continuous]"
   echo '```'
@@ -72,8 +77,11 @@ done
   echo "player's own lobby sent; the worst lobby's is beside the total. The server, the load generator"
   echo "(one thread servicing $players sockets; its CPU in the last column) and the kernel's loopback work share"
   echo "the machine's $(nproc) CPUs: loss and latency at the top rate say as much about the machine as the server."
+  echo "With two workers the lobbies are spread over both (fewest players first), each player redirected"
+  echo "to its lobby's worker if it arrived at the other (one more handshake, in *join s*); the CPU columns"
+  echo "are the whole process's, both workers together."
   echo
-  echo "| talkers | joined | join s | forwarded/s | us CPU / fwd (window) | us CPU / fwd (life) | loss % | worst lobby loss % | latency p50 / p95 / p99 ms | foreign | load generator CPU s |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"
+  echo "| talkers | workers | joined | join s | forwarded/s | us CPU / fwd (window) | us CPU / fwd (life) | loss % | worst lobby loss % | latency p50 / p95 / p99 ms | foreign | load generator CPU s |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|"
   printf '%s' "$rows"
 } >>"$BENCH_OUT"
