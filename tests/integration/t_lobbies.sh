@@ -4,7 +4,8 @@
 # lobby (each packet carries its sender's lobby); each lobby loses under 1%
 # of what its own talkers sent; the server opened 50 lobbies and its
 # --stats lists each with its 4 players. Then a 51st lobby against
-# --max-lobbies 50: its players are refused, and gvoip-load says so.
+# --max-lobbies 50: the players of whichever lobby comes last (joins race,
+# on two workers too) are refused, and gvoip-load says so.
 source "$(dirname "$0")/lib.sh"
 
 LOAD="${GVOIP_BUILD_DIR:?}/tools/load/gvoip-load"
@@ -67,7 +68,7 @@ kill -INT "$(pid_of server2)"
 expect_exit server2 0
 echo "51 lobbies against --max-lobbies 50: gvoip-load exit $rc, $(head -n 1 "$TMP/over.err")"
 [ "$rc" != 0 ] || fail "51 lobbies joined a server that may open 50"
-grep -q '(lobby "load-50") could not join.*(refused, code 13)' "$TMP/over.err" ||
-  fail "gvoip-load did not say that lobby load-50 was refused"
+grep -Eq '\(lobby "load-[0-9]+"\) could not join.*\(refused, code 13\)' "$TMP/over.err" ||
+  fail "gvoip-load did not say that a lobby was refused"
 [ "$(count server2 '"event":"lobby_opened"')" = 50 ] || fail "server2 opened $(count server2 '"event":"lobby_opened"') lobbies"
 echo "PASS"
