@@ -2,7 +2,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +11,7 @@
 #include <sodium.h>
 
 #include "gvoip/error.h"
+#include "packet/gv_why.h"
 #include "session/gv_noise.h"
 
 static const char header[] = "gvoip-server-key 1\n";
@@ -21,19 +21,6 @@ static const char header[] = "gvoip-server-key 1\n";
 #define FP_PREFIX "SHA256:"
 #define FP_PREFIX_LEN (sizeof FP_PREFIX - 1)
 
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static void say(char *why, size_t why_len, const char *fmt, ...)
-{
-    if (why == NULL || why_len == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, why_len, fmt, ap);
-    va_end(ap);
-}
-
 /* "<what> <path>: <system error>", with the errno of the failed call;
  * strerror_r because strerror may share a buffer between threads. */
 static void say_sys(char *why, size_t why_len, const char *what, const char *path)
@@ -42,7 +29,7 @@ static void say_sys(char *why, size_t why_len, const char *what, const char *pat
     char msg[128] = "unknown error";
     if (strerror_r(err, msg, sizeof msg) != 0)
         snprintf(msg, sizeof msg, "error %d", err);
-    say(why, why_len, "%s %s: %s", what, path, msg);
+    gv_why(why, why_len, "%s %s: %s", what, path, msg);
 }
 
 int gv_keyfile_make_parent_dir(const char *path)
@@ -109,7 +96,7 @@ static int create_key(const char *path, uint8_t sk[32], uint8_t pk[32], char *wh
         return GV_EIO;
     }
     if ((rc = gv_noise_keypair(sk, pk)) != GV_OK) {
-        say(why, why_len, "cannot derive a public key for %s", path);
+        gv_why(why, why_len, "cannot derive a public key for %s", path);
         goto out;
     }
     memcpy(text, header, HEADER_LEN);
@@ -159,16 +146,16 @@ static int load_key(int fd, const char *path, uint8_t sk[32], uint8_t pk[32], ch
         return GV_EIO;
     }
     if (!S_ISREG(st.st_mode)) {
-        say(why, why_len, "key file %s is not a regular file", path);
+        gv_why(why, why_len, "key file %s is not a regular file", path);
         return GV_EKEY;
     }
     if (st.st_uid != geteuid()) {
-        say(why, why_len, "key file %s belongs to another user (uid %lu); it must be yours", path,
+        gv_why(why, why_len, "key file %s belongs to another user (uid %lu); it must be yours", path,
             (unsigned long)st.st_uid);
         return GV_EKEY;
     }
     if ((st.st_mode & 077) != 0) {
-        say(why, why_len, "key file %s is %s by group or others (mode %04lo); run chmod 600 %s",
+        gv_why(why, why_len, "key file %s is %s by group or others (mode %04lo); run chmod 600 %s",
             path, (st.st_mode & 044) ? "readable" : "accessible",
             (unsigned long)(st.st_mode & 07777), path);
         return GV_EKEY;
@@ -188,7 +175,7 @@ static int load_key(int fd, const char *path, uint8_t sk[32], uint8_t pk[32], ch
         text[FILE_LEN - 1] != '\n' ||
         sodium_hex2bin(sk, 32, text + HEADER_LEN, HEX_LEN, NULL, &bin_len, NULL) != 0 ||
         bin_len != 32) {
-        say(why, why_len,
+        gv_why(why, why_len,
             "key file %s is malformed (expected the line \"gvoip-server-key 1\" and a line of "
             "64 hex digits); move it away to create a new key",
             path);
@@ -196,7 +183,7 @@ static int load_key(int fd, const char *path, uint8_t sk[32], uint8_t pk[32], ch
         goto out;
     }
     if (crypto_scalarmult_base(pk, sk) != 0) {
-        say(why, why_len, "key file %s holds an unusable key", path);
+        gv_why(why, why_len, "key file %s holds an unusable key", path);
         rc = GV_EKEY;
     }
 out:
@@ -212,7 +199,7 @@ int gv_keyfile_load_or_create(const char *path, uint8_t sk[32], uint8_t pk[32], 
     if (created != NULL)
         *created = 0;
     if (path == NULL || path[0] == '\0' || sk == NULL || pk == NULL) {
-        say(why, why_len, "invalid arguments");
+        gv_why(why, why_len, "invalid arguments");
         return GV_EINVAL;
     }
 
@@ -239,7 +226,7 @@ int gv_keyfile_load_or_create(const char *path, uint8_t sk[32], uint8_t pk[32], 
             break;
     }
     if (rc == GV_EAGAIN) {
-        say(why, why_len, "key file %s keeps changing under us", path);
+        gv_why(why, why_len, "key file %s keeps changing under us", path);
         rc = GV_EIO;
     }
     if (rc != GV_OK) {

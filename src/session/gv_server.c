@@ -334,6 +334,8 @@ static void start_player(gv_server *s, slot *sl, uint8_t flags)
     send_spatial(s, sl);
     for (int i = 0; i < player_count(r); i++) {
         slot *p = player_at(r, i);
+        if (p->member->muted_by) /* themselves too: a mute outlives a resume */
+            send_muted(s, p, p->member->muted_by, 1, sl);
         if (p == sl)
             continue;
         if (!present(p)) {
@@ -343,11 +345,6 @@ static void start_player(gv_server *s, slot *sl, uint8_t flags)
         }
         if (p->has_pose)
             send_pose(s, p, sl);
-    }
-    for (int i = 0; i < player_count(r); i++) {
-        slot *p = player_at(r, i);
-        if (p->member->muted_by)
-            send_muted(s, p, p->member->muted_by, 1, sl);
     }
 }
 
@@ -1124,10 +1121,11 @@ static void handle_datagram(gv_server *s, const gv_addr *from, const uint8_t *d,
     slot *maybe[MAX_PEERS / (GV_DATAGRAM_INDEX_MAX + 1) + 1];
     int index = gv_datagram_up_index(d, len);
     int n = index >= 0 ? candidates(s, from, index, maybe) : 0;
+    int here = gv_datagram_kind_of(d, len) == GV_DATAGRAM_HERE;
     int replayed = 0;
     for (int i = 0; i < n; i++) {
         slot *sl = maybe[i];
-        if (gv_datagram_kind_of(d, len) == GV_DATAGRAM_HERE) {
+        if (here) {
             if (gv_datagram_open_here(sl->seal, &sl->here_next, d, len) != 0)
                 continue;
             gv_lobby_confirm(sl->room->lobby, sl->member);

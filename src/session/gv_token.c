@@ -1,7 +1,6 @@
 #include "session/gv_token.h"
 
 #include <limits.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -9,6 +8,7 @@
 #include <sodium.h>
 
 #include "gvoip/error.h"
+#include "packet/gv_why.h"
 
 #define B64 sodium_base64_VARIANT_URLSAFE_NO_PADDING
 #define KEY_TEXT_LEN (GV_TOKEN_KEY_BYTES - 1)
@@ -40,19 +40,6 @@ _Static_assert(GV_TOKEN_KEY_BYTES == sodium_base64_ENCODED_LEN(32, B64), "key te
 _Static_assert(GV_TOKEN_TEXT_MAX >= sodium_base64_ENCODED_LEN(GV_TOKEN_BYTES_MAX, B64), "token text size");
 _Static_assert(GV_LOBBY_NAME_BYTES == GV_LOBBY_NAME_MAX + 1, "lobby name size");
 _Static_assert(GV_TOKEN_FIXED == OFF_LOBBY + 2 + SIG_BYTES, "fixed part");
-
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static void say(char *why, size_t why_len, const char *fmt, ...)
-{
-    if (why == NULL || why_len == 0)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(why, why_len, fmt, ap);
-    va_end(ap);
-}
 
 static int blank(char ch)
 {
@@ -273,9 +260,9 @@ int gv_token_mint(const gv_token_claims *c, const char *secret_text, char *out, 
 
 int gv_token_keys_parse(const char *text, gv_token_keys *out, char *why, size_t why_len)
 {
-    say(why, why_len, "%s", "");
+    gv_why(why, why_len, "%s", "");
     if (!text || !out) {
-        say(why, why_len, "invalid arguments");
+        gv_why(why, why_len, "invalid arguments");
         return GV_EINVAL;
     }
     memset(out, 0, sizeof *out);
@@ -292,7 +279,7 @@ int gv_token_keys_parse(const char *text, gv_token_keys *out, char *why, size_t 
         if (begin == end || *begin == '#')
             continue;
         if (out->count == GV_TOKEN_KEYS_MAX) {
-            say(why, why_len, "token keys, line %zu: more than %d keys", line, GV_TOKEN_KEYS_MAX);
+            gv_why(why, why_len, "token keys, line %zu: more than %d keys", line, GV_TOKEN_KEYS_MAX);
             rc = GV_ETOOBIG;
             break;
         }
@@ -300,7 +287,7 @@ int gv_token_keys_parse(const char *text, gv_token_keys *out, char *why, size_t 
         /* A point outside the group (or of small order) cannot be a
          * signer's key: say so now rather than refuse every token later. */
         if (key_decode(begin, (size_t)(end - begin), pk) != 0 || crypto_core_ed25519_is_valid_point(pk) != 1) {
-            say(why, why_len, "token keys, line %zu: not an Ed25519 public key (43 characters of base64url)",
+            gv_why(why, why_len, "token keys, line %zu: not an Ed25519 public key (43 characters of base64url)",
                 line);
             rc = GV_EKEY;
             break;
@@ -308,7 +295,7 @@ int gv_token_keys_parse(const char *text, gv_token_keys *out, char *why, size_t 
         out->count++;
     }
     if (rc == 0 && out->count == 0) {
-        say(why, why_len, "no token keys");
+        gv_why(why, why_len, "no token keys");
         rc = GV_EINVAL;
     }
     if (rc != 0)

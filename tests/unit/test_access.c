@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "mono.h"
 #include <sodium.h>
 
 #include "gvoip/gvoip.h"
@@ -27,13 +29,6 @@
 
 #define DEADLINE_US 5000000ull
 #define B64 sodium_base64_VARIANT_URLSAFE_NO_PADDING
-
-static uint64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000ull + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 typedef struct player {
     gv_link *link;

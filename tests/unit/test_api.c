@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "mono.h"
+
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -37,13 +39,6 @@
 #define NO_PLAYER 999 /* no lobby here ever hands out this id */
 
 static char dir[64], key_path[128];
-
-static uint64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000ull + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 static void write_file(const char *path, const char *text, mode_t mode)
 {

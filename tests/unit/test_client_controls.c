@@ -12,6 +12,8 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "mono.h"
+
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -72,13 +74,6 @@ typedef struct world {
     char dir[64];
     char key_path[128];
 } world;
-
-static uint64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000ull + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 static void sleep_ms(int ms)
 {

@@ -12,6 +12,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "mono.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -182,13 +184,6 @@ static void test_scenarios(void **state)
 }
 
 #define DEADLINE_US 5000000ull
-
-static uint64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000ull + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 typedef struct player {
     gv_link *link;

@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+
+#include "mono.h"
 #include <sodium.h>
 
 #include "gvoip/gvoip.h"
@@ -26,13 +28,6 @@
 
 #define DEADLINE_US 5000000ull
 #define CONSTANT 0x42
-
-static uint64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000ull + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 /* The worst generator a game could pass; it is fine for what gv_random
  * is for. */

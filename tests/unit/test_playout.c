@@ -15,6 +15,8 @@
 
 #include <cmocka.h>
 
+#include "mono.h"
+
 #include "audio/gv_codec.h"
 #include "audio/gv_mailbox.h"
 #include "audio/gv_playout.h"
@@ -335,13 +337,6 @@ typedef struct render_thread {
     long periods;
     int error;
 } render_thread;
-
-static uint64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 static void sleep_us(long us)
 {

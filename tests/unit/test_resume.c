@@ -17,6 +17,8 @@
 
 #include <cmocka.h>
 
+#include "mono.h"
+
 #include "gvoip/gvoip.h"
 #include "packet/gv_msg.h"
 #include "session/gv_events.h"
@@ -24,13 +26,6 @@
 #include "session/gv_server.h"
 
 #define DEADLINE_US 5000000ull
-
-static uint64_t mono_us(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000ull + (uint64_t)ts.tv_nsec / 1000u;
-}
 
 typedef struct player {
     gv_link *link;

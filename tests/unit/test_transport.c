@@ -12,6 +12,8 @@
 
 #include <cmocka.h>
 
+#include "mono.h"
+
 #include "gvoip/gvoip.h"
 #include "packet/gv_msg.h"
 #include "session/gv_transport.h"
@@ -20,9 +22,7 @@
 
 static uint64_t mono_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+    return mono_us() / 1000u;
 }
 
 /* Services t once; the event's type, or GV_TRANSPORT_NONE. */
