@@ -13,6 +13,7 @@ packages=(
   clang libclang-rt-14-dev
   tmux gnuplot-nox
   openssl
+  redis-server libhiredis-dev
 )
 
 missing=()

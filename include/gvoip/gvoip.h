@@ -276,6 +276,49 @@ GV_API int gv_directory_create(int workers, int max_lobbies, gv_directory **out)
  * NULL is a no-op. Any thread, once its servers are gone. */
 GV_API void gv_directory_destroy(gv_directory *d);
 
+/* A fleet's word on a lobby none of the workers holds, for a server that
+ * is one node of a fleet (`gvoip server --redis`, docs/operations.md).
+ * Returns 0 when the lobby is placed on this node (the directory then
+ * places it on a worker), 1 when it is on another node, whose host
+ * (NUL-terminated, at most host_size bytes with the NUL; a DNS name or an
+ * IP address) and *port it fills in, or a negative gv_error that refuses
+ * the join (GV_EFULL: the fleet has no room; any other: the fleet cannot
+ * place it now). lobby is len bytes, not NUL-terminated (0: the default
+ * lobby). Called on a worker's thread when a join arrives, without the
+ * directory's lock and possibly on several workers at once: it must be
+ * thread-safe, and may block for a round trip to the fleet's store. */
+typedef int (*gv_directory_gate_fn)(void *user, const char *lobby, size_t len, char *host, size_t host_size,
+                                    uint16_t *port);
+
+/* Every join for a lobby no worker holds asks fn from now on (NULL: none
+ * does, as a directory starts). Returns 0, or GV_EINVAL (NULL d). Call it
+ * before the servers start. */
+GV_API int gv_directory_set_gate(gv_directory *d, gv_directory_gate_fn fn, void *user);
+
+/* The lobby (len bytes) is to leave this node: the fleet placed it on
+ * another. The worker that holds it closes it at its next service, and
+ * tells each of its players to join it again at host (NULL or "": this
+ * node, which will send them on) and port (0: the player's own); they do
+ * so without the game doing anything (docs/protocol.md, refuse code 16).
+ * Returns 0, GV_EINVAL (NULL d, len past 64 bytes, a host longer
+ * than 255 bytes or unfit for the wire), GV_ENOTFOUND (no worker holds it)
+ * or GV_EFULL (GV_DIRECTORY_MOVES_MAX moves are still waiting). Thread-safe. */
+#define GV_DIRECTORY_MOVES_MAX 64
+GV_API int gv_directory_revoke(gv_directory *d, const char *lobby, size_t len, const char *host, uint16_t port);
+
+/* A lobby the workers hold, open or about to be (a player is on the way). */
+typedef struct gv_directory_lobby {
+    char name[GV_LOBBY_NAME_BYTES]; /* NUL-terminated; "" for the default lobby */
+    size_t len;
+    int opened;
+} gv_directory_lobby;
+
+/* Fills up to max entries of out, in no order, and *players and *lobbies
+ * (either may be NULL) with the players (away ones included) and lobbies
+ * the workers hold now. Returns the count written, or GV_EINVAL (NULL d,
+ * NULL out with max, negative max). Thread-safe. */
+GV_API int gv_directory_list(gv_directory *d, gv_directory_lobby *out, int max, int *players, int *lobbies);
+
 typedef struct gv_server_config {
     uint32_t size;            /* sizeof(gv_server_config), set by gv_server_config_default */
     const char *bind_address; /* address or host name to listen on; NULL or "": all interfaces */
@@ -404,6 +447,12 @@ GV_API const uint8_t *gv_server_host_token(const gv_server *s);
  * thread: one thread per server. */
 GV_API int gv_server_service(gv_server *s, gv_event *ev, uint32_t timeout_ms);
 
+/* gv_server_stats.relay_latency_us: its buckets, and the upper bounds of
+ * all but the last, in microseconds (an initializer for a uint32_t
+ * array). Fixed: a change would be a new field. */
+#define GV_RELAY_LATENCY_BUCKETS 10
+#define GV_RELAY_LATENCY_BOUNDS_US {50, 100, 250, 500, 1000, 2500, 5000, 10000, 25000}
+
 typedef struct gv_server_stats {
     uint32_t size; /* the caller's sizeof(gv_server_stats), set before the call */
     int players;
@@ -425,6 +474,15 @@ typedef struct gv_server_stats {
         token_in_use, token_wrong_lobby;
     uint64_t listen_only_dropped; /* voice from listen-only or moderator-muted players, dropped */
     uint64_t redirects; /* joins and resumes sent to the worker that holds their lobby (directory) */
+    /* How long the relay kept voice: for each voice packet forwarded to
+     * one listener or more, from when the server handled it to when the
+     * datagram to the last of its listeners was sent, relay_hold_us's
+     * wait included. relay_latency_us[i] counts the packets that took
+     * more than the bound before i and at most GV_RELAY_LATENCY_BOUNDS_US'
+     * bound i (microseconds); the last bucket, more than the last bound.
+     * The raw baseline (allow_raw) is not counted. */
+    uint64_t relay_latency_us[GV_RELAY_LATENCY_BUCKETS];
+    uint64_t relay_latency_sum_us; /* the latencies counted, added up */
 } gv_server_stats;
 
 /* One open lobby's figures. */

@@ -13,8 +13,10 @@
 
 #include <sodium.h>
 
+#include "allocate.h"
 #include "audio_io.h"
 #include "gvoip/gvoip.h"
+#include "metrics.h"
 #include "options.h"
 #include "output.h"
 #include "stats.h"
@@ -188,17 +190,35 @@ static int cores(void)
 static int run_server(const gvoip_options *opt, const char *password, size_t password_len)
 {
     int threads = opt->threads ? opt->threads : cores();
-    if (threads > 1) {
+    /* A node of a fleet runs through the directory, whose gate asks the
+     * fleet, even on one thread. */
+    workers_fleet fleet = {opt->redis_url, opt->advertise_host, opt->advertise_port};
+    if (threads > 1 || opt->redis_url) {
         gv_server_config cfg = opt->server;
         cfg.password = (const uint8_t *)password;
         cfg.password_len = password_len;
-        return workers_run(&cfg, threads, opt->json, opt->duration, opt->stats_file, &quit_requested);
+        return workers_run(&cfg, threads, opt->json, opt->duration, opt->stats_file, opt->metrics_host,
+                           opt->metrics_port, opt->redis_url ? &fleet : NULL, &quit_requested);
     }
     gv_server *server = NULL;
     int code = create_server(opt, password, password_len, 0, &server);
     if (code != EXIT_OK)
         return code;
+    /* --metrics is served from this loop, on the server's own thread: its
+     * figures are read directly. */
+    metrics *m = NULL;
+    if (opt->metrics_host) {
+        char why[512];
+        int rc = metrics_open(opt->metrics_host, opt->metrics_port, 1, metrics_collect_server, server, &m, why,
+                              sizeof why);
+        if (rc < 0) {
+            output_error(opt->json, "%s", why[0] ? why : gv_strerror(rc));
+            gv_server_destroy(server);
+            return EXIT_RUNTIME;
+        }
+    }
     uint64_t end = opt->duration > 0 ? monotonic_ms() + (uint64_t)(opt->duration * 1000) : 0;
+    uint64_t metrics_at = 0;
     while (!quit_requested && (!end || monotonic_ms() < end)) {
         gv_event ev = {.size = sizeof ev};
         int rc = gv_server_service(server, &ev, 10);
@@ -207,12 +227,25 @@ static int run_server(const gvoip_options *opt, const char *password, size_t pas
             code = EXIT_RUNTIME;
             break;
         }
-        if (rc > 0)
+        if (rc > 0 && ev.type == GV_EVENT_LISTENING)
+            output_listening(&ev, NULL, 1, m ? metrics_port(m) : 0, opt->json);
+        else if (rc > 0)
             output_event(&ev, opt->json);
+        if (m && monotonic_ms() >= metrics_at) {
+            metrics_poll(m);
+            metrics_at = monotonic_ms() + METRICS_POLL_MS;
+        }
+    }
+    if (m) {
+        /* A scrape already asked gets the last figures, and /healthz says
+         * the server is stopping. */
+        metrics_stopping(m);
+        metrics_poll(m);
     }
     if (opt->stats_file && stats_write_server(opt->stats_file, server) != 0 && code == EXIT_OK)
         code = EXIT_RUNTIME;
     gv_server_destroy(server);
+    metrics_close(m);
     return code;
 }
 
@@ -694,6 +727,10 @@ static int list_devices(const gvoip_options *opt)
 
 int main(int argc, char **argv)
 {
+    /* allocate is the game's backend's command: it shares no option with
+     * the others. */
+    if (argc >= 2 && !strcmp(argv[1], "allocate"))
+        return allocate_command(argc - 1, argv + 1);
     gvoip_options opt;
     int code = gvoip_parse_options(argc, argv, &opt);
     if (code < 0)

@@ -7,6 +7,7 @@
 
 #include "audio_io.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <limits.h>
 #include <math.h>
@@ -57,12 +58,22 @@ enum arg_kind {
     ARG_VERSION,
 };
 
-enum group { GROUP_LOBBY, GROUP_SECURITY, GROUP_TOKENS, GROUP_VOICE, GROUP_CONTROLS, GROUP_POSITIONAL, GROUP_OTHER };
+enum group {
+    GROUP_LOBBY,
+    GROUP_SECURITY,
+    GROUP_TOKENS,
+    GROUP_FLEET,
+    GROUP_VOICE,
+    GROUP_CONTROLS,
+    GROUP_POSITIONAL,
+    GROUP_OTHER
+};
 
 static const char *const group_headings[] = {
     [GROUP_LOBBY] = "lobby",
     [GROUP_SECURITY] = "security",
     [GROUP_TOKENS] = "access tokens",
+    [GROUP_FLEET] = "fleet (docs/operations.md)",
     [GROUP_VOICE] = "voice",
     [GROUP_CONTROLS] = "controls",
     [GROUP_POSITIONAL] = "positional voice",
@@ -105,6 +116,8 @@ static const char no_audio[] = "a dedicated server has no audio";
 static const char no_position[] = "a dedicated server has no position";
 static const char one_thread[] = "a host is one thread: --threads is for gvoip server";
 static const char lobby_setting[] = "the positional settings are the lobby's: give them to gvoip server or host";
+static const char server_metrics[] = "--metrics is for gvoip server (a dedicated server's figures)";
+static const char server_fleet[] = "a fleet is made of dedicated servers: --redis and --advertise are for gvoip server";
 
 static const int frame_sizes[] = {10, 20, 40, 60, 0};
 
@@ -128,6 +141,8 @@ static int parse_reconnect(gvoip_options *opt, char *const *args);
 static int parse_resume_grace(gvoip_options *opt, char *const *args);
 static int parse_lobby_linger(gvoip_options *opt, char *const *args);
 static int parse_server_key(gvoip_options *opt, char *const *args);
+static int parse_metrics(gvoip_options *opt, char *const *args);
+static int parse_advertise(gvoip_options *opt, char *const *args);
 static int parse_position(gvoip_options *opt, char *const *args);
 static int parse_facing(gvoip_options *opt, char *const *args);
 static int parse_move_after(gvoip_options *opt, char *const *args);
@@ -161,8 +176,10 @@ static const option_def options[] = {
      .commands = CMD_PLAYER | CMD_TOKEN, .at = AT(client.lobby), .also = AT(token.lobby),
      .help = "the lobby to join, 1..64 bytes of UTF-8 (default: the server's default lobby, or the token's); "
              "token: the lobby it admits to (required)"},
-    {.name = "--json", .kind = ARG_FLAG, .group = GROUP_LOBBY, .commands = CMD_ANY | CMD_TOKEN_KEY, .at = AT(json),
-     .value = 1, .help = "every event as one JSON line on stdout; token-key: the public key as JSON"},
+    {.name = "--json", .alias = "--log-json", .kind = ARG_FLAG, .group = GROUP_LOBBY,
+     .commands = CMD_ANY | CMD_TOKEN_KEY, .at = AT(json), .value = 1,
+     .help = "every event as one JSON line on stdout (a server's structured log); token-key: the public key as "
+             "JSON"},
     {.name = "--duration", .metavar = "SECONDS", .kind = ARG_CUSTOM, .group = GROUP_LOBBY, .commands = CMD_LOBBY,
      .nargs = 1, .parse = parse_duration, .takes = "a positive number of seconds",
      .help = "leave cleanly after that long"},
@@ -286,6 +303,19 @@ static const option_def options[] = {
      .value = 0, .help = "no automatic gain on the microphone"},
     {.name = "--stats", .metavar = "FILE", .kind = ARG_STRING, .group = GROUP_VOICE, .commands = CMD_LOBBY,
      .at = AT(stats_file), .help = "write statistics as JSON at exit"},
+    {.name = "--redis", .metavar = "URL", .kind = ARG_STRING, .group = GROUP_FLEET, .commands = CMD_SERVER,
+     .refused = CMD_PLAYER, .refusal = server_fleet, .at = AT(redis_url),
+     .help = "run as a node of the fleet coordinated through this Redis, redis://[:PASSWORD@]HOST:PORT[/DB] "
+             "(needs --advertise)"},
+    {.name = "--advertise", .metavar = "HOST:PORT", .kind = ARG_CUSTOM, .group = GROUP_FLEET, .commands = CMD_SERVER,
+     .refused = CMD_PLAYER, .refusal = server_fleet, .nargs = 1, .parse = parse_advertise,
+     .takes = "HOST:PORT (a name or an IP address players reach, and the UDP port, 0..65535)",
+     .help = "the address players reach this node at, which the fleet hands out (port 0: the one it listens on)"},
+    {.name = "--metrics", .metavar = "HOST:PORT", .kind = ARG_CUSTOM, .group = GROUP_VOICE, .commands = CMD_SERVER,
+     .refused = CMD_PLAYER, .refusal = server_metrics, .nargs = 1, .parse = parse_metrics,
+     .takes = "HOST:PORT (an IPv4 address or a name, and a TCP port 0..65535)",
+     .help = "serve the statistics over HTTP on this TCP address: GET /metrics for Prometheus, GET /healthz; "
+             "port 0 picks a free one and reports it (listening)"},
     /* controls */
     {.name = "--transmit", .kind = ARG_CHOICE, .group = GROUP_CONTROLS, .commands = CMD_PLAYER,
      .at = AT(client.transmit_mode), .choices = transmit_modes, .takes = "voice, continuous or ptt",
@@ -448,6 +478,37 @@ static int parse_server_key(gvoip_options *opt, char *const *args)
     if (strncmp(args[0], "SHA256:", 7) != 0 || strlen(args[0]) != 50)
         return -1;
     opt->client.server_key = args[0];
+    return 0;
+}
+
+/* HOST:PORT, cut in two in argv as a join's address is. IPv4 only, like
+ * the server's UDP side: no IPv6 literal. */
+static int parse_metrics(gvoip_options *opt, char *const *args)
+{
+    char *colon = strrchr(args[0], ':');
+    long port;
+    if (!colon || colon == args[0] || strchr(args[0], ':') != colon || parse_long(colon + 1, 0, 65535, &port) != 0)
+        return -1;
+    *colon = '\0';
+    opt->metrics_host = args[0];
+    opt->metrics_port = (uint16_t)port;
+    return 0;
+}
+
+/* HOST:PORT, as players reach this node: a name, an IPv4 address or an
+ * IPv6 address without brackets (the port is what follows the last ':'). */
+static int parse_advertise(gvoip_options *opt, char *const *args)
+{
+    char *colon = strrchr(args[0], ':');
+    long port;
+    if (!colon || colon == args[0] || colon - args[0] > 255 || parse_long(colon + 1, 0, 65535, &port) != 0)
+        return -1;
+    *colon = '\0';
+    for (const char *c = args[0]; *c; c++)
+        if (!isalnum((unsigned char)*c) && !strchr(".-_:", *c))
+            return -1;
+    opt->advertise_host = args[0];
+    opt->advertise_port = (uint16_t)port;
     return 0;
 }
 
@@ -832,6 +893,9 @@ static void print_help(FILE *out, enum gvoip_mode mode)
     for (int m = MODE_SERVER; m <= MODE_LAST; m++)
         if (mode == MODE_NONE || mode == (enum gvoip_mode)m)
             fprintf(out, "%s%s\n", m == MODE_SERVER || mode != MODE_NONE ? "usage: " : "       ", usages[m]);
+    /* Its own command line (allocate.c), for the game's backend. */
+    if (mode == MODE_NONE)
+        fprintf(out, "       gvoip allocate --lobby LOBBY [--redis URL] [--protocol N] [--prefix PREFIX] [--json]\n");
     int group = -1;
     for (size_t k = 0; k < OPTION_COUNT; k++) {
         const option_def *d = &options[k];
@@ -898,6 +962,20 @@ static int finish(gvoip_options *opt, const unsigned char *given)
         return bad("token needs --key FILE (the secret key), --lobby LOBBY and --name NAME", "");
     if (opt->mode == MODE_TOKEN && !opt->token.lobby[0])
         return bad("a token names its lobby: --lobby takes 1..64 bytes", "");
+    /* A password in argv is readable by every local user: a URL with one
+     * comes from the environment, as gvoip allocate's does. */
+    if (opt->mode == MODE_SERVER && opt->redis_url) {
+        const char *at = strrchr(opt->redis_url, '@'), *scheme = strstr(opt->redis_url, "://");
+        if (at && scheme && memchr(scheme + 3, ':', (size_t)(at - scheme - 3)))
+            return bad("a Redis password is never taken on the command line: put the URL in GVOIP_REDIS_URL "
+                       "and leave --redis out",
+                       "--redis");
+    }
+    if (opt->mode == MODE_SERVER && opt->advertise_host && !opt->redis_url)
+        opt->redis_url = getenv("GVOIP_REDIS_URL");
+    if (opt->mode == MODE_SERVER && !opt->redis_url != !opt->advertise_host)
+        return bad("a node of a fleet needs --advertise HOST:PORT and --redis URL (or GVOIP_REDIS_URL)",
+                   opt->redis_url ? "--redis" : opt->advertise_host);
     const char *why;
     if ((opt->mode == MODE_HOST || opt->mode == MODE_JOIN || opt->mode == MODE_TOKEN) &&
         gv_check_name(opt->client.name, &why) != 0) {

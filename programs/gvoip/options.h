@@ -46,6 +46,11 @@ typedef struct gvoip_options {
     const char *input_file;
     const char *record_file;
     const char *stats_file;
+    const char *metrics_host; /* server: --metrics' address (IPv4, or a name); NULL: no metrics */
+    uint16_t metrics_port;    /* its TCP port; 0 picks a free one */
+    const char *redis_url;      /* server: the fleet's Redis; NULL: not a node of a fleet */
+    const char *advertise_host; /* server: where players reach this node */
+    uint16_t advertise_port;
     int no_capture;
     int no_playback;
     int audio_buffer_ms; /* the device buffer asked for */

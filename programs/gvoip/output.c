@@ -35,14 +35,48 @@ static const char *in_lobby(const gv_event *ev, char *buf, size_t len)
     return buf;
 }
 
+/* A server's LISTENING: one port (ports NULL), or n workers' ports;
+ * metrics_port > 0: where --metrics listens, at the end of the line. */
+static void listening_json(const gv_event *ev, const int *ports, int n, int metrics_port)
+{
+    FILE *o = stdout;
+    fprintf(o, "{\"event\":\"listening\",\"port\":%u", ports ? (unsigned)ports[0] : (unsigned)ev->port);
+    if (ports) {
+        fputs(",\"ports\":[", o);
+        for (int i = 0; i < n; i++)
+            fprintf(o, "%s%d", i ? "," : "", ports[i]);
+        fputc(']', o);
+    }
+    fputs(",\"fingerprint\":", o);
+    output_json_string(o, ev->fingerprint);
+    fprintf(o, ",\"key_created\":%s", ev->first_use ? "true" : "false");
+    if (metrics_port > 0)
+        fprintf(o, ",\"metrics_port\":%d", metrics_port);
+    fputs("}\n", o);
+}
+
+static void listening_human(const gv_event *ev, const int *ports, int n, int metrics_port)
+{
+    FILE *o = stdout;
+    if (ports) {
+        fputs("listening on UDP ports", o);
+        for (int i = 0; i < n; i++)
+            fprintf(o, "%s%d", i ? ", " : " ", ports[i]);
+        fprintf(o, " (%d worker threads; players join on %d)\n", n, ports[0]);
+    } else {
+        fprintf(o, "listening on UDP port %u\n", (unsigned)ev->port);
+    }
+    fprintf(o, "server key %s%s\n", ev->fingerprint, ev->first_use ? " (new key created)" : "");
+    if (metrics_port > 0)
+        fprintf(o, "metrics on TCP port %d (GET /metrics, /healthz)\n", metrics_port);
+}
+
 static void json_event(const gv_event *ev)
 {
     FILE *o = stdout;
     switch (ev->type) {
     case GV_EVENT_LISTENING:
-        fprintf(o, "{\"event\":\"listening\",\"port\":%u,\"fingerprint\":", (unsigned)ev->port);
-        output_json_string(o, ev->fingerprint);
-        fprintf(o, ",\"key_created\":%s}\n", ev->first_use ? "true" : "false");
+        listening_json(ev, NULL, 0, 0);
         break;
     case GV_EVENT_CONNECTED:
     case GV_EVENT_PLAYER_CONNECTED:
@@ -146,8 +180,7 @@ static void human_event(const gv_event *ev)
     char lb[GV_LOBBY_NAME_BYTES + 16];
     switch (ev->type) {
     case GV_EVENT_LISTENING:
-        fprintf(o, "listening on UDP port %u\nserver key %s%s\n", (unsigned)ev->port, ev->fingerprint,
-                ev->first_use ? " (new key created)" : "");
+        listening_human(ev, NULL, 0, 0);
         break;
     case GV_EVENT_CONNECTED:
         fprintf(o, "joined as %s (id %u)\n", ev->name, (unsigned)ev->id);
@@ -229,23 +262,16 @@ void output_event(const gv_event *ev, int json)
     funlockfile(stdout);
 }
 
-void output_listening(const gv_event *ev, const int *ports, int n, int json)
+void output_listening(const gv_event *ev, const int *ports, int n, int metrics_port, int json)
 {
+    /* One port is how a single server has always said it. */
+    if (n == 1)
+        ports = NULL;
     flockfile(stdout);
-    if (json) {
-        printf("{\"event\":\"listening\",\"port\":%u,\"ports\":[", (unsigned)ports[0]);
-        for (int i = 0; i < n; i++)
-            printf("%s%d", i ? "," : "", ports[i]);
-        fputs("],\"fingerprint\":", stdout);
-        output_json_string(stdout, ev->fingerprint);
-        printf(",\"key_created\":%s}\n", ev->first_use ? "true" : "false");
-    } else {
-        printf("listening on UDP ports");
-        for (int i = 0; i < n; i++)
-            printf("%s%d", i ? ", " : " ", ports[i]);
-        printf(" (%d worker threads; players join on %d)\nserver key %s%s\n", n, ports[0], ev->fingerprint,
-               ev->first_use ? " (new key created)" : "");
-    }
+    if (json)
+        listening_json(ev, ports, n, metrics_port);
+    else
+        listening_human(ev, ports, n, metrics_port);
     fflush(stdout);
     funlockfile(stdout);
 }

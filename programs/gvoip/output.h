@@ -17,8 +17,10 @@ void output_event(const gv_event *ev, int json);
 
 /* A server on n workers is listening: ev is the first worker's LISTENING,
  * ports every worker's. {"event":"listening","port":P,"ports":[...],...}
- * or sentences. */
-void output_listening(const gv_event *ev, const int *ports, int n, int json);
+ * or sentences; n 1 (ports may be NULL) is one server, printed as
+ * output_event prints ev. metrics_port > 0: the --metrics endpoint's TCP
+ * port, "metrics_port":N at the end of the line (or a sentence). */
+void output_listening(const gv_event *ev, const int *ports, int n, int metrics_port, int json);
 
 /* An audio device went away or came (back): {"event":"device_lost",...}
  * or {"event":"device_changed",...}, or a sentence, on stdout. */

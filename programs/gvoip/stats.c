@@ -58,6 +58,14 @@ static void counter_fields(FILE *f, const gv_server_stats *st)
             (unsigned long long)st->token_expired, (unsigned long long)st->token_in_use,
             (unsigned long long)st->token_wrong_lobby, (unsigned long long)st->listen_only_dropped,
             (unsigned long long)st->redirects);
+    static const uint32_t bounds[GV_RELAY_LATENCY_BUCKETS - 1] = GV_RELAY_LATENCY_BOUNDS_US;
+    fputs(",\"relay_latency\":{\"upper_us\":[", f);
+    for (int i = 0; i < GV_RELAY_LATENCY_BUCKETS - 1; i++)
+        fprintf(f, "%u,", (unsigned)bounds[i]);
+    fputs("null],\"packets\":[", f);
+    for (int i = 0; i < GV_RELAY_LATENCY_BUCKETS; i++)
+        fprintf(f, "%s%llu", i ? "," : "", (unsigned long long)st->relay_latency_us[i]);
+    fprintf(f, "],\"sum_us\":%llu}", (unsigned long long)st->relay_latency_sum_us);
 }
 
 static void server_fields(FILE *f, const gv_server *s)
@@ -71,8 +79,7 @@ static void server_fields(FILE *f, const gv_server *s)
     fputc(']', f);
 }
 
-/* b added into a, the largest datagram the largest of the two. */
-static void add_stats(gv_server_stats *a, const gv_server_stats *b)
+void stats_add(gv_server_stats *a, const gv_server_stats *b)
 {
     uint64_t *const sums[] = {&a->relayed_packets, &a->datagrams_in, &a->datagrams_out, &a->bytes_in,
                               &a->bytes_out, &a->malformed, &a->auth_failed, &a->replayed, &a->over_budget,
@@ -93,6 +100,9 @@ static void add_stats(gv_server_stats *a, const gv_server_stats *b)
         *sums[i] += *adds[i];
     if (b->max_datagram_bytes > a->max_datagram_bytes)
         a->max_datagram_bytes = b->max_datagram_bytes;
+    for (int i = 0; i < GV_RELAY_LATENCY_BUCKETS; i++)
+        a->relay_latency_us[i] += b->relay_latency_us[i];
+    a->relay_latency_sum_us += b->relay_latency_sum_us;
     a->players += b->players;
     a->away += b->away;
     a->lobbies += b->lobbies;
@@ -130,7 +140,7 @@ int stats_write_workers(const char *path, gv_server *const *servers, const doubl
     for (int i = 0; i < n; i++) {
         each[i] = (gv_server_stats){.size = sizeof each[i]};
         gv_server_get_stats(servers[i], &each[i]);
-        add_stats(&sum, &each[i]);
+        stats_add(&sum, &each[i]);
     }
     fputc('{', f);
     counter_fields(f, &sum);

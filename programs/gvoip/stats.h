@@ -6,6 +6,10 @@
 #include "gvoip/gvoip.h"
 #include "options.h"
 
+/* b's figures added into a (a server's workers' into their sum): the
+ * counters and players, the largest datagram the larger of the two. */
+void stats_add(gv_server_stats *a, const gv_server_stats *b);
+
 /* Whether path can be written, said on stderr when not: checked before a
  * session starts, so a long one does not end without its figures. 0 or -1. */
 int stats_check(const char *path);

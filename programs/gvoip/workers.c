@@ -4,12 +4,19 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
+#include "fleet_node.h"
+#include "metrics.h"
 #include "options.h"
 #include "output.h"
 #include "stats.h"
+
+/* How often a worker's figures are copied out for --metrics: a scrape
+ * sees them at most this old. */
+#define SNAPSHOT_INTERVAL_S 0.1
 
 typedef struct worker {
     gv_server *server;
@@ -19,14 +26,46 @@ typedef struct worker {
     atomic_int *stop; /* every worker's: set by the main thread, or by one whose network failed */
     int failed;
     double cpu_s; /* the thread's own CPU time when it stopped */
+    /* --metrics: the server is the worker's alone, so the worker takes its
+     * figures (taking) and copies them to shown, which the main thread
+     * copies out; the lock is held for those copies only. */
+    metrics_snapshot *taking, *shown; /* NULL: no metrics */
+    pthread_mutex_t shown_lock;
+    int has_lock;
+    atomic_uint_least64_t relayed; /* its relayed packets, as of its last pass; for the fleet's load */
 } worker;
 
+static double seconds_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static void publish(worker *w)
+{
+    metrics_snapshot_take(w->server, w->taking);
+    pthread_mutex_lock(&w->shown_lock);
+    memcpy(w->shown, w->taking, metrics_snapshot_size(w->taking));
+    pthread_mutex_unlock(&w->shown_lock);
+}
+
 /* One worker's thread: its server's loop, and nothing shared but stdout
- * (whole lines) and the directory (inside the library, at joins). */
+ * (whole lines), the directory (inside the library, at joins) and, with
+ * --metrics, its figures. */
 static void *serve(void *arg)
 {
     worker *w = arg;
+    double next_publish = 0;
     while (!atomic_load(w->stop)) {
+        if (seconds_now() >= next_publish) {
+            if (w->shown)
+                publish(w);
+            gv_server_stats st = {.size = sizeof st};
+            if (gv_server_get_stats(w->server, &st) == 0)
+                atomic_store(&w->relayed, st.relayed_packets);
+            next_publish = seconds_now() + SNAPSHOT_INTERVAL_S;
+        }
         gv_event ev = {.size = sizeof ev};
         int rc = gv_server_service(w->server, &ev, 10);
         if (rc < 0) {
@@ -38,6 +77,8 @@ static void *serve(void *arg)
         if (rc > 0)
             output_event(&ev, w->json);
     }
+    if (w->shown)
+        publish(w);
     clockid_t cpu;
     struct timespec ts;
     if (pthread_getcpuclockid(pthread_self(), &cpu) == 0 && clock_gettime(cpu, &ts) == 0)
@@ -45,16 +86,9 @@ static void *serve(void *arg)
     return NULL;
 }
 
-static double seconds_now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* The workers' servers, each on its port; their LISTENING events become
  * one. An exit code. */
-static int create_all(const gv_server_config *base, gv_directory *dir, worker *w, int n, int json)
+static int create_all(const gv_server_config *base, gv_directory *dir, worker *w, int n, int metrics_tcp, int json)
 {
     int ports[GV_DIRECTORY_WORKERS_MAX];
     gv_event first = {.size = sizeof first};
@@ -76,7 +110,7 @@ static int create_all(const gv_server_config *base, gv_directory *dir, worker *w
             first = ev;
         ports[i] = gv_server_port(w[i].server);
     }
-    output_listening(&first, ports, n, json);
+    output_listening(&first, ports, n, metrics_tcp, json);
     return EXIT_OK;
 }
 
@@ -106,13 +140,87 @@ static int start_all(worker *w, int n, atomic_int *stop, int json)
     return code;
 }
 
+/* A scrape's figures: each worker's latest copy. */
+static void collect(void *ctx, metrics_snapshot *snaps, int n)
+{
+    worker *w = ctx;
+    for (int i = 0; i < n; i++) {
+        pthread_mutex_lock(&w[i].shown_lock);
+        memcpy(&snaps[i], w[i].shown, metrics_snapshot_size(w[i].shown));
+        pthread_mutex_unlock(&w[i].shown_lock);
+    }
+}
+
+/* The --metrics endpoint, and room for every worker's figures. An exit
+ * code. */
+static int open_metrics(worker *w, int n, const char *host, uint16_t port, int json, metrics **out)
+{
+    for (int i = 0; i < n; i++) {
+        if (!(w[i].taking = malloc(sizeof *w[i].taking)) || !(w[i].shown = calloc(1, sizeof *w[i].shown))) {
+            output_error(json, "out of memory");
+            return EXIT_RUNTIME;
+        }
+        pthread_mutex_init(&w[i].shown_lock, NULL);
+        w[i].has_lock = 1;
+    }
+    char why[512];
+    int rc = metrics_open(host, port, n, collect, w, out, why, sizeof why);
+    if (rc < 0) {
+        output_error(json, "%s", why[0] ? why : gv_strerror(rc));
+        return EXIT_RUNTIME;
+    }
+    return EXIT_OK;
+}
+
+typedef struct workers_of {
+    worker *w;
+    int n;
+} workers_of;
+
+/* The fleet's figure of load: every worker's relayed packets so far. */
+static uint64_t relayed_by_all(void *ctx)
+{
+    const workers_of *all = ctx;
+    uint64_t sum = 0;
+    for (int i = 0; i < all->n; i++)
+        sum += atomic_load(&all->w[i].relayed);
+    return sum;
+}
+
+/* The node joins the fleet once its servers listen: it advertises their
+ * key, and their port unless it was told another. */
+static int join_fleet(const workers_fleet *fleet, const gv_server_config *cfg, worker *w, workers_of *all,
+                      gv_directory *dir, int json, fleet_node **out)
+{
+    char fingerprint[GV_FINGERPRINT_BYTES], advertise[300];
+    gv_server_fingerprint(w[0].server, fingerprint, sizeof fingerprint);
+    snprintf(advertise, sizeof advertise, "%s:%u", fleet->advertise_host,
+             fleet->advertise_port ? (unsigned)fleet->advertise_port : (unsigned)gv_server_port(w[0].server));
+    int players = cfg->max_lobbies * cfg->max_players;
+    fleet_node_config fc = {
+        .redis_url = fleet->redis_url,
+        .advertise = advertise,
+        .fingerprint = fingerprint,
+        .capacity_players = players < 3900 ? players : 3900, /* what one server takes (gvoip.h) */
+        .capacity_lobbies = cfg->max_lobbies,
+        .json = json,
+        .relayed = relayed_by_all,
+        .relayed_ctx = all,
+    };
+    return fleet_node_start(&fc, dir, out);
+}
+
 int workers_run(const gv_server_config *cfg, int n, int json, double duration_s, const char *stats_file,
+                const char *metrics_host, uint16_t metrics_tcp, const workers_fleet *fleet,
                 volatile sig_atomic_t *quit)
 {
+    fleet_node *node = NULL;
+    workers_of all;
     worker w[GV_DIRECTORY_WORKERS_MAX];
     gv_server *servers[GV_DIRECTORY_WORKERS_MAX];
     double cpu_s[GV_DIRECTORY_WORKERS_MAX];
     gv_directory *dir = NULL;
+    metrics *m = NULL;
     atomic_int stop = 0;
     memset(w, 0, sizeof w);
     if (cfg->port && cfg->port + n - 1 > 65535) {
@@ -125,12 +233,25 @@ int workers_run(const gv_server_config *cfg, int n, int json, double duration_s,
         output_error(json, "cannot start the server: %s", gv_strerror(rc));
         return EXIT_RUNTIME;
     }
-    int code = create_all(cfg, dir, w, n, json);
+    int code = metrics_host ? open_metrics(w, n, metrics_host, metrics_tcp, json, &m) : EXIT_OK;
+    if (code == EXIT_OK)
+        code = create_all(cfg, dir, w, n, m ? metrics_port(m) : 0, json);
+    all = (workers_of){.w = w, .n = n};
+    if (code == EXIT_OK && fleet)
+        code = join_fleet(fleet, cfg, w, &all, dir, json, &node);
     if (code == EXIT_OK)
         code = start_all(w, n, &stop, json);
     double end = duration_s > 0 ? seconds_now() + duration_s : 0;
-    while (code == EXIT_OK && !*quit && !atomic_load(&stop) && (!end || seconds_now() < end))
-        poll(NULL, 0, 20); /* a signal cuts it short */
+    while (code == EXIT_OK && !*quit && !atomic_load(&stop) && (!end || seconds_now() < end)) {
+        struct pollfd fds[METRICS_POLLFDS];
+        int nfds = m ? metrics_pollfds(m, fds) : 0;
+        poll(fds, (nfds_t)nfds, 20); /* a signal cuts it short */
+        if (m)
+            metrics_poll(m);
+    }
+    /* Leaving first: the fleet places this node's lobbies elsewhere at
+     * once, not when its lease lapses. */
+    fleet_node_stop(node);
     atomic_store(&stop, 1);
     for (int i = 0; i < n; i++) {
         if (w[i].running)
@@ -140,12 +261,24 @@ int workers_run(const gv_server_config *cfg, int n, int json, double duration_s,
         servers[i] = w[i].server;
         cpu_s[i] = w[i].cpu_s;
     }
+    if (m) {
+        /* A scrape already asked gets the workers' last figures (each
+         * copied its own at its end), and /healthz says we are stopping. */
+        metrics_stopping(m);
+        metrics_poll(m);
+    }
     /* Every worker ran until the end: the file has all of them. */
     if (stats_file && w[n - 1].running && stats_write_workers(stats_file, servers, cpu_s, n) != 0 &&
         code == EXIT_OK)
         code = EXIT_RUNTIME;
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
         gv_server_destroy(w[i].server);
+        if (w[i].has_lock)
+            pthread_mutex_destroy(&w[i].shown_lock);
+        free(w[i].taking);
+        free(w[i].shown);
+    }
+    metrics_close(m);
     gv_directory_destroy(dir);
     return code;
 }

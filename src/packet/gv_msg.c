@@ -286,6 +286,15 @@ int gv_msg_decode(const uint8_t *data, size_t len, gv_msg *out)
     case GV_MSG_REDIRECT:
         if ((out->u.redirect.port = gv_read_u16(&r)) == 0)
             r.err = GV_EMALFORMED;
+        out->u.redirect.host_len = 0;
+        out->u.redirect.host = NULL;
+        if (r.err == 0 && gv_reader_remaining(&r) > 0) { /* another node's host follows */
+            out->u.redirect.host_len = gv_read_u8(&r);
+            out->u.redirect.host = (const char *)gv_read_bytes(&r, out->u.redirect.host_len);
+            if (r.err == 0 && (out->u.redirect.host_len == 0 ||
+                               !gv_msg_host_ok(out->u.redirect.host, out->u.redirect.host_len)))
+                r.err = GV_EMALFORMED;
+        }
         break;
     case GV_MSG_REFUSE:
         out->u.refuse.code = gv_read_u8(&r);
@@ -383,9 +392,13 @@ int gv_msg_encode(const gv_msg *m, uint8_t *out, size_t cap)
             gv_write_u16(&w, m->u.mute.by);
         break;
     case GV_MSG_REDIRECT:
-        if (m->u.redirect.port == 0)
+        if (m->u.redirect.port == 0 || (m->u.redirect.host_len && !gv_msg_host_ok(m->u.redirect.host, m->u.redirect.host_len)))
             return GV_EINVAL;
         gv_write_u16(&w, m->u.redirect.port);
+        if (m->u.redirect.host_len) {
+            gv_write_u8(&w, m->u.redirect.host_len);
+            gv_write_bytes(&w, m->u.redirect.host, m->u.redirect.host_len);
+        }
         break;
     case GV_MSG_REFUSE:
         if (m->u.refuse.len > GV_REASON_MAX)
@@ -503,6 +516,20 @@ const char *gv_refuse_text(int code)
     case GV_REFUSE_LOBBY: return "no such lobby may be opened";
     case GV_REFUSE_TOKEN: return "access token refused";
     case GV_REFUSE_REDIRECT: return "the lobby is served on another port";
+    case GV_REFUSE_MOVED: return "the lobby moved to another server of the fleet";
     }
     return "refused";
+}
+
+int gv_msg_host_ok(const char *host, size_t len)
+{
+    if (!host || len == 0 || len > 255)
+        return 0;
+    for (size_t i = 0; i < len; i++) {
+        char c = host[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+              c == '_' || c == ':'))
+            return 0;
+    }
+    return 1;
 }

@@ -57,7 +57,7 @@ enum gv_msg_type {
     GV_MSG_PLAYER_BACK = 0x29, /* they resumed it: the same id and name, a new epoch */
     GV_MSG_MUTE_FOR_ALL = 0x2a, /* a moderator asks: mute (or unmute) a player for everyone */
     GV_MSG_PLAYER_MUTED = 0x2b, /* the server says: a player is muted (or no longer) for everyone */
-    GV_MSG_REDIRECT = 0x2c,     /* the lobby is served on another UDP port of the same host: go there */
+    GV_MSG_REDIRECT = 0x2c,     /* the lobby is served on another port, or another node of the fleet: go there */
     GV_MSG_VOICE = 0x30,
     GV_MSG_VOICE_RELAY = 0x31,
     GV_MSG_POSITION = 0x32,
@@ -83,6 +83,7 @@ enum gv_refuse_code {
     GV_REFUSE_LOBBY = 13,    /* no such lobby may be opened: a bad name, or the server's limit */
     GV_REFUSE_TOKEN = 14,    /* the access token: the text says what is wrong with it */
     GV_REFUSE_REDIRECT = 15, /* the lobby is on another port: the REDIRECT before it says which */
+    GV_REFUSE_MOVED = 16,    /* the lobby left this node of the fleet: join again (the REDIRECT before it says where) */
 };
 
 /* The ENet disconnect data of a client that leaves for good: the server
@@ -178,7 +179,9 @@ typedef struct gv_msg {
             uint16_t by; /* PLAYER_MUTED: the moderator */
         } mute;
         struct {
-            uint16_t port; /* 1..65535, on the host the client reached */
+            uint16_t port;    /* 1..65535 */
+            uint8_t host_len; /* 0: the host the client reached; else a node of the fleet */
+            const char *host; /* host_len bytes: a DNS name or an IP address (gv_msg_host_ok) */
         } redirect;
         struct {
             uint16_t id;         /* the speaker (client to server) or the reporter (server to speaker) */
@@ -277,5 +280,9 @@ int gv_voice_join(uint8_t *out, size_t cap, const uint8_t *packet, size_t len, c
 
 /* A static name for a refuse code ("lobby is full"); never NULL. */
 const char *gv_refuse_text(int code);
+
+/* A REDIRECT's host: 1..255 bytes of letters, digits, '.', '-', '_' and
+ * ':' (an IPv6 address, without brackets); 1 when it is one. */
+int gv_msg_host_ok(const char *host, size_t len);
 
 #endif

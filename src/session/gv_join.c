@@ -11,7 +11,8 @@ void gv_join_start(gv_join *j, const char *host, uint16_t port, int protocol_ver
     uint64_t retries = j->retries;
     memset(j, 0, sizeof *j);
     j->retries = retries;
-    snprintf(j->hostport, sizeof j->hostport, "%s:%u", host, (unsigned)port);
+    snprintf(j->host, sizeof j->host, "%s", host);
+    snprintf(j->hostport, sizeof j->hostport, "%s:%u", j->host, (unsigned)port);
     j->port = port;
     j->protocol_version = protocol_version;
     j->random = random;
@@ -58,25 +59,23 @@ void gv_join_refuse(gv_join *j, int code, const char *text, size_t len)
     j->refuse_text[len] = '\0';
 }
 
-int gv_join_redirect(gv_join *j, uint16_t port)
+int gv_join_redirect(gv_join *j, uint16_t port, const char *host, size_t host_len)
 {
-    if (j->stage != GV_JOIN_HELLO || port == 0)
+    if (j->stage != GV_JOIN_HELLO || port == 0 || host_len >= sizeof j->redirect_host)
         return GV_ESTATE;
     j->redirect = port;
+    if (host_len)
+        memcpy(j->redirect_host, host, host_len);
+    j->redirect_host[host_len] = '\0';
     return 0;
 }
 
-/* Starts over at the port the server named, keeping the host, the
- * retries and the redirects so far. */
+/* Starts over where the server said, keeping the retries and the
+ * redirects so far. */
 static enum gv_join_action follow(gv_join *j, uint64_t now_us)
 {
-    char host[sizeof j->hostport - sizeof ":65535"]; /* what gv_join_start adds the port to */
-    const char *colon = strrchr(j->hostport, ':');
-    size_t n = colon ? (size_t)(colon - j->hostport) : 0;
-    if (n >= sizeof host)
-        n = sizeof host - 1;
-    memcpy(host, j->hostport, n);
-    host[n] = '\0';
+    char host[sizeof j->host];
+    memcpy(host, j->redirect_host[0] ? j->redirect_host : j->host, sizeof host);
     int redirects = j->redirects + 1;
     gv_join_start(j, host, j->redirect, j->protocol_version, j->random, j->timeout_us, now_us);
     j->redirects = redirects;

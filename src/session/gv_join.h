@@ -43,7 +43,7 @@ enum gv_join_action {
     GV_JOIN_RECONNECT,  /* a new CONNECT and a new handshake: nothing of the old one is kept */
     GV_JOIN_FAILED,     /* CONNECTION_FAILED from gv_join.end; close the connection if it is open */
     GV_JOIN_LOST,       /* SERVER_DISCONNECTED from gv_join.end */
-    GV_JOIN_REDIRECT    /* connect anew to gv_join.port on the same host, which is the server's from now on */
+    GV_JOIN_REDIRECT    /* connect anew to gv_join.port on gv_join.host, which are the server's from now on */
 };
 
 /* How the join ended, for the one event that says so. reason stays valid
@@ -68,6 +68,8 @@ typedef struct gv_join {
     uint64_t retries;
     int refused; /* the last REFUSE the server sent */
     uint16_t redirect;  /* the port the last REDIRECT named, 0: none */
+    char redirect_host[256]; /* and its host, "" for the one the join went to */
+    char host[256];          /* where the join goes (after a redirect, maybe another node) */
     int redirects;      /* followed since the join started */
     char refuse_text[GV_REASON_MAX + 1];
     gv_join_end end;
@@ -100,15 +102,16 @@ int gv_join_welcome(gv_join *j);
 void gv_join_refuse(gv_join *j, int code, const char *text, size_t len);
 
 /* The server's REDIRECT before the welcome: the disconnect that follows
- * sends the join to port. 0, or GV_ESTATE out of turn (after the welcome:
- * the caller counts it as malformed). */
-int gv_join_redirect(gv_join *j, uint16_t port);
+ * sends the join to port on host (host_len bytes, 0: the same host; the
+ * message layer checked it). 0, or GV_ESTATE out of turn (after the
+ * welcome it is a move, which is the caller's). */
+int gv_join_redirect(gv_join *j, uint16_t port, const char *host, size_t host_len);
 
 /* The transport lost the server; data is the disconnect's value (the
  * refusal code, and for GV_REFUSE_VERSION the server's version above it).
  * GV_JOIN_LOST after the welcome, GV_JOIN_FAILED before it, GV_JOIN_NOTHING
  * once done. After a REDIRECT, GV_JOIN_REDIRECT: the join starts over at
- * that port (GV_JOIN_CONNECTING, its whole time again), or GV_JOIN_FAILED
+ * that host and port (GV_JOIN_CONNECTING, its whole time again), or GV_JOIN_FAILED
  * past GV_JOIN_REDIRECTS_MAX of them. */
 enum gv_join_action gv_join_disconnected(gv_join *j, uint32_t data, uint64_t now_us);
 

@@ -59,6 +59,8 @@ struct gv_link {
     int offer_aes; /* AES-256-GCM offered in the handshake */
     char *server_host;
     uint16_t server_port;
+    char move_host[256]; /* where a REDIRECT after the welcome said the lobby went; "" none */
+    uint16_t move_port;
     char name[UINT8_MAX + 1];
     uint8_t password[GV_PASSWORD_MAX];
     size_t password_len;
@@ -167,7 +169,7 @@ static void give_up(gv_link *l, const gv_join_end *end, const char *reason)
  * or a server going down (to restart, perhaps) is worth another try. */
 static int worth_reconnecting(int code)
 {
-    return code == GV_REFUSE_NONE || code == GV_REFUSE_SHUTDOWN;
+    return code == GV_REFUSE_NONE || code == GV_REFUSE_SHUTDOWN || code == GV_REFUSE_MOVED;
 }
 
 static void attempt_over(gv_link *l);
@@ -483,8 +485,13 @@ static void on_control(gv_link *l, conn *c, const gv_msg *m)
         return;
     }
     if (m->type == GV_MSG_REDIRECT) {
-        if (gv_join_redirect(&c->join, m->u.redirect.port) != 0)
+        if (c == l->cur && joined(l)) { /* a move: the MOVED disconnect that follows takes us there */
+            memcpy(l->move_host, m->u.redirect.host ? m->u.redirect.host : "", m->u.redirect.host_len);
+            l->move_host[m->u.redirect.host_len] = '\0';
+            l->move_port = m->u.redirect.port;
+        } else if (gv_join_redirect(&c->join, m->u.redirect.port, m->u.redirect.host, m->u.redirect.host_len) != 0) {
             l->counters.malformed++;
+        }
         return;
     }
     if (c != l->cur || !joined(l)) {
@@ -726,23 +733,48 @@ static void session_lost(gv_link *l, int code)
     if (!l->interrupted) {
         l->interrupted = 1;
         gv_event *ev = gv_events_push(l->events, GV_EVENT_CONNECTION_INTERRUPTED);
-        ev->reason = code == GV_REFUSE_SHUTDOWN ? "the server is shutting down" : "the connection to the server was lost";
+        ev->reason = code == GV_REFUSE_SHUTDOWN ? "the server is shutting down"
+                     : code == GV_REFUSE_MOVED  ? "the lobby moved to another server"
+                                                : "the connection to the server was lost";
     }
     l->why_reconnecting = code == GV_REFUSE_SHUTDOWN ? "the server shut down; waiting for it to come back"
+                          : code == GV_REFUSE_MOVED  ? "the lobby moved to another server; joining it there"
                                                      : "the connection to the server was lost";
     gv_reconnect_lost(&l->reconnect, l->heard_us, now_us(l));
 }
 
-/* The server's worker that holds our lobby is on another port of the same
- * host: it is the server's port from now on (reconnecting goes there),
- * and c connects there anew. The key it shows must be the one already
- * trusted. */
+/* Where the server is from now on (reconnecting goes there): another of
+ * its ports, or another node of its fleet. 0, or GV_ENOTFOUND (host does
+ * not resolve) or GV_ENOMEM. */
+static int move_server(gv_link *l, const char *host, uint16_t port)
+{
+    if (host[0] && strcmp(host, l->server_host) != 0) {
+        char *copy = strdup(host);
+        if (!copy)
+            return GV_ENOMEM;
+        int rc = gv_transport_retarget(l->transport, host, port);
+        if (rc < 0) {
+            free(copy);
+            return rc;
+        }
+        free(l->server_host);
+        l->server_host = copy;
+    } else {
+        gv_transport_retarget(l->transport, NULL, port);
+    }
+    l->server_port = port;
+    return 0;
+}
+
+/* The server's worker, or the node of its fleet, that holds our lobby is
+ * elsewhere: c connects there anew. The key it shows must be the one
+ * already trusted. */
 static void follow_redirect(gv_link *l, conn *c)
 {
-    l->server_port = c->join.port;
-    gv_transport_retarget(l->transport, l->server_port);
     l->counters.redirects++;
-    if (conn_open(l, c) < 0)
+    if (move_server(l, c->join.host, c->join.port) < 0)
+        fail(l, c, GV_ENOTFOUND, "the server sent the join to %s, which does not resolve", c->join.hostport);
+    else if (conn_open(l, c) < 0)
         fail(l, c, GV_ENET, "could not connect to the lobby's port%s", NULL);
 }
 
@@ -758,6 +790,12 @@ static void on_disconnect(gv_link *l, conn *c, uint32_t data)
         if (a != GV_JOIN_NOTHING)
             attempt_over(l);
         return;
+    }
+    if (a == GV_JOIN_LOST && c->join.end.refused == GV_REFUSE_MOVED && l->move_port) {
+        /* The lobby went to another node: reconnecting goes there. */
+        if (move_server(l, l->move_host[0] ? l->move_host : l->server_host, l->move_port) == 0)
+            l->counters.redirects++;
+        l->move_port = 0;
     }
     if (a == GV_JOIN_LOST)
         session_lost(l, c->join.end.refused);

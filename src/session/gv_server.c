@@ -104,6 +104,7 @@ struct gv_server {
     /* Voice waiting to be relayed. A sender in here is a player: the queue
      * is emptied before any player leaves or joins. */
     gv_coalesce relay;
+    uint64_t held_us[GV_COALESCE_HELD]; /* when each packet of relay.held arrived: relay_latency_us */
     gv_session_buffers buf;
 };
 
@@ -154,7 +155,8 @@ static int send_msg(gv_server *s, slot *sl, const gv_msg *m)
     return gv_session_send_msg(s->transport, sl->peer, sl->seal, &s->buf, GV_CH_CONTROL, m);
 }
 
-static void refuse(gv_server *s, slot *sl, int code, const char *text)
+/* Says why (code and text) and disconnects once that is sent. */
+static void let_go(gv_server *s, slot *sl, int code, const char *text)
 {
     if (sl->seal) {
         gv_msg m = {.type = GV_MSG_REFUSE};
@@ -163,18 +165,32 @@ static void refuse(gv_server *s, slot *sl, int code, const char *text)
         m.u.refuse.text = text;
         send_msg(s, sl, &m);
     }
-    s->stats.refused++;
     sl->state = SLOT_CLOSING;
     gv_transport_disconnect(s->transport, sl->peer, (uint32_t)code, GV_TRANSPORT_LATER);
 }
 
-/* The lobby is another worker's: the client is told that worker's port,
- * on this host, and goes there with a new handshake. Not a refusal. */
-static void redirect(gv_server *s, slot *sl, uint16_t port)
+static void refuse(gv_server *s, slot *sl, int code, const char *text)
+{
+    let_go(s, sl, code, text);
+    s->stats.refused++;
+}
+
+/* Tells the client where its lobby is: another worker's port on this
+ * host, or another node of the fleet. */
+static void send_where(gv_server *s, slot *sl, const gv_directory_where *to)
 {
     gv_msg m = {.type = GV_MSG_REDIRECT};
-    m.u.redirect.port = port;
+    m.u.redirect.port = to->port;
+    m.u.redirect.host = to->host;
+    m.u.redirect.host_len = (uint8_t)strlen(to->host);
     send_msg(s, sl, &m);
+}
+
+/* The lobby is another worker's or another node's: the client goes there
+ * with a new handshake. Not a refusal. */
+static void redirect(gv_server *s, slot *sl, const gv_directory_where *to)
+{
+    send_where(s, sl, to);
     s->stats.redirects++;
     sl->state = SLOT_CLOSING;
     gv_transport_disconnect(s->transport, sl->peer, GV_REFUSE_REDIRECT, GV_TRANSPORT_LATER);
@@ -415,6 +431,8 @@ static void refuse_lobby(gv_server *s, slot *sl, int rc)
     if (rc == GV_EFULL)
         snprintf(text, sizeof text, "this server has its most lobbies open (%d); try again later",
                  s->directory ? gv_directory_max_lobbies(s->directory) : gv_rooms_count(s->rooms));
+    else if (rc == GV_DIRECTORY_FLEET_FULL)
+        snprintf(text, sizeof text, "every server of the fleet is full; try again later");
     else
         snprintf(text, sizeof text, "the server could not open the lobby");
     refuse(s, sl, GV_REFUSE_LOBBY, text);
@@ -428,16 +446,22 @@ static int elsewhere(gv_server *s, slot *sl, const char *lobby, size_t len, int 
 {
     if (!s->directory || gv_rooms_find(s->rooms, lobby, len))
         return 0;
-    uint16_t port = 0;
-    int owner = resuming ? gv_directory_find(s->directory, lobby, len, now_us(s), &port)
-                         : gv_directory_claim(s->directory, s->worker, lobby, len, now_us(s), &port);
-    if (owner == GV_EFULL) {
+    gv_directory_where where = {0};
+    int owner = resuming ? gv_directory_find(s->directory, lobby, len, now_us(s), &where.port)
+                         : gv_directory_claim(s->directory, s->worker, lobby, len, now_us(s), &where);
+    if (!resuming && (owner == GV_EFULL || owner == GV_DIRECTORY_FLEET_FULL)) {
         refuse_lobby(s, sl, owner);
+        return 1;
+    }
+    if (!resuming && owner < 0) { /* the fleet's store cannot be reached, or the like */
+        char text[GV_REASON_MAX];
+        snprintf(text, sizeof text, "the fleet cannot place the lobby now (%s); try again later", gv_strerror(owner));
+        refuse(s, sl, GV_REFUSE_LOBBY, text);
         return 1;
     }
     if (owner < 0 || owner == s->worker) /* a resume to a closed lobby is refused as ever */
         return 0;
-    redirect(s, sl, port);
+    redirect(s, sl, &where);
     return 1;
 }
 
@@ -684,6 +708,33 @@ static void go_away(gv_server *s, slot *sl)
     push_player_event(s, GV_EVENT_PLAYER_RECONNECTING, sl);
 }
 
+/* Lobbies the fleet placed on another node close now: each player is
+ * told where the lobby went (a REDIRECT after the welcome) and let go
+ * with MOVED, and joins it there; away players are let go too. */
+static void move_rooms(gv_server *s)
+{
+    gv_directory_move mv;
+    while (s->directory && gv_directory_take_move(s->directory, s->worker, &mv)) {
+        gv_room *r = gv_rooms_find(s->rooms, mv.name, mv.len);
+        if (!r)
+            continue;
+        while (player_count(r) > 0) {
+            slot *sl = player_at(r, 0);
+            int was_present = present(sl);
+            if (was_present && mv.to.port)
+                send_where(s, sl, &mv.to);
+            drop_player(s, sl, GV_REFUSE_MOVED);
+            if (was_present)
+                let_go(s, sl, GV_REFUSE_MOVED, gv_refuse_text(GV_REFUSE_MOVED));
+            else
+                free_slot(sl);
+        }
+        push_lobby_event(s, GV_EVENT_LOBBY_CLOSED, r);
+        s->stats.lobbies_closed++;
+        gv_rooms_close(s->rooms, r);
+    }
+}
+
 /* Away players whose grace ended leave; lobbies empty for the linger
  * time close. */
 static void expire_rooms(gv_server *s)
@@ -793,13 +844,17 @@ static size_t record_size(const gv_coalesce_item *item, int more)
     return GV_DATAGRAM_DOWN_OVERHEAD + item->len + (more ? GV_DATAGRAM_RECORD_LENGTH : 0);
 }
 
+_Static_assert(GV_COALESCE_HELD <= 32, "a batch's items are bits of a uint32_t");
+
 /* Relays the voice packets of one lobby (r) among items to each of its
  * listeners, each listener's in as few datagrams as fit: one per listener
  * for a batch of voice-sized packets, so that the kernel's cost, most of
- * a busy relay's, is paid once. */
-static void relay_room(gv_server *s, gv_room *r, const gv_coalesce_item *items, int count)
+ * a busy relay's, is paid once. Returns the items sent to anyone, bit k
+ * for items[k]: only those have a relay latency. */
+static uint32_t relay_room(gv_server *s, gv_room *r, const gv_coalesce_item *items, int count)
 {
     uint8_t *out = s->buf.sealed;
+    uint32_t forwarded = 0;
     uint64_t now = now_us(s);
     for (int i = 0; i < player_count(r); i++) {
         slot *to = player_at(r, i);
@@ -846,19 +901,34 @@ static void relay_room(gv_server *s, gv_room *r, const gv_coalesce_item *items, 
             used += (size_t)rc;
             s->stats.relayed_packets++;
             r->stats.relayed_packets++;
+            forwarded |= 1u << (it - items);
             if (!more) {
                 gv_transport_send_datagram(s->transport, to->peer, out, used);
                 used = 0;
             }
         }
     }
+    return forwarded;
+}
+
+static const uint32_t latency_bounds_us[GV_RELAY_LATENCY_BUCKETS - 1] = GV_RELAY_LATENCY_BOUNDS_US;
+
+static void count_latency(gv_server *s, uint64_t us)
+{
+    int b = 0;
+    while (b < GV_RELAY_LATENCY_BUCKETS - 1 && us > latency_bounds_us[b])
+        b++;
+    s->stats.relay_latency_us[b]++;
+    s->stats.relay_latency_sum_us += us;
 }
 
 /* Relays voice packets, each to the listeners of its own lobby: a
- * packet never reaches another lobby. */
-static void relay_items(gv_server *s, const gv_coalesce_item *items, int count)
+ * packet never reaches another lobby. arrived_us[k]: when items[k] was
+ * handled; one clock read after the last send dates the whole batch. */
+static void relay_items(gv_server *s, const gv_coalesce_item *items, const uint64_t *arrived_us, int count)
 {
     gv_room *done[GV_COALESCE_HELD];
+    uint32_t forwarded = 0;
     int rooms = 0;
     for (int k = 0; k < count; k++) {
         gv_room *r = s->by_peer[items[k].from]->room;
@@ -868,13 +938,19 @@ static void relay_items(gv_server *s, const gv_coalesce_item *items, int count)
         if (seen)
             continue;
         done[rooms++] = r;
-        relay_room(s, r, items, count);
+        forwarded |= relay_room(s, r, items, count);
     }
+    if (!forwarded)
+        return;
+    uint64_t sent = now_us(s);
+    for (int k = 0; k < count; k++)
+        if (forwarded & (1u << k))
+            count_latency(s, sent - arrived_us[k]);
 }
 
 static void release_held(gv_server *s)
 {
-    relay_items(s, s->relay.held, s->relay.count);
+    relay_items(s, s->relay.held, s->held_us, s->relay.count);
     gv_coalesce_clear(&s->relay);
 }
 
@@ -892,14 +968,16 @@ static void relay_voice(gv_server *s, slot *from, const gv_msg *m, uint64_t coun
     h->level = m->u.voice.level;
     memcpy(h->payload, m->u.voice.payload, m->u.voice.len);
     int echo = (m->u.voice.flags & GV_VOICE_ECHO) != 0;
+    uint64_t *arrived = &s->held_us[s->relay.count];
+    *arrived = now_us(s);
     if (!s->relay.on) {
         h->from = from->peer;
         h->echo = echo;
         h->len = m->u.voice.len;
-        relay_items(s, h, 1);
+        relay_items(s, h, arrived, 1);
         return;
     }
-    if (gv_coalesce_push(&s->relay, from->peer, echo, m->u.voice.len, now_us(s)))
+    if (gv_coalesce_push(&s->relay, from->peer, echo, m->u.voice.len, *arrived))
         release_held(s);
 }
 
@@ -1553,6 +1631,7 @@ int gv_server_service(gv_server *s, gv_event *ev, uint32_t timeout_ms)
     if (now_us(s) - s->last_expiry_us >= EXPIRY_INTERVAL_US) {
         s->last_expiry_us = now_us(s);
         expire_handshakes(s);
+        move_rooms(s);
         expire_rooms(s);
     }
     flush_poses(s);

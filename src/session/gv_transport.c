@@ -369,9 +369,14 @@ int gv_transport_open(gv_transport *t)
     return p ? (int)(p - t->host->peers) : GV_ENET;
 }
 
-void gv_transport_retarget(gv_transport *t, uint16_t port)
+int gv_transport_retarget(gv_transport *t, const char *host, uint16_t port)
 {
-    t->remote.port = port;
+    ENetAddress addr = t->remote;
+    if (host && enet_address_set_host(&addr, host) != 0)
+        return GV_ENOTFOUND;
+    addr.port = port;
+    t->remote = addr;
+    return 0;
 }
 
 void gv_transport_set_admit(gv_transport *t, gv_transport_admit_fn fn, void *ctx)

@@ -97,9 +97,12 @@ int gv_transport_connect(const char *bind_address, const char *host, uint16_t po
  * first). */
 int gv_transport_open(gv_transport *t);
 
-/* Connector: connections opened from now on go to port on the same host
- * (a server with many workers sent us to the one that holds our lobby). */
-void gv_transport_retarget(gv_transport *t, uint16_t port);
+/* Connector: connections opened from now on go to port on host (NULL:
+ * the same host), as a server with many workers, or a node of a fleet,
+ * sent us to the one that holds our lobby. A host name is resolved here,
+ * blocking. 0, or GV_ENOTFOUND (the host does not resolve; nothing
+ * changed). */
+int gv_transport_retarget(gv_transport *t, const char *host, uint16_t port);
 
 /* Listener: every CONNECT is screened by fn from now on. */
 void gv_transport_set_admit(gv_transport *t, gv_transport_admit_fn fn, void *ctx);

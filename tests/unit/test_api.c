@@ -372,6 +372,26 @@ static void test_server_create_refuses(void **state)
     gv_server_destroy(w0);
     assert_int_equal(gv_server_create(&sc, &w0, why, sizeof why), 0);
     gv_server_destroy(w0);
+    /* The fleet's gate and moves: insane arguments refused, nothing held. */
+    assert_int_equal(gv_directory_set_gate(NULL, NULL, NULL), GV_EINVAL);
+    assert_int_equal(gv_directory_set_gate(directory, NULL, NULL), 0);
+    static const char long_host[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                                    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+                                    "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    assert_int_equal(gv_directory_revoke(NULL, "a", 1, NULL, 0), GV_EINVAL);
+    assert_int_equal(gv_directory_revoke(directory, NULL, 1, NULL, 0), GV_EINVAL);
+    assert_int_equal(gv_directory_revoke(directory, "a", SIZE_MAX, NULL, 0), GV_EINVAL);
+    assert_int_equal(gv_directory_revoke(directory, "a", 1, long_host, 7000), GV_EINVAL);
+    assert_int_equal(gv_directory_revoke(directory, "a", 1, "not a host", 7000), GV_EINVAL);
+    assert_int_equal(gv_directory_revoke(directory, "a", 1, NULL, 0), GV_ENOTFOUND);
+    gv_directory_lobby listed[2];
+    int held = -1;
+    assert_int_equal(gv_directory_list(NULL, listed, 2, NULL, NULL), GV_EINVAL);
+    assert_int_equal(gv_directory_list(directory, NULL, 2, NULL, NULL), GV_EINVAL);
+    assert_int_equal(gv_directory_list(directory, listed, -1, NULL, NULL), GV_EINVAL);
+    assert_int_equal(gv_directory_list(directory, listed, INT_MIN, &held, NULL), GV_EINVAL);
+    assert_int_equal(gv_directory_list(directory, listed, 2, &held, NULL), 0);
+    assert_int_equal(held, 0);
     gv_directory_destroy(directory);
     /* A grace of none and the longest are settings, not mistakes. */
     const uint32_t graces[] = {0, 600000};

@@ -154,7 +154,12 @@ static void run(const scen *sc)
         size_t len = st->lobby ? strlen(st->lobby) : 0;
         port = 0;
         switch (st->op) {
-        case OP_CLAIM: got = gv_directory_claim(d, st->worker, st->lobby, len, st->at_us, &port); break;
+        case OP_CLAIM: {
+            gv_directory_where where;
+            got = gv_directory_claim(d, st->worker, st->lobby, len, st->at_us, &where);
+            port = where.port;
+            break;
+        }
         case OP_FIND: got = gv_directory_find(d, st->lobby, len, st->at_us, &port); break;
         case OP_OPENED: gv_directory_opened(d, st->worker, st->lobby, len); break;
         case OP_CLOSED: gv_directory_closed(d, st->worker, st->lobby, len); break;
@@ -302,10 +307,137 @@ static void test_workers_redirect(void **state)
     assert_int_equal(rmdir(dir), 0);
 }
 
+/* A fleet's gate: lobby "here" is placed on this node, "there" on
+ * 10.0.0.2:7100, "full" finds the fleet full, "down" its store away, and
+ * "nowhere" comes back with no port. */
+static int gate_calls;
+
+static int test_gate_fn(void *user, const char *lobby, size_t len, char *host, size_t host_size, uint16_t *port)
+{
+    (void)user;
+    gate_calls++;
+    if (len == 4 && memcmp(lobby, "here", 4) == 0)
+        return 0;
+    if (len == 5 && memcmp(lobby, "there", 5) == 0) {
+        snprintf(host, host_size, "10.0.0.2");
+        *port = 7100;
+        return 1;
+    }
+    if (len == 4 && memcmp(lobby, "full", 4) == 0)
+        return GV_EFULL;
+    if (len == 7 && memcmp(lobby, "nowhere", 7) == 0)
+        return 1;
+    return GV_EIO;
+}
+
+static void test_gate(void **state)
+{
+    (void)state;
+    gv_directory *d = NULL;
+    gv_directory_where where;
+    assert_int_equal(gv_directory_create(2, 8, &d), 0);
+    assert_int_equal(gv_directory_attach(d, 0, 7000), 0);
+    assert_int_equal(gv_directory_attach(d, 1, 7001), 0);
+    assert_int_equal(gv_directory_set_gate(NULL, test_gate_fn, NULL), GV_EINVAL);
+    assert_int_equal(gv_directory_set_gate(d, test_gate_fn, NULL), 0);
+    gate_calls = 0;
+    /* Placed here: on a worker, and the gate is not asked again while a
+     * worker holds it. */
+    assert_int_equal(gv_directory_claim(d, 1, "here", 4, 0, &where), 0);
+    assert_int_equal(where.port, 7000);
+    assert_string_equal(where.host, "");
+    assert_int_equal(gv_directory_claim(d, 1, "here", 4, 1, &where), 0);
+    assert_int_equal(gate_calls, 1);
+    assert_int_equal(gv_directory_claim(d, 0, "there", 5, 2, &where), GV_DIRECTORY_NODE);
+    assert_int_equal(where.port, 7100);
+    assert_string_equal(where.host, "10.0.0.2");
+    assert_int_equal(gv_directory_claim(d, 0, "full", 4, 3, &where), GV_DIRECTORY_FLEET_FULL);
+    assert_int_equal(gv_directory_claim(d, 0, "down", 4, 4, &where), GV_EIO);
+    assert_int_equal(gv_directory_claim(d, 0, "nowhere", 7, 5, &where), GV_EINVAL);
+    /* Nothing but "here" was placed on a worker. */
+    gv_directory_lobby list[8];
+    int held = -1, lobbies = -1;
+    assert_int_equal(gv_directory_list(d, list, 8, &held, &lobbies), 1);
+    assert_string_equal(list[0].name, "here");
+    assert_int_equal(list[0].opened, 0);
+    assert_int_equal(held, 0);
+    assert_int_equal(lobbies, 1);
+    gv_directory_opened(d, 0, "here", 4);
+    gv_directory_players(d, 0, 3);
+    assert_int_equal(gv_directory_list(d, list, 8, &held, NULL), 1);
+    assert_int_equal(list[0].opened, 1);
+    assert_int_equal(held, 3);
+    assert_int_equal(gv_directory_list(d, NULL, 0, NULL, &lobbies), 0);
+    assert_int_equal(lobbies, 1);
+    assert_int_equal(gv_directory_list(d, NULL, 1, NULL, NULL), GV_EINVAL);
+    assert_int_equal(gv_directory_list(d, list, -1, NULL, NULL), GV_EINVAL);
+    assert_int_equal(gv_directory_list(NULL, list, 8, NULL, NULL), GV_EINVAL);
+    gv_directory_destroy(d);
+}
+
+/* A lobby the fleet placed elsewhere leaves its worker, once, with where
+ * it went; a pending one is simply forgotten. */
+static void test_revoke(void **state)
+{
+    (void)state;
+    gv_directory *d = NULL;
+    gv_directory_where where;
+    gv_directory_move mv;
+    assert_int_equal(gv_directory_create(2, 8, &d), 0);
+    assert_int_equal(gv_directory_attach(d, 0, 7000), 0);
+    assert_int_equal(gv_directory_attach(d, 1, 7001), 0);
+    assert_int_equal(gv_directory_take_move(d, 0, &mv), 0);
+    assert_int_equal(gv_directory_claim(d, 1, "a", 1, 0, &where), 0);
+    gv_directory_opened(d, 0, "a", 1);
+    assert_int_equal(gv_directory_claim(d, 1, "b", 1, 0, &where), 1); /* pending on worker 1 */
+    assert_int_equal(gv_directory_revoke(d, "zz", 2, NULL, 0), GV_ENOTFOUND);
+    assert_int_equal(gv_directory_revoke(NULL, "a", 1, NULL, 0), GV_EINVAL);
+    assert_int_equal(gv_directory_revoke(d, NULL, 1, NULL, 0), GV_EINVAL);
+    assert_int_equal(gv_directory_revoke(d, "a", 65, NULL, 0), GV_EINVAL);
+    assert_int_equal(gv_directory_revoke(d, "a", 1, "bad host", 7100), GV_EINVAL);
+    assert_int_equal(gv_directory_revoke(d, "b", 1, NULL, 0), 0);
+    assert_int_equal(gv_directory_take_move(d, 1, &mv), 0); /* nobody was in it */
+    assert_int_equal(gv_directory_revoke(d, "a", 1, "10.0.0.2", 7100), 0);
+    assert_int_equal(gv_directory_take_move(d, 1, &mv), 0); /* not worker 1's */
+    assert_int_equal(gv_directory_take_move(d, 0, &mv), 1);
+    assert_int_equal(mv.len, 1);
+    assert_string_equal(mv.name, "a");
+    assert_string_equal(mv.to.host, "10.0.0.2");
+    assert_int_equal(mv.to.port, 7100);
+    assert_int_equal(gv_directory_take_move(d, 0, &mv), 0);
+    /* Gone from the directory: the next join places it anew. */
+    uint16_t port;
+    assert_int_equal(gv_directory_find(d, "a", 1, 1, &port), GV_ENOTFOUND);
+    assert_int_equal(gv_directory_list(d, NULL, 0, NULL, NULL), 0);
+    /* A full queue of moves says so. */
+    char name[8];
+    for (int i = 0; i < 8; i++) {
+        snprintf(name, sizeof name, "m%d", i);
+        assert_true(gv_directory_claim(d, 0, name, strlen(name), 2, &where) >= 0);
+        gv_directory_opened(d, where.port == 7000 ? 0 : 1, name, strlen(name));
+    }
+    int refused = 0;
+    for (int round = 0; round < 20; round++)
+        for (int i = 0; i < 8; i++) {
+            snprintf(name, sizeof name, "m%d", i);
+            int rc = gv_directory_revoke(d, name, strlen(name), NULL, 0);
+            if (rc == GV_EFULL)
+                refused++;
+            else if (rc == 0) {
+                assert_true(gv_directory_claim(d, 0, name, strlen(name), 3, &where) >= 0);
+                gv_directory_opened(d, where.port == 7000 ? 0 : 1, name, strlen(name));
+            }
+        }
+    assert_int_equal(refused, 160 - GV_DIRECTORY_MOVES_MAX);
+    gv_directory_destroy(d);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_place_table),
+        cmocka_unit_test(test_gate),
+        cmocka_unit_test(test_revoke),
         cmocka_unit_test(test_scenarios),
         cmocka_unit_test(test_workers_redirect),
     };

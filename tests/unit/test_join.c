@@ -205,7 +205,7 @@ static void run(const scen *sc)
         case OP_ANSWERED: got = gv_join_answered(&j, now); break;
         case OP_WELCOME: got = gv_join_welcome(&j); break;
         case OP_REFUSE: gv_join_refuse(&j, (int)st->arg, st->text, strlen(st->text)); break;
-        case OP_REDIRECT: got = gv_join_redirect(&j, (uint16_t)st->arg); break;
+        case OP_REDIRECT: got = gv_join_redirect(&j, (uint16_t)st->arg, NULL, 0); break;
         case OP_DROP: got = gv_join_disconnected(&j, st->arg, now); break;
         case OP_TICK: got = gv_join_tick(&j, now); break;
         case OP_END: break;
@@ -232,6 +232,41 @@ static void test_scenarios(void **state)
     (void)state;
     for (size_t i = 0; i < sizeof scenarios / sizeof scenarios[0]; i++)
         run(&scenarios[i]);
+}
+
+/* A node of a fleet sends the join to another node: the host changes
+ * with the port, and a later redirect without a host stays on it. */
+static void test_redirect_to_another_node(void **state)
+{
+    (void)state;
+    gv_join j = {0};
+    gv_random random = {scripted_fill, NULL};
+    gv_join_start(&j, "node-a.example", 7000, 5, random, 0, T0);
+    assert_int_equal(gv_join_connected(&j), GV_JOIN_SEND_INIT);
+    gv_join_init_sent(&j, T0);
+    assert_int_equal(gv_join_answered(&j, T0 + 1000), GV_JOIN_SEND_HELLO);
+    assert_int_equal(gv_join_redirect(&j, 7100, "10.0.0.2", 8), 0);
+    assert_int_equal(gv_join_disconnected(&j, GV_REFUSE_REDIRECT, T0 + 2000), GV_JOIN_REDIRECT);
+    assert_string_equal(j.host, "10.0.0.2");
+    assert_int_equal(j.port, 7100);
+    assert_string_equal(j.hostport, "10.0.0.2:7100");
+    assert_int_equal(j.redirects, 1);
+
+    assert_int_equal(gv_join_connected(&j), GV_JOIN_SEND_INIT);
+    gv_join_init_sent(&j, T0 + 3000);
+    assert_int_equal(gv_join_answered(&j, T0 + 4000), GV_JOIN_SEND_HELLO);
+    assert_int_equal(gv_join_redirect(&j, 7101, NULL, 0), 0);
+    assert_int_equal(gv_join_disconnected(&j, GV_REFUSE_REDIRECT, T0 + 5000), GV_JOIN_REDIRECT);
+    assert_string_equal(j.hostport, "10.0.0.2:7101");
+    assert_int_equal(j.redirects, 2);
+    /* A host too long for the join is refused whole, never cut. */
+    char longhost[300];
+    memset(longhost, 'a', sizeof longhost);
+    assert_int_equal(gv_join_connected(&j), GV_JOIN_SEND_INIT);
+    gv_join_init_sent(&j, T0 + 6000);
+    assert_int_equal(gv_join_answered(&j, T0 + 7000), GV_JOIN_SEND_HELLO);
+    assert_int_equal(gv_join_redirect(&j, 7102, longhost, sizeof longhost), GV_ESTATE);
+    assert_int_equal(j.redirect, 0);
 }
 
 static void test_restart_keeps_retries(void **state)
@@ -359,6 +394,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scenarios),
+        cmocka_unit_test(test_redirect_to_another_node),
         cmocka_unit_test(test_restart_keeps_retries),
         cmocka_unit_test(test_key_check),
     };

@@ -63,7 +63,13 @@ static const decode_case decode_cases[] = {
     CASE("redirect to port 65535", 0, 0x2c, 0xff, 0xff),
     CASE("redirect to port 0", GV_EMALFORMED, 0x2c, 0x00, 0x00),
     CASE("redirect cut short", GV_EMALFORMED, 0x2c, 0x1b),
-    CASE("redirect with trailing bytes", GV_EMALFORMED, 0x2c, 0x1b, 0x59, 0x00),
+    CASE("redirect with an empty host", GV_EMALFORMED, 0x2c, 0x1b, 0x59, 0x00),
+    /* ... or the host and port of another node of the fleet. */
+    CASE("redirect to node 10.0.0.2", 0, 0x2c, 0x1b, 0x58, 8, '1', '0', '.', '0', '.', '0', '.', '2'),
+    CASE("redirect to node fd00::2", 0, 0x2c, 0x1b, 0x58, 7, 'f', 'd', '0', '0', ':', ':', '2'),
+    CASE("redirect to a host with a space", GV_EMALFORMED, 0x2c, 0x1b, 0x58, 3, 'a', ' ', 'b'),
+    CASE("redirect to a host cut short", GV_EMALFORMED, 0x2c, 0x1b, 0x58, 4, 'a', 'b'),
+    CASE("redirect with bytes after the host", GV_EMALFORMED, 0x2c, 0x1b, 0x58, 1, 'a', 0),
     CASE("hello with trailing bytes", GV_EMALFORMED, 0x20, 1, 'a', 0, 0, 0, 0, 0, 0xff),
     /* WELCOME: id, name, index, slot, epoch, flags, secret, count, then per
      * player id, name, slot, epoch and the 48-bit counter of their next
@@ -190,14 +196,16 @@ static void test_decode_table(void **state)
             fail_msg("case '%s': got %d (%s), want %d", c->what, got, gv_strerror(got), c->want);
         /* Every strict prefix of a valid message is malformed: no parser
          * may accept a truncated message. A voice payload runs to the end,
-         * so there only a cut into the header is a truncation. */
+         * so there only a cut into the header is a truncation; a REDIRECT's
+         * host is optional, so its first 3 bytes are a whole one. */
         size_t header = c->bytes[0] == GV_MSG_VOICE          ? GV_VOICE_HEADER + 1
                         : c->bytes[0] == GV_MSG_VOICE_RELAY ? GV_VOICE_RELAY_HEADER + 1
                                                             : len;
         if (c->want == 0)
             for (size_t cut = 0; cut < header; cut++)
-                if (gv_msg_decode(c->bytes, cut, &m) == 0)
-                    fail_msg("case '%s': prefix of %zu bytes accepted", c->what, cut);
+                if (!(c->bytes[0] == GV_MSG_REDIRECT && cut == 3))
+                    if (gv_msg_decode(c->bytes, cut, &m) == 0)
+                        fail_msg("case '%s': prefix of %zu bytes accepted", c->what, cut);
     }
 }
 
@@ -716,6 +724,21 @@ static void test_protocol_doc_examples(void **state)
     assert_int_equal(out.type, GV_MSG_REDIRECT);
     assert_int_equal(out.u.redirect.port, 7001);
     redirect.u.redirect.port = 0;
+    assert_int_equal(gv_msg_encode(&redirect, buf, sizeof buf), GV_EINVAL);
+
+    /* To another node of the fleet, as docs/protocol.md shows it. */
+    redirect.u.redirect.port = 7000;
+    redirect.u.redirect.host = "10.0.0.2";
+    redirect.u.redirect.host_len = 8;
+    static const uint8_t node_doc[] = {0x2c, 0x1b, 0x58, 0x08, '1', '0', '.', '0', '.', '0', '.', '2'};
+    assert_int_equal(gv_msg_encode(&redirect, buf, sizeof buf), sizeof node_doc);
+    assert_memory_equal(buf, node_doc, sizeof node_doc);
+    assert_int_equal(gv_msg_decode(node_doc, sizeof node_doc, &out), 0);
+    assert_int_equal(out.u.redirect.port, 7000);
+    assert_int_equal(out.u.redirect.host_len, 8);
+    assert_memory_equal(out.u.redirect.host, "10.0.0.2", 8);
+    redirect.u.redirect.host = "a b";
+    redirect.u.redirect.host_len = 3;
     assert_int_equal(gv_msg_encode(&redirect, buf, sizeof buf), GV_EINVAL);
 }
 
