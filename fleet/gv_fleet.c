@@ -41,6 +41,7 @@ enum script {
     SCRIPT_ALLOCATE,
     SCRIPT_LOCATE,
     SCRIPT_LIST,
+    SCRIPT_PRUNE,
     SCRIPT_COUNT
 };
 
@@ -49,6 +50,7 @@ static const char *const script_text[SCRIPT_COUNT] = {
     [SCRIPT_RECLAIM] = gv_fleet_lua_reclaim,   [SCRIPT_RELEASE] = gv_fleet_lua_release,
     [SCRIPT_LEAVE] = gv_fleet_lua_leave,       [SCRIPT_ALLOCATE] = gv_fleet_lua_allocate,
     [SCRIPT_LOCATE] = gv_fleet_lua_locate,     [SCRIPT_LIST] = gv_fleet_lua_list,
+    [SCRIPT_PRUNE] = gv_fleet_lua_prune,
 };
 
 /* What allocate and locate's scripts answer first. */
@@ -644,6 +646,54 @@ static int run_yes_no(gv_fleet *f, enum script s, int nargs, const char **argv, 
     rc = r->integer == 1 ? 0 : fail(f, code, "%s", refusal);
     freeReplyObject(r);
     return rc;
+}
+
+int gv_fleet_prune(gv_fleet *f, const char *node_id, uint64_t epoch, const gv_fleet_lobby *held, int n,
+                   uint64_t older_than_ms)
+{
+    if (!f)
+        return GV_EINVAL;
+    begin_call(f);
+    if (!valid_id(node_id) || !valid_epoch(epoch) || n < 0 || n > GV_FLEET_RECLAIM_MAX || (n > 0 && !held) ||
+        older_than_ms >= EPOCH_MAX)
+        return fail(f, GV_EINVAL, "a node id, epoch, lobby count or age is out of range");
+    for (int i = 0; i < n; i++)
+        if (held[i].len > GV_FLEET_LOBBY_MAX)
+            return fail(f, GV_EINVAL, "lobby %d's name is longer than %d bytes", i, GV_FLEET_LOBBY_MAX);
+    int nargs = 4 + n;
+    const char **argv = malloc((size_t)nargs * sizeof *argv);
+    size_t *lens = malloc((size_t)nargs * sizeof *lens);
+    if (!argv || !lens) {
+        free(argv);
+        free(lens);
+        return fail(f, GV_ENOMEM, "out of memory");
+    }
+    char epoch_text[NUMBER_TEXT], age_text[NUMBER_TEXT];
+    snprintf(epoch_text, sizeof epoch_text, "%llu", (unsigned long long)epoch);
+    snprintf(age_text, sizeof age_text, "%llu", (unsigned long long)older_than_ms);
+    argv[0] = f->prefix;
+    argv[1] = node_id;
+    argv[2] = epoch_text;
+    argv[3] = age_text;
+    for (int i = 0; i < 4; i++)
+        lens[i] = strlen(argv[i]);
+    for (int i = 0; i < n; i++) {
+        argv[4 + i] = held[i].name;
+        lens[4 + i] = held[i].len;
+    }
+    int rc;
+    redisReply *r = run_script(f, SCRIPT_PRUNE, nargs, argv, lens, &rc);
+    free(argv);
+    free(lens);
+    if (!r)
+        return rc;
+    if (r->type != REDIS_REPLY_INTEGER || r->integer < -1)
+        return unexpected(f, r);
+    long long removed = r->integer;
+    freeReplyObject(r);
+    if (removed < 0)
+        return fail(f, GV_ESTATE, "the node's lease lapsed or holds a newer epoch");
+    return (int)removed;
 }
 
 int gv_fleet_release(gv_fleet *f, const char *node_id, uint64_t epoch, const char *lobby, size_t len)

@@ -127,6 +127,29 @@ static const char gv_fleet_lua_release[] = GV_FLEET_LUA_PRELUDE
     "redis.call('SREM', set_key(ARGV[2]), ARGV[4])\n"
     "return 1\n";
 
+/* ARGV 2 id, 3 epoch, 4 an age in ms, then the names the node holds. -1
+ * when the lease is not alive under epoch; else how many placements on
+ * the node that it does not hold and that are older than the age were
+ * removed: lobbies placed for players who never came. */
+static const char gv_fleet_lua_prune[] = GV_FLEET_LUA_PRELUDE
+    "local id, epoch = ARGV[2], ARGV[3]\n"
+    "if not live(id, epoch) then return -1 end\n"
+    "local held = {}\n"
+    "for i = 5, #ARGV do held[ARGV[i]] = true end\n"
+    "local before = now_ms() - tonumber(ARGV[4])\n"
+    "local removed = 0\n"
+    "for _, name in ipairs(redis.call('SMEMBERS', set_key(id))) do\n"
+    "  local node, created = placement(name)\n"
+    "  if node == id and not held[name] and created < before then\n"
+    "    redis.call('DEL', lobby_key(name))\n"
+    "    redis.call('SREM', set_key(id), name)\n"
+    "    removed = removed + 1\n"
+    "  elseif node ~= id then\n"
+    "    redis.call('SREM', set_key(id), name)\n"
+    "  end\n"
+    "end\n"
+    "return removed\n";
+
 /* ARGV 2 id, 3 epoch. 1 gone (or gone already), 0 another epoch holds it. */
 static const char gv_fleet_lua_leave[] = GV_FLEET_LUA_PRELUDE
     "local e = redis.call('HGET', node_key(ARGV[2]), 'epoch')\n"

@@ -1,5 +1,6 @@
-/* The known-servers file parser: gv_known_check on a file with fuzzed
- * contents, against a model of docs/protocol.md ("Cryptography") section 5.
+/* The known-servers file parser: gv_known_check and gv_known_check_fleet
+ * on a file with fuzzed contents, against a model of docs/protocol.md
+ * ("Cryptography") section 5.
  * Input: [query selector][file contents...]; the selector picks one of a
  * few host:port spellings and fingerprints, and whether stored_out is
  * passed. The file lives in a memfd, rewritten for every input. */
@@ -49,17 +50,18 @@ static int is_blank(uint8_t c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-/* Entry lines hold exactly two blank-separated fields, the first not
- * starting with '#', the second a valid fingerprint. A NUL ends the line's
- * text, as it does for gv_known.c's C-string parser, so "host fp\0junk"
- * counts as an entry rather than as a malformed line. Returns 1 and the
- * field bounds for an entry. */
-static int model_entry(const uint8_t *line, size_t len, size_t field[2][2])
+/* A server's entry line holds exactly two blank-separated fields, the
+ * first not starting with '#', the second a valid fingerprint; a fleet's
+ * (fleet 1) exactly three, the first "@fleet". A NUL ends the line's text,
+ * as it does for gv_known.c's C-string parser, so "host fp\0junk" counts
+ * as an entry rather than as a malformed line. Returns 1 and the host's
+ * and the fingerprint's bounds for an entry of that kind. */
+static int model_entry(const uint8_t *line, size_t len, int fleet, size_t field[2][2])
 {
     const uint8_t *nul = memchr(line, '\0', len);
     if (nul != NULL)
         len = (size_t)(nul - line);
-    size_t nfields = 0;
+    size_t all[3][2], nfields = 0;
     for (size_t i = 0; i < len;) {
         if (is_blank(line[i])) {
             i++;
@@ -68,13 +70,18 @@ static int model_entry(const uint8_t *line, size_t len, size_t field[2][2])
         size_t start = i;
         while (i < len && !is_blank(line[i]))
             i++;
-        if (nfields == 2)
+        if (nfields == 3)
             return 0;
-        field[nfields][0] = start;
-        field[nfields][1] = i - start;
+        all[nfields][0] = start;
+        all[nfields][1] = i - start;
         nfields++;
     }
-    if (nfields != 2 || line[field[0][0]] == '#' || field[1][1] != FP_LEN)
+    if (fleet ? nfields != 3 || all[0][1] != 6 || memcmp(line + all[0][0], "@fleet", 6) != 0
+              : nfields != 2 || line[all[0][0]] == '#')
+        return 0;
+    memcpy(field, all[nfields - 2], sizeof all[0]);
+    memcpy(field[1], all[nfields - 1], sizeof all[0]);
+    if (field[1][1] != FP_LEN)
         return 0;
     char fp[GV_KEYFILE_FINGERPRINT_LEN];
     memcpy(fp, line + field[1][0], FP_LEN);
@@ -82,8 +89,9 @@ static int model_entry(const uint8_t *line, size_t len, size_t field[2][2])
     return gv_keyfile_fingerprint_valid(fp);
 }
 
-/* 0 (match), 1 (unknown) or GV_EKEY with the first other fingerprint. */
-static int model_check(const uint8_t *file, size_t size, const char *hostport, const char *fp,
+/* 0 (match), 1 (unknown) or GV_EKEY with the first other fingerprint,
+ * among the entries of one kind (fleet 1: fleets'). */
+static int model_check(const uint8_t *file, size_t size, int fleet, const char *hostport, const char *fp,
                        char stored[GV_KEYFILE_FINGERPRINT_LEN])
 {
     int rc = 1;
@@ -94,7 +102,7 @@ static int model_check(const uint8_t *file, size_t size, const char *hostport, c
         const uint8_t *line = file + at;
         size_t field[2][2];
         at += len;
-        if (!model_entry(line, len, field) || field[0][1] != hp_len ||
+        if (!model_entry(line, len, fleet, field) || field[0][1] != hp_len ||
             memcmp(line + field[0][0], hostport, hp_len) != 0)
             continue;
         if (memcmp(line + field[1][0], fp, FP_LEN) == 0)
@@ -121,19 +129,22 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     CHECK(ftruncate(file_fd, 0) == 0);
     CHECK(pwrite(file_fd, file, file_len, 0) == (ssize_t)file_len);
 
-    char *stored = malloc(GV_KEYFILE_FINGERPRINT_LEN);
-    char model_stored[GV_KEYFILE_FINGERPRINT_LEN] = "";
-    CHECK(stored != NULL);
-    memset(stored, 0x5a, GV_KEYFILE_FINGERPRINT_LEN);
-    int rc = gv_known_check(file_path, hostport, fp, want_stored ? stored : NULL,
-                            want_stored ? GV_KEYFILE_FINGERPRINT_LEN : 0);
-    int want = model_check(file, file_len, hostport, fp, model_stored);
-    CHECK(rc == want);
-    if (rc == GV_EKEY && want_stored) {
-        CHECK(memcmp(stored, model_stored, GV_KEYFILE_FINGERPRINT_LEN) == 0);
-        CHECK(gv_keyfile_fingerprint_valid(stored));
-        CHECK(!gv_keyfile_fingerprint_equal(stored, fp));
+    /* The same file looked up for a server's key, then for a fleet's. */
+    for (int fleet = 0; fleet < 2; fleet++) {
+        char *stored = malloc(GV_KEYFILE_FINGERPRINT_LEN);
+        char model_stored[GV_KEYFILE_FINGERPRINT_LEN] = "";
+        CHECK(stored != NULL);
+        memset(stored, 0x5a, GV_KEYFILE_FINGERPRINT_LEN);
+        int rc = (fleet ? gv_known_check_fleet : gv_known_check)(file_path, hostport, fp, want_stored ? stored : NULL,
+                                                                  want_stored ? GV_KEYFILE_FINGERPRINT_LEN : 0);
+        int want = model_check(file, file_len, fleet, hostport, fp, model_stored);
+        CHECK(rc == want);
+        if (rc == GV_EKEY && want_stored) {
+            CHECK(memcmp(stored, model_stored, GV_KEYFILE_FINGERPRINT_LEN) == 0);
+            CHECK(gv_keyfile_fingerprint_valid(stored));
+            CHECK(!gv_keyfile_fingerprint_equal(stored, fp));
+        }
+        free(stored);
     }
-    free(stored);
     return 0;
 }

@@ -18,6 +18,7 @@
 #include "gvoip/error.h"
 #include "session/gv_token.h"
 #include "fuzz_common.h"
+#include "fuzz_text.h"
 
 #define B64 sodium_base64_VARIANT_URLSAFE_NO_PADDING
 #define SIG 64
@@ -101,31 +102,6 @@ static void check_open(uint8_t selector, const uint8_t *payload, size_t len)
     CHECK(n == (int)len && memcmp(again, bytes, len) == 0);
 }
 
-static int blank(uint8_t ch)
-{
-    return ch == ' ' || ch == '\t' || ch == '\n' || ch == '\r' || ch == '\v' || ch == '\f';
-}
-
-static void check_from_text(const uint8_t *data, size_t size)
-{
-    uint8_t out[GV_TOKEN_BYTES_MAX];
-    /* A cap that varies with the input, to reach GV_ETOOBIG both ways. */
-    size_t cap = size % (sizeof out + 1);
-    int n = gv_token_from_text((const char *)data, size, out, cap);
-    CHECK(n > 0 || n == GV_EMALFORMED || n == GV_ETOOBIG);
-    if (n < 0)
-        return;
-    CHECK((size_t)n <= cap);
-    size_t begin = 0, end = size;
-    while (begin < end && blank(data[begin]))
-        begin++;
-    while (end > begin && blank(data[end - 1]))
-        end--;
-    char text[sodium_base64_ENCODED_LEN(GV_TOKEN_BYTES_MAX, B64)];
-    sodium_bin2base64(text, sizeof text, out, (size_t)n, B64);
-    CHECK(strlen(text) == end - begin && memcmp(text, data + begin, end - begin) == 0);
-}
-
 static void check_keys(const uint8_t *data, size_t size)
 {
     char *text = malloc(size + 1);
@@ -156,7 +132,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (size < 1)
         return 0;
     check_open(data[0], data + 1, size - 1);
-    check_from_text(data, size);
+    fuzz_check_text(gv_token_from_text, GV_TOKEN_BYTES_MAX, data, size);
     check_keys(data, size);
     return 0;
 }

@@ -188,6 +188,21 @@ int gv_fleet_reclaim(gv_fleet *f, const char *node_id, uint64_t epoch, const gv_
  * The thread that uses f. */
 int gv_fleet_release(gv_fleet *f, const char *node_id, uint64_t epoch, const char *lobby, size_t len);
 
+/* Placements on node_id that it does not hold (none of the n lobbies of
+ * held: those open or about to open on the node) and that were made more
+ * than older_than_ms ago are removed: a backend placed them for players
+ * who never came, and they would count against the node's room until it
+ * registers again. Give an age past the time a player may take to arrive
+ * after an allocation. Returns how many were removed (0 or more), or:
+ *   GV_ESTATE  node_id's lease lapsed or has another epoch: nothing changed
+ *   GV_EINVAL  NULL f, node_id not an id, epoch 0, held NULL with n > 0, n
+ *              out of 0..GV_FLEET_RECLAIM_MAX, a len above
+ *              GV_FLEET_LOBBY_MAX, older_than_ms of 2^53 or more
+ *   GV_EIO, GV_EAUTH, GV_ENOMEM  as for every call on f
+ * held is borrowed (opened_ms is not used). The thread that uses f. */
+int gv_fleet_prune(gv_fleet *f, const char *node_id, uint64_t epoch, const gv_fleet_lobby *held, int n,
+                   uint64_t older_than_ms);
+
 /* A graceful shutdown: removes node_id's registration and every placement
  * on it, so its lobbies go elsewhere at once rather than when the lease
  * lapses. Returns 0 (also when the lease had lapsed already), or:

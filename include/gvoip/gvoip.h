@@ -74,6 +74,7 @@ extern "C" {
 #define GV_SAMPLE_RATE 48000     /* the rate voice travels at */
 #define GV_NAME_BYTES 33         /* 32 bytes of UTF-8 and a NUL */
 #define GV_LOBBY_NAME_BYTES 65   /* a lobby's name: 64 bytes of UTF-8 and a NUL */
+#define GV_FLEET_NODES_MAX 16    /* the addresses a client may know of one fleet */
 #define GV_DEFAULT_MAX_LOBBIES 8
 #define GV_MAX_LOBBIES_LIMIT 4000 /* the most gv_server_config.max_lobbies may be */
 #define GV_FINGERPRINT_BYTES 52  /* "SHA256:", 43 base64 characters, a NUL, with room to spare */
@@ -116,7 +117,8 @@ typedef enum gv_event_type {
     GV_EVENT_PLAYER_DISCONNECTED, /* id, name; server: refused and reason when the server removed them */
     GV_EVENT_SERVER_DISCONNECTED, /* client: the server went away or removed us (refused, reason) */
     GV_EVENT_CONNECTION_FAILED,   /* client: error, refused, reason; fingerprints on a key mismatch */
-    GV_EVENT_SERVER_KEY,          /* client: fingerprint accepted; first_use 1 when trusted on first use */
+    GV_EVENT_SERVER_KEY,          /* client: fingerprint accepted; first_use 1 when trusted on first use;
+                                   * known_fingerprint the fleet key that vouched for it, if any */
     GV_EVENT_SPEAKING,            /* client: id (and name) started (on 1) or stopped (on 0) talking: voice
                                    * activity in every transmit mode (silence a mode sends anyway does not
                                    * count); own id too, with an empty name */
@@ -181,7 +183,9 @@ typedef struct gv_event {
      * the default lobby). */
     char lobby[GV_LOBBY_NAME_BYTES];
     char fingerprint[GV_FINGERPRINT_BYTES];       /* "SHA256:..." */
-    char known_fingerprint[GV_FINGERPRINT_BYTES]; /* on a key mismatch: the pinned or remembered one */
+    /* On a key mismatch: the pinned or remembered one. SERVER_KEY: the
+     * fleet key whose certificate vouched for the server ("" none). */
+    char known_fingerprint[GV_FINGERPRINT_BYTES];
     /* A sentence for the user; never NULL. Owned by the handle that gave
      * the event and valid until that handle is destroyed. */
     const char *reason;
@@ -384,6 +388,17 @@ typedef struct gv_server_config {
      * directory must outlive the server. Default NULL and 0. */
     gv_directory *directory;
     int worker;
+    /* NULL (default): no certificate. Else fleet_cert_len bytes
+     * (GV_FLEETCERT_BYTES; gv_fleetcert_from_text decodes a certificate's
+     * text) of a certificate the fleet's key signed for this server's own
+     * key: the server shows it in the handshake to every client that asks
+     * for it, and those clients then accept this server as one node of
+     * the fleet (docs/protocol.md, "Fleet certificates"). Its form, its
+     * signature and its key are checked when the server is created, its
+     * validity in time is the clients' to judge: an expired certificate
+     * is shown, and refused by them. Copied. */
+    const uint8_t *fleet_cert;
+    size_t fleet_cert_len;
 } gv_server_config;
 
 /* Fills *cfg with the defaults above, size included. NULL does nothing.
@@ -398,14 +413,17 @@ GV_API void gv_server_config_default(gv_server_config *cfg);
  *                a NULL clock.now_us, or positional settings out of range
  *                (a mode other than off: gv_spatial_config's ranges); with
  *                a directory, a worker out of its range or in use by
- *                another server, or a max_lobbies other than its own
+ *                another server, or a max_lobbies other than its own; a
+ *                fleet_cert_len without fleet_cert
  *   GV_ENOMEM    allocation failed
  *   GV_ENOTFOUND key_file NULL and no per-user directory (HOME unset)
  *   GV_ETOOBIG   the per-user key path is too long
  *   GV_EKEY      the key file is unsafe (group or others may read it,
  *                another user owns it), unreadable to us or malformed;
  *                or token_keys holds a line that is not a public key,
- *                more than 16 keys or none
+ *                more than 16 keys or none; or fleet_cert is not a
+ *                certificate, its signature does not verify, or it is for
+ *                another key than the key file's
  *   GV_EIO       the key file could not be read or created
  *   GV_ENET      bind_address does not resolve, or the port cannot be bound
  * On failure a one-line reason for the user goes to why (why_len bytes,
@@ -588,6 +606,26 @@ typedef struct gv_client_config {
     /* An access token's text (gv_token_mint), for a server that requires
      * them; NULL: none. The name it carries is the player's name. */
     const char *token;
+    /* Other nodes of the server's fleet, "HOST:PORT,HOST:PORT" (at most
+     * GV_FLEET_NODES_MAX in all, with the server and, when server_host
+     * resolves to several IPv4 addresses, each of those; NULL or "":
+     * none). Once the server is lost, the reconnection attempts go to the
+     * server first and then to each node in turn, at most 2 s apart: any
+     * live node sends the player on to wherever the fleet placed the lobby
+     * since (docs/operations.md, "A fleet"). Each node must show the key
+     * the first session showed, or a certificate of the same fleet key. */
+    const char *fleet_nodes;
+    /* "SHA256:..." of a fleet's public key (gv_fleetcert_keypair's
+     * fingerprint): pin; NULL (default): none. A server that shows a
+     * certificate (gv_server_config.fleet_cert) is then accepted only when
+     * the certificate is valid now, is for the key the handshake proved and
+     * is signed by this fleet key; one that shows none only when server_key
+     * pins its key. Without it, a certificate's fleet key is trusted on
+     * first use through known_servers_file, as a server key is (a changed
+     * one is refused). Either way, a later session (reconnecting, a
+     * redirect to another node) may show another server key with a valid
+     * certificate of the same fleet key. */
+    const char *fleet_key;
 } gv_client_config;
 
 /* Fills *cfg with the defaults above, size included. NULL does nothing.
@@ -601,7 +639,8 @@ GV_API void gv_client_config_default(gv_client_config *cfg);
  *   GV_EINVAL    NULL cfg or out, a size this library does not know, a
  *                field out of the range given above, a NULL server_host,
  *                name, clock.now_us or random.fill, a password_len without
- *                password, or a server_key that is not a fingerprint
+ *                password, a server_key or fleet_key that is not a
+ *                fingerprint, or fleet_nodes not a list of HOST:PORT
  *   GV_ENAME     a name gv_check_name refuses
  *   GV_ENOMEM    allocation failed
  *   GV_ECODEC    the Opus encoder could not be set up
@@ -899,6 +938,79 @@ GV_API int gv_token_keypair(char *secret_text, size_t secret_len, char *public_t
  *   GV_EKEY    secret_text is not a key
  *   GV_ETOOBIG out is too short */
 GV_API int gv_token_mint(const gv_token_claims *c, const char *secret_text, char *out, size_t out_len);
+
+/* ---- Fleet certificates ----------------------------------------------
+ * The nodes of a fleet each have a server key of their own; the fleet
+ * has one Ed25519 key pair whose secret signs, for each node, a
+ * certificate binding that node's server key to the fleet for a span of
+ * time. A node shows its certificate in the handshake
+ * (gv_server_config.fleet_cert), and a client that trusts the fleet key
+ * (gv_client_config.fleet_key, or first use) accepts any node showing a
+ * valid one. Keys travel as base64url text like access tokens' keys,
+ * certificates as base64url text of the bytes in docs/protocol.md, "Fleet
+ * certificates". The functions below start libsodium themselves and keep
+ * no state: thread-safe. */
+
+#define GV_FLEETCERT_BYTES 145    /* a certificate */
+#define GV_FLEETCERT_TEXT_MAX 196 /* its text (194 characters) and a NUL */
+
+/* Makes a new fleet key pair from libsodium's random source: the secret
+ * key's text (keep it off the nodes, with whoever issues certificates)
+ * into secret_text, the public key's into public_text (each
+ * GV_TOKEN_KEY_BYTES long at least), and the public key's fingerprint,
+ * "SHA256:..." as clients pin it, into fingerprint (GV_FINGERPRINT_BYTES
+ * at least); all NUL-terminated. Returns 0, GV_EINVAL (NULL pointer),
+ * GV_ETOOBIG (a buffer too short) or GV_EKEY (libsodium could not start). */
+GV_API int gv_fleetcert_keypair(char *secret_text, size_t secret_len, char *public_text, size_t public_len,
+                                char *fingerprint, size_t fingerprint_len);
+
+/* Signs, with the fleet's secret key text (as gv_fleetcert_keypair writes
+ * it; white space around it ignored), the certificate of the node whose
+ * server public key is node_pk (gv_keyfile_public_key), valid from Unix
+ * time not_before up to, not including, not_after, and writes its text,
+ * NUL-terminated, to out (GV_FLEETCERT_TEXT_MAX bytes are enough).
+ * Returns the text's length, or:
+ *   GV_EINVAL  NULL secret_text, node_pk or out; not_before not before
+ *              not_after
+ *   GV_EKEY    secret_text is not a key, or libsodium could not start
+ *   GV_ETOOBIG out is too short */
+GV_API int gv_fleetcert_issue(const char *secret_text, const uint8_t node_pk[32], uint64_t not_before,
+                              uint64_t not_after, char *out, size_t out_len);
+
+/* Decodes a certificate's text (len bytes, white space around it
+ * ignored) to its bytes in out (cap bytes; GV_FLEETCERT_BYTES for a
+ * certificate). Returns the byte count, GV_EINVAL (NULL text or out),
+ * GV_EMALFORMED (not base64url without padding) or GV_ETOOBIG (more than
+ * cap bytes). Checks the encoding only: gv_fleetcert_inspect or a server
+ * judges the bytes. */
+GV_API int gv_fleetcert_from_text(const char *text, size_t len, uint8_t *out, size_t cap);
+
+/* What a certificate says, for printing. */
+typedef struct gv_fleetcert_info {
+    uint32_t size;                     /* the caller's sizeof(gv_fleetcert_info), set before the call */
+    char fleet[GV_FINGERPRINT_BYTES];  /* "SHA256:..." of the fleet key that signed it */
+    char node[GV_FINGERPRINT_BYTES];   /* "SHA256:..." of the server key it is for */
+    uint64_t not_before, not_after;    /* Unix seconds: valid from not_before, refused from not_after */
+} gv_fleetcert_info;
+
+/* Reads a certificate's len bytes: checks its form and its signature (not
+ * the time: compare not_before and not_after with the clock) and fills
+ * *out as far as out->size reaches, setting size to the bytes written.
+ * Returns 0, or GV_EINVAL (NULL cert or out, out->size smaller than the
+ * first published gv_fleetcert_info), GV_EMALFORMED (not a certificate),
+ * GV_EAUTH (its signature does not verify) or GV_EKEY (libsodium could
+ * not start), with a one-line reason in why (why_len bytes,
+ * NUL-terminated; why may be NULL). */
+GV_API int gv_fleetcert_inspect(const uint8_t *cert, size_t len, gv_fleetcert_info *out, char *why,
+                                size_t why_len);
+
+/* The public key of the server key file at path (the file
+ * gv_server_config.key_file names), for issuing its certificate: the file
+ * must exist (it is never created here) and pass the server's checks.
+ * Returns 0 with pk filled, or GV_EINVAL (NULL or empty path, NULL pk),
+ * GV_ENOTFOUND (no such file), GV_EKEY (unsafe, not ours or malformed) or
+ * GV_EIO, with a one-line reason in why (may be NULL). Thread-safe. */
+GV_API int gv_keyfile_public_key(const char *path, uint8_t pk[32], char *why, size_t why_len);
 
 #ifdef __cplusplus
 }

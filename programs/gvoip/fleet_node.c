@@ -14,6 +14,11 @@
 #include "options.h"
 #include "output.h"
 
+/* A lobby the backend placed here that no player opened within this long
+ * is given back: the players never came. */
+#define UNUSED_PLACEMENT_MS 300000u
+#define PRUNE_EVERY_PASSES 10
+
 struct fleet_node {
     fleet_node_config cfg;
     char advertise[GV_FLEET_ADDRESS_BYTES];
@@ -26,6 +31,8 @@ struct fleet_node {
     pthread_t thread;
     int running;
     atomic_int stop;
+    atomic_int drain; /* asked to: take no new lobby, send the lobbies held to other nodes */
+    int drained;
     char id[GV_FLEET_ID_BYTES];
     uint64_t epoch;      /* 0: not registered now */
     uint64_t last_ok_ms; /* monotonic: the lease was last renewed */
@@ -35,6 +42,9 @@ struct fleet_node {
     gv_fleet_lobby *held;
     int held_count;
     gv_fleet_lobby *now; /* scratch: this pass's */
+    gv_fleet_lobby *all; /* this pass's, pending ones too */
+    int all_count;
+    int passes;
     gv_directory_lobby *listed;
     int *lost;
     int max_lobbies;
@@ -146,7 +156,11 @@ static int survey(fleet_node *n, gv_fleet_node *node)
     int count = gv_directory_list(n->dir, n->listed, n->max_lobbies, &players, &lobbies);
     int open = 0;
     uint64_t now = unix_ms();
+    n->all_count = 0;
     for (int i = 0; i < count; i++) {
+        gv_fleet_lobby *any = &n->all[n->all_count++];
+        memcpy(any->name, n->listed[i].name, n->listed[i].len + 1);
+        any->len = n->listed[i].len;
         if (!n->listed[i].opened)
             continue; /* a player on the way: the placement is already ours */
         gv_fleet_lobby *l = &n->now[open++];
@@ -163,8 +177,10 @@ static int survey(fleet_node *n, gv_fleet_node *node)
     memcpy(node->id, n->id, sizeof node->id);
     snprintf(node->address, sizeof node->address, "%s", n->advertise);
     snprintf(node->fingerprint, sizeof node->fingerprint, "%s", n->fingerprint);
-    node->capacity_players = n->cfg.capacity_players;
-    node->capacity_lobbies = n->cfg.capacity_lobbies;
+    /* Draining, the node has no room: the fleet places nothing new here. */
+    int draining = atomic_load(&n->drain);
+    node->capacity_players = draining ? 0 : n->cfg.capacity_players;
+    node->capacity_lobbies = draining ? 0 : n->cfg.capacity_lobbies;
     node->players = players;
     node->lobbies = lobbies;
     if (n->wall_prev_s > 0 && dt > 0) {
@@ -175,6 +191,29 @@ static int survey(fleet_node *n, gv_fleet_node *node)
     n->cpu_prev_s = cpu;
     n->relayed_prev = relayed;
     return open;
+}
+
+/* Draining: each lobby held is placed on another node (this one has no
+ * room now) and its players are moved there. One that finds no other
+ * node stays until the node stops. The lobbies kept, in n->now. */
+static int send_away(fleet_node *n, int open)
+{
+    int kept = 0;
+    for (int i = 0; i < open; i++) {
+        const gv_fleet_lobby *l = &n->now[i];
+        gv_fleet_placement p = {.size = sizeof p};
+        char host[256];
+        uint16_t port;
+        gv_fleet_release(n->agent, n->id, n->epoch, l->name, l->len);
+        if (gv_fleet_allocate(n->agent, l->name, l->len, (uint32_t)gv_protocol_version(), &p) == 0 &&
+            strcmp(p.node, n->id) != 0 && split_address(p.address, host, sizeof host, &port) == 0 &&
+            gv_directory_revoke(n->dir, l->name, l->len, host, port) == 0) {
+            say(n, "lobby_moved", l->name, p.address);
+            continue;
+        }
+        n->now[kept++] = *l;
+    }
+    return kept;
 }
 
 /* The lobby went to another node: its players are sent there. */
@@ -261,6 +300,11 @@ static void pass(fleet_node *n)
     n->unreachable = 0;
     if (rejoined)
         open = rc; /* rejoin kept these in n->now */
+    if (atomic_load(&n->drain) && !n->drained) {
+        say(n, "draining", NULL, NULL);
+        open = send_away(n, open);
+        n->drained = 1;
+    }
     /* What closed since the last pass goes back to the fleet. */
     for (int i = 0; i < n->held_count; i++)
         if (!bsearch(&n->held[i], n->now, (size_t)open, sizeof *n->now, by_name))
@@ -269,6 +313,8 @@ static void pass(fleet_node *n)
     n->held = n->now;
     n->now = t;
     n->held_count = open;
+    if (++n->passes % PRUNE_EVERY_PASSES == 0)
+        gv_fleet_prune(n->agent, n->id, n->epoch, n->all, n->all_count, UNUSED_PLACEMENT_MS);
 }
 
 static void *run(void *arg)
@@ -278,7 +324,8 @@ static void *run(void *arg)
     while (!atomic_load(&n->stop)) {
         uint64_t start = mono_ms();
         pass(n);
-        while (!atomic_load(&n->stop) && mono_ms() - start < period) {
+        while (!atomic_load(&n->stop) && mono_ms() - start < period &&
+               !(atomic_load(&n->drain) && !n->drained)) {
             struct timespec nap = {0, 20 * 1000000};
             nanosleep(&nap, NULL);
         }
@@ -293,6 +340,7 @@ static void destroy(fleet_node *n)
     pthread_mutex_destroy(&n->gate_lock);
     free(n->held);
     free(n->now);
+    free(n->all);
     free(n->listed);
     free(n->lost);
     free(n);
@@ -313,6 +361,7 @@ int fleet_node_start(const fleet_node_config *cfg, gv_directory *dir, fleet_node
     snprintf(n->fingerprint, sizeof n->fingerprint, "%s", cfg->fingerprint);
     n->held = calloc((size_t)n->max_lobbies, sizeof *n->held);
     n->now = calloc((size_t)n->max_lobbies, sizeof *n->now);
+    n->all = calloc((size_t)n->max_lobbies, sizeof *n->all);
     n->listed = calloc((size_t)n->max_lobbies, sizeof *n->listed);
     n->lost = calloc((size_t)n->max_lobbies, sizeof *n->lost);
     gv_fleet_config fc;
@@ -320,7 +369,7 @@ int fleet_node_start(const fleet_node_config *cfg, gv_directory *dir, fleet_node
     fc.redis_url = cfg->redis_url;
     n->lease_ms = fc.lease_ms;
     char why[512] = "";
-    int rc = (!n->held || !n->now || !n->listed || !n->lost) ? GV_ENOMEM : gv_fleet_node_id(n->id);
+    int rc = (!n->held || !n->now || !n->all || !n->listed || !n->lost) ? GV_ENOMEM : gv_fleet_node_id(n->id);
     if (rc == 0)
         rc = gv_fleet_create(&fc, &n->agent, why, sizeof why);
     if (rc == 0)
@@ -346,6 +395,12 @@ int fleet_node_start(const fleet_node_config *cfg, gv_directory *dir, fleet_node
     n->running = 1;
     *out = n;
     return EXIT_OK;
+}
+
+void fleet_node_drain(fleet_node *n)
+{
+    if (n)
+        atomic_store(&n->drain, 1);
 }
 
 void fleet_node_stop(fleet_node *n)

@@ -31,6 +31,12 @@ typedef struct fleet_node_config {
  * exit code of options.h, after printing why. */
 int fleet_node_start(const fleet_node_config *cfg, gv_directory *dir, fleet_node **out);
 
+/* Asks the node to drain: from its next pass (at once) it has no room for
+ * a new lobby, and each lobby it holds is placed on another node, whose
+ * address its players are sent to (they move on their own). Thread-safe;
+ * NULL is a no-op. */
+void fleet_node_drain(fleet_node *n);
+
 /* Stops the thread and leaves the fleet (the node's lobbies are placed
  * elsewhere at once, not when its lease lapses), then clears dir's gate.
  * NULL is a no-op. */

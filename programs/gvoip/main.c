@@ -15,6 +15,7 @@
 
 #include "allocate.h"
 #include "audio_io.h"
+#include "fleetcert.h"
 #include "gvoip/gvoip.h"
 #include "metrics.h"
 #include "options.h"
@@ -192,7 +193,7 @@ static int run_server(const gvoip_options *opt, const char *password, size_t pas
     int threads = opt->threads ? opt->threads : cores();
     /* A node of a fleet runs through the directory, whose gate asks the
      * fleet, even on one thread. */
-    workers_fleet fleet = {opt->redis_url, opt->advertise_host, opt->advertise_port};
+    workers_fleet fleet = {opt->redis_url, opt->advertise_host, opt->advertise_port, opt->drain_s};
     if (threads > 1 || opt->redis_url) {
         gv_server_config cfg = opt->server;
         cfg.password = (const uint8_t *)password;
@@ -743,12 +744,24 @@ int main(int argc, char **argv)
         return token_key_command(&opt);
     if (opt.mode == MODE_TOKEN)
         return token_command(&opt);
+    if (opt.mode == MODE_FLEET_KEY)
+        return fleet_key_command(&opt);
+    if (opt.mode == MODE_FLEET_SIGN)
+        return fleet_sign_command(&opt);
     if (gv_init() != 0) {
         output_error(0, "cannot initialise libsodium or ENet");
         return EXIT_RUNTIME;
     }
     if (opt.stats_file && stats_check(opt.stats_file) != 0)
         return EXIT_RUNTIME;
+    uint8_t fleet_cert[GV_FLEETCERT_BYTES];
+    if (opt.fleet_cert_file) {
+        code = fleet_cert_load(opt.fleet_cert_file, opt.json, fleet_cert);
+        if (code != EXIT_OK)
+            return code;
+        opt.server.fleet_cert = fleet_cert;
+        opt.server.fleet_cert_len = sizeof fleet_cert;
+    }
     install_signals();
     char password[130];
     size_t password_len = 0;

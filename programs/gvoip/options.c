@@ -22,6 +22,9 @@
 /* A token is minted just before its player joins: long enough for that,
  * short enough that a leaked one soon stops working. */
 #define TOKEN_TTL_S 600
+/* A year: renewing a node's certificate is then a yearly chore; a fleet
+ * that wants a stolen node key to stop working sooner chooses days. */
+#define FLEET_CERT_DAYS 365
 
 #define HELP_WIDTH 100
 #define HELP_INDENT 23
@@ -33,17 +36,21 @@ enum {
     CMD_DEVICES = 1u << MODE_DEVICES,
     CMD_TOKEN_KEY = 1u << MODE_TOKEN_KEY,
     CMD_TOKEN = 1u << MODE_TOKEN,
+    CMD_FLEET_KEY = 1u << MODE_FLEET_KEY,
+    CMD_FLEET_SIGN = 1u << MODE_FLEET_SIGN,
     CMD_LOBBY = CMD_SERVER | CMD_HOST | CMD_JOIN,
     CMD_PLAYER = CMD_HOST | CMD_JOIN,
     CMD_ANY = CMD_LOBBY | CMD_DEVICES,
-    CMD_ALL = CMD_ANY | CMD_TOKEN_KEY | CMD_TOKEN,
+    CMD_KEYS = CMD_TOKEN_KEY | CMD_FLEET_KEY, /* make a signing key pair */
+    CMD_ALL = CMD_ANY | CMD_TOKEN_KEY | CMD_TOKEN | CMD_FLEET_KEY | CMD_FLEET_SIGN,
 };
 
-#define MODE_LAST MODE_TOKEN
+#define MODE_LAST MODE_FLEET_SIGN
 
-static const char *const command_names[] = {[MODE_SERVER] = "server",       [MODE_HOST] = "host",
-                                            [MODE_JOIN] = "join",           [MODE_DEVICES] = "devices",
-                                            [MODE_TOKEN_KEY] = "token-key", [MODE_TOKEN] = "token"};
+static const char *const command_names[] = {
+    [MODE_SERVER] = "server",       [MODE_HOST] = "host",          [MODE_JOIN] = "join",
+    [MODE_DEVICES] = "devices",     [MODE_TOKEN_KEY] = "token-key", [MODE_TOKEN] = "token",
+    [MODE_FLEET_KEY] = "fleet-key", [MODE_FLEET_SIGN] = "fleet-sign"};
 
 enum arg_kind {
     ARG_FLAG,    /* no value: stores .value, an int */
@@ -118,6 +125,7 @@ static const char one_thread[] = "a host is one thread: --threads is for gvoip s
 static const char lobby_setting[] = "the positional settings are the lobby's: give them to gvoip server or host";
 static const char server_metrics[] = "--metrics is for gvoip server (a dedicated server's figures)";
 static const char server_fleet[] = "a fleet is made of dedicated servers: --redis and --advertise are for gvoip server";
+static const char server_cert[] = "a fleet is made of dedicated servers: --fleet-cert is for gvoip server";
 
 static const int frame_sizes[] = {10, 20, 40, 60, 0};
 
@@ -141,8 +149,11 @@ static int parse_reconnect(gvoip_options *opt, char *const *args);
 static int parse_resume_grace(gvoip_options *opt, char *const *args);
 static int parse_lobby_linger(gvoip_options *opt, char *const *args);
 static int parse_server_key(gvoip_options *opt, char *const *args);
+static int parse_fleet_key(gvoip_options *opt, char *const *args);
+static int parse_not_before(gvoip_options *opt, char *const *args);
 static int parse_metrics(gvoip_options *opt, char *const *args);
 static int parse_advertise(gvoip_options *opt, char *const *args);
+static int parse_drain(gvoip_options *opt, char *const *args);
 static int parse_position(gvoip_options *opt, char *const *args);
 static int parse_facing(gvoip_options *opt, char *const *args);
 static int parse_move_after(gvoip_options *opt, char *const *args);
@@ -177,9 +188,9 @@ static const option_def options[] = {
      .help = "the lobby to join, 1..64 bytes of UTF-8 (default: the server's default lobby, or the token's); "
              "token: the lobby it admits to (required)"},
     {.name = "--json", .alias = "--log-json", .kind = ARG_FLAG, .group = GROUP_LOBBY,
-     .commands = CMD_ANY | CMD_TOKEN_KEY, .at = AT(json), .value = 1,
+     .commands = CMD_ANY | CMD_KEYS | CMD_FLEET_SIGN, .at = AT(json), .value = 1,
      .help = "every event as one JSON line on stdout (a server's structured log); token-key: the public key as "
-             "JSON"},
+             "JSON; fleet-key: the fingerprint; fleet-sign: what the certificate says"},
     {.name = "--duration", .metavar = "SECONDS", .kind = ARG_CUSTOM, .group = GROUP_LOBBY, .commands = CMD_LOBBY,
      .nargs = 1, .parse = parse_duration, .takes = "a positive number of seconds",
      .help = "leave cleanly after that long"},
@@ -195,17 +206,24 @@ static const option_def options[] = {
              "same id (default 30; 0 never)"},
     /* security */
     {.name = "--key", .metavar = "FILE", .kind = ARG_STRING, .group = GROUP_SECURITY,
-     .commands = CMD_SERVER | CMD_HOST | CMD_TOKEN, .at = AT(server.key_file),
-     .help = "server key file (default ~/.config/gvoip/server.key); token: the secret key that signs (required)"},
+     .commands = CMD_SERVER | CMD_HOST | CMD_TOKEN | CMD_FLEET_SIGN, .at = AT(server.key_file),
+     .help = "server key file (default ~/.config/gvoip/server.key); token, fleet-sign: the secret key that signs "
+             "(required)"},
     {.name = "--password-file", .metavar = "FILE", .kind = ARG_STRING, .group = GROUP_SECURITY,
      .commands = CMD_LOBBY, .at = AT(password_file),
      .help = "lobby password (or the GVOIP_PASSWORD environment variable)"},
     {.name = "--password", .kind = ARG_REFUSED, .group = GROUP_SECURITY,
      .refusal = "passwords are never taken on the command line (every local user can read it); "
                 "use --password-file FILE or GVOIP_PASSWORD"},
-    {.name = "--server-key", .metavar = "FP", .kind = ARG_CUSTOM, .group = GROUP_SECURITY, .commands = CMD_JOIN,
-     .nargs = 1, .parse = parse_server_key, .takes = "a fingerprint like SHA256:<43 base64 characters>",
-     .help = "join only a server whose key has this fingerprint (SHA256:...)"},
+    {.name = "--server-key", .metavar = "FP|FILE", .kind = ARG_CUSTOM, .group = GROUP_SECURITY,
+     .commands = CMD_JOIN | CMD_FLEET_SIGN, .nargs = 1, .parse = parse_server_key,
+     .takes = "a fingerprint like SHA256:<43 base64 characters>",
+     .help = "join only a server whose key has this fingerprint (SHA256:...); fleet-sign: the node's server key "
+             "file, the one its gvoip server --key uses (required)"},
+    {.name = "--fleet-key", .metavar = "FP", .kind = ARG_CUSTOM, .group = GROUP_SECURITY, .commands = CMD_JOIN,
+     .nargs = 1, .parse = parse_fleet_key, .takes = "a fingerprint like SHA256:<43 base64 characters>",
+     .help = "join only a server that shows a valid certificate of the fleet key with this fingerprint "
+             "(SHA256:..., what gvoip fleet-key printed), or whose own key --server-key pins"},
     {.name = "--known-servers", .metavar = "FILE", .kind = ARG_STRING, .group = GROUP_SECURITY,
      .commands = CMD_JOIN, .at = AT(client.known_servers_file),
      .help = "trust-on-first-use file (default ~/.config/gvoip/known_servers)"},
@@ -223,10 +241,10 @@ static const option_def options[] = {
     {.name = "--token", .kind = ARG_REFUSED, .group = GROUP_TOKENS,
      .refusal = "tokens are never taken on the command line (every local user can read it); "
                 "use --token-file FILE or GVOIP_TOKEN"},
-    {.name = "--out", .metavar = "FILE", .kind = ARG_STRING, .group = GROUP_TOKENS, .commands = CMD_TOKEN_KEY,
-     .at = AT(out_file),
+    {.name = "--out", .metavar = "FILE", .kind = ARG_STRING, .group = GROUP_TOKENS,
+     .commands = CMD_KEYS | CMD_FLEET_SIGN, .at = AT(out_file),
      .help = "write the new secret key to FILE (mode 0600, never over an existing file) and the public key to "
-             "FILE.pub (required)"},
+             "FILE.pub (required); fleet-sign: the certificate to FILE (0644, never over an existing file)"},
     {.name = "--ttl", .metavar = "SECONDS", .kind = ARG_INT, .group = GROUP_TOKENS, .commands = CMD_TOKEN,
      .at = AT(ttl_s), .min = 1, .max = 31536000, .help = "the token expires this long from now"},
     {.name = "--listen-only", .kind = ARG_FLAG, .group = GROUP_TOKENS, .commands = CMD_TOKEN, .at = AT(listen_only),
@@ -303,6 +321,15 @@ static const option_def options[] = {
      .value = 0, .help = "no automatic gain on the microphone"},
     {.name = "--stats", .metavar = "FILE", .kind = ARG_STRING, .group = GROUP_VOICE, .commands = CMD_LOBBY,
      .at = AT(stats_file), .help = "write statistics as JSON at exit"},
+    {.name = "--fleet-cert", .metavar = "FILE", .kind = ARG_STRING, .group = GROUP_FLEET, .commands = CMD_SERVER,
+     .refused = CMD_PLAYER, .refusal = server_cert, .at = AT(fleet_cert_file),
+     .help = "show players this certificate of the fleet's key for this node's key (gvoip fleet-sign makes it): "
+             "those who trust the fleet key accept the node"},
+    {.name = "--days", .metavar = "N", .kind = ARG_INT, .group = GROUP_FLEET, .commands = CMD_FLEET_SIGN,
+     .at = AT(fleet_days), .min = 1, .max = 3650, .help = "the certificate is valid this many days"},
+    {.name = "--not-before", .metavar = "UNIX_SECONDS", .kind = ARG_CUSTOM, .group = GROUP_FLEET,
+     .commands = CMD_FLEET_SIGN, .nargs = 1, .parse = parse_not_before, .takes = "Unix seconds, 0..253402300799",
+     .help = "the certificate is valid from then on (default: an hour ago, for clocks that are behind)"},
     {.name = "--redis", .metavar = "URL", .kind = ARG_STRING, .group = GROUP_FLEET, .commands = CMD_SERVER,
      .refused = CMD_PLAYER, .refusal = server_fleet, .at = AT(redis_url),
      .help = "run as a node of the fleet coordinated through this Redis, redis://[:PASSWORD@]HOST:PORT[/DB] "
@@ -311,6 +338,10 @@ static const option_def options[] = {
      .refused = CMD_PLAYER, .refusal = server_fleet, .nargs = 1, .parse = parse_advertise,
      .takes = "HOST:PORT (a name or an IP address players reach, and the UDP port, 0..65535)",
      .help = "the address players reach this node at, which the fleet hands out (port 0: the one it listens on)"},
+    {.name = "--drain-s", .metavar = "SECONDS", .kind = ARG_CUSTOM, .group = GROUP_FLEET, .commands = CMD_SERVER,
+     .refused = CMD_PLAYER, .refusal = server_fleet, .nargs = 1, .parse = parse_drain, .takes = "0 to 3600 seconds",
+     .help = "at SIGTERM, SIGINT or SIGHUP, first move every lobby to another node of the fleet (its players "
+             "follow on their own) and wait up to this long for them to go (default 0: leave at once)"},
     {.name = "--metrics", .metavar = "HOST:PORT", .kind = ARG_CUSTOM, .group = GROUP_VOICE, .commands = CMD_SERVER,
      .refused = CMD_PLAYER, .refusal = server_metrics, .nargs = 1, .parse = parse_metrics,
      .takes = "HOST:PORT (an IPv4 address or a name, and a TCP port 0..65535)",
@@ -380,6 +411,8 @@ static void seed(gvoip_options *opt)
     gv_token_claims_default(&opt->token);
     opt->audio_buffer_ms = AUDIO_BUFFER_MS;
     opt->ttl_s = TOKEN_TTL_S;
+    opt->fleet_days = FLEET_CERT_DAYS;
+    opt->not_before = -1;
 }
 
 /* ---- Values ----------------------------------------------------------- */
@@ -473,11 +506,35 @@ static int parse_lobby_linger(gvoip_options *opt, char *const *args)
     return 0;
 }
 
+/* join: a fingerprint to pin; fleet-sign: the node's server key file. */
 static int parse_server_key(gvoip_options *opt, char *const *args)
 {
+    if (opt->mode == MODE_FLEET_SIGN) {
+        opt->node_key_file = args[0];
+        return 0;
+    }
     if (strncmp(args[0], "SHA256:", 7) != 0 || strlen(args[0]) != 50)
         return -1;
     opt->client.server_key = args[0];
+    return 0;
+}
+
+static int parse_fleet_key(gvoip_options *opt, char *const *args)
+{
+    if (strncmp(args[0], "SHA256:", 7) != 0 || strlen(args[0]) != 50)
+        return -1;
+    opt->client.fleet_key = args[0];
+    return 0;
+}
+
+/* Up to the last second of year 9999, as the certificate's reasons can
+ * print it. */
+static int parse_not_before(gvoip_options *opt, char *const *args)
+{
+    long v;
+    if (parse_long(args[0], 0, 253402300799L, &v) != 0)
+        return -1;
+    opt->not_before = v;
     return 0;
 }
 
@@ -493,6 +550,11 @@ static int parse_metrics(gvoip_options *opt, char *const *args)
     opt->metrics_host = args[0];
     opt->metrics_port = (uint16_t)port;
     return 0;
+}
+
+static int parse_drain(gvoip_options *opt, char *const *args)
+{
+    return parse_double(args[0], 0, 3600, &opt->drain_s);
 }
 
 /* HOST:PORT, as players reach this node: a name, an IPv4 address or an
@@ -539,8 +601,34 @@ static int parse_move_after(gvoip_options *opt, char *const *args)
 }
 
 /* ADDRESS, ADDRESS:PORT, or [IPv6]:PORT. The host stays in argv. */
+/* HOST[:PORT], or HOST:PORT,HOST:PORT,... for the nodes of a fleet: the
+ * first is the server, the others go to the library as fleet_nodes (it
+ * checks them). */
 static int parse_address(char *arg, gvoip_options *opt)
 {
+    char *comma = strchr(arg, ',');
+    if (comma) {
+        for (const char *p = comma + 1;;) {
+            size_t n = strcspn(p, ",");
+            const char *colon = p + n;
+            while (colon > p && colon[-1] != ':')
+                colon--;
+            char digits[6] = "";
+            size_t d = (size_t)(p + n - colon);
+            long port;
+            if (colon - 1 <= p || d == 0 || d >= sizeof digits)
+                return -1;
+            memcpy(digits, colon, d);
+            if (parse_long(digits, 1, 65535, &port) != 0)
+                return -1;
+            p += n;
+            if (!*p)
+                break;
+            p++;
+        }
+        *comma = '\0';
+        opt->client.fleet_nodes = comma + 1;
+    }
     char *colon = strrchr(arg, ':');
     if (colon && strchr(arg, ':') == colon) {
         long port;
@@ -883,10 +971,13 @@ static void print_help(FILE *out, enum gvoip_mode mode)
     static const char *const usages[] = {
         [MODE_SERVER] = "gvoip server [--port N] [--max-players N] [options]",
         [MODE_HOST] = "gvoip host [--port N] [--max-players N] [--name NAME] [options]",
-        [MODE_JOIN] = "gvoip join ADDRESS[:PORT] [--name NAME] [options]",
+        [MODE_JOIN] = "gvoip join ADDRESS[:PORT][,NODE:PORT...] [--name NAME] [options]",
         [MODE_DEVICES] = "gvoip devices [--watch] [--json] [--audio-backend auto|sdl|pulse]",
         [MODE_TOKEN_KEY] = "gvoip token-key --out FILE [--json]",
         [MODE_TOKEN] = "gvoip token --key FILE --lobby LOBBY --name NAME [--ttl SECONDS] [options]",
+        [MODE_FLEET_KEY] = "gvoip fleet-key --out FILE [--json]",
+        [MODE_FLEET_SIGN] = "gvoip fleet-sign --key FLEET.key --server-key NODE.key --out CERT [--days N] "
+                            "[--not-before UNIX_SECONDS] [--json]",
     };
     gvoip_options seeded;
     seed(&seeded);
@@ -956,8 +1047,14 @@ static int finish(gvoip_options *opt, const unsigned char *given)
 {
     if (opt->mode == MODE_JOIN && opt->client.server_port == 0)
         return bad("a server's port is 1..65535 (0 only picks a free one to listen on)", "0");
-    if (opt->mode == MODE_TOKEN_KEY && !opt->out_file)
-        return bad("token-key needs --out FILE, where the secret key goes", "");
+    if ((opt->mode == MODE_TOKEN_KEY || opt->mode == MODE_FLEET_KEY) && !opt->out_file)
+        return bad(opt->mode == MODE_TOKEN_KEY ? "token-key needs --out FILE, where the secret key goes"
+                                               : "fleet-key needs --out FILE, where the secret key goes",
+                   "");
+    if (opt->mode == MODE_FLEET_SIGN && (!opt->server.key_file || !opt->node_key_file || !opt->out_file))
+        return bad("fleet-sign needs --key FILE (the fleet's secret key), --server-key FILE (the node's server key) "
+                   "and --out FILE (the certificate)",
+                   "");
     if (opt->mode == MODE_TOKEN && (!opt->server.key_file || !opt->token.lobby || !opt->token.name))
         return bad("token needs --key FILE (the secret key), --lobby LOBBY and --name NAME", "");
     if (opt->mode == MODE_TOKEN && !opt->token.lobby[0])
@@ -973,6 +1070,8 @@ static int finish(gvoip_options *opt, const unsigned char *given)
     }
     if (opt->mode == MODE_SERVER && opt->advertise_host && !opt->redis_url)
         opt->redis_url = getenv("GVOIP_REDIS_URL");
+    if (opt->mode == MODE_SERVER && opt->drain_s > 0 && !opt->advertise_host)
+        return bad("--drain-s moves lobbies to other nodes of a fleet: it needs --advertise and --redis", "--drain-s");
     if (opt->mode == MODE_SERVER && !opt->redis_url != !opt->advertise_host)
         return bad("a node of a fleet needs --advertise HOST:PORT and --redis URL (or GVOIP_REDIS_URL)",
                    opt->redis_url ? "--redis" : opt->advertise_host);

@@ -7,7 +7,17 @@
 
 #include "gvoip/gvoip.h"
 
-enum gvoip_mode { MODE_NONE, MODE_SERVER, MODE_HOST, MODE_JOIN, MODE_DEVICES, MODE_TOKEN_KEY, MODE_TOKEN };
+enum gvoip_mode {
+    MODE_NONE,
+    MODE_SERVER,
+    MODE_HOST,
+    MODE_JOIN,
+    MODE_DEVICES,
+    MODE_TOKEN_KEY,
+    MODE_TOKEN,
+    MODE_FLEET_KEY,
+    MODE_FLEET_SIGN
+};
 
 enum gvoip_exit {
     EXIT_OK = 0,
@@ -33,9 +43,14 @@ typedef struct gvoip_options {
     const char *password_file;
     const char *token_file;     /* host, join: the access token (else GVOIP_TOKEN) */
     const char *token_keys_file; /* server, host: the backends' public keys */
-    /* token-key: where the secret key goes (and FILE.pub the public one);
-     * token: the secret key is server.key_file (--key). */
+    /* token-key, fleet-key: where the secret key goes (and FILE.pub the
+     * public one); fleet-sign: where the certificate goes. token,
+     * fleet-sign: the secret key is server.key_file (--key). */
     const char *out_file;
+    const char *fleet_cert_file; /* server: --fleet-cert, this node's certificate */
+    const char *node_key_file;   /* fleet-sign: --server-key, the node's server key file */
+    int fleet_days;              /* fleet-sign: the certificate's lifetime */
+    long long not_before;        /* fleet-sign: Unix seconds; -1: an hour ago */
     gv_token_claims token; /* token: lobby and name are the client's, by the same options */
     int ttl_s;             /* token: seconds until it expires */
     int listen_only;       /* token: its permissions */
@@ -51,6 +66,7 @@ typedef struct gvoip_options {
     const char *redis_url;      /* server: the fleet's Redis; NULL: not a node of a fleet */
     const char *advertise_host; /* server: where players reach this node */
     uint16_t advertise_port;
+    double drain_s;             /* server in a fleet: at a signal, time for its players to move */
     int no_capture;
     int no_playback;
     int audio_buffer_ms; /* the device buffer asked for */

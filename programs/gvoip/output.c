@@ -115,6 +115,10 @@ static void json_event(const gv_event *ev)
     case GV_EVENT_SERVER_KEY:
         fputs("{\"event\":\"server_key\",\"fingerprint\":", o);
         output_json_string(o, ev->fingerprint);
+        if (ev->known_fingerprint[0]) { /* the fleet key that vouched for it */
+            fputs(",\"fleet_key\":", o);
+            output_json_string(o, ev->known_fingerprint);
+        }
         fprintf(o, ",\"first_use\":%s}\n", ev->first_use ? "true" : "false");
         break;
     case GV_EVENT_SPEAKING:
@@ -199,7 +203,11 @@ static void human_event(const gv_event *ev)
         fprintf(o, "could not join: %s\n", ev->reason);
         break;
     case GV_EVENT_SERVER_KEY:
-        if (ev->first_use)
+        if (ev->first_use && ev->known_fingerprint[0])
+            fprintf(o, "first connection to this server's fleet; the fleet's key %s is now remembered (this node's "
+                       "key is %s)\n",
+                    ev->known_fingerprint, ev->fingerprint);
+        else if (ev->first_use)
             fprintf(o, "first connection to this server; its key %s is now remembered\n", ev->fingerprint);
         break;
     case GV_EVENT_SPEAKING:

@@ -16,6 +16,7 @@
 /* More than a key's text with a newline and some white space around it:
  * a longer file is not a key. */
 #define KEY_FILE_MAX 256
+#define SIGNING_KEY "a token signing key (gvoip token-key writes one)"
 
 static int write_all(int fd, const char *buf, size_t len)
 {
@@ -33,7 +34,7 @@ static int write_all(int fd, const char *buf, size_t len)
 
 /* A new file of exactly this mode (the umask may have taken bits from
  * it) holding text and a newline; never one that exists already. */
-static int write_new(const char *path, mode_t mode, const char *text)
+int token_write_new(const char *path, unsigned mode, const char *text)
 {
     int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOCTTY, mode);
     if (fd < 0) {
@@ -58,6 +59,19 @@ static int write_new(const char *path, mode_t mode, const char *text)
     return rc;
 }
 
+int token_write_pair(const char *secret_path, const char *public_path, const char *secret, const char *public_key)
+{
+    /* The public key's file first: when it exists, nothing is left
+     * behind, and the secret one is never there without it. */
+    if (token_write_new(public_path, 0644, public_key) != 0)
+        return -1;
+    if (token_write_new(secret_path, 0600, secret) != 0) {
+        unlink(public_path);
+        return -1;
+    }
+    return 0;
+}
+
 int token_key_command(const gvoip_options *opt)
 {
     char secret[GV_TOKEN_KEY_BYTES], public_key[GV_TOKEN_KEY_BYTES];
@@ -71,14 +85,8 @@ int token_key_command(const gvoip_options *opt)
         output_error(0, "cannot make a key pair");
         goto out;
     }
-    /* The public key's file first: when it exists, nothing is left
-     * behind, and the secret one is never there without it. */
-    if (write_new(pub_path, 0644, public_key) != 0)
+    if (token_write_pair(opt->out_file, pub_path, secret, public_key) != 0)
         goto out;
-    if (write_new(opt->out_file, 0600, secret) != 0) {
-        unlink(pub_path);
-        goto out;
-    }
     if (opt->json)
         printf("{\"public_key\":\"%s\"}\n", public_key);
     else
@@ -89,9 +97,7 @@ out:
     return code;
 }
 
-/* The signing key, under the rule the server's own key file follows:
- * yours, and nobody else's to read. */
-static int read_signing_key(const char *path, char *text, size_t cap)
+int token_read_secret(const char *path, char *text, size_t cap, const char *what)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
     if (fd < 0) {
@@ -131,7 +137,7 @@ static int read_signing_key(const char *path, char *text, size_t cap)
             output_error(0, "cannot read key file %s: %s", path, strerror(errno));
             code = EXIT_RUNTIME;
         } else if (got == cap - 1) {
-            output_error(0, "key file %s is not a token signing key (gvoip token-key writes one)", path);
+            output_error(0, "key file %s is not %s", path, what);
             code = EXIT_USAGE;
         }
     }
@@ -142,7 +148,7 @@ static int read_signing_key(const char *path, char *text, size_t cap)
 int token_command(const gvoip_options *opt)
 {
     char secret[KEY_FILE_MAX], token[GV_TOKEN_TEXT_MAX];
-    int code = read_signing_key(opt->server.key_file, secret, sizeof secret);
+    int code = token_read_secret(opt->server.key_file, secret, sizeof secret, SIGNING_KEY);
     if (code != EXIT_OK)
         goto out;
     gv_token_claims claims = opt->token;
@@ -150,7 +156,7 @@ int token_command(const gvoip_options *opt)
     claims.permissions = (opt->listen_only ? GV_TOKEN_LISTEN_ONLY : 0u) | (opt->moderator ? GV_TOKEN_MODERATOR : 0u);
     int rc = gv_token_mint(&claims, secret, token, sizeof token);
     if (rc == GV_EKEY) {
-        output_error(0, "key file %s is not a token signing key (gvoip token-key writes one)", opt->server.key_file);
+        output_error(0, "key file %s is not %s", opt->server.key_file, SIGNING_KEY);
         code = EXIT_USAGE;
     } else if (rc == GV_EINVAL) {
         /* The options' ranges hold everything else the token says. */

@@ -249,6 +249,17 @@ int workers_run(const gv_server_config *cfg, int n, int json, double duration_s,
         if (m)
             metrics_poll(m);
     }
+    /* Draining: the lobbies go to other nodes, their players with them,
+     * while the workers still serve them. */
+    if (node && fleet->drain_s > 0 && code == EXIT_OK && !atomic_load(&stop)) {
+        fleet_node_drain(node);
+        double until = seconds_now() + fleet->drain_s;
+        int players = 1;
+        while (players > 0 && seconds_now() < until && !atomic_load(&stop)) {
+            poll(NULL, 0, 50);
+            gv_directory_list(dir, NULL, 0, &players, NULL);
+        }
+    }
     /* Leaving first: the fleet places this node's lobbies elsewhere at
      * once, not when its lease lapses. */
     fleet_node_stop(node);

@@ -24,6 +24,7 @@ typedef struct workers_fleet {
     const char *redis_url;
     const char *advertise_host;
     uint16_t advertise_port;
+    double drain_s; /* at a signal: this long for the players to move to other nodes; 0: leave at once */
 } workers_fleet;
 
 int workers_run(const gv_server_config *cfg, int n, int json, double duration_s, const char *stats_file,

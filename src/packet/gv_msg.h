@@ -43,6 +43,11 @@ enum gv_handshake_type {
  * payload is the one byte the server chose (gv_seal_cipher); an empty one,
  * from a server before this, means ChaCha20-Poly1305. */
 #define GV_CIPHER_OFFER_AES256GCM 0x01
+/* Also in that byte: the client reads a fleet certificate, which a server
+ * that has one then sends after the cipher (GV_FLEETCERT_BYTES). Servers
+ * from before ignore the bit; a client from before never sets it, and
+ * would refuse the longer payload. */
+#define GV_OFFER_FLEET_CERT 0x02
 
 enum gv_msg_type {
     GV_MSG_HELLO = 0x20,

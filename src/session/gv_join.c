@@ -159,40 +159,85 @@ static int refuse_key(gv_join *j, int error, const char *fingerprint, const char
     return error;
 }
 
+/* Refused because the file could not be read (or holds a line this
+ * host:port cannot be checked against): not a changed key, but the key
+ * cannot be checked, so said as it is. what: "server" or "fleet". */
+static int cannot_check(gv_join *j, const gv_join_key_in *in, const char *what, const char *fingerprint, int rc)
+{
+    snprintf(j->end.reason, sizeof j->end.reason, "cannot check the %s key of %s against %s: %s", what, j->hostport,
+             in->known_file, gv_strerror(rc));
+    return refuse_key(j, rc, fingerprint, "");
+}
+
 int gv_join_check_key(gv_join *j, const gv_join_key_in *in, int *first_use)
 {
     char stored[GV_FINGERPRINT_BYTES] = "";
     const char *hostport = j->hostport;
+    const char *fleet = in->fleet ? in->fleet : "", *fleet_pinned = in->fleet_pinned ? in->fleet_pinned : "";
     *first_use = 0;
-    if (in->pinned[0]) {
-        if (gv_keyfile_fingerprint_equal(in->fingerprint, in->pinned))
-            return 0;
+    if (fleet_pinned[0] && !fleet[0] && !in->pinned[0]) {
+        snprintf(j->end.reason, sizeof j->end.reason,
+                 "the server at %s shows no fleet certificate, and --fleet-key %s asks for one (its key is %s; "
+                 "pin that with --server-key to join it all the same)",
+                 hostport, fleet_pinned, in->fingerprint);
+        return refuse_key(j, GV_EKEY, in->fingerprint, fleet_pinned);
+    }
+    if (fleet_pinned[0] && fleet[0] && !gv_keyfile_fingerprint_equal(fleet, fleet_pinned)) {
+        snprintf(j->end.reason, sizeof j->end.reason,
+                 "fleet key does not match the pinned key: the server's certificate is signed by the fleet key %s, "
+                 "--fleet-key is %s",
+                 fleet, fleet_pinned);
+        return refuse_key(j, GV_EKEY, fleet, fleet_pinned);
+    }
+    if (in->pinned[0] && !gv_keyfile_fingerprint_equal(in->fingerprint, in->pinned)) {
         snprintf(j->end.reason, sizeof j->end.reason,
                  "server key does not match the pinned key: server has %s, --server-key is %s", in->fingerprint,
                  in->pinned);
         return refuse_key(j, GV_EKEY, in->fingerprint, in->pinned);
     }
-    if (!in->known_file)
+    /* Pinned keys are the user's word: the file is not read. */
+    if (in->pinned[0] || fleet_pinned[0] || !in->known_file)
         return 0;
-    int rc = in->check(in->known_file, hostport, in->fingerprint, stored, sizeof stored);
-    if (rc == 0)
-        return 0;
+    int rc;
+    /* A fleet's nodes each have a key of their own: once its fleet key is
+     * known for this address, a valid certificate of it is enough. */
+    if (fleet[0]) {
+        rc = in->check_fleet(in->known_file, hostport, fleet, stored, sizeof stored);
+        if (rc == 0)
+            return 0;
+        if (rc == GV_EKEY) {
+            snprintf(j->end.reason, sizeof j->end.reason,
+                     "FLEET KEY CHANGED for %s: known %s, now %s. If the fleet's key was replaced on purpose, remove "
+                     "its @fleet line from %s (or pin it with --fleet-key); otherwise someone may be impersonating "
+                     "its servers",
+                     hostport, stored, fleet, in->known_file);
+            return refuse_key(j, GV_EKEY, fleet, stored);
+        }
+        if (rc != 1)
+            return cannot_check(j, in, "fleet", fleet, rc);
+    }
+    /* No fleet known here yet: a server key remembered for the address
+     * still stands, so that a certificate from an impostor's own fleet
+     * cannot displace it. */
+    rc = in->check(in->known_file, hostport, in->fingerprint, stored, sizeof stored);
+    if (rc == GV_EKEY) {
+        snprintf(j->end.reason, sizeof j->end.reason,
+                 "SERVER KEY CHANGED for %s: known %s, now %s. If the server's key was replaced on purpose, "
+                 "remove its line from %s (or pin it with --server-key); otherwise someone may be impersonating it",
+                 hostport, stored, in->fingerprint, in->known_file);
+        return refuse_key(j, GV_EKEY, in->fingerprint, stored);
+    }
+    if (rc != 0 && rc != 1)
+        return cannot_check(j, in, "server", in->fingerprint, rc);
+    if (fleet[0]) {
+        in->add_fleet(in->known_file, hostport, fleet);
+        *first_use = 1;
+    }
+    /* The server key too: a server at this address that one day shows no
+     * certificate is held to the key it had. */
     if (rc == 1) {
         in->add(in->known_file, hostport, in->fingerprint);
         *first_use = 1;
-        return 0;
     }
-    if (rc != GV_EKEY) {
-        /* Not a changed key: the file could not be read (or holds a line
-         * this host:port cannot be checked against). Refused all the same,
-         * since the key cannot be checked, but said as it is. */
-        snprintf(j->end.reason, sizeof j->end.reason, "cannot check the server key of %s against %s: %s", hostport,
-                 in->known_file, gv_strerror(rc));
-        return refuse_key(j, rc, in->fingerprint, "");
-    }
-    snprintf(j->end.reason, sizeof j->end.reason,
-             "SERVER KEY CHANGED for %s: known %s, now %s. If the server's key was replaced on purpose, "
-             "remove its line from %s (or pin it with --server-key); otherwise someone may be impersonating it",
-             hostport, stored, in->fingerprint, in->known_file);
-    return refuse_key(j, GV_EKEY, in->fingerprint, stored);
+    return 0;
 }

@@ -128,19 +128,34 @@ enum gv_join_action gv_join_tick(gv_join *j, uint64_t now_us);
 /* What the server-key check needs: the server's fingerprint, the pin
  * ("" for none), the known-servers file (NULL: trust on first use off),
  * and that file's
- * lookup and append (gv_known_check and gv_known_add, or a test's). */
+ * lookup and append (gv_known_check and gv_known_add, or a test's). For a
+ * fleet: the fleet key whose certificate, valid now and for this server's
+ * key, the server showed (NULL or "": none), the fleet pin (NULL or "":
+ * none), and the file's lookup and append of fleet entries
+ * (gv_known_check_fleet and gv_known_add_fleet; needed only with a
+ * fleet). */
 typedef struct gv_join_key_in {
     const char *fingerprint;
     const char *pinned;
     const char *known_file;
     int (*check)(const char *path, const char *hostport, const char *fingerprint, char *stored, size_t len);
     int (*add)(const char *path, const char *hostport, const char *fingerprint);
+    const char *fleet;
+    const char *fleet_pinned;
+    int (*check_fleet)(const char *path, const char *hostport, const char *fingerprint, char *stored, size_t len);
+    int (*add_fleet)(const char *path, const char *hostport, const char *fingerprint);
 } gv_join_key_in;
 
-/* Checks the server's key: 0 when it may be trusted (*first_use 1 when
- * it was just remembered), else the join is done with GV_EKEY, or the
- * file's error when the key could not be checked, and the fingerprints in
- * gv_join.end. */
+/* Checks the server's key on a first session: 0 when it may be trusted
+ * (*first_use 1 when it, or its fleet's key, was just remembered), else
+ * the join is done with GV_EKEY, or the file's error when the key could
+ * not be checked, and the fingerprints in gv_join.end (the fleet's, when
+ * the fleet key is what was refused). The rules, in order
+ * (docs/security.md, "Fleets"): every pin given must hold (a fleet pin
+ * needs a certificate); without pins, a certificate's fleet key is looked
+ * up among the file's fleet entries for this address, and only when
+ * there is none the server key among its server entries; whatever was
+ * new is remembered. */
 int gv_join_check_key(gv_join *j, const gv_join_key_in *in, int *first_use);
 
 #endif

@@ -11,6 +11,7 @@
 #include <sodium.h>
 
 #include "gvoip/error.h"
+#include "gvoip/gvoip.h"
 #include "packet/gv_why.h"
 #include "session/gv_noise.h"
 
@@ -233,6 +234,34 @@ int gv_keyfile_load_or_create(const char *path, uint8_t sk[32], uint8_t pk[32], 
         sodium_memzero(sk, 32);
         sodium_memzero(pk, 32);
     }
+    return rc;
+}
+
+int gv_keyfile_public_key(const char *path, uint8_t pk[32], char *why, size_t why_len)
+{
+    gv_why(why, why_len, "%s", "");
+    if (path == NULL || path[0] == '\0' || pk == NULL) {
+        gv_why(why, why_len, "invalid arguments");
+        return GV_EINVAL;
+    }
+    if (sodium_init() < 0) {
+        gv_why(why, why_len, "libsodium could not start");
+        return GV_EKEY;
+    }
+    /* As gv_keyfile_load_or_create opens it, but a missing file is an
+     * error: a certificate for a key nobody has is of no use. */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+    if (fd < 0) {
+        int rc = errno == ENOENT ? GV_ENOTFOUND : errno == EACCES ? GV_EKEY : GV_EIO;
+        say_sys(why, why_len, "cannot open key file", path);
+        return rc;
+    }
+    uint8_t sk[32];
+    int rc = load_key(fd, path, sk, pk, why, why_len);
+    close(fd);
+    sodium_memzero(sk, sizeof sk);
+    if (rc != GV_OK)
+        sodium_memzero(pk, 32);
     return rc;
 }
 

@@ -2,7 +2,9 @@
  * and the per-user directory gvoip keeps such files in.
  * File format: the line "gvoip-server-key 1", then a line of 64 lowercase
  * hex digits (the secret key); the public key is derived. Details in
- * docs/protocol.md. Functions touching keys require sodium_init(). */
+ * docs/protocol.md. Functions touching keys require sodium_init(). The
+ * public gv_keyfile_public_key (gvoip.h: a key file's public key, never
+ * creating it) lives here too. */
 #ifndef GV_KEYFILE_H
 #define GV_KEYFILE_H
 

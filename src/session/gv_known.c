@@ -33,36 +33,44 @@ static int is_blank(char c)
     return c == ' ' || c == '\t' || c == '\r' || c == '\n';
 }
 
-/* Splits a line into its two fields in place; 0 if it is not an entry. */
-static int parse_line(char *line, char **host, char **fp)
+/* A fleet's key is an entry of its own kind, with a third field in front,
+ * so that a reader from before fleets skips it as malformed and never
+ * takes a fleet key for a server key. */
+#define FLEET_MARKER "@fleet"
+
+enum entry_kind { NOT_ENTRY, ENTRY_SERVER, ENTRY_FLEET };
+
+/* Splits a line into its fields in place: the entry's kind, with its host
+ * and fingerprint, or NOT_ENTRY. */
+static enum entry_kind parse_line(char *line, char **host, char **fp)
 {
-    char *p = line;
-    while (is_blank(*p))
-        p++;
-    if (*p == '\0' || *p == '#')
-        return 0;
-    *host = p;
-    while (*p != '\0' && !is_blank(*p))
-        p++;
-    if (*p == '\0')
-        return 0;
-    *p++ = '\0';
-    while (is_blank(*p))
-        p++;
-    *fp = p;
-    while (*p != '\0' && !is_blank(*p))
-        p++;
-    char *end = p;
-    while (is_blank(*p))
-        p++;
-    if (*p != '\0')
-        return 0;
-    *end = '\0';
-    return gv_keyfile_fingerprint_valid(*fp);
+    char *field[3];
+    int n = 0;
+    for (char *p = line;;) {
+        while (is_blank(*p))
+            p++;
+        if (*p == '\0')
+            break;
+        if (n == 3)
+            return NOT_ENTRY;
+        field[n++] = p;
+        while (*p != '\0' && !is_blank(*p))
+            p++;
+        if (*p != '\0')
+            *p++ = '\0';
+    }
+    enum entry_kind kind = n == 2 && field[0][0] != '#'                    ? ENTRY_SERVER
+                           : n == 3 && strcmp(field[0], FLEET_MARKER) == 0 ? ENTRY_FLEET
+                                                                           : NOT_ENTRY;
+    if (kind == NOT_ENTRY)
+        return NOT_ENTRY;
+    *host = field[n - 2];
+    *fp = field[n - 1];
+    return gv_keyfile_fingerprint_valid(*fp) ? kind : NOT_ENTRY;
 }
 
-int gv_known_check(const char *path, const char *hostport, const char *fingerprint,
-                   char *stored_out, size_t stored_len)
+static int lookup(enum entry_kind kind, const char *path, const char *hostport, const char *fingerprint,
+                  char *stored_out, size_t stored_len)
 {
     if (path == NULL || !hostport_valid(hostport) || !gv_keyfile_fingerprint_valid(fingerprint))
         return GV_EINVAL;
@@ -84,7 +92,7 @@ int gv_known_check(const char *path, const char *hostport, const char *fingerpri
     int rc = 1;
     while (getline(&line, &line_cap, f) >= 0) {
         char *host, *fp;
-        if (!parse_line(line, &host, &fp) || strcmp(host, hostport) != 0)
+        if (parse_line(line, &host, &fp) != kind || strcmp(host, hostport) != 0)
             continue;
         if (gv_keyfile_fingerprint_equal(fp, fingerprint)) {
             rc = 0;
@@ -105,7 +113,20 @@ out:
     return rc;
 }
 
-int gv_known_add(const char *path, const char *hostport, const char *fingerprint)
+int gv_known_check(const char *path, const char *hostport, const char *fingerprint, char *stored_out,
+                   size_t stored_len)
+{
+    return lookup(ENTRY_SERVER, path, hostport, fingerprint, stored_out, stored_len);
+}
+
+int gv_known_check_fleet(const char *path, const char *hostport, const char *fingerprint, char *stored_out,
+                         size_t stored_len)
+{
+    return lookup(ENTRY_FLEET, path, hostport, fingerprint, stored_out, stored_len);
+}
+
+/* marker: "" for a server's key, FLEET_MARKER " " for a fleet's. */
+static int append(const char *path, const char *marker, const char *hostport, const char *fingerprint)
 {
     if (path == NULL || path[0] == '\0' || !hostport_valid(hostport) ||
         !gv_keyfile_fingerprint_valid(fingerprint))
@@ -119,7 +140,7 @@ int gv_known_add(const char *path, const char *hostport, const char *fingerprint
 
     /* A hand-edited file may lack its final newline; the entry must still
      * start a line of its own. */
-    char buf[1 + GV_KNOWN_MAX_HOSTPORT + 1 + GV_KEYFILE_FINGERPRINT_LEN + 1];
+    char buf[1 + sizeof FLEET_MARKER + GV_KNOWN_MAX_HOSTPORT + 1 + GV_KEYFILE_FINGERPRINT_LEN + 1];
     size_t off = 0;
     struct stat st;
     char last = '\n';
@@ -129,7 +150,7 @@ int gv_known_add(const char *path, const char *hostport, const char *fingerprint
     }
     if (last != '\n')
         buf[off++] = '\n';
-    int n = snprintf(buf + off, sizeof buf - off, "%s %s\n", hostport, fingerprint);
+    int n = snprintf(buf + off, sizeof buf - off, "%s%s %s\n", marker, hostport, fingerprint);
     if (n < 0 || (size_t)n >= sizeof buf - off) {
         rc = GV_EINVAL;
         goto out;
@@ -142,6 +163,16 @@ out:
     if (close(fd) != 0 && rc == GV_OK)
         rc = GV_EIO;
     return rc;
+}
+
+int gv_known_add(const char *path, const char *hostport, const char *fingerprint)
+{
+    return append(path, "", hostport, fingerprint);
+}
+
+int gv_known_add_fleet(const char *path, const char *hostport, const char *fingerprint)
+{
+    return append(path, FLEET_MARKER " ", hostport, fingerprint);
 }
 
 int gv_known_default_path(char *buf, size_t len)

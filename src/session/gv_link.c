@@ -1,13 +1,19 @@
 #include "session/gv_link.h"
 
+#include <arpa/inet.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <time.h>
 
 #include <sodium.h>
 
+#include "packet/gv_msg.h"
 #include "session/gv_datagram.h"
 #include "session/gv_events.h"
+#include "session/gv_fleetcert.h"
 #include "session/gv_join.h"
 #include "session/gv_keyfile.h"
 #include "session/gv_known.h"
@@ -61,12 +67,23 @@ struct gv_link {
     uint16_t server_port;
     char move_host[256]; /* where a REDIRECT after the welcome said the lobby went; "" none */
     uint16_t move_port;
+    /* The nodes of the server's fleet a lost session is looked for at, in
+     * turn (the server as given first); one: no fleet. */
+    struct node_addr {
+        char host[256];
+        uint16_t port;
+    } nodes[GV_FLEET_NODES_MAX];
+    int node_count;
     char name[UINT8_MAX + 1];
     uint8_t password[GV_PASSWORD_MAX];
     size_t password_len;
     char *known_file; /* NULL: trust on first use disabled */
     char pinned[GV_FINGERPRINT_BYTES];
     char trusted[GV_FINGERPRINT_BYTES]; /* the key the first session showed: every later one must too */
+    char fleet_pinned[GV_FINGERPRINT_BYTES]; /* gv_client_config.fleet_key; "" none */
+    /* The fleet key whose certificate the first session showed: a later
+     * session may show another key with a valid certificate of it. */
+    char trusted_fleet[GV_FINGERPRINT_BYTES];
     uint8_t host_token[GV_HOST_TOKEN_LEN];
     int has_token;
     char lobby[GV_LOBBY_NAME_MAX + 1];
@@ -287,51 +304,101 @@ static void send_hello(gv_link *l, conn *c)
         fail(l, c, GV_ENET, "could not send the greeting%s", NULL);
 }
 
-/* Checks the server's static key against the pin or the known-servers
- * file, and on a new session (a reconnection, or a redirect to another
- * port of the server, which the file need not know) against the key the
- * first one showed; 0 when the key may be trusted. */
-static int check_server_key(gv_link *l, conn *c, const uint8_t pk[32])
+/* The key check on c ended it (its reason, fingerprints and error are in
+ * its join's end): the first join fails (exit 3 in gvoip), an attempt to
+ * replace the session ends reconnecting. */
+static void key_refused(gv_link *l, conn *c)
 {
-    char fp[GV_FINGERPRINT_BYTES];
+    if (c == l->cur)
+        act(l, GV_JOIN_FAILED);
+    else
+        attempt_over(l);
+}
+
+/* Refuses c's server for the reason already in its join's end. */
+static int refuse_key(gv_link *l, conn *c, const char *fingerprint, const char *known)
+{
+    gv_join_end *end = &c->join.end;
+    snprintf(end->fingerprint, sizeof end->fingerprint, "%s", fingerprint);
+    snprintf(end->known_fingerprint, sizeof end->known_fingerprint, "%s", known);
+    end->error = GV_EKEY;
+    c->join.stage = GV_JOIN_DONE;
+    key_refused(l, c);
+    return GV_EKEY;
+}
+
+/* Checks the server's static key, and the fleet certificate it showed
+ * (cert_len 0: none, which keeps the rules from before fleets). A
+ * certificate must be valid now and for this key. The first session's
+ * key is checked against the pins or the known-servers file
+ * (gv_join_check_key); a later one (a reconnection, or a redirect to
+ * another port or node, which the file need not know) must show the key
+ * the first one showed, or a valid certificate of the fleet key the first
+ * one (or the fleet pin) stood for. 0 when the key may be trusted. */
+static int check_server_key(gv_link *l, conn *c, const uint8_t pk[32], const uint8_t *cert, size_t cert_len)
+{
+    char fp[GV_FINGERPRINT_BYTES], fleet[GV_FINGERPRINT_BYTES] = "";
+    gv_join_end *end = &c->join.end;
     gv_keyfile_fingerprint(pk, fp);
     if (l->trusted[0] && gv_keyfile_fingerprint_equal(fp, l->trusted))
         return 0;
-    if (l->trusted[0]) {
-        gv_join_end *end = &c->join.end;
-        snprintf(end->reason, sizeof end->reason,
-                 "SERVER KEY CHANGED for %s while reconnecting: it was %s, now %s; not reconnecting (someone may "
-                 "be impersonating the server)",
-                 c->join.hostport, l->trusted, fp);
-        snprintf(end->fingerprint, sizeof end->fingerprint, "%s", fp);
-        snprintf(end->known_fingerprint, sizeof end->known_fingerprint, "%s", l->trusted);
-        end->error = GV_EKEY;
-        c->join.stage = GV_JOIN_DONE;
-        attempt_over(l);
-        return GV_EKEY;
+    if (cert_len) {
+        char why[200], signer[GV_FINGERPRINT_BYTES + 32] = "";
+        gv_fleetcert fc;
+        time_t now = time(NULL);
+        gv_fleetcert_verdict v =
+            gv_fleetcert_verify(cert, cert_len, pk, now > 0 ? (uint64_t)now : 0, &fc, why, sizeof why);
+        if (v != GV_FLEETCERT_MALFORMED && v != GV_FLEETCERT_BAD_SIGNATURE) {
+            gv_keyfile_fingerprint(fc.fleet_pk, fleet);
+            snprintf(signer, sizeof signer, "; it is signed by the fleet key %s", fleet);
+        }
+        /* No key was expected here: the certificate itself is wrong. */
+        if (v != GV_FLEETCERT_VALID) {
+            snprintf(end->reason, sizeof end->reason,
+                     "the server at %s showed a fleet certificate that is not valid: %s%s", c->join.hostport, why,
+                     signer);
+            return refuse_key(l, c, fp, "");
+        }
     }
-    gv_join_key_in in = {fp, l->pinned, l->known_file, gv_known_check, gv_known_add};
+    if (l->trusted[0]) {
+        const char *want = l->trusted_fleet[0] ? l->trusted_fleet : l->fleet_pinned;
+        const char *when = c == l->cur ? "after a redirect" : "while reconnecting";
+        if (want[0] && fleet[0] && gv_keyfile_fingerprint_equal(fleet, want))
+            return 0;
+        if (want[0] && fleet[0]) {
+            snprintf(end->reason, sizeof end->reason,
+                     "FLEET KEY CHANGED for %s %s: the fleet's key was %s, this server's certificate is signed by %s; "
+                     "not joining it (someone may be impersonating the fleet)",
+                     c->join.hostport, when, want, fleet);
+            return refuse_key(l, c, fleet, want);
+        }
+        snprintf(end->reason, sizeof end->reason,
+                 "SERVER KEY CHANGED for %s %s: it was %s, now %s%s%s; not joining it (someone may be "
+                 "impersonating the server)",
+                 c->join.hostport, when, l->trusted, fp, want[0] ? ", with no certificate of the fleet key " : "",
+                 want);
+        return refuse_key(l, c, fp, l->trusted);
+    }
+    gv_join_key_in in = {fp,    l->pinned,       l->known_file,        gv_known_check,    gv_known_add,
+                         fleet, l->fleet_pinned, gv_known_check_fleet, gv_known_add_fleet};
     int first_use;
     int rc = gv_join_check_key(&c->join, &in, &first_use);
     if (rc != 0) {
-        if (c == l->cur)
-            act(l, GV_JOIN_FAILED);
-        else
-            attempt_over(l);
+        key_refused(l, c);
         return rc;
     }
-    if (!l->trusted[0]) {
-        snprintf(l->trusted, sizeof l->trusted, "%s", fp);
-        gv_event *ev = gv_events_push(l->events, GV_EVENT_SERVER_KEY);
-        ev->first_use = first_use;
-        snprintf(ev->fingerprint, sizeof ev->fingerprint, "%s", fp);
-    }
+    snprintf(l->trusted, sizeof l->trusted, "%s", fp);
+    snprintf(l->trusted_fleet, sizeof l->trusted_fleet, "%s", fleet);
+    gv_event *ev = gv_events_push(l->events, GV_EVENT_SERVER_KEY);
+    ev->first_use = first_use;
+    snprintf(ev->fingerprint, sizeof ev->fingerprint, "%s", fp);
+    snprintf(ev->known_fingerprint, sizeof ev->known_fingerprint, "%s", fleet);
     return 0;
 }
 
 static void on_handshake_reply(gv_link *l, conn *c, const uint8_t *data, size_t len)
 {
-    uint8_t payload[64], pk[32];
+    uint8_t payload[1 + GV_FLEETCERT_BYTES], pk[32];
     int got;
     if (len < 1 || data[0] != GV_HANDSHAKE_RESP ||
         (got = gv_noise_read_message(c->noise, data + 1, len - 1, payload, sizeof payload)) < 0 ||
@@ -340,10 +407,16 @@ static void on_handshake_reply(gv_link *l, conn *c, const uint8_t *data, size_t 
         fail(l, c, GV_EAUTH, "the server's handshake did not verify%s", NULL);
         return;
     }
-    if (check_server_key(l, c, pk) != 0)
+    /* The payload: empty (a server from before the cipher offer), the
+     * cipher, or the cipher and the fleet certificate we asked for. */
+    if (got != 0 && got != 1 && got != (int)sizeof payload) {
+        fail(l, c, GV_EAUTH, "the server's handshake answer is malformed%s", NULL);
+        return;
+    }
+    if (check_server_key(l, c, pk, payload + 1, got == (int)sizeof payload ? GV_FLEETCERT_BYTES : 0) != 0)
         return;
     c->cipher = got == 0 ? GV_SEAL_CHACHA20POLY1305 : payload[0];
-    if (got > 1 || (c->cipher != GV_SEAL_CHACHA20POLY1305 && !(c->cipher == GV_SEAL_AES256GCM && l->offer_aes))) {
+    if (c->cipher != GV_SEAL_CHACHA20POLY1305 && !(c->cipher == GV_SEAL_AES256GCM && l->offer_aes)) {
         fail(l, c, GV_EAUTH, "the server chose a cipher this client did not offer%s", NULL);
         return;
     }
@@ -677,11 +750,33 @@ static void restart_handshake(gv_link *l, conn *c)
         fail(l, c, GV_ENET, "could not connect again%s", NULL);
 }
 
-static void start_attempt(gv_link *l)
+static int move_server(gv_link *l, const char *host, uint16_t port);
+
+/* A new attempt after the first goes to the next node of the fleet that is
+ * not where the last one went: the server may be dead, and any live node
+ * knows where the lobby is now. */
+static void next_node(gv_link *l)
+{
+    int attempt = l->reconnect.attempt;
+    if (l->node_count < 2 || attempt < 2)
+        return;
+    for (int k = 0; k < l->node_count; k++) {
+        const struct node_addr *n = &l->nodes[(attempt - 2 + k) % l->node_count];
+        if ((n->port != l->server_port || strcmp(n->host, l->server_host) != 0) &&
+            move_server(l, n->host, n->port) == 0)
+            return;
+    }
+}
+
+/* rotate: a new attempt of the schedule, which may go to another node;
+ * else the same server again (it refused to resume us: we join anew). */
+static void start_attempt(gv_link *l, int rotate)
 {
     /* An attempt the server has answered is left to finish. */
     if (l->next && l->next->join.stage == GV_JOIN_HELLO)
         return;
+    if (rotate)
+        next_node(l);
     conn *c = l->cur == &l->conns[0] ? &l->conns[1] : &l->conns[0];
     l->next = c;
     gv_join_start(&c->join, l->server_host, l->server_port, l->protocol_version, l->random, l->timeout_us,
@@ -716,7 +811,7 @@ static void attempt_over(gv_link *l)
     if (refused == GV_REFUSE_RESUME) {
         l->has_resume = 0;
         l->why_reconnecting = "the server could not resume the session; joining it anew";
-        start_attempt(l);
+        start_attempt(l, 0);
         return;
     }
     l->why_reconnecting = "the last attempt failed; trying again";
@@ -857,7 +952,7 @@ static void watch(gv_link *l)
         send_here(l, now);
     enum gv_reconnect_action a = gv_reconnect_tick(&l->reconnect, l->heard_us, now);
     if (a == GV_RECONNECT_ATTEMPT)
-        start_attempt(l);
+        start_attempt(l, 1);
     else if (a == GV_RECONNECT_GIVE_UP)
         give_up(l, NULL, "the server did not come back; gave up reconnecting");
 }
@@ -889,6 +984,62 @@ int gv_link_service(gv_link *l, uint32_t timeout_ms)
     return 0;
 }
 
+/* checked: a node from the list, which must be a plain host (the server
+ * as given is whatever the transport resolved). */
+static int add_node(gv_link *l, const char *host, size_t len, long port, int checked)
+{
+    if (len == 0 || len > 255 || (checked && !gv_msg_host_ok(host, len)) || port < 1 || port > 65535)
+        return GV_EINVAL;
+    for (int i = 0; i < l->node_count; i++)
+        if (l->nodes[i].port == port && strlen(l->nodes[i].host) == len && memcmp(l->nodes[i].host, host, len) == 0)
+            return 0;
+    if (l->node_count == GV_FLEET_NODES_MAX)
+        return GV_EINVAL;
+    memcpy(l->nodes[l->node_count].host, host, len);
+    l->nodes[l->node_count].host[len] = '\0';
+    l->nodes[l->node_count++].port = (uint16_t)port;
+    return 0;
+}
+
+/* gv_client_config.fleet_nodes: "HOST:PORT,HOST:PORT". 0 or GV_EINVAL. */
+static int add_nodes(gv_link *l, const char *list)
+{
+    const char *p = list;
+    while (*p) {
+        size_t n = strcspn(p, ",");
+        size_t colon = n;
+        while (colon > 0 && p[colon - 1] != ':')
+            colon--;
+        if (colon < 2 || colon == n || n - colon > 5 || strspn(p + colon, "0123456789") != n - colon)
+            return GV_EINVAL;
+        if (add_node(l, p, colon - 1, strtol(p + colon, NULL, 10), 1) < 0)
+            return GV_EINVAL;
+        p += n;
+        if (*p == ',' && !*++p) /* a list ends with a node, not a comma */
+            return GV_EINVAL;
+    }
+    return 0;
+}
+
+/* A server name that resolves to several IPv4 addresses is that many
+ * nodes (one address: just the server). */
+static void add_resolved(gv_link *l)
+{
+    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_DGRAM}, *res = NULL;
+    if (getaddrinfo(l->server_host, NULL, &hints, &res) != 0)
+        return;
+    int count = 0;
+    for (const struct addrinfo *a = res; a; a = a->ai_next)
+        count++;
+    for (const struct addrinfo *a = res; a && count > 1; a = a->ai_next) {
+        char text[INET_ADDRSTRLEN];
+        const struct sockaddr_in *in = (const struct sockaddr_in *)(const void *)a->ai_addr;
+        if (inet_ntop(AF_INET, &in->sin_addr, text, sizeof text))
+            add_node(l, text, strlen(text), l->server_port, 1);
+    }
+    freeaddrinfo(res);
+}
+
 int gv_link_create(const gv_client_config *cfg, int protocol_version, gv_event_queue *events,
                    const gv_link_callbacks *cb, gv_link **out)
 {
@@ -905,7 +1056,8 @@ int gv_link_create(const gv_client_config *cfg, int protocol_version, gv_event_q
         rc = GV_ENAME;
         goto out;
     }
-    if (cfg->server_key && !gv_keyfile_fingerprint_valid(cfg->server_key))
+    if ((cfg->server_key && !gv_keyfile_fingerprint_valid(cfg->server_key)) ||
+        (cfg->fleet_key && !gv_keyfile_fingerprint_valid(cfg->fleet_key)))
         goto out;
     /* The lobby's name too is the server's to judge, within what the
      * handshake carries. */
@@ -939,12 +1091,23 @@ int gv_link_create(const gv_client_config *cfg, int protocol_version, gv_event_q
     l->server_host = strdup(cfg->server_host);
     if (!l->server_host)
         goto out;
+    rc = GV_EINVAL;
+    if (strlen(l->server_host) <= 255)
+        add_node(l, l->server_host, strlen(l->server_host), l->server_port, 0);
+    if (cfg->fleet_nodes && add_nodes(l, cfg->fleet_nodes) < 0)
+        goto out;
+    add_resolved(l);
+    if (l->node_count > 1)
+        gv_reconnect_cap(&l->reconnect, GV_RECONNECT_FLEET_BACKOFF_MAX_US);
+    rc = GV_ENOMEM;
     snprintf(l->name, sizeof l->name, "%s", cfg->name);
     if (cfg->password_len)
         memcpy(l->password, cfg->password, cfg->password_len);
     l->password_len = cfg->password_len;
     if (cfg->server_key)
         snprintf(l->pinned, sizeof l->pinned, "%s", cfg->server_key);
+    if (cfg->fleet_key)
+        snprintf(l->fleet_pinned, sizeof l->fleet_pinned, "%s", cfg->fleet_key);
     if (cfg->host_token) {
         memcpy(l->host_token, cfg->host_token, GV_HOST_TOKEN_LEN);
         l->has_token = 1;

@@ -7,6 +7,12 @@ void gv_reconnect_init(gv_reconnect *r, uint64_t limit_us, gv_random random)
     memset(r, 0, sizeof *r);
     r->limit_us = limit_us;
     r->random = random;
+    r->backoff_max_us = GV_RECONNECT_BACKOFF_MAX_US;
+}
+
+void gv_reconnect_cap(gv_reconnect *r, uint64_t max_us)
+{
+    r->backoff_max_us = max_us < GV_RECONNECT_BACKOFF_MIN_US ? GV_RECONNECT_BACKOFF_MIN_US : max_us;
 }
 
 void gv_reconnect_heard(gv_reconnect *r)
@@ -53,7 +59,7 @@ enum gv_reconnect_action gv_reconnect_tick(gv_reconnect *r, uint64_t heard_us, u
     r->random.fill(r->random.ctx, &jitter, sizeof jitter);
     r->attempt++;
     r->next_us = now_us + r->backoff_us + jitter % (r->backoff_us / 4 + 1);
-    r->backoff_us = r->backoff_us * 2 > GV_RECONNECT_BACKOFF_MAX_US ? GV_RECONNECT_BACKOFF_MAX_US : r->backoff_us * 2;
+    r->backoff_us = r->backoff_us * 2 > r->backoff_max_us ? r->backoff_max_us : r->backoff_us * 2;
     return GV_RECONNECT_ATTEMPT;
 }
 

@@ -18,6 +18,9 @@
 #define GV_RECONNECT_BACKOFF_MIN_US 1000000u
 #define GV_RECONNECT_BACKOFF_MAX_US 10000000u
 #define GV_RECONNECT_LIMIT_MAX_MS 3600000u /* the longest a client may be told to keep trying */
+/* A client that knows several nodes of a fleet tries the next one at most
+ * 2 s after the last, jitter included: a quarter on top of this. */
+#define GV_RECONNECT_FLEET_BACKOFF_MAX_US 1600000u
 
 enum gv_reconnect_action {
     GV_RECONNECT_WAIT,
@@ -33,11 +36,16 @@ typedef struct gv_reconnect {
     uint64_t since_us;   /* when the server was last heard before it */
     uint64_t next_us;    /* when the next attempt starts */
     uint64_t backoff_us; /* the wait after the next attempt, before jitter */
+    uint64_t backoff_max_us;
     int attempt;         /* attempts started in this interruption */
 } gv_reconnect;
 
 /* limit_us 0 turns reconnecting off. */
 void gv_reconnect_init(gv_reconnect *r, uint64_t limit_us, gv_random random);
+
+/* The waits between attempts grow to at most max_us (from
+ * GV_RECONNECT_BACKOFF_MIN_US up; GV_RECONNECT_BACKOFF_MAX_US unless told). */
+void gv_reconnect_cap(gv_reconnect *r, uint64_t max_us);
 
 /* A session (the old one or a new one) is carrying on: the interruption,
  * if any, is over and the next starts afresh. */

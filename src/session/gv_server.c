@@ -21,6 +21,7 @@
 #include "session/gv_datagram.h"
 #include "session/gv_directory.h"
 #include "session/gv_events.h"
+#include "session/gv_fleetcert.h"
 #include "session/gv_keyfile.h"
 #include "session/gv_lobby.h"
 #include "session/gv_rooms.h"
@@ -101,6 +102,8 @@ struct gv_server {
     gv_event_queue events;
     gv_server_stats stats;
     int aes; /* AES-256-GCM may seal sessions whose client offers it */
+    uint8_t cert[GV_FLEETCERT_BYTES]; /* the fleet's certificate for pk, if has_cert */
+    int has_cert;
     /* Voice waiting to be relayed. A sender in here is a player: the queue
      * is emptied before any player leaves or joins. */
     gv_coalesce relay;
@@ -1251,7 +1254,8 @@ static int on_datagram(void *ctx, const gv_addr *from, const uint8_t *d, size_t 
 static void handle_handshake(gv_server *s, slot *sl, const uint8_t *data, size_t len)
 {
     uint8_t payload[GV_HANDSHAKE_PAD];
-    uint8_t reply[1 + GV_NOISE_MSG2_LEN + 1];
+    uint8_t answer[1 + GV_FLEETCERT_BYTES]; /* message 2's payload: the cipher, maybe the certificate */
+    uint8_t reply[1 + GV_NOISE_MSG2_LEN + sizeof answer];
     int got;
     if (len < 1 || data[0] != GV_HANDSHAKE_INIT ||
         (got = gv_noise_read_message(sl->noise, data + 1, len - 1, payload, sizeof payload)) < 0) {
@@ -1263,8 +1267,13 @@ static void handle_handshake(gv_server *s, slot *sl, const uint8_t *data, size_t
      * only); the answer travels encrypted in message 2. */
     uint8_t cipher = got >= 1 && (payload[0] & GV_CIPHER_OFFER_AES256GCM) && s->aes ? GV_SEAL_AES256GCM
                                                                                     : GV_SEAL_CHACHA20POLY1305;
+    /* Only a client that asked gets the certificate: one from before
+     * certificates refuses a payload longer than the cipher. */
+    int with_cert = s->has_cert && got >= 1 && (payload[0] & GV_OFFER_FLEET_CERT);
+    answer[0] = cipher;
+    memcpy(answer + 1, s->cert, sizeof s->cert);
     reply[0] = GV_HANDSHAKE_RESP;
-    int n = gv_noise_write_message(sl->noise, &cipher, 1, reply + 1, sizeof reply - 1);
+    int n = gv_noise_write_message(sl->noise, answer, with_cert ? sizeof answer : 1, reply + 1, sizeof reply - 1);
     if (n < 0 || gv_session_keys(&sl->noise, cipher, &sl->seal) != 0) {
         refuse(s, sl, GV_REFUSE_PROTOCOL, "handshake failed");
         return;
@@ -1377,7 +1386,8 @@ int gv_server_create_with_version(const gv_server_config *cfg, int protocol_vers
         cfg->max_lobbies < 1 || cfg->max_lobbies > GV_MAX_LOBBIES_LIMIT || cfg->lobby_linger_ms > MAX_LOBBY_LINGER_MS ||
         (cfg->directory && (cfg->worker < 0 || cfg->worker >= gv_directory_workers(cfg->directory) ||
                             cfg->max_lobbies != gv_directory_max_lobbies(cfg->directory))) ||
-        (cfg->cipher != GV_CIPHER_AUTO && cfg->cipher != GV_CIPHER_CHACHA20POLY1305))
+        (cfg->cipher != GV_CIPHER_AUTO && cfg->cipher != GV_CIPHER_CHACHA20POLY1305) ||
+        (!cfg->fleet_cert && cfg->fleet_cert_len))
         goto out;
     rc = GV_ENOMEM;
     s = calloc(1, sizeof *s);
@@ -1437,6 +1447,22 @@ int gv_server_create_with_version(const gv_server_config *cfg, int protocol_vers
     rc = gv_keyfile_load_or_create(path, s->sk, s->pk, &created, why, why_len);
     if (rc < 0)
         goto out;
+    if (cfg->fleet_cert) {
+        /* Its time is the clients' to judge: an expired certificate is
+         * the operator's to renew, not a reason to stay down. */
+        char reason[200];
+        gv_fleetcert c;
+        gv_fleetcert_verdict v = gv_fleetcert_verify(cfg->fleet_cert, cfg->fleet_cert_len, s->pk, 0, &c, reason,
+                                                     sizeof reason);
+        if (v != GV_FLEETCERT_VALID && v != GV_FLEETCERT_NOT_YET_VALID && v != GV_FLEETCERT_EXPIRED) {
+            if (why)
+                snprintf(why, why_len, "the fleet certificate: %s (the server key is %s)", reason, path);
+            rc = GV_EKEY;
+            goto out;
+        }
+        memcpy(s->cert, cfg->fleet_cert, sizeof s->cert);
+        s->has_cert = 1;
+    }
 
     size_t peers = (size_t)s->max_players_in_all + GV_ADMISSION_HALF_OPEN + 8;
     _Static_assert(MAX_PEERS <= 4095, "ENet numbers at most 4095 peers");

@@ -15,7 +15,9 @@ void gv_session_prologue(int version, uint8_t out[GV_SESSION_PROLOGUE])
 int gv_session_initiate(int version, int offer_aes, gv_noise **noise, uint8_t msg[GV_SESSION_INIT_LEN])
 {
     uint8_t pro[GV_SESSION_PROLOGUE];
-    uint8_t pad[GV_HANDSHAKE_PAD] = {offer_aes ? GV_CIPHER_OFFER_AES256GCM : 0};
+    /* Every client of this version reads a fleet certificate: asking costs
+     * nothing where the server has none. */
+    uint8_t pad[GV_HANDSHAKE_PAD] = {(uint8_t)((offer_aes ? GV_CIPHER_OFFER_AES256GCM : 0) | GV_OFFER_FLEET_CERT)};
     gv_session_prologue(version, pro);
     int rc = gv_noise_initiator_create(pro, sizeof pro, noise);
     if (rc != 0)

@@ -32,7 +32,8 @@ typedef struct gv_session_buffers {
 void gv_session_prologue(int version, uint8_t out[GV_SESSION_PROLOGUE]);
 
 /* The initiator's HANDSHAKE_INIT into msg (GV_SESSION_INIT_LEN bytes),
- * offering AES-256-GCM when offer_aes; *noise is the caller's. Returns the
+ * offering AES-256-GCM when offer_aes, and always asking for the server's
+ * fleet certificate (GV_OFFER_FLEET_CERT); *noise is the caller's. Returns the
  * message length, GV_ENOMEM or GV_EINVAL. */
 int gv_session_initiate(int version, int offer_aes, gv_noise **noise, uint8_t msg[GV_SESSION_INIT_LEN]);
 

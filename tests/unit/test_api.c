@@ -293,6 +293,7 @@ static void sc_spatial_pan(gv_server_config *sc)
     sc->spatial.panning_strength = -1.0f;
 }
 static void sc_key_empty(gv_server_config *sc) { sc->key_file = ""; }
+static void sc_cert_len_only(gv_server_config *sc) { sc->fleet_cert_len = GV_FLEETCERT_BYTES; }
 static void sc_timeout_short(gv_server_config *sc) { sc->peer_timeout_ms = 999; }
 static void sc_timeout_huge(gv_server_config *sc) { sc->peer_timeout_ms = UINT32_MAX; }
 static void sc_grace_over(gv_server_config *sc) { sc->resume_grace_ms = 600001; }
@@ -323,7 +324,7 @@ static void test_server_create_refuses(void **state)
         sc_hold_huge,    sc_rate_neg,      sc_cipher_neg,    sc_cipher_over,   sc_clock_null,  sc_spatial_mode,
         sc_spatial_nan,  sc_spatial_pan,   sc_key_empty,     sc_timeout_short, sc_timeout_huge, sc_grace_over,
         sc_grace_huge,   sc_talkers_neg,   sc_talkers_over,  sc_lobbies0,      sc_lobbies_over, sc_lobbies_neg,
-        sc_linger_over,  sc_linger_huge};
+        sc_linger_over,  sc_linger_huge,   sc_cert_len_only};
     for (size_t i = 0; i < sizeof spoil / sizeof spoil[0]; i++) {
         server_cfg(&sc);
         spoil[i](&sc);
@@ -556,6 +557,8 @@ static void cc_password_null(gv_client_config *cc) { cc->password = NULL, cc->pa
 static void cc_password_huge(gv_client_config *cc) { cc->password = (const uint8_t *)"x", cc->password_len = SIZE_MAX; }
 static void cc_server_key(gv_client_config *cc) { cc->server_key = "SHA256:short"; }
 static void cc_server_key_empty(gv_client_config *cc) { cc->server_key = ""; }
+static void cc_fleet_key(gv_client_config *cc) { cc->fleet_key = "SHA256:Vkdap1RjR0wChd9dvyvKtz2mUTWIOem3dIGy6rEHcI"; }
+static void cc_fleet_key_empty(gv_client_config *cc) { cc->fleet_key = ""; }
 static void cc_codec_neg(gv_client_config *cc) { cc->codec = (gv_codec_kind)-1; }
 static void cc_codec_over(gv_client_config *cc) { cc->codec = (gv_codec_kind)2; }
 static void cc_frame0(gv_client_config *cc) { cc->frame_ms = 0; }
@@ -583,6 +586,16 @@ static void cc_lobby_long(gv_client_config *cc)
 }
 static void cc_token_junk(gv_client_config *cc) { cc->token = "not a token!"; }
 static void cc_token_empty(gv_client_config *cc) { cc->token = ""; }
+static void cc_nodes_no_port(gv_client_config *cc) { cc->fleet_nodes = "10.0.0.2"; }
+static void cc_nodes_port0(gv_client_config *cc) { cc->fleet_nodes = "10.0.0.2:0"; }
+static void cc_nodes_port_big(gv_client_config *cc) { cc->fleet_nodes = "10.0.0.2:65536"; }
+static void cc_nodes_trailing(gv_client_config *cc) { cc->fleet_nodes = "10.0.0.2:7000,"; }
+static void cc_nodes_empty_entry(gv_client_config *cc) { cc->fleet_nodes = "10.0.0.2:7000,,10.0.0.3:7000"; }
+static void cc_nodes_bad_host(gv_client_config *cc) { cc->fleet_nodes = "a b:7000"; }
+static void cc_nodes_too_many(gv_client_config *cc)
+{
+    cc->fleet_nodes = "a1:1,a2:1,a3:1,a4:1,a5:1,a6:1,a7:1,a8:1,a9:1,a10:1,a11:1,a12:1,a13:1,a14:1,a15:1,a16:1";
+}
 
 static void test_client_create_refuses(void **state)
 {
@@ -596,11 +609,13 @@ static void test_client_create_refuses(void **state)
     assert_int_equal(gv_client_create(&cc, NULL), GV_EINVAL);
     const client_spoil spoil[] = {
         cc_size0,         cc_size_small,    cc_size_big,   cc_host_null,        cc_name_null,   cc_password_long,
-        cc_password_null, cc_password_huge, cc_server_key, cc_server_key_empty, cc_codec_neg,   cc_codec_over,
+        cc_password_null, cc_password_huge, cc_server_key, cc_server_key_empty, cc_fleet_key, cc_fleet_key_empty,
+        cc_codec_neg,     cc_codec_over,
         cc_frame0,        cc_frame_neg,     cc_frame_odd,  cc_frame_huge,       cc_redundancy,  cc_redundancy_neg,
         cc_tx_neg,        cc_tx_over,       cc_itd,        cc_cipher_neg,       cc_cipher_over, cc_echo_neg,
         cc_echo_over,     cc_denoise,       cc_agc,        cc_clock_null,       cc_random_null, cc_timeout_short,
-        cc_timeout_long, cc_lobby_long, cc_token_junk, cc_token_empty};
+        cc_timeout_long, cc_lobby_long, cc_token_junk, cc_token_empty, cc_nodes_no_port, cc_nodes_port0,
+        cc_nodes_port_big, cc_nodes_trailing, cc_nodes_empty_entry, cc_nodes_bad_host, cc_nodes_too_many};
     for (size_t i = 0; i < sizeof spoil / sizeof spoil[0]; i++) {
         client_cfg(&cc, s);
         spoil[i](&cc);
@@ -1050,6 +1065,168 @@ static void test_tokens(void **state)
     gv_server_destroy(s);
 }
 
+/* ---- Fleet certificates -------------------------------------------------- */
+
+/* Services s and c until c's join succeeds or fails: that event, and the
+ * SERVER_KEY before it in *key (type NONE when none came). */
+static gv_event join_outcome(gv_server *s, gv_client *c, gv_event *key)
+{
+    gv_event ev = {.size = sizeof ev};
+    key->type = GV_EVENT_NONE;
+    for (uint64_t end = mono_us() + DEADLINE_US; mono_us() < end;) {
+        gv_event sev = {.size = sizeof sev};
+        while (gv_server_service(s, &sev, 1) > 0) {
+        }
+        int rc = gv_client_service(c, &ev, 1);
+        assert_true(rc >= 0);
+        if (rc == 1 && ev.type == GV_EVENT_SERVER_KEY)
+            *key = ev;
+        if (rc == 1 && (ev.type == GV_EVENT_CONNECTION_FAILED || ev.type == GV_EVENT_CONNECTED))
+            return ev;
+    }
+    fail_msg("the join neither succeeded nor failed within %llu ms", DEADLINE_US / 1000);
+    return ev;
+}
+
+static void test_fleet_certs(void **state)
+{
+    (void)state;
+    char secret[GV_TOKEN_KEY_BYTES], pub[GV_TOKEN_KEY_BYTES], fp[GV_FINGERPRINT_BYTES], why[512];
+    assert_int_equal(gv_fleetcert_keypair(NULL, sizeof secret, pub, sizeof pub, fp, sizeof fp), GV_EINVAL);
+    assert_int_equal(gv_fleetcert_keypair(secret, sizeof secret, NULL, sizeof pub, fp, sizeof fp), GV_EINVAL);
+    assert_int_equal(gv_fleetcert_keypair(secret, sizeof secret, pub, sizeof pub, NULL, sizeof fp), GV_EINVAL);
+    assert_int_equal(gv_fleetcert_keypair(secret, 0, pub, sizeof pub, fp, sizeof fp), GV_ETOOBIG);
+    assert_int_equal(gv_fleetcert_keypair(secret, sizeof secret, pub, GV_TOKEN_KEY_BYTES - 1, fp, sizeof fp),
+                     GV_ETOOBIG);
+    assert_int_equal(gv_fleetcert_keypair(secret, sizeof secret, pub, sizeof pub, fp, 50), GV_ETOOBIG);
+    assert_int_equal(gv_fleetcert_keypair(secret, sizeof secret, pub, sizeof pub, fp, 0), GV_ETOOBIG);
+    assert_int_equal(gv_fleetcert_keypair(secret, SIZE_MAX, pub, SIZE_MAX, fp, SIZE_MAX), 0);
+    assert_int_equal(strlen(fp), 50);
+
+    /* A server key file's public key: never created, checked as the
+     * server checks it. */
+    uint8_t pk[32];
+    char path[192];
+    assert_int_equal(gv_keyfile_public_key(NULL, pk, why, sizeof why), GV_EINVAL);
+    assert_int_equal(gv_keyfile_public_key("", pk, why, sizeof why), GV_EINVAL);
+    assert_int_equal(gv_keyfile_public_key(key_path, NULL, why, sizeof why), GV_EINVAL);
+    snprintf(path, sizeof path, "%s/missing.key", dir);
+    assert_int_equal(gv_keyfile_public_key(path, pk, why, sizeof why), GV_ENOTFOUND);
+    assert_non_null(strstr(why, path));
+    assert_int_not_equal(access(path, F_OK), 0);
+    snprintf(path, sizeof path, "%s/open.key", dir);
+    write_file(path, "gvoip-server-key 1\n", 0644);
+    assert_int_equal(gv_keyfile_public_key(path, pk, NULL, 0), GV_EKEY);
+    gv_server *s = make_server();
+    assert_int_equal(gv_keyfile_public_key(key_path, pk, why, sizeof why), 0);
+    assert_string_equal(why, "");
+    char server_fp[GV_FINGERPRINT_BYTES];
+    assert_int_equal(gv_server_fingerprint(s, server_fp, sizeof server_fp), 0);
+    gv_server_destroy(s);
+
+    char text[GV_FLEETCERT_TEXT_MAX];
+    uint64_t now = (uint64_t)time(NULL);
+    assert_int_equal(gv_fleetcert_issue(NULL, pk, 1, 2, text, sizeof text), GV_EINVAL);
+    assert_int_equal(gv_fleetcert_issue(secret, NULL, 1, 2, text, sizeof text), GV_EINVAL);
+    assert_int_equal(gv_fleetcert_issue(secret, pk, 1, 2, NULL, sizeof text), GV_EINVAL);
+    assert_int_equal(gv_fleetcert_issue(secret, pk, 5, 5, text, sizeof text), GV_EINVAL);
+    assert_int_equal(gv_fleetcert_issue(secret, pk, UINT64_MAX, 0, text, sizeof text), GV_EINVAL);
+    assert_int_equal(gv_fleetcert_issue("not a key", pk, 1, 2, text, sizeof text), GV_EKEY);
+    assert_int_equal(gv_fleetcert_issue(pub, pk, 1, 2, text, sizeof text), 194); /* any seed signs */
+    assert_int_equal(gv_fleetcert_issue(secret, pk, 1, 2, text, 0), GV_ETOOBIG);
+    assert_int_equal(gv_fleetcert_issue(secret, pk, 1, 2, text, 194), GV_ETOOBIG);
+    assert_string_equal(text, "");
+    assert_int_equal(gv_fleetcert_issue(secret, pk, now - 60, now + 3600, text, SIZE_MAX), 194);
+
+    uint8_t cert[GV_FLEETCERT_BYTES];
+    assert_int_equal(gv_fleetcert_from_text(NULL, 5, cert, sizeof cert), GV_EINVAL);
+    assert_int_equal(gv_fleetcert_from_text(text, strlen(text), NULL, sizeof cert), GV_EINVAL);
+    assert_int_equal(gv_fleetcert_from_text(text, 0, cert, sizeof cert), GV_EMALFORMED);
+    assert_int_equal(gv_fleetcert_from_text("#!", 2, cert, sizeof cert), GV_EMALFORMED);
+    assert_int_equal(gv_fleetcert_from_text(text, strlen(text), cert, 0), GV_ETOOBIG);
+    assert_int_equal(gv_fleetcert_from_text(text, strlen(text), cert, sizeof cert), GV_FLEETCERT_BYTES);
+
+    gv_fleetcert_info info = {.size = sizeof info};
+    assert_int_equal(gv_fleetcert_inspect(NULL, sizeof cert, &info, why, sizeof why), GV_EINVAL);
+    assert_int_equal(gv_fleetcert_inspect(cert, sizeof cert, NULL, why, sizeof why), GV_EINVAL);
+    info.size = 0;
+    assert_int_equal(gv_fleetcert_inspect(cert, sizeof cert, &info, why, sizeof why), GV_EINVAL);
+    info.size = sizeof info - 1;
+    assert_int_equal(gv_fleetcert_inspect(cert, sizeof cert, &info, NULL, 0), GV_EINVAL);
+    info.size = sizeof info;
+    assert_int_equal(gv_fleetcert_inspect(cert, 0, &info, why, sizeof why), GV_EMALFORMED);
+    assert_int_equal(gv_fleetcert_inspect(cert, SIZE_MAX, &info, why, 1), GV_EMALFORMED);
+    info.size = UINT32_MAX;
+    assert_int_equal(gv_fleetcert_inspect(cert, sizeof cert, &info, why, sizeof why), 0);
+    assert_int_equal(info.size, sizeof info);
+    assert_string_equal(info.fleet, fp);
+    assert_string_equal(info.node, server_fp);
+    assert_true(info.not_before == now - 60 && info.not_after == now + 3600);
+
+    /* A server shows it; a client pinning the fleet key, or trusting the
+     * first key it sees, takes it, and names the fleet. */
+    gv_server_config sc;
+    server_cfg(&sc);
+    sc.fleet_cert = cert;
+    sc.fleet_cert_len = sizeof cert;
+    assert_int_equal(gv_server_create(&sc, &s, why, sizeof why), 0);
+    const char *pins[] = {fp, NULL};
+    for (size_t i = 0; i < sizeof pins / sizeof pins[0]; i++) {
+        gv_client_config cc;
+        client_cfg(&cc, s);
+        cc.fleet_key = pins[i];
+        gv_client *c = NULL;
+        assert_int_equal(gv_client_create(&cc, &c), 0);
+        gv_event key, ev = join_outcome(s, c, &key);
+        if (ev.type != GV_EVENT_CONNECTED)
+            fail_msg("fleet pin %s: %s", pins[i] ? pins[i] : "none", ev.reason);
+        assert_int_equal(key.type, GV_EVENT_SERVER_KEY);
+        assert_string_equal(key.fingerprint, server_fp);
+        assert_string_equal(key.known_fingerprint, fp);
+        gv_client_destroy(c);
+    }
+    /* Another fleet's pin: refused, and the reason names both. */
+    char other_secret[GV_TOKEN_KEY_BYTES], other_pub[GV_TOKEN_KEY_BYTES], other_fp[GV_FINGERPRINT_BYTES];
+    assert_int_equal(
+        gv_fleetcert_keypair(other_secret, sizeof other_secret, other_pub, sizeof other_pub, other_fp, sizeof other_fp),
+        0);
+    gv_client_config cc;
+    client_cfg(&cc, s);
+    cc.fleet_key = other_fp;
+    gv_client *c = NULL;
+    assert_int_equal(gv_client_create(&cc, &c), 0);
+    gv_event key, ev = join_outcome(s, c, &key);
+    assert_int_equal(ev.type, GV_EVENT_CONNECTION_FAILED);
+    assert_int_equal(ev.error, GV_EKEY);
+    assert_non_null(strstr(ev.reason, fp));
+    assert_non_null(strstr(ev.reason, other_fp));
+    assert_string_equal(ev.fingerprint, fp);
+    assert_string_equal(ev.known_fingerprint, other_fp);
+    gv_client_destroy(c);
+    gv_server_destroy(s);
+
+    /* A server refuses a certificate for another key, or not one at all. */
+    snprintf(path, sizeof path, "%s/other.key", dir);
+    server_cfg(&sc);
+    sc.key_file = path;
+    sc.fleet_cert = cert;
+    sc.fleet_cert_len = sizeof cert;
+    s = (gv_server *)&s;
+    assert_int_equal(gv_server_create(&sc, &s, why, sizeof why), GV_EKEY);
+    assert_null(s);
+    assert_non_null(strstr(why, "is for the server key"));
+    unlink(path);
+    server_cfg(&sc);
+    sc.fleet_cert = cert;
+    sc.fleet_cert_len = sizeof cert - 1;
+    assert_int_equal(gv_server_create(&sc, &s, why, sizeof why), GV_EKEY);
+    assert_non_null(strstr(why, "144 bytes"));
+    cert[144] ^= 1;
+    sc.fleet_cert_len = sizeof cert;
+    assert_int_equal(gv_server_create(&sc, &s, NULL, 0), GV_EKEY);
+    assert_null(s);
+}
+
 static void test_protocol_version(void **state)
 {
     (void)state;
@@ -1132,6 +1309,7 @@ int main(void)
         cmocka_unit_test(test_client_calls),
         cmocka_unit_test(test_sizes),
         cmocka_unit_test(test_tokens),
+        cmocka_unit_test(test_fleet_certs),
         cmocka_unit_test(test_protocol_version),
         cmocka_unit_test(test_every_public_function),
     };

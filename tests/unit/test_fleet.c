@@ -844,6 +844,55 @@ static void test_reclaim_conflict(void **state)
     gv_fleet_destroy(f);
 }
 
+/* Placements nobody opened, older than the age given, go back; what the
+ * node holds, what is younger and what is another node's stay. */
+static void test_prune(void **state)
+{
+    (void)state;
+    gv_fleet *f = fleet();
+    gv_fleet_node a = make_node("10.0.0.1:7000", 5, 100, 10, 0);
+    gv_fleet_node b = make_node("10.0.0.2:7000", 5, 100, 10, 0);
+    uint64_t ea, eb;
+    assert_int_equal(gv_fleet_register(f, &a, &ea), 0);
+    assert_int_equal(gv_fleet_register(f, &b, &eb), 0);
+    /* a holds "open" and "pending"; "old" and "older" were placed on it
+     * long ago and never opened; "young" just now; b holds "theirs". */
+    uint64_t now_ms = (uint64_t)time(NULL) * 1000u;
+    gv_fleet_lobby on_a[5] = {lobby_of("open", now_ms - 900000), lobby_of("pending", now_ms - 900000),
+                              lobby_of("old", now_ms - 900000), lobby_of("older", now_ms - 1900000),
+                              lobby_of("young", 0)};
+    assert_int_equal(gv_fleet_reclaim(f, a.id, ea, on_a, 5, NULL), 0);
+    gv_fleet_lobby on_b = lobby_of("theirs", now_ms - 900000);
+    assert_int_equal(gv_fleet_reclaim(f, b.id, eb, &on_b, 1, NULL), 0);
+    assert_int_equal(gv_fleet_prune(f, a.id, ea, on_a, 2, 600000), 2);
+    gv_fleet_placement p = {.size = sizeof p};
+    assert_int_equal(gv_fleet_locate(f, "open", 4, &p), 0);
+    assert_int_equal(gv_fleet_locate(f, "pending", 7, &p), 0);
+    assert_int_equal(gv_fleet_locate(f, "young", 5, &p), 0);
+    assert_int_equal(gv_fleet_locate(f, "theirs", 6, &p), 0);
+    assert_int_equal(gv_fleet_locate(f, "old", 3, &p), GV_ENOTFOUND);
+    assert_int_equal(gv_fleet_locate(f, "older", 5, &p), GV_ENOTFOUND);
+    redisContext *c = raw_connect(&main_redis);
+    assert_int_equal(raw_integer(c, "SCARD gvoip:node:%s:lobbies", a.id), 3);
+    redisFree(c);
+    /* Nothing more to do; a lapsed epoch changes nothing. */
+    assert_int_equal(gv_fleet_prune(f, a.id, ea, on_a, 2, 600000), 0);
+    assert_int_equal(gv_fleet_prune(f, a.id, ea + 1, NULL, 0, 0), GV_ESTATE);
+    assert_int_equal(gv_fleet_locate(f, "young", 5, &p), 0);
+    /* Insane arguments. */
+    assert_int_equal(gv_fleet_prune(NULL, a.id, ea, NULL, 0, 0), GV_EINVAL);
+    assert_int_equal(gv_fleet_prune(f, "nope", ea, NULL, 0, 0), GV_EINVAL);
+    assert_int_equal(gv_fleet_prune(f, a.id, 0, NULL, 0, 0), GV_EINVAL);
+    assert_int_equal(gv_fleet_prune(f, a.id, ea, NULL, 1, 0), GV_EINVAL);
+    assert_int_equal(gv_fleet_prune(f, a.id, ea, on_a, -1, 0), GV_EINVAL);
+    assert_int_equal(gv_fleet_prune(f, a.id, ea, on_a, GV_FLEET_RECLAIM_MAX + 1, 0), GV_EINVAL);
+    assert_int_equal(gv_fleet_prune(f, a.id, ea, NULL, 0, 1ull << 53), GV_EINVAL);
+    gv_fleet_lobby bad = lobby_of("x", 0);
+    bad.len = GV_FLEET_LOBBY_MAX + 1;
+    assert_int_equal(gv_fleet_prune(f, a.id, ea, &bad, 1, 0), GV_EINVAL);
+    gv_fleet_destroy(f);
+}
+
 /* Redis restarted without persistence (FLUSHALL here): leases are gone,
  * the nodes register again with larger epochs and put their lobbies back. */
 static void test_reclaim_after_flush(void **state)
@@ -1222,6 +1271,7 @@ int main(void)
         cmocka_unit_test_setup(test_concurrent, flush),
         cmocka_unit_test_setup(test_reclaim_conflict, flush),
         cmocka_unit_test_setup(test_reclaim_after_flush, flush),
+        cmocka_unit_test_setup(test_prune, flush),
         cmocka_unit_test_setup(test_list_nodes, flush),
         cmocka_unit_test_setup(test_redis_killed, flush),
         cmocka_unit_test_setup(test_insane_arguments, flush),

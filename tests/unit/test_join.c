@@ -362,7 +362,7 @@ static void test_key_check(void **state)
         gv_join_connected(&j);
         gv_join_init_sent(&j, T0);
         known = (known_script){c->file_rc, c->stored, 0, 0, ""};
-        gv_join_key_in in = {FP_A, c->pinned, c->file, scripted_check, scripted_add};
+        gv_join_key_in in = {FP_A, c->pinned, c->file, scripted_check, scripted_add, NULL, NULL, NULL, NULL};
         int first_use = -1;
         int rc = gv_join_check_key(&j, &in, &first_use);
         if (rc != c->want || first_use != c->want_first_use || known.checks != c->want_checks ||
@@ -390,6 +390,113 @@ static void test_key_check(void **state)
     }
 }
 
+/* The file's fleet entries, scripted apart from its server entries. */
+static known_script known_fleet;
+
+static int scripted_check_fleet(const char *path, const char *hostport, const char *fingerprint, char *stored,
+                                size_t len)
+{
+    assert_string_equal(path, FILE_PATH);
+    assert_non_null(fingerprint);
+    known_fleet.checks++;
+    snprintf(known_fleet.hostport, sizeof known_fleet.hostport, "%s", hostport);
+    if (known_fleet.stored)
+        snprintf(stored, len, "%s", known_fleet.stored);
+    return known_fleet.rc;
+}
+
+static int scripted_add_fleet(const char *path, const char *hostport, const char *fingerprint)
+{
+    (void)path;
+    assert_string_equal(fingerprint, "SHA256:FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF");
+    known_fleet.adds++;
+    assert_string_equal(hostport, "lobby.example:7000");
+    return 0;
+}
+
+#define FP_F "SHA256:FFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFF"
+#define FP_G "SHA256:GGGGGGGGGGGGGGGGGGGGGGGGGGGGGGGGGGGGGGGGGGG"
+
+/* The server's key is FP_A throughout; fleet is the fleet key of the
+ * valid certificate it showed ("" none). */
+typedef struct fleet_key_case {
+    const char *name;
+    const char *fleet, *fleet_pinned, *pinned;
+    int fleet_rc;             /* what the file's fleet lookup answers */
+    const char *fleet_stored; /* and the fleet key it holds */
+    int server_rc;            /* what its server lookup answers */
+    const char *server_stored;
+    int want, want_first_use;
+    int want_fleet_checks, want_fleet_adds, want_checks, want_adds;
+    const char *want_fp, *want_known; /* the refusal's fingerprints */
+    const char *want_reason;          /* start of the refusal's reason */
+} fleet_key_case;
+
+static const fleet_key_case fleet_key_cases[] = {
+    {"fleet pinned, its certificate: the file is not read", FP_F, FP_F, "", GV_EKEY, FP_G, GV_EKEY, FP_B, 0, 0, 0, 0,
+     0, 0, "", "", ""},
+    {"fleet pinned, another fleet's certificate", FP_G, FP_F, "", 0, NULL, 0, NULL, GV_EKEY, 0, 0, 0, 0, 0, FP_G, FP_F,
+     "fleet key does not match the pinned key: the server's certificate is signed by the fleet key " FP_G
+     ", --fleet-key is " FP_F},
+    {"fleet pinned, no certificate", "", FP_F, "", 0, NULL, 0, NULL, GV_EKEY, 0, 0, 0, 0, 0, FP_A, FP_F,
+     "the server at lobby.example:7000 shows no fleet certificate, and --fleet-key " FP_F " asks for one"},
+    {"fleet pinned, no certificate, its key pinned: the pin decides", "", FP_F, FP_A, 0, NULL, 0, NULL, 0, 0, 0, 0, 0,
+     0, "", "", ""},
+    {"fleet and server pinned: both must hold", FP_F, FP_F, FP_B, 0, NULL, 0, NULL, GV_EKEY, 0, 0, 0, 0, 0, FP_A, FP_B,
+     "server key does not match the pinned key"},
+    {"server pinned, a certificate: the pin decides", FP_G, "", FP_A, GV_EKEY, FP_F, 0, NULL, 0, 0, 0, 0, 0, 0, "", "",
+     ""},
+    {"fleet known for the address: any server key of it", FP_F, "", "", 0, NULL, GV_EKEY, FP_B, 0, 0, 1, 0, 0, 0, "",
+     "", ""},
+    {"fleet changed", FP_G, "", "", GV_EKEY, FP_F, 0, NULL, GV_EKEY, 0, 1, 0, 0, 0, FP_G, FP_F,
+     "FLEET KEY CHANGED for lobby.example:7000: known " FP_F ", now " FP_G ". If"},
+    {"first use: the fleet and the server key remembered", FP_F, "", "", 1, NULL, 1, NULL, 0, 1, 1, 1, 1, 1, "", "",
+     ""},
+    {"a known server now shows a certificate: its fleet remembered", FP_F, "", "", 1, NULL, 0, NULL, 0, 1, 1, 1, 1, 0,
+     "", "", ""},
+    {"another server key known there, no fleet: a certificate does not displace it", FP_F, "", "", 1, NULL, GV_EKEY,
+     FP_B, GV_EKEY, 0, 1, 0, 1, 0, FP_A, FP_B, "SERVER KEY CHANGED for lobby.example:7000: known " FP_B},
+    {"the fleet entries cannot be read", FP_F, "", "", GV_EIO, NULL, 0, NULL, GV_EIO, 0, 1, 0, 0, 0, FP_F, "",
+     "cannot check the fleet key of lobby.example:7000 against " FILE_PATH ": "},
+    {"no certificate: the rules from before fleets, fleet entries unread", "", "", "", GV_EKEY, FP_F, 1, NULL, 0, 1, 0,
+     0, 1, 1, "", "", ""},
+};
+
+static void test_fleet_key_check(void **state)
+{
+    (void)state;
+    for (size_t i = 0; i < sizeof fleet_key_cases / sizeof fleet_key_cases[0]; i++) {
+        const fleet_key_case *c = &fleet_key_cases[i];
+        gv_join j = {0};
+        gv_random random = {scripted_fill, NULL};
+        gv_join_start(&j, "lobby.example", 7000, 3, random, 0, T0);
+        gv_join_connected(&j);
+        gv_join_init_sent(&j, T0);
+        known = (known_script){c->server_rc, c->server_stored, 0, 0, ""};
+        known_fleet = (known_script){c->fleet_rc, c->fleet_stored, 0, 0, ""};
+        gv_join_key_in in = {FP_A,  c->pinned,       FILE_PATH,           scripted_check,    scripted_add,
+                             c->fleet, c->fleet_pinned, scripted_check_fleet, scripted_add_fleet};
+        int first_use = -1;
+        int rc = gv_join_check_key(&j, &in, &first_use);
+        if (rc != c->want || first_use != c->want_first_use || known_fleet.checks != c->want_fleet_checks ||
+            known_fleet.adds != c->want_fleet_adds || known.checks != c->want_checks || known.adds != c->want_adds)
+            fail_msg("%s: %d (first use %d; fleet %d lookups, %d appends; server %d, %d), expected %d (%d; %d, %d; "
+                     "%d, %d)",
+                     c->name, rc, first_use, known_fleet.checks, known_fleet.adds, known.checks, known.adds, c->want,
+                     c->want_first_use, c->want_fleet_checks, c->want_fleet_adds, c->want_checks, c->want_adds);
+        if (rc == 0) {
+            assert_int_equal(gv_join_answered(&j, T0 + 1), GV_JOIN_SEND_HELLO);
+            continue;
+        }
+        assert_int_equal(j.stage, GV_JOIN_DONE);
+        assert_int_equal(j.end.error, c->want);
+        if (strcmp(j.end.fingerprint, c->want_fp) != 0 || strcmp(j.end.known_fingerprint, c->want_known) != 0 ||
+            strncmp(j.end.reason, c->want_reason, strlen(c->want_reason)) != 0)
+            fail_msg("%s: fingerprints %s and %s, reason \"%s\"", c->name, j.end.fingerprint, j.end.known_fingerprint,
+                     j.end.reason);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -397,6 +504,7 @@ int main(void)
         cmocka_unit_test(test_redirect_to_another_node),
         cmocka_unit_test(test_restart_keeps_retries),
         cmocka_unit_test(test_key_check),
+        cmocka_unit_test(test_fleet_key_check),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -551,6 +551,60 @@ static void test_known_hand_edited(void **state)
     tmp_remove(&t);
 }
 
+/* A fleet's key for an address is an entry of its own kind: a server-key
+ * lookup never sees it, a fleet lookup sees nothing else, and a line a
+ * reader from before fleets would take (two fields) is not one. */
+static void test_known_fleet(void **state)
+{
+    (void)state;
+    tmpdir t;
+    char path[PATH_CAP], text[1024], stored[GV_KEYFILE_FINGERPRINT_LEN];
+    tmp_make(&t);
+    tmp_join(&t, "known_servers", path);
+    assert_int_equal(gv_known_check_fleet(path, "node.example:7000", alice_fp, stored, sizeof stored), 1);
+    assert_int_equal(gv_known_add_fleet(path, "node.example:7000", alice_fp), GV_OK);
+    assert_int_equal(mode_of(path), 0600);
+    assert_int_equal(gv_known_add(path, "node.example:7000", bob_fp), GV_OK);
+    int fd = open(path, O_RDONLY);
+    assert_true(fd >= 0);
+    ssize_t n = read(fd, text, sizeof text - 1);
+    close(fd);
+    assert_true(n > 0);
+    text[n] = '\0';
+    char want[256];
+    snprintf(want, sizeof want, "@fleet node.example:7000 %s\nnode.example:7000 %s\n", alice_fp, bob_fp);
+    assert_string_equal(text, want);
+
+    assert_int_equal(gv_known_check_fleet(path, "node.example:7000", alice_fp, NULL, 0), 0);
+    assert_int_equal(gv_known_check_fleet(path, "node.example:7000", bob_fp, stored, sizeof stored), GV_EKEY);
+    assert_string_equal(stored, alice_fp);
+    assert_int_equal(gv_known_check(path, "node.example:7000", bob_fp, NULL, 0), 0);
+    assert_int_equal(gv_known_check(path, "node.example:7000", alice_fp, stored, sizeof stored), GV_EKEY);
+    assert_string_equal(stored, bob_fp);
+    assert_int_equal(gv_known_check_fleet(path, "other.example:7000", alice_fp, NULL, 0), 1);
+    assert_int_equal(gv_known_check_fleet(path, "bad host:1", alice_fp, NULL, 0), GV_EINVAL);
+    assert_int_equal(gv_known_add_fleet(path, "node.example:7000", "SHA256:short"), GV_EINVAL);
+
+    /* Hand-edited: only "@fleet HOST:PORT FP", exactly, is a fleet entry. */
+    snprintf(text, sizeof text,
+             "@fleet a.example:1 %s extra\n"
+             "@Fleet b.example:2 %s\n"
+             "  @fleet\tc.example:3  %s \r\n"
+             "@fleet d.example:4\n"
+             "#@fleet e.example:5 %s\n",
+             alice_fp, alice_fp, alice_fp, alice_fp);
+    write_file(path, text, strlen(text), 0600);
+    static const struct {
+        const char *hostport;
+        int fleet;
+    } cases[] = {{"a.example:1", 1}, {"b.example:2", 1}, {"c.example:3", 0}, {"d.example:4", 1}, {"e.example:5", 1}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        assert_int_equal(gv_known_check_fleet(path, cases[c].hostport, alice_fp, NULL, 0), cases[c].fleet);
+        assert_int_equal(gv_known_check(path, cases[c].hostport, alice_fp, NULL, 0), 1);
+    }
+    tmp_remove(&t);
+}
+
 static void test_known_unreadable(void **state)
 {
     (void)state;
@@ -579,6 +633,7 @@ int main(void)
         cmocka_unit_test(test_fingerprint),
         cmocka_unit_test(test_known_tofu),
         cmocka_unit_test(test_known_hand_edited),
+        cmocka_unit_test(test_known_fleet),
         cmocka_unit_test(test_known_unreadable),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -148,10 +148,46 @@ static void test_scenarios(void **state)
         run(&scenarios[i]);
 }
 
+/* A client that knows several nodes of a fleet: 1 s, then 1.6 s apart,
+ * and never more than 2 s whatever the jitter draws. */
+static void test_fleet_cap(void **state)
+{
+    (void)state;
+    static const uint32_t jitters[] = {0, 399999, 400000, 0xffffffffu, 12345};
+    for (size_t j = 0; j < sizeof jitters / sizeof jitters[0]; j++) {
+        uint32_t jitter = jitters[j];
+        gv_reconnect r;
+        gv_reconnect_init(&r, 120 * S, (gv_random){scripted_fill, &jitter});
+        gv_reconnect_cap(&r, GV_RECONNECT_FLEET_BACKOFF_MAX_US);
+        uint64_t now = T0 + 2 * S, last = 0;
+        for (int attempt = 1; attempt <= 20; attempt++) {
+            assert_int_equal(gv_reconnect_tick(&r, T0, now), GV_RECONNECT_ATTEMPT);
+            assert_int_equal(r.attempt, attempt);
+            uint64_t gap = r.next_us - now;
+            if (gap > 2 * S)
+                fail_msg("jitter %u: attempt %d waits %llu us", jitter, attempt, (unsigned long long)gap);
+            if (jitter == 0)
+                assert_int_equal(gap, attempt == 1 ? 1 * S : GV_RECONNECT_FLEET_BACKOFF_MAX_US);
+            last = gap;
+            now = r.next_us;
+        }
+        assert_true(last >= GV_RECONNECT_FLEET_BACKOFF_MAX_US);
+    }
+    /* Asked for less than the least wait: the least wait. */
+    gv_reconnect r;
+    uint32_t none = 0;
+    gv_reconnect_init(&r, 120 * S, (gv_random){scripted_fill, &none});
+    gv_reconnect_cap(&r, 1);
+    assert_int_equal(gv_reconnect_tick(&r, T0, T0 + 2 * S), GV_RECONNECT_ATTEMPT);
+    assert_int_equal(gv_reconnect_tick(&r, T0, r.next_us), GV_RECONNECT_ATTEMPT);
+    assert_int_equal(r.next_us - (T0 + 3 * S), GV_RECONNECT_BACKOFF_MIN_US);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scenarios),
+        cmocka_unit_test(test_fleet_cap),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -6,15 +6,8 @@
 # Usage: token_vector.sh [EXPECTED_TOKEN_TEXT]
 # Prints the token's text on stdout (the public key and the token's hex on
 # stderr); with an argument, exits 1 unless the text equals it.
-set -euo pipefail
-
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-
-# Only coreutils and OpenSSL: od and bash's printf stand in for xxd.
-hex_of() { od -An -v -tx1 | tr -d ' \n'; }
-bytes_of() { printf '%b' "$(sed 's/../\\x&/g')"; }
-b64url() { basenc --base64url -w0 | tr -d '='; }
+# Only coreutils and OpenSSL.
+source "$(dirname "$0")/lib.sh"
 
 seed=000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f
 nonce=a0a1a2a3a4a5a6a7a8a9aaabacadaeaf
