@@ -129,8 +129,8 @@ int allocate_command(int argc, char **argv)
     gv_fleet *fleet;
     char why[256] = "";
     int rc = gv_fleet_create(&cfg, &fleet, why, sizeof why);
-    if (rc == GV_EINVAL) {
-        /* The URL or the prefix: what the command line said. */
+    if (rc == GV_EINVAL || rc == GV_EAUTH) {
+        /* The URL, its password or the prefix: what the user said. */
         output_error(opt.json, "%s", why);
         return EXIT_USAGE;
     }

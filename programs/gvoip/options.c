@@ -332,8 +332,8 @@ static const option_def options[] = {
      .help = "the certificate is valid from then on (default: an hour ago, for clocks that are behind)"},
     {.name = "--redis", .metavar = "URL", .kind = ARG_STRING, .group = GROUP_FLEET, .commands = CMD_SERVER,
      .refused = CMD_PLAYER, .refusal = server_fleet, .at = AT(redis_url),
-     .help = "run as a node of the fleet coordinated through this Redis, redis://[:PASSWORD@]HOST:PORT[/DB] "
-             "(needs --advertise)"},
+     .help = "run as a node of the fleet coordinated through this Redis, redis://HOST[:PORT][/DB] (needs "
+             "--advertise; a URL with a password goes in GVOIP_REDIS_URL instead, never here)"},
     {.name = "--advertise", .metavar = "HOST:PORT", .kind = ARG_CUSTOM, .group = GROUP_FLEET, .commands = CMD_SERVER,
      .refused = CMD_PLAYER, .refusal = server_fleet, .nargs = 1, .parse = parse_advertise,
      .takes = "HOST:PORT (a name or an IP address players reach, and the UDP port, 0..65535)",
