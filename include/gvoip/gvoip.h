@@ -295,8 +295,9 @@ typedef int (*gv_directory_gate_fn)(void *user, const char *lobby, size_t len, c
                                     uint16_t *port);
 
 /* Every join for a lobby no worker holds asks fn from now on (NULL: none
- * does, as a directory starts). Returns 0, or GV_EINVAL (NULL d). Call it
- * before the servers start. */
+ * does, as a directory starts). Returns 0, or GV_EINVAL (NULL d). Set it
+ * before the servers start and change it only once they have stopped: a
+ * worker may be inside fn when this returns. */
 GV_API int gv_directory_set_gate(gv_directory *d, gv_directory_gate_fn fn, void *user);
 
 /* The lobby (len bytes) is to leave this node: the fleet placed it on

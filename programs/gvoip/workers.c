@@ -260,9 +260,6 @@ int workers_run(const gv_server_config *cfg, int n, int json, double duration_s,
             gv_directory_list(dir, NULL, 0, &players, NULL);
         }
     }
-    /* Leaving first: the fleet places this node's lobbies elsewhere at
-     * once, not when its lease lapses. */
-    fleet_node_stop(node);
     atomic_store(&stop, 1);
     for (int i = 0; i < n; i++) {
         if (w[i].running)
@@ -272,6 +269,9 @@ int workers_run(const gv_server_config *cfg, int n, int json, double duration_s,
         servers[i] = w[i].server;
         cpu_s[i] = w[i].cpu_s;
     }
+    /* Then the node leaves: the fleet places its lobbies elsewhere at
+     * once, not when its lease lapses; no worker asks the gate any more. */
+    fleet_node_stop(node);
     if (m) {
         /* A scrape already asked gets the workers' last figures (each
          * copied its own at its end), and /healthz says we are stopping. */

@@ -140,11 +140,11 @@ void gv_directory_detach(gv_directory *d, int worker)
 
 /* The fleet's word, asked without the lock: 0 placed here,
  * GV_DIRECTORY_NODE with where filled, or its error. */
-static int ask_gate(gv_directory *d, const char *name, size_t len, gv_directory_where *where)
+static int ask_gate(gv_directory_gate_fn gate, void *user, const char *name, size_t len, gv_directory_where *where)
 {
     char host[sizeof where->host] = "";
     uint16_t port = 0;
-    int rc = d->gate(d->gate_user, name, len, host, sizeof host, &port);
+    int rc = gate(user, name, len, host, sizeof host, &port);
     if (rc < 0)
         return rc == GV_EFULL ? GV_DIRECTORY_FLEET_FULL : rc;
     if (rc == 0)
@@ -164,8 +164,10 @@ int gv_directory_claim(gv_directory *d, int worker, const char *name, size_t len
     pthread_mutex_lock(&d->lock);
     int i = lookup(d, name, len, now_us), owner;
     if (i < 0 && d->gate) {
+        gv_directory_gate_fn gate = d->gate;
+        void *user = d->gate_user;
         pthread_mutex_unlock(&d->lock);
-        int rc = ask_gate(d, name, len, where);
+        int rc = ask_gate(gate, user, name, len, where);
         if (rc != 0)
             return rc;
         pthread_mutex_lock(&d->lock);
