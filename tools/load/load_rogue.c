@@ -81,7 +81,8 @@ static void on_connect(load_rogue *r)
 
 static void on_handshake_reply(load_rogue *r, const uint8_t *data, size_t len)
 {
-    uint8_t payload[64];
+    /* The cipher byte, and a node's certificate when it sends one. */
+    uint8_t payload[1 + GV_FLEETCERT_BYTES];
     if (len < 1 || data[0] != GV_HANDSHAKE_RESP ||
         gv_noise_read_message(r->noise, data + 1, len - 1, payload, sizeof payload) < 0 ||
         gv_session_keys(&r->noise, GV_SEAL_CHACHA20POLY1305, &r->seal) != 0) {
