@@ -65,6 +65,10 @@ struct gv_link {
     int offer_aes; /* AES-256-GCM offered in the handshake */
     char *server_host;
     uint16_t server_port;
+    /* Where the last welcome came from: the only node that knows our
+     * resumption secret (NULL: no welcome yet). */
+    char *session_host;
+    uint16_t session_port;
     char move_host[256]; /* where a REDIRECT after the welcome said the lobby went; "" none */
     uint16_t move_port;
     /* The nodes of the server's fleet a lost session is looked for at, in
@@ -299,7 +303,10 @@ static void send_hello(gv_link *l, conn *c)
     m.u.hello.access = l->access;
     m.u.hello.access_len = (uint8_t)l->access_len;
     m.u.hello.resume = l->resume;
-    m.u.hello.resume_len = l->has_resume ? GV_RESUME_SECRET_LEN : 0;
+    /* Another node of a fleet never knew the secret: presenting it there
+     * would only cost a refusal and a second handshake. */
+    int at_session = !l->session_host || (l->server_port == l->session_port && !strcmp(l->server_host, l->session_host));
+    m.u.hello.resume_len = l->has_resume && at_session ? GV_RESUME_SECRET_LEN : 0;
     if (gv_session_send_msg(l->transport, c->peer, c->seal, &l->buf, GV_CH_CONTROL, &m) < 0)
         fail(l, c, GV_ENET, "could not send the greeting%s", NULL);
 }
@@ -448,6 +455,12 @@ static void take_welcome(gv_link *l, conn *c, const gv_msg *m)
     c->here_next = 0;
     memcpy(l->resume, m->u.welcome.resume, GV_RESUME_SECRET_LEN);
     l->has_resume = 1;
+    char *here = strdup(l->server_host);
+    if (here) { /* else the secret is presented everywhere, as before fleets */
+        free(l->session_host);
+        l->session_host = here;
+        l->session_port = l->server_port;
+    }
     l->id = m->u.welcome.id;
     memcpy(l->name, m->u.welcome.name.bytes, m->u.welcome.name.len);
     l->name[m->u.welcome.name.len] = '\0';
@@ -940,6 +953,10 @@ static void watch(gv_link *l)
             conn_close(l, l->next);
             l->next = NULL;
         }
+        /* Its node is the server again, should an attempt have gone to
+         * another node of the fleet meanwhile. */
+        if (l->session_host && (l->server_port != l->session_port || strcmp(l->server_host, l->session_host)))
+            move_server(l, l->session_host, l->session_port);
         return;
     }
     if (!l->interrupted) {
@@ -1162,6 +1179,7 @@ void gv_link_destroy(gv_link *l)
     gv_transport_destroy(l->transport);
     free(l->server_host);
     free(l->known_file);
+    free(l->session_host);
     sodium_memzero(l, sizeof *l);
     free(l);
 }

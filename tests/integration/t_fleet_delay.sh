@@ -3,7 +3,8 @@
 # trip), which is the address each advertises. A talker and a listener in
 # one lobby, given every node's relay; the node hosting the lobby killed
 # with -9; both players must be back in, and the listener hearing the
-# talker, within 8 s.
+# talker, within 8 s; and no node was asked to resume a session it never
+# had (a player presents its secret only to the node that gave it).
 source "$(dirname "$0")/lib.sh"
 source "$(dirname "$0")/redis.sh"
 
@@ -21,7 +22,7 @@ node() {
   local relay port
   relay=$(free_udp_port)
   start "$1" server --port 0 --threads 1 --max-lobbies 20 --key "$TMP/fleet.key" --redis "$REDIS_URL" \
-    --advertise "127.0.0.1:$relay" --json
+    --advertise "127.0.0.1:$relay" --json --stats "$TMP/$1.json"
   wait_for "$1" '"event":"fleet","state":"registered"'
   port=$(port_of "$1")
   start_netem "relay_$1" --listen "127.0.0.1:$relay" --to "127.0.0.1:$port" --delay 50
@@ -58,4 +59,11 @@ level=$(rms "$TMP/tail.wav" 1)
 echo "100 ms round trip: node $victim killed, both players back in $took s; the tone heard after at rms $level"
 below "$took" 8 || fail "the failover took $took s over 100 ms of round trip"
 below 0.02 "$level" || fail "after the failover the listener did not hear the talker (rms $level)"
+for n in n1 n2 n3; do
+  [ "$n" = "$victim" ] && continue
+  kill -TERM "$(pid_of "$n")"
+  expect_exit "$n" 0 10
+  refused=$(grep -o '"refused":[0-9]*' "$TMP/$n.json" | head -n 1 | cut -d: -f2)
+  [ "$refused" = 0 ] || fail "node $n refused $refused joins or resumes"
+done
 echo "PASS"
