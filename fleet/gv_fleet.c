@@ -407,20 +407,6 @@ void gv_fleet_config_default(gv_fleet_config *cfg)
     cfg->lease_ms = GV_FLEET_DEFAULT_LEASE_MS;
 }
 
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static int say(char *why, size_t why_len, const char *fmt, ...)
-{
-    if (why && why_len) {
-        va_list ap;
-        va_start(ap, fmt);
-        vsnprintf(why, why_len, fmt, ap);
-        va_end(ap);
-    }
-    return GV_EINVAL;
-}
-
 static int valid_prefix(const char *prefix)
 {
     size_t len = strnlen(prefix, GV_FLEET_PREFIX_MAX + 1);
@@ -439,20 +425,20 @@ int gv_fleet_create(const gv_fleet_config *cfg, gv_fleet **out, char *why, size_
     if (out)
         *out = NULL;
     if (!cfg || !out)
-        return say(why, why_len, "no configuration or no place for the handle");
+        return gv_redis_refuse(why, why_len, "no configuration or no place for the handle");
     if (cfg->size != sizeof *cfg)
-        return say(why, why_len, "the configuration's size (%u) is not this library's (%zu)", (unsigned)cfg->size,
+        return gv_redis_refuse(why, why_len, "the configuration's size (%u) is not this library's (%zu)", (unsigned)cfg->size,
                    sizeof *cfg);
     if (!cfg->prefix || !valid_prefix(cfg->prefix))
-        return say(why, why_len, "the key prefix must be 1..%d bytes of printable ASCII without spaces",
+        return gv_redis_refuse(why, why_len, "the key prefix must be 1..%d bytes of printable ASCII without spaces",
                    GV_FLEET_PREFIX_MAX);
     if (cfg->timeout_ms < 1 || cfg->timeout_ms > GV_FLEET_TIMEOUT_MS_MAX)
-        return say(why, why_len, "timeout_ms must be 1..%d", GV_FLEET_TIMEOUT_MS_MAX);
+        return gv_redis_refuse(why, why_len, "timeout_ms must be 1..%d", GV_FLEET_TIMEOUT_MS_MAX);
     if (cfg->lease_ms < GV_FLEET_LEASE_MS_MIN || cfg->lease_ms > GV_FLEET_LEASE_MS_MAX)
-        return say(why, why_len, "lease_ms must be %d..%d", GV_FLEET_LEASE_MS_MIN, GV_FLEET_LEASE_MS_MAX);
+        return gv_redis_refuse(why, why_len, "lease_ms must be %d..%d", GV_FLEET_LEASE_MS_MIN, GV_FLEET_LEASE_MS_MAX);
     gv_fleet *f = calloc(1, sizeof *f);
     if (!f) {
-        say(why, why_len, "out of memory");
+        gv_redis_refuse(why, why_len, "out of memory");
         return GV_ENOMEM;
     }
     int rc = gv_redis_url_parse(cfg->redis_url, &f->url, why, why_len);

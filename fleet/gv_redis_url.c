@@ -11,10 +11,7 @@
 
 #define SCHEME "redis://"
 
-#if defined(__GNUC__)
-__attribute__((format(printf, 3, 4)))
-#endif
-static int refuse(char *why, size_t why_len, const char *fmt, ...)
+int gv_redis_refuse(char *why, size_t why_len, const char *fmt, ...)
 {
     if (why && why_len) {
         va_list ap;
@@ -90,12 +87,12 @@ static int parse_host_port(const char *s, size_t len, gv_redis_url *out, char *w
     if (bracketed) {
         const char *close = memchr(s, ']', len);
         if (!close)
-            return refuse(why, why_len, "the Redis URL's [IPv6 address] has no ']'");
+            return gv_redis_refuse(why, why_len, "the Redis URL's [IPv6 address] has no ']'");
         host = s + 1;
         host_len = (size_t)(close - host);
         size_t rest = len - (size_t)(close + 1 - s);
         if (rest > 0 && close[1] != ':')
-            return refuse(why, why_len, "the Redis URL has something other than :PORT after its [IPv6 address]");
+            return gv_redis_refuse(why, why_len, "the Redis URL has something other than :PORT after its [IPv6 address]");
         port = rest > 0 ? close + 2 : NULL;
     } else {
         const char *colon = memchr(s, ':', len);
@@ -103,12 +100,12 @@ static int parse_host_port(const char *s, size_t len, gv_redis_url *out, char *w
         port = colon ? colon + 1 : NULL;
     }
     if (host_len == 0)
-        return refuse(why, why_len, "the Redis URL has no host");
+        return gv_redis_refuse(why, why_len, "the Redis URL has no host");
     if (host_len > GV_REDIS_URL_HOST_MAX)
-        return refuse(why, why_len, "the Redis URL's host is longer than %d bytes", GV_REDIS_URL_HOST_MAX);
+        return gv_redis_refuse(why, why_len, "the Redis URL's host is longer than %d bytes", GV_REDIS_URL_HOST_MAX);
     for (size_t i = 0; i < host_len; i++)
         if (!host_char(host[i], bracketed))
-            return refuse(why, why_len, "the Redis URL's host has a character a host name cannot%s",
+            return gv_redis_refuse(why, why_len, "the Redis URL's host has a character a host name cannot%s",
                           bracketed ? "" : " (an IPv6 address goes in brackets: [::1])");
     memcpy(out->host, host, host_len);
     out->host[host_len] = '\0';
@@ -116,7 +113,7 @@ static int parse_host_port(const char *s, size_t len, gv_redis_url *out, char *w
     if (port) {
         long v;
         if (parse_number(port, len - (size_t)(port - s), 65535, &v) != 0 || v == 0)
-            return refuse(why, why_len, "the Redis URL's port is not 1..65535");
+            return gv_redis_refuse(why, why_len, "the Redis URL's port is not 1..65535");
         out->port = (int)v;
     }
     return 0;
@@ -125,15 +122,15 @@ static int parse_host_port(const char *s, size_t len, gv_redis_url *out, char *w
 static int parse(const char *url, gv_redis_url *out, char *why, size_t why_len)
 {
     if (!strncmp(url, "rediss://", 9))
-        return refuse(why, why_len, "Redis over TLS (rediss://) is not supported: use redis:// (a TLS tunnel "
+        return gv_redis_refuse(why, why_len, "Redis over TLS (rediss://) is not supported: use redis:// (a TLS tunnel "
                                     "such as stunnel can carry it)");
     if (strncmp(url, SCHEME, strlen(SCHEME)) != 0)
-        return refuse(why, why_len, "the Redis URL does not start with redis://");
+        return gv_redis_refuse(why, why_len, "the Redis URL does not start with redis://");
     const char *auth = url + strlen(SCHEME);
     size_t auth_len = strcspn(auth, "/?#");
     const char *path = auth + auth_len;
     if (strpbrk(path, "?#"))
-        return refuse(why, why_len, "the Redis URL has a query or fragment (?, #), which gvoip does not take");
+        return gv_redis_refuse(why, why_len, "the Redis URL has a query or fragment (?, #), which gvoip does not take");
 
     /* The last '@' ends the user information, so that a password with an
      * unencoded '@' still parses as its author meant. */
@@ -144,12 +141,12 @@ static int parse(const char *url, gv_redis_url *out, char *why, size_t why_len)
     if (at) {
         const char *colon = memchr(auth, ':', (size_t)(at - auth));
         if (!colon)
-            return refuse(why, why_len, "the Redis URL names a user without a password (redis://USER:PASSWORD@HOST)");
+            return gv_redis_refuse(why, why_len, "the Redis URL names a user without a password (redis://USER:PASSWORD@HOST)");
         if (decode(auth, (size_t)(colon - auth), out->user, sizeof out->user) != 0)
-            return refuse(why, why_len, "the Redis URL's user is longer than %d bytes or badly percent-encoded",
+            return gv_redis_refuse(why, why_len, "the Redis URL's user is longer than %d bytes or badly percent-encoded",
                           GV_REDIS_URL_USER_MAX);
         if (decode(colon + 1, (size_t)(at - colon - 1), out->password, sizeof out->password) != 0)
-            return refuse(why, why_len, "the Redis URL's password is longer than %d bytes or badly percent-encoded",
+            return gv_redis_refuse(why, why_len, "the Redis URL's password is longer than %d bytes or badly percent-encoded",
                           GV_REDIS_URL_PASSWORD_MAX);
         out->auth = out->user[0] || out->password[0];
     }
@@ -160,7 +157,7 @@ static int parse(const char *url, gv_redis_url *out, char *why, size_t why_len)
     if (*path && path[1]) {
         long db;
         if (parse_number(path + 1, strlen(path + 1), INT_MAX, &db) != 0)
-            return refuse(why, why_len, "the Redis URL's database (after /) is not a number 0 or more");
+            return gv_redis_refuse(why, why_len, "the Redis URL's database (after /) is not a number 0 or more");
         out->db = (int)db;
     }
     return 0;
@@ -169,10 +166,10 @@ static int parse(const char *url, gv_redis_url *out, char *why, size_t why_len)
 int gv_redis_url_parse(const char *url, gv_redis_url *out, char *why, size_t why_len)
 {
     if (!out)
-        return refuse(why, why_len, "no place for the parsed Redis URL");
+        return gv_redis_refuse(why, why_len, "no place for the parsed Redis URL");
     memset(out, 0, sizeof *out);
     if (!url)
-        return refuse(why, why_len, "no Redis URL");
+        return gv_redis_refuse(why, why_len, "no Redis URL");
     int rc = parse(url, out, why, why_len);
     if (rc != 0)
         sodium_memzero(out, sizeof *out);

@@ -25,4 +25,12 @@ typedef struct gv_redis_url {
  * quotes the password. On failure *out holds no password. Thread-safe. */
 int gv_redis_url_parse(const char *url, gv_redis_url *out, char *why, size_t why_len);
 
+/* Writes the sentence (printf format) to why (why_len bytes; NULL or 0:
+ * nowhere) and returns GV_EINVAL: the refusals of this library's argument
+ * checks. */
+#if defined(__GNUC__)
+__attribute__((format(printf, 3, 4)))
+#endif
+int gv_redis_refuse(char *why, size_t why_len, const char *fmt, ...);
+
 #endif

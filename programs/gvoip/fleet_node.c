@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
+#include "clock.h"
 #include "gvoip/fleet.h"
 #include "options.h"
 #include "output.h"
@@ -36,7 +37,9 @@ struct fleet_node {
     char id[GV_FLEET_ID_BYTES];
     uint64_t epoch;      /* 0: not registered now */
     uint64_t last_ok_ms; /* monotonic: the lease was last renewed */
-    int unreachable;     /* said so already */
+    /* The last pass could not reach Redis: the gate then refuses at once
+     * rather than hold a worker's relay for a timeout per join. */
+    atomic_int unreachable;
     /* The lobbies this node hosted at the last pass, sorted by name, with
      * when each opened (what a conflict after Redis lost its data weighs). */
     gv_fleet_lobby *held;
@@ -51,20 +54,6 @@ struct fleet_node {
     double cpu_prev_s, wall_prev_s;
     uint64_t relayed_prev;
 };
-
-static uint64_t mono_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
-
-static uint64_t unix_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 static double cpu_s(void)
 {
@@ -122,6 +111,8 @@ static int split_address(const char *address, char *host, size_t host_size, uint
 static int gate(void *user, const char *lobby, size_t len, char *host, size_t host_size, uint16_t *port)
 {
     fleet_node *n = user;
+    if (atomic_load(&n->unreachable))
+        return GV_EIO;
     gv_fleet_placement p = {.size = sizeof p};
     pthread_mutex_lock(&n->gate_lock);
     int rc = gv_fleet_allocate(n->asker, lobby, len, (uint32_t)gv_protocol_version(), &p);
@@ -155,7 +146,7 @@ static int survey(fleet_node *n, gv_fleet_node *node)
     int players = 0, lobbies = 0;
     int count = gv_directory_list(n->dir, n->listed, n->max_lobbies, &players, &lobbies);
     int open = 0;
-    uint64_t now = unix_ms();
+    uint64_t now = clock_unix_ms();
     n->all_count = 0;
     for (int i = 0; i < count; i++) {
         gv_fleet_lobby *any = &n->all[n->all_count++];
@@ -170,7 +161,7 @@ static int survey(fleet_node *n, gv_fleet_node *node)
         l->opened_ms = was ? was->opened_ms : now;
     }
     qsort(n->now, (size_t)open, sizeof *n->now, by_name);
-    double wall = (double)mono_ms() / 1000.0, cpu = cpu_s();
+    double wall = (double)clock_mono_ms() / 1000.0, cpu = cpu_s();
     uint64_t relayed = n->cfg.relayed ? n->cfg.relayed(n->cfg.relayed_ctx) : 0;
     double dt = wall - n->wall_prev_s;
     *node = (gv_fleet_node){.size = sizeof *node, .protocol = (uint32_t)gv_protocol_version()};
@@ -240,7 +231,7 @@ static int rejoin(fleet_node *n, const gv_fleet_node *node, int open, int lapsed
     if (rc < 0)
         return rc;
     n->epoch = epoch;
-    n->last_ok_ms = mono_ms();
+    n->last_ok_ms = clock_mono_ms();
     int keep = 0;
     for (int i = 0; i < open; i++) {
         gv_fleet_placement p = {.size = sizeof p};
@@ -280,24 +271,24 @@ static void pass(fleet_node *n)
     } else {
         rc = gv_fleet_refresh(n->agent, &node, n->epoch);
         if (rc == 0)
-            n->last_ok_ms = mono_ms();
+            n->last_ok_ms = clock_mono_ms();
         if (rc == GV_ESTATE) {
-            rc = rejoin(n, &node, open, mono_ms() - n->last_ok_ms >= (uint64_t)n->lease_ms);
+            rc = rejoin(n, &node, open, clock_mono_ms() - n->last_ok_ms >= (uint64_t)n->lease_ms);
             rejoined = 1;
         }
     }
     if (rc < 0) {
-        if (!n->unreachable)
+        if (!atomic_load(&n->unreachable))
             say(n, "unreachable", NULL, gv_fleet_last_error(n->agent)[0] ? gv_fleet_last_error(n->agent)
                                                                         : gv_strerror(rc));
-        n->unreachable = 1;
+        atomic_store(&n->unreachable, 1);
         if (rc != GV_EIO)
             n->epoch = 0;
         return; /* the lobbies keep talking; the next pass tries again */
     }
-    if (n->unreachable && n->epoch)
+    if (atomic_load(&n->unreachable) && n->epoch)
         say(n, "reachable", NULL, NULL);
-    n->unreachable = 0;
+    atomic_store(&n->unreachable, 0);
     if (rejoined)
         open = rc; /* rejoin kept these in n->now */
     if (atomic_load(&n->drain) && !n->drained) {
@@ -322,9 +313,9 @@ static void *run(void *arg)
     fleet_node *n = arg;
     uint64_t period = (uint64_t)n->lease_ms / 3;
     while (!atomic_load(&n->stop)) {
-        uint64_t start = mono_ms();
+        uint64_t start = clock_mono_ms();
         pass(n);
-        while (!atomic_load(&n->stop) && mono_ms() - start < period &&
+        while (!atomic_load(&n->stop) && clock_mono_ms() - start < period &&
                !(atomic_load(&n->drain) && !n->drained)) {
             struct timespec nap = {0, 20 * 1000000};
             nanosleep(&nap, NULL);

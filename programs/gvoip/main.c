@@ -14,6 +14,7 @@
 #include <sodium.h>
 
 #include "allocate.h"
+#include "clock.h"
 #include "audio_io.h"
 #include "fleetcert.h"
 #include "gvoip/gvoip.h"
@@ -63,13 +64,6 @@ static void install_signals(void)
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     signal(SIGPIPE, SIG_IGN);
-}
-
-static uint64_t monotonic_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
 }
 
 /* The password comes from a file or the environment, never argv, which
@@ -218,9 +212,9 @@ static int run_server(const gvoip_options *opt, const char *password, size_t pas
             return EXIT_RUNTIME;
         }
     }
-    uint64_t end = opt->duration > 0 ? monotonic_ms() + (uint64_t)(opt->duration * 1000) : 0;
+    uint64_t end = opt->duration > 0 ? clock_mono_ms() + (uint64_t)(opt->duration * 1000) : 0;
     uint64_t metrics_at = 0;
-    while (!quit_requested && (!end || monotonic_ms() < end)) {
+    while (!quit_requested && (!end || clock_mono_ms() < end)) {
         gv_event ev = {.size = sizeof ev};
         int rc = gv_server_service(server, &ev, 10);
         if (rc < 0) {
@@ -232,9 +226,9 @@ static int run_server(const gvoip_options *opt, const char *password, size_t pas
             output_listening(&ev, NULL, 1, m ? metrics_port(m) : 0, opt->json);
         else if (rc > 0)
             output_event(&ev, opt->json);
-        if (m && monotonic_ms() >= metrics_at) {
+        if (m && clock_mono_ms() >= metrics_at) {
             metrics_poll(m);
-            metrics_at = monotonic_ms() + METRICS_POLL_MS;
+            metrics_at = clock_mono_ms() + METRICS_POLL_MS;
         }
     }
     if (m) {
@@ -324,7 +318,7 @@ static void follow_speakers(player *p, const gv_event *ev)
 
 static void sleep_when_quiet(player *p)
 {
-    uint64_t now = monotonic_ms();
+    uint64_t now = clock_mono_ms();
     if (p->speaking_count > 0 || !p->quiet_since_ms)
         p->quiet_since_ms = now;
     else if (now - p->quiet_since_ms >= QUIET_MS)
@@ -346,7 +340,7 @@ static double follow(double told, double *avg, double now_ms)
 
 static void follow_device_latency(player *p)
 {
-    uint64_t now = monotonic_ms();
+    uint64_t now = clock_mono_ms();
     if (!p->echo_cancel || now < p->latency_checked_ms + LATENCY_CHECK_MS)
         return;
     p->latency_checked_ms = now;
@@ -384,7 +378,7 @@ static void follow_devices(player *p)
         else
             p->playback_latency_avg = -1;
         /* The stream's first measurement comes with its start. */
-        p->latency_checked_ms = monotonic_ms();
+        p->latency_checked_ms = clock_mono_ms();
     }
 }
 
@@ -611,12 +605,12 @@ static int run_player(const gvoip_options *opt, const char *password, size_t pas
     if (!opt->json && !opt->no_tui && isatty(STDOUT_FILENO) && isatty(STDIN_FILENO) &&
         tui_open(target, &p->pose, opt->mute, opt->client.transmit_mode, &p->screen) != 0)
         p->screen = NULL;
-    uint64_t start = monotonic_ms();
+    uint64_t start = clock_mono_ms();
     uint64_t end = opt->duration > 0 ? start + (uint64_t)(opt->duration * 1000) : 0;
     uint64_t move_at = opt->has_move ? start + (uint64_t)(opt->move_after * 1000) : 0;
     uint64_t encoder_at = start + 1000; /* --json: the loss-adaptive encoder, polled once a second */
     int encoder_loss = 0, encoder_redundancy = 0;
-    while (!quit_requested && (!end || monotonic_ms() < end) && code == EXIT_OK) {
+    while (!quit_requested && (!end || clock_mono_ms() < end) && code == EXIT_OK) {
         gv_event ev = {.size = sizeof ev};
         if (p->server) {
             while ((rc = gv_server_service(p->server, &ev, 0)) > 0)
@@ -640,18 +634,18 @@ static int run_player(const gvoip_options *opt, const char *password, size_t pas
         sleep_when_quiet(p);
         keep_pose(p);
         follow_device_latency(p);
-        if (move_at && monotonic_ms() >= move_at) {
+        if (move_at && clock_mono_ms() >= move_at) {
             move_at = 0;
             move_now(p);
         }
-        if (opt->json && monotonic_ms() >= encoder_at) {
+        if (opt->json && clock_mono_ms() >= encoder_at) {
             gv_client_stats cs = {.size = sizeof cs};
             gv_client_get_stats(p->client, &cs);
             encoder_at += 1000;
             if (cs.expected_loss_pct != encoder_loss || cs.redundancy != encoder_redundancy) {
                 encoder_loss = cs.expected_loss_pct;
                 encoder_redundancy = cs.redundancy;
-                output_encoder(&cs, (unsigned long long)(monotonic_ms() - start));
+                output_encoder(&cs, (unsigned long long)(clock_mono_ms() - start));
             }
         }
         if (p->screen && tui_update(p->screen, p->client))

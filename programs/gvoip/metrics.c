@@ -1,4 +1,5 @@
 #include "metrics.h"
+#include "clock.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -50,13 +51,6 @@ struct metrics {
     metrics_snapshot *snaps; /* one per server: what a scrape shows */
     conn conns[METRICS_CONNECTIONS];
 };
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 /* ---- Text that grows ---------------------------------------------------- */
 
@@ -600,7 +594,7 @@ int metrics_pollfds(const metrics *m, struct pollfd *fds)
 
 void metrics_poll(metrics *m)
 {
-    uint64_t now = now_ms();
+    uint64_t now = clock_mono_ms();
     accept_new(m, now);
     for (int i = 0; i < METRICS_CONNECTIONS; i++) {
         conn *c = &m->conns[i];

@@ -1,4 +1,5 @@
 #include "tui.h"
+#include "clock.h"
 
 #include <curses.h>
 #include <locale.h>
@@ -46,13 +47,6 @@ struct tui {
     uint64_t last_draw_ms;
     int dirty;
 };
-
-static uint64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
-}
 
 int tui_open(const char *target, const gv_player_pose *pose, int muted, int transmit_mode, tui **out)
 {
@@ -548,7 +542,7 @@ int tui_update(tui *t, gv_client *c)
         gv_spatial_config_default(&sp, GV_SPATIAL_MODE_OFF);
     while ((key = getch()) != ERR)
         apply_key(t, c, key, &sp, &quit);
-    uint64_t now = now_ms();
+    uint64_t now = clock_mono_ms();
     /* The level meter and the speaking marks change all the time: redraw
      * at a steady rate, sooner after a key. */
     if (t->dirty || now - t->last_draw_ms >= REDRAW_MS) {

@@ -123,7 +123,15 @@ if "$GVOIP" allocate --redis "$REDIS_URL" --lobby other >"$TMP/down.out" 2>"$TMP
   fail "an allocation succeeded with Redis down"
 fi
 grep -q "Redis\|redis" "$TMP/down.err" || fail "allocate with Redis down said: $(cat "$TMP/down.err")"
-sleep 1
+# A node that found Redis gone refuses a join for a lobby it does not
+# hold, saying why (exit 3), while its own lobby talks on.
+kept_node=$(node_on "${kept##*:}" "${alive[@]}")
+wait_for "$kept_node" '"event":"fleet","state":"unreachable"' 5
+rc=0
+"$GVOIP" join "$kept" --lobby newcomer --name newcomer "${NOAUDIO[@]}" --duration 5 >"$TMP/newcomer.out" 2>&1 || rc=$?
+[ "$rc" = 3 ] || fail "a join for a new lobby with Redis down exited $rc"
+grep -q "the fleet cannot place the lobby now" "$TMP/newcomer.out" ||
+  fail "the join refused with Redis down said: $(cat "$TMP/newcomer.out")"
 redis_start "$REDIS_PORT"
 for n in "${alive[@]}"; do
   deadline=$((SECONDS + 8))
@@ -141,7 +149,7 @@ echo "Redis restarted empty: lobby kept talked on (loss $(num "$TMP/kept.out" lo
 # when it wakes it lets the lobby go and its player is moved there.
 fence=$(allocate fence)
 fence_node=$(node_on "${fence##*:}" "${alive[@]}")
-start mover join "$fence" --lobby fence --name mover --no-capture --no-playback --json --duration 20
+start mover join "$fence" --lobby fence --name mover --no-capture --no-playback --json --duration 40
 wait_for mover '"event":"connected"' 10
 kill -STOP "$(pid_of "$fence_node")"
 sleep 4
