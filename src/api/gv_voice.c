@@ -430,7 +430,11 @@ void gv_voice_tick(gv_voice *v, gv_link *link)
         if (expected == 0)
             continue;
         uint64_t lost = expected > received ? expected - received : 0;
-        gv_link_send_loss(link, p->id, (uint16_t)(lost * 1000 / expected));
+        /* To the speaker, a second without a report reads as one without
+         * loss: a clean second costs nobody a message (nor its
+         * acknowledgement). */
+        if (lost > 0)
+            gv_link_send_loss(link, p->id, (uint16_t)(lost * 1000 / expected));
         p->expected_at_report = p->expected;
         p->packets_at_report = p->packets;
     }

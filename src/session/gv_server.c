@@ -1210,6 +1210,7 @@ static void handle_datagram(gv_server *s, const gv_addr *from, const uint8_t *d,
             if (gv_datagram_open_here(sl->seal, &sl->here_next, d, len) != 0)
                 continue;
             gv_lobby_confirm(sl->room->lobby, sl->member);
+            gv_transport_peer_heard(s->transport, sl->peer);
             move_player(s, sl, from);
             return;
         }
@@ -1226,6 +1227,7 @@ static void handle_datagram(gv_server *s, const gv_addr *from, const uint8_t *d,
         if (rc != 0 && rc != GV_EMALFORMED)
             continue;
         gv_lobby_confirm(sl->room->lobby, sl->member);
+        gv_transport_peer_heard(s->transport, sl->peer);
         if (counter + 1 == sl->up.top)
             move_player(s, sl, from);
         if (rc == GV_EMALFORMED) {

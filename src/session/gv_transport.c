@@ -694,6 +694,14 @@ uint32_t gv_transport_peer_silent_ms(const gv_transport *t, int peer)
     return ENET_TIME_DIFFERENCE(t->host->serviceTime, p->lastReceiveTime);
 }
 
+void gv_transport_peer_heard(gv_transport *t, int peer)
+{
+    ENetPeer *p = peer_at(t, peer);
+    /* ENet reads a lastReceiveTime of 0 as "no round trip measured yet". */
+    if (p && p->state == ENET_PEER_STATE_CONNECTED && p->lastReceiveTime)
+        p->lastReceiveTime = t->host->serviceTime ? t->host->serviceTime : 1;
+}
+
 void gv_transport_disconnect(gv_transport *t, int peer, uint32_t data, enum gv_transport_close how)
 {
     ENetPeer *p = peer_at(t, peer);

@@ -205,12 +205,20 @@ enum gv_transport_close {
  * GV_EINVAL (out of range). */
 int gv_transport_set_peer_timeout(gv_transport *t, uint32_t ms);
 
-/* Disconnects a peer telling it `data` (gvoip: a refuse code). */
-/* How long ago, as of the last service call, the peer last acknowledged
- * anything (ENet's pings make that at least twice a second while it is
- * there); UINT32_MAX when it is not connected. */
+/* How long ago, as of the last service call, the peer was last heard:
+ * an acknowledgement, or an authenticated datagram the caller reported
+ * with gv_transport_peer_heard (ENet's pings make it at least twice a
+ * second while the peer is there); UINT32_MAX when it is not connected. */
 uint32_t gv_transport_peer_silent_ms(const gv_transport *t, int peer);
 
+/* The caller has authenticated a datagram from the peer: it is alive, as
+ * surely as an acknowledgement would prove. ENet pings a peer only after
+ * half a second without an acknowledgement, so while voice flows neither
+ * the ping nor its acknowledgement is sent: the keepalive is passive, as
+ * WireGuard's. Round trips are still measured on the reliable messages. */
+void gv_transport_peer_heard(gv_transport *t, int peer);
+
+/* Disconnects a peer telling it `data` (gvoip: a refuse code). */
 void gv_transport_disconnect(gv_transport *t, int peer, uint32_t data, enum gv_transport_close how);
 
 /* Forgets a peer at once, sending nothing and raising no event. */
