@@ -1,6 +1,7 @@
 /* The lobby server: handshakes, admission, resumption of lost
  * connections and the voice relay around the players of its lobbies
- * (gv_rooms, each a gv_lobby), whose decisions are pure. Implements the
+ * (gv_rooms, each a gv_lobby; who is sent what: gv_relay), whose
+ * decisions are pure. Implements the
  * gv_server half of the public API (gvoip/gvoip.h); it has no audio of
  * its own. */
 #include <errno.h>
@@ -27,6 +28,7 @@
 #include "session/gv_rooms.h"
 #include "session/gv_server.h"
 #include "session/gv_noise.h"
+#include "session/gv_relay.h"
 #include "session/gv_seal.h"
 #include "session/gv_session.h"
 #include "session/gv_sys.h"
@@ -59,21 +61,20 @@
 enum slot_state { SLOT_HANDSHAKE, SLOT_HELLO, SLOT_PLAYER, SLOT_AWAY, SLOT_CLOSING };
 
 typedef struct slot {
-    int peer; /* transport peer index */
+    /* Transport peer index, keys, the lobby member (id, name, voice slot
+     * and epoch, while a player) and position, as the relay reads them. */
+    gv_relay_party party;
     enum slot_state state;
     gv_noise *noise;
-    gv_seal *seal;
     uint64_t deadline_us;
-    gv_room *room;                 /* the lobby, while a player */
-    const gv_lobby_member *member; /* id, name, voice slot and epoch, while a player */
+    gv_room *room; /* the lobby, while a player */
     gv_budget budget;
     int malformed;
     gv_seal_window up; /* the counters of the voice datagrams received */
     uint64_t here_next; /* the next "I am here" counter */
     /* positional voice */
-    int has_pose, pose_pending;
+    int pose_pending;
     uint16_t pose_seq;
-    gv_player_pose pose;
     uint64_t pose_relayed_us;
 } slot;
 
@@ -150,18 +151,18 @@ static uint64_t now_us(const gv_server *s)
 /* Seals and sends one message to one peer. */
 static int send_sealed(gv_server *s, slot *sl, uint8_t channel, const uint8_t *plain, size_t len, int fragment)
 {
-    return gv_session_send(s->transport, sl->peer, sl->seal, &s->buf, channel, plain, len, fragment);
+    return gv_session_send(s->transport, sl->party.peer, sl->party.seal, &s->buf, channel, plain, len, fragment);
 }
 
 static int send_msg(gv_server *s, slot *sl, const gv_msg *m)
 {
-    return gv_session_send_msg(s->transport, sl->peer, sl->seal, &s->buf, GV_CH_CONTROL, m);
+    return gv_session_send_msg(s->transport, sl->party.peer, sl->party.seal, &s->buf, GV_CH_CONTROL, m);
 }
 
 /* Says why (code and text) and disconnects once that is sent. */
 static void let_go(gv_server *s, slot *sl, int code, const char *text)
 {
-    if (sl->seal) {
+    if (sl->party.seal) {
         gv_msg m = {.type = GV_MSG_REFUSE};
         m.u.refuse.code = (uint8_t)code;
         m.u.refuse.len = (uint8_t)strnlen(text, GV_REASON_MAX);
@@ -169,7 +170,7 @@ static void let_go(gv_server *s, slot *sl, int code, const char *text)
         send_msg(s, sl, &m);
     }
     sl->state = SLOT_CLOSING;
-    gv_transport_disconnect(s->transport, sl->peer, (uint32_t)code, GV_TRANSPORT_LATER);
+    gv_transport_disconnect(s->transport, sl->party.peer, (uint32_t)code, GV_TRANSPORT_LATER);
 }
 
 static void refuse(gv_server *s, slot *sl, int code, const char *text)
@@ -196,7 +197,7 @@ static void redirect(gv_server *s, slot *sl, const gv_directory_where *to)
     send_where(s, sl, to);
     s->stats.redirects++;
     sl->state = SLOT_CLOSING;
-    gv_transport_disconnect(s->transport, sl->peer, GV_REFUSE_REDIRECT, GV_TRANSPORT_LATER);
+    gv_transport_disconnect(s->transport, sl->party.peer, GV_REFUSE_REDIRECT, GV_TRANSPORT_LATER);
 }
 
 static int player_count(const gv_room *r)
@@ -300,9 +301,9 @@ static void send_spatial(gv_server *s, slot *sl)
 static void send_pose(gv_server *s, slot *from, slot *to)
 {
     gv_msg m = {.type = GV_MSG_POSITION_RELAY};
-    m.u.position.sender = from->member->id;
+    m.u.position.sender = from->party.member->id;
     m.u.position.seq = from->pose_seq;
-    m.u.position.pose = from->pose;
+    m.u.position.pose = from->party.pose;
     uint8_t buf[GV_POSITION_RELAY_LEN];
     int n = gv_msg_encode(&m, buf, sizeof buf);
     if (n < 0)
@@ -325,13 +326,13 @@ static uint64_t voice_next(const void *owner)
     return p->up.top;
 }
 
-/* sl, now the player sl->member on a new session (a join or a resume),
+/* sl, now the player sl->party.member on a new session (a join or a resume),
  * is welcomed with a new resumption secret, the lobby's positional
  * settings and what it must know of everyone else: who is away, and
  * where they are. */
 static void start_player(gv_server *s, slot *sl, uint8_t flags)
 {
-    const gv_lobby_member *me = sl->member;
+    const gv_lobby_member *me = sl->party.member;
     gv_room *r = sl->room;
     if (r->talkers) /* a new stream, heard and heard from afresh */
         gv_talkers_reset(r->talkers, me->slot);
@@ -343,7 +344,7 @@ static void start_player(gv_server *s, slot *sl, uint8_t flags)
     int count;
     gv_lobby_describe(me, 0, &self);
     const gv_msg_player *roster = gv_lobby_roster(r->lobby, me, voice_next, &count);
-    gv_msg_welcome_self welcome = {.player = &self, .index = (uint16_t)sl->peer, .flags = flags, .resume = me->secret};
+    gv_msg_welcome_self welcome = {.player = &self, .index = (uint16_t)sl->party.peer, .flags = flags, .resume = me->secret};
     uint8_t *buf = s->buf.encoded;
     int n = gv_msg_encode_welcome(&welcome, (uint16_t)count, roster, buf, sizeof s->buf.encoded);
     if (n > 0) {
@@ -353,16 +354,16 @@ static void start_player(gv_server *s, slot *sl, uint8_t flags)
     send_spatial(s, sl);
     for (int i = 0; i < player_count(r); i++) {
         slot *p = player_at(r, i);
-        if (p->member->muted_by) /* themselves too: a mute outlives a resume */
-            send_muted(s, p, p->member->muted_by, 1, sl);
+        if (p->party.member->muted_by) /* themselves too: a mute outlives a resume */
+            send_muted(s, p, p->party.member->muted_by, 1, sl);
         if (p == sl)
             continue;
         if (!present(p)) {
             gv_msg away = {.type = GV_MSG_PLAYER_AWAY};
-            away.u.player.id = p->member->id;
+            away.u.player.id = p->party.member->id;
             send_msg(s, sl, &away);
         }
-        if (p->has_pose)
+        if (p->party.has_pose)
             send_pose(s, p, sl);
     }
 }
@@ -377,8 +378,8 @@ static gv_event *push_lobby_event(gv_server *s, gv_event_type type, const gv_roo
 static gv_event *push_player_event(gv_server *s, gv_event_type type, const slot *sl)
 {
     gv_event *ev = push_lobby_event(s, type, sl->room);
-    ev->id = sl->member->id;
-    snprintf(ev->name, sizeof ev->name, "%s", sl->member->name);
+    ev->id = sl->party.member->id;
+    snprintf(ev->name, sizeof ev->name, "%s", sl->party.member->name);
     return ev;
 }
 
@@ -404,13 +405,13 @@ static void resume_player(gv_server *s, slot *sl, gv_room *r, const uint8_t *sec
         return;
     }
     sl->room = r;
-    sl->member = me;
-    sl->has_pose = old->has_pose;
+    sl->party.member = me;
+    sl->party.has_pose = old->party.has_pose;
     sl->pose_pending = old->pose_pending;
     sl->pose_seq = old->pose_seq;
-    sl->pose = old->pose;
+    sl->party.pose = old->party.pose;
     sl->pose_relayed_us = old->pose_relayed_us;
-    old->member = NULL;
+    old->party.member = NULL;
     if (present(old))
         refuse(s, old, GV_REFUSE_REPLACED, "this session was resumed on another connection");
     else
@@ -558,7 +559,7 @@ static void admit_player(gv_server *s, slot *sl, const gv_msg *hello)
                     sodium_memcmp(hello->u.hello.host_token, s->host_token, GV_HOST_TOKEN_LEN) == 0;
     int resuming = hello->u.hello.resume_len == GV_RESUME_SECRET_LEN;
 
-    uint32_t from = gv_transport_peer_addr(s->transport, sl->peer).host;
+    uint32_t from = gv_transport_peer_addr(s->transport, sl->party.peer).host;
     if (s->has_password && !has_token) {
         if (!gv_admission_password_allowed(s->admission, from, now_us(s))) {
             refuse(s, sl, GV_REFUSE_RATE_LIMIT, "too many wrong passwords from this address; wait and try again");
@@ -642,7 +643,7 @@ static void admit_player(gv_server *s, slot *sl, const gv_msg *hello)
     release_held(s); /* voice from before the newcomer joined is not for them */
     uint8_t secret[GV_RESUME_SECRET_LEN];
     randombytes_buf(secret, sizeof secret);
-    int rc = gv_lobby_join(r->lobby, name, name_len, id, secret, sl, &sl->member);
+    int rc = gv_lobby_join(r->lobby, name, name_len, id, secret, sl, &sl->party.member);
     sodium_memzero(secret, sizeof secret);
     if (rc != 0) {
         /* The lobby had room and the id was free: only its epochs can
@@ -651,14 +652,14 @@ static void admit_player(gv_server *s, slot *sl, const gv_msg *hello)
         return;
     }
     if (pass)
-        gv_lobby_set_token(r->lobby, sl->member, pass->nonce, pass->permissions);
+        gv_lobby_set_token(r->lobby, sl->party.member, pass->nonce, pass->permissions);
     sl->room = r;
     gv_rooms_occupancy(r, now_us(s));
     r->stats.joined++;
     s->stats.players++;
     if (s->directory)
         gv_directory_players(s->directory, s->worker, s->stats.players);
-    const gv_lobby_member *me = sl->member;
+    const gv_lobby_member *me = sl->party.member;
     start_player(s, sl, 0);
 
     gv_msg joined = {.type = GV_MSG_PLAYER_JOINED};
@@ -674,7 +675,7 @@ static void admit_player(gv_server *s, slot *sl, const gv_msg *hello)
 static void drop_player(gv_server *s, slot *sl, int code)
 {
     release_held(s); /* held voice may be sl's, and sl is about to go */
-    const gv_lobby_member *me = sl->member;
+    const gv_lobby_member *me = sl->party.member;
     if (!me)
         return;
     gv_msg left = {.type = GV_MSG_PLAYER_LEFT};
@@ -686,7 +687,7 @@ static void drop_player(gv_server *s, slot *sl, int code)
         ev->reason = gv_refuse_text(code);
     gv_lobby_leave(sl->room->lobby, me); /* frees the member: its id and name are gone */
     gv_rooms_occupancy(sl->room, now_us(s));
-    sl->member = NULL;
+    sl->party.member = NULL;
     sl->room = NULL;
     s->stats.players--;
     if (s->directory)
@@ -698,12 +699,12 @@ static void drop_player(gv_server *s, slot *sl, int code)
 static void go_away(gv_server *s, slot *sl)
 {
     release_held(s); /* held voice may be sl's, and sl's peer is gone */
-    s->by_peer[sl->peer] = NULL;
-    sl->peer = -1;
+    s->by_peer[sl->party.peer] = NULL;
+    sl->party.peer = -1;
     sl->state = SLOT_AWAY;
-    gv_seal_destroy(sl->seal);
-    sl->seal = NULL;
-    const gv_lobby_member *me = sl->member;
+    gv_seal_destroy(sl->party.seal);
+    sl->party.seal = NULL;
+    const gv_lobby_member *me = sl->party.member;
     gv_lobby_away(sl->room->lobby, me, now_us(s) + s->resume_grace_us);
     gv_msg away = {.type = GV_MSG_PLAYER_AWAY};
     away.u.player.id = me->id;
@@ -767,7 +768,7 @@ static void free_slot(slot *sl)
     if (!sl)
         return;
     gv_noise_destroy(sl->noise);
-    gv_seal_destroy(sl->seal);
+    gv_seal_destroy(sl->party.seal);
     free(sl);
 }
 
@@ -799,24 +800,16 @@ static void malformed(gv_server *s, slot *sl)
     refuse(s, sl, GV_REFUSE_PROTOCOL, "too many malformed messages");
 }
 
-/* Whether `to` is sent what `from` says: nothing while away, not their
- * own voice unless it is an echo test, and (proximity) nobody a voice
- * they could not hear. A player whose position is not known yet is not
- * culled. */
-static int relays_to(gv_server *s, const slot *from, const slot *to, int echo)
+/* What the relay did, in the server's figures and its lobby's. */
+static void add_counts(gv_server *s, gv_room *r, const gv_relay_counts *c)
 {
-    if (!present(to))
-        return 0;
-    if (to == from)
-        return echo;
-    gv_room *r = from->room;
-    if (r->spatial.mode != GV_SPATIAL_MODE_OFF && from->has_pose && to->has_pose &&
-        !gv_spatial_audible(&r->spatial, &to->pose, &from->pose, r->cull_margin)) {
-        s->stats.culled_packets++;
-        r->stats.culled_packets++;
-        return 0;
-    }
-    return 1;
+    s->stats.relayed_packets += c->relayed;
+    r->stats.relayed_packets += c->relayed;
+    s->stats.culled_packets += c->culled;
+    r->stats.culled_packets += c->culled;
+    s->stats.talkers_limited += c->talkers_limited;
+    r->stats.talkers_limited += c->talkers_limited;
+    s->stats.malformed += c->unsealable;
 }
 
 /* The raw baseline travels in ENet, which fragments it. */
@@ -824,7 +817,7 @@ static void relay_raw(gv_server *s, slot *from, const gv_msg *m)
 {
     gv_msg out = *m;
     out.type = GV_MSG_VOICE_RELAY;
-    out.u.voice.sender = from->member->id;
+    out.u.voice.sender = from->party.member->id;
     int echo = (m->u.voice.flags & GV_VOICE_ECHO) != 0;
     out.u.voice.flags &= (uint8_t)~GV_VOICE_ECHO;
     int n = gv_msg_encode(&out, s->buf.encoded, sizeof s->buf.encoded);
@@ -833,84 +826,41 @@ static void relay_raw(gv_server *s, slot *from, const gv_msg *m)
         return;
     }
     gv_room *r = from->room;
-    for (int i = 0; i < player_count(r); i++)
-        if (relays_to(s, from, player_at(r, i), echo) &&
-            send_sealed(s, player_at(r, i), GV_CH_VOICE, s->buf.encoded, (size_t)n, 1) == 0) {
-            s->stats.relayed_packets++;
-            r->stats.relayed_packets++;
-        }
-}
-
-/* The size of item's record in a listener's datagram. */
-static size_t record_size(const gv_coalesce_item *item, int more)
-{
-    return GV_DATAGRAM_DOWN_OVERHEAD + item->len + (more ? GV_DATAGRAM_RECORD_LENGTH : 0);
-}
-
-_Static_assert(GV_COALESCE_HELD <= 32, "a batch's items are bits of a uint32_t");
-
-/* Relays the voice packets of one lobby (r) among items to each of its
- * listeners, each listener's in as few datagrams as fit: one per listener
- * for a batch of voice-sized packets, so that the kernel's cost, most of
- * a busy relay's, is paid once. Returns the items sent to anyone, bit k
- * for items[k]: only those have a relay latency. */
-static uint32_t relay_room(gv_server *s, gv_room *r, const gv_coalesce_item *items, int count)
-{
-    uint8_t *out = s->buf.sealed;
-    uint32_t forwarded = 0;
-    uint64_t now = now_us(s);
+    gv_relay_counts counts = {0};
     for (int i = 0; i < player_count(r); i++) {
         slot *to = player_at(r, i);
-        const gv_coalesce_item *pick[GV_COALESCE_HELD];
-        uint8_t flags[GV_COALESCE_HELD];
-        int n = 0;
-        for (int k = 0; k < count; k++) {
-            const slot *from = s->by_peer[items[k].from];
-            if (from->room != r || !relays_to(s, from, to, items[k].echo))
-                continue;
-            flags[n] = items[k].flags;
-            if (r->talkers && from != to) {
-                int voiced = !(items[k].flags & GV_VOICE_QUIET);
-                enum gv_talkers_verdict v = gv_talkers_admit(r->talkers, to->member->slot, from->member->slot,
-                                                             voiced, now);
-                if (v == GV_TALKERS_DROP) {
-                    s->stats.talkers_limited++;
-                    r->stats.talkers_limited++;
-                    continue;
-                }
-                if (v == GV_TALKERS_START) /* the gap before it is not loss */
-                    flags[n] |= GV_VOICE_MARKER;
-            }
-            pick[n++] = &items[k];
-        }
-        size_t used = 0;
-        for (int k = 0; k < n; k++) {
-            const gv_coalesce_item *it = pick[k];
-            const slot *from = s->by_peer[it->from];
-            int more = k + 1 < n && used + record_size(it, 1) + record_size(pick[k + 1], 0) <= GV_MTU;
-            const gv_lobby_member *speaker = from->member;
-            gv_datagram_speaker who = {.slot = speaker->slot, .epoch = speaker->epoch, .counter = it->counter};
-            gv_msg voice = {.type = GV_MSG_VOICE_RELAY};
-            voice.u.voice.ts = it->ts;
-            voice.u.voice.flags = flags[k];
-            voice.u.voice.level = it->level;
-            voice.u.voice.len = (uint16_t)it->len;
-            voice.u.voice.payload = it->payload;
-            int rc = gv_datagram_seal_down(to->seal, &who, &voice, more, out + used, GV_MTU - used);
-            if (rc < 0) {
-                s->stats.malformed++;
-                continue;
-            }
-            used += (size_t)rc;
-            s->stats.relayed_packets++;
-            r->stats.relayed_packets++;
-            forwarded |= 1u << (it - items);
-            if (!more) {
-                gv_transport_send_datagram(s->transport, to->peer, out, used);
-                used = 0;
-            }
-        }
+        if (present(to) && gv_relay_hears(r, &from->party, &to->party, echo, &counts) &&
+            send_sealed(s, to, GV_CH_VOICE, s->buf.encoded, (size_t)n, 1) == 0)
+            counts.relayed++;
     }
+    add_counts(s, r, &counts);
+}
+
+static void send_datagram(void *ctx, int peer, const uint8_t *datagram, size_t len)
+{
+    gv_server *s = ctx;
+    gv_transport_send_datagram(s->transport, peer, datagram, len);
+}
+
+/* Relays the voice packets of one lobby (r) among items to its connected
+ * players. Returns the items sent to anyone, bit k for items[k]: only
+ * those have a relay latency. */
+static uint32_t relay_room(gv_server *s, gv_room *r, const gv_coalesce_item *items, int count)
+{
+    const gv_relay_party *listeners[GV_MAX_PLAYERS];
+    const gv_relay_party *from[GV_COALESCE_HELD];
+    int n = 0;
+    for (int i = 0; i < player_count(r) && n < GV_MAX_PLAYERS; i++)
+        if (present(player_at(r, i)))
+            listeners[n++] = &player_at(r, i)->party;
+    for (int k = 0; k < count; k++) {
+        const slot *sender = s->by_peer[items[k].from];
+        from[k] = sender->room == r ? &sender->party : NULL;
+    }
+    gv_relay_counts counts = {0};
+    uint32_t forwarded = gv_relay_room(r, listeners, n, items, from, count, now_us(s), s->buf.sealed, &counts,
+                                       send_datagram, s);
+    add_counts(s, r, &counts);
     return forwarded;
 }
 
@@ -962,7 +912,7 @@ static void relay_voice(gv_server *s, slot *from, const gv_msg *m, uint64_t coun
     /* With nothing held, the packet is relayed from the last place in the
      * queue, which is always free. */
     if (from->room->talkers)
-        gv_talkers_heard(from->room->talkers, from->member->slot, m->u.voice.level,
+        gv_talkers_heard(from->room->talkers, from->party.member->slot, m->u.voice.level,
                          !(m->u.voice.flags & GV_VOICE_QUIET));
     gv_coalesce_item *h = gv_coalesce_next(&s->relay);
     h->counter = counter;
@@ -974,13 +924,13 @@ static void relay_voice(gv_server *s, slot *from, const gv_msg *m, uint64_t coun
     uint64_t *arrived = &s->held_us[s->relay.count];
     *arrived = now_us(s);
     if (!s->relay.on) {
-        h->from = from->peer;
+        h->from = from->party.peer;
         h->echo = echo;
         h->len = m->u.voice.len;
         relay_items(s, h, arrived, 1);
         return;
     }
-    if (gv_coalesce_push(&s->relay, from->peer, echo, m->u.voice.len, *arrived))
+    if (gv_coalesce_push(&s->relay, from->party.peer, echo, m->u.voice.len, *arrived))
         release_held(s);
 }
 
@@ -989,11 +939,11 @@ static void relay_voice(gv_server *s, slot *from, const gv_msg *m, uint64_t coun
  * POSITION_RELAY_US; flush_poses sends what had to wait. */
 static void update_pose(gv_server *s, slot *sl, const gv_msg *m)
 {
-    if (sl->has_pose && (int16_t)(m->u.position.seq - sl->pose_seq) <= 0)
+    if (sl->party.has_pose && (int16_t)(m->u.position.seq - sl->pose_seq) <= 0)
         return;
-    sl->has_pose = 1;
+    sl->party.has_pose = 1;
     sl->pose_seq = m->u.position.seq;
-    sl->pose = m->u.position.pose;
+    sl->party.pose = m->u.position.pose;
     uint64_t now = now_us(s);
     if (now - sl->pose_relayed_us >= POSITION_RELAY_US) {
         sl->pose_relayed_us = now;
@@ -1030,8 +980,8 @@ static void send_room_rtts(gv_server *s, const gv_room *r)
         const slot *sl = player_at(r, i);
         if (!present(sl))
             continue; /* no round trip to measure */
-        uint32_t rtt = gv_transport_peer_rtt_ms(s->transport, sl->peer);
-        ids[n] = sl->member->id;
+        uint32_t rtt = gv_transport_peer_rtt_ms(s->transport, sl->party.peer);
+        ids[n] = sl->party.member->id;
         rtts[n++] = (uint16_t)(rtt > UINT16_MAX ? UINT16_MAX : rtt);
     }
     int len = gv_msg_encode_rtt((uint16_t)n, ids, rtts, s->buf.encoded, sizeof s->buf.encoded);
@@ -1054,7 +1004,7 @@ static void send_rtts(gv_server *s)
  * counted. */
 static int silenced(gv_server *s, slot *sl)
 {
-    if (!(sl->member->permissions & GV_TOKEN_LISTEN_ONLY) && !sl->member->muted_by)
+    if (!(sl->party.member->permissions & GV_TOKEN_LISTEN_ONLY) && !sl->party.member->muted_by)
         return 0;
     s->stats.listen_only_dropped++;
     sl->room->stats.listen_only_dropped++;
@@ -1066,7 +1016,7 @@ static int silenced(gv_server *s, slot *sl)
 static void send_muted(gv_server *s, const slot *target, uint16_t by, int on, slot *to)
 {
     gv_msg m = {.type = GV_MSG_PLAYER_MUTED};
-    m.u.mute.id = target->member->id;
+    m.u.mute.id = target->party.member->id;
     m.u.mute.on = (uint8_t)on;
     m.u.mute.by = by;
     if (to) {
@@ -1084,15 +1034,15 @@ static void send_muted(gv_server *s, const slot *target, uint16_t by, int on, sl
 static void mute_for_all(gv_server *s, slot *sl, const gv_msg *m)
 {
     slot *target = find_player(sl->room, m->u.mute.id);
-    if (!(sl->member->permissions & GV_TOKEN_MODERATOR) || !target) {
+    if (!(sl->party.member->permissions & GV_TOKEN_MODERATOR) || !target) {
         malformed(s, sl);
         return;
     }
-    uint16_t by = m->u.mute.on ? sl->member->id : 0;
-    if (target->member->muted_by == by || (m->u.mute.on && target->member->muted_by))
+    uint16_t by = m->u.mute.on ? sl->party.member->id : 0;
+    if (target->party.member->muted_by == by || (m->u.mute.on && target->party.member->muted_by))
         return; /* nothing changes */
-    gv_lobby_set_muted(sl->room->lobby, target->member, by);
-    send_muted(s, target, sl->member->id, m->u.mute.on, NULL);
+    gv_lobby_set_muted(sl->room->lobby, target->party.member, by);
+    send_muted(s, target, sl->party.member->id, m->u.mute.on, NULL);
     gv_event *ev = push_player_event(s, GV_EVENT_PLAYER_MUTED_FOR_ALL, target);
     ev->on = m->u.mute.on;
 }
@@ -1100,7 +1050,7 @@ static void mute_for_all(gv_server *s, slot *sl, const gv_msg *m)
 static void handle_sealed(gv_server *s, slot *sl, uint8_t channel, const uint8_t *data, size_t len)
 {
     gv_msg m;
-    int rc = gv_session_open(sl->seal, &s->buf, channel, data, len, &m);
+    int rc = gv_session_open(sl->party.seal, &s->buf, channel, data, len, &m);
     if (rc == GV_EREPLAY) {
         s->stats.replayed++;
         return;
@@ -1110,7 +1060,7 @@ static void handle_sealed(gv_server *s, slot *sl, uint8_t channel, const uint8_t
         return;
     }
     if (sl->state == SLOT_PLAYER)
-        gv_lobby_confirm(sl->room->lobby, sl->member); /* in use: see handle_datagram */
+        gv_lobby_confirm(sl->room->lobby, sl->party.member); /* in use: see handle_datagram */
     if (rc == GV_EUNKNOWN) { /* a later version's message: ignored (docs/protocol.md, versions) */
         s->stats.malformed++;
         return;
@@ -1148,7 +1098,7 @@ static void handle_sealed(gv_server *s, slot *sl, uint8_t channel, const uint8_t
     } else if (channel == GV_CH_CONTROL && m.type == GV_MSG_LOSS_REPORT) {
         slot *speaker = find_player(sl->room, m.u.loss.id);
         if (speaker && speaker != sl && present(speaker)) {
-            m.u.loss.id = sl->member->id;
+            m.u.loss.id = sl->party.member->id;
             send_msg(s, speaker, &m);
         }
     } else {
@@ -1160,10 +1110,10 @@ static void handle_sealed(gv_server *s, slot *sl, uint8_t channel, const uint8_t
  * came from elsewhere was moved by their NAT. */
 static void move_player(gv_server *s, slot *sl, const gv_addr *from)
 {
-    gv_addr at = gv_transport_peer_addr(s->transport, sl->peer);
+    gv_addr at = gv_transport_peer_addr(s->transport, sl->party.peer);
     if (at.host == from->host && at.port == from->port)
         return;
-    gv_transport_peer_move(s->transport, sl->peer, from);
+    gv_transport_peer_move(s->transport, sl->party.peer, from);
     s->stats.rebinds++;
 }
 
@@ -1179,7 +1129,7 @@ static int candidates(const gv_server *s, const gv_addr *from, int index, slot *
         slot *sl = s->by_peer[p];
         if (!sl || sl->state != SLOT_PLAYER)
             continue;
-        gv_addr at = gv_transport_peer_addr(s->transport, sl->peer);
+        gv_addr at = gv_transport_peer_addr(s->transport, sl->party.peer);
         if (at.host == from->host && at.port == from->port && n > 0) {
             out[n++] = out[0];
             out[0] = sl;
@@ -1207,16 +1157,16 @@ static void handle_datagram(gv_server *s, const gv_addr *from, const uint8_t *d,
     for (int i = 0; i < n; i++) {
         slot *sl = maybe[i];
         if (here) {
-            if (gv_datagram_open_here(sl->seal, &sl->here_next, d, len) != 0)
+            if (gv_datagram_open_here(sl->party.seal, &sl->here_next, d, len) != 0)
                 continue;
-            gv_lobby_confirm(sl->room->lobby, sl->member);
-            gv_transport_peer_heard(s->transport, sl->peer);
+            gv_lobby_confirm(sl->room->lobby, sl->party.member);
+            gv_transport_peer_heard(s->transport, sl->party.peer);
             move_player(s, sl, from);
             return;
         }
         gv_msg m;
         uint64_t counter = 0;
-        int rc = gv_datagram_open_up(sl->seal, &sl->up, d, len, s->buf.plain, sizeof s->buf.plain, &m, &counter);
+        int rc = gv_datagram_open_up(sl->party.seal, &sl->up, d, len, s->buf.plain, sizeof s->buf.plain, &m, &counter);
         if (rc == GV_EREPLAY) {
             /* Refused before its tag was checked: a replay when the
              * first candidate (the only one, or the one at the sender's
@@ -1226,8 +1176,8 @@ static void handle_datagram(gv_server *s, const gv_addr *from, const uint8_t *d,
         }
         if (rc != 0 && rc != GV_EMALFORMED)
             continue;
-        gv_lobby_confirm(sl->room->lobby, sl->member);
-        gv_transport_peer_heard(s->transport, sl->peer);
+        gv_lobby_confirm(sl->room->lobby, sl->party.member);
+        gv_transport_peer_heard(s->transport, sl->party.peer);
         if (counter + 1 == sl->up.top)
             move_player(s, sl, from);
         if (rc == GV_EMALFORMED) {
@@ -1276,13 +1226,13 @@ static void handle_handshake(gv_server *s, slot *sl, const uint8_t *data, size_t
     memcpy(answer + 1, s->cert, sizeof s->cert);
     reply[0] = GV_HANDSHAKE_RESP;
     int n = gv_noise_write_message(sl->noise, answer, with_cert ? sizeof answer : 1, reply + 1, sizeof reply - 1);
-    if (n < 0 || gv_session_keys(&sl->noise, cipher, &sl->seal) != 0) {
+    if (n < 0 || gv_session_keys(&sl->noise, cipher, &sl->party.seal) != 0) {
         refuse(s, sl, GV_REFUSE_PROTOCOL, "handshake failed");
         return;
     }
     sl->state = SLOT_HELLO;
     s->stats.handshakes++;
-    gv_transport_send(s->transport, sl->peer, GV_CH_CONTROL, reply, (size_t)n + 1, 0);
+    gv_transport_send(s->transport, sl->party.peer, GV_CH_CONTROL, reply, (size_t)n + 1, 0);
 }
 
 static void on_connect(gv_server *s, int peer, uint32_t data)
@@ -1302,7 +1252,7 @@ static void on_connect(gv_server *s, int peer, uint32_t data)
         gv_transport_reset(s->transport, peer);
         return;
     }
-    sl->peer = peer;
+    sl->party.peer = peer;
     sl->state = SLOT_HANDSHAKE;
     sl->deadline_us = now_us(s) + HANDSHAKE_TIMEOUT_US;
     s->by_peer[peer] = sl;
