@@ -610,8 +610,11 @@ typedef struct gv_client_config {
     /* Other nodes of the server's fleet, "HOST:PORT,HOST:PORT" (at most
      * GV_FLEET_NODES_MAX in all, with the server and, when server_host
      * resolves to several IPv4 addresses, each of those; NULL or "":
-     * none). Once the server is lost, the reconnection attempts go to the
-     * server first and then to each node in turn, at most 2 s apart: any
+     * none). The first join goes on to the next of them (server_host
+     * first) when one has answered nothing for 1.2-1.5 s, round and
+     * round within connect_timeout_ms. Once the server is lost, the
+     * reconnection attempts go to the server first and then to each node
+     * in turn, at most 2 s apart: any
      * live node sends the player on to wherever the fleet placed the lobby
      * since (docs/operations.md, "A fleet"). Each node must show the key
      * the first session showed, or a certificate of the same fleet key. */

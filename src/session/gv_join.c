@@ -18,6 +18,31 @@ void gv_join_start(gv_join *j, const char *host, uint16_t port, int protocol_ver
     j->random = random;
     j->timeout_us = timeout_us ? timeout_us : GV_JOIN_TIMEOUT_US;
     j->deadline_us = now_us + j->timeout_us;
+    j->tried = 1;
+}
+
+static void arm_retry(gv_join *j, uint64_t now_us)
+{
+    uint32_t jitter = 0;
+    j->random.fill(j->random.ctx, &jitter, sizeof jitter);
+    j->retry_us = now_us + GV_JOIN_RETRY_US + jitter % GV_JOIN_RETRY_JITTER_US;
+}
+
+void gv_join_set_others(gv_join *j, int others, uint64_t now_us)
+{
+    j->others = others > 0 ? others : 0;
+    if (j->others && j->stage == GV_JOIN_CONNECTING)
+        arm_retry(j, now_us);
+}
+
+void gv_join_moved(gv_join *j, const char *host, uint16_t port, uint64_t now_us)
+{
+    snprintf(j->host, sizeof j->host, "%s", host);
+    snprintf(j->hostport, sizeof j->hostport, "%s:%u", j->host, (unsigned)port);
+    j->port = port;
+    j->stage = GV_JOIN_CONNECTING;
+    j->tried++;
+    arm_retry(j, now_us);
 }
 
 enum gv_join_action gv_join_connected(gv_join *j)
@@ -27,10 +52,8 @@ enum gv_join_action gv_join_connected(gv_join *j)
 
 void gv_join_init_sent(gv_join *j, uint64_t now_us)
 {
-    uint32_t jitter = 0;
-    j->random.fill(j->random.ctx, &jitter, sizeof jitter);
     j->stage = GV_JOIN_HANDSHAKE;
-    j->retry_us = now_us + GV_JOIN_RETRY_US + jitter % GV_JOIN_RETRY_JITTER_US;
+    arm_retry(j, now_us);
 }
 
 enum gv_join_action gv_join_answered(gv_join *j, uint64_t now_us)
@@ -140,7 +163,15 @@ enum gv_join_action gv_join_disconnected(gv_join *j, uint32_t data, uint64_t now
 enum gv_join_action gv_join_tick(gv_join *j, uint64_t now_us)
 {
     if (j->stage < GV_JOIN_JOINED && now_us > j->deadline_us)
-        return gv_join_fail(j, GV_ETIMEOUT, "timed out joining %s (no gvoip server answered there)", j->hostport);
+        return gv_join_fail(j, GV_ETIMEOUT,
+                            j->tried < 2 ? "timed out joining %s (no gvoip server answered there)"
+                                         : "timed out joining %s (no gvoip server answered there, nor at the other "
+                                           "addresses given)",
+                            j->hostport);
+    if (j->others && j->stage <= GV_JOIN_HANDSHAKE && now_us > j->retry_us) {
+        j->retries++;
+        return GV_JOIN_NEXT_NODE;
+    }
     if (j->stage == GV_JOIN_HANDSHAKE && now_us > j->retry_us) {
         j->stage = GV_JOIN_CONNECTING;
         j->retries++;

@@ -43,7 +43,8 @@ enum gv_join_action {
     GV_JOIN_RECONNECT,  /* a new CONNECT and a new handshake: nothing of the old one is kept */
     GV_JOIN_FAILED,     /* CONNECTION_FAILED from gv_join.end; close the connection if it is open */
     GV_JOIN_LOST,       /* SERVER_DISCONNECTED from gv_join.end */
-    GV_JOIN_REDIRECT    /* connect anew to gv_join.port on gv_join.host, which are the server's from now on */
+    GV_JOIN_REDIRECT,   /* connect anew to gv_join.port on gv_join.host, which are the server's from now on */
+    GV_JOIN_NEXT_NODE   /* nobody answered here in time: connect to the next of the others, then gv_join_moved */
 };
 
 /* How the join ended, for the one event that says so. reason stays valid
@@ -71,6 +72,8 @@ typedef struct gv_join {
     char redirect_host[256]; /* and its host, "" for the one the join went to */
     char host[256];          /* where the join goes (after a redirect, maybe another node) */
     int redirects;      /* followed since the join started */
+    int others;         /* other addresses the caller may try (gv_join_set_others) */
+    int tried;          /* addresses tried so far, this one included */
     char refuse_text[GV_REASON_MAX + 1];
     gv_join_end end;
 } gv_join;
@@ -80,6 +83,18 @@ typedef struct gv_join {
  * caller connects the transport. The retry count carries over. */
 void gv_join_start(gv_join *j, const char *host, uint16_t port, int protocol_version, gv_random random,
                    uint64_t timeout_us, uint64_t now_us);
+
+/* The caller has others (0..) other addresses for the same server (the
+ * nodes of a fleet, a name's other addresses): one that has not answered
+ * the CONNECT or the handshake by its retry time (GV_JOIN_RETRY_US and
+ * jitter) is left for the next (GV_JOIN_NEXT_NODE), within the same
+ * deadline, so that a dead first node does not fail a join a live second
+ * one would take. Call after gv_join_start. */
+void gv_join_set_others(gv_join *j, int others, uint64_t now_us);
+
+/* The caller went on to host and port after GV_JOIN_NEXT_NODE: the join
+ * starts there (GV_JOIN_CONNECTING), keeping its deadline. */
+void gv_join_moved(gv_join *j, const char *host, uint16_t port, uint64_t now_us);
 
 /* The transport connected: GV_JOIN_SEND_INIT, or GV_JOIN_NOTHING when no
  * handshake is due. */
@@ -121,8 +136,9 @@ enum gv_join_action gv_join_disconnected(gv_join *j, uint32_t data, uint64_t now
 enum gv_join_action gv_join_fail(gv_join *j, int error, const char *fmt, const char *detail);
 
 /* After servicing the transport: GV_JOIN_FAILED when the stage's deadline
- * passed, GV_JOIN_RECONNECT when the handshake went unanswered past its
- * retry time (the join is GV_JOIN_CONNECTING again), else GV_JOIN_NOTHING. */
+ * passed, GV_JOIN_NEXT_NODE when this address went unanswered past its
+ * retry time and there are others, GV_JOIN_RECONNECT when the handshake
+ * did (the join is GV_JOIN_CONNECTING again), else GV_JOIN_NOTHING. */
 enum gv_join_action gv_join_tick(gv_join *j, uint64_t now_us);
 
 /* What the server-key check needs: the server's fingerprint, the pin

@@ -781,6 +781,23 @@ static void next_node(gv_link *l)
     }
 }
 
+/* The first join's address went unanswered: on to the next of the
+ * addresses given (a fleet's nodes, the name's other addresses), round
+ * and round until the join's deadline. One that no longer resolves is
+ * passed over. */
+static void next_first_node(gv_link *l, conn *c)
+{
+    for (int k = 0; k < l->node_count; k++) {
+        const struct node_addr *n = &l->nodes[(c->join.tried + k) % l->node_count];
+        if (move_server(l, n->host, n->port) == 0) {
+            gv_join_moved(&c->join, n->host, n->port, now_us(l));
+            restart_handshake(l, c);
+            return;
+        }
+    }
+    fail(l, c, GV_ENOTFOUND, "none of the server's addresses resolves any more%s", NULL);
+}
+
 /* rotate: a new attempt of the schedule, which may go to another node;
  * else the same server again (it refused to resume us: we join anew). */
 static void start_attempt(gv_link *l, int rotate)
@@ -987,6 +1004,8 @@ int gv_link_service(gv_link *l, uint32_t timeout_ms)
         enum gv_join_action a = gv_join_tick(&l->cur->join, now);
         if (a == GV_JOIN_RECONNECT)
             restart_handshake(l, l->cur);
+        else if (a == GV_JOIN_NEXT_NODE)
+            next_first_node(l, l->cur);
         else
             act(l, a);
     }
@@ -1141,6 +1160,7 @@ int gv_link_create(const gv_client_config *cfg, int protocol_version, gv_event_q
     }
     gv_join_start(&l->cur->join, l->server_host, l->server_port, l->protocol_version, cfg->random, l->timeout_us,
                   now_us(l));
+    gv_join_set_others(&l->cur->join, l->node_count - 1, now_us(l));
     rc = gv_transport_connect(cfg->bind_address, l->server_host, l->server_port, (uint32_t)l->protocol_version,
                               &l->transport);
     if (rc < 0)

@@ -289,6 +289,102 @@ static void test_restart_keeps_retries(void **state)
     assert_int_equal(gv_join_tick(&j, T0 + 15 * S), GV_JOIN_NOTHING);
 }
 
+/* Other addresses for the same server (a fleet's nodes): one that
+ * answers neither the CONNECT nor the handshake by its retry time is left
+ * for the next, within the join's one deadline; without others the join
+ * waits there for the deadline as ever. */
+enum other_op { O_END, O_TICK, O_MOVED, O_CONNECTED, O_SENT, O_ANSWERED };
+
+typedef struct other_step {
+    enum other_op op;
+    uint32_t at_ms;     /* from T0 */
+    uint16_t port;      /* O_MOVED: where to (host "node-PORT") */
+    int want;           /* the action */
+    const char *where;  /* the join's host:port after the step, NULL: not checked */
+} other_step;
+
+typedef struct other_case {
+    const char *name;
+    int others;
+    other_step steps[12];
+    const char *reason; /* how it ended, "" for not */
+} other_case;
+
+static const other_case other_cases[] = {
+    {"a dead first node: on to the next at the retry time", 2,
+     {{O_TICK, 1100, 0, GV_JOIN_NOTHING, "node-7000:7000"},
+      {O_TICK, 1300, 0, GV_JOIN_NEXT_NODE, NULL},
+      {O_MOVED, 1300, 7001, 0, "node-7001:7001"},
+      {O_TICK, 2600, 0, GV_JOIN_NEXT_NODE, NULL},
+      {O_MOVED, 2600, 7002, 0, "node-7002:7002"},
+      {O_CONNECTED, 2650, 0, GV_JOIN_SEND_INIT, NULL},
+      {O_SENT, 2650, 0, 0, NULL},
+      {O_ANSWERED, 2700, 0, GV_JOIN_SEND_HELLO, NULL},
+      /* answered: the rest of the join has its whole time, no rotation */
+      {O_TICK, 7000, 0, GV_JOIN_NOTHING, "node-7002:7002"},
+      {O_END}},
+     ""},
+    {"a node that takes the CONNECT but never answers the handshake is left too", 1,
+     {{O_CONNECTED, 100, 0, GV_JOIN_SEND_INIT, NULL},
+      {O_SENT, 100, 0, 0, NULL},
+      {O_TICK, 1250, 0, GV_JOIN_NOTHING, NULL},
+      {O_TICK, 1350, 0, GV_JOIN_NEXT_NODE, NULL},
+      {O_MOVED, 1350, 7001, 0, "node-7001:7001"},
+      {O_END}},
+     ""},
+    {"nobody anywhere: the one deadline ends it, naming the last tried", 2,
+     {{O_TICK, 1300, 0, GV_JOIN_NEXT_NODE, NULL},
+      {O_MOVED, 1300, 7001, 0, NULL},
+      {O_TICK, 2600, 0, GV_JOIN_NEXT_NODE, NULL},
+      {O_MOVED, 2600, 7002, 0, NULL},
+      {O_TICK, 3900, 0, GV_JOIN_NEXT_NODE, NULL},
+      {O_MOVED, 3900, 7000, 0, NULL},
+      {O_TICK, 5001, 0, GV_JOIN_FAILED, NULL},
+      {O_END}},
+     "timed out joining node-7000:7000 (no gvoip server answered there, nor at the other addresses given)"},
+    {"no others: an unanswered CONNECT waits for the deadline", 0,
+     {{O_TICK, 1300, 0, GV_JOIN_NOTHING, NULL},
+      {O_TICK, 4900, 0, GV_JOIN_NOTHING, NULL},
+      {O_TICK, 5001, 0, GV_JOIN_FAILED, NULL},
+      {O_END}},
+     "timed out joining node-7000:7000 (no gvoip server answered there)"},
+};
+
+static void test_other_addresses(void **state)
+{
+    (void)state;
+    for (size_t c = 0; c < sizeof other_cases / sizeof other_cases[0]; c++) {
+        const other_case *oc = &other_cases[c];
+        gv_join j = {0};
+        gv_random random = {scripted_fill, NULL};
+        next_jitter = 0;
+        gv_join_start(&j, "node-7000", 7000, 5, random, 0, T0);
+        gv_join_set_others(&j, oc->others, T0);
+        for (const other_step *st = oc->steps; st->op != O_END; st++) {
+            uint64_t now = T0 + (uint64_t)st->at_ms * MS;
+            int got = 0;
+            char host[32];
+            switch (st->op) {
+            case O_TICK: got = gv_join_tick(&j, now); break;
+            case O_MOVED:
+                snprintf(host, sizeof host, "node-%u", (unsigned)st->port);
+                gv_join_moved(&j, host, st->port, now);
+                break;
+            case O_CONNECTED: got = gv_join_connected(&j); break;
+            case O_SENT: gv_join_init_sent(&j, now); break;
+            case O_ANSWERED: got = gv_join_answered(&j, now); break;
+            case O_END: break;
+            }
+            if (got != st->want)
+                fail_msg("%s: step %d: action %d, expected %d", oc->name, (int)(st - oc->steps), got, st->want);
+            if (st->where && strcmp(j.hostport, st->where) != 0)
+                fail_msg("%s: step %d: at %s, expected %s", oc->name, (int)(st - oc->steps), j.hostport, st->where);
+        }
+        if (strcmp(j.end.reason, oc->reason) != 0)
+            fail_msg("%s: ended \"%s\", expected \"%s\"", oc->name, j.end.reason, oc->reason);
+    }
+}
+
 /* The known-servers file, scripted: what a lookup answers and what was
  * asked of it. */
 typedef struct known_script {
@@ -503,6 +599,7 @@ int main(void)
         cmocka_unit_test(test_scenarios),
         cmocka_unit_test(test_redirect_to_another_node),
         cmocka_unit_test(test_restart_keeps_retries),
+        cmocka_unit_test(test_other_addresses),
         cmocka_unit_test(test_key_check),
         cmocka_unit_test(test_fleet_key_check),
     };
