@@ -20,7 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "audio/gv_fft.h"
+#include "audio/gv_rfft.h"
 #include "audio/gv_resup.h"
 #include "gvoip/error.h"
 
@@ -107,7 +107,7 @@
 struct gv_denoise {
     gv_denoise_config cfg;
     float log_gain_min;
-    gv_fft *fft;
+    gv_rfft *fft;
     gv_resup *resup;
     int band_lo, band_hi;
 
@@ -115,7 +115,7 @@ struct gv_denoise {
     float in[GV_DENOISE_WIN];  /* the last GV_DENOISE_WIN input samples */
     float echo[GV_DENOISE_WIN];
     float ola[GV_DENOISE_TAPER]; /* the synthesis still to be added */
-    double re[GV_DENOISE_FFT], im[GV_DENOISE_FFT];
+    double t[GV_DENOISE_FFT]; /* a windowed frame, zero-padded */
     double e_re[GV_DENOISE_BINS], e_im[GV_DENOISE_BINS];
     double y_re[GV_DENOISE_BINS], y_im[GV_DENOISE_BINS];
 
@@ -200,7 +200,7 @@ int gv_denoise_create(const gv_denoise_config *cfg, gv_denoise **out)
         return GV_ENOMEM;
     ns->cfg = *cfg;
     ns->log_gain_min = -cfg->max_reduction_db / 20.0f * logf(10.0f);
-    rc = gv_fft_create(GV_DENOISE_FFT, &ns->fft);
+    rc = gv_rfft_create(GV_DENOISE_FFT, &ns->fft);
     if (rc == 0)
         rc = gv_resup_create(GV_DENOISE_BINS, GV_CLEAN_STEP, &ns->resup);
     if (rc != 0) {
@@ -228,7 +228,7 @@ void gv_denoise_destroy(gv_denoise *ns)
 {
     if (!ns)
         return;
-    gv_fft_destroy(ns->fft);
+    gv_rfft_destroy(ns->fft);
     gv_resup_destroy(ns->resup);
     free(ns);
 }
@@ -487,25 +487,18 @@ int gv_denoise_process(gv_denoise *ns, float *frame, const float *echo)
     else
         memset(ns->echo + keep, 0, n_new * sizeof *ns->echo);
 
-    /* The frame in the real part, the echo estimate in the imaginary: one
-     * transform for both, separated by their symmetries. */
-    for (int n = 0; n < GV_DENOISE_WIN; n++) {
-        ns->re[n] = (double)(ns->win[n] * ns->in[n]);
-        ns->im[n] = echo ? (double)(ns->win[n] * ns->echo[n]) : 0.0;
-    }
     for (int n = GV_DENOISE_WIN; n < N; n++)
-        ns->re[n] = ns->im[n] = 0.0;
-    gv_fft_forward(ns->fft, ns->re, ns->im);
-    for (int k = 0; k < GV_DENOISE_BINS; k++) {
-        int m = (N - k) & (N - 1);
-        double a = ns->re[k], b = ns->im[k], c = ns->re[m], d = ns->im[m];
-        double xr = 0.5 * (a + c), xi = 0.5 * (b - d);
-        ns->e_re[k] = xr;
-        ns->e_im[k] = xi;
-        ns->y_re[k] = 0.5 * (b + d);
-        ns->y_im[k] = 0.5 * (c - a);
-        ns->power[k] = (float)(xr * xr + xi * xi) + GV_DENOISE_EPS;
+        ns->t[n] = 0.0;
+    if (echo) {
+        for (int n = 0; n < GV_DENOISE_WIN; n++)
+            ns->t[n] = (double)(ns->win[n] * ns->echo[n]);
+        gv_rfft_forward(ns->fft, ns->t, ns->y_re, ns->y_im);
     }
+    for (int n = 0; n < GV_DENOISE_WIN; n++)
+        ns->t[n] = (double)(ns->win[n] * ns->in[n]);
+    gv_rfft_forward(ns->fft, ns->t, ns->e_re, ns->e_im);
+    for (int k = 0; k < GV_DENOISE_BINS; k++)
+        ns->power[k] = (float)(ns->e_re[k] * ns->e_re[k] + ns->e_im[k] * ns->e_im[k]) + GV_DENOISE_EPS;
 
     /* The first step's window still holds the zeros of before the start:
      * no estimate from it. */
@@ -539,33 +532,26 @@ int gv_denoise_process(gv_denoise *ns, float *frame, const float *echo)
     }
 
     if (any_gain) {
-        /* A real gain, symmetric in frequency, keeps the frame's part real:
-         * the echo estimate's part lands in the imaginary output, unused. */
         for (int k = 0; k < GV_DENOISE_BINS; k++) {
-            int m = (N - k) & (N - 1);
             double g = (double)ns->gain[k];
-            ns->re[k] *= g;
-            ns->im[k] *= g;
-            if (m != k) {
-                ns->re[m] *= g;
-                ns->im[m] *= g;
-            }
+            ns->e_re[k] *= g;
+            ns->e_im[k] *= g;
         }
-        gv_fft_inverse(ns->fft, ns->re, ns->im);
+        gv_rfft_inverse(ns->fft, ns->e_re, ns->e_im, ns->t);
         for (int n = 0; n < GV_DENOISE_WIN; n++)
-            ns->re[n] *= (double)ns->win[n];
+            ns->t[n] *= (double)ns->win[n];
     } else {
         /* Nothing to change: the synthesis of the unchanged spectrum is the
          * frame under both windows. */
         for (int n = 0; n < GV_DENOISE_WIN; n++)
-            ns->re[n] = (double)(ns->win[n] * ns->win[n] * ns->in[n]);
+            ns->t[n] = (double)(ns->win[n] * ns->win[n] * ns->in[n]);
     }
     for (int n = 0; n < keep; n++)
-        frame[n] = ns->ola[n] + (float)ns->re[n];
+        frame[n] = ns->ola[n] + (float)ns->t[n];
     for (int n = keep; n < n_new; n++)
-        frame[n] = (float)ns->re[n];
+        frame[n] = (float)ns->t[n];
     for (int n = 0; n < keep; n++)
-        ns->ola[n] = (float)ns->re[n_new + n];
+        ns->ola[n] = (float)ns->t[n_new + n];
     return 0;
 }
 
