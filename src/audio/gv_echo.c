@@ -106,6 +106,10 @@ struct gv_echo {
      * recent fine delays found from them (step count, delay). */
     float gcc_r[EC_GCC_PARTS][EC_KP], gcc_i[EC_GCC_PARTS][EC_KP];
     int gcc_steps;
+    /* The last search's outcome, good until the spectra change: an idle
+     * canceller keeps searching spectra that no longer move. */
+    int gcc_known, gcc_found;
+    double gcc_lag;
     double trk_t[EC_TRK], trk_f[EC_TRK];
     int trk_n, trk_head;
     double pend_f; /* a fine delay off the record, and how many agreed */
@@ -212,6 +216,7 @@ void gv_echo_reset(gv_echo *ec)
     memset(ec->fi, 0, fsz);
     memset(ec->gcc_r, 0, sizeof ec->gcc_r);
     memset(ec->gcc_i, 0, sizeof ec->gcc_i);
+    ec->gcc_known = 0;
     ec->gcc_steps = ec->trk_n = ec->trk_head = ec->pend_n = 0;
     ec->pend_f = 0.0;
     ec->fine = 0.0;
@@ -489,6 +494,7 @@ static void move_delay(gv_echo *ec, double delta, int move_filter)
         ec->boot = EC_BOOT;
     memset(ec->gcc_r, 0, sizeof ec->gcc_r);
     memset(ec->gcc_i, 0, sizeof ec->gcc_i);
+    ec->gcc_known = 0;
     ec->settle = 2 * p;
 }
 
@@ -609,6 +615,7 @@ static void follow_delay(gv_echo *ec)
 static void accumulate_gcc(gv_echo *ec, const float *mr, const float *mi)
 {
     const int p = ec->parts;
+    ec->gcc_known = 0;
     for (int j = 0; j < EC_GCC_PARTS && j < p; j++) {
         const size_t slot = (size_t)((ec->xhead - j + p) % p) * EC_KP;
         const float *xr = ec->xr + slot, *xi = ec->xi + slot;
@@ -623,7 +630,7 @@ static void accumulate_gcc(gv_echo *ec, const float *mr, const float *mi)
     }
 }
 
-static int find_fine_delay(gv_echo *ec, double *lag)
+static int search_fine_delay(gv_echo *ec, double *lag)
 {
     static const float zero[EC_KP];
     double best = 0.0, sum = 0.0, frac = 0.0;
@@ -665,6 +672,17 @@ static int find_fine_delay(gv_echo *ec, double *lag)
     }
     *lag = (double)bj * EC_B + bl + frac;
     return 1;
+}
+
+static int find_fine_delay(gv_echo *ec, double *lag)
+{
+    if (!ec->gcc_known) {
+        ec->gcc_found = search_fine_delay(ec, &ec->gcc_lag);
+        ec->gcc_known = 1;
+    }
+    if (ec->gcc_found)
+        *lag = ec->gcc_lag;
+    return ec->gcc_found;
 }
 
 /* Least-squares line through the recorded fine delays except the one at
