@@ -152,6 +152,9 @@ struct gv_echo {
      * filter's input all zeros (its frames, partitions and the delay
      * estimator's history): from then on a step costs no transform. */
     int quiet, idle_after;
+    /* Nothing but exact silence played since the reset: both filters,
+     * their input and the reference frames are all zeros. */
+    int unplayed;
 };
 
 static float *falloc(size_t n)
@@ -242,6 +245,7 @@ void gv_echo_reset(gv_echo *ec)
     ec->converged = ec->conv_count = ec->lost_count = 0;
 
     ec->settle = 0;
+    ec->unplayed = 1;
 }
 
 int gv_echo_create(const gv_echo_config *cfg, gv_echo **out)
@@ -852,21 +856,58 @@ static void step_sizes(gv_echo *ec, int ref_active, float *gr, float *gi)
         ec->boot--;
 }
 
+/* A step of a canceller that has never been played to: its filters and
+ * their input are all zeros, so the full step would find no echo, adapt
+ * nothing and pass the microphone; what it would do besides is done
+ * here: the reference's partitions and the constraint's turn move on, and
+ * the delay estimator gets the microphone's spectrum (transformed as the
+ * full step transforms it) beside a silent reference's. */
+static void unplayed_step(gv_echo *ec, const float *m, int mic_active)
+{
+    static const float zero[EC_KP];
+    float mr[EC_KP], mi[EC_KP];
+
+    ec->xhead = (ec->xhead + 1) % ec->parts;
+    for (int t = 0; t < EC_OFF; t++)
+        ec->re[t] = ec->im[t] = 0.0;
+    for (int i = 0; i < EC_B; i++) {
+        ec->re[EC_OFF + i] = m[i];
+        ec->im[EC_OFF + i] = 0.0;
+    }
+    gv_fft_forward(ec->fft, ec->re, ec->im);
+    unpack(ec->re, ec->im, ec->er, ec->ei, mr, mi);
+    for (int k = 0; k < EC_K; k++) {
+        mr[k] += ec->er[k];
+        mi[k] += ec->ei[k];
+    }
+    gv_echolag_step(ec->lag, mr, mi, zero, zero, 0, mic_active);
+    /* Constraining zero filters leaves them, and their peaks, at zero. */
+    if (++ec->cstep >= EC_CONSTRAIN_EVERY) {
+        ec->cstep = 0;
+        ec->cpart = (ec->cpart + 2) % ec->parts;
+    }
+}
+
 /* A step of an idle canceller: nothing has been played for longer than
  * the filter and the delay estimator look back, so the echo estimate is
  * exactly zero and nothing adapts; the microphone goes out as it came and
  * only what follows time moves on, as the full step would move it with a
  * silent reference. (The microphone's band levels wait: they need its
- * spectrum, and resume where they were.) */
+ * spectrum, and resume where they were.) One that has never been played
+ * to is in the same state before the look back has passed. */
 static void idle_step(gv_echo *ec, const float *m, double m2, int mic_active, float *out, float *echo)
 {
-    if (ec->quiet == ec->idle_after + 1) {
-        memset(ec->frame, 0, sizeof ec->frame);
-        memset(ec->xr, 0, (size_t)ec->parts * EC_KP * sizeof *ec->xr);
-        memset(ec->xi, 0, (size_t)ec->parts * EC_KP * sizeof *ec->xi);
-        memset(ec->xpow, 0, sizeof ec->xpow);
+    if (ec->unplayed && ec->quiet <= ec->idle_after) {
+        unplayed_step(ec, m, mic_active);
+    } else {
+        if (ec->quiet == ec->idle_after + 1) {
+            memset(ec->frame, 0, sizeof ec->frame);
+            memset(ec->xr, 0, (size_t)ec->parts * EC_KP * sizeof *ec->xr);
+            memset(ec->xi, 0, (size_t)ec->parts * EC_KP * sizeof *ec->xi);
+            memset(ec->xpow, 0, sizeof ec->xpow);
+        }
+        gv_echolag_step_silent(ec->lag, mic_active);
     }
-    gv_echolag_step_silent(ec->lag, mic_active);
     ec->steps++;
     ec->sb = 0.7 * ec->sb + m2;
     ec->sf = 0.7 * ec->sf + m2;
@@ -913,6 +954,8 @@ int gv_echo_process(gv_echo *ec, const float *mic, const float *ref, float *out,
     ref_active = r2 > EC_ACTIVE_POW * EC_B;
     mic_active = m2 > EC_MIC_POW * EC_B;
     ec->quiet = r2 == 0.0 ? ec->quiet + 1 : 0;
+    if (r2 != 0.0)
+        ec->unplayed = 0;
     if (ec->quiet <= ec->idle_after) {
         memmove(ec->frame, ec->frame + EC_B, EC_OFF * sizeof(double));
         fill_frame(ec, EC_OFF);
@@ -922,7 +965,7 @@ int gv_echo_process(gv_echo *ec, const float *mic, const float *ref, float *out,
         ec->delay = 0.0;
     if (ec->delay > ec->max_delay)
         ec->delay = ec->max_delay;
-    if (ec->quiet > ec->idle_after) {
+    if (ec->quiet > ec->idle_after || ec->unplayed) {
         idle_step(ec, m, m2, mic_active, out, echo);
         return 0;
     }
