@@ -93,6 +93,7 @@ int gv_clean_process(gv_clean *cl, float *step, const float *ref)
         /* Also when silence was played: the room still rings with what was
          * played before. */
         double in = 0.0, out = 0.0;
+        gv_echo_stats es;
         memcpy(cl->mic, step, sizeof cl->mic);
         gv_echo_process(cl->echo, cl->mic, ref, step, cl->estimate);
         for (int i = 0; i < GV_CLEAN_STEP; i++) {
@@ -104,9 +105,8 @@ int gv_clean_process(gv_clean *cl, float *step, const float *ref)
          * end talking over the near one makes it adapt to the near talker,
          * and the suppressor would take him for echo not yet learnt. The
          * filter adapts on meanwhile. */
+        gv_echo_get_stats(cl->echo, &es);
         if (!cl->echo_found && ref) {
-            gv_echo_stats es;
-            gv_echo_get_stats(cl->echo, &es);
             cl->echo_steps = es.erle_db > ECHO_FOUND_DB ? cl->echo_steps + 1 : 0;
             cl->echo_found = cl->echo_steps >= ECHO_FOUND_STEPS;
         }
@@ -118,6 +118,7 @@ int gv_clean_process(gv_clean *cl, float *step, const float *ref)
             memcpy(step, cl->mic, sizeof cl->mic);
         if (cl->echo_found)
             estimate = cl->estimate;
+        gv_denoise_set_echo_relearning(cl->denoise, es.relearning);
     }
     /* Digital silence (a muted or disconnected microphone, a virtual
      * device) needs no suppression and has no level: once the suppressor's
