@@ -9,8 +9,12 @@
 #include "gvoip/error.h"
 
 /* The filter removing this much of the microphone while the far end
- * talks, this many steps in a row, means there is an echo: unrelated
- * near speech leaves it at 0 dB. */
+ * talks, this many of its steps in a row after the far end changed its
+ * sound (gv_echo_stats.far_sounds), means there is an echo. Unrelated
+ * near speech leaves it at 0 dB, except while each talker holds one
+ * steady sound: the filter fits the ratio of their spectra bin by bin,
+ * which a new sound of the far end breaks, where a real echo path stays.
+ * Steps the far end is silent do not count: the ERLE stands still. */
 #define ECHO_FOUND_DB 3.0f
 #define ECHO_FOUND_STEPS 10
 /* A step the filter made this much louder (3 dB) went wrong. */
@@ -30,6 +34,8 @@ struct gv_clean {
     float mic[GV_CLEAN_STEP];
     int echo_found; /* the canceller has cancelled an echo at least once */
     int echo_steps; /* far-end steps in a row the filter removed something */
+    int echo_new;   /* of them, since the far end's first new sound within, or -1 */
+    unsigned sounds; /* the far end's sound count at its last talking step */
     int silent;     /* steps in a row of digital silence into the suppressor */
 };
 
@@ -47,6 +53,7 @@ int gv_clean_create(const gv_clean_config *cfg, gv_clean **out)
     if (!cl)
         return GV_ENOMEM;
     cl->cfg = *cfg;
+    cl->echo_new = -1;
     if (cfg->echo && (rc = gv_echo_create(NULL, &cl->echo)) < 0)
         goto fail;
     if (cfg->echo || cfg->denoise) {
@@ -106,9 +113,19 @@ int gv_clean_process(gv_clean *cl, float *step, const float *ref)
          * and the suppressor would take him for echo not yet learnt. The
          * filter adapts on meanwhile. */
         gv_echo_get_stats(cl->echo, &es);
-        if (!cl->echo_found && ref) {
-            cl->echo_steps = es.erle_db > ECHO_FOUND_DB ? cl->echo_steps + 1 : 0;
-            cl->echo_found = cl->echo_steps >= ECHO_FOUND_STEPS;
+        if (!cl->echo_found && es.far_active) {
+            if (es.erle_db > ECHO_FOUND_DB) {
+                if (cl->echo_steps > 0 && cl->echo_new < 0 && es.far_sounds != cl->sounds)
+                    cl->echo_new = 0;
+                cl->echo_steps++;
+                if (cl->echo_new >= 0)
+                    cl->echo_new++;
+            } else {
+                cl->echo_steps = 0;
+                cl->echo_new = -1;
+            }
+            cl->sounds = es.far_sounds;
+            cl->echo_found = cl->echo_new >= ECHO_FOUND_STEPS;
         }
         /* Then, a canceller only ever removes: a filter still adapted to
          * the room before it changed adds to the microphone what it

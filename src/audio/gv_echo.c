@@ -74,6 +74,10 @@
 #define EC_DRIFT_RELEARN 100e-6 /* a drift change that smears the filter */
 #define EC_SLOPE_SIGNIF 4.0 /* standard errors a slope must differ by to count */
 #define EC_FINE_FRESH 10    /* searches a fine delay stays good for the figures */
+/* Another sound of the far end: its power spectrum (bins EC_GCC_LO to
+ * EC_GCC_HI, where speech has its harmonics) no more alike the one that
+ * began the last sound than this (cosine of the two). */
+#define EC_SOUND_ALIKE 0.5
 
 struct gv_echo {
     gv_fft *fft;
@@ -151,6 +155,10 @@ struct gv_echo {
     int relearning;
 
     int settle; /* steps before the filter's shape is trusted again */
+    int far_active; /* the last step's reference was loud enough to learn from */
+    float sound[EC_GCC_HI]; /* power spectrum that began the far end's current sound */
+    double sound_norm;
+    unsigned sounds;
 
     /* Steps whose reference was exact silence, and how many make the
      * filter's input all zeros (its frames, partitions and the delay
@@ -250,6 +258,9 @@ void gv_echo_reset(gv_echo *ec)
 
     ec->settle = 0;
     ec->unplayed = 1;
+    memset(ec->sound, 0, sizeof ec->sound);
+    ec->sound_norm = 0.0;
+    ec->sounds = 0;
 }
 
 int gv_echo_create(const gv_echo_config *cfg, gv_echo **out)
@@ -892,6 +903,25 @@ static void unplayed_step(gv_echo *ec, const float *m, int mic_active)
     }
 }
 
+/* Counts the far end's sounds: a step whose reference spectrum has a
+ * shape unlike the current sound's starts another. A level change alone
+ * does not. */
+static void note_sound(gv_echo *ec, const float *rr, const float *ri)
+{
+    float p[EC_GCC_HI];
+    double dot = 0.0, norm = 0.0;
+    for (int k = EC_GCC_LO; k < EC_GCC_HI; k++) {
+        p[k] = rr[k] * rr[k] + ri[k] * ri[k];
+        dot += (double)p[k] * ec->sound[k];
+        norm += (double)p[k] * p[k];
+    }
+    if (ec->sound_norm == 0.0 || dot < EC_SOUND_ALIKE * sqrt(norm * ec->sound_norm)) {
+        memcpy(ec->sound + EC_GCC_LO, p + EC_GCC_LO, (EC_GCC_HI - EC_GCC_LO) * sizeof *p);
+        ec->sound_norm = norm;
+        ec->sounds++;
+    }
+}
+
 /* A step of an idle canceller: nothing has been played for longer than
  * the filter and the delay estimator look back, so the echo estimate is
  * exactly zero and nothing adapts; the microphone goes out as it came and
@@ -956,6 +986,7 @@ int gv_echo_process(gv_echo *ec, const float *mic, const float *ref, float *out,
     }
     ec->now += EC_B;
     ref_active = r2 > EC_ACTIVE_POW * EC_B;
+    ec->far_active = ref_active;
     mic_active = m2 > EC_MIC_POW * EC_B;
     ec->quiet = r2 == 0.0 ? ec->quiet + 1 : 0;
     if (r2 != 0.0)
@@ -1034,6 +1065,8 @@ int gv_echo_process(gv_echo *ec, const float *mic, const float *ref, float *out,
         }
     }
     gv_echolag_step(ec->lag, mr, mi, rr, ri, ref_active, mic_active);
+    if (ref_active)
+        note_sound(ec, rr, ri);
     if (ref_active && mic_active)
         accumulate_gcc(ec, mr, mi);
     ec->steps++;
@@ -1133,5 +1166,7 @@ int gv_echo_get_stats(const gv_echo *ec, gv_echo_stats *st)
     st->converged = ec->converged;
     st->relearning = ec->relearning;
     st->idle = ec->quiet > ec->idle_after;
+    st->far_active = ec->far_active;
+    st->far_sounds = ec->sounds;
     return 0;
 }

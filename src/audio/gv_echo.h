@@ -52,6 +52,10 @@ typedef struct gv_echo_stats {
     int relearning;    /* 1 from losing an echo it had cancelled (the path changed) until it
                           cancels again */
     int idle;          /* 1 while nothing played is left to cancel: a step costs no transform */
+    int far_active;    /* 1 when the last step's reference was loud enough to learn from (and
+                          erle_db moved) */
+    unsigned far_sounds; /* how many times the reference's spectrum has changed its shape
+                            (another sound of the far end), wrapping */
 } gv_echo_stats;
 
 /* Fills *cfg with the defaults. NULL does nothing. Thread-safe. */
