@@ -82,7 +82,8 @@ typedef struct win_entry {
 
 typedef struct targets {
     int64_t anchor; /* playout offset (now - sender time) to start a spurt at */
-    int64_t low;    /* below this a frame is inserted */
+    int64_t low;    /* below this a frame is lengthened */
+    int64_t high;   /* a spurt may start where the last one played up to this */
 } targets;
 
 struct gv_jbuf {
@@ -160,6 +161,13 @@ struct gv_jbuf {
     int64_t last_fall; /* of the offset between the last two such packets */
     int prev_plain; /* the last frame handed out was a packet played as it is */
     int prev_packet, prev_skip; /* ... a packet, played with this skip */
+    /* The playout offset talk spurts start at while the estimate lets
+     * it be (see compute_targets). Set, not measured at every packet: a
+     * spurt starts up to a millisecond late, and measured it would creep
+     * up by that much with every spurt. Measured again only after the
+     * level moved (a frame played stretched, a late packet waited for). */
+    int64_t held_off;
+    int have_held, held_moved;
     /* How early frames were asked for, as only stretches show it (see
      * track_jitter); forgotten over about a minute. */
     double block_us;
@@ -405,6 +413,8 @@ static double clock_drift(const gv_jbuf *jb)
     return jb->drift_steady ? jb->drift : 0.0;
 }
 
+static double early_slope(const gv_jbuf *jb);
+
 static int64_t skew_at(const gv_jbuf *jb, uint64_t now)
 {
     return (int64_t)llround(jb->skew_base + jb->skew_rate * ((double)now - (double)jb->skew_t0));
@@ -589,11 +599,14 @@ static int64_t tail_quantile(gv_jbuf *jb, double hl)
     q = thr + (int64_t)(excess / tail * log(tail / total / p));
     /* A tail that is not exponential (a few packets in fifty reordered by
      * a fixed amount) is underestimated by the fit; the plain statistic at
-     * twice the share still sees it, and is below the fit otherwise. One
-     * stuck packet is kept out of it. */
+     * twice the share still sees it, and is below the fit otherwise. The
+     * stuck packets clipped for the fit are kept out of it too: with one
+     * kept out only, a join's first packet (tens of ms late) held the top
+     * for the window's 10 s, and the next packet 5 ms late (a thread held
+     * up on a busy machine) was the estimate, and moved the delay. */
     emp = weighted_top(jb, w, 2 * p * total);
-    if (n >= 2 && emp > jb->sorted[n - 2])
-        emp = jb->sorted[n - 2];
+    if (emp > jb->sorted[ci])
+        emp = jb->sorted[ci];
     if (q < emp)
         q = emp;
     return q < jb->sorted[n - 1] ? q : jb->sorted[n - 1];
@@ -629,10 +642,10 @@ static int calm_since_spike(const gv_jbuf *jb, uint64_t now, int64_t q)
  * size does not look like a change of network delay. */
 static targets compute_targets(gv_jbuf *jb, int fs, uint64_t now)
 {
-    targets t = {0, 0};
+    targets t = {0, 0, 0};
     int64_t base, med, q, want, lo, hi, margin, extra = 0, dur = frame_us(fs), skew;
     double hl;
-    int early;
+    int early, late_lately, drifting, topup;
 
     if (jb->win_n == 0)
         return t;
@@ -676,9 +689,25 @@ static targets compute_targets(gv_jbuf *jb, int fs, uint64_t now)
     if (hi < lo)
         hi = lo;
     t.anchor = clamp64(want, lo, hi);
-    /* Frames are lengthened only once half the margin is eaten, so that
-     * it is not topped up at every wobble. */
-    t.low = early ? t.anchor : clamp64(q + extra + margin / 2, lo, t.anchor);
+    /* The margin is a cushion for what no estimate of the path sees (this
+     * machine's own scheduling), and the estimate itself moves by as much
+     * with every packet a few ms late: the delay is left where it is while
+     * the estimate stays within a margin below it or above it, and only
+     * set to anchor when it must move. Otherwise each such packet moved
+     * the delay, at once or at the next talk spurt, and one run's words
+     * through a sound server wandered by 5-15 ms. Once packets come too
+     * late to play, though, the estimate is behind the path, and while the
+     * sender's clock drifts the delay moves by itself: then the margin is
+     * topped up as soon as half of it is eaten, and with a drift the delay
+     * follows the target as it did before (a slow sender's packets
+     * otherwise came just in time, and were waited for; so they did in
+     * the first 2 s, before the drift is measured, unless the slope of the
+     * delays so far stands in for it for topping up). */
+    late_lately = jb->have_late && now - jb->last_late_us < LATE_REPEAT_US;
+    drifting = fabs(clock_drift(jb)) >= SLOW_SENDER;
+    topup = late_lately || drifting || (jb->blk_n < DRIFT_MIN_BLOCKS && early_slope(jb) >= SLOW_SENDER);
+    t.low = early ? t.anchor : clamp64(q + extra + (topup ? margin / 2 : 0), lo, t.anchor);
+    t.high = early || drifting ? t.anchor : t.anchor + margin;
     jb->tgt_us = t.anchor - base;
     jb->q_height = q - base;
     return t;
@@ -808,6 +837,7 @@ static void start_stream(gv_jbuf *jb, uint16_t seq, uint32_t ts)
     jb->prev_plain = jb->prev_packet = 0;
     jb->topup_us = jb->topup_time = jb->now_jitter = jb->block_us = 0;
     jb->last_fall = 0;
+    jb->have_held = jb->held_moved = 0;
     jb->have_late = 0;
     jb->late_hiccup = 0;
 }
@@ -1004,8 +1034,16 @@ static int step_wait(gv_jbuf *jb, uint64_t now, gv_jbuf_frame *out)
                  ts_to_us(p->ts - p->samples) + t.anchor + frame_us(SILENCE_CHUNK) >= (int64_t)now;
     start_ts = fec_before ? p->ts - p->samples : p->ts;
     /* The jitter of now_us in hand too: the frames asked for with this one
-     * (in the same device block) look earlier than they play by up to it. */
-    start = ts_to_us(start_ts) + t.anchor + (int64_t)jb->now_jitter;
+     * (in the same device block) look earlier than they play by up to it.
+     * Where the last spurt played stands while the estimate lets it (see
+     * compute_targets). */
+    if (!jb->have_held || jb->held_off < t.low + (int64_t)jb->now_jitter ||
+        jb->held_off > t.high + (int64_t)jb->now_jitter) {
+        jb->held_off = t.anchor + (int64_t)jb->now_jitter;
+        jb->have_held = 1;
+        jb->held_moved = 0;
+    }
+    start = ts_to_us(start_ts) + jb->held_off;
     if ((int64_t)now < start)
         return silence_until(out, start - (int64_t)now);
 
@@ -1212,11 +1250,17 @@ static int play_packet(gv_jbuf *jb, slot *s, uint64_t now, gv_jbuf_frame *out)
             jb->st.lengthened_ms += -skip / 48.0;
         }
         jb->have_excess = 0;
-    } else if (excess >= EXCESS_MIN_US + (int64_t)jb->block_us) {
+    } else if (excess >= EXCESS_MIN_US + (t.high - t.anchor) + (int64_t)jb->block_us) {
         skip = cut_for(jb, excess, low, t.low - t.anchor, s->samples, now, unit, max);
     } else {
         jb->have_excess = 0;
     }
+    if (jb->held_moved)
+        jb->held_off = off;
+    jb->held_moved = skip != 0;
+    /* Until the next packet tells: the splice leaves out or adds between
+     * half and all of skip. */
+    jb->held_off -= frame_us(skip) * 3 / 4;
     jb->prev_plain = skip == 0;
     jb->prev_packet = 1;
     jb->prev_skip = skip;
@@ -1364,6 +1408,8 @@ static int play_underrun(gv_jbuf *jb, uint64_t now, gv_jbuf_frame *out)
     jb->pend++;
     if (!pause)
         jb->play_ts += chunk;
+    else
+        jb->held_moved = 1;
     return emit(out, GV_JBUF_LOST, NULL, chunk);
 }
 

@@ -8,8 +8,11 @@
  * delays (exponential fit of their tail), measured against the sender's
  * timestamps.
  *
- * Each talk spurt starts exactly at the current target, so the delay falls
- * while the speaker is silent. Inside a talk spurt no frame is inserted or
+ * Each talk spurt starts at the current target, so the delay falls while
+ * the speaker is silent; with a margin, where the last one played instead
+ * while the estimate stays within the margin of that, either way (the
+ * estimate moves by a few ms with every few packets a few ms late, and a
+ * listener hears each such move). Inside a talk spurt no frame is inserted or
  * dropped: the delay moves by playing frames longer or shorter (skip; the
  * splice repeats or takes out whole pitch periods: gv_splice_stretch).
  * Frames are lengthened as soon as the delay is below target (the target
@@ -54,7 +57,8 @@ typedef struct gv_jbuf_config {
     int half_life_ms;      /* age at which a delay counts half in the estimate;
                             * 0 = all of the window counts alike; default 3000 */
     int quantile_permille; /* share of recent packets the target covers; default 993 */
-    int margin_ms;         /* added above that quantile; default 0 */
+    int margin_ms;         /* added above that quantile, and how far the quantile may
+                            * move either way before the delay follows it; default 0 */
     int fec_wait_loss_permille; /* from this recent loss rate on, wait one frame more
                                  * so the next packet (with FEC) is there; 0 = never;
                                  * default 10 */
