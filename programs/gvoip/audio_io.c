@@ -845,7 +845,7 @@ void audio_io_pump_playback(audio_io *io)
 
 void audio_io_set_audible(audio_io *io, int audible)
 {
-    if (!io || !io->pulse || !io->play_device || io->rec_sf || io->asleep == !audible)
+    if (!io || !io->pulse || !io->play_device || io->rec_sf || !io->render || io->asleep == !audible)
         return;
     if (audio_pulse_pause_playback(io->pulse, !audible) == GV_OK) {
         io->asleep = !audible;

@@ -106,7 +106,7 @@ void audio_io_pump_playback(audio_io *io);
 /* Says whether anything may be heard: while nothing is, a playback device
  * that can sleep does (PulseAudio: the stream is corked, and neither the
  * sound server nor this process wakes for it). Never while recording: the
- * recording keeps real time. Before audio_io_start, playback starts asleep. */
+ * recording keeps real time. */
 void audio_io_set_audible(audio_io *io, int audible);
 
 /* CLOCK_REALTIME milliseconds at which input-file frame 0 was due, -1

@@ -580,8 +580,7 @@ int audio_pulse_pause_playback(audio_pulse *a, int paused)
         return GV_EINVAL;
     pa_threaded_mainloop_lock(a->ml);
     a->paused = paused != 0;
-    /* Before the start the stream is corked anyway; the start looks at paused. */
-    if (a->play.s && a->started)
+    if (a->play.s)
         cork(a->play.s, a->paused);
     pa_threaded_mainloop_unlock(a->ml);
     return GV_OK;
@@ -597,7 +596,7 @@ int audio_pulse_start(audio_pulse *a)
         a->started = 1;
         if (a->cap.s)
             cork(a->cap.s, 0);
-        if (a->play.s && !a->paused)
+        if (a->play.s)
             cork(a->play.s, 0);
         err = GV_OK;
     }

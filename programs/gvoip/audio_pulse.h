@@ -64,17 +64,16 @@ typedef struct audio_pulse_info {
  * the server cannot be reached or refuses a stream, GV_ENOMEM. */
 int audio_pulse_open(const audio_pulse_config *cfg, audio_pulse **out, char *why, size_t why_len);
 
-/* Uncorks the open streams (playback unless paused): the callbacks
- * run from now on (playback starts with one buffer of silence queued while
- * corked); streams opened later by audio_pulse_service start uncorked.
- * Returns 0, GV_ESTATE if already started, GV_EINVAL for NULL. */
+/* Uncorks the open streams: the callbacks run from now on (playback
+ * starts with one buffer of silence queued while corked); streams opened
+ * later by audio_pulse_service start uncorked. Returns 0, GV_ESTATE if
+ * already started, GV_EINVAL for NULL. */
 int audio_pulse_start(audio_pulse *a);
 
-/* Pauses (corks) or resumes playback, also before audio_pulse_start
- * (then it starts paused): a paused stream asks for nothing, so the
- * mainloop thread sleeps. What it held plays when it resumes; a stream
- * opened while paused starts corked. Returns 0, or GV_EINVAL without
- * playback. */
+/* Pauses (corks) or resumes the started playback: a paused stream asks
+ * for nothing, so the mainloop thread sleeps. What it held plays when it
+ * resumes; a stream opened while paused starts corked. Returns 0, or
+ * GV_EINVAL without playback. */
 int audio_pulse_pause_playback(audio_pulse *a, int paused);
 
 /* The format, granted buffer, current latency, xrun counts (over every

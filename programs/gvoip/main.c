@@ -296,8 +296,7 @@ static int pump_audio(player *p)
     return 0;
 }
 
-/* Who can be heard: playback sleeps from the start, and again once nobody
- * has been for QUIET_MS. */
+/* Who can be heard: playback sleeps once nobody has been for QUIET_MS. */
 static void follow_speakers(player *p, const gv_event *ev)
 {
     int own = ev->id == gv_client_id(p->client) && !p->opt->client.echo_test;
@@ -592,9 +591,6 @@ static int run_player(const gvoip_options *opt, const char *password, size_t pas
     /* The mix's converter is built here, so the device's callback never
      * allocates; then the device's clock starts driving the mix. */
     rc = gv_client_prepare_playback(p->client, p->playback_rate, p->playback_channels);
-    /* Nobody can be heard before the join: playback starts asleep, and the
-     * first speaker wakes it as after any quiet. */
-    audio_io_set_audible(p->io, 0);
     if (rc == 0)
         rc = audio_io_start(p->io, render, p);
     if (rc < 0) {
