@@ -160,7 +160,10 @@ device_run() {
   echo "| $label | $(backend "$d/a.json") | **${row_med}** | ${row_p95} | ${row_spread} | ${row_n} | ${s1} / ${s2} | ${cu} / ${co} | ${pu} / ${po} | ${cb} / ${pb} | ${pl} | $(share "$d/a.cpu")% / $(share "$d/b.cpu")% |" >>rows.md
 }
 
-has() { "$GVOIP" --help 2>&1 | grep -q -- "$1"; }
+# The help read whole first: grep -q stops at the match, and the
+# program's SIGPIPE would then fail the pipeline (pipefail).
+help_text=$("$GVOIP" --help 2>&1 || true)
+has() { grep -q -- "$1" <<<"$help_text"; }
 echo "bench:   device path, defaults" >&2
 device_run defaults "gvoip, defaults"
 if [ "$quick" = 0 ] || ! has --low-latency; then
