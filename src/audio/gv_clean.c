@@ -135,7 +135,6 @@ int gv_clean_process(gv_clean *cl, float *step, const float *ref)
             memcpy(step, cl->mic, sizeof cl->mic);
         if (cl->echo_found)
             estimate = cl->estimate;
-        gv_denoise_set_echo_relearning(cl->denoise, es.relearning);
     }
     /* Digital silence (a muted or disconnected microphone, a virtual
      * device) needs no suppression and has no level: once the suppressor's

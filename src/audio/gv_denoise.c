@@ -555,12 +555,6 @@ int gv_denoise_process(gv_denoise *ns, float *frame, const float *echo)
     return 0;
 }
 
-void gv_denoise_set_echo_relearning(gv_denoise *ns, int on)
-{
-    if (ns)
-        gv_resup_set_relearning(ns->resup, on);
-}
-
 float gv_denoise_speech_probability(const gv_denoise *ns)
 {
     return ns ? ns->speech_prob : 0.0f;

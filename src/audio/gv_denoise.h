@@ -40,11 +40,6 @@ void gv_denoise_destroy(gv_denoise *ns);
  * or I/O. */
 int gv_denoise_process(gv_denoise *ns, float *frame, const float *echo);
 
-/* Tells the residual echo suppressor whether the canceller is relearning
- * an echo path that changed (gv_echo_stats.relearning), from the next
- * step on. NULL does nothing. */
-void gv_denoise_set_echo_relearning(gv_denoise *ns, int on);
-
 /* The probability that the last step held speech, 0..1 (0 for NULL), for
  * the automatic gain's level measurement: it judges the analysis window,
  * which the step's output lies in. Near 1 in voiced speech and near 0 in

@@ -149,10 +149,6 @@ struct gv_echo {
     double pm, pf;
     float erle_db;
     int converged, conv_count, lost_count;
-    /* The filter cancelled once and has lost the echo since (the path
-     * changed): until it cancels again, what it leaves is echo it has not
-     * learnt yet, not a near talker. */
-    int relearning;
 
     int settle; /* steps before the filter's shape is trusted again */
     int far_active; /* the last step's reference was loud enough to learn from */
@@ -254,7 +250,7 @@ void gv_echo_reset(gv_echo *ec)
     ec->est_match = -1;
     ec->pm = ec->pf = 0.0;
     ec->erle_db = 0.0f;
-    ec->converged = ec->conv_count = ec->lost_count = ec->relearning = 0;
+    ec->converged = ec->conv_count = ec->lost_count = 0;
 
     ec->settle = 0;
     ec->unplayed = 1;
@@ -1129,11 +1125,8 @@ int gv_echo_process(gv_echo *ec, const float *mic, const float *ref, float *out,
         ec->conv_count = ec->erle_db > EC_CONV_DB ? ec->conv_count + 1 : 0;
         if (ec->conv_count >= 30)
             ec->converged = 1;
-        if (ec->converged)
-            ec->relearning = 0;
         ec->lost_count = ec->erle_db < EC_LOST_DB ? ec->lost_count + 1 : 0;
         if (ec->lost_count >= 15) {
-            ec->relearning |= ec->converged;
             ec->converged = 0;
             ec->lost_count = 0;
             ec->boot = EC_BOOT;
@@ -1164,7 +1157,6 @@ int gv_echo_get_stats(const gv_echo *ec, gv_echo_stats *st)
     st->erle_db = ec->erle_db;
     st->drift_ppm = (float)(ec->drift * 1e6);
     st->converged = ec->converged;
-    st->relearning = ec->relearning;
     st->idle = ec->quiet > ec->idle_after;
     st->far_active = ec->far_active;
     st->far_sounds = ec->sounds;

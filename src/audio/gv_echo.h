@@ -49,8 +49,6 @@ typedef struct gv_echo_stats {
     float drift_ppm;   /* how fast the echo's delay grows, as followed (positive: the
                           echo comes later and later) */
     int converged;     /* 1 once the filter cancels the echo, until it loses it */
-    int relearning;    /* 1 from losing an echo it had cancelled (the path changed) until it
-                          cancels again */
     int idle;          /* 1 while nothing played is left to cancel: a step costs no transform */
     int far_active;    /* 1 when the last step's reference was loud enough to learn from (and
                           erle_db moved) */

@@ -27,10 +27,7 @@
  *
  * A near talker is what the model cannot explain: the residual, above its
  * noise floor, several times the model summed over the bins, unless the
- * filter adds to the echo or the canceller says it is relearning a
- * changed path (then all is echo: the weights learnt for the old filter
- * no longer say how much of it is left, so they count at least as much
- * as before anything was learnt, while the regression relearns). With one the
+ * filter adds to the echo (it lost it: then all is echo). With one the
  * model is subtracted gently, down to -16 dB at most, and the weights stop
  * learning. Without one the suppression is hard: a large over-subtraction
  * down to -50 dB, of the model widened over neighbouring bins and raised
@@ -100,7 +97,6 @@ struct gv_resup {
     float le, ld;    /* residual and microphone power, smoothed */
     int hang;
     int frames;
-    int relearning; /* the canceller is relearning a changed path */
 };
 
 static float coef(double ms, int hop)
@@ -206,13 +202,6 @@ void gv_resup_reset(gv_resup *rs)
     rs->le = rs->ld = 0.0f;
     rs->hang = 0;
     rs->frames = 0;
-    rs->relearning = 0;
-}
-
-void gv_resup_set_relearning(gv_resup *rs, int on)
-{
-    if (rs)
-        rs->relearning = !!on;
 }
 
 /* The band's weights from the covariances: the two-regressor least
@@ -323,11 +312,11 @@ int gv_resup_gains(gv_resup *rs, const double *e_re, const double *e_im, const d
     }
     rs->qpos = (rs->qpos + 1) % rs->late;
     /* The filter lost the echo (the path changed): it adds its estimate
-     * to the echo instead of removing it, with or without a near talker,
-     * or the canceller is relearning. Then everything is echo. */
+     * to the echo instead of removing it, with or without a near talker.
+     * Then everything is echo. */
     rs->le = rs->a_lost * rs->le + (1.0f - rs->a_lost) * (float)se;
     rs->ld = rs->a_lost * rs->ld + (1.0f - rs->a_lost) * (float)sd;
-    lost = rs->le > RS_LOST * rs->ld || rs->relearning;
+    lost = rs->le > RS_LOST * rs->ld;
 
     for (int b = 0; b < rs->bands; b++) {
         /* The covariances learn unless a near talker is heard: his power
@@ -381,12 +370,7 @@ int gv_resup_gains(gv_resup *rs, const double *e_re, const double *e_im, const d
     for (int k = 0; k < rs->bins; k++) {
         int b = rs->band[k];
         float yb = by[b] / bcount[b], y = gain[k] > yb ? gain[k] : yb;
-        float leak = rs->leak[b], tail = rs->tail[b];
-        if (rs->relearning) {
-            leak = leak > RS_LEAK_INIT ? leak : RS_LEAK_INIT;
-            tail = tail > RS_TAIL_INIT ? tail : RS_TAIL_INIT;
-        }
-        gain[k] = leak * y + tail * rs->pr[k];
+        gain[k] = rs->leak[b] * y + rs->tail[b] * rs->pr[k];
     }
     spread(gain, rs->bins, 1);
     for (int k = 0; k < rs->bins; k++)

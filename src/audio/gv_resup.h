@@ -36,13 +36,6 @@ void gv_resup_destroy(gv_resup *rs);
 int gv_resup_gains(gv_resup *rs, const double *e_re, const double *e_im, const double *y_re,
                    const double *y_im, float *gain);
 
-/* Whether the linear canceller is relearning a changed echo path (1) or
- * not (0), for the frames that follow: while it is, what it leaves is
- * echo it has not learnt yet, however far beyond the model, so no near
- * talker is heard in it and the model is taken at least as large as
- * before anything was learnt. NULL does nothing. */
-void gv_resup_set_relearning(gv_resup *rs, int on);
-
 /* Forgets what was learnt, as after create. NULL does nothing. One thread
  * at a time per rs. */
 void gv_resup_reset(gv_resup *rs);
