@@ -850,9 +850,11 @@ static uint32_t relay_room(gv_server *s, gv_room *r, const gv_coalesce_item *ite
     const gv_relay_party *listeners[GV_MAX_PLAYERS];
     const gv_relay_party *from[GV_COALESCE_HELD];
     int n = 0;
-    for (int i = 0; i < player_count(r) && n < GV_MAX_PLAYERS; i++)
-        if (present(player_at(r, i)))
-            listeners[n++] = &player_at(r, i)->party;
+    for (int i = 0; i < player_count(r) && n < GV_MAX_PLAYERS; i++) {
+        slot *to = player_at(r, i);
+        if (present(to))
+            listeners[n++] = &to->party;
+    }
     for (int k = 0; k < count; k++) {
         const slot *sender = s->by_peer[items[k].from];
         from[k] = sender->room == r ? &sender->party : NULL;
