@@ -15,17 +15,29 @@ DEVREC="$BENCH_BUILD/tools/devrec/gvoip-devrec"
 
 quick=$BENCH_QUICK
 # 200 ms between words: each word is an utterance, aligned on its own.
-text_a="Hello everyone, this is a test of the voice chat. Please call Stella. One, two, three, four, five."
-text_b="Bob here, talking through the sound server. The quick brown fox jumps over the lazy dog."
+# Each talker pauses for pause_s half way: longer than the 3 s of nobody
+# heard after which a player's playback sleeps (corked), so the words
+# after it show what waking it up costs.
+text_a=("Hello everyone, this is a test of the voice chat." "Please call Stella. One, two, three, four, five.")
+text_b=("Bob here, talking through the sound server." "The quick brown fox jumps over the lazy dog.")
+pause_s=4.5
 idle_secs=10
 if [ "$quick" = 1 ]; then
-  text_a="Hello, this is Alice. One, two."
-  text_b="Bob here. The quick brown fox."
+  text_a=("Hello, this is Alice." "One, two.")
+  text_b=("Bob here." "The quick brown fox.")
+  pause_s=0.2
   idle_secs=3
 fi
-espeak-ng -g 20 -w a.wav "$text_a"
-espeak-ng -g 20 -v en+f3 -w b.wav "$text_b"
-speech_s=$(soxi -D a.wav | awk '{ printf "%d", $1 + 0.999 }')
+# speak OUT.wav VOICE FIRST SECOND: both halves, pause_s apart.
+speak() {
+  espeak-ng -g 20 -v "$2" -w "$1.1.wav" "$3"
+  espeak-ng -g 20 -v "$2" -w "$1.2.wav" "$4"
+  sox "$1.1.wav" -p pad 0 "$pause_s" | sox - "$1.2.wav" "$1"
+  rm -f "$1.1.wav" "$1.2.wav"
+}
+speak a.wav en "${text_a[@]}"
+speak b.wav en+f3 "${text_b[@]}"
+speech_s=$(soxi -D a.wav b.wav | sort -g | tail -n 1 | awk '{ printf "%d", $1 + 0.999 }')
 rec_s=$((speech_s + 2))   # what gvoip-devrec records: lead, speech, the last word's delay
 dur=$((rec_s + 4))        # a player's --duration: join, recording, margin
 
@@ -276,7 +288,9 @@ talk_b=$(share "$BENCH_WORK/defaults/b.cpu")
   echo "PipeWire), and no sound card: each player's"
   echo "microphone and speaker are 48 kHz null sinks kept running with zeros; a player opens them as its"
   echo "default devices (\`PULSE_SOURCE=mic_a.monitor PULSE_SINK=spk_a SDL_AUDIODRIVER=pulseaudio\`)."
-  echo "espeak-ng speech with 200 ms between words (${speech_s} s) is played into both microphones at once;"
+  echo "espeak-ng speech with 200 ms between words and a ${pause_s} s pause half way (${speech_s} s; longer than the"
+  echo "3 s of nobody heard after which a player's playback sleeps, so the words after it wake it) is played"
+  echo "into both microphones at once;"
   echo "\`gvoip-devrec\` records each microphone and the other player's speaker on one clock, and"
   echo "\`gvoip-quality MOUTH EAR --utterances\` finds every word's own delay (words whose best match"
   echo "correlates under 0.3 are not counted). The figures pool both directions of one run; STOI is"

@@ -579,6 +579,14 @@ int audio_pulse_pause_playback(audio_pulse *a, int paused)
     if (!a || !a->play.wanted)
         return GV_EINVAL;
     pa_threaded_mainloop_lock(a->ml);
+    if (a->play.s && a->paused && !paused) {
+        /* What the stream had queued when it paused is the quiet of
+         * seconds ago; played first, it would put the voice that woke it
+         * that much later. */
+        pa_operation *op = pa_stream_flush(a->play.s, NULL, NULL);
+        if (op)
+            pa_operation_unref(op);
+    }
     a->paused = paused != 0;
     if (a->play.s)
         cork(a->play.s, a->paused);

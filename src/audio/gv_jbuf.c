@@ -999,6 +999,17 @@ static int silence_until(gv_jbuf_frame *out, int64_t wait_us)
     return emit(out, GV_JBUF_SILENCE, NULL, (int)n);
 }
 
+/* The first held packet after p that starts a talk spurt, or NULL. */
+static slot *next_spurt(gv_jbuf *jb, const slot *p)
+{
+    for (int64_t seq = p->seq + 1; seq <= jb->hi_seq; seq++) {
+        slot *s = stored(jb, seq);
+        if (s && s->marker)
+            return s;
+    }
+    return NULL;
+}
+
 /* Waiting for a talk spurt (or the stream after an outage) to start. */
 static int step_wait(gv_jbuf *jb, uint64_t now, gv_jbuf_frame *out)
 {
@@ -1011,9 +1022,22 @@ static int step_wait(gv_jbuf *jb, uint64_t now, gv_jbuf_frame *out)
         return emit(out, GV_JBUF_SILENCE, NULL, SILENCE_CHUNK);
     t = compute_targets(jb, p->samples, now);
 
+    /* A talk spurt that should have started while the caller was not
+     * asking (playback paused, a stalled device) is skipped once a later
+     * one is due as well: played now, it would put every spurt after it
+     * late by as much. */
+    for (slot *q = p; (q = next_spurt(jb, q)) != NULL && ts_to_us(q->ts) + t.anchor <= (int64_t)now; p = q) {
+        while (jb->next_seq < q->seq) {
+            slot *s = stored(jb, jb->next_seq);
+            if (s)
+                give_up_late(jb, s);
+            else
+                give_up_seq(jb);
+        }
+    }
     /* After an outage the backlog that is already overdue is skipped, so
      * the delay does not grow by the length of the outage. A spurt start
-     * is never skipped. */
+     * is never skipped but for a later one. */
     if (jb->started && !p->marker) {
         for (;;) {
             slot *q = stored(jb, p->seq + 1);

@@ -35,7 +35,10 @@
  * below the window's lower quartile the path got faster (a handover back):
  * the older delays are moved down by the step, and the excess goes within
  * a second or two. When loss is frequent it waits one frame more so the
- * packet carrying FEC is there. */
+ * packet carrying FEC is there. A caller that stops asking for a while
+ * (playback paused) finds what should have played meanwhile gone: overdue
+ * frames after an outage, and a talk spurt overdue when a later one is due
+ * too, are skipped, never played late. */
 #ifndef GV_JBUF_H
 #define GV_JBUF_H
 

@@ -434,7 +434,11 @@ static void take_one(gv_playout *pl, const msg *m, const uint8_t *body, size_t l
     case MSG_VOICE:
         if ((s = find(pl, m->id)) != NULL) {
             /* An arrival stamped before the last render is put at that
-             * render's time: the buffer's clock never runs backwards. */
+             * render's time: the buffer's clock never runs backwards.
+             * Packets that came after it keep their own times, also when
+             * this render comes much later (playback paused or stalled):
+             * stamped with this render's time, every packet of the pause
+             * would look late by its age and push the delay to its cap. */
             uint64_t at = m->u.voice.arrival_us > pl->last_now ? m->u.voice.arrival_us : pl->last_now;
             gv_jbuf_put(s->jbuf, m->u.voice.seq, m->u.voice.ts, m->u.voice.samples, m->u.voice.flags, body, len, at);
         }
@@ -600,10 +604,10 @@ static int resample_block(gv_resampler *rs, const float *in, size_t ch, float *f
 
 static void begin_render(gv_playout *pl, uint64_t now)
 {
+    take_posted(pl);
     if (now < pl->last_now)
         now = pl->last_now;
     pl->last_now = now;
-    take_posted(pl);
 }
 
 /* The time of the device's next frame, on the clock arrivals are stamped

@@ -1279,6 +1279,116 @@ static void test_long_silence(void **state)
     gv_jbuf_destroy(jb);
 }
 
+/* Playback paused while a speaker is quiet (the program corks its stream
+ * after a few seconds of nobody heard): the caller stops asking, the
+ * quiet speaker's client still sends a lone frame now and then (each one
+ * a spurt start, timestamps moving on by the time between them), and the
+ * caller asks again only once the next talk spurt's first packet has come.
+ * That spurt must play at the delay the last one did: the quiet frames of
+ * the pause are past, and played first they would put it late by their
+ * length (80 ms for four of them in a 1.5 s pause). */
+typedef struct pause_case {
+    const char *name;
+    int frame_ms;        /* the speaker's frames */
+    int pause_ms;        /* playback paused for */
+    int quiet_every_ms;  /* a lone quiet frame this often while paused; 0: none */
+    int lead_frames;     /* frames of the new spurt sent before the one that resumes playback */
+    int resume_after_us; /* from that frame's arrival to the first request */
+} pause_case;
+
+static const pause_case pause_cases[] = {
+    {"1.5 s, quiet frames, 20 ms", 20, 1500, 420, 1, 5000},
+    {"5 s, quiet frames, 20 ms", 20, 5000, 420, 1, 5000},
+    {"1.5 s, quiet frames, 10 ms", 10, 1500, 420, 1, 5000},
+    {"1.5 s, nothing sent, 20 ms", 20, 1500, 0, 0, 5000},
+    {"3 s, quiet frames, slow to resume", 20, 3000, 420, 1, 30000},
+};
+
+static void test_paused_playback(void **state)
+{
+    (void)state;
+    for (size_t c = 0; c < sizeof pause_cases / sizeof pause_cases[0]; c++) {
+        const pause_case *pc = &pause_cases[c];
+        const int fs = pc->frame_ms * 48;
+        const uint64_t fus = (uint64_t)pc->frame_ms * 1000;
+        gv_jbuf *jb = NULL;
+        gv_jbuf_frame f;
+        gv_jbuf_stats st;
+        uint64_t now = 0;
+        uint32_t ts = 0;
+        uint16_t seq = 0;
+        double before = 0, after = -1;
+        int n_before = 0;
+        uint64_t sent_at[4096] = {0};
+
+        assert_int_equal(gv_jbuf_create(NULL, &jb), 0);
+        /* Asks for audio up to until, noting each packet frame's delay
+         * from its arrival (payload: its sequence number). */
+#define PLAY_UNTIL(until)                                                                                \
+    while (now < (until)) {                                                                              \
+        assert_int_equal(gv_jbuf_get(jb, now, &f), 0);                                                   \
+        if (f.kind == GV_JBUF_PACKET) {                                                                  \
+            int k = f.payload[0] | f.payload[1] << 8;                                                    \
+            double d = ((double)now - (double)sent_at[k]) / 1000.0;                                      \
+            if (k < 100)                                                                                 \
+                before += d, n_before++;                                                                 \
+            else if (k >= 1000 && after < 0)                                                             \
+                after = d;                                                                               \
+        }                                                                                                \
+        now += (uint64_t)(f.samples - f.skip) * 125 / 6;                                                 \
+    }
+        /* Two seconds of speech, 20 ms of network delay and 0..2 ms jitter. */
+        uint64_t t = 100000;
+        for (int i = 0; i < (int)(2000000 / fus); i++, t += fus) {
+            uint64_t arrive = t + 20000 + (uint64_t)(i * 7 % 3) * 1000;
+            PLAY_UNTIL(arrive);
+            uint8_t pl[2] = {(uint8_t)i, 0};
+            sent_at[i] = arrive;
+            gv_jbuf_put(jb, seq++, ts, fs, i == 0 ? GV_JBUF_MARKER : 0, pl, 2, arrive);
+            ts += (uint32_t)fs;
+        }
+        /* Silence, then the pause: nothing asked for from here on. */
+        uint64_t pause_from = t + 1000000, resume_talk = pause_from + (uint64_t)pc->pause_ms * 1000;
+        PLAY_UNTIL(pause_from);
+        int q = 0;
+        for (uint64_t at = pause_from + 200000; pc->quiet_every_ms && at + 100000 < resume_talk;
+             at += (uint64_t)pc->quiet_every_ms * 1000, q++) {
+            uint8_t pl[2] = {(uint8_t)(200 + q), 0};
+            uint32_t qts = ts + (uint32_t)((at - t) / 125 * 6) / (uint32_t)fs * (uint32_t)fs;
+            sent_at[200 + q] = at + 20000;
+            gv_jbuf_put(jb, seq++, qts, fs, GV_JBUF_MARKER, pl, 2, at + 20000);
+        }
+        /* The new spurt: its lead frames, then the frame that wakes the
+         * caller up; then the rest as they come. */
+        uint32_t ts2 = ts + (uint32_t)((resume_talk - t) / 125 * 6) / (uint32_t)fs * (uint32_t)fs;
+        for (int i = 0; i < 100; i++) {
+            uint64_t arrive = resume_talk + (uint64_t)i * fus + 20000 + (uint64_t)(i * 5 % 3) * 1000;
+            if (i == pc->lead_frames)
+                now = arrive + (uint64_t)pc->resume_after_us;
+            else if (i > pc->lead_frames)
+                PLAY_UNTIL(arrive);
+            int k = i < pc->lead_frames ? 300 + i : 1000 + i;
+            uint8_t pl[2] = {(uint8_t)(k & 0xff), (uint8_t)(k >> 8)};
+            sent_at[k] = arrive;
+            gv_jbuf_put(jb, seq++, ts2 + (uint32_t)(i * fs), fs, i == 0 ? GV_JBUF_MARKER : 0, pl, 2, arrive);
+        }
+        uint64_t end = now + 200000;
+        PLAY_UNTIL(end);
+#undef PLAY_UNTIL
+        gv_jbuf_get_stats(jb, &st);
+        before /= n_before;
+        print_message("%s: delay %.1f ms before the pause, %.1f ms for the first word after it, target %.1f ms\n",
+                      pc->name, before, after, st.target_delay_ms);
+        /* The first word may wait for its lead frame and the late request,
+         * no more. */
+        double allowed = before + (double)pc->frame_ms * pc->lead_frames + pc->resume_after_us / 1000.0 + 3.0;
+        if (after < 0 || after > allowed || st.target_delay_ms > before + 10.0)
+            fail_msg("%s: first word after the pause played %.1f ms after it came (%.1f allowed), target %.1f ms",
+                     pc->name, after, allowed, st.target_delay_ms);
+        gv_jbuf_destroy(jb);
+    }
+}
+
 static void test_invalid_args(void **state)
 {
     gv_jbuf_config cfg;
@@ -1521,6 +1631,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_redundant_copies),
         cmocka_unit_test(test_long_silence),
+        cmocka_unit_test(test_paused_playback),
         cmocka_unit_test(test_invalid_args),
         cmocka_unit_test(test_preroll_does_not_raise_delay),
         cmocka_unit_test(test_first_packet_timing),

@@ -308,6 +308,59 @@ static void playout_large_device_buffers(void **state)
     gv_playout_destroy(pl);
 }
 
+/* Playback paused (the program corks its stream once nobody has been
+ * heard for a while): no render for 1.5 s while a quiet speaker's lone
+ * frames keep coming, then a talk spurt, whose first packet wakes
+ * playback. The packets posted meanwhile keep their arrival times: put at
+ * the first render's time instead, each would look late by its age, and
+ * the buffer's target rose to its cap (295 ms) and took seconds to come
+ * down, words played that much late. */
+static void playout_paused_render(void **state)
+{
+    (void)state;
+    gv_playout *pl;
+    talker t;
+    float out[480 * 2];
+    gv_jbuf_stats st;
+    uint64_t now = 1000000;
+    assert_int_equal(gv_playout_create(&pl), 0);
+    assert_int_equal(gv_playout_prepare(pl, 48000, 2), 0);
+    assert_int_equal(gv_playout_add(pl, 5), 0);
+    talker_init(&t);
+    assert_true(talk_for_a_second(pl, &t, 5, &now) > 0.05);
+    /* The sender's clock: a packet sent at time x carries ts_at(x). */
+    const uint64_t t_ref = now;
+    const uint32_t ts_ref = t.ts;
+#define TS_AT(x) (ts_ref + (uint32_t)(((x) - t_ref) * 48 / 1000) / FRAME * FRAME)
+    for (int i = 0; i < 100; i++, now += 10000)
+        assert_int_equal(gv_playout_render(pl, out, 480, 48000, 2, now), 480);
+    /* Paused: lone frames every 420 ms. */
+    uint64_t resume = now + 1500000;
+    for (uint64_t at = now + 200000; at < resume - 100000; at += 420000) {
+        int n = talker_next(&t);
+        assert_int_equal(gv_playout_voice(pl, 5, t.seq++, TS_AT(at), FRAME, GV_JBUF_MARKER, t.packet, (size_t)n, at),
+                         0);
+    }
+    now = resume;
+    for (int period = 0; period < 200; period++, now += 10000) {
+        if (period % 2 == 0) {
+            int n = talker_next(&t);
+            assert_int_equal(gv_playout_voice(pl, 5, t.seq, TS_AT(resume) + (uint32_t)(period / 2 * FRAME), FRAME,
+                                              period == 0 ? GV_JBUF_MARKER : 0, t.packet, (size_t)n, now),
+                             0);
+            t.seq++;
+        }
+        /* The first render 5 ms after the packet that woke playback. */
+        assert_int_equal(gv_playout_render(pl, out, 480, 48000, 2, now + 5000), 480);
+    }
+#undef TS_AT
+    assert_int_equal(gv_playout_stats(pl, 5, &st), 0);
+    if (st.target_delay_ms > 30.0 || st.playout_delay_ms > 40.0)
+        fail_msg("after the pause: target %.1f ms, playout delay %.1f ms", st.target_delay_ms, st.playout_delay_ms);
+    gv_encoder_destroy(t.enc);
+    gv_playout_destroy(pl);
+}
+
 /* A render thread that stalls fills the mailbox: packets are dropped and
  * counted, and a stream announced meanwhile is freed by destroy (nothing
  * leaks under ASan). */
@@ -427,6 +480,7 @@ int main(void)
         cmocka_unit_test(mailbox_two_threads),
         cmocka_unit_test(playout_one_thread),
         cmocka_unit_test(playout_large_device_buffers),
+        cmocka_unit_test(playout_paused_render),
         cmocka_unit_test(playout_stalled_render),
         cmocka_unit_test(playout_two_threads),
     };
