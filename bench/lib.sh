@@ -52,11 +52,13 @@ jpeer() { grep -o "{\"id\":[0-9]*,\"name\":\"$2\"[^}]*}" "$1" | grep -o "\"$3\":
 # The parentheses keep a comparison from reading as printf's "> file".
 calc() { awk "BEGIN { printf \"${2:-%.2f}\", ($1) }"; }
 
-# cpu_watch PID OUT: samples /proc/PID/stat every 0.1 s until PID exits,
+# cpu_watch PID OUT [SKIP]: samples /proc/PID/stat every 0.1 s until PID exits,
 # then writes "cpu_seconds wall_seconds" (utime + stime over the process's
 # life up to the last sample) to OUT. Run it in the background with bg.
+# With SKIP (seconds), what the process used before it was SKIP seconds
+# old is left out of both figures: its steady state after starting up.
 cpu_watch() {
-  local pid=$1 out=$2 stat rest ticks=0 start=0 up=0 f
+  local pid=$1 out=$2 skip=${3:-0} stat rest ticks=0 start=0 up=0 f t0=0 u0=""
   while [ -r "/proc/$pid/stat" ]; do
     read -r stat <"/proc/$pid/stat" 2>/dev/null || break
     rest=${stat##*) }
@@ -65,10 +67,15 @@ cpu_watch() {
     ticks=$((f[11] + f[12]))
     start=${f[19]}
     read -r up _ </proc/uptime
+    if [ "$skip" != 0 ] && [ -z "$u0" ] && awk -v u="$up" -v s="$start" -v k="$skip" -v hz="$CLK_TCK" 'BEGIN { exit !(u - s / hz >= k) }'; then
+      t0=$ticks
+      u0=$up
+    fi
     sleep 0.1
   done
-  awk -v t="$ticks" -v s="$start" -v u="$up" -v hz="$CLK_TCK" \
-    'BEGIN { printf "%.3f %.3f\n", t / hz, u - s / hz }' >"$out"
+  [ -n "$u0" ] || u0=$(awk -v s="$start" -v hz="$CLK_TCK" 'BEGIN { print s / hz }')
+  awk -v t="$((ticks - t0))" -v u0="$u0" -v u="$up" -v hz="$CLK_TCK" \
+    'BEGIN { printf "%.3f %.3f\n", t / hz, u - u0 }' >"$out"
 }
 
 # percentile P FILE: nearest-rank percentile of the numbers in FILE.
