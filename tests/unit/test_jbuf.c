@@ -1291,7 +1291,9 @@ typedef struct pause_case {
     const char *name;
     int frame_ms;        /* the speaker's frames */
     int pause_ms;        /* playback paused for */
-    int quiet_every_ms;  /* a lone quiet frame this often while paused; 0: none */
+    int quiet_every_ms;  /* a lone quiet frame this often while paused; 0: none; frame_ms: every
+                          * frame from the end of the talk spurt on (a noisy microphone sending
+                          * everything), the next spurt its continuation */
     int lead_frames;     /* frames of the new spurt sent before the one that resumes playback */
     int resume_after_us; /* from that frame's arrival to the first request */
 } pause_case;
@@ -1302,6 +1304,8 @@ static const pause_case pause_cases[] = {
     {"1.5 s, quiet frames, 10 ms", 10, 1500, 420, 1, 5000},
     {"1.5 s, nothing sent, 20 ms", 20, 1500, 0, 0, 5000},
     {"3 s, quiet frames, slow to resume", 20, 3000, 420, 1, 30000},
+    {"5 s, every frame sent, 20 ms", 20, 5000, 20, 1, 5000},
+    {"1.5 s, every frame sent, 10 ms", 10, 1500, 10, 1, 5000},
 };
 
 static void test_paused_playback(void **state)
@@ -1347,11 +1351,23 @@ static void test_paused_playback(void **state)
             gv_jbuf_put(jb, seq++, ts, fs, i == 0 ? GV_JBUF_MARKER : 0, pl, 2, arrive);
             ts += (uint32_t)fs;
         }
-        /* Silence, then the pause: nothing asked for from here on. */
+        /* Silence, then the pause: nothing asked for from there on. */
         uint64_t pause_from = t + 1000000, resume_talk = pause_from + (uint64_t)pc->pause_ms * 1000;
-        PLAY_UNTIL(pause_from);
-        int q = 0;
-        for (uint64_t at = pause_from + 200000; pc->quiet_every_ms && at + 100000 < resume_talk;
+        int continuous = pc->quiet_every_ms == pc->frame_ms, q = 0;
+        if (continuous) {
+            for (uint64_t at = t; at < resume_talk; at += fus, q++) {
+                if (at + 20000 < pause_from)
+                    PLAY_UNTIL(at + 20000);
+                uint8_t pl[2] = {(uint8_t)(200 + q % 50), 0};
+                sent_at[200 + q % 50] = at + 20000;
+                gv_jbuf_put(jb, seq++, ts, fs, 0, pl, 2, at + 20000);
+                ts += (uint32_t)fs;
+            }
+            t = resume_talk;
+        } else {
+            PLAY_UNTIL(pause_from);
+        }
+        for (uint64_t at = pause_from + 200000; !continuous && pc->quiet_every_ms && at + 100000 < resume_talk;
              at += (uint64_t)pc->quiet_every_ms * 1000, q++) {
             uint8_t pl[2] = {(uint8_t)(200 + q), 0};
             uint32_t qts = ts + (uint32_t)((at - t) / 125 * 6) / (uint32_t)fs * (uint32_t)fs;
@@ -1370,7 +1386,8 @@ static void test_paused_playback(void **state)
             int k = i < pc->lead_frames ? 300 + i : 1000 + i;
             uint8_t pl[2] = {(uint8_t)(k & 0xff), (uint8_t)(k >> 8)};
             sent_at[k] = arrive;
-            gv_jbuf_put(jb, seq++, ts2 + (uint32_t)(i * fs), fs, i == 0 ? GV_JBUF_MARKER : 0, pl, 2, arrive);
+            gv_jbuf_put(jb, seq++, ts2 + (uint32_t)(i * fs), fs, i == 0 && !continuous ? GV_JBUF_MARKER : 0, pl, 2,
+                        arrive);
         }
         uint64_t end = now + 200000;
         PLAY_UNTIL(end);
