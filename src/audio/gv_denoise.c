@@ -17,6 +17,7 @@
 #include "audio/gv_denoise.h"
 
 #include <math.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -103,6 +104,37 @@
 /* A step whose echo suppression keeps less than this share of its power
  * (-6 dB) counts as that much less likely to be speech. */
 #define GV_DENOISE_ECHO_KEPT 0.25
+/* Resting: once the pauses' gain (output against input over analysed
+ * steps with a speech probability under GV_DENOISE_REST_PROB, none at
+ * GV_DENOISE_REST_SPEECH or more in between) has moved by less than
+ * GV_DENOISE_REST_STILL_DB over GV_DENOISE_REST_AFTER such steps, a step
+ * that is no louder than they were (GV_DENOISE_REST_RISE, 1.8 dB, in the
+ * speech band and in hiss) and not much quieter (GV_DENOISE_REST_FALL,
+ * -3 dB) is only scaled by that gain: the room's own noise, which the
+ * analysis would turn down by as much. A client idle in a lobby spends
+ * most of its time here; the analysis (two transforms, six exp/log per
+ * bin) is most of the clean chain's cost. The estimate waits meanwhile,
+ * and after GV_DENOISE_REST_SPAN steps of rest it runs again until the gain
+ * has held still once more (a second or so): the estimate keeps converging
+ * for many seconds, and analysing every few steps instead made it drift
+ * (its smoothing assumes every step). */
+#define GV_DENOISE_REST_AFTER 100
+#define GV_DENOISE_REST_STILL_DB 1.0
+#define GV_DENOISE_REST_SPAN 500
+#define GV_DENOISE_REST_PROB 0.1f
+#define GV_DENOISE_REST_SPEECH 0.5f
+#define GV_DENOISE_REST_RISE 1.5
+#define GV_DENOISE_REST_FALL 0.5
+/* Smoothing of the resting reference levels per analysed pause step. */
+#define GV_DENOISE_REST_ALPHA 0.02
+
+/* A step's mean squares: whole, in the speech band (ns->band, a band-pass
+ * around 1 kHz, 0.35 to 2.9 kHz, where voiced speech outweighs a room's
+ * noise, which has most of its power below) and of its second difference
+ * (tilted by 12 dB an octave: hiss and fricatives). */
+typedef struct step_levels {
+    double level, band, hiss;
+} step_levels;
 
 struct gv_denoise {
     gv_denoise_config cfg;
@@ -146,6 +178,19 @@ struct gv_denoise {
     float zeta[GV_DENOISE_BINS];         /* a-priori SNR smoothed over time */
     float gain[GV_DENOISE_BINS];
     float gain_echo[GV_DENOISE_BINS];
+
+    /* Resting (GV_DENOISE_REST_AFTER): analysed pause steps since the last
+     * speech, their levels and the share of their power the gains kept
+     * (smoothed), steps rested in all and since the last look round. */
+    int pause_steps;
+    step_levels pause;
+    double pause_kept;
+    uint64_t rested;
+    int rest_run;
+    int settled;     /* the pauses' gain moved by less than GV_DENOISE_REST_STILL_DB */
+    double pause_db; /* the pauses' gain (dB) at the last check, GV_DENOISE_REST_AFTER steps ago */
+    double band_b0, band_a1, band_a2; /* the speech band's filter (b1 = 0, b2 = -b0) */
+    double band_z[4];                 /* its last two inputs and outputs */
 };
 
 void gv_denoise_config_default(gv_denoise_config *cfg)
@@ -154,11 +199,13 @@ void gv_denoise_config_default(gv_denoise_config *cfg)
         return;
     cfg->suppress_noise = 1;
     cfg->max_reduction_db = 25.0f;
+    cfg->rest = 1;
 }
 
 static int config_valid(const gv_denoise_config *c)
 {
-    return (c->suppress_noise == 0 || c->suppress_noise == 1) && isfinite(c->max_reduction_db) &&
+    return (c->suppress_noise == 0 || c->suppress_noise == 1) && (c->rest == 0 || c->rest == 1) &&
+           isfinite(c->max_reduction_db) &&
            c->max_reduction_db >= 3.0f && c->max_reduction_db <= 60.0f;
 }
 
@@ -177,6 +224,10 @@ void gv_denoise_reset(gv_denoise *ns)
     ns->speech_prob = 0.0f;
     ns->zeta_frame_prev = 0.0f;
     ns->zeta_peak = GV_DENOISE_PEAK_LO;
+    ns->pause_steps = 0;
+    ns->settled = 0;
+    ns->rest_run = 0;
+    memset(ns->band_z, 0, sizeof ns->band_z);
     gv_resup_reset(ns->resup);
 }
 
@@ -217,6 +268,11 @@ int gv_denoise_create(const gv_denoise_config *cfg, gv_denoise **out)
             w = cos(GV_DENOISE_PI / 2.0 * (n - GV_CLEAN_STEP + 0.5) / GV_DENOISE_TAPER);
         ns->win[n] = (float)w;
     }
+    /* A band-pass (a resonator of peak gain 1, Q 0.5) around 1 kHz. */
+    double w0 = 2.0 * GV_DENOISE_PI * 1000.0 / GV_CLEAN_RATE, alpha = sin(w0) / (2.0 * 0.5);
+    ns->band_b0 = alpha / (1.0 + alpha);
+    ns->band_a1 = -2.0 * cos(w0) / (1.0 + alpha);
+    ns->band_a2 = (1.0 - alpha) / (1.0 + alpha);
     ns->band_lo = GV_DENOISE_BAND_LO_HZ * GV_DENOISE_FFT / GV_CLEAN_RATE;
     ns->band_hi = GV_DENOISE_BAND_HI_HZ * GV_DENOISE_FFT / GV_CLEAN_RATE;
     gv_denoise_reset(ns);
@@ -472,13 +528,114 @@ static void estimate(gv_denoise *ns)
             ns->gain[k] = expf(w * logf(ns->gain[k]) + (1.0f - w) * ns->log_gain_min);
 }
 
+/* Measures x (ns->in still ends before it). */
+static step_levels measure(gv_denoise *ns, const float *x)
+{
+    double l = 0.0, b = 0.0, h = 0.0;
+    double *z = ns->band_z;
+    float p2 = ns->in[GV_DENOISE_WIN - 2], p1 = ns->in[GV_DENOISE_WIN - 1];
+    for (int n = 0; n < GV_CLEAN_STEP; n++) {
+        double v = (double)x[n];
+        double y = ns->band_b0 * (v - z[1]) - ns->band_a1 * z[2] - ns->band_a2 * z[3];
+        double d = v - 2.0 * (double)p1 + (double)p2;
+        z[1] = z[0];
+        z[0] = v;
+        z[3] = z[2];
+        z[2] = y;
+        p2 = p1;
+        p1 = x[n];
+        l += v * v;
+        b += y * y;
+        h += d * d;
+    }
+    /* A denormal state would slow every later step down. */
+    for (int i = 0; i < 4; i++)
+        if (fabs(z[i]) < 1e-30)
+            z[i] = 0.0;
+    return (step_levels){l / GV_CLEAN_STEP, b / GV_CLEAN_STEP, h / GV_CLEAN_STEP};
+}
+
+/* A step may rest when the pauses' gain has settled, no echo is being
+ * suppressed, and the step is no louder than the pauses in the speech band
+ * or in hiss (where speech shows first) nor much quieter overall (the room
+ * got quieter: the estimate must follow). Louder at low frequencies alone
+ * (a rumble) it still rests: the analysis would take that for noise too. */
+static int may_rest(const gv_denoise *ns, const float *echo, const step_levels *m)
+{
+    return ns->cfg.rest && ns->cfg.suppress_noise && !echo && ns->settled &&
+           m->band <= ns->pause.band * GV_DENOISE_REST_RISE && m->hiss <= ns->pause.hiss * GV_DENOISE_REST_RISE &&
+           m->level >= ns->pause.level * GV_DENOISE_REST_FALL;
+}
+
+/* Follows the levels of analysed pause steps and the share of their power
+ * the gains kept; speech starts it all over. */
+static void note_pause(gv_denoise *ns, const float *echo, const step_levels *m)
+{
+    if (!ns->cfg.suppress_noise || echo || ns->steps <= GV_DENOISE_START_STEPS ||
+        ns->speech_prob >= GV_DENOISE_REST_SPEECH) {
+        ns->pause_steps = 0;
+        ns->settled = 0;
+        return;
+    }
+    if (ns->speech_prob >= GV_DENOISE_REST_PROB)
+        return;
+    /* The share of the frame's power its gains kept: the output's level
+     * against the input's, without the overlap's mixing of steps. */
+    double kept = 0.0, all = 0.0;
+    for (int k = 0; k < GV_DENOISE_BINS; k++) {
+        kept += (double)ns->gain[k] * ns->gain[k] * ns->power[k];
+        all += (double)ns->power[k];
+    }
+    double share = kept / (all + 1e-30);
+    if (ns->pause_steps % GV_DENOISE_REST_AFTER == 0) {
+        /* Settled once the pauses' gain held still for a while: the
+         * estimate keeps converging for seconds after the room changed,
+         * and resting would keep the gain where it stood. */
+        double g_db = ns->pause_steps ? 10.0 * log10(ns->pause_kept + 1e-30) : 0.0;
+        ns->settled = ns->pause_steps > 0 && fabs(g_db - ns->pause_db) < GV_DENOISE_REST_STILL_DB;
+        ns->pause_db = g_db;
+    }
+    if (ns->pause_steps++ == 0) {
+        ns->pause = *m;
+        ns->pause_kept = share;
+    } else {
+        ns->pause.level += GV_DENOISE_REST_ALPHA * (m->level - ns->pause.level);
+        ns->pause.band += GV_DENOISE_REST_ALPHA * (m->band - ns->pause.band);
+        ns->pause.hiss += GV_DENOISE_REST_ALPHA * (m->hiss - ns->pause.hiss);
+        ns->pause_kept += GV_DENOISE_REST_ALPHA * (share - ns->pause_kept);
+    }
+}
+
+/* The synthesis in ns->t, overlap-added into frame. */
+static void overlap_add(gv_denoise *ns, float *frame)
+{
+    const int n_new = GV_CLEAN_STEP, keep = GV_DENOISE_TAPER;
+    for (int n = 0; n < keep; n++)
+        frame[n] = ns->ola[n] + (float)ns->t[n];
+    for (int n = keep; n < n_new; n++)
+        frame[n] = (float)ns->t[n];
+    for (int n = 0; n < keep; n++)
+        ns->ola[n] = (float)ns->t[n_new + n];
+}
+
+/* The synthesis of the frame with every bin's gain g: the windowed input
+ * itself, windowed again and scaled. */
+static void synthesise_scaled(gv_denoise *ns, float *frame, float g)
+{
+    for (int n = 0; n < GV_DENOISE_WIN; n++)
+        ns->t[n] = (double)(g * ns->win[n] * ns->win[n] * ns->in[n]);
+    overlap_add(ns, frame);
+}
+
 int gv_denoise_process(gv_denoise *ns, float *frame, const float *echo)
 {
     const int n_new = GV_CLEAN_STEP, keep = GV_DENOISE_TAPER, N = GV_DENOISE_FFT;
     int any_gain;
+    step_levels m;
 
     if (!ns || !frame)
         return GV_EINVAL;
+    m = measure(ns, frame);
     memmove(ns->in, ns->in + n_new, keep * sizeof *ns->in);
     memcpy(ns->in + keep, frame, n_new * sizeof *frame);
     memmove(ns->echo, ns->echo + n_new, keep * sizeof *ns->echo);
@@ -486,6 +643,19 @@ int gv_denoise_process(gv_denoise *ns, float *frame, const float *echo)
         memcpy(ns->echo + keep, echo, n_new * sizeof *echo);
     else
         memset(ns->echo + keep, 0, n_new * sizeof *ns->echo);
+
+    if (may_rest(ns, echo, &m)) {
+        float g = (float)sqrt(ns->pause_kept);
+        synthesise_scaled(ns, frame, min_f(g, 1.0f));
+        ns->rested++;
+        if (++ns->rest_run == GV_DENOISE_REST_SPAN) {
+            /* A look round: the analysis runs until the gain has held
+             * still once more. */
+            ns->rest_run = 0;
+            ns->settled = 0;
+        }
+        return 0;
+    }
 
     for (int n = GV_DENOISE_WIN; n < N; n++)
         ns->t[n] = 0.0;
@@ -540,19 +710,19 @@ int gv_denoise_process(gv_denoise *ns, float *frame, const float *echo)
         gv_rfft_inverse(ns->fft, ns->e_re, ns->e_im, ns->t);
         for (int n = 0; n < GV_DENOISE_WIN; n++)
             ns->t[n] *= (double)ns->win[n];
+        overlap_add(ns, frame);
     } else {
         /* Nothing to change: the synthesis of the unchanged spectrum is the
          * frame under both windows. */
-        for (int n = 0; n < GV_DENOISE_WIN; n++)
-            ns->t[n] = (double)(ns->win[n] * ns->win[n] * ns->in[n]);
+        synthesise_scaled(ns, frame, 1.0f);
     }
-    for (int n = 0; n < keep; n++)
-        frame[n] = ns->ola[n] + (float)ns->t[n];
-    for (int n = keep; n < n_new; n++)
-        frame[n] = (float)ns->t[n];
-    for (int n = 0; n < keep; n++)
-        ns->ola[n] = (float)ns->t[n_new + n];
+    note_pause(ns, echo, &m);
     return 0;
+}
+
+uint64_t gv_denoise_rested_steps(const gv_denoise *ns)
+{
+    return ns ? ns->rested : 0;
 }
 
 float gv_denoise_speech_probability(const gv_denoise *ns)

@@ -7,6 +7,8 @@
 #ifndef GV_AUDIO_DENOISE_H
 #define GV_AUDIO_DENOISE_H
 
+#include <stdint.h>
+
 #include "audio/gv_clean.h"
 
 /* Samples by which the output lags the input: the overlap of the 768-sample
@@ -19,6 +21,10 @@ typedef struct gv_denoise_config {
     int suppress_noise;     /* 1 (default); 0: only residual echo is suppressed (when an echo
                                estimate is given), the speech probability is still measured */
     float max_reduction_db; /* deepest noise reduction, 3..60; default 25 */
+    int rest;               /* 1 (default): once a pause has lasted a second or two and its gain
+                               has settled, a step of the room's own steady noise is only scaled
+                               by that gain (most steps of an idle microphone; see gv_denoise.c);
+                               0: every step analysed */
 } gv_denoise_config;
 
 /* Fills *cfg with the defaults. NULL does nothing. Thread-safe. */
@@ -45,6 +51,9 @@ int gv_denoise_process(gv_denoise *ns, float *frame, const float *echo);
  * which the step's output lies in. Near 1 in voiced speech and near 0 in
  * pauses from 10 dB SNR up. Not concurrent with gv_denoise_process. */
 float gv_denoise_speech_probability(const gv_denoise *ns);
+
+/* Steps since create that were only scaled (resting), 0 for NULL. */
+uint64_t gv_denoise_rested_steps(const gv_denoise *ns);
 
 /* Forgets the noise estimate and the signal, as after create. NULL does
  * nothing. One thread at a time per ns. */

@@ -157,6 +157,9 @@ static void test_invalid_arguments(void **state)
     cfg.suppress_noise = 2;
     assert_int_equal(gv_denoise_create(&cfg, &ns), GV_EINVAL);
     gv_denoise_config_default(&cfg);
+    cfg.rest = -1;
+    assert_int_equal(gv_denoise_create(&cfg, &ns), GV_EINVAL);
+    gv_denoise_config_default(&cfg);
     cfg.max_reduction_db = 3.0f;
     assert_int_equal(gv_denoise_create(&cfg, &ns), 0);
     gv_denoise_destroy(ns);
@@ -166,6 +169,7 @@ static void test_invalid_arguments(void **state)
     assert_int_equal(gv_denoise_process(NULL, frame, NULL), GV_EINVAL);
     assert_int_equal(gv_denoise_process(ns, NULL, frame), GV_EINVAL);
     assert_true(gv_denoise_speech_probability(NULL) == 0.0f);
+    assert_int_equal(gv_denoise_rested_steps(NULL), 0);
     gv_denoise_config_default(NULL);
     gv_denoise_reset(NULL);
     gv_denoise_destroy(NULL);
@@ -334,6 +338,86 @@ static void test_noise_step(void **state)
     free(out);
 }
 
+/* Resting: thirty seconds of a room's noise, then speech over it. With
+ * rest (the default) most noise steps after the first seconds are only
+ * scaled, and the output matches that of an instance analysing every step:
+ * the noise left in the pauses within 1 dB, the speech's SI-SDR within
+ * 0.3 dB, the first word's start within 1 dB, also for speech at -5 dB SNR
+ * (it shows in the speech band first). */
+typedef struct rest_case {
+    int pink;
+    double snr_db;
+} rest_case;
+
+static const rest_case rest_cases[] = {{0, 10.0}, {1, 10.0}, {1, 0.0}, {1, -5.0}};
+
+static void test_resting(void **state)
+{
+    (void)state;
+    enum { QUIET = 30 * RATE, N = 36 * RATE, FROM = 10 * RATE };
+    float *clean = calloc(N, sizeof *clean), *noise = malloc(N * sizeof *noise);
+    float *rest = malloc(N * sizeof *rest), *full = malloc(N * sizeof *full);
+    char *active = malloc(N);
+    assert_non_null(clean);
+    assert_non_null(noise);
+    assert_non_null(rest);
+    assert_non_null(full);
+    assert_non_null(active);
+    for (size_t c = 0; c < sizeof rest_cases / sizeof rest_cases[0]; c++) {
+        const rest_case *rc = &rest_cases[c];
+        uint32_t seed = SEED + 50 + (uint32_t)c;
+        test_rng_seed(seed);
+        memset(clean, 0, N * sizeof *clean);
+        make_speech(clean + QUIET, active + QUIET, N - QUIET);
+        memset(active, 0, QUIET);
+        scale(clean + QUIET, N - QUIET, 0.02);
+        make_noise(noise, N, rc->pink);
+        scale(noise, N, 0.02 / pow(10.0, rc->snr_db / 20.0));
+        size_t onset = QUIET;
+        while (!active[onset])
+            onset++;
+        for (size_t i = 0; i < N; i++)
+            rest[i] = full[i] = clean[i] + noise[i];
+
+        gv_denoise_config cfg;
+        gv_denoise_config_default(&cfg);
+        assert_int_equal(cfg.rest, 1);
+        gv_denoise *ns = create_default();
+        cfg.rest = 0;
+        gv_denoise *ref = NULL;
+        assert_int_equal(gv_denoise_create(&cfg, &ref), 0);
+        run(ns, rest, FROM, NULL);
+        uint64_t rested = gv_denoise_rested_steps(ns);
+        run(ns, rest + FROM, QUIET - FROM, NULL);
+        rested = gv_denoise_rested_steps(ns) - rested;
+        run(ns, rest + QUIET, N - QUIET, NULL);
+        run(ref, full, N, NULL);
+        assert_int_equal(gv_denoise_rested_steps(ref), 0);
+
+        double share = (double)rested / ((QUIET - FROM) / STEP);
+        double pause_db = 10.0 * log10(power(rest + FROM + DELAY, QUIET - FROM - DELAY) /
+                                       power(full + FROM + DELAY, QUIET - FROM - DELAY));
+        double sdr_rest = si_sdr(clean + QUIET, rest + QUIET + DELAY, N - QUIET - DELAY);
+        double sdr_full = si_sdr(clean + QUIET, full + QUIET + DELAY, N - QUIET - DELAY);
+        size_t w = RATE / 20;
+        double onset_db = 10.0 * log10(power(rest + onset + DELAY, w) / power(full + onset + DELAY, w));
+        print_message("%s %+.0f dB: %.0f%% of the quiet from 10 s on rested; pauses %+.2f dB, SI-SDR %.2f against %.2f dB, "
+                      "first 50 ms of speech %+.2f dB\n",
+                      rc->pink ? "pink" : "white", rc->snr_db, 100.0 * share, pause_db, sdr_rest, sdr_full,
+                      onset_db);
+        if (share < 0.7 || fabs(pause_db) > 1.5 || fabs(sdr_rest - sdr_full) > 0.3 || fabs(onset_db) > 1.0)
+            fail_msg("seed %#x, %s at %.0f dB: rested %.2f, pauses %+.2f dB, SI-SDR %.2f against %.2f, onset %+.2f dB",
+                     seed, rc->pink ? "pink" : "white", rc->snr_db, share, pause_db, sdr_rest, sdr_full, onset_db);
+        gv_denoise_destroy(ns);
+        gv_denoise_destroy(ref);
+    }
+    free(clean);
+    free(noise);
+    free(rest);
+    free(full);
+    free(active);
+}
+
 /* Silence, full scale and the denormal range: nothing that is not a
  * number comes out, and nothing louder than went in. */
 static void test_extreme_inputs(void **state)
@@ -404,7 +488,7 @@ int main(void)
         cmocka_unit_test(test_invalid_arguments), cmocka_unit_test(test_delay_identity),
         cmocka_unit_test(test_noise_only),        cmocka_unit_test(test_speech_in_noise),
         cmocka_unit_test(test_noise_step),        cmocka_unit_test(test_extreme_inputs),
-        cmocka_unit_test(test_reset),
+        cmocka_unit_test(test_reset),            cmocka_unit_test(test_resting),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
