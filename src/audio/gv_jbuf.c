@@ -766,6 +766,17 @@ static void give_up_late(gv_jbuf *jb, slot *s)
     jb->started = 1;
 }
 
+/* The held packet at next_seq came in time, but its turn passed while the
+ * caller was not asking: neither lost nor late. */
+static void give_up_unheard(gv_jbuf *jb, slot *s)
+{
+    unhold(jb, s);
+    jb->st.unheard++;
+    pend_concealed(jb);
+    jb->next_seq++;
+    jb->started = 1;
+}
+
 /* Moves the oldest sequence number out of the way: a held packet is
  * dropped, a missing one given up. Returns 1 when a packet was dropped. */
 static int drop_first(gv_jbuf *jb)
@@ -1030,7 +1041,7 @@ static int step_wait(gv_jbuf *jb, uint64_t now, gv_jbuf_frame *out)
         while (jb->next_seq < q->seq) {
             slot *s = stored(jb, jb->next_seq);
             if (s)
-                give_up_late(jb, s);
+                give_up_unheard(jb, s);
             else
                 give_up_seq(jb);
         }
