@@ -562,7 +562,7 @@ static step_levels measure(gv_denoise *ns, const float *x)
  * (a rumble) it still rests: the analysis would take that for noise too. */
 static int may_rest(const gv_denoise *ns, const float *echo, const step_levels *m)
 {
-    return ns->cfg.rest && ns->cfg.suppress_noise && !echo && ns->settled &&
+    return !echo && ns->settled &&
            m->band <= ns->pause.band * GV_DENOISE_REST_RISE && m->hiss <= ns->pause.hiss * GV_DENOISE_REST_RISE &&
            m->level >= ns->pause.level * GV_DENOISE_REST_FALL;
 }
@@ -571,7 +571,7 @@ static int may_rest(const gv_denoise *ns, const float *echo, const step_levels *
  * the gains kept; speech starts it all over. */
 static void note_pause(gv_denoise *ns, const float *echo, const step_levels *m)
 {
-    if (!ns->cfg.suppress_noise || echo || ns->steps <= GV_DENOISE_START_STEPS ||
+    if (echo || ns->steps <= GV_DENOISE_START_STEPS ||
         ns->speech_prob >= GV_DENOISE_REST_SPEECH) {
         ns->pause_steps = 0;
         ns->settled = 0;
@@ -631,11 +631,14 @@ int gv_denoise_process(gv_denoise *ns, float *frame, const float *echo)
 {
     const int n_new = GV_CLEAN_STEP, keep = GV_DENOISE_TAPER, N = GV_DENOISE_FFT;
     int any_gain;
-    step_levels m;
+    /* Only an instance that may rest measures and follows its pauses. */
+    const int may = ns && ns->cfg.rest && ns->cfg.suppress_noise;
+    step_levels m = {0};
 
     if (!ns || !frame)
         return GV_EINVAL;
-    m = measure(ns, frame);
+    if (may)
+        m = measure(ns, frame);
     memmove(ns->in, ns->in + n_new, keep * sizeof *ns->in);
     memcpy(ns->in + keep, frame, n_new * sizeof *frame);
     memmove(ns->echo, ns->echo + n_new, keep * sizeof *ns->echo);
@@ -644,7 +647,7 @@ int gv_denoise_process(gv_denoise *ns, float *frame, const float *echo)
     else
         memset(ns->echo + keep, 0, n_new * sizeof *ns->echo);
 
-    if (may_rest(ns, echo, &m)) {
+    if (may && may_rest(ns, echo, &m)) {
         float g = (float)sqrt(ns->pause_kept);
         synthesise_scaled(ns, frame, min_f(g, 1.0f));
         ns->rested++;
@@ -716,7 +719,8 @@ int gv_denoise_process(gv_denoise *ns, float *frame, const float *echo)
          * frame under both windows. */
         synthesise_scaled(ns, frame, 1.0f);
     }
-    note_pause(ns, echo, &m);
+    if (may)
+        note_pause(ns, echo, &m);
     return 0;
 }
 
