@@ -1308,105 +1308,138 @@ static const pause_case pause_cases[] = {
     {"1.5 s, every frame sent, 10 ms", 10, 1500, 10, 1, 5000},
 };
 
+typedef struct pause_result {
+    double before;  /* mean delay of the packet frames before the pause (ms from arrival) */
+    double after;   /* of the first word after it */
+    double settled; /* mean delay of the new spurt's frames from SETTLE_MS on */
+    gv_jbuf_stats st;
+} pause_result;
+
+#define SETTLE_MS 400
+
+/* Plays pc. paused: the caller stops asking over the pause, and asks
+ * again resume_after_us after the spurt's waking frame came; else it asks
+ * all along, as a caller whose playback never sleeps. */
+static void play_pause_case(const pause_case *pc, int paused, pause_result *r)
+{
+    const int fs = pc->frame_ms * 48;
+    const uint64_t fus = (uint64_t)pc->frame_ms * 1000;
+    const int settle_frames = SETTLE_MS / pc->frame_ms;
+    gv_jbuf *jb = NULL;
+    gv_jbuf_frame f;
+    uint64_t now = 0;
+    uint32_t ts = 0;
+    uint16_t seq = 0;
+    int n_before = 0, n_settled = 0;
+    uint64_t sent_at[4096] = {0};
+
+    r->before = r->settled = 0;
+    r->after = -1;
+    assert_int_equal(gv_jbuf_create(NULL, &jb), 0);
+    /* Asks for audio up to until, noting each packet frame's delay from
+     * its arrival (payload: its sequence number). */
+#define PLAY_UNTIL(until)                                                                                    \
+    while (now < (until)) {                                                                                  \
+        assert_int_equal(gv_jbuf_get(jb, now, &f), 0);                                                       \
+        if (f.kind == GV_JBUF_PACKET) {                                                                      \
+            int k = f.payload[0] | f.payload[1] << 8;                                                        \
+            double d = ((double)now - (double)sent_at[k]) / 1000.0;                                          \
+            if (k < 100)                                                                                     \
+                r->before += d, n_before++;                                                                  \
+            else if (k >= 1000 && r->after < 0)                                                              \
+                r->after = d;                                                                                \
+            if (k >= 1000 + settle_frames)                                                                   \
+                r->settled += d, n_settled++;                                                                \
+        }                                                                                                    \
+        now += (uint64_t)(f.samples - f.skip) * 125 / 6;                                                     \
+    }
+    /* Two seconds of speech, 20 ms of network delay and 0..2 ms jitter. */
+    uint64_t t = 100000;
+    for (int i = 0; i < (int)(2000000 / fus); i++, t += fus) {
+        uint64_t arrive = t + 20000 + (uint64_t)(i * 7 % 3) * 1000;
+        PLAY_UNTIL(arrive);
+        uint8_t pl[2] = {(uint8_t)i, 0};
+        sent_at[i] = arrive;
+        gv_jbuf_put(jb, seq++, ts, fs, i == 0 ? GV_JBUF_MARKER : 0, pl, 2, arrive);
+        ts += (uint32_t)fs;
+    }
+    /* Silence, then the pause: nothing asked for from there on. */
+    uint64_t pause_from = t + 1000000, resume_talk = pause_from + (uint64_t)pc->pause_ms * 1000;
+    int continuous = pc->quiet_every_ms == pc->frame_ms, q = 0;
+    if (continuous) {
+        for (uint64_t at = t; at < resume_talk; at += fus, q++) {
+            if (at + 20000 < pause_from || !paused)
+                PLAY_UNTIL(at + 20000);
+            uint8_t pl[2] = {(uint8_t)(200 + q % 50), 0};
+            sent_at[200 + q % 50] = at + 20000;
+            gv_jbuf_put(jb, seq++, ts, fs, 0, pl, 2, at + 20000);
+            ts += (uint32_t)fs;
+        }
+        t = resume_talk;
+    } else {
+        PLAY_UNTIL(pause_from);
+    }
+    for (uint64_t at = pause_from + 200000; !continuous && pc->quiet_every_ms && at + 100000 < resume_talk;
+         at += (uint64_t)pc->quiet_every_ms * 1000, q++) {
+        uint8_t pl[2] = {(uint8_t)(200 + q), 0};
+        uint32_t qts = ts + (uint32_t)((at - t) / 125 * 6) / (uint32_t)fs * (uint32_t)fs;
+        if (!paused)
+            PLAY_UNTIL(at + 20000);
+        sent_at[200 + q] = at + 20000;
+        gv_jbuf_put(jb, seq++, qts, fs, GV_JBUF_MARKER, pl, 2, at + 20000);
+    }
+    /* The new spurt: its lead frames, then the frame that wakes the caller
+     * up; then the rest as they come. */
+    uint32_t ts2 = ts + (uint32_t)((resume_talk - t) / 125 * 6) / (uint32_t)fs * (uint32_t)fs;
+    for (int i = 0; i < 100; i++) {
+        uint64_t arrive = resume_talk + (uint64_t)i * fus + 20000 + (uint64_t)(i * 5 % 3) * 1000;
+        if (paused && i == pc->lead_frames)
+            now = arrive + (uint64_t)pc->resume_after_us;
+        else if (!paused || i > pc->lead_frames)
+            PLAY_UNTIL(arrive);
+        int k = i < pc->lead_frames ? 300 + i : 1000 + i;
+        uint8_t pl[2] = {(uint8_t)(k & 0xff), (uint8_t)(k >> 8)};
+        sent_at[k] = arrive;
+        gv_jbuf_put(jb, seq++, ts2 + (uint32_t)(i * fs), fs, i == 0 && !continuous ? GV_JBUF_MARKER : 0, pl, 2,
+                    arrive);
+    }
+    uint64_t end = now + 200000;
+    PLAY_UNTIL(end);
+#undef PLAY_UNTIL
+    gv_jbuf_get_stats(jb, &r->st);
+    r->before /= n_before;
+    r->settled = n_settled ? r->settled / n_settled : -1;
+    gv_jbuf_destroy(jb);
+}
+
 static void test_paused_playback(void **state)
 {
     (void)state;
     for (size_t c = 0; c < sizeof pause_cases / sizeof pause_cases[0]; c++) {
         const pause_case *pc = &pause_cases[c];
-        const int fs = pc->frame_ms * 48;
-        const uint64_t fus = (uint64_t)pc->frame_ms * 1000;
-        gv_jbuf *jb = NULL;
-        gv_jbuf_frame f;
-        gv_jbuf_stats st;
-        uint64_t now = 0;
-        uint32_t ts = 0;
-        uint16_t seq = 0;
-        double before = 0, after = -1;
-        int n_before = 0;
-        uint64_t sent_at[4096] = {0};
-
-        assert_int_equal(gv_jbuf_create(NULL, &jb), 0);
-        /* Asks for audio up to until, noting each packet frame's delay
-         * from its arrival (payload: its sequence number). */
-#define PLAY_UNTIL(until)                                                                                \
-    while (now < (until)) {                                                                              \
-        assert_int_equal(gv_jbuf_get(jb, now, &f), 0);                                                   \
-        if (f.kind == GV_JBUF_PACKET) {                                                                  \
-            int k = f.payload[0] | f.payload[1] << 8;                                                    \
-            double d = ((double)now - (double)sent_at[k]) / 1000.0;                                      \
-            if (k < 100)                                                                                 \
-                before += d, n_before++;                                                                 \
-            else if (k >= 1000 && after < 0)                                                             \
-                after = d;                                                                               \
-        }                                                                                                \
-        now += (uint64_t)(f.samples - f.skip) * 125 / 6;                                                 \
-    }
-        /* Two seconds of speech, 20 ms of network delay and 0..2 ms jitter. */
-        uint64_t t = 100000;
-        for (int i = 0; i < (int)(2000000 / fus); i++, t += fus) {
-            uint64_t arrive = t + 20000 + (uint64_t)(i * 7 % 3) * 1000;
-            PLAY_UNTIL(arrive);
-            uint8_t pl[2] = {(uint8_t)i, 0};
-            sent_at[i] = arrive;
-            gv_jbuf_put(jb, seq++, ts, fs, i == 0 ? GV_JBUF_MARKER : 0, pl, 2, arrive);
-            ts += (uint32_t)fs;
-        }
-        /* Silence, then the pause: nothing asked for from there on. */
-        uint64_t pause_from = t + 1000000, resume_talk = pause_from + (uint64_t)pc->pause_ms * 1000;
-        int continuous = pc->quiet_every_ms == pc->frame_ms, q = 0;
-        if (continuous) {
-            for (uint64_t at = t; at < resume_talk; at += fus, q++) {
-                if (at + 20000 < pause_from)
-                    PLAY_UNTIL(at + 20000);
-                uint8_t pl[2] = {(uint8_t)(200 + q % 50), 0};
-                sent_at[200 + q % 50] = at + 20000;
-                gv_jbuf_put(jb, seq++, ts, fs, 0, pl, 2, at + 20000);
-                ts += (uint32_t)fs;
-            }
-            t = resume_talk;
-        } else {
-            PLAY_UNTIL(pause_from);
-        }
-        for (uint64_t at = pause_from + 200000; !continuous && pc->quiet_every_ms && at + 100000 < resume_talk;
-             at += (uint64_t)pc->quiet_every_ms * 1000, q++) {
-            uint8_t pl[2] = {(uint8_t)(200 + q), 0};
-            uint32_t qts = ts + (uint32_t)((at - t) / 125 * 6) / (uint32_t)fs * (uint32_t)fs;
-            sent_at[200 + q] = at + 20000;
-            gv_jbuf_put(jb, seq++, qts, fs, GV_JBUF_MARKER, pl, 2, at + 20000);
-        }
-        /* The new spurt: its lead frames, then the frame that wakes the
-         * caller up; then the rest as they come. */
-        uint32_t ts2 = ts + (uint32_t)((resume_talk - t) / 125 * 6) / (uint32_t)fs * (uint32_t)fs;
-        for (int i = 0; i < 100; i++) {
-            uint64_t arrive = resume_talk + (uint64_t)i * fus + 20000 + (uint64_t)(i * 5 % 3) * 1000;
-            if (i == pc->lead_frames)
-                now = arrive + (uint64_t)pc->resume_after_us;
-            else if (i > pc->lead_frames)
-                PLAY_UNTIL(arrive);
-            int k = i < pc->lead_frames ? 300 + i : 1000 + i;
-            uint8_t pl[2] = {(uint8_t)(k & 0xff), (uint8_t)(k >> 8)};
-            sent_at[k] = arrive;
-            gv_jbuf_put(jb, seq++, ts2 + (uint32_t)(i * fs), fs, i == 0 && !continuous ? GV_JBUF_MARKER : 0, pl, 2,
-                        arrive);
-        }
-        uint64_t end = now + 200000;
-        PLAY_UNTIL(end);
-#undef PLAY_UNTIL
-        gv_jbuf_get_stats(jb, &st);
-        before /= n_before;
-        print_message("%s: delay %.1f ms before the pause, %.1f ms for the first word after it, target %.1f ms\n",
-                      pc->name, before, after, st.target_delay_ms);
+        pause_result r, never;
+        play_pause_case(pc, 1, &r);
+        play_pause_case(pc, 0, &never);
+        print_message("%s: delay %.1f ms before the pause, %.1f ms for the first word after it, %.1f ms from "
+                      "%d ms on (%.1f never paused), target %.1f ms\n",
+                      pc->name, r.before, r.after, r.settled, SETTLE_MS, never.settled, r.st.target_delay_ms);
         /* The first word may wait for its lead frame and the late request,
          * no more. */
-        double allowed = before + (double)pc->frame_ms * pc->lead_frames + pc->resume_after_us / 1000.0 + 3.0;
+        double allowed = r.before + (double)pc->frame_ms * pc->lead_frames + pc->resume_after_us / 1000.0 + 3.0;
         /* Nothing was lost on the way: what the pause skipped came in time. */
-        if (!continuous && (st.lost > 0 || st.late > 0 || (pc->quiet_every_ms && st.unheard == 0)))
-            fail_msg("%s: %llu lost, %llu late, %llu unheard", pc->name, (unsigned long long)st.lost,
-                     (unsigned long long)st.late, (unsigned long long)st.unheard);
-        if (after < 0 || after > allowed || st.target_delay_ms > before + 10.0)
+        if (pc->quiet_every_ms != pc->frame_ms &&
+            (r.st.lost > 0 || r.st.late > 0 || (pc->quiet_every_ms && r.st.unheard == 0)))
+            fail_msg("%s: %llu lost, %llu late, %llu unheard", pc->name, (unsigned long long)r.st.lost,
+                     (unsigned long long)r.st.late, (unsigned long long)r.st.unheard);
+        if (r.after < 0 || r.after > allowed || r.st.target_delay_ms > r.before + 10.0)
             fail_msg("%s: first word after the pause played %.1f ms after it came (%.1f allowed), target %.1f ms",
-                     pc->name, after, allowed, st.target_delay_ms);
-        gv_jbuf_destroy(jb);
+                     pc->name, r.after, allowed, r.st.target_delay_ms);
+        /* What the late request put on the word is gone within it: the
+         * rest plays no later than had playback never slept. */
+        if (r.settled < 0 || r.settled > never.settled + 1.5)
+            fail_msg("%s: the spurt after the pause played %.1f ms after its packets came from %d ms on, %.1f ms "
+                     "had playback never paused",
+                     pc->name, r.settled, SETTLE_MS, never.settled);
     }
 }
 
