@@ -106,13 +106,13 @@ floor_med=$row_med
 floor_row="| the server's module-loopback, \`latency_msec=20\` (the floor) | n/a | **${row_med}** | ${row_p95} | ${row_spread} | ${row_n} | $(field floor.q utterance_stoi) | n/a | n/a | n/a | n/a | n/a |"
 
 # ---- gvoip on the device path ----------------------------------------------
-# device_run NAME [--netem NETEM-ARGS... --] GVOIP-ARGS...: a fresh server
+# device_once NAME [--netem NETEM-ARGS... --] GVOIP-ARGS...: a fresh server
 # (behind gvoip-netem with NETEM-ARGS), players a and b on their sinks with
-# GVOIP-ARGS, both talking at once; appends a row to rows.md.
-: >rows.md
-device_run() {
-  local name=$1 label=$2
-  shift 2
+# GVOIP-ARGS, both talking at once; NAME/summary holds its figures, NAME/cells
+# the row's device and CPU cells.
+device_once() {
+  local name=$1
+  shift
   local relay=()
   if [ "${1:-}" = --netem ]; then
     shift
@@ -172,8 +172,45 @@ device_run() {
   local sa sb
   sa=$(utterance_delays "$d/a_to_b.q" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { if (NR) printf "%.1f", hi - lo; else print "n/a" }')
   sb=$(utterance_delays "$d/b_to_a.q" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { if (NR) printf "%.1f", hi - lo; else print "n/a" }')
-  echo "$row_med $row_p95 $s1 $s2 $sa $sb $(dev "$d/a.json" playback underruns) $(dev "$d/b.json" playback underruns)" >"$d/summary"
-  echo "| $label | $(backend "$d/a.json") | **${row_med}** | ${row_p95} | ${row_spread} | ${row_n} | ${s1} / ${s2} | ${cu} / ${co} | ${pu} / ${po} | ${cb} / ${pb} | ${pl} | $(share "$d/a.cpu")% / $(share "$d/b.cpu")% |" >>rows.md
+  echo "$row_med $row_p95 $row_spread $row_n $s1 $s2 $sa $sb $(dev "$d/a.json" playback underruns) $(dev "$d/b.json" playback underruns)" >"$d/summary"
+  echo "$(backend "$d/a.json") | ${cu} / ${co} | ${pu} / ${po} | ${cb} / ${pb} | ${pl} | $(share "$d/a.cpu")% / $(share "$d/b.cpu")%" >"$d/cells"
+}
+
+# A run's figures move with what else this shared machine does at that
+# moment: each row runs `runs` times.
+runs=3
+[ "$quick" = 0 ] || runs=1
+# mid COLUMN FILE: the median (nearest rank) of a column, as written.
+mid() { awk -v c="$1" '{ print $c }' "$2" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+# device_run NAME LABEL [device_once's arguments]: device_once `runs` times
+# (NAME.1, NAME.2, ...); appends to rows.md a row of the medians over the
+# runs (the device and CPU cells: the run with the median delay's), to
+# run_rows.md one row per run, and NAME/summary as device_once's, of the
+# medians, with the playback underruns of all runs summed.
+: >rows.md
+: >run_rows.md
+device_run() {
+  local name=$1 label=$2 k
+  shift 2
+  local all="$BENCH_WORK/$name.runs"
+  : >"$all"
+  for ((k = 1; k <= runs; k++)); do
+    device_once "$name.$k" "$@"
+    echo "$(cat "$BENCH_WORK/$name.$k/summary") $k" >>"$all"
+    read -r m p sp n s1 s2 sa sb ua ub _ <"$BENCH_WORK/$name.$k/summary"
+    echo "| $label | $k | ${m} | ${p} | ${sa} / ${sb} | ${n} | ${s1} / ${s2} | ${ua}+${ub} |" >>run_rows.md
+  done
+  local c med=() middle ua ub
+  for c in 1 2 3 4 5 6 7 8; do med+=("$(mid "$c" "$all")"); done
+  middle=$(sort -g -k1,1 "$all" | awk '{ r[NR] = $NF } END { print r[int((NR + 1) / 2)] }')
+  ua=$(awk '{ s += $9 } END { print s + 0 }' "$all")
+  ub=$(awk '{ s += $10 } END { print s + 0 }' "$all")
+  mkdir -p "$BENCH_WORK/$name"
+  cp "$BENCH_WORK/$name.$middle/a.cpu" "$BENCH_WORK/$name.$middle/b.cpu" "$BENCH_WORK/$name/"
+  echo "${med[0]} ${med[1]} ${med[4]} ${med[5]} ${med[6]} ${med[7]} $ua $ub" >"$BENCH_WORK/$name/summary"
+  local backend rest
+  IFS='|' read -r backend rest <"$BENCH_WORK/$name.$middle/cells"
+  echo "| $label | ${backend% } | **${med[0]}** | ${med[1]} | ${med[2]} | ${med[3]} | ${med[4]} / ${med[5]} |${rest} |" >>rows.md
 }
 
 # The help read whole first: grep -q stops at the match, and the
@@ -300,7 +337,7 @@ talk_b=$(share "$BENCH_WORK/defaults/b.cpu")
   echo "into both microphones at once;"
   echo "\`gvoip-devrec\` records each microphone and the other player's speaker on one clock, and"
   echo "\`gvoip-quality MOUTH EAR --utterances\` finds every word's own delay (words whose best match"
-  echo "correlates under 0.3 are not counted). The figures pool both directions of one run; STOI is"
+  echo "correlates under 0.3 are not counted). A run's figures pool both directions; STOI is"
   echo "scored with each word at its own delay, per direction (a to b / b to a). Recipe and meaning of"
   echo "each figure: docs/devices.md."
   echo
@@ -318,6 +355,14 @@ talk_b=$(share "$BENCH_WORK/defaults/b.cpu")
   echo "$floor_row"
   cat rows.md
   cat file_rows.md
+  echo
+  echo "Each gvoip device row ran ${runs} times, each run a fresh server and players: the delays, word"
+  echo "counts and STOI above are the medians over the runs (each figure's own), the device and CPU"
+  echo "cells those of the run with the median delay; every run's own figures:"
+  echo
+  echo "| path | run | median ms | p95 ms | spread ms (a to b / b to a) | words | STOI | playback underruns |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+  cat run_rows.md
   echo
   echo "Device figures come from each client's \`--stats\` (\`devices.capture\`, \`devices.playback\`, the backend"
   echo "as player a's stats name it; a+b"
@@ -340,7 +385,7 @@ talk_b=$(share "$BENCH_WORK/defaults/b.cpu")
   echo "| STOI through the sound server within 0.01 of the file path's | ${ds1} / ${ds2} against ${fs} | $(verdict "$ds1 >= $fs - 0.01 && $ds2 >= $fs - 0.01") |"
   echo "| one run's word delays within a 3 ms spread, per direction (a to b / b to a) | ${dsa} / ${dsb} ms | $(verdict "$dsa <= 3 && $dsb <= 3") |"
   echo "| 10% loss with jitter: median at most the file path's with the same loss plus the floor | ${lm} against ${flm} + ${floor_med} ms | $(verdict "$lm <= $flm + $floor_med") |"
-  echo "| no playback underruns (defaults; loss run) | ${dua}+${dub}; ${lua}+${lub} | $(verdict "$dua + $dub + $lua + $lub == 0") |"
+  echo "| no playback underruns (defaults; loss run; every run) | ${dua}+${dub}; ${lua}+${lub} | $(verdict "$dua + $dub + $lua + $lub == 0") |"
   echo "| CPU alone in a silent lobby at most 0.5% of a core, once joined (microphone: digital silence; a quiet room's) | ${idle_cpu}%; ${room_cpu}% | $(verdict "$idle_cpu <= 0.5 && $room_cpu <= 0.5") |"
   echo "| CPU talking at most 3% before clean input, plus the clean input's own 2% | ${talk_a}% / ${talk_b}% | $(verdict "$talk_a <= 5 && $talk_b <= 5") |"
   echo
