@@ -23,6 +23,7 @@
 /* A connection is found interrupted after a second without the server
  * (gv_link); its outage is counted from a little before that. */
 #define OUTAGE_LEAD_US 1100000u
+#define IN_FLIGHT_MAX_US 1000000u /* voice this much older than that is no longer in flight */
 
 typedef struct rx {
     uint64_t received;
@@ -48,6 +49,7 @@ typedef struct player {
     uint64_t removed_us;
     uint64_t join_start_us;  /* the first attempt of its current join */
     uint64_t interrupted_us; /* its connection found interrupted; 0: fine */
+    uint64_t heard_stamp_us; /* the send time of the newest voice it received */
     char reason[768];
     /* sending */
     int talking, marker;
@@ -212,6 +214,8 @@ static void on_voice(void *ctx, const gv_msg *relay)
     for (int i = 7; i >= 0; i--)
         stamp = stamp << 8 | pl[1 + i];
     load_hist_add(&sw->hist, (int64_t)(now - stamp));
+    if (stamp > p->heard_stamp_us)
+        p->heard_stamp_us = stamp;
     if (sw->run_start_us && stamp >= sw->run_start_us) {
         uint64_t since = stamp - sw->run_start_us;
         if (since / BUCKET_US < (uint64_t)sw->buckets)
@@ -269,7 +273,13 @@ static void mark_outage(load_swarm *sw, uint64_t from, uint64_t to)
 
 static uint64_t outage_start(const player *p)
 {
-    return p->interrupted_us > OUTAGE_LEAD_US ? p->interrupted_us - OUTAGE_LEAD_US : 0;
+    uint64_t from = p->interrupted_us > OUTAGE_LEAD_US ? p->interrupted_us - OUTAGE_LEAD_US : 0;
+    /* What was still on its way when the path went dark went with it: on
+     * a loaded machine that is more than the lead's margin. Older voice
+     * says only that nobody was talking to it. */
+    if (p->heard_stamp_us && p->heard_stamp_us < from && from - p->heard_stamp_us <= IN_FLIGHT_MAX_US)
+        from = p->heard_stamp_us;
+    return from;
 }
 
 static void outage_over(load_swarm *sw, player *p, uint64_t now)
