@@ -178,6 +178,7 @@ struct gv_jbuf {
     int64_t owed_off;
     int owing;
     uint64_t next_ask_us; /* when the caller asks next if it keeps asking */
+    uint64_t asked_us;    /* the time it passed last */
     /* How early frames were asked for, as only stretches show it (see
      * track_jitter); forgotten over about a minute. */
     double block_us;
@@ -1058,7 +1059,8 @@ static int step_wait(gv_jbuf *jb, uint64_t now, gv_jbuf_frame *out)
     }
     /* After an outage the backlog that is already overdue is skipped, so
      * the delay does not grow by the length of the outage. A spurt start
-     * is never skipped but for a later one. */
+     * is never skipped but for a later one. What came in time while the
+     * caller was not asking is unheard, not late. */
     if (jb->started && !p->marker) {
         for (;;) {
             slot *q = stored(jb, p->seq + 1);
@@ -1067,7 +1069,11 @@ static int step_wait(gv_jbuf *jb, uint64_t now, gv_jbuf_frame *out)
                 break;
             while (jb->next_seq < p->seq)
                 give_up_seq(jb);
-            give_up_late(jb, p);
+            int64_t due = ts_to_us(p->ts) + t.anchor;
+            if ((int64_t)p->arrival_us <= due && (int64_t)jb->next_ask_us < due)
+                give_up_unheard(jb, p);
+            else
+                give_up_late(jb, p);
             p = q;
         }
     }
@@ -1517,7 +1523,12 @@ int gv_jbuf_get(gv_jbuf *jb, uint64_t now_us, gv_jbuf_frame *out)
         if (r == STEP_DONE) {
             if (out->kind != GV_JBUF_PACKET)
                 jb->prev_plain = jb->prev_packet = 0;
-            jb->next_ask_us = now_us + (uint64_t)frame_us(out->samples - out->skip);
+            /* A caller asking for a device's whole block at its start
+             * passes that time for every frame in it. */
+            if (now_us > jb->asked_us || !jb->next_ask_us)
+                jb->next_ask_us = now_us;
+            jb->next_ask_us += (uint64_t)frame_us(out->samples - out->skip);
+            jb->asked_us = now_us;
             return 0;
         }
     }

@@ -116,7 +116,7 @@ typedef struct gv_jbuf_stats {
     uint64_t resyncs;            /* sender restarts followed */
     uint64_t path_shifts;        /* times the path got faster and older delays moved down by the step */
     uint64_t redundant_used;     /* packets that only their redundant copy brought */
-    uint64_t unheard;            /* talk spurts that came in time but whose turn passed while
+    uint64_t unheard;            /* packets that came in time but whose turn passed while
                                   * the caller was not asking (playback paused): skipped */
     double buffered_ms;          /* audio held right now */
 } gv_jbuf_stats;
