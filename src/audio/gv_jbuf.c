@@ -788,15 +788,29 @@ static void give_up_unheard(gv_jbuf *jb, slot *s)
     jb->started = 1;
 }
 
+/* s, due at ts + anchor, came in time and its turn passed by now while
+ * the caller was not asking (playback paused). */
+static int unheard_by(const gv_jbuf *jb, const slot *s, int64_t anchor, uint64_t now)
+{
+    int64_t due = ts_to_us(s->ts) + anchor;
+    return (int64_t)s->arrival_us <= due && due <= (int64_t)now && (int64_t)jb->next_ask_us <= due;
+}
+
 /* Moves the oldest sequence number out of the way: a held packet is
- * dropped, a missing one given up. Returns 1 when a packet was dropped. */
-static int drop_first(gv_jbuf *jb)
+ * dropped (unheard if the caller was away when it was due), a missing one
+ * given up. Returns 1 when a packet was dropped. */
+static int drop_first(gv_jbuf *jb, uint64_t now)
 {
     slot *s = stored(jb, jb->next_seq);
 
     if (!s) {
         give_up_seq(jb);
         return 0;
+    }
+    if (unheard_by(jb, s, jb->have_held ? jb->held_off : jb->tgt_us, now)) {
+        give_up_unheard(jb, s);
+        jb->exp_ts = s->ts + s->samples;
+        return 1;
     }
     unhold(jb, s);
     jb->st.dropped_for_cap++;
@@ -953,7 +967,7 @@ int gv_jbuf_put(gv_jbuf *jb, uint16_t seq, uint32_t ts, int samples, int flags,
         return GV_EREPLAY;
     }
     while (eseq >= jb->next_seq + jb->cap)
-        drop_first(jb);
+        drop_first(jb, now_us);
 
     s = slot_of(jb, eseq);
     s->seq = eseq;
@@ -979,7 +993,7 @@ int gv_jbuf_put(gv_jbuf *jb, uint16_t seq, uint32_t ts, int samples, int flags,
     else if (!(flags & GV_JBUF_PREROLL))
         win_push(jb, d, now_us);
     while (jb->held > 1 && jb->buffered > (int64_t)jb->cfg.max_delay_ms * (GV_JBUF_RATE / 1000))
-        while (!drop_first(jb))
+        while (!drop_first(jb, now_us))
             ;
     return 0;
 }
@@ -1069,8 +1083,7 @@ static int step_wait(gv_jbuf *jb, uint64_t now, gv_jbuf_frame *out)
                 break;
             while (jb->next_seq < p->seq)
                 give_up_seq(jb);
-            int64_t due = ts_to_us(p->ts) + t.anchor;
-            if ((int64_t)p->arrival_us <= due && (int64_t)jb->next_ask_us < due)
+            if (unheard_by(jb, p, t.anchor, now))
                 give_up_unheard(jb, p);
             else
                 give_up_late(jb, p);

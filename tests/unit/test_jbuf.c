@@ -1421,16 +1421,18 @@ static void test_paused_playback(void **state)
         play_pause_case(pc, 1, &r);
         play_pause_case(pc, 0, &never);
         print_message("%s: delay %.1f ms before the pause, %.1f ms for the first word after it, %.1f ms from "
-                      "%d ms on (%.1f never paused), target %.1f ms; lost %llu, late %llu, unheard %llu\n",
+                      "%d ms on (%.1f never paused), target %.1f ms; lost %llu, late %llu, unheard %llu, dropped %llu\n",
                       pc->name, r.before, r.after, r.settled, SETTLE_MS, never.settled, r.st.target_delay_ms,
-                      (unsigned long long)r.st.lost, (unsigned long long)r.st.late, (unsigned long long)r.st.unheard);
+                      (unsigned long long)r.st.lost, (unsigned long long)r.st.late, (unsigned long long)r.st.unheard,
+                      (unsigned long long)r.st.dropped_for_cap);
         /* The first word may wait for its lead frame and the late request,
          * no more. */
         double allowed = r.before + (double)pc->frame_ms * pc->lead_frames + pc->resume_after_us / 1000.0 + 3.0;
         /* Nothing was lost on the way: what the pause skipped came in time. */
-        if (r.st.lost > 0 || r.st.late > 0 || (pc->quiet_every_ms && r.st.unheard == 0))
-            fail_msg("%s: %llu lost, %llu late, %llu unheard", pc->name, (unsigned long long)r.st.lost,
-                     (unsigned long long)r.st.late, (unsigned long long)r.st.unheard);
+        if (r.st.lost > 0 || r.st.late > 0 || r.st.dropped_for_cap > 0 || (pc->quiet_every_ms && r.st.unheard == 0))
+            fail_msg("%s: %llu lost, %llu late, %llu dropped for the cap, %llu unheard", pc->name,
+                     (unsigned long long)r.st.lost, (unsigned long long)r.st.late,
+                     (unsigned long long)r.st.dropped_for_cap, (unsigned long long)r.st.unheard);
         if (r.after < 0 || r.after > allowed || r.st.target_delay_ms > r.before + 10.0)
             fail_msg("%s: first word after the pause played %.1f ms after it came (%.1f allowed), target %.1f ms",
                      pc->name, r.after, allowed, r.st.target_delay_ms);
