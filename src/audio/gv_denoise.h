@@ -20,7 +20,8 @@ typedef struct gv_denoise gv_denoise;
 typedef struct gv_denoise_config {
     int suppress_noise;     /* 1 (default); 0: only residual echo is suppressed (when an echo
                                estimate is given), the speech probability is still measured */
-    float max_reduction_db; /* deepest noise reduction, 3..60; default 25 */
+    float max_reduction_db; /* deepest noise reduction, 3..60; default 25 (2 dB where the noise
+                               leaves no pauses, as babble: see gv_denoise.c) */
     int rest;               /* 1 (default): once a pause has lasted a second or two and its gain
                                has settled, a step of the room's own steady noise is only scaled
                                by that gain (most steps of an idle microphone; see gv_denoise.c);
