@@ -40,8 +40,6 @@
 #define FAST_FALL 0.01 /* a delay falling this fast keeps the jitter of now_us in hand */
 #define STEADY_R2 0.9 /* share of the minima's variance a steady drift explains */
 #define HEADROOM_US 500 /* left above target when a frame is shortened */
-#define OWED_MIN_US 2000 /* a spurt starting this late was not asked for in time */
-#define OWED_MAX_US 100000 /* more is not shortened away: ten frames sped up by half */
 #define DRAIN_MIN_US 100000 /* at most ten frames a second are shortened to drain */
 #define STRETCH_UNIT 480 /* 10 ms: 5..10 ms holds a whole period of any voice of 100..400 Hz */
 #define STRETCH_MIN_FRAME 240 /* shorter frames are played as they are */
@@ -170,13 +168,6 @@ struct gv_jbuf {
      * level moved (a frame played stretched, a late packet waited for). */
     int64_t held_off;
     int have_held, held_moved;
-    /* The spurt playing started late because nobody asked for audio when
-     * it was due (playback paused, a stalled device): its frames are
-     * shortened until it plays at owed_off, where it should have. The
-     * lateness is known, so it goes at once rather than after persisting,
-     * and it may lie below what compute_targets would call an excess. */
-    int64_t owed_off;
-    int owing;
     uint64_t next_ask_us; /* when the caller asks next if it keeps asking */
     uint64_t asked_us;    /* the time it passed last */
     /* How early frames were asked for, as only stretches show it (see
@@ -1111,17 +1102,6 @@ static int step_wait(gv_jbuf *jb, uint64_t now, gv_jbuf_frame *out)
     if ((int64_t)now < start)
         return silence_until(out, start - (int64_t)now);
 
-    {
-        /* Had the caller kept asking, the spurt would have started once
-         * it was due and its packet was here. */
-        int64_t could = start;
-        if ((int64_t)p->arrival_us > could)
-            could = (int64_t)p->arrival_us;
-        if ((int64_t)jb->next_ask_us > could)
-            could = (int64_t)jb->next_ask_us;
-        jb->owing = (int64_t)now - could >= OWED_MIN_US && (int64_t)now - could <= OWED_MAX_US;
-        jb->owed_off = jb->held_off + (could - start);
-    }
     while (jb->next_seq < p->seq - (fec_before ? 1 : 0))
         give_up_seq(jb);
     if (jb->pend) {
@@ -1285,7 +1265,7 @@ static int play_packet(gv_jbuf *jb, slot *s, uint64_t now, gv_jbuf_frame *out)
     /* s starts where the timeline is, or a little before it when its
      * beginning was concealed already while it was late. */
     int64_t off = (int64_t)now - ts_to_us(s->ts);
-    int64_t excess = off - t.anchor, low, step, owed;
+    int64_t excess = off - t.anchor, low, step;
     int max = s->samples >= STRETCH_MIN_FRAME ? s->samples / 2 / 24 * 24 : 0;
     int unit = max < STRETCH_UNIT ? max : STRETCH_UNIT;
     double fall;
@@ -1310,10 +1290,6 @@ static int play_packet(gv_jbuf *jb, slot *s, uint64_t now, gv_jbuf_frame *out)
         t.low += (int64_t)fall;
     if (level_fall(jb) >= FAST_FALL)
         t.low += (int64_t)jb->now_jitter;
-    /* Measured at the start of a device block, off is at most what it is:
-     * what is cut is never more than what is owed. */
-    owed = jb->owing && off - jb->owed_off >= OWED_MIN_US ? (off - jb->owed_off - HEADROOM_US) * 6 / 125 / 24 * 24 : 0;
-    jb->owing = owed > 0;
     if (off < t.low) {
         /* Too little is buffered for the target (the delay rose, the
          * sender's clock runs slow, the device pulls fast): play this
@@ -1328,11 +1304,6 @@ static int play_packet(gv_jbuf *jb, slot *s, uint64_t now, gv_jbuf_frame *out)
             jb->st.lengthened_frames++;
             jb->st.lengthened_ms += -skip / 48.0;
         }
-        jb->have_excess = 0;
-    } else if (owed > 0 && max > 0) {
-        skip = (int)(owed < max ? owed : max);
-        jb->st.shortened_frames++;
-        jb->st.shortened_ms += skip / 48.0;
         jb->have_excess = 0;
     } else if (excess >= EXCESS_MIN_US + (t.high - t.anchor) + (int64_t)jb->block_us) {
         skip = cut_for(jb, excess, low, t.low - t.anchor, s->samples, now, unit, max);

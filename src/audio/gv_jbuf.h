@@ -38,9 +38,7 @@
  * packet carrying FEC is there. A caller that stops asking for a while
  * (playback paused) finds what should have played meanwhile gone: overdue
  * frames after an outage, and a talk spurt overdue when a later one is due
- * too, are skipped, never played late; a spurt it starts late for having
- * not been asked (up to 100 ms) is shortened back to where it would have
- * played at once, without waiting for that excess to persist. */
+ * too, are skipped, never played late, and counted as unheard. */
 #ifndef GV_JBUF_H
 #define GV_JBUF_H
 
