@@ -819,6 +819,16 @@ GV_API int gv_client_mute_for_all(gv_client *c, uint16_t id, int on);
  * Control thread. */
 GV_API float gv_client_input_level_db(const gv_client *c);
 
+/* The level, as they sent it (dBov, -127..0), of the loudest remote player
+ * you hear whose last voice packet came within the last 300 ms; -127 when
+ * nobody's did (players you muted and a deafened client hear nobody), also
+ * for a NULL c. Unlike the SPEAKING events, which wait for the speaker's
+ * voice detector, it also moves for sound that is not voice, such as the
+ * first frame of a word or a noisy room sent in continuous mode: for
+ * deciding whether anything can be heard at all (a program lets its
+ * playback device sleep while nothing can). Control thread. */
+GV_API float gv_client_loudest_peer_db(const gv_client *c);
+
 /* 1 while your own voice is being sent (mode, voice activity, PTT and mute
  * taken together), else 0 (also for a NULL c). Control thread. */
 GV_API int gv_client_transmitting(const gv_client *c);

@@ -36,6 +36,7 @@
 /* Playback sleeps after this long with nobody to hear: a speaker's first
  * packet wakes it (about a millisecond), long before its turn to play. */
 #define QUIET_MS 3000
+#define HEARD_DB -50.0f /* a remote player's frames this loud (dBov) can be heard, voice or not */
 /* The sound server's latency figures are looked at this often, averaged
  * over this many looks, and passed on when the average moved this far. */
 #define LATENCY_CHECK_MS 500
@@ -316,13 +317,19 @@ static void follow_speakers(player *p, const gv_event *ev)
         audio_io_set_audible(p->io, 1);
 }
 
+/* Heard is speaking, or sending anything loud enough: the first frame of
+ * a word comes before the speaker's voice detector says so (woken by the
+ * voice alone, playback started every word after a pause a frame late),
+ * and a noisy room sent in continuous mode is heard too. */
 static void sleep_when_quiet(player *p)
 {
     uint64_t now = clock_mono_ms();
-    if (p->speaking_count > 0 || !p->quiet_since_ms)
+    if (p->speaking_count > 0 || !p->quiet_since_ms || gv_client_loudest_peer_db(p->client) >= HEARD_DB) {
         p->quiet_since_ms = now;
-    else if (now - p->quiet_since_ms >= QUIET_MS)
+        audio_io_set_audible(p->io, 1);
+    } else if (now - p->quiet_since_ms >= QUIET_MS) {
         audio_io_set_audible(p->io, 0);
+    }
 }
 
 /* The echo canceller lines its reference up with the microphone by the

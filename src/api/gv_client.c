@@ -427,6 +427,11 @@ float gv_client_input_level_db(const gv_client *c)
     return c ? gv_voice_input_level_db(c->voice) : -120.0f;
 }
 
+float gv_client_loudest_peer_db(const gv_client *c)
+{
+    return c ? gv_voice_loudest_peer_db(c->voice) : -127.0f;
+}
+
 int gv_client_transmitting(const gv_client *c)
 {
     return c ? gv_voice_transmitting(c->voice) : 0;

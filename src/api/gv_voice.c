@@ -835,6 +835,20 @@ float gv_voice_input_level_db(const gv_voice *v)
     return v->input_level_db;
 }
 
+float gv_voice_loudest_peer_db(const gv_voice *v)
+{
+    float loudest = -127.0f;
+    if (v->deafened)
+        return loudest;
+    uint64_t now = v->clock.now_us(v->clock.ctx);
+    for (int i = 0; i < v->peer_count; i++) {
+        const peer *p = v->peers[i];
+        if (!p->muted && p->level_us && now - p->level_us < SPEAKING_OFF_US && -(float)p->level > loudest)
+            loudest = -(float)p->level;
+    }
+    return loudest;
+}
+
 int gv_voice_transmitting(const gv_voice *v)
 {
     return v->transmitting;

@@ -80,6 +80,8 @@ int gv_voice_set_transmit_mode(gv_voice *v, int mode);
 int gv_voice_set_ptt(gv_voice *v, int down);
 int gv_voice_set_player(gv_voice *v, uint16_t id, const float *volume, const int *muted);
 float gv_voice_input_level_db(const gv_voice *v);
+/* See gv_client_loudest_peer_db. */
+float gv_voice_loudest_peer_db(const gv_voice *v);
 int gv_voice_transmitting(const gv_voice *v);
 
 /* Adds the voice counters to *out. */

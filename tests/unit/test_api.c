@@ -733,6 +733,8 @@ static void test_client_calls(void **state)
     assert_int_equal(gv_client_push_capture(c, buf, 441, 44100, 2), 441);
     assert_true(gv_client_input_level_db(c) <= -90.0f);
     assert_true(gv_client_input_level_db(NULL) == -120.0f);
+    assert_true(gv_client_loudest_peer_db(c) == -127.0f);
+    assert_true(gv_client_loudest_peer_db(NULL) == -127.0f);
     assert_int_equal(gv_client_transmitting(NULL), 0);
 
     /* Device latency. */

@@ -923,6 +923,39 @@ static void test_input_level(void **state)
         fail_msg("input level in digital silence: %.2f dBFS, want <= -90", silent_db);
 }
 
+/* ---- 10. The loudest player heard --------------------------------------- */
+
+static void test_loudest_peer(void **state)
+{
+    world *w = start(state, GV_TX_CONTINUOUS, 0);
+    float before = gv_client_loudest_peer_db(w->c[L]);
+    w->talking[A] = 1;
+    run_ms(w, 300);
+    float talking = gv_client_loudest_peer_db(w->c[L]);
+    w->talking[A] = 0;
+    run_ms(w, 400);
+    float stopped = gv_client_loudest_peer_db(w->c[L]);
+    w->talking[A] = 1;
+    assert_int_equal(gv_client_set_player_muted(w->c[L], w->id[A], 1), 0);
+    run_ms(w, 400);
+    float muted = gv_client_loudest_peer_db(w->c[L]);
+    assert_int_equal(gv_client_set_player_muted(w->c[L], w->id[A], 0), 0);
+    assert_int_equal(gv_client_set_deafened(w->c[L], 1), 0);
+    run_ms(w, 100);
+    float deafened = gv_client_loudest_peer_db(w->c[L]);
+    assert_int_equal(gv_client_set_deafened(w->c[L], 0), 0);
+    run_ms(w, 100);
+    float again = gv_client_loudest_peer_db(w->c[L]);
+    print_message("loudest at L: before %.1f, A's tone %.1f, A stopped %.1f, A muted %.1f, L deafened %.1f, "
+                  "again %.1f dBov\n",
+                  before, talking, stopped, muted, deafened, again);
+    if (before != -127.0f || talking < -30.0f || stopped > -90.0f || muted != -127.0f || deafened != -127.0f ||
+        again < -30.0f)
+        fail_msg("loudest player at L: before %.1f (want -127), A's tone %.1f (want >= -30), A stopped %.1f "
+                 "(want <= -90), A muted %.1f, L deafened %.1f (want -127), A again %.1f (want >= -30)",
+                 before, talking, stopped, muted, deafened, again);
+}
+
 int main(void)
 {
     if (gv_init() != 0) {
@@ -942,6 +975,7 @@ int main(void)
         cmocka_unit_test_teardown(test_player_pose, teardown),
         cmocka_unit_test_teardown(test_speaking_events, teardown),
         cmocka_unit_test_teardown(test_input_level, teardown),
+        cmocka_unit_test_teardown(test_loudest_peer, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
