@@ -83,15 +83,31 @@ scene() {
 }
 share() { read -r c w <"$1"; calc "100 * $c / $w" %.1f; }
 
+# Live runs move with what else the machine does at that moment: each
+# scene runs `runs` times, off and on in turn; the table shows each
+# figure's median over the runs, and every run's own figures below it.
+runs=3
+[ "$quick" = 0 ] || runs=1
+# mid COLUMN FILE: the median (nearest rank) of a column, as written.
+mid() { awk -v c="$1" '{ print $c }' "$2" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 : >rows.md
+: >run_rows.md
 for s in $scenes; do
   delay=${s%%:*}
   gain=${s##*:}
-  echo "bench:   echo live, ${delay} ms ${gain} dB, canceller off" >&2
-  read -r off_ret off_stoi _ _ off_cpu < <(scene "off_${delay}" "$delay" "$gain" --no-aec)
-  echo "bench:   echo live, ${delay} ms ${gain} dB, canceller on" >&2
-  read -r on_ret on_stoi on_erle on_delay on_cpu < <(scene "on_${delay}" "$delay" "$gain")
-  echo "| ${delay} ms, ${gain} dB | ${off_ret} | **${on_ret}** | $(calc "$off_ret - $on_ret" %.1f) | ${off_stoi} | **${on_stoi}** | ${on_erle} | ${on_delay} | ${off_cpu}% / ${on_cpu}% |" >>rows.md
+  : >"runs_${delay}"
+  for ((k = 1; k <= runs; k++)); do
+    echo "bench:   echo live, ${delay} ms ${gain} dB, canceller off (run $k of $runs)" >&2
+    read -r off_ret off_stoi _ _ off_cpu < <(scene "off_${delay}.$k" "$delay" "$gain" --no-aec)
+    echo "bench:   echo live, ${delay} ms ${gain} dB, canceller on (run $k of $runs)" >&2
+    read -r on_ret on_stoi on_erle on_delay on_cpu < <(scene "on_${delay}.$k" "$delay" "$gain")
+    removed=$(calc "$off_ret - $on_ret" %.1f)
+    echo "$off_ret $on_ret $removed $off_stoi $on_stoi $on_erle $on_delay $off_cpu $on_cpu" >>"runs_${delay}"
+    echo "| ${delay} ms, ${gain} dB | $k | ${off_ret} | ${on_ret} | ${removed} | ${off_stoi} | ${on_stoi} | ${on_erle} | ${on_delay} |" >>run_rows.md
+  done
+  m=()
+  for c in 1 2 3 4 5 6 7 8 9; do m+=("$(mid "$c" "runs_${delay}")"); done
+  echo "| ${delay} ms, ${gain} dB | ${m[0]} | **${m[1]}** | ${m[2]} | ${m[3]} | **${m[4]}** | ${m[5]} | ${m[6]} | ${m[7]}% / ${m[8]}% |" >>rows.md
 done
 
 {
@@ -112,8 +128,17 @@ done
   echo "bash bench/sections/47-echo-live.sh OUT.md BUILD   # via bench/run.sh"
   echo '```'
   echo
+  echo "Each scene ran ${runs} times (off, then on, each time with a fresh server and players); every cell"
+  echo "is that figure's median over the runs."
+  echo
   echo "| loop | echo return, no canceller (dB) | with it (dB) | removed (dB) | double-talk STOI, none | with it | ERLE (dB) | echo delay (ms) | CPU of A |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
   cat rows.md
+  echo
+  echo "Every run:"
+  echo
+  echo "| loop | run | echo return, off (dB) | on (dB) | removed (dB) | double-talk STOI, off | on | ERLE (dB) | echo delay (ms) |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+  cat run_rows.md
   echo
 } >>"$BENCH_OUT"
