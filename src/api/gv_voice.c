@@ -624,6 +624,8 @@ static int clean_step(gv_voice *v, gv_link *link, uint64_t captured_end_us)
     v->step_len = 0;
     if (v->echoref && gv_echoref_read(v->echoref, v->ref_step, captured_end_us) == 1)
         ref = v->ref_step;
+    if (v->echoref)
+        gv_clean_reference_moved(v->clean, gv_echoref_take_moved(v->echoref));
     gv_clean_process(v->clean, v->step, ref);
     return append_frame(v, link, v->step, GV_CLEAN_STEP);
 }

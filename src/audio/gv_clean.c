@@ -150,6 +150,12 @@ int gv_clean_process(gv_clean *cl, float *step, const float *ref)
     return 0;
 }
 
+void gv_clean_reference_moved(gv_clean *cl, int samples)
+{
+    if (cl)
+        gv_echo_reference_moved(cl->echo, samples);
+}
+
 int gv_clean_delay(const gv_clean *cl)
 {
     return cl && cl->denoise ? GV_DENOISE_DELAY : 0;

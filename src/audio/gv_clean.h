@@ -41,6 +41,10 @@ void gv_clean_destroy(gv_clean *cl);
  * allocation, locks or I/O. */
 int gv_clean_process(gv_clean *cl, float *step, const float *ref);
 
+/* The reference of the next steps was stepped by samples while the echo
+ * stayed (gv_echo_reference_moved). NULL or no canceller does nothing. */
+void gv_clean_reference_moved(gv_clean *cl, int samples);
+
 /* Samples by which the output lags the input: 0 with every stage off. */
 int gv_clean_delay(const gv_clean *cl);
 

@@ -1137,6 +1137,35 @@ int gv_echo_process(gv_echo *ec, const float *mic, const float *ref, float *out,
     return 0;
 }
 
+void gv_echo_reference_moved(gv_echo *ec, int samples)
+{
+    double nd;
+    int peak;
+    if (!ec || samples == 0 || ec->unplayed)
+        return;
+    nd = ec->delay + samples;
+    peak = filter_peak(ec);
+    if (nd < 0.0 && peak >= 0) {
+        /* The window moves later by whole partitions first, over taps
+         * that hold no echo yet (the echo starts further in). */
+        int s = (int)ceil(-nd / EC_B);
+        if (peak < s * EC_B)
+            return;
+        shift_window(ec, s);
+        nd = ec->delay + samples;
+    }
+    if (nd < 0.0 || nd > ec->max_delay)
+        return;
+    /* The reference frames and spectra already held are the samples that
+     * played: only the newer ones are read from the new place. The fine
+     * delays on record are in the reference's count, which moved. */
+    ec->delay = nd;
+    ec->fine += samples;
+    ec->pend_f += samples;
+    for (int i = 0; i < ec->trk_n; i++)
+        ec->trk_f[(ec->trk_head + EC_TRK - 1 - i) % EC_TRK] += samples;
+}
+
 int gv_echo_get_stats(const gv_echo *ec, gv_echo_stats *st)
 {
     int peak;

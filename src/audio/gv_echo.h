@@ -75,6 +75,15 @@ void gv_echo_destroy(gv_echo *ec);
  * allocation, locks or I/O. */
 int gv_echo_process(gv_echo *ec, const float *mic, const float *ref, float *out, float *echo);
 
+/* The caller stepped the reference by samples before the next step
+ * (positive: ahead, skipping samples) while the echo stayed where it was
+ * (a correction by the stamps, gv_echoref_take_moved): the filter's
+ * reference moves back by as much, so that it stays on the echo and keeps
+ * what it learnt. When the delay cannot go that far back (the echo lies
+ * in the filter's first partition) the canceller finds the echo again
+ * instead. NULL does nothing. One thread at a time per ec. */
+void gv_echo_reference_moved(gv_echo *ec, int samples);
+
 /* Copies the current figures to *st. Returns 0 or GV_EINVAL. Not
  * concurrent with gv_echo_process on the same ec. */
 int gv_echo_get_stats(const gv_echo *ec, gv_echo_stats *st);

@@ -35,6 +35,8 @@ struct gv_echoref {
     int64_t pos;
     int seated;
     double off_avg; /* of the stamps' word against pos, in samples, recent */
+    int moved;      /* samples pos stepped by, not yet taken */
+    int far_reads;  /* reads in a row whose stamps put them GV_ECHOREF_RESEAT_MS off */
     uint64_t reseats;
 };
 
@@ -145,24 +147,32 @@ int gv_echoref_read(gv_echoref *er, float *out, uint64_t captured_end_us)
         return 0;
     }
     if (er->seated) {
-        er->off_avg += ((double)(want - er->pos) - er->off_avg) / OFFSET_READS;
-        if (llabs(want - er->pos) > GV_ECHOREF_RESEAT_MS * (GV_CLEAN_RATE / 1000) ||
-            er->pos + GV_CLEAN_STEP > (int64_t)written) {
+        /* A single read that far off is a stray stamp (a sound server's
+         * figures glitch by tens of ms now and then): the reader goes on
+         * where it was, and the read stays out of the average. A latency
+         * change says so again at the next read. */
+        int far = llabs(want - er->pos) > GV_ECHOREF_RESEAT_MS * (GV_CLEAN_RATE / 1000);
+        er->far_reads = far ? er->far_reads + 1 : 0;
+        if (er->far_reads >= 2 || er->pos + GV_CLEAN_STEP > (int64_t)written) {
             er->seated = 0;
             er->reseats++;
-        } else if (fabs(er->off_avg) > GV_ECHOREF_STEP_MS * (GV_CLEAN_RATE / 1000)) {
-            /* The stamps moved for good: by the average, not by this read's
-             * jitter. What the average still lags behind is left to the
-             * canceller, which finds a steady offset; every jump costs it
-             * time to adapt again. */
-            er->pos += llround(er->off_avg);
-            er->off_avg = 0.0;
-            er->reseats++;
+        } else if (!far) {
+            er->off_avg += ((double)(want - er->pos) - er->off_avg) / OFFSET_READS;
+            if (fabs(er->off_avg) > GV_ECHOREF_STEP_MS * (GV_CLEAN_RATE / 1000)) {
+                /* The stamps moved for good: by the average, not by this
+                 * read's jitter. What the average still lags behind is
+                 * left to the canceller, which finds a steady offset. */
+                er->pos += llround(er->off_avg);
+                er->moved += (int)llround(er->off_avg);
+                er->off_avg = 0.0;
+                er->reseats++;
+            }
         }
     }
     if (!er->seated) {
         er->pos = want;
         er->off_avg = 0.0;
+        er->far_reads = 0;
         er->seated = 1;
     }
     if (er->pos + GV_CLEAN_STEP > (int64_t)written || er->pos < (int64_t)written - HISTORY)
@@ -176,6 +186,16 @@ int gv_echoref_read(gv_echoref *er, float *out, uint64_t captured_end_us)
     if (atomic_load_explicit(&er->written, memory_order_relaxed) + SCRATCH > (uint64_t)(er->pos - GV_CLEAN_STEP) + RING)
         return 0;
     return 1;
+}
+
+int gv_echoref_take_moved(gv_echoref *er)
+{
+    int m;
+    if (!er)
+        return 0;
+    m = er->moved;
+    er->moved = 0;
+    return m;
 }
 
 uint64_t gv_echoref_reseats(const gv_echoref *er)

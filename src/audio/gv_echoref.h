@@ -8,12 +8,16 @@
  * microphone samples was captured. Both clocks are the caller's one clock.
  * The reader moves on by exactly one step per call, so the canceller sees
  * a continuous signal while the stamps merely jitter. It jumps when they
- * say it is GV_ECHOREF_RESEAT_MS off at once (the sound server changed
- * its latency, playback paused), or GV_ECHOREF_STEP_MS off on average
+ * say it is GV_ECHOREF_RESEAT_MS off at two reads in a row (the sound
+ * server changed its latency, playback paused; a single such read is a
+ * stray stamp), or GV_ECHOREF_STEP_MS off on average
  * over the last few reads (an underrun: the device played a gap that is
  * not in the reference). Two devices whose clocks drift apart are
- * therefore followed in steps of GV_ECHOREF_STEP_MS, which the canceller
- * finds again.
+ * therefore followed in steps of GV_ECHOREF_STEP_MS. A live sound server's
+ * stamps wander by that much on average without the echo moving, so the
+ * reader says how far it stepped (gv_echoref_take_moved): the canceller
+ * keeps its alignment across the step instead of relearning (it follows
+ * the echo's real movements itself).
  *
  * One writer thread and one reader thread, lock-free: after
  * gv_echoref_prepare no call allocates, locks, blocks or makes a system
@@ -58,6 +62,12 @@ int gv_echoref_write(gv_echoref *er, const float *samples, size_t frames, int ra
  * captured_end_us. Returns 1, or 0 with out untouched when nothing was
  * being played then (no writes yet, or too long ago); GV_EINVAL. */
 int gv_echoref_read(gv_echoref *er, float *out, uint64_t captured_end_us);
+
+/* Reader: samples the reader stepped its reference by since the last call
+ * (positive: ahead, skipping samples; negative: back, repeating them), in
+ * its GV_ECHOREF_STEP_MS steps; not the jumps of GV_ECHOREF_RESEAT_MS or
+ * more, nor the seating after a pause (those are new alignments). */
+int gv_echoref_take_moved(gv_echoref *er);
 
 /* Reader: the number of times the reader jumped to follow the stamps. */
 uint64_t gv_echoref_reseats(const gv_echoref *er);

@@ -526,6 +526,57 @@ static void test_delay_jump(void **state)
     scene_free(&s);
 }
 
+/* Half way the caller steps the reference by a few ms (gv_echoref's
+ * correction by the stamps) while the echo stays, and says so: the
+ * canceller keeps cancelling across the step, also when the echo lies
+ * near the window's start and the window has to move first. Without the
+ * notice it would have to find the echo again. */
+static void test_reference_moved(void **state)
+{
+    (void)state;
+    static const struct {
+        long delay, move;
+    } cases[] = {{1920, 200}, {1920, -300}, {600, -200}, {600, 250}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        const long delay = cases[c].delay, move = cases[c].move;
+        scene s;
+        gv_echo *ec;
+        float *res, *ref;
+        double before, after;
+        long half;
+
+        test_rng_seed(SEED + 9);
+        scene_alloc(&s, 9);
+        scene_make(&s, delay, -10.0);
+        scene_mix(&s);
+        half = s.n / 2 / STEP * STEP;
+        res = calloc((size_t)s.n, sizeof(float));
+        ref = calloc((size_t)s.n, sizeof(float));
+        assert_true(res && ref);
+        for (long i = 0; i < s.n; i++) {
+            long j = i < half ? i : i + move;
+            ref[i] = j >= 0 && j < s.n ? s.far[j] : 0.0f;
+        }
+        assert_int_equal(gv_echo_create(NULL, &ec), 0);
+        for (long i = 0; i + STEP <= s.n; i += STEP) {
+            if (i == half)
+                gv_echo_reference_moved(ec, (int)move);
+            assert_int_equal(gv_echo_process(ec, s.mic + i, ref + i, s.out + i, s.est + i), 0);
+        }
+        residual(&s, res);
+        before = erle_db(s.echo, res, half - 2 * RATE, half);
+        after = erle_db(s.echo, res, half, half + RATE);
+        if (before < 15.0 || after < before - 3.0)
+            fail_msg("echo at %ld, reference stepped by %ld: ERLE %.1f dB before, %.1f dB in the "
+                     "second after (seed %#x)",
+                     delay, move, before, after, SEED + 9);
+        gv_echo_destroy(ec);
+        free(res);
+        free(ref);
+        scene_free(&s);
+    }
+}
+
 /* The capture clock runs 0.1% slow against the playback clock: the echo
  * creeps by 1 ms per second. The drift is found and the filter keeps
  * cancelling. */
@@ -842,6 +893,7 @@ int main(void)
         cmocka_unit_test(test_room_converges),
         cmocka_unit_test(test_idle_silence),
         cmocka_unit_test(test_delay_jump),
+        cmocka_unit_test(test_reference_moved),
         cmocka_unit_test(test_drift),
         cmocka_unit_test(test_double_talk),
         cmocka_unit_test(test_chain),

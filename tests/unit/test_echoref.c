@@ -117,7 +117,8 @@ static void test_jitter_keeps_it_continuous(void **state)
     gv_echoref_destroy(s.er);
 }
 
-/* The sound server's latency jumps by 60 ms: the reader follows at once. */
+/* The sound server's latency jumps by 60 ms: the reader follows at the
+ * second read that says so. */
 static void test_latency_jump_reseats(void **state)
 {
     (void)state;
@@ -127,11 +128,37 @@ static void test_latency_jump_reseats(void **state)
     run(&s, 100, 10000, 1, &bad);
     s.latency_us = 80000;
     bad = 0;
-    run(&s, 1, 10000, 1, &bad);
+    run(&s, 2, 10000, 1, &bad);
     assert_int_equal(gv_echoref_reseats(s.er), 1);
+    /* A new alignment, not a step the canceller could carry across. */
+    assert_int_equal(gv_echoref_take_moved(s.er), 0);
     bad = 0;
     run(&s, 100, 10000, 1, &bad);
     assert_int_equal(bad, 0);
+    gv_echoref_destroy(s.er);
+}
+
+/* One stamp 40 ms off (a sound server's figure that glitched): the
+ * reference goes on as it was, with no jump, nothing told the canceller,
+ * and the average it steps by unmoved. */
+static void test_stray_stamp_ignored(void **state)
+{
+    (void)state;
+    sim s = {.now_us = 1000000, .latency_us = 20000};
+    int bad = 0;
+    assert_int_equal(gv_echoref_create(&s.er), 0);
+    run(&s, 100, 10000, 1, &bad);
+    assert_int_equal(bad, 0);
+    for (int k = 0; k < 5; k++) {
+        s.latency_us += 40000;
+        run(&s, 1, 10000, 1, &bad);
+        s.latency_us -= 40000;
+        bad = 0;
+        run(&s, 60, 10000, 1, &bad);
+        assert_int_equal(bad, 0);
+    }
+    assert_int_equal(gv_echoref_reseats(s.er), 0);
+    assert_int_equal(gv_echoref_take_moved(s.er), 0);
     gv_echoref_destroy(s.er);
 }
 
@@ -147,9 +174,15 @@ static void test_underrun_gap_is_followed(void **state)
     assert_int_equal(gv_echoref_create(&s.er), 0);
     run(&s, 100, 10000, 1, &bad);
     assert_int_equal(bad, 0);
+    assert_int_equal(gv_echoref_take_moved(s.er), 0);
     s.latency_us += 8000;
     run(&s, 50, 10000, 1, &bad);
     assert_int_equal(gv_echoref_reseats(s.er), 1);
+    /* The step is told, once: back, by most of the gap. */
+    int moved = gv_echoref_take_moved(s.er);
+    if (moved > -(8 - GV_ECHOREF_STEP_MS) * SPS || moved < -8 * SPS)
+        fail_msg("stepped by %d samples for an 8 ms gap", moved);
+    assert_int_equal(gv_echoref_take_moved(s.er), 0);
     bad = 0;
     run(&s, 200, 10000, GV_ECHOREF_STEP_MS * SPS, &bad);
     assert_int_equal(bad, 0);
@@ -203,6 +236,7 @@ static void test_formats_and_arguments(void **state)
     for (int i = 0; i < STEP; i++)
         assert_true(fabsf(ref[i] - 0.25f) < 1e-3f);
     assert_int_equal(gv_echoref_reseats(NULL), 0);
+    assert_int_equal(gv_echoref_take_moved(NULL), 0);
     gv_echoref_destroy(er);
     gv_echoref_destroy(NULL);
 }
@@ -273,6 +307,7 @@ int main(void)
         cmocka_unit_test(test_lined_up_by_time),
         cmocka_unit_test(test_jitter_keeps_it_continuous),
         cmocka_unit_test(test_latency_jump_reseats),
+        cmocka_unit_test(test_stray_stamp_ignored),
         cmocka_unit_test(test_underrun_gap_is_followed),
         cmocka_unit_test(test_silence_when_nothing_played),
         cmocka_unit_test(test_formats_and_arguments),
