@@ -27,7 +27,9 @@
  *
  * A near talker is what the model cannot explain: the residual, above its
  * noise floor, several times the model summed over the bins, unless the
- * filter adds to the echo (it lost it: then all is echo). With one the
+ * filter adds to the echo (it lost it: then all is echo) while the
+ * microphone is no louder than the echo estimate (otherwise someone talks
+ * over a filter that does not help). With one the
  * model is subtracted gently, down to -16 dB at most, and the weights stop
  * learning. Without one the suppression is hard: a large over-subtraction
  * down to -50 dB, of the model widened over neighbouring bins and raised
@@ -46,6 +48,7 @@
 #define RS_NOISE_UP_MS 3000.0 /* noise floor rises this slowly, falls at once */
 #define RS_LOST 1.1f          /* residual over microphone power: the filter lost the echo */
 #define RS_LOST_MS 50.0
+#define RS_LOST_NEAR 2.0f     /* microphone over estimate power beyond which a loss is a near talker's */
 #define RS_PEAK_MS 500.0      /* release of the estimate's band peaks */
 #define RS_PAUSE 0.01f        /* estimate below this share of its peak: the far end stopped */
 #define RS_DECAY_INIT_MS 60.0 /* tail's power time constant until measured (RT60 0.8 s) */
@@ -94,7 +97,7 @@ struct gv_resup {
     int active[RS_BANDS_MAX];
     float log_decay; /* per frame */
     float late_gain; /* a^L */
-    float le, ld;    /* residual and microphone power, smoothed */
+    float le, ld, ly; /* residual, microphone and estimate power, smoothed */
     int hang;
     int frames;
 };
@@ -199,7 +202,7 @@ void gv_resup_reset(gv_resup *rs)
     }
     rs->log_decay = -rs->frame_ms / (float)RS_DECAY_INIT_MS;
     rs->late_gain = expf((float)rs->late * rs->log_decay);
-    rs->le = rs->ld = 0.0f;
+    rs->le = rs->ld = rs->ly = 0.0f;
     rs->hang = 0;
     rs->frames = 0;
 }
@@ -262,7 +265,7 @@ int gv_resup_gains(gv_resup *rs, const double *e_re, const double *e_im, const d
     float be[RS_BANDS_MAX], by[RS_BANDS_MAX], bl[RS_BANDS_MAX], bn[RS_BANDS_MAX];
     float bcount[RS_BANDS_MAX];
     float *q;
-    double se = 0.0, sd = 0.0, ex_sum = 0.0, res_sum = 0.0, dnum = 0.0, dden = 0.0;
+    double se = 0.0, sd = 0.0, sy = 0.0, ex_sum = 0.0, res_sum = 0.0, dnum = 0.0, dden = 0.0;
     int dbands = 0, near, lost;
     float over, floor_;
 
@@ -290,6 +293,7 @@ int gv_resup_gains(gv_resup *rs, const double *e_re, const double *e_im, const d
         y2 = yr * yr + yi * yi;
         se += e2;
         sd += (er + yr) * (er + yr) + (ei + yi) * (ei + yi);
+        sy += y2;
         /* The estimate's power held through its dips: the residual's
          * power does not follow them bin by bin. */
         rs->ys[k] = y2 > rs->a_hold * rs->ys[k] ? y2 : rs->a_hold * rs->ys[k];
@@ -312,11 +316,15 @@ int gv_resup_gains(gv_resup *rs, const double *e_re, const double *e_im, const d
     }
     rs->qpos = (rs->qpos + 1) % rs->late;
     /* The filter lost the echo (the path changed): it adds its estimate
-     * to the echo instead of removing it, with or without a near talker.
-     * Then everything is echo. */
+     * to the echo instead of removing it. Then everything is echo, unless
+     * the microphone is well above the estimate: a near talker over a
+     * filter that does not help (one left behind by the echo's delay
+     * through a sound server; a lost path gives as much echo as it
+     * estimates), who is kept. */
     rs->le = rs->a_lost * rs->le + (1.0f - rs->a_lost) * (float)se;
     rs->ld = rs->a_lost * rs->ld + (1.0f - rs->a_lost) * (float)sd;
-    lost = rs->le > RS_LOST * rs->ld;
+    rs->ly = rs->a_lost * rs->ly + (1.0f - rs->a_lost) * (float)sy;
+    lost = rs->le > RS_LOST * rs->ld && rs->ld < RS_LOST_NEAR * rs->ly;
 
     for (int b = 0; b < rs->bands; b++) {
         /* The covariances learn unless a near talker is heard: his power
