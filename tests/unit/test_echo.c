@@ -884,6 +884,50 @@ static void test_resup_gains(void **state)
     gv_resup_destroy(rs);
 }
 
+/* A filter that adds its estimate to the microphone: after a path change
+ * the echo left is as loud as the estimate and all of it is suppressed;
+ * with a near talker 6 dB above the echo (a filter left behind by the
+ * echo's delay, in double talk) the talker is kept. Echo, estimate and
+ * talker are independent bin by bin; the filter cancelled 20 dB first. */
+static void test_resup_lost_or_talker(void **state)
+{
+    (void)state;
+    static const struct {
+        double near; /* amplitude against the echo's */
+        double lo, hi; /* mean gain expected after 1 s */
+    } cases[] = {{0.0, 0.0, 0.1}, {2.0, 0.6, 1.0}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        gv_resup *rs;
+        double er[BINS], ei[BINS], yr[BINS], yi[BINS], mean = 0.0;
+        float g[BINS];
+        test_rng_seed(SEED + 10);
+        assert_int_equal(gv_resup_create(BINS, STEP, &rs), 0);
+        for (int frame = 0; frame < 400; frame++) {
+            double amp = 1.0 + 0.8 * sin(frame * 0.3);
+            for (int k = 0; k < BINS; k++) {
+                yr[k] = amp * gauss();
+                yi[k] = amp * gauss();
+                if (frame < 200) {
+                    er[k] = 0.1 * yr[k];
+                    ei[k] = 0.1 * yi[k];
+                } else {
+                    er[k] = amp * gauss() + cases[c].near * gauss() - yr[k];
+                    ei[k] = amp * gauss() + cases[c].near * gauss() - yi[k];
+                }
+            }
+            assert_int_equal(gv_resup_gains(rs, er, ei, yr, yi, g), 0);
+        }
+        for (int k = 0; k < BINS; k++)
+            mean += g[k];
+        mean /= BINS;
+        if (mean < cases[c].lo || mean > cases[c].hi)
+            fail_msg("near talker %.1f x the echo over a filter adding its estimate: mean gain %.3f, "
+                     "expected %.2f to %.2f (seed %#x)",
+                     cases[c].near, mean, cases[c].lo, cases[c].hi, SEED + 10);
+        gv_resup_destroy(rs);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -899,6 +943,7 @@ int main(void)
         cmocka_unit_test(test_chain),
         cmocka_unit_test(test_chain_long_tail),
         cmocka_unit_test(test_resup_gains),
+        cmocka_unit_test(test_resup_lost_or_talker),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
