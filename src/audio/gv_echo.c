@@ -74,6 +74,16 @@
 #define EC_DRIFT_RELEARN 100e-6 /* a drift change that smears the filter */
 #define EC_SLOPE_SIGNIF 4.0 /* standard errors a slope must differ by to count */
 #define EC_FINE_FRESH 10    /* searches a fine delay stays good for the figures */
+/* Holding the echo under the filter's taps: where the filter cancels
+ * this well its fine delay's lag is where the taps have the echo; when it
+ * no longer does and the lag has stayed this far off for EC_ALIGN_AGREE
+ * searches in a row (agreeing within EC_ALIGN_SPREAD), the reference
+ * moves this share of the way back. */
+#define EC_ANCHOR_DB 8.0f
+#define EC_ALIGN_DEAD 3.0
+#define EC_ALIGN_SPREAD 2.0
+#define EC_ALIGN_AGREE 3
+#define EC_ALIGN_GAIN 0.5
 /* Another sound of the far end: its power spectrum (bins EC_GCC_LO to
  * EC_GCC_HI, where speech has its harmonics) no more alike the one that
  * began the last sound than this (cosine of the two). */
@@ -120,6 +130,9 @@ struct gv_echo {
     int pend_n;
     double fine;    /* last fine delay found, samples */
     int fine_age;   /* evaluations since, or a large number */
+    double anchor;  /* the lag (in the window) where the filter has the echo, or < 0 */
+    double align_err; /* the lag's last distance from it, and searches in a row it agreed */
+    int align_n;
     int64_t steps;  /* steps processed */
     float yr[EC_KP], yi[EC_KP], zr[EC_KP], zi[EC_KP];
     float er[EC_KP], ei[EC_KP];
@@ -232,6 +245,8 @@ void gv_echo_reset(gv_echo *ec)
     ec->pend_f = 0.0;
     ec->fine = 0.0;
     ec->fine_age = 1 << 20;
+    ec->anchor = -1.0;
+    ec->align_n = 0;
 
     ec->steps = 0;
     memset(ec->xpow, 0, sizeof ec->xpow);
@@ -453,6 +468,7 @@ static void move_delay(gv_echo *ec, double delta, int move_filter)
         return;
     if (move_filter && whole) {
         int u = s < 0 ? -s : s, keep = p - u;
+        ec->anchor = keep <= 0 || ec->anchor < delta ? -1.0 : ec->anchor - delta;
         if (keep <= 0) {
             for (int a = 0; a < 4; a++)
                 memset(arrs[a], 0, (size_t)p * row);
@@ -729,6 +745,36 @@ static double fit_line(const gv_echo *ec, int skip, double *a, double *b)
     return stt;
 }
 
+/* Drift that the slope has not caught up with (one that still changes,
+ * as a sound server's adaptive resampler's does) moves the echo off the
+ * taps that model it, and in double talk the filter cannot follow it
+ * there: the delay is nudged to keep the echo where the filter last had
+ * it. A fine delay that strays (a near talker fools the search) does not
+ * agree with the next ones. The record of fine delays is where the echo
+ * is, which this does not move. */
+static void hold_alignment(gv_echo *ec, double lag)
+{
+    double err = lag - ec->anchor, nd = ec->delay + EC_ALIGN_GAIN * err;
+    int far = fabs(err) > EC_ALIGN_DEAD && fabs(err) < EC_GCC_JUMP;
+    if (!ec->converged || ec->settle > 0) {
+        ec->align_n = 0;
+        return;
+    }
+    if (ec->erle_db >= EC_ANCHOR_DB) {
+        ec->anchor = lag;
+        ec->align_n = 0;
+        return;
+    }
+    if (ec->anchor < 0.0)
+        return;
+    ec->align_n = !far ? 0 : ec->align_n > 0 && fabs(err - ec->align_err) <= EC_ALIGN_SPREAD ? ec->align_n + 1 : 1;
+    ec->align_err = err;
+    if (ec->align_n < EC_ALIGN_AGREE || nd < 0.0 || nd > ec->max_delay)
+        return;
+    ec->delay = nd;
+    ec->align_n = 0;
+}
+
 /* Clock drift moves the echo along the reference by up to a sample every
  * 20 ms, faster than the filter re-converges on speech, so it is taken
  * from the fine delay: the least-squares slope of the last few seconds'
@@ -781,6 +827,7 @@ static void follow_drift(gv_echo *ec)
     ec->trk_head = (ec->trk_head + 1) % EC_TRK;
     if (ec->trk_n < EC_TRK)
         ec->trk_n++;
+    hold_alignment(ec, lag);
     if (ec->trk_n < (ec->converged ? EC_TRK / 2 : EC_TRK / 5))
         return;
     /* The fit, then again without the point furthest off it (a stray
