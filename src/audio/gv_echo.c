@@ -79,7 +79,7 @@
  * no longer does and the lag has stayed this far off for EC_ALIGN_AGREE
  * searches in a row (agreeing within EC_ALIGN_SPREAD), the reference
  * moves this share of the way back. */
-#define EC_ANCHOR_DB 8.0f
+#define EC_ANCHOR_DB 5.0f
 #define EC_ALIGN_DEAD 3.0
 #define EC_ALIGN_SPREAD 2.0
 #define EC_ALIGN_AGREE 3
