@@ -34,8 +34,13 @@
 #define IDLE_MS 20
 #define MAX_IO_FRAMES 8192
 /* Playback sleeps after this long with nobody to hear: a speaker's first
- * packet wakes it (about a millisecond), long before its turn to play. */
+ * packet wakes it (about a millisecond). Waking costs the next words about
+ * 8 ms of delay until the jitter buffer drains it (the sound server's
+ * first request after the uncork comes after the spurt's time), so with
+ * others in the lobby a pause in the conversation keeps it awake far
+ * longer than alone. */
 #define QUIET_MS 3000
+#define QUIET_TOGETHER_MS 20000
 #define HEARD_DB -50.0f /* a remote player's frames this loud (dBov) can be heard, voice or not */
 /* The sound server's latency figures are looked at this often, averaged
  * over this many looks, and passed on when the average moved this far. */
@@ -328,7 +333,10 @@ static void sleep_when_quiet(player *p)
         p->quiet_since_ms = now;
         audio_io_set_audible(p->io, 1);
     } else if (now - p->quiet_since_ms >= QUIET_MS) {
-        audio_io_set_audible(p->io, 0);
+        gv_client_stats cs = {.size = sizeof cs};
+        if (now - p->quiet_since_ms >= QUIET_TOGETHER_MS || gv_client_get_stats(p->client, &cs) != 0 ||
+            cs.peer_count == 0)
+            audio_io_set_audible(p->io, 0);
     }
 }
 
