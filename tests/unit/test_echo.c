@@ -232,6 +232,22 @@ static void residual(const scene *s, float *res)
         res[i] = s->out[i] - s->near[i];
 }
 
+/* Mixes the scene and runs a new canceller (*ec, the caller's to destroy)
+ * over it; *st (unless NULL) gets its figures at the end. Returns the
+ * residual echo, the caller's to free. */
+static float *cancel_scene(scene *s, gv_echo **ec, gv_echo_stats *st)
+{
+    float *res = calloc((size_t)s->n, sizeof(float));
+    assert_non_null(res);
+    scene_mix(s);
+    assert_int_equal(gv_echo_create(NULL, ec), 0);
+    gv_echo_stats got = scene_run(s, *ec);
+    if (st)
+        *st = got;
+    residual(s, res);
+    return res;
+}
+
 static void test_invalid_args(void **state)
 {
     (void)state;
@@ -397,12 +413,7 @@ static void test_room_converges(void **state)
     test_rng_seed(SEED + 3);
     scene_alloc(&s, 8);
     scene_make(&s, delay, -10.0);
-    scene_mix(&s);
-    res = calloc((size_t)s.n, sizeof(float));
-    assert_non_null(res);
-    assert_int_equal(gv_echo_create(NULL, &ec), 0);
-    st = scene_run(&s, ec);
-    residual(&s, res);
+    res = cancel_scene(&s, &ec, &st);
     e1 = erle_db(s.echo, res, 2 * RATE, 4 * RATE);
     e2 = erle_db(s.echo, res, 5 * RATE, 8 * RATE);
     if (e1 < 15.0 || e2 < 20.0)
@@ -508,12 +519,7 @@ static void test_delay_jump(void **state)
     half = s.n / 2;
     for (long i = s.n - 1; i >= half; i--)
         s.echo[i] = s.echo[i - jump];
-    scene_mix(&s);
-    res = calloc((size_t)s.n, sizeof(float));
-    assert_non_null(res);
-    assert_int_equal(gv_echo_create(NULL, &ec), 0);
-    st = scene_run(&s, ec);
-    residual(&s, res);
+    res = cancel_scene(&s, &ec, &st);
     before = erle_db(s.echo, res, half - 2 * RATE, half);
     after = erle_db(s.echo, res, half + 2 * RATE, s.n);
     if (before < 14.0 || after < 16.0)
@@ -613,12 +619,7 @@ static void test_changing_drift_double_talk(void **state)
     scale_to(s.echo, s.n, 0.1 * pow(10.0, -10.0 / 20.0) * 0.6);
     start = 8 * RATE;
     speechlike(s.near + start, s.n - start, 0.1);
-    scene_mix(&s);
-    res = calloc((size_t)s.n, sizeof(float));
-    assert_non_null(res);
-    assert_int_equal(gv_echo_create(NULL, &ec), 0);
-    (void)scene_run(&s, ec);
-    residual(&s, res);
+    res = cancel_scene(&s, &ec, NULL);
     erle = erle_db(s.echo, res, start, s.n);
     if (erle < 4.0)
         fail_msg("echo ERLE %.1f dB in double talk (seed %#x)", erle, SEED + 11);
@@ -677,12 +678,7 @@ static void test_double_talk(void **state)
     scene_make(&s, 2400, -10.0);
     start = 6 * RATE;
     speechlike(s.near + start, s.n - start, 0.1);
-    scene_mix(&s);
-    res = calloc((size_t)s.n, sizeof(float));
-    assert_non_null(res);
-    assert_int_equal(gv_echo_create(NULL, &ec), 0);
-    (void)scene_run(&s, ec);
-    residual(&s, res);
+    res = cancel_scene(&s, &ec, NULL);
     sdr = si_sdr(s.near, s.out, start, s.n);
     mic_sdr = si_sdr(s.near, s.mic, start, s.n);
     erle = erle_db(s.echo, res, start, s.n);
