@@ -15,9 +15,10 @@ DEVREC="$BENCH_BUILD/tools/devrec/gvoip-devrec"
 
 quick=$BENCH_QUICK
 # 200 ms between words: each word is an utterance, aligned on its own.
-# Each talker pauses for pause_s half way: longer than the 3 s of nobody
-# heard after which a player's playback sleeps (corked), so the words
-# after it show what waking it up costs.
+# Each talker pauses for pause_s half way, as in a conversation: the words
+# after it show what the pause costs (with others in the lobby playback
+# sleeps only after 20 s of nobody heard; when it slept after 3 s, waking
+# it put those words 8 ms late).
 text_a=("Hello everyone, this is a test of the voice chat." "Please call Stella. One, two, three, four, five.")
 text_b=("Bob here, talking through the sound server." "The quick brown fox jumps over the lazy dog.")
 pause_s=4.5
@@ -332,8 +333,8 @@ talk_b=$(share "$BENCH_WORK/defaults/b.cpu")
   echo "PipeWire), and no sound card: each player's"
   echo "microphone and speaker are 48 kHz null sinks kept running with zeros; a player opens them as its"
   echo "default devices (\`PULSE_SOURCE=mic_a.monitor PULSE_SINK=spk_a SDL_AUDIODRIVER=pulseaudio\`)."
-  echo "espeak-ng speech with 200 ms between words and a ${pause_s} s pause half way (${speech_s} s; longer than the"
-  echo "3 s of nobody heard after which a player's playback sleeps, so the words after it wake it) is played"
+  echo "espeak-ng speech with 200 ms between words and a ${pause_s} s pause half way (${speech_s} s; a pause in the"
+  echo "conversation: with others in the lobby a player's playback sleeps only after 20 s of nobody heard) is played"
   echo "into both microphones at once;"
   echo "\`gvoip-devrec\` records each microphone and the other player's speaker on one clock, and"
   echo "\`gvoip-quality MOUTH EAR --utterances\` finds every word's own delay (words whose best match"
