@@ -840,7 +840,10 @@ typedef struct gv_peer_stats {
     /* lost: packets that never played (never arrived, came too late, or
      * were dropped to keep the delay under its cap), counted across stalls
      * too; late: those of them that did arrive (after their time, or
-     * dropped for the cap), so lost - late never arrived. */
+     * dropped for the cap), so lost - late never arrived. Neither counts
+     * what came in time while your playback was paused, nor the gap
+     * before a packet that opens a talk spurt (the server marks the first
+     * packet of a talker it lets through again after holding it back). */
     uint64_t voice_packets, lost, late, duplicates, fec_recovered, concealed_frames;
     uint64_t redundant_recovered; /* lost packets played from the copy in the next one */
     double jitter_ms, playout_delay_ms;

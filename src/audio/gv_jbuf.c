@@ -750,6 +750,18 @@ static void give_up_seq(gv_jbuf *jb)
     jb->started = 1;
 }
 
+/* The sequence number at next_seq is before a packet that opens a talk
+ * spurt: a speaker sends nothing while silent, and a server that let the
+ * speaker through again marks the packet after what it held back, so
+ * what is missing there is not counted as loss (as the loss reports to
+ * the speaker do not count it either). */
+static void skip_before_spurt(gv_jbuf *jb)
+{
+    pend_concealed(jb);
+    jb->next_seq++;
+    jb->started = 1;
+}
+
 static void unhold(gv_jbuf *jb, slot *s)
 {
     s->state = SLOT_PLAYED;
@@ -957,8 +969,12 @@ int gv_jbuf_put(gv_jbuf *jb, uint16_t seq, uint32_t ts, int samples, int flags,
         note_late(jb, d, now_us);
         return GV_EREPLAY;
     }
-    while (eseq >= jb->next_seq + jb->cap)
-        drop_first(jb, now_us);
+    while (eseq >= jb->next_seq + jb->cap) {
+        if (marker && !stored(jb, jb->next_seq))
+            skip_before_spurt(jb);
+        else
+            drop_first(jb, now_us);
+    }
 
     s = slot_of(jb, eseq);
     s->seq = eseq;
@@ -1102,8 +1118,12 @@ static int step_wait(gv_jbuf *jb, uint64_t now, gv_jbuf_frame *out)
     if ((int64_t)now < start)
         return silence_until(out, start - (int64_t)now);
 
-    while (jb->next_seq < p->seq - (fec_before ? 1 : 0))
-        give_up_seq(jb);
+    while (jb->next_seq < p->seq - (fec_before ? 1 : 0)) {
+        if (p->marker)
+            skip_before_spurt(jb);
+        else
+            give_up_seq(jb);
+    }
     if (jb->pend) {
         if (fec_before || (jb->started && !p->marker && p->ts <= jb->exp_ts))
             pend_concealed(jb);

@@ -92,7 +92,8 @@ typedef struct gv_jbuf_frame {
 
 typedef struct gv_jbuf_stats {
     uint64_t received;         /* distinct packets that arrived (late ones included) */
-    uint64_t lost;             /* packets not there when their turn came (late ones included) */
+    uint64_t lost;             /* packets not there when their turn came (late ones included; not
+                                * the sequence numbers skipped before a spurt's first packet) */
     uint64_t late;             /* packets that arrived after their playout time */
     uint64_t duplicates;       /* copies of packets already held or played */
     uint64_t fec_recovered;    /* FEC frames returned */

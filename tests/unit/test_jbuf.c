@@ -1428,6 +1428,54 @@ static void test_paused_playback(void **state)
     }
 }
 
+/* A server that held a talker back (its loudest-talkers limit) marks the
+ * first packet it lets through again: the sequence numbers it skipped are
+ * not loss, whether fewer than the buffer holds or more. The same gap
+ * without the mark (packets lost inside a talk spurt) is. */
+static void test_held_back_gap(void **state)
+{
+    static const struct {
+        int gap;
+        int marked;
+        uint64_t lost;
+    } cases[] = {{10, 1, 0}, {300, 1, 0}, {10, 0, 10}};
+    (void)state;
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        gv_jbuf *jb = NULL;
+        gv_jbuf_frame f;
+        gv_jbuf_stats st;
+        uint8_t pl[1] = {0};
+        uint64_t now = 0;
+        uint16_t seq = 0;
+        uint32_t ts = 0;
+        assert_int_equal(gv_jbuf_create(NULL, &jb), 0);
+        for (int i = 0; i < 100; i++) {
+            if (i == 50) {
+                seq = (uint16_t)(seq + cases[c].gap);
+                ts += (uint32_t)(cases[c].gap * 960);
+            }
+            uint64_t arrive = (uint64_t)ts * 125 / 6 + 20000;
+            while (now < arrive) {
+                assert_int_equal(gv_jbuf_get(jb, now, &f), 0);
+                now += (uint64_t)(f.samples - f.skip) * 125 / 6;
+            }
+            int flags = i == 0 || (i == 50 && cases[c].marked) ? GV_JBUF_MARKER : 0;
+            gv_jbuf_put(jb, seq++, ts, 960, flags, pl, 1, arrive);
+            ts += 960;
+        }
+        for (uint64_t end = now + 200000; now < end;) {
+            assert_int_equal(gv_jbuf_get(jb, now, &f), 0);
+            now += (uint64_t)(f.samples - f.skip) * 125 / 6;
+        }
+        gv_jbuf_get_stats(jb, &st);
+        if (st.lost != cases[c].lost)
+            fail_msg("a gap of %d %s: %llu lost, want %llu", cases[c].gap,
+                     cases[c].marked ? "before a marked packet" : "inside a spurt", (unsigned long long)st.lost,
+                     (unsigned long long)cases[c].lost);
+        gv_jbuf_destroy(jb);
+    }
+}
+
 static void test_invalid_args(void **state)
 {
     gv_jbuf_config cfg;
@@ -1671,6 +1719,7 @@ int main(void)
         cmocka_unit_test(test_redundant_copies),
         cmocka_unit_test(test_long_silence),
         cmocka_unit_test(test_paused_playback),
+        cmocka_unit_test(test_held_back_gap),
         cmocka_unit_test(test_invalid_args),
         cmocka_unit_test(test_preroll_does_not_raise_delay),
         cmocka_unit_test(test_first_packet_timing),
