@@ -302,7 +302,7 @@ static int pump_audio(player *p)
     return 0;
 }
 
-/* Who can be heard: playback sleeps once nobody has been for QUIET_MS. */
+/* Who is speaking now, for sleep_when_quiet (run after the events). */
 static void follow_speakers(player *p, const gv_event *ev)
 {
     int own = ev->id == gv_client_id(p->client) && !p->opt->client.echo_test;
@@ -318,8 +318,6 @@ static void follow_speakers(player *p, const gv_event *ev)
         *byte &= (uint8_t)~bit;
         p->speaking_count--;
     }
-    if (p->speaking_count > 0)
-        audio_io_set_audible(p->io, 1);
 }
 
 /* Heard is speaking, or sending anything loud enough: the first frame of

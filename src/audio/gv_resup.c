@@ -28,8 +28,8 @@
  * A near talker is what the model cannot explain: the residual, above its
  * noise floor, several times the model summed over the bins, unless the
  * filter adds to the echo (it lost it: then all is echo) while the
- * microphone is no louder than the echo estimate (otherwise someone talks
- * over a filter that does not help). With one the
+ * microphone is less than twice as loud as the echo estimate (otherwise
+ * someone talks over a filter that does not help). With one the
  * model is subtracted gently, down to -16 dB at most, and the weights stop
  * learning. Without one the suppression is hard: a large over-subtraction
  * down to -50 dB, of the model widened over neighbouring bins and raised
