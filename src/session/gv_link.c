@@ -49,6 +49,7 @@ typedef struct conn {
     uint16_t index;      /* what our voice datagrams carry: the server's name for us */
     uint64_t voice_next; /* our next voice counter */
     uint64_t here_next;  /* our next "I am here" counter */
+    int presented;       /* its HELLO carried the resumption secret */
     voice_slot slots[GV_MAX_PLAYERS];
 } conn;
 
@@ -137,6 +138,7 @@ static void conn_close(gv_link *l, conn *c)
     c->noise = NULL;
     gv_seal_destroy(c->seal);
     c->seal = NULL;
+    c->presented = 0;
     memset(c->slots, 0, sizeof c->slots);
 }
 
@@ -160,6 +162,9 @@ static void act(gv_link *l, enum gv_join_action a)
     l->ended = 1;
     ev->refused = (gv_refusal)end->refused;
     ev->reason = end->reason;
+    if (l->next) /* its WELCOME would come after the end */
+        conn_close(l, l->next);
+    l->next = NULL;
     if (l->cur->peer >= 0)
         gv_transport_disconnect(l->transport, l->cur->peer, 0, GV_TRANSPORT_GRACEFUL);
 }
@@ -184,13 +189,6 @@ static void give_up(gv_link *l, const gv_join_end *end, const char *reason)
     conn_close(l, l->cur);
     l->cur->join.stage = GV_JOIN_DONE;
     l->ended = 1;
-}
-
-/* Why a session ended, as far as coming back goes: only a lost connection
- * or a server going down (to restart, perhaps) is worth another try. */
-static int worth_reconnecting(int code)
-{
-    return code == GV_REFUSE_NONE || code == GV_REFUSE_SHUTDOWN || code == GV_REFUSE_MOVED;
 }
 
 static void attempt_over(gv_link *l);
@@ -307,8 +305,13 @@ static void send_hello(gv_link *l, conn *c)
      * would only cost a refusal and a second handshake. */
     int at_session = !l->session_host || (l->server_port == l->session_port && !strcmp(l->server_host, l->session_host));
     m.u.hello.resume_len = l->has_resume && at_session ? GV_RESUME_SECRET_LEN : 0;
-    if (gv_session_send_msg(l->transport, c->peer, c->seal, &l->buf, GV_CH_CONTROL, &m) < 0)
+    if (gv_session_send_msg(l->transport, c->peer, c->seal, &l->buf, GV_CH_CONTROL, &m) < 0) {
         fail(l, c, GV_ENET, "could not send the greeting%s", NULL);
+        return;
+    }
+    c->presented = m.u.hello.resume_len != 0;
+    if (c->presented && c != l->cur)
+        gv_reconnect_presented(&l->reconnect);
 }
 
 /* The key check on c ended it (its reason, fingerprints and error are in
@@ -455,6 +458,7 @@ static void take_welcome(gv_link *l, conn *c, const gv_msg *m)
     c->here_next = 0;
     memcpy(l->resume, m->u.welcome.resume, GV_RESUME_SECRET_LEN);
     l->has_resume = 1;
+    gv_reconnect_welcomed(&l->reconnect);
     char *here = strdup(l->server_host);
     if (here) { /* else the secret is presented everywhere, as before fleets */
         free(l->session_host);
@@ -838,7 +842,7 @@ static void attempt_over(gv_link *l)
         return;
     }
     conn_close(l, c);
-    if (refused == GV_REFUSE_RESUME) {
+    if (gv_reconnect_failed(&l->reconnect, refused) == GV_RECONNECT_REJOIN) {
         l->has_resume = 0;
         l->why_reconnecting = "the server could not resume the session; joining it anew";
         start_attempt(l, 0);
@@ -847,10 +851,14 @@ static void attempt_over(gv_link *l)
     l->why_reconnecting = "the last attempt failed; trying again";
 }
 
-/* The current session is gone for certain. */
+/* The current session is gone for certain: the server closed it with
+ * code, or the transport lost it (0). Replaced by an attempt of ours
+ * that is still in flight, that attempt's WELCOME carries on (start_attempt
+ * leaves it be); by one we dropped, the next attempt resumes the session
+ * at once. */
 static void session_lost(gv_link *l, int code)
 {
-    if (l->reconnect.limit_us == 0 || !worth_reconnecting(code)) {
+    if (!gv_reconnect_closed(&l->reconnect, code, l->heard_us, now_us(l))) {
         act(l, GV_JOIN_LOST);
         return;
     }
@@ -858,14 +866,15 @@ static void session_lost(gv_link *l, int code)
     if (!l->interrupted) {
         l->interrupted = 1;
         gv_event *ev = gv_events_push(l->events, GV_EVENT_CONNECTION_INTERRUPTED);
-        ev->reason = code == GV_REFUSE_SHUTDOWN ? "the server is shutting down"
-                     : code == GV_REFUSE_MOVED  ? "the lobby moved to another server"
-                                                : "the connection to the server was lost";
+        ev->reason = code == GV_REFUSE_SHUTDOWN   ? "the server is shutting down"
+                     : code == GV_REFUSE_MOVED    ? "the lobby moved to another server"
+                     : code == GV_REFUSE_REPLACED ? "the session was resumed on a newer connection of ours"
+                                                  : "the connection to the server was lost";
     }
-    l->why_reconnecting = code == GV_REFUSE_SHUTDOWN ? "the server shut down; waiting for it to come back"
-                          : code == GV_REFUSE_MOVED  ? "the lobby moved to another server; joining it there"
-                                                     : "the connection to the server was lost";
-    gv_reconnect_lost(&l->reconnect, l->heard_us, now_us(l));
+    l->why_reconnecting = code == GV_REFUSE_SHUTDOWN   ? "the server shut down; waiting for it to come back"
+                          : code == GV_REFUSE_MOVED    ? "the lobby moved to another server; joining it there"
+                          : code == GV_REFUSE_REPLACED ? "the session moved to a newer connection of ours; following it"
+                                                       : "the connection to the server was lost";
 }
 
 /* Where the server is from now on (reconnecting goes there): another of
@@ -965,8 +974,12 @@ static void watch(gv_link *l)
         if (l->interrupted)
             gv_events_push(l->events, GV_EVENT_CONNECTION_RESTORED);
         l->interrupted = 0;
-        gv_reconnect_heard(&l->reconnect);
-        if (l->next) { /* the old session answered first */
+        /* The old session answered first. An attempt whose HELLO carried
+         * the secret is left to finish: the server may have moved the
+         * session to it already, and dropping it here would leave us on a
+         * connection about to be closed as replaced, the session on one
+         * we no longer hold. */
+        if (!gv_reconnect_restored(&l->reconnect, l->next && l->next->presented) && l->next) {
             conn_close(l, l->next);
             l->next = NULL;
         }

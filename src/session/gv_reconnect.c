@@ -2,6 +2,8 @@
 
 #include <string.h>
 
+#include "packet/gv_msg.h"
+
 void gv_reconnect_init(gv_reconnect *r, uint64_t limit_us, gv_random random)
 {
     memset(r, 0, sizeof *r);
@@ -38,6 +40,37 @@ void gv_reconnect_lost(gv_reconnect *r, uint64_t heard_us, uint64_t now_us)
         begin(r, heard_us, now_us);
     else if (r->attempt == 0)
         r->next_us = now_us;
+}
+
+int gv_reconnect_closed(gv_reconnect *r, int code, uint64_t heard_us, uint64_t now_us)
+{
+    int worth = code == GV_REFUSE_NONE || code == GV_REFUSE_SHUTDOWN || code == GV_REFUSE_MOVED ||
+                (code == GV_REFUSE_REPLACED && r->presented);
+    if (r->limit_us == 0 || !worth)
+        return 0;
+    gv_reconnect_lost(r, heard_us, now_us);
+    return 1;
+}
+
+void gv_reconnect_presented(gv_reconnect *r)
+{
+    r->presented = 1;
+}
+
+void gv_reconnect_welcomed(gv_reconnect *r)
+{
+    r->presented = 0;
+}
+
+int gv_reconnect_restored(gv_reconnect *r, int presented)
+{
+    gv_reconnect_heard(r);
+    return presented;
+}
+
+enum gv_reconnect_action gv_reconnect_failed(const gv_reconnect *r, int code)
+{
+    return r->active && code == GV_REFUSE_RESUME ? GV_RECONNECT_REJOIN : GV_RECONNECT_WAIT;
 }
 
 enum gv_reconnect_action gv_reconnect_tick(gv_reconnect *r, uint64_t heard_us, uint64_t now_us)

@@ -4,9 +4,12 @@
  * once when the session is known to be gone; then one every 1, 2, 4, 8,
  * 10, 10... seconds, each a quarter longer at most at random so that a
  * restarted server is not met by all its players in step; and an end to
- * it all once the server has been silent for the limit. Pure: the time
- * comes in, the jitter from a gv_random, decisions go out; gv_link runs
- * the attempts. */
+ * it all once the server has been silent for the limit. And which of the
+ * old session and an attempt carries on when both are alive: an attempt
+ * that has presented the resumption secret may be given the session by
+ * the server whatever the client does, so the client follows the session
+ * there rather than end it. Pure: the time comes in, the jitter from a
+ * gv_random, decisions go out; gv_link runs the attempts. */
 #ifndef GV_RECONNECT_H
 #define GV_RECONNECT_H
 
@@ -26,7 +29,8 @@ enum gv_reconnect_action {
     GV_RECONNECT_WAIT,
     GV_RECONNECT_ATTEMPT, /* connect anew now (attempt number in gv_reconnect.attempt), dropping an
                            * unanswered earlier attempt */
-    GV_RECONNECT_GIVE_UP  /* the limit passed: the server is gone */
+    GV_RECONNECT_GIVE_UP, /* the limit passed: the server is gone */
+    GV_RECONNECT_REJOIN   /* connect anew now without the secret: the server could not resume us */
 };
 
 typedef struct gv_reconnect {
@@ -38,6 +42,7 @@ typedef struct gv_reconnect {
     uint64_t backoff_us; /* the wait after the next attempt, before jitter */
     uint64_t backoff_max_us;
     int attempt;         /* attempts started in this interruption */
+    int presented;       /* the secret we hold went out on an attempt: the server may move the session there */
 } gv_reconnect;
 
 /* limit_us 0 turns reconnecting off. */
@@ -55,6 +60,41 @@ void gv_reconnect_heard(gv_reconnect *r);
  * the server closed it), last heard at heard_us: the first attempt is
  * due at once. */
 void gv_reconnect_lost(gv_reconnect *r, uint64_t heard_us, uint64_t now_us);
+
+/* The server closed the session at now_us (code: a gv_refusal, 0 when
+ * the connection was lost), last heard at heard_us: 1 when the client
+ * carries on (as gv_reconnect_lost: the first attempt at once), 0 when
+ * the session is over. A connection lost, a server shutting down and a
+ * lobby moved are worth coming back from; so is a session replaced after
+ * an attempt of ours presented the secret, since that attempt is who
+ * replaced it: the session lives on there, or, when the attempt is gone,
+ * a new one resumes it with the same secret (the server honours it until
+ * the session it moved to is heard from, which one we no longer hold
+ * never is). Replaced otherwise, someone else holds the secret: over. */
+int gv_reconnect_closed(gv_reconnect *r, int code, uint64_t heard_us, uint64_t now_us);
+
+/* An attempt's HELLO presented the secret we hold. */
+void gv_reconnect_presented(gv_reconnect *r);
+
+/* A WELCOME gave a new secret, which no attempt has presented yet. */
+void gv_reconnect_welcomed(gv_reconnect *r);
+
+/* The old session was heard again while an attempt to replace it may be
+ * in flight, which has presented the secret (presented 1) or not: the
+ * interruption is over (gv_reconnect_heard), and 1 when the attempt is to
+ * finish, 0 when it is to be dropped. One that presented the secret is
+ * kept: the server may already have given it the session and be closing
+ * the old one as replaced, so its WELCOME carries on. Before that the
+ * server holds nothing for it. */
+int gv_reconnect_restored(gv_reconnect *r, int presented);
+
+/* An attempt ended without a WELCOME, refused with code (0: not
+ * refused). GV_RECONNECT_REJOIN when the server could not resume us and
+ * we have no session: a newcomer's join is due at once. Else
+ * GV_RECONNECT_WAIT: the next attempt when it is due, or none at all
+ * while the old session carries on (an attempt kept by
+ * gv_reconnect_restored), which a newcomer's join would only duplicate. */
+enum gv_reconnect_action gv_reconnect_failed(const gv_reconnect *r, int code);
 
 /* What to do at now_us when the server was last heard at heard_us. */
 enum gv_reconnect_action gv_reconnect_tick(gv_reconnect *r, uint64_t heard_us, uint64_t now_us);
