@@ -906,6 +906,7 @@ void audio_io_get_device_stats(const audio_io *io, int capture, audio_io_device_
         out->latency_ms = info.latency_ms > 0 ? info.latency_ms : 0.0;
         out->underruns = info.underruns;
         out->overruns = info.overruns + (capture ? atomic_load(&w->overruns) : 0);
+        out->realtime = info.realtime;
         return;
     }
     out->backend = "sdl";
@@ -914,6 +915,8 @@ void audio_io_get_device_stats(const audio_io *io, int capture, audio_io_device_
     out->buffer_ms = capture ? io->cap_buffer_ms : io->play_buffer_ms;
     /* SDL 2 does not say how long the sound server holds a stream. */
     out->latency_ms = -1.0;
+    /* Nor whether its audio thread got the priority it asks for. */
+    out->realtime = -1;
     if (capture)
         out->overruns = atomic_load_explicit(&w->overruns, memory_order_relaxed);
     else

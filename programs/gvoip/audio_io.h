@@ -130,6 +130,7 @@ typedef struct audio_io_device_stats {
     double latency_ms;   /* the stream's latency as the sound server reports it; < 0 unknown */
     uint64_t underruns;  /* playback found nothing to play (device or virtual clock) */
     uint64_t overruns;   /* captured frames dropped (read too late), or a stream overflow */
+    int realtime;        /* the thread serving the device runs at real-time priority: 1, 0, -1 unknown */
 } audio_io_device_stats;
 
 /* How long ago the last frame audio_io_read_capture returned came out of

@@ -1,10 +1,14 @@
+/* SCHED_RESET_ON_FORK is Linux's own. */
+#define _GNU_SOURCE
 #include "audio_pulse.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include <pulse/pulseaudio.h>
@@ -26,6 +30,9 @@
  * answers nothing. */
 #define OPEN_TIMEOUT_US 3000000u
 #define WATCH_TICK_MS 100
+/* The sound server's own threads run at 5 (PulseAudio's realtime-priority,
+ * PipeWire's data loop is higher): the thread that feeds it stays below. */
+#define REALTIME_PRIORITY 4
 
 /* One direction: the stream in use and what was last learned about it.
  * The main thread alone writes s, pending and the rest (under the
@@ -78,6 +85,7 @@ struct audio_pulse {
     /* Set by the callbacks that change a state audio_pulse_service acts on. */
     atomic_int dirty;
     audio_events events;
+    atomic_int realtime; /* the mainloop thread got real-time priority */
 
     /* audio_pulse_list and audio_pulse_watch only. */
     FILE *list_out;
@@ -314,6 +322,28 @@ static void drop_context(audio_pulse *a)
     a->ctx = NULL;
 }
 
+/* Runs first on the mainloop thread. Its callbacks must answer the
+ * server's requests within a few milliseconds, or the device underruns: on
+ * a loaded machine an ordinary thread waits longer than that now and then.
+ * Real-time priority where the system grants it (root, or RLIMIT_RTPRIO as
+ * the audio group has); an ordinary thread otherwise, as before. RR, so
+ * that a callback that ran away cannot hold a core forever beside the
+ * kernel's real-time throttling; reset on fork, so that nothing started
+ * from here inherits it. */
+static void raise_priority(pa_threaded_mainloop *ml, void *userdata)
+{
+    (void)ml;
+    audio_pulse *a = userdata;
+    struct sched_param p = {.sched_priority = REALTIME_PRIORITY};
+    struct rlimit rl;
+    int ok = sched_setscheduler(0, SCHED_RR | SCHED_RESET_ON_FORK, &p) == 0;
+    if (!ok && getrlimit(RLIMIT_RTPRIO, &rl) == 0 && rl.rlim_cur >= 1 && rl.rlim_cur < REALTIME_PRIORITY) {
+        p.sched_priority = (int)rl.rlim_cur;
+        ok = sched_setscheduler(0, SCHED_RR | SCHED_RESET_ON_FORK, &p) == 0;
+    }
+    atomic_store(&a->realtime, ok);
+}
+
 static int connect_server(audio_pulse *a, char *why, size_t why_len)
 {
     a->ml = pa_threaded_mainloop_new();
@@ -543,6 +573,7 @@ int audio_pulse_open(const audio_pulse_config *cfg, audio_pulse **out, char *why
         return GV_ENOMEM;
     }
     atomic_init(&a->dirty, 0);
+    atomic_init(&a->realtime, 0);
     a->render = cfg->render;
     a->captured = cfg->captured;
     a->user = cfg->ctx;
@@ -551,6 +582,12 @@ int audio_pulse_open(const audio_pulse_config *cfg, audio_pulse **out, char *why
     setup_direction(&a->cap, 1, cfg->capture, cfg->capture_device, cfg->rate, cfg->capture_channels,
                     cfg->capture_ms);
     err = connect_server(a, why, why_len);
+    if (!err) {
+        /* It queues the call on the mainloop, which the lock guards. */
+        pa_threaded_mainloop_lock(a->ml);
+        pa_threaded_mainloop_once_unlocked(a->ml, raise_priority, a);
+        pa_threaded_mainloop_unlock(a->ml);
+    }
     if (!err && cfg->playback)
         err = open_stream(a, &a->play, why, why_len);
     if (!err && cfg->capture)
@@ -628,6 +665,7 @@ int audio_pulse_info_get(audio_pulse *a, int capture, audio_pulse_info *out)
     out->latency_ms = d->latency_ms;
     out->underruns = d->underruns;
     out->overruns = d->overruns;
+    out->realtime = atomic_load(&a->realtime);
     memcpy(out->device, d->device, sizeof(out->device));
     pa_threaded_mainloop_unlock(a->ml);
     return GV_OK;

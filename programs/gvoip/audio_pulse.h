@@ -51,6 +51,7 @@ typedef struct audio_pulse_info {
                           on a monitor source); 0 before the first measurement */
     uint64_t underruns; /* playback: underflows; capture: 0 */
     uint64_t overruns;  /* overflows: capture fell behind, or playback was written too much */
+    int realtime;       /* 1: the thread that serves both streams runs at real-time priority */
     char device[256];   /* the sink or source actually used */
 } audio_pulse_info;
 

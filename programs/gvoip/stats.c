@@ -185,8 +185,8 @@ static void device_fields(FILE *f, const char *name, const audio_io *io, int cap
         fputs("null", f);
     else
         fprintf(f, "%.2f", d.latency_ms);
-    fprintf(f, ",\"underruns\":%llu,\"overruns\":%llu}", (unsigned long long)d.underruns,
-            (unsigned long long)d.overruns);
+    fprintf(f, ",\"underruns\":%llu,\"overruns\":%llu,\"realtime\":%s}", (unsigned long long)d.underruns,
+            (unsigned long long)d.overruns, d.realtime < 0 ? "null" : d.realtime ? "true" : "false");
 }
 
 static void print_unix_ms(FILE *f, long long ms)

@@ -91,6 +91,13 @@ direction b_to_a
 expect_exit a 0 20
 expect_exit b 0 20
 for who in a b; do echo "$who's devices: $(grep -o '"devices":{.*}}' "$TMP/$who.json" || echo "not in --stats")"; done
+# The thread serving both devices asks for real-time priority, which root
+# or an RLIMIT_RTPRIO limit grants and nothing else does.
+if [ "$(id -u)" = 0 ] || [ "$(ulimit -r)" = unlimited ] || [ "$(ulimit -r)" -ge 1 ]; then rt=true; else rt=false; fi
+for who in a b; do
+  got=$(grep -o '"playback":{[^}]*}' "$TMP/$who.json" | grep -o '"realtime":[a-z]*' | cut -d: -f2)
+  [ "$got" = "$rt" ] || fail "$who: devices.playback.realtime is '$got', want $rt (uid $(id -u), ulimit -r $(ulimit -r))"
+done
 kill -TERM "$(pid_of server)"
 expect_exit server 0
 echo "PASS"
