@@ -382,6 +382,7 @@ static int open_pulse(audio_io *io, const audio_io_config *cfg, int capture, int
         .capture_channels = 1,
         .playback_channels = 2,
         .buffer_ms = cfg->buffer_ms,
+        .buffer_grows = cfg->buffer_grows,
         .capture_ms = cfg->capture_ms,
         .render = pulse_render,
         .captured = pulse_captured,

@@ -40,6 +40,8 @@ typedef struct audio_io_config {
     int no_capture;            /* no device and no input file (wins over both) */
     int no_playback;           /* no device; playback is still paced (and recorded) */
     int buffer_ms;             /* playback device buffer asked for, AUDIO_BUFFER_MS_MIN..MAX */
+    int buffer_grows;          /* 1: the pulse backend lengthens it after an underrun (not chosen
+                                  by the user); SDL cannot see underruns */
     int capture_ms;            /* capture period, AUDIO_BUFFER_MS_MIN..MAX: the encoder's frame
                                 * costs no delay (a frame is whole when its last piece arrives)
                                 * and halves the wake-ups of 10 ms pieces */

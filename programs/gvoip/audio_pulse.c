@@ -33,14 +33,21 @@
 /* The sound server's own threads run at 5 (PulseAudio's realtime-priority,
  * PipeWire's data loop is higher): the thread that feeds it stays below. */
 #define REALTIME_PRIORITY 4
+/* A playback buffer that underran grows to at most this (or what was asked
+ * for, if more): a machine that cannot keep 10 ms filled may well keep 40,
+ * and a click every few seconds is worse than 30 ms more delay. */
+#define GROW_MAX_MS 40
 
 /* One direction: the stream in use and what was last learned about it.
  * The main thread alone writes s, pending and the rest (under the
- * mainloop's lock); the mainloop thread's callbacks read them. */
+ * mainloop's lock); the mainloop thread's callbacks read them, and write
+ * the counters and request_ms (growing it after an underrun). */
 typedef struct direction {
     int capture;
     int wanted;           /* opened at all */
     int request_ms;       /* the buffer asked for */
+    int grows;            /* request_ms grows after an underrun, up to grow_max_ms */
+    int grow_max_ms;
     char chosen[256];     /* the device asked for; "" the server's default */
     pa_stream *s;         /* in use; NULL while lost */
     pa_stream *pending;   /* being opened, to take s's place */
@@ -218,11 +225,29 @@ static void read_cb(pa_stream *s, size_t nbytes, void *userdata)
     }
 }
 
+static pa_buffer_attr buffer_request(const pa_sample_spec *ss, int capture, int buffer_ms);
+
+/* Asks the server for a playback buffer of d->request_ms (the stream's
+ * latency follows, which the playout and the echo reference read back). */
+static void ask_buffer(direction *d, pa_stream *s)
+{
+    const pa_buffer_attr attr = buffer_request(&d->ss, d->capture, d->request_ms);
+    pa_operation *op = pa_stream_set_buffer_attr(s, &attr, NULL, NULL);
+    if (op)
+        pa_operation_unref(op);
+}
+
 static void underflow_cb(pa_stream *s, void *userdata)
 {
     direction *d = current(userdata, s);
-    if (d)
-        d->underruns++;
+    if (!d)
+        return;
+    d->underruns++;
+    if (d->grows && d->request_ms < d->grow_max_ms) {
+        int more = d->request_ms + (d->request_ms + 1) / 2;
+        d->request_ms = more < d->grow_max_ms ? more : d->grow_max_ms;
+        ask_buffer(d, s);
+    }
 }
 
 static void overflow_cb(pa_stream *s, void *userdata)
@@ -396,8 +421,8 @@ static pa_buffer_attr buffer_request(const pa_sample_spec *ss, int capture, int 
         return attr;
     }
     attr.tlength = frames * frame;
-    /* A quarter: the server asks again once that much has played, so the
-     * buffer never drains below three quarters while we keep up. */
+    /* A half: the server asks again once that much has played, so the
+     * buffer never drains below half while we keep up. */
     attr.minreq = (frames / 2 > 0 ? frames / 2 : 1) * frame;
     /* Every request is at least minreq, so the first one answered starts
      * playback, and after an underrun the next one restarts it. */
@@ -579,6 +604,8 @@ int audio_pulse_open(const audio_pulse_config *cfg, audio_pulse **out, char *why
     a->user = cfg->ctx;
     setup_direction(&a->play, 0, cfg->playback, cfg->playback_device, cfg->rate, cfg->playback_channels,
                     cfg->buffer_ms);
+    a->play.grows = cfg->buffer_grows;
+    a->play.grow_max_ms = cfg->buffer_ms > GROW_MAX_MS ? cfg->buffer_ms : GROW_MAX_MS;
     setup_direction(&a->cap, 1, cfg->capture, cfg->capture_device, cfg->rate, cfg->capture_channels,
                     cfg->capture_ms);
     err = connect_server(a, why, why_len);

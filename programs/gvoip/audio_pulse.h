@@ -35,6 +35,8 @@ typedef struct audio_pulse_config {
     int capture_channels;        /* 1 */
     int playback_channels;       /* 2 */
     int buffer_ms;               /* 2..200: playback's tlength */
+    int buffer_grows;            /* 1: each playback underrun makes buffer_ms half as long again, up
+                                    to GROW_MAX_MS (the user did not choose it); 0: it stays */
     int capture_ms;              /* 2..200: capture's fragsize */
     audio_pulse_render_fn render;    /* needed with playback */
     audio_pulse_capture_fn captured; /* needed with capture */

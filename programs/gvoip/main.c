@@ -455,6 +455,7 @@ static int open_audio(player *p)
         .no_capture = opt->no_capture,
         .no_playback = opt->no_playback,
         .buffer_ms = opt->audio_buffer_ms,
+        .buffer_grows = !opt->audio_buffer_chosen,
         .capture_ms = opt->audio_buffer_ms > opt->client.frame_ms ? opt->audio_buffer_ms : opt->client.frame_ms,
         .backend = opt->audio_backend,
         .clock_ppm = opt->clock_ppm,

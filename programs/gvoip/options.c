@@ -1095,9 +1095,12 @@ static int finish(gvoip_options *opt, const unsigned char *given)
     if (opt->server.spatial.mode == GV_SPATIAL_MODE_2D && opt->server.spatial.max_distance == 0.0f)
         return bad("--spatial 2d needs a --max-distance above 0", "0");
     /* --low-latency chooses what was not chosen explicitly. */
-    for (size_t k = 0; k < OPTION_COUNT; k++)
+    for (size_t k = 0; k < OPTION_COUNT; k++) {
         if (opt->low_latency && options[k].low_latency && !given[k])
             put(opt, &options[k], &options[k].low_latency);
+        if (options[k].at == AT(audio_buffer_ms))
+            opt->audio_buffer_chosen = given[k];
+    }
     return 0;
 }
 

@@ -70,6 +70,7 @@ typedef struct gvoip_options {
     int no_capture;
     int no_playback;
     int audio_buffer_ms; /* the device buffer asked for */
+    int audio_buffer_chosen; /* --audio-buffer-ms was given: the buffer stays as asked */
     int audio_backend;   /* enum audio_backend */
     int low_latency;
     int clock_ppm;       /* tests: the file devices' clock error */
