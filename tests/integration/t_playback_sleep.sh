@@ -32,7 +32,8 @@ start server server --port 0 --json
 port=$(port_of server)
 pulse_player mic_l spk_l
 t0=$(date +%s%3N)
-spawn lone "${PULSE_PLAYER[@]}" "$GVOIP" join "127.0.0.1:$port" --name lone --json --audio-backend pulse
+spawn lone "${PULSE_PLAYER[@]}" "$GVOIP" join "127.0.0.1:$port" --name lone --json --audio-backend pulse \
+  --stats "$TMP/lone.json"
 wait_for lone '"event":"connected"'
 [ "$(corked)" = no ] || fail "playback is corked ('$(corked)') right after joining"
 
@@ -61,6 +62,7 @@ echo "  asleep $ms ms after bob's last word"
 kill -TERM "$(pid_of lone)" "$(pid_of bob)"
 expect_exit lone 0
 expect_exit bob 0
+echo "lone's playback: $(grep -o '"playback":{[^}]*}' "$TMP/lone.json")"
 kill -TERM "$(pid_of server)"
 expect_exit server 0
 echo "PASS"
