@@ -27,6 +27,12 @@
 #define DR_SLOW 0.05        /* and after */
 #define DR_RELEARN 100e-6   /* a drift change that smears the filter */
 #define DR_SLOPE_SIGNIF 4.0 /* standard errors a slope must differ by to count */
+/* And the fine delays must lie on the line within this (rms, samples):
+ * those of a path with a dominant early part do within a sample or three
+ * (the smoothed cross spectra lag a drifting echo a little), while chance
+ * peaks of a diffuse path (no direct sound) scatter by ten or more and can
+ * still give a slope of thousands of ppm that passes for significant. */
+#define DR_LINE_RMS 5.0
 #define DR_FRESH 10         /* searches a fine delay stays good for the figures */
 /* Holding the echo under the filter's taps: where the filter cancels
  * this well its fine delay's lag is where the taps have the echo; when it
@@ -308,8 +314,9 @@ void gv_echodrift_step(gv_echodrift *dr, const gv_echodrift_filter *fl, gv_echod
     }
     stt = fit_line(dr, wk, &a0, &slope);
     /* Only a slope that differs from the drift in use by several times its
-     * standard error counts: scattered fine delays (no dominant early
-     * echo, a near talker fooling the search now and then) give none. */
+     * standard error, from fine delays close to their line, counts:
+     * scattered fine delays (no dominant early echo, a near talker fooling
+     * the search now and then) give none. */
     for (int i = 0; i < dr->trk_n; i++) {
         int k = (dr->trk_head + DR_TRK - 1 - i) % DR_TRK;
         double r = dr->trk_f[k] - (a0 + slope * dr->trk_t[k]);
@@ -317,7 +324,7 @@ void gv_echodrift_step(gv_echodrift *dr, const gv_echodrift_filter *fl, gv_echod
             ss += r * r;
     }
     se = sqrt(ss / (dr->trk_n - 3) / (stt + 1e-30));
-    if (fabs(slope - dr->drift) < DR_SLOPE_SIGNIF * se)
+    if (fabs(slope - dr->drift) < DR_SLOPE_SIGNIF * se || ss > DR_LINE_RMS * DR_LINE_RMS * (dr->trk_n - 1))
         return;
     if (slope > DR_DRIFT_MAX)
         slope = DR_DRIFT_MAX;
