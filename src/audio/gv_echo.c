@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audio/gv_echodrift.h"
 #include "audio/gv_echolag.h"
 #include "audio/gv_fft.h"
 #include "gvoip/error.h"
@@ -53,40 +54,28 @@
 #define EC_BOOT 100 /* active steps of full-rate learning from an empty filter */
 #define EC_LOST_STEP 0.5f /* least step while the filter has not (re)found the echo */
 #define EC_CONV_DB 8.0f   /* ERLE that counts as cancelling, held 30 active steps */
+/* A path that changed (the laptop moved) leaves a filter whose estimate
+ * is about as loud as the microphone (no more than EC_CHANGED_LOUD times
+ * quieter) but explains less of it than EC_CHANGED_FIT (the regression
+ * of the microphone on the estimate), for EC_CHANGED_STEPS active steps
+ * in a row. The ERLE can stay near 0 dB there, not below EC_LOST_DB, and
+ * the coherence step control takes the mismatch for double talk and
+ * barely adapts. A near talker leaves the regression near 1 (he is not
+ * correlated with the estimate); he lowers it only while he is much
+ * louder than the echo, and then the microphone is too. */
+#define EC_CHANGED_FIT 0.75
+#define EC_CHANGED_LOUD 2.0
+#define EC_CHANGED_STEPS 15
 #define EC_CONSTRAIN_EVERY 3
 #define EC_ACTIVE_POW 1e-6f /* mean square of an audible reference block (-60 dBFS) */
 #define EC_MIC_POW 1e-8f    /* and of a microphone block worth estimating from */
 
-/* Fine delay and drift. */
-#define EC_DRIFT_MAX 0.002  /* 2000 ppm: twice the largest expected */
-#define EC_GCC_PARTS 4      /* partitions searched for the fine delay: its first 40 ms */
-#define EC_GCC_LO_LAG 16
-#define EC_GCC_HI_LAG (EC_OFF - 16)
-#define EC_GCC_LO 4         /* bins (~190 Hz to 9.4 kHz) of the cross spectrum */
-#define EC_GCC_HI 200
-#define EC_GCC_SMOOTH 0.95f /* 200 ms */
-#define EC_GCC_EVERY 10     /* steps between fine delay searches */
-#define EC_GCC_PEAK 6.0     /* a peak this many times the average counts */
-#define EC_GCC_JUMP 24.0    /* samples the fine delay may move between searches */
-#define EC_TRK 50           /* fine delays the drift is fitted to: 5 s */
-#define EC_DRIFT_GAIN 0.5   /* share of a slope taken per search before convergence */
-#define EC_DRIFT_SLOW 0.05  /* and after */
-#define EC_DRIFT_RELEARN 100e-6 /* a drift change that smears the filter */
-#define EC_SLOPE_SIGNIF 4.0 /* standard errors a slope must differ by to count */
-#define EC_FINE_FRESH 10    /* searches a fine delay stays good for the figures */
-/* Holding the echo under the filter's taps: where the filter cancels
- * this well its fine delay's lag is where the taps have the echo; when it
- * no longer does and the lag has stayed this far off for EC_ALIGN_AGREE
- * searches in a row (agreeing within EC_ALIGN_SPREAD), the reference
- * moves this share of the way back. */
-#define EC_ANCHOR_DB 5.0f
-#define EC_ALIGN_DEAD 3.0
-#define EC_ALIGN_SPREAD 2.0
-#define EC_ALIGN_AGREE 3
-#define EC_ALIGN_GAIN 0.5
-/* Another sound of the far end: its power spectrum (bins EC_GCC_LO to
- * EC_GCC_HI, where speech has its harmonics) no more alike the one that
- * began the last sound than this (cosine of the two). */
+/* Another sound of the far end: its power spectrum (bins EC_SOUND_LO to
+ * EC_SOUND_HI, ~190 Hz to 9.4 kHz, where speech has its harmonics) no
+ * more alike the one that began the last sound than this (cosine of the
+ * two). */
+#define EC_SOUND_LO 4
+#define EC_SOUND_HI 200
 #define EC_SOUND_ALIKE 0.5
 
 struct gv_echo {
@@ -100,7 +89,6 @@ struct gv_echo {
     int ring_mask;
     int64_t now;  /* samples of reference written */
     double delay; /* read delay of the filter's reference, fractional */
-    double drift; /* its change per sample */
     float interp[EC_PHASES][EC_TAPS];
 
     double frame[EC_N]; /* last EC_N samples of the delayed reference */
@@ -115,25 +103,6 @@ struct gv_echo {
     /* Background filter (adapts) and foreground filter (the output; a copy
      * of the background whenever that one cancels better). */
     float *br, *bi, *fr, *fi;
-    /* Fine delay: smoothed phase-only cross spectra of the microphone
-     * with the first EC_GCC_PARTS partitions' reference frames, and the
-     * recent fine delays found from them (step count, delay). */
-    float gcc_r[EC_GCC_PARTS][EC_KP], gcc_i[EC_GCC_PARTS][EC_KP];
-    int gcc_steps;
-    /* The last search's outcome, good until the spectra change: an idle
-     * canceller keeps searching spectra that no longer move. */
-    int gcc_known, gcc_found;
-    double gcc_lag;
-    double trk_t[EC_TRK], trk_f[EC_TRK];
-    int trk_n, trk_head;
-    double pend_f; /* a fine delay off the record, and how many agreed */
-    int pend_n;
-    double fine;    /* last fine delay found, samples */
-    int fine_age;   /* evaluations since, or a large number */
-    double anchor;  /* the lag (in the window) where the filter has the echo, or < 0 */
-    double align_err; /* the lag's last distance from it, and searches in a row it agreed */
-    int align_n;
-    int64_t steps;  /* steps processed */
     float yr[EC_KP], yi[EC_KP], zr[EC_KP], zi[EC_KP];
     float er[EC_KP], ei[EC_KP];
 
@@ -157,15 +126,23 @@ struct gv_echo {
     /* Coarse delay estimator. */
     gv_echolag *lag;
     int est_match; /* the estimate when the filter last found the echo, or -1 */
+    /* Fine delay and drift: it keeps the delay moving and says when to
+     * move or relearn. */
+    gv_echodrift *drift;
 
     /* Figures. */
     double pm, pf;
     float erle_db;
     int converged, conv_count, lost_count;
+    /* The estimate's power and its product with the microphone, smoothed
+     * as pm; steps in a row that look like a changed path; paths lost. */
+    double py, pmy;
+    int changed_count;
+    unsigned losses;
 
     int settle; /* steps before the filter's shape is trusted again */
     int far_active; /* the last step's reference was loud enough to learn from */
-    float sound[EC_GCC_HI]; /* power spectrum that began the far end's current sound */
+    float sound[EC_SOUND_HI]; /* power spectrum that began the far end's current sound */
     double sound_norm;
     unsigned sounds;
 
@@ -230,7 +207,6 @@ void gv_echo_reset(gv_echo *ec)
     memset(ec->ring, 0, (size_t)(ec->ring_mask + 1) * sizeof(float));
     ec->now = 0;
     ec->delay = 0.0;
-    ec->drift = 0.0;
     memset(ec->frame, 0, sizeof ec->frame);
     memset(ec->xr, 0, fsz);
     memset(ec->xi, 0, fsz);
@@ -238,17 +214,7 @@ void gv_echo_reset(gv_echo *ec)
     memset(ec->bi, 0, fsz);
     memset(ec->fr, 0, fsz);
     memset(ec->fi, 0, fsz);
-    memset(ec->gcc_r, 0, sizeof ec->gcc_r);
-    memset(ec->gcc_i, 0, sizeof ec->gcc_i);
-    ec->gcc_known = 0;
-    ec->gcc_steps = ec->trk_n = ec->trk_head = ec->pend_n = 0;
-    ec->pend_f = 0.0;
-    ec->fine = 0.0;
-    ec->fine_age = 1 << 20;
-    ec->anchor = -1.0;
-    ec->align_n = 0;
-
-    ec->steps = 0;
+    gv_echodrift_reset(ec->drift);
     memset(ec->xpow, 0, sizeof ec->xpow);
     ec->xhead = 0;
     memset(ec->cdd, 0, sizeof ec->cdd);
@@ -263,7 +229,9 @@ void gv_echo_reset(gv_echo *ec)
     ec->better = ec->worse = 0;
     gv_echolag_reset(ec->lag);
     ec->est_match = -1;
-    ec->pm = ec->pf = 0.0;
+    ec->pm = ec->pf = ec->py = ec->pmy = 0.0;
+    ec->changed_count = 0;
+    ec->losses = 0;
     ec->erle_db = 0.0f;
     ec->converged = ec->conv_count = ec->lost_count = 0;
 
@@ -316,7 +284,8 @@ int gv_echo_create(const gv_echo_config *cfg, gv_echo **out)
 
     if (!ec->ring || !ec->xr || !ec->xi || !ec->br || !ec->bi || !ec->fr || !ec->fi ||
         !ec->peak_mag || !ec->peak_idx || gv_echolag_create(lags, &ec->lag) != 0 ||
-        gv_fft_create(EC_N, &ec->fft) != GV_OK) {
+        gv_fft_create(EC_N, &ec->fft) != GV_OK ||
+        gv_echodrift_create(ec->fft, ec->parts, ec->max_delay, &ec->drift) != 0) {
         gv_echo_destroy(ec);
         return GV_ENOMEM;
     }
@@ -330,6 +299,7 @@ void gv_echo_destroy(gv_echo *ec)
 {
     if (!ec)
         return;
+    gv_echodrift_destroy(ec->drift);
     gv_fft_destroy(ec->fft);
     free(ec->ring);
     free(ec->xr);
@@ -341,7 +311,6 @@ void gv_echo_destroy(gv_echo *ec)
     free(ec->peak_mag);
     free(ec->peak_idx);
     gv_echolag_destroy(ec->lag);
-
     free(ec);
 }
 
@@ -372,9 +341,10 @@ static float delayed_sample(const gv_echo *ec, double pos, int whole)
  * filter absorbs). */
 static void fill_frame(gv_echo *ec, int from)
 {
-    double d = ec->delay - ec->drift * (EC_N - from);
+    const double drift = gv_echodrift_rate(ec->drift);
+    double d = ec->delay - drift * (EC_N - from);
     int whole = ec->delay < EC_TAPS || d < EC_TAPS;
-    if (ec->drift == 0.0 && ec->delay == floor(ec->delay)) {
+    if (drift == 0.0 && ec->delay == floor(ec->delay)) {
         /* No drift, whole delay (the usual case): a copy. */
         int64_t at = ec->now - EC_N + from - (int64_t)ec->delay;
         for (int i = from; i < EC_N; i++)
@@ -382,37 +352,8 @@ static void fill_frame(gv_echo *ec, int from)
         return;
     }
     for (int i = from; i < EC_N; i++) {
-        d += ec->drift;
+        d += drift;
         ec->frame[i] = delayed_sample(ec, (double)(ec->now - EC_N + i) - d, whole);
-    }
-}
-
-/* Real spectra of two real frames transformed at once as re + i im:
- * a[k] = (Z[k] + conj Z[N-k]) / 2, b[k] = (Z[k] - conj Z[N-k]) / 2i. */
-static void unpack(const double *re, const double *im, float *ar, float *ai, float *br_,
-                   float *bi_)
-{
-    for (int k = 0; k < EC_K; k++) {
-        int j = (EC_N - k) & (EC_N - 1);
-        ar[k] = (float)(0.5 * (re[k] + re[j]));
-        ai[k] = (float)(0.5 * (im[k] - im[j]));
-        br_[k] = (float)(0.5 * (im[k] + im[j]));
-        bi_[k] = (float)(-0.5 * (re[k] - re[j]));
-    }
-}
-
-/* The inverse: Z = A + i B over the full circle from half spectra. */
-static void pack(const float *ar, const float *ai, const float *br_, const float *bi_, double *re,
-                 double *im)
-{
-    for (int k = 0; k < EC_K; k++) {
-        re[k] = (double)ar[k] - (double)bi_[k];
-        im[k] = (double)ai[k] + (double)br_[k];
-    }
-    for (int k = EC_K; k < EC_N; k++) {
-        int j = EC_N - k;
-        re[k] = (double)ar[j] + (double)bi_[j];
-        im[k] = -(double)ai[j] + (double)br_[j];
     }
 }
 
@@ -462,13 +403,12 @@ static void move_delay(gv_echo *ec, double delta, int move_filter)
     const size_t row = EC_KP * sizeof(float);
     double nd = ec->delay + delta;
     int s = (int)lround(delta / EC_B), whole = fabs(delta - (double)s * EC_B) < 1e-9;
+    int u = s < 0 ? -s : s, keep = p - u, window = move_filter && whole;
     float *arrs[4] = {ec->br, ec->bi, ec->fr, ec->fi};
 
     if (nd < 0.0 || nd > ec->max_delay || delta == 0.0)
         return;
-    if (move_filter && whole) {
-        int u = s < 0 ? -s : s, keep = p - u;
-        ec->anchor = keep <= 0 || ec->anchor < delta ? -1.0 : ec->anchor - delta;
+    if (window) {
         if (keep <= 0) {
             for (int a = 0; a < 4; a++)
                 memset(arrs[a], 0, (size_t)p * row);
@@ -523,9 +463,7 @@ static void move_delay(gv_echo *ec, double delta, int move_filter)
     fill_frame(ec, 0);
     if (!ec->converged)
         ec->boot = EC_BOOT;
-    memset(ec->gcc_r, 0, sizeof ec->gcc_r);
-    memset(ec->gcc_i, 0, sizeof ec->gcc_i);
-    ec->gcc_known = 0;
+    gv_echodrift_moved(ec->drift, delta, window, keep > 0);
     ec->settle = 2 * p;
 }
 
@@ -546,7 +484,7 @@ static void constrain(gv_echo *ec)
     float ma = 0.0f, mb = 0.0f;
     int ia = 0, ib = 0;
 
-    pack(ar, ai, brr, bii, ec->re, ec->im);
+    gv_fft_join_pair(ec->fft, ar, ai, brr, bii, ec->re, ec->im);
     gv_fft_inverse(ec->fft, ec->re, ec->im);
     for (int t = 0; t < EC_B; t++) {
         float va = fabsf((float)ec->re[t]), vb = fabsf((float)ec->im[t]);
@@ -562,7 +500,7 @@ static void constrain(gv_echo *ec)
     for (int t = EC_B; t < EC_N; t++)
         ec->re[t] = ec->im[t] = 0.0;
     gv_fft_forward(ec->fft, ec->re, ec->im);
-    unpack(ec->re, ec->im, ar, ai, brr, bii);
+    gv_fft_split_pair(ec->fft, ec->re, ec->im, ar, ai, brr, bii);
     ec->peak_mag[a] = ma;
     ec->peak_idx[a] = ia;
     if (b != a) {
@@ -636,242 +574,24 @@ static void follow_delay(gv_echo *ec)
     }
 }
 
-/* The fine delay, to the sample: the phase transform of the smoothed
- * cross spectrum of microphone and reference peaks at the direct path
- * (its phase alone carries the delay; the echo path's colouring and the
- * speech's spectrum are divided out). Each partition's frame holds the
- * lags from 480 j to 480 j + 479 of the microphone block without
- * wrap-around. A peak counts when it stands well above the average: a
- * near talker or a path without a dominant early part gives none. */
-static void accumulate_gcc(gv_echo *ec, const float *mr, const float *mi)
-{
-    const int p = ec->parts;
-    ec->gcc_known = 0;
-    for (int j = 0; j < EC_GCC_PARTS && j < p; j++) {
-        const size_t slot = (size_t)((ec->xhead - j + p) % p) * EC_KP;
-        const float *xr = ec->xr + slot, *xi = ec->xi + slot;
-        float *gr = ec->gcc_r[j], *gi = ec->gcc_i[j];
-        for (int k = EC_GCC_LO; k < EC_GCC_HI; k++) {
-            float cr = mr[k] * xr[k] + mi[k] * xi[k];
-            float ci = mi[k] * xr[k] - mr[k] * xi[k];
-            float w = (1.0f - EC_GCC_SMOOTH) / (sqrtf(cr * cr + ci * ci) + 1e-20f);
-            gr[k] = EC_GCC_SMOOTH * gr[k] + w * cr;
-            gi[k] = EC_GCC_SMOOTH * gi[k] + w * ci;
-        }
-    }
-}
-
-static int search_fine_delay(gv_echo *ec, double *lag)
-{
-    static const float zero[EC_KP];
-    double best = 0.0, sum = 0.0, frac = 0.0;
-    int bj = -1, bl = 0, n = 0;
-    double corr[EC_GCC_PARTS][EC_GCC_HI_LAG + 1];
-
-    for (int j = 0; j < EC_GCC_PARTS; j += 2) {
-        const float *br_ = j + 1 < EC_GCC_PARTS ? ec->gcc_r[j + 1] : zero;
-        const float *bi_ = j + 1 < EC_GCC_PARTS ? ec->gcc_i[j + 1] : zero;
-        pack(ec->gcc_r[j], ec->gcc_i[j], br_, bi_, ec->re, ec->im);
-        gv_fft_inverse(ec->fft, ec->re, ec->im);
-        for (int l = 0; l <= EC_GCC_HI_LAG; l++) {
-            corr[j][l] = ec->re[l];
-            if (j + 1 < EC_GCC_PARTS)
-                corr[j + 1][l] = ec->im[l];
-        }
-    }
-    /* Lags near a frame's ends are left out: both blocks end with the
-     * frame, and the phase transform turns those edges into a peak. The
-     * partitions' ranges overlap, so nothing between is missed. */
-    for (int j = 0; j < EC_GCC_PARTS && j < ec->parts; j++)
-        for (int l = EC_GCC_LO_LAG; l < EC_GCC_HI_LAG; l++) {
-            double v = fabs(corr[j][l]);
-            sum += v;
-            n++;
-            if (v > best) {
-                best = v;
-                bj = j;
-                bl = l;
-            }
-        }
-    if (bj < 0 || best < EC_GCC_PEAK * sum / n)
-        return 0;
-    {
-        double a = fabs(corr[bj][bl - 1]), c = fabs(corr[bj][bl + 1]);
-        double den = a - 2.0 * best + c;
-        if (den < 0.0)
-            frac = 0.5 * (a - c) / den;
-    }
-    *lag = (double)bj * EC_B + bl + frac;
-    return 1;
-}
-
-static int find_fine_delay(gv_echo *ec, double *lag)
-{
-    if (!ec->gcc_known) {
-        ec->gcc_found = search_fine_delay(ec, &ec->gcc_lag);
-        ec->gcc_known = 1;
-    }
-    if (ec->gcc_found)
-        *lag = ec->gcc_lag;
-    return ec->gcc_found;
-}
-
-/* Least-squares line through the recorded fine delays except the one at
- * slot skip (-1: none): f = *a + *b t; returns the spread of the times
- * (the sum of their squared deviations), for the slope's error. */
-static double fit_line(const gv_echo *ec, int skip, double *a, double *b)
-{
-    double st = 0.0, sf = 0.0, stt = 0.0, stf = 0.0;
-    int m = 0;
-    for (int i = 0; i < ec->trk_n; i++) {
-        int k = (ec->trk_head + EC_TRK - 1 - i) % EC_TRK;
-        if (k != skip) {
-            st += ec->trk_t[k];
-            sf += ec->trk_f[k];
-            m++;
-        }
-    }
-    st /= m;
-    sf /= m;
-    for (int i = 0; i < ec->trk_n; i++) {
-        int k = (ec->trk_head + EC_TRK - 1 - i) % EC_TRK;
-        if (k != skip) {
-            stt += (ec->trk_t[k] - st) * (ec->trk_t[k] - st);
-            stf += (ec->trk_t[k] - st) * (ec->trk_f[k] - sf);
-        }
-    }
-    *b = stt > 0.0 ? stf / stt : 0.0;
-    *a = sf - *b * st;
-    return stt;
-}
-
-/* Drift that the slope has not caught up with (one that still changes,
- * as a sound server's adaptive resampler's does) moves the echo off the
- * taps that model it, and in double talk the filter cannot follow it
- * there: the delay is nudged to keep the echo where the filter last had
- * it. A fine delay that strays (a near talker fools the search) does not
- * agree with the next ones. The record of fine delays is where the echo
- * is, which this does not move. */
-static void hold_alignment(gv_echo *ec, double lag)
-{
-    double err = lag - ec->anchor, nd = ec->delay + EC_ALIGN_GAIN * err;
-    int far = fabs(err) > EC_ALIGN_DEAD && fabs(err) < EC_GCC_JUMP;
-    if (!ec->converged || ec->settle > 0) {
-        ec->align_n = 0;
-        return;
-    }
-    if (ec->erle_db >= EC_ANCHOR_DB) {
-        ec->anchor = lag;
-        ec->align_n = 0;
-        return;
-    }
-    if (ec->anchor < 0.0)
-        return;
-    ec->align_n = !far ? 0 : ec->align_n > 0 && fabs(err - ec->align_err) <= EC_ALIGN_SPREAD ? ec->align_n + 1 : 1;
-    ec->align_err = err;
-    if (ec->align_n < EC_ALIGN_AGREE || nd < 0.0 || nd > ec->max_delay)
-        return;
-    ec->delay = nd;
-    ec->align_n = 0;
-}
-
-/* Clock drift moves the echo along the reference by up to a sample every
- * 20 ms, faster than the filter re-converges on speech, so it is taken
- * from the fine delay: the least-squares slope of the last few seconds'
- * fine delays (after dropping the one furthest off the line) is the
- * drift, which the reference's delay then follows. A jump in the fine
- * delay (a latency change, another path) starts the record afresh. */
+/* The drift follower's step, and what it orders done to the delay and
+ * the filter. */
 static void follow_drift(gv_echo *ec)
 {
-    double lag, f, tol, a0, slope, stt, se, ss = 0.0, worst = -1.0;
-    int last, wk = -1;
-
-    if (++ec->gcc_steps < EC_GCC_EVERY)
+    gv_echodrift_filter fl = {ec->delay, ec->erle_db, ec->converged, ec->erle_db < EC_LOST_DB,
+                              ec->settle > 0};
+    gv_echodrift_order order;
+    gv_echodrift_step(ec->drift, &fl, &order);
+    if (order.jump != 0.0) {
+        if (ec->est_match >= 0)
+            ec->est_match += (int)lround(order.jump / EC_B);
+        move_delay(ec, order.jump, 0);
         return;
-    ec->gcc_steps = 0;
-    ec->fine_age++;
-    if (!find_fine_delay(ec, &lag))
-        return;
-    f = ec->delay + lag;
-    last = (ec->trk_head + EC_TRK - 1) % EC_TRK;
-    /* How far the fine delay may have moved since the last one on record,
-     * at the largest drift. */
-    tol = EC_GCC_JUMP + EC_DRIFT_MAX * ((double)ec->steps * EC_B - ec->trk_t[last]);
-    if (ec->trk_n > 0 && fabs(f - ec->trk_f[last]) > tol) {
-        /* Off the record: a stray peak, unless a few agree. */
-        if (ec->pend_n > 0 && fabs(f - ec->pend_f) <= tol)
-            ec->pend_n++;
-        else
-            ec->pend_n = 1;
-        ec->pend_f = f;
-        if (ec->pend_n < 3)
-            return;
-        /* The echo moved (a latency change) and the filter lost it: move
-         * the reference with it. */
-        if (ec->erle_db < EC_LOST_DB && ec->settle == 0 && fabs(f - ec->trk_f[last]) >= EC_B / 2) {
-            double delta = f - ec->trk_f[last];
-            if (ec->est_match >= 0)
-                ec->est_match += (int)lround(delta / EC_B);
-            ec->pend_n = 0;
-            ec->trk_n = 0;
-            move_delay(ec, delta, 0);
-            return;
-        }
-        ec->trk_n = 0;
     }
-    ec->pend_n = 0;
-    ec->fine = f;
-    ec->fine_age = 0;
-    ec->trk_t[ec->trk_head] = (double)ec->steps * EC_B;
-    ec->trk_f[ec->trk_head] = f;
-    ec->trk_head = (ec->trk_head + 1) % EC_TRK;
-    if (ec->trk_n < EC_TRK)
-        ec->trk_n++;
-    hold_alignment(ec, lag);
-    if (ec->trk_n < (ec->converged ? EC_TRK / 2 : EC_TRK / 5))
-        return;
-    /* The fit, then again without the point furthest off it (a stray
-     * peak that got through). */
-    fit_line(ec, -1, &a0, &slope);
-    for (int i = 0; i < ec->trk_n; i++) {
-        int k = (ec->trk_head + EC_TRK - 1 - i) % EC_TRK;
-        double r = fabs(ec->trk_f[k] - (a0 + slope * ec->trk_t[k]));
-        if (r > worst) {
-            worst = r;
-            wk = k;
-        }
-    }
-    stt = fit_line(ec, wk, &a0, &slope);
-    /* Only a slope that differs from the drift in use by several times its
-     * standard error counts: scattered fine delays (no dominant early
-     * echo, a near talker fooling the search now and then) give none. */
-    for (int i = 0; i < ec->trk_n; i++) {
-        int k = (ec->trk_head + EC_TRK - 1 - i) % EC_TRK;
-        double r = ec->trk_f[k] - (a0 + slope * ec->trk_t[k]);
-        if (k != wk)
-            ss += r * r;
-    }
-    se = sqrt(ss / (ec->trk_n - 3) / (stt + 1e-30));
-    if (fabs(slope - ec->drift) < EC_SLOPE_SIGNIF * se)
-        return;
-    if (slope > EC_DRIFT_MAX)
-        slope = EC_DRIFT_MAX;
-    if (slope < -EC_DRIFT_MAX)
-        slope = -EC_DRIFT_MAX;
-    /* A new drift (from a short record while the filter does not cancel)
-     * is taken at once, and leaves the filter with an echo smeared over
-     * the old one's movement: it relearns at full rate. Otherwise the
-     * drift follows the slope, slowly once the filter cancels (a slope of
-     * the long record is good to a few ppm). */
-    if (!ec->converged && fabs(slope - ec->drift) > EC_DRIFT_RELEARN) {
-        /* The record so far mixes two drifts (and two lags of the
-         * smoothed fine delay behind the echo): start it afresh. */
+    if (order.nudge != 0.0)
+        ec->delay += order.nudge;
+    if (order.relearn)
         ec->boot = EC_BOOT;
-        ec->drift = slope;
-        ec->trk_n = 0;
-        return;
-    }
-    ec->drift += (ec->converged ? EC_DRIFT_SLOW : EC_DRIFT_GAIN) * (slope - ec->drift);
 }
 
 /* Per bin the step: the coherence ramp; full while learning from nothing
@@ -933,7 +653,7 @@ static void unplayed_step(gv_echo *ec, const float *m, int mic_active)
         ec->im[EC_OFF + i] = 0.0;
     }
     gv_fft_forward(ec->fft, ec->re, ec->im);
-    unpack(ec->re, ec->im, ec->er, ec->ei, mr, mi);
+    gv_fft_split_pair(ec->fft, ec->re, ec->im, ec->er, ec->ei, mr, mi);
     for (int k = 0; k < EC_K; k++) {
         mr[k] += ec->er[k];
         mi[k] += ec->ei[k];
@@ -951,15 +671,15 @@ static void unplayed_step(gv_echo *ec, const float *m, int mic_active)
  * does not. */
 static void note_sound(gv_echo *ec, const float *rr, const float *ri)
 {
-    float p[EC_GCC_HI];
+    float p[EC_SOUND_HI];
     double dot = 0.0, norm = 0.0;
-    for (int k = EC_GCC_LO; k < EC_GCC_HI; k++) {
+    for (int k = EC_SOUND_LO; k < EC_SOUND_HI; k++) {
         p[k] = rr[k] * rr[k] + ri[k] * ri[k];
         dot += (double)p[k] * ec->sound[k];
         norm += (double)p[k] * p[k];
     }
     if (ec->sound_norm == 0.0 || dot < EC_SOUND_ALIKE * sqrt(norm * ec->sound_norm)) {
-        memcpy(ec->sound + EC_GCC_LO, p + EC_GCC_LO, (EC_GCC_HI - EC_GCC_LO) * sizeof *p);
+        memcpy(ec->sound + EC_SOUND_LO, p + EC_SOUND_LO, (EC_SOUND_HI - EC_SOUND_LO) * sizeof *p);
         ec->sound_norm = norm;
         ec->sounds++;
     }
@@ -985,7 +705,6 @@ static void idle_step(gv_echo *ec, const float *m, double m2, int mic_active, fl
         }
         gv_echolag_step_silent(ec->lag, mic_active);
     }
-    ec->steps++;
     ec->sb = 0.7 * ec->sb + m2;
     ec->sf = 0.7 * ec->sf + m2;
     ec->sm = 0.7 * ec->sm + m2;
@@ -1010,7 +729,7 @@ int gv_echo_process(gv_echo *ec, const float *mic, const float *ref, float *out,
     const int p = ec ? ec->parts : 0;
     float rr[EC_KP], ri[EC_KP], mr[EC_KP], mi[EC_KP], gr[EC_KP], gi[EC_KP];
     float m[EC_B], yb[EC_B], yf[EC_B];
-    double eb2 = 0.0, ef2 = 0.0, m2 = 0.0, r2 = 0.0;
+    double eb2 = 0.0, ef2 = 0.0, m2 = 0.0, r2 = 0.0, yf2 = 0.0, my = 0.0;
     int ref_active, mic_active;
     float *xr, *xi;
 
@@ -1038,7 +757,7 @@ int gv_echo_process(gv_echo *ec, const float *mic, const float *ref, float *out,
         memmove(ec->frame, ec->frame + EC_B, EC_OFF * sizeof(double));
         fill_frame(ec, EC_OFF);
     }
-    ec->delay += ec->drift * EC_B;
+    ec->delay += gv_echodrift_rate(ec->drift) * EC_B;
     if (ec->delay < 0.0)
         ec->delay = 0.0;
     if (ec->delay > ec->max_delay)
@@ -1059,7 +778,7 @@ int gv_echo_process(gv_echo *ec, const float *mic, const float *ref, float *out,
     xi = ec->xi + (size_t)ec->xhead * EC_KP;
     for (int k = 0; k < EC_K; k++)
         ec->xpow[k] -= (double)xr[k] * xr[k] + (double)xi[k] * xi[k];
-    unpack(ec->re, ec->im, xr, xi, rr, ri);
+    gv_fft_split_pair(ec->fft, ec->re, ec->im, xr, xi, rr, ri);
     for (int k = 0; k < EC_K; k++) {
         ec->xpow[k] += (double)xr[k] * xr[k] + (double)xi[k] * xi[k];
         if (ec->xpow[k] < 0.0)
@@ -1076,7 +795,7 @@ int gv_echo_process(gv_echo *ec, const float *mic, const float *ref, float *out,
         cmac(ec->yr, ec->yi, ec->xr + slot, ec->xi + slot, ec->br + w, ec->bi + w);
         cmac(ec->zr, ec->zi, ec->xr + slot, ec->xi + slot, ec->fr + w, ec->fi + w);
     }
-    pack(ec->yr, ec->yi, ec->zr, ec->zi, ec->re, ec->im);
+    gv_fft_join_pair(ec->fft, ec->yr, ec->yi, ec->zr, ec->zi, ec->re, ec->im);
     gv_fft_inverse(ec->fft, ec->re, ec->im);
     for (int i = 0; i < EC_B; i++) {
         yb[i] = (float)ec->re[EC_OFF + i];
@@ -1094,7 +813,7 @@ int gv_echo_process(gv_echo *ec, const float *mic, const float *ref, float *out,
         ec->im[EC_OFF + i] = yb[i];
     }
     gv_fft_forward(ec->fft, ec->re, ec->im);
-    unpack(ec->re, ec->im, ec->er, ec->ei, mr, mi);
+    gv_fft_split_pair(ec->fft, ec->re, ec->im, ec->er, ec->ei, mr, mi);
     for (int k = 0; k < EC_K; k++) {
         float yr = mr[k], yi = mi[k];
         mr[k] += ec->er[k];
@@ -1110,9 +829,15 @@ int gv_echo_process(gv_echo *ec, const float *mic, const float *ref, float *out,
     gv_echolag_step(ec->lag, mr, mi, rr, ri, ref_active, mic_active);
     if (ref_active)
         note_sound(ec, rr, ri);
-    if (ref_active && mic_active)
-        accumulate_gcc(ec, mr, mi);
-    ec->steps++;
+    if (ref_active && mic_active) {
+        const float *pr[GV_ECHODRIFT_PARTS], *pi[GV_ECHODRIFT_PARTS];
+        for (int j = 0; j < GV_ECHODRIFT_PARTS && j < p; j++) {
+            size_t slot = (size_t)((ec->xhead - j + p) % p) * EC_KP;
+            pr[j] = ec->xr + slot;
+            pi[j] = ec->xi + slot;
+        }
+        gv_echodrift_listen(ec->drift, mr, mi, pr, pi);
+    }
 
     step_sizes(ec, ref_active, gr, gi);
     for (int j = 0; j < p; j++) {
@@ -1157,6 +882,8 @@ int gv_echo_process(gv_echo *ec, const float *mic, const float *ref, float *out,
     for (int i = 0; i < EC_B; i++) {
         float e = m[i] - yf[i];
         ef2 += (double)e * e;
+        yf2 += (double)yf[i] * yf[i];
+        my += (double)m[i] * yf[i];
         if (echo)
             echo[i] = yf[i];
         out[i] = e;
@@ -1164,18 +891,26 @@ int gv_echo_process(gv_echo *ec, const float *mic, const float *ref, float *out,
 
     /* Figures: ERLE over steps the far end talks; converged once it has
      * stayed above EC_CONV_DB, lost when the filter does worse than none
-     * (then it relearns at full rate). */
+     * or the path changed under it (then it relearns at full rate). */
     if (ref_active) {
         ec->pm = 0.95 * ec->pm + m2;
         ec->pf = 0.95 * ec->pf + ef2;
+        ec->py = 0.95 * ec->py + yf2;
+        ec->pmy = 0.95 * ec->pmy + my;
         ec->erle_db = (float)(10.0 * log10((ec->pm + 1e-12) / (ec->pf + 1e-12)));
         ec->conv_count = ec->erle_db > EC_CONV_DB ? ec->conv_count + 1 : 0;
         if (ec->conv_count >= 30)
             ec->converged = 1;
         ec->lost_count = ec->erle_db < EC_LOST_DB ? ec->lost_count + 1 : 0;
-        if (ec->lost_count >= 15) {
+        ec->changed_count = ec->converged && ec->pmy < EC_CHANGED_FIT * ec->py &&
+                                    ec->pm < EC_CHANGED_LOUD * ec->py
+                                ? ec->changed_count + 1
+                                : 0;
+        if (ec->lost_count >= 15 || ec->changed_count >= EC_CHANGED_STEPS) {
+            if (ec->converged)
+                ec->losses++;
             ec->converged = 0;
-            ec->lost_count = 0;
+            ec->lost_count = ec->changed_count = 0;
             ec->boot = EC_BOOT;
         }
     }
@@ -1207,23 +942,21 @@ void gv_echo_reference_moved(gv_echo *ec, int samples)
      * played: only the newer ones are read from the new place. The fine
      * delays on record are in the reference's count, which moved. */
     ec->delay = nd;
-    ec->fine += samples;
-    ec->pend_f += samples;
-    for (int i = 0; i < ec->trk_n; i++)
-        ec->trk_f[(ec->trk_head + EC_TRK - 1 - i) % EC_TRK] += samples;
+    gv_echodrift_reference_moved(ec->drift, samples);
 }
 
 int gv_echo_get_stats(const gv_echo *ec, gv_echo_stats *st)
 {
     int peak;
+    double fine;
     gv_echolag_estimate est;
     if (!ec || !st)
         return GV_EINVAL;
     gv_echolag_get(ec->lag, &est);
     memset(st, 0, sizeof *st);
     peak = filter_peak(ec);
-    if (ec->fine_age <= EC_FINE_FRESH)
-        st->delay_samples = (int)lround(ec->fine);
+    if (gv_echodrift_fine(ec->drift, &fine))
+        st->delay_samples = (int)lround(fine);
     else if (ec->converged && peak >= 0)
         st->delay_samples = (int)lround(ec->delay) + peak;
     else if (est.lag >= 0)
@@ -1231,10 +964,11 @@ int gv_echo_get_stats(const gv_echo *ec, gv_echo_stats *st)
     else
         st->delay_samples = -1;
     st->erle_db = ec->erle_db;
-    st->drift_ppm = (float)(ec->drift * 1e6);
+    st->drift_ppm = (float)(gv_echodrift_rate(ec->drift) * 1e6);
     st->converged = ec->converged;
     st->idle = ec->quiet > ec->idle_after;
     st->far_active = ec->far_active;
     st->far_sounds = ec->sounds;
+    st->losses = ec->losses;
     return 0;
 }

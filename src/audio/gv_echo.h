@@ -17,12 +17,13 @@
  * filter) and a foreground copy that produces the output and takes the
  * background's coefficients when they cancel clearly better. The window
  * is placed by a coarse delay estimator (binary band spectra compared at
- * 10 ms lags) and then kept on the echo by the filter's own taps; a fine
- * delay from the phase-transformed cross spectrum (to the sample, when
- * the path has a dominant early part such as the direct sound) follows
- * latency jumps at once and gives the clock drift, which the reference's
- * fractional delay then follows. Drift is not followed for echo paths
- * without a dominant early part (pure diffuse reverberation).
+ * 10 ms lags, gv_echolag) and then kept on the echo by the filter's own
+ * taps; a fine delay from the phase-transformed cross spectrum (to the
+ * sample, when the path has a dominant early part such as the direct
+ * sound, gv_echodrift) follows latency jumps at once and gives the clock
+ * drift, which the reference's fractional delay then follows. Drift is
+ * not followed for echo paths without a dominant early part (pure diffuse
+ * reverberation).
  *
  * 48 kHz mono, GV_CLEAN_STEP samples per call. Adds no delay to the
  * microphone signal. Pure: no I/O, no clock; allocation only in
@@ -54,6 +55,8 @@ typedef struct gv_echo_stats {
                           erle_db moved) */
     unsigned far_sounds; /* how many times the reference's spectrum has changed its shape
                             (another sound of the far end), wrapping */
+    unsigned losses;     /* how many times the filter lost the echo path it had found
+                            (the path changed), wrapping */
 } gv_echo_stats;
 
 /* Fills *cfg with the defaults. NULL does nothing. Thread-safe. */

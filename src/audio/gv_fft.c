@@ -190,3 +190,31 @@ int gv_fft_inverse(const gv_fft *fft, double *re, double *im)
     }
     return GV_OK;
 }
+
+void gv_fft_split_pair(const gv_fft *fft, const double *re, const double *im, float *ar, float *ai,
+                       float *br, float *bi)
+{
+    const size_t n = fft->n;
+    for (size_t k = 0; k <= n / 2; k++) {
+        size_t j = (n - k) & (n - 1);
+        ar[k] = (float)(0.5 * (re[k] + re[j]));
+        ai[k] = (float)(0.5 * (im[k] - im[j]));
+        br[k] = (float)(0.5 * (im[k] + im[j]));
+        bi[k] = (float)(-0.5 * (re[k] - re[j]));
+    }
+}
+
+void gv_fft_join_pair(const gv_fft *fft, const float *ar, const float *ai, const float *br,
+                      const float *bi, double *re, double *im)
+{
+    const size_t n = fft->n;
+    for (size_t k = 0; k <= n / 2; k++) {
+        re[k] = (double)ar[k] - (double)bi[k];
+        im[k] = (double)ai[k] + (double)br[k];
+    }
+    for (size_t k = n / 2 + 1; k < n; k++) {
+        size_t j = n - k;
+        re[k] = (double)ar[j] + (double)bi[j];
+        im[k] = -(double)ai[j] + (double)br[j];
+    }
+}

@@ -27,4 +27,17 @@ int gv_fft_forward(const gv_fft *fft, double *re, double *im);
  * gv_fft_forward. Returns 0 or GV_EINVAL. Thread-safe. */
 int gv_fft_inverse(const gv_fft *fft, double *re, double *im);
 
+/* Two real signals a and b transformed at once as re[] + i im[] = a + i b
+ * (n values): their half spectra, n/2 + 1 bins each, into ar + i ai and
+ * br + i bi, as A[k] = (Z[k] + conj Z[n-k]) / 2 and B[k] = (Z[k] - conj
+ * Z[n-k]) / 2i. Thread-safe. */
+void gv_fft_split_pair(const gv_fft *fft, const double *re, const double *im, float *ar, float *ai,
+                       float *br, float *bi);
+
+/* The inverse of gv_fft_split_pair: the n values re[] + i im[] = A + i B
+ * over the full circle from two half spectra (of real signals a and b,
+ * which gv_fft_inverse then gives as a + i b). Thread-safe. */
+void gv_fft_join_pair(const gv_fft *fft, const float *ar, const float *ai, const float *br,
+                      const float *bi, double *re, double *im);
+
 #endif
