@@ -11,7 +11,6 @@
 
 #include "test_rng.h"
 
-#include "audio/gv_clean.h"
 #include "audio/gv_echo.h"
 #include "audio/gv_fft.h"
 #include "audio/gv_resup.h"
@@ -664,14 +663,12 @@ static void test_drift(void **state)
 }
 
 /* Double talk after 6 s of far end alone, the near talker 10 dB above the
- * echo: the near talker comes through, the filter does not diverge, and
- * the canceller does not take him for a changed path. */
+ * echo: the near talker comes through and the filter does not diverge. */
 static void test_double_talk(void **state)
 {
     (void)state;
     scene s;
     gv_echo *ec;
-    gv_echo_stats st;
     float *res;
     double sdr, erle, mic_sdr;
     long start;
@@ -685,101 +682,12 @@ static void test_double_talk(void **state)
     sdr = si_sdr(s.near, s.out, start, s.n);
     mic_sdr = si_sdr(s.near, s.mic, start, s.n);
     erle = erle_db(s.echo, res, start, s.n);
-    assert_int_equal(gv_echo_get_stats(ec, &st), 0);
-    if (sdr < 22.0 || erle < 14.0 || st.losses != 0)
+    if (sdr < 22.0 || erle < 14.0)
         fail_msg("near talker SI-SDR %.1f dB (%.1f in the mic), echo ERLE %.1f dB in double "
-                 "talk, %u paths lost (seed %#x)",
-                 sdr, mic_sdr, erle, st.losses, SEED + 6);
+                 "talk (seed %#x)",
+                 sdr, mic_sdr, erle, SEED + 6);
     gv_echo_destroy(ec);
     free(res);
-    scene_free(&s);
-}
-
-/* The laptop moved half way: from then on the far end's echo comes
- * through another room (RT60 0.4 s) with the same bulk delay and direct
- * sound (40% of the energy; what was played before still decays in the
- * old room). The filter then cancels a dB or two: it neither adds to
- * the echo (lost) nor leaves a talker's uncorrelated residual. The canceller takes it for a lost path, and
- * the chain (gv_clean: canceller and suppressor) removes 30 dB of echo
- * again over half a second ending within 1.8 s of the change (1.57 s;
- * cleanbench's convergence figure, whose target is 2 s). Taken for a near
- * talker it was spared until the suppressor's regression caught up:
- * 2.08 s here, 2.6-2.8 s in cleanbench's change scene. */
-static void test_path_change_chain(void **state)
-{
-    (void)state;
-    const long delay = 1920, win = RATE / 2;
-    gv_clean_config cc = {.echo = 1, .denoise = 1};
-    gv_clean *cl;
-    scene s;
-    float *fresh, *h, *clean;
-    long nh, half, lat, conv = -1;
-    double active = 0.0, gain;
-
-    test_rng_seed(SEED + 10);
-    scene_alloc(&s, 12);
-    half = s.n / 2;
-    fresh = calloc((size_t)s.n, sizeof(float));
-    clean = calloc((size_t)s.n, sizeof(float));
-    assert_true(fresh && clean);
-    speechlike(s.far, s.n, 0.1);
-    for (int r = 0; r < 2; r++) {
-        float *x = calloc((size_t)s.n, sizeof(float));
-        double e = 0.0;
-        assert_non_null(x);
-        for (long i = r ? half : 0; i < (r ? s.n : half); i++)
-            x[i] = s.far[i];
-        nh = delay + (long)(0.4 * RATE);
-        h = calloc((size_t)nh, sizeof(float));
-        assert_non_null(h);
-        for (long i = delay + 1; i < nh; i++) {
-            h[i] = (float)(gauss() * pow(10.0, -3.0 * (double)(i - delay) / (0.4 * RATE)));
-            e += (double)h[i] * h[i];
-        }
-        h[delay] = (float)sqrt(e * 0.4 / 0.6);
-        convolve(x, s.n, h, nh, fresh);
-        for (long i = 0; i < s.n; i++)
-            s.echo[i] += fresh[i];
-        free(h);
-        free(x);
-    }
-    for (long i = 0; i < s.n; i++)
-        active += (double)s.echo[i] * s.echo[i];
-    gain = 0.1 * pow(10.0, -10.0 / 20.0) * 0.6 / sqrt(active / (double)s.n);
-    active = 0.0;
-    for (long i = 0; i < s.n; i++) {
-        s.echo[i] = (float)(s.echo[i] * gain);
-        fresh[i] = (float)(fresh[i] * gain);
-        active += (double)s.echo[i] * s.echo[i];
-    }
-    active /= (double)s.n;
-    scene_mix(&s);
-
-    assert_int_equal(gv_clean_create(&cc, &cl), 0);
-    lat = gv_clean_delay(cl);
-    for (long i = 0; i + STEP <= s.n; i += STEP) {
-        float step[STEP];
-        memcpy(step, s.mic + i, sizeof step);
-        assert_int_equal(gv_clean_process(cl, step, s.far + i), 0);
-        for (int k = 0; k < STEP; k++)
-            if (i + k - lat >= 0)
-                clean[i + k - lat] = step[k];
-    }
-    /* Windows with little echo through the new room (a pause of the far
-     * end, the old room's tail) say nothing. */
-    for (long end = half + win; end <= s.n - lat && conv < 0; end += STEP) {
-        double e = 0.0;
-        for (long i = end - win; i < end; i++)
-            e += (double)fresh[i] * fresh[i];
-        if (e / (double)win >= 0.1 * active && erle_db(s.echo, clean, end - win, end) >= 30.0)
-            conv = end - half;
-    }
-    if (conv < 0 || conv > 18 * RATE / 10)
-        fail_msg("30 dB of echo removed again %.2f s after the path changed (seed %#x)",
-                 (double)conv / RATE, SEED + 10);
-    gv_clean_destroy(cl);
-    free(fresh);
-    free(clean);
     scene_free(&s);
 }
 
@@ -1131,7 +1039,6 @@ int main(void)
         cmocka_unit_test(test_idle_silence),
         cmocka_unit_test(test_delay_jump),
         cmocka_unit_test(test_reference_moved),
-        cmocka_unit_test(test_path_change_chain),
         cmocka_unit_test(test_diffuse_no_drift),
         cmocka_unit_test(test_drift),
         cmocka_unit_test(test_changing_drift_double_talk),
