@@ -33,9 +33,9 @@
 /* The sound server's own threads run at 5 (PulseAudio's realtime-priority,
  * PipeWire's data loop is higher): the thread that feeds it stays below. */
 #define REALTIME_PRIORITY 4
-/* A playback buffer that underran grows to at most this (or what was asked
- * for, if more): a machine that cannot keep 10 ms filled may well keep 40,
- * and a click every few seconds is worse than 30 ms more delay. */
+/* A playback buffer that underran grows to at most this (one asked for
+ * longer stays as it is): a machine that cannot keep 10 ms filled may well
+ * keep 40, and a click every few seconds is worse than 30 ms more delay. */
 #define GROW_MAX_MS 40
 
 /* One direction: the stream in use and what was last learned about it.
@@ -46,8 +46,7 @@ typedef struct direction {
     int capture;
     int wanted;           /* opened at all */
     int request_ms;       /* the buffer asked for */
-    int grows;            /* request_ms grows after an underrun, up to grow_max_ms */
-    int grow_max_ms;
+    int grows;            /* request_ms grows after an underrun, up to GROW_MAX_MS */
     char chosen[256];     /* the device asked for; "" the server's default */
     pa_stream *s;         /* in use; NULL while lost */
     pa_stream *pending;   /* being opened, to take s's place */
@@ -243,9 +242,9 @@ static void underflow_cb(pa_stream *s, void *userdata)
     if (!d)
         return;
     d->underruns++;
-    if (d->grows && d->request_ms < d->grow_max_ms) {
+    if (d->grows && d->request_ms < GROW_MAX_MS) {
         int more = d->request_ms + (d->request_ms + 1) / 2;
-        d->request_ms = more < d->grow_max_ms ? more : d->grow_max_ms;
+        d->request_ms = more < GROW_MAX_MS ? more : GROW_MAX_MS;
         ask_buffer(d, s);
     }
 }
@@ -347,9 +346,10 @@ static void drop_context(audio_pulse *a)
     a->ctx = NULL;
 }
 
-/* Runs first on the mainloop thread. Its callbacks must answer the
- * server's requests within a few milliseconds, or the device underruns: on
- * a loaded machine an ordinary thread waits longer than that now and then.
+/* Runs on the mainloop thread before the streams open. Its callbacks must
+ * answer the server's requests within a few milliseconds, or the device
+ * underruns: on a loaded machine an ordinary thread waits longer than that
+ * now and then.
  * Real-time priority where the system grants it (root, or RLIMIT_RTPRIO as
  * the audio group has); an ordinary thread otherwise, as before. RR, so
  * that a callback that ran away cannot hold a core forever beside the
@@ -605,7 +605,6 @@ int audio_pulse_open(const audio_pulse_config *cfg, audio_pulse **out, char *why
     setup_direction(&a->play, 0, cfg->playback, cfg->playback_device, cfg->rate, cfg->playback_channels,
                     cfg->buffer_ms);
     a->play.grows = cfg->buffer_grows;
-    a->play.grow_max_ms = cfg->buffer_ms > GROW_MAX_MS ? cfg->buffer_ms : GROW_MAX_MS;
     setup_direction(&a->cap, 1, cfg->capture, cfg->capture_device, cfg->rate, cfg->capture_channels,
                     cfg->capture_ms);
     err = connect_server(a, why, why_len);

@@ -695,8 +695,7 @@ static void test_double_talk(void **state)
  * on, RT60 0.4 s), the second from half way, and no drift: the phase
  * correlation's peaks are chance there, and the canceller, which does not
  * cancel for a while after the change, must not take their scatter for a
- * drift (it took 311 ppm here, 560-1260 ppm in cleanbench's change scene,
- * and lost the new path again). */
+ * drift (it took 311 ppm here, and lost the new path again). */
 static void test_diffuse_no_drift(void **state)
 {
     (void)state;
