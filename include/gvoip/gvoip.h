@@ -744,7 +744,9 @@ GV_API int gv_client_prepare_playback(gv_client *c, int rate, int channels);
  * GV_ENOMEM (a first pull at an unprepared format), leaving out as it was.
  * Render thread (see the top of this file): real-time safe at the prepared
  * format; at another format its first call allocates. Use either this or
- * gv_client_pull_player, not both: each consumes the players' streams. */
+ * gv_client_pull_player, not both: each consumes the players' streams.
+ * The caller may stop pulling (a paused device): voice that waited more
+ * than a second for the next pull is dropped then, not played late. */
 GV_API int gv_client_pull_mix(gv_client *c, float *out, size_t frames, int rate, int channels);
 
 /* For engines that spatialize themselves: pulls `frames` mono frames at
@@ -828,6 +830,12 @@ GV_API float gv_client_input_level_db(const gv_client *c);
  * deciding whether anything can be heard at all (a program lets its
  * playback device sleep while nothing can). Control thread. */
 GV_API float gv_client_loudest_peer_db(const gv_client *c);
+
+/* Frames quieter than this (dBov) that carry no voice activity cannot be
+ * heard: a program may let its playback device sleep while
+ * gv_client_loudest_peer_db stays below it and nobody speaks. While
+ * nothing pulls the mix, the client does not keep such frames. */
+#define GV_AUDIBLE_DBOV (-50.0f)
 
 /* 1 while your own voice is being sent (mode, voice activity, PTT and mute
  * taken together), else 0 (also for a NULL c). Control thread. */

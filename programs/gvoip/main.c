@@ -41,7 +41,6 @@
  * longer than alone. */
 #define QUIET_MS 3000
 #define QUIET_TOGETHER_MS 20000
-#define HEARD_DB -50.0f /* a remote player's frames this loud (dBov) can be heard, voice or not */
 /* The sound server's latency figures are looked at this often, averaged
  * over this many looks, and passed on when the average moved this far. */
 #define LATENCY_CHECK_MS 500
@@ -327,7 +326,7 @@ static void follow_speakers(player *p, const gv_event *ev)
 static void sleep_when_quiet(player *p)
 {
     uint64_t now = clock_mono_ms();
-    if (p->speaking_count > 0 || !p->quiet_since_ms || gv_client_loudest_peer_db(p->client) >= HEARD_DB) {
+    if (p->speaking_count > 0 || !p->quiet_since_ms || gv_client_loudest_peer_db(p->client) >= GV_AUDIBLE_DBOV) {
         p->quiet_since_ms = now;
         audio_io_set_audible(p->io, 1);
     } else if (now - p->quiet_since_ms >= QUIET_MS) {

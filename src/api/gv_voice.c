@@ -366,17 +366,21 @@ void gv_voice_receive(gv_voice *v, const gv_msg *relay, const gv_link *link)
     if (p->muted || v->deafened || !p->announced)
         return;
     uint64_t now = v->clock.now_us(v->clock.ctx);
+    /* Comfort noise of a quiet room is of no use to a device asleep. */
+    int faint = (relay->u.voice.flags & GV_VOICE_QUIET) && -(float)relay->u.voice.level < GV_AUDIBLE_DBOV
+                    ? GV_PLAYOUT_FAINT
+                    : 0;
     if (copy) {
         /* The previous frame: it ends where this one starts. */
         int copy_samples = gv_codec_packet_samples(copy, copy_len);
         if (copy_samples > 0 && copy_samples <= MAX_FRAME)
             gv_playout_voice(v->playout, p->id, (uint16_t)(relay->u.voice.seq - 1),
-                             relay->u.voice.ts - (uint32_t)copy_samples, copy_samples, GV_JBUF_REDUNDANT, copy,
-                             copy_len, now);
+                             relay->u.voice.ts - (uint32_t)copy_samples, copy_samples, GV_JBUF_REDUNDANT | faint,
+                             copy, copy_len, now);
     }
     gv_playout_voice(v->playout, p->id, relay->u.voice.seq, relay->u.voice.ts, samples,
                      ((relay->u.voice.flags & GV_VOICE_MARKER) ? GV_JBUF_MARKER : 0) |
-                         ((relay->u.voice.flags & GV_VOICE_PREROLL) ? GV_JBUF_PREROLL : 0),
+                         ((relay->u.voice.flags & GV_VOICE_PREROLL) ? GV_JBUF_PREROLL : 0) | faint,
                      relay->u.voice.payload, len, now);
 }
 

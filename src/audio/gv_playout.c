@@ -39,6 +39,11 @@
  * it follows a device whose clock runs fast or slow, and jumps when they
  * part by more than a stall's worth (playback resumed, a starved device). */
 #define CLOCK_PULL 16
+/* A packet that waited in the mailbox this long (the render side stopped:
+ * a game paused its audio, a device stalled) is past any delay the jitter
+ * buffer would play it at: taken, a stopped minute's packets played out
+ * one after the other and every word came seconds late. */
+#define STALE_US 1000000u
 #define CLOCK_JUMP_US 40000
 
 enum msg_type { MSG_ADD = 1, MSG_REMOVE, MSG_VOICE, MSG_RAW, MSG_PLAYER, MSG_LISTENER, MSG_FORMAT };
@@ -110,6 +115,8 @@ struct gv_playout {
     int live; /* streams allocated and not yet collected */
     int prepared_rate;
     atomic_uint_fast64_t dropped;
+    uint64_t renders_seen; /* the render count when the control side last saw it move */
+    uint64_t renders_seen_us;
     int snap_read; /* the snapshot the control side reads */
     /* render side */
     stream *streams[GV_PLAYOUT_MAX_STREAMS];
@@ -133,6 +140,7 @@ struct gv_playout {
     /* shared: index of the snapshot between the two, with bit 4 set while
      * it holds news the reader has not taken */
     atomic_int snap_middle;
+    atomic_uint_fast64_t renders;
     snapshot snaps[3];
 };
 
@@ -185,6 +193,7 @@ int gv_playout_create(gv_playout **out)
         return GV_ENOMEM;
     }
     atomic_init(&pl->dropped, 0);
+    atomic_init(&pl->renders, 0);
     atomic_init(&pl->snap_middle, 1);
     pl->snap_write = 0;
     pl->snap_read = 2;
@@ -270,11 +279,18 @@ int gv_playout_voice(gv_playout *pl, uint16_t id, uint16_t seq, uint32_t ts, int
 {
     if (!pl || !payload || len == 0 || len > GV_JBUF_MAX_PAYLOAD)
         return GV_EINVAL;
+    uint64_t renders = atomic_load_explicit(&pl->renders, memory_order_relaxed);
+    if (renders != pl->renders_seen || !pl->renders_seen_us) {
+        pl->renders_seen = renders;
+        pl->renders_seen_us = arrival_us;
+    }
+    if ((jbuf_flags & GV_PLAYOUT_FAINT) && arrival_us >= pl->renders_seen_us + GV_PLAYOUT_ASLEEP_US)
+        return 0;
     msg m = {.type = MSG_VOICE, .id = id};
     m.u.voice.seq = seq;
     m.u.voice.ts = ts;
     m.u.voice.samples = samples;
-    m.u.voice.flags = jbuf_flags;
+    m.u.voice.flags = jbuf_flags & ~GV_PLAYOUT_FAINT;
     m.u.voice.arrival_us = arrival_us;
     int rc = post(pl, &m, payload, len);
     if (rc == GV_EFULL)
@@ -412,7 +428,7 @@ static void take_raw(stream *s, const uint8_t *b, size_t len)
     }
 }
 
-static void take_one(gv_playout *pl, const msg *m, const uint8_t *body, size_t len)
+static void take_one(gv_playout *pl, const msg *m, const uint8_t *body, size_t len, uint64_t now)
 {
     stream *s = NULL;
     switch (m->type) {
@@ -432,6 +448,10 @@ static void take_one(gv_playout *pl, const msg *m, const uint8_t *body, size_t l
         }
         break;
     case MSG_VOICE:
+        if (m->u.voice.arrival_us + STALE_US < now) {
+            atomic_fetch_add_explicit(&pl->dropped, 1, memory_order_relaxed);
+            break;
+        }
         if ((s = find(pl, m->id)) != NULL) {
             /* An arrival stamped before the last render is put at that
              * render's time: the buffer's clock never runs backwards.
@@ -475,7 +495,7 @@ static void take_one(gv_playout *pl, const msg *m, const uint8_t *body, size_t l
     }
 }
 
-static void take_posted(gv_playout *pl)
+static void take_posted(gv_playout *pl, uint64_t now)
 {
     int n;
     while ((n = gv_mailbox_take(pl->inbox, pl->body, sizeof pl->body)) != 0) {
@@ -483,7 +503,7 @@ static void take_posted(gv_playout *pl)
             continue;
         msg m;
         memcpy(&m, pl->body, sizeof m);
-        take_one(pl, &m, pl->body + sizeof m, (size_t)n - sizeof m);
+        take_one(pl, &m, pl->body + sizeof m, (size_t)n - sizeof m, now);
     }
 }
 
@@ -604,7 +624,8 @@ static int resample_block(gv_resampler *rs, const float *in, size_t ch, float *f
 
 static void begin_render(gv_playout *pl, uint64_t now)
 {
-    take_posted(pl);
+    atomic_fetch_add_explicit(&pl->renders, 1, memory_order_relaxed);
+    take_posted(pl, now);
     if (now < pl->last_now)
         now = pl->last_now;
     pl->last_now = now;

@@ -46,8 +46,17 @@ int gv_playout_add(gv_playout *pl, uint16_t id);
  * 0 or GV_EFULL (try again later). */
 int gv_playout_remove(gv_playout *pl, uint16_t id);
 
+/* A packet too faint to wake a sleeping playback device (comfort noise
+ * of a quiet room): while the render side has taken nothing for
+ * GV_PLAYOUT_ASLEEP_US, it is not kept. Otherwise a device asleep for
+ * minutes beside a player sent in continuous mode found the mailbox full
+ * of old noise when a word woke it, and the word was lost. */
+#define GV_PLAYOUT_FAINT 0x100
+#define GV_PLAYOUT_ASLEEP_US 500000u
+
 /* One voice packet for id's jitter buffer (see gv_jbuf_put for the
- * fields), arrived at arrival_us. 0, GV_EFULL (dropped and counted),
+ * fields; jbuf_flags may add GV_PLAYOUT_FAINT), arrived at arrival_us. 0
+ * (also for a faint packet not kept), GV_EFULL (dropped and counted),
  * GV_EINVAL. */
 int gv_playout_voice(gv_playout *pl, uint16_t id, uint16_t seq, uint32_t ts, int samples, int jbuf_flags,
                      const uint8_t *payload, size_t len, uint64_t arrival_us);

@@ -140,6 +140,7 @@ typedef struct talker {
     uint16_t seq;
     uint32_t ts;
     double phase;
+    double amplitude;
     uint8_t packet[1275];
 } talker;
 
@@ -151,6 +152,7 @@ static void talker_init(talker *t)
     t->seq = 0;
     t->ts = 0;
     t->phase = 0;
+    t->amplitude = 0.3;
 }
 
 /* Encodes the next 20 ms of a 300 Hz tone and returns its length. */
@@ -158,7 +160,7 @@ static int talker_next(talker *t)
 {
     float pcm[FRAME];
     for (int i = 0; i < FRAME; i++) {
-        pcm[i] = (float)(0.3 * sin(t->phase));
+        pcm[i] = (float)(t->amplitude * sin(t->phase));
         t->phase += 2 * PI * 300.0 / 48000.0;
     }
     int n = gv_encoder_encode(t->enc, pcm, t->packet, sizeof t->packet);
@@ -361,6 +363,66 @@ static void playout_paused_render(void **state)
     gv_playout_destroy(pl);
 }
 
+/* Playback asleep for long: a player in a quiet room, sent in continuous
+ * mode, keeps sending comfort noise (a frame every 400 ms, too faint to
+ * wake the device) for half an hour. Queued, they filled the mailbox in
+ * about a quarter of an hour, the word that woke playback found no room,
+ * and what had queued played before it: the word came 25 s late. Such
+ * frames are no longer kept while nobody renders (the word's packets find
+ * room), and what waited in the mailbox longer than any jitter buffer's
+ * delay is dropped when taken (the word plays at once, not after them). */
+static void playout_long_sleep(void **state)
+{
+    (void)state;
+    gv_playout *pl;
+    talker t;
+    float out[480 * 2];
+    gv_jbuf_stats st;
+    uint64_t now = 1000000;
+    assert_int_equal(gv_playout_create(&pl), 0);
+    assert_int_equal(gv_playout_prepare(pl, 48000, 2), 0);
+    assert_int_equal(gv_playout_add(pl, 5), 0);
+    talker_init(&t);
+    assert_true(talk_for_a_second(pl, &t, 5, &now) > 0.05);
+    uint64_t asleep = now;
+    t.amplitude = 0.0003; /* -70 dBFS */
+    for (uint64_t at = asleep + 400000; at < asleep + 30 * 60 * 1000000ull; at += 400000) {
+        int n = talker_next(&t);
+        t.ts += (uint32_t)(400000 / 1000 * 48) - FRAME;
+        (void)gv_playout_voice(pl, 5, t.seq++, t.ts, FRAME, GV_PLAYOUT_FAINT, t.packet, (size_t)n, at);
+        t.ts += FRAME;
+    }
+    /* Faint frames kept coming while playback woke: they are kept again
+     * once the device renders. */
+    now = asleep + 30 * 60 * 1000000ull;
+    t.amplitude = 0.3;
+    double first_heard_ms = -1;
+    int refused = 0;
+    for (int period = 0; period < 100; period++, now += 10000) {
+        if (period % 2 == 0) {
+            int n = talker_next(&t);
+            if (gv_playout_voice(pl, 5, t.seq, t.ts, FRAME, period == 0 ? GV_JBUF_MARKER : 0, t.packet, (size_t)n,
+                                 now) != 0)
+                refused++;
+            t.seq++;
+            t.ts += FRAME;
+        }
+        assert_int_equal(gv_playout_render(pl, out, 480, 48000, 2, now + 5000), 480);
+        if (first_heard_ms < 0 && rms(out, 960) > 0.05)
+            first_heard_ms = period * 10.0;
+    }
+    assert_int_equal(gv_playout_stats(pl, 5, &st), 0);
+    if (refused || first_heard_ms < 0 || first_heard_ms > 40.0 || st.playout_delay_ms > 40.0)
+        fail_msg("after half an hour asleep: %d of the word's packets refused, the word heard after %.0f ms, playout "
+                 "delay %.1f ms",
+                 refused, first_heard_ms, st.playout_delay_ms);
+    /* Kept: the two posted before the playout could tell that nobody
+     * renders (one packet's interval at worst), dropped as stale. */
+    assert_int_equal(gv_playout_dropped(pl), 2);
+    gv_encoder_destroy(t.enc);
+    gv_playout_destroy(pl);
+}
+
 /* A render thread that stalls fills the mailbox: packets are dropped and
  * counted, and a stream announced meanwhile is freed by destroy (nothing
  * leaks under ASan). */
@@ -481,6 +543,7 @@ int main(void)
         cmocka_unit_test(playout_one_thread),
         cmocka_unit_test(playout_large_device_buffers),
         cmocka_unit_test(playout_paused_render),
+        cmocka_unit_test(playout_long_sleep),
         cmocka_unit_test(playout_stalled_render),
         cmocka_unit_test(playout_two_threads),
     };
