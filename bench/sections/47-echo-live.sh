@@ -18,10 +18,14 @@ DEVREC="$BENCH_BUILD/tools/devrec/gvoip-devrec"
 
 quick=$BENCH_QUICK
 half=8 # seconds of B alone, then as long of double talk
-scenes="20:-6 40:-10 60:-20"
+# DELAY:GAIN:LOOP. steady: module-loopback at a fixed delay (the linear
+# path this section is for); drifting: with its rate adaptation, whose
+# delay drifted by 40-170 ppm, faster and faster, in one run (see
+# pulse_loopback): the targets are judged on the steady loops.
+scenes="20:-6:steady 40:-10:steady 60:-20:steady 60:-20:drifting"
 if [ "$quick" = 1 ]; then
   half=5
-  scenes="40:-10"
+  scenes="40:-10:steady"
 fi
 rec_s=$((2 * half))
 speech b_long.wav $((rec_s + 2))
@@ -41,14 +45,14 @@ wait_connected() {
   return 1
 }
 
-# scene NAME DELAY GAIN [A's options]: prints "echo_return_db dt_stoi erle delay"
+# scene NAME DELAY GAIN LOOP [A's options]: prints "echo_return_db dt_stoi erle delay cpu"
 scene() {
-  local name=$1 delay=$2 gain=$3
-  shift 3
+  local name=$1 delay=$2 gain=$3 loop=$4
+  shift 4
   local d="$BENCH_WORK/$name" srv port pa pb pc pr1 pr2
   mkdir -p "$d"
   pactl unload-module module-loopback 2>/dev/null || true
-  pulse_loopback spk_a.monitor mic_a "$delay" "$gain"
+  pulse_loopback spk_a.monitor mic_a "$delay" "$gain" "$loop"
   bg "$d/srv.out" "$d/srv.err" "$GVOIP" server --port 0 --json
   srv=$BG_PID
   port=$(wait_port "$d/srv.out")
@@ -93,21 +97,23 @@ mid() { awk -v c="$1" '{ print $c }' "$2" | sort -g | awk '{ v[NR] = $1 } END { 
 : >rows.md
 : >run_rows.md
 for s in $scenes; do
-  delay=${s%%:*}
-  gain=${s##*:}
-  : >"runs_${delay}"
+  IFS=: read -r delay gain loop <<<"$s"
+  id="${delay}_${loop}"
+  label="${delay} ms, ${gain} dB"
+  [ "$loop" = steady ] || label="$label, $loop"
+  : >"runs_${id}"
   for ((k = 1; k <= runs; k++)); do
-    echo "bench:   echo live, ${delay} ms ${gain} dB, canceller off (run $k of $runs)" >&2
-    read -r off_ret off_stoi _ _ off_cpu < <(scene "off_${delay}.$k" "$delay" "$gain" --no-aec)
-    echo "bench:   echo live, ${delay} ms ${gain} dB, canceller on (run $k of $runs)" >&2
-    read -r on_ret on_stoi on_erle on_delay on_cpu < <(scene "on_${delay}.$k" "$delay" "$gain")
+    echo "bench:   echo live, $label, canceller off (run $k of $runs)" >&2
+    read -r off_ret off_stoi _ _ off_cpu < <(scene "off_${id}.$k" "$delay" "$gain" "$loop" --no-aec)
+    echo "bench:   echo live, $label, canceller on (run $k of $runs)" >&2
+    read -r on_ret on_stoi on_erle on_delay on_cpu < <(scene "on_${id}.$k" "$delay" "$gain" "$loop")
     removed=$(calc "$off_ret - $on_ret" %.1f)
-    echo "$off_ret $on_ret $removed $off_stoi $on_stoi $on_erle $on_delay $off_cpu $on_cpu" >>"runs_${delay}"
-    echo "| ${delay} ms, ${gain} dB | $k | ${off_ret} | ${on_ret} | ${removed} | ${off_stoi} | ${on_stoi} | ${on_erle} | ${on_delay} |" >>run_rows.md
+    echo "$off_ret $on_ret $removed $off_stoi $on_stoi $on_erle $on_delay $off_cpu $on_cpu" >>"runs_${id}"
+    echo "| $label | $k | ${off_ret} | ${on_ret} | ${removed} | ${off_stoi} | ${on_stoi} | ${on_erle} | ${on_delay} |" >>run_rows.md
   done
   m=()
-  for c in 1 2 3 4 5 6 7 8 9; do m+=("$(mid "$c" "runs_${delay}")"); done
-  echo "| ${delay} ms, ${gain} dB | ${m[0]} | **${m[1]}** | ${m[2]} | ${m[3]} | **${m[4]}** | ${m[5]} | ${m[6]} | ${m[7]}% / ${m[8]}% |" >>rows.md
+  for c in 1 2 3 4 5 6 7 8 9; do m+=("$(mid "$c" "runs_${id}")"); done
+  echo "| $label | ${m[0]} | **${m[1]}** | ${m[2]} | ${m[3]} | **${m[4]}** | ${m[5]} | ${m[6]} | ${m[7]}% / ${m[8]}% |" >>rows.md
 done
 
 {
@@ -115,13 +121,16 @@ done
   echo
   echo "A private sound server, ${server}. Player A's speaker sink is looped back into A's microphone sink"
   echo "by the server's \`module-loopback\` at the scene's delay and gain (\`pulse_loopback spk_a.monitor mic_a"
-  echo "DELAY GAIN\`); player B talks for $((2 * half)) s (generated speech), and A talks over B for the second"
+  echo "DELAY GAIN steady\`: its rate adaptation off, so that the delay stays put to the sample as a room's"
+  echo "would; the *drifting* row leaves it on, and its delay drifted by 40-170 ppm, faster and faster, within"
+  echo "one run, see \`pulse_loopback\` in tests/integration/pulse.sh); player B talks for $((2 * half)) s (generated speech), and A talks over B for the second"
   echo "half. \`gvoip-devrec\` records B's mouth and B's ear on one clock. *Echo return*: B's voice at B's"
   echo "ear against B's mouth (RMS, dB) from 3 s to ${half} s, B alone; it is what comes back through A, so the"
   echo "path's own gains (A's automatic gain included) are in it, and the difference between the two runs is"
   echo "what A's canceller removed. *Double-talk STOI*: A's speech at B's ear during the double talk against"
-  echo "what A said (\`gvoip-quality\`), where B's echo, when it is left, is the interference. *ERLE* and"
-  echo "*echo delay*: A's \`--stats\` (\`input.echo_erle_db\`, the linear filter's; \`input.echo_delay_ms\`, how"
+  echo "what A said (\`gvoip-quality\`), where B's echo, when it is left, is the interference. *ERLE at the end* and"
+  echo "*echo delay*: A's \`--stats\` at exit (\`input.echo_erle_db\`, the linear filter's, measured while A talks"
+  echo "over B, which lowers it; \`input.echo_delay_ms\`, how"
   echo "much later the echo came than the device latencies said). CPU: player A's share of one core, off / on."
   echo
   echo '```'
@@ -131,13 +140,13 @@ done
   echo "Each scene ran ${runs} times (off, then on, each time with a fresh server and players); every cell"
   echo "is that figure's median over the runs."
   echo
-  echo "| loop | echo return, no canceller (dB) | with it (dB) | removed (dB) | double-talk STOI, none | with it | ERLE (dB) | echo delay (ms) | CPU of A |"
+  echo "| loop | echo return, no canceller (dB) | with it (dB) | removed (dB) | double-talk STOI, none | with it | ERLE at the end (dB) | echo delay (ms) | CPU of A |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
   cat rows.md
   echo
   echo "Every run:"
   echo
-  echo "| loop | run | echo return, off (dB) | on (dB) | removed (dB) | double-talk STOI, off | on | ERLE (dB) | echo delay (ms) |"
+  echo "| loop | run | echo return, off (dB) | on (dB) | removed (dB) | double-talk STOI, off | on | ERLE at the end (dB) | echo delay (ms) |"
   echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
   cat run_rows.md
   echo

@@ -10,8 +10,10 @@
 #                                   or libpulse) take MIC.monitor as its
 #                                   microphone and SPK as its speaker; prefix
 #                                   a command with it
-#   pulse_loopback SOURCE SINK MS [DB]  the server's own module-loopback,
-#                                   at DB (say -10) when given
+#   pulse_loopback SOURCE SINK MS [DB [steady]]  the server's own
+#                                   module-loopback, at DB (say -10) when
+#                                   given; steady: at a fixed delay (see
+#                                   the function)
 #   pulse_add_sink NAME[:CHANNELS]  one more null sink, fed like the others
 #   pulse_remove_sink NAME          unloads it (a device unplugged)
 #   pulse_level SINK                the RMS of one second of what SINK plays
@@ -209,11 +211,19 @@ pulse_player() {
   PULSE_PLAYER=(env "PULSE_SOURCE=$1.monitor" "PULSE_SINK=$2" SDL_AUDIODRIVER=pulseaudio "$PULSE_ASAN")
 }
 
+# PulseAudio's module-loopback resamples at a rate it adjusts every 10 s
+# to hold its latency. Between two null sinks on one clock there is nothing
+# to follow, and its adjustments made the delay drift by 40-170 ppm,
+# faster and faster, within one 16 s run (the two monitors
+# cross-correlated): an echo path no room has. steady turns the
+# adjustment off (adjust_time=0) and the delay stays put to the sample.
+# PipeWire's loopback takes no adjust_time and is left as it comes.
 pulse_loopback() {
-  local module input
-  module=$(pactl load-module module-loopback source="$1" sink="$2" latency_msec="$3" \
+  local module input steady=()
+  [ "${5:-}" != steady ] || [ "${GVOIP_SOUND_SERVER:-pulseaudio}" != pulseaudio ] || steady=(adjust_time=0)
+  module=$(pactl load-module module-loopback source="$1" sink="$2" latency_msec="$3" "${steady[@]}" \
     source_dont_move=true sink_dont_move=true) || pulse_fail "cannot load module-loopback $1 -> $2"
-  [ -n "${4:-}" ] || return 0
+  [ -n "${4:-}" ] && [ "$4" != 0 ] || return 0
   input=$(pactl list sink-inputs | awk -v m="$module" '/^Sink Input #/ { i = substr($3, 2) } $1 == "Owner" && $3 == m { print i }')
   [ -n "$input" ] || pulse_fail "module-loopback $module has no sink input"
   pactl set-sink-input-volume "$input" "$4dB" || pulse_fail "cannot set the loopback's volume to $4 dB"

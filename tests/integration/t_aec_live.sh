@@ -16,7 +16,7 @@ espeak-ng -g 10 -v en+m3 -w "$TMP/b1.wav" "Bob here, on the sound server. The qu
 sox "$TMP/b1.wav" "$TMP/b.wav" repeat 1
 
 pulse_start mic_a spk_a:2 mic_b spk_b:2
-pulse_loopback spk_a.monitor mic_a 40 -10
+pulse_loopback spk_a.monitor mic_a 40 -10 steady
 
 start server server --port 0 --json
 port=$(port_of server)
