@@ -36,6 +36,7 @@ struct gv_clean {
     int echo_steps; /* far-end steps in a row the filter removed something */
     int echo_new;   /* of them, since the far end's first new sound within, or -1 */
     unsigned sounds; /* the far end's sound count at its last talking step */
+    unsigned losses; /* the canceller's count of paths lost, as last seen */
     int silent;     /* steps in a row of digital silence into the suppressor */
 };
 
@@ -126,6 +127,14 @@ int gv_clean_process(gv_clean *cl, float *step, const float *ref)
             }
             cl->sounds = es.far_sounds;
             cl->echo_found = cl->echo_new >= ECHO_FOUND_STEPS;
+        }
+        /* A path lost is a new room: the suppressor learnt how little
+         * the old filter left, and would take what the new one leaves for
+         * a near talker and spare it for the seconds its regression
+         * needs. */
+        if (es.losses != cl->losses) {
+            cl->losses = es.losses;
+            gv_denoise_echo_changed(cl->denoise);
         }
         /* Then, a canceller only ever removes: a filter still adapted to
          * the room before it changed adds to the microphone what it

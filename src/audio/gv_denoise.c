@@ -232,6 +232,12 @@ static int config_valid(const gv_denoise_config *c)
            c->max_reduction_db >= 3.0f && c->max_reduction_db <= 60.0f;
 }
 
+void gv_denoise_echo_changed(gv_denoise *ns)
+{
+    if (ns)
+        gv_resup_relearn(ns->resup);
+}
+
 void gv_denoise_reset(gv_denoise *ns)
 {
     if (!ns)

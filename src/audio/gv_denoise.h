@@ -56,6 +56,11 @@ float gv_denoise_speech_probability(const gv_denoise *ns);
 /* Steps since create that were only scaled (resting), 0 for NULL. */
 uint64_t gv_denoise_rested_steps(const gv_denoise *ns);
 
+/* The echo path changed (the canceller lost the one it had found): the
+ * residual echo suppressor learns afresh how much the canceller leaves.
+ * NULL does nothing. One thread at a time per ns. */
+void gv_denoise_echo_changed(gv_denoise *ns);
+
 /* Forgets the noise estimate and the signal, as after create. NULL does
  * nothing. One thread at a time per ns. */
 void gv_denoise_reset(gv_denoise *ns);

@@ -54,6 +54,27 @@
 #define EC_BOOT 100 /* active steps of full-rate learning from an empty filter */
 #define EC_LOST_STEP 0.5f /* least step while the filter has not (re)found the echo */
 #define EC_CONV_DB 8.0f   /* ERLE that counts as cancelling, held 30 active steps */
+/* A path that changed (the laptop moved) leaves a filter whose estimate
+ * is about as loud as the microphone (no more than EC_CHANGED_LOUD times
+ * quieter) but explains less of it than EC_CHANGED_FIT (the regression
+ * of the microphone on the estimate), for EC_CHANGED_STEPS active steps
+ * in a row. The ERLE can stay near 0 dB there, not below EC_LOST_DB, and
+ * the coherence step control takes the mismatch for double talk and
+ * barely adapts. A near talker leaves the regression near 1 (he is not
+ * correlated with the estimate); he lowers it only while he is much
+ * louder than the echo, and then the microphone is too. */
+#define EC_CHANGED_FIT 0.75
+#define EC_CHANGED_LOUD 2.0
+#define EC_CHANGED_STEPS 15
+/* Only a filter that had cancelled well is judged so: one whose ERLE
+ * has been at least EC_HELD_DB on EC_HELD_STEPS more active steps than
+ * below it (about 2 s of far-end speech), until it has been below on as
+ * many more. Through a sound server's loop the linear filter cancels 2-7
+ * dB (the server's path is not one it can model), and its regression
+ * falls as low in double talk: taken there for a changed path, the near
+ * talker lost his syllables to the relearning suppressor. */
+#define EC_HELD_DB 12.0f
+#define EC_HELD_STEPS 200
 #define EC_CONSTRAIN_EVERY 3
 #define EC_ACTIVE_POW 1e-6f /* mean square of an audible reference block (-60 dBFS) */
 #define EC_MIC_POW 1e-8f    /* and of a microphone block worth estimating from */
@@ -122,6 +143,13 @@ struct gv_echo {
     double pm, pf;
     float erle_db;
     int converged, conv_count, lost_count;
+    /* The estimate's power and its product with the microphone, smoothed
+     * as pm; steps in a row that look like a changed path; active steps
+     * at EC_HELD_DB less those below (0 to EC_HELD_STEPS) and whether
+     * they once filled up; paths lost that the filter had held. */
+    double py, pmy;
+    int changed_count, held, proven;
+    unsigned losses;
 
     int settle; /* steps before the filter's shape is trusted again */
     int far_active; /* the last step's reference was loud enough to learn from */
@@ -212,7 +240,9 @@ void gv_echo_reset(gv_echo *ec)
     ec->better = ec->worse = 0;
     gv_echolag_reset(ec->lag);
     ec->est_match = -1;
-    ec->pm = ec->pf = 0.0;
+    ec->pm = ec->pf = ec->py = ec->pmy = 0.0;
+    ec->changed_count = ec->held = ec->proven = 0;
+    ec->losses = 0;
     ec->erle_db = 0.0f;
     ec->converged = ec->conv_count = ec->lost_count = 0;
 
@@ -710,7 +740,7 @@ int gv_echo_process(gv_echo *ec, const float *mic, const float *ref, float *out,
     const int p = ec ? ec->parts : 0;
     float rr[EC_KP], ri[EC_KP], mr[EC_KP], mi[EC_KP], gr[EC_KP], gi[EC_KP];
     float m[EC_B], yb[EC_B], yf[EC_B];
-    double eb2 = 0.0, ef2 = 0.0, m2 = 0.0, r2 = 0.0;
+    double eb2 = 0.0, ef2 = 0.0, m2 = 0.0, r2 = 0.0, yf2 = 0.0, my = 0.0;
     int ref_active, mic_active;
     float *xr, *xi;
 
@@ -863,6 +893,8 @@ int gv_echo_process(gv_echo *ec, const float *mic, const float *ref, float *out,
     for (int i = 0; i < EC_B; i++) {
         float e = m[i] - yf[i];
         ef2 += (double)e * e;
+        yf2 += (double)yf[i] * yf[i];
+        my += (double)m[i] * yf[i];
         if (echo)
             echo[i] = yf[i];
         out[i] = e;
@@ -870,18 +902,37 @@ int gv_echo_process(gv_echo *ec, const float *mic, const float *ref, float *out,
 
     /* Figures: ERLE over steps the far end talks; converged once it has
      * stayed above EC_CONV_DB, lost when the filter does worse than none
-     * (then it relearns at full rate). */
+     * or the path changed under it (then it relearns at full rate). */
     if (ref_active) {
         ec->pm = 0.95 * ec->pm + m2;
         ec->pf = 0.95 * ec->pf + ef2;
+        ec->py = 0.95 * ec->py + yf2;
+        ec->pmy = 0.95 * ec->pmy + my;
         ec->erle_db = (float)(10.0 * log10((ec->pm + 1e-12) / (ec->pf + 1e-12)));
         ec->conv_count = ec->erle_db > EC_CONV_DB ? ec->conv_count + 1 : 0;
         if (ec->conv_count >= 30)
             ec->converged = 1;
         ec->lost_count = ec->erle_db < EC_LOST_DB ? ec->lost_count + 1 : 0;
-        if (ec->lost_count >= 15) {
-            ec->converged = 0;
-            ec->lost_count = 0;
+        if (ec->erle_db >= EC_HELD_DB)
+            ec->held += ec->held < EC_HELD_STEPS;
+        else
+            ec->held -= ec->held > 0;
+        if (ec->held == EC_HELD_STEPS)
+            ec->proven = 1;
+        else if (ec->held == 0)
+            ec->proven = 0;
+        ec->changed_count = ec->proven && ec->pmy < EC_CHANGED_FIT * ec->py &&
+                                    ec->pm < EC_CHANGED_LOUD * ec->py
+                                ? ec->changed_count + 1
+                                : 0;
+        if (ec->lost_count >= 15 || ec->changed_count >= EC_CHANGED_STEPS) {
+            /* Only a path the filter had held makes the suppressor
+             * relearn (gv_clean): through a sound server's loop the
+             * ERLE also falls below EC_LOST_DB now and then. */
+            if (ec->proven)
+                ec->losses++;
+            ec->converged = ec->proven = ec->held = 0;
+            ec->lost_count = ec->changed_count = 0;
             ec->boot = EC_BOOT;
         }
     }
@@ -940,5 +991,6 @@ int gv_echo_get_stats(const gv_echo *ec, gv_echo_stats *st)
     st->idle = ec->quiet > ec->idle_after;
     st->far_active = ec->far_active;
     st->far_sounds = ec->sounds;
+    st->losses = ec->losses;
     return 0;
 }

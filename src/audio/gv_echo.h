@@ -55,6 +55,9 @@ typedef struct gv_echo_stats {
                           erle_db moved) */
     unsigned far_sounds; /* how many times the reference's spectrum has changed its shape
                             (another sound of the far end), wrapping */
+    unsigned losses;     /* how many times the filter lost an echo path it had cancelled
+                            well (12 dB for about 2 s of far-end speech): the path
+                            changed; wrapping */
 } gv_echo_stats;
 
 /* Fills *cfg with the defaults. NULL does nothing. Thread-safe. */

@@ -207,6 +207,18 @@ void gv_resup_reset(gv_resup *rs)
     rs->frames = 0;
 }
 
+void gv_resup_relearn(gv_resup *rs)
+{
+    if (!rs)
+        return;
+    for (int b = 0; b < RS_BANDS_MAX; b++) {
+        rs->me[b] = rs->my[b] = rs->ml[b] = 0.0f;
+        rs->cyy[b] = rs->cyl[b] = rs->cll[b] = rs->cye[b] = rs->cle[b] = 0.0f;
+        rs->leak[b] = RS_LEAK_INIT;
+        rs->active[b] = 0;
+    }
+}
+
 /* The band's weights from the covariances: the two-regressor least
  * squares, or one regressor alone where the other would come out negative
  * or the two cannot be told apart; then within their limits. */

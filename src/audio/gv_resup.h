@@ -36,6 +36,12 @@ void gv_resup_destroy(gv_resup *rs);
 int gv_resup_gains(gv_resup *rs, const double *e_re, const double *e_im, const double *y_re,
                    const double *y_im, float *gain);
 
+/* The canceller lost the echo path it had (the path changed): how much of
+ * the echo it leaves is learnt afresh, from suppressing hard wherever the
+ * estimate sounds, as after create; the room's tail and noise are kept.
+ * NULL does nothing. One thread at a time per rs. */
+void gv_resup_relearn(gv_resup *rs);
+
 /* Forgets what was learnt, as after create. NULL does nothing. One thread
  * at a time per rs. */
 void gv_resup_reset(gv_resup *rs);
