@@ -69,10 +69,11 @@
 /* Only a filter that had cancelled well is judged so: one whose ERLE
  * has been at least EC_HELD_DB on EC_HELD_STEPS more active steps than
  * below it (about 2 s of far-end speech), until it has been below on as
- * many more. Through a sound server's loop the linear filter cancels 2-7
- * dB (the server's path is not one it can model), and its regression
- * falls as low in double talk: taken there for a changed path, the near
- * talker lost his syllables to the relearning suppressor. */
+ * many more. On a loop whose delay keeps drifting (PulseAudio's
+ * module-loopback adjusting its rate) the linear filter cancels 2-7 dB,
+ * and its regression falls as low in double talk: taken there for a
+ * changed path, the near talker lost his syllables to the relearning
+ * suppressor. */
 #define EC_HELD_DB 12.0f
 #define EC_HELD_STEPS 200
 #define EC_CONSTRAIN_EVERY 3
