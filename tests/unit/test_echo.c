@@ -117,20 +117,26 @@ static void convolve(const float *x, long n, const float *h, long nh, float *y)
 
 /* y[i] = x(i * ratio), windowed-sinc interpolated: a clock that runs at
  * 1 / ratio of the other. */
+/* x at the fractional position pos: a sinc of half taps each side under
+ * a raised-cosine window. */
+static double sinc_at(const float *x, long n, double pos, int half)
+{
+    long ip = (long)floor(pos);
+    double acc = 0.0;
+    for (long m = -half; m <= half; m++) {
+        long j = ip + m;
+        double t = (double)m - (pos - (double)ip);
+        double s = fabs(t) < 1e-9 ? 1.0 : sin(PI * t) / (PI * t);
+        if (j >= 0 && j < n)
+            acc += x[j] * s * (0.5 + 0.5 * cos(PI * t / (half + 1)));
+    }
+    return acc;
+}
+
 static void resample(const float *x, long n, double ratio, float *y)
 {
-    for (long i = 0; i < n; i++) {
-        double p = (double)i * ratio, acc = 0.0;
-        long ip = (long)floor(p);
-        for (long m = -24; m <= 24; m++) {
-            long j = ip + m;
-            double t = (double)m - (p - (double)ip);
-            double s = fabs(t) < 1e-9 ? 1.0 : sin(PI * t) / (PI * t);
-            if (j >= 0 && j < n)
-                acc += x[j] * s * (0.5 + 0.5 * cos(PI * t / 25.0));
-        }
-        y[i] = (float)acc;
-    }
+    for (long i = 0; i < n; i++)
+        y[i] = (float)sinc_at(x, n, (double)i * ratio, 24);
 }
 
 static void scale_to(float *x, long n, double rms)
@@ -695,6 +701,39 @@ static void test_double_talk(void **state)
     scene_free(&s);
 }
 
+/* Speech-like far-end audio into s->far, and into s->echo its echo
+ * through one room before change and another from change on (what was
+ * played before still decays in the old one): each noise decaying with an
+ * RT60 of 0.4 s from the bulk delay on, plus a direct sound of direct of
+ * the energy (0: none, a diffuse room). */
+static void two_rooms(scene *s, long delay, long change, double direct)
+{
+    const long nh = delay + (long)(0.4 * RATE);
+    float *fresh = calloc((size_t)s->n, sizeof(float));
+    assert_non_null(fresh);
+    speechlike(s->far, s->n, 0.1);
+    for (int r = 0; r < 2; r++) {
+        float *x = calloc((size_t)s->n, sizeof(float)), *h = calloc((size_t)nh, sizeof(float));
+        double e = 0.0;
+        assert_non_null(x);
+        assert_non_null(h);
+        for (long i = r ? change : 0; i < (r ? s->n : change); i++)
+            x[i] = s->far[i];
+        for (long i = delay + (direct > 0.0); i < nh; i++) {
+            h[i] = (float)(gauss() * pow(10.0, -3.0 * (double)(i - delay) / (0.4 * RATE)));
+            e += (double)h[i] * h[i];
+        }
+        if (direct > 0.0)
+            h[delay] = (float)sqrt(e * direct / (1.0 - direct));
+        convolve(x, s->n, h, nh, fresh);
+        for (long i = 0; i < s->n; i++)
+            s->echo[i] += fresh[i];
+        free(h);
+        free(x);
+    }
+    free(fresh);
+}
+
 /* The laptop moved after 10 s of far-end speech, the filter cancelling
  * about 20 dB by then: from then on the far end's echo comes through
  * another room (RT60 0.4 s) with the same bulk delay and direct sound (40%
@@ -711,34 +750,11 @@ static void test_path_change_lost(void **state)
     scene s;
     gv_echo *ec;
     gv_echo_stats st;
-    float *fresh, *h;
-    long nh, active_after = 0, lost_after = -1;
+    long active_after = 0, lost_after = -1;
 
     test_rng_seed(SEED + 10);
     scene_alloc(&s, 16);
-    fresh = calloc((size_t)s.n, sizeof(float));
-    assert_non_null(fresh);
-    speechlike(s.far, s.n, 0.1);
-    for (int r = 0; r < 2; r++) {
-        float *x = calloc((size_t)s.n, sizeof(float));
-        double e = 0.0;
-        assert_non_null(x);
-        for (long i = r ? moved : 0; i < (r ? s.n : moved); i++)
-            x[i] = s.far[i];
-        nh = delay + (long)(0.4 * RATE);
-        h = calloc((size_t)nh, sizeof(float));
-        assert_non_null(h);
-        for (long i = delay + 1; i < nh; i++) {
-            h[i] = (float)(gauss() * pow(10.0, -3.0 * (double)(i - delay) / (0.4 * RATE)));
-            e += (double)h[i] * h[i];
-        }
-        h[delay] = (float)sqrt(e * 0.4 / 0.6);
-        convolve(x, s.n, h, nh, fresh);
-        for (long i = 0; i < s.n; i++)
-            s.echo[i] += fresh[i];
-        free(h);
-        free(x);
-    }
+    two_rooms(&s, delay, moved, 0.4);
     scale_to(s.echo, s.n, 0.1 * pow(10.0, -10.0 / 20.0) * 0.6);
     scene_mix(&s);
 
@@ -759,7 +775,6 @@ static void test_path_change_lost(void **state)
                  "(seed %#x)",
                  st.losses, lost_after, SEED + 10);
     gv_echo_destroy(ec);
-    free(fresh);
     scene_free(&s);
 }
 
@@ -772,22 +787,11 @@ static void jittered(const float *x, long n, double span, float *y)
     double off = 0.0;
     long next = 0;
     for (long i = 0; i < n; i++) {
-        double pos, acc = 0.0;
-        long ip;
         if (i >= next) {
             off = span * (2.0 * test_rng_uniform() - 1.0);
             next = i + (long)((0.5 + test_rng_uniform()) * RATE);
         }
-        pos = (double)i - off;
-        ip = (long)floor(pos);
-        for (long m = -16; m <= 16; m++) {
-            long j = ip + m;
-            double t = (double)m - (pos - (double)ip);
-            double sn = fabs(t) < 1e-9 ? 1.0 : sin(PI * t) / (PI * t);
-            if (j >= 0 && j < n)
-                acc += x[j] * sn * (0.5 + 0.5 * cos(PI * t / 17.0));
-        }
-        y[i] = (float)acc;
+        y[i] = (float)sinc_at(x, n, (double)i - off, 16);
     }
 }
 
@@ -870,32 +874,13 @@ static void test_diffuse_no_drift(void **state)
     scene s;
     gv_echo *ec;
     gv_echo_stats st;
-    float *fresh;
-    long nh, half;
+    long half;
     double worst = 0.0;
 
     test_rng_seed(SEED + 12);
     scene_alloc(&s, 24);
     half = s.n / 2;
-    fresh = calloc((size_t)s.n, sizeof(float));
-    assert_non_null(fresh);
-    speechlike(s.far, s.n, 0.1);
-    for (int r = 0; r < 2; r++) {
-        float *x = calloc((size_t)s.n, sizeof(float)), *h;
-        assert_non_null(x);
-        for (long i = r ? half : 0; i < (r ? s.n : half); i++)
-            x[i] = s.far[i];
-        nh = delay + (long)(0.4 * RATE);
-        h = calloc((size_t)nh, sizeof(float));
-        assert_non_null(h);
-        for (long i = delay; i < nh; i++)
-            h[i] = (float)(gauss() * pow(10.0, -3.0 * (double)(i - delay) / (0.4 * RATE)));
-        convolve(x, s.n, h, nh, fresh);
-        for (long i = 0; i < s.n; i++)
-            s.echo[i] += fresh[i];
-        free(h);
-        free(x);
-    }
+    two_rooms(&s, delay, half, 0.0);
     scale_to(s.echo, s.n, 0.1 * pow(10.0, -10.0 / 20.0) * 0.6);
     scene_mix(&s);
     assert_int_equal(gv_echo_create(NULL, &ec), 0);
@@ -908,7 +893,6 @@ static void test_diffuse_no_drift(void **state)
     if (worst > 50.0)
         fail_msg("drift %.0f ppm followed where there is none (seed %#x)", worst, SEED + 12);
     gv_echo_destroy(ec);
-    free(fresh);
     scene_free(&s);
 }
 

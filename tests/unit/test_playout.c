@@ -203,6 +203,19 @@ static double talk_for_a_second(gv_playout *pl, talker *t, uint16_t id, uint64_t
     return sqrt(e / counted);
 }
 
+/* A playout prepared for 48 kHz stereo that has played a second of
+ * player id talking (now moves on by that second). */
+static gv_playout *heard_talking(talker *t, uint16_t id, uint64_t *now)
+{
+    gv_playout *pl;
+    assert_int_equal(gv_playout_create(&pl), 0);
+    assert_int_equal(gv_playout_prepare(pl, 48000, 2), 0);
+    assert_int_equal(gv_playout_add(pl, id), 0);
+    talker_init(t);
+    assert_true(talk_for_a_second(pl, t, id, now) > 0.05);
+    return pl;
+}
+
 static void playout_one_thread(void **state)
 {
     (void)state;
@@ -325,11 +338,7 @@ static void playout_paused_render(void **state)
     float out[480 * 2];
     gv_jbuf_stats st;
     uint64_t now = 1000000;
-    assert_int_equal(gv_playout_create(&pl), 0);
-    assert_int_equal(gv_playout_prepare(pl, 48000, 2), 0);
-    assert_int_equal(gv_playout_add(pl, 5), 0);
-    talker_init(&t);
-    assert_true(talk_for_a_second(pl, &t, 5, &now) > 0.05);
+    pl = heard_talking(&t, 5, &now);
     /* The sender's clock: a packet sent at time x carries ts_at(x). */
     const uint64_t t_ref = now;
     const uint32_t ts_ref = t.ts;
@@ -379,11 +388,7 @@ static void playout_long_sleep(void **state)
     float out[480 * 2];
     gv_jbuf_stats st;
     uint64_t now = 1000000;
-    assert_int_equal(gv_playout_create(&pl), 0);
-    assert_int_equal(gv_playout_prepare(pl, 48000, 2), 0);
-    assert_int_equal(gv_playout_add(pl, 5), 0);
-    talker_init(&t);
-    assert_true(talk_for_a_second(pl, &t, 5, &now) > 0.05);
+    pl = heard_talking(&t, 5, &now);
     uint64_t asleep = now;
     t.amplitude = 0.0003; /* -70 dBFS */
     for (uint64_t at = asleep + 400000; at < asleep + 30 * 60 * 1000000ull; at += 400000) {
