@@ -434,4 +434,11 @@ talk_b=$(share "$BENCH_WORK/defaults/b.cpu")
   echo "| the floor: PulseAudio's \`parec --latency-msec=${floor_frag}\` on the same quiet room (the client's capture fragments) | ${floor_cpu}% | |"
   echo "| talking and listening (the defaults run above: a / b) | | ${talk_a}% / ${talk_b}% |"
   echo
+  echo "What an idle client's share is made of (\`perf\` and \`strace -c\` on the quiet room's client, clean"
+  echo "input off): two threads woken 50 times a second each, PulseAudio's client library's for every capture"
+  echo "fragment (what the \`parec\` row pays alone) and the main loop's, which it wakes with an eventfd; both"
+  echo "spend most of their time in the kernel's poll, wake-up and context switch, the program's own code a"
+  echo "tenth of the process's samples. The figure moves with what else the machine does, by about a tenth"
+  echo "of a percent of a core between runs of the same build an hour apart."
+  echo
 } >>"$BENCH_OUT"

@@ -78,14 +78,36 @@ scene() {
   wait "$srv"
   sox -V1 "$d/b.wav" "$d/mouth.wav" remix 1
   sox -V1 "$d/b.wav" "$d/ear.wav" remix 2
-  local ret stoi
+  local ret stoi t mouth_all m
   ret=$(calc_db "$(rms_of "$d/ear.wav" 3 $((half - 3)))" "$(rms_of "$d/mouth.wav" 3 $((half - 3)))")
+  # B alone, half a second at a time: "START_S DB", or "START_S -" where
+  # B paused (the ratio would be noise).
+  mouth_all=$(rms_of "$d/mouth.wav" 0 "$half")
+  : >"$d/windows"
+  for ((t = 0; t < 2 * half; t++)); do
+    m=$(rms_of "$d/mouth.wav" "$(calc "$t / 2" %.1f)" 0.5)
+    if [ "$(calc "$m < 0.1 * $mouth_all" %d)" = 1 ]; then
+      echo "$(calc "$t / 2" %.1f) -" >>"$d/windows"
+    else
+      echo "$(calc "$t / 2" %.1f) $(calc_db "$(rms_of "$d/ear.wav" "$(calc "$t / 2" %.1f)" 0.5)" "$m")" >>"$d/windows"
+    fi
+  done
   sox -V1 "$d/ear.wav" "$d/ear_dt.wav" trim "$half"
   "$QUALITY" a_half.wav "$d/ear_dt.wav" >"$d/dt.q" || true
   stoi=$(head -n 1 "$d/dt.q" | tr ' ' '\n' | sed -n 's/^stoi=//p')
   echo "$ret ${stoi:-n/a} $(jsub "$d/a.json" input echo_erle_db) $(jsub "$d/a.json" input echo_delay_ms) $(share "$d/a.cpu")"
 }
 share() { read -r c w <"$1"; calc "100 * $c / $w" %.1f; }
+
+# converged_at WINDOWS OFF_DB: when the canceller had removed 30 dB of
+# the echo for good: the start of the first half second from which every
+# half second of B alone came back at least 30 dB under the run without
+# it ("never" if the last one did not).
+verdict() { if [ "$(calc "$1" %d 2>/dev/null || echo 0)" = 1 ]; then echo met; else echo "**missed**"; fi; }
+converged_at() {
+  awk -v off="$2" '$2 != "-" { t[n] = $1; ok[n] = ($2 <= off - 30); n++ }
+    END { c = "never"; for (i = n - 1; i >= 0 && ok[i]; i--) c = t[i]; print c }' "$1"
+}
 
 # Live runs move with what else the machine does at that moment: each
 # scene runs `runs` times, off and on in turn; the table shows each
@@ -96,6 +118,7 @@ runs=3
 mid() { awk -v c="$1" '{ print $c }' "$2" | sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 : >rows.md
 : >run_rows.md
+: >steady_runs
 for s in $scenes; do
   IFS=: read -r delay gain loop <<<"$s"
   id="${delay}_${loop}"
@@ -108,12 +131,17 @@ for s in $scenes; do
     echo "bench:   echo live, $label, canceller on (run $k of $runs)" >&2
     read -r on_ret on_stoi on_erle on_delay on_cpu < <(scene "on_${id}.$k" "$delay" "$gain" "$loop")
     removed=$(calc "$off_ret - $on_ret" %.1f)
-    echo "$off_ret $on_ret $removed $off_stoi $on_stoi $on_erle $on_delay $off_cpu $on_cpu" >>"runs_${id}"
-    echo "| $label | $k | ${off_ret} | ${on_ret} | ${removed} | ${off_stoi} | ${on_stoi} | ${on_erle} | ${on_delay} |" >>run_rows.md
+    conv=$(converged_at "$BENCH_WORK/on_${id}.$k/windows" "$off_ret")
+    echo "$off_ret $on_ret $removed $off_stoi $on_stoi $on_erle $on_delay $off_cpu $on_cpu $conv" >>"runs_${id}"
+    echo "| $label | $k | ${off_ret} | ${on_ret} | ${removed} | ${conv} | ${off_stoi} | ${on_stoi} | ${on_erle} | ${on_delay} |" >>run_rows.md
+    if [ "$loop" = steady ]; then
+      echo "$removed $conv $off_stoi $on_stoi" >>steady_runs
+    fi
   done
   m=()
   for c in 1 2 3 4 5 6 7 8 9; do m+=("$(mid "$c" "runs_${id}")"); done
-  echo "| $label | ${m[0]} | **${m[1]}** | ${m[2]} | ${m[3]} | **${m[4]}** | ${m[5]} | ${m[6]} | ${m[7]}% / ${m[8]}% |" >>rows.md
+  slow=$(awk '$10 == "never" || $10 > 2 { n++ } END { print n + 0 }' "runs_${id}")
+  echo "| $label | ${m[0]} | **${m[1]}** | ${m[2]} | ${slow} of ${runs} | ${m[3]} | **${m[4]}** | ${m[5]} | ${m[6]} | ${m[7]}% / ${m[8]}% |" >>rows.md
 done
 
 {
@@ -131,7 +159,9 @@ done
   echo "what A said (\`gvoip-quality\`), where B's echo, when it is left, is the interference. *ERLE at the end* and"
   echo "*echo delay*: A's \`--stats\` at exit (\`input.echo_erle_db\`, the linear filter's, measured while A talks"
   echo "over B, which lowers it; \`input.echo_delay_ms\`, how"
-  echo "much later the echo came than the device latencies said). CPU: player A's share of one core, off / on."
+  echo "much later the echo came than the device latencies said). *Converged*: from when on every half second of"
+  echo "B alone came back at least 30 dB under the run without the canceller (half seconds where B pauses"
+  echo "left out; \"never\" if the last one did not). CPU: player A's share of one core, off / on."
   echo
   echo '```'
   echo "bash bench/sections/47-echo-live.sh OUT.md BUILD   # via bench/run.sh"
@@ -140,14 +170,25 @@ done
   echo "Each scene ran ${runs} times (off, then on, each time with a fresh server and players); every cell"
   echo "is that figure's median over the runs."
   echo
-  echo "| loop | echo return, no canceller (dB) | with it (dB) | removed (dB) | double-talk STOI, none | with it | ERLE at the end (dB) | echo delay (ms) | CPU of A |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| loop | echo return, no canceller (dB) | with it (dB) | removed (dB) | runs not converged within 2 s | double-talk STOI, none | with it | ERLE at the end (dB) | echo delay (ms) | CPU of A |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   cat rows.md
   echo
   echo "Every run:"
   echo
-  echo "| loop | run | echo return, off (dB) | on (dB) | removed (dB) | double-talk STOI, off | on | ERLE at the end (dB) | echo delay (ms) |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| loop | run | echo return, off (dB) | on (dB) | removed (dB) | converged (s) | double-talk STOI, off | on | ERLE at the end (dB) | echo delay (ms) |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
   cat run_rows.md
+  echo
+  echo "Against the clean-input issue's echo targets, every run on a steady loop:"
+  echo
+  echo "| target | this run | verdict |"
+  echo "|---|---|---|"
+  read -r worst slow < <(awk '{ if (n == 0 || $1 < w) w = $1; if ($2 == "never" || $2 > 2) s++; n++ } END { print w, s + 0 }' steady_runs)
+  nsteady=$(wc -l <steady_runs)
+  echo "| at least 30 dB of echo removed after convergence | least ${worst} dB | $(verdict "$worst >= 30") |"
+  echo "| converged (30 dB removed for good) within 2 s | ${slow} of ${nsteady} runs later | $(verdict "$slow == 0") |"
+  worse=$(awk '$4 < $3 { n++ } END { print n + 0 }' steady_runs)
+  echo "| double talk: the near talker no less intelligible with the canceller than without (STOI) | ${worse} of ${nsteady} runs below | $(verdict "$worse == 0") |"
   echo
 } >>"$BENCH_OUT"
