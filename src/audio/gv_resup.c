@@ -180,6 +180,18 @@ void gv_resup_destroy(gv_resup *rs)
     free(rs);
 }
 
+void gv_resup_relearn(gv_resup *rs)
+{
+    if (!rs)
+        return;
+    for (int b = 0; b < RS_BANDS_MAX; b++) {
+        rs->me[b] = rs->my[b] = rs->ml[b] = 0.0f;
+        rs->cyy[b] = rs->cyl[b] = rs->cll[b] = rs->cye[b] = rs->cle[b] = 0.0f;
+        rs->leak[b] = RS_LEAK_INIT;
+        rs->active[b] = 0;
+    }
+}
+
 void gv_resup_reset(gv_resup *rs)
 {
     size_t n;
@@ -192,31 +204,16 @@ void gv_resup_reset(gv_resup *rs)
     memset(rs->ys, 0, n);
     memset(rs->noise, 0, n);
     rs->qpos = 0;
+    gv_resup_relearn(rs);
     for (int b = 0; b < RS_BANDS_MAX; b++) {
-        rs->me[b] = rs->my[b] = rs->ml[b] = 0.0f;
-        rs->cyy[b] = rs->cyl[b] = rs->cll[b] = rs->cye[b] = rs->cle[b] = 0.0f;
-        rs->leak[b] = RS_LEAK_INIT;
         rs->tail[b] = RS_TAIL_INIT;
         rs->peak[b] = rs->last_e[b] = 0.0f;
-        rs->active[b] = 0;
     }
     rs->log_decay = -rs->frame_ms / (float)RS_DECAY_INIT_MS;
     rs->late_gain = expf((float)rs->late * rs->log_decay);
     rs->le = rs->ld = rs->ly = 0.0f;
     rs->hang = 0;
     rs->frames = 0;
-}
-
-void gv_resup_relearn(gv_resup *rs)
-{
-    if (!rs)
-        return;
-    for (int b = 0; b < RS_BANDS_MAX; b++) {
-        rs->me[b] = rs->my[b] = rs->ml[b] = 0.0f;
-        rs->cyy[b] = rs->cyl[b] = rs->cll[b] = rs->cye[b] = rs->cle[b] = 0.0f;
-        rs->leak[b] = RS_LEAK_INIT;
-        rs->active[b] = 0;
-    }
 }
 
 /* The band's weights from the covariances: the two-regressor least
