@@ -69,7 +69,10 @@ expect_exit rec_ab 0 20
 expect_exit rec_ba 0 20
 
 # direction NAME: scores the ear of NAME.wav against its mouth, utterance
-# by utterance.
+# by utterance. A direction that fails is reported after both players have
+# left, beside their --stats, which say where the time went (jitter buffer,
+# device buffers, underruns, dropped playout).
+problems=()
 direction() {
   channels "$TMP/$1.wav"
   "$quality" "$TMP/$1-1.wav" "$TMP/$1-2.wav" --utterances >"$TMP/$1.q"
@@ -80,9 +83,11 @@ direction() {
   spread=$(field "$TMP/$1.q" delay_spread_ms)
   used=$(field "$TMP/$1.q" used)
   echo "$1: STOI $stoi, mouth to ear median $median ms, p95 $p95 ms, spread $spread ms ($used of $(field "$TMP/$1.q" utterances) utterances)"
-  [ "$stoi" != n/a ] || fail "$1: no speech reached the ear ($(head -n 1 "$TMP/$1.q"))"
-  awk -v s="$stoi" -v d="$median" 'BEGIN { exit !(s >= 0.6 && d > 0 && d < 1000) }' ||
-    fail "$1: STOI $stoi (want 0.6 or more), median delay $median ms (want 0..1000)"
+  if [ "$stoi" = n/a ]; then
+    problems+=("$1: no speech reached the ear ($(head -n 1 "$TMP/$1.q"))")
+  elif ! awk -v s="$stoi" -v d="$median" 'BEGIN { exit !(s >= 0.6 && d > 0 && d < 1000) }'; then
+    problems+=("$1: STOI $stoi (want 0.6 or more), median delay $median ms (want 0..1000)")
+  fi
 }
 # Own-voice scores lie near 0.2; a working direction scores 0.7-0.95.
 direction a_to_b
@@ -91,6 +96,10 @@ direction b_to_a
 expect_exit a 0 20
 expect_exit b 0 20
 for who in a b; do echo "$who's devices: $(grep -o '"devices":{.*}}' "$TMP/$who.json" || echo "not in --stats")"; done
+if [ ${#problems[@]} -gt 0 ]; then
+  for who in a b; do echo "$who --stats: $(cat "$TMP/$who.json")"; done
+  fail "${problems[*]}"
+fi
 # The thread serving both devices asks for real-time priority, which root
 # or an RLIMIT_RTPRIO limit grants and nothing else does.
 if [ "$(id -u)" = 0 ] || [ "$(ulimit -r)" = unlimited ] || [ "$(ulimit -r)" -ge 1 ]; then rt=true; else rt=false; fi

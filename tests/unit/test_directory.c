@@ -410,7 +410,7 @@ static void test_revoke(void **state)
     assert_int_equal(gv_directory_find(d, "a", 1, 1, &port), GV_ENOTFOUND);
     assert_int_equal(gv_directory_list(d, NULL, 0, NULL, NULL), 0);
     /* A full queue of moves says so. */
-    char name[8];
+    char name[16];
     for (int i = 0; i < 8; i++) {
         snprintf(name, sizeof name, "m%d", i);
         assert_true(gv_directory_claim(d, 0, name, strlen(name), 2, &where) >= 0);

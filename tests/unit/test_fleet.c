@@ -550,7 +550,7 @@ static void test_allocate_most_room(void **state)
     static const int want[] = {2, 0, 2, 0, 1, 2, 0, 1, 2, 0};
     gv_fleet_placement p = {.size = sizeof p};
     for (int i = 0; i < 10; i++) {
-        char lobby[16];
+        char lobby[32];
         snprintf(lobby, sizeof lobby, "room-%d", i);
         assert_int_equal(gv_fleet_allocate(f, lobby, strlen(lobby), 0, &p), 0);
         if (strcmp(p.node, n[want[i]].id) != 0)
@@ -756,7 +756,7 @@ static void test_concurrent(void **state)
     gv_fleet *check = fleet();
     int count[NODES] = {0};
     for (int lobby = 0; lobby < LOBBIES; lobby++) {
-        char name[16];
+        char name[32];
         snprintf(name, sizeof name, "match #%d", lobby);
         gv_fleet_placement p = {.size = sizeof p};
         assert_int_equal(gv_fleet_locate(check, name, strlen(name), &p), 0);
@@ -917,7 +917,7 @@ static void test_reclaim_after_flush(void **state)
     gv_fleet_lobby on_a[4], on_b[4];
     int na = 0, nb = 0;
     for (int i = 0; i < 8; i++) {
-        char name[16];
+        char name[32];
         snprintf(name, sizeof name, "lobby %d", i);
         assert_int_equal(gv_fleet_allocate(f, name, strlen(name), 0, &p), 0);
         gv_fleet_lobby l = lobby_of(name, p.created_ms);
@@ -960,7 +960,7 @@ static void test_list_nodes(void **state)
     gv_fleet *f = fleet();
     gv_fleet_node n[3];
     for (int i = 0; i < 3; i++) {
-        char address[32];
+        char address[64];
         snprintf(address, sizeof address, "node%d.example.org:%d", i, 7000 + i);
         n[i] = make_node(address, 5, 10 * (i + 1), i, i);
         n[i].forwarded_per_s = 100.25 * i;
