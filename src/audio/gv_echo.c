@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "audio/gv_echodrift.h"
+#include "audio/gv_echohist.h"
 #include "audio/gv_echolag.h"
 #include "audio/gv_fft.h"
 #include "gvoip/error.h"
@@ -22,13 +23,6 @@
 #define EC_KP 516
 #define EC_OFF (EC_N - EC_B) /* a block's place at the end of a frame */
 #define EC_PER_MS (GV_CLEAN_RATE / 1000)
-#define EC_PI 3.14159265358979323846
-
-/* Fractional delay of the reference, for drift: windowed-sinc taps per
- * output sample and table phases per sample (nearest phase: the phase
- * error stays below 1/512 sample). */
-#define EC_TAPS 32
-#define EC_PHASES 256
 
 /* Contrast (bits) an estimate needs to move a window that once cancelled:
  * a near talker can make chance lags look a little better than average,
@@ -93,13 +87,8 @@ struct gv_echo {
     int parts;     /* partitions */
     int max_delay; /* samples */
 
-    /* Raw reference history, a power-of-two ring indexed by absolute
-     * sample count. */
-    float *ring;
-    int ring_mask;
-    int64_t now;  /* samples of reference written */
-    double delay; /* read delay of the filter's reference, fractional */
-    float interp[EC_PHASES][EC_TAPS];
+    gv_echohist *hist; /* the raw reference */
+    double delay;      /* read delay of the filter's reference, fractional */
 
     double frame[EC_N]; /* last EC_N samples of the delayed reference */
     double re[EC_N], im[EC_N];
@@ -180,44 +169,13 @@ void gv_echo_config_default(gv_echo_config *cfg)
     cfg->max_delay_ms = 250;
 }
 
-static double bessel_i0(double x)
-{
-    double sum = 1.0, term = 1.0;
-    for (int k = 1; k < 30; k++) {
-        term *= (x / (2.0 * k)) * (x / (2.0 * k));
-        sum += term;
-    }
-    return sum;
-}
-
-/* Kaiser-windowed sinc, cut off at 0.9 of Nyquist so the passband is flat
- * where speech has energy; each phase normalised to unit DC gain. */
-static void make_interp(gv_echo *ec)
-{
-    const double fc = 0.9, beta = 7.0, half = EC_TAPS / 2;
-    for (int q = 0; q < EC_PHASES; q++) {
-        double frac = (double)q / EC_PHASES, sum = 0.0;
-        for (int m = 0; m < EC_TAPS; m++) {
-            double t = (double)(m - (EC_TAPS / 2 - 1)) - frac;
-            double s = fabs(t) < 1e-12 ? fc : sin(EC_PI * fc * t) / (EC_PI * t);
-            double r = t / half;
-            double w = fabs(r) >= 1.0 ? 0.0 : bessel_i0(beta * sqrt(1.0 - r * r)) / bessel_i0(beta);
-            ec->interp[q][m] = (float)(s * w);
-            sum += s * w;
-        }
-        for (int m = 0; m < EC_TAPS; m++)
-            ec->interp[q][m] = (float)(ec->interp[q][m] / sum);
-    }
-}
-
 void gv_echo_reset(gv_echo *ec)
 {
     size_t fsz;
     if (!ec)
         return;
     fsz = (size_t)ec->parts * EC_KP * sizeof(float);
-    memset(ec->ring, 0, (size_t)(ec->ring_mask + 1) * sizeof(float));
-    ec->now = 0;
+    gv_echohist_reset(ec->hist);
     ec->delay = 0.0;
     memset(ec->frame, 0, sizeof ec->frame);
     memset(ec->xr, 0, fsz);
@@ -258,7 +216,7 @@ int gv_echo_create(const gv_echo_config *cfg, gv_echo **out)
 {
     gv_echo_config c;
     gv_echo *ec;
-    int need, size, lags;
+    int need, lags;
     size_t fn;
 
     if (!out)
@@ -278,13 +236,9 @@ int gv_echo_create(const gv_echo_config *cfg, gv_echo **out)
     ec->parts = (c.tail_ms * EC_PER_MS + EC_B - 1) / EC_B + 1;
     ec->max_delay = c.max_delay_ms * EC_PER_MS;
     lags = ec->max_delay / EC_B + 2;
-    need = ec->max_delay + EC_N + EC_B + 2 * EC_TAPS;
+    need = ec->max_delay + EC_N + EC_B + 2 * GV_ECHOHIST_TAPS;
     ec->idle_after = (need + EC_B - 1) / EC_B + ec->parts + lags;
-    for (size = 1; size < need; size <<= 1)
-        ;
-    ec->ring_mask = size - 1;
     fn = (size_t)ec->parts * EC_KP;
-    ec->ring = falloc((size_t)size);
     ec->xr = falloc(fn);
     ec->xi = falloc(fn);
     ec->br = falloc(fn);
@@ -294,14 +248,13 @@ int gv_echo_create(const gv_echo_config *cfg, gv_echo **out)
     ec->peak_mag = falloc((size_t)ec->parts);
     ec->peak_idx = calloc((size_t)ec->parts, sizeof(int));
 
-    if (!ec->ring || !ec->xr || !ec->xi || !ec->br || !ec->bi || !ec->fr || !ec->fi ||
+    if (gv_echohist_create(need, &ec->hist) != 0 || !ec->xr || !ec->xi || !ec->br || !ec->bi || !ec->fr || !ec->fi ||
         !ec->peak_mag || !ec->peak_idx || gv_echolag_create(lags, &ec->lag) != 0 ||
         gv_fft_create(EC_N, &ec->fft) != GV_OK ||
         gv_echodrift_create(ec->fft, ec->parts, ec->max_delay, &ec->drift) != 0) {
         gv_echo_destroy(ec);
         return GV_ENOMEM;
     }
-    make_interp(ec);
     gv_echo_reset(ec);
     *out = ec;
     return 0;
@@ -313,7 +266,7 @@ void gv_echo_destroy(gv_echo *ec)
         return;
     gv_echodrift_destroy(ec->drift);
     gv_fft_destroy(ec->fft);
-    free(ec->ring);
+    gv_echohist_destroy(ec->hist);
     free(ec->xr);
     free(ec->xi);
     free(ec->br);
@@ -326,47 +279,11 @@ void gv_echo_destroy(gv_echo *ec)
     free(ec);
 }
 
-/* The reference as the filter sees it at absolute sample position pos
- * (fractional, already written to the ring). */
-static float delayed_sample(const gv_echo *ec, double pos, int whole)
-{
-    int64_t ip;
-    const float *h;
-    float acc = 0.0f;
-    if (whole)
-        return ec->ring[(int64_t)floor(pos + 0.5) & ec->ring_mask];
-    ip = (int64_t)floor(pos);
-    h = ec->interp[(int)((pos - (double)ip) * EC_PHASES + 0.5) & (EC_PHASES - 1)];
-    /* A phase that rounds up to the next whole sample wraps to phase 0. */
-    if ((pos - (double)ip) * EC_PHASES + 0.5 >= EC_PHASES)
-        ip++;
-    ip -= EC_TAPS / 2 - 1;
-    for (int m = 0; m < EC_TAPS; m++)
-        acc += h[m] * ec->ring[(ip + m) & ec->ring_mask];
-    return acc;
-}
-
 /* Fills frame[from..EC_N) with the delayed reference ending at the
- * newest sample, the delay moving by the drift per sample. Near zero delay
- * the interpolator would need samples not yet played: whole samples
- * there (the interpolator's low-pass then comes and goes, which the
- * filter absorbs). */
+ * newest sample, the delay moving by the drift per sample. */
 static void fill_frame(gv_echo *ec, int from)
 {
-    const double drift = gv_echodrift_rate(ec->drift);
-    double d = ec->delay - drift * (EC_N - from);
-    int whole = ec->delay < EC_TAPS || d < EC_TAPS;
-    if (drift == 0.0 && ec->delay == floor(ec->delay)) {
-        /* No drift, whole delay (the usual case): a copy. */
-        int64_t at = ec->now - EC_N + from - (int64_t)ec->delay;
-        for (int i = from; i < EC_N; i++)
-            ec->frame[i] = ec->ring[(at + i - from) & ec->ring_mask];
-        return;
-    }
-    for (int i = from; i < EC_N; i++) {
-        d += drift;
-        ec->frame[i] = delayed_sample(ec, (double)(ec->now - EC_N + i) - d, whole);
-    }
+    gv_echohist_read(ec->hist, ec->frame + from, EC_N - from, ec->delay, gv_echodrift_rate(ec->drift));
 }
 
 static void cmac(float *restrict yr, float *restrict yi, const float *restrict xr,
@@ -740,7 +657,7 @@ int gv_echo_process(gv_echo *ec, const float *mic, const float *ref, float *out,
 {
     const int p = ec ? ec->parts : 0;
     float rr[EC_KP], ri[EC_KP], mr[EC_KP], mi[EC_KP], gr[EC_KP], gi[EC_KP];
-    float m[EC_B], yb[EC_B], yf[EC_B];
+    float m[EC_B], raw[EC_B], yb[EC_B], yf[EC_B];
     double eb2 = 0.0, ef2 = 0.0, m2 = 0.0, r2 = 0.0, yf2 = 0.0, my = 0.0;
     int ref_active, mic_active;
     float *xr, *xi;
@@ -748,17 +665,14 @@ int gv_echo_process(gv_echo *ec, const float *mic, const float *ref, float *out,
     if (!ec || !mic || !out)
         return GV_EINVAL;
 
-    /* The reference into the ring, its delayed version into the frame. */
+    /* The reference into the history, its delayed version into the frame. */
     for (int i = 0; i < EC_B; i++) {
-        float v = ref ? ref[i] : 0.0f;
-        if (!isfinite(v))
-            v = 0.0f;
-        ec->ring[(ec->now + i) & ec->ring_mask] = v;
-        r2 += (double)v * v;
+        raw[i] = ref && isfinite(ref[i]) ? ref[i] : 0.0f;
+        r2 += (double)raw[i] * raw[i];
         m[i] = isfinite(mic[i]) ? mic[i] : 0.0f;
         m2 += (double)m[i] * m[i];
     }
-    ec->now += EC_B;
+    gv_echohist_write(ec->hist, raw, EC_B);
     ref_active = r2 > EC_ACTIVE_POW * EC_B;
     ec->far_active = ref_active;
     mic_active = m2 > EC_MIC_POW * EC_B;
@@ -782,7 +696,7 @@ int gv_echo_process(gv_echo *ec, const float *mic, const float *ref, float *out,
     /* Delayed reference frame and raw reference block in one transform. */
     for (int t = 0; t < EC_N; t++) {
         ec->re[t] = ec->frame[t];
-        ec->im[t] = t < EC_B ? ec->ring[(ec->now - EC_B + t) & ec->ring_mask] : 0.0;
+        ec->im[t] = t < EC_B ? raw[t] : 0.0;
     }
     gv_fft_forward(ec->fft, ec->re, ec->im);
     ec->xhead = (ec->xhead + 1) % p;
