@@ -7,7 +7,9 @@
  * callback only copies samples into a gv_ring and wakes the main thread,
  * which pushes them to the library (encoding and sending belong to the
  * thread that services the network). The main thread sleeps in poll() on
- * the client's socket and the capture wake-up: no fixed tick.
+ * the client's socket and the capture wake-up: no fixed tick. With voice
+ * activation, a gv_wakegate lets a quiet room's audio wait, and the
+ * client's timers say how long the thread may sleep.
  *
  * Echo cancellation: a game plays its own sounds through the same speaker,
  * and the microphone hears all of them, so the canceller must be given the
@@ -32,6 +34,7 @@
 #include <SDL.h>
 #include <gvoip/gvoip.h>
 #include <gvoip/ring.h>
+#include <gvoip/wakegate.h>
 
 #define RATE 48000
 #define PERIOD 480 /* 10 ms device buffers */
@@ -39,7 +42,8 @@
 typedef struct chat {
     gv_client *client;
     gv_ring *mic;
-    int wake; /* eventfd: captured audio waits */
+    gv_wakegate *gate; /* whether captured audio must wake the main thread */
+    int wake;          /* eventfd: captured audio waits */
     atomic_int heard; /* playback periods with sound in them */
 } chat;
 
@@ -62,7 +66,13 @@ static void on_playback(void *ctx, Uint8 *stream, int len)
 static void on_capture(void *ctx, Uint8 *stream, int len)
 {
     chat *c = ctx;
-    gv_ring_write(c->mic, (const float *)(const void *)stream, (size_t)len / sizeof(float));
+    const float *in = (const float *)(const void *)stream;
+    size_t frames = (size_t)len / sizeof(float);
+    gv_ring_write(c->mic, in, frames);
+    /* A room too quiet to start a transmission may wait up to 100 ms:
+     * an idle client then wakes 10 times a second, not 100. */
+    if (!gv_wakegate_block(c->gate, in, frames))
+        return;
     uint64_t one = 1;
     ssize_t w = write(c->wake, &one, sizeof one); /* non-blocking counter */
     (void)w;
@@ -109,9 +119,11 @@ int main(int argc, char **argv)
     cfg.name = "device_chat";
     cfg.known_servers_file = "";
     cfg.echo_cancel = GV_ECHO_CANCEL_EXTERNAL;
+    cfg.transmit_mode = GV_TX_VOICE_ACTIVITY;
     int status = 1;
     SDL_AudioDeviceID play = 0, rec = 0;
-    if (c.wake < 0 || gv_ring_create(RATE / 4, &c.mic) != 0 || gv_client_create(&cfg, &c.client) != 0 ||
+    if (c.wake < 0 || gv_ring_create(RATE / 4, &c.mic) != 0 ||
+        gv_wakegate_create(RATE, 1, cfg.frame_ms, &c.gate) != 0 || gv_client_create(&cfg, &c.client) != 0 ||
         gv_client_prepare_playback(c.client, RATE, 2) != 0)
         goto out;
     uint32_t play_us = 0, rec_us = 0;
@@ -129,13 +141,14 @@ int main(int argc, char **argv)
     status = 0;
     while (status == 0 && now_ms() < end) {
         struct pollfd fds[2] = {{.fd = c.wake, .events = POLLIN}, {.fd = gv_client_fd(c.client), .events = POLLIN}};
-        poll(fds, fds[1].fd >= 0 ? 2 : 1, 20);
+        poll(fds, fds[1].fd >= 0 ? 2 : 1, (int)gv_client_idle_ms(c.client));
         uint64_t count;
         ssize_t r = read(c.wake, &count, sizeof count);
         (void)r;
         size_t n;
         while ((n = gv_ring_read(c.mic, mic, sizeof mic / sizeof mic[0])) > 0)
             gv_client_push_capture(c.client, mic, n, RATE, 1);
+        gv_wakegate_set_quiet(c.gate, gv_client_capture_quiet_db(c.client));
         gv_event ev = {.size = sizeof ev};
         int rc;
         while ((rc = gv_client_service(c.client, &ev, 0)) > 0) {
@@ -160,6 +173,7 @@ out:
         SDL_CloseAudioDevice(play);
     gv_client_destroy(c.client);
     gv_ring_destroy(c.mic);
+    gv_wakegate_destroy(c.gate);
     if (c.wake >= 0)
         close(c.wake);
     SDL_Quit();

@@ -677,12 +677,21 @@ GV_API int gv_client_service(gv_client *c, gv_event *ev, uint32_t timeout_ms);
 
 /* The UDP socket's descriptor, as gv_server_fd: readable means call
  * gv_client_service. A program waiting on it must still call
- * gv_client_service at least every 20 ms while idle (timers: keep-alive,
- * loss reports, the join's retries). The library owns it; it stays the
+ * gv_client_service at least every gv_client_idle_ms while idle (timers:
+ * keep-alive, loss reports, the join's retries). The library owns it; it stays the
  * same from gv_client_create to gv_client_destroy, a failed join
  * included. Returns the descriptor, or GV_EINVAL for a NULL c. Control
  * thread. */
 GV_API int gv_client_fd(const gv_client *c);
+
+/* How long the client may go without gv_client_service while its socket
+ * stays unreadable: 20 ms while joining or reconnecting, while own voice
+ * is sent, a remote player is heard speaking (its end is a timeout) or
+ * own pose moves; 100 ms on a steady session with nobody talking, where
+ * only keep-alives (every 500 ms) and once-a-second reports are due. An
+ * idle program that wakes for it alone wakes 10 times a second instead of
+ * 50. 20 for a NULL c. Control thread; ask again after each service. */
+GV_API uint32_t gv_client_idle_ms(const gv_client *c);
 
 /* Own id (1..65535) once the join succeeded, else 0 (also for a NULL c).
  * Control thread. */
@@ -840,6 +849,23 @@ GV_API float gv_client_loudest_peer_db(const gv_client *c);
 /* 1 while your own voice is being sent (mode, voice activity, PTT and mute
  * taken together), else 0 (also for a NULL c). Control thread. */
 GV_API int gv_client_transmitting(const gv_client *c);
+
+/* The level below which captured audio cannot change what the client
+ * sends now, in dBFS of the samples gv_client_push_capture takes (their
+ * mean square over every channel; a full-scale sine reads -3): with voice
+ * activation, the voice detector's gate less the automatic gain's boost.
+ * Capture quieter than this may be pushed up to GV_CAPTURE_QUIET_WAIT_MS
+ * late, so a program may let its main loop sleep through a quiet room
+ * instead of waking for every device period; anything louder must be
+ * pushed at once, with what waited before it (gvoip/wakegate.h decides it
+ * in a capture callback). -INFINITY while every frame counts
+ * (continuous mode, a voice being sent, push-to-talk held, the echo
+ * canceller hearing the far end, the raw codec) and for a NULL c; +INFINITY while
+ * nothing is sent whatever its level (push-to-talk released, muted,
+ * deafened). The value moves with the gain: ask again after each push.
+ * Control thread. */
+GV_API float gv_client_capture_quiet_db(const gv_client *c);
+#define GV_CAPTURE_QUIET_WAIT_MS 200
 
 typedef struct gv_peer_stats {
     uint32_t size; /* see gv_client_get_peer_stats */

@@ -16,6 +16,7 @@
 #include "reason.h"
 #include "gvoip/error.h"
 #include "gvoip/ring.h"
+#include "gvoip/wakegate.h"
 
 #define DEVICE_RATE 48000
 #define MIN_RATE 8000 /* what the library resamples from */
@@ -70,6 +71,8 @@ struct audio_io {
     int cap_running;
     gv_ring *cap_ring;
     int wake_fd;
+    int frame_ms;
+    gv_wakegate *cap_gate; /* NULL: every capture period wakes */
     SNDFILE *in_sf;
     int in_file_channels;
     int in_eof;
@@ -176,6 +179,8 @@ static void captured(audio_io *io, const float *in, size_t frames)
     }
     gv_ring_write(io->cap_ring, in, n);
     atomic_store_explicit(&io->captured_at_us, monotonic_us(), memory_order_relaxed);
+    if (io->cap_gate && !gv_wakegate_block(io->cap_gate, in, frames) && n == frames * ch)
+        return;
     /* A counter that cannot block (EFD_NONBLOCK): a full counter only
      * means the main thread is already due to wake. */
     uint64_t one = 1;
@@ -353,6 +358,10 @@ static int capture_handoff(audio_io *io, size_t period_frames, char *why, size_t
         reason_set(why, why_len, "cannot create the capture wake-up: %s", strerror(errno));
         return GV_EIO;
     }
+    if (io->frame_ms && gv_wakegate_create(io->cap_rate, io->cap_channels, io->frame_ms, &io->cap_gate) == GV_ENOMEM) {
+        reason_set(why, why_len, "out of memory");
+        return GV_ENOMEM;
+    }
     return GV_OK;
 }
 
@@ -519,6 +528,10 @@ int audio_io_open(const audio_io_config *cfg, audio_io **out, char *why, size_t 
     }
     io->capture = CAPTURE_NONE;
     io->clock_ppm = cfg->clock_ppm;
+    /* Any other length (a codec's 2.5 or 5 ms): every period wakes. */
+    io->frame_ms = cfg->frame_ms == 10 || cfg->frame_ms == 20 || cfg->frame_ms == 40 || cfg->frame_ms == 60
+                       ? cfg->frame_ms
+                       : 0;
     io->wake_fd = -1;
     io->in_start_unix_ms = -1;
     atomic_init(&io->rec_start_unix_ms, -1);
@@ -625,6 +638,7 @@ void audio_io_close(audio_io *io)
         SDL_Quit();
     drain_recording(io);
     gv_ring_destroy(io->cap_ring);
+    gv_wakegate_destroy(io->cap_gate);
     gv_ring_destroy(io->rec_ring);
     if (io->wake_fd >= 0)
         close(io->wake_fd);
@@ -853,6 +867,12 @@ void audio_io_set_audible(audio_io *io, int audible)
         if (audible)
             io->play_side.watch_from_us = monotonic_us();
     }
+}
+
+void audio_io_set_capture_quiet(audio_io *io, float quiet_db)
+{
+    if (io && io->cap_gate)
+        gv_wakegate_set_quiet(io->cap_gate, quiet_db);
 }
 
 int64_t audio_io_input_start_unix_ms(const audio_io *io)

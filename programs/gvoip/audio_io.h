@@ -45,6 +45,9 @@ typedef struct audio_io_config {
     int capture_ms;            /* capture period, AUDIO_BUFFER_MS_MIN..MAX: the encoder's frame
                                 * costs no delay (a frame is whole when its last piece arrives)
                                 * and halves the wake-ups of 10 ms pieces */
+    int frame_ms;              /* the client's frame (10, 20, 40, 60): capture quieter than
+                                * audio_io_set_capture_quiet's level waits for it (gv_wakegate);
+                                * 0: every capture period wakes the main loop */
     int clock_ppm;             /* the virtual devices (files) run this many parts per million
                                 * fast (negative: slow), as a cheap sound card's clock does;
                                 * +-AUDIO_CLOCK_PPM_MAX */
@@ -110,6 +113,11 @@ void audio_io_pump_playback(audio_io *io);
  * sound server nor this process wakes for it). Never while recording: the
  * recording keeps real time. */
 void audio_io_set_audible(audio_io *io, int audible);
+
+/* Capture quieter than quiet_db (gv_client_capture_quiet_db) may wait up
+ * to GV_WAKEGATE_WAIT_MS before it wakes the main loop: an idle client
+ * otherwise wakes for every capture period. Main thread. */
+void audio_io_set_capture_quiet(audio_io *io, float quiet_db);
 
 /* CLOCK_REALTIME milliseconds at which input-file frame 0 was due, -1
  * before the first read or with no input file. */

@@ -29,8 +29,9 @@
 /* The most a --token-key file may hold: 16 keys and many comments. */
 #define TOKEN_KEYS_FILE_MAX 65536
 
-/* The longest the main loop sleeps with nothing to do: the client's timers
- * (keep-alive, loss reports, the join's retries) need no finer grain. */
+/* The longest the main loop sleeps with nothing to do while it hosts a
+ * server or redraws the screen; a client alone sleeps as long as its
+ * timers allow (gv_client_idle_ms: 100 ms on a quiet, steady session). */
 #define IDLE_MS 20
 #define MAX_IO_FRAMES 8192
 /* Playback sleeps after this long with nobody to hear: a speaker's first
@@ -296,6 +297,7 @@ static int pump_audio(player *p)
             if ((rc = gv_client_push_capture(p->client, p->buf, n, p->capture_rate, p->capture_channels)) < 0)
                 return rc;
         }
+        audio_io_set_capture_quiet(p->io, gv_client_capture_quiet_db(p->client));
     }
     audio_io_pump_playback(p->io);
     return 0;
@@ -456,6 +458,7 @@ static int open_audio(player *p)
         .buffer_ms = opt->audio_buffer_ms,
         .buffer_grows = !opt->audio_buffer_chosen,
         .capture_ms = opt->audio_buffer_ms > opt->client.frame_ms ? opt->audio_buffer_ms : opt->client.frame_ms,
+        .frame_ms = opt->client.frame_ms,
         .backend = opt->audio_backend,
         .clock_ppm = opt->clock_ppm,
     };
@@ -673,7 +676,7 @@ static int run_player(const gvoip_options *opt, const char *password, size_t pas
         }
         follow_devices(p);
         if (code == EXIT_OK && !quit_requested)
-            wait_for_work(p, IDLE_MS);
+            wait_for_work(p, p->server || p->screen ? IDLE_MS : (int)gv_client_idle_ms(p->client));
     }
     if (code == EXIT_OK && !quit_requested && gv_client_id(p->client) == 0) {
         /* --duration ran out first: a run that never joined did not succeed. */

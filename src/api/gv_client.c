@@ -3,6 +3,7 @@
 #include "api/gv_client.h"
 
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -435,4 +436,14 @@ float gv_client_loudest_peer_db(const gv_client *c)
 int gv_client_transmitting(const gv_client *c)
 {
     return c ? gv_voice_transmitting(c->voice) : 0;
+}
+
+uint32_t gv_client_idle_ms(const gv_client *c)
+{
+    return c && gv_link_steady(c->link) && !gv_voice_busy(c->voice) ? 100u : 20u;
+}
+
+float gv_client_capture_quiet_db(const gv_client *c)
+{
+    return c ? gv_voice_capture_quiet_db(c->voice) : -INFINITY;
 }

@@ -88,6 +88,8 @@ struct gv_voice {
     uint32_t ts;
     int spurt_started;
     gv_vad *vad;
+    float vad_gate_db; /* quieter frames never start speech */
+    int ref_heard;     /* the last cleaned step's reference had sound in it */
     int tx_mode, ptt, muted, deafened;
     int transmitting;
     int speaking; /* your own voice activity while transmitting, as the events said it */
@@ -170,6 +172,7 @@ int gv_voice_create(const gv_client_config *cfg, gv_event_queue *events, gv_voic
      * listener (it is sent late by design). One frame covers the detector's
      * reaction time; its -55 dBFS gate triggers on the first soft sound. */
     vc.preroll_ms = PREROLL_MS;
+    v->vad_gate_db = vc.min_level_dbfs;
     rc = gv_vad_create(&vc, &v->vad);
     if (rc < 0)
         goto out;
@@ -628,6 +631,9 @@ static int clean_step(gv_voice *v, gv_link *link, uint64_t captured_end_us)
     v->step_len = 0;
     if (v->echoref && gv_echoref_read(v->echoref, v->ref_step, captured_end_us) == 1)
         ref = v->ref_step;
+    v->ref_heard = 0;
+    for (int i = 0; ref && i < GV_CLEAN_STEP && !v->ref_heard; i++)
+        v->ref_heard = ref[i] != 0.0f;
     if (v->echoref)
         gv_clean_reference_moved(v->clean, gv_echoref_take_moved(v->echoref));
     gv_clean_process(v->clean, v->step, ref);
@@ -858,6 +864,38 @@ float gv_voice_loudest_peer_db(const gv_voice *v)
 int gv_voice_transmitting(const gv_voice *v)
 {
     return v->transmitting;
+}
+
+int gv_voice_busy(const gv_voice *v)
+{
+    if (v->transmitting || v->pose_dirty)
+        return 1;
+    for (int i = 0; i < v->peer_count; i++)
+        if (v->peers[i]->speaking)
+            return 1;
+    return 0;
+}
+
+/* The margin covers what the capture resampler's ripple and the automatic
+ * gain's rise over GV_CAPTURE_QUIET_WAIT_MS can add. */
+#define QUIET_MARGIN_DB 1.0f
+
+float gv_voice_capture_quiet_db(const gv_voice *v)
+{
+    if (v->muted || v->deafened || (v->tx_mode == GV_TX_PUSH_TO_TALK && !v->ptt))
+        return INFINITY;
+    /* The echo canceller lines the microphone up with the reference by
+     * when it was captured, which a wait keeps; still, while the far end
+     * sounds it gets every step on time, as it was measured. */
+    if (v->tx_mode != GV_TX_VOICE_ACTIVITY || v->transmitting || v->ref_heard || v->raw)
+        return -INFINITY;
+    float boost = 0.0f;
+    if (v->clean) {
+        gv_clean_stats cs;
+        gv_clean_get_stats(v->clean, &cs);
+        boost = cs.agc_gain_db > 0.0f ? cs.agc_gain_db : 0.0f;
+    }
+    return v->vad_gate_db - boost - QUIET_MARGIN_DB;
 }
 
 void gv_voice_get_stats(const gv_voice *v, gv_client_stats *out)

@@ -83,6 +83,12 @@ float gv_voice_input_level_db(const gv_voice *v);
 /* See gv_client_loudest_peer_db. */
 float gv_voice_loudest_peer_db(const gv_voice *v);
 int gv_voice_transmitting(const gv_voice *v);
+/* 1 while something of the voice path is timed finer than once a second:
+ * own voice being sent, a remote player heard speaking (its end is a
+ * timeout), own pose moving. */
+int gv_voice_busy(const gv_voice *v);
+/* See gv_client_capture_quiet_db. */
+float gv_voice_capture_quiet_db(const gv_voice *v);
 
 /* Adds the voice counters to *out. */
 void gv_voice_get_stats(const gv_voice *v, gv_client_stats *out);

@@ -1248,6 +1248,11 @@ static int live(const gv_link *l)
     return joined(l) && !l->lost;
 }
 
+int gv_link_steady(const gv_link *l)
+{
+    return l && !l->ended && live(l) && !l->interrupted && !l->next;
+}
+
 int gv_link_send_voice(gv_link *l, const gv_msg *voice)
 {
     if (!l || !voice || voice->type != GV_MSG_VOICE)

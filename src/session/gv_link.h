@@ -54,6 +54,11 @@ int gv_link_service(gv_link *l, uint32_t timeout_ms);
 /* Own id once welcomed, else 0. */
 int gv_link_id(const gv_link *l);
 
+/* 1 on a live session with nothing of its own to time (no join, no
+ * attempt, no interruption being watched): then only the transport's
+ * keep-alives and the lobby's once-a-second work are due. */
+int gv_link_steady(const gv_link *l);
+
 /* Seals and sends a VOICE message (type GV_MSG_VOICE); GV_ESTATE before
  * the welcome, GV_ETOOBIG if it would not fit one datagram. */
 int gv_link_send_voice(gv_link *l, const gv_msg *voice);

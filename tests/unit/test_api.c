@@ -31,6 +31,7 @@
 #include "api/gv_client.h"
 #include "gvoip/gvoip.h"
 #include "gvoip/ring.h"
+#include "gvoip/wakegate.h"
 #include "packet/gv_msg.h"
 #include "session/gv_server.h"
 
@@ -258,6 +259,31 @@ static void test_ring(void **state)
     assert_int_equal(gv_ring_read(r, buf, SIZE_MAX), 8);
     gv_ring_destroy(r);
     gv_ring_destroy(NULL);
+}
+
+static void test_wakegate(void **state)
+{
+    (void)state;
+    gv_wakegate *g = (gv_wakegate *)&g;
+    assert_int_equal(gv_wakegate_create(48000, 1, 20, NULL), GV_EINVAL);
+    assert_int_equal(gv_wakegate_create(INT_MIN, 1, 20, &g), GV_EINVAL);
+    assert_null(g);
+    assert_int_equal(gv_wakegate_create(INT_MAX, 1, 20, &g), GV_EINVAL);
+    assert_int_equal(gv_wakegate_create(48000, INT_MAX, 20, &g), GV_EINVAL);
+    assert_int_equal(gv_wakegate_create(48000, 1, INT_MAX, &g), GV_EINVAL);
+    assert_int_equal(gv_wakegate_create(48000, 2, 10, &g), 0);
+    float buf[8] = {0};
+    assert_int_equal(gv_wakegate_set_quiet(NULL, 0.0f), GV_EINVAL);
+    assert_int_equal(gv_wakegate_set_quiet(g, NAN), GV_EINVAL);
+    assert_int_equal(gv_wakegate_set_quiet(g, -INFINITY), 0);
+    assert_int_equal(gv_wakegate_set_quiet(g, INFINITY), 0);
+    assert_int_equal(gv_wakegate_set_quiet(g, 1e30f), 0);
+    assert_int_equal(gv_wakegate_block(NULL, buf, 4), 1);
+    assert_int_equal(gv_wakegate_block(g, NULL, 4), 1);
+    assert_int_equal(gv_wakegate_block(g, NULL, SIZE_MAX), 1);
+    assert_int_equal(gv_wakegate_block(g, buf, 0), 0);
+    gv_wakegate_destroy(g);
+    gv_wakegate_destroy(NULL);
 }
 
 /* ---- Server ------------------------------------------------------------ */
@@ -736,6 +762,12 @@ static void test_client_calls(void **state)
     assert_true(gv_client_loudest_peer_db(c) == -127.0f);
     assert_true(gv_client_loudest_peer_db(NULL) == -127.0f);
     assert_int_equal(gv_client_transmitting(NULL), 0);
+    assert_true(gv_client_capture_quiet_db(NULL) == -INFINITY);
+    assert_int_equal(gv_client_idle_ms(NULL), 20);
+    /* Not joined (this client has no server): its join is timed. */
+    assert_int_equal(gv_client_idle_ms(c), 20);
+    /* The default mode sends every frame. */
+    assert_true(gv_client_capture_quiet_db(c) == -INFINITY);
 
     /* Device latency. */
     assert_int_equal(gv_client_set_device_latency(NULL, 0, 0), GV_EINVAL);
@@ -1265,7 +1297,8 @@ static void test_protocol_version(void **state)
 static void test_every_public_function(void **state)
 {
     (void)state;
-    const char *headers[] = {"include/gvoip/error.h", "include/gvoip/ring.h", "include/gvoip/platform.h",
+    const char *headers[] = {"include/gvoip/error.h", "include/gvoip/ring.h", "include/gvoip/wakegate.h",
+                             "include/gvoip/platform.h",
                              "include/gvoip/gvoip.h"};
     char *self = read_source("tests/unit/test_api.c");
     int functions = 0;
@@ -1304,6 +1337,7 @@ int main(void)
         cmocka_unit_test(test_strerror),
         cmocka_unit_test(test_init_and_defaults),
         cmocka_unit_test(test_ring),
+        cmocka_unit_test(test_wakegate),
         cmocka_unit_test(test_server_create_refuses),
         cmocka_unit_test(test_server_create_failures),
         cmocka_unit_test(test_server_calls),

@@ -23,6 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "audio/gv_vad.h"
 #include "gvoip/gvoip.h"
 
 #define RATE 48000
@@ -570,8 +571,13 @@ static void test_push_to_talk(void **state)
                  (unsigned long long)recv);
     if (gv_client_transmitting(w->c[A]))
         fail_msg("PTT up: gv_client_transmitting says 1");
+    /* Nothing is sent whatever its level: all of it may wait. */
+    if (gv_client_capture_quiet_db(w->c[A]) != INFINITY)
+        fail_msg("PTT up: capture quiet below %.1f dBFS, want +infinity", gv_client_capture_quiet_db(w->c[A]));
 
     assert_int_equal(gv_client_set_ptt(w->c[A], 1), 0);
+    if (gv_client_capture_quiet_db(w->c[A]) != -INFINITY)
+        fail_msg("PTT down: capture quiet below %.1f dBFS, want -infinity", gv_client_capture_quiet_db(w->c[A]));
     double amp = wait_tone(w, L, A, 1);
     if (amp <= HEARD)
         fail_msg("PTT down: A's tone at L %.4f, want > %.2f", amp, HEARD);
@@ -923,6 +929,59 @@ static void test_input_level(void **state)
         fail_msg("input level in digital silence: %.2f dBFS, want <= -90", silent_db);
 }
 
+/* ---- The capture that may wait ------------------------------------------ */
+
+static void test_capture_quiet(void **state)
+{
+    world *w = start(state, GV_TX_VOICE_ACTIVITY, 0);
+    gv_vad_config vc;
+    gv_vad_config_default(&vc, 960);
+    run_ms(w, 300);
+    /* A silent, with voice activation and no gain: the detector's gate,
+     * less the margin. B sends every frame. */
+    float silent = gv_client_capture_quiet_db(w->c[A]), continuous = gv_client_capture_quiet_db(w->c[B]);
+    /* Nobody talks on a steady session: A's timers allow 100 ms (B and L,
+     * in continuous mode, send all the time). */
+    uint32_t idle_silent = gv_client_idle_ms(w->c[A]);
+    w->talking[A] = 1;
+    run_ms(w, 300);
+    int sending = gv_client_transmitting(w->c[A]);
+    float talking = gv_client_capture_quiet_db(w->c[A]);
+    uint32_t idle_talking = gv_client_idle_ms(w->c[A]);
+    assert_int_equal(gv_client_set_muted(w->c[A], 1), 0);
+    float muted = gv_client_capture_quiet_db(w->c[A]);
+    assert_int_equal(gv_client_set_muted(w->c[A], 0), 0);
+    w->talking[A] = 0;
+    run_ms(w, 1000);
+    float after = gv_client_capture_quiet_db(w->c[A]);
+    uint32_t idle_after = gv_client_idle_ms(w->c[A]);
+    /* B speaks: A hears him (the end of it is a timeout). */
+    w->talking[B] = 1;
+    run_ms(w, 300);
+    uint32_t idle_hearing = gv_client_idle_ms(w->c[A]);
+    w->talking[B] = 0;
+    run_ms(w, 1000);
+    uint32_t idle_end = gv_client_idle_ms(w->c[A]);
+    print_message("capture quiet below: A silent %.1f, talking %.1f, muted %.1f, silent again %.1f; B %.1f dBFS\n",
+                  silent, talking, muted, after, continuous);
+    print_message("A's idle ms: silent %u, talking %u, silent again %u, hearing B %u, B stopped %u\n", idle_silent,
+                  idle_talking, idle_after, idle_hearing, idle_end);
+    if (idle_silent != 100 || idle_talking != 20 || idle_after != 100 || idle_hearing != 20 || idle_end != 100)
+        fail_msg("A's gv_client_idle_ms: silent %u (want 100), talking %u (want 20), silent again %u (want 100), "
+                 "hearing B %u (want 20), B stopped %u (want 100)",
+                 idle_silent, idle_talking, idle_after, idle_hearing, idle_end);
+    if (fabsf(silent - (vc.min_level_dbfs - 1.0f)) > 0.01f || fabsf(after - silent) > 0.01f)
+        fail_msg("A silent with voice activation: capture quiet below %.2f, then %.2f dBFS, want %.2f (the "
+                 "detector's gate less 1 dB)",
+                 silent, after, vc.min_level_dbfs - 1.0f);
+    if (!sending || talking != -INFINITY)
+        fail_msg("A talking (transmitting %d): capture quiet below %.1f dBFS, want -infinity", sending, talking);
+    if (muted != INFINITY)
+        fail_msg("A muted: capture quiet below %.1f dBFS, want +infinity", muted);
+    if (continuous != -INFINITY)
+        fail_msg("B in continuous mode: capture quiet below %.1f dBFS, want -infinity", continuous);
+}
+
 /* ---- 10. The loudest player heard --------------------------------------- */
 
 static void test_loudest_peer(void **state)
@@ -976,6 +1035,7 @@ int main(void)
         cmocka_unit_test_teardown(test_speaking_events, teardown),
         cmocka_unit_test_teardown(test_input_level, teardown),
         cmocka_unit_test_teardown(test_loudest_peer, teardown),
+        cmocka_unit_test_teardown(test_capture_quiet, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
