@@ -23,6 +23,7 @@
 #define MAX_RATE 192000
 #define PACED_LEAD_MS 10 /* a virtual device with one 10 ms buffer */
 #define PACED_TICK_MS 2  /* how often a virtual device wants the main loop */
+#define VIRTUAL_STEP_MS 20 /* and an unheard virtual playback device */
 #define BACKLOG_MS 250   /* capture kept for a late reader; ring sizing */
 /* A paced caller later than this has stalled: the virtual device is taken
  * to have played silence meanwhile. Anything less is a coarse main loop
@@ -685,6 +686,12 @@ int audio_io_pace_ms(const audio_io *io)
      * one: an input file's frames, or a recording of what is heard. */
     if (io->capture == CAPTURE_FILE || (!io->play_device && io->rec_sf))
         return PACED_TICK_MS;
+    /* Playback nobody hears still plays out, on the main loop: its jitter
+     * buffers count late and lost by a device's steps. Rendered in the
+     * 100 ms an idle client may sleep (gv_client_idle_ms), a comfort-noise
+     * packet came late. */
+    if (!io->play_device && io->render)
+        return VIRTUAL_STEP_MS;
     return -1;
 }
 

@@ -91,8 +91,8 @@ int audio_io_playback_format(const audio_io *io, int *rate, int *channels);
 int audio_io_wake_fd(const audio_io *io);
 
 /* How long the main loop may sleep, in ms, before a virtual device (input
- * file, or playback without a device) needs it; -1 when nothing is paced
- * by the main loop. */
+ * file, or playback without a device, recorded or not) needs it; -1 when
+ * nothing is paced by the main loop. */
 int audio_io_pace_ms(const audio_io *io);
 
 /* Moves up to max_frames interleaved frames captured since the last call
