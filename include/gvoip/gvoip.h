@@ -854,18 +854,16 @@ GV_API int gv_client_transmitting(const gv_client *c);
  * sends now, in dBFS of the samples gv_client_push_capture takes (their
  * mean square over every channel; a full-scale sine reads -3): with voice
  * activation, the voice detector's gate less the automatic gain's boost.
- * Capture quieter than this may be pushed up to GV_CAPTURE_QUIET_WAIT_MS
- * late, so a program may let its main loop sleep through a quiet room
- * instead of waking for every device period; anything louder must be
- * pushed at once, with what waited before it (gvoip/wakegate.h decides it
- * in a capture callback). -INFINITY while every frame counts
- * (continuous mode, a voice being sent, push-to-talk held, the echo
- * canceller hearing the far end, the raw codec) and for a NULL c; +INFINITY while
- * nothing is sent whatever its level (push-to-talk released, muted,
- * deafened). The value moves with the gain: ask again after each push.
- * Control thread. */
+ * Capture quieter than this may be pushed up to GV_WAKEGATE_WAIT_MS late
+ * (gvoip/wakegate.h decides it in a capture callback), so a program may
+ * let its main loop sleep through a quiet room instead of waking for
+ * every device period; anything louder must be pushed at once, with what
+ * waited before it. -INFINITY while every frame counts (continuous mode,
+ * a voice being sent, push-to-talk held, the echo canceller hearing the
+ * far end, the raw codec) and for a NULL c; +INFINITY while nothing is
+ * sent whatever its level (push-to-talk released, muted, deafened). The
+ * value moves with the gain: ask again after each push. Control thread. */
 GV_API float gv_client_capture_quiet_db(const gv_client *c);
-#define GV_CAPTURE_QUIET_WAIT_MS 200
 
 typedef struct gv_peer_stats {
     uint32_t size; /* see gv_client_get_peer_stats */

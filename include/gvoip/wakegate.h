@@ -27,7 +27,7 @@
 extern "C" {
 #endif
 
-/* At most GV_CAPTURE_QUIET_WAIT_MS (gvoip.h). */
+/* The longest quiet capture waits (gv_client_capture_quiet_db allows it). */
 #define GV_WAKEGATE_WAIT_MS 100
 
 typedef struct gv_wakegate gv_wakegate;

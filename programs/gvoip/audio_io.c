@@ -359,7 +359,9 @@ static int capture_handoff(audio_io *io, size_t period_frames, char *why, size_t
         reason_set(why, why_len, "cannot create the capture wake-up: %s", strerror(errno));
         return GV_EIO;
     }
-    if (io->frame_ms && gv_wakegate_create(io->cap_rate, io->cap_channels, io->frame_ms, &io->cap_gate) == GV_ENOMEM) {
+    /* A frame the gate does not know (none, or a codec's 2.5 or 5 ms)
+     * leaves it out: every period wakes. */
+    if (gv_wakegate_create(io->cap_rate, io->cap_channels, io->frame_ms, &io->cap_gate) == GV_ENOMEM) {
         reason_set(why, why_len, "out of memory");
         return GV_ENOMEM;
     }
@@ -529,10 +531,7 @@ int audio_io_open(const audio_io_config *cfg, audio_io **out, char *why, size_t 
     }
     io->capture = CAPTURE_NONE;
     io->clock_ppm = cfg->clock_ppm;
-    /* Any other length (a codec's 2.5 or 5 ms): every period wakes. */
-    io->frame_ms = cfg->frame_ms == 10 || cfg->frame_ms == 20 || cfg->frame_ms == 40 || cfg->frame_ms == 60
-                       ? cfg->frame_ms
-                       : 0;
+    io->frame_ms = cfg->frame_ms;
     io->wake_fd = -1;
     io->in_start_unix_ms = -1;
     atomic_init(&io->rec_start_unix_ms, -1);

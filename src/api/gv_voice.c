@@ -877,7 +877,7 @@ int gv_voice_busy(const gv_voice *v)
 }
 
 /* The margin covers what the capture resampler's ripple and the automatic
- * gain's rise over GV_CAPTURE_QUIET_WAIT_MS can add. */
+ * gain's rise over GV_WAKEGATE_WAIT_MS can add. */
 #define QUIET_MARGIN_DB 1.0f
 
 float gv_voice_capture_quiet_db(const gv_voice *v)

@@ -583,7 +583,9 @@ static void step_sizes(gv_echo *ec, int ref_active, float *gr, float *gi)
     for (int k = 0; k < EC_K; k++)
         xmean += ec->xpow[k];
     xmean = xmean / EC_K * EC_REG + 1e-6 * EC_N * ec->parts;
-    share_steps(ec);
+    /* The shares weigh only steps that adapt. */
+    if (ref_active)
+        share_steps(ec);
     for (int k = 0; k < EC_KP; k++) {
         float mu = 0.0f;
         if (ref_active && k < EC_K) {
