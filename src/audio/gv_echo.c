@@ -119,7 +119,7 @@ struct gv_echo {
      * pass) and its share of the step (share_steps); per bin the
      * reference power weighed by the shares, the step's normalisation. */
     float *share, *mass;
-    double wpow[EC_KP];
+    float wpow[EC_KP];
     int cpart; /* next partition to constrain */
     int cstep; /* steps since the last constraint pass */
 
@@ -304,6 +304,14 @@ static void cmac(float *restrict yr, float *restrict yi, const float *restrict x
         yr[k] += xr[k] * wr[k] - xi[k] * wi[k];
         yi[k] += xr[k] * wi[k] + xi[k] * wr[k];
     }
+}
+
+/* w += a |x|^2: in single precision over all EC_KP bins, so that the
+ * compiler's cheapest vectoriser takes it (as cmac) */
+static void add_power(float *restrict w, const float *restrict xr, const float *restrict xi, float a)
+{
+    for (int k = 0; k < EC_KP; k++)
+        w[k] += a * (xr[k] * xr[k] + xi[k] * xi[k]);
 }
 
 /* w += a conj(x) g */
@@ -564,9 +572,7 @@ static void share_steps(gv_echo *ec)
     memset(ec->wpow, 0, sizeof ec->wpow);
     for (int j = 0; j < p; j++) {
         size_t slot = (size_t)((ec->xhead - j + p) % p) * EC_KP;
-        const float *xr = ec->xr + slot, *xi = ec->xi + slot;
-        for (int k = 0; k < EC_K; k++)
-            ec->wpow[k] += ec->share[j] * ((double)xr[k] * xr[k] + (double)xi[k] * xi[k]);
+        add_power(ec->wpow, ec->xr + slot, ec->xi + slot, ec->share[j]);
     }
 }
 

@@ -1,4 +1,5 @@
-/* Radix-2 complex FFT (the clean-input stages, the quality tools). A plan holds the twiddle
+/* Complex FFT, radix 4 (one radix-2 pass first when log2 n is odd), for
+ * the clean-input stages and the quality tools. A plan holds the twiddle
  * factors of one size; it is read-only after creation, so any number of
  * threads may transform with the same plan at once. */
 #ifndef GV_AUDIO_FFT_H
