@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "audio/gv_capalign.h"
 #include "audio/gv_clean.h"
 #include "audio/gv_codec.h"
 #include "audio/gv_echoref.h"
@@ -79,6 +80,7 @@ struct gv_voice {
     gv_clean *clean;
     float step[GV_CLEAN_STEP];
     size_t step_len;
+    gv_capalign align; /* frames' ends onto the deliveries' */
     float ref_step[GV_CLEAN_STEP];
     int echo_mode;
     gv_echoref *echoref; /* written by the render thread (or the game's audio thread) */
@@ -166,6 +168,7 @@ int gv_voice_create(const gv_client_config *cfg, gv_event_queue *events, gv_voic
     if (rc < 0)
         goto out;
     v->frame_samples = v->raw ? GV_RAW_FRAMES : gv_encoder_frame_samples(v->encoder);
+    gv_capalign_init(&v->align, GV_SAMPLE_RATE);
     gv_vad_config vc;
     gv_vad_config_default(&vc, v->frame_samples);
     /* Every pre-roll frame delays its whole talk spurt by a frame at the
@@ -640,6 +643,45 @@ static int clean_step(gv_voice *v, gv_link *link, uint64_t captured_end_us)
     return append_frame(v, link, v->step, GV_CLEAN_STEP);
 }
 
+/* Whether the samples of the frame being assembled that wait for the
+ * next delivery (cleaned ones, then the raw step's) are below
+ * GV_AUDIBLE_DBOV, less the automatic gain's boost (which the raw ones
+ * have yet to get): a gap between words, not a quiet word. */
+static int waiting_inaudible(const gv_voice *v)
+{
+    double sum = 0.0;
+    for (size_t i = 0; i < v->capture_len; i++)
+        sum += (double)v->capture_buf[i] * v->capture_buf[i];
+    for (size_t i = 0; v->clean && i < v->step_len; i++)
+        sum += (double)v->step[i] * v->step[i];
+    size_t n = v->capture_len + (v->clean ? v->step_len : 0);
+    float boost = 0.0f;
+    if (v->clean) {
+        gv_clean_stats cs;
+        gv_clean_get_stats(v->clean, &cs);
+        boost = cs.agc_gain_db > 0.0f ? cs.agc_gain_db : 0.0f;
+    }
+    return n > 0 && sum / (double)n < pow(10.0, (GV_AUDIBLE_DBOV - boost) / 10.0);
+}
+
+/* Before a push: drops the newest waiting samples gv_capalign asks for,
+ * raw ones (which the cleaning then never sees; the echo canceller's
+ * reference skips them too) before cleaned ones, when they cannot be
+ * heard. */
+static void align_frames(gv_voice *v)
+{
+    size_t waiting = v->capture_len + (v->clean ? v->step_len : 0);
+    int inaudible = v->align.due > 0 && waiting_inaudible(v);
+    size_t drop = (size_t)gv_capalign_push(&v->align, v->clock.now_us(v->clock.ctx), (int)waiting, inaudible);
+    if (v->clean) {
+        size_t raw = drop < v->step_len ? drop : v->step_len;
+        v->step_len -= raw;
+        drop -= raw;
+        gv_echoref_skip(v->echoref, (int)raw);
+    }
+    v->capture_len -= drop;
+}
+
 int gv_voice_push_capture(gv_voice *v, gv_link *link, const float *samples, size_t frames, int rate, int channels)
 {
     if (!v || (!samples && frames) || rate < 8000 || rate > 192000 || channels < 1 || channels > 2)
@@ -653,6 +695,7 @@ int gv_voice_push_capture(gv_voice *v, gv_link *link, const float *samples, size
         v->capture_rate = rate;
         v->capture_channels = channels;
     }
+    align_frames(v);
     /* The last of these samples was captured capture_latency_us ago. */
     uint64_t last_captured_us = v->clock.now_us(v->clock.ctx) - v->capture_latency_us;
     size_t done = 0;
@@ -682,6 +725,7 @@ int gv_voice_push_capture(gv_voice *v, gv_link *link, const float *samples, size
         if (consumed == 0 && got == 0)
             break;
     }
+    gv_capalign_pushed(&v->align, (int)((uint64_t)done * GV_SAMPLE_RATE / (uint64_t)rate));
     return (int)done;
 }
 

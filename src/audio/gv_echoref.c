@@ -188,6 +188,12 @@ int gv_echoref_read(gv_echoref *er, float *out, uint64_t captured_end_us)
     return 1;
 }
 
+void gv_echoref_skip(gv_echoref *er, int samples)
+{
+    if (er && samples > 0 && er->seated)
+        er->pos += samples;
+}
+
 int gv_echoref_take_moved(gv_echoref *er)
 {
     int m;

@@ -69,6 +69,11 @@ int gv_echoref_read(gv_echoref *er, float *out, uint64_t captured_end_us);
  * more, nor the seating after a pause (those are new alignments). */
 int gv_echoref_take_moved(gv_echoref *er);
 
+/* Reader: the microphone skipped samples (48 kHz) before its next step;
+ * the reference skips them with it, so the echo stays where the canceller
+ * has it (not counted as moved). NULL or samples <= 0 does nothing. */
+void gv_echoref_skip(gv_echoref *er, int samples);
+
 /* Reader: the number of times the reader jumped to follow the stamps. */
 uint64_t gv_echoref_reseats(const gv_echoref *er);
 

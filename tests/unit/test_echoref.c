@@ -197,6 +197,26 @@ static void test_underrun_gap_is_followed(void **state)
 
 /* Nothing written, or playback stopped for a while: no reference, then
  * the right one again when playback resumes. */
+/* The microphone drops 300 samples (its frames lined up with the
+ * device's deliveries): each step then ends 6.25 ms later in capture time,
+ * and the reference skips with it at once, neither moved nor reseated. */
+static void test_skip_with_the_microphone(void **state)
+{
+    (void)state;
+    sim s = {.now_us = 1000000, .latency_us = 30000};
+    start_steady(&s);
+    gv_echoref_skip(s.er, 300);
+    int bad = 0;
+    int got = run(&s, 200, 10000 - 300 * 1000 / SPS, 1, &bad);
+    if (bad || got != 200)
+        fail_msg("after the skip: %d of 200 reads, %d misplaced", got, bad);
+    assert_int_equal(gv_echoref_take_moved(s.er), 0);
+    assert_int_equal(gv_echoref_reseats(s.er), 0);
+    gv_echoref_skip(NULL, 300);
+    gv_echoref_skip(s.er, -5);
+    gv_echoref_destroy(s.er);
+}
+
 static void test_silence_when_nothing_played(void **state)
 {
     (void)state;
@@ -314,6 +334,7 @@ int main(void)
         cmocka_unit_test(test_latency_jump_reseats),
         cmocka_unit_test(test_stray_stamp_ignored),
         cmocka_unit_test(test_underrun_gap_is_followed),
+        cmocka_unit_test(test_skip_with_the_microphone),
         cmocka_unit_test(test_silence_when_nothing_played),
         cmocka_unit_test(test_formats_and_arguments),
         cmocka_unit_test(test_writer_thread),

@@ -1,0 +1,54 @@
+/* Lines the encoder's frames up with the capture device's deliveries.
+ *
+ * A frame is encoded when its last sample arrives. A device delivers
+ * audio in pieces of its own (PulseAudio: fragments of about a frame),
+ * and where a frame's end falls inside a piece, the frame waits for the
+ * rest of that piece: every frame of the session by the same amount, up
+ * to a whole piece, set by chance when capture started (measured through
+ * PulseAudio: 0 to 9 ms per session) and drifting as pieces come a few
+ * samples long or short. Before each push of captured audio the caller
+ * says how many samples of the frame being assembled are waiting; pushes
+ * less than GV_CAPALIGN_SAME_US apart are one delivery (a piece handed
+ * over in parts, read as it came), so what waits when the next delivery
+ * begins is what waited after the last one. When every delivery over a
+ * window left at least some waiting, that many are what each frame waits,
+ * and dropping them once (when they are inaudible) moves the frames' ends
+ * onto the deliveries' from then on.
+ *
+ * Pure: no I/O, no clock reads (time is passed in), no allocation. */
+#ifndef GV_AUDIO_CAPALIGN_H
+#define GV_AUDIO_CAPALIGN_H
+
+#include <stdint.h>
+
+/* Deliveries are judged over windows of at least this much audio. */
+#define GV_CAPALIGN_WINDOW_MS 200
+/* What a drop leaves waiting (a piece a few samples short must not miss
+ * its frame's end); a wait under twice this is left alone. */
+#define GV_CAPALIGN_MIN_MS 1
+/* Pushes closer together than this are one delivery. */
+#define GV_CAPALIGN_SAME_US 2000
+
+typedef struct gv_capalign {
+    int window;       /* samples per window */
+    int least;        /* what a drop leaves waiting, in samples */
+    uint64_t last_us; /* when the last push came; 0 none yet */
+    int delivering;   /* samples pushed since the current delivery began */
+    int seen;         /* samples delivered in the current window */
+    int min_wait;     /* smallest wait after a delivery in the window; -1 none */
+    int due;          /* samples to drop at the next inaudible chance; 0 none */
+} gv_capalign;
+
+/* Starts with nothing due, for a stream at rate. */
+void gv_capalign_init(gv_capalign *a, int rate);
+
+/* Before a push at now_us: waiting samples of the frame being assembled
+ * wait; inaudible: they may be dropped unheard (no voice activity,
+ * quiet; only asked for while a->due > 0). Returns how many of the
+ * newest waiting samples to drop before the push (0 mostly). */
+int gv_capalign_push(gv_capalign *a, uint64_t now_us, int waiting, int inaudible);
+
+/* After the push: it brought samples. */
+void gv_capalign_pushed(gv_capalign *a, int samples);
+
+#endif
