@@ -8,6 +8,7 @@ void gv_capalign_init(gv_capalign *a, int rate)
     a->delivering = 0;
     a->seen = 0;
     a->min_wait = -1;
+    a->max_wait = 0;
     a->due = 0;
 }
 
@@ -23,19 +24,28 @@ static int delivered(gv_capalign *a, int delivered, int waiting, int inaudible)
         a->due = 0;
         a->seen = 0;
         a->min_wait = -1;
+        a->max_wait = 0;
         return drop;
     }
     if (a->min_wait < 0 || waiting < a->min_wait)
         a->min_wait = waiting;
+    if (waiting > a->max_wait)
+        a->max_wait = waiting;
     a->seen += delivered;
     if (a->seen >= a->window) {
         /* Every delivery of the window left min_wait or more waiting: the
-         * frames' ends lie that far before the deliveries'. Measured
-         * again while a drop waits for silence: the pieces' phase moves,
-         * either way. */
-        a->due = a->min_wait >= 2 * a->least ? a->min_wait : 0;
+         * frames' ends lie that far before the deliveries'. Only when the
+         * deliveries keep their phase within least (a device's pieces):
+         * where it wanders further (audio pushed as a loop's wake-ups
+         * come, a file paced by the clock), what waits is also what keeps
+         * a frame from missing the next delivery's end and going out one
+         * delivery late. Measured again while a drop waits for silence:
+         * the pieces' phase moves, either way. */
+        int steady = a->max_wait - a->min_wait <= a->least;
+        a->due = steady && a->min_wait >= 2 * a->least ? a->min_wait : 0;
         a->seen = 0;
         a->min_wait = -1;
+        a->max_wait = 0;
     }
     return 0;
 }

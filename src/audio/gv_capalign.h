@@ -11,9 +11,10 @@
  * less than GV_CAPALIGN_SAME_US apart are one delivery (a piece handed
  * over in parts, read as it came), so what waits when the next delivery
  * begins is what waited after the last one. When every delivery over a
- * window left at least some waiting, that many are what each frame waits,
- * and dropping them once (when they are inaudible) moves the frames' ends
- * onto the deliveries' from then on.
+ * window left at least some waiting, and about as much each time (a
+ * device's pieces, not audio pushed as a loop's wake-ups come), that many
+ * are what each frame waits, and dropping them once (when they are
+ * inaudible) moves the frames' ends onto the deliveries' from then on.
  *
  * Pure: no I/O, no clock reads (time is passed in), no allocation. */
 #ifndef GV_AUDIO_CAPALIGN_H
@@ -36,6 +37,7 @@ typedef struct gv_capalign {
     int delivering;   /* samples pushed since the current delivery began */
     int seen;         /* samples delivered in the current window */
     int min_wait;     /* smallest wait after a delivery in the window; -1 none */
+    int max_wait;     /* and the largest */
     int due;          /* samples to drop at the next inaudible chance; 0 none */
 } gv_capalign;
 

@@ -105,6 +105,10 @@ static void test_scenes(void **state)
         /* What such blocks wait cycles through 0, 64, ... 896: nothing to drop. */
         {"a device's 512-sample blocks", 512, 512, 0, 0, 0, 0, 0, FRAME - 64, FRAME / 2},
         {"pieces 2 samples long", 100, FRAME + 2, 0, 0, 0, 1, 60, 2 * least + drift, 2 * least + drift},
+        /* Audio pushed as a loop's wake-ups come (a file paced by the
+         * clock): what waits wanders by up to 200 samples, and is what
+         * keeps a frame from going out a delivery late. Nothing dropped. */
+        {"pushes as wake-ups come, 500 off", 500, FRAME, 100, 0, 0, 0, 0, FRAME, FRAME},
     };
     for (size_t i = 0; i < sizeof scenes / sizeof scenes[0]; i++)
         run(&scenes[i]);
