@@ -45,8 +45,8 @@ typedef struct gv_capalign {
 void gv_capalign_init(gv_capalign *a, int rate);
 
 /* Before a push at now_us: waiting samples of the frame being assembled
- * wait; inaudible: they may be dropped unheard (no voice activity,
- * quiet; only asked for while a->due > 0). Returns how many of the
+ * wait; inaudible: they may be dropped unheard (too quiet to hear; only
+ * looked at while a->due > 0). Returns how many of the
  * newest waiting samples to drop before the push (0 mostly). */
 int gv_capalign_push(gv_capalign *a, uint64_t now_us, int waiting, int inaudible);
 
