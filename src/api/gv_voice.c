@@ -87,7 +87,7 @@ struct gv_voice {
     uint32_t capture_latency_us;
     atomic_uint_least32_t playback_latency_us; /* read by the writer of echoref */
     uint16_t seq;
-    uint32_t ts;
+    uint32_t ts; /* of the frame being assembled: the capture clock's (see gv_capalign) */
     int spurt_started;
     gv_vad *vad;
     float vad_gate_db; /* quieter frames never start speech */
@@ -168,7 +168,7 @@ int gv_voice_create(const gv_client_config *cfg, gv_event_queue *events, gv_voic
     if (rc < 0)
         goto out;
     v->frame_samples = v->raw ? GV_RAW_FRAMES : gv_encoder_frame_samples(v->encoder);
-    gv_capalign_init(&v->align, GV_SAMPLE_RATE);
+    gv_capalign_init(&v->align, GV_SAMPLE_RATE, GV_VOICE_TICK);
     gv_vad_config vc;
     gv_vad_config_default(&vc, v->frame_samples);
     /* Every pre-roll frame delays its whole talk spurt by a frame at the
@@ -593,7 +593,7 @@ static int capture_frame(gv_voice *v, gv_link *link)
         rc = send_frame(v, link, send[i],
                         (v->ts + GV_VOICE_TS_WRAP - (uint32_t)((count - 1 - i) * v->frame_samples)) % GV_VOICE_TS_WRAP,
                         i < count - 1, !active);
-    v->ts = (v->ts + (uint32_t)v->frame_samples) % GV_VOICE_TS_WRAP;
+    v->ts = (v->ts + (uint32_t)v->frame_samples + (uint32_t)gv_capalign_take_skip(&v->align)) % GV_VOICE_TS_WRAP;
     v->transmitting = count > 0;
     int on = count > 0 && active;
     uint16_t own = (uint16_t)gv_link_id(link);

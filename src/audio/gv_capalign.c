@@ -1,7 +1,8 @@
 #include "audio/gv_capalign.h"
 
-void gv_capalign_init(gv_capalign *a, int rate)
+void gv_capalign_init(gv_capalign *a, int rate, int unit)
 {
+    a->unit = unit > 0 ? unit : 1;
     a->window = rate / 1000 * GV_CAPALIGN_WINDOW_MS;
     a->least = rate / 1000 * GV_CAPALIGN_MIN_MS;
     a->last_us = 0;
@@ -10,17 +11,22 @@ void gv_capalign_init(gv_capalign *a, int rate)
     a->min_wait = -1;
     a->max_wait = 0;
     a->due = 0;
+    a->aligned = 0;
+    a->skip = 0;
 }
 
 /* A delivery of delivered samples ended with waiting samples waiting. */
 static int delivered(gv_capalign *a, int delivered, int waiting, int inaudible)
 {
-    if (a->due > 0 && inaudible && waiting >= 2 * a->least) {
+    if (a->due > 0 && inaudible && waiting >= a->least + a->unit) {
         /* least stays waiting: pieces come a few samples long or short,
          * and a frame that ended a sample after its piece would wait for
          * the whole next one. Less waiting than due: the pieces' phase
          * moved down since. */
-        int drop = (waiting < a->due ? waiting : a->due) - a->least;
+        int drop = ((waiting < a->due ? waiting : a->due) - a->least) / a->unit * a->unit;
+        if (a->aligned)
+            a->skip += drop;
+        a->aligned = 1;
         a->due = 0;
         a->seen = 0;
         a->min_wait = -1;
@@ -42,7 +48,7 @@ static int delivered(gv_capalign *a, int delivered, int waiting, int inaudible)
          * delivery late. Measured again while a drop waits for silence:
          * the pieces' phase moves, either way. */
         int steady = a->max_wait - a->min_wait <= a->least;
-        a->due = steady && a->min_wait >= 2 * a->least ? a->min_wait : 0;
+        a->due = steady && a->min_wait >= a->least + a->unit ? a->min_wait : 0;
         a->seen = 0;
         a->min_wait = -1;
         a->max_wait = 0;
@@ -67,4 +73,11 @@ void gv_capalign_pushed(gv_capalign *a, int samples)
 {
     if (samples > 0)
         a->delivering += samples;
+}
+
+int gv_capalign_take_skip(gv_capalign *a)
+{
+    int skip = a->skip;
+    a->skip = 0;
+    return skip;
 }

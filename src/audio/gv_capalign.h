@@ -15,6 +15,14 @@
  * device's pieces, not audio pushed as a loop's wake-ups come), that many
  * are what each frame waits, and dropping them once (when they are
  * inaudible) moves the frames' ends onto the deliveries' from then on.
+ * Drops are whole units (the timestamps' tick). The first corrects the
+ * phase capture started at, by chance: the timestamps stay as they were,
+ * so no receiver sees a step and the frames are that much fresher at
+ * once. Later ones follow the pieces' phase as it moves (a device's
+ * delivery period a little off a frame): the timestamps go on over what
+ * they drop (gv_capalign_take_skip), and stay the capture clock's; were
+ * they to count only what was kept, a receiver would see a clock running
+ * slow by every drop, and follow it in steps.
  *
  * Pure: no I/O, no clock reads (time is passed in), no allocation. */
 #ifndef GV_AUDIO_CAPALIGN_H
@@ -24,8 +32,8 @@
 
 /* Deliveries are judged over windows of at least this much audio. */
 #define GV_CAPALIGN_WINDOW_MS 200
-/* What a drop leaves waiting (a piece a few samples short must not miss
- * its frame's end); a wait under twice this is left alone. */
+/* What a drop leaves waiting at least (a piece a few samples short must
+ * not miss its frame's end); a wait under this plus a unit is left alone. */
 #define GV_CAPALIGN_MIN_MS 1
 /* Pushes closer together than this are one delivery. */
 #define GV_CAPALIGN_SAME_US 2000
@@ -33,16 +41,20 @@
 typedef struct gv_capalign {
     int window;       /* samples per window */
     int least;        /* what a drop leaves waiting, in samples */
+    int unit;         /* drops are whole multiples of it */
     uint64_t last_us; /* when the last push came; 0 none yet */
     int delivering;   /* samples pushed since the current delivery began */
     int seen;         /* samples delivered in the current window */
     int min_wait;     /* smallest wait after a delivery in the window; -1 none */
     int max_wait;     /* and the largest */
     int due;          /* samples to drop at the next inaudible chance; 0 none */
+    int aligned;      /* the first drop was made */
+    int skip;         /* dropped since gv_capalign_take_skip, but the first drop */
 } gv_capalign;
 
-/* Starts with nothing due, for a stream at rate. */
-void gv_capalign_init(gv_capalign *a, int rate);
+/* Starts with nothing due, for a stream at rate whose drops are whole
+ * multiples of unit samples (at least 1). */
+void gv_capalign_init(gv_capalign *a, int rate, int unit);
 
 /* Before a push at now_us: waiting samples of the frame being assembled
  * wait; inaudible: they may be dropped unheard (too quiet to hear; only
@@ -52,5 +64,8 @@ int gv_capalign_push(gv_capalign *a, uint64_t now_us, int waiting, int inaudible
 
 /* After the push: it brought samples. */
 void gv_capalign_pushed(gv_capalign *a, int samples);
+/* As a frame is completed: how far the next frame's timestamp lies past
+ * this one's end (samples dropped from it; 0 mostly). */
+int gv_capalign_take_skip(gv_capalign *a);
 
 #endif

@@ -16,6 +16,11 @@
 #define RATE 48000
 #define FRAME 960
 #define MS (RATE / 1000)
+#define UNIT 120 /* drops are whole multiples of it (a voice timestamp's tick) */
+#define LEAST (MS * GV_CAPALIGN_MIN_MS)
+/* What a frame waits after a drop from w: least, and what is short of a
+ * whole unit above it. */
+#define AFTER(w) ((w) - ((w) - LEAST) / UNIT * UNIT)
 
 typedef struct {
     const char *name;
@@ -35,12 +40,17 @@ typedef struct {
 static void run(const scene *sc)
 {
     gv_capalign a;
-    gv_capalign_init(&a, RATE);
+    gv_capalign_init(&a, RATE, UNIT);
     long total = 0; /* samples delivered */
     uint64_t now = 1000000;
     int waiting = 0, drops = 0, settled = 0, pieces = 0;
     long waited = 0;
     long dropped_audible = 0;
+    /* The frames' timestamps against the capture clock: frame_start is
+     * the index of the current frame's first sample among those delivered,
+     * ts its timestamp. Their difference may move once, by the first drop. */
+    long frame_start = 0, ts = 0, offset = 0;
+    int offsets = 0;
     const long end = 10L * RATE;
     for (int k = 0; total < end; k++) {
         int len = k == 0 ? sc->first : sc->piece;
@@ -54,12 +64,24 @@ static void run(const scene *sc)
             int inaudible = total > (long)sc->audible_ms * MS;
             int drop = gv_capalign_push(&a, now + (uint64_t)j * 50, waiting, inaudible);
             if (drop) {
-                if (drop > waiting)
-                    fail_msg("%s: dropped %d of %d waiting", sc->name, drop, waiting);
+                if (drop > waiting || drop % UNIT != 0)
+                    fail_msg("%s: dropped %d of %d waiting (units of %d)", sc->name, drop, waiting, UNIT);
                 if (!inaudible)
                     dropped_audible += drop;
                 drops++;
                 waiting -= drop;
+            }
+            /* Each frame completed by this part: where the next one
+             * starts, and that one's timestamp. */
+            for (long w = waiting, left = parts[j], at = total; w + left >= FRAME; w = 0) {
+                if (offsets == 0 || ts - frame_start != offset) {
+                    offset = ts - frame_start;
+                    offsets++;
+                }
+                at += FRAME - w;
+                left -= FRAME - w;
+                frame_start = at;
+                ts += FRAME + gv_capalign_take_skip(&a);
             }
             total += parts[j];
             waiting = (waiting + parts[j]) % FRAME;
@@ -73,6 +95,10 @@ static void run(const scene *sc)
     }
     if (dropped_audible)
         fail_msg("%s: %ld audible samples dropped", sc->name, dropped_audible);
+    /* The first drop moves the timestamps' origin; the later ones are
+     * skipped over, so the timestamps keep the capture clock's pace. */
+    if (offsets > (drops > 0 ? 2 : 1))
+        fail_msg("%s: the timestamps moved against the capture clock %d times", sc->name, offsets - 1);
     if (drops < sc->drops_min || drops > sc->drops_max)
         fail_msg("%s: %d drops, expected %d..%d", sc->name, drops, sc->drops_min, sc->drops_max);
     if (settled > sc->settled_max)
@@ -84,27 +110,27 @@ static void run(const scene *sc)
 static void test_scenes(void **state)
 {
     (void)state;
-    const int least = RATE / 1000 * GV_CAPALIGN_MIN_MS;
     /* Pieces drifting 2 samples each move the phase about 20 samples a
-     * window; a window must wait least or more throughout before a drop
-     * takes it back, so the wait climbs up to two windows' worth past
-     * least. */
+     * window; a window must wait least plus a unit or more throughout
+     * before a drop takes it back, so the wait climbs up to two windows'
+     * worth past that. */
     const int drift = 2 * 2 * (GV_CAPALIGN_WINDOW_MS / 20 + 1);
     const scene scenes[] = {
         {"pieces on the frames' phase", FRAME, FRAME, 0, 0, 0, 0, 0, 0, 0},
-        {"pieces 300 samples off the frames' phase", 300, FRAME, 0, 0, 0, 1, 1, least, least},
-        {"off by less than worth dropping", least * 3 / 2, FRAME, 0, 0, 0, 0, 0, least * 3 / 2, least * 3 / 2},
-        {"off, dropped only once it is quiet", 300, FRAME, 0, 0, 3000, 1, 1, least, least},
+        {"pieces 300 samples off the frames' phase", 300, FRAME, 0, 0, 0, 1, 1, AFTER(300), AFTER(300)},
+        {"off by less than worth dropping", LEAST + UNIT - 1, FRAME, 0, 0, 0, 0, 0, LEAST + UNIT - 1,
+         LEAST + UNIT - 1},
+        {"off, dropped only once it is quiet", 300, FRAME, 0, 0, 3000, 1, 1, AFTER(300), AFTER(300)},
         {"off, never quiet", 300, FRAME, 0, 0, 20000, 0, 0, 300, 300},
         {"pieces pushed in two parts, on phase", FRAME, FRAME, 0, 303, 0, 0, 0, 0, 0},
-        {"pieces pushed in two parts, 800 off", 800, FRAME, 0, 303, 0, 1, 1, least, least},
+        {"pieces pushed in two parts, 800 off", 800, FRAME, 0, 303, 0, 1, 1, AFTER(800), AFTER(800)},
         /* PulseAudio's pieces: a few samples long or short, about a frame
          * on average. What a drop leaves waiting keeps them from missing
          * their frame's end. */
-        {"pieces a few samples off a frame, 500 off", 500, FRAME, 4, 0, 0, 1, 2, least + 16, least + 8},
+        {"pieces a few samples off a frame, 500 off", 500, FRAME, 4, 0, 0, 1, 2, AFTER(500) + 8, AFTER(500) + 4},
         /* What such blocks wait cycles through 0, 64, ... 896: nothing to drop. */
         {"a device's 512-sample blocks", 512, 512, 0, 0, 0, 0, 0, FRAME - 64, FRAME / 2},
-        {"pieces 2 samples long", 100, FRAME + 2, 0, 0, 0, 1, 60, 2 * least + drift, 2 * least + drift},
+        {"pieces 2 samples long", 100, FRAME + 2, 0, 0, 0, 1, 60, LEAST + UNIT + drift, LEAST + UNIT + drift},
         /* Audio pushed as a loop's wake-ups come (a file paced by the
          * clock): what waits wanders by up to 200 samples, and is what
          * keeps a frame from going out a delivery late. Nothing dropped. */
@@ -118,7 +144,7 @@ static void test_arguments(void **state)
 {
     (void)state;
     gv_capalign a;
-    gv_capalign_init(&a, RATE);
+    gv_capalign_init(&a, RATE, UNIT);
     assert_int_equal(gv_capalign_push(&a, 1000, -1, 1), 0);
     gv_capalign_pushed(&a, -5);
     gv_capalign_pushed(&a, 0);

@@ -85,6 +85,7 @@ typedef struct scen {
     int drop_from, drop_to;    /* a network outage: packets [from, to) lost */
     int frame2_at_ms, frame2_ms; /* the sender changes its frame size */
     int swap_idx;              /* this packet arrives just after the next one */
+    int ts_skip_at_ms, ts_skip; /* from then on timestamps lie ts_skip samples further on */
     uint16_t seq0;
     uint32_t ts0;
     int min_delay_ms;
@@ -227,6 +228,8 @@ static arrival *build(const scen *sc, rng *r, result *res, size_t *n_arr)
         p = &res->p[i];
         p->seq = seq++;
         p->ts = ts_base + (uint32_t)(t_ms * 48 - ts_origin);
+        if (sc->ts_skip && t_ms >= sc->ts_skip_at_ms)
+            p->ts += (uint32_t)sc->ts_skip;
         p->samples = fs;
         p->marker = !was_talking;
         p->new_stream = restarted;
@@ -1129,6 +1132,34 @@ static void test_scheduling_wobble(void **state)
     }
 }
 
+/* A sender's clock a little off the receiver's (a microphone's crystal,
+ * or a device whose deliveries drift against its frames), speaking in
+ * words with pauses it does not send: each word starts a talk spurt. The
+ * spurts start where the last one played, moved on by the drift as
+ * measured; held still until the estimate moved it back instead, the
+ * words stepped now and then (by 2 ms at -0.1%). Every word after the
+ * drift is measured (15 s) starts within 1.5 ms of every other. */
+static void test_spurts_follow_drift(void **state)
+{
+    static const int drifts_ppm[] = {-3000, -1000, 1000, 3000};
+    (void)state;
+    for (size_t i = 0; i < sizeof drifts_ppm / sizeof *drifts_ppm; i++) {
+        char name[64];
+        snprintf(name, sizeof name, "words, sender clock %+d ppm", drifts_ppm[i]);
+        scen sc = {.name = name, .dur_ms = 60000, .frame_ms = 20, .drift_ppm = drifts_ppm[i], .delay_us = 20000,
+                   .jitter_us = 1000, .warm_ms = 15000, .talk_ms = 700, .pause_ms = 300, .utter_ms = 1000,
+                   .quiet_ms = 300, .margin_ms = 5};
+        result r;
+        run(&sc, &r);
+        print_result(&sc, &r);
+        print_message("    utterances %d: %.1f..%.1f ms (spread %.1f), stretched %.0f ms in speech\n", r.utter_n,
+                      r.utter_min_ms, r.utter_max_ms, r.utter_max_ms - r.utter_min_ms, r.speech_stretch_ms);
+        EXPECT(&sc, r.utter_n >= 40);
+        EXPECT(&sc, r.utter_max_ms - r.utter_min_ms <= 1.5);
+        EXPECT(&sc, unplayed_between(&r, sc.warm_ms, sc.dur_ms) == 0);
+    }
+}
+
 /* ---- direct unit tests ---- */
 
 /* Talk spurts of 1 s with 1 s pauses, 5 ms of network delay, and at each
@@ -1163,6 +1194,43 @@ static double spurts_with_preroll(int preroll, int flag_them)
     gv_jbuf_get_stats(jb, &st);
     gv_jbuf_destroy(jb);
     return st.target_delay_ms;
+}
+
+/* A sender that lines its frames up with its capture device drops a few
+ * inaudible samples now and then, in whole timestamp ticks, and its
+ * timestamps go on over them: inside a talk spurt the next packet's
+ * timestamp lies a tick (2.5 ms) past the last one's end. Nothing is
+ * concealed, lost or late, and the packets after it play as far past
+ * their timestamps as the ones before: a listener hears the words at the
+ * same delay. */
+static void test_timestamp_skip_in_spurt(void **state)
+{
+    (void)state;
+    /* Mid-sentence, 10 s in, with the playout's 5 ms margin. (Larger
+     * skips, made when a device's phase wrapped, look like a path that got
+     * faster, and the delay follows them down.) */
+    {
+        const int skip = 120;
+        scen sc = {.name = "timestamps skip inside a spurt", .dur_ms = 20000, .frame_ms = 20, .delay_us = 20000,
+                   .jitter_us = 1000, .warm_ms = 3000, .ts_skip_at_ms = 10010, .ts_skip = skip, .margin_ms = 5};
+        result r;
+        run(&sc, &r);
+        print_result(&sc, &r);
+        EXPECT(&sc, r.st.lost == 0 && r.st.late == 0 && r.st.concealed_frames == 0);
+        /* Played as far past the capture clock (the timestamps) before
+         * the skip as after it: what a listener hears does not move. */
+        double lo = 1e9, hi = -1e9;
+        for (size_t i = 0; i < r.n; i++) {
+            const pkt *p = &r.p[i];
+            if (p->at_ms < sc.warm_ms || p->played_us < 0)
+                continue;
+            double ear = (double)p->played_us / 1000.0 - (double)(p->ts - r.p[0].ts) / 48.0;
+            lo = fmin(lo, ear);
+            hi = fmax(hi, ear);
+        }
+        print_message("    played past the capture clock: %.1f..%.1f ms\n", lo, hi);
+        EXPECT(&sc, hi - lo <= 1.0);
+    }
 }
 
 /* Pre-roll audio arrives late by design; counted as network delay it would
@@ -1731,6 +1799,8 @@ int main(void)
         cmocka_unit_test(test_clock_drift_device_blocks),
         cmocka_unit_test(test_isolated_hiccups),
         cmocka_unit_test(test_scheduling_wobble),
+        cmocka_unit_test(test_spurts_follow_drift),
+        cmocka_unit_test(test_timestamp_skip_in_spurt),
     };
     int rc;
     if (env)

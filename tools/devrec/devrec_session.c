@@ -41,7 +41,13 @@ struct session {
     rec recs[DEVREC_MAX_SOURCES];
     size_t connected, running;
     pa_stream *play;
-    size_t play_pos; /* frames written, zeros after the sound included */
+    /* The mouth stream connects at once and plays zeros until the lead is
+     * over: a stream joining a null sink rewinds it, and its monitor (a
+     * player's microphone) then hands over pieces at a new phase. Joining
+     * as the sound starts put that under the first words. */
+    int sounding;
+    size_t lead_frames; /* zeros written before the sound */
+    size_t play_pos;    /* frames of the sound written, zeros after it included */
     int play_updating;
     devrec_origin *played;
     pa_time_event *watchdog, *stagger, *lead, *end;
@@ -193,7 +199,7 @@ static void on_lead(pa_mainloop_api *api, pa_time_event *e, const struct timeval
     session *ss = userdata;
     (void)api, (void)e, (void)tv;
     free_timer(ss, &ss->lead);
-    connect_play(ss);
+    ss->sounding = 1;
 }
 
 static void on_end(pa_mainloop_api *api, pa_time_event *e, const struct timeval *tv,
@@ -281,9 +287,12 @@ static void on_play_timing(pa_stream *s, int success, void *userdata)
     if (!ti || ti->read_index_corrupt || !ti->playing || ti->read_index <= 0)
         return;
     size_t frame = sizeof(float) * (size_t)ss->cfg->play_channels;
-    if ((uint64_t)ti->read_index >= (uint64_t)ss->cfg->play_frames * frame)
+    const int64_t lead = (int64_t)(ss->lead_frames * frame);
+    if (!ss->sounding || ti->read_index < lead ||
+        (uint64_t)(ti->read_index - lead) >= (uint64_t)ss->cfg->play_frames * frame)
         return;
     devrec_timing t = timing_of(s, ti, 0);
+    t.index_bytes -= lead;
     if (devrec_origin_add(ss->played, devrec_origin_of(&t)) < 0)
         fail(ss, GV_ENOMEM, "out of memory");
 }
@@ -305,7 +314,11 @@ static void on_write(pa_stream *s, size_t nbytes, void *userdata)
         float *out = buf;
         /* After the sound, silence: the stream never underruns, so its
          * clock stays the sink's. */
-        for (size_t i = 0; i < frames; i++, ss->play_pos++) {
+        if (!ss->sounding) {
+            memset(out, 0, frames * frame);
+            ss->lead_frames += frames;
+        }
+        for (size_t i = 0; ss->sounding && i < frames; i++, ss->play_pos++) {
             if (ss->play_pos < cfg->play_frames)
                 memcpy(out + i * ch, cfg->play + ss->play_pos * ch, frame);
             else
@@ -398,6 +411,8 @@ static void on_context_state(pa_context *c, void *userdata)
     switch (pa_context_get_state(c)) {
     case PA_CONTEXT_READY:
         ss->watchdog = timer(ss, START_TIMEOUT_USEC + start_stagger_usec(ss->cfg), on_watchdog);
+        if (ss->cfg->sink)
+            connect_play(ss);
         connect_next_record(ss);
         break;
     case PA_CONTEXT_FAILED:

@@ -40,9 +40,10 @@ static void usage(FILE *to)
             "  default) as one channel of FILE.wav (48 kHz float), all on one timeline:\n"
             "  sample i of every channel is the same instant. With --play, FILE (any\n"
             "  format libsndfile reads) is played into sink NAME --lead-ms after every\n"
-            "  recording runs (default %d). --stagger-ms starts each recording that\n"
-            "  long after the previous one (a check of the alignment). Prints one line\n"
-            "  per channel and a summary line.\n"
+            "  recording runs (default %d), zeros before it: the stream joins the sink\n"
+            "  at once, so the sink settles before the sound. --stagger-ms starts each\n"
+            "  recording that long after the previous one (a check of the alignment).\n"
+            "  Prints one line per channel and a summary line.\n"
             "  Exit status: 0 written, 1 the server, a device or a file failed, 2 usage.\n",
             DEFAULT_LEAD_MS);
 }
