@@ -165,12 +165,8 @@ struct gv_jbuf {
      * it be (see compute_targets). Set, not measured at every packet: a
      * spurt starts up to a millisecond late, and measured it would creep
      * up by that much with every spurt. Measured again only after the
-     * level moved (a frame played stretched, a late packet waited for).
-     * It moves with the sender's clock skew as measured (held_skew: the
-     * skew when it was set): while a clock drifts, every spurt would
-     * otherwise start further off it, until the estimate moved it back
-     * in one step of up to a margin. */
-    int64_t held_off, held_skew;
+     * level moved (a frame played stretched, a late packet waited for). */
+    int64_t held_off;
     int have_held, held_moved;
     uint64_t next_ask_us; /* when the caller asks next if it keeps asking */
     uint64_t asked_us;    /* the time it passed last */
@@ -432,18 +428,6 @@ static void rebase_skew(gv_jbuf *jb, uint64_t now)
     jb->skew_base += jb->skew_rate * ((double)now - (double)jb->skew_t0);
     jb->skew_t0 = now;
     jb->skew_rate = clock_drift(jb);
-}
-
-/* Where talk spurts start now: held_off, moved on by the skew since. */
-static int64_t held_at(const gv_jbuf *jb, uint64_t now)
-{
-    return jb->held_off + skew_at(jb, now) - jb->held_skew;
-}
-
-static void hold(gv_jbuf *jb, int64_t off, uint64_t now)
-{
-    jb->held_off = off;
-    jb->held_skew = skew_at(jb, now);
 }
 
 /* Least-squares slope of the per-block minimum delays: jitter only adds
@@ -826,7 +810,7 @@ static int drop_first(gv_jbuf *jb, uint64_t now)
         give_up_seq(jb);
         return 0;
     }
-    if (unheard_by(jb, s, jb->have_held ? held_at(jb, now) : jb->tgt_us, now)) {
+    if (unheard_by(jb, s, jb->have_held ? jb->held_off : jb->tgt_us, now)) {
         give_up_unheard(jb, s);
         jb->exp_ts = s->ts + s->samples;
         return 1;
@@ -1124,11 +1108,9 @@ static int step_wait(gv_jbuf *jb, uint64_t now, gv_jbuf_frame *out)
      * (in the same device block) look earlier than they play by up to it.
      * Where the last spurt played stands while the estimate lets it (see
      * compute_targets). */
-    if (jb->have_held)
-        hold(jb, held_at(jb, now), now);
     if (!jb->have_held || jb->held_off < t.low + (int64_t)jb->now_jitter ||
         jb->held_off > t.high + (int64_t)jb->now_jitter) {
-        hold(jb, t.anchor + (int64_t)jb->now_jitter, now);
+        jb->held_off = t.anchor + (int64_t)jb->now_jitter;
         jb->have_held = 1;
         jb->held_moved = 0;
     }
@@ -1349,7 +1331,7 @@ static int play_packet(gv_jbuf *jb, slot *s, uint64_t now, gv_jbuf_frame *out)
         jb->have_excess = 0;
     }
     if (jb->held_moved)
-        hold(jb, off, now);
+        jb->held_off = off;
     jb->held_moved = skip != 0;
     /* Until the next packet tells: the splice leaves out or adds between
      * half and all of skip. */
