@@ -22,6 +22,7 @@
 #define STRAY_RESYNC 8  /* this many foreign packets in a row: follow them */
 #define RESUME_GAP_MAX 3000 /* packets (a minute of 20 ms frames) a stalled sender can have sent meanwhile */
 #define SILENCE_CHUNK 240 /* 5 ms: a waiting talk spurt starts at most this late */
+#define NUDGE_MAX_US 1000 /* a talk spurt starts at most this much later than the last to keep clear of the band's edge */
 #define PAUSE_CHUNK 240  /* 2.5 ms steps would do for Opus; 5 ms halves the calls */
 #define PERSIST_US 2000000 /* excess must last this long before the delay is cut */
 /* Smaller excesses are left alone: a frame is lengthened by a pitch period
@@ -1058,8 +1059,8 @@ static int step_wait(gv_jbuf *jb, uint64_t now, gv_jbuf_frame *out)
 {
     slot *p = first_stored_from(jb, jb->next_seq);
     targets t;
-    int64_t start_ts, start, missing;
-    int fec_before;
+    int64_t start_ts, start, missing, safe;
+    int fec_before, steady;
 
     if (!p)
         return emit(out, GV_JBUF_SILENCE, NULL, SILENCE_CHUNK);
@@ -1107,12 +1108,24 @@ static int step_wait(gv_jbuf *jb, uint64_t now, gv_jbuf_frame *out)
     /* The jitter of now_us in hand too: the frames asked for with this one
      * (in the same device block) look earlier than they play by up to it.
      * Where the last spurt played stands while the estimate lets it (see
-     * compute_targets). */
-    if (!jb->have_held || jb->held_off < t.low + (int64_t)jb->now_jitter ||
-        jb->held_off > t.high + (int64_t)jb->now_jitter) {
+     * compute_targets). A frame is lengthened when its offset, which wobbles
+     * by that jitter, dips below the band's low edge raised by the fall it
+     * just showed (that jitter again): a spurt held less than two jitters
+     * above the edge has its first words lengthened. One a little below
+     * that (the estimate rose by about the margin: a busy machine's
+     * scheduling) starts that little later instead, while the sender's
+     * clock keeps time; further off, or with a drifting sender (whose held
+     * offset is stale by the drift), the spurt starts where the estimate
+     * says. */
+    safe = t.low + 2 * (int64_t)jb->now_jitter;
+    steady = fabs(clock_drift(jb)) < SLOW_SENDER;
+    if (!jb->have_held || jb->held_off > t.high + (int64_t)jb->now_jitter ||
+        jb->held_off < (steady ? safe - NUDGE_MAX_US : t.low + (int64_t)jb->now_jitter)) {
         jb->held_off = t.anchor + (int64_t)jb->now_jitter;
         jb->have_held = 1;
         jb->held_moved = 0;
+    } else if (steady && jb->held_off < safe) {
+        jb->held_off = safe;
     }
     start = ts_to_us(start_ts) + jb->held_off;
     if ((int64_t)now < start)

@@ -404,8 +404,12 @@ static void run(const scen *sc, result *res)
         gv_jbuf_stats st;
 
         /* A device that takes audio in blocks has the buffer asked at the
-         * block's start for all of it. */
-        int64_t asked = sc->device_block_us ? now / sc->device_block_us * sc->device_block_us : now;
+         * block's start for all of it; its blocks are counted in its own
+         * samples, so a device pulling fast or slow asks at its own pace. */
+        int64_t block_samples = (int64_t)sc->device_block_us * 6 / 125;
+        int64_t asked = block_samples ? rx_samples / block_samples * block_samples * 125 * 1000000 /
+                                            (6 * (1000000 + (int64_t)sc->rx_ppm))
+                                      : now;
 
         if (sc->block_jitter_us) {
             rng wake = {g_seed ^ (uint64_t)(sc->device_block_us ? asked : now) * 0x2545f4914f6cdd1dull};
