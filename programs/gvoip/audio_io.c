@@ -74,6 +74,7 @@ struct audio_io {
     int wake_fd;
     int frame_ms;
     gv_wakegate *cap_gate; /* NULL: every capture period wakes */
+    int cap_wake;          /* capture thread only: the delivery being passed wakes the main thread */
     SNDFILE *in_sf;
     int in_file_channels;
     int in_eof;
@@ -165,6 +166,7 @@ static size_t ms_frames(int rate, int ms)
 
 /* ---- Device callbacks: no allocation, locks, logging or I/O. ------------- */
 
+/* One chunk of a delivery; capture_delivered follows the last one. */
 static void captured(audio_io *io, const float *in, size_t frames)
 {
     if (atomic_load_explicit(&io->abandoned, memory_order_acquire))
@@ -180,8 +182,18 @@ static void captured(audio_io *io, const float *in, size_t frames)
     }
     gv_ring_write(io->cap_ring, in, n);
     atomic_store_explicit(&io->captured_at_us, monotonic_us(), memory_order_relaxed);
-    if (io->cap_gate && !gv_wakegate_block(io->cap_gate, in, frames) && n == frames * ch)
+    if (!io->cap_gate || gv_wakegate_block(io->cap_gate, in, frames) || n < frames * ch)
+        io->cap_wake = 1;
+}
+
+/* The main thread is woken once per delivery, not per chunk: PulseAudio
+ * passes a fragment in two to four chunks at the same instant, and each
+ * wake-up costs both threads a switch. */
+static void capture_delivered(audio_io *io)
+{
+    if (!io->cap_wake)
         return;
+    io->cap_wake = 0;
     /* A counter that cannot block (EFD_NONBLOCK): a full counter only
      * means the main thread is already due to wake. */
     uint64_t one = 1;
@@ -211,6 +223,7 @@ static void sdl_capture_callback(void *userdata, Uint8 *stream, int len)
 {
     audio_io *io = userdata;
     captured(io, (const float *)(const void *)stream, (size_t)len / sizeof(float) / (size_t)io->cap_channels);
+    capture_delivered(io);
 }
 
 static void sdl_playback_callback(void *userdata, Uint8 *stream, int len)
@@ -222,6 +235,11 @@ static void sdl_playback_callback(void *userdata, Uint8 *stream, int len)
 static void pulse_captured(void *ctx, const float *in, size_t frames)
 {
     captured(ctx, in, frames);
+}
+
+static void pulse_delivered(void *ctx)
+{
+    capture_delivered(ctx);
 }
 
 static void pulse_render(void *ctx, float *out, size_t frames)
@@ -398,6 +416,7 @@ static int open_pulse(audio_io *io, const audio_io_config *cfg, int capture, int
         .capture_ms = cfg->capture_ms,
         .render = pulse_render,
         .captured = pulse_captured,
+        .delivered = pulse_delivered,
         .ctx = io,
     };
     int err = audio_pulse_open(&pc, &io->pulse, why, why_len);

@@ -87,6 +87,7 @@ struct audio_pulse {
     direction play, cap;
     audio_pulse_render_fn render;
     audio_pulse_capture_fn captured;
+    audio_pulse_delivered_fn delivered;
     void *user;
     /* Set by the callbacks that change a state audio_pulse_service acts on. */
     atomic_int dirty;
@@ -212,16 +213,20 @@ static void read_cb(pa_stream *s, size_t nbytes, void *userdata)
     const int live = a->started && s == a->cap.s;
     const void *data;
     size_t n;
+    int got = 0;
     while (pa_stream_peek(s, &data, &n) == 0 && n > 0) {
         if (live) {
             if (data)
                 a->captured(a->user, data, n / a->cap.frame);
             else
                 capture_silence(a, n / a->cap.frame);
+            got = 1;
         }
         if (pa_stream_drop(s) < 0)
-            return;
+            break;
     }
+    if (got && a->delivered)
+        a->delivered(a->user);
 }
 
 static pa_buffer_attr buffer_request(const pa_sample_spec *ss, int capture, int buffer_ms);
@@ -601,6 +606,7 @@ int audio_pulse_open(const audio_pulse_config *cfg, audio_pulse **out, char *why
     atomic_init(&a->realtime, 0);
     a->render = cfg->render;
     a->captured = cfg->captured;
+    a->delivered = cfg->delivered;
     a->user = cfg->ctx;
     setup_direction(&a->play, 0, cfg->playback, cfg->playback_device, cfg->rate, cfg->playback_channels,
                     cfg->buffer_ms);

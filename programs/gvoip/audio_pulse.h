@@ -26,6 +26,10 @@ typedef void (*audio_pulse_render_fn)(void *ctx, float *out, size_t frames);
  * for the call), a chunk as the server delivered it: in practice at most
  * the granted fragsize, but PulseAudio does not promise that. */
 typedef void (*audio_pulse_capture_fn)(void *ctx, const float *in, size_t frames);
+/* Capture: the chunks that arrived together were all passed to the
+ * captured callback (PulseAudio hands one fragment over in several: a
+ * few frames, then the rest). The place to wake a consumer, once. */
+typedef void (*audio_pulse_delivered_fn)(void *ctx);
 
 typedef struct audio_pulse_config {
     const char *capture_device;  /* PulseAudio source name; NULL: the default source */
@@ -40,7 +44,8 @@ typedef struct audio_pulse_config {
     int capture_ms;              /* 2..200: capture's fragsize */
     audio_pulse_render_fn render;    /* needed with playback */
     audio_pulse_capture_fn captured; /* needed with capture */
-    void *ctx;                       /* passed to both callbacks */
+    audio_pulse_delivered_fn delivered; /* optional, with capture */
+    void *ctx;                       /* passed to the callbacks */
 } audio_pulse_config;
 
 typedef struct audio_pulse_info {
