@@ -1100,10 +1100,9 @@ static const wobble_case wobble_cases[] = {
  * every word after the first 3 s must start within 3 ms of every other,
  * and no packet after them may come too late to play; single late
  * packets must not move the estimate either. */
-static void test_scheduling_wobble(void **state)
+static void wobble_table(void)
 {
     size_t i;
-    (void)state;
     for (i = 0; i < sizeof wobble_cases / sizeof *wobble_cases; i++) {
         const wobble_case *wc = &wobble_cases[i];
         scen sc = {.name = wc->name, .dur_ms = 60000, .frame_ms = 20, .delay_us = 20000, .jitter_us = 1000,
@@ -1134,6 +1133,23 @@ static void test_scheduling_wobble(void **state)
         if (wc->spell_ms)
             EXPECT(&sc, r.tgt_max_ms - r.tgt_min_ms <= 2.0);
     }
+}
+
+/* Under the run's seed and three more: under those, before a talk spurt
+ * held just above the band's low edge started a little later, its first
+ * words were lengthened by a pitch period (spreads of 5-7 ms). */
+static void test_scheduling_wobble(void **state)
+{
+    static const uint64_t more[] = {1, 3, 9};
+    uint64_t seed = g_seed;
+    (void)state;
+    wobble_table();
+    for (size_t i = 0; i < sizeof more / sizeof *more; i++) {
+        g_seed = more[i];
+        print_message("  seed %llu\n", (unsigned long long)g_seed);
+        wobble_table();
+    }
+    g_seed = seed;
 }
 
 /* A sender's clock a little off the receiver's (a microphone's crystal,
