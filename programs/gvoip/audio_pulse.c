@@ -430,10 +430,10 @@ static pa_buffer_attr buffer_request(const pa_sample_spec *ss, int capture, int 
      * one mixing block, at the default 10 ms), so a request answered a few
      * milliseconds late still finds three quarters of the buffer to play.
      * With a half, one that came 5 ms late (the server's or this thread's
-     * scheduling on a busy machine, logged) found it empty: through the
-     * harness, underruns in 2 of 6 runs against 1 of 6, and one run's word
-     * delays spread 1-57 ms against 1-8 (the runs alternating), for no
-     * measurable CPU. */
+     * scheduling on a busy machine, logged) found it empty, and each
+     * underrun grows the buffer and moves every later word (docs/devices.md
+     * has the runs before and after). The extra requests cost no CPU this
+     * machine can measure. */
     attr.minreq = (frames / 4 > 0 ? frames / 4 : 1) * frame;
     /* Every request is at least minreq, so the first one answered starts
      * playback, and after an underrun the next one restarts it. */

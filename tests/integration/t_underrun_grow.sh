@@ -42,9 +42,11 @@ for who in auto fixed; do
   echo "$who: $(underruns "$who") underruns, playback buffer $(playback_ms "$who") ms granted"
   [ "$(underruns "$who")" -ge 1 ] || fail "$who: no underrun counted while stopped for 200 ms"
 done
-# A 10 ms request is granted 10.5 ms here; grown once, auto's is 15 or more.
-awk -v a="$(playback_ms auto)" 'BEGIN { exit !(a > 10.5) }' ||
-  fail "auto: the playback buffer stayed at $(playback_ms auto) ms after underruns"
+# A 10 ms request is granted at most 10.5 ms (PulseAudio 16 gives the
+# stream's queue 7.5 of it, the sink the rest); grown once, auto asks 15 ms
+# or more and is granted more than fixed, which asked 10.
+awk -v a="$(playback_ms auto)" -v f="$(playback_ms fixed)" 'BEGIN { exit !(a > f) }' ||
+  fail "auto: the playback buffer stayed at $(playback_ms auto) ms after underruns ($(playback_ms fixed) ms fixed)"
 awk -v f="$(playback_ms fixed)" 'BEGIN { exit !(f <= 10.5) }' ||
   fail "fixed: --audio-buffer-ms 10 was given, yet the buffer grew to $(playback_ms fixed) ms"
 kill -TERM "$(pid_of server)"

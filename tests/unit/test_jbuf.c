@@ -349,6 +349,14 @@ static void utterance_delays(const scen *sc, result *res)
 
 #define MAX_LOST_AT 64
 
+/* The receiver's time when its device has played samples: the device's
+ * clock is the receiver's, and one pulling fast by ppm plays more samples
+ * per second of it. */
+static int64_t rx_us(int64_t samples, int ppm)
+{
+    return samples * 125 * 1000000 / (6 * (1000000 + (int64_t)ppm));
+}
+
 static void run(const scen *sc, result *res)
 {
     rng r = {g_seed ^ (uint64_t)sc->dur_ms * 0x100000001b3ull};
@@ -397,9 +405,7 @@ static void run(const scen *sc, result *res)
     g_jb = jb;
 
     for (;;) {
-        /* The device's clock is the receiver's: a device pulling fast
-         * plays more samples per second of it. */
-        int64_t now = rx_samples * 125 * 1000000 / (6 * (1000000 + (int64_t)sc->rx_ppm));
+        int64_t now = rx_us(rx_samples, sc->rx_ppm);
         gv_jbuf_frame f;
         gv_jbuf_stats st;
 
@@ -407,9 +413,7 @@ static void run(const scen *sc, result *res)
          * block's start for all of it; its blocks are counted in its own
          * samples, so a device pulling fast or slow asks at its own pace. */
         int64_t block_samples = (int64_t)sc->device_block_us * 6 / 125;
-        int64_t asked = block_samples ? rx_samples / block_samples * block_samples * 125 * 1000000 /
-                                            (6 * (1000000 + (int64_t)sc->rx_ppm))
-                                      : now;
+        int64_t asked = block_samples ? rx_us(rx_samples / block_samples * block_samples, sc->rx_ppm) : now;
 
         if (sc->block_jitter_us) {
             rng wake = {g_seed ^ (uint64_t)(sc->device_block_us ? asked : now) * 0x2545f4914f6cdd1dull};
