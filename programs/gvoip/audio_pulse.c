@@ -432,8 +432,9 @@ static pa_buffer_attr buffer_request(const pa_sample_spec *ss, int capture, int 
      * With a half, one that came 5 ms late (the server's or this thread's
      * scheduling on a busy machine, logged) found it empty, and each
      * underrun grows the buffer and moves every later word (docs/devices.md
-     * has the runs before and after). The extra requests cost no CPU this
-     * machine can measure. */
+     * has the runs before and after). The extra requests cost PulseAudio's
+     * own player 0.15-0.4 points of a core here (BENCHMARKS.md, the device
+     * path's CPU), less than a client's figure moves between runs. */
     attr.minreq = (frames / 4 > 0 ? frames / 4 : 1) * frame;
     /* Every request is at least minreq, so the first one answered starts
      * playback, and after an underrun the next one restarts it. */
