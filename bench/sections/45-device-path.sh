@@ -487,7 +487,8 @@ fi
   echo "Opus encoder at complexity 8 over a quarter (complexity 6 would save about 0.4 points of a core but"
   echo "lowers STOI from 0.9905 to 0.9887 on the same speech: kept at 8); the decoder, the jitter buffer,"
   echo "mixer and limiter about a tenth. Asking for playback in halves instead of quarters costs \`pacat\`"
-  echo "0.15-0.4 points less (1.15-0.90% against 1.30%, 20 s each) and brought underruns back (docs/devices.md)."
+  echo "0.15-0.4 points less (\`--process-time-msec=5\` against 2.5: 1.15% and 0.90% against 1.30%, 20 s each,"
+  echo "2026-12-07) and brought underruns back (docs/devices.md)."
   echo
   echo "What an idle client's share is made of (\`perf\`, \`strace -c\` and the threads' voluntary context"
   echo "switches on the quiet room's client, clean input off): mostly the kernel waking two threads. PulseAudio's"

@@ -17,7 +17,8 @@
  *    whole echo's power L frames ago, and the whole echo's power is the
  *    estimate's plus its own late part: q(t) = y2(t) + late(t),
  *    late(t) = a^L q(t - L). The decay a is measured where the far end
- *    has stopped: there the residual is that tail alone.
+ *    has stopped: there the residual is that tail alone, while it stays
+ *    below where the far end left it (above, it is a near talker).
  *
  * The weights are the regression of the residual's band power on the two
  * regressors, from covariances of their fluctuations about their means (a
@@ -27,9 +28,10 @@
  *
  * A near talker is what the model cannot explain: the residual, above its
  * noise floor, several times the model summed over the bins, unless the
- * filter adds to the echo (it lost it: then all is echo) while the
- * microphone is less than twice as loud as the echo estimate (otherwise
- * someone talks over a filter that does not help). With one the
+ * filter adds to the echo (it lost it, or one step's reference glitched:
+ * then all is echo) while the microphone is less than twice as loud as
+ * the echo estimate (otherwise someone talks over a filter that does not
+ * help). With one the
  * model is subtracted gently, down to -16 dB at most, and the weights stop
  * learning. Without one the suppression is hard: a large over-subtraction
  * down to -50 dB, of the model widened over neighbouring bins and raised
