@@ -21,8 +21,13 @@ half=8 # seconds of B alone, then as long of double talk
 # DELAY:GAIN:LOOP. steady: module-loopback at a fixed delay (the linear
 # path this section is for); drifting: with its rate adaptation, whose
 # delay drifted by 40-170 ppm, faster and faster, in one run (see
-# pulse_loopback): the targets are judged on the steady loops.
-scenes="20:-6:steady 40:-10:steady 60:-20:steady 60:-20:drifting"
+# pulse_loopback): the targets are judged on the steady loops. stalled:
+# steady, and player A stopped for STALL_MS at STALL_AT s of B alone (a
+# busy machine): its playback underruns, the echo moves against the
+# reference by the gap, and the reference reader's stamps wobble after it.
+scenes="20:-6:steady 40:-10:steady 60:-20:steady 60:-20:drifting 60:-20:stalled"
+STALL_AT=5
+STALL_MS=40
 if [ "$quick" = 1 ]; then
   half=5
   scenes="40:-10:steady"
@@ -49,10 +54,10 @@ wait_connected() {
 scene() {
   local name=$1 delay=$2 gain=$3 loop=$4
   shift 4
-  local d="$BENCH_WORK/$name" srv port pa pb pc pr1 pr2
+  local d="$BENCH_WORK/$name" srv port pa pb pc pr1 pr2 ps=""
   mkdir -p "$d"
   pactl unload-module module-loopback 2>/dev/null || true
-  pulse_loopback spk_a.monitor mic_a "$delay" "$gain" "$loop"
+  pulse_loopback spk_a.monitor mic_a "$delay" "$gain" "$([ "$loop" = stalled ] && echo steady || echo "$loop")"
   bg "$d/srv.out" "$d/srv.err" "$GVOIP" server --port 0 --json
   srv=$BG_PID
   port=$(wait_port "$d/srv.out")
@@ -73,7 +78,16 @@ scene() {
   bg "$d/ra.out" "$d/ra.err" "$DEVREC" --play a.wav --sink mic_a --record mic_a.monitor --out "$d/a_mic.wav" \
     --seconds "$rec_s"
   pr2=$BG_PID
-  wait "$pr1" "$pr2" "$pa" "$pb" "$pc"
+  if [ "$loop" = stalled ]; then
+    (
+      sleep "$STALL_AT"
+      kill -STOP "$pa"
+      sleep "$(calc "$STALL_MS / 1000" %.3f)"
+      kill -CONT "$pa"
+    ) &
+    ps=$!
+  fi
+  wait "$pr1" "$pr2" "$pa" "$pb" "$pc" $ps
   kill -TERM "$srv"
   wait "$srv"
   sox -V1 "$d/b.wav" "$d/mouth.wav" remix 1
@@ -119,6 +133,7 @@ mid() { awk -v c="$1" '{ print $c }' "$2" | sort -g | awk '{ v[NR] = $1 } END { 
 : >rows.md
 : >run_rows.md
 : >steady_runs
+: >stalled_runs
 for s in $scenes; do
   IFS=: read -r delay gain loop <<<"$s"
   id="${delay}_${loop}"
@@ -136,11 +151,16 @@ for s in $scenes; do
     echo "| $label | $k | ${off_ret} | ${on_ret} | ${removed} | ${conv} | ${off_stoi} | ${on_stoi} | ${on_erle} | ${on_delay} |" >>run_rows.md
     if [ "$loop" = steady ]; then
       echo "$removed $conv $off_stoi $on_stoi" >>steady_runs
+    elif [ "$loop" = stalled ]; then
+      echo "$conv" >>stalled_runs
     fi
   done
   m=()
   for c in 1 2 3 4 5 6 7 8 9; do m+=("$(mid "$c" "runs_${id}")"); done
-  slow=$(awk '$10 == "never" || $10 > 2 { n++ } END { print n + 0 }' "runs_${id}")
+  # Converged within 2 s; after a stall, 30 dB removed again within 1 s of it.
+  by=2
+  [ "$loop" != stalled ] || by=$((STALL_AT + 1))
+  slow=$(awk -v by="$by" '$10 == "never" || $10 > by { n++ } END { print n + 0 }' "runs_${id}")
   echo "| $label | ${m[0]} | **${m[1]}** | ${m[2]} | ${slow} of ${runs} | ${m[3]} | **${m[4]}** | ${m[5]} | ${m[6]} | ${m[7]}% / ${m[8]}% |" >>rows.md
 done
 
@@ -151,7 +171,10 @@ done
   echo "by the server's \`module-loopback\` at the scene's delay and gain (\`pulse_loopback spk_a.monitor mic_a"
   echo "DELAY GAIN steady\`: its rate adaptation off, so that the delay stays put to the sample as a room's"
   echo "would; the *drifting* row leaves it on, and its delay drifted by 40-170 ppm, faster and faster, within"
-  echo "one run, see \`pulse_loopback\` in tests/integration/pulse.sh); player B talks for $((2 * half)) s (generated speech), and A talks over B for the second"
+  echo "one run, see \`pulse_loopback\` in tests/integration/pulse.sh; the *stalled* row is steady, and player A is"
+  echo "stopped (\`SIGSTOP\`) for ${STALL_MS} ms ${STALL_AT} s into B's speech, as a busy machine does: its playback underruns and the"
+  echo "echo moves against the reference by the gap; there *runs not converged* counts the runs that had not removed"
+  echo "30 dB again for good within 1 s of the stall); player B talks for $((2 * half)) s (generated speech), and A talks over B for the second"
   echo "half. \`gvoip-devrec\` records B's mouth and B's ear on one clock. *Echo return*: B's voice at B's"
   echo "ear against B's mouth (RMS, dB) from 3 s to ${half} s, B alone; it is what comes back through A, so the"
   echo "path's own gains (A's automatic gain included) are in it, and the difference between the two runs is"
@@ -190,5 +213,9 @@ done
   echo "| converged (30 dB removed for good) within 2 s | ${slow} of ${nsteady} runs later | $(verdict "$slow == 0") |"
   worse=$(awk '$4 < $3 { n++ } END { print n + 0 }' steady_runs)
   echo "| double talk: the near talker no less intelligible with the canceller than without (STOI) | ${worse} of ${nsteady} runs below | $(verdict "$worse == 0") |"
+  if [ -s stalled_runs ]; then
+    late=$(awk -v by=$((STALL_AT + 1)) '$1 == "never" || $1 > by { n++ } END { print n + 0 }' stalled_runs)
+    echo "| the echo moving under it (a ${STALL_MS} ms stall of A: playback underran): 30 dB removed again within 1 s | ${late} of $(wc -l <stalled_runs) runs later | $(verdict "$late == 0") |"
+  fi
   echo
 } >>"$BENCH_OUT"

@@ -71,6 +71,16 @@
  * suppressor. */
 #define EC_HELD_DB 12.0f
 #define EC_HELD_STEPS 200
+/* The foreground's taps are kept every EC_KEEP_EVERY active steps while
+ * it cancels at least EC_HELD_DB (smoothed) and EC_KEEP_FAST of the last
+ * few steps' microphone (so that an echo that just moved, which the
+ * smoothed ERLE still hides, is never kept), for EC_KEEP_FOR active steps:
+ * when the echo moves (a latency change, a playback underrun), the moved
+ * reference meets the taps that had it, not what the filters learnt of
+ * the moved echo meanwhile. */
+#define EC_KEEP_EVERY 25
+#define EC_KEEP_FAST 0.1
+#define EC_KEEP_FOR 500
 #define EC_CONSTRAIN_EVERY 3
 #define EC_ACTIVE_POW 1e-6f /* mean square of an audible reference block (-60 dBFS) */
 #define EC_MIC_POW 1e-8f    /* and of a microphone block worth estimating from */
@@ -103,6 +113,8 @@ struct gv_echo {
     /* Background filter (adapts) and foreground filter (the output; a copy
      * of the background whenever that one cancels better). */
     float *br, *bi, *fr, *fi;
+    float *kr, *ki; /* the kept taps, and active steps since, or -1: none */
+    int kept_age;
     float yr[EC_KP], yi[EC_KP], zr[EC_KP], zi[EC_KP];
     float er[EC_KP], ei[EC_KP];
 
@@ -190,6 +202,7 @@ void gv_echo_reset(gv_echo *ec)
     memset(ec->bi, 0, fsz);
     memset(ec->fr, 0, fsz);
     memset(ec->fi, 0, fsz);
+    ec->kept_age = -1;
     gv_echodrift_reset(ec->drift);
     memset(ec->xpow, 0, sizeof ec->xpow);
     ec->xhead = 0;
@@ -252,13 +265,16 @@ int gv_echo_create(const gv_echo_config *cfg, gv_echo **out)
     ec->bi = falloc(fn);
     ec->fr = falloc(fn);
     ec->fi = falloc(fn);
+    ec->kr = falloc(fn);
+    ec->ki = falloc(fn);
     ec->peak_mag = falloc((size_t)ec->parts);
     ec->peak_idx = calloc((size_t)ec->parts, sizeof(int));
     ec->share = falloc((size_t)ec->parts);
     ec->mass = falloc((size_t)ec->parts);
 
     if (gv_echohist_create(need, &ec->hist) != 0 || !ec->xr || !ec->xi || !ec->br || !ec->bi || !ec->fr || !ec->fi ||
-        !ec->peak_mag || !ec->peak_idx || !ec->share || !ec->mass || gv_echolag_create(lags, &ec->lag) != 0 ||
+        !ec->kr || !ec->ki || !ec->peak_mag || !ec->peak_idx || !ec->share || !ec->mass ||
+        gv_echolag_create(lags, &ec->lag) != 0 ||
         gv_fft_create(EC_N, &ec->fft) != GV_OK ||
         gv_echodrift_create(ec->fft, ec->parts, ec->max_delay, &ec->drift) != 0) {
         gv_echo_destroy(ec);
@@ -282,6 +298,8 @@ void gv_echo_destroy(gv_echo *ec)
     free(ec->bi);
     free(ec->fr);
     free(ec->fi);
+    free(ec->kr);
+    free(ec->ki);
     free(ec->peak_mag);
     free(ec->peak_idx);
     free(ec->share);
@@ -356,7 +374,13 @@ static void move_delay(gv_echo *ec, double delta, int move_filter)
 
     if (nd < 0.0 || nd > ec->max_delay || delta == 0.0)
         return;
+    if (!window && ec->kept_age >= 0) {
+        memcpy(ec->fr, ec->kr, (size_t)p * row);
+        memcpy(ec->fi, ec->ki, (size_t)p * row);
+        copy_filter(ec, 0);
+    }
     if (window) {
+        ec->kept_age = -1;
         if (keep <= 0) {
             for (int a = 0; a < 4; a++)
                 memset(arrs[a], 0, (size_t)p * row);
@@ -531,7 +555,7 @@ static void follow_delay(gv_echo *ec)
 static void follow_drift(gv_echo *ec)
 {
     gv_echodrift_filter fl = {ec->delay, ec->erle_db, ec->converged, ec->erle_db < EC_LOST_DB,
-                              ec->settle > 0};
+                              ec->settle > 0, ec->kept_age >= 0, ec->pm < EC_CHANGED_LOUD * ec->py};
     gv_echodrift_order order;
     gv_echodrift_step(ec->drift, &fl, &order);
     if (order.jump != 0.0) {
@@ -852,6 +876,14 @@ int gv_echo_process(gv_echo *ec, const float *mic, const float *ref, float *out,
         copy_filter(ec, 0);
         ec->sb = ec->sf;
         ec->worse = 0;
+    }
+    if (ref_active && ec->kept_age >= 0 && ++ec->kept_age > EC_KEEP_FOR)
+        ec->kept_age = -1;
+    if (ref_active && ec->converged && ec->erle_db >= EC_HELD_DB && ec->sf < EC_KEEP_FAST * ec->sm &&
+        (ec->kept_age < 0 || ec->kept_age >= EC_KEEP_EVERY)) {
+        memcpy(ec->kr, ec->fr, (size_t)p * EC_KP * sizeof(float));
+        memcpy(ec->ki, ec->fi, (size_t)p * EC_KP * sizeof(float));
+        ec->kept_age = 0;
     }
     ef2 = 0.0;
     for (int i = 0; i < EC_B; i++) {

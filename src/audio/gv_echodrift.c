@@ -227,8 +227,11 @@ static void hold_alignment(gv_echodrift *dr, const gv_echodrift_filter *fl, doub
                            gv_echodrift_order *order)
 {
     double err = lag - dr->anchor, nd = fl->delay + DR_ALIGN_GAIN * err;
-    int far = fabs(err) > DR_ALIGN_DEAD && fabs(err) < DR_JUMP;
-    if (!fl->converged || fl->settling) {
+    /* A filter that kept its taps follows a move too large for the
+     * nudges (one the record took for drift) all the way at once. */
+    int jump = fl->kept && fl->alone && fabs(err) >= DR_JUMP;
+    int far = fabs(err) > DR_ALIGN_DEAD && (fabs(err) < DR_JUMP || jump);
+    if ((!fl->converged && !fl->kept) || fl->settling) {
         dr->align_n = 0;
         return;
     }
@@ -241,9 +244,16 @@ static void hold_alignment(gv_echodrift *dr, const gv_echodrift_filter *fl, doub
         return;
     dr->align_n = !far ? 0 : dr->align_n > 0 && fabs(err - dr->align_err) <= DR_ALIGN_SPREAD ? dr->align_n + 1 : 1;
     dr->align_err = err;
+    if (jump)
+        nd = fl->delay + err;
     if (dr->align_n < DR_ALIGN_AGREE || nd < 0.0 || nd > dr->max_delay)
         return;
-    order->nudge = DR_ALIGN_GAIN * err;
+    if (jump) {
+        order->jump = err;
+        dr->trk_n = 0;
+    } else {
+        order->nudge = DR_ALIGN_GAIN * err;
+    }
     dr->align_n = 0;
 }
 
@@ -281,9 +291,27 @@ void gv_echodrift_step(gv_echodrift *dr, const gv_echodrift_filter *fl, gv_echod
         if (dr->pend_n < 3)
             return;
         /* The echo moved (a latency change) and the filter lost it: the
-         * reference moves with it. */
-        if (fl->lost && !fl->settling && fabs(f - dr->trk_f[last]) >= DR_B / 2) {
-            order->jump = f - dr->trk_f[last];
+         * reference moves with it. A filter that keeps taps it cancelled
+         * with lately follows any move, back to where those taps have the
+         * echo: with them the echo is cancelled again at once, where
+         * relearning it took seconds at -20 dB (a move of 40 samples, a
+         * playback underrun the reference reader followed 85 samples off,
+         * cost as much as one of hundreds). After a stall the record may
+         * hold fine delays of the moved echo already: measured from the
+         * record, a jump left the echo 100 samples off those taps. Only
+         * while the far end talks alone: over a near talker the search
+         * found chance peaks a block away (a reverberant room's far end,
+         * RT60 200 ms) that agreed well enough, and the jump cost 24 dB of
+         * the 49 cancelled. Without kept taps, only a move of half a block
+         * or more is worth it. */
+        double move = f - dr->trk_f[last];
+        int kept = fl->kept && fl->alone && dr->anchor >= 0.0 && fl->erle_db < DR_ANCHOR_DB;
+        if (kept)
+            move = fabs(lag - dr->anchor) > DR_ALIGN_DEAD ? lag - dr->anchor : 0.0;
+        else if (!fl->lost || fabs(move) < DR_B / 2)
+            move = 0.0;
+        if (!fl->settling && move != 0.0) {
+            order->jump = move;
             dr->pend_n = 0;
             dr->trk_n = 0;
             return;

@@ -35,12 +35,14 @@ typedef struct gv_echodrift_filter {
     int converged; /* it has found the echo */
     int lost;      /* it does worse than no filter: the echo moved or changed */
     int settling;  /* it has just moved, and its taps are not trusted yet */
+    int kept;      /* it keeps the taps with which it cancelled well lately */
+    int alone;     /* the microphone is about as loud as its estimate: no near talker */
 } gv_echodrift_filter;
 
 /* What the canceller is to do after a step; all zero for nothing. */
 typedef struct gv_echodrift_order {
     double jump;  /* the echo jumped by this many samples (a latency change) and the
-                     filter lost it: move the delay with it, keeping the filter */
+                     filter lost it: move the delay with it, with the taps it kept */
     double nudge; /* samples to add to the delay to bring the echo back under the
                      taps that had it */
     int relearn;  /* a new drift smeared the echo over the filter: relearn at full rate */
