@@ -222,6 +222,18 @@ static void scene_mix(scene *s)
         s->mic[i] = s->echo[i] + s->near[i] + (float)(1e-4 * gauss());
 }
 
+/* From sample half on the echo comes move samples later (earlier when
+ * negative): the path's latency changed. */
+static void scene_move_echo(scene *s, long half, long move)
+{
+    if (move > 0)
+        for (long i = s->n - 1; i >= half; i--)
+            s->echo[i] = s->echo[i - move];
+    else
+        for (long i = half; i < s->n; i++)
+            s->echo[i] = i - move < s->n ? s->echo[i - move] : 0.0f;
+}
+
 /* Runs the canceller over the scene; returns the last stats. */
 static gv_echo_stats scene_run(scene *s, gv_echo *ec)
 {
@@ -507,36 +519,45 @@ static void test_idle_silence(void **state)
     scene_free(&s);
 }
 
+/* A 10 s scene whose echo (at echo_db, 40 ms away) moves by move samples
+ * half way: the canceller's ERLE over the 2 s before the move and over
+ * [from, from + len) samples after it, and its last figures. */
+static void moved_echo_erle(unsigned seed, double echo_db, long move, long from, long len, double *before,
+                            double *after, gv_echo_stats *st)
+{
+    scene s;
+    gv_echo *ec;
+    float *res;
+    long half;
+
+    test_rng_seed(seed);
+    scene_alloc(&s, 10);
+    scene_make(&s, 1920, echo_db);
+    half = s.n / 2;
+    scene_move_echo(&s, half, move);
+    res = cancel_scene(&s, &ec, st);
+    *before = erle_db(s.echo, res, half - 2 * RATE, half);
+    *after = erle_db(s.echo, res, half + from, half + from + len);
+    gv_echo_destroy(ec);
+    free(res);
+    scene_free(&s);
+}
+
 /* The sound server's latency jumps by 30 ms half way: followed within
  * 2 s. */
 static void test_delay_jump(void **state)
 {
     (void)state;
     const long delay = 1920, jump = 1440;
-    scene s;
-    gv_echo *ec;
     gv_echo_stats st;
-    float *res;
     double before, after;
-    long half;
 
-    test_rng_seed(SEED + 4);
-    scene_alloc(&s, 10);
-    scene_make(&s, delay, -10.0);
-    half = s.n / 2;
-    for (long i = s.n - 1; i >= half; i--)
-        s.echo[i] = s.echo[i - jump];
-    res = cancel_scene(&s, &ec, &st);
-    before = erle_db(s.echo, res, half - 2 * RATE, half);
-    after = erle_db(s.echo, res, half + 2 * RATE, s.n);
+    moved_echo_erle(SEED + 4, -10.0, jump, 2 * RATE, 3 * RATE, &before, &after, &st);
     if (before < 14.0 || after < 16.0)
         fail_msg("ERLE %.1f dB before the jump, %.1f dB from 2 s after (seed %#x)", before,
                  after, SEED + 4);
     if (labs(st.delay_samples - (delay + jump)) > 4)
         fail_msg("delay %d, true %ld (seed %#x)", st.delay_samples, delay + jump, SEED + 4);
-    gv_echo_destroy(ec);
-    free(res);
-    scene_free(&s);
 }
 
 /* At -20 dB the echo moves by 1 to 5 ms, unannounced (through a sound
@@ -551,33 +572,12 @@ static void test_small_unannounced_move(void **state)
     (void)state;
     static const long moves[] = {85, 150, 230, -120, 40};
     for (size_t c = 0; c < sizeof moves / sizeof moves[0]; c++) {
-        const long delay = 1920, move = moves[c];
-        scene s;
-        gv_echo *ec;
-        float *res;
         double before, after;
-        long half;
-
-        test_rng_seed(SEED + 15);
-        scene_alloc(&s, 10);
-        scene_make(&s, delay, -20.0);
-        half = s.n / 2;
-        if (move > 0)
-            for (long i = s.n - 1; i >= half; i--)
-                s.echo[i] = s.echo[i - move];
-        else
-            for (long i = half; i < s.n; i++)
-                s.echo[i] = i - move < s.n ? s.echo[i - move] : 0.0f;
-        res = cancel_scene(&s, &ec, NULL);
-        before = erle_db(s.echo, res, half - 2 * RATE, half);
-        after = erle_db(s.echo, res, half + RATE, half + 3 * RATE);
+        moved_echo_erle(SEED + 15, -20.0, moves[c], RATE, 2 * RATE, &before, &after, NULL);
         if (after < before - 3.0)
             fail_msg("echo moved by %ld samples: ERLE %.1f dB in the 2 s before, %.1f dB 1 to 3 s after "
                      "(seed %#x)",
-                     move, before, after, SEED + 15);
-        gv_echo_destroy(ec);
-        free(res);
-        scene_free(&s);
+                     moves[c], before, after, SEED + 15);
     }
 }
 
