@@ -230,13 +230,17 @@ static void hold_alignment(gv_echodrift *dr, const gv_echodrift_filter *fl, doub
     /* A filter that kept its taps follows a move too large for the
      * nudges (one the record took for drift) all the way at once. */
     int jump = fl->kept && fl->alone && fabs(err) >= DR_JUMP;
-    int far = fabs(err) > DR_ALIGN_DEAD && (fabs(err) < DR_JUMP || jump);
+    int far = fabs(err) > DR_ALIGN_DEAD && (jump || (fl->converged && fabs(err) < DR_JUMP));
     if ((!fl->converged && !fl->kept) || fl->settling) {
         dr->align_n = 0;
         return;
     }
     if (fl->erle_db >= DR_ANCHOR_DB) {
-        dr->anchor = lag;
+        /* Only a filter that found the echo says where its taps have it:
+         * one that relearns after a loss may cancel 5 dB at a lag other
+         * than the kept taps', which a jump then brings back. */
+        if (fl->converged)
+            dr->anchor = lag;
         dr->align_n = 0;
         return;
     }
