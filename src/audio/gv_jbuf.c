@@ -37,6 +37,17 @@
  * blocks, and a concealed frame at each tooth). */
 #define EXCESS_MIN_US 4000
 #define SLOW_SENDER 0.0002 /* delays growing this fast: the sender's clock is slow */
+/* A slow sender's level falls through the margin by itself and is
+ * lengthened once half of it is gone; it is lengthened earlier by as much
+ * as it falls in this long (the whole margin at 2%). Otherwise the level
+ * ended every lengthening cycle on half a margin, and the wobble of a
+ * real-time caller's clock had the listener wait for a packet (5 ms
+ * concealed) every quarter second or so: 4 to 16 waits in 16 s of a 2%
+ * slow sender's speech on a busy machine (23 once in CI), against 0 or 1
+ * for a 2% fast sender, whose level never falls below the target; 0 or 1
+ * with it. A small drift is left almost alone: its words would only be
+ * lengthened more (they end before the level reaches half the margin). */
+#define SLOW_LOOKAHEAD_US 125000
 #define VERY_SLOW_SENDER 0.002 /* far beyond real clocks: a device driver's timer */
 #define FAST_FALL 0.01 /* a delay falling this fast keeps the jitter of now_us in hand */
 #define STEADY_R2 0.9 /* share of the minima's variance a steady drift explains */
@@ -418,6 +429,13 @@ static double clock_drift(const gv_jbuf *jb)
 
 static double early_slope(const gv_jbuf *jb);
 
+/* How fast the delays grow by the sender's clock: the slope of the delays
+ * so far until the drift can be measured. */
+static double sender_slowness(const gv_jbuf *jb)
+{
+    return jb->blk_n < DRIFT_MIN_BLOCKS ? early_slope(jb) : clock_drift(jb);
+}
+
 static int64_t skew_at(const gv_jbuf *jb, uint64_t now)
 {
     return (int64_t)llround(jb->skew_base + jb->skew_rate * ((double)now - (double)jb->skew_t0));
@@ -638,6 +656,15 @@ static int calm_since_spike(const gv_jbuf *jb, uint64_t now, int64_t q)
            (top - floor) * 3 < q - floor;
 }
 
+/* How far above half the margin a slow sender's level is topped up. */
+static int64_t slow_cushion(const gv_jbuf *jb, int64_t margin)
+{
+    double c = sender_slowness(jb) * SLOW_LOOKAHEAD_US;
+    if (c <= 0)
+        return 0;
+    return c >= (double)(margin / 2) ? margin / 2 : (int64_t)c;
+}
+
 /* The playout offsets wanted now for a packet of fs samples. A playout
  * offset is "receiver time minus sender time of the packet's first
  * sample"; the window holds delays measured from the packet's last sample
@@ -709,7 +736,7 @@ static targets compute_targets(gv_jbuf *jb, int fs, uint64_t now)
     late_lately = jb->have_late && now - jb->last_late_us < LATE_REPEAT_US;
     drifting = fabs(clock_drift(jb)) >= SLOW_SENDER;
     topup = late_lately || drifting || (jb->blk_n < DRIFT_MIN_BLOCKS && early_slope(jb) >= SLOW_SENDER);
-    t.low = early ? t.anchor : clamp64(q + extra + (topup ? margin / 2 : 0), lo, t.anchor);
+    t.low = early ? t.anchor : clamp64(q + extra + (topup ? margin / 2 + slow_cushion(jb, margin) : 0), lo, t.anchor);
     t.high = early || drifting ? t.anchor : t.anchor + margin;
     jb->tgt_us = t.anchor - base;
     jb->q_height = q - base;
@@ -1490,7 +1517,7 @@ static int play_underrun(gv_jbuf *jb, uint64_t now, gv_jbuf_frame *out)
     pause = (jb->have_late && jb->last_late_us >= jb->ep_start_us) ||
             (jb->have_late && now - jb->last_late_us < LATE_MEMORY_US &&
              (!jb->late_hiccup || (jb->have_late == 2 && now - jb->prev_late_us < LATE_REPEAT_US))) ||
-            (jb->blk_n < DRIFT_MIN_BLOCKS ? early_slope(jb) : clock_drift(jb)) >= VERY_SLOW_SENDER;
+            sender_slowness(jb) >= VERY_SLOW_SENDER;
     chunk = pause && jb->last_fs > PAUSE_CHUNK ? PAUSE_CHUNK : jb->last_fs;
     jb->ep_samples += chunk;
     jb->pend++;

@@ -47,9 +47,10 @@ for case in slow fast; do
     "shortened $shorter, playout delay ${delay} ms at the end; STOI $stoi, pieces shifted $shifts ms"
   [ "$packets" -gt 700 ] || fail "only $packets packets arrived"
   [ "$late" -le 8 ] || fail "$late packets were late"
-  # A slow sender is measured within about 2 s; until then the buffer may
-  # wait a few times (5 ms of concealment each) instead of stretching.
-  [ "$concealed" -le 20 ] || fail "$concealed frames were concealed"
+  # Each time the buffer waits for a packet it conceals 5 ms. With a slow
+  # sender's level topped up above half the margin: 0 or 1 in 16 s here,
+  # under load too (4 to 12 without, 23 once in CI).
+  [ "$concealed" -le 10 ] || fail "$concealed frames were concealed"
   if [ "$ppm" -lt 0 ]; then
     [ "$longer" -gt 20 ] || fail "a slow sender, and only $longer frames played longer"
   else
