@@ -216,6 +216,14 @@ static double fit_line(const gv_echodrift *dr, int skip, double *a, double *b)
     return stt;
 }
 
+/* The filter lost the echo while the far end talks alone, and keeps the
+ * taps with which it had it where the anchor is: the echo can be brought
+ * back under them. */
+static int back_to_taps(const gv_echodrift *dr, const gv_echodrift_filter *fl)
+{
+    return fl->kept && fl->alone && dr->anchor >= 0.0 && fl->erle_db < DR_ANCHOR_DB;
+}
+
 /* Drift that the slope has not caught up with (one that still changes,
  * as a sound server's adaptive resampler's does) moves the echo off the
  * taps that model it, and in double talk the filter cannot follow it
@@ -229,7 +237,7 @@ static void hold_alignment(gv_echodrift *dr, const gv_echodrift_filter *fl, doub
     double err = lag - dr->anchor, nd = fl->delay + DR_ALIGN_GAIN * err;
     /* A filter that kept its taps follows a move too large for the
      * nudges (one the record took for drift) all the way at once. */
-    int jump = fl->kept && fl->alone && fabs(err) >= DR_JUMP;
+    int jump = back_to_taps(dr, fl) && fabs(err) >= DR_JUMP;
     int far = fabs(err) > DR_ALIGN_DEAD && (jump || (fl->converged && fabs(err) < DR_JUMP));
     if ((!fl->converged && !fl->kept) || fl->settling) {
         dr->align_n = 0;
@@ -309,8 +317,7 @@ void gv_echodrift_step(gv_echodrift *dr, const gv_echodrift_filter *fl, gv_echod
          * the 49 cancelled. Without kept taps, only a move of half a block
          * or more is worth it. */
         double move = f - dr->trk_f[last];
-        int kept = fl->kept && fl->alone && dr->anchor >= 0.0 && fl->erle_db < DR_ANCHOR_DB;
-        if (kept)
+        if (back_to_taps(dr, fl))
             move = fabs(lag - dr->anchor) > DR_ALIGN_DEAD ? lag - dr->anchor : 0.0;
         else if (!fl->lost || fabs(move) < DR_B / 2)
             move = 0.0;
