@@ -1174,6 +1174,11 @@ static int step_wait(gv_jbuf *jb, uint64_t now, gv_jbuf_frame *out)
     jb->state = ST_PLAY;
     jb->started = 1;
     jb->ep_active = 0;
+    /* The spurt starts at held_off, set: an underrun that waited at the
+     * end of the last one moved no packet (measured, the level crept up
+     * by how late the spurt started, and once above the band it went back
+     * to the anchor, the words 5 ms earlier). */
+    jb->held_moved = 0;
     jb->have_excess = 0;
     return STEP_AGAIN;
 }
