@@ -155,6 +155,7 @@ struct gv_jbuf {
     uint64_t last_late_us, prev_late_us; /* the last two late arrivals, */
     int have_late;                      /* if there were that many */
     int late_hiccup; /* the last one stood far above the path's jitter */
+    int64_t late_d;  /* the last one's delay, as the window holds it */
     uint64_t excess_since_us;
     uint64_t last_cut_us;
     int have_excess;
@@ -180,6 +181,12 @@ struct gv_jbuf {
      * level moved (a frame played stretched, a late packet waited for). */
     int64_t held_off;
     int have_held, held_moved;
+    /* The delay was forced up (a frame lengthened below the band, a late
+     * packet waited for) and has not reached a fresh start's level yet: a
+     * raise that stops at the band's low edge leaves no margin for the
+     * next rise of the estimate, so frames go on being lengthened up to
+     * the anchor, and the next talk spurt starts afresh. */
+    int raised;
     uint64_t next_ask_us; /* when the caller asks next if it keeps asking */
     uint64_t asked_us;    /* the time it passed last */
     /* How early frames were asked for, as only stretches show it (see
@@ -726,14 +733,17 @@ static targets compute_targets(gv_jbuf *jb, int fs, uint64_t now)
      * set to anchor when it must move. Otherwise each such packet moved
      * the delay, at once or at the next talk spurt, and one run's words
      * through a sound server wandered by 5-15 ms. Once packets come too
-     * late to play, though, the estimate is behind the path, and while the
+     * late to play, though, the estimate is behind the path (until it has
+     * risen to the last late packet's delay: a join's step, followed at
+     * once, would otherwise keep the margin halved for 3 s, and a busy
+     * machine's next wobble moved the words), and while the
      * sender's clock drifts the delay moves by itself: then the margin is
      * topped up as soon as half of it is eaten, and with a drift the delay
      * follows the target as it did before (a slow sender's packets
      * otherwise came just in time, and were waited for; so they did in
      * the first 2 s, before the drift is measured, unless the slope of the
      * delays so far stands in for it for topping up). */
-    late_lately = jb->have_late && now - jb->last_late_us < LATE_REPEAT_US;
+    late_lately = jb->have_late && now - jb->last_late_us < LATE_REPEAT_US && jb->late_d + dur + skew > q;
     drifting = fabs(clock_drift(jb)) >= SLOW_SENDER;
     topup = late_lately || drifting || (jb->blk_n < DRIFT_MIN_BLOCKS && early_slope(jb) >= SLOW_SENDER);
     t.low = early ? t.anchor : clamp64(q + extra + (topup ? margin / 2 + slow_cushion(jb, margin) : 0), lo, t.anchor);
@@ -904,7 +914,7 @@ static void start_stream(gv_jbuf *jb, uint16_t seq, uint32_t ts)
     jb->prev_plain = jb->prev_packet = 0;
     jb->topup_us = jb->topup_time = jb->now_jitter = jb->block_us = 0;
     jb->last_fall = 0;
-    jb->have_held = jb->held_moved = 0;
+    jb->have_held = jb->held_moved = jb->raised = 0;
     jb->have_late = 0;
     jb->late_hiccup = 0;
 }
@@ -921,6 +931,7 @@ static void note_late(gv_jbuf *jb, int64_t d, uint64_t now)
     jb->last_late_us = now;
     jb->have_late += jb->have_late < 2;
     jb->late_hiccup = jb->win_n > 0 && d - skew_at(jb, now) - jb->sorted[0] > HICCUP_HEIGHT * jb->q_height;
+    jb->late_d = d - skew_at(jb, now);
     jb->loss_ewma -= 1.0 / LOSS_EWMA_N;
     if (jb->loss_ewma < 0)
         jb->loss_ewma = 0;
@@ -1086,7 +1097,7 @@ static int step_wait(gv_jbuf *jb, uint64_t now, gv_jbuf_frame *out)
 {
     slot *p = first_stored_from(jb, jb->next_seq);
     targets t;
-    int64_t start_ts, start, missing, safe;
+    int64_t start_ts, start, missing, safe, fresh;
     int fec_before, steady;
 
     if (!p)
@@ -1142,13 +1153,19 @@ static int step_wait(gv_jbuf *jb, uint64_t now, gv_jbuf_frame *out)
      * that (the estimate rose by about the margin: a busy machine's
      * scheduling) starts that little later instead, while the sender's
      * clock keeps time; further off, or with a drifting sender (whose held
-     * offset is stale by the drift), the spurt starts where the estimate
-     * says. */
+     * offset is stale by the drift), or after the delay was forced up, the
+     * spurt starts afresh: two jitters above the anchor while the sender's
+     * clock keeps time, so that the estimate may rise by the whole margin
+     * before a frame is lengthened (at one jitter, a 5 ms wobble of a busy
+     * machine under the 5 ms margin lengthened one, and moved every word
+     * after it). */
     safe = t.low + 2 * (int64_t)jb->now_jitter;
     steady = fabs(clock_drift(jb)) < SLOW_SENDER;
+    fresh = t.anchor + (steady ? 2 : 1) * (int64_t)jb->now_jitter;
     if (!jb->have_held || jb->held_off > t.high + (int64_t)jb->now_jitter ||
-        jb->held_off < (steady ? safe - NUDGE_MAX_US : t.low + (int64_t)jb->now_jitter)) {
-        jb->held_off = t.anchor + (int64_t)jb->now_jitter;
+        jb->held_off < (steady ? safe - NUDGE_MAX_US : t.low + (int64_t)jb->now_jitter) ||
+        (jb->raised && steady && jb->held_off < fresh)) {
+        jb->held_off = fresh;
         jb->have_held = 1;
         jb->held_moved = 0;
     } else if (steady && jb->held_off < safe) {
@@ -1179,6 +1196,7 @@ static int step_wait(gv_jbuf *jb, uint64_t now, gv_jbuf_frame *out)
      * by how late the spurt started, and once above the band it went back
      * to the anchor, the words 5 ms earlier). */
     jb->held_moved = 0;
+    jb->raised = 0;
     jb->have_excess = 0;
     return STEP_AGAIN;
 }
@@ -1355,7 +1373,7 @@ static int play_packet(gv_jbuf *jb, slot *s, uint64_t now, gv_jbuf_frame *out)
         t.low += (int64_t)fall;
     if (level_fall(jb) >= FAST_FALL)
         t.low += (int64_t)jb->now_jitter;
-    if (off < t.low) {
+    if (off < t.low || (jb->raised && fabs(clock_drift(jb)) < SLOW_SENDER && off < t.anchor)) {
         /* Too little is buffered for the target (the delay rose, the
          * sender's clock runs slow, the device pulls fast): play this
          * frame longer rather than insert audio that was never sent. The
@@ -1370,11 +1388,14 @@ static int play_packet(gv_jbuf *jb, slot *s, uint64_t now, gv_jbuf_frame *out)
             jb->st.lengthened_ms += -skip / 48.0;
         }
         jb->have_excess = 0;
+        jb->raised = 1;
     } else if (excess >= EXCESS_MIN_US + (t.high - t.anchor) + (int64_t)jb->block_us) {
         skip = cut_for(jb, excess, low, t.low - t.anchor, s->samples, now, unit, max);
     } else {
         jb->have_excess = 0;
     }
+    if (jb->raised && skip == 0 && off >= t.anchor + (int64_t)jb->now_jitter)
+        jb->raised = 0;
     if (jb->held_moved)
         jb->held_off = off;
     jb->held_moved = skip != 0;
@@ -1529,7 +1550,7 @@ static int play_underrun(gv_jbuf *jb, uint64_t now, gv_jbuf_frame *out)
     if (!pause)
         jb->play_ts += chunk;
     else
-        jb->held_moved = 1;
+        jb->held_moved = jb->raised = 1;
     return emit(out, GV_JBUF_LOST, NULL, chunk);
 }
 
