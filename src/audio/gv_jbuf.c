@@ -180,6 +180,12 @@ struct gv_jbuf {
      * up by that much with every spurt. Measured again only after the
      * level moved (a frame played stretched, a late packet waited for). */
     int64_t held_off;
+    /* The skew when held_off was set: a drifting sender's clock moves the
+     * offset its words need by as much between talk spurts. Held where it
+     * was, each word played earlier (a slow clock) by the drift since the
+     * last, until the band's edge reset it: at 0.1%, words a second apart
+     * stepped by 1 ms and back by 2-3 every third. */
+    int64_t held_skew;
     int have_held, held_moved;
     /* The delay was forced up (a frame lengthened below the band, a late
      * packet waited for) and has not reached a fresh start's level yet: a
@@ -1159,6 +1165,8 @@ static int step_wait(gv_jbuf *jb, uint64_t now, gv_jbuf_frame *out)
      * before a frame is lengthened (at one jitter, a 5 ms wobble of a busy
      * machine under the 5 ms margin lengthened one, and moved every word
      * after it). */
+    jb->held_off += skew_at(jb, now) - jb->held_skew;
+    jb->held_skew = skew_at(jb, now);
     safe = t.low + 2 * (int64_t)jb->now_jitter;
     steady = fabs(clock_drift(jb)) < SLOW_SENDER;
     fresh = t.anchor + (steady ? 2 : 1) * (int64_t)jb->now_jitter;
@@ -1396,8 +1404,10 @@ static int play_packet(gv_jbuf *jb, slot *s, uint64_t now, gv_jbuf_frame *out)
     }
     if (jb->raised && skip == 0 && off >= t.anchor + (int64_t)jb->now_jitter)
         jb->raised = 0;
-    if (jb->held_moved)
+    if (jb->held_moved) {
         jb->held_off = off;
+        jb->held_skew = skew_at(jb, now);
+    }
     jb->held_moved = skip != 0;
     /* Until the next packet tells: the splice leaves out or adds between
      * half and all of skip. */

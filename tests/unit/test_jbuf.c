@@ -1159,10 +1159,13 @@ static void test_scheduling_wobble(void **state)
 /* A sender's clock a little off the receiver's (a microphone's crystal,
  * or a device whose deliveries drift against its frames), speaking in
  * words with pauses it does not send: each word starts a talk spurt, where
- * the last one played while the estimate lets it, so a drifting clock
- * moves the words now and then by what the estimate moved. Every word
- * after the drift is measured (15 s) starts within 2.5 ms of every other
- * (2.0 at -0.1% and 1.0 or less otherwise, here). */
+ * the last one played, moved on by what the clock drifted since, while
+ * the estimate lets it. Every word after the drift is measured (15 s)
+ * starts within 2 ms of every other: a spurt starts up to 1 ms late
+ * (silence comes in whole ms), and where it starts afresh the estimate's
+ * own noise adds a little (1.4 at most over seeds 1..60; held where the
+ * last one played, the words stepped by the drift between them and back
+ * at the band's edge, 2.0-3.0 at -0.1%). */
 static void test_words_under_sender_drift(void **state)
 {
     static const int drifts_ppm[] = {-3000, -1000, 1000, 3000};
@@ -1179,7 +1182,7 @@ static void test_words_under_sender_drift(void **state)
         print_message("    utterances %d: %.1f..%.1f ms (spread %.1f), stretched %.0f ms in speech\n", r.utter_n,
                       r.utter_min_ms, r.utter_max_ms, r.utter_max_ms - r.utter_min_ms, r.speech_stretch_ms);
         EXPECT(&sc, r.utter_n >= 40);
-        EXPECT(&sc, r.utter_max_ms - r.utter_min_ms <= 2.5);
+        EXPECT(&sc, r.utter_max_ms - r.utter_min_ms <= 2.0);
         EXPECT(&sc, unplayed_between(&r, sc.warm_ms, sc.dur_ms) == 0);
     }
 }
