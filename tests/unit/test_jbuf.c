@@ -723,11 +723,23 @@ static void check_step_continuous(const scen *sc, const result *r)
  * step and the excess drains at once: the delay comes down within about two
  * seconds instead of the window's ten. The old buffer also took the step for
  * a slow sender clock and would not shorten frames at all. Probe 2 is 2.5 s
- * after the step down. */
+ * after the step down.
+ * The bars are the estimator's noise under these numbers. A second after
+ * the 40 ms step up the target stands at the slowest of the ~46 packets of
+ * the new path come by then, uniform over 20 ms: short of the path's top
+ * by 20/47 ms on average, by more than 2.5 ms in one run of 500
+ * ((17.5/20)^46) and more than 3 in one of 1700, while the 250 packets
+ * before it put the first probe within a few tenths of the old top (the
+ * rise over seeds 1..125: 39.6 ms on average, 37.7 at least): 37 ms.
+ * After the step down the old delays sit above the new path by
+ * the error of the measured step, a difference of medians, the newer over
+ * the ~40 packets that showed it (sd 20/(2 sqrt 40) = 1.6 ms; over seeds
+ * 1..125 the target came down to 1.4 ms above the first on average, 6.2 at
+ * most): 8 ms is four of those above the average. */
 static void check_path_faster(const scen *sc, const result *r)
 {
-    EXPECT(sc, r->target_at[1] >= r->target_at[0] + 38.0);
-    EXPECT(sc, r->target_at[2] < r->target_at[0] + 5.0);
+    EXPECT(sc, r->target_at[1] >= r->target_at[0] + 37.0);
+    EXPECT(sc, r->target_at[2] < r->target_at[0] + 8.0);
     EXPECT(sc, r->st.path_shifts >= 1 && r->st.path_shifts <= 2);
     EXPECT(sc, r->st.playout_delay_ms < r->target_at[2] + 5.0);
     EXPECT(sc, r->st.lost <= 6);
