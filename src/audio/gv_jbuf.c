@@ -408,7 +408,10 @@ static int follow_step_down(gv_jbuf *jb, uint64_t now)
         if (10 * below >= 9 * recent)
             cut = i;
     }
-    if (recent < CALM_MIN_PACKETS || n < 2 * recent || 3 * below < 2 * recent)
+    /* cut == n: the newest delays stand above the quartile, and no run
+     * lies below it (medians over nothing read the step as anything, and
+     * each step moved the delays further down: 42, 43, 87, 173, 346 ms). */
+    if (recent < CALM_MIN_PACKETS || n < 2 * recent || 3 * below < 2 * recent || cut == n)
         return 0;
     run_start = jb->fifo[(jb->win_head + cut) % WIN_MAX].at_us;
     median = median_since(jb, run_start, n - cut, 1);
