@@ -592,8 +592,11 @@ static void check_all_played(const scen *sc, const result *r)
 /* Every 50th packet held back 15 ms is 2% of the packets, more than the
  * 0.7% the target leaves late, so most of them are played in order; only
  * held-back packets may be late: the first ones (the initial delay is low
- * and one stuck packet is ignored) and about a third of the rest, those
- * beyond the 99.3% quantile. */
+ * and the two largest delays are clipped in the estimate) and about a
+ * third of the rest, those beyond the 99.3% quantile. Of the ten, that is
+ * 2 + 8/3, about 5, on average, and no bound: the buffer does better (2
+ * late in 86 of seeds 1..125, 5 in 5 and 6 in 3), and the bar is 6, where
+ * the count of late packets (the same ones) had it already. */
 static void check_reordered(const scen *sc, const result *r)
 {
     size_t i;
@@ -607,7 +610,7 @@ static void check_reordered(const scen *sc, const result *r)
         }
     }
     EXPECT(sc, others_ok);
-    EXPECT(sc, unplayed <= 5 && r->st.late <= 6);
+    EXPECT(sc, unplayed <= 6 && r->st.late <= 6);
     EXPECT(sc, r->st.dropped_for_drift == 0 && r->st.inserted_for_drift <= 1);
 }
 
