@@ -763,7 +763,13 @@ static void check_slow_sender(const scen *sc, const result *r)
 static void check_drift(const scen *sc, const result *r)
 {
     /* 0.1% of an hour is 3.6 s of audio to leave out or to add, now all
-     * of it by playing frames shorter or longer. */
+     * of it by playing frames shorter or longer. Without a margin the
+     * delay stands at the estimate, for 4 ms of jitter the largest delay
+     * seen; a slow sender's offset is lengthened once it is below it,
+     * lagging the drift by up to a frame's fall, 0.02 ms, and a packet
+     * that sets a new largest delay then is late: 0.66 in the hour on
+     * average over seeds 1..125 (4 under seed 113: a bar of 3 fails one
+     * run in 210), and more than 5 is Poisson's one in 15000. */
     double adj_ms = sc->drift_ppm > 0 ? r->skipped_ms : r->added_ms;
     double other_ms = sc->drift_ppm > 0 ? r->added_ms : r->skipped_ms;
     EXPECT(sc, adj_ms >= 3300 && adj_ms <= 4000);
@@ -771,8 +777,8 @@ static void check_drift(const scen *sc, const result *r)
     EXPECT(sc, r->st.dropped_for_drift == 0 && r->st.inserted_for_drift == 0 && r->inserted_in_speech == 0);
     EXPECT(sc, r->max_over_target_ms < 2.0 * sc->frame_ms);
     EXPECT(sc, r->max_lost_per_min <= 8);
-    EXPECT(sc, r->lost_in_speech <= 3);
-    EXPECT(sc, r->st.lost <= 3);
+    EXPECT(sc, r->lost_in_speech <= 5);
+    EXPECT(sc, r->st.lost <= 5);
     EXPECT(sc, r->st.playout_delay_ms < 50.0);
 }
 
