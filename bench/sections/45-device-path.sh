@@ -210,7 +210,7 @@ device_run() {
   ua=$(awk '{ s += $9 } END { print s + 0 }' "$all")
   ub=$(awk '{ s += $10 } END { print s + 0 }' "$all")
   mkdir -p "$BENCH_WORK/$name"
-  cp "$BENCH_WORK/$name.$middle/a.cpu" "$BENCH_WORK/$name.$middle/b.cpu" "$BENCH_WORK/$name/"
+  cp "$BENCH_WORK/$name.$middle/a.cpu" "$BENCH_WORK/$name.$middle/b.cpu" "$BENCH_WORK/$name.$middle/a.json" "$BENCH_WORK/$name/"
   echo "${med[0]} ${med[1]} ${med[4]} ${med[5]} ${med[6]} ${med[7]} $ua $ub" >"$BENCH_WORK/$name/summary"
   local backend rest
   IFS='|' read -r backend rest <"$BENCH_WORK/$name.$middle/cells"
