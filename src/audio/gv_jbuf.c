@@ -672,10 +672,11 @@ static int calm_since_spike(const gv_jbuf *jb, uint64_t now, int64_t q)
            (top - floor) * 3 < q - floor;
 }
 
-/* How far above half the margin a slow sender's level is topped up. */
-static int64_t slow_cushion(const gv_jbuf *jb, int64_t margin)
+/* How far above half the margin the level of a sender whose delays grow
+ * at slowness is topped up. */
+static int64_t slow_cushion(double slowness, int64_t margin)
 {
-    double c = sender_slowness(jb) * SLOW_LOOKAHEAD_US;
+    double c = slowness * SLOW_LOOKAHEAD_US;
     if (c <= 0)
         return 0;
     return c >= (double)(margin / 2) ? margin / 2 : (int64_t)c;
@@ -690,7 +691,7 @@ static targets compute_targets(gv_jbuf *jb, int fs, uint64_t now)
 {
     targets t = {0, 0, 0};
     int64_t base, med, q, want, lo, hi, margin, extra = 0, dur = frame_us(fs), skew;
-    double hl;
+    double hl, slowness;
     int early, late_lately, drifting, topup;
 
     if (jb->win_n == 0)
@@ -754,8 +755,9 @@ static targets compute_targets(gv_jbuf *jb, int fs, uint64_t now)
      * delays so far stands in for it for topping up). */
     late_lately = jb->have_late && now - jb->last_late_us < LATE_REPEAT_US && jb->late_d + dur + skew > q;
     drifting = fabs(clock_drift(jb)) >= SLOW_SENDER;
-    topup = late_lately || drifting || (jb->blk_n < DRIFT_MIN_BLOCKS && early_slope(jb) >= SLOW_SENDER);
-    t.low = early ? t.anchor : clamp64(q + extra + (topup ? margin / 2 + slow_cushion(jb, margin) : 0), lo, t.anchor);
+    slowness = sender_slowness(jb);
+    topup = late_lately || drifting || (jb->blk_n < DRIFT_MIN_BLOCKS && slowness >= SLOW_SENDER);
+    t.low = early ? t.anchor : clamp64(q + extra + (topup ? margin / 2 + slow_cushion(slowness, margin) : 0), lo, t.anchor);
     t.high = early || drifting ? t.anchor : t.anchor + margin;
     jb->tgt_us = t.anchor - base;
     jb->q_height = q - base;
