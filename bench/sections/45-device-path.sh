@@ -105,6 +105,7 @@ channels floor.wav
 "$QUALITY" floor-1.wav floor-3.wav >same.q
 "$QUALITY" floor-1.wav floor-2.wav --utterances >floor.q
 same=$(field same.q delay_ms)
+floor_block=$(sed -n '1s/.* mouth_block_ms=\([0-9.]*\).*/\1/p' floor.rec)
 delays floor floor.q
 floor_med=$row_med
 floor_row="| the server's module-loopback, \`latency_msec=20\` (the floor) | n/a | **${row_med}** | ${row_p95} | ${row_spread} | ${row_n} | $(field floor.q utterance_stoi) | n/a | n/a | n/a | n/a | n/a |"
@@ -408,6 +409,7 @@ if [ -f "$BENCH_WORK/bare/a.cpu" ]; then
   bare_life_b=$(share "$BENCH_WORK/bare/b.cpu")
 fi
 
+mouth_block=$(sed -n '1s/.* mouth_block_ms=\([0-9.]*\).*/\1/p' "$BENCH_WORK/defaults.1/ab.rec")
 {
   echo "## The device path: mouth-to-ear through a sound server"
   echo
@@ -431,7 +433,15 @@ fi
   echo '```'
   echo
   echo "The method on the same daemon, same run: one source recorded by two streams started 70 ms apart"
-  echo "reads **${same} ms**; the server's own \`module-loopback latency_msec=20\` reads the first row below."
+  echo "reads **${same} ms**; the server's own \`module-loopback latency_msec=20\` reads the first row below,"
+  echo "its 20 ms and the ${floor_block} ms block its own capture gets the microphone in."
+  echo
+  echo "Each microphone is placed as a sound card's: a null sink hands its monitor a whole render block (the"
+  echo "smallest latency any capture of it asks for: gvoip's capture fragment, ${mouth_block} ms for player a at the"
+  echo "defaults) as the block starts to play, so \`gvoip-devrec\` places the mouth a block earlier than the"
+  echo "sink's clock (its \`mouth_block_ms\`), and each block reaches the player just after its last sample was"
+  echo "spoken. Runs before 2026-12-07 read the mouth on the sink's clock, which made a client faster by its"
+  echo "capture fragment: gvoip's 20 ms read 31.5 ms where a person would hear 51-55 (tools/devrec/README.md)."
   echo
   echo "| path | backend | median ms | p95 ms | spread ms | words | STOI | capture underruns / overruns | playback underruns / overruns | buffer ms capture / playback | playback latency ms (a / b) | CPU a / b |"
   echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"

@@ -32,6 +32,8 @@ typedef struct rec {
     pa_stream *stream;
     devrec_track *track;
     int updating; /* a timing request is in flight */
+    int mouth;    /* the monitor of the sink played into */
+    int asking;   /* a request for that sink's block is in flight */
 } rec;
 
 struct session {
@@ -136,6 +138,29 @@ static int append(devrec_track *t, const float *data, size_t frames)
     return GV_OK;
 }
 
+static void on_mouth_sink(pa_context *c, const pa_sink_info *i, int eol, void *userdata)
+{
+    rec *r = userdata;
+    (void)c;
+    if (eol) {
+        r->asking = 0;
+        return;
+    }
+    if (devrec_origin_add(&r->track->block, (double)i->configured_latency) < 0)
+        fail(r->ss, GV_ENOMEM, "out of memory");
+}
+
+static void ask_block(rec *r)
+{
+    if (!r->mouth || r->asking)
+        return;
+    pa_operation *op = pa_context_get_sink_info_by_name(r->ss->ctx, r->ss->cfg->sink, on_mouth_sink, r);
+    if (op) {
+        r->asking = 1;
+        pa_operation_unref(op);
+    }
+}
+
 static void on_record_timing(pa_stream *s, int success, void *userdata)
 {
     rec *r = userdata;
@@ -147,6 +172,7 @@ static void on_record_timing(pa_stream *s, int success, void *userdata)
     devrec_timing t = timing_of(s, ti, 1);
     if (devrec_origin_add(&r->track->origin, devrec_origin_of(&t)) < 0)
         fail(r->ss, GV_ENOMEM, "out of memory");
+    ask_block(r);
 }
 
 static void on_read(pa_stream *s, size_t nbytes, void *userdata)
@@ -250,6 +276,12 @@ static void on_record_state(pa_stream *s, void *userdata)
     }
 }
 
+static int is_monitor_of(const char *source, const char *sink)
+{
+    size_t n = sink ? strlen(sink) : 0;
+    return n > 0 && strncmp(source, sink, n) == 0 && strcmp(source + n, ".monitor") == 0;
+}
+
 static void connect_next_record(session *ss)
 {
     rec *r = &ss->recs[ss->connected];
@@ -263,6 +295,7 @@ static void connect_next_record(session *ss)
     };
     r->ss = ss;
     r->source = ss->cfg->sources[ss->connected];
+    r->mouth = is_monitor_of(r->source, ss->cfg->sink);
     r->stream = pa_stream_new(ss->ctx, r->source, &spec, NULL);
     if (!r->stream) {
         fail(ss, GV_ENOMEM, "cannot create a stream for %s: %s", r->source, context_error(ss));
@@ -512,5 +545,6 @@ void devrec_track_clear(devrec_track *t)
         return;
     free(t->samples);
     devrec_origin_clear(&t->origin);
+    devrec_origin_clear(&t->block);
     *t = (devrec_track){0};
 }

@@ -30,11 +30,17 @@ typedef struct devrec_session_config {
 
 /* What one record stream delivered: mono float frames at DEVREC_RATE from
  * the stream's byte 0 (a gap the server reported is zeros), and the
- * estimates of where byte 0 sits on the wall clock. */
+ * estimates of where byte 0 sits on the wall clock. For the monitor of the
+ * sink the sound is played into (the mouth), also the sink's render block
+ * (its configured latency) each time the stream was timed: a null sink
+ * hands its monitor a whole block as the block's first sample plays, so
+ * a program capturing from it gets each block that much before the
+ * origin's clock says it sounded; a microphone never does. */
 typedef struct devrec_track {
     float *samples;
     size_t frames, cap;
     devrec_origin origin;
+    devrec_origin block;
 } devrec_track;
 
 /* Runs the session to its end. tracks[0..n_sources) must be zeroed; they

@@ -205,7 +205,7 @@ int main(int argc, char **argv)
     devrec_track tracks[DEVREC_MAX_SOURCES] = {0};
     devrec_origin played = {0};
     devrec_session_config cfg;
-    double origin[DEVREC_MAX_SOURCES], iqr[DEVREC_MAX_SOURCES], start;
+    double origin[DEVREC_MAX_SOURCES], iqr[DEVREC_MAX_SOURCES], block[DEVREC_MAX_SOURCES], start;
     size_t cut[DEVREC_MAX_SOURCES], n;
     char why[512];
     int status = 1;
@@ -245,6 +245,11 @@ int main(int argc, char **argv)
                     o.sources[k]);
             goto out;
         }
+        /* The mouth as a microphone: a block sounded before the monitor
+         * handed it over, not after. */
+        block[k] = -1.0;
+        if (devrec_origin_median(&tracks[k].block, &block[k], NULL) == 0)
+            origin[k] -= block[k];
     }
     devrec_origin_cuts(origin, o.n_sources, DEVREC_RATE, cut, &start);
     n = (size_t)llround(o.seconds * DEVREC_RATE);
@@ -259,15 +264,27 @@ int main(int argc, char **argv)
     }
     if (write_out(o.out, tracks, o.n_sources, cut, n) < 0)
         goto out;
-    for (size_t k = 0; k < o.n_sources; k++)
-        printf("channel=%zu source=%s cut_ms=%.2f estimates=%zu origin_iqr_ms=%.3f\n", k + 1,
-               o.sources[k], cut[k] * 1000.0 / DEVREC_RATE, tracks[k].origin.n, iqr[k] / 1000.0);
+    for (size_t k = 0; k < o.n_sources; k++) {
+        printf("channel=%zu source=%s cut_ms=%.2f estimates=%zu origin_iqr_ms=%.3f", k + 1, o.sources[k],
+               cut[k] * 1000.0 / DEVREC_RATE, tracks[k].origin.n, iqr[k] / 1000.0);
+        if (block[k] >= 0.0)
+            printf(" mouth_block_ms=%.2f", block[k] / 1000.0);
+        printf("\n");
+    }
     printf("out=%s rate=%d channels=%zu seconds=%.3f start_unix_ms=%.2f", o.out, DEVREC_RATE,
            o.n_sources, (double)n / DEVREC_RATE, start / 1000.0);
     if (o.play) {
         double at;
-        if (devrec_origin_median(&played, &at, NULL) == 0)
+        if (devrec_origin_median(&played, &at, NULL) == 0) {
+            /* Spoken when the mouth channel has it. */
+            for (size_t k = 0; k < o.n_sources; k++) {
+                if (block[k] >= 0.0) {
+                    at -= block[k];
+                    break;
+                }
+            }
             printf(" play_at_ms=%.2f", (at - start) / 1000.0);
+        }
         else
             printf(" play_at_ms=n/a");
     }
