@@ -168,7 +168,7 @@ int gv_voice_create(const gv_client_config *cfg, gv_event_queue *events, gv_voic
     if (rc < 0)
         goto out;
     v->frame_samples = v->raw ? GV_RAW_FRAMES : gv_encoder_frame_samples(v->encoder);
-    gv_capalign_init(&v->align, GV_SAMPLE_RATE, GV_VOICE_TICK);
+    gv_capalign_init(&v->align, GV_SAMPLE_RATE, GV_VOICE_TICK, v->frame_samples);
     gv_vad_config vc;
     gv_vad_config_default(&vc, v->frame_samples);
     /* Every pre-roll frame delays its whole talk spurt by a frame at the

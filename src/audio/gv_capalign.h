@@ -15,6 +15,13 @@
  * device's pieces, not audio pushed as a loop's wake-ups come), that many
  * are what each frame waits, and dropping them once (when they are
  * inaudible) moves the frames' ends onto the deliveries' from then on.
+ * What waits is judged on the frame's circle: a delivery that left a
+ * sample or two waiting and one that left a frame's end a sample or two
+ * short of arriving are the same phase, a piece a sample longer or
+ * shorter, and the worst one (the frame that missed its end waits for the
+ * whole next delivery). Pieces that come so keep their phase, and the
+ * drop that leaves least waiting is made at a delivery that left enough
+ * waiting to take it from (one that just missed its frame's end).
  * Drops are whole units (the timestamps' tick). The first corrects the
  * phase capture started at, by chance: the timestamps stay as they were,
  * so no receiver sees a step and the frames are that much fresher at
@@ -39,22 +46,25 @@
 #define GV_CAPALIGN_SAME_US 2000
 
 typedef struct gv_capalign {
+    int frame;        /* the encoder's frame, in samples */
     int window;       /* samples per window */
     int least;        /* what a drop leaves waiting, in samples */
     int unit;         /* drops are whole multiples of it */
     uint64_t last_us; /* when the last push came; 0 none yet */
     int delivering;   /* samples pushed since the current delivery began */
     int seen;         /* samples delivered in the current window */
-    int min_wait;     /* smallest wait after a delivery in the window; -1 none */
-    int max_wait;     /* and the largest */
+    int anchor;       /* the window's first wait after a delivery; -1 none */
+    int min_off;      /* smallest wait in the window, as an offset from anchor on the frame's circle */
+    int max_off;      /* and the largest */
     int due;          /* samples to drop at the next inaudible chance; 0 none */
     int aligned;      /* the first drop was made */
     int skip;         /* dropped since gv_capalign_take_skip, but the first drop */
 } gv_capalign;
 
-/* Starts with nothing due, for a stream at rate whose drops are whole
- * multiples of unit samples (at least 1). */
-void gv_capalign_init(gv_capalign *a, int rate, int unit);
+/* Starts with nothing due, for a stream at rate assembled into frames of
+ * frame samples, whose drops are whole multiples of unit samples (at
+ * least 1). */
+void gv_capalign_init(gv_capalign *a, int rate, int unit, int frame);
 
 /* Before a push at now_us: waiting samples of the frame being assembled
  * wait; inaudible: they may be dropped unheard (too quiet to hear; only

@@ -1,7 +1,7 @@
 /* gv_capalign against a frame assembler fed by a device's deliveries:
  * pieces a frame long starting off the frames' phase, pieces pushed in
  * two parts, a device's own block size, pieces a few samples long or
- * short around a frame, pieces a little long (the phase drifting), speech
+ * short around a frame (also with their ends on the frames' ends), pieces a little long (the phase drifting), speech
  * that forbids a drop for a while. */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -40,7 +40,7 @@ typedef struct {
 static void run(const scene *sc)
 {
     gv_capalign a;
-    gv_capalign_init(&a, RATE, UNIT);
+    gv_capalign_init(&a, RATE, UNIT, FRAME);
     long total = 0; /* samples delivered */
     uint64_t now = 1000000;
     int waiting = 0, drops = 0, settled = 0, pieces = 0;
@@ -128,6 +128,12 @@ static void test_scenes(void **state)
          * on average. What a drop leaves waiting keeps them from missing
          * their frame's end. */
         {"pieces a few samples off a frame, 500 off", 500, FRAME, 4, 0, 0, 1, 2, AFTER(500) + 8, AFTER(500) + 4},
+        /* Pieces whose ends sit on the frames' ends, a sample or two either
+         * way: a frame now and then misses its end by a sample and waits
+         * for the whole next piece. On the frame's circle that is one
+         * steady phase; the drop is taken from a piece that just missed. */
+        {"pieces on the frames' phase, a sample or two long or short", FRAME - 1, FRAME, 2, 0, 0, 1, 1,
+         AFTER(FRAME - 1) + 2, AFTER(FRAME - 1) + 2},
         /* What such blocks wait cycles through 0, 64, ... 896: nothing to drop. */
         {"a device's 512-sample blocks", 512, 512, 0, 0, 0, 0, 0, FRAME - 64, FRAME / 2},
         {"pieces 2 samples long", 100, FRAME + 2, 0, 0, 0, 1, 60, LEAST + UNIT + drift, LEAST + UNIT + drift},
@@ -144,7 +150,7 @@ static void test_arguments(void **state)
 {
     (void)state;
     gv_capalign a;
-    gv_capalign_init(&a, RATE, UNIT);
+    gv_capalign_init(&a, RATE, UNIT, FRAME);
     assert_int_equal(gv_capalign_push(&a, 1000, -1, 1), 0);
     gv_capalign_pushed(&a, -5);
     gv_capalign_pushed(&a, 0);
