@@ -441,7 +441,7 @@ mouth_block=$(sed -n '1s/.* mouth_block_ms=\([0-9.]*\).*/\1/p' "$BENCH_WORK/defa
   echo "defaults) as the block starts to play, so \`gvoip-devrec\` places the mouth a block earlier than the"
   echo "sink's clock (its \`mouth_block_ms\`), and each block reaches the player just after its last sample was"
   echo "spoken. Runs before 2026-12-07 read the mouth on the sink's clock, which made a client faster by its"
-  echo "capture fragment: gvoip's 20 ms read 31.5 ms where a person would hear 51-55 (tools/devrec/README.md)."
+  echo "capture fragment: gvoip's 20 ms read 31.5 ms where a person would hear 49-55 (tools/devrec/README.md)."
   echo
   echo "| path | backend | median ms | p95 ms | spread ms | words | STOI | capture underruns / overruns | playback underruns / overruns | buffer ms capture / playback | playback latency ms (a / b) | CPU a / b |"
   echo "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"

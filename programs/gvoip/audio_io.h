@@ -43,8 +43,8 @@ typedef struct audio_io_config {
     int buffer_grows;          /* 1: the pulse backend lengthens it after an underrun (not chosen
                                   by the user); SDL cannot see underruns */
     int capture_ms;            /* capture period, AUDIO_BUFFER_MS_MIN..MAX: the encoder's frame.
-                                * The frames start lined up with the pieces, so a frame is whole
-                                * as its last piece arrives, with half the wake-ups of 10 ms
+                                * gv_capalign lines the frames up with the pieces, so a frame is
+                                * whole as its last piece arrives, with half the wake-ups of 10 ms
                                 * pieces; 5 ms pieces while sending measured no faster through
                                 * PulseAudio (mouth to ear 53.0-53.8 ms against 49.0-55.4) for
                                 * 1.2 points of a core more (docs/devices.md) */

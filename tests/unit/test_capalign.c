@@ -1,8 +1,9 @@
 /* gv_capalign against a frame assembler fed by a device's deliveries:
  * pieces a frame long starting off the frames' phase, pieces pushed in
  * two parts, a device's own block size, pieces a few samples long or
- * short around a frame (also with their ends on the frames' ends), pieces a little long (the phase drifting), speech
- * that forbids a drop for a while. */
+ * short around a frame (also with their ends on the frames' ends),
+ * pieces a little long (the phase drifting), speech that forbids a drop
+ * for a while. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>

@@ -284,9 +284,9 @@ int main(int argc, char **argv)
                 }
             }
             printf(" play_at_ms=%.2f", (at - start) / 1000.0);
-        }
-        else
+        } else {
             printf(" play_at_ms=n/a");
+        }
     }
     printf("\n");
     status = 0;
