@@ -8,8 +8,10 @@
 # 15 s, with a server that gives up on a silent peer after 2 s: after each
 # blackout every player has resumed its place (same id), loss outside the
 # outages stays under 2%, and the relay latency of the last interval is
-# at most 2 ms above the first's (lower is fine: the first interval may
-# share the machine with the start of another test).
+# less than a frame (20 ms) above the first's: a relay that queued what it
+# could not send would grow by frames, while the machine's other work moves
+# the median by a few milliseconds either way (under ASan, beside another
+# test: 0.7, then 5.8, then 3.8 ms in one run).
 source "$(dirname "$0")/lib.sh"
 
 LOAD="${GVOIP_BUILD_DIR:?}/tools/load/gvoip-load"
@@ -82,7 +84,7 @@ awk '{ match($0, /"outage_s":[0-9.]+/); split(substr($0, RSTART, RLENGTH), a, ":
 first=$(head -n 1 "$TMP/intervals") last=$(tail -n 1 "$TMP/intervals")
 p50() { grep -o '"p50":[0-9.]*' <<<"$1" | cut -d: -f2; }
 field() { grep -o "\"$2\":-\?[0-9]*" <<<"$1" | cut -d: -f2; }
-awk -v a="$(p50 "$first")" -v b="$(p50 "$last")" 'BEGIN { exit !(b <= a + 2) }' ||
+awk -v a="$(p50 "$first")" -v b="$(p50 "$last")" 'BEGIN { exit !(b < a + 20) }' ||
   fail "latency p50 grew from $(p50 "$first") to $(p50 "$last") ms"
 rss0=$(field "$first" server_rss_kb) rss1=$(field "$last" server_rss_kb)
 [ "$sanitized" = 1 ] || [ $((rss1 - rss0)) -lt 1024 ] || fail "the soak server's memory grew from $rss0 to $rss1 kB"
