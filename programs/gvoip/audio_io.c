@@ -952,6 +952,8 @@ void audio_io_get_device_stats(const audio_io *io, int capture, audio_io_device_
         out->latency_ms = info.latency_ms > 0 ? info.latency_ms : 0.0;
         out->underruns = info.underruns;
         out->overruns = info.overruns + (capture ? atomic_load(&w->overruns) : 0);
+        out->grown = info.grown;
+        out->shortened = info.shortened;
         out->realtime = info.realtime;
         return;
     }

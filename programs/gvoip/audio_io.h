@@ -40,8 +40,9 @@ typedef struct audio_io_config {
     int no_capture;            /* no device and no input file (wins over both) */
     int no_playback;           /* no device; playback is still paced (and recorded) */
     int buffer_ms;             /* playback device buffer asked for, AUDIO_BUFFER_MS_MIN..MAX */
-    int buffer_grows;          /* 1: the pulse backend lengthens it after an underrun (not chosen
-                                  by the user); SDL cannot see underruns */
+    int buffer_grows;          /* 1: the pulse backend lengthens it after an underrun and shortens
+                                  it again after a quiet while (not chosen by the user); SDL
+                                  cannot see underruns */
     int capture_ms;            /* capture period, AUDIO_BUFFER_MS_MIN..MAX: the encoder's frame.
                                 * gv_capalign lines the frames up with the pieces, so a frame is
                                 * whole as its last piece arrives, with half the wake-ups of 10 ms
@@ -143,6 +144,9 @@ typedef struct audio_io_device_stats {
     double latency_ms;   /* the stream's latency as the sound server reports it; < 0 unknown */
     uint64_t underruns;  /* playback found nothing to play (device or virtual clock) */
     uint64_t overruns;   /* captured frames dropped (read too late), or a stream overflow */
+    uint64_t grown, shortened; /* playback, pulse: the buffer lengthened after a stall, and
+                                  taken a step back after a quiet while (audio_io_config's
+                                  buffer_grows) */
     int realtime;        /* the thread serving the device runs at real-time priority: 1, 0, -1 unknown */
 } audio_io_device_stats;
 

@@ -1,6 +1,7 @@
 /* SCHED_RESET_ON_FORK is Linux's own. */
 #define _GNU_SOURCE
 #include "audio_pulse.h"
+#include "playbuf.h"
 
 #include <errno.h>
 #include <sched.h>
@@ -35,18 +36,21 @@
 #define REALTIME_PRIORITY 4
 /* A playback buffer that underran grows to at most this (one asked for
  * longer stays as it is): a machine that cannot keep 10 ms filled may well
- * keep 40, and a click every few seconds is worse than 30 ms more delay. */
+ * keep 40, and a click every few seconds is worse than 30 ms more delay.
+ * playbuf.h decides when it grows and when it goes back. */
 #define GROW_MAX_MS 40
 
 /* One direction: the stream in use and what was last learned about it.
  * The main thread alone writes s, pending and the rest (under the
  * mainloop's lock); the mainloop thread's callbacks read them, and write
- * the counters and request_ms (growing it after an underrun). */
+ * the counters, grow and request_ms (after an underrun, and when a grown
+ * buffer goes back). */
 typedef struct direction {
     int capture;
     int wanted;           /* opened at all */
     int request_ms;       /* the buffer asked for */
-    int grows;            /* request_ms grows after an underrun, up to GROW_MAX_MS */
+    int grows;            /* request_ms follows grow, which underruns lengthen up to GROW_MAX_MS */
+    playbuf grow;
     char chosen[256];     /* the device asked for; "" the server's default */
     pa_stream *s;         /* in use; NULL while lost */
     pa_stream *pending;   /* being opened, to take s's place */
@@ -58,6 +62,7 @@ typedef struct direction {
     pa_sample_spec ss;
     size_t frame; /* bytes */
     uint64_t underruns, overruns;
+    uint64_t grown, shortened; /* playback: changes of request_ms that grow made */
     double buffer_ms, latency_ms;
     char device[256];
 } direction;
@@ -93,6 +98,7 @@ struct audio_pulse {
     atomic_int dirty;
     audio_events events;
     atomic_int realtime; /* the mainloop thread got real-time priority */
+    pa_time_event *settle; /* when the grown playback buffer may go back; mainloop thread */
 
     /* audio_pulse_list and audio_pulse_watch only. */
     FILE *list_out;
@@ -241,17 +247,51 @@ static void ask_buffer(direction *d, pa_stream *s)
         pa_operation_unref(op);
 }
 
+static void settle_cb(pa_mainloop_api *api, pa_time_event *e, const struct timeval *tv, void *userdata);
+
+/* Wakes settle_cb when the playback buffer may next go back a step. */
+static void arm_settle(audio_pulse *a)
+{
+    const uint64_t due = playbuf_due_us(&a->play.grow);
+    if (!due || !a->ctx)
+        return;
+    if (a->settle)
+        pa_context_rttime_restart(a->ctx, a->settle, due);
+    else
+        a->settle = pa_context_rttime_new(a->ctx, due, settle_cb, a);
+}
+
+static void settle_cb(pa_mainloop_api *api, pa_time_event *e, const struct timeval *tv, void *userdata)
+{
+    (void)api;
+    (void)e;
+    (void)tv;
+    audio_pulse *a = userdata;
+    direction *d = &a->play;
+    if (playbuf_settle(&d->grow, pa_rtclock_now())) {
+        d->shortened++;
+        d->request_ms = d->grow.ms;
+        if (d->s)
+            ask_buffer(d, d->s);
+    }
+    arm_settle(a);
+}
+
 static void underflow_cb(pa_stream *s, void *userdata)
 {
-    direction *d = current(userdata, s);
+    audio_pulse *a = userdata;
+    direction *d = current(a, s);
     if (!d)
         return;
     d->underruns++;
-    if (d->grows && d->request_ms < GROW_MAX_MS) {
-        int more = d->request_ms + (d->request_ms + 1) / 2;
-        d->request_ms = more < GROW_MAX_MS ? more : GROW_MAX_MS;
+    if (!d->grows)
+        return;
+    if (playbuf_underrun(&d->grow, pa_rtclock_now())) {
+        d->grown++;
+        d->request_ms = d->grow.ms;
         ask_buffer(d, s);
     }
+    arm_settle(a);
 }
 
 static void overflow_cb(pa_stream *s, void *userdata)
@@ -618,6 +658,7 @@ int audio_pulse_open(const audio_pulse_config *cfg, audio_pulse **out, char *why
     setup_direction(&a->play, 0, cfg->playback, cfg->playback_device, cfg->rate, cfg->playback_channels,
                     cfg->buffer_ms);
     a->play.grows = cfg->buffer_grows;
+    playbuf_init(&a->play.grow, cfg->buffer_ms, GROW_MAX_MS);
     setup_direction(&a->cap, 1, cfg->capture, cfg->capture_device, cfg->rate, cfg->capture_channels,
                     cfg->capture_ms);
     err = connect_server(a, why, why_len);
@@ -704,6 +745,8 @@ int audio_pulse_info_get(audio_pulse *a, int capture, audio_pulse_info *out)
     out->latency_ms = d->latency_ms;
     out->underruns = d->underruns;
     out->overruns = d->overruns;
+    out->grown = d->grown;
+    out->shortened = d->shortened;
     out->realtime = atomic_load(&a->realtime);
     memcpy(out->device, d->device, sizeof(out->device));
     pa_threaded_mainloop_unlock(a->ml);
@@ -871,6 +914,8 @@ void audio_pulse_close(audio_pulse *a)
     drop_stream(a->cap.s);
     drop_stream(a->cap.pending);
     drop_context(a);
+    if (a->settle)
+        pa_threaded_mainloop_get_api(a->ml)->time_free(a->settle);
     if (a->ml)
         pa_threaded_mainloop_free(a->ml);
     free(a);

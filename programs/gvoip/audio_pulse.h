@@ -39,8 +39,9 @@ typedef struct audio_pulse_config {
     int capture_channels;        /* 1 */
     int playback_channels;       /* 2 */
     int buffer_ms;               /* 2..200: playback's tlength */
-    int buffer_grows;            /* 1: each playback underrun makes buffer_ms half as long again, up
-                                    to GROW_MAX_MS (the user did not choose it); 0: it stays */
+    int buffer_grows;            /* 1: a playback underrun makes buffer_ms half as long again, up
+                                    to GROW_MAX_MS, and 20 s without one take a step back
+                                    (playbuf.h; the user did not choose it); 0: it stays */
     int capture_ms;              /* 2..200: capture's fragsize */
     audio_pulse_render_fn render;    /* needed with playback */
     audio_pulse_capture_fn captured; /* needed with capture */
@@ -58,6 +59,8 @@ typedef struct audio_pulse_info {
                           on a monitor source); 0 before the first measurement */
     uint64_t underruns; /* playback: underflows; capture: 0 */
     uint64_t overruns;  /* overflows: capture fell behind, or playback was written too much */
+    uint64_t grown, shortened; /* playback: times the buffer asked for was lengthened after a
+                                  stall, and taken a step back after a quiet while */
     int realtime;       /* 1: the thread that serves both streams runs at real-time priority */
     char device[256];   /* the sink or source actually used */
 } audio_pulse_info;

@@ -185,8 +185,9 @@ static void device_fields(FILE *f, const char *name, const audio_io *io, int cap
         fputs("null", f);
     else
         fprintf(f, "%.2f", d.latency_ms);
-    fprintf(f, ",\"underruns\":%llu,\"overruns\":%llu,\"realtime\":%s}", (unsigned long long)d.underruns,
-            (unsigned long long)d.overruns, d.realtime < 0 ? "null" : d.realtime ? "true" : "false");
+    fprintf(f, ",\"underruns\":%llu,\"overruns\":%llu,\"buffer_grown\":%llu,\"buffer_shortened\":%llu,\"realtime\":%s}",
+            (unsigned long long)d.underruns, (unsigned long long)d.overruns, (unsigned long long)d.grown,
+            (unsigned long long)d.shortened, d.realtime < 0 ? "null" : d.realtime ? "true" : "false");
 }
 
 static void print_unix_ms(FILE *f, long long ms)
