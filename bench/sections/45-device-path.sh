@@ -114,7 +114,10 @@ floor_row="| the server's module-loopback, \`latency_msec=20\` (the floor) | n/a
 # device_once NAME [--netem NETEM-ARGS... --] GVOIP-ARGS...: a fresh server
 # (behind gvoip-netem with NETEM-ARGS), players a and b on their sinks with
 # GVOIP-ARGS, both talking at once; NAME/summary holds its figures, NAME/cells
-# the row's device and CPU cells.
+# the row's device and CPU cells. Beside them PulseAudio's own player plays
+# zeros into a third sink with gvoip's default playback buffer (10 ms, asked
+# for in quarters): its underruns in the same seconds are the machine's and
+# the server's, not gvoip's (pacat -v says "Stream underrun." for each).
 device_once() {
   local name=$1
   shift
@@ -135,7 +138,10 @@ device_once() {
     rpid=$BG_PID
     target=$(wait_port "$d/relay.out")
   fi
-  local p=() who
+  local p=() who witness
+  bg /dev/null "$d/witness.err" pacat -v --playback --device=spk_c --raw --latency-msec=10 --process-time-msec=2.5 \
+    --rate=48000 --channels=2 --format=float32le /dev/zero
+  witness=$BG_PID
   for who in a b; do
     pulse_player "mic_$who" "spk_$who"
     bg "$d/$who.out" "$d/$who.err" "${PULSE_PLAYER[@]}" "$GVOIP" join "127.0.0.1:$target" --name "$who" --json \
@@ -155,6 +161,8 @@ device_once() {
     --out "$d/b_to_a.wav" --seconds "$rec_s"
   p+=("$BG_PID")
   wait "${p[@]}"
+  kill "$witness" 2>/dev/null || true
+  wait "$witness" || true
   [ -z "$rpid" ] || kill -TERM "$rpid"
   kill -TERM "$srv"
   wait "$srv" ${rpid:+"$rpid"}
@@ -179,7 +187,7 @@ device_once() {
   local sa sb
   sa=$(utterance_delays "$d/a_to_b.q" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { if (NR) printf "%.1f", hi - lo; else print "n/a" }')
   sb=$(utterance_delays "$d/b_to_a.q" | sort -g | awk 'NR == 1 { lo = $1 } { hi = $1 } END { if (NR) printf "%.1f", hi - lo; else print "n/a" }')
-  echo "$row_med $row_p95 $row_spread $row_n $s1 $s2 $sa $sb $(dev "$d/a.json" playback underruns) $(dev "$d/b.json" playback underruns)" >"$d/summary"
+  echo "$row_med $row_p95 $row_spread $row_n $s1 $s2 $sa $sb $(dev "$d/a.json" playback underruns) $(dev "$d/b.json" playback underruns) $(grep -o 'Stream underrun' "$d/witness.err" | wc -l)" >"$d/summary"
   echo "$(backend "$d/a.json") | ${cu} / ${co} | ${pu} / ${po} | ${cb} / ${pb} | ${pl} | $(share "$d/a.cpu")% / $(share "$d/b.cpu")%" >"$d/cells"
 }
 
@@ -193,7 +201,8 @@ mid() { awk -v c="$1" '{ print $c }' "$2" | sort -g | awk '{ v[NR] = $1 } END { 
 # (NAME.1, NAME.2, ...); appends to rows.md a row of the medians over the
 # runs (the device and CPU cells: the run with the median delay's), to
 # run_rows.md one row per run, and NAME/summary as device_once's, of the
-# medians, with the playback underruns of all runs summed.
+# medians, with the playback underruns of all runs summed (and the
+# witness's).
 : >rows.md
 : >run_rows.md
 device_run() {
@@ -204,18 +213,19 @@ device_run() {
   for ((k = 1; k <= runs; k++)); do
     device_once "$name.$k" "$@"
     echo "$(cat "$BENCH_WORK/$name.$k/summary") $k" >>"$all"
-    read -r m p sp n s1 s2 sa sb ua ub _ <"$BENCH_WORK/$name.$k/summary"
-    echo "| $label | $k | ${m} | ${p} | ${sa} / ${sb} | ${n} | ${s1} / ${s2} | ${ua}+${ub} |" >>run_rows.md
+    read -r m p sp n s1 s2 sa sb ua ub wu _ <"$BENCH_WORK/$name.$k/summary"
+    echo "| $label | $k | ${m} | ${p} | ${sa} / ${sb} | ${n} | ${s1} / ${s2} | ${ua}+${ub} | ${wu} |" >>run_rows.md
   done
-  local c med=() middle ua ub
+  local c med=() middle ua ub wu
   for c in 1 2 3 4 5 6 7 8; do med+=("$(mid "$c" "$all")"); done
   middle=$(sort -g -k1,1 "$all" | awk '{ r[NR] = $NF } END { print r[int((NR + 1) / 2)] }')
   ua=$(awk '{ s += $9 } END { print s + 0 }' "$all")
   ub=$(awk '{ s += $10 } END { print s + 0 }' "$all")
+  wu=$(awk '{ s += $11 } END { print s + 0 }' "$all")
   mkdir -p "$BENCH_WORK/$name"
   cp "$BENCH_WORK/$name.$middle/"{a,b}.cpu "$BENCH_WORK/$name.$middle/"{a,b}.steady.cpu "$BENCH_WORK/$name.$middle/a.json" \
     "$BENCH_WORK/$name/"
-  echo "${med[0]} ${med[1]} ${med[4]} ${med[5]} ${med[6]} ${med[7]} $ua $ub" >"$BENCH_WORK/$name/summary"
+  echo "${med[0]} ${med[1]} ${med[4]} ${med[5]} ${med[6]} ${med[7]} $ua $ub $wu" >"$BENCH_WORK/$name/summary"
   local backend rest
   IFS='|' read -r backend rest <"$BENCH_WORK/$name.$middle/cells"
   echo "| $label | ${backend% } | **${med[0]}** | ${med[1]} | ${med[2]} | ${med[3]} | ${med[4]} / ${med[5]} |${rest} |" >>rows.md
@@ -453,8 +463,8 @@ mouth_block=$(sed -n '1s/.* mouth_block_ms=\([0-9.]*\).*/\1/p' "$BENCH_WORK/defa
   echo "counts and STOI above are the medians over the runs (each figure's own), the device and CPU"
   echo "cells those of the run with the median delay; every run's own figures:"
   echo
-  echo "| path | run | median ms | p95 ms | spread ms (a to b / b to a) | words | STOI | playback underruns |"
-  echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+  echo "| path | run | median ms | p95 ms | spread ms (a to b / b to a) | words | STOI | playback underruns | PulseAudio's own player beside them: underruns |"
+  echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
   cat run_rows.md
   echo
   echo "Device figures come from each client's \`--stats\` (\`devices.capture\`, \`devices.playback\`, the backend"
@@ -462,12 +472,16 @@ mouth_block=$(sed -n '1s/.* mouth_block_ms=\([0-9.]*\).*/\1/p' "$BENCH_WORK/defa
   echo "for the counts, n/a where the build does not report them); CPU is utime + stime over each"
   echo "process's life as a share of one core (the file path: speaker / listener, no devices). The loss"
   echo "run puts \`gvoip-netem --up-loss 10 --up-jitter 30 --seed 1\` between both players and the server."
+  echo "Beside every run, PulseAudio's own player (\`pacat -v --latency-msec=10 --process-time-msec=2.5\`, zeros,"
+  echo "stereo, into a third null sink) asks for what gvoip's playback asks for at its defaults; its underruns in"
+  echo "the same seconds are the machine's and the sound server's: where it underruns, a stall of the machine"
+  echo "outlasted a 10 ms buffer, whoever fills it."
   echo
   verdict() { if [ "$(calc "$1" %d 2>/dev/null || echo 0)" = 1 ]; then echo met; else echo "**missed**"; fi; }
-  read -r dm dp ds1 ds2 dsa dsb dua dub <"$BENCH_WORK/defaults/summary"
+  read -r dm dp ds1 ds2 dsa dsb dua dub dwu <"$BENCH_WORK/defaults/summary"
   read -r fm fs <"$BENCH_WORK/file/summary"
   read -r flm _ <"$BENCH_WORK/file_loss/summary"
-  read -r lm _ _ _ _ _ lua lub <"$BENCH_WORK/loss/summary"
+  read -r lm _ _ _ _ _ lua lub lwu <"$BENCH_WORK/loss/summary"
   echo "| target | this run | verdict |"
   echo "|---|---|---|"
   echo "| defaults: median at most 55 ms, p95 at most 10 ms above it | ${dm} / ${dp} ms | $(verdict "$dm <= 55 && $dp - $dm <= 10") |"
@@ -478,7 +492,7 @@ mouth_block=$(sed -n '1s/.* mouth_block_ms=\([0-9.]*\).*/\1/p' "$BENCH_WORK/defa
   echo "| STOI through the sound server within 0.01 of the file path's | ${ds1} / ${ds2} against ${fs} | $(verdict "$ds1 >= $fs - 0.01 && $ds2 >= $fs - 0.01") |"
   echo "| one run's word delays within a 3 ms spread, per direction (a to b / b to a) | ${dsa} / ${dsb} ms | $(verdict "$dsa <= 3 && $dsb <= 3") |"
   echo "| 10% loss with jitter: median at most the file path's with the same loss plus the floor | ${lm} against ${flm} + ${floor_med} ms | $(verdict "$lm <= $flm + $floor_med") |"
-  echo "| no playback underruns (defaults; loss run; every run) | ${dua}+${dub}; ${lua}+${lub} | $(verdict "$dua + $dub + $lua + $lub == 0") |"
+  echo "| no playback underruns (defaults; loss run; every run; PulseAudio's own player beside them: ${dwu}; ${lwu}) | ${dua}+${dub}; ${lua}+${lub} | $(verdict "$dua + $dub + $lua + $lub == 0") |"
   echo "| CPU alone in a silent lobby at most 0.5% of a core once joined, before clean input (\`--no-aec --no-denoise --no-agc\`; microphone digital silence; a quiet room's) | ${idle_cpu}%; ${bare_cpu}% | $(verdict "$idle_cpu <= 0.5 && $bare_cpu <= 0.5") |"
   echo "| the same with clean input, at most 0.5% plus the clean input's own 2% (a quiet room's microphone, defaults) | ${room_cpu}% | $(verdict "$room_cpu <= 2.5") |"
   if [ "$bare_a" != n/a ]; then
