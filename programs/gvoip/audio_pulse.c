@@ -249,7 +249,9 @@ static void ask_buffer(direction *d, pa_stream *s)
 
 static void settle_cb(pa_mainloop_api *api, pa_time_event *e, const struct timeval *tv, void *userdata);
 
-/* Wakes settle_cb when the playback buffer may next go back a step. */
+/* Wakes settle_cb when the playback buffer may next go back a step.
+ * Without a server (lost, not back yet) it cannot: adopt() arms it again
+ * when a stream is back. */
 static void arm_settle(audio_pulse *a)
 {
     const uint64_t due = playbuf_due_us(&a->play.grow);
@@ -789,6 +791,9 @@ static void adopt(audio_pulse *a, direction *d)
     note_granted(d);
     if (a->started && !(d == &a->play && a->paused))
         cork(d->s, 0);
+    /* The server was lost while the buffer waited to go back: wait anew. */
+    if (d == &a->play && d->grows)
+        arm_settle(a);
     report(a, d, 0, "%s", "");
 }
 

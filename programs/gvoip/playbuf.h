@@ -5,8 +5,8 @@
  * underruns of one stall count once: a stream restarted after running dry
  * holds one request's worth, so a stall that outlasts it runs it dry again
  * a few milliseconds later, before the longer buffer has been granted (two
- * underruns 9 ms apart, each lengthening it, put every later word 13 ms
- * later where 5 would have done). A buffer that has held for a while without
+ * underruns 9 ms apart, each lengthening it, took it 10 -> 15 -> 23 ms
+ * where one step would have done). A buffer that has held for a while without
  * an underrun goes back one step, so that one stall early in a session does
  * not cost its delay for the rest of it (PulseAudio's ALSA sink lowers its
  * watermark the same way); when it underruns again at the length it went
@@ -22,7 +22,8 @@
 /* Underruns this soon after a lengthening belong to the same stall. */
 #define PLAYBUF_SAME_STALL_US 250000u
 /* How long a buffer holds without an underrun before it goes back a step;
- * each underrun right after going back doubles it, up to the ceiling. */
+ * it doubles, up to the ceiling, each time an underrun lengthens the buffer
+ * back to where it last went back from. */
 #define PLAYBUF_HOLD_US 20000000u
 #define PLAYBUF_HOLD_MAX_US 320000000u
 
